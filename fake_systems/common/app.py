@@ -1,0 +1,80 @@
+"""Builds one fake's ASGI app: its protocol routers, the /_fake/ control surface, the clock hook."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from simulator.clock import Clock, format_qimen_time
+
+ErrorResponder = Callable[[Request, Exception], Response]
+
+
+class CatchUpClock:
+    """ASGI middleware: before a request touches the world, the world catches up to now."""
+
+    def __init__(self, app: ASGIApp, clock: Clock) -> None:
+        self.app = app
+        self.clock = clock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            self.clock.catch_up()
+        await self.app(scope, receive, send)
+
+
+def control_router(system: str, clock: Clock, conn: sqlite3.Connection) -> APIRouter:
+    """`/_fake/…`: outside the imitated API; tells the time and shows the history."""
+    router = APIRouter(prefix="/_fake", tags=["control"])
+
+    @router.get("/clock", summary="Simulated now and the scale factor")
+    def read_clock() -> dict[str, Any]:
+        return {
+            "system": system,
+            "now": clock.now().isoformat(),
+            "now_text": format_qimen_time(clock.now()),
+            "sim_seconds": clock.sim_seconds(),
+            "scale": clock.scale,
+        }
+
+    @router.get("/health", summary="Liveness")
+    def health() -> dict[str, str]:
+        return {"system": system, "status": "ok"}
+
+    @router.get("/events", summary="The history, oldest first, after a sequence number")
+    def events(
+        after: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)
+    ) -> list[dict[str, Any]]:
+        rows = conn.execute(
+            "SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
+        ).fetchall()
+        return [dict(row) for row in rows]
+
+    return router
+
+
+def make_app(
+    system: str,
+    clock: Clock,
+    conn: sqlite3.Connection,
+    routers: list[APIRouter],
+    on_error: ErrorResponder,
+) -> ASGIApp:
+    """A fake's app. `on_error` answers, in the protocol's own format, anything unforeseen."""
+    app = FastAPI(title=f"ecomock {system}", docs_url="/_fake/docs", openapi_url="/_fake/openapi.json")
+    for router in routers:
+        app.include_router(router)
+    app.include_router(control_router(system, clock, conn))
+
+    async def protocol_error(request: Request, exc: Exception) -> Response:
+        return on_error(request, exc)
+
+    app.add_exception_handler(RequestValidationError, protocol_error)
+    app.add_exception_handler(Exception, protocol_error)
+    return CatchUpClock(app, clock)

@@ -1,0 +1,52 @@
+"""What every fake's service is built from: its database, history, pushes, faults, clock and dice."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from fake_systems.common.faults import NO_FAULTS, FaultInjector
+from fake_systems.common.storage import History, open_database
+from fake_systems.common.webhooks import WebhookDispatcher
+from simulator.clock import Clock
+
+
+@dataclass
+class SystemContext:
+    name: str
+    conn: sqlite3.Connection
+    clock: Clock
+    history: History
+    dispatcher: WebhookDispatcher
+    faults: FaultInjector
+    random: random.Random
+
+    @classmethod
+    def create(
+        cls,
+        name: str,
+        run_dir: Path,
+        clock: Clock,
+        http_client: httpx.AsyncClient,
+        seed: int,
+        faults: FaultInjector = NO_FAULTS,
+    ) -> SystemContext:
+        """Open `<run_dir>/<name>.db` and wire the shared machinery for one system."""
+        conn = open_database(run_dir / f"{name}.db")
+        history = History(conn, clock)
+        # Each system rolls its own dice, so adding randomness to one leaves the others' alone.
+        rng = random.Random(seed * 1_000_003 + zlib.crc32(name.encode()))
+        return cls(
+            name=name,
+            conn=conn,
+            clock=clock,
+            history=history,
+            dispatcher=WebhookDispatcher(history, clock, http_client),
+            faults=faults,
+            random=rng,
+        )

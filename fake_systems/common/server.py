@@ -1,0 +1,69 @@
+"""Serves several ASGI apps from one event loop, each on its own free port of 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from dataclasses import dataclass, field
+
+import uvicorn
+from starlette.types import ASGIApp
+
+STARTUP_TIMEOUT_SECONDS = 15.0
+
+
+def bind_free_port(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening socket on `port` (0: any free one); handing the socket over avoids races."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+@dataclass
+class ServerGroup:
+    """The five fakes' servers; `urls` maps each name to its base URL once started."""
+
+    host: str = "127.0.0.1"
+    urls: dict[str, str] = field(default_factory=dict)
+    _servers: list[uvicorn.Server] = field(default_factory=list)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self, apps: dict[str, ASGIApp], ports: dict[str, int] | None = None) -> None:
+        for name, app in apps.items():
+            sock = bind_free_port(self.host, (ports or {}).get(name, 0))
+            port = sock.getsockname()[1]
+            config = uvicorn.Config(
+                app,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+                timeout_keep_alive=30,
+                backlog=2048,
+            )
+            server = uvicorn.Server(config)
+            server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+            self._servers.append(server)
+            self._tasks.append(asyncio.create_task(server.serve(sockets=[sock])))
+            self.urls[name] = f"http://{self.host}:{port}"
+        await self._wait_started()
+
+    async def _wait_started(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STARTUP_TIMEOUT_SECONDS
+        while not all(server.started for server in self._servers):
+            failed = [t for t in self._tasks if t.done()]
+            if failed:
+                failed[0].result()  # re-raise the server's error
+                raise RuntimeError("a fake's server stopped while starting")
+            if loop.time() > deadline:
+                raise TimeoutError("the fakes' servers did not start in time")
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        for server in self._servers:
+            server.should_exit = True
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=10)

@@ -1,0 +1,51 @@
+"""The signing schemes of the imitated protocols, each in one place, used by fakes and clients alike.
+
+Tests that guard against the fake and its client agreeing on a mistake re-derive these
+from the public descriptions instead of importing them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+from urllib.parse import quote
+
+
+def qimen_sign(secret: str, params: Mapping[str, str], body: str) -> str:
+    """Qimen md5: UPPER(hex(md5(secret + k1v1k2v2… (sorted, without sign) + body + secret)))."""
+    joined = "".join(f"{k}{params[k]}" for k in sorted(params) if k != "sign")
+    digest = hashlib.md5(f"{secret}{joined}{body}{secret}".encode()).hexdigest()
+    return digest.upper()
+
+
+def kdniao_data_sign(request_data: str, api_key: str, url_encode: bool = False) -> str:
+    """Kdniao DataSign: base64(lower_hex(md5(RequestData + ApiKey))), URL-encoded on the wire.
+
+    Form posts are URL-encoded by the HTTP client, so callers normally leave `url_encode` off.
+    """
+    hex_digest = hashlib.md5(f"{request_data}{api_key}".encode()).hexdigest()
+    signed = base64.b64encode(hex_digest.encode()).decode()
+    return quote(signed, safe="") if url_encode else signed
+
+
+def wdt_sign(secret: str, params: Mapping[str, str]) -> str:
+    """旺店通-style sign (chosen, see docs/protocols/oms.md).
+
+    Parameters except `sign` sorted by name, each written `LL-name:LLLL-value` (lengths in
+    characters, zero-padded), joined with `;`, the secret appended, md5 lower hex.
+    """
+    parts = [f"{len(k):02d}-{k}:{len(str(params[k])):04d}-{params[k]}" for k in sorted(params) if k != "sign"]
+    return hashlib.md5((";".join(parts) + secret).encode()).hexdigest()
+
+
+def stripe_style_signature(secret: str, timestamp: int, body: bytes) -> str:
+    """`t=<unix>,v1=<hex HMAC-SHA256(secret, "t.body")>`, the modern webhook signature."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def constant_time_equal(left: str, right: str) -> bool:
+    """Compare signatures without leaking timing."""
+    return hmac.compare_digest(left.encode(), right.encode())

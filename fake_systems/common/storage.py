@@ -1,0 +1,100 @@
+"""SQLite storage shared by the fakes: one WAL database file per system, plus its `events` history."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from simulator.clock import Clock, format_qimen_time
+
+HISTORY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq        INTEGER PRIMARY KEY,
+    sim_time   TEXT    NOT NULL,
+    wall_time  REAL    NOT NULL,
+    kind       TEXT    NOT NULL,   -- api_in | push_out | state | fault
+    operation  TEXT    NOT NULL,   -- protocol method or state machine name
+    entity     TEXT,               -- business key the event is about
+    outcome    TEXT    NOT NULL,   -- ok | error code | new state
+    payload    TEXT                -- JSON, secrets removed
+);
+CREATE INDEX IF NOT EXISTS events_entity ON events(entity);
+"""
+
+# Never written to the history: signatures and credentials.
+SECRET_FIELDS = frozenset(
+    {"sign", "DataSign", "password", "secret", "app_secret", "api_key", "AppKey", "appsecret"}
+)
+
+
+def open_database(path: Path | str) -> sqlite3.Connection:
+    """Open (or create) a system's database: WAL, NORMAL sync, autocommit with explicit transactions."""
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.executescript(HISTORY_SCHEMA)
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One atomic unit of work: a failed request leaves no trace in the tables."""
+    if conn.in_transaction:  # nested: the outer transaction decides
+        yield conn
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def redact(payload: Any) -> Any:
+    """Copy of a payload with secret fields replaced, for the history and the logs."""
+    if isinstance(payload, dict):
+        return {k: ("***" if k in SECRET_FIELDS else redact(v)) for k, v in payload.items()}
+    if isinstance(payload, list):
+        return [redact(v) for v in payload]
+    return payload
+
+
+class History:
+    """Appends to a system's `events` table; every request in and push out goes through here."""
+
+    def __init__(self, conn: sqlite3.Connection, clock: Clock) -> None:
+        self.conn = conn
+        self.clock = clock
+
+    def record(
+        self,
+        kind: str,
+        operation: str,
+        outcome: str,
+        entity: str | None = None,
+        payload: Any = None,
+    ) -> None:
+        body = None
+        if payload is not None:
+            body = payload if isinstance(payload, str) else orjson.dumps(redact(payload)).decode()
+        self.conn.execute(
+            "INSERT INTO events (sim_time, wall_time, kind, operation, entity, outcome, payload)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                format_qimen_time(self.clock.now()),
+                self.clock.wall(),
+                kind,
+                operation,
+                entity,
+                outcome,
+                body,
+            ),
+        )

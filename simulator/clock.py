@@ -1,0 +1,104 @@
+"""The one clock of the ecosystem: a SimPy environment that follows the wall clock times a scale."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+import simpy
+
+CHINA = ZoneInfo("Asia/Shanghai")
+# How long the driver may sleep before looking again; keeps new processes responsive.
+MAX_DRIVER_NAP_SECONDS = 0.05
+
+
+class Clock(Protocol):
+    """What the fakes and the simulator need of time; a virtual-time clock can implement it later."""
+
+    env: simpy.Environment
+    scale: float
+    epoch: datetime
+
+    def catch_up(self) -> None:
+        """Run the world up to the current simulated time."""
+
+    def now(self) -> datetime:
+        """Simulated now, timezone-aware."""
+
+    def sim_seconds(self) -> float:
+        """Simulated seconds since the epoch of the run."""
+
+    def wall(self) -> float:
+        """Wall-clock seconds (Unix time), used for latency measurements."""
+
+    def sim_to_wall_seconds(self, sim_seconds: float) -> float:
+        """How many wall seconds a simulated duration lasts."""
+
+
+class RealtimeClock:
+    """Simulated time = epoch + (wall elapsed since start) x scale; SimPy catches up on demand.
+
+    The driver task and every request run in one asyncio event loop, so there are no threads
+    and no locks: whoever touches the world first calls `catch_up()`.
+    """
+
+    def __init__(self, epoch: datetime, scale: float = 1.0) -> None:
+        if scale <= 0:
+            raise ValueError("clock scale must be positive")
+        if epoch.tzinfo is None:
+            epoch = epoch.replace(tzinfo=CHINA)
+        self.env = simpy.Environment()
+        self.scale = scale
+        self.epoch = epoch
+        self._started_at = time.monotonic()
+        self._stopping = False
+
+    def start(self) -> None:
+        """Set simulated zero to this wall instant (call just before traffic starts)."""
+        self._started_at = time.monotonic() - self.env.now / self.scale
+
+    def target_seconds(self) -> float:
+        return (time.monotonic() - self._started_at) * self.scale
+
+    def catch_up(self) -> None:
+        target = self.target_seconds()
+        if target > self.env.now:
+            self.env.run(until=target)
+
+    def sim_seconds(self) -> float:
+        return float(self.env.now)
+
+    def now(self) -> datetime:
+        return self.epoch + timedelta(seconds=float(self.env.now))
+
+    def wall(self) -> float:
+        return time.time()
+
+    def sim_to_wall_seconds(self, sim_seconds: float) -> float:
+        return sim_seconds / self.scale
+
+    async def drive(self) -> None:
+        """Advance the world as wall time passes, until `stop()`; run as an asyncio task."""
+        while not self._stopping:
+            self.catch_up()
+            next_event = self.env.peek()
+            nap = MAX_DRIVER_NAP_SECONDS
+            if next_event != float("inf"):
+                nap = min(nap, max(0.0, (next_event - self.target_seconds()) / self.scale))
+            await asyncio.sleep(nap)
+
+    def stop(self) -> None:
+        self._stopping = True
+
+
+def format_qimen_time(moment: datetime) -> str:
+    """`yyyy-MM-dd HH:mm:ss` in China time, as Qimen, Kdniao, 旺店通 and K3 write timestamps."""
+    return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def parse_qimen_time(text: str) -> datetime:
+    """Inverse of `format_qimen_time`; raises ValueError on anything else."""
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=CHINA)
