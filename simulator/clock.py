@@ -102,3 +102,33 @@ def format_qimen_time(moment: datetime) -> str:
 def parse_qimen_time(text: str) -> datetime:
     """Inverse of `format_qimen_time`; raises ValueError on anything else."""
     return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=CHINA)
+
+
+class ManualClock:
+    """A clock that moves only when told to: for unit tests of services and state machines."""
+
+    def __init__(self, epoch: datetime | None = None, scale: float = 60.0) -> None:
+        self.env = simpy.Environment()
+        self.scale = scale
+        self.epoch = epoch or datetime(2026, 11, 10, 20, 0, 0, tzinfo=CHINA)
+        self.wall_now = 1_800_000_000.0
+
+    def catch_up(self) -> None:
+        """Nothing to do: time moves only by `advance`."""
+
+    def advance(self, sim_seconds: float) -> None:
+        """Run the world `sim_seconds` forward; wall time moves by the scaled amount."""
+        self.env.run(until=self.env.now + sim_seconds)
+        self.wall_now += sim_seconds / self.scale
+
+    def sim_seconds(self) -> float:
+        return float(self.env.now)
+
+    def now(self) -> datetime:
+        return self.epoch + timedelta(seconds=float(self.env.now))
+
+    def wall(self) -> float:
+        return self.wall_now
+
+    def sim_to_wall_seconds(self, sim_seconds: float) -> float:
+        return sim_seconds / self.scale

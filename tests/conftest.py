@@ -1,0 +1,58 @@
+"""Shared fixtures: a manual clock, a per-system context in a temporary run folder, a world."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from fake_systems.common.context import SystemContext
+from simulator.clock import ManualClock
+from simulator.world import World, build_world
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture(scope="session")
+def world() -> World:
+    return build_world(seed=7, sku_count=30, customer_count=50)
+
+
+@pytest.fixture
+def make_context(tmp_path: Path, clock: ManualClock) -> Callable[[str], SystemContext]:
+    """`make_context("wms")` opens wms.db in a temporary run folder with the manual clock.
+
+    Its webhook dispatcher uses a client with no transport to the outside; tests that check
+    pushes replace `ctx.dispatcher.client` with one bound to their receiver.
+    """
+    client = httpx.AsyncClient()
+
+    def make(name: str) -> SystemContext:
+        return SystemContext.create(name, tmp_path, clock, client, seed=7)
+
+    return make
+
+
+@pytest.fixture
+async def asgi_client() -> AsyncIterator[Callable[[object], httpx.AsyncClient]]:
+    """`asgi_client(app)`: an httpx client that calls an ASGI app in process."""
+    clients: list[httpx.AsyncClient] = []
+
+    def make(app: object) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://fake")  # type: ignore[arg-type]
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.aclose()
