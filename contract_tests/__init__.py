@@ -1,0 +1,1 @@
+"""Judging a connector: invariants over the run databases, latencies, counts and reports."""

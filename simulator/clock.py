@@ -53,14 +53,20 @@ class RealtimeClock:
         self.env = simpy.Environment()
         self.scale = scale
         self.epoch = epoch
-        self._started_at = time.monotonic()
+        self._started_at: float | None = None  # time stands still until start()
         self._stopping = False
 
     def start(self) -> None:
-        """Set simulated zero to this wall instant (call just before traffic starts)."""
+        """Let simulated time flow from this wall instant on (call just before traffic starts)."""
         self._started_at = time.monotonic() - self.env.now / self.scale
 
+    @property
+    def started(self) -> bool:
+        return self._started_at is not None
+
     def target_seconds(self) -> float:
+        if self._started_at is None:
+            return float(self.env.now)
         return (time.monotonic() - self._started_at) * self.scale
 
     def catch_up(self) -> None:

@@ -1,0 +1,184 @@
+"""Kingdee K3 Cloud WebAPI client: session login, Save / Submit / Audit, and the bill-status query."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import orjson
+
+from connectors.reference.clients.http import post
+from connectors.reference.retry import PermanentError, RetryableError, SessionExpired
+
+SYSTEM = "erp"
+STUB = "Kingdee.BOS.WebApi.ServicesStub"
+SESSION_COOKIE = "kdservice-sessionid"
+
+MSG_CONTEXT_LOST = 1
+MSG_CALL_LIMIT = 14
+# FDocumentStatus values.
+DRAFT, CREATED, IN_REVIEW, AUDITED, REREVIEW = "Z", "A", "B", "C", "D"
+
+
+class K3Client:
+    """Logs in once, keeps the `kdservice-sessionid` cookie, logs in again when the context is lost."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        acct_id: str,
+        username: str,
+        password: str,
+        lcid: int,
+    ) -> None:
+        self.client = client
+        self.url = url
+        self.credentials = {"acctID": acct_id, "username": username, "password": password, "lcid": lcid}
+        self._session: str | None = None
+        self._login_lock = asyncio.Lock()
+        self.logins = 0
+
+    def _endpoint(self, service: str, operation: str) -> str:
+        return f"{self.url}/{STUB}.{service}.{operation}.common.kdsvc"
+
+    async def _login(self) -> str:
+        response = await post(
+            self.client,
+            SYSTEM,
+            self._endpoint("AuthService", "ValidateUser"),
+            content=orjson.dumps(self.credentials),
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            answer = orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
+            raise RetryableError(SYSTEM, "ValidateUser: answer is not JSON") from exc
+        if not isinstance(answer, dict) or answer.get("LoginResultType") != 1:
+            message = answer.get("Message") if isinstance(answer, dict) else answer
+            raise PermanentError(SYSTEM, f"ValidateUser refused: {message}")
+        session = response.cookies.get(SESSION_COOKIE)
+        if not session:
+            raise RetryableError(SYSTEM, f"ValidateUser: no {SESSION_COOKIE} cookie")
+        self.logins += 1
+        return str(session)
+
+    async def _session_id(self, expired: str | None = None) -> str:
+        """The current session; with `expired`, replace that one (once, however many callers saw it die)."""
+        async with self._login_lock:
+            if self._session is None or self._session == expired:
+                self._session = await self._login()
+            return self._session
+
+    async def _post(self, operation: str, body: dict[str, Any]) -> Any:
+        """Call a DynamicFormService operation; on a lost context, log in again and repeat once."""
+        session = await self._session_id()
+        try:
+            return await self._post_once(operation, body, session)
+        except SessionExpired:
+            # A second loss right after a fresh login propagates: the graded retries take over.
+            session = await self._session_id(expired=session)
+            return await self._post_once(operation, body, session)
+
+    async def _post_once(self, operation: str, body: dict[str, Any], session: str) -> Any:
+        # The cookie goes in the header, so the shared client's cookie jar plays no part.
+        response = await post(
+            self.client,
+            SYSTEM,
+            self._endpoint("DynamicFormService", operation),
+            content=orjson.dumps(body),
+            headers={"Content-Type": "application/json", "Cookie": f"{SESSION_COOKIE}={session}"},
+        )
+        try:
+            answer = orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
+            raise RetryableError(SYSTEM, f"{operation}: answer is not JSON") from exc
+        status = _response_status(answer)
+        if status is not None and not status.get("IsSuccess"):
+            _raise_for(operation, status)
+        return answer
+
+    # ---------------------------------------------------------------- operations
+
+    async def bill_status(self, form_id: str, bill_no: str) -> str | None:
+        """FDocumentStatus of the bill with that FBillNo, or None if there is none."""
+        escaped = bill_no.replace("'", "''")
+        rows = await self._post(
+            "ExecuteBillQuery",
+            {
+                "data": {
+                    "FormId": form_id,
+                    "FieldKeys": "FBillNo,FDocumentStatus",
+                    "FilterString": f"FBillNo='{escaped}'",
+                    "StartRow": 0,
+                    "Limit": 10,
+                }
+            },
+        )
+        if not isinstance(rows, list):
+            raise RetryableError(SYSTEM, f"ExecuteBillQuery: unexpected answer {rows!r}")
+        for row in rows:
+            if isinstance(row, list) and len(row) >= 2 and row[0] == bill_no:
+                return str(row[1])
+        return None
+
+    async def save(self, form_id: str, model: dict[str, Any]) -> None:
+        await self._post("Save", {"formid": form_id, "data": {"Model": model}})
+
+    async def submit(self, form_id: str, bill_no: str) -> None:
+        await self._post("Submit", {"formid": form_id, "data": {"Numbers": [bill_no]}})
+
+    async def audit(self, form_id: str, bill_no: str) -> None:
+        await self._post("Audit", {"formid": form_id, "data": {"Numbers": [bill_no]}})
+
+    async def post_audited(self, form_id: str, model: dict[str, Any]) -> None:
+        """Bring the bill `model["FBillNo"]` to audited, from wherever an earlier attempt left it.
+
+        Looking first means a retry after a lost answer never saves the bill twice.
+        """
+        bill_no = str(model["FBillNo"])
+        status = await self.bill_status(form_id, bill_no)
+        if status is None:
+            await self.save(form_id, model)
+            status = CREATED
+        if status in (DRAFT, CREATED, REREVIEW):
+            await self.submit(form_id, bill_no)
+            status = IN_REVIEW
+        if status == IN_REVIEW:
+            await self.audit(form_id, bill_no)
+            status = AUDITED
+        if status != AUDITED:
+            raise PermanentError(SYSTEM, f"{form_id} {bill_no}: unexpected FDocumentStatus {status!r}")
+
+
+def _response_status(answer: Any) -> dict[str, Any] | None:
+    """The ResponseStatus of a write answer, or of an error wrapped in an ExecuteBillQuery array."""
+    if isinstance(answer, list):
+        # Query errors come back as [[{"Result": {"ResponseStatus": …}}]].
+        first = answer[0] if answer else None
+        if isinstance(first, list) and first and isinstance(first[0], dict):
+            answer = first[0]
+        elif isinstance(first, dict):
+            answer = first
+        else:
+            return None
+    if not isinstance(answer, dict):
+        raise RetryableError(SYSTEM, f"unexpected answer {answer!r}")
+    result = answer.get("Result", answer)
+    status = result.get("ResponseStatus") if isinstance(result, dict) else None
+    return status if isinstance(status, dict) else None
+
+
+def _raise_for(operation: str, status: dict[str, Any]) -> None:
+    code = status.get("MsgCode")
+    errors = status.get("Errors") or []
+    detail = "; ".join(
+        str(error.get("Message")) for error in errors if isinstance(error, dict)
+    ) or str(status.get("ErrorCode") or "")
+    message = f"{operation}: MsgCode {code}: {detail}"
+    if code == MSG_CONTEXT_LOST:
+        raise SessionExpired(SYSTEM, message)
+    if code == MSG_CALL_LIMIT:
+        raise RetryableError(SYSTEM, message)
+    raise PermanentError(SYSTEM, message)

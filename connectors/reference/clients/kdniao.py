@@ -1,0 +1,67 @@
+"""Kdniao carrier client: form envelopes with DataSign; 1007 waybills and 1008 subscriptions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import orjson
+
+from connectors.reference.clients.http import post
+from connectors.reference.retry import PermanentError, RetryableError
+from fake_systems.common.signing import kdniao_data_sign
+
+SYSTEM = "carrier"
+# ResultCode 105 (other) and 405 (query limit) may pass later; 101-104 are our own mistakes.
+RETRYABLE_RESULT_CODES = frozenset({"105", "405"})
+
+
+class KdniaoClient:
+    """Posts `RequestData`, `EBusinessID`, `RequestType`, `DataSign`, `DataType=2` as a form."""
+
+    def __init__(self, client: httpx.AsyncClient, url: str, ebusiness_id: str, api_key: str) -> None:
+        self.client = client
+        self.url = url
+        self.ebusiness_id = ebusiness_id
+        self.api_key = api_key
+
+    def envelope(self, request_type: str, data: dict[str, Any]) -> dict[str, str]:
+        request_data = orjson.dumps(data).decode()
+        return {
+            "RequestData": request_data,
+            "EBusinessID": self.ebusiness_id,
+            "RequestType": request_type,
+            "DataSign": kdniao_data_sign(request_data, self.api_key),
+            "DataType": "2",
+        }
+
+    async def call(self, path: str, request_type: str, data: dict[str, Any]) -> dict[str, Any]:
+        response = await post(
+            self.client, SYSTEM, f"{self.url}{path}", data=self.envelope(request_type, data)
+        )
+        try:
+            answer = orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
+            raise RetryableError(SYSTEM, f"{request_type}: answer is not JSON") from exc
+        if not isinstance(answer, dict):
+            raise RetryableError(SYSTEM, f"{request_type}: unexpected answer {answer!r}")
+        if answer.get("Success") is True:
+            return answer
+        code = str(answer.get("ResultCode") or "")
+        message = f"{request_type}: ResultCode {code or '?'} {answer.get('Reason') or ''}".strip()
+        if code in RETRYABLE_RESULT_CODES:
+            raise RetryableError(SYSTEM, message)
+        raise PermanentError(SYSTEM, message)
+
+    async def create_waybill(self, data: dict[str, Any]) -> str:
+        """1007; returns the LogisticCode. A repeated OrderCode answers the same number."""
+        answer = await self.call("/api/EOrderService", "1007", data)
+        order = answer.get("Order")
+        code = order.get("LogisticCode") if isinstance(order, dict) else None
+        if not code:
+            raise RetryableError(SYSTEM, "1007: success without Order.LogisticCode")
+        return str(code)
+
+    async def subscribe(self, data: dict[str, Any]) -> None:
+        """1008: ask for 101 pushes for one waybill."""
+        await self.call("/api/dist", "1008", data)

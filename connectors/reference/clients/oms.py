@@ -1,0 +1,136 @@
+"""旺店通-style OMS client: signed `/openapi` calls, the trade query, shipping and trace uploads."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import orjson
+
+from connectors.reference.clients.http import get_json, post
+from connectors.reference.mapper import Trade
+from connectors.reference.retry import PermanentError, RetryableError
+from fake_systems.common.signing import wdt_sign
+
+SYSTEM = "oms"
+CHINA = ZoneInfo("Asia/Shanghai")
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+PAGE_SIZE = 100  # the API's maximum
+
+# `status` codes worth retrying: a stale timestamp (our clock drifted) and server trouble.
+RETRYABLE_CODES = frozenset({1300, 9999})
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=CHINA)
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(CHINA).strftime(TIME_FORMAT)
+
+
+@dataclass(frozen=True)
+class OmsClock:
+    """The OMS's simulated now, and the simulated seconds since its run began."""
+
+    now: datetime
+    sim_seconds: float
+
+    @property
+    def run_start(self) -> datetime:
+        return self.now - timedelta(seconds=self.sim_seconds)
+
+
+@dataclass(frozen=True)
+class TradePage:
+    total_count: int
+    trades: list[Trade]
+
+
+class OmsClient:
+    """Calls `POST {url}/openapi?sid&key&method&timestamp&v&sign` with a JSON body."""
+
+    def __init__(
+        self, client: httpx.AsyncClient, url: str, sid: str, app_key: str, app_secret: str
+    ) -> None:
+        self.client = client
+        self.url = url
+        self.sid = sid
+        self.app_key = app_key
+        self.app_secret = app_secret
+
+    def signed_params(self, method: str, body: str, timestamp: int | None = None) -> dict[str, str]:
+        """The query string of one call; the sign covers the body under the name `body`."""
+        params = {
+            "sid": self.sid,
+            "key": self.app_key,
+            "method": method,
+            "timestamp": str(int(time.time()) if timestamp is None else timestamp),
+            "v": "1.0",
+        }
+        params["sign"] = wdt_sign(self.app_secret, {**params, "body": body})
+        return params
+
+    async def call(self, method: str, business: dict[str, Any]) -> Any:
+        """One call; returns `data`, raises on transport failure or a non-zero `status`."""
+        body = orjson.dumps(business).decode()
+        response = await post(
+            self.client,
+            SYSTEM,
+            f"{self.url}/openapi",
+            params=self.signed_params(method, body),
+            content=body.encode(),
+            headers={"Content-Type": "application/json; charset=utf-8"},
+        )
+        try:
+            answer = orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
+            raise RetryableError(SYSTEM, f"{method}: answer is not JSON") from exc
+        status = answer.get("status") if isinstance(answer, dict) else None
+        if status == 0:
+            return answer.get("data")
+        message = f"{method}: status {status}: {answer.get('message') if isinstance(answer, dict) else answer}"
+        if status in RETRYABLE_CODES:
+            raise RetryableError(SYSTEM, message)
+        raise PermanentError(SYSTEM, message)
+
+    async def clock(self) -> OmsClock:
+        """`GET /_fake/clock`: the one thing a connector cannot know by itself in a simulation."""
+        answer = await get_json(self.client, SYSTEM, f"{self.url}/_fake/clock")
+        try:
+            return OmsClock(parse_time(answer["now_text"]), float(answer["sim_seconds"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RetryableError(SYSTEM, f"unexpected clock answer {answer!r}") from exc
+
+    async def query_paid(self, start: datetime, end: datetime, page_no: int) -> TradePage:
+        """One page of status-30 trades with start <= modified < end."""
+        data = await self.call(
+            "sales.TradeQuery.queryWithDetail",
+            {
+                "start_time": format_time(start),
+                "end_time": format_time(end),
+                "status": 30,
+                "page_size": PAGE_SIZE,
+                "page_no": page_no,
+            },
+        )
+        if not isinstance(data, dict):
+            raise RetryableError(SYSTEM, "query answer without data")
+        return TradePage(int(data.get("total_count") or 0), list(data.get("order") or []))
+
+    async def mark_shipped(self, trade_no: str, logistics_code: str, logistics_no: str) -> None:
+        await self.call(
+            "sales.LogisticsSync.update",
+            {"trade_no": trade_no, "logistics_code": logistics_code, "logistics_no": logistics_no},
+        )
+
+    async def upload_trace(self, trade_no: str, logistics_no: str, state: int) -> None:
+        await self.call(
+            "sales.LogisticsTrace.upload",
+            {"trade_no": trade_no, "logistics_no": logistics_no, "state": state},
+        )
+

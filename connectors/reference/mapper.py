@@ -1,0 +1,231 @@
+"""How an OMS trade becomes the other systems' requests: the connector's business rules, in one class.
+
+`TradeMapper` is pure (no I/O, no clock), so every rule is unit-testable, and it is the
+connector's extension point: a variant subclasses it and overrides one method.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lxml import etree
+
+from fake_systems.common.money import cents_to_text, to_cents
+
+Trade = dict[str, Any]
+
+# The OMS status of a paid trade awaiting review: the only one the connector fulfils.
+PAID_STATUS = 30
+SALE_ORDER_TYPE = "JYCK"
+GOOD_INVENTORY = "ZP"
+ERP_ORG = "100"
+ERP_CURRENCY = "PRE001"  # K3's preset number for CNY
+
+# The connector does not know the warehouses' addresses; the sender is the merchant's return
+# address, which is what a merchant usually configures in a waybill template.
+SENDER = {
+    "Name": "ecomock 发货中心",
+    "Mobile": "13800000000",
+    "ProvinceName": "广东省",
+    "CityName": "广州市",
+    "ExpAreaName": "白云区",
+    "Address": "太和镇物流园 1 号",
+}
+
+
+def line_details(trade: Trade) -> list[dict[str, Any]]:
+    details = trade.get("detail_list") or []
+    if not details:
+        raise ValueError(f"trade {trade.get('trade_no')} has no detail_list")
+    return list(details)
+
+
+def unit_price_cents(amount_cents: int, quantity: int) -> int:
+    """The line amount spread over its quantity, rounded half up to the cent (for display fields)."""
+    if quantity <= 0:
+        return amount_cents
+    return (2 * amount_cents + quantity) // (2 * quantity)
+
+
+class TradeMapper:
+    """Turns a trade (the OMS JSON object) into Kdniao, Qimen and K3 payloads.
+
+    Extension points, one rule each: `accepts` (which trades to fulfil),
+    `delivery_order_code` (the WMS idempotency key), `outstock_amounts_cents` and
+    `receivable_amounts_cents` (what each ERP line is worth).
+    """
+
+    # ---------------------------------------------------------------- rules
+
+    def accepts(self, trade: Trade) -> bool:
+        """Fulfil every paid trade (status 30), whatever its shop or platform."""
+        return int(trade.get("trade_status", 0)) == PAID_STATUS
+
+    def delivery_order_code(self, trade: Trade, attempt: int) -> str:
+        """The WMS key is the trade number on every attempt, so a retried create is a no-op."""
+        return str(trade["trade_no"])
+
+    def paid_amounts_cents(self, trade: Trade) -> list[int]:
+        """Per line what the buyer paid: the line's share, with the freight added to the last line.
+
+        K3 receivables carry goods lines only; putting `post_amount` on the last line keeps the
+        document total equal to the trade's `paid` without inventing a freight material.
+        """
+        amounts = [to_cents(str(line["share_amount"])) for line in line_details(trade)]
+        amounts[-1] += to_cents(str(trade.get("post_amount") or "0"))
+        return amounts
+
+    def outstock_amounts_cents(self, trade: Trade) -> list[int]:
+        return self.paid_amounts_cents(trade)
+
+    def receivable_amounts_cents(self, trade: Trade) -> list[int]:
+        return self.paid_amounts_cents(trade)
+
+    # ---------------------------------------------------------------- carrier
+
+    def waybill_request(self, trade: Trade) -> dict[str, Any]:
+        """Kdniao 1007 RequestData: OrderCode = trade_no makes a repeated request return the same waybill."""
+        details = line_details(trade)
+        return {
+            "OrderCode": str(trade["trade_no"]),
+            "ShipperCode": str(trade["logistics_code"]),
+            "PayType": 1,
+            "ExpType": 1,
+            "Sender": dict(SENDER),
+            "Receiver": {
+                "Name": str(trade.get("receiver_name", "")),
+                "Mobile": str(trade.get("receiver_mobile", "")),
+                "ProvinceName": str(trade.get("receiver_province", "")),
+                "CityName": str(trade.get("receiver_city", "")),
+                "ExpAreaName": str(trade.get("receiver_district", "")),
+                "Address": str(trade.get("receiver_address", "")),
+            },
+            "Commodity": [
+                {"GoodsName": str(line.get("goods_name") or line["spec_no"]), "Goodsquantity": int(line["num"])}
+                for line in details
+            ],
+            "Quantity": 1,
+        }
+
+    def subscribe_request(self, trade: Trade, logistic_code: str) -> dict[str, Any]:
+        """Kdniao 1008 RequestData."""
+        return {
+            "OrderCode": str(trade["trade_no"]),
+            "ShipperCode": str(trade["logistics_code"]),
+            "LogisticCode": logistic_code,
+        }
+
+    # ---------------------------------------------------------------- WMS
+
+    def source_platform_code(self, trade: Trade) -> str:
+        """The OMS already speaks Qimen's platform codes (TM, JD, DY)."""
+        return str(trade.get("platform_id") or trade.get("platform") or "OTHER")
+
+    def delivery_order_xml(self, trade: Trade, code: str, logistic_code: str) -> str:
+        """The Qimen deliveryorder.create body."""
+        details = line_details(trade)
+        request = etree.Element("request")
+        order = etree.SubElement(request, "deliveryOrder")
+        pay_time = str(trade.get("pay_time") or "")
+        created = str(trade.get("trade_time") or pay_time)
+        _add(
+            order,
+            deliveryOrderCode=code,
+            orderType=SALE_ORDER_TYPE,
+            warehouseCode=trade["warehouse_no"],
+            sourcePlatformCode=self.source_platform_code(trade),
+            shopNick=trade["shop_no"],
+            createTime=created,
+            placeOrderTime=created,
+            payTime=pay_time,
+            logisticsCode=trade["logistics_code"],
+            expressCode=logistic_code,
+            totalAmount=cents_to_text(to_cents(str(trade.get("paid") or "0"))),
+            freight=cents_to_text(to_cents(str(trade.get("post_amount") or "0"))),
+        )
+        sender = etree.SubElement(order, "senderInfo")
+        _add(
+            sender,
+            name=SENDER["Name"],
+            mobile=SENDER["Mobile"],
+            province=SENDER["ProvinceName"],
+            city=SENDER["CityName"],
+            area=SENDER["ExpAreaName"],
+            detailAddress=SENDER["Address"],
+        )
+        receiver = etree.SubElement(order, "receiverInfo")
+        _add(
+            receiver,
+            name=trade.get("receiver_name", ""),
+            mobile=trade.get("receiver_mobile", ""),
+            province=trade.get("receiver_province", ""),
+            city=trade.get("receiver_city", ""),
+            area=trade.get("receiver_district", ""),
+            detailAddress=trade.get("receiver_address", ""),
+        )
+        lines = etree.SubElement(request, "orderLines")
+        for detail in details:
+            _add(
+                etree.SubElement(lines, "orderLine"),
+                orderLineNo=detail["rec_id"],
+                sourceOrderCode=detail.get("src_tid") or trade.get("src_tid", ""),
+                ownerCode=trade["owner_code"],
+                itemCode=detail["spec_no"],
+                planQty=int(detail["num"]),
+                actualPrice=cents_to_text(to_cents(str(detail["share_amount"]))),
+                inventoryType=GOOD_INVENTORY,
+            )
+        return str(etree.tostring(request, encoding="unicode"))
+
+    # ---------------------------------------------------------------- ERP
+
+    def outstock_model(self, trade: Trade, bill_date: str) -> dict[str, Any]:
+        """K3 SAL_OUTSTOCK Model: FBillNo = trade_no, one entry per line."""
+        entries = []
+        for detail, amount in zip(line_details(trade), self.outstock_amounts_cents(trade), strict=True):
+            quantity = int(detail["num"])
+            entries.append(
+                {
+                    "FMaterialID": {"FNumber": str(detail["spec_no"])},
+                    "FRealQty": quantity,
+                    "FTaxPrice": cents_to_text(unit_price_cents(amount, quantity)),
+                    "FAllAmount": cents_to_text(amount),
+                    "FStockID": {"FNumber": str(trade["warehouse_no"])},
+                }
+            )
+        return {
+            "FBillNo": str(trade["trade_no"]),
+            "FDate": bill_date,
+            "FSaleOrgId": {"FNumber": ERP_ORG},
+            "FStockOrgId": {"FNumber": ERP_ORG},
+            "FCustomerID": {"FNumber": str(trade["shop_no"])},
+            "FEntity": entries,
+        }
+
+    def receivable_model(self, trade: Trade, bill_date: str) -> dict[str, Any]:
+        """K3 AR_receivable Model: its total is the trade's `paid` to the cent."""
+        entries = []
+        for detail, amount in zip(line_details(trade), self.receivable_amounts_cents(trade), strict=True):
+            quantity = int(detail["num"])
+            entries.append(
+                {
+                    "FMATERIALID": {"FNumber": str(detail["spec_no"])},
+                    "FPriceQty": quantity,
+                    "FTaxPrice": cents_to_text(unit_price_cents(amount, quantity)),
+                    "FALLAMOUNTFOR": cents_to_text(amount),
+                }
+            )
+        return {
+            "FBillNo": str(trade["trade_no"]),
+            "FDATE": bill_date,
+            "FCUSTOMERID": {"FNumber": str(trade["shop_no"])},
+            "FCURRENCYID": {"FNumber": ERP_CURRENCY},
+            "FSETTLEORGID": {"FNumber": ERP_ORG},
+            "FEntityDetail": entries,
+        }
+
+
+def _add(parent: etree._Element, **fields: object) -> None:
+    """Append `<name>text</name>` children in the given order (Qimen readers expect the usual order)."""
+    for name, value in fields.items():
+        etree.SubElement(parent, name).text = "" if value is None else str(value)

@@ -1,0 +1,51 @@
+"""Failure classes and the graded retry schedule (1 / 5 / 15 simulated minutes, at most 3 retries)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# The seeds' schedule, in simulated seconds: the delay before retry 1, 2 and 3.
+GRADED_DELAYS_SIM_SECONDS: tuple[float, ...] = (60.0, 300.0, 900.0)
+
+
+class StepError(Exception):
+    """A call failed; `retryable` says whether trying again later can help."""
+
+    retryable = False
+
+    def __init__(self, system: str, message: str) -> None:
+        super().__init__(f"{system}: {message}")
+        self.system = system
+        self.message = message
+
+
+class RetryableError(StepError):
+    """Transport error, timeout, HTTP 5xx (incl. a 504 for a lost response), or a transient refusal."""
+
+    retryable = True
+
+
+class PermanentError(StepError):
+    """The peer refused the data itself: retrying the same request cannot succeed."""
+
+
+class SessionExpired(RetryableError):
+    """The ERP lost the login context (K3 MsgCode 1): log in again and repeat at once."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When to try a failed step again, in wall seconds at the run's time scale."""
+
+    time_scale: float = 1.0
+    delays_sim_seconds: tuple[float, ...] = GRADED_DELAYS_SIM_SECONDS
+
+    @property
+    def max_retries(self) -> int:
+        return len(self.delays_sim_seconds)
+
+    def delay_after(self, attempts: int) -> float | None:
+        """Wall seconds to wait after `attempts` failed calls, or None: give up and park."""
+        if attempts < 1 or attempts > self.max_retries:
+            return None
+        return self.delays_sim_seconds[attempts - 1] / self.time_scale

@@ -1,0 +1,348 @@
+"""The connector's durable state in SQLite: known trades, the per-order step outbox, the push inbox, the cursor.
+
+Every write is committed before the HTTP call it prepares, so a restarted connector resumes
+where it stopped and never forgets an order or a push it has acknowledged.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from connectors.reference.mapper import Trade
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS orders (
+    trade_no            TEXT PRIMARY KEY,
+    trade               TEXT NOT NULL,      -- the OMS JSON object as received
+    received_wall       REAL NOT NULL,
+    logistic_code       TEXT,               -- the Kdniao waybill number
+    delivery_order_id   TEXT,               -- the WMS's id, from the create answer or the confirm
+    shipped_logistics_code TEXT,            -- from the WMS confirm's package
+    shipped_express_code   TEXT,
+    shipped_time        TEXT                -- orderConfirmTime, simulated
+);
+CREATE TABLE IF NOT EXISTS steps (
+    trade_no      TEXT NOT NULL,
+    step          TEXT NOT NULL,
+    status        TEXT NOT NULL,            -- pending | done | failed
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    next_attempt  REAL NOT NULL DEFAULT 0,  -- wall seconds
+    last_error    TEXT,
+    updated_wall  REAL NOT NULL,
+    PRIMARY KEY (trade_no, step)
+);
+CREATE INDEX IF NOT EXISTS steps_open ON steps(status) WHERE status = 'pending';
+CREATE TABLE IF NOT EXISTS delivery_codes (
+    delivery_order_code TEXT PRIMARY KEY,   -- every code ever sent to the WMS
+    trade_no            TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS inbox (
+    key            TEXT PRIMARY KEY,        -- outBizCode, or LogisticCode:State
+    kind           TEXT NOT NULL,           -- wms_confirm | carrier_trace
+    trade_no       TEXT,
+    payload        TEXT NOT NULL,
+    received_wall  REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cursor (
+    name   TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);
+"""
+
+
+class Step(StrEnum):
+    """The connector's steps per order, in flow order."""
+
+    WAYBILL = "waybill"
+    SUBSCRIBE = "subscribe"
+    WMS_CREATE = "wms_create"
+    OMS_SHIPPED = "oms_shipped"
+    ERP_OUTSTOCK = "erp_outstock"
+    ERP_RECEIVABLE = "erp_receivable"
+    OMS_COMPLETED = "oms_completed"
+
+
+OUTBOUND_STEPS = (Step.WAYBILL, Step.SUBSCRIBE, Step.WMS_CREATE)
+SHIPMENT_STEPS = (Step.OMS_SHIPPED, Step.ERP_OUTSTOCK, Step.ERP_RECEIVABLE)
+# Kdniao State 3: the parcel was signed for.
+SIGNED_STATE = 3
+
+
+class StepStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class StepState:
+    status: StepStatus
+    attempts: int
+    next_attempt: float
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class Shipment:
+    """What the WMS confirmed: the package's carrier and waybill, and when."""
+
+    logistics_code: str | None
+    express_code: str | None
+    confirm_time: str | None
+
+
+class StateStore:
+    """Synchronous SQLite access; the event loop calls it between awaits, so no locks are needed."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # ---------------------------------------------------------------- trades
+
+    def add_trades(self, trades: Iterable[Trade]) -> list[str]:
+        """Remember trades not seen before, with their outbound steps pending; returns the new trade_nos."""
+        fresh: list[Trade] = []
+        for trade in trades:
+            trade_no = str(trade["trade_no"])
+            known = self.conn.execute("SELECT 1 FROM orders WHERE trade_no = ?", (trade_no,)).fetchone()
+            if known is None and all(str(t["trade_no"]) != trade_no for t in fresh):
+                fresh.append(trade)
+        if not fresh:
+            return []
+        now = time.time()
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT INTO orders (trade_no, trade, received_wall) VALUES (?, ?, ?)",
+                [(str(t["trade_no"]), orjson.dumps(t).decode(), now) for t in fresh],
+            )
+            conn.executemany(
+                "INSERT INTO steps (trade_no, step, status, updated_wall) VALUES (?, ?, 'pending', ?)",
+                [(str(t["trade_no"]), step.value, now) for t in fresh for step in OUTBOUND_STEPS],
+            )
+        return [str(t["trade_no"]) for t in fresh]
+
+    def trade(self, trade_no: str) -> Trade:
+        row = self.conn.execute("SELECT trade FROM orders WHERE trade_no = ?", (trade_no,)).fetchone()
+        if row is None:
+            raise KeyError(trade_no)
+        trade: Trade = orjson.loads(row["trade"])
+        return trade
+
+    def waybill(self, trade_no: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT logistic_code FROM orders WHERE trade_no = ?", (trade_no,)
+        ).fetchone()
+        return None if row is None else row["logistic_code"]
+
+    def set_waybill(self, trade_no: str, logistic_code: str) -> None:
+        self.conn.execute(
+            "UPDATE orders SET logistic_code = ? WHERE trade_no = ?", (logistic_code, trade_no)
+        )
+
+    def set_delivery_order_id(self, trade_no: str, delivery_order_id: str) -> None:
+        self.conn.execute(
+            "UPDATE orders SET delivery_order_id = ? WHERE trade_no = ? AND delivery_order_id IS NULL",
+            (delivery_order_id, trade_no),
+        )
+
+    def shipment(self, trade_no: str) -> Shipment:
+        row = self.conn.execute(
+            "SELECT shipped_logistics_code, shipped_express_code, shipped_time FROM orders"
+            " WHERE trade_no = ?",
+            (trade_no,),
+        ).fetchone()
+        if row is None:
+            raise KeyError(trade_no)
+        return Shipment(row[0], row[1], row[2])
+
+    def record_delivery_code(self, code: str, trade_no: str) -> None:
+        """Remember a deliveryOrderCode before sending it, so its confirm finds the trade."""
+        self.conn.execute(
+            "INSERT OR IGNORE INTO delivery_codes (delivery_order_code, trade_no) VALUES (?, ?)",
+            (code, trade_no),
+        )
+
+    def trade_for_delivery_code(self, code: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT trade_no FROM delivery_codes WHERE delivery_order_code = ?", (code,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def trade_for_waybill(self, logistic_code: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT trade_no FROM orders WHERE logistic_code = ? OR shipped_express_code = ? LIMIT 1",
+            (logistic_code, logistic_code),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    # ---------------------------------------------------------------- steps
+
+    def step(self, trade_no: str, step: Step) -> StepState | None:
+        row = self.conn.execute(
+            "SELECT status, attempts, next_attempt, last_error FROM steps WHERE trade_no = ? AND step = ?",
+            (trade_no, step.value),
+        ).fetchone()
+        if row is None:
+            return None
+        return StepState(StepStatus(row[0]), int(row[1]), float(row[2]), row[3])
+
+    def is_done(self, trade_no: str, step: Step) -> bool:
+        state = self.step(trade_no, step)
+        return state is not None and state.status is StepStatus.DONE
+
+    def begin_attempt(self, trade_no: str, step: Step) -> int:
+        """Count an attempt (durably, before the call) and return its number, 1 for the first."""
+        row = self.conn.execute(
+            "UPDATE steps SET attempts = attempts + 1, updated_wall = ? WHERE trade_no = ? AND step = ?"
+            " RETURNING attempts",
+            (time.time(), trade_no, step.value),
+        ).fetchone()
+        if row is None:
+            raise KeyError((trade_no, step))
+        return int(row[0])
+
+    def finish(self, trade_no: str, step: Step) -> None:
+        self._set_status(trade_no, step, StepStatus.DONE, None)
+
+    def park(self, trade_no: str, step: Step, error: str) -> None:
+        """Give up on a step: it stays visible as failed with its last error."""
+        self._set_status(trade_no, step, StepStatus.FAILED, error)
+
+    def schedule_retry(self, trade_no: str, step: Step, at_wall: float, error: str) -> None:
+        self.conn.execute(
+            "UPDATE steps SET next_attempt = ?, last_error = ?, updated_wall = ?"
+            " WHERE trade_no = ? AND step = ? AND status = 'pending'",
+            (at_wall, error, time.time(), trade_no, step.value),
+        )
+
+    def _set_status(self, trade_no: str, step: Step, status: StepStatus, error: str | None) -> None:
+        self.conn.execute(
+            "UPDATE steps SET status = ?, last_error = COALESCE(?, last_error), updated_wall = ?"
+            " WHERE trade_no = ? AND step = ? AND status = 'pending'",
+            (status.value, error, time.time(), trade_no, step.value),
+        )
+
+    def _add_steps(self, trade_no: str, steps: Iterable[Step]) -> None:
+        now = time.time()
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO steps (trade_no, step, status, updated_wall) VALUES (?, ?, 'pending', ?)",
+            [(trade_no, step.value, now) for step in steps],
+        )
+
+    def unfinished_trades(self) -> list[str]:
+        """Trades with a pending step, for resuming after a restart."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT trade_no FROM steps WHERE status = 'pending' ORDER BY trade_no"
+        ).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def pending_steps(self, trade_no: str) -> set[Step]:
+        rows = self.conn.execute(
+            "SELECT step FROM steps WHERE trade_no = ? AND status = 'pending'", (trade_no,)
+        ).fetchall()
+        return {Step(row[0]) for row in rows}
+
+    def step_counts(self) -> dict[tuple[str, str], int]:
+        rows = self.conn.execute("SELECT step, status, COUNT(*) FROM steps GROUP BY step, status")
+        return {(row[0], row[1]): int(row[2]) for row in rows}
+
+    # ---------------------------------------------------------------- inbox
+
+    def receive_confirm(
+        self,
+        out_biz_code: str,
+        delivery_order_code: str,
+        delivery_order_id: str | None,
+        shipment: Shipment,
+        payload: dict[str, Any],
+    ) -> tuple[bool, str | None]:
+        """Store a WMS confirm once; returns (new, trade_no). A new one queues the shipment steps."""
+        trade_no = self.trade_for_delivery_code(delivery_order_code)
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO inbox (key, kind, trade_no, payload, received_wall)"
+                " VALUES (?, 'wms_confirm', ?, ?, ?)",
+                (out_biz_code, trade_no, orjson.dumps(payload).decode(), time.time()),
+            )
+            if cursor.rowcount == 0:
+                return False, trade_no
+            if trade_no is None:
+                return True, None
+            conn.execute(
+                "UPDATE orders SET shipped_logistics_code = ?, shipped_express_code = ?,"
+                " shipped_time = ?, delivery_order_id = COALESCE(delivery_order_id, ?)"
+                " WHERE trade_no = ? AND shipped_express_code IS NULL",
+                (
+                    shipment.logistics_code,
+                    shipment.express_code,
+                    shipment.confirm_time,
+                    delivery_order_id,
+                    trade_no,
+                ),
+            )
+            # The confirm proves the create reached the WMS, even if its answer was lost.
+            self._set_status(trade_no, Step.WMS_CREATE, StepStatus.DONE, None)
+            self._add_steps(trade_no, SHIPMENT_STEPS)
+        return True, trade_no
+
+    def receive_trace(
+        self, logistic_code: str, state: int, order_code: str | None, payload: dict[str, Any]
+    ) -> tuple[bool, str | None]:
+        """Store a carrier trace state once; returns (new, trade_no). A new signed state queues completion."""
+        trade_no = self.trade_for_waybill(logistic_code)
+        if trade_no is None and order_code:
+            row = self.conn.execute("SELECT 1 FROM orders WHERE trade_no = ?", (order_code,)).fetchone()
+            trade_no = order_code if row is not None else None
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO inbox (key, kind, trade_no, payload, received_wall)"
+                " VALUES (?, 'carrier_trace', ?, ?, ?)",
+                (f"{logistic_code}:{state}", trade_no, orjson.dumps(payload).decode(), time.time()),
+            )
+            if cursor.rowcount == 0:
+                return False, trade_no
+            if trade_no is not None and state == SIGNED_STATE:
+                self._add_steps(trade_no, (Step.OMS_COMPLETED,))
+        return True, trade_no
+
+    # ---------------------------------------------------------------- cursor
+
+    def cursor(self) -> str | None:
+        row = self.conn.execute("SELECT value FROM cursor WHERE name = 'oms_modified'").fetchone()
+        return None if row is None else str(row[0])
+
+    def set_cursor(self, value: str) -> None:
+        self.conn.execute(
+            "INSERT INTO cursor (name, value) VALUES ('oms_modified', ?)"
+            " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+            (value,),
+        )
+

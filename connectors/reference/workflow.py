@@ -1,0 +1,259 @@
+"""The per-order flow: which steps run when, each through the outbox with graded retries.
+
+Flows per trade (each step is a row in `steps`, written before its call):
+  outbound:   waybill -> (subscribe, wms_create) concurrently
+  shipment:   on a WMS confirm: oms_shipped, erp_outstock, erp_receivable concurrently
+  completion: on a signed carrier push, after oms_shipped: oms_completed
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.reference.clients.k3 import K3Client
+from connectors.reference.clients.kdniao import KdniaoClient
+from connectors.reference.clients.oms import OmsClient
+from connectors.reference.clients.qimen import QimenClient
+from connectors.reference.mapper import TradeMapper
+from connectors.reference.retry import PermanentError, RetryPolicy, StepError
+from connectors.reference.store import (
+    OUTBOUND_STEPS,
+    SHIPMENT_STEPS,
+    SIGNED_STATE,
+    StateStore,
+    Step,
+    StepStatus,
+)
+
+log = logging.getLogger("connectors.reference")
+
+Action = Callable[[str, int], Awaitable[None]]
+
+
+@dataclass
+class Peers:
+    """The four protocol clients the flow calls."""
+
+    oms: OmsClient
+    wms: QimenClient
+    carrier: KdniaoClient
+    erp: K3Client
+
+
+class Workflow:
+    """Runs steps as asyncio tasks; the database, not memory, says what is left to do."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        peers: Peers,
+        mapper: TradeMapper,
+        policy: RetryPolicy,
+        max_in_flight: int = 32,
+    ) -> None:
+        self.store = store
+        self.peers = peers
+        self.mapper = mapper
+        self.policy = policy
+        self.stats: Counter[str] = Counter()
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._running: set[tuple[str, Step]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._actions: dict[Step, Action] = {
+            Step.WAYBILL: self._waybill,
+            Step.SUBSCRIBE: self._subscribe,
+            Step.WMS_CREATE: self._wms_create,
+            Step.OMS_SHIPPED: self._oms_shipped,
+            Step.ERP_OUTSTOCK: self._erp_outstock,
+            Step.ERP_RECEIVABLE: self._erp_receivable,
+            Step.OMS_COMPLETED: self._oms_completed,
+        }
+
+    # ---------------------------------------------------------------- starting flows
+
+    def start_order(self, trade_no: str) -> None:
+        self._spawn(self._outbound(trade_no))
+
+    def start_shipment(self, trade_no: str) -> None:
+        self._spawn(self._shipment(trade_no))
+
+    def start_completion(self, trade_no: str) -> None:
+        """Complete now if the OMS already knows the trade shipped; else the shipment flow will."""
+        if self.store.is_done(trade_no, Step.OMS_SHIPPED):
+            self._spawn(self.run_step(trade_no, Step.OMS_COMPLETED))
+
+    def resume(self) -> int:
+        """After a restart: start the flows of every trade with a pending step."""
+        trades = self.store.unfinished_trades()
+        for trade_no in trades:
+            pending = self.store.pending_steps(trade_no)
+            if pending & set(OUTBOUND_STEPS):
+                self.start_order(trade_no)
+            if pending & set(SHIPMENT_STEPS):
+                self.start_shipment(trade_no)
+            elif Step.OMS_COMPLETED in pending:
+                self.start_completion(trade_no)
+        return len(trades)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self, timeout_seconds: float) -> int:
+        """Let running calls finish (bounded), then cancel what is left; returns how many were cancelled.
+
+        A cancelled step stays pending in the database and resumes on the next start.
+        """
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout_seconds)
+        left = list(self._tasks)
+        for task in left:
+            task.cancel()
+        if left:
+            await asyncio.wait(left, timeout=1.0)
+        return len(left)
+
+    # ---------------------------------------------------------------- flows
+
+    async def _outbound(self, trade_no: str) -> None:
+        if await self.run_step(trade_no, Step.WAYBILL):
+            # Tracking subscription must not delay the WMS: run both at once.
+            await asyncio.gather(
+                self.run_step(trade_no, Step.SUBSCRIBE), self.run_step(trade_no, Step.WMS_CREATE)
+            )
+
+    async def _shipment(self, trade_no: str) -> None:
+        await asyncio.gather(
+            self._ship_then_complete(trade_no),
+            self.run_step(trade_no, Step.ERP_OUTSTOCK),
+            self.run_step(trade_no, Step.ERP_RECEIVABLE),
+        )
+
+    async def _ship_then_complete(self, trade_no: str) -> None:
+        # No await between the step's commit and this check, so a signed push arriving now
+        # is either seen here or sees oms_shipped done in start_completion: never both, never neither.
+        if await self.run_step(trade_no, Step.OMS_SHIPPED) and self.store.step(
+            trade_no, Step.OMS_COMPLETED
+        ):
+            await self.run_step(trade_no, Step.OMS_COMPLETED)
+
+    # ---------------------------------------------------------------- one step
+
+    async def run_step(self, trade_no: str, step: Step) -> bool:
+        """Run one step to done (True) or parked (False), retrying on the graded schedule."""
+        key = (trade_no, step)
+        if key in self._running:
+            return False
+        self._running.add(key)
+        try:
+            return await self._run_step(trade_no, step)
+        finally:
+            self._running.discard(key)
+
+    async def _run_step(self, trade_no: str, step: Step) -> bool:
+        action = self._actions[step]
+        while True:
+            state = self.store.step(trade_no, step)
+            if state is None or state.status is StepStatus.FAILED:
+                return False
+            if state.status is StepStatus.DONE:
+                return True
+            wait = state.next_attempt - time.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue  # something (a confirm) may have finished the step meanwhile
+            attempt = self.store.begin_attempt(trade_no, step)
+            try:
+                async with self._slots:
+                    await action(trade_no, attempt)
+            except StepError as error:
+                self._failed(trade_no, step, attempt, error)
+                continue
+            except (KeyError, ValueError, TypeError) as error:
+                # Data the mapping cannot handle: no retry will change it.
+                self._failed(trade_no, step, attempt, PermanentError("connector", repr(error)))
+                continue
+            self.store.finish(trade_no, step)
+            self.stats[f"done.{step.value}"] += 1
+            return True
+
+    def _failed(self, trade_no: str, step: Step, attempt: int, error: StepError) -> None:
+        if self.store.is_done(trade_no, step):
+            return  # finished meanwhile by other evidence (a confirm for a lost create answer)
+        delay = self.policy.delay_after(attempt) if error.retryable else None
+        if delay is None:
+            self.store.park(trade_no, step, str(error))
+            self.stats["parked"] += 1
+            log.error("parked %s %s after %d attempt(s): %s", trade_no, step.value, attempt, error)
+            return
+        self.store.schedule_retry(trade_no, step, time.time() + delay, str(error))
+        self.stats["retries"] += 1
+        log.warning(
+            "retry %s %s in %.1fs (attempt %d failed): %s", trade_no, step.value, delay, attempt, error
+        )
+
+    # ---------------------------------------------------------------- the calls
+
+    async def _waybill(self, trade_no: str, attempt: int) -> None:
+        trade = self.store.trade(trade_no)
+        code = await self.peers.carrier.create_waybill(self.mapper.waybill_request(trade))
+        self.store.set_waybill(trade_no, code)
+
+    def _known_waybill(self, trade_no: str) -> str:
+        code = self.store.waybill(trade_no)
+        if code is None:
+            raise PermanentError("connector", f"{trade_no} has no waybill")
+        return code
+
+    async def _subscribe(self, trade_no: str, attempt: int) -> None:
+        trade = self.store.trade(trade_no)
+        request = self.mapper.subscribe_request(trade, self._known_waybill(trade_no))
+        await self.peers.carrier.subscribe(request)
+
+    async def _wms_create(self, trade_no: str, attempt: int) -> None:
+        trade = self.store.trade(trade_no)
+        code = self.mapper.delivery_order_code(trade, attempt)
+        # Known before it is sent, so the confirm finds its trade even if this answer is lost.
+        self.store.record_delivery_code(code, trade_no)
+        body = self.mapper.delivery_order_xml(trade, code, self._known_waybill(trade_no))
+        delivery_order_id = await self.peers.wms.create_delivery_order(body)
+        self.store.set_delivery_order_id(trade_no, delivery_order_id)
+
+    def _logistics(self, trade_no: str) -> tuple[str, str]:
+        """(carrier code, waybill number) as shipped: the confirm's package, else what was ordered."""
+        trade = self.store.trade(trade_no)
+        shipment = self.store.shipment(trade_no)
+        logistics_code = shipment.logistics_code or str(trade["logistics_code"])
+        logistics_no = shipment.express_code or self._known_waybill(trade_no)
+        return logistics_code, logistics_no
+
+    async def _oms_shipped(self, trade_no: str, attempt: int) -> None:
+        logistics_code, logistics_no = self._logistics(trade_no)
+        await self.peers.oms.mark_shipped(trade_no, logistics_code, logistics_no)
+
+    def _bill_date(self, trade_no: str) -> str:
+        shipped = self.store.shipment(trade_no).confirm_time
+        return shipped or str(self.store.trade(trade_no).get("pay_time") or "")
+
+    async def _erp_outstock(self, trade_no: str, attempt: int) -> None:
+        model = self.mapper.outstock_model(self.store.trade(trade_no), self._bill_date(trade_no))
+        await self.peers.erp.post_audited("SAL_OUTSTOCK", model)
+
+    async def _erp_receivable(self, trade_no: str, attempt: int) -> None:
+        model = self.mapper.receivable_model(self.store.trade(trade_no), self._bill_date(trade_no))
+        await self.peers.erp.post_audited("AR_receivable", model)
+
+    async def _oms_completed(self, trade_no: str, attempt: int) -> None:
+        _, logistics_no = self._logistics(trade_no)
+        await self.peers.oms.upload_trace(trade_no, logistics_no, SIGNED_STATE)

@@ -1,0 +1,221 @@
+"""The judge: every invariant, the latencies, the counts and the throughput of one run folder."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from contract_tests.database import SYSTEMS, attach_run
+from contract_tests.invariants import (
+    DEFAULT_PAID_TO_WMS_P99_SECONDS,
+    InvariantResult,
+    run_invariants,
+)
+from contract_tests.metrics import LatencyStats, compute_latencies, count_orders
+
+REPORT_FILE = "report.json"
+DEFAULT_OBJECTIVES: dict[str, float] = {"paid_to_wms_p99_seconds": DEFAULT_PAID_TO_WMS_P99_SECONDS}
+
+
+def _float_or_none(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+@dataclass
+class RunMeta:
+    """What the judge knows about a run besides its databases.
+
+    `traffic_wall_seconds` is the wall duration of the traffic phase (not the drain): the
+    throughput is orders created per wall minute of it. `objectives` uses the names of
+    simulator.scenario.Objectives (`paid_to_wms_p99_seconds`), so
+    `scenario.objectives.model_dump()` can be passed as it is; `paid_to_wms_p99_objective`,
+    when given, is a shorthand that overrides that one objective. `connector_exit_code` is
+    recorded in the report (the connector process's exit status after the run, if any).
+    """
+
+    scenario: str = "unknown"
+    seed: int | None = None
+    connector: str = "unknown"
+    wall_started: float | None = None
+    wall_ended: float | None = None
+    traffic_wall_seconds: float | None = None
+    objectives: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_OBJECTIVES))
+    paid_to_wms_p99_objective: float | None = None
+    connector_exit_code: int | None = None
+
+    def __post_init__(self) -> None:
+        self.objectives = {**DEFAULT_OBJECTIVES, **self.objectives}
+        if self.paid_to_wms_p99_objective is not None:
+            self.objectives["paid_to_wms_p99_seconds"] = float(self.paid_to_wms_p99_objective)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_report(cls, data: Mapping[str, Any]) -> RunMeta:
+        """Read a meta back from a report.json (ours, or a hand-written subset); lenient."""
+        run = data.get("run")
+        run = run if isinstance(run, Mapping) else {}
+        objectives = dict(DEFAULT_OBJECTIVES)
+        raw_objectives = run.get("objectives", data.get("objectives"))
+        if isinstance(raw_objectives, Mapping):
+            for key, value in raw_objectives.items():
+                number = _float_or_none(value)
+                if number is not None:
+                    objectives[str(key)] = number
+        seed = data.get("seed")
+        exit_code = run.get("connector_exit_code")
+        return cls(
+            scenario=str(data.get("scenario") or "unknown"),
+            seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+            connector=str(data.get("connector") or "unknown"),
+            wall_started=_float_or_none(run.get("wall_started", data.get("wall_started"))),
+            wall_ended=_float_or_none(run.get("wall_ended", data.get("wall_ended"))),
+            traffic_wall_seconds=_float_or_none(
+                run.get("traffic_wall_seconds", data.get("traffic_wall_seconds"))
+            ),
+            objectives=objectives,
+            connector_exit_code=(
+                exit_code if isinstance(exit_code, int) and not isinstance(exit_code, bool) else None
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Orders created per wall minute; `basis` says which duration it was divided by."""
+
+    orders_per_min: float | None
+    orders: int
+    wall_seconds: float | None
+    basis: str | None  # traffic_wall_seconds | wall_started..wall_ended | paid_wall span
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Verdict:
+    """The judgement of one run: "pass" only when every invariant passed."""
+
+    verdict: str
+    meta: RunMeta
+    run_dir: str
+    invariants: list[InvariantResult]
+    latencies: dict[str, LatencyStats]
+    counts: dict[str, int]
+    throughput: Throughput
+    missing_databases: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    judged_wall: float = 0.0
+    duration_seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "pass"
+
+    @property
+    def failed_invariants(self) -> list[InvariantResult]:
+        return [inv for inv in self.invariants if not inv.passed]
+
+    def invariant(self, name: str) -> InvariantResult:
+        for inv in self.invariants:
+            if inv.name == name:
+                return inv
+        raise KeyError(name)
+
+
+def _databases_present(run_dir: Path, missing: list[str], errors: dict[str, str]) -> InvariantResult:
+    # A run folder without one of its files cannot be judged completely: say so by name.
+    return InvariantResult(
+        name="run_databases_present",
+        description="the run folder holds " + ", ".join(f"{s}.db" for s in SYSTEMS),
+        passed=not missing,
+        checked=len(SYSTEMS),
+        violations=len(missing),
+        examples=[
+            {"entity": f"{name}.db", "expected": "a readable SQLite file", "observed": errors[name]}
+            for name in missing
+        ],
+        summary="all present" if not missing else "missing: " + ", ".join(missing),
+    )
+
+
+def _paid_span(conn: sqlite3.Connection) -> float | None:
+    try:
+        row = conn.execute("SELECT MIN(paid_wall), MAX(paid_wall) FROM oms.orders").fetchone()
+    except sqlite3.Error:
+        return None
+    if row is None or row[0] is None or row[1] is None:
+        return None
+    return float(row[1]) - float(row[0])
+
+
+def _throughput(conn: sqlite3.Connection, meta: RunMeta, created: int) -> Throughput:
+    seconds: float | None = None
+    basis: str | None = None
+    if meta.traffic_wall_seconds and meta.traffic_wall_seconds > 0:
+        seconds, basis = meta.traffic_wall_seconds, "traffic_wall_seconds"
+    elif meta.wall_started is not None and meta.wall_ended is not None:
+        if meta.wall_ended > meta.wall_started:
+            seconds, basis = meta.wall_ended - meta.wall_started, "wall_started..wall_ended"
+    if seconds is None:
+        span = _paid_span(conn)
+        if span is not None and span > 0:
+            seconds, basis = span, "paid_wall span"
+    per_min = created / (seconds / 60.0) if seconds else None
+    return Throughput(orders_per_min=per_min, orders=created, wall_seconds=seconds, basis=basis)
+
+
+def judge_run(run_dir: Path, meta: RunMeta) -> Verdict:
+    """Judge a finished run folder. Never raises for bad or missing data: that is a "fail"."""
+    run_dir = Path(run_dir)
+    started = time.perf_counter()
+    conn = attach_run(run_dir)
+    try:
+        present = _databases_present(run_dir, conn.missing, conn.attach_errors)
+        invariants = [present, *run_invariants(conn, meta.objectives)]
+        counts = count_orders(conn)
+        latencies, latency_errors = compute_latencies(conn)
+        throughput = _throughput(conn, meta, counts["created"])
+    finally:
+        conn.close()
+    errors = {f"attach {name}": msg for name, msg in conn.attach_errors.items()}
+    errors.update({f"latency {flow}": msg for flow, msg in latency_errors.items()})
+    errors.update({inv.name: inv.error for inv in invariants if inv.error})
+    return Verdict(
+        verdict="pass" if all(inv.passed for inv in invariants) else "fail",
+        meta=meta,
+        run_dir=str(run_dir),
+        invariants=invariants,
+        latencies=latencies,
+        counts=counts,
+        throughput=throughput,
+        missing_databases=list(conn.missing),
+        errors=errors,
+        judged_wall=time.time(),
+        duration_seconds=time.perf_counter() - started,
+    )
+
+
+def read_meta(run_dir: Path) -> RunMeta:
+    """The meta saved in run_dir/report.json, or defaults when there is none (or it is garbage)."""
+    path = Path(run_dir) / REPORT_FILE
+    try:
+        data = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return RunMeta()
+    return RunMeta.from_report(data) if isinstance(data, dict) else RunMeta()
+
+
+def judge_folder(run_dir: Path) -> Verdict:
+    """`ecomock check DIR`: judge a finished run with the meta its report.json recorded."""
+    return judge_run(Path(run_dir), read_meta(Path(run_dir)))

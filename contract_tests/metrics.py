@@ -1,0 +1,181 @@
+"""Order counts and latency samples over an attached run: cheap enough to poll during a run."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+# Maps every WMS delivery order to the OMS trade it fulfils. The contract says
+# deliveryOrderCode = trade_no; a connector that used the platform order (src_tid) as its key
+# is still matched through sourceOrderCode, but only when the code names no trade, so one
+# delivery order never maps to two trades through both routes.
+DO_TRADE_CTE = """
+do_trade AS (
+    SELECT d.delivery_order_id, d.delivery_order_code, d.status, d.express_code,
+           d.warehouse_code, d.created_wall, d.delivered_wall,
+           COALESCE(by_code.trade_no, by_src.trade_no) AS trade_no
+    FROM wms.delivery_orders AS d
+    LEFT JOIN oms.orders AS by_code ON by_code.trade_no = d.delivery_order_code
+    LEFT JOIN oms.orders AS by_src
+        ON by_code.trade_no IS NULL
+        AND d.source_order_code IS NOT NULL AND d.source_order_code <> ''
+        AND by_src.src_tid = d.source_order_code
+)"""
+
+PAID_STATUSES = (30, 95, 110)
+SHIPPED_STATUSES = (95, 110)
+COMPLETED_STATUS = 110
+SALES_OUTSTOCK = "SAL_OUTSTOCK"
+RECEIVABLE = "AR_receivable"
+FLOWS = ("paid_to_wms", "shipped_to_oms", "shipped_to_erp")
+
+_COUNT_QUERIES: dict[str, str] = {
+    "created": "SELECT COUNT(*) FROM oms.orders",
+    "at_wms": f"WITH {DO_TRADE_CTE} SELECT COUNT(DISTINCT trade_no) FROM do_trade",
+    "shipped": "SELECT COUNT(*) FROM oms.orders WHERE trade_status IN (95, 110)",
+    "invoiced": f"""
+        SELECT COUNT(*) FROM (
+            SELECT bill_no FROM erp.documents
+            WHERE document_status = 'C' AND form_id IN ('{SALES_OUTSTOCK}', '{RECEIVABLE}')
+              AND bill_no IN (SELECT trade_no FROM oms.orders)
+            GROUP BY bill_no HAVING COUNT(DISTINCT form_id) = 2
+        )""",
+    # Completed in the OMS, or signed at the carrier for a waybill the OMS order carries (or
+    # that was requested for it): "delivered" counts what happened, not what was propagated.
+    "delivered": """
+        SELECT COUNT(*) FROM (
+            SELECT trade_no FROM oms.orders WHERE trade_status = 110
+            UNION
+            SELECT o.trade_no FROM carrier.parcels AS p
+            JOIN oms.orders AS o ON o.logistics_no = p.logistic_code
+            WHERE p.state = 3
+            UNION
+            SELECT w.order_code FROM carrier.parcels AS p
+            JOIN carrier.waybills AS w ON w.logistic_code = p.logistic_code
+            WHERE p.state = 3 AND w.order_code IN (SELECT trade_no FROM oms.orders)
+        )""",
+    "backlog": """
+        SELECT COUNT(*) FROM wms.delivery_orders WHERE status NOT IN ('DELIVERED', 'CANCELED')""",
+}
+
+ORDER_COUNT_KEYS = tuple(_COUNT_QUERIES)
+
+
+def count_orders(conn: sqlite3.Connection) -> dict[str, int]:
+    """created, at_wms, shipped, invoiced, delivered and backlog, each one SQL query.
+
+    A count whose tables do not exist (yet) is 0: this is polled for live progress while the
+    fakes create and write their files; the invariants are what report missing tables.
+    """
+    counts: dict[str, int] = {}
+    for key, sql in _COUNT_QUERIES.items():
+        try:
+            row = conn.execute(sql).fetchone()
+        except sqlite3.Error:
+            counts[key] = 0
+            continue
+        counts[key] = int(row[0] or 0)
+    return counts
+
+
+def percentile(sorted_values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile of ascending values: the smallest value with >= pct % at or below."""
+    if not sorted_values:
+        raise ValueError("percentile of no values")
+    rank = max(1, math.ceil(pct / 100.0 * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Wall-second latency of one flow; the percentiles are None when nothing was measured."""
+
+    count: int
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    max: float | None
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> LatencyStats:
+        ordered = sorted(values)
+        if not ordered:
+            return cls(0, None, None, None, None)
+        return cls(
+            count=len(ordered),
+            p50=percentile(ordered, 50),
+            p95=percentile(ordered, 95),
+            p99=percentile(ordered, 99),
+            max=ordered[-1],
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# Each query yields (trade_no, seconds). One sample per trade: the first delivery order counts
+# for paid_to_wms (a retried create does not make an order faster), the first delivered one
+# for the shipment flows; the ERP side is done when the later of its two documents is audited.
+LATENCY_QUERIES: dict[str, str] = {
+    "paid_to_wms": f"""
+        WITH {DO_TRADE_CTE},
+        first_do AS (
+            SELECT trade_no, MIN(created_wall) AS created_wall FROM do_trade
+            WHERE trade_no IS NOT NULL AND created_wall IS NOT NULL GROUP BY trade_no
+        )
+        SELECT o.trade_no, f.created_wall - o.paid_wall
+        FROM first_do AS f JOIN oms.orders AS o ON o.trade_no = f.trade_no
+        WHERE o.paid_wall IS NOT NULL""",
+    "shipped_to_oms": f"""
+        WITH {DO_TRADE_CTE},
+        delivered AS (
+            SELECT trade_no, MIN(delivered_wall) AS delivered_wall FROM do_trade
+            WHERE trade_no IS NOT NULL AND status = 'DELIVERED' AND delivered_wall IS NOT NULL
+            GROUP BY trade_no
+        )
+        SELECT o.trade_no, o.shipped_wall - d.delivered_wall
+        FROM delivered AS d JOIN oms.orders AS o ON o.trade_no = d.trade_no
+        WHERE o.shipped_wall IS NOT NULL""",
+    "shipped_to_erp": f"""
+        WITH {DO_TRADE_CTE},
+        delivered AS (
+            SELECT trade_no, MIN(delivered_wall) AS delivered_wall FROM do_trade
+            WHERE trade_no IS NOT NULL AND status = 'DELIVERED' AND delivered_wall IS NOT NULL
+            GROUP BY trade_no
+        ),
+        audited AS (
+            SELECT bill_no, form_id, MIN(audited_wall) AS audited_wall FROM erp.documents
+            WHERE document_status = 'C' AND audited_wall IS NOT NULL
+              AND form_id IN ('{SALES_OUTSTOCK}', '{RECEIVABLE}')
+            GROUP BY bill_no, form_id
+        ),
+        booked AS (
+            SELECT bill_no, MAX(audited_wall) AS audited_wall FROM audited
+            GROUP BY bill_no HAVING COUNT(*) = 2
+        )
+        SELECT d.trade_no, b.audited_wall - d.delivered_wall
+        FROM delivered AS d JOIN booked AS b ON b.bill_no = d.trade_no""",
+}
+
+
+def latency_samples(conn: sqlite3.Connection, flow: str) -> list[tuple[str, float]]:
+    """(trade_no, wall seconds) for every trade that completed `flow`; raises sqlite3.Error."""
+    rows = conn.execute(LATENCY_QUERIES[flow]).fetchall()
+    return [(str(row[0]), float(row[1])) for row in rows if row[1] is not None]
+
+
+def compute_latencies(conn: sqlite3.Connection) -> tuple[dict[str, LatencyStats], dict[str, str]]:
+    """Stats for every flow, and the errors of flows that could not be measured (empty stats)."""
+    stats: dict[str, LatencyStats] = {}
+    errors: dict[str, str] = {}
+    for flow in FLOWS:
+        try:
+            values = [seconds for _, seconds in latency_samples(conn, flow)]
+        except sqlite3.Error as exc:
+            errors[flow] = str(exc)
+            values = []
+        stats[flow] = LatencyStats.of(values)
+    return stats, errors

@@ -1,0 +1,242 @@
+"""Reports of a verdict: report.json, JUnit XML for CI, and the rich summary the CLI prints."""
+
+from __future__ import annotations
+
+import math
+import os
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from contract_tests.invariants import InvariantResult
+from contract_tests.judge import Verdict
+from contract_tests.metrics import FLOWS, ORDER_COUNT_KEYS
+
+REPORT_FORMAT = 1
+JUNIT_SUITE = "ecomock"
+JUNIT_EXAMPLES = 3
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return round(value, digits)
+
+
+def _iso(wall: float) -> str:
+    return datetime.fromtimestamp(wall, UTC).isoformat(timespec="seconds")
+
+
+def invariant_to_dict(inv: InvariantResult) -> dict[str, Any]:
+    return {
+        "name": inv.name,
+        "description": inv.description,
+        "passed": inv.passed,
+        "checked": inv.checked,
+        "violations": inv.violations,
+        "summary": inv.summary,
+        "breakdown": inv.breakdown,
+        "error": inv.error,
+        "duration_seconds": _round(inv.duration_seconds),
+        "examples": inv.examples,
+    }
+
+
+def verdict_to_dict(verdict: Verdict) -> dict[str, Any]:
+    """The report.json document; `RunMeta.from_report` reads its meta back."""
+    meta = verdict.meta
+    return {
+        "format": REPORT_FORMAT,
+        "verdict": verdict.verdict,
+        "seed": meta.seed,
+        "scenario": meta.scenario,
+        "connector": meta.connector,
+        "run_dir": verdict.run_dir,
+        "run": {
+            "wall_started": meta.wall_started,
+            "wall_ended": meta.wall_ended,
+            "traffic_wall_seconds": meta.traffic_wall_seconds,
+            "objectives": dict(meta.objectives),
+            "connector_exit_code": meta.connector_exit_code,
+        },
+        "judged_at": _iso(verdict.judged_wall),
+        "judge_seconds": _round(verdict.duration_seconds),
+        "orders": {key: verdict.counts.get(key, 0) for key in ORDER_COUNT_KEYS},
+        "throughput": {
+            "orders_per_min": _round(verdict.throughput.orders_per_min, 2),
+            "orders": verdict.throughput.orders,
+            "wall_seconds": _round(verdict.throughput.wall_seconds, 3),
+            "basis": verdict.throughput.basis,
+        },
+        "latency_seconds": {
+            flow: {
+                "p50": _round(stats.p50),
+                "p95": _round(stats.p95),
+                "p99": _round(stats.p99),
+                "max": _round(stats.max),
+                "count": stats.count,
+            }
+            for flow, stats in verdict.latencies.items()
+        },
+        "invariants": [invariant_to_dict(inv) for inv in verdict.invariants],
+        "missing_databases": verdict.missing_databases,
+        "errors": verdict.errors,
+    }
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    # A report is read by CI and by `ecomock check` later: never leave half a file behind.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def write_report_json(
+    verdict: Verdict, path: Path, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Write report.json (keys of `extra` added at the top level); returns the document."""
+    document = verdict_to_dict(verdict)
+    if extra:
+        document.update(extra)
+    # default=str: a BLOB or odd value in an example must not cost the whole report.
+    data = orjson.dumps(document, option=orjson.OPT_INDENT_2, default=str)
+    _write_atomically(Path(path), data + b"\n")
+    return document
+
+
+def _failure_text(inv: InvariantResult) -> str:
+    lines = [f"{inv.name}: {inv.description}", f"{inv.summary}"]
+    for example in inv.examples[:JUNIT_EXAMPLES]:
+        brief = {k: v for k, v in example.items() if k != "history"}
+        lines.append(orjson.dumps(brief, default=str).decode())
+    if len(inv.examples) > JUNIT_EXAMPLES:
+        lines.append(f"... {inv.violations - JUNIT_EXAMPLES} more, see report.json")
+    return "\n".join(lines)
+
+
+def _failure_message(inv: InvariantResult) -> str:
+    if inv.error:
+        return f"could not run: {inv.error}"
+    entities = ", ".join(str(e.get("entity")) for e in inv.examples[:JUNIT_EXAMPLES])
+    return f"{inv.violations} violation(s) of {inv.checked} checked; first: {entities}"
+
+
+def write_junit_xml(verdict: Verdict, path: Path) -> None:
+    """One testsuite "ecomock", one testcase per invariant; failures carry the first examples."""
+    failures = len(verdict.failed_invariants)
+    root = ET.Element("testsuites", tests=str(len(verdict.invariants)), failures=str(failures))
+    suite = ET.SubElement(
+        root,
+        "testsuite",
+        name=JUNIT_SUITE,
+        tests=str(len(verdict.invariants)),
+        failures=str(failures),
+        errors="0",
+        skipped="0",
+        time=f"{verdict.duration_seconds:.3f}",
+        timestamp=_iso(verdict.judged_wall),
+    )
+    properties = ET.SubElement(suite, "properties")
+    for name, value in (
+        ("scenario", verdict.meta.scenario),
+        ("seed", verdict.meta.seed),
+        ("connector", verdict.meta.connector),
+        ("verdict", verdict.verdict),
+    ):
+        ET.SubElement(properties, "property", name=name, value=str(value))
+    for inv in verdict.invariants:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"{JUNIT_SUITE}.{verdict.meta.scenario}",
+            name=inv.name,
+            time=f"{inv.duration_seconds:.3f}",
+        )
+        if not inv.passed:
+            failure = ET.SubElement(
+                case,
+                "failure",
+                message=_failure_message(inv),
+                type="InvariantError" if inv.error else "InvariantViolation",
+            )
+            failure.text = _failure_text(inv)
+    ET.indent(root)
+    _write_atomically(Path(path), ET.tostring(root, encoding="utf-8", xml_declaration=True))
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def summary_table(verdict: Verdict) -> Table:
+    """One row per invariant: result, checked, violations and what went wrong first."""
+    colour = "green" if verdict.passed else "red"
+    meta = verdict.meta
+    table = Table(
+        title=Text.assemble(
+            ("ecomock verdict: ", "bold"),
+            (verdict.verdict.upper(), f"bold {colour}"),
+            f"  scenario {meta.scenario}, seed {meta.seed}, connector {meta.connector}",
+        ),
+        caption=_orders_line(verdict),
+    )
+    table.add_column("invariant")
+    table.add_column("result")
+    table.add_column("checked", justify="right")
+    table.add_column("violations", justify="right")
+    table.add_column("detail", overflow="fold")
+    for inv in verdict.invariants:
+        detail = inv.summary
+        if not inv.passed and inv.examples:
+            first = inv.examples[0]
+            detail += f"; e.g. {first.get('entity')}: expected {first.get('expected')}"
+            detail += f", observed {first.get('observed')}"
+        table.add_row(
+            inv.name,
+            Text("pass", style="green") if inv.passed else Text("FAIL", style="bold red"),
+            str(inv.checked),
+            str(inv.violations),
+            detail,
+        )
+    return table
+
+
+def _orders_line(verdict: Verdict) -> str:
+    counts = ", ".join(f"{key} {verdict.counts.get(key, 0)}" for key in ORDER_COUNT_KEYS)
+    per_min = verdict.throughput.orders_per_min
+    rate = "-" if per_min is None else f"{per_min:.0f}"
+    return f"orders: {counts}; throughput {rate} orders/min"
+
+
+def latency_table(verdict: Verdict) -> Table:
+    """Wall-second latencies of the three flows."""
+    table = Table(title="latency (wall seconds)")
+    table.add_column("flow")
+    for column in ("count", "p50", "p95", "p99", "max"):
+        table.add_column(column, justify="right")
+    for flow in FLOWS:
+        stats = verdict.latencies.get(flow)
+        if stats is None:
+            continue
+        table.add_row(
+            flow,
+            str(stats.count),
+            _seconds(stats.p50),
+            _seconds(stats.p95),
+            _seconds(stats.p99),
+            _seconds(stats.max),
+        )
+    return table
+
+
+def render_summary(verdict: Verdict, console: Console | None = None) -> None:
+    """Print the invariants and latency tables (what `ecomock run` / `check` show at the end)."""
+    (console or Console()).print(Group(summary_table(verdict), latency_table(verdict)))

@@ -1,0 +1,247 @@
+"""Kdniao (快递鸟) adapter: form-posted, DataSign-checked 1007 / 1008 / 1002 over the carrier."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.types import ASGIApp
+
+from fake_systems.carrier.models import (
+    RESULT_ALREADY_ORDERED,
+    RESULT_BAD_SIGN,
+    RESULT_FORMAT,
+    RESULT_MISSING_PARAMETER,
+    RESULT_OTHER,
+    RESULT_SUCCESS,
+    RESULT_USER,
+    STATE_NO_TRACE,
+    Address,
+    CarrierError,
+)
+from fake_systems.carrier.service import CarrierService, tracking_to_wire
+from fake_systems.common.app import make_app
+from fake_systems.common.credentials import KdniaoCredentials
+from fake_systems.common.signing import constant_time_equal, kdniao_data_sign
+from simulator.clock import format_qimen_time
+
+ENVELOPE_FIELDS = ("RequestData", "EBusinessID", "RequestType", "DataSign")
+NO_TRACE_REASON = "暂无轨迹信息"
+
+# A handler gets the decoded RequestData and answers the success body (or raises CarrierError).
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _json(body: dict[str, Any]) -> Response:
+    # Kdniao answers every outcome, failures included, with HTTP 200 and a JSON body.
+    return Response(orjson.dumps(body), status_code=200, media_type="application/json")
+
+
+def failure(ebusiness_id: str, result_code: str, reason: str) -> dict[str, Any]:
+    return {
+        "EBusinessID": ebusiness_id,
+        "Success": False,
+        "ResultCode": result_code,
+        "Reason": reason,
+    }
+
+
+def _required(data: dict[str, Any], *names: str) -> list[str]:
+    """The values of required RequestData fields, as text; CarrierError(101) if one is missing."""
+    values = []
+    for name in names:
+        value = data.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise CarrierError(RESULT_MISSING_PARAMETER, f"缺少必要参数: {name}")
+        if not isinstance(value, str | int):
+            raise CarrierError(RESULT_FORMAT, f"{name} 格式有误")
+        values.append(str(value).strip())
+    return values
+
+
+def _optional_text(data: dict[str, Any], name: str) -> str:
+    value = data.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str | int):
+        raise CarrierError(RESULT_FORMAT, f"{name} 格式有误")
+    return str(value).strip()
+
+
+def _address(data: dict[str, Any], name: str) -> Address | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise CarrierError(RESULT_FORMAT, f"{name} 格式有误")
+    return Address(
+        province=_optional_text(value, "ProvinceName"),
+        city=_optional_text(value, "CityName"),
+        area=_optional_text(value, "ExpAreaName"),
+    )
+
+
+def _sign_matches(sent: str, expected: str) -> bool:
+    """Accept the plain base64 and the two ways clients garble it on its way through a form."""
+    candidates = {sent, sent.replace(" ", "+"), unquote(sent)}
+    return any(constant_time_equal(candidate, expected) for candidate in candidates)
+
+
+class KdniaoAdapter:
+    """Translates Kdniao envelopes to service calls; every outcome is recorded as `api_in`."""
+
+    def __init__(self, service: CarrierService, credentials: KdniaoCredentials) -> None:
+        self.service = service
+        self.credentials = credentials
+        self.ctx = service.ctx
+
+    def router(self) -> APIRouter:
+        router = APIRouter(tags=["kdniao"])
+
+        @router.post("/api/EOrderService", summary="1007 create electronic waybill")
+        async def eorder(request: Request) -> Response:
+            return self.serve(await request.body(), {"1007": self.create_waybill})
+
+        @router.post("/api/dist", summary="1008 subscribe to tracking pushes")
+        async def dist(request: Request) -> Response:
+            return self.serve(
+                await request.body(), {"1008": self.subscribe, "8008": self.subscribe}
+            )
+
+        @router.post("/Ebusiness/EbusinessOrderHandle.aspx", summary="1002 instant tracking query")
+        async def query(request: Request) -> Response:
+            return self.serve(await request.body(), {"1002": self.query, "8001": self.query})
+
+        return router
+
+    def serve(self, body: bytes, handlers: dict[str, Handler]) -> Response:
+        """Check the envelope, run the handler for its RequestType, answer and record the call."""
+        ebusiness_id = ""
+        operation = "/".join(handlers)
+        data: Any = None
+        raw = ""
+        try:
+            try:
+                fields = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise CarrierError(RESULT_FORMAT, "请求不是 UTF-8 表单") from exc
+            ebusiness_id = fields.get("EBusinessID", "")
+            missing = [name for name in ENVELOPE_FIELDS if not fields.get(name)]
+            if missing:
+                raise CarrierError(RESULT_MISSING_PARAMETER, f"缺少必要参数: {', '.join(missing)}")
+            operation = fields["RequestType"]
+            request_data = raw = fields["RequestData"]
+            if not constant_time_equal(ebusiness_id, self.credentials.ebusiness_id):
+                raise CarrierError(RESULT_USER, "EBusinessID 不存在或未开通接口")
+            expected = kdniao_data_sign(request_data, self.credentials.api_key)
+            if not _sign_matches(fields["DataSign"], expected):
+                raise CarrierError(RESULT_BAD_SIGN, "DataSign 验证失败")
+            if fields.get("DataType", "2") != "2":
+                raise CarrierError(RESULT_FORMAT, "DataType 只支持 2 (JSON)")
+            handler = handlers.get(operation)
+            if handler is None:
+                raise CarrierError(RESULT_OTHER, f"该地址不支持 RequestType {operation}")
+            try:
+                data = orjson.loads(request_data)
+            except orjson.JSONDecodeError as exc:
+                raise CarrierError(RESULT_FORMAT, "RequestData 格式有误") from exc
+            if not isinstance(data, dict):
+                raise CarrierError(RESULT_FORMAT, "RequestData 格式有误")
+            answer = handler(data)
+        except CarrierError as error:
+            self.ctx.history.record(
+                "api_in",
+                operation,
+                error.result_code,
+                _entity(data),
+                # Undecodable data is kept as sent (cut short) so the history shows what came.
+                {"RequestData": data if data is not None else raw[:2000], "Reason": error.reason},
+            )
+            return _json(failure(ebusiness_id, error.result_code, error.reason))
+        outcome = answer.get("ResultCode", RESULT_SUCCESS)
+        self.ctx.history.record("api_in", operation, outcome, _entity(data), {"RequestData": data})
+        if self.ctx.faults.hits(self.ctx.name, operation, "lost_response"):
+            self.ctx.history.record("fault", operation, "lost_response", _entity(data))
+            return Response(b"Gateway Timeout", status_code=504, media_type="text/plain")
+        return _json(answer)
+
+    def create_waybill(self, data: dict[str, Any]) -> dict[str, Any]:
+        order_code, shipper_code = _required(data, "OrderCode", "ShipperCode")
+        waybill = self.service.create_waybill(
+            order_code,
+            shipper_code,
+            sender=_address(data, "Sender"),
+            receiver=_address(data, "Receiver"),
+        )
+        return {
+            "EBusinessID": self.credentials.ebusiness_id,
+            "Success": True,
+            "ResultCode": RESULT_SUCCESS if waybill.created else RESULT_ALREADY_ORDERED,
+            "Reason": "" if waybill.created else "该订单号已下单成功",
+            "UniquerRequestNumber": str(uuid.uuid4()),
+            "Order": {
+                "OrderCode": waybill.order_code,
+                "ShipperCode": waybill.shipper_code,
+                "LogisticCode": waybill.logistic_code,
+                "MarkDestination": waybill.mark_destination,
+                "SortingCode": waybill.sorting_code,
+            },
+        }
+
+    def subscribe(self, data: dict[str, Any]) -> dict[str, Any]:
+        shipper_code, logistic_code = _required(data, "ShipperCode", "LogisticCode")
+        self.service.subscribe(shipper_code, logistic_code, _optional_text(data, "OrderCode"))
+        return {
+            "EBusinessID": self.credentials.ebusiness_id,
+            "UpdateTime": format_qimen_time(self.ctx.clock.now()),
+            "Success": True,
+            "Reason": "",
+        }
+
+    def query(self, data: dict[str, Any]) -> dict[str, Any]:
+        shipper_code, logistic_code = _required(data, "ShipperCode", "LogisticCode")
+        tracking = self.service.tracking(logistic_code)
+        ebusiness_id = self.credentials.ebusiness_id
+        if tracking is None:
+            return {
+                "EBusinessID": ebusiness_id,
+                "OrderCode": _optional_text(data, "OrderCode"),
+                "ShipperCode": shipper_code,
+                "LogisticCode": logistic_code,
+                "Success": False,
+                "State": str(STATE_NO_TRACE),
+                "Reason": NO_TRACE_REASON,
+                "Traces": [],
+            }
+        answer = tracking_to_wire(tracking, ebusiness_id)
+        answer["Reason"] = "" if tracking.traces else NO_TRACE_REASON
+        return answer
+
+
+def _entity(data: Any) -> str | None:
+    if not isinstance(data, dict):
+        return None
+    for key in ("LogisticCode", "OrderCode"):
+        value = data.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def create_app(service: CarrierService, credentials: KdniaoCredentials) -> ASGIApp:
+    """The carrier's ASGI app: the Kdniao endpoints plus the shared /_fake/ control routes."""
+    adapter = KdniaoAdapter(service, credentials)
+
+    def on_error(request: Request, exc: Exception) -> Response:
+        # Anything unforeseen still answers as Kdniao does, without internals.
+        service.ctx.history.record(
+            "api_in", request.url.path, RESULT_OTHER, None, {"error": type(exc).__name__}
+        )
+        return _json(failure(credentials.ebusiness_id, RESULT_OTHER, "系统错误，请稍后重试"))
+
+    return make_app("carrier", service.ctx.clock, service.ctx.conn, [adapter.router()], on_error)

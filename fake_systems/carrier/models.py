@@ -1,0 +1,126 @@
+"""The carrier fake's vocabulary: configuration, Kdniao states and codes, waybills, traces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Kdniao ResultCode values (bububa/kdniao:config/const.go, plus 106 for a repeated OrderCode).
+RESULT_SUCCESS = "100"
+RESULT_MISSING_PARAMETER = "101"
+RESULT_BAD_SIGN = "102"
+RESULT_FORMAT = "103"
+RESULT_USER = "104"
+RESULT_OTHER = "105"
+RESULT_ALREADY_ORDERED = "106"
+
+# Kdniao State (main status) values, written as strings on the wire as Kdniao does.
+STATE_NO_TRACE = 0
+STATE_COLLECTED = 1
+STATE_IN_TRANSIT = 2
+STATE_SIGNED = 3
+STATE_PROBLEM = 4
+
+# StateEx (detailed status) values the fake walks through.
+STATE_EX_COLLECTED = "1"
+STATE_EX_IN_TRANSIT = "2"
+STATE_EX_ARRIVED_CITY = "201"
+STATE_EX_OUT_FOR_DELIVERY = "202"
+STATE_EX_SIGNED = "301"
+
+
+@dataclass(frozen=True)
+class ShipperSpec:
+    """How one express company's waybill numbers look: a prefix, then random digits."""
+
+    name: str
+    prefix: str
+    min_digits: int
+    max_digits: int
+
+
+# ShipperCode -> number format. Formats are plausible, not the carriers' real check-digit rules.
+SHIPPERS: dict[str, ShipperSpec] = {
+    "SF": ShipperSpec("顺丰速运", "SF", 12, 12),
+    "YTO": ShipperSpec("圆通速递", "YT", 13, 13),
+    "ZTO": ShipperSpec("中通快递", "7", 11, 13),  # 12-14 digits in all, starting with 7
+    "STO": ShipperSpec("申通快递", "77", 11, 11),
+    "YD": ShipperSpec("韵达速递", "43", 11, 11),
+    "JD": ShipperSpec("京东快递", "JDV", 12, 12),
+    "EMS": ShipperSpec("EMS", "98", 11, 11),
+}
+
+
+@dataclass(frozen=True)
+class CarrierConfig:
+    """Durations in simulated hours; each parcel draws its own from the context's dice.
+
+    collect: hand-over -> collected; transit: collected -> arrived in the destination city
+    (triangular with mode `transit_mode_hours`); dispatch: arrived -> out for delivery;
+    delivery: out for delivery -> signed.
+    """
+
+    collect_hours: tuple[float, float] = (0.5, 2.0)
+    transit_hours: tuple[float, float] = (4.0, 48.0)
+    transit_mode_hours: float = 12.0
+    dispatch_hours: tuple[float, float] = (0.5, 3.0)
+    delivery_hours: tuple[float, float] = (1.0, 4.0)
+
+
+@dataclass(frozen=True)
+class Address:
+    """The part of a Kdniao Sender/Receiver the fake keeps (for traces and MarkDestination)."""
+
+    province: str = ""
+    city: str = ""
+    area: str = ""
+
+
+@dataclass(frozen=True)
+class Waybill:
+    logistic_code: str
+    order_code: str
+    shipper_code: str
+    mark_destination: str
+    sorting_code: str
+    created_sim: str
+    created: bool  # False when the OrderCode already had a waybill (idempotent repeat)
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One line of a parcel's tracking history, as Kdniao's Traces[] item."""
+
+    accept_time: str
+    accept_station: str
+    location: str
+    action: str
+
+    def to_wire(self) -> dict[str, str]:
+        return {
+            "AcceptTime": self.accept_time,
+            "AcceptStation": self.accept_station,
+            "Location": self.location,
+            "Action": self.action,
+        }
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """A parcel's current state and full trace list (what 1002 answers and 101 pushes)."""
+
+    logistic_code: str
+    shipper_code: str
+    order_code: str
+    state: int
+    state_ex: str
+    location: str
+    traces: tuple[Trace, ...] = field(default_factory=tuple)
+
+
+class CarrierError(Exception):
+    """A refusal answered on the wire as `{"Success": false, "ResultCode": code, "Reason": …}`."""
+
+    def __init__(self, result_code: str, reason: str) -> None:
+        super().__init__(f"{result_code}: {reason}")
+        self.result_code = result_code
+        self.reason = reason

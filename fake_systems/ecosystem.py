@@ -1,0 +1,95 @@
+"""The five fakes wired together over one clock: services for the simulator, apps for the connector."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from starlette.types import ASGIApp
+
+from fake_systems.bank.api import iso20022
+from fake_systems.bank.service import BankService
+from fake_systems.carrier.api import kdniao
+from fake_systems.carrier.service import CarrierConfig, CarrierService
+from fake_systems.common.context import SystemContext
+from fake_systems.common.credentials import Credentials
+from fake_systems.common.faults import FaultInjector
+from fake_systems.erp.api import k3
+from fake_systems.erp.service import ErpService
+from fake_systems.oms.api import wdt
+from fake_systems.oms.service import OmsService
+from fake_systems.wms.api import qimen
+from fake_systems.wms.service import WmsConfig, WmsService
+from simulator.clock import Clock
+from simulator.world import World
+
+SYSTEMS = ("oms", "wms", "erp", "bank", "carrier")
+
+
+@dataclass
+class Ecosystem:
+    """OMS, WMS, ERP, bank and carrier over their databases in one run folder."""
+
+    credentials: Credentials
+    contexts: dict[str, SystemContext]
+    oms: OmsService
+    wms: WmsService
+    erp: ErpService
+    bank: BankService
+    carrier: CarrierService
+
+    @classmethod
+    def create(
+        cls,
+        run_dir: Path,
+        world: World,
+        clock: Clock,
+        http_client: httpx.AsyncClient,
+        *,
+        seed: int,
+        credentials: Credentials,
+        faults: FaultInjector,
+        wms_config: WmsConfig | None = None,
+        carrier_config: CarrierConfig | None = None,
+    ) -> Ecosystem:
+        contexts = {
+            name: SystemContext.create(name, run_dir, clock, http_client, seed=seed, faults=faults)
+            for name in SYSTEMS
+        }
+        carrier = CarrierService(contexts["carrier"], credentials.carrier, carrier_config)
+        ecosystem = cls(
+            credentials=credentials,
+            contexts=contexts,
+            oms=OmsService(contexts["oms"], credentials.oms),
+            wms=WmsService(contexts["wms"], credentials.wms, wms_config, carrier),
+            erp=ErpService(contexts["erp"], credentials.erp),
+            bank=BankService(contexts["bank"], credentials.bank),
+            carrier=carrier,
+        )
+        for service in (ecosystem.oms, ecosystem.wms, ecosystem.erp, ecosystem.bank, carrier):
+            service.setup(world)
+        return ecosystem
+
+    def apps(self) -> dict[str, ASGIApp]:
+        return {
+            "oms": wdt.create_app(self.oms, self.credentials.oms),
+            "wms": qimen.create_app(self.wms, self.credentials.wms),
+            "erp": k3.create_app(self.erp, self.credentials.erp),
+            "bank": iso20022.create_app(self.bank, self.credentials.bank),
+            "carrier": kdniao.create_app(self.carrier, self.credentials.carrier),
+        }
+
+    def point_pushes_at(self, wms_confirm_url: str | None, carrier_push_url: str | None) -> None:
+        """Where the WMS confirms shipments and the carrier pushes tracking (the connector)."""
+        self.wms.confirm_callback_url = wms_confirm_url
+        self.carrier.push_callback_url = carrier_push_url
+
+    @property
+    def pushes_in_flight(self) -> int:
+        return sum(ctx.dispatcher.in_flight for ctx in self.contexts.values())
+
+    async def close(self) -> None:
+        for ctx in self.contexts.values():
+            await ctx.dispatcher.close()
+            ctx.conn.close()

@@ -1,0 +1,141 @@
+"""Connector profiles (`connector.yaml`) and the connector's process: start, readiness, stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from pathlib import Path
+
+import httpx
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from simulator.scenario import describe_validation_error
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONNECTORS_DIR = REPO_ROOT / "connectors"
+STOP_GRACE_SECONDS = 10.0
+
+
+class Callbacks(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    wms_confirm: str = Field(description="where the WMS pushes deliveryorder.confirm")
+    carrier_push: str = Field(description="where the carrier pushes tracking (RequestType 101)")
+
+
+class ConnectorProfile(BaseModel):
+    """How to start a connector and where it listens; `{python}` and `{port}` are filled in."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    description: str = ""
+    command: list[str] = Field(min_length=1)
+    env: dict[str, str] = {}
+    callbacks: Callbacks
+    ready: str = Field(description="URL answering 200 once the connector is ready")
+    working_dir: str | None = None
+
+    def resolved(self, port: int) -> ConnectorProfile:
+        """The profile with `{python}` and `{port}` substituted everywhere they may appear."""
+
+        def fill(text: str) -> str:
+            return text.replace("{python}", sys.executable).replace("{port}", str(port))
+
+        return self.model_copy(
+            update={
+                "command": [fill(part) for part in self.command],
+                "env": {key: fill(value) for key, value in self.env.items()},
+                "callbacks": Callbacks(
+                    wms_confirm=fill(self.callbacks.wms_confirm),
+                    carrier_push=fill(self.callbacks.carrier_push),
+                ),
+                "ready": fill(self.ready),
+            }
+        )
+
+
+class ConnectorError(RuntimeError):
+    """The connector could not be found, started or made ready."""
+
+
+def find_profile(spec: str) -> Path:
+    """A path to a connector.yaml or its folder, or a name under connectors/ (`faulty/skips_shop`)."""
+    candidates = [Path(spec), Path(spec) / "connector.yaml", CONNECTORS_DIR / spec / "connector.yaml"]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    known = sorted(str(p.parent.relative_to(CONNECTORS_DIR)) for p in CONNECTORS_DIR.rglob("connector.yaml"))
+    raise ConnectorError(f"no connector profile at {spec!r}; known connectors: {', '.join(known)}")
+
+
+def load_profile(spec: str) -> ConnectorProfile:
+    path = find_profile(spec)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return ConnectorProfile.model_validate(raw)
+    except yaml.YAMLError as exc:
+        raise ConnectorError(f"{path}: not valid YAML: {exc}") from exc
+    except ValidationError as exc:
+        raise ConnectorError(f"{path}: {describe_validation_error(exc)}") from exc
+
+
+class ConnectorProcess:
+    """The connector under test, in its own process, its output going to a log file."""
+
+    def __init__(self, profile: ConnectorProfile, environment: dict[str, str], log_path: Path) -> None:
+        self.profile = profile
+        self.environment = environment
+        self.log_path = log_path
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self, ready_timeout: float) -> None:
+        env = {**os.environ, **self.environment, **self.profile.env}
+        cwd = Path(self.profile.working_dir) if self.profile.working_dir else REPO_ROOT
+        log = self.log_path.open("ab")
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                *self.profile.command, env=env, cwd=cwd, stdout=log, stderr=log, start_new_session=True
+            )
+        except OSError as exc:
+            raise ConnectorError(f"cannot start connector {self.profile.command[0]!r}: {exc}") from exc
+        finally:
+            log.close()
+        await self._wait_ready(ready_timeout)
+
+    async def _wait_ready(self, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            while loop.time() < deadline:
+                if self.process is not None and self.process.returncode is not None:
+                    raise ConnectorError(
+                        f"connector exited with code {self.process.returncode} before it was ready;"
+                        f" see {self.log_path}"
+                    )
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(self.profile.ready)).status_code == 200:
+                        return
+                await asyncio.sleep(0.1)
+        raise ConnectorError(f"connector not ready at {self.profile.ready} after {timeout:.0f} s; see {self.log_path}")
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
+    async def stop(self) -> int | None:
+        """SIGTERM, then SIGKILL after a grace period; returns the exit code."""
+        if self.process is None:
+            return None
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.process.wait(), STOP_GRACE_SECONDS)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                await self.process.wait()
+        return self.process.returncode

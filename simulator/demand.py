@@ -1,0 +1,139 @@
+"""Demand: Poisson arrivals of paid orders with baskets, quantities and Zipf SKU popularity."""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import simpy
+
+from fake_systems.oms.models import NewTrade, NewTradeLine
+from simulator.scenario import DemandSettings
+from simulator.world import World
+
+# Platform order numbers look like the platforms' own: digits, of their usual length.
+TID_DIGITS = {"TM": 19, "JD": 12, "DY": 19}
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One customer paying: when (simulated seconds after the start) and what."""
+
+    at_seconds: float
+    trade: NewTrade
+
+
+class DemandModel:
+    """Turns a seed into a reproducible stream of paid orders."""
+
+    def __init__(self, world: World, settings: DemandSettings, seed: int) -> None:
+        self.world = world
+        self.settings = settings
+        self.random = random.Random(f"demand-{seed}")
+        ranks = [sku.popularity_rank for sku in world.skus]
+        weights = [1.0 / rank**settings.zipf_exponent for rank in ranks]
+        self._cumulative = list(itertools.accumulate(weights))
+        self._tid_counter = itertools.count(1)
+
+    def arrivals(self, until_seconds: float) -> Iterator[Arrival]:
+        """Arrivals in [0, until_seconds): exponential gaps at the scenario's rate."""
+        rate_per_second = self.settings.orders_per_hour / 3600.0
+        at = 0.0
+        while True:
+            at += self.random.expovariate(rate_per_second)
+            if at >= until_seconds:
+                return
+            yield Arrival(at, self.next_trade())
+
+    def next_trade(self) -> NewTrade:
+        rng = self.random
+        shop = rng.choice(self.world.shops)
+        warehouse = rng.choice(self.world.warehouses)
+        customer = rng.choice(self.world.customers)
+        line_count = min(self.settings.max_lines, self._geometric(self.settings.mean_lines))
+        item_codes = self._distinct_skus(line_count)
+        lines = []
+        for item_code in item_codes:
+            sku = self.world.sku(item_code)
+            num = min(self.settings.max_quantity, self._geometric(self.settings.mean_quantity))
+            lines.append((sku, num))
+        goods = [sku.price_cents * num for sku, num in lines]
+        shares = self._apply_coupon(goods)
+        post_cents = rng.choice((600, 800, 1000, 1200)) if rng.random() < self.settings.freight_rate else 0
+        return NewTrade(
+            src_tid=self._platform_tid(shop.platform),
+            shop_no=shop.shop_no,
+            warehouse_no=warehouse.code,
+            logistics_code=warehouse.carrier_code,
+            receiver=customer,
+            lines=tuple(
+                NewTradeLine(
+                    spec_no=sku.item_code,
+                    goods_name=sku.name,
+                    num=num,
+                    price_cents=sku.price_cents,
+                    share_cents=share,
+                )
+                for (sku, num), share in zip(lines, shares, strict=True)
+            ),
+            post_cents=post_cents,
+        )
+
+    def _geometric(self, mean: float) -> int:
+        """1, 2, 3 … with the given mean (a geometric law starting at 1)."""
+        if mean <= 1.0:
+            return 1
+        p = 1.0 / mean
+        return 1 + int(math.log(1.0 - self.random.random()) / math.log(1.0 - p))
+
+    def _distinct_skus(self, count: int) -> list[str]:
+        chosen: list[str] = []
+        total = self._cumulative[-1]
+        for _ in range(count * 4):  # bounded: popular SKUs may repeat
+            index = bisect.bisect_left(self._cumulative, self.random.random() * total)
+            code = self.world.skus[min(index, len(self.world.skus) - 1)].item_code
+            if code not in chosen:
+                chosen.append(code)
+            if len(chosen) == count:
+                break
+        return chosen
+
+    def _apply_coupon(self, goods: list[int]) -> list[int]:
+        """Spread a 5–20 % coupon over the lines in proportion; shares add up to the cent."""
+        if self.random.random() >= self.settings.discount_rate:
+            return list(goods)
+        total = sum(goods)
+        discount = int(total * self.random.uniform(0.05, 0.20))
+        shares = [g - discount * g // total for g in goods]
+        shares[-1] = total - discount - sum(shares[:-1])
+        return shares
+
+    def _platform_tid(self, platform: str) -> str:
+        digits = TID_DIGITS.get(platform, 16)
+        # A zero-padded serial at the end keeps every number unique within a run.
+        serial = str(next(self._tid_counter)).zfill(7)
+        head = str(self.random.randrange(10 ** (digits - 8), 10 ** (digits - 7)))
+        return head + serial
+
+
+def play_demand(
+    env: simpy.Environment,
+    model: DemandModel,
+    until_seconds: float,
+    place: Callable[[NewTrade], object],
+) -> simpy.events.Process:
+    """Start the SimPy process that places each arrival at its simulated time."""
+
+    def process() -> Iterator[simpy.events.Event]:
+        start = env.now
+        for arrival in model.arrivals(until_seconds):
+            delay = start + arrival.at_seconds - env.now
+            if delay > 0:
+                yield env.timeout(delay)
+            place(arrival.trade)
+
+    return env.process(process())

@@ -1,0 +1,241 @@
+"""Plays a scenario end to end: fakes up, connector started, traffic, drain, judge, reports."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+from contract_tests.database import attach_run
+from contract_tests.judge import RunMeta, Verdict, judge_run
+from contract_tests.live import count_orders, live_violations
+from contract_tests.report import write_junit_xml, write_report_json
+from fake_systems.carrier.service import CarrierConfig
+from fake_systems.common.credentials import Credentials
+from fake_systems.common.faults import FaultInjector, FaultRule
+from fake_systems.common.server import ServerGroup, bind_free_port
+from fake_systems.ecosystem import Ecosystem
+from fake_systems.wms.service import WmsConfig
+from simulator.clock import RealtimeClock, format_qimen_time
+from simulator.connector import ConnectorProcess, ConnectorProfile
+from simulator.demand import DemandModel, play_demand
+from simulator.progress import Snapshot
+from simulator.scenario import Scenario
+from simulator.world import World, build_world
+
+PROGRESS_EVERY_SECONDS = 0.5
+RUNS_DIR = Path("runs")
+
+
+@dataclass
+class LiveFakes:
+    """The five fakes serving on 127.0.0.1, with the clock that drives them."""
+
+    ecosystem: Ecosystem
+    world: World
+    clock: RealtimeClock
+    servers: ServerGroup
+    run_dir: Path
+
+    @property
+    def endpoints(self) -> dict[str, dict[str, object]]:
+        return self.ecosystem.credentials.endpoints(self.servers.urls)
+
+
+def default_run_dir(scenario_name: str) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return RUNS_DIR / f"{stamp}-{scenario_name}"
+
+
+def build_faults(scenario: Scenario) -> FaultInjector:
+    rules = [FaultRule(f.system, f.operation, f.kind, f.rate) for f in scenario.faults]
+    return FaultInjector(rules, seed=scenario.seed)
+
+
+@asynccontextmanager
+async def serve_fakes(scenario: Scenario, run_dir: Path) -> AsyncIterator[LiveFakes]:
+    """Create the world and the five fakes in `run_dir`, serve them, and tidy up afterwards."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    w = scenario.world
+    world = build_world(
+        scenario.seed,
+        sku_count=w.skus,
+        customer_count=w.customers,
+        warehouse_count=w.warehouses,
+        stock_per_sku=w.stock_per_sku,
+        pickers=w.pickers,
+        packers=w.packers,
+        locale=w.locale,
+    )
+    clock = RealtimeClock(scenario.clock.start, scenario.clock.scale)
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+    async with httpx.AsyncClient(limits=limits) as http_client:
+        ecosystem = Ecosystem.create(
+            run_dir,
+            world,
+            clock,
+            http_client,
+            seed=scenario.seed,
+            credentials=Credentials(),
+            faults=build_faults(scenario),
+            wms_config=WmsConfig(
+                accept_seconds=scenario.fulfilment.accept_seconds.as_tuple(),
+                pick_seconds=scenario.fulfilment.pick_seconds.as_tuple(),
+                pack_seconds=scenario.fulfilment.pack_seconds.as_tuple(),
+            ),
+            carrier_config=CarrierConfig(
+                collect_hours=scenario.carrier.collect_hours.as_tuple(),
+                transit_hours=scenario.carrier.transit_hours.as_tuple(),
+                delivery_hours=scenario.carrier.delivery_hours.as_tuple(),
+            ),
+        )
+        servers = ServerGroup()
+        driver: asyncio.Task[None] | None = None
+        try:
+            await servers.start(ecosystem.apps())
+            fakes = LiveFakes(ecosystem, world, clock, servers, run_dir)
+            (run_dir / "endpoints.json").write_text(json.dumps(fakes.endpoints, indent=2, ensure_ascii=False))
+            driver = asyncio.create_task(clock.drive())
+            yield fakes
+        finally:
+            clock.stop()
+            if driver is not None:
+                await driver
+            await ecosystem.close()
+            await servers.stop()
+
+
+def free_port() -> int:
+    """A port free right now on 127.0.0.1, for the connector's callback server."""
+    with contextlib.closing(bind_free_port()) as sock:
+        return int(sock.getsockname()[1])
+
+
+class RunWatch:
+    """Looks at the run's databases every half second: progress, violations so far, convergence."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        scenario: Scenario,
+        clock: RealtimeClock,
+        show: Callable[[Snapshot], None],
+        wall_started: float,
+    ) -> None:
+        self.conn = attach_run(run_dir)
+        self.scenario = scenario
+        self.clock = clock
+        self.show = show
+        self.wall_started = wall_started
+        self.counts: dict[str, int] = {}
+
+    def snapshot(self, phase: str) -> Snapshot:
+        self.counts = count_orders(self.conn)
+        return Snapshot(
+            phase=phase,
+            wall_elapsed=time.time() - self.wall_started,
+            sim_now=format_qimen_time(self.clock.now()),
+            counts=self.counts,
+            violations=live_violations(self.conn),
+            expected_orders=round(self.scenario.expected_orders),
+        )
+
+    async def until(self, done: Callable[[], bool], phase: str, deadline: float) -> None:
+        """Show progress until `done()` or `deadline` wall seconds have passed."""
+        ends = time.monotonic() + deadline
+        while not done() and time.monotonic() < ends:
+            self.show(self.snapshot(phase))
+            await asyncio.sleep(PROGRESS_EVERY_SECONDS)
+
+    async def drain(self, timeout: float, stall_timeout: float) -> None:
+        """Let in-flight orders finish: until all are shipped and invoiced, nothing moves, or timeout."""
+        ends = time.monotonic() + timeout
+        last_change = time.monotonic()
+        previous: tuple[int, ...] = ()
+        while time.monotonic() < ends:
+            snap = self.snapshot("draining")
+            self.show(snap)
+            c = snap.counts
+            if c["created"] == c["at_wms"] == c["shipped"] == c["invoiced"] and c["backlog"] == 0:
+                return
+            moving = (c["at_wms"], c["shipped"], c["invoiced"], c["backlog"])
+            if moving != previous:
+                previous, last_change = moving, time.monotonic()
+            elif time.monotonic() - last_change > stall_timeout:
+                return
+            await asyncio.sleep(PROGRESS_EVERY_SECONDS)
+
+    def close(self) -> None:
+        self.show(self.snapshot("done"))
+        self.conn.close()
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    verdict: Verdict
+
+
+async def play(
+    scenario: Scenario,
+    profile: ConnectorProfile,
+    run_dir: Path,
+    show: Callable[[Snapshot], None],
+) -> RunResult:
+    """Run the connector against the fakes under the scenario, then judge it."""
+    port = free_port()
+    profile = profile.resolved(port)
+    wall_started = time.time()
+    async with serve_fakes(scenario, run_dir) as fakes:
+        eco, clock = fakes.ecosystem, fakes.clock
+        eco.point_pushes_at(profile.callbacks.wms_confirm, profile.callbacks.carrier_push)
+        state_dir = run_dir / "connector-state"
+        state_dir.mkdir(exist_ok=True)
+        environment = {
+            **eco.credentials.environment(fakes.servers.urls),
+            "ECOMOCK_CONNECTOR_PORT": str(port),
+            "ECOMOCK_STATE_DIR": str(state_dir.resolve()),
+            "ECOMOCK_TIME_SCALE": str(scenario.clock.scale),
+            "ECOMOCK_ENDPOINTS_FILE": str((run_dir / "endpoints.json").resolve()),
+        }
+        connector = ConnectorProcess(profile, environment, run_dir / "connector.log")
+        watch = RunWatch(run_dir, scenario, clock, show, wall_started)
+        try:
+            show(watch.snapshot("starting"))
+            await connector.start(scenario.run.connector_start_timeout)
+            traffic_started = time.time()
+            clock.start()
+            demand = play_demand(
+                clock.env,
+                DemandModel(fakes.world, scenario.demand, scenario.seed),
+                scenario.duration,
+                eco.oms.create_paid_order,
+            )
+            await watch.until(lambda: not demand.is_alive, "traffic", deadline=scenario.wall_duration_seconds * 3 + 60)
+            traffic_seconds = time.time() - traffic_started
+            await watch.drain(scenario.run.drain_timeout, scenario.run.stall_timeout)
+        finally:
+            exit_code = await connector.stop()
+            watch.close()
+    meta = RunMeta(
+        scenario=scenario.name,
+        seed=scenario.seed,
+        connector=profile.name,
+        wall_started=wall_started,
+        wall_ended=time.time(),
+        traffic_wall_seconds=traffic_seconds,
+        paid_to_wms_p99_objective=scenario.objectives.paid_to_wms_p99_seconds,
+        connector_exit_code=exit_code,
+    )
+    verdict = judge_run(run_dir, meta)
+    write_report_json(verdict, run_dir / "report.json")
+    write_junit_xml(verdict, run_dir / "junit.xml")
+    return RunResult(run_dir, verdict)

@@ -1,0 +1,172 @@
+"""Bank ISO 20022 adapter: camt.053 documents over Basic auth, and its error answers."""
+
+from __future__ import annotations
+
+import base64
+from decimal import Decimal
+
+import pytest
+from lxml import etree
+
+from fake_systems.bank.api.iso20022 import create_app
+from fake_systems.bank.service import BankService
+from fake_systems.common.credentials import BankCredentials
+
+CREDENTIALS = BankCredentials(account="6222000011112222", username="treasury", password="pw-1")
+NS = {"c": "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"}
+PATH = "/iso20022/camt.053/statements"
+
+pytestmark = pytest.mark.anyio
+
+
+def basic(username: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+AUTH = basic("treasury", "pw-1")
+
+
+@pytest.fixture
+def bank(make_context, world) -> BankService:
+    service = BankService(make_context("bank"), CREDENTIALS)
+    service.setup(world)
+    return service
+
+
+@pytest.fixture
+def client(bank, asgi_client):
+    return asgi_client(create_app(bank, CREDENTIALS))
+
+
+def parse(content: bytes) -> etree._Element:
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    return etree.fromstring(content, parser)
+
+
+def balance(stmt: etree._Element, code: str) -> Decimal:
+    (bal,) = stmt.xpath(f"c:Bal[c:Tp/c:CdOrPrtry/c:Cd='{code}']", namespaces=NS)
+    amount = Decimal(bal.findtext("c:Amt", namespaces=NS))
+    assert bal.find("c:Amt", NS).get("Ccy") == "CNY"
+    return amount if bal.findtext("c:CdtDbtInd", namespaces=NS) == "CRDT" else -amount
+
+
+async def test_statement_document_balances_and_carries_the_entries(client, bank, clock):
+    clock.advance(3600)  # 21:00, still 2026-11-10
+    bank.book(1_234_500, "CRDT", "SETTLE-TM-A-1110", "天猫结算 2026-11-10")
+    bank.book(1_999, "DBIT", "FEE-1110", "手续费")
+    clock.advance(4 * 3600)  # 2026-11-11 01:00
+    bank.book(700, "CRDT", "LATE", "next day")
+
+    response = await client.get(
+        PATH, params={"account": CREDENTIALS.account, "date": "2026-11-10"}, headers=AUTH
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/xml")
+    root = parse(response.content)
+    assert root.tag == "{urn:iso:std:iso:20022:tech:xsd:camt.053.001.08}Document"
+    (stmt,) = root.xpath("c:BkToCstmrStmt/c:Stmt", namespaces=NS)
+    assert root.xpath("c:BkToCstmrStmt/c:GrpHdr/c:MsgId/text()", namespaces=NS)
+    assert stmt.findtext("c:Id", namespaces=NS) == "STMT-6222000011112222-20261110"
+    assert stmt.findtext("c:ElctrncSeqNb", namespaces=NS) == "1"
+    assert stmt.findtext("c:Acct/c:Id/c:Othr/c:Id", namespaces=NS) == CREDENTIALS.account
+    assert stmt.findtext("c:Acct/c:Ccy", namespaces=NS) == "CNY"
+
+    opening, closing = balance(stmt, "OPBD"), balance(stmt, "CLBD")
+    assert opening == Decimal("1000000.00")
+    entries = stmt.findall("c:Ntry", NS)
+    assert len(entries) == 2
+    net = Decimal(0)
+    for entry in entries:
+        amount = Decimal(entry.findtext("c:Amt", namespaces=NS))
+        net += amount if entry.findtext("c:CdtDbtInd", namespaces=NS) == "CRDT" else -amount
+        assert entry.findtext("c:Sts/c:Cd", namespaces=NS) == "BOOK"
+        assert entry.findtext("c:BookgDt/c:Dt", namespaces=NS) == "2026-11-10"
+    assert opening + net == closing == Decimal("1012325.01")
+    first = entries[0]
+    assert first.findtext("c:Amt", namespaces=NS) == "12345.00"
+    assert (
+        first.findtext("c:NtryDtls/c:TxDtls/c:Refs/c:EndToEndId", namespaces=NS)
+        == "SETTLE-TM-A-1110"
+    )
+    assert (
+        first.findtext("c:NtryDtls/c:TxDtls/c:RmtInf/c:Ustrd", namespaces=NS)
+        == "天猫结算 2026-11-10"
+    )
+    assert stmt.findtext("c:TxsSummry/c:TtlNtries/c:NbOfNtries", namespaces=NS) == "2"
+    assert stmt.findtext("c:TxsSummry/c:TtlCdtNtries/c:Sum", namespaces=NS) == "12345.00"
+    assert stmt.findtext("c:TxsSummry/c:TtlDbtNtries/c:Sum", namespaces=NS) == "19.99"
+
+    next_day = await client.get(
+        PATH, params={"account": CREDENTIALS.account, "date": "2026-11-11"}, headers=AUTH
+    )
+    (stmt2,) = parse(next_day.content).xpath("c:BkToCstmrStmt/c:Stmt", namespaces=NS)
+    assert balance(stmt2, "OPBD") == closing
+    assert balance(stmt2, "CLBD") == closing + Decimal("7.00")
+    assert stmt2.findtext("c:ElctrncSeqNb", namespaces=NS) == "2"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        basic("treasury", "wrong"),
+        basic("someone", "pw-1"),
+        {"Authorization": "Basic !!!not-base64"},
+        {"Authorization": "Bearer pw-1"},
+        {"Authorization": "Basic " + base64.b64encode(b"no-colon").decode()},
+    ],
+)
+async def test_bad_credentials_are_401(client, bank, headers):
+    # A bad date too: authentication is checked first and tells nothing about the request.
+    response = await client.get(
+        PATH, params={"account": CREDENTIALS.account, "date": "bad"}, headers=headers
+    )
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Basic realm=")
+    assert response.json() == {
+        "tppMessages": [
+            {
+                "category": "ERROR",
+                "code": "PSU_CREDENTIALS_INVALID",
+                "text": "invalid or missing credentials",
+            }
+        ]
+    }
+    (outcome,) = bank.ctx.conn.execute(
+        "SELECT outcome FROM events WHERE kind = 'api_in'"
+    ).fetchone()
+    assert outcome == "PSU_CREDENTIALS_INVALID"
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "code"),
+    [
+        ({"account": "6222999999999999", "date": "2026-11-10"}, 404, "RESOURCE_UNKNOWN"),
+        ({"account": CREDENTIALS.account, "date": "2026-11-11"}, 404, "RESOURCE_UNKNOWN"),
+        ({"account": CREDENTIALS.account, "date": "2026-11-09"}, 404, "RESOURCE_UNKNOWN"),
+        ({"account": CREDENTIALS.account, "date": "2026-13-01"}, 400, "FORMAT_ERROR"),
+        ({"account": CREDENTIALS.account, "date": "20261110"}, 400, "FORMAT_ERROR"),
+        ({"account": CREDENTIALS.account, "date": "2026-02-30"}, 400, "FORMAT_ERROR"),
+        ({"account": CREDENTIALS.account}, 400, "FORMAT_ERROR"),
+        ({"date": "2026-11-10"}, 400, "FORMAT_ERROR"),
+    ],
+)
+async def test_request_errors(client, bank, params, status, code):
+    response = await client.get(PATH, params=params, headers=AUTH)
+    assert response.status_code == status
+    (message,) = response.json()["tppMessages"]
+    assert (message["category"], message["code"]) == ("ERROR", code)
+    assert message["text"]
+    (outcome,) = bank.ctx.conn.execute(
+        "SELECT outcome FROM events WHERE kind = 'api_in'"
+    ).fetchone()
+    assert outcome == code
+
+
+async def test_password_is_not_written_to_the_history(client, bank):
+    await client.get(
+        PATH, params={"account": CREDENTIALS.account, "date": "2026-11-10"}, headers=AUTH
+    )
+    payloads = [r[0] for r in bank.ctx.conn.execute("SELECT payload FROM events").fetchall()]
+    assert payloads and all("pw-1" not in (p or "") for p in payloads)

@@ -1,0 +1,251 @@
+"""Carrier service: idempotent waybills, the tracking journey in simulated time, 101 pushes."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+
+from fake_systems.carrier.models import CarrierConfig, CarrierError
+from fake_systems.carrier.service import CarrierService, push_accepted
+from fake_systems.common.credentials import KdniaoCredentials
+
+HOUR = 3600.0
+# Fixed durations: collected at 1 h, left origin at 2.5 h, arrived at 11 h, out at 12 h,
+# signed at 14 h after hand-over.
+FIXED = CarrierConfig(
+    collect_hours=(1.0, 1.0),
+    transit_hours=(10.0, 10.0),
+    transit_mode_hours=10.0,
+    dispatch_hours=(1.0, 1.0),
+    delivery_hours=(2.0, 2.0),
+)
+CREDENTIALS = KdniaoCredentials(ebusiness_id="1234567", api_key="test-api-key")
+
+
+@pytest.fixture
+def carrier(make_context, world) -> CarrierService:
+    service = CarrierService(make_context("carrier"), CREDENTIALS, FIXED)
+    service.setup(world)
+    return service
+
+
+def parcel(service: CarrierService, code: str):
+    return service.ctx.conn.execute(
+        "SELECT * FROM parcels WHERE logistic_code = ?", (code,)
+    ).fetchone()
+
+
+def test_waybill_is_idempotent_per_order_code(carrier):
+    first = carrier.issue_waybill("T0001", "SF")
+    again = carrier.issue_waybill("T0001", "SF")
+    other = carrier.issue_waybill("T0002", "SF")
+    assert first == again
+    assert other != first
+    rows = carrier.ctx.conn.execute(
+        "SELECT order_code FROM waybills ORDER BY order_code"
+    ).fetchall()
+    assert [r["order_code"] for r in rows] == ["T0001", "T0002"]
+    repeat = carrier.create_waybill("T0001", "SF")
+    assert repeat.created is False and repeat.logistic_code == first
+
+
+@pytest.mark.parametrize(
+    ("shipper", "pattern"),
+    [
+        ("SF", r"SF\d{12}"),
+        ("YTO", r"YT\d{13}"),
+        ("ZTO", r"7\d{11,13}"),
+        ("JD", r"JDV\d{12}"),
+    ],
+)
+def test_logistic_code_shape_per_shipper(carrier, shipper, pattern):
+    for n in range(20):
+        code = carrier.issue_waybill(f"{shipper}-{n}", shipper)
+        assert re.fullmatch(pattern, code), code
+
+
+def test_unknown_shipper_is_refused_and_leaves_nothing(carrier):
+    with pytest.raises(CarrierError) as caught:
+        carrier.issue_waybill("T0003", "NOPE")
+    assert caught.value.result_code == "105"
+    assert carrier.ctx.conn.execute("SELECT COUNT(*) FROM waybills").fetchone()[0] == 0
+
+
+def test_parcel_travels_to_signed(carrier, clock):
+    code = carrier.issue_waybill("T0100", "YTO")
+    carrier.hand_over(code, "YTO", 1.25)
+    row = parcel(carrier, code)
+    assert (row["state"], row["state_ex"], row["weight_kg"]) == (0, "0", 1.25)
+
+    steps = [  # (hours since hand-over to look at, expected state, expected state_ex)
+        (0.99, 0, "0"),
+        (1.01, 1, "1"),
+        (2.51, 2, "2"),
+        (11.01, 2, "201"),
+        (12.01, 2, "202"),
+        (13.99, 2, "202"),
+        (14.01, 3, "301"),
+    ]
+    elapsed = 0.0
+    for hours, state, state_ex in steps:
+        clock.advance((hours - elapsed) * HOUR)
+        elapsed = hours
+        row = parcel(carrier, code)
+        assert (row["state"], row["state_ex"]) == (state, state_ex), hours
+    assert row["signed_sim"] == "2026-11-11 10:00:00"  # epoch 20:00 + 14 h
+    assert row["signed_wall"] == pytest.approx(1_800_000_000.0 + 14 * HOUR / clock.scale)
+
+    tracking = carrier.tracking(code)
+    assert tracking is not None
+    assert [t.action for t in tracking.traces] == ["1", "2", "201", "202", "301"]
+    assert tracking.traces[0].location == "武汉市"  # the YTO warehouse of the world
+    assert tracking.order_code == "T0100"
+    states = carrier.ctx.conn.execute(
+        "SELECT outcome FROM events WHERE kind = 'state' AND operation = 'parcel' AND entity = ?"
+        " ORDER BY seq",
+        (code,),
+    ).fetchall()
+    assert [r[0] for r in states] == ["handed_over", "1", "2", "201", "202", "301"]
+
+
+def test_repeated_hand_over_starts_no_second_journey(carrier, clock):
+    code = carrier.issue_waybill("T0101", "SF")
+    carrier.hand_over(code, "SF", 1.0)
+    clock.advance(5 * HOUR)
+    carrier.hand_over(code, "SF", 1.0)
+    clock.advance(20 * HOUR)
+    tracking = carrier.tracking(code)
+    assert tracking is not None
+    assert len(tracking.traces) == 5
+
+
+def test_durations_follow_the_default_ranges(make_context, world, clock):
+    service = CarrierService(make_context("carrier"), CREDENTIALS)
+    service.setup(world)
+    codes = [service.issue_waybill(f"D{n}", "ZTO") for n in range(30)]
+    for code in codes:
+        service.hand_over(code, "ZTO", 0.5)
+    clock.advance(0.49 * HOUR)
+    assert all(parcel(service, c)["state"] == 0 for c in codes)
+    clock.advance((2.0 + 48.0 + 3.0 + 4.0) * HOUR)
+    assert all(parcel(service, c)["state"] == 3 for c in codes)
+
+
+def independent_sign(request_data: str, api_key: str) -> str:
+    return base64.b64encode(
+        hashlib.md5((request_data + api_key).encode()).hexdigest().encode()
+    ).decode()
+
+
+class Receiver:
+    """Captures pushes; answers as a Kdniao subscriber does."""
+
+    def __init__(self, success: bool = True) -> None:
+        self.requests: list[httpx.Request] = []
+        self.success = success
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return httpx.Response(200, json={"EBusinessID": "1234567", "Success": self.success})
+
+    def forms(self) -> list[dict[str, str]]:
+        return [
+            {k: v[0] for k, v in parse_qs(r.content.decode(), keep_blank_values=True).items()}
+            for r in self.requests
+        ]
+
+
+@pytest.mark.anyio
+async def test_only_subscribed_parcels_are_pushed_with_growing_traces(carrier, clock):
+    receiver = Receiver()
+    carrier.ctx.dispatcher.client = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
+    carrier.push_callback_url = "http://connector.test/kdniao"
+    watched = carrier.issue_waybill("T0200", "SF")
+    ignored = carrier.issue_waybill("T0201", "SF")
+    assert carrier.subscribe("SF", watched, "T0200") is True
+    assert carrier.subscribe("SF", watched, "T0200") is False
+    carrier.hand_over(watched, "SF", 2.0)
+    carrier.hand_over(ignored, "SF", 2.0)
+    clock.advance(15 * HOUR)
+    await carrier.ctx.dispatcher.drain(5)
+
+    forms = receiver.forms()
+    assert len(forms) == 5
+    assert all(str(r.url) == "http://connector.test/kdniao" for r in receiver.requests)
+    datas = []
+    for form in forms:
+        assert form["RequestType"] == "101"
+        assert form["DataType"] == "2"
+        assert form["DataSign"] == independent_sign(form["RequestData"], "test-api-key")
+        body = json.loads(form["RequestData"])
+        assert body["EBusinessID"] == "1234567"
+        assert body["Count"] == 1
+        datas.append(body["Data"][0])
+    assert {d["LogisticCode"] for d in datas} == {watched}
+    assert [(d["State"], d["StateEx"]) for d in datas] == [
+        ("1", "1"),
+        ("2", "2"),
+        ("2", "201"),
+        ("2", "202"),
+        ("3", "301"),
+    ]
+    assert [len(d["Traces"]) for d in datas] == [1, 2, 3, 4, 5]
+    assert all(d["OrderCode"] == "T0200" and d["Success"] is True for d in datas)
+    assert datas[-1]["Traces"][-1]["AcceptTime"] == "2026-11-11 10:00:00"
+    assert set(datas[-1]["Traces"][0]) == {"AcceptTime", "AcceptStation", "Location", "Action"}
+    outcomes = carrier.ctx.conn.execute(
+        "SELECT entity, outcome FROM events WHERE kind = 'push_out'"
+    ).fetchall()
+    assert [tuple(r) for r in outcomes] == [(watched, "ok")] * 5
+    assert carrier.ctx.dispatcher.delivered == 5
+
+
+@pytest.mark.anyio
+async def test_late_subscription_gets_the_traces_so_far(carrier, clock):
+    receiver = Receiver()
+    carrier.ctx.dispatcher.client = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
+    carrier.push_callback_url = "http://connector.test/kdniao"
+    code = carrier.issue_waybill("T0300", "JD")
+    carrier.hand_over(code, "JD", 1.0)
+    clock.advance(3 * HOUR)
+    await carrier.ctx.dispatcher.drain(5)
+    assert receiver.requests == []  # not subscribed yet
+    carrier.subscribe("JD", code, "T0300")
+    await carrier.ctx.dispatcher.drain(5)
+    (form,) = receiver.forms()
+    data = json.loads(form["RequestData"])["Data"][0]
+    assert (data["State"], len(data["Traces"])) == ("2", 2)
+
+
+@pytest.mark.anyio
+async def test_no_callback_url_means_no_push(carrier, clock):
+    receiver = Receiver()
+    carrier.ctx.dispatcher.client = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
+    code = carrier.issue_waybill("T0400", "SF")
+    carrier.subscribe("SF", code, "T0400")
+    carrier.hand_over(code, "SF", 1.0)
+    clock.advance(15 * HOUR)
+    await carrier.ctx.dispatcher.drain(5)
+    assert receiver.requests == []
+    assert parcel(carrier, code)["state"] == 3
+
+
+def test_push_accepted_only_on_success_true():
+    assert push_accepted(httpx.Response(200, json={"Success": True}))
+    assert not push_accepted(httpx.Response(200, json={"Success": False}))
+    assert not push_accepted(httpx.Response(200, json={"Success": "true"}))
+    assert not push_accepted(httpx.Response(200, content=b"ok"))
+    assert not push_accepted(httpx.Response(500, json={"Success": True}))
+
+
+def test_subscribe_unknown_shipper_is_refused(carrier):
+    with pytest.raises(CarrierError) as caught:
+        carrier.subscribe("NOPE", "X1", "T1")
+    assert caught.value.result_code == "105"
+    assert not carrier.is_subscribed("X1")
