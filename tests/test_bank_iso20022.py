@@ -170,3 +170,15 @@ async def test_password_is_not_written_to_the_history(client, bank):
     )
     payloads = [r[0] for r in bank.ctx.conn.execute("SELECT payload FROM events").fetchall()]
     assert payloads and all("pw-1" not in (p or "") for p in payloads)
+
+
+async def test_odd_texts_are_escaped_and_the_document_stays_well_formed(client, bank):
+    bank.book(100, "CRDT", 'E2E<&>"1', "A&B <tag> \"quoted\" 'single'\x01 " + "长" * 200)
+    response = await client.get(
+        PATH, params={"account": CREDENTIALS.account, "date": "2026-11-10"}, headers=AUTH
+    )
+    (entry,) = parse(response.content).xpath("//c:Ntry", namespaces=NS)
+    assert entry.findtext("c:NtryDtls/c:TxDtls/c:Refs/c:EndToEndId", namespaces=NS) == 'E2E<&>"1'
+    remittance = entry.findtext("c:NtryDtls/c:TxDtls/c:RmtInf/c:Ustrd", namespaces=NS)
+    assert remittance.startswith("A&B <tag> \"quoted\" 'single' 长")
+    assert len(remittance) == 140  # the control character dropped, then cut to Max140Text

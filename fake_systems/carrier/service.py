@@ -351,7 +351,7 @@ class CarrierService:
                 logistic_code,
                 {"State": state, "StateEx": state_ex, "Location": location},
             )
-        if self.push_callback_url is not None:
+        if self.push_callback_url is not None and self.is_subscribed(logistic_code):
             tracking = self.tracking(logistic_code)
             if tracking is not None:
                 self._push(tracking)
