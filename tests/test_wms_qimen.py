@@ -19,7 +19,7 @@ from fake_systems.wms.service import WmsConfig, WmsService
 from simulator.clock import ManualClock
 from simulator.world import World
 
-FIXED = WmsConfig(accept_delay_seconds=(30, 30), pick_seconds=(100, 100), pack_seconds=(50, 50))
+FIXED = WmsConfig(accept_seconds=(30, 30), pick_seconds=(100, 100), pack_seconds=(50, 50))
 PATH = "/router/qimen/service"
 CREDS = QimenCredentials(app_key="qm_test", secret="s3cr3t", customer_id="ECOMOCK_CUST")
 

@@ -28,7 +28,7 @@ from simulator.clock import CHINA, ManualClock, format_qimen_time
 from simulator.world import World, build_world
 
 # Fixed work times make every transition land on a known simulated second.
-FIXED = WmsConfig(accept_delay_seconds=(30, 30), pick_seconds=(100, 100), pack_seconds=(50, 50))
+FIXED = WmsConfig(accept_seconds=(30, 30), pick_seconds=(100, 100), pack_seconds=(50, 50))
 
 
 class RecordingCarrier:

@@ -811,7 +811,8 @@ class ErpService:
                 " modified_sim = ?, modified_wall = ?"
             )
         self.conn.execute(f"UPDATE documents SET {sql} WHERE fid = ?", (now_sim, now_wall, fid))
-        self.ctx.history.record("state", f"{spec.form_id}.{target.name}", target.value, bill_no)
+        operation = {"B": "Submit", "C": "Audit", "D": "UnAudit"}[target.value]
+        self.ctx.history.record("state", f"{spec.form_id}.{operation}", target.value, bill_no)
 
     @staticmethod
     def _check_submit(bill_no: str, status: str) -> str | None:

@@ -22,7 +22,7 @@ class DeliveryStatus(StrEnum):
 class WmsConfig:
     """Work times in simulated seconds, each drawn uniformly from (low, high) per order."""
 
-    accept_delay_seconds: tuple[float, float] = (30.0, 120.0)
+    accept_seconds: tuple[float, float] = (30.0, 120.0)
     pick_seconds: tuple[float, float] = (60.0, 240.0)
     pack_seconds: tuple[float, float] = (60.0, 180.0)
 

@@ -436,7 +436,7 @@ class WmsService:
     ) -> Generator[simpy.Event, Any, None]:
         crew = self._crews[warehouse]
         try:
-            yield self.env.timeout(self._between(self.config.accept_delay_seconds))
+            yield self.env.timeout(self._between(self.config.accept_seconds))
             if not self._advance(order_id, code, DeliveryStatus.NEW, DeliveryStatus.ACCEPT):
                 return
             with crew.pickers.request() as turn:

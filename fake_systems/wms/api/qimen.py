@@ -14,6 +14,7 @@ from starlette.types import ASGIApp
 from fake_systems.common.app import make_app
 from fake_systems.common.credentials import QimenCredentials
 from fake_systems.common.signing import constant_time_equal, qimen_sign
+from fake_systems.common.storage import transaction
 from fake_systems.wms import qimen_xml
 from fake_systems.wms.models import (
     INVALID_PARAMETER,
@@ -194,8 +195,10 @@ class QimenGateway:
             root = qimen_xml.parse_request(raw)
         except qimen_xml.XmlError as exc:
             raise QimenFailure(INVALID_FORMAT, str(exc)) from None
-        text = handler(call, root)
-        self._record(call, "ok")
+        # One commit for the work and its api_in line: half the fsyncs of two.
+        with transaction(self.service.conn):
+            text = handler(call, root)
+            self._record(call, "ok")
         if call.operation == "deliveryorder.create" and self.service.ctx.faults.hits(
             "wms", "deliveryorder.create", "lost_response"
         ):

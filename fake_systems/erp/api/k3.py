@@ -1,0 +1,494 @@
+"""Kingdee K3 Cloud WebAPI adapter: AuthService login and DynamicFormService calls over the ERP."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.types import ASGIApp
+
+from fake_systems.common.app import make_app
+from fake_systems.common.credentials import K3Credentials
+from fake_systems.erp.models import (
+    MSG_NO_DATA,
+    MSG_NO_FORMID,
+    MSG_SESSION_LOST,
+    ErrorItem,
+    K3Error,
+    LoginResult,
+    MsgCode,
+    OperationResult,
+    SuccessEntity,
+)
+from fake_systems.erp.service import ErpService, LoginFailed
+
+SESSION_COOKIE = "kdservice-sessionid"
+ASPNET_COOKIE = "ASP.NET_SessionId"
+STUB = re.compile(
+    r"^Kingdee\.BOS\.WebApi\.ServicesStub\.(\w+)\.(\w+)\.common\.kdsvc$", re.IGNORECASE
+)
+# Operations by lower-cased service and name, answering with their canonical spelling.
+AUTH_OPS = {"validateuser": "ValidateUser", "logout": "Logout"}
+FORM_OPS = {
+    op.lower(): op
+    for op in ("Save", "Submit", "Audit", "UnAudit", "Delete", "View", "ExecuteBillQuery")
+}
+BATCH_OPS = {"Submit", "Audit", "UnAudit", "Delete"}
+CHINA_TIME_ZONE = {
+    "OffsetTicks": 288_000_000_000,
+    "StandardName": "(UTC+08:00)北京，重庆，香港，乌鲁木齐",
+}
+GATEWAY_TIMEOUT = b"<html><body><h1>504 Gateway Time-out</h1></body></html>"
+
+
+def _json(body: Any) -> Response:
+    # K3 answers every outcome, failures included, with HTTP 200.
+    return Response(
+        orjson.dumps(body), status_code=200, media_type="application/json; charset=utf-8"
+    )
+
+
+def response_status(
+    *,
+    errors: Sequence[ErrorItem] = (),
+    successes: Sequence[SuccessEntity] = (),
+    msg_code: int = 0,
+) -> dict[str, Any]:
+    """The `ResponseStatus` object of every DynamicFormService answer."""
+    failed = bool(errors)
+    return {
+        "ErrorCode": 500 if failed else 0,
+        "IsSuccess": not failed,
+        "Errors": [error.wire() for error in errors],
+        "SuccessEntitys": [entity.wire() for entity in successes],
+        "SuccessMessages": [],
+        "MsgCode": int(msg_code),
+    }
+
+
+def error_status(error: K3Error) -> dict[str, Any]:
+    return response_status(errors=error.errors, msg_code=error.msg_code)
+
+
+def query_error(error: K3Error) -> list[list[dict[str, Any]]]:
+    """ExecuteBillQuery has no Result envelope: its errors come wrapped in the 2-D array."""
+    return [[{"Result": {"ResponseStatus": error_status(error)}}]]
+
+
+def _error_body(op: str, error: K3Error) -> Any:
+    if op == "ExecuteBillQuery":
+        return query_error(error)
+    if op == "Save":
+        return {
+            "Result": {
+                "ResponseStatus": error_status(error),
+                "Id": "",
+                "Number": "",
+                "NeedReturnData": [],
+            }
+        }
+    if op == "View":
+        return {"Result": {"ResponseStatus": error_status(error), "Result": None}}
+    return {"Result": {"ResponseStatus": error_status(error)}}
+
+
+def internal_error(exc: Exception) -> K3Error:
+    """Unforeseen failures: named by type only, so no detail of the fake leaks."""
+    return K3Error(MsgCode.OK, [ErrorItem(f"服务端内部错误：{type(exc).__name__}")])
+
+
+def login_failure(message: str) -> dict[str, Any]:
+    """ValidateUser's refusal: LoginResultType 0, no context, the reason in `Message`."""
+    return {
+        "Message": message,
+        "MessageCode": "",
+        "LoginResultType": 0,
+        "Context": None,
+        "KDSVCSessionId": None,
+        "FormId": None,
+        "RedirectFormParam": None,
+        "FormInputObject": None,
+        "ErrorStackTrace": None,
+        "Lcid": 0,
+        "AccessToken": None,
+        "KdAccessResult": None,
+        "IsSuccessByAPI": False,
+    }
+
+
+def login_success(result: LoginResult, credentials: K3Credentials) -> dict[str, Any]:
+    return {
+        "Message": None,
+        "MessageCode": "CheckPasswordPolicy",
+        "LoginResultType": 1,
+        "Context": {
+            "UserLocale": "zh-CN",
+            "LogLocale": "zh-CN",
+            "DBid": result.acct_id,
+            "DatabaseType": 3,
+            "SessionId": result.session_id,
+            "UseLanguages": [{"LocaleId": 2052, "LocaleName": "中文(简体/中国)", "Alias": "CN"}],
+            "UserId": result.user_id,
+            "UserName": result.username,
+            "CustomName": "ecomock",
+            "DisplayVersion": "8.2.0.ecomock",
+            "DataCenterName": f"ecomock {credentials.acct_id}",
+            "UserToken": result.user_token,
+            "CurrentOrganizationInfo": {
+                "ID": 1,
+                "AcctOrgType": "1",
+                "Name": "ecomock 总部",
+                "FunctionIds": [101, 102, 103, 104, 107, 108, 109, 110, 111, 112, 113, 114],
+            },
+            "IsCH_ZH_AutoTrans": False,
+            "ClientType": 32,
+            "WeiboAuthInfo": None,
+            "UTimeZone": CHINA_TIME_ZONE,
+            "STimeZone": CHINA_TIME_ZONE,
+            "GDCID": "",
+            "Gsid": None,
+            "TRLevel": 0,
+            "ProductEdition": 0,
+            "DataCenterNumber": credentials.acct_id,
+        },
+        "KDSVCSessionId": result.session_id,
+        "FormId": None,
+        "RedirectFormParam": None,
+        "FormInputObject": None,
+        "ErrorStackTrace": None,
+        "Lcid": result.lcid,
+        "AccessToken": None,
+        "KdAccessResult": None,
+        "IsSuccessByAPI": True,
+    }
+
+
+def _parameter_error(message: str, field_name: str | None = None) -> K3Error:
+    return K3Error.one(MsgCode.PARAMETER_ERROR, message, field_name)
+
+
+def _loads(raw: bytes | str) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise _parameter_error("请求数据不是合法的JSON格式") from exc
+
+
+def _lower(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(key).lower(): value for key, value in mapping.items()}
+
+
+def _as_data(value: Any) -> dict[str, Any]:
+    """`data` arrives as an object or, from K3's own SDKs, as a JSON string of one."""
+    if isinstance(value, str):
+        if not value.strip():
+            raise _parameter_error(MSG_NO_DATA, "data")
+        value = _loads(value)
+    if value is None:
+        raise _parameter_error(MSG_NO_DATA, "data")
+    if not isinstance(value, Mapping):
+        raise _parameter_error("接口参数data格式不正确，应为JSON对象", "data")
+    return dict(value)
+
+
+def form_request(body: Any, op: str) -> tuple[str | None, dict[str, Any]]:
+    """(formid, data) from `{"formid", "data"}` or `{"parameters": [formid, data]}`.
+
+    ExecuteBillQuery takes only data (`{"data"}`, `{"parameters": [data]}` or the bare object)
+    and carries its form id inside as `FormId`.
+    """
+    if not isinstance(body, Mapping):
+        raise _parameter_error("请求数据格式不正确，应为JSON对象")
+    fields = _lower(body)
+    parameters = fields.get("parameters")
+    if op == "ExecuteBillQuery":
+        if isinstance(parameters, list) and parameters:
+            data = _as_data(parameters[0])
+        elif "data" in fields:
+            data = _as_data(fields["data"])
+        elif "formid" in fields:
+            data = dict(body)
+        else:
+            raise _parameter_error(MSG_NO_DATA, "data")
+        return _lower(data).get("formid"), data
+    if isinstance(parameters, list):
+        if len(parameters) < 2:
+            raise _parameter_error(MSG_NO_DATA, "data")
+        return parameters[0], _as_data(parameters[1])
+    if "data" not in fields:
+        raise _parameter_error(MSG_NO_DATA, "data")
+    return fields.get("formid"), _as_data(fields["data"])
+
+
+def _int(value: Any, name: str, default: int = 0) -> int:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        raise _parameter_error(f"参数{name}格式不正确", name)
+    try:
+        return int(str(value).strip())
+    except ValueError as exc:
+        raise _parameter_error(f"参数{name}格式不正确", name) from exc
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1")
+    return bool(value)
+
+
+def _numbers(value: Any) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    raise _parameter_error("参数Numbers格式不正确", "Numbers")
+
+
+def _login_fields(body: Any) -> tuple[str, str, str, int | None]:
+    """acctID, username, password, lcid from the object form or `{"parameters": [...]}`."""
+    if not isinstance(body, Mapping):
+        raise LoginFailed("登录参数格式不正确")
+    fields = _lower(body)
+    parameters = fields.get("parameters")
+    if isinstance(parameters, str):
+        parameters = _loads(parameters)
+    if isinstance(parameters, list):
+        values = [*parameters, None, None, None, None][:4]
+    else:
+        values = [
+            fields.get("acctid"),
+            fields.get("username"),
+            fields.get("password"),
+            fields.get("lcid"),
+        ]
+    acct_id, username, password, lcid = values
+    if not acct_id or not username or password is None:
+        raise LoginFailed("账套ID、用户名和密码不能为空！")
+    try:
+        lcid_value = int(lcid) if lcid not in (None, "") else None
+    except (TypeError, ValueError):
+        lcid_value = None
+    return str(acct_id), str(username), str(password), lcid_value
+
+
+class K3Adapter:
+    """Translates K3 WebAPI requests into ErpService calls and answers as K3 does."""
+
+    def __init__(self, service: ErpService, credentials: K3Credentials) -> None:
+        self.service = service
+        self.credentials = credentials
+        self.history = service.ctx.history
+
+    def router(self) -> APIRouter:
+        router = APIRouter(tags=["K3 Cloud WebAPI"])
+
+        @router.post("/{stub}", summary="K3 WebAPI service stub (Kingdee.BOS.WebApi.ServicesStub…)")
+        async def stub(stub: str, request: Request) -> Response:
+            return await self.handle(stub, request)
+
+        @router.post("/{prefix}/{stub}", summary="The same under the usual /k3cloud/ prefix")
+        async def prefixed(prefix: str, stub: str, request: Request) -> Response:
+            if prefix.lower() != "k3cloud":
+                return self._unknown(f"{prefix}/{stub}")
+            return await self.handle(stub, request)
+
+        return router
+
+    async def handle(self, stub: str, request: Request) -> Response:
+        match = STUB.match(stub)
+        if match is None:
+            return self._unknown(stub)
+        service_name, op_name = match.group(1).lower(), match.group(2).lower()
+        raw = await request.body()
+        if service_name == "authservice" and op_name in AUTH_OPS:
+            op = AUTH_OPS[op_name]
+            if op == "Logout":
+                self.service.logout(self._session_id(request))
+                self.history.record("api_in", "Logout", "ok")
+                return _json(True)
+            return self._login(raw)
+        if service_name != "dynamicformservice" or op_name not in FORM_OPS:
+            return self._unknown(stub)
+        op = FORM_OPS[op_name]
+        if not self.service.session_valid(self._session_id(request)):
+            self.history.record("api_in", op, f"msgcode:{int(MsgCode.CONTEXT_LOST)}", None, None)
+            return _json(_error_body(op, K3Error.one(MsgCode.CONTEXT_LOST, MSG_SESSION_LOST)))
+        payload: Any = None
+        entity: str | None = None
+        try:
+            payload = _loads(raw) if raw.strip() else None
+            if payload is None:
+                raise _parameter_error(MSG_NO_DATA, "data")
+            form_id, data = form_request(payload, op)
+            if not form_id:
+                raise _parameter_error(MSG_NO_FORMID, "formid")
+            entity = self._entity(op, data)
+            body, outcome, entity = self._call(op, str(form_id), data, entity)
+        except K3Error as error:
+            self.history.record("api_in", op, f"msgcode:{int(error.msg_code)}", entity, payload)
+            return _json(_error_body(op, error))
+        except Exception as exc:  # a fake's bug must still look like a K3 answer, not a trace
+            self.history.record("api_in", op, f"internal:{type(exc).__name__}", entity, payload)
+            return _json(_error_body(op, internal_error(exc)))
+        self.history.record("api_in", op, outcome, entity, payload)
+        if self.service.ctx.faults.hits(self.service.ctx.name, op, "lost_response"):
+            # the work is done and committed; only the answer is lost on the way back
+            self.history.record("fault", op, "lost_response", entity)
+            return Response(GATEWAY_TIMEOUT, status_code=504, media_type="text/html")
+        return _json(body)
+
+    def _call(
+        self, op: str, form_id: str, data: dict[str, Any], entity: str | None
+    ) -> tuple[Any, str, str | None]:
+        """Run one DynamicFormService operation: (answer body, history outcome, entity)."""
+        fields = _lower(data)
+        service = self.service
+        if op == "Save":
+            result = service.save(
+                form_id,
+                fields.get("model"),
+                auto_submit_audit=_flag(fields.get("isautosubmitandaudit")),
+            )
+            saved = result.successes[0]
+            body = {
+                "Result": {
+                    "ResponseStatus": response_status(successes=result.successes),
+                    "Id": saved.id,
+                    "Number": saved.number,
+                    "NeedReturnData": [{}],
+                }
+            }
+            return body, "ok", saved.number
+        if op in BATCH_OPS:
+            numbers = _numbers(fields.get("numbers"))
+            ids = fields.get("ids")
+            method = {
+                "Submit": service.submit,
+                "Audit": service.audit,
+                "UnAudit": service.unaudit,
+                "Delete": service.delete,
+            }[op]
+            batch: OperationResult = method(form_id, numbers, ids)
+            outcome = (
+                "ok"
+                if batch.is_success
+                else ("partial" if batch.successes else f"msgcode:{int(batch.msg_code)}")
+            )
+            status = response_status(
+                errors=batch.errors, successes=batch.successes, msg_code=batch.msg_code
+            )
+            return {"Result": {"ResponseStatus": status}}, outcome, entity
+        if op == "View":
+            number = fields.get("number")
+            document = service.view(form_id, str(number) if number else None, fields.get("id"))
+            return (
+                {"Result": {"ResponseStatus": response_status(), "Result": document}},
+                "ok",
+                document["BillNo"],
+            )
+        # ExecuteBillQuery
+        keys = fields.get("fieldkeys")
+        if isinstance(keys, list):
+            keys = ",".join(str(key) for key in keys)
+        filter_string = fields.get("filterstring") or ""
+        order_string = fields.get("orderstring") or ""
+        if (
+            not isinstance(keys, str)
+            or not isinstance(filter_string, str)
+            or not isinstance(order_string, str)
+        ):
+            raise _parameter_error(
+                "参数FieldKeys、FilterString、OrderString应为字符串", "FieldKeys"
+            )
+        rows = service.execute_bill_query(
+            form_id,
+            keys,
+            filter_string,
+            order_string,
+            start_row=_int(fields.get("startrow"), "StartRow"),
+            limit=_int(fields.get("limit"), "Limit"),
+            top_row_count=_int(fields.get("toprowcount"), "TopRowCount"),
+        )
+        return rows, "ok", entity
+
+    @staticmethod
+    def _entity(op: str, data: dict[str, Any]) -> str | None:
+        """The business key the history line is about: the bill number(s) or the queried form."""
+        fields = _lower(data)
+        if op == "Save":
+            model = fields.get("model")
+            if isinstance(model, Mapping):
+                number = _lower(model).get("fbillno")
+                return str(number) if number else None
+            return None
+        if op in BATCH_OPS:
+            numbers = fields.get("numbers")
+            if isinstance(numbers, list) and numbers:
+                return ",".join(str(n) for n in numbers)
+            ids = fields.get("ids")
+            return str(ids) if ids else None
+        if op == "View":
+            value = fields.get("number") or fields.get("id")
+            return str(value) if value else None
+        form_id = fields.get("formid")
+        return str(form_id) if form_id else None
+
+    def _login(self, raw: bytes) -> Response:
+        redacted: Any = None
+        try:
+            body = _loads(raw) if raw.strip() else None
+            acct_id, username, password, lcid = _login_fields(body)
+            redacted = {"acctID": acct_id, "username": username, "password": password, "lcid": lcid}
+            result = self.service.login(acct_id, username, password, lcid)
+        except (LoginFailed, K3Error) as error:
+            message = str(error) if isinstance(error, LoginFailed) else "登录参数不是合法的JSON格式"
+            self.history.record("api_in", "ValidateUser", "login_failed", None, redacted)
+            return _json(login_failure(message))
+        self.history.record("api_in", "ValidateUser", "ok", username, redacted)
+        response = _json(login_success(result, self.credentials))
+        response.headers.append("set-cookie", f"{SESSION_COOKIE}={result.session_id}; path=/")
+        response.headers.append(
+            "set-cookie", f"{ASPNET_COOKIE}={result.session_id}; path=/; HttpOnly"
+        )
+        return response
+
+    @staticmethod
+    def _session_id(request: Request) -> str | None:
+        # K3's SDKs send the session both as the cookie and as a header of the same name
+        return (
+            request.cookies.get(SESSION_COOKIE)
+            or request.headers.get(SESSION_COOKIE)
+            or request.cookies.get(ASPNET_COOKIE)
+        )
+
+    def _unknown(self, stub: str) -> Response:
+        self.history.record("api_in", stub[:100], f"msgcode:{int(MsgCode.PARAMETER_ERROR)}")
+        error = _parameter_error(f"服务[{stub}]不存在")
+        return _json({"Result": {"ResponseStatus": error_status(error)}})
+
+    def on_error(self, request: Request, exc: Exception) -> Response:
+        """Anything unforeseen still answers in K3's format, never a stack trace."""
+        path = request.url.path
+        op = next((name for name in FORM_OPS.values() if f".{name.lower()}." in path.lower()), "")
+        self.history.record("api_in", op or path[-100:], f"internal:{type(exc).__name__}")
+        if "authservice" in path.lower():
+            return _json(login_failure("服务端内部错误"))
+        return _json(_error_body(op, internal_error(exc)))
+
+
+def create_app(service: ErpService, credentials: K3Credentials) -> ASGIApp:
+    """The ERP's ASGI app: the K3 WebAPI at `/` and `/k3cloud/`, plus the `/_fake/` surface.
+
+    `credentials` are the ones the service checks logins against (the connector's).
+    """
+    adapter = K3Adapter(service, credentials)
+    return make_app(
+        "erp", service.ctx.clock, service.ctx.conn, [adapter.router()], adapter.on_error
+    )

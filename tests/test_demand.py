@@ -1,0 +1,95 @@
+"""Demand is reproducible by seed, Poisson-paced, Zipf-skewed, and its money adds up."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+
+from fake_systems.common.context import SystemContext
+from fake_systems.common.credentials import OmsCredentials
+from fake_systems.oms.models import NewTrade
+from fake_systems.oms.service import OmsService
+from simulator.clock import ManualClock
+from simulator.demand import DemandModel, play_demand
+from simulator.scenario import DemandSettings
+from simulator.world import World, build_world
+
+SETTINGS = DemandSettings(orders_per_hour=600)
+
+
+def test_same_seed_same_orders_and_times(world: World) -> None:
+    first = list(DemandModel(world, SETTINGS, seed=3).arrivals(3600))
+    again = list(DemandModel(world, SETTINGS, seed=3).arrivals(3600))
+    other = list(DemandModel(world, SETTINGS, seed=4).arrivals(3600))
+    assert first == again
+    assert first != other
+
+
+def test_world_is_reproducible_by_seed() -> None:
+    assert build_world(5, sku_count=20, customer_count=20) == build_world(5, sku_count=20, customer_count=20)
+    assert build_world(5, sku_count=20, customer_count=20).skus != build_world(6, sku_count=20, customer_count=20).skus
+
+
+def test_item_codes_are_sixteen_digits_and_unique(world: World) -> None:
+    codes = [sku.item_code for sku in world.skus]
+    assert all(len(code) == 16 and code.isdigit() for code in codes)
+    assert len(set(codes)) == len(codes)
+
+
+def test_arrival_rate_matches_the_scenario(world: World) -> None:
+    arrivals = list(DemandModel(world, SETTINGS, seed=1).arrivals(10 * 3600))
+    # 6,000 expected; a Poisson count is within 4 standard deviations (±310) essentially always.
+    assert 5690 <= len(arrivals) <= 6310
+    assert all(a.at_seconds < 10 * 3600 for a in arrivals)
+    assert [a.at_seconds for a in arrivals] == sorted(a.at_seconds for a in arrivals)
+
+
+def test_popular_skus_sell_more(world: World) -> None:
+    sold: Counter[int] = Counter()
+    for arrival in DemandModel(world, SETTINGS, seed=2).arrivals(10 * 3600):
+        for line in arrival.trade.lines:
+            sold[world.sku(line.spec_no).popularity_rank] += 1
+    assert sold[1] > 3 * sold[20]
+
+
+def test_shares_add_up_and_never_exceed_list_price(world: World) -> None:
+    discounted = 0
+    for arrival in DemandModel(world, SETTINGS, seed=9).arrivals(5 * 3600):
+        lines = arrival.trade.lines
+        assert len({line.spec_no for line in lines}) == len(lines)
+        goods = sum(line.price_cents * line.num for line in lines)
+        shares = sum(line.share_cents for line in lines)
+        assert 0 < shares <= goods
+        assert all(0 <= line.share_cents <= line.price_cents * line.num for line in lines)
+        discounted += shares < goods
+    assert discounted > 0  # coupons happen
+
+
+def test_platform_order_numbers_are_unique(world: World) -> None:
+    tids = [a.trade.src_tid for a in DemandModel(world, SETTINGS, seed=9).arrivals(5 * 3600)]
+    assert len(set(tids)) == len(tids)
+
+
+def test_simpy_process_places_orders_at_their_simulated_time(
+    world: World, clock: ManualClock, make_context: Callable[[str], SystemContext]
+) -> None:
+    oms = OmsService(make_context("oms"), OmsCredentials())
+    oms.setup(world)
+    model = DemandModel(world, SETTINGS, seed=5)
+    expected = list(DemandModel(world, SETTINGS, seed=5).arrivals(1800))
+    placed: list[float] = []
+
+    def place(trade: NewTrade) -> None:
+        placed.append(clock.env.now)
+        oms.create_paid_order(trade)
+
+    play_demand(clock.env, model, 1800, place)
+    clock.advance(900)
+    assert len(placed) == sum(a.at_seconds < 900 for a in expected)
+    clock.advance(1000)
+    assert placed == pytest.approx([a.at_seconds for a in expected])
+    count = oms.ctx.conn.execute("SELECT count(*) FROM orders").fetchone()[0]
+    assert count == len(expected)
+
