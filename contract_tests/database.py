@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 from urllib.parse import quote
@@ -54,18 +55,14 @@ def attach_run(run_dir: Path) -> RunConnection:
         except sqlite3.Error as first:
             # A read-only copy of a finished run (no -shm file, folder not writable) can still
             # be read as immutable; a live run never lands here because its -shm file exists.
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 conn.execute("DETACH DATABASE " + name)
-            except sqlite3.Error:
-                pass
             try:
                 conn.execute("ATTACH DATABASE ? AS " + name, (_uri(path, immutable=True),))
                 conn.execute(f"SELECT count(*) FROM {name}.sqlite_master").fetchone()
             except sqlite3.Error:
-                try:
+                with contextlib.suppress(sqlite3.Error):
                     conn.execute("DETACH DATABASE " + name)
-                except sqlite3.Error:
-                    pass
                 conn.missing.append(name)
                 conn.attach_errors[name] = f"{path}: {first}"
                 conn.execute("ATTACH DATABASE ':memory:' AS " + name)

@@ -20,6 +20,7 @@ from fake_systems.common.money import cents_to_text
 
 MAX_EXAMPLES = 10
 MAX_HISTORY_LINES = 20
+MAX_HISTORY_SCAN = 500  # events read per entity set and database, to bound the cost
 MAX_PAYLOAD_CHARS = 400
 DEFAULT_PAID_TO_WMS_P99_SECONDS = 3.0
 
@@ -62,8 +63,10 @@ def history(
 ) -> list[dict[str, Any]]:
     """Events rows about any of `entities` from the given databases, oldest first.
 
-    Evidence only: a database without an events table contributes nothing rather than
-    turning a clear violation into an error.
+    At most MAX_HISTORY_LINES: the first and the last half, with an `{"omitted": n}` line
+    between them, because how it started (the create, the lost response) and how it ended
+    both explain a violation. Evidence only: a database without an events table contributes
+    nothing rather than turning a clear violation into an error.
     """
     keys = sorted({e for e in entities if e})
     if not keys:
@@ -76,9 +79,8 @@ def history(
                 continue
             rows = conn.execute(
                 "SELECT seq, sim_time, wall_time, kind, operation, entity, outcome, payload"
-                f" FROM {schema}.events WHERE entity IN ({marks})"
-                " ORDER BY seq DESC LIMIT ?",
-                (*keys, MAX_HISTORY_LINES),
+                f" FROM {schema}.events WHERE entity IN ({marks}) ORDER BY seq LIMIT ?",
+                (*keys, MAX_HISTORY_SCAN),
             ).fetchall()
         except sqlite3.Error:
             continue
@@ -89,7 +91,10 @@ def history(
                 line["payload"] = payload[:MAX_PAYLOAD_CHARS] + "…"
             lines.append(line)
     lines.sort(key=lambda line: (line["wall_time"] or 0.0, line["db"], line["seq"]))
-    return lines[-MAX_HISTORY_LINES:]
+    if len(lines) <= MAX_HISTORY_LINES:
+        return lines
+    half = MAX_HISTORY_LINES // 2
+    return [*lines[:half], {"omitted": len(lines) - 2 * half}, *lines[-half:]]
 
 
 def _scalar(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...] = ()) -> int:
@@ -146,16 +151,20 @@ def no_duplicate_delivery_orders(
         FROM do_trade WHERE trade_no IS NOT NULL AND status <> 'CANCELED'
         GROUP BY trade_no HAVING COUNT(*) > 1 ORDER BY n DESC, trade_no"""
     ).fetchall()
-    examples = []
+    examples: list[dict[str, Any]] = []
     for row in rows[:MAX_EXAMPLES]:
         ids = row["ids"].split(",")
+        # The fakes key their events by deliveryOrderCode: a duplicate under another code
+        # (matched through sourceOrderCode) has its own history lines.
+        codes = sorted(set(row["codes"].split(",")))
         examples.append(
             {
                 "entity": row["trade_no"],
                 "expected": "1 delivery order not CANCELED",
                 "observed": f"{row['n']} delivery orders: {', '.join(ids)}",
                 "delivery_order_ids": ids,
-                "history": history(conn, ("wms",), (row["trade_no"], *ids)),
+                "delivery_order_codes": codes,
+                "history": history(conn, ("wms",), (row["trade_no"], *ids, *codes)),
             }
         )
     return _result("no_duplicate_delivery_orders", checked, len(rows), examples)
@@ -198,7 +207,7 @@ def wms_lines_match_oms(
             WHERE ol.qty IS NOT wl.qty
         ) ORDER BY trade_no, delivery_order_id"""
     ).fetchall()
-    examples = []
+    examples: list[dict[str, Any]] = []
     for row in rows[:MAX_EXAMPLES]:
         expected = {
             r[0]: r[1]
@@ -245,7 +254,7 @@ def shipped_orders_marked_in_oms(
         " OR o.logistics_no IS NOT t.express_code) ORDER BY t.delivered_wall, t.trade_no"
     ).fetchall()
     breakdown: dict[str, int] = {}
-    examples = []
+    examples: list[dict[str, Any]] = []
     for row in rows:
         shipped = row["trade_status"] in (95, 110)
         problem = "wrong waybill" if shipped else "not marked shipped"
@@ -293,7 +302,7 @@ def _erp_document_audited(conn: sqlite3.Connection, name: str, form_id: str) -> 
         (form_id,),
     ).fetchall()
     breakdown: dict[str, int] = {}
-    examples = []
+    examples: list[dict[str, Any]] = []
     for row in rows:
         # One problem per trade, the most basic first: a missing document is not also unaudited.
         if row["n"] is None:
@@ -368,7 +377,8 @@ def stock_conserved(conn: sqlite3.Connection, objectives: Mapping[str, float]) -
     # Stock rows, plus shipments of items the warehouse has no stock row for.
     checked = _scalar(
         conn,
-        shipped_cte + """
+        shipped_cte
+        + """
         SELECT (SELECT COUNT(*) FROM wms.stock) + (
             SELECT COUNT(*) FROM shipped AS sh LEFT JOIN wms.stock AS s
             ON s.warehouse_code = sh.warehouse_code AND s.item_code = sh.item_code
@@ -387,7 +397,8 @@ def stock_conserved(conn: sqlite3.Connection, objectives: Mapping[str, float]) -
             f"{row['low']} ({row['n']} ledger rows below zero)"
         )
     for row in conn.execute(
-        shipped_cte + """
+        shipped_cte
+        + """
         SELECT s.warehouse_code, s.item_code, s.initial_qty, s.on_hand,
                COALESCE(sh.qty, 0) AS shipped
         FROM wms.stock AS s LEFT JOIN shipped AS sh
@@ -418,7 +429,7 @@ def stock_conserved(conn: sqlite3.Connection, objectives: Mapping[str, float]) -
         observed["on_hand"] = row["on_hand"]
         expected["initial_qty"] = observed["initial_qty"] = row["initial_qty"]
         expected["shipped"] = observed["shipped"] = row["shipped"]
-    examples = []
+    examples: list[dict[str, Any]] = []
     breakdown: dict[str, int] = {}
     for (warehouse, item), entry in sorted(problems.items()):
         for problem in entry["problems"]:
@@ -477,9 +488,7 @@ def delivered_orders_completed(
             "signed_sim": row["signed_sim"],
             "expected": {"trade_status": 110},
             "observed": {"trade_status": row["trade_status"]},
-            "history": history(
-                conn, ("oms", "carrier"), (row["trade_no"], row["logistic_code"])
-            ),
+            "history": history(conn, ("oms", "carrier"), (row["trade_no"], row["logistic_code"])),
         }
         for row in rows[:MAX_EXAMPLES]
     ]
@@ -492,9 +501,7 @@ def delivered_orders_completed(
 def latency_paid_to_wms(
     conn: sqlite3.Connection, objectives: Mapping[str, float]
 ) -> InvariantResult:
-    objective = float(
-        objectives.get("paid_to_wms_p99_seconds", DEFAULT_PAID_TO_WMS_P99_SECONDS)
-    )
+    objective = float(objectives.get("paid_to_wms_p99_seconds", DEFAULT_PAID_TO_WMS_P99_SECONDS))
     samples = latency_samples(conn, "paid_to_wms")
     over = sorted((s for s in samples if s[1] > objective), key=lambda s: (-s[1], s[0]))
     p99 = percentile(sorted(v for _, v in samples), 99) if samples else None
@@ -557,7 +564,7 @@ def _result(
 ) -> InvariantResult:
     breakdown = breakdown or {}
     if violations == 0:
-        summary = f"{checked} checked, all good"
+        summary = "ok"
     elif breakdown:
         summary = ", ".join(f"{n} {kind}" for kind, n in breakdown.items())
     else:

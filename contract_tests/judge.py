@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import InitVar, asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +48,13 @@ class RunMeta:
     wall_ended: float | None = None
     traffic_wall_seconds: float | None = None
     objectives: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_OBJECTIVES))
-    paid_to_wms_p99_objective: float | None = None
     connector_exit_code: int | None = None
+    paid_to_wms_p99_objective: InitVar[float | None] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, paid_to_wms_p99_objective: float | None) -> None:
         self.objectives = {**DEFAULT_OBJECTIVES, **self.objectives}
-        if self.paid_to_wms_p99_objective is not None:
-            self.objectives["paid_to_wms_p99_seconds"] = float(self.paid_to_wms_p99_objective)
+        if paid_to_wms_p99_objective is not None:
+            self.objectives["paid_to_wms_p99_seconds"] = float(paid_to_wms_p99_objective)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,7 +84,9 @@ class RunMeta:
             ),
             objectives=objectives,
             connector_exit_code=(
-                exit_code if isinstance(exit_code, int) and not isinstance(exit_code, bool) else None
+                exit_code
+                if isinstance(exit_code, int) and not isinstance(exit_code, bool)
+                else None
             ),
         )
 
@@ -133,7 +135,9 @@ class Verdict:
         raise KeyError(name)
 
 
-def _databases_present(run_dir: Path, missing: list[str], errors: dict[str, str]) -> InvariantResult:
+def _databases_present(
+    run_dir: Path, missing: list[str], errors: dict[str, str]
+) -> InvariantResult:
     # A run folder without one of its files cannot be judged completely: say so by name.
     return InvariantResult(
         name="run_databases_present",
@@ -164,9 +168,12 @@ def _throughput(conn: sqlite3.Connection, meta: RunMeta, created: int) -> Throug
     basis: str | None = None
     if meta.traffic_wall_seconds and meta.traffic_wall_seconds > 0:
         seconds, basis = meta.traffic_wall_seconds, "traffic_wall_seconds"
-    elif meta.wall_started is not None and meta.wall_ended is not None:
-        if meta.wall_ended > meta.wall_started:
-            seconds, basis = meta.wall_ended - meta.wall_started, "wall_started..wall_ended"
+    elif (
+        meta.wall_started is not None
+        and meta.wall_ended is not None
+        and meta.wall_ended > meta.wall_started
+    ):
+        seconds, basis = meta.wall_ended - meta.wall_started, "wall_started..wall_ended"
     if seconds is None:
         span = _paid_span(conn)
         if span is not None and span > 0:

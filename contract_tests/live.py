@@ -1,4 +1,4 @@
-"""Cheap checks polled while a run is going: progress counts and violations that are already final."""
+"""Cheap checks polled during a run: progress counts and violations that are already final."""
 
 from __future__ import annotations
 

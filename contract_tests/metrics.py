@@ -8,21 +8,27 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-# Maps every WMS delivery order to the OMS trade it fulfils. The contract says
-# deliveryOrderCode = trade_no; a connector that used the platform order (src_tid) as its key
-# is still matched through sourceOrderCode, but only when the code names no trade, so one
-# delivery order never maps to two trades through both routes.
-DO_TRADE_CTE = """
+# Maps WMS delivery orders to the OMS trades they fulfil (unmatched ones are left out). The
+# contract says deliveryOrderCode = trade_no; a connector that used the platform order (src_tid)
+# as its key is still matched through sourceOrderCode, but only when the code names no trade,
+# so one delivery order never maps to a trade twice. The fallback is a CROSS JOIN so SQLite
+# keeps the (normally empty) unmatched delivery orders as the outer loop: the temporary index
+# on src_tid is only built when some delivery order needs it.
+_DO_COLUMNS = (
+    "d.delivery_order_id, d.delivery_order_code, d.status, d.express_code,"
+    " d.warehouse_code, d.created_wall, d.delivered_wall"
+)
+DO_TRADE_CTE = f"""
 do_trade AS (
-    SELECT d.delivery_order_id, d.delivery_order_code, d.status, d.express_code,
-           d.warehouse_code, d.created_wall, d.delivered_wall,
-           COALESCE(by_code.trade_no, by_src.trade_no) AS trade_no
+    SELECT {_DO_COLUMNS}, o.trade_no
+    FROM wms.delivery_orders AS d JOIN oms.orders AS o ON o.trade_no = d.delivery_order_code
+    UNION ALL
+    SELECT {_DO_COLUMNS}, o.trade_no
     FROM wms.delivery_orders AS d
     LEFT JOIN oms.orders AS by_code ON by_code.trade_no = d.delivery_order_code
-    LEFT JOIN oms.orders AS by_src
-        ON by_code.trade_no IS NULL
-        AND d.source_order_code IS NOT NULL AND d.source_order_code <> ''
-        AND by_src.src_tid = d.source_order_code
+    CROSS JOIN oms.orders AS o
+    WHERE by_code.trade_no IS NULL AND d.source_order_code <> ''
+      AND o.src_tid = d.source_order_code
 )"""
 
 PAID_STATUSES = (30, 95, 110)
@@ -36,27 +42,28 @@ _COUNT_QUERIES: dict[str, str] = {
     "created": "SELECT COUNT(*) FROM oms.orders",
     "at_wms": f"WITH {DO_TRADE_CTE} SELECT COUNT(DISTINCT trade_no) FROM do_trade",
     "shipped": "SELECT COUNT(*) FROM oms.orders WHERE trade_status IN (95, 110)",
+    # Both forms audited for one bill number (MIN <> MAX: cheaper than COUNT(DISTINCT)).
     "invoiced": f"""
         SELECT COUNT(*) FROM (
             SELECT bill_no FROM erp.documents
             WHERE document_status = 'C' AND form_id IN ('{SALES_OUTSTOCK}', '{RECEIVABLE}')
-              AND bill_no IN (SELECT trade_no FROM oms.orders)
-            GROUP BY bill_no HAVING COUNT(DISTINCT form_id) = 2
+            GROUP BY bill_no HAVING MIN(form_id) <> MAX(form_id)
         )""",
     # Completed in the OMS, or signed at the carrier for a waybill the OMS order carries (or
     # that was requested for it): "delivered" counts what happened, not what was propagated.
+    # Never a correlated subquery on a column that may lack an index: SQLite builds no
+    # temporary index for those, and the count would turn quadratic.
     "delivered": """
-        SELECT COUNT(*) FROM (
-            SELECT trade_no FROM oms.orders WHERE trade_status = 110
-            UNION
-            SELECT o.trade_no FROM carrier.parcels AS p
-            JOIN oms.orders AS o ON o.logistics_no = p.logistic_code
-            WHERE p.state = 3
-            UNION
-            SELECT w.order_code FROM carrier.parcels AS p
-            JOIN carrier.waybills AS w ON w.logistic_code = p.logistic_code
-            WHERE p.state = 3 AND w.order_code IN (SELECT trade_no FROM oms.orders)
-        )""",
+        SELECT COUNT(*) FROM oms.orders AS o
+        WHERE o.trade_status = 110
+           OR EXISTS (
+               SELECT 1 FROM carrier.parcels AS p
+               WHERE p.logistic_code = o.logistics_no AND p.state = 3)
+           OR o.trade_no IN (
+               SELECT w.order_code FROM carrier.parcels AS p
+               JOIN carrier.waybills AS w ON w.logistic_code = p.logistic_code
+               WHERE p.state = 3)""",
+    "completed": "SELECT COUNT(*) FROM oms.orders WHERE trade_status = 110",
     "backlog": """
         SELECT COUNT(*) FROM wms.delivery_orders WHERE status NOT IN ('DELIVERED', 'CANCELED')""",
 }

@@ -188,11 +188,12 @@ def summary_table(verdict: Verdict) -> Table:
         ),
         caption=_orders_line(verdict),
     )
-    table.add_column("invariant")
-    table.add_column("result")
-    table.add_column("checked", justify="right")
-    table.add_column("violations", justify="right")
-    table.add_column("detail", overflow="fold")
+    # Names and numbers never wrap; on a narrow terminal the detail column gives way.
+    table.add_column("invariant", no_wrap=True)
+    table.add_column("result", no_wrap=True)
+    table.add_column("checked", justify="right", no_wrap=True)
+    table.add_column("violations", justify="right", no_wrap=True)
+    table.add_column("detail", overflow="fold", ratio=1)
     for inv in verdict.invariants:
         detail = inv.summary
         if not inv.passed and inv.examples:

@@ -1,4 +1,4 @@
-"""The five fakes wired together over one clock: services for the simulator, apps for the connector."""
+"""The five fakes wired over one clock: services for the simulator, apps for the connector."""
 
 from __future__ import annotations
 

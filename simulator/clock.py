@@ -16,7 +16,7 @@ MAX_DRIVER_NAP_SECONDS = 0.05
 
 
 class Clock(Protocol):
-    """What the fakes and the simulator need of time; a virtual-time clock can implement it later."""
+    """What the fakes and the simulator need of time; a virtual-time clock can come later."""
 
     env: simpy.Environment
     scale: float
@@ -59,6 +59,11 @@ class RealtimeClock:
     def start(self) -> None:
         """Let simulated time flow from this wall instant on (call just before traffic starts)."""
         self._started_at = time.monotonic() - self.env.now / self.scale
+
+    def pause(self) -> None:
+        """Stop simulated time where it is: requests are still served, nothing new happens."""
+        self.catch_up()
+        self._started_at = None
 
     @property
     def started(self) -> bool:

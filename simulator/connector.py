@@ -62,12 +62,18 @@ class ConnectorError(RuntimeError):
 
 
 def find_profile(spec: str) -> Path:
-    """A path to a connector.yaml or its folder, or a name under connectors/ (`faulty/skips_shop`)."""
-    candidates = [Path(spec), Path(spec) / "connector.yaml", CONNECTORS_DIR / spec / "connector.yaml"]
+    """A connector.yaml, its folder, or a name under connectors/ (`faulty/skips_shop`)."""
+    candidates = [
+        Path(spec),
+        Path(spec) / "connector.yaml",
+        CONNECTORS_DIR / spec / "connector.yaml",
+    ]
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    known = sorted(str(p.parent.relative_to(CONNECTORS_DIR)) for p in CONNECTORS_DIR.rglob("connector.yaml"))
+    known = sorted(
+        str(p.parent.relative_to(CONNECTORS_DIR)) for p in CONNECTORS_DIR.rglob("connector.yaml")
+    )
     raise ConnectorError(f"no connector profile at {spec!r}; known connectors: {', '.join(known)}")
 
 
@@ -85,7 +91,9 @@ def load_profile(spec: str) -> ConnectorProfile:
 class ConnectorProcess:
     """The connector under test, in its own process, its output going to a log file."""
 
-    def __init__(self, profile: ConnectorProfile, environment: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self, profile: ConnectorProfile, environment: dict[str, str], log_path: Path
+    ) -> None:
         self.profile = profile
         self.environment = environment
         self.log_path = log_path
@@ -97,10 +105,17 @@ class ConnectorProcess:
         log = self.log_path.open("ab")
         try:
             self.process = await asyncio.create_subprocess_exec(
-                *self.profile.command, env=env, cwd=cwd, stdout=log, stderr=log, start_new_session=True
+                *self.profile.command,
+                env=env,
+                cwd=cwd,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
             )
         except OSError as exc:
-            raise ConnectorError(f"cannot start connector {self.profile.command[0]!r}: {exc}") from exc
+            raise ConnectorError(
+                f"cannot start connector {self.profile.command[0]!r}: {exc}"
+            ) from exc
         finally:
             log.close()
         await self._wait_ready(ready_timeout)
@@ -119,7 +134,10 @@ class ConnectorProcess:
                     if (await client.get(self.profile.ready)).status_code == 200:
                         return
                 await asyncio.sleep(0.1)
-        raise ConnectorError(f"connector not ready at {self.profile.ready} after {timeout:.0f} s; see {self.log_path}")
+        raise ConnectorError(
+            f"connector not ready at {self.profile.ready} after {timeout:.0f} s;"
+            f" see {self.log_path}"
+        )
 
     @property
     def running(self) -> bool:

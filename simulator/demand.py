@@ -6,7 +6,7 @@ import bisect
 import itertools
 import math
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 
 import simpy
@@ -63,7 +63,9 @@ class DemandModel:
             lines.append((sku, num))
         goods = [sku.price_cents * num for sku, num in lines]
         shares = self._apply_coupon(goods)
-        post_cents = rng.choice((600, 800, 1000, 1200)) if rng.random() < self.settings.freight_rate else 0
+        post_cents = (
+            rng.choice((600, 800, 1000, 1200)) if rng.random() < self.settings.freight_rate else 0
+        )
         return NewTrade(
             src_tid=self._platform_tid(shop.platform),
             shop_no=shop.shop_no,
@@ -128,7 +130,7 @@ def play_demand(
 ) -> simpy.events.Process:
     """Start the SimPy process that places each arrival at its simulated time."""
 
-    def process() -> Iterator[simpy.events.Event]:
+    def process() -> Generator[simpy.events.Event, object, None]:
         start = env.now
         for arrival in model.arrivals(until_seconds):
             delay = start + arrival.at_seconds - env.now

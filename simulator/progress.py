@@ -25,7 +25,9 @@ class Snapshot:
     expected_orders: int = 0
 
     def orders_per_minute(self) -> float:
-        return self.counts.get("created", 0) / self.wall_elapsed * 60.0 if self.wall_elapsed else 0.0
+        return (
+            self.counts.get("created", 0) / self.wall_elapsed * 60.0 if self.wall_elapsed else 0.0
+        )
 
 
 class ProgressDisplay:
@@ -64,7 +66,18 @@ class ProgressDisplay:
     def _table(self, snap: Snapshot) -> Table:
         c = snap.counts
         table = Table(title=f"{self.title} — {snap.phase}", title_justify="left", expand=False)
-        for column in ("wall", "simulated", "created", "at WMS", "shipped", "invoiced", "delivered", "backlog", "orders/min", "violations"):
+        for column in (
+            "wall",
+            "simulated",
+            "created",
+            "at WMS",
+            "shipped",
+            "invoiced",
+            "delivered",
+            "backlog",
+            "orders/min",
+            "violations",
+        ):
             table.add_column(column, justify="right")
         created = f"{c.get('created', 0)}"
         if snap.expected_orders:
@@ -87,8 +100,9 @@ class ProgressDisplay:
     def _line(snap: Snapshot) -> str:
         c = snap.counts
         return (
-            f"[{snap.wall_elapsed:6.1f}s {snap.phase:>8}] sim {snap.sim_now}  created {c.get('created', 0)}"
-            f"  at_wms {c.get('at_wms', 0)}  shipped {c.get('shipped', 0)}  invoiced {c.get('invoiced', 0)}"
+            f"[{snap.wall_elapsed:6.1f}s {snap.phase:>8}] sim {snap.sim_now}"
+            f"  created {c.get('created', 0)}  at_wms {c.get('at_wms', 0)}"
+            f"  shipped {c.get('shipped', 0)}  invoiced {c.get('invoiced', 0)}"
             f"  delivered {c.get('delivered', 0)}  backlog {c.get('backlog', 0)}"
             f"  {snap.orders_per_minute():,.0f}/min  violations {snap.violations}"
         )

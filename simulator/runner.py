@@ -94,6 +94,8 @@ async def serve_fakes(scenario: Scenario, run_dir: Path) -> AsyncIterator[LiveFa
             carrier_config=CarrierConfig(
                 collect_hours=scenario.carrier.collect_hours.as_tuple(),
                 transit_hours=scenario.carrier.transit_hours.as_tuple(),
+                transit_mode_hours=scenario.carrier.transit_mode_hours,
+                dispatch_hours=scenario.carrier.dispatch_hours.as_tuple(),
                 delivery_hours=scenario.carrier.delivery_hours.as_tuple(),
             ),
         )
@@ -102,7 +104,9 @@ async def serve_fakes(scenario: Scenario, run_dir: Path) -> AsyncIterator[LiveFa
         try:
             await servers.start(ecosystem.apps())
             fakes = LiveFakes(ecosystem, world, clock, servers, run_dir)
-            (run_dir / "endpoints.json").write_text(json.dumps(fakes.endpoints, indent=2, ensure_ascii=False))
+            (run_dir / "endpoints.json").write_text(
+                json.dumps(fakes.endpoints, indent=2, ensure_ascii=False)
+            )
             driver = asyncio.create_task(clock.drive())
             yield fakes
         finally:
@@ -137,31 +141,35 @@ class RunWatch:
         self.wall_started = wall_started
         self.counts: dict[str, int] = {}
 
-    def snapshot(self, phase: str) -> Snapshot:
-        self.counts = count_orders(self.conn)
+    async def snapshot(self, phase: str) -> Snapshot:
+        # The queries grow with the run; off the event loop, they never stall the fakes.
+        self.counts, violations = await asyncio.to_thread(self._read)
         return Snapshot(
             phase=phase,
             wall_elapsed=time.time() - self.wall_started,
             sim_now=format_qimen_time(self.clock.now()),
             counts=self.counts,
-            violations=live_violations(self.conn),
+            violations=violations,
             expected_orders=round(self.scenario.expected_orders),
         )
+
+    def _read(self) -> tuple[dict[str, int], int]:
+        return count_orders(self.conn), live_violations(self.conn)
 
     async def until(self, done: Callable[[], bool], phase: str, deadline: float) -> None:
         """Show progress until `done()` or `deadline` wall seconds have passed."""
         ends = time.monotonic() + deadline
         while not done() and time.monotonic() < ends:
-            self.show(self.snapshot(phase))
+            self.show(await self.snapshot(phase))
             await asyncio.sleep(PROGRESS_EVERY_SECONDS)
 
     async def drain(self, timeout: float, stall_timeout: float) -> None:
-        """Let in-flight orders finish: until all are shipped and invoiced, nothing moves, or timeout."""
+        """Let in-flight orders finish: until all are shipped and invoiced, or nothing moves."""
         ends = time.monotonic() + timeout
         last_change = time.monotonic()
         previous: tuple[int, ...] = ()
         while time.monotonic() < ends:
-            snap = self.snapshot("draining")
+            snap = await self.snapshot("draining")
             self.show(snap)
             c = snap.counts
             if c["created"] == c["at_wms"] == c["shipped"] == c["invoiced"] and c["backlog"] == 0:
@@ -173,8 +181,18 @@ class RunWatch:
                 return
             await asyncio.sleep(PROGRESS_EVERY_SECONDS)
 
-    def close(self) -> None:
-        self.show(self.snapshot("done"))
+    async def settle(self, pushes_in_flight: Callable[[], int], timeout: float) -> None:
+        """With the world paused: until every push is delivered and acted on, or `timeout`."""
+        ends = time.monotonic() + timeout
+        while time.monotonic() < ends:
+            snap = await self.snapshot("settling")
+            self.show(snap)
+            if pushes_in_flight() == 0 and snap.counts["completed"] == snap.counts["delivered"]:
+                return
+            await asyncio.sleep(PROGRESS_EVERY_SECONDS / 5)
+
+    async def close(self) -> None:
+        self.show(await self.snapshot("done"))
         self.conn.close()
 
 
@@ -209,7 +227,7 @@ async def play(
         connector = ConnectorProcess(profile, environment, run_dir / "connector.log")
         watch = RunWatch(run_dir, scenario, clock, show, wall_started)
         try:
-            show(watch.snapshot("starting"))
+            show(await watch.snapshot("starting"))
             await connector.start(scenario.run.connector_start_timeout)
             traffic_started = time.time()
             clock.start()
@@ -219,12 +237,20 @@ async def play(
                 scenario.duration,
                 eco.oms.create_paid_order,
             )
-            await watch.until(lambda: not demand.is_alive, "traffic", deadline=scenario.wall_duration_seconds * 3 + 60)
+            await watch.until(
+                lambda: not demand.is_alive,
+                "traffic",
+                deadline=scenario.wall_duration_seconds * 3 + 60,
+            )
             traffic_seconds = time.time() - traffic_started
             await watch.drain(scenario.run.drain_timeout, scenario.run.stall_timeout)
+            # Freeze the world so the last signed parcels and confirmations can be acted on
+            # before the connector is stopped, instead of racing the stop.
+            clock.pause()
+            await watch.settle(lambda: eco.pushes_in_flight, scenario.run.stall_timeout)
         finally:
             exit_code = await connector.stop()
-            watch.close()
+            await watch.close()
     meta = RunMeta(
         scenario=scenario.name,
         seed=scenario.seed,

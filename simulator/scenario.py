@@ -17,7 +17,7 @@ _UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 def parse_duration(value: object) -> float:
-    """"90s", "15m", "22h", "2d" or a number of seconds -> seconds."""
+    """ "90s", "15m", "22h", "2d" or a number of seconds -> seconds."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = float(value)
     elif isinstance(value, str) and (match := _DURATION.match(value)):
@@ -55,7 +55,8 @@ class Range(Strict):
 class ClockSettings(Strict):
     scale: float = Field(1.0, gt=0, le=100_000, description="simulated seconds per wall second")
     start: datetime = Field(
-        datetime(2026, 11, 10, 20, 0, tzinfo=CHINA), description="simulated time when traffic starts"
+        datetime(2026, 11, 10, 20, 0, tzinfo=CHINA),
+        description="simulated time when traffic starts",
     )
 
 
@@ -95,6 +96,8 @@ class CarrierSettings(Strict):
 
     collect_hours: Range = Range(low=0.5, high=2.0)
     transit_hours: Range = Range(low=4.0, high=48.0)
+    transit_mode_hours: float = Field(12.0, ge=0, description="most likely transit time")
+    dispatch_hours: Range = Range(low=0.5, high=3.0)
     delivery_hours: Range = Range(low=1.0, high=4.0)
 
 

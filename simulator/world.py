@@ -111,7 +111,12 @@ def build_world(
 
     owners = [Owner("OWNER-A", "山海优选"), Owner("OWNER-B", "云杉生活")]
     shops = [
-        Shop(f"{platform}-{owner.code[-1]}", f"{owner.name}{PLATFORM_NAMES[platform]}旗舰店", platform, owner.code)
+        Shop(
+            f"{platform}-{owner.code[-1]}",
+            f"{owner.name}{PLATFORM_NAMES[platform]}旗舰店",
+            platform,
+            owner.code,
+        )
         for owner in owners
         for platform in PLATFORMS
     ]

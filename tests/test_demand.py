@@ -28,8 +28,13 @@ def test_same_seed_same_orders_and_times(world: World) -> None:
 
 
 def test_world_is_reproducible_by_seed() -> None:
-    assert build_world(5, sku_count=20, customer_count=20) == build_world(5, sku_count=20, customer_count=20)
-    assert build_world(5, sku_count=20, customer_count=20).skus != build_world(6, sku_count=20, customer_count=20).skus
+    assert build_world(5, sku_count=20, customer_count=20) == build_world(
+        5, sku_count=20, customer_count=20
+    )
+    assert (
+        build_world(5, sku_count=20, customer_count=20).skus
+        != build_world(6, sku_count=20, customer_count=20).skus
+    )
 
 
 def test_item_codes_are_sixteen_digits_and_unique(world: World) -> None:
@@ -92,4 +97,3 @@ def test_simpy_process_places_orders_at_their_simulated_time(
     assert placed == pytest.approx([a.at_seconds for a in expected])
     count = oms.ctx.conn.execute("SELECT count(*) FROM orders").fetchone()[0]
     assert count == len(expected)
-

@@ -114,7 +114,9 @@ class RunBuilder:
             (SIM, BASE_WALL + self.count, operation, entity, outcome),
         )
 
-    def _ledger(self, item: str, field: str, change: int, after: int, reason: str, ref: str) -> None:
+    def _ledger(
+        self, item: str, field: str, change: int, after: int, reason: str, ref: str
+    ) -> None:
         self.sql(
             "wms",
             "INSERT INTO stock_ledger (warehouse_code, item_code, field, change, balance_after,"
@@ -185,8 +187,15 @@ class RunBuilder:
             self.sql(
                 "oms",
                 "INSERT INTO order_lines VALUES (?, ?, ?, ?, 'goods', ?, ?, ?)",
-                (trade_no, n * 100 + i, f"{src_tid}-{i}", line.item, line.qty, line.share_cents,
-                 line.share_cents),
+                (
+                    trade_no,
+                    n * 100 + i,
+                    f"{src_tid}-{i}",
+                    line.item,
+                    line.qty,
+                    line.share_cents,
+                    line.share_cents,
+                ),
             )
         self.event("oms", "trade.paid", trade_no, "30")
         if stage == "paid":
@@ -256,15 +265,27 @@ class RunBuilder:
         return Built(trade_no, src_tid, do_id, waybill, paid)
 
     def erp_document(
-        self, form: str, bill_no: str, amount_cents: int, status: str = "C",
+        self,
+        form: str,
+        bill_no: str,
+        amount_cents: int,
+        status: str = "C",
         audited_wall: float | None = BASE_WALL,
     ) -> None:
         cur = self.conns["erp"].execute(
             "INSERT INTO documents (form_id, bill_no, document_status, customer_number,"
             " amount_cents, saved_wall, submitted_wall, audited_wall, audited_sim, model)"
             " VALUES (?, ?, ?, 'SHOP1', ?, ?, ?, ?, ?, '{}')",
-            (form, bill_no, status, amount_cents, audited_wall, audited_wall,
-             audited_wall if status == "C" else None, SIM if status == "C" else None),
+            (
+                form,
+                bill_no,
+                status,
+                amount_cents,
+                audited_wall,
+                audited_wall,
+                audited_wall if status == "C" else None,
+                SIM if status == "C" else None,
+            ),
         )
         self.sql(
             "erp",
@@ -294,8 +315,6 @@ def test_builder_writes_every_database(tmp_path: Path) -> None:
     names = sorted(p.name for p in tmp_path.glob("*.db"))
     assert names == ["bank.db", "carrier.db", "erp.db", "oms.db", "wms.db"]
     conn = sqlite3.connect(tmp_path / "wms.db")
-    row = conn.execute(
-        "SELECT on_hand, reserved FROM stock WHERE item_code = 'SKU-A'"
-    ).fetchone()
+    row = conn.execute("SELECT on_hand, reserved FROM stock WHERE item_code = 'SKU-A'").fetchone()
     assert row == (INITIAL_QTY - 2, 0)
     assert built.paid_cents == 5000 + 2990 + 1000

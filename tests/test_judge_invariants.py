@@ -70,7 +70,9 @@ def test_lost_order(builder: RunBuilder) -> None:
 def test_cancelled_order_without_delivery_order_is_not_lost(builder: RunBuilder) -> None:
     builder.good_mix()
     cancelled = builder.order("paid")
-    builder.sql("oms", "UPDATE orders SET trade_status = 5 WHERE trade_no = ?", (cancelled.trade_no,))
+    builder.sql(
+        "oms", "UPDATE orders SET trade_status = 5 WHERE trade_no = ?", (cancelled.trade_no,)
+    )
     assert failed(judge(builder)) == []
 
 
@@ -78,7 +80,8 @@ def test_delivery_order_keyed_by_platform_order_reaches_the_trade(builder: RunBu
     built = builder.order("at_wms")
     builder.sql(
         "wms",
-        "UPDATE delivery_orders SET delivery_order_code = 'CONNECTOR-KEY' WHERE delivery_order_id = ?",
+        "UPDATE delivery_orders SET delivery_order_code = 'CONNECTOR-KEY'"
+        " WHERE delivery_order_id = ?",
         (built.delivery_order_id,),
     )
     verdict = judge(builder)
@@ -105,7 +108,7 @@ def test_duplicate_delivery_order(builder: RunBuilder) -> None:
     assert failed(verdict) == ["no_duplicate_delivery_orders"]
     example = verdict.invariant("no_duplicate_delivery_orders").examples[0]
     assert example["entity"] == dup.trade_no
-    assert sorted(example["delivery_order_ids"]) == sorted([dup.delivery_order_id, "DO-DUP"])
+    assert sorted(example["delivery_order_ids"]) == sorted([str(dup.delivery_order_id), "DO-DUP"])
 
 
 def test_cancelled_duplicate_is_not_a_duplicate(builder: RunBuilder) -> None:
@@ -388,7 +391,7 @@ def test_attach_is_read_only(builder: RunBuilder) -> None:
     builder.good_mix()
     builder.close()
     conn = attach_run(builder.run_dir)
-    with pytest.raises(Exception, match="readonly|read-only|query_only"):
+    with pytest.raises(Exception, match=r"readonly|read-only|query_only"):
         conn.execute("DELETE FROM oms.orders")
     conn.close()
 
@@ -412,6 +415,7 @@ def test_count_orders(builder: RunBuilder) -> None:
         "shipped": 4,
         "invoiced": 4,
         "delivered": 3,  # two completed, one signed at the carrier only
+        "completed": 2,
         "backlog": 1,
     }
 
@@ -434,8 +438,11 @@ def test_live_violations_only_final_ones(builder: RunBuilder) -> None:
     assert live_violations(conn) == 0
     bad = builder.order("shipped")
     builder.erp_document("SAL_OUTSTOCK", bad.trade_no, bad.paid_cents)
-    builder.sql("erp", "UPDATE documents SET amount_cents = 1 WHERE form_id = 'AR_receivable'"
-                " AND bill_no = ?", (bad.trade_no,))
+    builder.sql(
+        "erp",
+        "UPDATE documents SET amount_cents = 1 WHERE form_id = 'AR_receivable' AND bill_no = ?",
+        (bad.trade_no,),
+    )
     counts = live_violation_counts(conn)
     assert counts["duplicate_erp_documents"] == 1
     assert counts["wrong_erp_amount"] == 1
@@ -479,3 +486,35 @@ def test_shipped_to_erp_waits_for_the_later_document(builder: RunBuilder) -> Non
     )
     verdict = judge(builder)
     assert verdict.latencies["shipped_to_erp"].max == pytest.approx(7.0)
+
+
+def test_history_keeps_the_beginning_and_the_end(builder: RunBuilder) -> None:
+    lost = builder.order("paid")
+    for i in range(30):
+        builder.event("wms", "deliveryorder.create", lost.trade_no, f"error-{i}")
+    example = judge(builder).invariant("no_lost_orders").examples[0]
+    lines = example["history"]
+    assert len(lines) == 21
+    assert lines[0]["operation"] == "trade.paid"
+    assert lines[10] == {"omitted": 11}
+    assert lines[-1]["outcome"] == "error-29"
+
+
+def test_duplicate_under_another_code_shows_its_own_history(builder: RunBuilder) -> None:
+    dup = builder.order("at_wms")
+    builder.sql(
+        "wms",
+        "INSERT INTO delivery_orders (delivery_order_id, delivery_order_code, source_order_code,"
+        " warehouse_code, status, created_wall) VALUES ('DO-R1', ?, ?, ?, 'NEW', ?)",
+        (dup.trade_no + "-R1", dup.src_tid, WAREHOUSE, 1_790_000_100.0),
+    )
+    builder.event("wms", "deliveryorder.create", dup.trade_no + "-R1")
+    verdict = judge(builder)
+    assert "no_duplicate_delivery_orders" in failed(verdict)
+    example = verdict.invariant("no_duplicate_delivery_orders").examples[0]
+    assert example["entity"] == dup.trade_no
+    assert example["delivery_order_codes"] == [dup.trade_no, dup.trade_no + "-R1"]
+    assert [line["entity"] for line in example["history"]] == [
+        dup.trade_no,
+        dup.trade_no + "-R1",
+    ]

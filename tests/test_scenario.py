@@ -66,6 +66,8 @@ def test_not_yaml_and_not_a_mapping(tmp_path: Path) -> None:
         load_scenario(tmp_path / "missing.yaml")
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("15m", 900), ("2h", 7200), ("1.5d", 129600), (30, 30)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90s", 90), ("15m", 900), ("2h", 7200), ("1.5d", 129600), (30, 30)]
+)
 def test_durations(text: object, seconds: float) -> None:
     assert parse_duration(text) == seconds

@@ -1,4 +1,4 @@
-"""How an OMS trade becomes the other systems' requests: the connector's business rules, in one class.
+"""How an OMS trade becomes the other systems' requests: the connector's business rules.
 
 `TradeMapper` is pure (no I/O, no clock), so every rule is unit-testable, and it is the
 connector's extension point: a variant subclasses it and overrides one method.
@@ -41,7 +41,7 @@ def line_details(trade: Trade) -> list[dict[str, Any]]:
 
 
 def unit_price_cents(amount_cents: int, quantity: int) -> int:
-    """The line amount spread over its quantity, rounded half up to the cent (for display fields)."""
+    """The line amount spread over its quantity, rounded half up to the cent (display only)."""
     if quantity <= 0:
         return amount_cents
     return (2 * amount_cents + quantity) // (2 * quantity)
@@ -84,7 +84,7 @@ class TradeMapper:
     # ---------------------------------------------------------------- carrier
 
     def waybill_request(self, trade: Trade) -> dict[str, Any]:
-        """Kdniao 1007 RequestData: OrderCode = trade_no makes a repeated request return the same waybill."""
+        """Kdniao 1007 RequestData; OrderCode = trade_no, so a repeat returns the same waybill."""
         details = line_details(trade)
         return {
             "OrderCode": str(trade["trade_no"]),
@@ -101,7 +101,10 @@ class TradeMapper:
                 "Address": str(trade.get("receiver_address", "")),
             },
             "Commodity": [
-                {"GoodsName": str(line.get("goods_name") or line["spec_no"]), "Goodsquantity": int(line["num"])}
+                {
+                    "GoodsName": str(line.get("goods_name") or line["spec_no"]),
+                    "Goodsquantity": int(line["num"]),
+                }
                 for line in details
             ],
             "Quantity": 1,
@@ -182,7 +185,9 @@ class TradeMapper:
     def outstock_model(self, trade: Trade, bill_date: str) -> dict[str, Any]:
         """K3 SAL_OUTSTOCK Model: FBillNo = trade_no, one entry per line."""
         entries = []
-        for detail, amount in zip(line_details(trade), self.outstock_amounts_cents(trade), strict=True):
+        for detail, amount in zip(
+            line_details(trade), self.outstock_amounts_cents(trade), strict=True
+        ):
             quantity = int(detail["num"])
             entries.append(
                 {
@@ -205,7 +210,9 @@ class TradeMapper:
     def receivable_model(self, trade: Trade, bill_date: str) -> dict[str, Any]:
         """K3 AR_receivable Model: its total is the trade's `paid` to the cent."""
         entries = []
-        for detail, amount in zip(line_details(trade), self.receivable_amounts_cents(trade), strict=True):
+        for detail, amount in zip(
+            line_details(trade), self.receivable_amounts_cents(trade), strict=True
+        ):
             quantity = int(detail["num"])
             entries.append(
                 {
@@ -226,6 +233,6 @@ class TradeMapper:
 
 
 def _add(parent: etree._Element, **fields: object) -> None:
-    """Append `<name>text</name>` children in the given order (Qimen readers expect the usual order)."""
+    """Append `<name>text</name>` children in the given (Qimen's usual) order."""
     for name, value in fields.items():
         etree.SubElement(parent, name).text = "" if value is None else str(value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter
 from datetime import datetime, timedelta
@@ -40,16 +41,21 @@ class Poller:
 
     async def run(self, stop: asyncio.Event, every_seconds: float) -> None:
         """Poll until `stop` is set; an unreachable OMS is logged and tried again next round."""
+        failing = 0  # consecutive failed polls: one ERROR line per outage, not four a second
         while not stop.is_set():
             try:
                 await self.poll_once()
             except StepError as error:
                 self.stats["poll_errors"] += 1
-                log.error("poll failed: %s", error)
-            try:
+                if failing == 0:
+                    log.error("poll failed (will keep trying): %s", error)
+                failing += 1
+            else:
+                if failing:
+                    log.info("poll works again after %d failed attempt(s)", failing)
+                failing = 0
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=every_seconds)
-            except TimeoutError:
-                pass
 
     async def poll_once(self) -> int:
         """Read every window up to now; returns how many new trades were started."""

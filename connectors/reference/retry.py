@@ -1,4 +1,4 @@
-"""Failure classes and the graded retry schedule (1 / 5 / 15 simulated minutes, at most 3 retries)."""
+"""Failure classes and the graded retry schedule: 1 / 5 / 15 simulated minutes, at most 3."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ class StepError(Exception):
 
 
 class RetryableError(StepError):
-    """Transport error, timeout, HTTP 5xx (incl. a 504 for a lost response), or a transient refusal."""
+    """Transport error, timeout, HTTP 5xx (a 504 is a lost response), or a transient refusal."""
 
     retryable = True
 

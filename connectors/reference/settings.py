@@ -1,4 +1,4 @@
-"""The connector's configuration, read once from the environment ecomock (or production) provides."""
+"""The connector's configuration, read once from the environment ecomock provides."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ class Settings:
     poll_seconds: float = 0.25
     # Simulated seconds each window reaches back over the previous one's end.
     overlap_seconds: float = 2.0
-    max_in_flight: int = 32
+    max_in_flight: int = 16  # calls in flight per peer
     shutdown_grace_seconds: float = 5.0
     summary_every_seconds: float = 5.0
 
@@ -93,7 +93,7 @@ class Settings:
             time_scale=number("ECOMOCK_TIME_SCALE", 1.0),
             poll_seconds=number("REFERENCE_POLL_SECONDS", 0.25),
             overlap_seconds=number("REFERENCE_OVERLAP_SECONDS", 2.0),
-            max_in_flight=int(number("REFERENCE_MAX_IN_FLIGHT", 32)),
+            max_in_flight=int(number("REFERENCE_MAX_IN_FLIGHT", 16)),
             shutdown_grace_seconds=number("REFERENCE_SHUTDOWN_GRACE_SECONDS", 5.0),
             summary_every_seconds=number("REFERENCE_SUMMARY_SECONDS", 5.0),
         )
@@ -101,4 +101,3 @@ class Settings:
     def wall_seconds(self, sim_seconds: float) -> float:
         """How long a simulated duration lasts on the wall clock at this run's time scale."""
         return sim_seconds / self.time_scale
-

@@ -1,4 +1,4 @@
-"""The connector's durable state in SQLite: known trades, the per-order step outbox, the push inbox, the cursor.
+"""The connector's durable state in SQLite: trades, per-order step outbox, inbox, poll cursor.
 
 Every write is committed before the HTTP call it prepares, so a restarted connector resumes
 where it stopped and never forgets an order or a push it has acknowledged.
@@ -128,11 +128,13 @@ class StateStore:
     # ---------------------------------------------------------------- trades
 
     def add_trades(self, trades: Iterable[Trade]) -> list[str]:
-        """Remember trades not seen before, with their outbound steps pending; returns the new trade_nos."""
+        """Remember unseen trades with their outbound steps pending; returns the new trade_nos."""
         fresh: list[Trade] = []
         for trade in trades:
             trade_no = str(trade["trade_no"])
-            known = self.conn.execute("SELECT 1 FROM orders WHERE trade_no = ?", (trade_no,)).fetchone()
+            known = self.conn.execute(
+                "SELECT 1 FROM orders WHERE trade_no = ?", (trade_no,)
+            ).fetchone()
             if known is None and all(str(t["trade_no"]) != trade_no for t in fresh):
                 fresh.append(trade)
         if not fresh:
@@ -144,13 +146,16 @@ class StateStore:
                 [(str(t["trade_no"]), orjson.dumps(t).decode(), now) for t in fresh],
             )
             conn.executemany(
-                "INSERT INTO steps (trade_no, step, status, updated_wall) VALUES (?, ?, 'pending', ?)",
+                "INSERT INTO steps (trade_no, step, status, updated_wall)"
+                " VALUES (?, ?, 'pending', ?)",
                 [(str(t["trade_no"]), step.value, now) for t in fresh for step in OUTBOUND_STEPS],
             )
         return [str(t["trade_no"]) for t in fresh]
 
     def trade(self, trade_no: str) -> Trade:
-        row = self.conn.execute("SELECT trade FROM orders WHERE trade_no = ?", (trade_no,)).fetchone()
+        row = self.conn.execute(
+            "SELECT trade FROM orders WHERE trade_no = ?", (trade_no,)
+        ).fetchone()
         if row is None:
             raise KeyError(trade_no)
         trade: Trade = orjson.loads(row["trade"])
@@ -169,7 +174,8 @@ class StateStore:
 
     def set_delivery_order_id(self, trade_no: str, delivery_order_id: str) -> None:
         self.conn.execute(
-            "UPDATE orders SET delivery_order_id = ? WHERE trade_no = ? AND delivery_order_id IS NULL",
+            "UPDATE orders SET delivery_order_id = ?"
+            " WHERE trade_no = ? AND delivery_order_id IS NULL",
             (delivery_order_id, trade_no),
         )
 
@@ -198,7 +204,8 @@ class StateStore:
 
     def trade_for_waybill(self, logistic_code: str) -> str | None:
         row = self.conn.execute(
-            "SELECT trade_no FROM orders WHERE logistic_code = ? OR shipped_express_code = ? LIMIT 1",
+            "SELECT trade_no FROM orders"
+            " WHERE logistic_code = ? OR shipped_express_code = ? LIMIT 1",
             (logistic_code, logistic_code),
         ).fetchone()
         return None if row is None else str(row[0])
@@ -207,7 +214,8 @@ class StateStore:
 
     def step(self, trade_no: str, step: Step) -> StepState | None:
         row = self.conn.execute(
-            "SELECT status, attempts, next_attempt, last_error FROM steps WHERE trade_no = ? AND step = ?",
+            "SELECT status, attempts, next_attempt, last_error FROM steps"
+            " WHERE trade_no = ? AND step = ?",
             (trade_no, step.value),
         ).fetchone()
         if row is None:
@@ -221,8 +229,8 @@ class StateStore:
     def begin_attempt(self, trade_no: str, step: Step) -> int:
         """Count an attempt (durably, before the call) and return its number, 1 for the first."""
         row = self.conn.execute(
-            "UPDATE steps SET attempts = attempts + 1, updated_wall = ? WHERE trade_no = ? AND step = ?"
-            " RETURNING attempts",
+            "UPDATE steps SET attempts = attempts + 1, updated_wall = ?"
+            " WHERE trade_no = ? AND step = ? RETURNING attempts",
             (time.time(), trade_no, step.value),
         ).fetchone()
         if row is None:
@@ -253,7 +261,8 @@ class StateStore:
     def _add_steps(self, trade_no: str, steps: Iterable[Step]) -> None:
         now = time.time()
         self.conn.executemany(
-            "INSERT OR IGNORE INTO steps (trade_no, step, status, updated_wall) VALUES (?, ?, 'pending', ?)",
+            "INSERT OR IGNORE INTO steps (trade_no, step, status, updated_wall)"
+            " VALUES (?, ?, 'pending', ?)",
             [(trade_no, step.value, now) for step in steps],
         )
 
@@ -284,7 +293,7 @@ class StateStore:
         shipment: Shipment,
         payload: dict[str, Any],
     ) -> tuple[bool, str | None]:
-        """Store a WMS confirm once; returns (new, trade_no). A new one queues the shipment steps."""
+        """Store a WMS confirm once; returns (new, trade_no). A new one queues the shipment."""
         trade_no = self.trade_for_delivery_code(delivery_order_code)
         with self._transaction() as conn:
             cursor = conn.execute(
@@ -316,10 +325,12 @@ class StateStore:
     def receive_trace(
         self, logistic_code: str, state: int, order_code: str | None, payload: dict[str, Any]
     ) -> tuple[bool, str | None]:
-        """Store a carrier trace state once; returns (new, trade_no). A new signed state queues completion."""
+        """Store a carrier trace state once; returns (new, trade_no). New and signed: complete."""
         trade_no = self.trade_for_waybill(logistic_code)
         if trade_no is None and order_code:
-            row = self.conn.execute("SELECT 1 FROM orders WHERE trade_no = ?", (order_code,)).fetchone()
+            row = self.conn.execute(
+                "SELECT 1 FROM orders WHERE trade_no = ?", (order_code,)
+            ).fetchone()
             trade_no = order_code if row is not None else None
         with self._transaction() as conn:
             cursor = conn.execute(
@@ -345,4 +356,3 @@ class StateStore:
             " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
             (value,),
         )
-

@@ -35,6 +35,17 @@ log = logging.getLogger("connectors.reference")
 
 Action = Callable[[str, int], Awaitable[None]]
 
+# The peer each step calls.
+STEP_PEER = {
+    Step.WAYBILL: "carrier",
+    Step.SUBSCRIBE: "carrier",
+    Step.WMS_CREATE: "wms",
+    Step.OMS_SHIPPED: "oms",
+    Step.ERP_OUTSTOCK: "erp",
+    Step.ERP_RECEIVABLE: "erp",
+    Step.OMS_COMPLETED: "oms",
+}
+
 
 @dataclass
 class Peers:
@@ -55,14 +66,15 @@ class Workflow:
         peers: Peers,
         mapper: TradeMapper,
         policy: RetryPolicy,
-        max_in_flight: int = 32,
+        max_in_flight: int = 16,
     ) -> None:
         self.store = store
         self.peers = peers
         self.mapper = mapper
         self.policy = policy
         self.stats: Counter[str] = Counter()
-        self._slots = asyncio.Semaphore(max_in_flight)
+        # Calls in flight are bounded per peer, so a slow ERP never holds up WMS creates.
+        self._slots = {peer: asyncio.Semaphore(max_in_flight) for peer in set(STEP_PEER.values())}
         self._running: set[tuple[str, Step]] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._actions: dict[Step, Action] = {
@@ -111,7 +123,7 @@ class Workflow:
         return len(self._tasks)
 
     async def drain(self, timeout_seconds: float) -> int:
-        """Let running calls finish (bounded), then cancel what is left; returns how many were cancelled.
+        """Let running calls finish (bounded), then cancel the rest; returns how many it cancelled.
 
         A cancelled step stays pending in the database and resumes on the next start.
         """
@@ -142,7 +154,7 @@ class Workflow:
 
     async def _ship_then_complete(self, trade_no: str) -> None:
         # No await between the step's commit and this check, so a signed push arriving now
-        # is either seen here or sees oms_shipped done in start_completion: never both, never neither.
+        # is either seen here or sees oms_shipped done in start_completion: never both or neither.
         if await self.run_step(trade_no, Step.OMS_SHIPPED) and self.store.step(
             trade_no, Step.OMS_COMPLETED
         ):
@@ -175,7 +187,7 @@ class Workflow:
                 continue  # something (a confirm) may have finished the step meanwhile
             attempt = self.store.begin_attempt(trade_no, step)
             try:
-                async with self._slots:
+                async with self._slots[STEP_PEER[step]]:
                     await action(trade_no, attempt)
             except StepError as error:
                 self._failed(trade_no, step, attempt, error)
@@ -200,7 +212,12 @@ class Workflow:
         self.store.schedule_retry(trade_no, step, time.time() + delay, str(error))
         self.stats["retries"] += 1
         log.warning(
-            "retry %s %s in %.1fs (attempt %d failed): %s", trade_no, step.value, delay, attempt, error
+            "retry %s %s in %.1fs (attempt %d failed): %s",
+            trade_no,
+            step.value,
+            delay,
+            attempt,
+            error,
         )
 
     # ---------------------------------------------------------------- the calls
@@ -231,7 +248,7 @@ class Workflow:
         self.store.set_delivery_order_id(trade_no, delivery_order_id)
 
     def _logistics(self, trade_no: str) -> tuple[str, str]:
-        """(carrier code, waybill number) as shipped: the confirm's package, else what was ordered."""
+        """(carrier code, waybill number) as shipped: the confirm's package, else as ordered."""
         trade = self.store.trade(trade_no)
         shipment = self.store.shipment(trade_no)
         logistics_code = shipment.logistics_code or str(trade["logistics_code"])

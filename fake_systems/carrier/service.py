@@ -259,7 +259,9 @@ class CarrierService:
         rng = self.ctx.random
         origin, destination = self._cities(logistic_code, shipper_code)
         company = SHIPPERS[shipper_code].name if shipper_code in SHIPPERS else shipper_code
-        transit = rng.triangular(*cfg.transit_hours, cfg.transit_mode_hours)
+        low, high = cfg.transit_hours
+        # A mode outside the range would draw outside it; clamp it to the range.
+        transit = rng.triangular(low, high, min(max(cfg.transit_mode_hours, low), high))
 
         yield self.env.timeout(rng.uniform(*cfg.collect_hours) * HOUR)
         self._advance(

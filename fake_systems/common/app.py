@@ -67,7 +67,9 @@ def make_app(
     on_error: ErrorResponder,
 ) -> ASGIApp:
     """A fake's app. `on_error` answers, in the protocol's own format, anything unforeseen."""
-    app = FastAPI(title=f"ecomock {system}", docs_url="/_fake/docs", openapi_url="/_fake/openapi.json")
+    app = FastAPI(
+        title=f"ecomock {system}", docs_url="/_fake/docs", openapi_url="/_fake/openapi.json"
+    )
     for router in routers:
         app.include_router(router)
     app.include_router(control_router(system, clock, conn))

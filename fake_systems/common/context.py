@@ -1,4 +1,4 @@
-"""What every fake's service is built from: its database, history, pushes, faults, clock and dice."""
+"""What every fake's service is built from: database, history, pushes, faults, clock, dice."""
 
 from __future__ import annotations
 

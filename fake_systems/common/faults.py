@@ -1,4 +1,4 @@
-"""Fault injection shared by the fakes: seeded, per system and operation, recorded in the history."""
+"""Fault injection shared by the fakes: seeded, per system and operation, recorded."""
 
 from __future__ import annotations
 

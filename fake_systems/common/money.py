@@ -1,4 +1,4 @@
-"""Money on the wire is decimal yuan text ("123.40"); inside, it is integer cents. Exact, no floats."""
+"""Money on the wire is decimal yuan text ("123.40"); inside, integer cents. Exact, no floats."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def cents_to_text(cents: int) -> str:
 
 
 def to_cents(value: str | int | float | Decimal) -> int:
-    """"123.4", 123.4 or Decimal("123.40") -> 12340; raises ValueError on anything else.
+    """ "123.4", 123.4 or Decimal("123.40") -> 12340; raises ValueError on anything else.
 
     Floats go through their shortest repr, so 25.1 is 2510 and not 2509.
     """

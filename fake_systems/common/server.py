@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import uvicorn
 from starlette.types import ASGIApp
 
 STARTUP_TIMEOUT_SECONDS = 15.0
+
+
+class EmbeddedServer(uvicorn.Server):
+    """A uvicorn server that leaves Ctrl-C and SIGTERM to the program embedding it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def bind_free_port(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
@@ -43,8 +53,7 @@ class ServerGroup:
                 timeout_keep_alive=30,
                 backlog=2048,
             )
-            server = uvicorn.Server(config)
-            server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+            server = EmbeddedServer(config)
             self._servers.append(server)
             self._tasks.append(asyncio.create_task(server.serve(sockets=[sock])))
             self.urls[name] = f"http://{self.host}:{port}"

@@ -1,4 +1,4 @@
-"""The signing schemes of the imitated protocols, each in one place, used by fakes and clients alike.
+"""The signing schemes of the imitated protocols, each in one place, for fakes and clients.
 
 Tests that guard against the fake and its client agreeing on a mistake re-derive these
 from the public descriptions instead of importing them.
@@ -36,7 +36,11 @@ def wdt_sign(secret: str, params: Mapping[str, str]) -> str:
     Parameters except `sign` sorted by name, each written `LL-name:LLLL-value` (lengths in
     characters, zero-padded), joined with `;`, the secret appended, md5 lower hex.
     """
-    parts = [f"{len(k):02d}-{k}:{len(str(params[k])):04d}-{params[k]}" for k in sorted(params) if k != "sign"]
+    parts = [
+        f"{len(k):02d}-{k}:{len(str(params[k])):04d}-{params[k]}"
+        for k in sorted(params)
+        if k != "sign"
+    ]
     return hashlib.md5((";".join(parts) + secret).encode()).hexdigest()
 
 

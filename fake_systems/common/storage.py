@@ -1,4 +1,4 @@
-"""SQLite storage shared by the fakes: one WAL database file per system, plus its `events` history."""
+"""SQLite storage shared by the fakes: one WAL database file per system, plus its history."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ SECRET_FIELDS = frozenset(
 
 
 def open_database(path: Path | str) -> sqlite3.Connection:
-    """Open (or create) a system's database: WAL, NORMAL sync, autocommit with explicit transactions."""
+    """Open (or create) a system's database: WAL, NORMAL sync, explicit transactions."""
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")

@@ -1,4 +1,4 @@
-"""Outgoing pushes (WMS confirmations, carrier tracking, bank notices): signed, retried, recorded."""
+"""Outgoing pushes (WMS confirmations, carrier tracking, bank notices): retried, recorded."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""Protocol clients for the four peers; each turns wire failures into RetryableError or PermanentError."""
+"""Protocol clients for the four peers; wire failures become RetryableError or PermanentError."""

@@ -1,4 +1,4 @@
-"""The one place that sends HTTP requests and sorts transport failures into retryable or permanent."""
+"""The one place that sends HTTP requests and sorts failures into retryable or permanent."""
 
 from __future__ import annotations
 
@@ -12,6 +12,14 @@ from connectors.reference.retry import PermanentError, RetryableError
 REQUEST_TIMEOUT_SECONDS = 10.0
 # Throttling and server trouble: the same request may succeed later.
 RETRYABLE_STATUS = frozenset({408, 425, 429})
+
+
+def make_client(max_connections: int) -> httpx.AsyncClient:
+    """A pooled client for one peer; small pools, as httpcore scans the pool on every request."""
+    limits = httpx.Limits(
+        max_connections=max_connections, max_keepalive_connections=max_connections
+    )
+    return httpx.AsyncClient(limits=limits, timeout=REQUEST_TIMEOUT_SECONDS)
 
 
 async def post(client: httpx.AsyncClient, system: str, url: str, **kwargs: Any) -> httpx.Response:

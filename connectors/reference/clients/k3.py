@@ -1,4 +1,4 @@
-"""Kingdee K3 Cloud WebAPI client: session login, Save / Submit / Audit, and the bill-status query."""
+"""Kingdee K3 Cloud WebAPI client: session login, Save / Submit / Audit, bill-status query."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ DRAFT, CREATED, IN_REVIEW, AUDITED, REREVIEW = "Z", "A", "B", "C", "D"
 
 
 class K3Client:
-    """Logs in once, keeps the `kdservice-sessionid` cookie, logs in again when the context is lost."""
+    """Logs in once, keeps the `kdservice-sessionid` cookie, logs in again on a lost context."""
 
     def __init__(
         self,
@@ -35,7 +35,12 @@ class K3Client:
     ) -> None:
         self.client = client
         self.url = url
-        self.credentials = {"acctID": acct_id, "username": username, "password": password, "lcid": lcid}
+        self.credentials = {
+            "acctID": acct_id,
+            "username": username,
+            "password": password,
+            "lcid": lcid,
+        }
         self._session: str | None = None
         self._login_lock = asyncio.Lock()
         self.logins = 0
@@ -65,7 +70,7 @@ class K3Client:
         return str(session)
 
     async def _session_id(self, expired: str | None = None) -> str:
-        """The current session; with `expired`, replace that one (once, however many callers saw it die)."""
+        """The current session; with `expired`, replace that one (once, however many saw it die)."""
         async with self._login_lock:
             if self._session is None or self._session == expired:
                 self._session = await self._login()
@@ -149,7 +154,9 @@ class K3Client:
             await self.audit(form_id, bill_no)
             status = AUDITED
         if status != AUDITED:
-            raise PermanentError(SYSTEM, f"{form_id} {bill_no}: unexpected FDocumentStatus {status!r}")
+            raise PermanentError(
+                SYSTEM, f"{form_id} {bill_no}: unexpected FDocumentStatus {status!r}"
+            )
 
 
 def _response_status(answer: Any) -> dict[str, Any] | None:

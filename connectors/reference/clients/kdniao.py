@@ -19,7 +19,9 @@ RETRYABLE_RESULT_CODES = frozenset({"105", "405"})
 class KdniaoClient:
     """Posts `RequestData`, `EBusinessID`, `RequestType`, `DataSign`, `DataType=2` as a form."""
 
-    def __init__(self, client: httpx.AsyncClient, url: str, ebusiness_id: str, api_key: str) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, url: str, ebusiness_id: str, api_key: str
+    ) -> None:
         self.client = client
         self.url = url
         self.ebusiness_id = ebusiness_id

@@ -93,7 +93,8 @@ class OmsClient:
         status = answer.get("status") if isinstance(answer, dict) else None
         if status == 0:
             return answer.get("data")
-        message = f"{method}: status {status}: {answer.get('message') if isinstance(answer, dict) else answer}"
+        reason = answer.get("message") if isinstance(answer, dict) else answer
+        message = f"{method}: status {status}: {reason}"
         if status in RETRYABLE_CODES:
             raise RetryableError(SYSTEM, message)
         raise PermanentError(SYSTEM, message)
@@ -133,4 +134,3 @@ class OmsClient:
             "sales.LogisticsTrace.upload",
             {"trade_no": trade_no, "logistics_no": logistics_no, "state": state},
         )
-

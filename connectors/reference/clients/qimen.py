@@ -41,7 +41,7 @@ def child_text(node: etree._Element, path: str) -> str | None:
 
 
 class QimenClient:
-    """`POST {url}/router/qimen/service?method&timestamp&format&app_key&v&sign_method&customerId&sign`."""
+    """`POST {url}/router/qimen/service?method&timestamp&…&customerId&sign` with an XML body."""
 
     def __init__(
         self, client: httpx.AsyncClient, url: str, app_key: str, secret: str, customer_id: str

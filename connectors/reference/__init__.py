@@ -1,0 +1,1 @@
+"""The reference connector: a correct, durable, idempotent OMS -> carrier/WMS -> OMS/ERP flow."""

@@ -1,0 +1,251 @@
+"""The connector's callback server: WMS confirms, carrier tracking pushes, and a readiness probe.
+
+Each push is verified, stored in the inbox (deduplicated), and only then acknowledged; the
+work it triggers runs afterwards, so a slow peer never makes the pusher wait or retry.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, unquote
+from xml.sax.saxutils import escape
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from connectors.reference.clients.oms import CHINA, TIME_FORMAT
+from connectors.reference.clients.qimen import child_text, parse_xml
+from connectors.reference.store import SIGNED_STATE, Shipment, StateStore
+from fake_systems.common.signing import constant_time_equal, kdniao_data_sign, qimen_sign
+
+log = logging.getLogger("connectors.reference")
+
+CONFIRM_METHOD = "taobao.qimen.deliveryorder.confirm"
+PARTIAL_CONFIRM = "1"
+XML_TYPE = "text/xml; charset=utf-8"
+
+
+# ---------------------------------------------------------------- verification (pure)
+
+
+def qimen_signature_ok(params: Mapping[str, str], body: str, secret: str) -> bool:
+    """True if the query's `sign` is the Qimen md5 of the other parameters and the body."""
+    sent = params.get("sign")
+    if not sent:
+        return False
+    return constant_time_equal(sent.upper(), qimen_sign(secret, params, body))
+
+
+def kdniao_signature_ok(request_data: str, data_sign: str, api_key: str) -> bool:
+    """True if DataSign matches; it may arrive URL-encoded once more than the form requires."""
+    expected = kdniao_data_sign(request_data, api_key)
+    candidates = {data_sign, unquote(data_sign), data_sign.replace(" ", "+")}
+    return any(constant_time_equal(candidate, expected) for candidate in candidates)
+
+
+def qimen_answer(flag: str, code: str, message: str) -> Response:
+    body = (
+        f'<?xml version="1.0" encoding="utf-8"?><response><flag>{flag}</flag>'
+        f"<code>{escape(code)}</code><message>{escape(message)}</message></response>"
+    )
+    return Response(body.encode(), media_type=XML_TYPE)
+
+
+@dataclass(frozen=True)
+class Confirm:
+    """The parts of a deliveryorder.confirm the connector acts on."""
+
+    out_biz_code: str
+    delivery_order_code: str
+    delivery_order_id: str | None
+    partial: bool
+    shipment: Shipment
+
+
+def parse_confirm(body: bytes) -> Confirm:
+    """Read a deliveryorder.confirm body; raises ValueError if a required part is missing."""
+    root = parse_xml(body)
+    order = root.find("deliveryOrder")
+    if order is None:
+        raise ValueError("no deliveryOrder")
+    code = child_text(order, "deliveryOrderCode")
+    if code is None:
+        raise ValueError("no deliveryOrderCode")
+    order_id = child_text(order, "deliveryOrderId")
+    # outBizCode is the push's identity; without one, the order and its status stand in.
+    out_biz_code = (
+        child_text(order, "outBizCode") or f"{order_id or code}-{child_text(order, 'status')}"
+    )
+    package = root.find("packages/package")
+    source = package if package is not None else order
+    return Confirm(
+        out_biz_code=out_biz_code,
+        delivery_order_code=code,
+        delivery_order_id=order_id,
+        partial=child_text(order, "confirmType") == PARTIAL_CONFIRM,
+        shipment=Shipment(
+            logistics_code=child_text(source, "logisticsCode")
+            or child_text(order, "logisticsCode"),
+            express_code=child_text(source, "expressCode") or child_text(order, "expressCode"),
+            confirm_time=child_text(order, "orderConfirmTime"),
+        ),
+    )
+
+
+# ---------------------------------------------------------------- the app
+
+
+class FlowStarter(Protocol):
+    """What a received push starts (the Workflow; a recorder in tests)."""
+
+    def start_shipment(self, trade_no: str) -> None: ...
+
+    def start_completion(self, trade_no: str) -> None: ...
+
+
+class CallbackHandlers:
+    """Request handlers bound to the connector's store, workflow and secrets."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        workflow: FlowStarter,
+        wms_secret: str,
+        carrier_api_key: str,
+        carrier_ebusiness_id: str,
+        ready: Callable[[], bool],
+    ) -> None:
+        self.store = store
+        self.workflow = workflow
+        self.wms_secret = wms_secret
+        self.carrier_api_key = carrier_api_key
+        self.carrier_ebusiness_id = carrier_ebusiness_id
+        self.ready = ready
+        self.stats: Counter[str] = Counter()
+
+    async def health(self, request: Request) -> Response:
+        if self.ready():
+            return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "starting"}, status_code=503)
+
+    async def qimen_callback(self, request: Request) -> Response:
+        raw = await request.body()
+        params = dict(request.query_params)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return qimen_answer("failure", "isv.invalid-format", "body is not UTF-8")
+        if not qimen_signature_ok(params, text, self.wms_secret):
+            self.stats["bad_signature"] += 1
+            log.error("refused a WMS push with a bad sign (method %s)", params.get("method"))
+            return qimen_answer("failure", "sign-check-failure", "sign check failed")
+        if params.get("method") != CONFIRM_METHOD:
+            return qimen_answer("success", "0", "ignored")
+        try:
+            confirm = parse_confirm(raw)
+        except ValueError as error:
+            log.error("refused a malformed deliveryorder.confirm: %s", error)
+            return qimen_answer("failure", "isv.invalid-parameter", str(error))
+        if confirm.partial:
+            # Only the final confirm ships the order; partial ones are acknowledged.
+            return qimen_answer("success", "0", "ok")
+        try:
+            new, trade_no = self.store.receive_confirm(
+                confirm.out_biz_code,
+                confirm.delivery_order_code,
+                confirm.delivery_order_id,
+                confirm.shipment,
+                {"outBizCode": confirm.out_biz_code, "body": text},
+            )
+        except sqlite3.Error as error:
+            # Not stored, so not acknowledged: the WMS will push it again.
+            log.error("could not store confirm %s: %s", confirm.out_biz_code, error)
+            return qimen_answer("failure", "isp.storage-error", "try again later")
+        if not new:
+            self.stats["confirm_duplicates"] += 1
+        elif trade_no is None:
+            log.error("confirm for unknown deliveryOrderCode %s", confirm.delivery_order_code)
+            self.stats["confirm_unknown"] += 1
+        else:
+            self.stats["confirms"] += 1
+            self.workflow.start_shipment(trade_no)
+        return qimen_answer("success", "0", "ok")
+
+    def _kdniao_answer(self, success: bool, reason: str = "") -> Response:
+        return JSONResponse(
+            {
+                "EBusinessID": self.carrier_ebusiness_id,
+                "UpdateTime": datetime.now(CHINA).strftime(TIME_FORMAT),
+                "Success": success,
+                "Reason": reason,
+            }
+        )
+
+    async def kdniao_push(self, request: Request) -> Response:
+        try:
+            # parse_qsl, not request.form(): a plain urlencoded form needs no multipart parser.
+            form = dict(parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True))
+        except (UnicodeDecodeError, ValueError):
+            return self._kdniao_answer(False, "not a UTF-8 form")
+        request_data = form.get("RequestData")
+        data_sign = form.get("DataSign")
+        if not request_data or not data_sign:
+            return self._kdniao_answer(False, "RequestData and DataSign are required")
+        if not kdniao_signature_ok(request_data, data_sign, self.carrier_api_key):
+            self.stats["bad_signature"] += 1
+            log.error("refused a carrier push with a bad DataSign")
+            return self._kdniao_answer(False, "DataSign verification failed")
+        try:
+            payload = orjson.loads(request_data)
+            items = payload["Data"] if isinstance(payload, dict) else None
+            if not isinstance(items, list):
+                raise ValueError("Data must be a list")
+            traces = [_trace(item) for item in items]
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+            log.error("refused a malformed carrier push: %s", error)
+            return self._kdniao_answer(False, f"malformed RequestData: {error}")
+        for (logistic_code, state, order_code), item in zip(traces, items, strict=True):
+            try:
+                new, trade_no = self.store.receive_trace(logistic_code, state, order_code, item)
+            except sqlite3.Error as error:
+                log.error("could not store trace %s:%s: %s", logistic_code, state, error)
+                return self._kdniao_answer(False, "storage error, push again later")
+            if not new:
+                self.stats["trace_repeats"] += 1  # same waybill and State (e.g. a new StateEx)
+                continue
+            self.stats["traces"] += 1
+            if trade_no is not None and state == SIGNED_STATE:
+                self.workflow.start_completion(trade_no)
+        return self._kdniao_answer(True)
+
+
+def _trace(item: Any) -> tuple[str, int, str | None]:
+    """(LogisticCode, State, OrderCode) of one Data[] item of a 101 push."""
+    if not isinstance(item, dict) or not item.get("LogisticCode"):
+        raise ValueError("a Data item without LogisticCode")
+    order_code = item.get("OrderCode")
+    return (
+        str(item["LogisticCode"]),
+        int(item.get("State", 0)),
+        str(order_code) if order_code else None,
+    )
+
+
+def create_callback_app(handlers: CallbackHandlers) -> Starlette:
+    """`GET /health`, `POST /qimen/callback`, `POST /kdniao/push`."""
+    return Starlette(
+        routes=[
+            Route("/health", handlers.health, methods=["GET"]),
+            Route("/qimen/callback", handlers.qimen_callback, methods=["POST"]),
+            Route("/kdniao/push", handlers.kdniao_push, methods=["POST"]),
+        ]
+    )
