@@ -27,7 +27,8 @@ lint: $(STAMP)
 	$(BIN)/mypy simulator fake_systems contract_tests connectors load
 
 bench: $(STAMP)
-	$(BIN)/python -m pytest -q tests/bench --benchmark-enable --benchmark-only
+	$(BIN)/python -m pytest -q tests/bench --benchmark-enable --benchmark-only \
+		--benchmark-columns=min,median,ops,rounds --benchmark-sort=name
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

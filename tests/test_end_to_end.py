@@ -26,6 +26,13 @@ def play(connector: str, out: Path) -> tuple[int, dict]:  # type: ignore[type-ar
     return result.exit_code, json.loads(report_path.read_text())
 
 
+def check(run_dir: Path) -> tuple[int, dict]:  # type: ignore[type-arg]
+    """`ecomock check` on a finished run: judges again from the databases alone."""
+    (run_dir / "report.json").unlink()
+    result = CliRunner().invoke(app, ["check", str(run_dir)])
+    return result.exit_code, json.loads((run_dir / "report.json").read_text())
+
+
 def failed(report: dict) -> set[str]:  # type: ignore[type-arg]
     return {inv["name"] for inv in report["invariants"] if not inv["passed"]}
 
@@ -47,6 +54,9 @@ def test_reference_connector_passes(tmp_path: Path) -> None:
     conn = attach_run(tmp_path / "run")
     faults = conn.execute("SELECT count(*) FROM wms.events WHERE kind = 'fault'").fetchone()[0]
     assert faults > 0
+    conn.close()
+    check_code, rejudged = check(tmp_path / "run")
+    assert (check_code, rejudged["verdict"], rejudged["orders"]) == (0, "pass", orders)
 
 
 @pytest.mark.parametrize(
@@ -67,3 +77,5 @@ def test_faulty_connector_fails_on_its_defect(
     result = next(inv for inv in report["invariants"] if inv["name"] == invariant)
     assert result["violations"] > 0
     assert result["examples"] and all(example["entity"] for example in result["examples"])
+    check_code, rejudged = check(tmp_path / "run")
+    assert (check_code, failed(rejudged)) == (1, {invariant})

@@ -6,14 +6,14 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP
 from typing import Any
 
 import orjson
 
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import K3Credentials
-from fake_systems.common.money import CENT, to_cents
+from fake_systems.common.money import CENT, to_cents, to_decimal
 from fake_systems.common.storage import transaction
 from fake_systems.erp.models import (
     BILL_FORMS,
@@ -170,18 +170,6 @@ def _basedata_number(value: Any) -> str | None:
     if not isinstance(number, str | int) or isinstance(number, bool):
         raise ValueError("FNumber is not text")
     return str(number).strip()
-
-
-def _decimal(value: Any) -> Decimal:
-    if isinstance(value, bool) or value is None:
-        raise ValueError(f"not a number: {value!r}")
-    try:
-        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
-    except InvalidOperation as exc:
-        raise ValueError(f"not a number: {value!r}") from exc
-    if not number.is_finite():
-        raise ValueError(f"not a number: {value!r}")
-    return number
 
 
 def _to_int_list(values: Any) -> list[Any]:
@@ -667,7 +655,7 @@ class ErpService:
             errors.append(ErrorItem(f"{where}字段[{qty_label}]是必录字段", spec.qty_key))
         else:
             try:
-                quantity = _decimal(row[spec.qty_key])
+                quantity = to_decimal(row[spec.qty_key])
                 if quantity != quantity.to_integral_value():
                     raise ValueError("fractional quantity")
                 qty = int(quantity)
@@ -700,7 +688,7 @@ class ErpService:
                 )
         elif price is not None:
             # K3 computes the amount from quantity and tax-inclusive price when it is left out
-            total = _decimal(row["ftaxprice"]) * qty
+            total = to_decimal(row["ftaxprice"]) * qty
             amount = int(total.quantize(CENT, rounding=ROUND_HALF_UP) * 100)
         if len(errors) > before or material is None:
             return None
