@@ -45,13 +45,17 @@ def test_faults_are_reproducible_by_seed() -> None:
     draws = FaultInjector(rules, 5)
     again = FaultInjector(rules, 5)
     sequence = [draws.hits("wms", "deliveryorder.create", "lost_response") for _ in range(200)]
-    assert sequence == [again.hits("wms", "deliveryorder.create", "lost_response") for _ in range(200)]
+    assert sequence == [
+        again.hits("wms", "deliveryorder.create", "lost_response") for _ in range(200)
+    ]
     assert 30 <= sum(sequence) <= 90  # about 30 % of 200
     assert first[0] == sequence[0]
     assert not FaultInjector(rules, 5).hits("wms", "order.cancel", "lost_response")
 
 
-def _dispatcher(ctx: SystemContext, handler: Callable[[httpx.Request], httpx.Response]) -> WebhookDispatcher:
+def _dispatcher(
+    ctx: SystemContext, handler: Callable[[httpx.Request], httpx.Response]
+) -> WebhookDispatcher:
     client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     # Tiny simulated delays: the schedule is exercised without the test waiting on it.
     return WebhookDispatcher(ctx.history, ctx.clock, client, retry_sim_seconds=(0.01, 0.01, 0.01))
@@ -77,7 +81,9 @@ async def test_push_is_retried_until_accepted(make_context: Callable[[str], Syst
 
 
 @pytest.mark.anyio
-async def test_push_is_abandoned_after_the_last_retry(make_context: Callable[[str], SystemContext]) -> None:
+async def test_push_is_abandoned_after_the_last_retry(
+    make_context: Callable[[str], SystemContext],
+) -> None:
     ctx = make_context("carrier")
 
     def unreachable(request: httpx.Request) -> httpx.Response:

@@ -1,4 +1,4 @@
-"""`ecomock up`'s core: five fakes on free loopback ports, endpoints.json as the real systems name things."""
+"""`ecomock up`'s core: the five fakes on free loopback ports and an endpoints.json."""
 
 from __future__ import annotations
 
@@ -25,14 +25,22 @@ CREDENTIAL_NAMES = {
 # its protocol's own refusal, never a 500 (compared with blanks removed).
 UNSIGNED_CALLS = {
     "oms": ("POST", "/openapi?method=sales.TradeQuery.queryWithDetail", '"status":1001'),
-    "wms": ("POST", "/router/qimen/service?method=taobao.qimen.deliveryorder.create", "<flag>failure</flag>"),
+    "wms": (
+        "POST",
+        "/router/qimen/service?method=taobao.qimen.deliveryorder.create",
+        "<flag>failure</flag>",
+    ),
     "carrier": ("POST", "/api/EOrderService", '"Success":false'),
     "erp": (
         "POST",
         "/Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.Save.common.kdsvc",
         "会话信息已丢失",
     ),
-    "bank": ("GET", "/iso20022/camt.053/statements?account=1&date=2026-11-10", "PSU_CREDENTIALS_INVALID"),
+    "bank": (
+        "GET",
+        "/iso20022/camt.053/statements?account=1&date=2026-11-10",
+        "PSU_CREDENTIALS_INVALID",
+    ),
 }
 
 
