@@ -1,0 +1,1 @@
+"""Load generation with Locust: arrives with issue 4 (load shapes, distributed mode)."""
