@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean up
+.PHONY: run test lint bench fuzz clean up
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pytest -q tests/bench --benchmark-enable --benchmark-only \
 		--benchmark-columns=min,median,ops,rounds --benchmark-sort=name
+
+fuzz: $(STAMP)
+	ECOMOCK_FUZZ_EXAMPLES=50000 ECOMOCK_FUZZ_RANDOM=1 $(BIN)/python -m pytest -q -m fuzz
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

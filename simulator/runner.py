@@ -84,7 +84,7 @@ async def serve_fakes(scenario: Scenario, run_dir: Path) -> AsyncIterator[LiveFa
             clock,
             http_client,
             seed=scenario.seed,
-            credentials=Credentials(),
+            credentials=Credentials.issue([owner.code for owner in world.owners]),
             faults=build_faults(scenario),
             wms_config=WmsConfig(
                 accept_seconds=scenario.fulfilment.accept_seconds.as_tuple(),

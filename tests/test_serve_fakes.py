@@ -51,7 +51,11 @@ async def test_fakes_serve_on_loopback_and_write_endpoints(tmp_path: Path) -> No
         endpoints = json.loads((tmp_path / "endpoints.json").read_text())
         assert set(endpoints) == set(CREDENTIAL_NAMES)
         for system, names in CREDENTIAL_NAMES.items():
-            assert set(endpoints[system]) == names | {"url"}
+            assert set(endpoints[system]) == names | {"url", "owners", "tenants"}
+            assert endpoints[system]["owners"] == []  # the connector may serve every owner
+            tenants = endpoints[system]["tenants"]
+            assert set(tenants) == {"OWNER-A", "OWNER-B"}
+            assert all(tenants[code]["owners"] == [code] for code in tenants)
             assert endpoints[system]["url"].startswith("http://127.0.0.1:")
             clock = (await client.get(endpoints[system]["url"] + "/_fake/clock")).json()
             assert clock["scale"] == scenario.clock.scale

@@ -1,9 +1,16 @@
-"""Credentials each fake issues to the connector, named as the real protocols name them."""
+"""Credentials the fakes issue, named as the real protocols name them, each scoped to owners.
+
+The connector under test is an integrator entitled to every cargo owner of the world (its
+`owners` scope is empty, meaning all). Each owner also gets credentials of its own, scoped to
+it alone (`Credentials.tenants`): the fakes must never let those read or change another
+owner's data. See docs/DECISIONS.md, "Tenants".
+"""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -16,6 +23,7 @@ class OmsCredentials:
     sid: str = field(default_factory=lambda: "ecomock")
     app_key: str = field(default_factory=lambda: "oms_" + _token(6))
     app_secret: str = field(default_factory=_token)
+    owners: tuple[str, ...] = ()  # owner codes these may touch; () = every owner
 
 
 @dataclass(frozen=True)
@@ -23,12 +31,14 @@ class QimenCredentials:
     app_key: str = field(default_factory=lambda: "qm_" + _token(6))
     secret: str = field(default_factory=_token)
     customer_id: str = field(default_factory=lambda: "ECOMOCK_CUST")
+    owners: tuple[str, ...] = ()  # owner codes these may touch; () = every owner
 
 
 @dataclass(frozen=True)
 class KdniaoCredentials:
     ebusiness_id: str = field(default_factory=lambda: str(1_000_000 + secrets.randbelow(8_999_999)))
     api_key: str = field(default_factory=lambda: _token(18))
+    owners: tuple[str, ...] = ()  # owner codes these may touch; () = every owner
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,7 @@ class K3Credentials:
     username: str = field(default_factory=lambda: "connector")
     password: str = field(default_factory=lambda: _token(10))
     lcid: int = 2052
+    owners: tuple[str, ...] = ()  # owner codes these may touch; () = every owner
 
 
 @dataclass(frozen=True)
@@ -44,29 +55,65 @@ class BankCredentials:
     account: str = field(default_factory=lambda: "6222" + str(secrets.randbelow(10**12)).zfill(12))
     username: str = field(default_factory=lambda: "treasury")
     password: str = field(default_factory=lambda: _token(10))
+    owners: tuple[str, ...] = ()  # owner codes these may touch; () = every owner
+
+
+SYSTEMS = ("oms", "wms", "erp", "bank", "carrier")
 
 
 @dataclass(frozen=True)
 class Credentials:
-    """One set per connector run; secrets are random, never derived from the scenario seed."""
+    """The connector's set (every owner) plus one set per owner, scoped to that owner alone.
+
+    Secrets are random per run, never derived from the scenario seed.
+    """
 
     oms: OmsCredentials = field(default_factory=OmsCredentials)
     wms: QimenCredentials = field(default_factory=QimenCredentials)
     carrier: KdniaoCredentials = field(default_factory=KdniaoCredentials)
     erp: K3Credentials = field(default_factory=K3Credentials)
     bank: BankCredentials = field(default_factory=BankCredentials)
+    tenants: dict[str, Credentials] = field(default_factory=dict)
+
+    @classmethod
+    def issue(cls, owner_codes: Sequence[str]) -> Credentials:
+        """The connector's credentials and, for each owner, credentials scoped to it."""
+        tenants = {}
+        for code in owner_codes:
+            scope = (code,)
+            slug = code.lower()
+            tenants[code] = cls(
+                oms=OmsCredentials(sid=f"ecomock-{slug}", owners=scope),
+                wms=QimenCredentials(customer_id=f"CUST-{code}", owners=scope),
+                carrier=KdniaoCredentials(owners=scope),
+                erp=K3Credentials(username=f"user-{slug}", owners=scope),
+                bank=BankCredentials(username=f"treasury-{slug}", owners=scope),
+            )
+        return cls(tenants=tenants)
+
+    def grants(self, system: str) -> list[Any]:
+        """Every credential issued for `system`: the connector's first, then the owners'."""
+        return [getattr(self, system)] + [getattr(t, system) for t in self.tenants.values()]
 
     def endpoints(self, urls: dict[str, str]) -> dict[str, dict[str, Any]]:
-        """The `endpoints.json` object: per system its base `url` and the credentials."""
-        return {
-            name: {"url": urls[name], **asdict(getattr(self, name))}
-            for name in ("oms", "wms", "erp", "bank", "carrier")
-        }
+        """The `endpoints.json` object: per system its base `url`, the connector's
+        credentials, and under `tenants` each owner's own."""
+        result: dict[str, dict[str, Any]] = {}
+        for name in SYSTEMS:
+            entry: dict[str, Any] = {"url": urls[name], **asdict(getattr(self, name))}
+            if self.tenants:
+                entry["tenants"] = {
+                    code: asdict(getattr(tenant, name)) for code, tenant in self.tenants.items()
+                }
+            result[name] = entry
+        return result
 
     def environment(self, urls: dict[str, str]) -> dict[str, str]:
-        """The same, as `ECOMOCK_<SYSTEM>_<FIELD>` variables for the connector's process."""
+        """The connector's own credentials as `ECOMOCK_<SYSTEM>_<FIELD>` variables."""
         env: dict[str, str] = {}
-        for system, values in self.endpoints(urls).items():
-            for key, value in values.items():
-                env[f"ECOMOCK_{system.upper()}_{key.upper()}"] = str(value)
+        for system in SYSTEMS:
+            env[f"ECOMOCK_{system.upper()}_URL"] = urls[system]
+            for key, value in asdict(getattr(self, system)).items():
+                if key != "owners":
+                    env[f"ECOMOCK_{system.upper()}_{key.upper()}"] = str(value)
         return env
