@@ -9,8 +9,8 @@ owner's data. See docs/DECISIONS.md, "Tenants".
 from __future__ import annotations
 
 import secrets
-from dataclasses import asdict, dataclass, field
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
