@@ -1,4 +1,4 @@
-"""Settings for the adapters' fuzz tests: 2,000 inputs per adapter in make test, more in make fuzz."""
+"""Settings for the adapters' fuzz tests: 2,000 inputs per adapter, more under make fuzz."""
 
 from __future__ import annotations
 
