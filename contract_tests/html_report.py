@@ -1,0 +1,275 @@
+"""report.html: the verdict at a glance, with throughput, backlog and latency plots (inline SVG)."""
+
+from __future__ import annotations
+
+import bisect
+import html
+import json
+import math
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from contract_tests.database import attach_run
+from contract_tests.invariants import InvariantResult
+from contract_tests.judge import Verdict
+from contract_tests.metrics import FLOWS, latency_samples
+
+WIDTH, HEIGHT = 760, 230
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 56, 16, 14, 34
+COLOURS = ("#2563eb", "#16a34a", "#d97706", "#9333ea", "#dc2626")
+BUCKETS = 40  # points per time series
+
+# Wall times of the milestones plotted over time; each query yields one REAL per order.
+MILESTONES = {
+    "paid": "SELECT paid_wall FROM oms.orders WHERE paid_wall IS NOT NULL",
+    "at WMS": "SELECT created_wall FROM wms.delivery_orders WHERE created_wall IS NOT NULL",
+    "shipped": "SELECT delivered_wall FROM wms.delivery_orders WHERE delivered_wall IS NOT NULL",
+    "invoiced": "SELECT audited_wall FROM erp.documents"
+    " WHERE form_id = 'AR_receivable' AND audited_wall IS NOT NULL",
+}
+
+
+FLOW_TITLES = {
+    "paid_to_wms": "paid → delivery order at the WMS",
+    "shipped_to_oms": "shipped by the WMS → shipped in the OMS",
+    "shipped_to_erp": "shipped by the WMS → both ERP documents audited",
+}
+
+
+@dataclass(frozen=True)
+class Series:
+    label: str
+    points: list[tuple[float, float]]
+
+
+def _read(conn: sqlite3.Connection, sql: str) -> list[float]:
+    try:
+        return sorted(float(row[0]) for row in conn.execute(sql))
+    except sqlite3.Error:
+        return []  # a missing table is already a failed invariant; the plot just stays empty
+
+
+def rate_series(times: dict[str, list[float]]) -> tuple[list[Series], float, float]:
+    """Per-minute rates of each milestone over the run, in BUCKETS equal slices of wall time."""
+    everything = [t for values in times.values() for t in values]
+    if not everything:
+        return [], 0.0, 0.0
+    start, end = min(everything), max(everything)
+    width = max((end - start) / BUCKETS, 1e-6)
+    series = []
+    for label, values in times.items():
+        counts = [0] * BUCKETS
+        for t in values:
+            counts[min(int((t - start) / width), BUCKETS - 1)] += 1
+        points = [((i + 0.5) * width, c * 60.0 / width) for i, c in enumerate(counts)]
+        series.append(Series(label, points))
+    return series, start, end
+
+
+def backlog_series(created: list[float], shipped: list[float], start: float, end: float) -> Series:
+    """Delivery orders at the WMS not yet shipped, sampled across the run."""
+    points = []
+    for i in range(BUCKETS + 1):
+        t = start + (end - start) * i / BUCKETS
+        waiting = bisect.bisect_right(created, t) - bisect.bisect_right(shipped, t)
+        points.append((t - start, float(waiting)))
+    return Series("backlog", points)
+
+
+def _nice_max(value: float) -> float:
+    if value <= 0:
+        return 1.0
+    magnitude = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * magnitude:
+            return step * magnitude
+    return 10 * magnitude
+
+
+def line_chart(
+    series: Sequence[Series], x_label: str, y_label: str, ref: float | None = None
+) -> str:
+    """An SVG line chart; `ref` draws a dashed horizontal reference line."""
+    if not series or not any(s.points for s in series):
+        return '<p class="empty">nothing to plot</p>'
+    x_max = max(x for s in series for x, _ in s.points) or 1.0
+    y_max = _nice_max(max([y for s in series for _, y in s.points] + [ref or 0.0]))
+    plot_w = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
+    plot_h = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
+
+    def px(x: float) -> float:
+        return MARGIN_LEFT + x / x_max * plot_w
+
+    def py(y: float) -> float:
+        return MARGIN_TOP + plot_h - y / y_max * plot_h
+
+    parts = [_axes(plot_w, plot_h, x_max, y_max, x_label, y_label)]
+    if ref is not None:
+        parts.append(
+            f'<line x1="{MARGIN_LEFT}" x2="{MARGIN_LEFT + plot_w}" y1="{py(ref):.1f}"'
+            f' y2="{py(ref):.1f}" class="ref"/>'
+            f'<text x="{MARGIN_LEFT + plot_w - 4}" y="{py(ref) - 4:.1f}" class="ref-label"'
+            f' text-anchor="end">{ref:,.0f}</text>'
+        )
+    for index, s in enumerate(series):
+        colour = COLOURS[index % len(COLOURS)]
+        path = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in s.points)
+        parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        parts.append(
+            f'<rect x="{MARGIN_LEFT + 10 + index * 110}" y="{MARGIN_TOP}" width="10" height="10"'
+            f' fill="{colour}"/><text x="{MARGIN_LEFT + 24 + index * 110}" y="{MARGIN_TOP + 9}"'
+            f' class="legend">{html.escape(s.label)}</text>'
+        )
+    return _svg("".join(parts))
+
+
+def histogram(values: Sequence[float], label: str, objective: float | None) -> str:
+    """Latency distribution: 30 bins up to the 99.9th percentile, with p99 and the objective."""
+    if not values:
+        return '<p class="empty">no samples</p>'
+    ordered = sorted(values)
+    top = ordered[min(len(ordered) - 1, int(len(ordered) * 0.999))] or ordered[-1] or 1e-3
+    top = max(top, objective or 0.0) if objective else top
+    bins = [0] * 30
+    for v in ordered:
+        bins[min(int(v / top * 30), 29)] += 1
+    plot_w = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
+    plot_h = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
+    y_max = _nice_max(max(bins))
+    bar_w = plot_w / 30
+    parts = [_axes(plot_w, plot_h, top, y_max, f"{label} (wall seconds)", "orders")]
+    for i, count in enumerate(bins):
+        h = count / y_max * plot_h
+        parts.append(
+            f'<rect x="{MARGIN_LEFT + i * bar_w + 1:.1f}" y="{MARGIN_TOP + plot_h - h:.1f}"'
+            f' width="{bar_w - 2:.1f}" height="{h:.1f}" fill="{COLOURS[0]}"/>'
+        )
+    p99 = ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
+    for value, name, css in ((p99, "p99", "marker"), (objective, "objective", "ref")):
+        if value is None or value > top:
+            continue
+        x = MARGIN_LEFT + value / top * plot_w
+        # Labels near the right edge go on the left of their line, so they stay readable.
+        anchor, dx = ("end", -4) if x > MARGIN_LEFT + plot_w * 0.8 else ("start", 4)
+        parts.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{MARGIN_TOP}" y2="{MARGIN_TOP + plot_h}"'
+            f' class="{css}"/><text x="{x + dx:.1f}" y="{MARGIN_TOP + 24}" text-anchor="{anchor}"'
+            f' class="{css}-label">{name} {value:.3f} s</text>'
+        )
+    return _svg("".join(parts))
+
+
+def _axes(
+    plot_w: float, plot_h: float, x_max: float, y_max: float, x_label: str, y_label: str
+) -> str:
+    bottom = MARGIN_TOP + plot_h
+    parts = [
+        f'<line x1="{MARGIN_LEFT}" x2="{MARGIN_LEFT + plot_w}" y1="{bottom}" y2="{bottom}"'
+        ' class="axis"/>',
+        f'<line x1="{MARGIN_LEFT}" x2="{MARGIN_LEFT}" y1="{MARGIN_TOP}" y2="{bottom}" class="axis"/>',
+    ]
+    for i in range(5):
+        y = MARGIN_TOP + plot_h * i / 4
+        value = y_max * (4 - i) / 4
+        parts.append(
+            f'<line x1="{MARGIN_LEFT}" x2="{MARGIN_LEFT + plot_w}" y1="{y:.1f}" y2="{y:.1f}"'
+            f' class="grid"/><text x="{MARGIN_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end"'
+            f' class="tick">{value:,.4g}</text>'
+        )
+        x = MARGIN_LEFT + plot_w * i / 4
+        parts.append(
+            f'<text x="{x:.1f}" y="{bottom + 16}" text-anchor="middle" class="tick">'
+            f"{x_max * i / 4:,.3g}</text>"
+        )
+    parts.append(
+        f'<text x="{MARGIN_LEFT + plot_w / 2}" y="{HEIGHT - 4}" text-anchor="middle"'
+        f' class="label">{html.escape(x_label)}</text>'
+        f'<text x="12" y="{MARGIN_TOP + plot_h / 2}" transform="rotate(-90 12'
+        f' {MARGIN_TOP + plot_h / 2})" text-anchor="middle" class="label">'
+        f"{html.escape(y_label)}</text>"
+    )
+    return "".join(parts)
+
+
+def _svg(body: str) -> str:
+    return f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img">{body}</svg>'
+
+
+STYLE = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:820px;color:#1f2937}
+h1{font-size:1.5rem;margin:0}.verdict{display:inline-block;padding:.2rem .7rem;border-radius:.4rem;
+color:#fff;font-weight:600}.pass{background:#16a34a}.fail{background:#dc2626}
+.meta{color:#6b7280;margin:.3rem 0 1.2rem}.cards{display:flex;gap:.6rem;flex-wrap:wrap}
+.card{border:1px solid #e5e7eb;border-radius:.5rem;padding:.5rem .8rem;min-width:90px}
+.card b{display:block;font-size:1.3rem}table{border-collapse:collapse;width:100%}
+td,th{border-bottom:1px solid #e5e7eb;padding:.35rem .4rem;text-align:left;vertical-align:top}
+td.num{text-align:right}pre{background:#f9fafb;padding:.5rem;overflow:auto;font-size:12px}
+svg{width:100%;height:auto}.axis{stroke:#9ca3af}.grid{stroke:#f3f4f6}
+.tick,.legend,.label{font-size:11px;fill:#4b5563}.ref{stroke:#dc2626;stroke-dasharray:5 4}
+.ref-label{font-size:11px;fill:#dc2626}.marker{stroke:#111827;stroke-dasharray:2 3}
+.marker-label{font-size:11px;fill:#111827}.empty{color:#9ca3af}h2{margin-top:1.8rem}
+"""
+
+
+def render_html(verdict: Verdict, conn: sqlite3.Connection) -> str:
+    """The whole page for a judged run whose databases `conn` has attached."""
+    meta = verdict.meta
+    times = {label: _read(conn, sql) for label, sql in MILESTONES.items()}
+    rates, start, end = rate_series(times)
+    backlog = backlog_series(times["at WMS"], times["shipped"], start, end)
+    objective = meta.objectives.get("paid_to_wms_p99_seconds")
+    cards = "".join(
+        f'<div class="card">{html.escape(key.replace("_", " "))}<b>{value:,}</b></div>'
+        for key, value in verdict.counts.items()
+    )
+    cards += f'<div class="card">orders / min<b>{verdict.throughput.orders_per_min:,.0f}</b></div>'
+    rows = "".join(_invariant_row(inv) for inv in verdict.invariants)
+    latency_plots = ""
+    for flow in FLOWS:
+        try:
+            values = [seconds for _, seconds in latency_samples(conn, flow)]
+        except sqlite3.Error:
+            values = []
+        limit = objective if flow == "paid_to_wms" else None
+        latency_plots += f"<h3>{FLOW_TITLES.get(flow, flow)}</h3>"
+        latency_plots += histogram(values, flow, limit)
+    status = "pass" if verdict.passed else "fail"
+    return f"""<!doctype html><html lang="en"><meta charset="utf-8">
+<title>ecomock {status}: {html.escape(str(meta.scenario))} × {html.escape(str(meta.connector))}</title>
+<style>{STYLE}</style><body>
+<h1>ecomock <span class="verdict {status}">{status.upper()}</span></h1>
+<p class="meta">scenario <b>{html.escape(str(meta.scenario))}</b>, seed {meta.seed},
+connector <b>{html.escape(str(meta.connector))}</b></p>
+<div class="cards">{cards}</div>
+<h2>Invariants</h2><table><tr><th>invariant</th><th>result</th><th>checked</th>
+<th>violations</th><th>detail</th></tr>{rows}</table>
+<h2>Throughput</h2>{line_chart(rates, "wall seconds since the first order", "orders per minute")}
+<h2>Warehouse backlog</h2>{line_chart([backlog], "wall seconds", "delivery orders waiting")}
+<h2>Latency</h2>{latency_plots}
+</body></html>
+"""
+
+
+def _invariant_row(inv: InvariantResult) -> str:
+    detail = html.escape(inv.summary or "")
+    if inv.examples:
+        shown = json.dumps(inv.examples[:3], ensure_ascii=False, indent=1, default=str)
+        detail += f"<details><summary>examples</summary><pre>{html.escape(shown)}</pre></details>"
+    status = "pass" if inv.passed else "fail"
+    return (
+        f'<tr><td>{html.escape(inv.name)}</td><td><span class="verdict {status}">{status}</span>'
+        f"</td><td class=num>{inv.checked:,}</td><td class=num>{inv.violations:,}</td>"
+        f"<td>{detail}</td></tr>"
+    )
+
+
+def write_html_report(verdict: Verdict, run_dir: Path, path: Path) -> None:
+    """Write report.html for the judged run in `run_dir`."""
+    conn = attach_run(run_dir)
+    try:
+        page = render_html(verdict, conn)
+    finally:
+        conn.close()
+    path.write_text(page, encoding="utf-8")
