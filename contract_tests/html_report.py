@@ -168,7 +168,8 @@ def _axes(
     parts = [
         f'<line x1="{MARGIN_LEFT}" x2="{MARGIN_LEFT + plot_w}" y1="{bottom}" y2="{bottom}"'
         ' class="axis"/>',
-        f'<line x1="{MARGIN_LEFT}" x2="{MARGIN_LEFT}" y1="{MARGIN_TOP}" y2="{bottom}" class="axis"/>',
+        f'<line x1="{MARGIN_LEFT}" x2="{MARGIN_LEFT}" y1="{MARGIN_TOP}" y2="{bottom}"'
+        ' class="axis"/>',
     ]
     for i in range(5):
         y = MARGIN_TOP + plot_h * i / 4
@@ -236,8 +237,9 @@ def render_html(verdict: Verdict, conn: sqlite3.Connection) -> str:
         latency_plots += f"<h3>{FLOW_TITLES.get(flow, flow)}</h3>"
         latency_plots += histogram(values, flow, limit)
     status = "pass" if verdict.passed else "fail"
+    title = f"ecomock {status}: {meta.scenario} × {meta.connector}"
     return f"""<!doctype html><html lang="en"><meta charset="utf-8">
-<title>ecomock {status}: {html.escape(str(meta.scenario))} × {html.escape(str(meta.connector))}</title>
+<title>{html.escape(title)}</title>
 <style>{STYLE}</style><body>
 <h1>ecomock <span class="verdict {status}">{status.upper()}</span></h1>
 <p class="meta">scenario <b>{html.escape(str(meta.scenario))}</b>, seed {meta.seed},

@@ -26,7 +26,7 @@ def test_page_shows_verdict_invariants_and_plots(tmp_path: Path) -> None:
 def test_rates_are_per_minute_and_backlog_follows_the_orders() -> None:
     # 120 orders paid evenly over 60 s: 120 per minute in every bucket.
     paid = [i * 0.5 for i in range(120)]
-    series, start, end = rate_series({"paid": paid})
+    series, _, _ = rate_series({"paid": paid})
     rates = [y for _, y in series[0].points]
     assert all(abs(rate - 120) < 10 for rate in rates[1:-1])
     created = [0.0, 1.0, 2.0]
