@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -77,6 +78,13 @@ def make_app(
     async def protocol_error(request: Request, exc: Exception) -> Response:
         return on_error(request, exc)
 
-    app.add_exception_handler(RequestValidationError, protocol_error)
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        # The control surface is ecomock's own REST API: it answers as its OpenAPI says (422);
+        # only the imitated protocol's paths answer in the protocol's format.
+        if request.url.path.startswith("/_fake/") and isinstance(exc, RequestValidationError):
+            return await request_validation_exception_handler(request, exc)
+        return on_error(request, exc)
+
+    app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(Exception, protocol_error)
     return CatchUpClock(app, clock)
