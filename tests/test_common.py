@@ -125,3 +125,27 @@ async def test_app_answers_unforeseen_errors_in_protocol_format(
     assert clock_answer["scale"] == clock.scale
     assert clock_answer["now_text"] == "2026-11-10 20:00:00"
     await client.aclose()
+
+
+def test_history_masks_phones_and_addresses(make_context: Callable[[str], SystemContext]) -> None:
+    ctx = make_context("carrier")
+    ctx.history.record(
+        "api_in",
+        "1007",
+        "ok",
+        "T1",
+        {"Receiver": {"Name": "张三", "Mobile": "13812345678", "Address": "天河区体育西路1号"}},
+    )
+    ctx.history.record(
+        "api_in",
+        "deliveryorder.create",
+        "ok",
+        "T2",
+        "<receiverInfo><mobile>13912345678</mobile><detailAddress>白云区太和镇8号</detailAddress>"
+        "</receiverInfo>",
+    )
+    first, second = (row[0] for row in ctx.conn.execute("SELECT payload FROM events ORDER BY seq"))
+    receiver = json.loads(first)["Receiver"]
+    assert receiver == {"Name": "张三", "Mobile": "138****5678", "Address": "天河区体****"}
+    assert "13912345678" not in second and "太和镇8号" not in second
+    assert "<mobile>139****5678</mobile>" in second

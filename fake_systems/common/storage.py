@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from fake_systems.common.privacy import mask_field, mask_text
 from simulator.clock import Clock, format_qimen_time
 
 HISTORY_SCHEMA = """
@@ -59,11 +60,15 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 def redact(payload: Any) -> Any:
-    """Copy of a payload with secret fields replaced, for the history and the logs."""
+    """Copy of a payload with secrets removed and personal data masked, for history and logs."""
     if isinstance(payload, dict):
-        return {k: ("***" if k in SECRET_FIELDS else redact(v)) for k, v in payload.items()}
+        return {
+            k: "***" if k in SECRET_FIELDS else mask_field(k, redact(v)) for k, v in payload.items()
+        }
     if isinstance(payload, list):
         return [redact(v) for v in payload]
+    if isinstance(payload, str):
+        return mask_text(payload)
     return payload
 
 
@@ -84,7 +89,8 @@ class History:
     ) -> None:
         body = None
         if payload is not None:
-            body = payload if isinstance(payload, str) else orjson.dumps(redact(payload)).decode()
+            cleaned = redact(payload)
+            body = cleaned if isinstance(cleaned, str) else orjson.dumps(cleaned).decode()
         self.conn.execute(
             "INSERT INTO events (sim_time, wall_time, kind, operation, entity, outcome, payload)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
