@@ -74,7 +74,9 @@ class Ecosystem:
     def apps(self) -> dict[str, ASGIApp]:
         return {
             "oms": wdt.create_app(self.oms, self.credentials.oms),
-            "wms": qimen.create_app(self.wms, self.credentials.wms),
+            "wms": qimen.create_app(
+                self.wms, self.credentials.wms, tenants=self.credentials.grants("wms")[1:]
+            ),
             "erp": k3.create_app(self.erp, self.credentials.erp),
             "bank": iso20022.create_app(self.bank, self.credentials.bank),
             "carrier": kdniao.create_app(self.carrier, self.credentials.carrier),

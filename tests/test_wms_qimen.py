@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -16,12 +17,14 @@ from fake_systems.common.credentials import QimenCredentials
 from fake_systems.common.faults import NO_FAULTS, FaultInjector, FaultRule
 from fake_systems.wms.api.qimen import create_app
 from fake_systems.wms.service import WmsConfig, WmsService
-from simulator.clock import ManualClock
+from simulator.clock import CHINA, ManualClock, format_qimen_time
 from simulator.world import World
 
 FIXED = WmsConfig(accept_seconds=(30, 30), pick_seconds=(100, 100), pack_seconds=(50, 50))
 PATH = "/router/qimen/service"
 CREDS = QimenCredentials(app_key="qm_test", secret="s3cr3t", customer_id="ECOMOCK_CUST")
+# The ManualClock's wall clock (Unix 1.8e9) as a Qimen timestamp: fresh for these tests.
+WALL_NOW = format_qimen_time(datetime.fromtimestamp(ManualClock().wall(), CHINA))
 
 pytestmark = pytest.mark.anyio
 
@@ -37,7 +40,7 @@ def envelope(
 ) -> dict[str, str]:
     params = {
         "method": f"taobao.qimen.{method}",
-        "timestamp": "2026-11-10 20:00:00",
+        "timestamp": WALL_NOW,
         "format": "xml",
         "app_key": CREDS.app_key,
         "v": "2.0",
@@ -209,9 +212,9 @@ async def test_missing_sign_and_tampered_body_are_refused(
         ("deliveryorder.create", {"sign_method": "hmac"}, None, "isv.invalid-parameter"),
         ("deliveryorder.create", {"customerId": "SOMEONE_ELSE"}, None, "isv.invalid-parameter"),
         ("deliveryorder.create", {"customerId": ""}, None, "isv.missing-parameter"),
-        ("deliveryorder.create", {"format": "json"}, None, "isv.invalid-parameter"),
+        ("deliveryorder.create", {"format": "yaml"}, None, "isv.invalid-parameter"),
         ("deliveryorder.create", {"timestamp": "yesterday"}, None, "isv.invalid-parameter"),
-        ("entryorder.create", {}, None, "isv.invalid-method"),
+        ("stockout.create", {}, None, "isv.invalid-method"),
         ("deliveryorder.create", {}, "<request><deliveryOrder>", "isv.invalid-format"),
         ("deliveryorder.create", {}, "", "isv.invalid-format"),
         ("deliveryorder.create", {}, "<order/>", "isv.invalid-format"),

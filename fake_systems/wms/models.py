@@ -25,11 +25,41 @@ class WmsConfig:
     accept_seconds: tuple[float, float] = (30.0, 120.0)
     pick_seconds: tuple[float, float] = (60.0, 240.0)
     pack_seconds: tuple[float, float] = (60.0, 180.0)
+    # Inbound (entry and return orders): from ACCEPT until the goods are counted in.
+    receive_seconds: tuple[float, float] = (300.0, 900.0)
+    # Push taobao.qimen.stockchange.report for every stock movement. Off by default: the
+    # connector already learns shipments and receipts from the confirms, and one more push
+    # per movement would double its load at peak.
+    stock_change_reports: bool = False
 
 
 # Qimen orderType values for outbound sales orders the fake accepts.
 ORDER_TYPES = frozenset({"JYCK", "HHCK", "BFCK", "QTCK"})
 CANCELABLE = frozenset({DeliveryStatus.NEW, DeliveryStatus.ACCEPT})
+# entryOrderType values of entryorder.create (purchase, transfer, other inbound).
+ENTRY_ORDER_TYPES = frozenset({"CGRK", "DBRK", "QTRK", "SCRK", "LYRK", "B2BRK"})
+# orderType values of returnorder.create (sales return, exchange return).
+RETURN_ORDER_TYPES = frozenset({"THRK", "HHRK"})
+INVENTORY_TYPES = frozenset({"ZP", "CC", "JS", "XS", "XZ", "ZT"})
+
+# The owner codes a caller may touch; None means every owner (the integrator's credentials).
+Scope = frozenset[str] | None
+
+
+class InboundStatus(StrEnum):
+    """Entry and return order states (Qimen's, without PARTFULFILLED)."""
+
+    NEW = "NEW"
+    ACCEPT = "ACCEPT"
+    FULFILLED = "FULFILLED"
+    CANCELED = "CANCELED"
+
+
+class InboundKind(StrEnum):
+    """Entry orders (入库单) and return orders (退货入库单) share one table and one life."""
+
+    ENTRY = "entryorder"
+    RETURN = "returnorder"
 
 
 class CarrierDesk(Protocol):
@@ -61,6 +91,8 @@ STOCK_NOT_ENOUGH = "STOCK_NOT_ENOUGH"
 ORDER_NOT_EXIST = "ORDER_NOT_EXIST"
 CANCELEDFAIL = "CANCELEDFAIL"
 INVALID_PARAMETER = "isv.invalid-parameter"
+ITEM_EXIST = "ITEM_EXIST"
+PERMISSION_DENIED = "isv.permission-denied"
 
 
 @dataclass(frozen=True)
@@ -87,6 +119,85 @@ class DeliveryOrderRequest:
     express_code: str | None = None
     source_platform_code: str | None = None
     shop_nick: str | None = None
+
+
+@dataclass(frozen=True)
+class ItemRequest:
+    """singleitem.synchronize: an item to add or update."""
+
+    item_code: str
+    owner_code: str | None
+    name: str | None = None
+    bar_code: str | None = None
+    category: str | None = None
+    weight_kg: float | None = None
+
+
+@dataclass(frozen=True)
+class InboundLineRequest:
+    order_line_no: str
+    item_code: str
+    plan_qty: int
+    owner_code: str | None = None
+    inventory_type: str = "ZP"
+
+
+@dataclass(frozen=True)
+class InboundOrderRequest:
+    """entryorder.create or returnorder.create, parsed by the adapter."""
+
+    kind: InboundKind
+    order_code: str
+    warehouse_code: str
+    order_type: str
+    owner_code: str | None
+    lines: tuple[InboundLineRequest, ...]
+    supplier_code: str | None = None
+    purchase_order_code: str | None = None
+    pre_delivery_order_code: str | None = None
+    logistics_code: str | None = None
+    express_code: str | None = None
+    return_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    order_id: str
+    created: bool  # False for an idempotent repeat
+
+
+@dataclass(frozen=True)
+class InboundOrderView:
+    kind: InboundKind
+    order_id: str
+    order_code: str
+    owner_code: str
+    warehouse_code: str
+    order_type: str
+    status: InboundStatus
+    created_sim: str
+    confirmed_sim: str | None
+    pre_delivery_order_code: str | None
+    lines: tuple[LineView, ...]
+
+
+@dataclass(frozen=True)
+class StockView:
+    warehouse_code: str
+    item_code: str
+    on_hand: int
+    reserved: int
+
+
+@dataclass(frozen=True)
+class TransferRequest:
+    """transferorder.create: move stock between two warehouses of one owner."""
+
+    transfer_order_code: str
+    from_warehouse_code: str
+    to_warehouse_code: str
+    owner_code: str | None
+    lines: tuple[InboundLineRequest, ...]
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,19 @@
-"""Qimen XML on the wire: safe parsing, terse rendering, and the deliveryorder.confirm push body."""
+"""Qimen XML on the wire: safe parsing, terse rendering, the push bodies, and the JSON mirror.
+
+`format=json` carries the same documents as JSON: `{"request": {...}}` in, `{"response":
+{...}}` out, element names as keys, lists as arrays under their plural element
+(`"orderLines": [{...}]`; `{"orderLines": {"orderLine": [...]}}` is accepted too). JSON
+bodies are turned into the same element tree XML bodies give, so both share one code path.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from typing import Any
 from xml.sax.saxutils import escape
 
+import orjson
 from lxml import etree
 
 XML_DECLARATION = '<?xml version="1.0" encoding="utf-8"?>'
@@ -34,6 +43,83 @@ def parse_request(body: bytes, root_tag: str = "request") -> etree._Element:
     if root.tag != root_tag:
         raise XmlError(f"root element must be <{root_tag}>, not <{root.tag}>")
     return root
+
+
+# Plural elements whose children are list items, and the item element's name.
+LIST_ITEMS = {
+    "orderLines": "orderLine",
+    "packages": "package",
+    "items": "item",
+    "orders": "order",
+    "criteriaList": "criteria",
+}
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
+MAX_JSON_DEPTH = 16
+
+
+def parse_json_request(body: bytes) -> etree._Element:
+    """A `{"request": {...}}` JSON body as the `<request>` element tree; raises XmlError."""
+    if not body.strip():
+        raise XmlError("empty body")
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise XmlError(f"malformed JSON: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("request"), dict):
+        raise XmlError('JSON body must be {"request": {...}}')
+    root = etree.Element("request")
+    _fill(root, data["request"], 1)
+    return root
+
+
+def _fill(node: etree._Element, data: dict[str, Any], depth: int) -> None:
+    if depth > MAX_JSON_DEPTH:
+        raise XmlError(f"JSON nested deeper than {MAX_JSON_DEPTH}")
+    for key, value in data.items():
+        if not _NAME.fullmatch(key):
+            raise XmlError(f"invalid element name: {key[:40]!r}")
+        if isinstance(value, list):
+            if key in LIST_ITEMS:  # "orderLines": [...] -> <orderLines><orderLine>…
+                holder = etree.SubElement(node, key)
+                for item in value:
+                    _append(holder, LIST_ITEMS[key], item, depth + 1)
+            else:  # "orderLine": [...] -> repeated <orderLine>
+                for item in value:
+                    _append(node, key, item, depth)
+        else:
+            _append(node, key, value, depth)
+
+
+def _append(parent: etree._Element, tag: str, value: Any, depth: int) -> None:
+    if value is None:
+        return
+    if isinstance(value, list):
+        raise XmlError(f"nested list under {tag}")
+    child = etree.SubElement(parent, tag)
+    if isinstance(value, dict):
+        _fill(child, value, depth + 1)
+        return
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    try:
+        child.text = str(value)
+    except ValueError as exc:  # control characters XML cannot carry
+        raise XmlError(f"invalid characters in {tag}") from exc
+
+
+def to_json(document: str) -> bytes:
+    """One of our own XML documents (`<response>` or `<request>`) as Qimen JSON."""
+    root = etree.fromstring(document.encode(), _PARSER)
+    return orjson.dumps({root.tag: _as_json(root)})
+
+
+def _as_json(node: etree._Element) -> Any:
+    children = list(node)
+    if not children:
+        return node.text or ""
+    if node.tag in LIST_ITEMS:
+        return [_as_json(child) for child in children]
+    return {child.tag: _as_json(child) for child in children}
 
 
 def text(node: etree._Element | None, path: str) -> str | None:
@@ -132,7 +218,12 @@ def confirm_body(
             ),
         ),
     )
-    order_lines = group(
+    return f"{XML_DECLARATION}<request>{delivery}{package}{order_lines(lines)}</request>"
+
+
+def order_lines(lines: Iterable[dict[str, Any]]) -> str:
+    """`<orderLines>` of planned and actual quantities, as every confirm carries them."""
+    return group(
         "orderLines",
         (
             group(
@@ -140,6 +231,11 @@ def confirm_body(
                 (
                     el("orderLineNo", line["order_line_no"]),
                     el("itemCode", line["item_code"]),
+                    *(
+                        [el("inventoryType", line["inventory_type"])]
+                        if "inventory_type" in line
+                        else []
+                    ),
                     el("planQty", line["plan_qty"]),
                     el("actualQty", line["actual_qty"]),
                 ),
@@ -147,4 +243,77 @@ def confirm_body(
             for line in lines
         ),
     )
-    return f"{XML_DECLARATION}<request>{delivery}{package}{order_lines}</request>"
+
+
+def inbound_confirm_body(
+    kind: str, order: dict[str, Any], lines: list[dict[str, Any]], out_biz_code: str
+) -> str:
+    """entryorder.confirm or returnorder.confirm (final, confirmType 0) for a FULFILLED order."""
+    if kind == "entryorder":
+        header = group(
+            "entryOrder",
+            (
+                el("entryOrderCode", order["order_code"]),
+                el("entryOrderId", order["inbound_order_id"]),
+                el("ownerCode", order["owner_code"]),
+                el("warehouseCode", order["warehouse_code"]),
+                el("entryOrderType", order["order_type"]),
+                el("purchaseOrderCode", order["purchase_order_code"]),
+                el("supplierCode", order["supplier_code"]),
+                el("status", "FULFILLED"),
+                el("outBizCode", out_biz_code),
+                el("confirmType", 0),
+                el("operateTime", order["confirmed_sim"]),
+            ),
+        )
+    else:
+        header = group(
+            "returnOrder",
+            (
+                el("returnOrderCode", order["order_code"]),
+                el("returnOrderId", order["inbound_order_id"]),
+                el("ownerCode", order["owner_code"]),
+                el("warehouseCode", order["warehouse_code"]),
+                el("orderType", order["order_type"]),
+                el("preDeliveryOrderCode", order["pre_delivery_order_code"]),
+                el("logisticsCode", order["logistics_code"]),
+                el("expressCode", order["express_code"]),
+                el("returnReason", order["return_reason"]),
+                el("status", "FULFILLED"),
+                el("outBizCode", out_biz_code),
+                el("orderConfirmTime", order["confirmed_sim"]),
+            ),
+        )
+    return f"{XML_DECLARATION}<request>{header}{order_lines(lines)}</request>"
+
+
+def stock_change_body(
+    owner_code: str,
+    order_code: str,
+    order_type: str,
+    out_biz_code: str,
+    change_time: str,
+    moves: list[tuple[str, str, int]],
+) -> str:
+    """stockchange.report: one `<item>` per (warehouse, item, signed quantity)."""
+    items = group(
+        "items",
+        (
+            group(
+                "item",
+                (
+                    el("ownerCode", owner_code),
+                    el("warehouseCode", warehouse),
+                    el("orderCode", order_code),
+                    el("orderType", order_type),
+                    el("outBizCode", f"{out_biz_code}-{index}"),
+                    el("itemCode", item),
+                    el("inventoryType", "ZP"),
+                    el("quantity", qty),
+                    el("changeTime", change_time),
+                ),
+            )
+            for index, (warehouse, item, qty) in enumerate(moves, start=1)
+        ),
+    )
+    return f"{XML_DECLARATION}<request>{items}</request>"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Generator
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,10 +20,14 @@ from fake_systems.wms import qimen_xml
 from fake_systems.wms.models import (
     CANCELABLE,
     CANCELEDFAIL,
+    ENTRY_ORDER_TYPES,
     INVALID_PARAMETER,
+    ITEM_EXIST,
     ITEM_NOT_EXIST,
     ORDER_NOT_EXIST,
     OWNER_NOT_EXIST,
+    PERMISSION_DENIED,
+    RETURN_ORDER_TYPES,
     STOCK_NOT_ENOUGH,
     WAREHOUSE_NOT_EXIST,
     CarrierDesk,
@@ -31,7 +35,16 @@ from fake_systems.wms.models import (
     DeliveryOrderRequest,
     DeliveryOrderView,
     DeliveryStatus,
+    InboundKind,
+    InboundOrderRequest,
+    InboundOrderView,
+    InboundResult,
+    InboundStatus,
+    ItemRequest,
     LineView,
+    Scope,
+    StockView,
+    TransferRequest,
     WmsConfig,
     WmsError,
 )
@@ -41,6 +54,12 @@ from simulator.world import World
 __all__ = ["CarrierDesk", "WmsConfig", "WmsError", "WmsService"]
 
 CONFIRM_METHOD = "taobao.qimen.deliveryorder.confirm"
+STOCK_CHANGE_METHOD = "taobao.qimen.stockchange.report"
+INBOUND_CONFIRM_METHODS = {
+    InboundKind.ENTRY: "taobao.qimen.entryorder.confirm",
+    InboundKind.RETURN: "taobao.qimen.returnorder.confirm",
+}
+_INBOUND_ID_PREFIX = {InboundKind.ENTRY: "EO", InboundKind.RETURN: "RO"}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS warehouses (
@@ -49,7 +68,8 @@ CREATE TABLE IF NOT EXISTS warehouses (
 );
 CREATE TABLE IF NOT EXISTS owners (owner_code TEXT PRIMARY KEY, name TEXT);
 CREATE TABLE IF NOT EXISTS items (
-    item_code TEXT PRIMARY KEY, name TEXT, category TEXT, weight_kg REAL
+    item_code TEXT PRIMARY KEY, name TEXT, category TEXT, weight_kg REAL,
+    owner_code TEXT, bar_code TEXT, updated_sim TEXT  -- owner NULL: the world's shared catalog
 );
 CREATE TABLE IF NOT EXISTS stock (
     warehouse_code TEXT NOT NULL, item_code TEXT NOT NULL, initial_qty INTEGER NOT NULL,
@@ -77,6 +97,28 @@ CREATE TABLE IF NOT EXISTS delivery_order_lines (
     actual_price TEXT
 );
 CREATE INDEX IF NOT EXISTS delivery_order_lines_id ON delivery_order_lines(delivery_order_id);
+CREATE TABLE IF NOT EXISTS inbound_orders (
+    inbound_order_id TEXT PRIMARY KEY, kind TEXT NOT NULL, order_code TEXT NOT NULL,
+    owner_code TEXT NOT NULL, warehouse_code TEXT NOT NULL, order_type TEXT, status TEXT NOT NULL,
+    supplier_code TEXT, purchase_order_code TEXT, pre_delivery_order_code TEXT,
+    logistics_code TEXT, express_code TEXT, return_reason TEXT, created_sim TEXT,
+    created_wall REAL, confirmed_sim TEXT, confirmed_wall REAL,
+    UNIQUE (kind, owner_code, order_code)
+);
+CREATE TABLE IF NOT EXISTS inbound_order_lines (
+    inbound_order_id TEXT NOT NULL, order_line_no TEXT, item_code TEXT, plan_qty INTEGER,
+    actual_qty INTEGER, owner_code TEXT, inventory_type TEXT
+);
+CREATE INDEX IF NOT EXISTS inbound_order_lines_id ON inbound_order_lines(inbound_order_id);
+CREATE TABLE IF NOT EXISTS transfer_orders (
+    transfer_order_id TEXT PRIMARY KEY, transfer_order_code TEXT NOT NULL,
+    owner_code TEXT NOT NULL, from_warehouse_code TEXT NOT NULL, to_warehouse_code TEXT NOT NULL,
+    status TEXT NOT NULL, created_sim TEXT, created_wall REAL,
+    UNIQUE (owner_code, transfer_order_code)
+);
+CREATE TABLE IF NOT EXISTS transfer_order_lines (
+    transfer_order_id TEXT NOT NULL, order_line_no TEXT, item_code TEXT, qty INTEGER
+);
 """
 
 _INSERT_LEDGER = (
@@ -99,14 +141,24 @@ class WmsService:
     Each order runs NEW → ACCEPT → PICK → PACKAGE → DELIVERED as a SimPy process that queues
     for the warehouse's pickers and packers; cancellation is possible in NEW and ACCEPT only.
     On DELIVERED it pushes a final `deliveryorder.confirm` and hands the parcel to the carrier.
+    Entry and return orders run NEW → ACCEPT → FULFILLED; on FULFILLED stock rises and an
+    `entryorder.confirm` / `returnorder.confirm` is pushed. Transfers move stock at once.
+
+    Every command takes a `scope` (the caller's owner codes, None = all): orders and items of
+    other owners are invisible (ORDER_NOT_EXIST / ITEM_NOT_EXIST), naming an owner outside the
+    scope is refused (isv.permission-denied).
 
     LIMITATIONS (what the fake does not imitate):
     - No short picks, split packages, partial confirms (confirmType 1) or EXCEPTION/REJECT.
     - One package per order; weight is the sum of catalog weights, no packaging material.
     - No batches, inventory types other than as recorded, locations, waves, PRINT/CHECK/WEIGH.
-    - Stock only moves by delivery orders here (no inbound, returns, counts or transfers yet).
+    - Stock is per (warehouse, item), not per owner: owners are kept apart by item ownership
+      (items synchronised by an owner are that owner's; the world's catalog is shared).
+    - Inbound orders are received in full (actualQty = planQty), no PARTFULFILLED, no
+      quality states; transfers are instant (no DBCK/DBRK legs, no in-transit stock).
+    - No stock counts (盘点) or adjustments other than by the orders above.
     - Orders in flight are not resumed after a process restart (state lives in one run).
-    - A repeated deliveryOrderCode returns the first order even if the content differs.
+    - A repeated order code returns the first order even if the content differs.
     """
 
     def __init__(
@@ -127,6 +179,7 @@ class WmsService:
         self._warehouses: dict[str, str] = {}  # code -> default carrier code
         self._owners: set[str] = set()
         self._weights: dict[str, float] = {}  # item code -> kg
+        self._item_owners: dict[str, str | None] = {}  # item code -> owner (None: shared)
         self._crews: dict[str, _Crew] = {}
         self._processes: dict[str, simpy.Process] = {}
         self._next_seq = 1
@@ -162,7 +215,8 @@ class WmsService:
                 [(o.code, o.name) for o in world.owners],
             )
             self.conn.executemany(
-                "INSERT OR IGNORE INTO items VALUES (?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO items (item_code, name, category, weight_kg)"
+                " VALUES (?, ?, ?, ?)",
                 [(s.item_code, s.name, s.category, s.weight_kg) for s in world.skus],
             )
             self.conn.executemany(
@@ -181,20 +235,51 @@ class WmsService:
                     simpy.Resource(self.env, capacity=max(1, row["packers"])),
                 )
         self._owners = {row[0] for row in self.conn.execute("SELECT owner_code FROM owners")}
-        self._weights = {
-            row[0]: float(row[1])
-            for row in self.conn.execute("SELECT item_code, weight_kg FROM items")
-        }
+        self._weights, self._item_owners = {}, {}
+        for row in self.conn.execute("SELECT item_code, weight_kg, owner_code FROM items"):
+            self._weights[row[0]] = float(row[1] or 0.0)
+            self._item_owners[row[0]] = row[2]
         count = self.conn.execute("SELECT COUNT(*) FROM delivery_orders").fetchone()[0]
         self._next_seq = int(count) + 1
 
+    # ---------------------------------------------------------------- scope
+
+    def _item_visible(self, item_code: str, scope: Scope) -> bool:
+        """Shared catalog items are visible to all; an owner's items to its scope only."""
+        if item_code not in self._weights:
+            return False
+        owner = self._item_owners.get(item_code)
+        return scope is None or owner is None or owner in scope
+
+    def _check_items(self, item_codes: Iterable[str], scope: Scope) -> None:
+        for code in item_codes:
+            if not self._item_visible(code, scope):
+                raise WmsError(ITEM_NOT_EXIST, f"商品不存在: {code}")
+
+    def _resolve_owner(self, explicit: str | None, scope: Scope, fallback: str | None) -> str:
+        """The owner a command acts for: the named one, else the caller's only owner, else
+        `fallback`; refused if outside the caller's scope or (when named) not an owner."""
+        owner = explicit or (next(iter(scope)) if scope is not None and len(scope) == 1 else None)
+        owner = owner or fallback or ""
+        if scope is not None and owner not in scope:
+            raise WmsError(PERMISSION_DENIED, f"货主 {owner or '(none)'} 不在授权范围内")
+        if explicit is not None and explicit not in self._owners:
+            raise WmsError(OWNER_NOT_EXIST, f"货主不存在: {explicit}")
+        return owner
+
+    def _check_warehouse(self, code: str) -> None:
+        if code not in self._warehouses:
+            raise WmsError(WAREHOUSE_NOT_EXIST, f"仓库不存在: {code}")
+
     # ---------------------------------------------------------------- commands
 
-    def create_delivery_order(self, request: DeliveryOrderRequest) -> CreateResult:
+    def create_delivery_order(
+        self, request: DeliveryOrderRequest, scope: Scope = None
+    ) -> CreateResult:
         """Create (or find again) a delivery order, reserve its stock and start fulfilment.
 
-        Idempotent on (owner, deliveryOrderCode): the owner is the lines' ownerCode, or the
-        caller's customerId when the lines carry none. Raises WmsError on refusal.
+        Idempotent on (owner, deliveryOrderCode): the owner is the lines' ownerCode, else the
+        caller's only owner, else the caller's customerId. Raises WmsError on refusal.
         """
         if not request.lines:
             raise WmsError(INVALID_PARAMETER, "orderLines must hold at least one orderLine")
@@ -204,7 +289,7 @@ class WmsService:
                 INVALID_PARAMETER, f"one delivery order, one ownerCode: {sorted(owners)}"
             )
         explicit_owner = owners.pop() if owners else None
-        owner = explicit_owner or request.customer_id
+        owner = self._resolve_owner(explicit_owner, scope, request.customer_id)
         existing = self.conn.execute(
             "SELECT delivery_order_id, warehouse_code, logistics_code, created_sim"
             " FROM delivery_orders WHERE owner_code = ? AND delivery_order_code = ?",
@@ -218,13 +303,8 @@ class WmsService:
                 existing["created_sim"],
                 created=False,
             )
-        if explicit_owner is not None and explicit_owner not in self._owners:
-            raise WmsError(OWNER_NOT_EXIST, f"货主不存在: {owner}")
-        if request.warehouse_code not in self._warehouses:
-            raise WmsError(WAREHOUSE_NOT_EXIST, f"仓库不存在: {request.warehouse_code}")
-        for line in request.lines:
-            if line.item_code not in self._weights:
-                raise WmsError(ITEM_NOT_EXIST, f"商品不存在: {line.item_code}")
+        self._check_warehouse(request.warehouse_code)
+        self._check_items((line.item_code for line in request.lines), scope)
 
         order_id = f"DO{self._next_seq:014d}"
         now_sim, now_wall = format_qimen_time(self.ctx.clock.now()), self.ctx.clock.wall()
@@ -327,13 +407,40 @@ class WmsService:
             ),
         )
 
-    def cancel_order(self, order_code: str, owner_code: str | None = None) -> DeliveryStatus:
-        """Cancel a delivery order in NEW or ACCEPT: reservation released, fulfilment stopped.
+    def create_delivery_orders(
+        self, requests: Sequence[DeliveryOrderRequest], scope: Scope = None
+    ) -> list[CreateResult | WmsError]:
+        """deliveryorder.batchcreate: each order on its own, all-or-nothing per order."""
+        results: list[CreateResult | WmsError] = []
+        with transaction(self.conn):
+            for request in requests:
+                # A savepoint per order: one refused order must not undo the others.
+                self.conn.execute("SAVEPOINT batch_order")
+                try:
+                    results.append(self.create_delivery_order(request, scope))
+                except WmsError as error:
+                    self.conn.execute("ROLLBACK TO batch_order")
+                    results.append(error)
+                self.conn.execute("RELEASE batch_order")
+        return results
 
-        Cancelling an already cancelled order succeeds again; once picking has started it
-        raises WmsError(CANCELEDFAIL).
+    def cancel_order(
+        self,
+        order_code: str,
+        owner_code: str | None = None,
+        scope: Scope = None,
+        order_type: str | None = None,
+    ) -> DeliveryStatus | InboundStatus:
+        """Cancel an order in NEW or ACCEPT; returns its new status (CANCELED).
+
+        A delivery order's reservation is released and its fulfilment stopped; an entry or
+        return order (chosen by an inbound `order_type`) simply stops. Cancelling an already
+        cancelled order succeeds again; later it raises WmsError(CANCELEDFAIL).
         """
-        row = self._find(order_code, owner_code)
+        if order_type in ENTRY_ORDER_TYPES or order_type in RETURN_ORDER_TYPES:
+            kind = InboundKind.ENTRY if order_type in ENTRY_ORDER_TYPES else InboundKind.RETURN
+            return self._cancel_inbound(kind, order_code, owner_code, scope)
+        row = self._find(order_code, owner_code, scope)
         status = DeliveryStatus(row["status"])
         if status is DeliveryStatus.CANCELED:
             return status
@@ -381,14 +488,11 @@ class WmsService:
     # ---------------------------------------------------------------- queries
 
     def query_delivery_order(
-        self, order_code: str, owner_code: str | None = None
+        self, order_code: str, owner_code: str | None = None, scope: Scope = None
     ) -> DeliveryOrderView:
         """The order with its lines; raises WmsError(ORDER_NOT_EXIST)."""
-        row = self._find(order_code, owner_code)
-        lines = tuple(
-            LineView(r["order_line_no"], r["item_code"], r["plan_qty"], r["actual_qty"])
-            for r in self._lines(row["delivery_order_id"])
-        )
+        row = self._find(order_code, owner_code, scope)
+        lines = _line_views(self._lines(row["delivery_order_id"]))
         return DeliveryOrderView(
             delivery_order_id=row["delivery_order_id"],
             delivery_order_code=row["delivery_order_code"],
@@ -404,18 +508,29 @@ class WmsService:
             lines=lines,
         )
 
-    def _find(self, order_code: str, owner_code: str | None) -> sqlite3.Row:
+    def _find(
+        self,
+        order_code: str,
+        owner_code: str | None,
+        scope: Scope = None,
+        table: str = "delivery_orders",
+        code_column: str = "delivery_order_code",
+        extra: tuple[str, str] | None = None,
+    ) -> sqlite3.Row:
+        """The first order with this code, of `owner_code` if given, within `scope`."""
+        where, args = [f"{code_column} = ?"], [order_code]
         if owner_code:
-            row = self.conn.execute(
-                "SELECT * FROM delivery_orders WHERE delivery_order_code = ? AND owner_code = ?",
-                (order_code, owner_code),
-            ).fetchone()
-        else:
-            row = self.conn.execute(
-                "SELECT * FROM delivery_orders WHERE delivery_order_code = ?"
-                " ORDER BY delivery_order_id LIMIT 1",
-                (order_code,),
-            ).fetchone()
+            where.append("owner_code = ?")
+            args.append(owner_code)
+        if scope is not None:
+            where.append(f"owner_code IN ({','.join('?' * len(scope))})")
+            args.extend(sorted(scope))
+        if extra is not None:
+            where.append(f"{extra[0]} = ?")
+            args.append(extra[1])
+        row = self.conn.execute(
+            f"SELECT * FROM {table} WHERE {' AND '.join(where)} ORDER BY rowid LIMIT 1", args
+        ).fetchone()
         if row is None:
             raise WmsError(ORDER_NOT_EXIST, f"单据不存在: {order_code}")
         return row  # type: ignore[no-any-return]
@@ -522,6 +637,12 @@ class WmsService:
                 code,
                 {"deliveryOrderId": order_id, "expressCode": express, "weight": weight},
             )
+            self._report_stock_change(
+                code,
+                order["order_type"],
+                f"{order_id}-STOCK",
+                [(warehouse, line["item_code"], -line["actual_qty"]) for line in lines],
+            )
         order.update(express_code=express, delivered_sim=now_sim)
         self._push_confirm(order, lines, express, weight)
         if self.carrier is not None:
@@ -536,28 +657,409 @@ class WmsService:
     def _push_confirm(
         self, order: dict[str, Any], lines: list[dict[str, Any]], express: str, weight: float
     ) -> None:
+        out_biz_code = f"{order['delivery_order_id']}-DELIVERED"
+        body = qimen_xml.confirm_body(order, lines, express, weight, out_biz_code)
+        self._push(
+            CONFIRM_METHOD,
+            order["delivery_order_code"],
+            body,
+            {
+                "deliveryOrderId": order["delivery_order_id"],
+                "outBizCode": out_biz_code,
+                "expressCode": express,
+            },
+        )
+
+    def _push(self, method: str, entity: str, body: str, summary: dict[str, Any]) -> None:
+        """Send one signed Qimen call to the connector's callback (none set: nothing sent)."""
         url = self.confirm_callback_url
         if not url:
             return
-        out_biz_code = f"{order['delivery_order_id']}-DELIVERED"
-        body = qimen_xml.confirm_body(order, lines, express, weight, out_biz_code)
-        params = self.signed_params(CONFIRM_METHOD, body)
         self.ctx.dispatcher.send(
             Push(
-                operation="deliveryorder.confirm",
-                entity=order["delivery_order_code"],
+                operation=method.removeprefix("taobao.qimen."),
+                entity=entity,
                 url=url,
                 content=body.encode(),
                 headers={"Content-Type": qimen_xml.CONTENT_TYPE},
-                params=params,
+                params=self.signed_params(method, body),
                 accepted=_confirm_accepted,
-                payload_for_history={
-                    "deliveryOrderId": order["delivery_order_id"],
-                    "outBizCode": out_biz_code,
-                    "expressCode": express,
-                },
+                payload_for_history=summary,
             )
         )
+
+    def _report_stock_change(
+        self,
+        order_code: str,
+        order_type: str,
+        out_biz_code: str,
+        moves: list[tuple[str, str, int]],
+    ) -> None:
+        """stockchange.report for (warehouse, item, signed quantity) moves, when enabled."""
+        if not self.config.stock_change_reports:
+            return
+        owner = self.conn.execute(
+            "SELECT owner_code FROM delivery_orders WHERE delivery_order_code = ?"
+            " UNION ALL SELECT owner_code FROM inbound_orders WHERE order_code = ?"
+            " UNION ALL SELECT owner_code FROM transfer_orders WHERE transfer_order_code = ?",
+            (order_code, order_code, order_code),
+        ).fetchone()
+        body = qimen_xml.stock_change_body(
+            owner[0] if owner else "",
+            order_code,
+            order_type,
+            out_biz_code,
+            format_qimen_time(self.ctx.clock.now()),
+            moves,
+        )
+        self._push(
+            STOCK_CHANGE_METHOD, order_code, body, {"outBizCode": out_biz_code, "lines": len(moves)}
+        )
+
+    # ---------------------------------------------------------------- items and inventory
+
+    def synchronize_item(self, action: str, request: ItemRequest, scope: Scope = None) -> str:
+        """singleitem.synchronize: `add` a new item or `update` one; returns the itemId.
+
+        add refuses an existing code (ITEM_EXIST); update refuses an unknown or invisible one
+        (ITEM_NOT_EXIST) and a shared catalog item for an owner-scoped caller.
+        """
+        owner = self._resolve_owner(request.owner_code, scope, None)
+        exists = request.item_code in self._weights
+        now = format_qimen_time(self.ctx.clock.now())
+        with transaction(self.conn):
+            if action == "add":
+                if exists:
+                    raise WmsError(ITEM_EXIST, f"商品已存在: {request.item_code}")
+                self.conn.execute(
+                    "INSERT INTO items (item_code, name, category, weight_kg, owner_code,"
+                    " bar_code, updated_sim) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        request.item_code,
+                        request.name,
+                        request.category,
+                        request.weight_kg or 0.0,
+                        owner,
+                        request.bar_code,
+                        now,
+                    ),
+                )
+            elif action == "update":
+                if not exists or not self._item_visible(request.item_code, scope):
+                    raise WmsError(ITEM_NOT_EXIST, f"商品不存在: {request.item_code}")
+                if scope is not None and self._item_owners.get(request.item_code) is None:
+                    raise WmsError(PERMISSION_DENIED, "共享商品只能由集成商修改")
+                self.conn.execute(
+                    "UPDATE items SET name = COALESCE(?, name), category = COALESCE(?, category),"
+                    " weight_kg = COALESCE(?, weight_kg), bar_code = COALESCE(?, bar_code),"
+                    " updated_sim = ? WHERE item_code = ?",
+                    (
+                        request.name,
+                        request.category,
+                        request.weight_kg,
+                        request.bar_code,
+                        now,
+                        request.item_code,
+                    ),
+                )
+            else:
+                raise WmsError(INVALID_PARAMETER, f"Invalid arguments:actionType {action}")
+            self.ctx.history.record("state", "item", action, request.item_code, {"owner": owner})
+        row = self.conn.execute(
+            "SELECT weight_kg, owner_code FROM items WHERE item_code = ?", (request.item_code,)
+        ).fetchone()
+        self._weights[request.item_code] = float(row[0] or 0.0)
+        self._item_owners[request.item_code] = row[1]
+        return request.item_code
+
+    def query_inventory(
+        self,
+        criteria: Sequence[tuple[str | None, str, str | None]],
+        scope: Scope = None,
+    ) -> list[StockView]:
+        """inventory.query: per (warehouseCode or None for all, itemCode, ownerCode) criterion,
+        on hand and reserved per warehouse; items without a stock row count zero."""
+        views: list[StockView] = []
+        for warehouse, item, owner in criteria:
+            if owner is not None or scope is not None:
+                self._resolve_owner(owner, scope, None)
+            if warehouse is not None:
+                self._check_warehouse(warehouse)
+            self._check_items((item,), scope)
+            for code in [warehouse] if warehouse is not None else sorted(self._warehouses):
+                row = self.conn.execute(
+                    "SELECT on_hand, reserved FROM stock WHERE warehouse_code = ?"
+                    " AND item_code = ?",
+                    (code, item),
+                ).fetchone()
+                views.append(StockView(code, item, *(tuple(row) if row else (0, 0))))
+        return views
+
+    # ---------------------------------------------------------------- inbound
+
+    def create_inbound_order(
+        self, request: InboundOrderRequest, scope: Scope = None
+    ) -> InboundResult:
+        """entryorder.create / returnorder.create: record it (NEW) and start receiving.
+
+        Idempotent on (kind, owner, code). A return's preDeliveryOrderCode, when given, must
+        be a delivery order of the same owner. Raises WmsError on refusal.
+        """
+        if not request.lines:
+            raise WmsError(INVALID_PARAMETER, "orderLines must hold at least one orderLine")
+        owner = self._resolve_owner(request.owner_code, scope, None)
+        existing = self.conn.execute(
+            "SELECT inbound_order_id FROM inbound_orders WHERE kind = ? AND owner_code = ?"
+            " AND order_code = ?",
+            (request.kind.value, owner, request.order_code),
+        ).fetchone()
+        if existing is not None:
+            return InboundResult(existing[0], created=False)
+        self._check_warehouse(request.warehouse_code)
+        self._check_items((line.item_code for line in request.lines), scope)
+        if request.pre_delivery_order_code is not None:
+            self._find(request.pre_delivery_order_code, owner, scope)
+        count = self.conn.execute("SELECT COUNT(*) FROM inbound_orders").fetchone()[0]
+        order_id = f"{_INBOUND_ID_PREFIX[request.kind]}{int(count) + 1:014d}"
+        now_sim, now_wall = format_qimen_time(self.ctx.clock.now()), self.ctx.clock.wall()
+        with transaction(self.conn):
+            self.conn.execute(
+                "INSERT INTO inbound_orders (inbound_order_id, kind, order_code, owner_code,"
+                " warehouse_code, order_type, status, supplier_code, purchase_order_code,"
+                " pre_delivery_order_code, logistics_code, express_code, return_reason,"
+                " created_sim, created_wall) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    order_id,
+                    request.kind.value,
+                    request.order_code,
+                    owner,
+                    request.warehouse_code,
+                    request.order_type,
+                    InboundStatus.NEW.value,
+                    request.supplier_code,
+                    request.purchase_order_code,
+                    request.pre_delivery_order_code,
+                    request.logistics_code,
+                    request.express_code,
+                    request.return_reason,
+                    now_sim,
+                    now_wall,
+                ),
+            )
+            self.conn.executemany(
+                "INSERT INTO inbound_order_lines VALUES (?, ?, ?, ?, 0, ?, ?)",
+                [
+                    (
+                        order_id,
+                        line.order_line_no,
+                        line.item_code,
+                        line.plan_qty,
+                        line.owner_code or owner,
+                        line.inventory_type,
+                    )
+                    for line in request.lines
+                ],
+            )
+            self.ctx.history.record(
+                "state", request.kind.value, "NEW", request.order_code, {"orderId": order_id}
+            )
+        self._processes[order_id] = self.env.process(self._receive(order_id))
+        return InboundResult(order_id, created=True)
+
+    def query_inbound_order(
+        self,
+        kind: InboundKind,
+        order_code: str,
+        owner_code: str | None = None,
+        scope: Scope = None,
+    ) -> InboundOrderView:
+        """entryorder.query / returnorder.query; raises WmsError(ORDER_NOT_EXIST)."""
+        row = self._find(
+            order_code, owner_code, scope, "inbound_orders", "order_code", ("kind", kind.value)
+        )
+        lines = self.conn.execute(
+            "SELECT * FROM inbound_order_lines WHERE inbound_order_id = ? ORDER BY rowid",
+            (row["inbound_order_id"],),
+        ).fetchall()
+        return InboundOrderView(
+            kind=kind,
+            order_id=row["inbound_order_id"],
+            order_code=row["order_code"],
+            owner_code=row["owner_code"],
+            warehouse_code=row["warehouse_code"],
+            order_type=row["order_type"],
+            status=InboundStatus(row["status"]),
+            created_sim=row["created_sim"],
+            confirmed_sim=row["confirmed_sim"],
+            pre_delivery_order_code=row["pre_delivery_order_code"],
+            lines=_line_views(lines),
+        )
+
+    def _cancel_inbound(
+        self, kind: InboundKind, order_code: str, owner_code: str | None, scope: Scope
+    ) -> InboundStatus:
+        row = self._find(
+            order_code, owner_code, scope, "inbound_orders", "order_code", ("kind", kind.value)
+        )
+        status = InboundStatus(row["status"])
+        if status is InboundStatus.CANCELED:
+            return status
+        if status is InboundStatus.FULFILLED:
+            raise WmsError(CANCELEDFAIL, f"单据状态为 {status.value}, 已入库, 不允许取消")
+        with transaction(self.conn):
+            self.conn.execute(
+                "UPDATE inbound_orders SET status = ? WHERE inbound_order_id = ?",
+                (InboundStatus.CANCELED.value, row["inbound_order_id"]),
+            )
+            self.ctx.history.record("state", kind.value, "CANCELED", order_code, None)
+        process = self._processes.pop(row["inbound_order_id"], None)
+        if process is not None and process.is_alive:
+            process.interrupt("canceled")
+        return InboundStatus.CANCELED
+
+    def _receive(self, order_id: str) -> Generator[simpy.Event, Any, None]:
+        try:
+            yield self.env.timeout(self._between(self.config.accept_seconds))
+            if not self._advance_inbound(order_id, InboundStatus.NEW, InboundStatus.ACCEPT):
+                return
+            yield self.env.timeout(self._between(self.config.receive_seconds))
+            if self._advance_inbound(order_id, InboundStatus.ACCEPT, InboundStatus.FULFILLED):
+                self._put_away(order_id)
+        except simpy.Interrupt:
+            return
+        finally:
+            self._processes.pop(order_id, None)
+
+    def _advance_inbound(self, order_id: str, before: InboundStatus, after: InboundStatus) -> bool:
+        with transaction(self.conn):
+            row = self.conn.execute(
+                "UPDATE inbound_orders SET status = ? WHERE inbound_order_id = ? AND status = ?"
+                " RETURNING kind, order_code",
+                (after.value, order_id, before.value),
+            ).fetchone()
+            if row is not None:
+                self.ctx.history.record("state", row[0], after.value, row[1], {"orderId": order_id})
+        return row is not None
+
+    def _put_away(self, order_id: str) -> None:
+        """FULFILLED: the counted goods go on hand, the connector is told."""
+        now_sim, now_wall = format_qimen_time(self.ctx.clock.now()), self.ctx.clock.wall()
+        with transaction(self.conn):
+            order = dict(
+                self.conn.execute(
+                    "UPDATE inbound_orders SET confirmed_sim = ?, confirmed_wall = ?"
+                    " WHERE inbound_order_id = ? RETURNING *",
+                    (now_sim, now_wall, order_id),
+                ).fetchone()
+            )
+            self.conn.execute(
+                "UPDATE inbound_order_lines SET actual_qty = plan_qty WHERE inbound_order_id = ?",
+                (order_id,),
+            )
+            lines = [
+                dict(r)
+                for r in self.conn.execute(
+                    "SELECT * FROM inbound_order_lines WHERE inbound_order_id = ? ORDER BY rowid",
+                    (order_id,),
+                )
+            ]
+            kind = InboundKind(order["kind"])
+            reason = "receive" if kind is InboundKind.ENTRY else "return"
+            warehouse = order["warehouse_code"]
+            for line in lines:
+                self._add_on_hand(
+                    warehouse, line["item_code"], line["actual_qty"], reason, order_id
+                )
+            self._report_stock_change(
+                order["order_code"],
+                order["order_type"],
+                f"{order_id}-STOCK",
+                [(warehouse, line["item_code"], line["actual_qty"]) for line in lines],
+            )
+        out_biz_code = f"{order_id}-FULFILLED"
+        body = qimen_xml.inbound_confirm_body(kind.value, order, lines, out_biz_code)
+        self._push(
+            INBOUND_CONFIRM_METHODS[kind],
+            order["order_code"],
+            body,
+            {"orderId": order_id, "outBizCode": out_biz_code},
+        )
+
+    def _add_on_hand(self, warehouse: str, item: str, qty: int, reason: str, ref: str) -> None:
+        """on_hand += qty (negative: out), creating the stock row for a new item."""
+        balance = self.conn.execute(
+            "INSERT INTO stock VALUES (?, ?, 0, ?, 0) ON CONFLICT (warehouse_code, item_code)"
+            " DO UPDATE SET on_hand = on_hand + excluded.on_hand RETURNING on_hand",
+            (warehouse, item, qty),
+        ).fetchone()[0]
+        self._ledger(warehouse, item, "on_hand", qty, balance, reason, ref)
+
+    # ---------------------------------------------------------------- transfers
+
+    def create_transfer(self, request: TransferRequest, scope: Scope = None) -> tuple[str, bool]:
+        """transferorder.create: move available stock between warehouses at once.
+
+        Returns (transferOrderId, created); idempotent on (owner, code). All lines or none:
+        STOCK_NOT_ENOUGH when the source's on_hand − reserved is short.
+        """
+        if not request.lines:
+            raise WmsError(INVALID_PARAMETER, "orderLines must hold at least one orderLine")
+        if request.from_warehouse_code == request.to_warehouse_code:
+            raise WmsError(INVALID_PARAMETER, "Invalid arguments:toWarehouseCode = from")
+        owner = self._resolve_owner(request.owner_code, scope, None)
+        existing = self.conn.execute(
+            "SELECT transfer_order_id FROM transfer_orders WHERE owner_code = ?"
+            " AND transfer_order_code = ?",
+            (owner, request.transfer_order_code),
+        ).fetchone()
+        if existing is not None:
+            return existing[0], False
+        self._check_warehouse(request.from_warehouse_code)
+        self._check_warehouse(request.to_warehouse_code)
+        self._check_items((line.item_code for line in request.lines), scope)
+        count = self.conn.execute("SELECT COUNT(*) FROM transfer_orders").fetchone()[0]
+        order_id = f"TO{int(count) + 1:014d}"
+        src, dst = request.from_warehouse_code, request.to_warehouse_code
+        with transaction(self.conn):
+            self.conn.execute(
+                "INSERT INTO transfer_orders VALUES (?, ?, ?, ?, ?, 'FULFILLED', ?, ?)",
+                (
+                    order_id,
+                    request.transfer_order_code,
+                    owner,
+                    src,
+                    dst,
+                    format_qimen_time(self.ctx.clock.now()),
+                    self.ctx.clock.wall(),
+                ),
+            )
+            for line in request.lines:
+                moved = self.conn.execute(
+                    "UPDATE stock SET on_hand = on_hand - ? WHERE warehouse_code = ?"
+                    " AND item_code = ? AND on_hand - reserved >= ? RETURNING on_hand",
+                    (line.plan_qty, src, line.item_code, line.plan_qty),
+                ).fetchone()
+                if moved is None:
+                    raise WmsError(STOCK_NOT_ENOUGH, f"库存不足: 仓库 {src} 商品 {line.item_code}")
+                self._ledger(
+                    src, line.item_code, "on_hand", -line.plan_qty, moved[0], "transfer", order_id
+                )
+                self._add_on_hand(dst, line.item_code, line.plan_qty, "transfer", order_id)
+                self.conn.execute(
+                    "INSERT INTO transfer_order_lines VALUES (?, ?, ?, ?)",
+                    (order_id, line.order_line_no, line.item_code, line.plan_qty),
+                )
+            self.ctx.history.record(
+                "state", "transferorder", "FULFILLED", request.transfer_order_code, None
+            )
+            self._report_stock_change(
+                request.transfer_order_code,
+                "DBCK",
+                f"{order_id}-STOCK",
+                [(src, ln.item_code, -ln.plan_qty) for ln in request.lines]
+                + [(dst, ln.item_code, ln.plan_qty) for ln in request.lines],
+            )
+        return order_id, True
 
     def signed_params(self, method: str, body: str) -> dict[str, str]:
         """Query parameters of a Qimen call from this WMS, signed with the issued secret."""
@@ -572,6 +1074,12 @@ class WmsService:
         }
         params["sign"] = qimen_sign(self.credentials.secret, params, body)
         return params
+
+
+def _line_views(rows: Iterable[sqlite3.Row]) -> tuple[LineView, ...]:
+    return tuple(
+        LineView(r["order_line_no"], r["item_code"], r["plan_qty"], r["actual_qty"]) for r in rows
+    )
 
 
 def _confirm_accepted(response: httpx.Response) -> bool:

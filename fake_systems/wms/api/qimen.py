@@ -1,9 +1,14 @@
-"""Qimen (奇门) adapter of the WMS fake: `POST /router/qimen/service`, signed XML in and out."""
+"""Qimen (奇门) adapter of the WMS fake: `POST /router/qimen/service`, signed XML or JSON.
+
+The envelope (app key, signature, timestamp freshness, customerId) is checked here; the
+credential that signed a call decides its owner scope, which every service call receives.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -17,19 +22,36 @@ from fake_systems.common.signing import constant_time_equal, qimen_sign
 from fake_systems.common.storage import transaction
 from fake_systems.wms import qimen_xml
 from fake_systems.wms.models import (
+    ENTRY_ORDER_TYPES,
     INVALID_PARAMETER,
+    INVENTORY_TYPES,
     ORDER_TYPES,
+    RETURN_ORDER_TYPES,
+    CreateResult,
     DeliveryOrderRequest,
     DeliveryStatus,
+    InboundKind,
+    InboundLineRequest,
+    InboundOrderRequest,
+    ItemRequest,
     OrderLineRequest,
+    Scope,
+    TransferRequest,
     WmsError,
 )
 from fake_systems.wms.qimen_xml import el, group
 from fake_systems.wms.service import WmsService
-from simulator.clock import parse_qimen_time
+from simulator.clock import CHINA, parse_qimen_time
 
 PATH = "/router/qimen/service"
 METHOD_PREFIX = "taobao.qimen."
+JSON_CONTENT_TYPE = "application/json;charset=utf-8"
+
+# Bodies above this are refused unread (documented in docs/protocols/wms.md).
+MAX_BODY_BYTES = 1024 * 1024
+# TOP's rule: the caller's timestamp may differ from the server's by at most 10 minutes.
+TIMESTAMP_TOLERANCE_SECONDS = 600.0
+MAX_LIST_ITEMS = 100  # orders of a batchcreate, criteria of an inventory.query
 
 # Protocol-level failure codes (chosen, see docs/protocols/wms.md).
 SIGN_CHECK_FAILURE = "sign-check-failure"
@@ -37,10 +59,14 @@ APPKEY_NOT_EXISTS = "isv.appkey-not-exists"
 MISSING_PARAMETER = "isv.missing-parameter"
 INVALID_METHOD = "isv.invalid-method"
 INVALID_FORMAT = "isv.invalid-format"
+INVALID_TIMESTAMP = "isv.invalid-timestamp"
+BODY_TOO_LARGE = "isv.body-too-large"
 HTTP_METHOD_NOT_ALLOWED = "isv.http-method-not-allowed"
+PARTIAL_FAILURE = "PARTIAL_FAILURE"
 UNKNOWN_ERROR = "isp.unknown-error"
 
 REQUIRED_PARAMS = ("method", "timestamp", "format", "v", "sign_method", "customerId")
+FORMATS = ("xml", "json")
 
 
 class QimenFailure(Exception):
@@ -61,12 +87,7 @@ class Call:
     body: str
     customer_id: str
     entity: str | None = None
-
-
-def _xml_response(text: str, status_code: int = 200) -> Response:
-    return Response(
-        content=text.encode(), status_code=status_code, media_type=qimen_xml.CONTENT_TYPE
-    )
+    scope: Scope = None  # the signing credential's owners; None: every owner
 
 
 def _require(node: etree._Element, path: str) -> str:
@@ -83,35 +104,47 @@ def _positive_int(value: str, name: str) -> int:
         raise QimenFailure(
             INVALID_PARAMETER, f"Invalid arguments:{name} must be an integer"
         ) from None
-    if number <= 0:
-        raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:{name} must be positive")
+    if number <= 0 or number > 10**9:
+        raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:{name} out of range")
     return number
 
 
+def _one_of(value: str, allowed: frozenset[str], name: str) -> str:
+    if value not in allowed:
+        raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:{name} {value}")
+    return value
+
+
+def _lines(root: etree._Element, path: str = "orderLines/orderLine") -> list[etree._Element]:
+    nodes = root.findall(path)
+    if not nodes:
+        raise QimenFailure(MISSING_PARAMETER, f"Missing required arguments:{path}")
+    if len(nodes) > MAX_LIST_ITEMS * 10:
+        raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:too many lines ({len(nodes)})")
+    return nodes
+
+
+def _line_no(node: etree._Element, index: int, seen: set[str]) -> str:
+    line_no = qimen_xml.text(node, "orderLineNo") or str(index)
+    if line_no in seen:
+        raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:orderLineNo {line_no} repeated")
+    seen.add(line_no)
+    return line_no
+
+
 def parse_create(root: etree._Element, customer_id: str) -> DeliveryOrderRequest:
-    """deliveryorder.create body -> request; raises QimenFailure on a missing or bad field."""
+    """deliveryorder.create body (or one batchcreate `<order>`) -> request; QimenFailure."""
     order = root.find("deliveryOrder")
     if order is None:
         raise QimenFailure(MISSING_PARAMETER, "Missing required arguments:deliveryOrder")
     code = _require(order, "deliveryOrderCode")
-    order_type = _require(order, "orderType")
-    if order_type not in ORDER_TYPES:
-        raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:orderType {order_type}")
-    line_nodes = root.findall("orderLines/orderLine")
-    if not line_nodes:
-        raise QimenFailure(MISSING_PARAMETER, "Missing required arguments:orderLines.orderLine")
+    order_type = _one_of(_require(order, "orderType"), ORDER_TYPES, "orderType")
     lines: list[OrderLineRequest] = []
     seen: set[str] = set()
-    for index, node in enumerate(line_nodes, start=1):
-        line_no = qimen_xml.text(node, "orderLineNo") or str(index)
-        if line_no in seen:
-            raise QimenFailure(
-                INVALID_PARAMETER, f"Invalid arguments:orderLineNo {line_no} repeated"
-            )
-        seen.add(line_no)
+    for index, node in enumerate(_lines(root), start=1):
         lines.append(
             OrderLineRequest(
-                order_line_no=line_no,
+                order_line_no=_line_no(node, index, seen),
                 item_code=_require(node, "itemCode"),
                 plan_qty=_positive_int(_require(node, "planQty"), "planQty"),
                 owner_code=qimen_xml.text(node, "ownerCode"),
@@ -133,66 +166,131 @@ def parse_create(root: etree._Element, customer_id: str) -> DeliveryOrderRequest
     )
 
 
-class QimenGateway:
-    """Checks the envelope (app key, signature, parameters), then dispatches to the service."""
+def parse_inbound_lines(
+    root: etree._Element, path: str = "orderLines/orderLine", header_owner: str | None = None
+) -> tuple[tuple[InboundLineRequest, ...], str | None]:
+    """Lines of an entry, return or transfer order, and the one owner they name (if any)."""
+    lines: list[InboundLineRequest] = []
+    seen: set[str] = set()
+    owners = {header_owner} if header_owner else set()
+    for index, node in enumerate(_lines(root, path), start=1):
+        owner = qimen_xml.text(node, "ownerCode")
+        if owner:
+            owners.add(owner)
+        lines.append(
+            InboundLineRequest(
+                order_line_no=_line_no(node, index, seen),
+                item_code=_require(node, "itemCode"),
+                plan_qty=_positive_int(_require(node, "planQty"), "planQty"),
+                owner_code=owner,
+                inventory_type=_one_of(
+                    qimen_xml.text(node, "inventoryType") or "ZP", INVENTORY_TYPES, "inventoryType"
+                ),
+            )
+        )
+    if len(owners) > 1:
+        raise QimenFailure(INVALID_PARAMETER, f"one order, one ownerCode: {sorted(owners)}")
+    return tuple(lines), (owners.pop() if owners else None)
 
-    def __init__(self, service: WmsService, credentials: QimenCredentials) -> None:
+
+def _weight(node: etree._Element, path: str) -> float | None:
+    value = qimen_xml.text(node, path)
+    if value is None:
+        return None
+    try:
+        weight = float(value)
+    except ValueError:
+        raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:{path}") from None
+    if not 0 <= weight < 100_000:
+        raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:{path} out of range")
+    return weight
+
+
+class QimenGateway:
+    """Checks the envelope (app key, signature, timestamp, scope), then calls the service."""
+
+    def __init__(
+        self,
+        service: WmsService,
+        credentials: QimenCredentials,
+        tenants: Sequence[QimenCredentials] = (),
+    ) -> None:
         self.service = service
         self.credentials = credentials
+        # Every issued credential, by app key: the connector's and each owner's.
+        self.grants = {grant.app_key: grant for grant in (credentials, *tenants)}
         self.handlers: dict[str, Callable[[Call, etree._Element], str]] = {
             "deliveryorder.create": self.create,
+            "deliveryorder.batchcreate": self.batch_create,
             "deliveryorder.query": self.query,
             "order.cancel": self.cancel,
+            "singleitem.synchronize": self.synchronize_item,
+            "inventory.query": self.inventory,
+            "entryorder.create": self.create_entry,
+            "entryorder.query": self.query_entry,
+            "returnorder.create": self.create_return,
+            "returnorder.query": self.query_return,
+            "transferorder.create": self.create_transfer,
         }
 
     def handle(self, http_method: str, params: dict[str, str], raw: bytes) -> Response:
+        """Answer one call; every outcome is an `api_in` line in the history."""
         call = Call(
             operation=_operation(params.get("method")), params=params, body="", customer_id=""
         )
+        json_out = params.get("format") == "json"
         try:
-            return self._handle(call, http_method, raw)
+            return self._handle(call, http_method, raw, json_out)
         except QimenFailure as failure:
-            return self._fail(call, failure.code, failure.message)
+            return self._fail(call, failure.code, failure.message, json_out)
         except WmsError as error:
-            return self._fail(call, error.code, error.message)
+            return self._fail(call, error.code, error.message, json_out)
         except Exception as exc:  # never a 500, never a stack trace
-            return self._fail(call, UNKNOWN_ERROR, f"internal error: {type(exc).__name__}")
+            return self._fail(
+                call, UNKNOWN_ERROR, f"internal error: {type(exc).__name__}", json_out
+            )
 
-    def _handle(self, call: Call, http_method: str, raw: bytes) -> Response:
+    def _handle(self, call: Call, http_method: str, raw: bytes, json_out: bool) -> Response:
         if http_method != "POST":
             raise QimenFailure(HTTP_METHOD_NOT_ALLOWED, f"HTTP method {http_method} not allowed")
+        if len(raw) > MAX_BODY_BYTES:
+            call.body = f"<{len(raw)}+ bytes, not kept>"
+            raise QimenFailure(BODY_TOO_LARGE, f"body larger than {MAX_BODY_BYTES} bytes")
         params = call.params
         try:
             call.body = raw.decode("utf-8")
         except UnicodeDecodeError:
+            call.body = raw.decode("utf-8", "replace")
             raise QimenFailure(INVALID_FORMAT, "body is not UTF-8") from None
-        if params.get("app_key") != self.credentials.app_key:
+        grant = self.grants.get(params.get("app_key", ""))
+        if grant is None:
             raise QimenFailure(APPKEY_NOT_EXISTS, "Invalid app Key")
         if params.get("sign_method", "md5") != "md5":
             raise QimenFailure(INVALID_PARAMETER, "Invalid arguments:sign_method (md5 only)")
         sign = params.get("sign")
-        expected = qimen_sign(self.credentials.secret, params, call.body)
+        expected = qimen_sign(grant.secret, params, call.body)
         if not sign or not constant_time_equal(sign, expected):
             raise QimenFailure(SIGN_CHECK_FAILURE, "Illegal request")
         for name in REQUIRED_PARAMS:
             if not params.get(name):
                 raise QimenFailure(MISSING_PARAMETER, f"Missing required arguments:{name}")
-        if params["format"] != "xml":
-            raise QimenFailure(INVALID_PARAMETER, "Invalid arguments:format (xml only)")
-        if params["customerId"] != self.credentials.customer_id:
+        if params["format"] not in FORMATS:
+            raise QimenFailure(INVALID_PARAMETER, "Invalid arguments:format (xml or json)")
+        if params["customerId"] != grant.customer_id:
             raise QimenFailure(
                 INVALID_PARAMETER, f"Invalid arguments:customerId {params['customerId']}"
             )
         call.customer_id = params["customerId"]
-        try:
-            parse_qimen_time(params["timestamp"])
-        except ValueError:
-            raise QimenFailure(INVALID_PARAMETER, "Invalid arguments:timestamp") from None
+        call.scope = frozenset(grant.owners) if grant.owners else None
+        self._check_timestamp(params["timestamp"])
         handler = self.handlers.get(call.operation)
         if handler is None or not params["method"].startswith(METHOD_PREFIX):
             raise QimenFailure(INVALID_METHOD, f"Invalid method:{params['method']}")
         try:
-            root = qimen_xml.parse_request(raw)
+            if params["format"] == "json":
+                root = qimen_xml.parse_json_request(raw)
+            else:
+                root = qimen_xml.parse_request(raw)
         except qimen_xml.XmlError as exc:
             raise QimenFailure(INVALID_FORMAT, str(exc)) from None
         # One commit for the work and its api_in line: half the fsyncs of two.
@@ -207,11 +305,26 @@ class QimenGateway:
                 "fault", call.operation, "lost_response", call.entity, {"http_status": 504}
             )
             return Response(status_code=504)
-        return _xml_response(text)
+        return _answer(text, json_out)
 
-    def _fail(self, call: Call, code: str, message: str) -> Response:
+    def _check_timestamp(self, value: str) -> None:
+        """`yyyy-MM-dd HH:mm:ss` (China time) within the tolerance of the wall clock."""
+        try:
+            sent = parse_qimen_time(value)
+        except ValueError:
+            raise QimenFailure(INVALID_PARAMETER, "Invalid arguments:timestamp") from None
+        now = datetime.fromtimestamp(self.service.ctx.clock.wall(), CHINA)
+        skew = (sent - now).total_seconds()
+        if abs(skew) > TIMESTAMP_TOLERANCE_SECONDS:
+            raise QimenFailure(
+                INVALID_TIMESTAMP,
+                f"Invalid timestamp: {value} is {skew:+.0f} s from server time"
+                f" (tolerance {TIMESTAMP_TOLERANCE_SECONDS:.0f} s)",
+            )
+
+    def _fail(self, call: Call, code: str, message: str, json_out: bool) -> Response:
         self._record(call, code, message)
-        return _xml_response(qimen_xml.failure(code, message))
+        return _answer(qimen_xml.failure(code, message), json_out)
 
     def _record(self, call: Call, outcome: str, message: str | None = None) -> None:
         payload: dict[str, Any] = {"params": call.params, "body": call.body}
@@ -219,35 +332,59 @@ class QimenGateway:
             payload["message"] = message
         self.service.ctx.history.record("api_in", call.operation, outcome, call.entity, payload)
 
-    # ------------------------------------------------------------ methods
+    # ------------------------------------------------------------ delivery orders
 
     def create(self, call: Call, root: etree._Element) -> str:
         call.entity = qimen_xml.text(root, "deliveryOrder/deliveryOrderCode")
         request = parse_create(root, call.customer_id)
-        result = self.service.create_delivery_order(request)
+        result = self.service.create_delivery_order(request, call.scope)
         message = "ok" if result.created else "deliveryOrderCode already received; same order"
-        return qimen_xml.response(
-            "success",
-            "0",
-            message,
-            el("createTime", result.created_sim),
-            el("deliveryOrderId", result.delivery_order_id),
-            el("warehouseCode", result.warehouse_code),
-            el("logisticsCode", result.logistics_code),
-        )
+        return qimen_xml.response("success", "0", message, *_created(result))
+
+    def batch_create(self, call: Call, root: etree._Element) -> str:
+        nodes = root.findall("orders/order")
+        if not nodes:
+            raise QimenFailure(MISSING_PARAMETER, "Missing required arguments:orders.order")
+        if len(nodes) > MAX_LIST_ITEMS:
+            raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:at most {MAX_LIST_ITEMS}")
+        requests = [parse_create(node, call.customer_id) for node in nodes]
+        codes = [r.delivery_order_code for r in requests]
+        if len(set(codes)) != len(codes):
+            raise QimenFailure(INVALID_PARAMETER, "Invalid arguments:deliveryOrderCode repeated")
+        call.entity = ",".join(codes)[:200]
+        results = self.service.create_delivery_orders(requests, call.scope)
+        parts = []
+        for code, result in zip(codes, results, strict=True):
+            outcome: tuple[str, ...]
+            if isinstance(result, WmsError):
+                outcome = (
+                    el("flag", "failure"),
+                    el("code", result.code),
+                    el("message", result.message),
+                )
+            else:
+                outcome = (el("flag", "success"), el("code", "0"), *_created(result))
+            parts.append(group("order", (el("deliveryOrderCode", code), *outcome)))
+        failed = sum(isinstance(r, WmsError) for r in results)
+        flag, code, message = ("success", "0", "ok")
+        if failed:
+            flag, code, message = ("failure", PARTIAL_FAILURE, f"{failed} of {len(results)} failed")
+        return qimen_xml.response(flag, code, message, group("orders", parts))
 
     def query(self, call: Call, root: etree._Element) -> str:
         code = qimen_xml.text(root, "deliveryOrderCode") or qimen_xml.text(root, "orderCode")
         call.entity = code
         if code is None:
             raise QimenFailure(MISSING_PARAMETER, "Missing required arguments:deliveryOrderCode")
-        view = self.service.query_delivery_order(code, qimen_xml.text(root, "ownerCode"))
-        delivered = view.status is DeliveryStatus.DELIVERED
+        view = self.service.query_delivery_order(
+            code, qimen_xml.text(root, "ownerCode"), call.scope
+        )
         order = group(
             "deliveryOrder",
             (
                 el("deliveryOrderCode", view.delivery_order_code),
                 el("deliveryOrderId", view.delivery_order_id),
+                el("ownerCode", view.owner_code),
                 el("warehouseCode", view.warehouse_code),
                 el("orderType", view.order_type),
                 el("status", view.status.value),
@@ -258,36 +395,18 @@ class QimenGateway:
             ),
         )
         packages = ""
-        if delivered:
+        if view.status is DeliveryStatus.DELIVERED:
             weight = qimen_xml.format_weight(view.weight_kg or 0.0)
-            packages = group(
-                "packages",
+            package = group(
+                "package",
                 (
-                    group(
-                        "package",
-                        (
-                            el("logisticsCode", view.logistics_code),
-                            el("expressCode", view.express_code),
-                            el("weight", weight),
-                        ),
-                    ),
+                    el("logisticsCode", view.logistics_code),
+                    el("expressCode", view.express_code),
+                    el("weight", weight),
                 ),
             )
-        lines = group(
-            "orderLines",
-            (
-                group(
-                    "orderLine",
-                    (
-                        el("orderLineNo", line.order_line_no),
-                        el("itemCode", line.item_code),
-                        el("planQty", line.plan_qty),
-                        el("actualQty", line.actual_qty),
-                    ),
-                )
-                for line in view.lines
-            ),
-        )
+            packages = group("packages", (package,))
+        lines = qimen_xml.order_lines(asdict(line) for line in view.lines)
         return qimen_xml.response("success", "0", "ok", order, packages, lines)
 
     def cancel(self, call: Call, root: etree._Element) -> str:
@@ -295,34 +414,232 @@ class QimenGateway:
         call.entity = code
         if code is None:
             raise QimenFailure(MISSING_PARAMETER, "Missing required arguments:orderCode")
-        self.service.cancel_order(code, qimen_xml.text(root, "ownerCode"))
+        self.service.cancel_order(
+            code,
+            qimen_xml.text(root, "ownerCode"),
+            call.scope,
+            qimen_xml.text(root, "orderType"),
+        )
         return qimen_xml.response("success", "0", "canceled")
+
+    # ------------------------------------------------------------ items and inventory
+
+    def synchronize_item(self, call: Call, root: etree._Element) -> str:
+        action = _one_of(_require(root, "actionType"), frozenset({"add", "update"}), "actionType")
+        item = root.find("item")
+        if item is None:
+            raise QimenFailure(MISSING_PARAMETER, "Missing required arguments:item")
+        call.entity = _require(item, "itemCode")
+        request = ItemRequest(
+            item_code=call.entity,
+            owner_code=_require(root, "ownerCode"),
+            name=_require(item, "itemName")
+            if action == "add"
+            else qimen_xml.text(item, "itemName"),
+            bar_code=qimen_xml.text(item, "barCode"),
+            category=qimen_xml.text(item, "categoryName"),
+            weight_kg=_weight(item, "grossWeight"),
+        )
+        item_id = self.service.synchronize_item(action, request, call.scope)
+        return qimen_xml.response("success", "0", "ok", el("itemId", item_id))
+
+    def inventory(self, call: Call, root: etree._Element) -> str:
+        nodes = root.findall("criteriaList/criteria")
+        if not nodes:
+            raise QimenFailure(MISSING_PARAMETER, "Missing required arguments:criteriaList")
+        if len(nodes) > MAX_LIST_ITEMS:
+            raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:at most {MAX_LIST_ITEMS}")
+        criteria = [
+            (
+                qimen_xml.text(node, "warehouseCode"),
+                _require(node, "itemCode"),
+                qimen_xml.text(node, "ownerCode"),
+            )
+            for node in nodes
+        ]
+        call.entity = criteria[0][1]
+        views = self.service.query_inventory(criteria, call.scope)
+        items = group(
+            "items",
+            (
+                group(
+                    "item",
+                    (
+                        el("warehouseCode", view.warehouse_code),
+                        el("itemCode", view.item_code),
+                        el("inventoryType", "ZP"),
+                        el("quantity", view.on_hand - view.reserved),
+                        el("lockQuantity", view.reserved),
+                    ),
+                )
+                for view in views
+            ),
+        )
+        return qimen_xml.response("success", "0", "ok", items)
+
+    # ------------------------------------------------------------ inbound and transfers
+
+    def create_entry(self, call: Call, root: etree._Element) -> str:
+        header = _header(root, "entryOrder")
+        call.entity = _require(header, "entryOrderCode")
+        order_type = qimen_xml.text(header, "entryOrderType") or qimen_xml.text(header, "orderType")
+        if order_type is None:
+            raise QimenFailure(MISSING_PARAMETER, "Missing required arguments:entryOrderType")
+        lines, owner = parse_inbound_lines(root, header_owner=qimen_xml.text(header, "ownerCode"))
+        result = self.service.create_inbound_order(
+            InboundOrderRequest(
+                kind=InboundKind.ENTRY,
+                order_code=call.entity,
+                warehouse_code=_require(header, "warehouseCode"),
+                order_type=_one_of(order_type, ENTRY_ORDER_TYPES, "entryOrderType"),
+                owner_code=owner,
+                lines=lines,
+                supplier_code=qimen_xml.text(header, "supplierCode"),
+                purchase_order_code=qimen_xml.text(header, "purchaseOrderCode"),
+                logistics_code=qimen_xml.text(header, "logisticsCode"),
+                express_code=qimen_xml.text(header, "expressCode"),
+            ),
+            call.scope,
+        )
+        return _inbound_created("entryOrderId", result.order_id, result.created)
+
+    def create_return(self, call: Call, root: etree._Element) -> str:
+        header = _header(root, "returnOrder")
+        call.entity = _require(header, "returnOrderCode")
+        lines, owner = parse_inbound_lines(root, header_owner=qimen_xml.text(header, "ownerCode"))
+        result = self.service.create_inbound_order(
+            InboundOrderRequest(
+                kind=InboundKind.RETURN,
+                order_code=call.entity,
+                warehouse_code=_require(header, "warehouseCode"),
+                order_type=_one_of(_require(header, "orderType"), RETURN_ORDER_TYPES, "orderType"),
+                owner_code=owner,
+                lines=lines,
+                pre_delivery_order_code=qimen_xml.text(header, "preDeliveryOrderCode"),
+                logistics_code=qimen_xml.text(header, "logisticsCode"),
+                express_code=qimen_xml.text(header, "expressCode"),
+                return_reason=qimen_xml.text(header, "returnReason"),
+            ),
+            call.scope,
+        )
+        return _inbound_created("returnOrderId", result.order_id, result.created)
+
+    def query_entry(self, call: Call, root: etree._Element) -> str:
+        return self._query_inbound(call, root, InboundKind.ENTRY, "entryOrder")
+
+    def query_return(self, call: Call, root: etree._Element) -> str:
+        return self._query_inbound(call, root, InboundKind.RETURN, "returnOrder")
+
+    def _query_inbound(self, call: Call, root: etree._Element, kind: InboundKind, tag: str) -> str:
+        call.entity = _require(root, f"{tag}Code")
+        view = self.service.query_inbound_order(
+            kind, call.entity, qimen_xml.text(root, "ownerCode"), call.scope
+        )
+        type_tag = "entryOrderType" if kind is InboundKind.ENTRY else "orderType"
+        header = group(
+            tag,
+            (
+                el(f"{tag}Code", view.order_code),
+                el(f"{tag}Id", view.order_id),
+                el("ownerCode", view.owner_code),
+                el("warehouseCode", view.warehouse_code),
+                el(type_tag, view.order_type),
+                el("status", view.status.value),
+                el("preDeliveryOrderCode", view.pre_delivery_order_code),
+                el("createTime", view.created_sim),
+                el("operateTime", view.confirmed_sim),
+            ),
+        )
+        lines = qimen_xml.order_lines(asdict(line) for line in view.lines)
+        return qimen_xml.response("success", "0", "ok", header, lines)
+
+    def create_transfer(self, call: Call, root: etree._Element) -> str:
+        call.entity = _require(root, "transferOrderCode")
+        lines, owner = parse_inbound_lines(root, "items/item", qimen_xml.text(root, "ownerCode"))
+        order_id, created = self.service.create_transfer(
+            TransferRequest(
+                transfer_order_code=call.entity,
+                from_warehouse_code=_require(root, "fromWarehouseCode"),
+                to_warehouse_code=_require(root, "toWarehouseCode"),
+                owner_code=owner,
+                lines=lines,
+            ),
+            call.scope,
+        )
+        return _inbound_created("transferOrderId", order_id, created)
+
+
+def _header(root: etree._Element, tag: str) -> etree._Element:
+    node = root.find(tag)
+    if node is None:
+        raise QimenFailure(MISSING_PARAMETER, f"Missing required arguments:{tag}")
+    return node
+
+
+def _created(result: CreateResult) -> tuple[str, ...]:
+    return (
+        el("createTime", result.created_sim),
+        el("deliveryOrderId", result.delivery_order_id),
+        el("warehouseCode", result.warehouse_code),
+        el("logisticsCode", result.logistics_code),
+    )
+
+
+def _inbound_created(id_tag: str, order_id: str, created: bool) -> str:
+    message = "ok" if created else "order code already received; same order"
+    return qimen_xml.response("success", "0", message, el(id_tag, order_id))
+
+
+def _answer(document: str, json_out: bool) -> Response:
+    if json_out:
+        return Response(content=qimen_xml.to_json(document), media_type=JSON_CONTENT_TYPE)
+    return Response(content=document.encode(), media_type=qimen_xml.CONTENT_TYPE)
 
 
 def _operation(method: str | None) -> str:
     if not method:
         return "unknown"
-    return method.removeprefix(METHOD_PREFIX)
+    return method.removeprefix(METHOD_PREFIX)[:80]
 
 
-def create_app(service: WmsService, credentials: QimenCredentials) -> ASGIApp:
-    """The WMS fake's ASGI app: the Qimen router plus the shared /_fake/ control routes."""
-    gateway = QimenGateway(service, credentials)
+async def _read_capped(request: Request) -> bytes:
+    """The body, but never more than MAX_BODY_BYTES + 1 bytes of it in memory."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            break
+    return b"".join(chunks)
+
+
+def create_app(
+    service: WmsService,
+    credentials: QimenCredentials,
+    tenants: Sequence[QimenCredentials] = (),
+) -> ASGIApp:
+    """The WMS fake's ASGI app: the Qimen router plus the shared /_fake/ control routes.
+
+    `credentials` are the connector's (every owner); `tenants` are further credentials,
+    each scoped to its `owners`, accepted alongside.
+    """
+    gateway = QimenGateway(service, credentials, tenants)
     router = APIRouter(tags=["qimen"])
 
     @router.api_route(
         PATH,
         methods=["GET", "POST", "PUT", "DELETE", "PATCH"],
-        summary="Qimen router: deliveryorder.create | deliveryorder.query | order.cancel",
+        summary="Qimen router: taobao.qimen.<method>, signed, XML or JSON",
     )
     async def qimen_service(request: Request) -> Response:
         # Runs on the event loop on purpose: the service, SQLite and SimPy are single-threaded.
-        raw = await request.body()
+        raw = await _read_capped(request)
         return gateway.handle(request.method, dict(request.query_params), raw)
 
     def on_error(request: Request, exc: Exception) -> Response:
-        return _xml_response(
-            qimen_xml.failure(UNKNOWN_ERROR, f"internal error: {type(exc).__name__}")
+        return _answer(
+            qimen_xml.failure(UNKNOWN_ERROR, f"internal error: {type(exc).__name__}"), False
         )
 
     return make_app("wms", service.ctx.clock, service.ctx.conn, [router], on_error)
