@@ -373,6 +373,13 @@ def stock_conserved(conn: sqlite3.Connection, objectives: Mapping[str, float]) -
             JOIN wms.delivery_order_lines AS l ON l.delivery_order_id = d.delivery_order_id
             WHERE d.status = 'DELIVERED'
             GROUP BY d.warehouse_code, l.item_code
+        ),
+        -- Receipts, returns and transfers: the ledger is their only record, so they are taken
+        -- from it, while shipments are checked against the delivered orders themselves.
+        other_moves AS (
+            SELECT warehouse_code, item_code, SUM(change) AS qty FROM wms.stock_ledger
+            WHERE field = 'on_hand' AND reason <> 'ship'
+            GROUP BY warehouse_code, item_code
         )"""
     # Stock rows, plus shipments of items the warehouse has no stock row for.
     checked = _scalar(
@@ -400,12 +407,15 @@ def stock_conserved(conn: sqlite3.Connection, objectives: Mapping[str, float]) -
         shipped_cte
         + """
         SELECT s.warehouse_code, s.item_code, s.initial_qty, s.on_hand,
-               COALESCE(sh.qty, 0) AS shipped
+               COALESCE(sh.qty, 0) AS shipped, COALESCE(mv.qty, 0) AS moved
         FROM wms.stock AS s LEFT JOIN shipped AS sh
             ON sh.warehouse_code = s.warehouse_code AND sh.item_code = s.item_code
-        WHERE s.on_hand IS NOT s.initial_qty - COALESCE(sh.qty, 0) OR s.on_hand < 0
+        LEFT JOIN other_moves AS mv
+            ON mv.warehouse_code = s.warehouse_code AND mv.item_code = s.item_code
+        WHERE s.on_hand IS NOT s.initial_qty - COALESCE(sh.qty, 0) + COALESCE(mv.qty, 0)
+           OR s.on_hand < 0
         UNION ALL
-        SELECT sh.warehouse_code, sh.item_code, NULL, NULL, sh.qty
+        SELECT sh.warehouse_code, sh.item_code, NULL, NULL, sh.qty, NULL
         FROM shipped AS sh LEFT JOIN wms.stock AS s
             ON s.warehouse_code = sh.warehouse_code AND s.item_code = sh.item_code
         WHERE s.item_code IS NULL
@@ -420,9 +430,9 @@ def stock_conserved(conn: sqlite3.Connection, objectives: Mapping[str, float]) -
             observed["stock row"] = "absent"
             observed["shipped"] = row["shipped"]
             continue
-        on_hand_expected = row["initial_qty"] - row["shipped"]
+        on_hand_expected = row["initial_qty"] - row["shipped"] + row["moved"]
         if row["on_hand"] != on_hand_expected:
-            entry["problems"].append("on_hand != initial - shipped")
+            entry["problems"].append("on_hand != initial - shipped + received/moved")
         else:
             entry["problems"].append("negative on_hand")
         expected["on_hand"] = on_hand_expected

@@ -279,6 +279,34 @@ def test_stock_on_hand_mismatch(builder: RunBuilder) -> None:
     assert example["observed"]["on_hand"] == INITIAL_QTY - 3
 
 
+def test_receipts_in_the_ledger_count_towards_on_hand(builder: RunBuilder) -> None:
+    builder.good_mix()
+    builder.sql("wms", "UPDATE stock SET on_hand = on_hand + 7 WHERE item_code = 'SKU-A'")
+    builder.sql(
+        "wms",
+        "INSERT INTO stock_ledger (warehouse_code, item_code, field, change, balance_after,"
+        " reason, reference) VALUES (?, 'SKU-A', 'on_hand', 7, 0, 'receive', 'EO1')",
+        (WAREHOUSE,),
+    )
+    assert failed(judge(builder)) == []
+
+
+def test_stock_that_appears_without_a_ledger_row_is_caught(builder: RunBuilder) -> None:
+    builder.good_mix()
+    builder.sql("wms", "UPDATE stock SET on_hand = on_hand + 7 WHERE item_code = 'SKU-A'")
+    builder.sql(
+        "wms",
+        "INSERT INTO stock_ledger (warehouse_code, item_code, field, change, balance_after,"
+        " reason, reference) VALUES (?, 'SKU-A', 'on_hand', 5, 0, 'receive', 'EO1')",
+        (WAREHOUSE,),
+    )
+    verdict = judge(builder)
+    assert failed(verdict) == ["stock_conserved"]
+    example = verdict.invariant("stock_conserved").examples[0]
+    assert example["expected"]["on_hand"] == INITIAL_QTY - 4 + 5
+    assert example["observed"]["on_hand"] == INITIAL_QTY - 4 + 7
+
+
 def test_shipped_item_without_stock_row(builder: RunBuilder) -> None:
     builder.good_mix()
     builder.sql("wms", "DELETE FROM stock WHERE item_code = 'SKU-C'")
