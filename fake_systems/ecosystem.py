@@ -73,7 +73,9 @@ class Ecosystem:
 
     def apps(self) -> dict[str, ASGIApp]:
         return {
-            "oms": wdt.create_app(self.oms, self.credentials.oms),
+            "oms": wdt.create_app(
+                self.oms, self.credentials.oms, tenants=self.credentials.grants("oms")[1:]
+            ),
             "wms": qimen.create_app(
                 self.wms, self.credentials.wms, tenants=self.credentials.grants("wms")[1:]
             ),

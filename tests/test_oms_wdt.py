@@ -75,7 +75,8 @@ async def call(
     method: str,
     body: Any,
     *,
-    secret: str = CREDS.app_secret,
+    creds: OmsCredentials = CREDS,
+    secret: str | None = None,
     timestamp: int | None = None,
     overrides: dict[str, str] | None = None,
     drop: tuple[str, ...] = (),
@@ -83,15 +84,15 @@ async def call(
 ) -> httpx.Response:
     content = raw if raw is not None else orjson.dumps(body)
     params = {
-        "sid": CREDS.sid,
-        "key": CREDS.app_key,
+        "sid": creds.sid,
+        "key": creds.app_key,
         "method": method,
         "timestamp": str(int(clock.wall()) if timestamp is None else timestamp),
         "v": "1.0",
     }
     params.update(overrides or {})
     signed = {**params, "body": content.decode("utf-8", errors="replace")}
-    params["sign"] = reference_sign(secret, signed)
+    params["sign"] = reference_sign(creds.app_secret if secret is None else secret, signed)
     for name in drop:
         params.pop(name, None)
     return await client.post(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Generic, TypeVar
 
 from simulator.world import Customer
 
@@ -16,6 +17,8 @@ class TradeStatus(IntEnum):
     SHIPPED = 95
     COMPLETED = 110
 
+
+T = TypeVar("T")
 
 # Kdniao-style trace state that means the parcel was signed for.
 TRACE_SIGNED = 3
@@ -30,11 +33,15 @@ class NewTradeLine:
     num: int
     price_cents: int
     share_cents: int
+    oid: str | None = None  # the platform's sub-order id; None: `<tid>-<line number>`
 
 
 @dataclass(frozen=True)
 class NewTrade:
-    """A platform order the simulator hands to the OMS when the customer pays."""
+    """A platform order the simulator (or a platform push) hands to the OMS once paid.
+
+    Times are simulated `yyyy-MM-dd HH:mm:ss`; None means "now" when the OMS stores it.
+    """
 
     src_tid: str
     shop_no: str
@@ -43,6 +50,9 @@ class NewTrade:
     receiver: Customer
     lines: tuple[NewTradeLine, ...]
     post_cents: int = 0
+    trade_time: str | None = None
+    pay_time: str | None = None
+    buyer_nick: str = ""
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,7 @@ class Trade:
     post_cents: int
     paid_cents: int
     lines: tuple[TradeLine, ...]
+    buyer_nick: str = ""
 
 
 @dataclass(frozen=True)
@@ -115,3 +126,70 @@ class UnknownTrade(OmsError):
 
 class StateConflict(OmsError):
     """The trade's state does not allow the operation (e.g. a second, different waybill)."""
+
+
+class Forbidden(OmsError):
+    """The caller's credential may not use this operation (e.g. an owner-scoped one)."""
+
+
+class RefundType(IntEnum):
+    """旺店通 售后 type (PROTOCOLS.md)."""
+
+    REFUND_BEFORE_SHIPMENT = 1
+    RETURN = 2
+    EXCHANGE = 3
+    REFUND_ONLY = 4
+
+
+class RefundStatus(IntEnum):
+    """旺店通 售后 status; the fake walks 20 -> 30 -> 40 -> 80 -> 90, or to 10 from 20/30."""
+
+    CANCELLED = 10
+    PENDING = 20
+    REVIEWED = 30
+    PUSHED = 40
+    SETTLED = 80
+    COMPLETED = 90
+
+
+class LineRefundStatus(IntEnum):
+    """`detail_list[].refund_status` of a trade line (subset of 旺店通's values)."""
+
+    NONE = 0
+    CANCELLED = 1
+    APPLIED = 2
+    REFUNDED = 5
+
+
+@dataclass(frozen=True)
+class RefundLine:
+    src_oid: str
+    spec_no: str
+    num: int
+    refund_cents: int
+
+
+@dataclass(frozen=True)
+class Refund:
+    """An after-sales order (售后单) as the refund search returns it."""
+
+    refund_no: str
+    trade_no: str
+    src_tid: str
+    shop_no: str
+    owner_code: str
+    type: int
+    status: int
+    refund_cents: int
+    reason: str
+    created: str
+    modified: str
+    lines: tuple[RefundLine, ...]
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list: the whole list's size and this page's entries."""
+
+    total_count: int
+    items: tuple[T, ...]

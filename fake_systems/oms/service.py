@@ -1,9 +1,9 @@
-"""The OMS domain service: paid trades, the modified-time query, shipping and completion."""
+"""The OMS domain service: paid trades (simulated or pushed), queries, shipping, refunds, stock."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import timedelta
 
 from fake_systems.common.context import SystemContext
@@ -12,7 +12,13 @@ from fake_systems.common.storage import transaction
 from fake_systems.oms.models import (
     TRACE_SIGNED,
     InvalidRequest,
+    LineRefundStatus,
     NewTrade,
+    Page,
+    Refund,
+    RefundLine,
+    RefundStatus,
+    RefundType,
     StateConflict,
     Trade,
     TradeLine,
@@ -21,10 +27,14 @@ from fake_systems.oms.models import (
     UnknownTrade,
     WindowTooLong,
 )
+from fake_systems.oms.raw_trades import MAX_TRADES_PER_PUSH, read_raw_trade
 from simulator.clock import format_qimen_time, parse_qimen_time
 from simulator.world import Shop, World
 
 MAX_WINDOW = timedelta(minutes=60)
+MAX_REFUND_WINDOW = timedelta(days=30)
+MAX_STOCK_ITEMS = 100
+MAX_STOCK = 10**9
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 40
 
@@ -59,6 +69,8 @@ CREATE TABLE IF NOT EXISTS orders (
     receiver_city       TEXT NOT NULL,
     receiver_district   TEXT NOT NULL,
     receiver_address    TEXT NOT NULL,
+    buyer_nick          TEXT NOT NULL DEFAULT '',
+    trade_sim           TEXT NOT NULL,
     paid_sim            TEXT NOT NULL,
     paid_wall           REAL NOT NULL,
     modified_sim        TEXT NOT NULL,
@@ -70,6 +82,12 @@ CREATE TABLE IF NOT EXISTS orders (
     cancelled_sim       TEXT
 );
 CREATE INDEX IF NOT EXISTS orders_modified ON orders(modified_sim, trade_no);
+CREATE UNIQUE INDEX IF NOT EXISTS orders_platform ON orders(shop_no, src_tid);
+CREATE TABLE IF NOT EXISTS goods (
+    spec_no     TEXT PRIMARY KEY,
+    goods_name  TEXT NOT NULL,
+    price_cents INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS order_lines (
     rec_id          INTEGER PRIMARY KEY,
     trade_no        TEXT NOT NULL,
@@ -83,6 +101,36 @@ CREATE TABLE IF NOT EXISTS order_lines (
     refund_status   INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS order_lines_trade ON order_lines(trade_no, rec_id);
+CREATE TABLE IF NOT EXISTS refunds (
+    refund_no     TEXT PRIMARY KEY,
+    trade_no      TEXT NOT NULL,
+    src_tid       TEXT NOT NULL,
+    shop_no       TEXT NOT NULL,
+    owner_code    TEXT NOT NULL,
+    type          INTEGER NOT NULL,
+    status        INTEGER NOT NULL,
+    refund_cents  INTEGER NOT NULL,
+    reason        TEXT NOT NULL,
+    created_sim   TEXT NOT NULL,
+    modified_sim  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS refunds_modified ON refunds(modified_sim, refund_no);
+CREATE TABLE IF NOT EXISTS refund_lines (
+    refund_no     TEXT NOT NULL,
+    rec_id        INTEGER NOT NULL,
+    src_oid       TEXT NOT NULL,
+    spec_no       TEXT NOT NULL,
+    num           INTEGER NOT NULL,
+    refund_cents  INTEGER NOT NULL,
+    PRIMARY KEY (refund_no, rec_id)
+);
+CREATE TABLE IF NOT EXISTS stock (
+    warehouse_no  TEXT NOT NULL,
+    spec_no       TEXT NOT NULL,
+    stock_num     INTEGER NOT NULL,
+    modified_sim  TEXT NOT NULL,
+    PRIMARY KEY (warehouse_no, spec_no)
+);
 CREATE TABLE IF NOT EXISTS logistics_traces (
     seq           INTEGER PRIMARY KEY,
     trade_no      TEXT NOT NULL,
@@ -97,8 +145,8 @@ _INSERT_ORDER = (
     "INSERT INTO orders (trade_no, src_tid, shop_no, platform, owner_code, warehouse_no,"
     " logistics_code, trade_status, goods_cents, discount_cents, post_cents, paid_cents,"
     " receiver_name, receiver_mobile, receiver_province, receiver_city, receiver_district,"
-    " receiver_address, paid_sim, paid_wall, modified_sim)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " receiver_address, buyer_nick, trade_sim, paid_sim, paid_wall, modified_sim)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_LINE = (
     "INSERT INTO order_lines (rec_id, trade_no, src_oid, src_tid, spec_no, goods_name, num,"
@@ -109,16 +157,23 @@ _INSERT_LINE = (
 class OmsService:
     """A 旺店通-style OMS: trades arrive paid (30), get shipped (95), then completed (110).
 
+    Trades come from the simulator (create_paid_order) or a platform push (push_raw_trades),
+    both through _insert_trade. Refunds (售后) are opened by the simulator and walk
+    20 -> 30 -> 40 -> 80 -> 90 (or 10). Every read and change takes an `owners` scope.
+
     LIMITATIONS (what the fake does not imitate):
     - No unpaid (10) or reviewed (55) stage: trades are created paid, review is implicit.
-    - No split or merged trades (trade_mask), no gifts logic, no refunds or after-sales
-      (refund_status is always 0), no partial shipment: one waybill per trade.
+    - No split or merged trades (trade_mask), no gifts logic, no partial shipment: one
+      waybill per trade. Refunds cover whole lines; no exchange goods are sent.
+    - A push never updates a known trade (it only counts it in chg_count).
     - platform_id is the shop's platform code ("TM", "JD", "DY"), not 旺店通's numeric id.
-    - trade_time equals pay_time; the fake does not model the unpaid interval.
+    - The simulator's trades have trade_time = pay_time; pushed ones keep theirs.
     - Pages of a modified-time window are computed per request: a trade modified between two
       page requests moves, as in real systems (overlap windows and dedupe by trade_no).
     - Only the trace state 3 (signed) changes a trade; other states are only recorded.
-    - No inventory, no master-data API: shops and warehouses come from the world.
+    - Stock pushes are stored, never read back nor used to limit sales; shops, warehouses
+      and goods come from the world (no master-data changes).
+    - The logistics sync list is "paid and awaiting a waybill", not 旺店通's shipment queue.
     """
 
     def __init__(self, ctx: SystemContext, credentials: OmsCredentials) -> None:
@@ -126,6 +181,8 @@ class OmsService:
         self.conn: sqlite3.Connection = ctx.conn
         self.credentials = credentials
         self._shops: dict[str, Shop] = {}
+        self._goods: dict[str, str] = {}
+        self._warehouses: list[tuple[str, str]] = []
         self._trade_seq = 0
         self._rec_id = 0
 
@@ -145,7 +202,13 @@ class OmsService:
                 " VALUES (?, ?, ?)",
                 [(w.code, w.name, w.carrier_code) for w in world.warehouses],
             )
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO goods (spec_no, goods_name, price_cents) VALUES (?, ?, ?)",
+                [(sku.item_code, sku.name, sku.price_cents) for sku in world.skus],
+            )
         self._shops = {shop.shop_no: shop for shop in world.shops}
+        self._goods = {sku.item_code: sku.name for sku in world.skus}
+        self._warehouses = [(w.code, w.carrier_code) for w in world.warehouses]
         # Continue numbering after whatever an earlier run left in the same database.
         row = self.conn.execute(
             "SELECT COALESCE(MAX(CAST(substr(trade_no, 9) AS INTEGER)), 0),"
@@ -158,25 +221,78 @@ class OmsService:
     def create_paid_order(self, trade: NewTrade) -> str:
         """Store a paid platform order as trade_status 30 and return its 16-digit trade_no.
 
-        trade_no = simulated pay date `yyyyMMdd` + an 8-digit run-wide sequence, so the
-        same seed gives the same numbers.
+        trade_no = simulated date `yyyyMMdd` + an 8-digit run-wide sequence, so the same seed
+        gives the same numbers. The simulator's path; platform pushes end here too.
         """
         shop = self._shops.get(trade.shop_no)
         if shop is None:
             raise InvalidRequest(f"unknown shop {trade.shop_no!r}")
         if not trade.lines:
             raise InvalidRequest("a trade needs at least one line")
-        goods = 0
-        share = 0
         for line in trade.lines:
             if line.num <= 0:
                 raise InvalidRequest(f"line {line.spec_no}: num must be positive")
-            goods += line.price_cents * line.num
-            share += line.share_cents
+        seq, rec_id = self._trade_seq, self._rec_id
+        try:
+            with transaction(self.conn):
+                trade_no = self._insert_trade(shop, trade)
+        except BaseException:
+            # The rows are gone with the transaction: reuse the numbers.
+            self._trade_seq, self._rec_id = seq, rec_id
+            raise
+        return trade_no
+
+    def push_raw_trades(
+        self, shop_no: str, trades: object, owners: Collection[str] = ()
+    ) -> tuple[int, int]:
+        """A platform's raw trade push (原始单推送): store the new paid trades of one shop.
+
+        `trades` are `trade_list` entries as decoded JSON (see docs/protocols/oms.md).
+        Idempotent on (shop_no, tid): a known tid, or one repeated in the same call, creates
+        nothing and counts as changed. All or nothing: any invalid entry refuses the whole
+        call with an InvalidRequest naming the field. The warehouse is assigned by
+        raw_trades.assign_warehouse. Returns (new_count, chg_count).
+        """
+        shop = self._shops.get(shop_no)
+        if shop is None or not self.owned(shop.owner_code, owners):
+            raise InvalidRequest(f"shop_no {shop_no!r} is not a known shop")
+        if not isinstance(trades, list) or not trades:
+            raise InvalidRequest("trade_list is required (a non-empty list)")
+        if len(trades) > MAX_TRADES_PER_PUSH:
+            raise InvalidRequest(
+                f"trade_list has {len(trades)} entries, at most {MAX_TRADES_PER_PUSH} allowed"
+            )
+        parsed = [
+            read_raw_trade(i, raw, shop_no, self._goods, self._warehouses)
+            for i, raw in enumerate(trades)
+        ]
+        new_count = chg_count = 0
+        seq, rec_id = self._trade_seq, self._rec_id
+        try:
+            with transaction(self.conn):
+                for trade in parsed:
+                    known = self.conn.execute(
+                        "SELECT 1 FROM orders WHERE shop_no = ? AND src_tid = ?",
+                        (shop_no, trade.src_tid),
+                    ).fetchone()
+                    if known:
+                        chg_count += 1
+                    else:
+                        self._insert_trade(shop, trade)
+                        new_count += 1
+        except BaseException:
+            self._trade_seq, self._rec_id = seq, rec_id
+            raise
+        return new_count, chg_count
+
+    def _insert_trade(self, shop: Shop, trade: NewTrade) -> str:
+        """Insert one validated paid trade inside the caller's transaction; advance counters."""
+        goods = sum(line.price_cents * line.num for line in trade.lines)
+        share = sum(line.share_cents for line in trade.lines)
         clock = self.ctx.clock
         now = clock.now()
         now_text = format_qimen_time(now)
-        wall = clock.wall()
+        pay_text = trade.pay_time or now_text
         trade_no = f"{now:%Y%m%d}{self._trade_seq + 1:08d}"
         first_rec_id = self._rec_id + 1
         receiver = trade.receiver
@@ -185,7 +301,7 @@ class OmsService:
             (
                 first_rec_id + i,
                 trade_no,
-                f"{trade.src_tid}-{i + 1}",
+                line.oid or f"{trade.src_tid}-{i + 1}",
                 trade.src_tid,
                 line.spec_no,
                 line.goods_name,
@@ -195,45 +311,51 @@ class OmsService:
             )
             for i, line in enumerate(trade.lines)
         ]
-        with transaction(self.conn):
-            self.conn.execute(
-                _INSERT_ORDER,
-                (
-                    trade_no,
-                    trade.src_tid,
-                    shop.shop_no,
-                    shop.platform,
-                    shop.owner_code,
-                    trade.warehouse_no,
-                    trade.logistics_code,
-                    int(TradeStatus.PAID),
-                    goods,
-                    goods - share,
-                    trade.post_cents,
-                    paid,
-                    receiver.name,
-                    receiver.mobile,
-                    receiver.province,
-                    receiver.city,
-                    receiver.area,
-                    receiver.address,
-                    now_text,
-                    wall,
-                    now_text,
-                ),
-            )
-            self.conn.executemany(_INSERT_LINE, lines)
-            self.ctx.history.record(
-                "state",
-                "trade",
-                str(int(TradeStatus.PAID)),
+        self.conn.execute(
+            _INSERT_ORDER,
+            (
                 trade_no,
-                {"src_tid": trade.src_tid, "shop_no": shop.shop_no, "paid_cents": paid},
-            )
-        # Counters move only once the rows are in, so a failed insert reuses the numbers.
+                trade.src_tid,
+                shop.shop_no,
+                shop.platform,
+                shop.owner_code,
+                trade.warehouse_no,
+                trade.logistics_code,
+                int(TradeStatus.PAID),
+                goods,
+                goods - share,
+                trade.post_cents,
+                paid,
+                receiver.name,
+                receiver.mobile,
+                receiver.province,
+                receiver.city,
+                receiver.area,
+                receiver.address,
+                trade.buyer_nick,
+                trade.trade_time or pay_text,
+                pay_text,
+                clock.wall(),
+                # Modified now, whatever the pay time: a late push must reach the next poll.
+                now_text,
+            ),
+        )
+        self.conn.executemany(_INSERT_LINE, lines)
+        self.ctx.history.record(
+            "state",
+            "trade",
+            str(int(TradeStatus.PAID)),
+            trade_no,
+            {"src_tid": trade.src_tid, "shop_no": shop.shop_no, "paid_cents": paid},
+        )
         self._trade_seq += 1
         self._rec_id += len(lines)
         return trade_no
+
+    @staticmethod
+    def owned(owner_code: str, owners: Collection[str]) -> bool:
+        """Whether a credential scoped to `owners` (empty: every owner) may touch this owner."""
+        return not owners or owner_code in owners
 
     # ---------------------------------------------------------------- query
 
@@ -244,38 +366,46 @@ class OmsService:
         status: int | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         page_no: int = 0,
+        owners: Collection[str] = (),
     ) -> TradePage:
         """Trades with start_time <= modified < end_time (simulated), by (modified, trade_no).
 
+        Only trades of `owners`' shops when the scope is not empty.
+
         Raises InvalidRequest on malformed times or pager, WindowTooLong beyond 60 minutes.
         """
-        try:
-            start = parse_qimen_time(start_time)
-            end = parse_qimen_time(end_time)
-        except (TypeError, ValueError) as exc:
-            raise InvalidRequest("start_time and end_time must be yyyy-MM-dd HH:mm:ss") from exc
-        if end < start:
-            raise InvalidRequest("end_time is before start_time")
-        if end - start > MAX_WINDOW:
-            raise WindowTooLong("end_time - start_time must not exceed 60 minutes")
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise InvalidRequest(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
-        if page_no < 0:
-            raise InvalidRequest("page_no must not be negative")
-        # Normalised texts compare correctly as strings: the format is fixed-width.
+        start, end = _window(("start_time", start_time), ("end_time", end_time), MAX_WINDOW)
+        _check_pager(page_size, page_no)
         where = "modified_sim >= ? AND modified_sim < ?"
-        args: list[object] = [format_qimen_time(start), format_qimen_time(end)]
+        args: list[object] = [start, end]
         if status is not None:
             where += " AND trade_status = ?"
             args.append(status)
+        total, rows = self._page(
+            "orders", where, args, owners, "modified_sim, trade_no", page_size, page_no
+        )
+        return TradePage(total_count=total, trades=self._with_lines(rows))
+
+    def _page(
+        self,
+        table: str,
+        where: str,
+        args: list[object],
+        owners: Collection[str],
+        order: str,
+        page_size: int,
+        page_no: int,
+    ) -> tuple[int, list[sqlite3.Row]]:
+        """The whole selection's count and one page of its rows, within the owners' scope."""
+        where, args = _scoped(where, args, owners)
         total = int(
-            self.conn.execute(f"SELECT COUNT(*) FROM orders WHERE {where}", args).fetchone()[0]
+            self.conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}", args).fetchone()[0]
         )
         rows = self.conn.execute(
-            f"SELECT * FROM orders WHERE {where} ORDER BY modified_sim, trade_no LIMIT ? OFFSET ?",
+            f"SELECT * FROM {table} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
             [*args, page_size, page_no * page_size],
         ).fetchall()
-        return TradePage(total_count=total, trades=self._with_lines(rows))
+        return total, rows
 
     def get_trade(self, trade_no: str) -> Trade | None:
         """One trade with its lines, or None."""
@@ -320,7 +450,7 @@ class OmsService:
                 logistics_code=row["logistics_code"],
                 logistics_no=row["logistics_no"],
                 trade_status=row["trade_status"],
-                trade_time=row["paid_sim"],
+                trade_time=row["trade_sim"],
                 pay_time=row["paid_sim"],
                 modified=row["modified_sim"],
                 receiver_name=row["receiver_name"],
@@ -334,21 +464,26 @@ class OmsService:
                 post_cents=row["post_cents"],
                 paid_cents=row["paid_cents"],
                 lines=tuple(by_trade[row["trade_no"]]),
+                buyer_nick=row["buyer_nick"],
             )
             for row in rows
         )
 
     # ---------------------------------------------------------------- state changes
 
-    def _status_row(self, trade_no: str) -> sqlite3.Row:
+    def _status_row(self, trade_no: str, owners: Collection[str] = ()) -> sqlite3.Row:
         row = self.conn.execute(
-            "SELECT trade_status, logistics_no FROM orders WHERE trade_no = ?", (trade_no,)
+            "SELECT trade_status, logistics_no, owner_code FROM orders WHERE trade_no = ?",
+            (trade_no,),
         ).fetchone()
-        if row is None:
+        # Another owner's trade is answered exactly like a missing one: no existence leak.
+        if row is None or not self.owned(row["owner_code"], owners):
             raise UnknownTrade(f"trade {trade_no!r} does not exist")
         return row
 
-    def sync_logistics(self, trade_no: str, logistics_code: str, logistics_no: str) -> bool:
+    def sync_logistics(
+        self, trade_no: str, logistics_code: str, logistics_no: str, owners: Collection[str] = ()
+    ) -> bool:
         """Mark a paid trade shipped (30 -> 95) with its waybill; True if it changed.
 
         Repeating the same waybill on a shipped or completed trade is a no-op (False);
@@ -357,7 +492,7 @@ class OmsService:
         if not logistics_code or not logistics_no:
             raise InvalidRequest("logistics_code and logistics_no are required")
         with transaction(self.conn):
-            row = self._status_row(trade_no)
+            row = self._status_row(trade_no, owners)
             status = row["trade_status"]
             if status in (TradeStatus.SHIPPED, TradeStatus.COMPLETED):
                 if row["logistics_no"] == logistics_no:
@@ -390,7 +525,9 @@ class OmsService:
             )
         return True
 
-    def upload_trace(self, trade_no: str, logistics_no: str, state: int) -> bool:
+    def upload_trace(
+        self, trade_no: str, logistics_no: str, state: int, owners: Collection[str] = ()
+    ) -> bool:
         """Record a tracking state; state 3 (signed) completes a shipped trade (95 -> 110).
 
         Returns True if the trade changed. A repeat on a completed trade is a no-op; a
@@ -400,7 +537,7 @@ class OmsService:
             raise InvalidRequest("logistics_no is required")
         clock = self.ctx.clock
         with transaction(self.conn):
-            row = self._status_row(trade_no)
+            row = self._status_row(trade_no, owners)
             now_text = format_qimen_time(clock.now())
             wall = clock.wall()
             if state == TRACE_SIGNED:
@@ -452,3 +589,306 @@ class OmsService:
             )
             self.ctx.history.record("state", "trade", str(int(TradeStatus.CANCELLED)), trade_no)
         return True
+
+    # ---------------------------------------------------------------- refunds (售后)
+
+    def create_refund(
+        self,
+        trade_no: str,
+        refund_type: RefundType,
+        oids: Sequence[str] | None = None,
+        reason: str = "",
+    ) -> str:
+        """Open an after-sales order (status 20) for whole lines of a trade; its refund_no.
+
+        For the simulator. `oids` are the trade's src_oid values (None: every line). The
+        refund amount is the lines' paid shares. Type 1 needs an unshipped paid trade (30);
+        types 2 and 3 a shipped or completed one (95, 110); type 4 any of 30, 95, 110. A line
+        with an open or settled refund cannot be refunded again (StateConflict).
+        """
+        with transaction(self.conn):
+            trade = self.get_trade(trade_no)
+            if trade is None:
+                raise UnknownTrade(f"trade {trade_no!r} does not exist")
+            allowed = _REFUNDABLE[RefundType(refund_type)]
+            if trade.trade_status not in allowed:
+                raise StateConflict(
+                    f"trade {trade_no} has status {trade.trade_status},"
+                    f" refund type {int(refund_type)} needs one of {sorted(allowed)}"
+                )
+            wanted = set(oids) if oids is not None else {line.src_oid for line in trade.lines}
+            lines = [line for line in trade.lines if line.src_oid in wanted]
+            if len(lines) != len(wanted) or not lines:
+                raise InvalidRequest(f"oids {sorted(wanted)} are not lines of trade {trade_no}")
+            busy = [
+                line.src_oid
+                for line in lines
+                if line.refund_status in (LineRefundStatus.APPLIED, LineRefundStatus.REFUNDED)
+            ]
+            if busy:
+                raise StateConflict(f"lines {busy} already have a refund")
+            refund_no = f"TK{self._next_refund_seq():010d}"
+            now_text = format_qimen_time(self.ctx.clock.now())
+            amount = sum(line.share_cents for line in lines)
+            self.conn.execute(
+                "INSERT INTO refunds (refund_no, trade_no, src_tid, shop_no, owner_code, type,"
+                " status, refund_cents, reason, created_sim, modified_sim)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    refund_no,
+                    trade_no,
+                    trade.src_tid,
+                    trade.shop_no,
+                    trade.owner_code,
+                    int(refund_type),
+                    int(RefundStatus.PENDING),
+                    amount,
+                    reason,
+                    now_text,
+                    now_text,
+                ),
+            )
+            self.conn.executemany(
+                "INSERT INTO refund_lines (refund_no, rec_id, src_oid, spec_no, num, refund_cents)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (refund_no, ln.rec_id, ln.src_oid, ln.spec_no, ln.num, ln.share_cents)
+                    for ln in lines
+                ],
+            )
+            self._set_line_refund_status(refund_no, LineRefundStatus.APPLIED, now_text)
+            self.ctx.history.record(
+                "state", "refund", str(int(RefundStatus.PENDING)), refund_no, {"trade_no": trade_no}
+            )
+        return refund_no
+
+    def _next_refund_seq(self) -> int:
+        row = self.conn.execute(
+            "SELECT COALESCE(MAX(CAST(substr(refund_no, 3) AS INTEGER)), 0) FROM refunds"
+        ).fetchone()
+        return int(row[0]) + 1
+
+    def advance_refund(self, refund_no: str, status: RefundStatus) -> bool:
+        """Move a refund to `status`: the next step of 20 -> 30 -> 40 -> 80 -> 90, or 10
+        (cancelled) from 20 or 30. True if it changed; the same status again is a no-op.
+
+        Settling (80) marks its lines refunded (5); cancelling marks them 1. A settled type-1
+        refund that leaves no line of an unshipped trade unrefunded cancels the trade (5).
+        """
+        status = RefundStatus(status)
+        with transaction(self.conn):
+            row = self.conn.execute(
+                "SELECT trade_no, type, status FROM refunds WHERE refund_no = ?", (refund_no,)
+            ).fetchone()
+            if row is None:
+                raise InvalidRequest(f"refund {refund_no!r} does not exist")
+            current = RefundStatus(row["status"])
+            if current == status:
+                return False
+            if status not in _REFUND_NEXT.get(current, ()):
+                raise StateConflict(f"refund {refund_no} cannot go from {current} to {status}")
+            now_text = format_qimen_time(self.ctx.clock.now())
+            self.conn.execute(
+                "UPDATE refunds SET status = ?, modified_sim = ? WHERE refund_no = ?",
+                (int(status), now_text, refund_no),
+            )
+            if status == RefundStatus.SETTLED:
+                self._set_line_refund_status(refund_no, LineRefundStatus.REFUNDED, now_text)
+            elif status == RefundStatus.CANCELLED:
+                self._set_line_refund_status(refund_no, LineRefundStatus.CANCELLED, now_text)
+            self.ctx.history.record("state", "refund", str(int(status)), refund_no)
+            if status == RefundStatus.SETTLED and row["type"] == RefundType.REFUND_BEFORE_SHIPMENT:
+                left = self.conn.execute(
+                    "SELECT COUNT(*) FROM order_lines WHERE trade_no = ? AND refund_status != ?",
+                    (row["trade_no"], int(LineRefundStatus.REFUNDED)),
+                ).fetchone()[0]
+                trade_status = self._status_row(row["trade_no"])["trade_status"]
+                if left == 0 and trade_status == TradeStatus.PAID:
+                    self.cancel_order(row["trade_no"])
+        return True
+
+    def _set_line_refund_status(
+        self, refund_no: str, status: LineRefundStatus, now_text: str
+    ) -> None:
+        """Set the refund's lines' refund_status; the trade is modified (shows in the poll)."""
+        self.conn.execute(
+            "UPDATE order_lines SET refund_status = ? WHERE rec_id IN"
+            " (SELECT rec_id FROM refund_lines WHERE refund_no = ?)",
+            (int(status), refund_no),
+        )
+        self.conn.execute(
+            "UPDATE orders SET modified_sim = ? WHERE trade_no ="
+            " (SELECT trade_no FROM refunds WHERE refund_no = ?)",
+            (now_text, refund_no),
+        )
+
+    def search_refunds(
+        self,
+        modified_from: str,
+        modified_to: str,
+        status: int | None = None,
+        refund_type: int | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        page_no: int = 0,
+        owners: Collection[str] = (),
+    ) -> Page[Refund]:
+        """Refunds with modified_from <= modified < modified_to (at most 30 days), by
+        (modified, refund_no); optionally one status and one type; only `owners`' shops."""
+        start, end = _window(
+            ("modified_from", modified_from), ("modified_to", modified_to), MAX_REFUND_WINDOW
+        )
+        _check_pager(page_size, page_no)
+        where = "modified_sim >= ? AND modified_sim < ?"
+        args: list[object] = [start, end]
+        for column, value in (("status", status), ("type", refund_type)):
+            if value is not None:
+                where += f" AND {column} = ?"
+                args.append(value)
+        total, rows = self._page(
+            "refunds", where, args, owners, "modified_sim, refund_no", page_size, page_no
+        )
+        refunds = []
+        for row in rows:
+            lines = self.conn.execute(
+                "SELECT src_oid, spec_no, num, refund_cents FROM refund_lines"
+                " WHERE refund_no = ? ORDER BY rec_id",
+                (row["refund_no"],),
+            ).fetchall()
+            refunds.append(
+                Refund(
+                    refund_no=row["refund_no"],
+                    trade_no=row["trade_no"],
+                    src_tid=row["src_tid"],
+                    shop_no=row["shop_no"],
+                    owner_code=row["owner_code"],
+                    type=row["type"],
+                    status=row["status"],
+                    refund_cents=row["refund_cents"],
+                    reason=row["reason"],
+                    created=row["created_sim"],
+                    modified=row["modified_sim"],
+                    lines=tuple(RefundLine(*line) for line in lines),
+                )
+            )
+        return Page(total, tuple(refunds))
+
+    # ---------------------------------------------------------------- logistics sync list
+
+    def logistics_sync_list(
+        self,
+        shop_no: str | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        page_no: int = 0,
+        owners: Collection[str] = (),
+    ) -> Page[Trade]:
+        """Trades awaiting a logistics sync: paid (30), no waybill yet, by (paid, trade_no).
+
+        What `sales.LogisticsSync.update` will resolve; optionally one shop's only.
+        """
+        _check_pager(page_size, page_no)
+        where = "trade_status = ?"
+        args: list[object] = [int(TradeStatus.PAID)]
+        if shop_no is not None:
+            where += " AND shop_no = ?"
+            args.append(shop_no)
+        total, rows = self._page(
+            "orders", where, args, owners, "paid_sim, trade_no", page_size, page_no
+        )
+        return Page(total, self._with_lines(rows))
+
+    # ---------------------------------------------------------------- stock, master data
+
+    def push_stock(self, items: object) -> int:
+        """Store stock numbers per (warehouse_no, spec_no), replacing earlier ones; all or
+        nothing. `items` are `{"spec_no", "warehouse_no", "stock_num"}` objects (at most
+        100). Returns how many were stored."""
+        if not isinstance(items, list) or not items:
+            raise InvalidRequest("stock_list is required (a non-empty list)")
+        if len(items) > MAX_STOCK_ITEMS:
+            raise InvalidRequest(f"stock_list has more than {MAX_STOCK_ITEMS} entries")
+        warehouses = {code for code, _ in self._warehouses}
+        rows = []
+        for i, item in enumerate(items):
+            path = f"stock_list[{i}]"
+            if not isinstance(item, dict):
+                raise InvalidRequest(f"{path} must be an object")
+            if item.get("spec_no") not in self._goods:
+                raise InvalidRequest(f"{path}.spec_no is not a known goods spec")
+            if item.get("warehouse_no") not in warehouses:
+                raise InvalidRequest(f"{path}.warehouse_no is not a known warehouse")
+            num = item.get("stock_num")
+            if isinstance(num, bool) or not isinstance(num, int) or not 0 <= num <= MAX_STOCK:
+                raise InvalidRequest(f"{path}.stock_num must be an integer from 0 to {MAX_STOCK}")
+            rows.append((item["warehouse_no"], item["spec_no"], num))
+        now_text = format_qimen_time(self.ctx.clock.now())
+        with transaction(self.conn):
+            self.conn.executemany(
+                "INSERT INTO stock (warehouse_no, spec_no, stock_num, modified_sim)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (warehouse_no, spec_no)"
+                " DO UPDATE SET stock_num = excluded.stock_num,"
+                " modified_sim = excluded.modified_sim",
+                [(*row, now_text) for row in rows],
+            )
+        return len(rows)
+
+    def shops(self, owners: Collection[str] = ()) -> list[Shop]:
+        """The shops, by shop_no; only `owners`' when scoped."""
+        return sorted(
+            (shop for shop in self._shops.values() if self.owned(shop.owner_code, owners)),
+            key=lambda shop: shop.shop_no,
+        )
+
+    def warehouses(self) -> list[sqlite3.Row]:
+        """The warehouses (shared by every owner), by warehouse_no."""
+        return self.conn.execute(
+            "SELECT warehouse_no, name, logistics_code FROM warehouses ORDER BY warehouse_no"
+        ).fetchall()
+
+
+def _scoped(where: str, args: list[object], owners: Collection[str]) -> tuple[str, list[object]]:
+    """Narrow an `orders` WHERE clause to the owners' trades (no narrowing for ())."""
+    if not owners:
+        return where, args
+    marks = ",".join("?" * len(owners))
+    return f"{where} AND owner_code IN ({marks})", [*args, *owners]
+
+
+def _window(start: tuple[str, str], end: tuple[str, str], longest: timedelta) -> tuple[str, str]:
+    """Validate a (name, text) pair of window bounds; the normalised texts.
+
+    Normalised texts compare correctly as strings: the format is fixed-width.
+    """
+    try:
+        first, last = parse_qimen_time(start[1]), parse_qimen_time(end[1])
+    except (TypeError, ValueError) as exc:
+        raise InvalidRequest(f"{start[0]} and {end[0]} must be yyyy-MM-dd HH:mm:ss") from exc
+    if last < first:
+        raise InvalidRequest(f"{end[0]} is before {start[0]}")
+    if last - first > longest:
+        limit = f"{longest.days} days" if longest.days else f"{longest.seconds // 60} minutes"
+        raise WindowTooLong(f"{end[0]} - {start[0]} must not exceed {limit}")
+    return format_qimen_time(first), format_qimen_time(last)
+
+
+def _check_pager(page_size: int, page_no: int) -> None:
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidRequest(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+    if page_no < 0:
+        raise InvalidRequest("page_no must not be negative")
+
+
+# Trade statuses each refund type applies to, and the refund steps the fake allows.
+_REFUNDABLE: dict[RefundType, frozenset[int]] = {
+    RefundType.REFUND_BEFORE_SHIPMENT: frozenset({TradeStatus.PAID}),
+    RefundType.RETURN: frozenset({TradeStatus.SHIPPED, TradeStatus.COMPLETED}),
+    RefundType.EXCHANGE: frozenset({TradeStatus.SHIPPED, TradeStatus.COMPLETED}),
+    RefundType.REFUND_ONLY: frozenset(
+        {TradeStatus.PAID, TradeStatus.SHIPPED, TradeStatus.COMPLETED}
+    ),
+}
+_REFUND_NEXT: dict[RefundStatus, tuple[RefundStatus, ...]] = {
+    RefundStatus.PENDING: (RefundStatus.REVIEWED, RefundStatus.CANCELLED),
+    RefundStatus.REVIEWED: (RefundStatus.PUSHED, RefundStatus.CANCELLED),
+    RefundStatus.PUSHED: (RefundStatus.SETTLED,),
+    RefundStatus.SETTLED: (RefundStatus.COMPLETED,),
+}

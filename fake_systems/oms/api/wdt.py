@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import heapq
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -19,8 +20,10 @@ from fake_systems.common.money import cents_to_text
 from fake_systems.common.signing import constant_time_equal, wdt_sign
 from fake_systems.common.storage import transaction
 from fake_systems.oms.models import (
+    Forbidden,
     InvalidRequest,
     OmsError,
+    Refund,
     StateConflict,
     Trade,
     UnknownTrade,
@@ -33,14 +36,20 @@ logger = logging.getLogger(__name__)
 API_VERSION = "1.0"
 TIMESTAMP_TOLERANCE_SECONDS = 120
 COMMON_PARAMS = ("sid", "key", "method", "timestamp", "v", "sign")
+NONCE_PARAM = "nonce"  # optional; when sent, a second use within the tolerance is refused
+MAX_NONCE_LENGTH = 64
+MAX_INTEGER = 2**31 - 1
+MAX_BODY_BYTES = 1024 * 1024  # a full 50-trade push is well under 200 KiB
 
 # Error codes on the wire (`status`); 0 is success. Documented in docs/protocols/oms.md.
 OK = 0
 ERR_COMMON_PARAM = 1001
 ERR_UNKNOWN_KEY = 1100
 ERR_UNKNOWN_SID = 1101
+ERR_FORBIDDEN = 1102
 ERR_BAD_SIGN = 1200
 ERR_STALE_TIMESTAMP = 1300
+ERR_REPLAYED_NONCE = 1301
 ERR_UNKNOWN_METHOD = 1400
 ERR_BAD_PARAMS = 1500
 ERR_WINDOW_TOO_LONG = 1501
@@ -51,6 +60,12 @@ ERR_INTERNAL = 9999
 METHOD_QUERY = "sales.TradeQuery.queryWithDetail"
 METHOD_LOGISTICS_SYNC = "sales.LogisticsSync.update"
 METHOD_TRACE_UPLOAD = "sales.LogisticsTrace.upload"
+METHOD_RAW_TRADE_PUSH = "sales.RawTrade.pushSelf"
+METHOD_REFUND_SEARCH = "aftersales.refund.Refund.search"
+METHOD_SYNC_LIST = "sales.LogisticsSync.getSyncListExt"
+METHOD_STOCK_PUSH = "wms.StockSpec.push"
+METHOD_SHOP_QUERY = "setting.Shop.queryShop"
+METHOD_WAREHOUSE_QUERY = "setting.Warehouse.queryWarehouse"
 
 JSON_HEADERS = {"content-type": "application/json; charset=utf-8"}
 
@@ -74,6 +89,8 @@ def _error_code(exc: OmsError) -> int:
         return ERR_UNKNOWN_TRADE
     if isinstance(exc, StateConflict):
         return ERR_STATE_CONFLICT
+    if isinstance(exc, Forbidden):
+        return ERR_FORBIDDEN
     return ERR_BAD_PARAMS
 
 
@@ -101,13 +118,14 @@ def _integer(body: Mapping[str, Any], name: str, default: int | None) -> int | N
     value = body.get(name)
     if value is None:
         return default
-    if isinstance(value, bool):
-        raise WireError(ERR_BAD_PARAMS, f"{name} must be an integer")
-    if isinstance(value, int):
-        return value
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    raise WireError(ERR_BAD_PARAMS, f"{name} must be an integer")
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise WireError(ERR_BAD_PARAMS, f"{name} must be an integer")
+    if abs(value) > MAX_INTEGER:
+        # Beyond SQLite's 64-bit integers (and any sensible pager or code).
+        raise WireError(ERR_BAD_PARAMS, f"{name} is out of range")
+    return value
 
 
 def _required_integer(body: Mapping[str, Any], name: str) -> int:
@@ -162,42 +180,178 @@ def trade_to_wire(trade: Trade) -> dict[str, Any]:
     }
 
 
+def refund_to_wire(refund: Refund) -> dict[str, Any]:
+    """A refund as the refund search's `order` entry."""
+    return {
+        "refund_no": refund.refund_no,
+        "type": refund.type,
+        "status": refund.status,
+        "trade_no": refund.trade_no,
+        "tid": refund.src_tid,
+        "shop_no": refund.shop_no,
+        "owner_code": refund.owner_code,
+        "refund_amount": cents_to_text(refund.refund_cents),
+        "reason": refund.reason,
+        "created": refund.created,
+        "modified": refund.modified,
+        "detail_list": [
+            {
+                "oid": line.src_oid,
+                "spec_no": line.spec_no,
+                "num": line.num,
+                "refund_amount": cents_to_text(line.refund_cents),
+            }
+            for line in refund.lines
+        ],
+    }
+
+
+def _pager(body: Mapping[str, Any]) -> tuple[int, int]:
+    return (
+        _integer(body, "page_size", DEFAULT_PAGE_SIZE) or 0,
+        _integer(body, "page_no", 0) or 0,
+    )
+
+
+def _optional_text(body: Mapping[str, Any], name: str) -> str | None:
+    if body.get(name) is None:
+        return None
+    return _text(body, name)
+
+
 # ---------------------------------------------------------------- methods
 
-Handler = Callable[[OmsService, dict[str, Any]], dict[str, Any]]
+# A handler gets the service, the JSON body and the caller's owner scope (() = every owner).
+Handler = Callable[[OmsService, dict[str, Any], tuple[str, ...]], dict[str, Any]]
 
 
-def _query(service: OmsService, body: dict[str, Any]) -> dict[str, Any]:
+def _query(service: OmsService, body: dict[str, Any], owners: tuple[str, ...]) -> dict[str, Any]:
+    page_size, page_no = _pager(body)
     page = service.query_trades(
         start_time=_text(body, "start_time"),
         end_time=_text(body, "end_time"),
         status=_integer(body, "status", None),
-        page_size=_integer(body, "page_size", DEFAULT_PAGE_SIZE) or 0,
-        page_no=_integer(body, "page_no", 0) or 0,
+        page_size=page_size,
+        page_no=page_no,
+        owners=owners,
     )
     return {"total_count": page.total_count, "order": [trade_to_wire(t) for t in page.trades]}
 
 
-def _logistics_sync(service: OmsService, body: dict[str, Any]) -> dict[str, Any]:
+def _logistics_sync(
+    service: OmsService, body: dict[str, Any], owners: tuple[str, ...]
+) -> dict[str, Any]:
     trade_no = _text(body, "trade_no")
     changed = service.sync_logistics(
-        trade_no, _text(body, "logistics_code"), _text(body, "logistics_no")
+        trade_no, _text(body, "logistics_code"), _text(body, "logistics_no"), owners
     )
     return {"trade_no": trade_no, "changed": changed}
 
 
-def _trace_upload(service: OmsService, body: dict[str, Any]) -> dict[str, Any]:
+def _trace_upload(
+    service: OmsService, body: dict[str, Any], owners: tuple[str, ...]
+) -> dict[str, Any]:
     trade_no = _text(body, "trade_no")
     changed = service.upload_trace(
-        trade_no, _text(body, "logistics_no"), _required_integer(body, "state")
+        trade_no, _text(body, "logistics_no"), _required_integer(body, "state"), owners
     )
     return {"trade_no": trade_no, "changed": changed}
+
+
+def _raw_trade_push(
+    service: OmsService, body: dict[str, Any], owners: tuple[str, ...]
+) -> dict[str, Any]:
+    new_count, chg_count = service.push_raw_trades(
+        _text(body, "shop_no"), body.get("trade_list"), owners
+    )
+    return {"new_count": new_count, "chg_count": chg_count}
+
+
+def _refund_search(
+    service: OmsService, body: dict[str, Any], owners: tuple[str, ...]
+) -> dict[str, Any]:
+    page_size, page_no = _pager(body)
+    page = service.search_refunds(
+        _text(body, "modified_from"),
+        _text(body, "modified_to"),
+        status=_integer(body, "status", None),
+        refund_type=_integer(body, "type", None),
+        page_size=page_size,
+        page_no=page_no,
+        owners=owners,
+    )
+    return {"total_count": page.total_count, "order": [refund_to_wire(r) for r in page.items]}
+
+
+def _sync_list(
+    service: OmsService, body: dict[str, Any], owners: tuple[str, ...]
+) -> dict[str, Any]:
+    page_size, page_no = _pager(body)
+    page = service.logistics_sync_list(_optional_text(body, "shop_no"), page_size, page_no, owners)
+    return {
+        "total_count": page.total_count,
+        "trades": [
+            {
+                "trade_no": t.trade_no,
+                "tid": t.src_tid,
+                "shop_no": t.shop_no,
+                "platform_id": t.platform,
+                "warehouse_no": t.warehouse_no,
+                "logistics_code": t.logistics_code,
+                "pay_time": t.pay_time,
+                "oids": [line.src_oid for line in t.lines],
+            }
+            for t in page.items
+        ],
+    }
+
+
+def _stock_push(
+    service: OmsService, body: dict[str, Any], owners: tuple[str, ...]
+) -> dict[str, Any]:
+    if owners:
+        # Stock is per warehouse and spec, shared by the owners: only the integrator's
+        # all-owner credential may set it.
+        raise Forbidden("an owner-scoped credential may not push stock")
+    return {"count": service.push_stock(body.get("stock_list"))}
+
+
+def _shop_query(
+    service: OmsService, body: dict[str, Any], owners: tuple[str, ...]
+) -> dict[str, Any]:
+    wanted = _optional_text(body, "shop_no")
+    shops = [
+        {
+            "shop_no": shop.shop_no,
+            "shop_name": shop.name,
+            "platform_id": shop.platform,
+            "owner_code": shop.owner_code,
+        }
+        for shop in service.shops(owners)
+        if wanted is None or shop.shop_no == wanted
+    ]
+    return {"total_count": len(shops), "details": shops}
+
+
+def _warehouse_query(
+    service: OmsService, body: dict[str, Any], owners: tuple[str, ...]
+) -> dict[str, Any]:
+    wanted = _optional_text(body, "warehouse_no")
+    rows = [dict(row) for row in service.warehouses()]
+    found = [row for row in rows if wanted is None or row["warehouse_no"] == wanted]
+    return {"total_count": len(found), "details": found}
 
 
 METHODS: dict[str, Handler] = {
     METHOD_QUERY: _query,
     METHOD_LOGISTICS_SYNC: _logistics_sync,
     METHOD_TRACE_UPLOAD: _trace_upload,
+    METHOD_RAW_TRADE_PUSH: _raw_trade_push,
+    METHOD_REFUND_SEARCH: _refund_search,
+    METHOD_SYNC_LIST: _sync_list,
+    METHOD_STOCK_PUSH: _stock_push,
+    METHOD_SHOP_QUERY: _shop_query,
+    METHOD_WAREHOUSE_QUERY: _warehouse_query,
 }
 
 
@@ -205,15 +359,28 @@ METHODS: dict[str, Handler] = {
 
 
 class WdtEndpoint:
-    """Checks the common parameters and the sign, dispatches, records every request."""
+    """Checks the common parameters and the sign, dispatches, records every request.
 
-    def __init__(self, service: OmsService, credentials: OmsCredentials) -> None:
+    Several credentials may call: the connector's (every owner) and per-owner ones, told
+    apart by `key`; each call acts within the scope of the credential that signed it.
+    """
+
+    def __init__(
+        self,
+        service: OmsService,
+        credentials: OmsCredentials,
+        tenants: Sequence[OmsCredentials] = (),
+    ) -> None:
         self.service = service
-        self.credentials = credentials
+        self.grants = {grant.app_key: grant for grant in (credentials, *tenants)}
         self.ctx = service.ctx
+        # (key, nonce) -> last wall second at which a replay would still pass the timestamp
+        # check; kept only that long (a heap finds the expired), so memory follows the rate.
+        self._nonces: dict[tuple[str, str], int] = {}
+        self._nonce_expiry: list[tuple[int, tuple[str, str]]] = []
 
-    def _authenticate(self, params: Mapping[str, str], raw: bytes) -> str:
-        """The body text once the caller is proven; raises WireError otherwise."""
+    def _authenticate(self, params: Mapping[str, str], raw: bytes) -> tuple[str, OmsCredentials]:
+        """The body text and the caller's credential once proven; raises WireError otherwise."""
         missing = [name for name in COMMON_PARAMS if not params.get(name)]
         if missing:
             raise WireError(ERR_COMMON_PARAM, f"missing common parameter(s): {', '.join(missing)}")
@@ -226,9 +393,13 @@ class WdtEndpoint:
             timestamp = int(params["timestamp"])
         except ValueError as exc:
             raise WireError(ERR_COMMON_PARAM, "timestamp must be Unix seconds") from exc
-        if not constant_time_equal(params["key"], self.credentials.app_key):
+        nonce = params.get(NONCE_PARAM)
+        if nonce is not None and not 1 <= len(nonce) <= MAX_NONCE_LENGTH:
+            raise WireError(ERR_COMMON_PARAM, f"nonce must be 1 to {MAX_NONCE_LENGTH} characters")
+        grant = self.grants.get(params["key"])
+        if grant is None:
             raise WireError(ERR_UNKNOWN_KEY, "unknown key")
-        if not constant_time_equal(params["sid"], self.credentials.sid):
+        if not constant_time_equal(params["sid"], grant.sid):
             raise WireError(ERR_UNKNOWN_SID, "unknown sid")
         try:
             text = raw.decode("utf-8")
@@ -236,13 +407,28 @@ class WdtEndpoint:
             raise WireError(ERR_BAD_PARAMS, "body is not UTF-8") from exc
         signed = {k: v for k, v in params.items() if k != "sign"}
         signed["body"] = text
-        expected = wdt_sign(self.credentials.app_secret, signed)
+        expected = wdt_sign(grant.app_secret, signed)
         if not constant_time_equal(params["sign"].lower(), expected):
             raise WireError(ERR_BAD_SIGN, "sign mismatch")
         # Replay guard on the wall clock: business time is simulated, this is not.
-        if abs(timestamp - self.ctx.clock.wall()) > TIMESTAMP_TOLERANCE_SECONDS:
+        wall = self.ctx.clock.wall()
+        if abs(timestamp - wall) > TIMESTAMP_TOLERANCE_SECONDS:
             raise WireError(ERR_STALE_TIMESTAMP, "timestamp outside ±120 s of server time")
-        return text
+        if nonce is not None:
+            self._use_nonce(grant.app_key, nonce, timestamp, wall)
+        return text, grant
+
+    def _use_nonce(self, key: str, nonce: str, timestamp: int, wall: float) -> None:
+        """Refuse a nonce seen before; remember it while its timestamp is still acceptable."""
+        while self._nonce_expiry and self._nonce_expiry[0][0] < wall:
+            _, expired = heapq.heappop(self._nonce_expiry)
+            self._nonces.pop(expired, None)
+        entry = (key, nonce)
+        if entry in self._nonces:
+            raise WireError(ERR_REPLAYED_NONCE, "nonce already used (replayed request)")
+        until = timestamp + TIMESTAMP_TOLERANCE_SECONDS
+        self._nonces[entry] = until
+        heapq.heappush(self._nonce_expiry, (until, entry))
 
     def handle(self, params: Mapping[str, str], raw: bytes) -> Response:
         """Answer one `/openapi` call; never raises for anything the caller sent."""
@@ -251,7 +437,7 @@ class WdtEndpoint:
         entity: str | None = None
         history = self.ctx.history
         try:
-            text = self._authenticate(params, raw)
+            text, grant = self._authenticate(params, raw)
             handler = METHODS.get(method)
             if handler is None:
                 raise WireError(ERR_UNKNOWN_METHOD, f"unknown method {method!r}")
@@ -265,7 +451,7 @@ class WdtEndpoint:
             entity = trade_no if isinstance(trade_no, str) else None
             # The request's record commits with its effects: one write, all or nothing.
             with transaction(self.ctx.conn):
-                data = handler(self.service, body)
+                data = handler(self.service, body, grant.owners)
                 history.record(
                     "api_in", method, "ok", entity, {"query": dict(params), "body": body}
                 )
@@ -287,6 +473,13 @@ class WdtEndpoint:
             return Response(content=b"504 Gateway Time-out", status_code=504)
         return _json({"status": OK, "message": "ok", "data": data})
 
+    def refuse_oversized(self, params: Mapping[str, str]) -> Response:
+        """Answer a body over MAX_BODY_BYTES without reading the rest of it."""
+        message = f"body larger than {MAX_BODY_BYTES} bytes"
+        method = params.get("method") or "unknown"
+        self._record_refusal(method, ERR_BAD_PARAMS, None, params, message, b"")
+        return error_response(ERR_BAD_PARAMS, message)
+
     def _record_refusal(
         self,
         method: str,
@@ -304,15 +497,27 @@ class WdtEndpoint:
         )
 
 
-def create_app(service: OmsService, credentials: OmsCredentials) -> ASGIApp:
-    """The OMS's ASGI app: `POST /openapi` plus the shared `/_fake/` control routes."""
-    endpoint = WdtEndpoint(service, credentials)
+def create_app(
+    service: OmsService, credentials: OmsCredentials, tenants: Sequence[OmsCredentials] = ()
+) -> ASGIApp:
+    """The OMS's ASGI app: `POST /openapi` plus the shared `/_fake/` control routes.
+
+    `credentials` are the connector's; `tenants` are further credentials, usually scoped to
+    one owner each (`Credentials.grants("oms")[1:]`).
+    """
+    endpoint = WdtEndpoint(service, credentials, tenants)
     router = APIRouter(tags=["wdt"])
 
     @router.post("/openapi", summary="旺店通-style open API entry point (method in the query)")
     async def openapi(request: Request) -> Response:
-        raw = await request.body()
-        return endpoint.handle(request.query_params, raw)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                return endpoint.refuse_oversized(request.query_params)
+            chunks.append(chunk)
+        return endpoint.handle(request.query_params, b"".join(chunks))
 
     def on_error(request: Request, exc: Exception) -> Response:
         if isinstance(exc, RequestValidationError):
