@@ -79,7 +79,9 @@ class Ecosystem:
             "wms": qimen.create_app(
                 self.wms, self.credentials.wms, tenants=self.credentials.grants("wms")[1:]
             ),
-            "erp": k3.create_app(self.erp, self.credentials.erp),
+            "erp": k3.create_app(
+                self.erp, self.credentials.erp, tenants=self.credentials.grants("erp")[1:]
+            ),
             "bank": iso20022.create_app(self.bank, self.credentials.bank),
             "carrier": kdniao.create_app(self.carrier, self.credentials.carrier),
         }

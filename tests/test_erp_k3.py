@@ -572,7 +572,7 @@ async def test_failure_outside_the_handler_answers_in_k3_format(
     def explode(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(erp, "session_valid", explode)
+    monkeypatch.setattr(erp, "session", explode)
     # uvicorn logs the exception after the answer went out; the test client must not re-raise it
     transport = httpx.ASGITransport(app=create_app(erp, creds), raise_app_exceptions=False)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://fake") as client:

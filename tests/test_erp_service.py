@@ -385,8 +385,9 @@ def test_unknown_form_and_master_data_forms(erp: ErpService, world: World) -> No
     with pytest.raises(K3Error, match="业务对象不存在"):
         erp.save("SAL_NOPE", outstock(world))
     with pytest.raises(K3Error) as master:
-        erp.save("BD_MATERIAL", {"FNumber": "1"})
+        erp.save("BD_STOCK", {"FNumber": "1", "FName": "仓"})
     assert master.value.msg_code == MsgCode.NO_PERMISSION
+    assert _messages(master.value) == [("FormId", "没有BD_STOCK的保存权限")]
 
 
 # ---------------------------------------------------------------- amounts

@@ -17,8 +17,8 @@ CREDENTIAL_NAMES = {
     "oms": {"sid", "app_key", "app_secret"},
     "wms": {"app_key", "secret", "customer_id"},
     "carrier": {"ebusiness_id", "api_key"},
-    "erp": {"acct_id", "username", "password", "lcid"},
-    "bank": {"account", "username", "password"},
+    "erp": {"acct_id", "username", "password", "lcid", "app_id", "app_secret"},
+    "bank": {"account", "username", "password", "totp_seed", "webhook_secret"},
 }
 
 # One real path per system, called without a valid signature or login: each must answer
@@ -39,7 +39,7 @@ UNSIGNED_CALLS = {
     "bank": (
         "GET",
         "/iso20022/camt.053/statements?account=1&date=2026-11-10",
-        "PSU_CREDENTIALS_INVALID",
+        "TOKEN_INVALID",
     ),
 }
 

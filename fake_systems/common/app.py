@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from simulator.clock import Clock, format_qimen_time
 
+SQLITE_MAX_INTEGER = 2**63 - 1
 ErrorResponder = Callable[[Request, Exception], Response]
 
 
@@ -28,6 +29,22 @@ class CatchUpClock:
         if scope["type"] == "http":
             self.clock.catch_up()
         await self.app(scope, receive, send)
+
+
+async def read_body_limited(request: Request, limit: int) -> bytes | None:
+    """The request body, or None as soon as it exceeds `limit` bytes (the rest is never read),
+    so an oversized body cannot exhaust memory before the protocol refuses it."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def control_router(system: str, clock: Clock, conn: sqlite3.Connection) -> APIRouter:
@@ -50,7 +67,8 @@ def control_router(system: str, clock: Clock, conn: sqlite3.Connection) -> APIRo
 
     @router.get("/events", summary="The history, oldest first, after a sequence number")
     def events(
-        after: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)
+        after: int = Query(0, ge=0, le=SQLITE_MAX_INTEGER),
+        limit: int = Query(100, ge=1, le=1000),
     ) -> list[dict[str, Any]]:
         rows = conn.execute(
             "SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)

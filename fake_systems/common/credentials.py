@@ -8,6 +8,7 @@ owner's data. See docs/DECISIONS.md, "Tenants".
 
 from __future__ import annotations
 
+import base64
 import secrets
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -16,6 +17,11 @@ from typing import Any
 
 def _token(nbytes: int = 16) -> str:
     return secrets.token_hex(nbytes)
+
+
+def _totp_seed() -> str:
+    """A 160-bit TOTP seed in base32 (RFC 4226 recommends 160 bits), as authenticators take it."""
+    return base64.b32encode(secrets.token_bytes(20)).decode()
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,9 @@ class K3Credentials:
     password: str = field(default_factory=lambda: _token(10))
     lcid: int = 2052
     owners: tuple[str, ...] = ()  # owner codes these may touch; () = every owner
+    # The third-party app (第三方系统登录授权) bound to this user: LoginByAppSecret / LoginBySign
+    app_id: str = field(default_factory=lambda: f"{secrets.randbelow(900_000) + 100_000}_ecomock")
+    app_secret: str = field(default_factory=_token)
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,8 @@ class BankCredentials:
     username: str = field(default_factory=lambda: "treasury")
     password: str = field(default_factory=lambda: _token(10))
     owners: tuple[str, ...] = ()  # owner codes these may touch; () = every owner
+    totp_seed: str = field(default_factory=_totp_seed)  # the login's dynamic token (RFC 6238)
+    webhook_secret: str = field(default_factory=lambda: "whsec_" + _token())  # signs camt.054
 
 
 SYSTEMS = ("oms", "wms", "erp", "bank", "carrier")

@@ -44,6 +44,14 @@ def wdt_sign(secret: str, params: Mapping[str, str]) -> str:
     return hashlib.md5((";".join(parts) + secret).encode()).hexdigest()
 
 
+def k3_login_sign(acct_id: str, username: str, app_secret: str, timestamp: str) -> str:
+    """K3 Cloud LoginBySign: lower hex SHA-256 of [acctID, username, appSecret, timestamp]
+    sorted as strings and concatenated."""
+    return hashlib.sha256(
+        "".join(sorted((acct_id, username, app_secret, timestamp))).encode()
+    ).hexdigest()
+
+
 def stripe_style_signature(secret: str, timestamp: int, body: bytes) -> str:
     """`t=<unix>,v1=<hex HMAC-SHA256(secret, "t.body")>`, the modern webhook signature."""
     mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()

@@ -38,76 +38,172 @@ MSG_LOGIN_FAILED = "用户名或密码错误！"
 MSG_NO_DATA = "接口参数data不能为空"
 MSG_NO_FORMID = "接口参数formid不能为空"
 MSG_FORM_NOT_FOUND = "业务对象不存在"
+MSG_APP_FAILED = "第三方系统登录授权验证失败：应用ID或应用密钥不正确"
+MSG_SIGN_FAILED = "第三方系统登录授权验证失败：签名不正确"
+MSG_SIGN_STALE = "第三方系统登录授权验证失败：时间戳已过期"
+MSG_SIGN_REPLAYED = "第三方系统登录授权验证失败：签名已使用"
+MSG_TOO_LARGE = "请求数据超过最大长度限制"
+
+
+@dataclass(frozen=True)
+class Partner:
+    """The header basedata a bill belongs to (customer, supplier or account book) and its owner."""
+
+    kind: str  # "customer" | "supplier" | "book": which master table holds the number
+    key: str  # lower-cased field key
+    field: str  # the key as K3 spells it, for FieldName in errors
+    label: str  # the Chinese field name in messages
+    property: str  # the property name in a View answer
 
 
 @dataclass(frozen=True)
 class FormSpec:
-    """Where a bill form keeps what the fake checks: lower-cased field keys and their labels."""
+    """Where a bill form keeps what the fake checks: lower-cased field keys and their labels.
+
+    `lines` says what an entry is: "goods" (material, quantity, price, amount, stock),
+    "receipt" (settlement type and amount, no material) or "voucher" (account, debit, credit).
+    """
 
     form_id: str
     bill_prefix: str
-    customer_key: str
-    customer_field: str  # the key as K3 spells it, for FieldName in errors
-    material_field: str
+    partner: Partner
     entity_key: str
     entity_field: str
     entity_label: str
     entity_property: str  # the entry list's name in a View answer
-    customer_property: str
-    qty_key: str
-    qty_property: str
-    amount_key: str
-    amount_property: str
-    stock_key: str | None
+    lines: str = "goods"
+    material_field: str = "FMaterialID"
+    qty_key: str = ""
+    qty_label: str = ""
+    qty_property: str = ""
+    amount_key: str = ""
+    amount_label: str = "价税合计"
+    amount_property: str = ""
+    stock_key: str | None = None
+    stock_required: bool = False
+    org_keys: tuple[str, ...] = ()
+    currency_keys: tuple[str, ...] = ()
 
+
+_CUSTOMER = Partner("customer", "fcustomerid", "FCustomerID", "客户", "CustomerID")
+_SUPPLIER = Partner("supplier", "fsupplierid", "FSupplierID", "供应商", "SupplierID")
 
 SAL_OUTSTOCK = FormSpec(
     form_id="SAL_OUTSTOCK",
     bill_prefix="XSCKD",
-    customer_key="fcustomerid",
-    customer_field="FCustomerID",
-    material_field="FMaterialID",
+    partner=_CUSTOMER,
     entity_key="fentity",
     entity_field="FEntity",
     entity_label="明细信息",
     entity_property="SAL_OUTSTOCKENTRY",
-    customer_property="CustomerID",
     qty_key="frealqty",
+    qty_label="实发数量",
     qty_property="RealQty",
     amount_key="fallamount",
     amount_property="AllAmount",
     stock_key="fstockid",
+    org_keys=("fsaleorgid", "fstockorgid"),
+    currency_keys=("fsettlecurrid",),
 )
 
 AR_RECEIVABLE = FormSpec(
     form_id="AR_receivable",
     bill_prefix="AR",
-    customer_key="fcustomerid",
-    customer_field="FCUSTOMERID",
-    material_field="FMATERIALID",
+    partner=Partner("customer", "fcustomerid", "FCUSTOMERID", "客户", "CUSTOMERID"),
     entity_key="fentitydetail",
     entity_field="FEntityDetail",
     entity_label="明细",
     entity_property="AP_PAYABLEENTRY",
-    customer_property="CUSTOMERID",
+    material_field="FMATERIALID",
     qty_key="fpriceqty",
+    qty_label="计价数量",
     qty_property="PriceQty",
     amount_key="fallamountfor",
     amount_property="ALLAMOUNTFOR",
-    stock_key=None,
+    org_keys=("fsettleorgid", "fsaleorgid"),
+    currency_keys=("fcurrencyid",),
+)
+
+AP_PAYABLE = FormSpec(
+    form_id="AP_Payable",
+    bill_prefix="AP",
+    partner=Partner("supplier", "fsupplierid", "FSUPPLIERID", "供应商", "SUPPLIERID"),
+    entity_key="fentitydetail",
+    entity_field="FEntityDetail",
+    entity_label="明细",
+    entity_property="AP_PAYABLEENTRY",
+    material_field="FMATERIALID",
+    qty_key="fpriceqty",
+    qty_label="计价数量",
+    qty_property="PriceQty",
+    amount_key="fallamountfor",
+    amount_property="ALLAMOUNTFOR",
+    org_keys=("fsettleorgid", "fpurchaseorgid"),
+    currency_keys=("fcurrencyid",),
+)
+
+STK_INSTOCK = FormSpec(
+    form_id="STK_InStock",
+    bill_prefix="CGRK",
+    partner=_SUPPLIER,
+    entity_key="finstockentry",
+    entity_field="FInStockEntry",
+    entity_label="明细信息",
+    entity_property="InStockEntry",
+    qty_key="frealqty",
+    qty_label="实收数量",
+    qty_property="RealQty",
+    amount_key="fallamount",
+    amount_property="AllAmount",
+    stock_key="fstockid",
+    stock_required=True,
+    org_keys=("fstockorgid", "fpurchaseorgid"),
+    currency_keys=("fsettlecurrid",),
+)
+
+AR_RECEIVEBILL = FormSpec(
+    form_id="AR_RECEIVEBILL",
+    bill_prefix="SKD",
+    partner=Partner("customer", "fcontactunit", "FCONTACTUNIT", "往来单位", "CONTACTUNIT"),
+    entity_key="freceivebillentry",
+    entity_field="FRECEIVEBILLENTRY",
+    entity_label="收款单明细",
+    entity_property="RECEIVEBILLENTRY",
+    lines="receipt",
+    amount_key="frectotalamountfor",
+    amount_label="应收金额",
+    amount_property="RECTOTALAMOUNTFOR",
+    org_keys=("fsettleorgid", "fpayorgid"),
+    currency_keys=("fcurrencyid",),
+)
+
+GL_VOUCHER = FormSpec(
+    form_id="GL_VOUCHER",
+    bill_prefix="JZ",
+    partner=Partner("book", "faccountbookid", "FAccountBookID", "账簿", "AccountBookID"),
+    entity_key="fentity",
+    entity_field="FEntity",
+    entity_label="凭证分录",
+    entity_property="FEntity",
+    lines="voucher",
+    currency_keys=("fcurrencyid",),
 )
 
 # Bill forms the fake keeps documents for, by lower-cased form id (K3 ignores the case).
 BILL_FORMS: dict[str, FormSpec] = {
-    spec.form_id.lower(): spec for spec in (SAL_OUTSTOCK, AR_RECEIVABLE)
+    spec.form_id.lower(): spec
+    for spec in (SAL_OUTSTOCK, AR_RECEIVABLE, AP_PAYABLE, STK_INSTOCK, AR_RECEIVEBILL, GL_VOUCHER)
 }
-# Master-data forms: queryable with ExecuteBillQuery, not writable through the API.
+# Master-data forms, all queryable with ExecuteBillQuery; BD_MATERIAL and BD_Customer writable.
 MASTER_FORMS: dict[str, str] = {
     "bd_material": "BD_MATERIAL",
     "bd_customer": "BD_Customer",
+    "bd_supplier": "BD_Supplier",
     "bd_stock": "BD_STOCK",
     "org_organizations": "ORG_Organizations",
     "bd_currency": "BD_Currency",
+    "bd_account": "BD_Account",
+    "bd_accountbook": "BD_AccountBook",
 }
 
 ORG_NUMBER = "100"
@@ -116,6 +212,17 @@ CURRENCIES: tuple[tuple[str, str, str], ...] = (
     ("PRE002", "香港元", "HKD"),
     ("PRE003", "欧元", "EUR"),
     ("PRE007", "美元", "USD"),
+)
+# Accounts a voucher may post to (BD_Account, a small slice of the Chinese chart of accounts).
+ACCOUNTS: tuple[tuple[str, str], ...] = (
+    ("1002", "银行存款"),
+    ("1122", "应收账款"),
+    ("1405", "库存商品"),
+    ("2202", "应付账款"),
+    ("2221", "应交税费"),
+    ("6001", "主营业务收入"),
+    ("6401", "主营业务成本"),
+    ("6603", "财务费用"),
 )
 
 
@@ -179,3 +286,13 @@ class LoginResult:
     acct_id: str
     lcid: int
     user_token: str
+    owners: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Session:
+    """A live session: whose it is and which owners' data it may touch (() = every owner)."""
+
+    session_id: str
+    username: str
+    owners: tuple[str, ...]

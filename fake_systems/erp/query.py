@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,42 +31,62 @@ class QuerySpec:
     order: str
     entry_join: str | None = None
     entry_order: str | None = None
+    owner_sql: str | None = None  # the row's cargo owner, for owner-scoped users; None: shared
 
 
-_CUSTOMER_ID = "(SELECT c.fcustid FROM bd_customer c WHERE c.number = d.customer_number)"
-_CUSTOMER_NAME = "(SELECT c.name FROM bd_customer c WHERE c.number = d.customer_number)"
 _MATERIAL_ID = "(SELECT m.fmaterialid FROM bd_material m WHERE m.number = e.material_number)"
 _MATERIAL_NAME = "(SELECT m.name FROM bd_material m WHERE m.number = e.material_number)"
+_ACCOUNT_NAME = "(SELECT a.name FROM bd_account a WHERE a.number = e.account_number)"
+# The partner basedata of a bill: (column of documents, master table, its id column).
+_PARTNERS = {
+    "customer": ("customer_number", "bd_customer", "fcustid"),
+    "supplier": ("supplier_number", "bd_supplier", "fsupplierid"),
+    "book": ("book_number", "bd_accountbook", "faccountbookid"),
+}
 
 
 def _bill_header(
-    amount_key: str, currency_key: str, org_keys: tuple[str, ...]
+    partner: tuple[str, str],
+    amount_keys: tuple[str, ...],
+    currency_key: str,
+    org_keys: tuple[str, ...],
 ) -> dict[str, QueryField]:
+    """Header fields of a bill: `partner` is (field key, kind), e.g. ("fcustomerid", "customer")."""
+    key, kind = partner
+    column, table, id_col = _PARTNERS[kind]
+    lookup = f"(SELECT p.{{}} FROM {table} p WHERE p.number = d.{column})"
     fields = {
         "fid": QueryField("d.fid"),
         "fbillno": QueryField("d.bill_no"),
         "fdocumentstatus": QueryField("d.document_status"),
         "fdate": QueryField("d.bill_date"),
         "fnote": QueryField("d.note"),
-        "fcustomerid": QueryField(_CUSTOMER_ID),
-        "fcustomerid.fnumber": QueryField("d.customer_number"),
-        "fcustomerid.fname": QueryField(_CUSTOMER_NAME),
+        key: QueryField(lookup.format(id_col)),
+        f"{key}.fnumber": QueryField(f"d.{column}"),
+        f"{key}.fname": QueryField(lookup.format("name")),
         "fcreatedate": QueryField("d.saved_sim"),
         "fmodifydate": QueryField("d.modified_sim"),
         "fsubmitdate": QueryField("d.submitted_sim"),
         "fapprovedate": QueryField("d.audited_sim"),
-        amount_key: QueryField("d.amount_cents", money=True),
         f"{currency_key}.fnumber": QueryField("d.currency_number"),
     }
-    for key in org_keys:
-        fields[f"{key}.fnumber"] = QueryField("d.org_number")
+    for amount_key in amount_keys:
+        fields[amount_key] = QueryField("d.amount_cents", money=True)
+    for org_key in org_keys:
+        fields[f"{org_key}.fnumber"] = QueryField("d.org_number")
     return fields
 
 
-def _bill_entries(entity: str, qty_key: str, amount_key: str) -> dict[str, QueryField]:
-    fields = {
+def _entry_keys(entity: str) -> dict[str, QueryField]:
+    return {
         f"{entity}_fentryid": QueryField("e.entry_id", entry=True),
         f"{entity}_fseq": QueryField("e.seq", entry=True),
+    }
+
+
+def _bill_entries(entity: str, qty_key: str, amount_key: str) -> dict[str, QueryField]:
+    return {
+        **_entry_keys(entity),
         "fmaterialid": QueryField(_MATERIAL_ID, entry=True),
         "fmaterialid.fnumber": QueryField("e.material_number", entry=True),
         "fmaterialid.fname": QueryField(_MATERIAL_NAME, entry=True),
@@ -73,7 +94,6 @@ def _bill_entries(entity: str, qty_key: str, amount_key: str) -> dict[str, Query
         "ftaxprice": QueryField("e.price_cents", entry=True, money=True),
         amount_key: QueryField("e.amount_cents", entry=True, money=True),
     }
-    return fields
 
 
 def _bill_spec(
@@ -88,10 +108,13 @@ def _bill_spec(
         order="d.fid",
         entry_join="JOIN document_entries e ON e.fid = d.fid",
         entry_order="e.seq",
+        owner_sql="d.owner_code",
     )
 
 
-def _master_spec(form_id: str, table: str, id_key: str, extra: dict[str, QueryField]) -> QuerySpec:
+def _master_spec(
+    form_id: str, table: str, id_key: str, extra: dict[str, QueryField], owned: bool = False
+) -> QuerySpec:
     fields = {
         id_key: QueryField(f"d.{id_key}"),
         "fnumber": QueryField("d.number"),
@@ -102,25 +125,81 @@ def _master_spec(form_id: str, table: str, id_key: str, extra: dict[str, QueryFi
         "fmodifydate": QueryField("d.modified_sim"),
         **extra,
     }
-    return QuerySpec(form_id, f"{table} d", "1 = 1", (), fields, f"d.{id_key}")
+    owner = "d.owner_code" if owned else None
+    return QuerySpec(form_id, f"{table} d", "1 = 1", (), fields, f"d.{id_key}", owner_sql=owner)
 
 
+_CUSTOMER = ("fcustomerid", "customer")
 _SAL_ENTRIES = _bill_entries("fentity", "frealqty", "fallamount")
 _SAL_ENTRIES["fstockid.fnumber"] = QueryField("e.stock_number", entry=True)
+_INSTOCK_ENTRIES = _bill_entries("finstockentry", "frealqty", "fallamount")
+_INSTOCK_ENTRIES["fstockid.fnumber"] = QueryField("e.stock_number", entry=True)
+# the header total is FALLAMOUNTFOR, so the entry amount is queried as FALLAMOUNTFOR_D
+_DETAIL_ENTRIES = _bill_entries("fentitydetail", "fpriceqty", "fallamountfor_d")
+_VOUCHER_ENTRIES = {
+    **_entry_keys("fentity"),
+    "faccountid.fnumber": QueryField("e.account_number", entry=True),
+    "faccountid.fname": QueryField(_ACCOUNT_NAME, entry=True),
+    "fdebit": QueryField("e.debit_cents", entry=True, money=True),
+    "fcredit": QueryField("e.credit_cents", entry=True, money=True),
+}
 
 QUERY_SPECS: dict[str, QuerySpec] = {
     spec.form_id.lower(): spec
     for spec in (
         _bill_spec(
             "SAL_OUTSTOCK",
-            _bill_header("fbillallamount", "fsettlecurrid", ("fsaleorgid", "fstockorgid")),
+            _bill_header(
+                _CUSTOMER, ("fbillallamount",), "fsettlecurrid", ("fsaleorgid", "fstockorgid")
+            ),
             _SAL_ENTRIES,
         ),
         _bill_spec(
             "AR_receivable",
-            _bill_header("fallamountfor", "fcurrencyid", ("fsettleorgid", "fsaleorgid")),
-            # the header total is FALLAMOUNTFOR, so the entry amount is queried as FALLAMOUNTFOR_D
-            _bill_entries("fentitydetail", "fpriceqty", "fallamountfor_d"),
+            _bill_header(
+                _CUSTOMER, ("fallamountfor",), "fcurrencyid", ("fsettleorgid", "fsaleorgid")
+            ),
+            _DETAIL_ENTRIES,
+        ),
+        _bill_spec(
+            "AP_Payable",
+            _bill_header(
+                ("fsupplierid", "supplier"),
+                ("fallamountfor",),
+                "fcurrencyid",
+                ("fsettleorgid", "fpurchaseorgid"),
+            ),
+            _DETAIL_ENTRIES,
+        ),
+        _bill_spec(
+            "STK_InStock",
+            _bill_header(
+                ("fsupplierid", "supplier"),
+                ("fbillallamount",),
+                "fsettlecurrid",
+                ("fstockorgid", "fpurchaseorgid"),
+            ),
+            _INSTOCK_ENTRIES,
+        ),
+        _bill_spec(
+            "AR_RECEIVEBILL",
+            _bill_header(
+                ("fcontactunit", "customer"),
+                ("frecamountfor",),
+                "fcurrencyid",
+                ("fsettleorgid", "fpayorgid"),
+            ),
+            {
+                **_entry_keys("freceivebillentry"),
+                "frectotalamountfor": QueryField("e.amount_cents", entry=True, money=True),
+            },
+        ),
+        _bill_spec(
+            "GL_VOUCHER",
+            _bill_header(
+                ("faccountbookid", "book"), ("fdebittotal", "fcredittotal"), "fcurrencyid", ()
+            ),
+            _VOUCHER_ENTRIES,
         ),
         _master_spec(
             "BD_MATERIAL",
@@ -131,7 +210,10 @@ QUERY_SPECS: dict[str, QuerySpec] = {
                 "fmaterialgroup.fnumber": QueryField("d.category"),
             },
         ),
-        _master_spec("BD_Customer", "bd_customer", "fcustid", {}),
+        _master_spec("BD_Customer", "bd_customer", "fcustid", {}, owned=True),
+        _master_spec("BD_Supplier", "bd_supplier", "fsupplierid", {}, owned=True),
+        _master_spec("BD_AccountBook", "bd_accountbook", "faccountbookid", {}, owned=True),
+        _master_spec("BD_Account", "bd_account", "facctid", {}),
         _master_spec("BD_STOCK", "bd_stock", "fstockid", {}),
         _master_spec("ORG_Organizations", "org_organizations", "forgid", {}),
         _master_spec("BD_Currency", "bd_currency", "fcurrencyid", {"fcode": QueryField("d.code")}),
@@ -216,8 +298,12 @@ def compile_query(
     start_row: int,
     limit: int,
     top_row_count: int,
+    owners: Sequence[str] = (),
 ) -> CompiledQuery:
-    """The SQL for one ExecuteBillQuery; rows come one per entry when an entry field is involved."""
+    """The SQL for one ExecuteBillQuery; rows come one per entry when an entry field is involved.
+
+    With `owners`, rows of owned forms are limited to those owners' (the scoped user's view).
+    """
     keys = [key.strip() for key in field_keys.split(",") if key.strip()]
     if not keys:
         raise K3Error.one(MsgCode.PARAMETER_ERROR, "参数FieldKeys不能为空", "FieldKeys")
@@ -238,6 +324,9 @@ def compile_query(
         sql.append(spec.entry_join)
     sql.append(f"WHERE {spec.where}")
     all_params: list[Any] = list(spec.params)
+    if owners and spec.owner_sql:
+        sql.append(f"AND {spec.owner_sql} IN ({', '.join('?' for _ in owners)})")
+        all_params.extend(owners)
     if condition:
         sql.append(f"AND ({condition})")
         all_params.extend(params)

@@ -1,27 +1,44 @@
-"""The ERP fake's domain: K3 sessions, master data, and sales-outbound and receivable documents."""
+"""The ERP fake's domain: K3 sessions and users, master data, and the bills an integration posts.
+
+Bills: sales outbound (SAL_OUTSTOCK), receivable (AR_receivable), payable (AP_Payable),
+purchase inbound (STK_InStock), receipt (AR_RECEIVEBILL) and voucher (GL_VOUCHER). Master data:
+materials and customers (writable), suppliers, stocks, organisations, currencies, accounts and
+account books (seeded from the world, read-only).
+
+Tenancy: one organisation ("100") keeps every owner's books; each customer, supplier and account
+book belongs to one cargo owner (customers = the owner's shops). A user whose credentials carry
+an `owners` scope sees and changes only bills whose customer / supplier / book belongs to one
+of its owners, and only those owners' customers; the others look as if they did not exist.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import K3Credentials
 from fake_systems.common.money import CENT, to_cents, to_decimal
+from fake_systems.common.signing import constant_time_equal, k3_login_sign
 from fake_systems.common.storage import transaction
 from fake_systems.erp.models import (
+    ACCOUNTS,
     BILL_FORMS,
     CURRENCIES,
     MASTER_FORMS,
+    MSG_APP_FAILED,
     MSG_AUDITED_NO_CHANGE,
     MSG_FORM_NOT_FOUND,
     MSG_LOGIN_FAILED,
+    MSG_SIGN_FAILED,
+    MSG_SIGN_REPLAYED,
+    MSG_SIGN_STALE,
     MSG_SUBMITTED_NO_CHANGE,
     ORG_NUMBER,
     DocumentStatus,
@@ -31,6 +48,7 @@ from fake_systems.erp.models import (
     LoginResult,
     MsgCode,
     OperationResult,
+    Session,
     SuccessEntity,
 )
 from fake_systems.erp.query import QUERY_SPECS, compile_query, money_out
@@ -45,8 +63,11 @@ CREATE TABLE IF NOT EXISTS documents (
     form_id         TEXT    NOT NULL,
     bill_no         TEXT    NOT NULL,
     document_status TEXT    NOT NULL,          -- Z draft, A saved, B submitted, C audited, D
-    customer_number TEXT    NOT NULL,
-    amount_cents    INTEGER NOT NULL,          -- sum of the entries' amounts
+    customer_number TEXT,                      -- customer bills: the customer (shop number)
+    supplier_number TEXT,                      -- AP_Payable, STK_InStock: the supplier
+    book_number     TEXT,                      -- GL_VOUCHER: the account book
+    owner_code      TEXT,                      -- the partner's cargo owner; NULL = none
+    amount_cents    INTEGER NOT NULL,          -- sum of the entries' amounts (voucher: debit)
     bill_date       TEXT,
     note            TEXT,
     org_number      TEXT,
@@ -66,11 +87,14 @@ CREATE TABLE IF NOT EXISTS document_entries (
     entry_id        INTEGER PRIMARY KEY,
     fid             INTEGER NOT NULL REFERENCES documents(fid) ON DELETE CASCADE,
     seq             INTEGER NOT NULL,          -- 1-based line number
-    material_number TEXT    NOT NULL,
+    material_number TEXT,                      -- goods lines
     qty             INTEGER NOT NULL,
-    amount_cents    INTEGER NOT NULL,
+    amount_cents    INTEGER NOT NULL,          -- voucher lines: the debit or the credit
     price_cents     INTEGER,
-    stock_number    TEXT
+    stock_number    TEXT,
+    account_number  TEXT,                      -- voucher lines
+    debit_cents     INTEGER,
+    credit_cents    INTEGER
 );
 CREATE INDEX IF NOT EXISTS document_entries_fid ON document_entries(fid, seq);
 CREATE TABLE IF NOT EXISTS bd_material (
@@ -86,6 +110,36 @@ CREATE TABLE IF NOT EXISTS bd_material (
 );
 CREATE TABLE IF NOT EXISTS bd_customer (
     fcustid         INTEGER PRIMARY KEY,
+    number          TEXT NOT NULL UNIQUE,
+    name            TEXT NOT NULL,
+    owner_code      TEXT,                      -- the cargo owner whose shop this is
+    document_status TEXT NOT NULL DEFAULT 'C',
+    forbid_status   TEXT NOT NULL DEFAULT 'A',
+    created_sim     TEXT NOT NULL,
+    modified_sim    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bd_supplier (
+    fsupplierid     INTEGER PRIMARY KEY,
+    number          TEXT NOT NULL UNIQUE,
+    name            TEXT NOT NULL,
+    owner_code      TEXT,
+    document_status TEXT NOT NULL DEFAULT 'C',
+    forbid_status   TEXT NOT NULL DEFAULT 'A',
+    created_sim     TEXT NOT NULL,
+    modified_sim    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bd_accountbook (
+    faccountbookid  INTEGER PRIMARY KEY,
+    number          TEXT NOT NULL UNIQUE,
+    name            TEXT NOT NULL,
+    owner_code      TEXT,
+    document_status TEXT NOT NULL DEFAULT 'C',
+    forbid_status   TEXT NOT NULL DEFAULT 'A',
+    created_sim     TEXT NOT NULL,
+    modified_sim    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bd_account (
+    facctid         INTEGER PRIMARY KEY,
     number          TEXT NOT NULL UNIQUE,
     name            TEXT NOT NULL,
     document_status TEXT NOT NULL DEFAULT 'C',
@@ -125,32 +179,68 @@ CREATE TABLE IF NOT EXISTS sessions (
     session_id   TEXT PRIMARY KEY,
     acct_id      TEXT NOT NULL,
     username     TEXT NOT NULL,
+    owners       TEXT NOT NULL,                -- comma-joined owner codes; '' = every owner
     lcid         INTEGER NOT NULL,
     user_token   TEXT NOT NULL,
     created_sim  TEXT NOT NULL,
-    created_wall REAL NOT NULL
+    created_wall REAL NOT NULL,
+    last_wall    REAL NOT NULL                 -- last use, for the idle timeout
+);
+CREATE TABLE IF NOT EXISTS login_signs (
+    sign  TEXT PRIMARY KEY,                    -- LoginBySign signatures already used
+    wall  REAL NOT NULL
 );
 """
 
 FIRST_FID = 100001  # K3 internal ids of a fresh data centre start about here
 USER_ID = 100008
-CUSTOMER_LABEL = "客户"
+SIGN_TOLERANCE_SECONDS = 300  # LoginBySign timestamps within ±5 min of the server's clock
 MATERIAL_LABEL = "物料编码"
 STOCK_LABEL = "仓库"
-QTY_LABELS = {"frealqty": "实发数量", "fpriceqty": "计价数量"}
 
 
 class LoginFailed(Exception):
-    """ValidateUser refused: the text K3 puts in `Message` with `LoginResultType` 0."""
+    """A login refused: the text K3 puts in `Message` with `LoginResultType` 0."""
 
 
 @dataclass(frozen=True)
 class _Entry:
-    material_number: str
-    qty: int
-    amount_cents: int
-    price_cents: int | None
-    stock_number: str | None
+    qty: int = 0
+    amount_cents: int = 0
+    material_number: str | None = None
+    price_cents: int | None = None
+    stock_number: str | None = None
+    account_number: str | None = None
+    debit_cents: int | None = None
+    credit_cents: int | None = None
+
+
+@dataclass(frozen=True)
+class _Table:
+    """Rows the batch operations (Submit, Audit, UnAudit, Delete) act on."""
+
+    name: str
+    id_col: str
+    number_col: str
+    where: str
+    params: tuple[Any, ...]
+    owned: bool  # has an owner_code column that scoped users are limited by
+    master: str | None = None  # the master-data kind whose cache follows status changes
+
+
+# Master tables by basedata kind: (table, id column, whether rows belong to an owner).
+_MASTER_TABLES: dict[str, tuple[str, str, bool]] = {
+    "material": ("bd_material", "fmaterialid", False),
+    "customer": ("bd_customer", "fcustid", True),
+    "supplier": ("bd_supplier", "fsupplierid", True),
+    "book": ("bd_accountbook", "faccountbookid", True),
+    "account": ("bd_account", "facctid", False),
+    "stock": ("bd_stock", "fstockid", False),
+    "org": ("org_organizations", "forgid", False),
+    "currency": ("bd_currency", "fcurrencyid", False),
+}
+# Writable master forms by lower-cased form id → basedata kind.
+_MASTER_KINDS = {"bd_material": "material", "bd_customer": "customer"}
 
 
 def _lower_keys(mapping: Mapping[str, Any]) -> dict[str, Any]:
@@ -183,48 +273,78 @@ def _to_int_list(values: Any) -> list[Any]:
     return [values]
 
 
-class ErpService:
-    """Kingdee K3 Cloud, as far as an order-to-cash connector sees it.
+def _in_scope(owner: str | None, owners: Sequence[str]) -> bool:
+    """An owner-scoped user sees rows of its owners only; an unscoped one sees every row."""
+    return not owners or owner in owners
 
-    Keeps SAL_OUTSTOCK (sales outbound) and AR_receivable documents with their entries, walks
-    them through Save (A) → Submit (B) → Audit (C) and UnAudit (D), checks customers, materials,
-    stocks, organisations and currencies against the master data seeded from the world, and
-    answers ExecuteBillQuery over documents and master data.
+
+def _owner_clause(owners: Sequence[str], column: str = "owner_code") -> tuple[str, list[str]]:
+    if not owners:
+        return "", []
+    return f" AND {column} IN ({', '.join('?' for _ in owners)})", list(owners)
+
+
+class ErpService:
+    """Kingdee K3 Cloud, as far as an order-to-cash and procure-to-pay connector sees it.
+
+    Keeps bills (SAL_OUTSTOCK, AR_receivable, AP_Payable, STK_InStock, AR_RECEIVEBILL,
+    GL_VOUCHER) with their entries and walks them through Save (A) → Submit (B) → Audit (C),
+    UnAudit (D) and Delete; checks basedata numbers against the master data seeded from the
+    world; keeps materials and customers writable (saved A, usable once audited); answers
+    ExecuteBillQuery over bills and master data; logs users in (password, app secret or
+    signature) and limits owner-scoped users to their owners' data.
 
     LIMITATIONS (what the fake does not imitate):
-    - Only SAL_OUTSTOCK and AR_receivable can be written; master data is read-only over the
-      API (a Save on BD_MATERIAL etc. answers "no permission", MsgCode 2).
     - No workflow, no approval flows, no linked documents (no Push / source-bill links), no
       red/blue document pairing, no stock postings or voucher generation on audit.
-    - Field validation covers the customer, the entries' material, quantity, amount, price and
-      stock, and organisation/currency numbers when given; every other model field is stored
-      as received without checks. Quantities must be whole numbers.
+    - Field validation covers the partner (customer / supplier / account book), the entries'
+      material, quantity, amount, price, stock, voucher account, debit and credit, and
+      organisation / currency numbers when given; every other model field (known to K3 or
+      not) is stored as received without checks, as K3 ignores keys its form does not have.
+      Quantities must be whole numbers.
     - Save on an existing document replaces all its entries (IsDeleteEntry semantics); entry
-      ids are not kept. NeedUpDateFields / NeedReturnFields / BatchSave are not supported.
+      ids are not kept. NeedUpDateFields / NeedReturnFields are accepted and ignored.
     - Bill numbers are unique per form (K3's default numbering rule); generated numbers are
-      `XSCKD` / `AR` + the 8-digit internal id, not K3's coding-rule output.
-    - Sessions never expire by themselves; `expire_sessions()` drops them all (as an IIS
-      app-pool recycle does), after which every call gets the context-lost answer.
+      the form's prefix + the 8-digit internal id, not K3's coding-rule output.
+    - Sessions expire after `session_ttl` wall seconds without use (None: never), and
+      `expire_sessions()` drops them all (as an IIS app-pool recycle does).
+    - One organisation ("100") holds every owner's books; tenancy is by the partner's owner,
+      not by K3 organisations and data-permission schemes. Materials, stocks, accounts and
+      currencies are shared by all owners and writable (materials) by unscoped users only.
+    - Master data: only BD_MATERIAL (FNumber, FName, FMaterialGroup) and BD_Customer (FNumber,
+      FName) can be saved; deleting basedata does not check whether bills refer to it.
     - ExecuteBillQuery knows the field keys listed in docs/protocols/erp.md; FilterString is
       SQL-like (AND/OR/NOT, brackets, = <> > < >= <=, IN, LIKE, IS NULL, BETWEEN), no functions.
-    - One organisation ("100"), one user, no permissions model, no multi-language names.
+    - No multi-language names, no permissions beyond the owner scope.
     """
 
-    def __init__(self, ctx: SystemContext, credentials: K3Credentials) -> None:
+    def __init__(
+        self,
+        ctx: SystemContext,
+        credentials: K3Credentials,
+        *,
+        session_ttl: float | None = None,
+    ) -> None:
         self.ctx = ctx
         self.conn = ctx.conn
         self.credentials = credentials
+        self.session_ttl = session_ttl
+        self.users: dict[tuple[str, str], K3Credentials] = {}
+        self.add_users([credentials])
         self._next_fid = FIRST_FID
-        self._materials: set[str] = set()
-        self._customers: set[str] = set()
-        self._stocks: set[str] = set()
-        self._orgs: set[str] = set()
-        self._currencies: set[str] = set()
+        # usable basedata by kind: number → owner code (None: shared); audited, not forbidden
+        self._basedata: dict[str, dict[str, str | None]] = {kind: {} for kind in _MASTER_TABLES}
+
+    def add_users(self, users: Iterable[K3Credentials]) -> None:
+        """Issue K3 users: each can log in and is bound to its `owners` scope."""
+        for user in users:
+            self.users[(user.acct_id, user.username)] = user
 
     # ------------------------------------------------------------------ setup and master data
 
     def setup(self, world: World) -> None:
-        """Create the tables; seed organisation "100", currencies, stocks, customers, materials."""
+        """Create the tables; seed organisation "100", currencies, accounts, stocks, and per
+        owner its customers (the shops), a supplier and an account book; then the materials."""
         self.conn.executescript(SCHEMA)
         now = self._sim_now()
         with transaction(self.conn):
@@ -239,28 +359,58 @@ class ErpService:
                 [(number, name, code, now, now) for number, name, code in CURRENCIES],
             )
             self.conn.executemany(
+                "INSERT OR IGNORE INTO bd_account (number, name, created_sim, modified_sim)"
+                " VALUES (?, ?, ?, ?)",
+                [(number, name, now, now) for number, name in ACCOUNTS],
+            )
+            self.conn.executemany(
                 "INSERT OR IGNORE INTO bd_stock (number, name, created_sim, modified_sim)"
                 " VALUES (?, ?, ?, ?)",
                 [(wh.code, wh.name, now, now) for wh in world.warehouses],
             )
+            for index, owner in enumerate(world.owners, start=1):
+                suffix = owner.code.rsplit("-", 1)[-1]
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO bd_supplier (number, name, owner_code, created_sim,"
+                    " modified_sim) VALUES (?, ?, ?, ?, ?)",
+                    (f"SUP-{suffix}", f"{owner.name}供应商", owner.code, now, now),
+                )
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO bd_accountbook (number, name, owner_code, created_sim,"
+                    " modified_sim) VALUES (?, ?, ?, ?, ?)",
+                    (f"{index:03d}", f"{owner.name}账簿", owner.code, now, now),
+                )
             for shop in world.shops:
-                self.upsert_customer(shop.shop_no, shop.name)
+                self.upsert_customer(shop.shop_no, shop.name, shop.owner_code)
             for sku in world.skus:
                 self.upsert_material(sku.item_code, sku.name, sku.category, sku.weight_kg)
         self._load_caches()
 
     def _load_caches(self) -> None:
-        # Validation runs on every Save; the number sets keep it to memory lookups.
-        def numbers(table: str) -> set[str]:
-            return {row[0] for row in self.conn.execute(f"SELECT number FROM {table}")}
-
-        self._materials = numbers("bd_material")
-        self._customers = numbers("bd_customer")
-        self._stocks = numbers("bd_stock")
-        self._orgs = numbers("org_organizations")
-        self._currencies = numbers("bd_currency")
+        # Validation runs on every Save; the caches keep it to memory lookups.
+        for kind, (table, _, owned) in _MASTER_TABLES.items():
+            owner = "owner_code" if owned else "NULL"
+            self._basedata[kind] = {
+                row[0]: row[1]
+                for row in self.conn.execute(
+                    f"SELECT number, {owner} FROM {table}"
+                    " WHERE document_status = 'C' AND forbid_status = 'A'"
+                )
+            }
         row = self.conn.execute("SELECT MAX(fid) FROM documents").fetchone()
         self._next_fid = max(FIRST_FID, (row[0] or 0) + 1)
+
+    def _refresh_basedata(self, kind: str, number: str) -> None:
+        table, _, owned = _MASTER_TABLES[kind]
+        row = self.conn.execute(
+            f"SELECT document_status, forbid_status, {'owner_code' if owned else 'NULL'}"
+            f" FROM {table} WHERE number = ?",
+            (number,),
+        ).fetchone()
+        if row is not None and row[0] == DocumentStatus.AUDITED and row[1] == "A":
+            self._basedata[kind][number] = row[2]
+        else:
+            self._basedata[kind].pop(number, None)
 
     def upsert_material(
         self, number: str, name: str, category: str = "", weight_kg: float = 0.0
@@ -274,55 +424,141 @@ class ErpService:
             " modified_sim = excluded.modified_sim",
             (number, name, category, weight_kg, now, now),
         )
-        self._materials.add(number)
+        self._refresh_basedata("material", number)
 
-    def upsert_customer(self, number: str, name: str) -> None:
-        """Add or rename a customer (BD_Customer, `FNumber` = shop number)."""
+    def upsert_customer(self, number: str, name: str, owner_code: str | None = None) -> None:
+        """Add or rename a customer (BD_Customer, `FNumber` = shop number) of a cargo owner."""
         now = self._sim_now()
         self.conn.execute(
-            "INSERT INTO bd_customer (number, name, created_sim, modified_sim) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT(number) DO UPDATE SET name = excluded.name,"
+            "INSERT INTO bd_customer (number, name, owner_code, created_sim, modified_sim)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT(number) DO UPDATE SET name = excluded.name,"
+            " owner_code = COALESCE(excluded.owner_code, owner_code),"
             " modified_sim = excluded.modified_sim",
-            (number, name, now, now),
+            (number, name, owner_code, now, now),
         )
-        self._customers.add(number)
+        self._refresh_basedata("customer", number)
 
-    # ------------------------------------------------------------------ sessions
+    # ------------------------------------------------------------------ users and sessions
 
     def login(
         self, acct_id: str, username: str, password: str, lcid: int | None = None
     ) -> LoginResult:
         """AuthService.ValidateUser; raises LoginFailed with K3's message on bad credentials."""
-        creds = self.credentials
-        if acct_id != creds.acct_id:
-            raise LoginFailed(f"数据中心[{acct_id}]不存在，请检查账套ID(acctID)！")
-        if username != creds.username or password != creds.password:
+        user = self._user(acct_id, username, MSG_LOGIN_FAILED)
+        if not constant_time_equal(password, user.password):
             raise LoginFailed(MSG_LOGIN_FAILED)
+        return self._open_session(user, lcid)
+
+    def login_by_app_secret(
+        self, acct_id: str, username: str, app_id: str, app_secret: str, lcid: int | None = None
+    ) -> LoginResult:
+        """AuthService.LoginByAppSecret: the integration user with its third-party app."""
+        user = self._user(acct_id, username, MSG_APP_FAILED)
+        if app_id != user.app_id or not constant_time_equal(app_secret, user.app_secret):
+            raise LoginFailed(MSG_APP_FAILED)
+        return self._open_session(user, lcid)
+
+    def login_by_sign(
+        self,
+        acct_id: str,
+        username: str,
+        app_id: str,
+        timestamp: str,
+        sign: str,
+        lcid: int | None = None,
+    ) -> LoginResult:
+        """AuthService.LoginBySign: the secret stays home, a SHA-256 signature travels.
+
+        The timestamp (unix seconds, wall clock) must be within SIGN_TOLERANCE_SECONDS and a
+        signature works once: a replayed login is refused.
+        """
+        user = self._user(acct_id, username, MSG_APP_FAILED)
+        if app_id != user.app_id:
+            raise LoginFailed(MSG_APP_FAILED)
+        expected = k3_login_sign(acct_id, username, user.app_secret, timestamp)
+        if not constant_time_equal(sign.lower(), expected):
+            raise LoginFailed(MSG_SIGN_FAILED)
+        try:
+            stamp = float(timestamp)
+        except ValueError as exc:
+            raise LoginFailed(MSG_SIGN_STALE) from exc
+        now = self.ctx.clock.wall()
+        if abs(now - stamp) > SIGN_TOLERANCE_SECONDS:
+            raise LoginFailed(MSG_SIGN_STALE)
+        with transaction(self.conn):
+            # signatures older than the tolerance can never pass again: forget them
+            self.conn.execute(
+                "DELETE FROM login_signs WHERE wall < ?", (now - 2 * SIGN_TOLERANCE_SECONDS,)
+            )
+            if self.conn.execute(
+                "SELECT 1 FROM login_signs WHERE sign = ?", (expected,)
+            ).fetchone():
+                raise LoginFailed(MSG_SIGN_REPLAYED)
+            self.conn.execute("INSERT INTO login_signs (sign, wall) VALUES (?, ?)", (expected, now))
+            return self._open_session(user, lcid)
+
+    def _user(self, acct_id: str, username: str, refusal: str) -> K3Credentials:
+        if all(acct != acct_id for acct, _ in self.users):
+            raise LoginFailed(f"数据中心[{acct_id}]不存在，请检查账套ID(acctID)！")
+        user = self.users.get((acct_id, username))
+        if user is None:
+            raise LoginFailed(refusal)
+        return user
+
+    def _open_session(self, user: K3Credentials, lcid: int | None) -> LoginResult:
         session_id = uuid.uuid4().hex[:24]
         user_token = str(uuid.uuid4())
-        chosen_lcid = lcid if lcid else creds.lcid
+        chosen_lcid = lcid if lcid else user.lcid
+        wall = self.ctx.clock.wall()
         self.conn.execute(
-            "INSERT INTO sessions (session_id, acct_id, username, lcid, user_token, created_sim,"
-            " created_wall) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO sessions (session_id, acct_id, username, owners, lcid, user_token,"
+            " created_sim, created_wall, last_wall) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 session_id,
-                acct_id,
-                username,
+                user.acct_id,
+                user.username,
+                ",".join(user.owners),
                 chosen_lcid,
                 user_token,
                 self._sim_now(),
-                self.ctx.clock.wall(),
+                wall,
+                wall,
             ),
         )
-        return LoginResult(session_id, USER_ID, username, acct_id, chosen_lcid, user_token)
+        return LoginResult(
+            session_id,
+            USER_ID,
+            user.username,
+            user.acct_id,
+            chosen_lcid,
+            user_token,
+            tuple(user.owners),
+        )
+
+    def session(self, session_id: str | None) -> Session | None:
+        """The live session with that id, or None (unknown, logged out or idle too long).
+
+        Each use restarts the idle timeout, as an ASP.NET session's sliding expiry does.
+        """
+        if not session_id:
+            return None
+        row = self.conn.execute(
+            "SELECT username, owners, last_wall FROM sessions WHERE session_id = ?", (session_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        now = self.ctx.clock.wall()
+        if self.session_ttl is not None and now - row["last_wall"] > self.session_ttl:
+            self.conn.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
+            return None
+        self.conn.execute(
+            "UPDATE sessions SET last_wall = ? WHERE session_id = ?", (now, session_id)
+        )
+        owners = tuple(code for code in row["owners"].split(",") if code)
+        return Session(session_id, row["username"], owners)
 
     def session_valid(self, session_id: str | None) -> bool:
-        if not session_id:
-            return False
-        row = self.conn.execute(
-            "SELECT 1 FROM sessions WHERE session_id = ?", (session_id,)
-        ).fetchone()
-        return row is not None
+        return self.session(session_id) is not None
 
     def logout(self, session_id: str | None) -> None:
         self.conn.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
@@ -333,11 +569,20 @@ class ErpService:
 
     # ------------------------------------------------------------------ documents
 
-    def save(self, form_id: str, model: Any, *, auto_submit_audit: bool = False) -> OperationResult:
+    def save(
+        self,
+        form_id: str,
+        model: Any,
+        *,
+        auto_submit_audit: bool = False,
+        owners: Sequence[str] = (),
+    ) -> OperationResult:
         """DynamicFormService.Save: new without FID (status A), update of A/D/Z with FID.
 
         Raises K3Error when the whole save is refused; nothing is written then.
         """
+        if isinstance(form_id, str) and form_id.lower() in _MASTER_KINDS:
+            return self._save_master(form_id, model, auto_submit_audit, owners)
         spec = self._bill_form(form_id, "保存")
         if not isinstance(model, Mapping) or not model:
             raise K3Error.one(MsgCode.PARAMETER_ERROR, "参数Model不能为空", "Model")
@@ -346,16 +591,14 @@ class ErpService:
         existing: sqlite3.Row | None = None
         stored_model: dict[str, Any] = dict(model)
         if fid is not None:
+            clause, params = _owner_clause(owners)
             existing = self.conn.execute(
-                "SELECT * FROM documents WHERE fid = ? AND form_id = ?", (fid, spec.form_id)
+                f"SELECT * FROM documents WHERE fid = ? AND form_id = ?{clause}",
+                (fid, spec.form_id, *params),
             ).fetchone()
             if existing is None:
                 raise K3Error.one(MsgCode.NOT_FOUND, f"内码为[{fid}]的单据不存在", "FID")
-            status = existing["document_status"]
-            if status == DocumentStatus.AUDITED:
-                raise K3Error.one(MsgCode.NOT_OPERABLE, MSG_AUDITED_NO_CHANGE)
-            if status == DocumentStatus.IN_REVIEW:
-                raise K3Error.one(MsgCode.NOT_OPERABLE, MSG_SUBMITTED_NO_CHANGE)
+            self._check_editable(existing["document_status"])
             # K3 keeps the fields a Save leaves out: merge, the new keys winning whatever their case
             stored_model = {
                 key: value
@@ -365,7 +608,7 @@ class ErpService:
             stored_model.update(model)
             fields = _lower_keys(stored_model)
 
-        customer, entries, org, currency = self._validate(spec, fields)
+        partner, entries, org, currency = self._validate(spec, fields, owners)
         bill_no = self._text(fields.get("fbillno"))
         if bill_no:
             clash = self.conn.execute(
@@ -380,9 +623,24 @@ class ErpService:
                 )
 
         now_sim, now_wall = self._sim_now(), self.ctx.clock.wall()
-        amount = sum(entry.amount_cents for entry in entries)
-        bill_date = self._text(fields.get("fdate")) or now_sim
-        note = self._text(fields.get("fnote"))
+        if spec.lines == "voucher":
+            amount = sum(entry.debit_cents or 0 for entry in entries)
+        else:
+            amount = sum(entry.amount_cents for entry in entries)
+        owner = self._basedata[spec.partner.kind].get(partner)
+        numbers = {"customer": None, "supplier": None, "book": None, spec.partner.kind: partner}
+        header = (
+            numbers["customer"],
+            numbers["supplier"],
+            numbers["book"],
+            owner,
+            amount,
+            self._text(fields.get("fdate")) or now_sim,
+            self._text(fields.get("fnote")),
+            org,
+            currency,
+        )
+        model_text = orjson.dumps(stored_model, default=str).decode()
         with transaction(self.conn):
             if existing is None:
                 fid = self._next_fid
@@ -390,25 +648,21 @@ class ErpService:
                 bill_no = bill_no or f"{spec.bill_prefix}{fid:08d}"
                 self.conn.execute(
                     "INSERT INTO documents (fid, form_id, bill_no, document_status,"
-                    " customer_number, amount_cents, bill_date, note, org_number,"
-                    " currency_number, saved_sim, saved_wall, modified_sim, modified_wall, model)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " customer_number, supplier_number, book_number, owner_code, amount_cents,"
+                    " bill_date, note, org_number, currency_number, saved_sim, saved_wall,"
+                    " modified_sim, modified_wall, model)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         fid,
                         spec.form_id,
                         bill_no,
                         DocumentStatus.CREATED.value,
-                        customer,
-                        amount,
-                        bill_date,
-                        note,
-                        org,
-                        currency,
+                        *header,
                         now_sim,
                         now_wall,
                         now_sim,
                         now_wall,
-                        orjson.dumps(stored_model, default=str).decode(),
+                        model_text,
                     ),
                 )
                 self.ctx.history.record("state", f"{spec.form_id}.Save", "A", bill_no)
@@ -420,29 +674,17 @@ class ErpService:
                     status = DocumentStatus.CREATED.value
                 self.conn.execute(
                     "UPDATE documents SET bill_no = ?, document_status = ?, customer_number = ?,"
-                    " amount_cents = ?, bill_date = ?, note = ?, org_number = ?,"
-                    " currency_number = ?, modified_sim = ?, modified_wall = ?, model = ?"
-                    " WHERE fid = ?",
-                    (
-                        bill_no,
-                        status,
-                        customer,
-                        amount,
-                        bill_date,
-                        note,
-                        org,
-                        currency,
-                        now_sim,
-                        now_wall,
-                        orjson.dumps(stored_model, default=str).decode(),
-                        fid,
-                    ),
+                    " supplier_number = ?, book_number = ?, owner_code = ?, amount_cents = ?,"
+                    " bill_date = ?, note = ?, org_number = ?, currency_number = ?,"
+                    " modified_sim = ?, modified_wall = ?, model = ? WHERE fid = ?",
+                    (bill_no, status, *header, now_sim, now_wall, model_text, fid),
                 )
                 self.conn.execute("DELETE FROM document_entries WHERE fid = ?", (fid,))
                 self.ctx.history.record("state", f"{spec.form_id}.Save", status, bill_no)
             self.conn.executemany(
                 "INSERT INTO document_entries (fid, seq, material_number, qty, amount_cents,"
-                " price_cents, stock_number) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " price_cents, stock_number, account_number, debit_cents, credit_cents)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         fid,
@@ -452,44 +694,205 @@ class ErpService:
                         e.amount_cents,
                         e.price_cents,
                         e.stock_number,
+                        e.account_number,
+                        e.debit_cents,
+                        e.credit_cents,
                     )
                     for seq, e in enumerate(entries, start=1)
                 ],
             )
             if auto_submit_audit:
-                self._move(spec, fid, bill_no, DocumentStatus.IN_REVIEW)
-                self._move(spec, fid, bill_no, DocumentStatus.AUDITED)
+                table = self._table(spec.form_id, None)
+                self._move(table, fid, bill_no, DocumentStatus.IN_REVIEW)
+                self._move(table, fid, bill_no, DocumentStatus.AUDITED)
         return OperationResult(successes=[SuccessEntity(fid, bill_no, 0)])
 
-    def submit(self, form_id: str, numbers: Sequence[str] = (), ids: Any = None) -> OperationResult:
+    def batch_save(
+        self,
+        form_id: str,
+        models: Any,
+        *,
+        auto_submit_audit: bool = False,
+        owners: Sequence[str] = (),
+    ) -> OperationResult:
+        """DynamicFormService.BatchSave: each model saved on its own; the refused ones are
+        reported by DIndex (their position in `Model`), the others are kept."""
+        self._table(form_id, owners)
+        if not isinstance(models, list) or not models:
+            raise K3Error.one(MsgCode.PARAMETER_ERROR, "参数Model不能为空", "Model")
+        result = OperationResult()
+        codes: list[MsgCode] = []
+        for dindex, model in enumerate(models):
+            try:
+                saved = self.save(
+                    form_id, model, auto_submit_audit=auto_submit_audit, owners=owners
+                )
+            except K3Error as error:
+                result.errors.extend(
+                    ErrorItem(item.message, item.field_name, dindex) for item in error.errors
+                )
+                codes.append(error.msg_code)
+                continue
+            entity = saved.successes[0]
+            result.successes.append(SuccessEntity(entity.id, entity.number, dindex))
+        if codes:
+            result.msg_code = codes[0]
+        return result
+
+    def _save_master(
+        self, form_id: str, model: Any, auto_submit_audit: bool, owners: Sequence[str]
+    ) -> OperationResult:
+        """Save a material or a customer: new ones start in A and are usable once audited."""
+        kind = _MASTER_KINDS[form_id.lower()]
+        canonical = MASTER_FORMS[form_id.lower()]
+        table = self._table(form_id, owners)
+        if not isinstance(model, Mapping) or not model:
+            raise K3Error.one(MsgCode.PARAMETER_ERROR, "参数Model不能为空", "Model")
+        fields = _lower_keys(model)
+        id_col = table.id_col
+        row_id = self._parse_fid(fields.get(id_col, fields.get("id")))
+        existing: sqlite3.Row | None = None
+        if row_id is not None:
+            clause, params = _owner_clause(owners) if table.owned else ("", [])
+            existing = self.conn.execute(
+                f"SELECT * FROM {table.name} WHERE {id_col} = ?{clause}", (row_id, *params)
+            ).fetchone()
+            if existing is None:
+                raise K3Error.one(MsgCode.NOT_FOUND, f"内码为[{row_id}]的数据不存在", id_col)
+            self._check_editable(existing["document_status"])
+        errors: list[ErrorItem] = []
+        number = self._text(fields.get("fnumber")) or (existing["number"] if existing else None)
+        name = self._text(fields.get("fname")) or (existing["name"] if existing else None)
+        if not number:
+            errors.append(ErrorItem("字段[编码]是必录字段", "FNumber"))
+        if not name:
+            errors.append(ErrorItem("字段[名称]是必录字段", "FName"))
+        for key in ("fcreateorgid", "fuseorgid"):
+            if key in fields:
+                self._check_basedata(fields[key], "org", "组织", key, errors, owners=())
+        if errors:
+            raise K3Error(MsgCode.VALIDATION_FAILED, errors)
+        assert number is not None and name is not None
+        clash = self.conn.execute(
+            f"SELECT {id_col} FROM {table.name} WHERE number = ?", (number,)
+        ).fetchone()
+        if clash is not None and (existing is None or clash[0] != existing[id_col]):
+            raise K3Error.one(
+                MsgCode.VALIDATION_FAILED, f"违反字段唯一性要求：编码[{number}]已存在", "FNumber"
+            )
+        now = self._sim_now()
+        extra: dict[str, Any] = {}
+        if kind == "material":
+            group = fields.get("fmaterialgroup")
+            try:
+                extra["category"] = _basedata_number(group) or (
+                    existing["category"] if existing else ""
+                )
+            except ValueError:
+                raise K3Error.one(
+                    MsgCode.VALIDATION_FAILED,
+                    '字段[物料分组]的值格式不正确，应为{"FNumber": "编码"}',
+                    "FMaterialGroup",
+                ) from None
+        elif existing is None:
+            # a scoped user's customer is its owner's; the integrator's belongs to no owner
+            extra["owner_code"] = owners[0] if owners else None
+        with transaction(self.conn):
+            if existing is None:
+                columns = ["number", "name", "document_status", "created_sim", "modified_sim"]
+                values: list[Any] = [number, name, DocumentStatus.CREATED.value, now, now]
+                columns += list(extra)
+                values += list(extra.values())
+                cursor = self.conn.execute(
+                    f"INSERT INTO {table.name} ({', '.join(columns)})"
+                    f" VALUES ({', '.join('?' for _ in columns)})",
+                    values,
+                )
+                row_id = int(cursor.lastrowid or 0)
+                status = DocumentStatus.CREATED.value
+            else:
+                row_id = int(existing[id_col])
+                status = existing["document_status"]
+                if status == DocumentStatus.DRAFT:
+                    status = DocumentStatus.CREATED.value
+                sets = ", ".join(f"{column} = ?" for column in extra)
+                self.conn.execute(
+                    f"UPDATE {table.name} SET number = ?, name = ?, document_status = ?,"
+                    f" modified_sim = ?{', ' + sets if sets else ''} WHERE {id_col} = ?",
+                    (number, name, status, now, *extra.values(), row_id),
+                )
+                if existing["number"] != number:
+                    self._basedata[kind].pop(existing["number"], None)
+            self.ctx.history.record("state", f"{canonical}.Save", status, number)
+            if auto_submit_audit:
+                self._move(table, row_id, number, DocumentStatus.IN_REVIEW)
+                self._move(table, row_id, number, DocumentStatus.AUDITED)
+            self._refresh_basedata(kind, number)
+        return OperationResult(successes=[SuccessEntity(row_id, number, 0)])
+
+    def submit(
+        self,
+        form_id: str,
+        numbers: Sequence[str] = (),
+        ids: Any = None,
+        *,
+        owners: Sequence[str] = (),
+    ) -> OperationResult:
         """DynamicFormService.Submit: A/D/Z → B, per document; the others are reported by DIndex."""
         return self._batch(
-            form_id, numbers, ids, "提交", self._check_submit, DocumentStatus.IN_REVIEW
+            form_id, numbers, ids, owners, self._check_submit, DocumentStatus.IN_REVIEW
         )
 
-    def audit(self, form_id: str, numbers: Sequence[str] = (), ids: Any = None) -> OperationResult:
+    def audit(
+        self,
+        form_id: str,
+        numbers: Sequence[str] = (),
+        ids: Any = None,
+        *,
+        owners: Sequence[str] = (),
+    ) -> OperationResult:
         """DynamicFormService.Audit: B → C."""
-        return self._batch(form_id, numbers, ids, "审核", self._check_audit, DocumentStatus.AUDITED)
+        return self._batch(form_id, numbers, ids, owners, self._check_audit, DocumentStatus.AUDITED)
 
     def unaudit(
-        self, form_id: str, numbers: Sequence[str] = (), ids: Any = None
+        self,
+        form_id: str,
+        numbers: Sequence[str] = (),
+        ids: Any = None,
+        *,
+        owners: Sequence[str] = (),
     ) -> OperationResult:
         """DynamicFormService.UnAudit: C → D."""
         return self._batch(
-            form_id, numbers, ids, "反审核", self._check_unaudit, DocumentStatus.REREVIEW
+            form_id, numbers, ids, owners, self._check_unaudit, DocumentStatus.REREVIEW
         )
 
-    def delete(self, form_id: str, numbers: Sequence[str] = (), ids: Any = None) -> OperationResult:
+    def delete(
+        self,
+        form_id: str,
+        numbers: Sequence[str] = (),
+        ids: Any = None,
+        *,
+        owners: Sequence[str] = (),
+    ) -> OperationResult:
         """DynamicFormService.Delete: only documents not submitted nor audited (A, D, Z)."""
-        return self._batch(form_id, numbers, ids, "删除", self._check_delete, None)
+        return self._batch(form_id, numbers, ids, owners, self._check_delete, None)
 
-    def view(self, form_id: str, number: str | None = None, fid: Any = None) -> dict[str, Any]:
+    def view(
+        self,
+        form_id: str,
+        number: str | None = None,
+        fid: Any = None,
+        *,
+        owners: Sequence[str] = (),
+    ) -> dict[str, Any]:
         """DynamicFormService.View: the document under K3 property names (docs/protocols/erp.md)."""
         spec = self._bill_form(form_id, "查看")
+        clause, params = _owner_clause(owners)
         if number:
             row = self.conn.execute(
-                "SELECT * FROM documents WHERE form_id = ? AND bill_no = ?",
-                (spec.form_id, str(number)),
+                f"SELECT * FROM documents WHERE form_id = ? AND bill_no = ?{clause}",
+                (spec.form_id, str(number), *params),
             ).fetchone()
             key = f"单据编号为[{number}]的单据不存在"
         else:
@@ -497,7 +900,8 @@ class ErpService:
             if parsed is None:
                 raise K3Error.one(MsgCode.PARAMETER_ERROR, "参数Number和Id不能同时为空", "Number")
             row = self.conn.execute(
-                "SELECT * FROM documents WHERE form_id = ? AND fid = ?", (spec.form_id, parsed)
+                f"SELECT * FROM documents WHERE form_id = ? AND fid = ?{clause}",
+                (spec.form_id, parsed, *params),
             ).fetchone()
             key = f"内码为[{parsed}]的单据不存在"
         if row is None:
@@ -513,13 +917,18 @@ class ErpService:
         start_row: int = 0,
         limit: int = 0,
         top_row_count: int = 0,
+        *,
+        owners: Sequence[str] = (),
     ) -> list[list[Any]]:
-        """DynamicFormService.ExecuteBillQuery: rows of the requested fields (money as yuan)."""
+        """DynamicFormService.ExecuteBillQuery: rows of the requested fields (money as yuan).
+
+        An owner-scoped user gets only its owners' rows of owned forms.
+        """
         spec = QUERY_SPECS.get(str(form_id).lower())
         if spec is None:
             raise K3Error.one(MsgCode.PARAMETER_ERROR, MSG_FORM_NOT_FOUND, "FormId")
         query = compile_query(
-            spec, field_keys, filter_string, order_string, start_row, limit, top_row_count
+            spec, field_keys, filter_string, order_string, start_row, limit, top_row_count, owners
         )
         try:
             rows = self.conn.execute(query.sql, query.params).fetchall()
@@ -576,37 +985,69 @@ class ErpService:
             raise K3Error.one(MsgCode.PARAMETER_ERROR, f"内码[{value}]格式不正确", "FID") from exc
         return fid if fid > 0 else None
 
-    def _bill_form(self, form_id: Any, action: str) -> FormSpec:
+    @staticmethod
+    def _check_editable(status: str) -> None:
+        if status == DocumentStatus.AUDITED:
+            raise K3Error.one(MsgCode.NOT_OPERABLE, MSG_AUDITED_NO_CHANGE)
+        if status == DocumentStatus.IN_REVIEW:
+            raise K3Error.one(MsgCode.NOT_OPERABLE, MSG_SUBMITTED_NO_CHANGE)
+
+    @staticmethod
+    def _form_id(form_id: Any) -> str:
         if not form_id or not isinstance(form_id, str):
             raise K3Error.one(MsgCode.PARAMETER_ERROR, "接口参数formid不能为空", "FormId")
-        spec = BILL_FORMS.get(form_id.lower())
+        return form_id.lower()
+
+    def _bill_form(self, form_id: Any, action: str) -> FormSpec:
+        key = self._form_id(form_id)
+        spec = BILL_FORMS.get(key)
+        if spec is None:
+            self._refuse(key, action)
+        return spec
+
+    def _table(self, form_id: Any, owners: Sequence[str] | None, action: str = "保存") -> _Table:
+        """What a write on `form_id` acts on; master data only where K3 lets the API write it
+        and, for shared master data (materials), only for unscoped users."""
+        key = self._form_id(form_id)
+        spec = BILL_FORMS.get(key)
         if spec is not None:
-            return spec
-        master = MASTER_FORMS.get(form_id.lower())
+            return _Table("documents", "fid", "bill_no", "form_id = ?", (spec.form_id,), True)
+        kind = _MASTER_KINDS.get(key)
+        if kind is not None:
+            table, id_col, owned = _MASTER_TABLES[kind]
+            if owned or not owners:
+                return _Table(table, id_col, "number", "1 = 1", (), owned, kind)
+        self._refuse(key, action)
+
+    @staticmethod
+    def _refuse(key: str, action: str) -> NoReturn:
+        """A form the API may not write: master data without permission, or no such form."""
+        master = MASTER_FORMS.get(key)
         if master is not None:
             raise K3Error.one(MsgCode.NO_PERMISSION, f"没有{master}的{action}权限", "FormId")
         raise K3Error.one(MsgCode.PARAMETER_ERROR, MSG_FORM_NOT_FOUND, "FormId")
 
     def _validate(
-        self, spec: FormSpec, fields: dict[str, Any]
+        self, spec: FormSpec, fields: dict[str, Any], owners: Sequence[str]
     ) -> tuple[str, list[_Entry], str, str | None]:
         """All of a model's errors at once, as K3's save validators report them."""
         errors: list[ErrorItem] = []
-        customer = self._check_basedata(
-            fields.get(spec.customer_key),
-            self._customers,
-            CUSTOMER_LABEL,
-            spec.customer_field,
+        partner = self._check_basedata(
+            fields.get(spec.partner.key),
+            spec.partner.kind,
+            spec.partner.label,
+            spec.partner.field,
             errors,
+            owners=owners,
         )
         org = ORG_NUMBER
-        for key in ("fsaleorgid", "fstockorgid", "fsettleorgid"):
+        for key in spec.org_keys:
             if key in fields:
-                org = self._check_basedata(fields[key], self._orgs, "组织", key, errors) or org
+                org = self._check_basedata(fields[key], "org", "组织", key, errors) or org
         currency = None
-        for key in ("fcurrencyid", "fsettlecurrid"):
+        for key in spec.currency_keys:
             if key in fields:
-                currency = self._check_basedata(fields[key], self._currencies, "币别", key, errors)
+                currency = self._check_basedata(fields[key], "currency", "币别", key, errors)
 
         entries: list[_Entry] = []
         rows = fields.get(spec.entity_key)
@@ -623,36 +1064,62 @@ class ErpService:
                     ErrorItem(f"{spec.entity_label}第{index}行：分录格式不正确", spec.entity_field)
                 )
                 continue
-            entry = self._check_entry(spec, index, _lower_keys(raw), errors)
+            check = self._check_voucher_line if spec.lines == "voucher" else self._check_entry
+            entry = check(spec, f"{spec.entity_label}第{index}行：", _lower_keys(raw), errors)
             if entry is not None:
                 entries.append(entry)
+        if spec.lines == "voucher" and entries and not errors:
+            debit = sum(entry.debit_cents or 0 for entry in entries)
+            credit = sum(entry.credit_cents or 0 for entry in entries)
+            if debit != credit:
+                errors.append(
+                    ErrorItem(
+                        f"凭证借贷不平衡：借方合计{money_out(debit)}，贷方合计{money_out(credit)}",
+                        spec.entity_field,
+                    )
+                )
         if errors:
             raise K3Error(MsgCode.VALIDATION_FAILED, errors)
-        assert customer is not None  # a missing customer is an error above
-        return customer, entries, org, currency
+        assert partner is not None  # a missing partner is an error above
+        return partner, entries, org, currency
+
+    @staticmethod
+    def _money(
+        row: dict[str, Any], key: str, label: str, where: str, errors: list[ErrorItem]
+    ) -> int | None:
+        """An optional money field in cents; None when absent, an error when malformed."""
+        if row.get(key) in (None, ""):
+            return None
+        try:
+            return to_cents(row[key])
+        except ValueError:
+            errors.append(ErrorItem(f"{where}字段[{label}]的值[{row[key]}]格式不正确", key))
+            return None
 
     def _check_entry(
-        self, spec: FormSpec, index: int, row: dict[str, Any], errors: list[ErrorItem]
+        self, spec: FormSpec, where: str, row: dict[str, Any], errors: list[ErrorItem]
     ) -> _Entry | None:
-        where = f"{spec.entity_label}第{index}行："
         before = len(errors)
+        if spec.lines == "receipt":
+            if row.get(spec.amount_key) in (None, ""):
+                errors.append(
+                    ErrorItem(f"{where}字段[{spec.amount_label}]是必录字段", spec.amount_key)
+                )
+            amount = self._money(row, spec.amount_key, spec.amount_label, where, errors)
+            if len(errors) > before or amount is None:
+                return None
+            return _Entry(amount_cents=amount)
         material = self._check_basedata(
-            row.get("fmaterialid"),
-            self._materials,
-            MATERIAL_LABEL,
-            spec.material_field,
-            errors,
-            where,
+            row.get("fmaterialid"), "material", MATERIAL_LABEL, spec.material_field, errors, where
         )
         stock = None
-        if spec.stock_key and row.get(spec.stock_key) is not None:
+        if spec.stock_key and (spec.stock_required or row.get(spec.stock_key) is not None):
             stock = self._check_basedata(
-                row[spec.stock_key], self._stocks, STOCK_LABEL, "FStockID", errors, where
+                row.get(spec.stock_key), "stock", STOCK_LABEL, "FStockID", errors, where
             )
-        qty_label = QTY_LABELS[spec.qty_key]
         qty = 0
         if row.get(spec.qty_key) is None or row.get(spec.qty_key) == "":
-            errors.append(ErrorItem(f"{where}字段[{qty_label}]是必录字段", spec.qty_key))
+            errors.append(ErrorItem(f"{where}字段[{spec.qty_label}]是必录字段", spec.qty_key))
         else:
             try:
                 quantity = to_decimal(row[spec.qty_key])
@@ -662,47 +1129,53 @@ class ErpService:
             except ValueError:
                 errors.append(
                     ErrorItem(
-                        f"{where}字段[{qty_label}]的值[{row[spec.qty_key]}]不是整数", spec.qty_key
+                        f"{where}字段[{spec.qty_label}]的值[{row[spec.qty_key]}]不是整数",
+                        spec.qty_key,
                     )
                 )
-        price: int | None = None
-        if row.get("ftaxprice") not in (None, ""):
-            try:
-                price = to_cents(row["ftaxprice"])
-            except ValueError:
-                errors.append(
-                    ErrorItem(
-                        f"{where}字段[含税单价]的值[{row['ftaxprice']}]格式不正确", "FTaxPrice"
-                    )
-                )
-        amount = 0
-        if row.get(spec.amount_key) not in (None, ""):
-            try:
-                amount = to_cents(row[spec.amount_key])
-            except ValueError:
-                errors.append(
-                    ErrorItem(
-                        f"{where}字段[价税合计]的值[{row[spec.amount_key]}]格式不正确",
-                        spec.amount_key,
-                    )
-                )
-        elif price is not None:
+        price = self._money(row, "ftaxprice", "含税单价", where, errors)
+        amount = self._money(row, spec.amount_key, spec.amount_label, where, errors)
+        if amount is None and price is not None:
             # K3 computes the amount from quantity and tax-inclusive price when it is left out
             total = to_decimal(row["ftaxprice"]) * qty
             amount = int(total.quantize(CENT, rounding=ROUND_HALF_UP) * 100)
         if len(errors) > before or material is None:
             return None
-        return _Entry(material, qty, amount, price, stock)
+        return _Entry(qty, amount or 0, material, price, stock)
 
-    @staticmethod
+    def _check_voucher_line(
+        self, spec: FormSpec, where: str, row: dict[str, Any], errors: list[ErrorItem]
+    ) -> _Entry | None:
+        before = len(errors)
+        account = self._check_basedata(
+            row.get("faccountid"), "account", "科目编码", "FACCOUNTID", errors, where
+        )
+        debit = self._money(row, "fdebit", "借方金额", where, errors) or 0
+        credit = self._money(row, "fcredit", "贷方金额", where, errors) or 0
+        if len(errors) == before and (debit == 0) == (credit == 0):
+            errors.append(ErrorItem(f"{where}借方金额和贷方金额必须且只能录入一个", "FDEBIT"))
+        if len(errors) > before or account is None:
+            return None
+        return _Entry(
+            amount_cents=debit or credit,
+            account_number=account,
+            debit_cents=debit,
+            credit_cents=credit,
+        )
+
     def _check_basedata(
+        self,
         value: Any,
-        known: set[str],
+        kind: str,
         label: str,
         field_name: str,
         errors: list[ErrorItem],
         where: str = "",
+        *,
+        owners: Sequence[str] = (),
     ) -> str | None:
+        """The number of a basedata field, if it exists, is audited and is visible to `owners`;
+        another owner's basedata is reported exactly as a missing one (no existence leak)."""
         try:
             number = _basedata_number(value)
         except ValueError:
@@ -715,7 +1188,8 @@ class ErpService:
         if number is None:
             errors.append(ErrorItem(f"{where}字段[{label}]是必录字段", field_name))
             return None
-        if number not in known:
+        known = self._basedata[kind]
+        if number not in known or not _in_scope(known[number], owners):
             errors.append(
                 ErrorItem(
                     f"{where}字段[{label}]的值[{number}]在基础资料中不存在或未审核", field_name
@@ -729,11 +1203,14 @@ class ErpService:
         form_id: str,
         numbers: Sequence[str] | None,
         ids: Any,
-        action: str,
+        owners: Sequence[str],
         check: Callable[[str, str], str | None],
         target: DocumentStatus | None,
     ) -> OperationResult:
-        spec = self._bill_form(form_id, action)
+        action = {None: "删除", "B": "提交", "C": "审核", "D": "反审核"}[
+            target.value if target else None
+        ]
+        table = self._table(form_id, owners, action)
         keys: list[Any]
         by_number = bool(numbers)
         if by_number:
@@ -747,7 +1224,7 @@ class ErpService:
         codes: list[MsgCode] = []
         with transaction(self.conn):
             for dindex, key in enumerate(keys):
-                row = self._find(spec, key, by_number)
+                row = self._find(table, key, by_number, owners)
                 if row is None:
                     label = f"单据编号为[{key}]" if by_number else f"内码为[{key}]"
                     result.errors.append(ErrorItem(f"{label}的单据不存在", None, dindex))
@@ -759,48 +1236,76 @@ class ErpService:
                     codes.append(MsgCode.NOT_OPERABLE)
                     continue
                 if target is None:
-                    self.conn.execute("DELETE FROM document_entries WHERE fid = ?", (row["fid"],))
-                    self.conn.execute("DELETE FROM documents WHERE fid = ?", (row["fid"],))
-                    self.ctx.history.record(
-                        "state", f"{spec.form_id}.Delete", "deleted", row["bill_no"]
-                    )
+                    self._remove(table, int(row["fid"]), row["bill_no"])
                 else:
-                    self._move(spec, row["fid"], row["bill_no"], target)
+                    self._move(table, int(row["fid"]), row["bill_no"], target)
                 result.successes.append(SuccessEntity(int(row["fid"]), row["bill_no"], dindex))
         if codes:
             result.msg_code = codes[0]
         return result
 
-    def _find(self, spec: FormSpec, key: Any, by_number: bool) -> sqlite3.Row | None:
+    def _find(
+        self, table: _Table, key: Any, by_number: bool, owners: Sequence[str]
+    ) -> sqlite3.Row | None:
+        clause, params = _owner_clause(owners) if table.owned else ("", [])
+        select = (
+            f"SELECT {table.id_col} AS fid, {table.number_col} AS bill_no, document_status"
+            f" FROM {table.name} WHERE {table.where}{clause}"
+        )
         if by_number:
             return self.conn.execute(
-                "SELECT fid, bill_no, document_status FROM documents"
-                " WHERE form_id = ? AND bill_no = ?",
-                (spec.form_id, key),
+                f"{select} AND {table.number_col} = ?", (*table.params, *params, key)
             ).fetchone()
         try:
             fid = int(str(key).strip())
         except ValueError:
             return None
         return self.conn.execute(
-            "SELECT fid, bill_no, document_status FROM documents WHERE form_id = ? AND fid = ?",
-            (spec.form_id, fid),
+            f"{select} AND {table.id_col} = ?", (*table.params, *params, fid)
         ).fetchone()
 
-    def _move(self, spec: FormSpec, fid: int, bill_no: str, target: DocumentStatus) -> None:
-        now_sim, now_wall = self._sim_now(), self.ctx.clock.wall()
-        if target == DocumentStatus.IN_REVIEW:
-            sql = "document_status = 'B', submitted_sim = ?, submitted_wall = ?"
-        elif target == DocumentStatus.AUDITED:
-            sql = "document_status = 'C', audited_sim = ?, audited_wall = ?"
-        else:  # UnAudit: no longer audited, so the audit stamps go
-            sql = (
-                "document_status = 'D', audited_sim = NULL, audited_wall = NULL,"
-                " modified_sim = ?, modified_wall = ?"
+    def _operation_name(self, table: _Table) -> str:
+        if table.master is not None:
+            return next(
+                MASTER_FORMS[key] for key, kind in _MASTER_KINDS.items() if kind == table.master
             )
-        self.conn.execute(f"UPDATE documents SET {sql} WHERE fid = ?", (now_sim, now_wall, fid))
+        return str(table.params[0])
+
+    def _remove(self, table: _Table, row_id: int, number: str) -> None:
+        if table.master is None:
+            self.conn.execute("DELETE FROM document_entries WHERE fid = ?", (row_id,))
+        self.conn.execute(f"DELETE FROM {table.name} WHERE {table.id_col} = ?", (row_id,))
+        self.ctx.history.record("state", f"{self._operation_name(table)}.Delete", "deleted", number)
+        if table.master is not None:
+            self._refresh_basedata(table.master, number)
+
+    def _move(self, table: _Table, row_id: int, number: str, target: DocumentStatus) -> None:
+        now_sim, now_wall = self._sim_now(), self.ctx.clock.wall()
+        if table.master is not None:
+            self.conn.execute(
+                f"UPDATE {table.name} SET document_status = ?, modified_sim = ?"
+                f" WHERE {table.id_col} = ?",
+                (target.value, now_sim, row_id),
+            )
+        else:
+            if target == DocumentStatus.IN_REVIEW:
+                sql = "document_status = 'B', submitted_sim = ?, submitted_wall = ?"
+            elif target == DocumentStatus.AUDITED:
+                sql = "document_status = 'C', audited_sim = ?, audited_wall = ?"
+            else:  # UnAudit: no longer audited, so the audit stamps go
+                sql = (
+                    "document_status = 'D', audited_sim = NULL, audited_wall = NULL,"
+                    " modified_sim = ?, modified_wall = ?"
+                )
+            self.conn.execute(
+                f"UPDATE documents SET {sql} WHERE fid = ?", (now_sim, now_wall, row_id)
+            )
         operation = {"B": "Submit", "C": "Audit", "D": "UnAudit"}[target.value]
-        self.ctx.history.record("state", f"{spec.form_id}.{operation}", target.value, bill_no)
+        self.ctx.history.record(
+            "state", f"{self._operation_name(table)}.{operation}", target.value, number
+        )
+        if table.master is not None:
+            self._refresh_basedata(table.master, number)
 
     @staticmethod
     def _check_submit(bill_no: str, status: str) -> str | None:
@@ -833,8 +1338,11 @@ class ErpService:
         return None
 
     def _view_object(self, spec: FormSpec, row: sqlite3.Row) -> dict[str, Any]:
-        customer = self.conn.execute(
-            "SELECT fcustid, name FROM bd_customer WHERE number = ?", (row["customer_number"],)
+        partner_kind = spec.partner.kind
+        table, id_col, _ = _MASTER_TABLES[partner_kind]
+        number = row[f"{partner_kind}_number"]
+        partner = self.conn.execute(
+            f"SELECT {id_col}, name FROM {table} WHERE number = ?", (number,)
         ).fetchone()
         entries = []
         for entry in self.conn.execute(
@@ -843,22 +1351,26 @@ class ErpService:
             " WHERE e.fid = ? ORDER BY e.seq",
             (row["fid"],),
         ):
-            item: dict[str, Any] = {
-                "Id": entry["entry_id"],
-                "Seq": entry["seq"],
-                "MaterialID": {
+            item: dict[str, Any] = {"Id": entry["entry_id"], "Seq": entry["seq"]}
+            if spec.lines == "voucher":
+                item["ACCOUNTID"] = {"Number": entry["account_number"]}
+                item["DEBIT"] = money_out(entry["debit_cents"])
+                item["CREDIT"] = money_out(entry["credit_cents"])
+            elif spec.lines == "receipt":
+                item[spec.amount_property] = money_out(entry["amount_cents"])
+            else:
+                item["MaterialID"] = {
                     "Id": entry["fmaterialid"],
                     "Number": entry["material_number"],
                     "Name": entry["name"],
-                },
-                spec.qty_property: entry["qty"],
-                "TaxPrice": money_out(entry["price_cents"]),
-                spec.amount_property: money_out(entry["amount_cents"]),
-            }
-            if spec.stock_key:
-                item["StockID"] = (
-                    {"Number": entry["stock_number"]} if entry["stock_number"] else None
-                )
+                }
+                item[spec.qty_property] = entry["qty"]
+                item["TaxPrice"] = money_out(entry["price_cents"])
+                item[spec.amount_property] = money_out(entry["amount_cents"])
+                if spec.stock_key:
+                    item["StockID"] = (
+                        {"Number": entry["stock_number"]} if entry["stock_number"] else None
+                    )
             entries.append(item)
         return {
             "Id": row["fid"],
@@ -867,10 +1379,10 @@ class ErpService:
             "FormId": spec.form_id,
             "Date": row["bill_date"],
             "Note": row["note"],
-            spec.customer_property: {
-                "Id": customer["fcustid"] if customer else None,
-                "Number": row["customer_number"],
-                "Name": customer["name"] if customer else None,
+            spec.partner.property: {
+                "Id": partner[0] if partner else None,
+                "Number": number,
+                "Name": partner["name"] if partner else None,
             },
             "OrgNumber": row["org_number"],
             "CurrencyNumber": row["currency_number"],

@@ -11,12 +11,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.types import ASGIApp
 
-from fake_systems.common.app import make_app
+from fake_systems.common.app import make_app, read_body_limited
 from fake_systems.common.credentials import K3Credentials
 from fake_systems.erp.models import (
     MSG_NO_DATA,
     MSG_NO_FORMID,
     MSG_SESSION_LOST,
+    MSG_TOO_LARGE,
     ErrorItem,
     K3Error,
     LoginResult,
@@ -32,11 +33,28 @@ STUB = re.compile(
     r"^Kingdee\.BOS\.WebApi\.ServicesStub\.(\w+)\.(\w+)\.common\.kdsvc$", re.IGNORECASE
 )
 # Operations by lower-cased service and name, answering with their canonical spelling.
-AUTH_OPS = {"validateuser": "ValidateUser", "logout": "Logout"}
+AUTH_OPS = {op.lower(): op for op in ("ValidateUser", "LoginByAppSecret", "LoginBySign", "Logout")}
+# Each login's positional `parameters`, as K3's SDKs send them.
+LOGIN_PARAMETERS = {
+    "ValidateUser": ("acctid", "username", "password", "lcid"),
+    "LoginByAppSecret": ("acctid", "username", "appid", "appsecret", "lcid"),
+    "LoginBySign": ("acctid", "username", "appid", "timestamp", "sign", "lcid"),
+}
 FORM_OPS = {
     op.lower(): op
-    for op in ("Save", "Submit", "Audit", "UnAudit", "Delete", "View", "ExecuteBillQuery")
+    for op in (
+        "Save",
+        "BatchSave",
+        "Submit",
+        "Audit",
+        "UnAudit",
+        "Delete",
+        "View",
+        "ExecuteBillQuery",
+    )
 }
+# Bodies above this are refused unread (IIS's maxRequestLength plays this part in K3).
+MAX_BODY_BYTES = 2 * 1024 * 1024
 BATCH_OPS = {"Submit", "Audit", "UnAudit", "Delete"}
 CHINA_TIME_ZONE = {
     "OffsetTicks": 288_000_000_000,
@@ -235,6 +253,13 @@ def _int(value: Any, name: str, default: int = 0) -> int:
         raise _parameter_error(f"参数{name}格式不正确", name) from exc
 
 
+def _outcome(result: OperationResult) -> str:
+    """The history outcome of a batch: ok, partial, or the first failure's MsgCode."""
+    if result.is_success:
+        return "ok"
+    return "partial" if result.successes else f"msgcode:{int(result.msg_code)}"
+
+
 def _flag(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("true", "1")
@@ -251,31 +276,27 @@ def _numbers(value: Any) -> list[str]:
     raise _parameter_error("参数Numbers格式不正确", "Numbers")
 
 
-def _login_fields(body: Any) -> tuple[str, str, str, int | None]:
-    """acctID, username, password, lcid from the object form or `{"parameters": [...]}`."""
+def _login_fields(op: str, body: Any) -> dict[str, Any]:
+    """A login's fields by lower-cased name, from the object form or `{"parameters": [...]}`."""
     if not isinstance(body, Mapping):
         raise LoginFailed("登录参数格式不正确")
+    names = LOGIN_PARAMETERS[op]
     fields = _lower(body)
     parameters = fields.get("parameters")
     if isinstance(parameters, str):
         parameters = _loads(parameters)
     if isinstance(parameters, list):
-        values = [*parameters, None, None, None, None][:4]
+        values = dict(zip(names, [*parameters, *([None] * len(names))], strict=False))
     else:
-        values = [
-            fields.get("acctid"),
-            fields.get("username"),
-            fields.get("password"),
-            fields.get("lcid"),
-        ]
-    acct_id, username, password, lcid = values
-    if not acct_id or not username or password is None:
+        values = {name: fields.get(name) for name in names}
+    lcid = values.pop("lcid")
+    if not all(isinstance(value, str | int) and str(value) for value in values.values()):
         raise LoginFailed("账套ID、用户名和密码不能为空！")
     try:
-        lcid_value = int(lcid) if lcid not in (None, "") else None
-    except (TypeError, ValueError):
+        lcid_value = int(lcid) if isinstance(lcid, str | int) and lcid != "" else None
+    except ValueError:
         lcid_value = None
-    return str(acct_id), str(username), str(password), lcid_value
+    return {**{name: str(value) for name, value in values.items()}, "lcid": lcid_value}
 
 
 class K3Adapter:
@@ -306,23 +327,30 @@ class K3Adapter:
         if match is None:
             return self._unknown(stub)
         service_name, op_name = match.group(1).lower(), match.group(2).lower()
-        raw = await request.body()
         if service_name == "authservice" and op_name in AUTH_OPS:
             op = AUTH_OPS[op_name]
             if op == "Logout":
                 self.service.logout(self._session_id(request))
                 self.history.record("api_in", "Logout", "ok")
                 return _json(True)
-            return self._login(raw)
+            raw = await read_body_limited(request, MAX_BODY_BYTES)
+            if raw is None:
+                self.history.record("api_in", op, "login_failed")
+                return _json(login_failure(MSG_TOO_LARGE))
+            return self._login(op, raw)
         if service_name != "dynamicformservice" or op_name not in FORM_OPS:
             return self._unknown(stub)
         op = FORM_OPS[op_name]
-        if not self.service.session_valid(self._session_id(request)):
+        session = self.service.session(self._session_id(request))
+        if session is None:
             self.history.record("api_in", op, f"msgcode:{int(MsgCode.CONTEXT_LOST)}", None, None)
             return _json(_error_body(op, K3Error.one(MsgCode.CONTEXT_LOST, MSG_SESSION_LOST)))
         payload: Any = None
         entity: str | None = None
         try:
+            raw = await read_body_limited(request, MAX_BODY_BYTES)
+            if raw is None:
+                raise _parameter_error(MSG_TOO_LARGE)
             payload = _loads(raw) if raw.strip() else None
             if payload is None:
                 raise _parameter_error(MSG_NO_DATA, "data")
@@ -330,7 +358,7 @@ class K3Adapter:
             if not form_id:
                 raise _parameter_error(MSG_NO_FORMID, "formid")
             entity = self._entity(op, data)
-            body, outcome, entity = self._call(op, str(form_id), data, entity)
+            body, outcome, entity = self._call(op, str(form_id), data, entity, session.owners)
         except K3Error as error:
             self.history.record("api_in", op, f"msgcode:{int(error.msg_code)}", entity, payload)
             return _json(_error_body(op, error))
@@ -345,16 +373,41 @@ class K3Adapter:
         return _json(body)
 
     def _call(
-        self, op: str, form_id: str, data: dict[str, Any], entity: str | None
+        self,
+        op: str,
+        form_id: str,
+        data: dict[str, Any],
+        entity: str | None,
+        owners: tuple[str, ...],
     ) -> tuple[Any, str, str | None]:
         """Run one DynamicFormService operation: (answer body, history outcome, entity)."""
         fields = _lower(data)
         service = self.service
+        if op == "BatchSave":
+            saved_batch = service.batch_save(
+                form_id,
+                fields.get("model"),
+                auto_submit_audit=_flag(fields.get("isautosubmitandaudit")),
+                owners=owners,
+            )
+            status = response_status(
+                errors=saved_batch.errors,
+                successes=saved_batch.successes,
+                msg_code=saved_batch.msg_code,
+            )
+            body: dict[str, Any] = {
+                "Result": {
+                    "ResponseStatus": status,
+                    "NeedReturnData": [{} for _ in saved_batch.successes],
+                }
+            }
+            return body, _outcome(saved_batch), entity
         if op == "Save":
             result = service.save(
                 form_id,
                 fields.get("model"),
                 auto_submit_audit=_flag(fields.get("isautosubmitandaudit")),
+                owners=owners,
             )
             saved = result.successes[0]
             body = {
@@ -375,19 +428,16 @@ class K3Adapter:
                 "UnAudit": service.unaudit,
                 "Delete": service.delete,
             }[op]
-            batch: OperationResult = method(form_id, numbers, ids)
-            outcome = (
-                "ok"
-                if batch.is_success
-                else ("partial" if batch.successes else f"msgcode:{int(batch.msg_code)}")
-            )
+            batch: OperationResult = method(form_id, numbers, ids, owners=owners)
             status = response_status(
                 errors=batch.errors, successes=batch.successes, msg_code=batch.msg_code
             )
-            return {"Result": {"ResponseStatus": status}}, outcome, entity
+            return {"Result": {"ResponseStatus": status}}, _outcome(batch), entity
         if op == "View":
             number = fields.get("number")
-            document = service.view(form_id, str(number) if number else None, fields.get("id"))
+            document = service.view(
+                form_id, str(number) if number else None, fields.get("id"), owners=owners
+            )
             return (
                 {"Result": {"ResponseStatus": response_status(), "Result": document}},
                 "ok",
@@ -415,6 +465,7 @@ class K3Adapter:
             start_row=_int(fields.get("startrow"), "StartRow"),
             limit=_int(fields.get("limit"), "Limit"),
             top_row_count=_int(fields.get("toprowcount"), "TopRowCount"),
+            owners=owners,
         )
         return rows, "ok", entity
 
@@ -422,12 +473,17 @@ class K3Adapter:
     def _entity(op: str, data: dict[str, Any]) -> str | None:
         """The business key the history line is about: the bill number(s) or the queried form."""
         fields = _lower(data)
-        if op == "Save":
+        if op in ("Save", "BatchSave"):
             model = fields.get("model")
-            if isinstance(model, Mapping):
-                number = _lower(model).get("fbillno")
-                return str(number) if number else None
-            return None
+            models = model if isinstance(model, list) else [model]
+            bill_numbers = [
+                str(number)
+                for item in models
+                if isinstance(item, Mapping)
+                for number in [_lower(item).get("fbillno") or _lower(item).get("fnumber")]
+                if number
+            ]
+            return ",".join(bill_numbers)[:200] or None
         if op in BATCH_OPS:
             numbers = fields.get("numbers")
             if isinstance(numbers, list) and numbers:
@@ -440,18 +496,46 @@ class K3Adapter:
         form_id = fields.get("formid")
         return str(form_id) if form_id else None
 
-    def _login(self, raw: bytes) -> Response:
+    def _login(self, op: str, raw: bytes) -> Response:
         redacted: Any = None
+        username: str | None = None
         try:
             body = _loads(raw) if raw.strip() else None
-            acct_id, username, password, lcid = _login_fields(body)
-            redacted = {"acctID": acct_id, "username": username, "password": password, "lcid": lcid}
-            result = self.service.login(acct_id, username, password, lcid)
+            fields = _login_fields(op, body)
+            username = fields["username"]
+            # the password, app secret and signature never reach the history
+            redacted = {
+                key: value
+                for key, value in fields.items()
+                if key not in ("password", "appsecret", "sign")
+            }
+            service = self.service
+            if op == "ValidateUser":
+                result = service.login(
+                    fields["acctid"], fields["username"], fields["password"], fields["lcid"]
+                )
+            elif op == "LoginByAppSecret":
+                result = service.login_by_app_secret(
+                    fields["acctid"],
+                    fields["username"],
+                    fields["appid"],
+                    fields["appsecret"],
+                    fields["lcid"],
+                )
+            else:
+                result = service.login_by_sign(
+                    fields["acctid"],
+                    fields["username"],
+                    fields["appid"],
+                    fields["timestamp"],
+                    fields["sign"],
+                    fields["lcid"],
+                )
         except (LoginFailed, K3Error) as error:
             message = str(error) if isinstance(error, LoginFailed) else "登录参数不是合法的JSON格式"
-            self.history.record("api_in", "ValidateUser", "login_failed", None, redacted)
+            self.history.record("api_in", op, "login_failed", username, redacted)
             return _json(login_failure(message))
-        self.history.record("api_in", "ValidateUser", "ok", username, redacted)
+        self.history.record("api_in", op, "ok", username, redacted)
         response = _json(login_success(result, self.credentials))
         response.headers.append("set-cookie", f"{SESSION_COOKIE}={result.session_id}; path=/")
         response.headers.append(
@@ -483,11 +567,15 @@ class K3Adapter:
         return _json(_error_body(op, internal_error(exc)))
 
 
-def create_app(service: ErpService, credentials: K3Credentials) -> ASGIApp:
+def create_app(
+    service: ErpService, credentials: K3Credentials, tenants: Sequence[K3Credentials] = ()
+) -> ASGIApp:
     """The ERP's ASGI app: the K3 WebAPI at `/` and `/k3cloud/`, plus the `/_fake/` surface.
 
-    `credentials` are the ones the service checks logins against (the connector's).
+    `credentials` are the connector's (every owner); `tenants` are further K3 users, each
+    bound to its `owners` scope. All of them can log in.
     """
+    service.add_users([credentials, *tenants])
     adapter = K3Adapter(service, credentials)
     return make_app(
         "erp", service.ctx.clock, service.ctx.conn, [adapter.router()], adapter.on_error
