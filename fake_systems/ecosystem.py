@@ -82,7 +82,9 @@ class Ecosystem:
             "erp": k3.create_app(
                 self.erp, self.credentials.erp, tenants=self.credentials.grants("erp")[1:]
             ),
-            "bank": iso20022.create_app(self.bank, self.credentials.bank),
+            "bank": iso20022.create_app(
+                self.bank, self.credentials.bank, tenants=self.credentials.grants("bank")[1:]
+            ),
             "carrier": kdniao.create_app(self.carrier, self.credentials.carrier),
         }
 

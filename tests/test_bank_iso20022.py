@@ -1,4 +1,4 @@
-"""Bank ISO 20022 adapter: camt.053 documents over Basic auth, and its error answers."""
+"""Bank ISO 20022 adapter: camt.053 documents behind a session, and its error answers."""
 
 from __future__ import annotations
 
@@ -8,23 +8,22 @@ from decimal import Decimal
 import pytest
 from lxml import etree
 
+from fake_systems.bank import totp
 from fake_systems.bank.api.iso20022 import create_app
 from fake_systems.bank.service import BankService
 from fake_systems.common.credentials import BankCredentials
 
-CREDENTIALS = BankCredentials(account="6222000011112222", username="treasury", password="pw-1")
+SEED = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"  # base32 of the RFC 6238 SHA-1 key "1234567890" x2
+CREDENTIALS = BankCredentials(
+    account="6222000011112222", username="treasury", password="pw-1", totp_seed=SEED
+)
+TENANT = BankCredentials(
+    account="6222000033334444", username="treasury-owner-a", password="pw-a", owners=("OWNER-A",)
+)
 NS = {"c": "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"}
 PATH = "/iso20022/camt.053/statements"
 
 pytestmark = pytest.mark.anyio
-
-
-def basic(username: str, password: str) -> dict[str, str]:
-    token = base64.b64encode(f"{username}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
-
-
-AUTH = basic("treasury", "pw-1")
 
 
 @pytest.fixture
@@ -36,7 +35,23 @@ def bank(make_context, world) -> BankService:
 
 @pytest.fixture
 def client(bank, asgi_client):
-    return asgi_client(create_app(bank, CREDENTIALS))
+    return asgi_client(create_app(bank, CREDENTIALS, tenants=[TENANT]))
+
+
+async def session(client, clock, credentials: BankCredentials = CREDENTIALS) -> dict[str, str]:
+    """Log in with the current TOTP code; the headers of a bearer session."""
+    body = {
+        "account": credentials.account,
+        "password": credentials.password,
+        "otp": totp.totp(credentials.totp_seed, clock.wall()),
+    }
+    token = (await client.post("/iso20022/login", json=body)).json()["session_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+async def auth(client, clock) -> dict[str, str]:
+    return await session(client, clock)
 
 
 def parse(content: bytes) -> etree._Element:
@@ -51,7 +66,7 @@ def balance(stmt: etree._Element, code: str) -> Decimal:
     return amount if bal.findtext("c:CdtDbtInd", namespaces=NS) == "CRDT" else -amount
 
 
-async def test_statement_document_balances_and_carries_the_entries(client, bank, clock):
+async def test_statement_document_balances_and_carries_the_entries(client, bank, clock, auth):
     clock.advance(3600)  # 21:00, still 2026-11-10
     bank.book(1_234_500, "CRDT", "SETTLE-TM-A-1110", "天猫结算 2026-11-10")
     bank.book(1_999, "DBIT", "FEE-1110", "手续费")
@@ -59,7 +74,7 @@ async def test_statement_document_balances_and_carries_the_entries(client, bank,
     bank.book(700, "CRDT", "LATE", "next day")
 
     response = await client.get(
-        PATH, params={"account": CREDENTIALS.account, "date": "2026-11-10"}, headers=AUTH
+        PATH, params={"account": CREDENTIALS.account, "date": "2026-11-10"}, headers=auth
     )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/xml")
@@ -98,7 +113,7 @@ async def test_statement_document_balances_and_carries_the_entries(client, bank,
     assert stmt.findtext("c:TxsSummry/c:TtlDbtNtries/c:Sum", namespaces=NS) == "19.99"
 
     next_day = await client.get(
-        PATH, params={"account": CREDENTIALS.account, "date": "2026-11-11"}, headers=AUTH
+        PATH, params={"account": CREDENTIALS.account, "date": "2026-11-11"}, headers=auth
     )
     (stmt2,) = parse(next_day.content).xpath("c:BkToCstmrStmt/c:Stmt", namespaces=NS)
     assert balance(stmt2, "OPBD") == closing
@@ -110,33 +125,24 @@ async def test_statement_document_balances_and_carries_the_entries(client, bank,
     "headers",
     [
         {},
-        basic("treasury", "wrong"),
-        basic("someone", "pw-1"),
-        {"Authorization": "Basic !!!not-base64"},
-        {"Authorization": "Bearer pw-1"},
-        {"Authorization": "Basic " + base64.b64encode(b"no-colon").decode()},
+        {"Authorization": "Bearer not-a-session"},
+        {"Authorization": "Bearer "},
+        {"Authorization": "Basic " + base64.b64encode(b"treasury:pw-1").decode()},
     ],
 )
-async def test_bad_credentials_are_401(client, bank, headers):
-    # A bad date too: authentication is checked first and tells nothing about the request.
+async def test_requests_without_a_session_are_401(client, bank, headers):
+    # A bad date too: the session is checked first and the answer tells nothing else.
     response = await client.get(
         PATH, params={"account": CREDENTIALS.account, "date": "bad"}, headers=headers
     )
     assert response.status_code == 401
-    assert response.headers["www-authenticate"].startswith("Basic realm=")
-    assert response.json() == {
-        "tppMessages": [
-            {
-                "category": "ERROR",
-                "code": "PSU_CREDENTIALS_INVALID",
-                "text": "invalid or missing credentials",
-            }
-        ]
-    }
+    assert response.headers["www-authenticate"].startswith("Bearer realm=")
+    (message,) = response.json()["tppMessages"]
+    assert (message["category"], message["code"]) == ("ERROR", "TOKEN_INVALID")
     (outcome,) = bank.ctx.conn.execute(
         "SELECT outcome FROM events WHERE kind = 'api_in'"
     ).fetchone()
-    assert outcome == "PSU_CREDENTIALS_INVALID"
+    assert outcome == "TOKEN_INVALID"
 
 
 @pytest.mark.parametrize(
@@ -152,30 +158,32 @@ async def test_bad_credentials_are_401(client, bank, headers):
         ({"date": "2026-11-10"}, 400, "FORMAT_ERROR"),
     ],
 )
-async def test_request_errors(client, bank, params, status, code):
-    response = await client.get(PATH, params=params, headers=AUTH)
+async def test_request_errors(client, bank, params, status, code, auth):
+    response = await client.get(PATH, params=params, headers=auth)
     assert response.status_code == status
     (message,) = response.json()["tppMessages"]
     assert (message["category"], message["code"]) == ("ERROR", code)
     assert message["text"]
     (outcome,) = bank.ctx.conn.execute(
-        "SELECT outcome FROM events WHERE kind = 'api_in'"
+        "SELECT outcome FROM events WHERE kind = 'api_in' AND operation = 'camt.053'"
     ).fetchone()
     assert outcome == code
 
 
-async def test_password_is_not_written_to_the_history(client, bank):
+async def test_password_is_not_written_to_the_history(client, bank, auth):
     await client.get(
-        PATH, params={"account": CREDENTIALS.account, "date": "2026-11-10"}, headers=AUTH
+        PATH, params={"account": CREDENTIALS.account, "date": "2026-11-10"}, headers=auth
     )
     payloads = [r[0] for r in bank.ctx.conn.execute("SELECT payload FROM events").fetchall()]
-    assert payloads and all("pw-1" not in (p or "") for p in payloads)
+    token = auth["Authorization"].split()[1]
+    secrets = ("pw-1", token, CREDENTIALS.totp_seed, CREDENTIALS.webhook_secret)
+    assert payloads and all(s not in (p or "") for p in payloads for s in secrets)
 
 
-async def test_odd_texts_are_escaped_and_the_document_stays_well_formed(client, bank):
+async def test_odd_texts_are_escaped_and_the_document_stays_well_formed(client, bank, auth):
     bank.book(100, "CRDT", 'E2E<&>"1', "A&B <tag> \"quoted\" 'single'\x01 " + "长" * 200)
     response = await client.get(
-        PATH, params={"account": CREDENTIALS.account, "date": "2026-11-10"}, headers=AUTH
+        PATH, params={"account": CREDENTIALS.account, "date": "2026-11-10"}, headers=auth
     )
     (entry,) = parse(response.content).xpath("//c:Ntry", namespaces=NS)
     assert entry.findtext("c:NtryDtls/c:TxDtls/c:Refs/c:EndToEndId", namespaces=NS) == 'E2E<&>"1'

@@ -1,4 +1,4 @@
-"""The bank fake's vocabulary: booked entries, a day's statement, and the refusals."""
+"""The bank fake's vocabulary: entries, statements, sessions, credit transfers, refusals."""
 
 from __future__ import annotations
 
@@ -55,6 +55,102 @@ class Statement:
         return f"STMT-{self.account}-{self.booking_date:%Y%m%d}"
 
 
+# pain.002 transaction statuses in the order a payment passes them; RJCT may end any step.
+PAYMENT_FLOW: tuple[str, ...] = ("RCVD", "ACTC", "ACCP", "ACSP", "ACSC")
+REJECTED = "RJCT"
+FINAL_STATUSES = frozenset({"ACSC", REJECTED})
+# ISO external status reason codes the fake gives with RJCT.
+REASON_BAD_ACCOUNT = "AC01"  # IncorrectAccountNumber
+REASON_CLOSED = "AC04"  # ClosedAccountNumber
+REASON_BLOCKED = "AC06"  # BlockedAccount
+REASON_NO_FUNDS = "AM04"  # InsufficientFunds
+
+
+@dataclass(frozen=True)
+class Session:
+    """A logged-in session: the bearer `token` opens `account` until `expires_wall` (Unix)."""
+
+    token: str
+    account: str
+    expires_wall: float
+
+
+@dataclass(frozen=True)
+class CreditTransfer:
+    """One CdtTrfTxInf of a pain.001."""
+
+    end_to_end_id: str
+    instr_id: str | None
+    amount_cents: int
+    currency: str
+    creditor_name: str
+    creditor_account: str
+    remittance: str
+
+
+@dataclass(frozen=True)
+class PaymentInstruction:
+    """One PmtInf: a debtor account, a requested execution date and its transfers."""
+
+    pmt_inf_id: str
+    requested_date: date
+    debtor_account: str
+    transfers: tuple[CreditTransfer, ...]
+
+
+@dataclass(frozen=True)
+class PaymentMessage:
+    """A pain.001 CstmrCdtTrfInitn as read off the wire (`ctrl_sum_cents` None when absent)."""
+
+    msg_id: str
+    message_name: str  # e.g. pain.001.001.09
+    created: str
+    nb_of_txs: int
+    ctrl_sum_cents: int | None
+    instructions: tuple[PaymentInstruction, ...]
+
+    @property
+    def transfers(self) -> tuple[CreditTransfer, ...]:
+        return tuple(t for i in self.instructions for t in i.transfers)
+
+
+@dataclass(frozen=True)
+class TransferStatus:
+    """One transaction of a status report (pain.002 TxInfAndSts)."""
+
+    pmt_inf_id: str
+    instr_id: str | None
+    end_to_end_id: str
+    amount_cents: int
+    currency: str
+    status: str
+    reason: str | None
+    entry_ref: str | None
+
+
+@dataclass(frozen=True)
+class MessageStatus:
+    """A pain.001's status report; `is_new` is False when the message was a resend."""
+
+    msg_id: str
+    message_name: str
+    created: str
+    nb_of_txs: int
+    ctrl_sum_cents: int
+    transactions: tuple[TransferStatus, ...]
+    is_new: bool = False
+
+    @property
+    def group_status(self) -> str:
+        """One status for all; PART when some are rejected; else the least advanced."""
+        statuses = {t.status for t in self.transactions}
+        if len(statuses) == 1:
+            return statuses.pop()
+        if REJECTED in statuses:
+            return "PART"
+        return min(statuses, key=PAYMENT_FLOW.index)
+
+
 class BankError(Exception):
     """A refusal; the adapter maps `code` to an HTTP status and an error body."""
 
@@ -65,9 +161,32 @@ class BankError(Exception):
         self.text = text
 
 
+class CredentialsInvalid(BankError):
+    """Login refused; `reason` (account, password, otp, otp_replayed) goes to the history only."""
+
+    code = "PSU_CREDENTIALS_INVALID"
+
+    def __init__(self, reason: str) -> None:
+        # One text whatever failed: the answer must not tell which factor was right.
+        super().__init__("invalid account, password or one-time password")
+        self.reason = reason
+
+
+class TokenInvalid(BankError):
+    code = "TOKEN_INVALID"
+
+
+class TokenExpired(BankError):
+    code = "TOKEN_EXPIRED"
+
+
 class UnknownAccount(BankError):
     code = "RESOURCE_UNKNOWN"
 
 
 class StatementNotAvailable(BankError):
+    code = "RESOURCE_UNKNOWN"
+
+
+class PaymentUnknown(BankError):
     code = "RESOURCE_UNKNOWN"

@@ -1,22 +1,48 @@
-"""The bank fake's domain: the connector's account, booked entries and camt.053 day statements."""
+"""The bank fake's domain: accounts, logins with a dynamic token, credit transfers, statements."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import re
+import secrets
 import sqlite3
-from datetime import date
+from collections.abc import Generator, Iterator, Mapping, Sequence
+from datetime import date, datetime, time
+from typing import Any, Literal
 
+import simpy
+
+from fake_systems.bank import iso_xml, totp
 from fake_systems.bank.models import (
     DIRECTIONS,
+    PAYMENT_FLOW,
+    REASON_BAD_ACCOUNT,
+    REASON_BLOCKED,
+    REASON_CLOSED,
+    REASON_NO_FUNDS,
+    REJECTED,
+    BankError,
+    CredentialsInvalid,
     Direction,
     Entry,
+    MessageStatus,
+    PaymentMessage,
+    PaymentUnknown,
+    Session,
     Statement,
     StatementNotAvailable,
+    TokenExpired,
+    TokenInvalid,
+    TransferStatus,
     UnknownAccount,
 )
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import BankCredentials
+from fake_systems.common.signing import constant_time_equal, stripe_style_signature
 from fake_systems.common.storage import transaction
-from simulator.clock import CHINA, format_qimen_time
+from fake_systems.common.webhooks import Push
+from simulator.clock import CHINA, Clock, format_qimen_time
 from simulator.world import World
 
 SCHEMA = """
@@ -39,23 +65,129 @@ CREATE TABLE IF NOT EXISTS entries (
     booked_wall   REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS entries_account_date ON entries(account, booking_date);
+-- Only a hash of each bearer token is kept: the database is handed out with the report.
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash    TEXT PRIMARY KEY,
+    account       TEXT NOT NULL REFERENCES accounts(account),
+    created_wall  REAL NOT NULL,
+    expires_wall  REAL NOT NULL
+);
+-- The last TOTP time step used per account: a step is accepted once (RFC 6238 5.2).
+CREATE TABLE IF NOT EXISTS otp_steps (
+    account       TEXT PRIMARY KEY REFERENCES accounts(account),
+    last_counter  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS payment_messages (
+    account        TEXT NOT NULL REFERENCES accounts(account),
+    msg_id         TEXT NOT NULL,
+    message_name   TEXT NOT NULL,
+    created        TEXT NOT NULL,
+    nb_of_txs      INTEGER NOT NULL,
+    ctrl_sum_cents INTEGER NOT NULL,
+    received_sim   TEXT NOT NULL,
+    received_wall  REAL NOT NULL,
+    PRIMARY KEY (account, msg_id)
+);
+-- Which payments a message carried; a resent EndToEndId points at the first payment.
+CREATE TABLE IF NOT EXISTS message_transactions (
+    account       TEXT NOT NULL,
+    msg_id        TEXT NOT NULL,
+    seq           INTEGER NOT NULL,
+    pmt_inf_id    TEXT NOT NULL,
+    instr_id      TEXT,
+    end_to_end_id TEXT NOT NULL,
+    PRIMARY KEY (account, msg_id, seq)
+);
+CREATE TABLE IF NOT EXISTS payments (
+    account          TEXT NOT NULL REFERENCES accounts(account),
+    end_to_end_id    TEXT NOT NULL,
+    msg_id           TEXT NOT NULL,
+    amount_cents     INTEGER NOT NULL CHECK (amount_cents > 0),
+    currency         TEXT NOT NULL,
+    creditor_name    TEXT NOT NULL,
+    creditor_account TEXT NOT NULL,
+    remittance       TEXT NOT NULL,
+    requested_date   TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    reason           TEXT,
+    entry_ref        TEXT,
+    created_sim      TEXT NOT NULL,
+    updated_sim      TEXT NOT NULL,
+    PRIMARY KEY (account, end_to_end_id)
+);
+-- Creditor accounts known to be closed (AC04) or blocked (AC06).
+CREATE TABLE IF NOT EXISTS creditor_accounts (
+    account TEXT PRIMARY KEY,
+    state   TEXT NOT NULL CHECK (state IN ('closed', 'blocked'))
+);
 """
 
 DEFAULT_OPENING_CENTS = 100_000_000  # 1,000,000.00 CNY
 CURRENCY = "CNY"
+SESSION_SECONDS = 1800  # wall seconds a session lasts from login (absolute, not sliding)
+# Simulated seconds from one status to the next: RCVD -> ACTC -> ACCP -> ACSP -> ACSC.
+STATUS_DELAYS: tuple[float, ...] = (5.0, 30.0, 60.0, 300.0)
+# Creditor accounts that always answer as closed / blocked (a sandbox's magic numbers).
+SANDBOX_CREDITORS = {"6222000000000004": "closed", "6222000000000006": "blocked"}
+# A creditor account the bank can route: 8-32 digits (Chinese accounts) or IBAN-shaped.
+_CREDITOR_ACCOUNT = re.compile(r"[0-9]{8,32}|[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}")
+NOTIFICATION_SIGNATURE_HEADER = "Bank-Signature"
+CreditorState = Literal["closed", "blocked"]
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class _SignedAtSend(Mapping[str, str]):
+    """Push headers whose Stripe-style signature is computed each time they are read.
+
+    The dispatcher reads a push's headers on every attempt, so a retry minutes later carries
+    a fresh `t=` and still passes a receiver's 300-second tolerance.
+    """
+
+    def __init__(self, secret: str, clock: Clock, body: bytes) -> None:
+        self._secret = secret
+        self._clock = clock
+        self._body = body
+        self._keys = ("Content-Type", NOTIFICATION_SIGNATURE_HEADER)
+
+    def __getitem__(self, key: str) -> str:
+        if key == "Content-Type":
+            return "application/xml; charset=utf-8"
+        if key == NOTIFICATION_SIGNATURE_HEADER:
+            return stripe_style_signature(self._secret, int(self._clock.wall()), self._body)
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
 
 
 class BankService:
-    """A bank holding the connector's CNY account; books entries and reports day statements.
+    """A bank holding CNY accounts: one per issued credential (the connector's and each owner's).
+
+    Logins take account + password + a TOTP code and open a bearer session; pain.001 credit
+    transfers move RCVD -> ACTC -> ACCP -> ACSP -> ACSC over simulated time (a SimPy process
+    per payment) or end RJCT with AC01 / AC04 / AC06 / AM04, booking a DBIT on ACSC; credits
+    booked on the connector's account are pushed as signed camt.054 notices.
 
     LIMITATIONS (what the fake does not imitate):
-    - One currency (CNY), booking date = value date, no pending (PDNG) entries and no
-      intraday camt.052 / notification camt.054; a statement for today shows today so far.
-    - No pain.001 payment initiation or pain.002 status yet; entries come from `book()`
-      (settlements and fees driven by the simulator).
-    - No overdraft limits: debits are booked whatever the balance.
+    - One currency (CNY), booking date = value date, no pending (PDNG) entries, no camt.052;
+      a statement for today shows today so far.
+    - Creditor accounts are external: a transfer to another account of this bank is not
+      credited there. Closed / blocked creditors are the sandbox numbers and those marked
+      with `mark_creditor_account()`; any other well-formed account number is valid.
+    - A resent MsgId returns the first message's report whatever the resend contains; a
+      known EndToEndId in a new message is the first payment again (content not compared).
+    - No login lockout after failed attempts, no logout, no session refresh; one TOTP step
+      opens at most one session per account (RFC 6238 forbids reuse).
+    - Payments in flight are not resumed after a process restart (state lives in one run).
     - `book()` does not de-duplicate by EndToEndId: the caller decides what is booked.
     - No statement pagination (StmtPgntn) and no batch entries: one Ntry per booking.
+    - camt.054 notices are pushed for credits on the connector's account only.
     """
 
     def __init__(
@@ -63,31 +195,322 @@ class BankService:
         ctx: SystemContext,
         credentials: BankCredentials,
         opening_cents: int = DEFAULT_OPENING_CENTS,
+        tenants: Sequence[BankCredentials] = (),
     ) -> None:
         self.ctx = ctx
         self.credentials = credentials
         self.opening_cents = opening_cents
+        self.env: simpy.Environment = ctx.clock.env
+        # Where camt.054 credit notices for the connector's account go; None: no pushes.
+        self.notification_callback_url: str | None = None
+        self._logins: dict[str, BankCredentials] = {}
+        for issued in (credentials, *tenants):
+            self._logins[issued.account] = issued
 
     def today(self) -> date:
         """The simulated booking date (China time)."""
         return self.ctx.clock.now().astimezone(CHINA).date()
 
     def setup(self, world: World | None = None) -> None:
-        """Create the tables and open the connector's account (idempotent)."""
+        """Create the tables and open an account per issued credential (idempotent)."""
         conn = self.ctx.conn
         conn.executescript(SCHEMA)
         with transaction(conn):
+            for issued in self._logins.values():
+                self.open_account(issued)
+            conn.executemany(
+                "INSERT OR IGNORE INTO creditor_accounts (account, state) VALUES (?, ?)",
+                SANDBOX_CREDITORS.items(),
+            )
+
+    def open_account(self, credentials: BankCredentials) -> None:
+        """Open the account of one issued credential and let it log in (idempotent)."""
+        self._logins[credentials.account] = credentials
+        self.ctx.conn.execute(
+            "INSERT OR IGNORE INTO accounts (account, currency, opening_cents, opened_date,"
+            " owner) VALUES (?, ?, ?, ?, ?)",
+            (
+                credentials.account,
+                CURRENCY,
+                self.opening_cents,
+                self.today().isoformat(),
+                credentials.username,
+            ),
+        )
+
+    def mark_creditor_account(self, account: str, state: CreditorState) -> None:
+        """From now on transfers to `account` are rejected AC04 (closed) or AC06 (blocked)."""
+        self.ctx.conn.execute(
+            "INSERT OR REPLACE INTO creditor_accounts (account, state) VALUES (?, ?)",
+            (account, state),
+        )
+
+    # ----------------------------------------------------------------- sessions
+
+    def login(self, account: str, password: str, otp: str) -> Session:
+        """A session for account + password + the current TOTP code (wall time, ±1 step).
+
+        Raises CredentialsInvalid (reason account, password, otp or otp_replayed); a refused
+        login changes nothing.
+        """
+        issued = self._logins.get(account)
+        if issued is None:
+            raise CredentialsInvalid("account")
+        if not constant_time_equal(password, issued.password):
+            raise CredentialsInvalid("password")
+        now = self.ctx.clock.wall()
+        counter = totp.matching_counter(issued.totp_seed, otp, now)
+        if counter is None:
+            raise CredentialsInvalid("otp")
+        conn = self.ctx.conn
+        with transaction(conn):
+            row = conn.execute(
+                "SELECT last_counter FROM otp_steps WHERE account = ?", (account,)
+            ).fetchone()
+            if row is not None and counter <= row[0]:
+                raise CredentialsInvalid("otp_replayed")
             conn.execute(
-                "INSERT OR IGNORE INTO accounts (account, currency, opening_cents, opened_date,"
-                " owner) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO otp_steps (account, last_counter) VALUES (?, ?)"
+                " ON CONFLICT (account) DO UPDATE SET last_counter = excluded.last_counter",
+                (account, counter),
+            )
+            token = secrets.token_urlsafe(32)
+            session = Session(token, account, now + SESSION_SECONDS)
+            conn.execute(
+                "DELETE FROM sessions WHERE account = ? AND expires_wall <= ?", (account, now)
+            )
+            conn.execute(
+                "INSERT INTO sessions (token_hash, account, created_wall, expires_wall)"
+                " VALUES (?, ?, ?, ?)",
+                (token_hash(token), account, now, session.expires_wall),
+            )
+            self.ctx.history.record("state", "session", "OPEN", account)
+        return session
+
+    def session_account(self, token: str) -> str:
+        """The account a bearer token opens; TokenInvalid if unknown, TokenExpired if old."""
+        row = self.ctx.conn.execute(
+            "SELECT account, expires_wall FROM sessions WHERE token_hash = ?", (token_hash(token),)
+        ).fetchone()
+        if row is None:
+            raise TokenInvalid("no such session; log in first")
+        if self.ctx.clock.wall() >= row["expires_wall"]:
+            raise TokenExpired("the session has expired; log in again")
+        return str(row["account"])
+
+    # ---------------------------------------------------------------- transfers
+
+    def submit(self, account: str, message: PaymentMessage) -> MessageStatus:
+        """Take a pain.001 for `account`, idempotent on MsgId and on EndToEndId.
+
+        A known MsgId returns its report (`is_new` False) and changes nothing. Raises
+        BankError for a message inconsistent in itself, UnknownAccount when a PmtInf names
+        a debtor account other than `account`.
+        """
+        conn = self.ctx.conn
+        if self._message_row(account, message.msg_id) is not None:
+            return self.payment_report(account, message.msg_id)
+        self._check(account, message)
+        now_sim = format_qimen_time(self.ctx.clock.now())
+        started: list[str] = []
+        with transaction(conn):
+            conn.execute(
+                "INSERT INTO payment_messages (account, msg_id, message_name, created, nb_of_txs,"
+                " ctrl_sum_cents, received_sim, received_wall) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    self.credentials.account,
-                    CURRENCY,
-                    self.opening_cents,
-                    self.today().isoformat(),
-                    self.credentials.username,
+                    account,
+                    message.msg_id,
+                    message.message_name,
+                    message.created,
+                    message.nb_of_txs,
+                    sum(t.amount_cents for t in message.transfers),
+                    now_sim,
+                    self.ctx.clock.wall(),
                 ),
             )
+            seq = 0
+            for instruction in message.instructions:
+                for transfer in instruction.transfers:
+                    seq += 1
+                    conn.execute(
+                        "INSERT INTO message_transactions (account, msg_id, seq, pmt_inf_id,"
+                        " instr_id, end_to_end_id) VALUES (?, ?, ?, ?, ?, ?)",
+                        (
+                            account,
+                            message.msg_id,
+                            seq,
+                            instruction.pmt_inf_id,
+                            transfer.instr_id,
+                            transfer.end_to_end_id,
+                        ),
+                    )
+                    inserted = conn.execute(
+                        "INSERT OR IGNORE INTO payments (account, end_to_end_id, msg_id,"
+                        " amount_cents, currency, creditor_name, creditor_account, remittance,"
+                        " requested_date, status, created_sim, updated_sim)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            account,
+                            transfer.end_to_end_id,
+                            message.msg_id,
+                            transfer.amount_cents,
+                            transfer.currency,
+                            transfer.creditor_name,
+                            transfer.creditor_account,
+                            transfer.remittance,
+                            instruction.requested_date.isoformat(),
+                            PAYMENT_FLOW[0],
+                            now_sim,
+                            now_sim,
+                        ),
+                    ).rowcount
+                    if inserted:
+                        started.append(transfer.end_to_end_id)
+                        self.ctx.history.record(
+                            "state",
+                            "payment",
+                            PAYMENT_FLOW[0],
+                            transfer.end_to_end_id,
+                            {"account": account, "msg_id": message.msg_id},
+                        )
+        for end_to_end_id in started:
+            self.env.process(self._progress(account, end_to_end_id))
+        return dataclasses.replace(self.payment_report(account, message.msg_id), is_new=True)
+
+    def _check(self, account: str, message: PaymentMessage) -> None:
+        transfers = message.transfers
+        if message.nb_of_txs != len(transfers):
+            raise BankError(
+                f"GrpHdr/NbOfTxs is {message.nb_of_txs} but the message has {len(transfers)}"
+            )
+        total = sum(t.amount_cents for t in transfers)
+        if message.ctrl_sum_cents is not None and message.ctrl_sum_cents != total:
+            raise BankError("GrpHdr/CtrlSum is not the sum of the InstdAmt")
+        seen: set[str] = set()
+        for transfer in transfers:
+            if transfer.end_to_end_id in seen:
+                raise BankError(f"EndToEndId {transfer.end_to_end_id} appears twice")
+            seen.add(transfer.end_to_end_id)
+        for instruction in message.instructions:
+            # Accounts of other customers are as unknown as accounts that do not exist.
+            if not constant_time_equal(instruction.debtor_account, account):
+                raise UnknownAccount(f"unknown debtor account {instruction.debtor_account}")
+
+    def payment_report(self, account: str, msg_id: str) -> MessageStatus:
+        """The current status of every transaction of one pain.001; PaymentUnknown if none."""
+        message = self._message_row(account, msg_id)
+        if message is None:
+            raise PaymentUnknown(f"no payment message {msg_id}")
+        rows = self.ctx.conn.execute(
+            "SELECT t.pmt_inf_id, t.instr_id, t.end_to_end_id, p.amount_cents, p.currency,"
+            " p.status, p.reason, p.entry_ref FROM message_transactions t JOIN payments p"
+            " ON p.account = t.account AND p.end_to_end_id = t.end_to_end_id"
+            " WHERE t.account = ? AND t.msg_id = ? ORDER BY t.seq",
+            (account, msg_id),
+        ).fetchall()
+        return MessageStatus(
+            msg_id=msg_id,
+            message_name=message["message_name"],
+            created=message["created"],
+            nb_of_txs=message["nb_of_txs"],
+            ctrl_sum_cents=message["ctrl_sum_cents"],
+            transactions=tuple(TransferStatus(*row) for row in rows),
+        )
+
+    def _message_row(self, account: str, msg_id: str) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self.ctx.conn.execute(
+            "SELECT * FROM payment_messages WHERE account = ? AND msg_id = ?", (account, msg_id)
+        ).fetchone()
+        return row
+
+    def _progress(self, account: str, end_to_end_id: str) -> Generator[simpy.Event, Any, None]:
+        """One payment's life: technical checks, creditor checks, funds, settlement."""
+        to_actc, to_accp, to_acsp, to_acsc = STATUS_DELAYS
+        yield self.env.timeout(to_actc)
+        self._set_status(account, end_to_end_id, "ACTC")
+        yield self.env.timeout(to_accp)
+        payment = self._payment_row(account, end_to_end_id)
+        reason = self._creditor_reason(payment["creditor_account"])
+        if reason is not None:
+            self._set_status(account, end_to_end_id, REJECTED, reason)
+            return
+        self._set_status(account, end_to_end_id, "ACCP")
+        # Executed on the requested date at the earliest (China midnight).
+        start = datetime.combine(date.fromisoformat(payment["requested_date"]), time(), CHINA)
+        not_before = (start - self.ctx.clock.now()).total_seconds()
+        yield self.env.timeout(max(to_acsp, not_before))
+        with transaction(self.ctx.conn):
+            if payment["amount_cents"] > self._available_cents(account):
+                self._set_status(account, end_to_end_id, REJECTED, REASON_NO_FUNDS)
+                return
+            self._set_status(account, end_to_end_id, "ACSP")
+        yield self.env.timeout(to_acsc)
+        with transaction(self.ctx.conn):
+            entry = self.book(
+                payment["amount_cents"],
+                "DBIT",
+                end_to_end_id,
+                payment["remittance"],
+                account=account,
+            )
+            self._set_status(account, end_to_end_id, "ACSC", entry_ref=entry.entry_ref)
+
+    def _creditor_reason(self, creditor_account: str) -> str | None:
+        if not _CREDITOR_ACCOUNT.fullmatch(creditor_account):
+            return REASON_BAD_ACCOUNT
+        row = self.ctx.conn.execute(
+            "SELECT state FROM creditor_accounts WHERE account = ?", (creditor_account,)
+        ).fetchone()
+        if row is None:
+            return None
+        return REASON_CLOSED if row["state"] == "closed" else REASON_BLOCKED
+
+    def _available_cents(self, account: str) -> int:
+        """Booked balance less what payments in settlement (ACSP) have reserved."""
+        (reserved,) = self.ctx.conn.execute(
+            "SELECT COALESCE(SUM(amount_cents), 0) FROM payments"
+            " WHERE account = ? AND status = 'ACSP'",
+            (account,),
+        ).fetchone()
+        return self.balance_cents(account) - int(reserved)
+
+    def _payment_row(self, account: str, end_to_end_id: str) -> sqlite3.Row:
+        row: sqlite3.Row = self.ctx.conn.execute(
+            "SELECT * FROM payments WHERE account = ? AND end_to_end_id = ?",
+            (account, end_to_end_id),
+        ).fetchone()
+        return row
+
+    def _set_status(
+        self,
+        account: str,
+        end_to_end_id: str,
+        status: str,
+        reason: str | None = None,
+        entry_ref: str | None = None,
+    ) -> None:
+        with transaction(self.ctx.conn):
+            self.ctx.conn.execute(
+                "UPDATE payments SET status = ?, reason = ?, entry_ref = ?, updated_sim = ?"
+                " WHERE account = ? AND end_to_end_id = ?",
+                (
+                    status,
+                    reason,
+                    entry_ref,
+                    format_qimen_time(self.ctx.clock.now()),
+                    account,
+                    end_to_end_id,
+                ),
+            )
+            self.ctx.history.record(
+                "state",
+                "payment",
+                status,
+                end_to_end_id,
+                {"account": account, "reason": reason, "entry_ref": entry_ref},
+            )
+
+    # ------------------------------------------------------------------ entries
 
     def book(
         self,
@@ -99,8 +522,9 @@ class BankService:
     ) -> Entry:
         """Book one entry today on `account` (default: the connector's). Amount is positive.
 
-        Raises ValueError for a non-positive amount or an unknown direction, UnknownAccount
-        for an account the bank does not hold.
+        A credit on the connector's account is pushed as a camt.054 notice when
+        `notification_callback_url` is set. Raises ValueError for a non-positive amount or
+        an unknown direction, UnknownAccount for an account the bank does not hold.
         """
         if isinstance(amount_cents, bool) or not isinstance(amount_cents, int) or amount_cents <= 0:
             raise ValueError(f"amount_cents must be a positive integer, not {amount_cents!r}")
@@ -142,8 +566,33 @@ class BankService:
                     "end_to_end_id": end_to_end_id,
                 },
             )
-        return Entry(
+        entry = Entry(
             entry_ref, account, booking_date, amount_cents, direction, end_to_end_id, remittance
+        )
+        if direction == "CRDT" and account == self.credentials.account:
+            self._notify_credit(entry)
+        return entry
+
+    def _notify_credit(self, entry: Entry) -> None:
+        url = self.notification_callback_url
+        if not url:
+            return
+        created = self.ctx.clock.now().isoformat(timespec="seconds")
+        body = iso_xml.render_camt054(entry, CURRENCY, created)
+        self.ctx.dispatcher.send(
+            Push(
+                operation="camt.054",
+                entity=entry.entry_ref,
+                url=url,
+                content=body,
+                headers=_SignedAtSend(self.credentials.webhook_secret, self.ctx.clock, body),
+                accepted=lambda response: 200 <= response.status_code < 300,
+                payload_for_history={
+                    "entry_ref": entry.entry_ref,
+                    "end_to_end_id": entry.end_to_end_id,
+                    "amount_cents": entry.amount_cents,
+                },
+            )
         )
 
     def has_account(self, account: str) -> bool:

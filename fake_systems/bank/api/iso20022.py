@@ -1,13 +1,18 @@
-"""ISO 20022 adapter: camt.053 day statements over HTTP Basic auth, errors as Berlin Group JSON."""
+"""ISO 20022 adapter with a direct-connect login: errors as Berlin Group (NextGenPSD2) JSON.
+
+`POST /iso20022/login` (account + password + TOTP) opens a bearer session; with it the
+connector sends pain.001 credit transfers, reads their pain.002 status and fetches camt.053
+day statements. Every request is recorded as `api_in` under its message name, refusals with
+their error code; passwords, one-time codes and tokens never reach the history.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
-import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
-from xml.sax.saxutils import escape
+from typing import Any
+from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Request
@@ -15,205 +20,244 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.types import ASGIApp
 
-from fake_systems.bank.models import BankError, Entry, Statement, UnknownAccount
-from fake_systems.bank.service import BankService
+from fake_systems.bank.iso_xml import parse_pain001, render_camt053, render_pain002
+from fake_systems.bank.models import (
+    BankError,
+    CredentialsInvalid,
+    PaymentUnknown,
+    TokenInvalid,
+    UnknownAccount,
+)
+from fake_systems.bank.service import SESSION_SECONDS, BankService
 from fake_systems.common.app import make_app
 from fake_systems.common.credentials import BankCredentials
-from fake_systems.common.money import cents_to_text
 from fake_systems.common.signing import constant_time_equal
+from fake_systems.common.storage import transaction
 
-CAMT053_NS = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"
-OPERATION = "camt.053"
 DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-REMITTANCE_MAX = 140  # Ustrd is Max140Text
-WWW_AUTHENTICATE = 'Basic realm="ecomock-bank", charset="UTF-8"'
+MAX_BODY_BYTES = 1_048_576  # 1 MiB: about 3,000 transfers in one pain.001
+LOGIN_FIELDS = ("account", "password", "otp")
+XML = "application/xml; charset=utf-8"
+WWW_AUTHENTICATE = 'Bearer realm="ecomock-bank"'
 
 # Error code -> HTTP status, as NextGenPSD2 (Berlin Group) bank APIs answer.
 STATUS_BY_CODE = {
     "FORMAT_ERROR": 400,
     "PSU_CREDENTIALS_INVALID": 401,
+    "TOKEN_INVALID": 401,
+    "TOKEN_EXPIRED": 401,
     "RESOURCE_UNKNOWN": 404,
     "SERVICE_UNAVAILABLE": 503,
 }
 
 
-def error_response(code: str, text: str) -> Response:
+class BodyTooLarge(BankError):
+    """More than MAX_BODY_BYTES: FORMAT_ERROR, but with HTTP 413."""
+
+    status = 413
+
+
+def error_response(code: str, text: str, status: int | None = None) -> Response:
     """`{"tppMessages": [{"category": "ERROR", "code": …, "text": …}]}` with the code's status."""
     body = {"tppMessages": [{"category": "ERROR", "code": code, "text": text}]}
-    status = STATUS_BY_CODE[code]
-    headers = {"WWW-Authenticate": WWW_AUTHENTICATE} if status == 401 else None
+    status = status or STATUS_BY_CODE[code]
+    headers = None
+    if code in ("TOKEN_INVALID", "TOKEN_EXPIRED"):
+        headers = {"WWW-Authenticate": f'{WWW_AUTHENTICATE}, error="invalid_token"'}
     return Response(
         orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
     )
 
 
-def basic_credentials(header: str | None) -> tuple[str, str] | None:
-    """(username, password) from an `Authorization: Basic …` header, None if absent or garbled."""
-    if not header:
-        return None
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "basic" or not token:
-        return None
+def bearer_token(header: str | None) -> str:
+    """The token of an `Authorization: Bearer …` header; TokenInvalid if absent or garbled."""
+    scheme, _, token = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise TokenInvalid("an Authorization: Bearer <session_token> header is required")
+    return token.strip()
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The request body, refused as soon as it passes `limit` bytes (declared or streamed)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"the body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"the body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def login_fields(body: bytes) -> dict[str, str]:
+    """`{"account", "password", "otp"}`, all strings, nothing else; BankError otherwise."""
     try:
-        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    username, sep, password = decoded.partition(":")
-    return (username, password) if sep else None
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BankError("the body must be a JSON object") from exc
+    if not isinstance(data, dict):
+        raise BankError("the body must be a JSON object")
+    unknown = sorted(set(data) - set(LOGIN_FIELDS))
+    if unknown:
+        raise BankError(f"unknown field {unknown[0]!r}")
+    for name in LOGIN_FIELDS:
+        value = data.get(name)
+        if not isinstance(value, str) or not value:
+            raise BankError(f"{name} must be a non-empty string")
+        if len(value) > 128:
+            raise BankError(f"{name} is longer than 128 characters")
+    return {name: data[name] for name in LOGIN_FIELDS}
 
 
-# XML 1.0 forbids these characters even escaped; remittance text must not break the document.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-# Statements can hold a busy day's bookings, so the document is written from templates (about
-# ten times faster than building an lxml tree); every variable text goes through `_text`.
-_BALANCE = (
-    '<Bal><Tp><CdOrPrtry><Cd>{code}</Cd></CdOrPrtry></Tp><Amt Ccy="{ccy}">{amount}</Amt>'
-    "<CdtDbtInd>{indicator}</CdtDbtInd><Dt><Dt>{day}</Dt></Dt></Bal>"
-)
-_ENTRY = (
-    '<Ntry><NtryRef>{ref}</NtryRef><Amt Ccy="{ccy}">{amount}</Amt>'
-    "<CdtDbtInd>{direction}</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>"
-    "<BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt>"
-    "<AcctSvcrRef>{ref}</AcctSvcrRef>"
-    "<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>{family}</Cd><SubFmlyCd>DMCT</SubFmlyCd></Fmly>"
-    "</Domn></BkTxCd>"
-    "<NtryDtls><TxDtls><Refs><EndToEndId>{e2e}</EndToEndId></Refs>"
-    "<RmtInf><Ustrd>{remittance}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>"
-)
-
-
-def _text(value: str) -> str:
-    return escape(_NOT_XML.sub("", value), {'"': "&quot;"})
-
-
-def _indicator(cents: int) -> str:
-    return "CRDT" if cents >= 0 else "DBIT"
-
-
-def _balance(code: str, cents: int, ccy: str, day: str) -> str:
-    return _BALANCE.format(
-        code=code, ccy=ccy, amount=cents_to_text(abs(cents)), indicator=_indicator(cents), day=day
-    )
-
-
-def _entry(entry: Entry, ccy: str, day: str) -> str:
-    return _ENTRY.format(
-        ref=_text(entry.entry_ref),
-        ccy=ccy,
-        amount=cents_to_text(entry.amount_cents),
-        direction=entry.direction,
-        day=day,
-        family="RCDT" if entry.direction == "CRDT" else "ICDT",
-        e2e=_text(entry.end_to_end_id or "NOTPROVIDED"),
-        remittance=_text(_NOT_XML.sub("", entry.remittance)[:REMITTANCE_MAX]),
-    )
-
-
-def render_camt053(statement: Statement, created: str) -> bytes:
-    """The statement as a camt.053.001.08 document; `created` is the ISO CreDtTm."""
-    ccy = _text(statement.currency)
-    day = statement.booking_date.isoformat()
-    credits = sum(1 for x in statement.entries if x.direction == "CRDT")
-    net = statement.credit_cents - statement.debit_cents
-    message_id = f"C53{statement.booking_date:%Y%m%d}{uuid.uuid4().hex[:20]}"
-    parts = [
-        "<?xml version='1.0' encoding='UTF-8'?>\n",
-        f'<Document xmlns="{CAMT053_NS}"><BkToCstmrStmt>',
-        f"<GrpHdr><MsgId>{message_id}</MsgId><CreDtTm>{_text(created)}</CreDtTm></GrpHdr>",
-        f"<Stmt><Id>{_text(statement.statement_id)}</Id>",
-        f"<ElctrncSeqNb>{statement.sequence_number}</ElctrncSeqNb>",
-        f"<CreDtTm>{_text(created)}</CreDtTm>",
-        f"<Acct><Id><Othr><Id>{_text(statement.account)}</Id></Othr></Id><Ccy>{ccy}</Ccy></Acct>",
-        _balance("OPBD", statement.opening_cents, ccy, day),
-        _balance("CLBD", statement.closing_cents, ccy, day),
-        "<TxsSummry><TtlNtries>",
-        f"<NbOfNtries>{len(statement.entries)}</NbOfNtries>",
-        f"<Sum>{cents_to_text(statement.credit_cents + statement.debit_cents)}</Sum>",
-        f"<TtlNetNtry><Amt>{cents_to_text(abs(net))}</Amt>",
-        f"<CdtDbtInd>{_indicator(net)}</CdtDbtInd></TtlNetNtry></TtlNtries>",
-        f"<TtlCdtNtries><NbOfNtries>{credits}</NbOfNtries>",
-        f"<Sum>{cents_to_text(statement.credit_cents)}</Sum></TtlCdtNtries>",
-        f"<TtlDbtNtries><NbOfNtries>{len(statement.entries) - credits}</NbOfNtries>",
-        f"<Sum>{cents_to_text(statement.debit_cents)}</Sum></TtlDbtNtries></TxsSummry>",
-        *(_entry(entry, ccy, day) for entry in statement.entries),
-        "</Stmt></BkToCstmrStmt></Document>",
-    ]
-    return "".join(parts).encode()
+Handler = Callable[[Request, dict[str, Any]], Awaitable[Response]]
 
 
 class Iso20022Adapter:
-    """Serves statements to the connector; every request is recorded as `api_in` camt.053."""
+    """Login, pain.001 / pain.002 and camt.053 for the connector and each owner's treasurer."""
 
-    def __init__(self, service: BankService, credentials: BankCredentials) -> None:
+    def __init__(self, service: BankService) -> None:
         self.service = service
-        self.credentials = credentials
         self.ctx = service.ctx
 
     def router(self) -> APIRouter:
         router = APIRouter(tags=["iso20022"])
+
+        @router.post("/iso20022/login", summary="Open a session: account + password + TOTP")
+        async def login(request: Request) -> Response:
+            return await self._serve("login", request, self.login)
+
+        @router.post("/iso20022/pain.001", summary="Send a pain.001 credit transfer initiation")
+        async def pain001(request: Request) -> Response:
+            return await self._serve("pain.001", request, self.pain001)
+
+        @router.get("/iso20022/pain.002/{msg_id:path}", summary="pain.002 status of a pain.001")
+        async def pain002(request: Request) -> Response:
+            return await self._serve("pain.002", request, self.pain002)
 
         @router.get(
             "/iso20022/camt.053/statements",
             summary="camt.053 statement of one account for one booking date",
         )
         async def statements(request: Request) -> Response:
-            return self.statement(request)
+            return await self._serve("camt.053", request, self.statement)
+
+        @router.api_route(
+            "/iso20022/{rest:path}",
+            methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            include_in_schema=False,
+        )
+        async def unknown(request: Request) -> Response:
+            # Wrong paths and methods get the bank's error too, not the framework's.
+            return await self._serve("unknown", request, self.unknown)
 
         return router
 
-    def _authorised(self, request: Request) -> bool:
-        given = basic_credentials(request.headers.get("authorization"))
-        if given is None:
-            return False
-        username_ok = constant_time_equal(given[0], self.credentials.username)
-        password_ok = constant_time_equal(given[1], self.credentials.password)
-        return username_ok and password_ok
-
-    def statement(self, request: Request) -> Response:
-        account = request.query_params.get("account", "")
-        day = request.query_params.get("date", "")
-        payload = {"account": account, "date": day}
+    async def _serve(self, operation: str, request: Request, handler: Handler) -> Response:
+        """Run `handler`; record the request (its `note` filled by the handler) either way."""
+        note: dict[str, Any] = {}
         try:
-            if not self._authorised(request):
-                self._record("PSU_CREDENTIALS_INVALID", account, payload)
-                return error_response("PSU_CREDENTIALS_INVALID", "invalid or missing credentials")
-            if not account or not day:
-                raise BankError("query parameters account and date are required")
-            if not DATE_PATTERN.match(day):
-                raise BankError(f"date must be YYYY-MM-DD, not {day!r}")
-            try:
-                booking_date = date.fromisoformat(day)
-            except ValueError as exc:
-                raise BankError(f"no such date {day!r}") from exc
-            if not constant_time_equal(account, self.credentials.account):
-                # Accounts of other customers are as unknown as accounts that do not exist.
-                raise UnknownAccount(f"unknown account {account}")
-            statement = self.service.statement(account, booking_date)
+            response = await handler(request, note)
         except BankError as error:
-            self._record(error.code, account, payload)
-            return error_response(error.code, error.text)
-        self._record("ok", account, payload)
-        if self.ctx.faults.hits(self.ctx.name, OPERATION, "lost_response"):
-            self.ctx.history.record("fault", OPERATION, "lost_response", account)
+            if isinstance(error, CredentialsInvalid):
+                note["reason"] = error.reason  # which factor failed: for the history only
+            self._record(operation, error.code, note)
+            return error_response(error.code, error.text, getattr(error, "status", None))
+        self._record(operation, "ok", note)
+        if self.ctx.faults.hits(self.ctx.name, operation, "lost_response"):
+            self.ctx.history.record("fault", operation, "lost_response", note.get("entity"))
             return Response(b"Gateway Timeout", status_code=504, media_type="text/plain")
-        created = self.ctx.clock.now().isoformat(timespec="seconds")
+        return response
+
+    def _record(self, operation: str, outcome: str, note: dict[str, Any]) -> None:
+        payload = {k: v for k, v in note.items() if k != "entity"}
+        self.ctx.history.record("api_in", operation, outcome, note.get("entity"), payload or None)
+
+    def _session_account(self, request: Request, note: dict[str, Any]) -> str:
+        account = self.service.session_account(bearer_token(request.headers.get("authorization")))
+        note["session_account"] = account
+        return account
+
+    def _created(self) -> str:
+        return self.ctx.clock.now().isoformat(timespec="seconds")
+
+    async def login(self, request: Request, note: dict[str, Any]) -> Response:
+        fields = login_fields(await read_body(request))
+        note["entity"] = fields["account"]
+        session = self.service.login(fields["account"], fields["password"], fields["otp"])
+        body = {
+            "session_token": session.token,
+            "token_type": "Bearer",
+            "expires_in": SESSION_SECONDS,
+            "account": session.account,
+        }
+        return Response(orjson.dumps(body), media_type="application/json")
+
+    async def pain001(self, request: Request, note: dict[str, Any]) -> Response:
+        account = self._session_account(request, note)
+        body = await read_body(request)
+        note["bytes"] = len(body)
+        message = parse_pain001(body)
+        note["entity"] = message.msg_id
+        note["transactions"] = len(message.transfers)
+        report = self.service.submit(account, message)
+        note["resend"] = not report.is_new
         return Response(
-            render_camt053(statement, created), media_type="application/xml; charset=utf-8"
+            render_pain002(report, self._created()),
+            status_code=201 if report.is_new else 200,
+            media_type=XML,
+            headers={"Location": "/iso20022/pain.002/" + quote(report.msg_id, safe="")},
         )
 
-    def _record(self, outcome: str, account: str, payload: dict[str, str]) -> None:
-        self.ctx.history.record("api_in", OPERATION, outcome, account or None, payload)
+    async def pain002(self, request: Request, note: dict[str, Any]) -> Response:
+        account = self._session_account(request, note)
+        msg_id = request.path_params["msg_id"]
+        note["entity"] = msg_id
+        report = self.service.payment_report(account, msg_id)
+        return Response(render_pain002(report, self._created()), media_type=XML)
+
+    async def unknown(self, request: Request, note: dict[str, Any]) -> Response:
+        note["path"] = request.url.path[:200]
+        raise PaymentUnknown(f"no operation {request.method} {request.url.path[:200]}")
+
+    async def statement(self, request: Request, note: dict[str, Any]) -> Response:
+        own = self._session_account(request, note)
+        account = request.query_params.get("account", "")
+        day = request.query_params.get("date", "")
+        note.update({"entity": account or None, "account": account, "date": day})
+        if not account or not day:
+            raise BankError("query parameters account and date are required")
+        if not DATE_PATTERN.match(day):
+            raise BankError(f"date must be YYYY-MM-DD, not {day!r}")
+        try:
+            booking_date = date.fromisoformat(day)
+        except ValueError as exc:
+            raise BankError(f"no such date {day!r}") from exc
+        if not constant_time_equal(account, own):
+            # Accounts of other customers are as unknown as accounts that do not exist.
+            raise UnknownAccount(f"unknown account {account}")
+        statement = self.service.statement(account, booking_date)
+        return Response(render_camt053(statement, self._created()), media_type=XML)
 
 
-def create_app(service: BankService, credentials: BankCredentials) -> ASGIApp:
-    """The bank's ASGI app: the ISO 20022 statement endpoint plus the /_fake/ control routes."""
-    adapter = Iso20022Adapter(service, credentials)
+def create_app(
+    service: BankService,
+    credentials: BankCredentials,
+    tenants: Sequence[BankCredentials] = (),
+) -> ASGIApp:
+    """The bank's ASGI app; opens an account for `credentials` and each of `tenants`
+    (idempotent), each able to log in and see its own account only."""
+    with transaction(service.ctx.conn):
+        for issued in (credentials, *tenants):
+            service.open_account(issued)
+    adapter = Iso20022Adapter(service)
 
     def on_error(request: Request, exc: Exception) -> Response:
         service.ctx.history.record(
             "api_in",
-            OPERATION,
+            request.url.path.rsplit("/", 1)[-1][:40],
             "error",
             None,
             {"path": request.url.path, "error": type(exc).__name__},
