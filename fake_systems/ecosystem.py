@@ -85,7 +85,11 @@ class Ecosystem:
             "bank": iso20022.create_app(
                 self.bank, self.credentials.bank, tenants=self.credentials.grants("bank")[1:]
             ),
-            "carrier": kdniao.create_app(self.carrier, self.credentials.carrier),
+            "carrier": kdniao.create_app(
+                self.carrier,
+                self.credentials.carrier,
+                tenants=self.credentials.grants("carrier")[1:],
+            ),
         }
 
     def point_pushes_at(self, wms_confirm_url: str | None, carrier_push_url: str | None) -> None:

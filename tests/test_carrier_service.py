@@ -10,10 +10,12 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from fake_systems.carrier.models import CarrierConfig, CarrierError
 from fake_systems.carrier.service import CarrierService, push_accepted
 from fake_systems.common.credentials import KdniaoCredentials
+from simulator.scenario import CarrierSettings
 
 HOUR = 3600.0
 # Fixed durations: collected at 1 h, left origin at 2.5 h, arrived at 11 h, out at 12 h,
@@ -249,3 +251,176 @@ def test_subscribe_unknown_shipper_is_refused(carrier):
         carrier.subscribe("NOPE", "X1", "T1")
     assert caught.value.result_code == "105"
     assert not carrier.is_subscribed("X1")
+
+
+# -- problem parcels -------------------------------------------------------------------------
+
+
+def journey(service: CarrierService, code: str) -> list[tuple[str, str, str]]:
+    """(AcceptTime, Action, Location) of every trace of the parcel."""
+    tracking = service.tracking(code)
+    assert tracking is not None
+    return [(t.accept_time, t.action, t.location) for t in tracking.traces]
+
+
+def problem_service(make_context, world, **rates: float) -> CarrierService:
+    config = CarrierConfig(**{**FIXED.__dict__, "stuck_hours": 30.0, **rates})
+    service = CarrierService(make_context("carrier"), CREDENTIALS, config)
+    service.setup(world)
+    return service
+
+
+def test_refused_parcel_ends_problem_404_at_the_door(make_context, world, clock):
+    service = problem_service(make_context, world, refused_rate=1.0)
+    code = service.issue_waybill("T0500", "SF")
+    service.hand_over(code, "SF", 1.0)
+    clock.advance(13.99 * HOUR)
+    assert parcel(service, code)["state_ex"] == "202"
+    clock.advance(200 * HOUR)
+    row = parcel(service, code)
+    assert (row["state"], row["state_ex"], row["signed_sim"]) == (4, "404", None)
+    steps = journey(service, code)
+    assert [s[1] for s in steps] == ["1", "2", "201", "202", "404"]
+    assert steps[-1][0] == "2026-11-11 10:00:00"  # 14 h after hand-over, when it would be signed
+
+
+def test_stuck_parcels_are_flagged_401_or_402_after_the_stuck_time(make_context, world, clock):
+    service = problem_service(make_context, world, stuck_rate=1.0)
+    codes = [service.issue_waybill(f"T06{n:02d}", "SF") for n in range(20)]
+    for code in codes:
+        service.hand_over(code, "SF", 1.0)
+    clock.advance(29.99 * HOUR)
+    assert all(parcel(service, c)["state"] != 4 for c in codes)
+    clock.advance(500 * HOUR)
+    uncollected = [c for c in codes if parcel(service, c)["state_ex"] == "401"]
+    unsigned = [c for c in codes if parcel(service, c)["state_ex"] == "402"]
+    assert uncollected and unsigned and len(uncollected) + len(unsigned) == 20
+    assert all(parcel(service, c)["state"] == 4 for c in codes)
+    # Never collected: the only trace is the problem, 30 h after hand-over.
+    assert journey(service, uncollected[0]) == [("2026-11-12 02:00:00", "401", "广州市")]
+    # Out for delivery at 12 h, then 30 h without a signature.
+    steps = journey(service, unsigned[0])
+    assert [s[1] for s in steps] == ["1", "2", "201", "202", "402"]
+    assert steps[-1][0] == "2026-11-12 14:00:00"
+
+
+def test_locker_parcel_is_picked_up_and_signed_311(make_context, world, clock):
+    service = problem_service(make_context, world, locker_rate=1.0)
+    code = service.issue_waybill("T0700", "SF")
+    service.hand_over(code, "SF", 1.0)
+    clock.advance(14.01 * HOUR)
+    assert (parcel(service, code)["state"], parcel(service, code)["state_ex"]) == (2, "211")
+    clock.advance(24 * HOUR)  # picked up within locker_pickup_hours (1-24 h)
+    row = parcel(service, code)
+    assert (row["state"], row["state_ex"]) == (3, "311")
+    assert row["signed_sim"] is not None and row["signed_sim"] > "2026-11-11 10:00:00"
+    assert [s[1] for s in journey(service, code)] == ["1", "2", "201", "202", "211", "311"]
+
+
+def test_locker_overdue_parcel_ends_412(make_context, world, clock):
+    service = problem_service(make_context, world, locker_rate=1.0, locker_overdue_rate=1.0)
+    code = service.issue_waybill("T0701", "SF")
+    service.hand_over(code, "SF", 1.0)
+    clock.advance((14 + 47.99) * HOUR)
+    assert parcel(service, code)["state_ex"] == "211"
+    clock.advance(0.02 * HOUR)
+    row = parcel(service, code)
+    assert (row["state"], row["state_ex"], row["signed_sim"]) == (4, "412", None)
+
+
+def test_problem_shares_follow_the_rates(make_context, world, clock):
+    service = problem_service(
+        make_context, world, refused_rate=0.1, stuck_rate=0.2, locker_rate=0.3
+    )
+    codes = [service.issue_waybill(f"S{n:04d}", "ZTO") for n in range(1000)]
+    for code in codes:
+        service.hand_over(code, "ZTO", 1.0)
+    clock.advance(1000 * HOUR)
+    rows = service.ctx.conn.execute(
+        "SELECT state_ex, COUNT(*) FROM parcels GROUP BY state_ex"
+    ).fetchall()
+    counts = {r[0]: r[1] for r in rows}
+    assert sum(counts.values()) == 1000
+    assert 70 <= counts["404"] <= 130
+    assert 160 <= counts.get("401", 0) + counts.get("402", 0) <= 240
+    assert 250 <= counts["311"] <= 350  # no locker_overdue_rate: every one picked up
+    assert 330 <= counts["301"] <= 470
+
+
+def test_no_problem_rates_roll_no_extra_dice(carrier):
+    before = carrier.ctx.random.getstate()
+    assert carrier._fate() == "normal"
+    assert carrier.ctx.random.getstate() == before
+
+
+@pytest.mark.parametrize(
+    "rates",
+    [
+        {"refused_rate": -0.1},
+        {"locker_overdue_rate": 1.5},
+        {"refused_rate": 0.6, "stuck_rate": 0.5},
+        {"query_per_second": -1},
+    ],
+)
+def test_config_rejects_impossible_rates(rates):
+    with pytest.raises(ValueError):
+        CarrierConfig(**rates)
+
+
+@pytest.mark.anyio
+async def test_problem_states_are_pushed(make_context, world, clock):
+    service = problem_service(make_context, world, refused_rate=1.0)
+    receiver = Receiver()
+    service.ctx.dispatcher.client = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
+    service.push_callback_url = "http://connector.test/kdniao"
+    code = service.issue_waybill("T0800", "SF")
+    service.subscribe("SF", code, "T0800")
+    service.hand_over(code, "SF", 1.0)
+    clock.advance(20 * HOUR)
+    await service.ctx.dispatcher.drain(5)
+    last = json.loads(receiver.forms()[-1]["RequestData"])["Data"][0]
+    assert (last["State"], last["StateEx"], last["Traces"][-1]["Action"]) == ("4", "404", "404")
+
+
+# -- accounts, cancellation, recognition (in process) ---------------------------------------
+
+TENANT = KdniaoCredentials(ebusiness_id="7654321", api_key="tenant-key", owners=("OWNER-B",))
+
+
+def test_waybills_belong_to_their_account(carrier):
+    carrier.add_account(TENANT)
+    mine = carrier.create_waybill("T0900", "SF")
+    theirs = carrier.create_waybill("T0900", "SF", account=TENANT.ebusiness_id)
+    assert mine.logistic_code != theirs.logistic_code and theirs.created
+    carrier.hand_over(theirs.logistic_code, "SF", 1.0)
+    assert carrier.tracking(theirs.logistic_code) is None
+    assert carrier.tracking(theirs.logistic_code, TENANT.ebusiness_id) is not None
+    with pytest.raises(CarrierError) as caught:
+        carrier.subscribe("SF", theirs.logistic_code)
+    assert caught.value.result_code == "105"
+    with pytest.raises(CarrierError):
+        carrier.cancel_waybill("SF", "T0900", theirs.logistic_code)
+    # A number no account issued is open to all.
+    carrier.hand_over("SF999999999999", "SF", 1.0)
+    assert carrier.subscribe("SF", "SF999999999999", account=TENANT.ebusiness_id) is True
+    assert carrier.subscribe("SF", "SF999999999999") is True
+    assert carrier.is_subscribed("SF999999999999", TENANT.ebusiness_id)
+
+
+def test_recognise_names_every_matching_company(carrier):
+    code = carrier.issue_waybill("T1000", "EMS")
+    assert ("EMS", "EMS") in carrier.recognise(code)
+    assert carrier.recognise("not a number") == []
+    assert (
+        carrier.recognise("SF１２３４５６７８９０１２") == []
+    )  # full-width digits are not digits here
+
+
+def test_scenario_carrier_settings_take_the_problem_rates():
+    settings = CarrierSettings(refused_rate=0.1, stuck_rate=0.2, locker_rate=0.3)
+    assert (settings.refused_rate, settings.locker_overdue_rate) == (0.1, 0.0)
+    assert CarrierSettings().refused_rate == 0.0  # off unless a scenario asks
+    with pytest.raises(ValidationError):
+        CarrierSettings(refused_rate=0.5, stuck_rate=0.3, locker_rate=0.3)
+    with pytest.raises(ValidationError):
+        CarrierSettings(locker_overdue_rate=2)

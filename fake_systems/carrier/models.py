@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 # Kdniao ResultCode values (bububa/kdniao:config/const.go, plus 106 for a repeated OrderCode).
@@ -12,6 +13,7 @@ RESULT_FORMAT = "103"
 RESULT_USER = "104"
 RESULT_OTHER = "105"
 RESULT_ALREADY_ORDERED = "106"
+RESULT_QUERY_LIMIT = "405"  # 超出查询次数限制 (bububa/kdniao:config/const.go)
 
 # Kdniao State (main status) values, written as strings on the wire as Kdniao does.
 STATE_NO_TRACE = 0
@@ -25,7 +27,13 @@ STATE_EX_COLLECTED = "1"
 STATE_EX_IN_TRANSIT = "2"
 STATE_EX_ARRIVED_CITY = "201"
 STATE_EX_OUT_FOR_DELIVERY = "202"
+STATE_EX_LOCKER = "211"  # 已放入快递柜或驿站 (State 2)
 STATE_EX_SIGNED = "301"
+STATE_EX_LOCKER_SIGNED = "311"  # 已取出快递柜或驿站 (State 3)
+STATE_EX_NO_INFO = "401"  # 发货无信息: handed over, never collected
+STATE_EX_NOT_SIGNED = "402"  # 超时未签收: out for delivery, never signed
+STATE_EX_REFUSED = "404"  # 拒收（退件）
+STATE_EX_LOCKER_OVERDUE = "412"  # 快递柜或驿站超时未取
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,11 @@ class ShipperSpec:
     prefix: str
     min_digits: int
     max_digits: int
+
+    def matches(self, logistic_code: str) -> bool:
+        """True if the number has this company's shape (what 2002 recognition goes by)."""
+        digits = rf"\d{{{self.min_digits},{self.max_digits}}}"
+        return re.fullmatch(re.escape(self.prefix) + digits, logistic_code, re.ASCII) is not None
 
 
 # ShipperCode -> number format. Formats are plausible, not the carriers' real check-digit rules.
@@ -57,6 +70,17 @@ class CarrierConfig:
     collect: hand-over -> collected; transit: collected -> arrived in the destination city
     (triangular with mode `transit_mode_hours`); dispatch: arrived -> out for delivery;
     delivery: out for delivery -> signed.
+
+    Problem parcels (shares of all parcels, drawn once per parcel; all 0 by default, and then
+    no dice are rolled for them, so a run's timings stay what they were without them):
+    `refused_rate` -> refused at the door (4/404); `stuck_rate` -> stuck, half never collected
+    (4/401 after `stuck_hours`), half out for delivery and never signed (4/402 after
+    `stuck_hours`); `locker_rate` -> put in a locker or station (2/211), then picked up
+    (3/311, `locker_pickup_hours` later) or, for `locker_overdue_rate` of them, left there
+    (4/412 after `locker_overdue_hours`).
+
+    Query limits per account for 1002 (answered 405): `query_per_second` in wall seconds,
+    `query_per_day` per simulated China day; 0 means no limit.
     """
 
     collect_hours: tuple[float, float] = (0.5, 2.0)
@@ -64,6 +88,28 @@ class CarrierConfig:
     transit_mode_hours: float = 12.0
     dispatch_hours: tuple[float, float] = (0.5, 3.0)
     delivery_hours: tuple[float, float] = (1.0, 4.0)
+    refused_rate: float = 0.0
+    stuck_rate: float = 0.0
+    locker_rate: float = 0.0
+    locker_overdue_rate: float = 0.0
+    stuck_hours: float = 48.0
+    locker_pickup_hours: tuple[float, float] = (1.0, 24.0)
+    locker_overdue_hours: float = 48.0
+    query_per_second: int = 100
+    query_per_day: int = 100_000
+
+    def __post_init__(self) -> None:
+        rates = (self.refused_rate, self.stuck_rate, self.locker_rate, self.locker_overdue_rate)
+        if any(not 0.0 <= rate <= 1.0 for rate in rates):
+            raise ValueError("carrier rates must be between 0 and 1")
+        if self.refused_rate + self.stuck_rate + self.locker_rate > 1.0:
+            raise ValueError("refused_rate + stuck_rate + locker_rate must not exceed 1")
+        if self.query_per_second < 0 or self.query_per_day < 0:
+            raise ValueError("query limits must be >= 0 (0 = no limit)")
+
+    @property
+    def has_problems(self) -> bool:
+        return self.refused_rate + self.stuck_rate + self.locker_rate > 0
 
 
 @dataclass(frozen=True)

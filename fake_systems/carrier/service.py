@@ -1,9 +1,16 @@
-"""The carrier fake's domain: waybills, subscriptions, parcels moving in simulated time, pushes."""
+"""The carrier fake's domain: waybills, subscriptions, parcels moving in simulated time, pushes.
+
+Accounts: every EBusinessID the carrier issued (the connector's, and one per cargo owner) is a
+separate merchant account. A waybill belongs to the account that created it; only that
+account may query, subscribe or cancel it. Numbers no account issued (a parcel the WMS
+labelled itself) are open to every account, as real Kdniao tracks any number.
+"""
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Generator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,15 +20,23 @@ import simpy
 
 from fake_systems.carrier.models import (
     RESULT_OTHER,
+    RESULT_QUERY_LIMIT,
     SHIPPERS,
     STATE_COLLECTED,
     STATE_EX_ARRIVED_CITY,
     STATE_EX_COLLECTED,
     STATE_EX_IN_TRANSIT,
+    STATE_EX_LOCKER,
+    STATE_EX_LOCKER_OVERDUE,
+    STATE_EX_LOCKER_SIGNED,
+    STATE_EX_NO_INFO,
+    STATE_EX_NOT_SIGNED,
     STATE_EX_OUT_FOR_DELIVERY,
+    STATE_EX_REFUSED,
     STATE_EX_SIGNED,
     STATE_IN_TRANSIT,
     STATE_NO_TRACE,
+    STATE_PROBLEM,
     STATE_SIGNED,
     Address,
     CarrierConfig,
@@ -44,15 +59,21 @@ __all__ = ["CarrierConfig", "CarrierService"]
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS waybills (
     logistic_code    TEXT PRIMARY KEY,
-    order_code       TEXT NOT NULL UNIQUE,
+    order_code       TEXT NOT NULL,
     shipper_code     TEXT NOT NULL,
     created_sim      TEXT NOT NULL,
     created_wall     REAL NOT NULL,
     mark_destination TEXT NOT NULL DEFAULT '',
     sorting_code     TEXT NOT NULL DEFAULT '',
     sender_city      TEXT NOT NULL DEFAULT '',
-    receiver_city    TEXT NOT NULL DEFAULT ''
+    receiver_city    TEXT NOT NULL DEFAULT '',
+    ebusiness_id     TEXT NOT NULL DEFAULT '',
+    cancelled_sim    TEXT
 );
+-- One live waybill per OrderCode and account; a cancelled one frees the OrderCode.
+CREATE UNIQUE INDEX IF NOT EXISTS waybills_live_order
+    ON waybills (ebusiness_id, order_code) WHERE cancelled_sim IS NULL;
+CREATE INDEX IF NOT EXISTS waybills_order_code ON waybills (order_code);
 CREATE TABLE IF NOT EXISTS parcels (
     logistic_code    TEXT PRIMARY KEY,
     shipper_code     TEXT NOT NULL,
@@ -76,34 +97,61 @@ CREATE TABLE IF NOT EXISTS traces (
     PRIMARY KEY (logistic_code, seq)
 );
 CREATE TABLE IF NOT EXISTS subscriptions (
-    logistic_code TEXT NOT NULL UNIQUE,
+    logistic_code TEXT NOT NULL,
     shipper_code  TEXT NOT NULL,
     order_code    TEXT NOT NULL DEFAULT '',
-    created_wall  REAL NOT NULL
+    created_wall  REAL NOT NULL,
+    ebusiness_id  TEXT NOT NULL DEFAULT '',
+    UNIQUE (ebusiness_id, logistic_code)
 );
 """
 
 HOUR = 3600.0
 UNKNOWN_ORIGIN = "始发地"
 UNKNOWN_DESTINATION = "目的地"
+NOT_FOUND_REASON = "单号不存在或不属于当前用户"
+
+# What happens to a parcel, drawn once when it is handed over.
+NORMAL, REFUSED, STUCK_UNCOLLECTED, STUCK_UNSIGNED, LOCKER, LOCKER_OVERDUE = (
+    "normal",
+    "refused",
+    "stuck_uncollected",
+    "stuck_unsigned",
+    "locker",
+    "locker_overdue",
+)
+
+
+@dataclass
+class _QueryWindow:
+    """One account's 1002 counters: the current wall second and simulated day."""
+
+    second: int = -1
+    in_second: int = 0
+    day: str = ""
+    in_day: int = 0
 
 
 class CarrierService:
     """A Kdniao-fronted express carrier: issues waybills, tracks parcels, pushes traces.
 
-    The simulator and the WMS call it in process (it implements the WMS's `CarrierDesk`);
-    the Kdniao adapter calls it for the connector. The runner sets `push_callback_url`
-    to where the connector receives 101 tracking pushes.
+    The simulator and the WMS call it in process (it implements the WMS's `CarrierDesk`,
+    on the connector's account); the Kdniao adapter calls it for every account. The runner
+    sets `push_callback_url` to where the connector receives 101 tracking pushes; other
+    accounts' callbacks go in `callback_urls` (by EBusinessID).
 
     LIMITATIONS (what the fake does not imitate):
-    - No problem parcels (State 4), lockers (211/311), refusals or returns; every parcel
-      is signed for by the addressee.
-    - No 1147 waybill cancellation, no pickup orders (1001/1004), no number recognition
-      (2002), no print templates (PrintTemplate) in the 1007 answer.
-    - Waybill numbers have plausible shapes per ShipperCode but no check digits.
+    - Problem parcels follow fixed scripts (refused 404, stuck 401/402, locker 211 -> 311 or
+      412) and end there: no return journey, no re-delivery, no 403/405-407.
+    - No pickup orders (1001/1004), no print templates (PrintTemplate) in the 1007 answer.
+    - Waybill numbers have plausible shapes per ShipperCode but no check digits; 2002
+      recognition goes by those shapes only.
     - Sender/Receiver are not validated; only their cities are kept, for traces.
     - A hand-over of a waybill the carrier never issued is still tracked (the parcel
-      physically exists); its OrderCode is then empty unless a subscription named one.
+      physically exists); any account may query or subscribe it.
+    - Cancelling (1147) a waybill whose parcel was handed over but not collected stops the
+      journey silently; a collected one cannot be cancelled.
+    - Query limits are counted in memory (lost on restart), 1002 only.
     - One push per state change carrying one parcel (Count 1); real Kdniao batches.
     """
 
@@ -117,8 +165,11 @@ class CarrierService:
         self.credentials = credentials
         self.config = config or CarrierConfig()
         self.push_callback_url: str | None = None
+        self.callback_urls: dict[str, str] = {}
+        self.accounts: dict[str, KdniaoCredentials] = {credentials.ebusiness_id: credentials}
         # Origin city per ShipperCode, from the warehouses that ship with that carrier.
         self._origin_by_shipper: dict[str, str] = {}
+        self._queries: dict[str, _QueryWindow] = {}
 
     @property
     def env(self) -> simpy.Environment:
@@ -130,7 +181,32 @@ class CarrierService:
         for warehouse in world.warehouses:
             self._origin_by_shipper.setdefault(warehouse.carrier_code, warehouse.city)
 
-    # -- waybills (1007) -------------------------------------------------------------------
+    # -- accounts --------------------------------------------------------------------------
+
+    def add_account(self, credentials: KdniaoCredentials) -> None:
+        """Open a merchant account (its pushes are signed with its own api key)."""
+        self.accounts.setdefault(credentials.ebusiness_id, credentials)
+
+    def _account(self, account: str | None) -> str:
+        return self.credentials.ebusiness_id if account is None else account
+
+    def callback_url(self, account: str) -> str | None:
+        """Where the account receives 101 pushes; None means it gets none."""
+        if account == self.credentials.ebusiness_id:
+            return self.push_callback_url
+        return self.callback_urls.get(account)
+
+    def _waybill_row(self, logistic_code: str) -> Any:
+        return self.ctx.conn.execute(
+            "SELECT * FROM waybills WHERE logistic_code = ?", (logistic_code,)
+        ).fetchone()
+
+    def _visible(self, logistic_code: str, account: str) -> bool:
+        """An account sees its own waybills and numbers no account issued."""
+        row = self._waybill_row(logistic_code)
+        return row is None or row["ebusiness_id"] == account
+
+    # -- waybills (1007, 1147) -------------------------------------------------------------
 
     def create_waybill(
         self,
@@ -138,15 +214,20 @@ class CarrierService:
         shipper_code: str,
         sender: Address | None = None,
         receiver: Address | None = None,
+        account: str | None = None,
     ) -> Waybill:
         """Kdniao 1007: a waybill for the order; a repeated OrderCode gets the first waybill back.
 
-        Raises CarrierError(105) for a ShipperCode the fake does not serve.
+        Idempotency is per account and live waybill: after a cancellation (1147) the same
+        OrderCode gets a new number. Raises CarrierError(105) for a ShipperCode not served.
         """
+        owner = self._account(account)
         conn = self.ctx.conn
         with transaction(conn):
             row = conn.execute(
-                "SELECT * FROM waybills WHERE order_code = ?", (order_code,)
+                "SELECT * FROM waybills WHERE ebusiness_id = ? AND order_code = ?"
+                " AND cancelled_sim IS NULL",
+                (owner, order_code),
             ).fetchone()
             if row is not None:
                 return _waybill(row, created=False)
@@ -162,8 +243,8 @@ class CarrierService:
             created_sim = format_qimen_time(self.ctx.clock.now())
             conn.execute(
                 "INSERT INTO waybills (logistic_code, order_code, shipper_code, created_sim,"
-                " created_wall, mark_destination, sorting_code, sender_city, receiver_city)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " created_wall, mark_destination, sorting_code, sender_city, receiver_city,"
+                " ebusiness_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     logistic_code,
                     order_code,
@@ -174,6 +255,7 @@ class CarrierService:
                     sorting,
                     sender.city if sender else "",
                     receiver_city,
+                    owner,
                 ),
             )
             self.ctx.history.record(
@@ -190,40 +272,114 @@ class CarrierService:
         while True:
             digits = rng.randint(spec.min_digits, spec.max_digits)
             code = spec.prefix + str(rng.randrange(10 ** (digits - 1), 10**digits))
-            exists = self.ctx.conn.execute(
-                "SELECT 1 FROM waybills WHERE logistic_code = ?", (code,)
-            ).fetchone()
-            if exists is None:
+            if self._waybill_row(code) is None:
                 return code
+
+    def cancel_waybill(
+        self, shipper_code: str, order_code: str, logistic_code: str, account: str | None = None
+    ) -> None:
+        """Kdniao 1147: void an electronic waybill, only before the parcel is collected.
+
+        Raises CarrierError(105) when the number is not this account's, does not match the
+        OrderCode or ShipperCode, is already cancelled, or the parcel was collected.
+        """
+        owner = self._account(account)
+        conn = self.ctx.conn
+        with transaction(conn):
+            row = self._waybill_row(logistic_code)
+            if row is None or row["ebusiness_id"] != owner:
+                raise CarrierError(RESULT_OTHER, NOT_FOUND_REASON)
+            if row["order_code"] != order_code or row["shipper_code"] != shipper_code:
+                raise CarrierError(RESULT_OTHER, "订单号、快递公司编码与运单号不匹配")
+            if row["cancelled_sim"] is not None:
+                raise CarrierError(RESULT_OTHER, "该运单已取消")
+            parcel = conn.execute(
+                "SELECT state FROM parcels WHERE logistic_code = ?", (logistic_code,)
+            ).fetchone()
+            if parcel is not None and parcel["state"] != STATE_NO_TRACE:
+                raise CarrierError(RESULT_OTHER, "快件已揽收，不能取消")
+            conn.execute(
+                "UPDATE waybills SET cancelled_sim = ? WHERE logistic_code = ?",
+                (format_qimen_time(self.ctx.clock.now()), logistic_code),
+            )
+            self.ctx.history.record(
+                "state", "waybill", "cancelled", logistic_code, {"OrderCode": order_code}
+            )
+
+    def _cancelled(self, logistic_code: str) -> bool:
+        row = self._waybill_row(logistic_code)
+        return row is not None and row["cancelled_sim"] is not None
+
+    # -- number recognition (2002) ---------------------------------------------------------
+
+    def recognise(self, logistic_code: str) -> list[tuple[str, str]]:
+        """Kdniao 2002: (ShipperCode, ShipperName) of every company whose numbers look so."""
+        return [(code, spec.name) for code, spec in SHIPPERS.items() if spec.matches(logistic_code)]
 
     # -- subscriptions (1008) --------------------------------------------------------------
 
-    def subscribe(self, shipper_code: str, logistic_code: str, order_code: str = "") -> bool:
+    def subscribe(
+        self,
+        shipper_code: str,
+        logistic_code: str,
+        order_code: str = "",
+        account: str | None = None,
+    ) -> bool:
         """Kdniao 1008: push this waybill's traces from now on. False if already subscribed.
 
-        As Kdniao does, a parcel that already has traces is pushed at once.
+        As Kdniao does, a parcel that already has traces is pushed at once. Raises
+        CarrierError(105) for another account's or a cancelled waybill.
         """
+        owner = self._account(account)
         if shipper_code not in SHIPPERS:
             raise CarrierError(RESULT_OTHER, f"不支持的快递公司编码: {shipper_code}")
+        if not self._visible(logistic_code, owner):
+            raise CarrierError(RESULT_OTHER, NOT_FOUND_REASON)
+        if self._cancelled(logistic_code):
+            raise CarrierError(RESULT_OTHER, "该运单已取消")
         conn = self.ctx.conn
         with transaction(conn):
             cursor = conn.execute(
                 "INSERT OR IGNORE INTO subscriptions (logistic_code, shipper_code, order_code,"
-                " created_wall) VALUES (?, ?, ?, ?)",
-                (logistic_code, shipper_code, order_code, self.ctx.clock.wall()),
+                " created_wall, ebusiness_id) VALUES (?, ?, ?, ?, ?)",
+                (logistic_code, shipper_code, order_code, self.ctx.clock.wall(), owner),
             )
             created = cursor.rowcount == 1
         if created:
-            tracking = self.tracking(logistic_code)
+            tracking = self.tracking(logistic_code, owner)
             if tracking is not None and tracking.traces:
-                self._push(tracking)
+                self._push(tracking, owner)
         return created
 
-    def is_subscribed(self, logistic_code: str) -> bool:
+    def is_subscribed(self, logistic_code: str, account: str | None = None) -> bool:
         row = self.ctx.conn.execute(
-            "SELECT 1 FROM subscriptions WHERE logistic_code = ?", (logistic_code,)
+            "SELECT 1 FROM subscriptions WHERE logistic_code = ? AND ebusiness_id = ?",
+            (logistic_code, self._account(account)),
         ).fetchone()
         return row is not None
+
+    # -- query limits (1002) ---------------------------------------------------------------
+
+    def count_query(self, account: str) -> None:
+        """Count one 1002 query; CarrierError(405) once the second's or the day's limit is hit.
+
+        Seconds are wall seconds (a rate limit protects the servers); days are simulated China
+        days (the business day the connector lives in). Refused queries are not counted.
+        """
+        cfg = self.config
+        window = self._queries.setdefault(account, _QueryWindow())
+        second = int(self.ctx.clock.wall())
+        day = self.ctx.clock.now().date().isoformat()
+        if window.second != second:
+            window.second, window.in_second = second, 0
+        if window.day != day:
+            window.day, window.in_day = day, 0
+        if cfg.query_per_second and window.in_second >= cfg.query_per_second:
+            raise CarrierError(RESULT_QUERY_LIMIT, "超出查询次数限制（每秒）")
+        if cfg.query_per_day and window.in_day >= cfg.query_per_day:
+            raise CarrierError(RESULT_QUERY_LIMIT, "超出查询次数限制（每日）")
+        window.in_second += 1
+        window.in_day += 1
 
     # -- parcels ---------------------------------------------------------------------------
 
@@ -254,16 +410,45 @@ class CarrierService:
             )
         self.env.process(self._travel(logistic_code, shipper_code))
 
+    def _fate(self) -> str:
+        """What will happen to a parcel. Rolls no dice unless a problem rate is set."""
+        cfg = self.config
+        if not cfg.has_problems:
+            return NORMAL
+        rng = self.ctx.random
+        draw = rng.random()
+        if draw < cfg.refused_rate:
+            return REFUSED
+        if draw < cfg.refused_rate + cfg.stuck_rate:
+            return STUCK_UNCOLLECTED if rng.random() < 0.5 else STUCK_UNSIGNED
+        if draw < cfg.refused_rate + cfg.stuck_rate + cfg.locker_rate:
+            return LOCKER_OVERDUE if rng.random() < cfg.locker_overdue_rate else LOCKER
+        return NORMAL
+
     def _travel(self, logistic_code: str, shipper_code: str) -> Generator[simpy.Event, Any, None]:
         cfg = self.config
         rng = self.ctx.random
+        fate = self._fate()
         origin, destination = self._cities(logistic_code, shipper_code)
         company = SHIPPERS[shipper_code].name if shipper_code in SHIPPERS else shipper_code
         low, high = cfg.transit_hours
         # A mode outside the range would draw outside it; clamp it to the range.
         transit = rng.triangular(low, high, min(max(cfg.transit_mode_hours, low), high))
 
+        if fate == STUCK_UNCOLLECTED:
+            yield self.env.timeout(cfg.stuck_hours * HOUR)
+            if not self._cancelled(logistic_code):
+                self._advance(
+                    logistic_code,
+                    STATE_PROBLEM,
+                    STATE_EX_NO_INFO,
+                    origin,
+                    f"【{origin}】发货后超时未揽收，暂无物流信息",
+                )
+            return
         yield self.env.timeout(rng.uniform(*cfg.collect_hours) * HOUR)
+        if self._cancelled(logistic_code):
+            return  # voided before the courier came: nothing moves
         self._advance(
             logistic_code,
             STATE_COLLECTED,
@@ -296,20 +481,69 @@ class CarrierService:
             destination,
             f"【{destination}】快递员正在派件",
         )
+        if fate == STUCK_UNSIGNED:
+            yield self.env.timeout(cfg.stuck_hours * HOUR)
+            self._advance(
+                logistic_code,
+                STATE_PROBLEM,
+                STATE_EX_NOT_SIGNED,
+                destination,
+                f"【{destination}】快件派送后超时未签收",
+            )
+            return
         yield self.env.timeout(rng.uniform(*cfg.delivery_hours) * HOUR)
+        if fate == REFUSED:
+            self._advance(
+                logistic_code,
+                STATE_PROBLEM,
+                STATE_EX_REFUSED,
+                destination,
+                f"【{destination}】收件人拒收，快件将退回寄件人",
+            )
+        elif fate in (LOCKER, LOCKER_OVERDUE):
+            yield from self._locker(logistic_code, destination, overdue=fate == LOCKER_OVERDUE)
+        else:
+            self._advance(
+                logistic_code,
+                STATE_SIGNED,
+                STATE_EX_SIGNED,
+                destination,
+                f"【{destination}】快件已签收，签收人：本人",
+            )
+
+    def _locker(
+        self, logistic_code: str, destination: str, overdue: bool
+    ) -> Generator[simpy.Event, Any, None]:
+        """Into a locker or station; picked up later, or left there past the holding time."""
+        cfg = self.config
+        self._advance(
+            logistic_code,
+            STATE_IN_TRANSIT,
+            STATE_EX_LOCKER,
+            destination,
+            f"【{destination}】快件已放入快递柜/驿站，请凭取件码及时取件",
+        )
+        if overdue:
+            yield self.env.timeout(cfg.locker_overdue_hours * HOUR)
+            self._advance(
+                logistic_code,
+                STATE_PROBLEM,
+                STATE_EX_LOCKER_OVERDUE,
+                destination,
+                f"【{destination}】快件在快递柜/驿站超时未取",
+            )
+            return
+        yield self.env.timeout(self.ctx.random.uniform(*cfg.locker_pickup_hours) * HOUR)
         self._advance(
             logistic_code,
             STATE_SIGNED,
-            STATE_EX_SIGNED,
+            STATE_EX_LOCKER_SIGNED,
             destination,
-            f"【{destination}】快件已签收，签收人：本人",
+            f"【{destination}】快件已从快递柜/驿站取出，已签收",
         )
 
     def _cities(self, logistic_code: str, shipper_code: str) -> tuple[str, str]:
-        row = self.ctx.conn.execute(
-            "SELECT sender_city, receiver_city FROM waybills WHERE logistic_code = ?",
-            (logistic_code,),
-        ).fetchone()
+        row = self._waybill_row(logistic_code)
         sender = row["sender_city"] if row else ""
         receiver = row["receiver_city"] if row else ""
         origin = sender or self._origin_by_shipper.get(shipper_code, UNKNOWN_ORIGIN)
@@ -318,7 +552,7 @@ class CarrierService:
     def _advance(
         self, logistic_code: str, state: int, state_ex: str, location: str, station: str
     ) -> None:
-        """One step of the journey: parcel row, a trace line and a history line, then the push."""
+        """One step of the journey: parcel row, a trace line and a history line, then pushes."""
         conn = self.ctx.conn
         now = format_qimen_time(self.ctx.clock.now())
         signed = state == STATE_SIGNED
@@ -353,26 +587,43 @@ class CarrierService:
                 logistic_code,
                 {"State": state, "StateEx": state_ex, "Location": location},
             )
-        if self.push_callback_url is not None and self.is_subscribed(logistic_code):
-            tracking = self.tracking(logistic_code)
+        subscribers = conn.execute(
+            "SELECT ebusiness_id FROM subscriptions WHERE logistic_code = ? ORDER BY rowid",
+            (logistic_code,),
+        ).fetchall()
+        for row in subscribers:
+            account = row["ebusiness_id"]
+            if self.callback_url(account) is None:
+                continue
+            tracking = self.tracking(logistic_code, account)
             if tracking is not None:
-                self._push(tracking)
+                self._push(tracking, account)
 
     # -- queries (1002) and pushes (101) ---------------------------------------------------
 
-    def tracking(self, logistic_code: str) -> Tracking | None:
-        """A parcel's state and traces, or None if the carrier never had it in hand."""
+    def tracking(self, logistic_code: str, account: str | None = None) -> Tracking | None:
+        """A parcel's state and traces as `account` sees them (the connector's by default).
+
+        None if the carrier never had the parcel in hand or it is another account's waybill.
+        """
+        owner = self._account(account)
         conn = self.ctx.conn
+        waybill = self._waybill_row(logistic_code)
+        if waybill is not None and waybill["ebusiness_id"] != owner:
+            return None
         parcel = conn.execute(
-            "SELECT p.shipper_code, p.state, p.state_ex, p.location,"
-            " COALESCE(NULLIF(s.order_code, ''), w.order_code, '') AS order_code"
-            " FROM parcels p LEFT JOIN subscriptions s ON s.logistic_code = p.logistic_code"
-            " LEFT JOIN waybills w ON w.logistic_code = p.logistic_code"
-            " WHERE p.logistic_code = ?",
+            "SELECT shipper_code, state, state_ex, location FROM parcels WHERE logistic_code = ?",
             (logistic_code,),
         ).fetchone()
         if parcel is None:
             return None
+        subscription = conn.execute(
+            "SELECT order_code FROM subscriptions WHERE logistic_code = ? AND ebusiness_id = ?",
+            (logistic_code, owner),
+        ).fetchone()
+        order_code = subscription["order_code"] if subscription else ""
+        if not order_code and waybill is not None:
+            order_code = waybill["order_code"]
         traces = tuple(
             Trace(row[0], row[1], row[2], row[3])
             for row in conn.execute(
@@ -384,30 +635,30 @@ class CarrierService:
         return Tracking(
             logistic_code=logistic_code,
             shipper_code=parcel["shipper_code"],
-            order_code=parcel["order_code"],
+            order_code=order_code,
             state=parcel["state"],
             state_ex=parcel["state_ex"],
             location=parcel["location"],
             traces=traces,
         )
 
-    def _push(self, tracking: Tracking) -> None:
-        """Send one 101 push to the subscriber's callback (no-op without a callback URL)."""
-        url = self.push_callback_url
-        if url is None:
+    def _push(self, tracking: Tracking, account: str) -> None:
+        """Send one 101 push to the account's callback, signed with its key (no-op without)."""
+        url = self.callback_url(account)
+        credentials = self.accounts.get(account)
+        if url is None or credentials is None:
             return
-        ebusiness_id = self.credentials.ebusiness_id
         body = {
-            "EBusinessID": ebusiness_id,
+            "EBusinessID": account,
             "PushTime": format_qimen_time(self.ctx.clock.now()),
             "Count": 1,
-            "Data": [tracking_to_wire(tracking, ebusiness_id)],
+            "Data": [tracking_to_wire(tracking, account)],
         }
         request_data = orjson.dumps(body).decode()
         form = {
             "RequestData": request_data,
             "RequestType": "101",
-            "DataSign": kdniao_data_sign(request_data, self.credentials.api_key),
+            "DataSign": kdniao_data_sign(request_data, credentials.api_key),
             "DataType": "2",
         }
         self.ctx.dispatcher.send(

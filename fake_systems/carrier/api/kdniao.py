@@ -1,9 +1,15 @@
-"""Kdniao (快递鸟) adapter: form-posted, DataSign-checked 1007 / 1008 / 1002 over the carrier."""
+"""Kdniao (快递鸟) adapter: form-posted, DataSign-checked requests over the carrier.
+
+1007 / 1147 (create / cancel waybill) at /api/EOrderService, 1008 subscribe at /api/dist,
+1002 instant tracking and 2002 number recognition at /Ebusiness/EbusinessOrderHandle.aspx.
+Every EBusinessID the carrier issued is its own merchant account, checked against its own
+api key; a request only sees the waybills of its account.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -25,16 +31,20 @@ from fake_systems.carrier.models import (
     CarrierError,
 )
 from fake_systems.carrier.service import CarrierService, tracking_to_wire
-from fake_systems.common.app import make_app
+from fake_systems.common.app import make_app, read_body_limited
 from fake_systems.common.credentials import KdniaoCredentials
 from fake_systems.common.signing import constant_time_equal, kdniao_data_sign
 from simulator.clock import format_qimen_time
 
 ENVELOPE_FIELDS = ("RequestData", "EBusinessID", "RequestType", "DataSign")
 NO_TRACE_REASON = "暂无轨迹信息"
+# Largest form body read (bytes). A 1007 with a long Commodity list is a few KB; Kdniao's own
+# limit is not published (see docs/protocols/carrier.md).
+MAX_BODY_BYTES = 256 * 1024
 
-# A handler gets the decoded RequestData and answers the success body (or raises CarrierError).
-Handler = Callable[[dict[str, Any]], dict[str, Any]]
+# A handler gets the decoded RequestData and the caller's account, and answers the success
+# body (or raises CarrierError).
+Handler = Callable[[dict[str, Any], KdniaoCredentials], dict[str, Any]]
 
 
 def _json(body: dict[str, Any]) -> Response:
@@ -58,7 +68,7 @@ def _required(data: dict[str, Any], *names: str) -> list[str]:
         value = data.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             raise CarrierError(RESULT_MISSING_PARAMETER, f"缺少必要参数: {name}")
-        if not isinstance(value, str | int):
+        if not _is_text(value):
             raise CarrierError(RESULT_FORMAT, f"{name} 格式有误")
         values.append(str(value).strip())
     return values
@@ -68,9 +78,14 @@ def _optional_text(data: dict[str, Any], name: str) -> str:
     value = data.get(name)
     if value is None:
         return ""
-    if not isinstance(value, str | int):
+    if not _is_text(value):
         raise CarrierError(RESULT_FORMAT, f"{name} 格式有误")
     return str(value).strip()
+
+
+def _is_text(value: Any) -> bool:
+    """A string, or a whole number written without quotes; never a JSON true/false."""
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
 
 
 def _address(data: dict[str, Any], name: str) -> Address | None:
@@ -95,37 +110,67 @@ def _sign_matches(sent: str, expected: str) -> bool:
 class KdniaoAdapter:
     """Translates Kdniao envelopes to service calls; every outcome is recorded as `api_in`."""
 
-    def __init__(self, service: CarrierService, credentials: KdniaoCredentials) -> None:
+    def __init__(
+        self,
+        service: CarrierService,
+        credentials: KdniaoCredentials,
+        tenants: Sequence[KdniaoCredentials] = (),
+    ) -> None:
         self.service = service
         self.credentials = credentials
         self.ctx = service.ctx
+        self.accounts = [credentials, *tenants]
+        for account in self.accounts:
+            service.add_account(account)
 
     def router(self) -> APIRouter:
         router = APIRouter(tags=["kdniao"])
 
-        @router.post("/api/EOrderService", summary="1007 create electronic waybill")
+        @router.post("/api/EOrderService", summary="1007 create / 1147 cancel electronic waybill")
         async def eorder(request: Request) -> Response:
-            return self.serve(await request.body(), {"1007": self.create_waybill})
+            return self.serve(
+                await read_body_limited(request, MAX_BODY_BYTES),
+                {"1007": self.create_waybill, "1147": self.cancel},
+            )
 
         @router.post("/api/dist", summary="1008 subscribe to tracking pushes")
         async def dist(request: Request) -> Response:
             return self.serve(
-                await request.body(), {"1008": self.subscribe, "8008": self.subscribe}
+                await read_body_limited(request, MAX_BODY_BYTES),
+                {"1008": self.subscribe, "8008": self.subscribe},
             )
 
-        @router.post("/Ebusiness/EbusinessOrderHandle.aspx", summary="1002 instant tracking query")
+        @router.post(
+            "/Ebusiness/EbusinessOrderHandle.aspx",
+            summary="1002 instant tracking query, 2002 number recognition",
+        )
         async def query(request: Request) -> Response:
-            return self.serve(await request.body(), {"1002": self.query, "8001": self.query})
+            return self.serve(
+                await read_body_limited(request, MAX_BODY_BYTES),
+                {"1002": self.query, "8001": self.query, "2002": self.recognise},
+            )
 
         return router
 
-    def serve(self, body: bytes, handlers: dict[str, Handler]) -> Response:
-        """Check the envelope, run the handler for its RequestType, answer and record the call."""
+    def _account(self, ebusiness_id: str) -> KdniaoCredentials | None:
+        found = None
+        for account in self.accounts:  # every one compared: no early exit to time
+            if constant_time_equal(ebusiness_id, account.ebusiness_id):
+                found = account
+        return found
+
+    def serve(self, body: bytes | None, handlers: dict[str, Handler]) -> Response:
+        """Check the envelope, run the handler for its RequestType, answer and record the call.
+
+        `body` None means the body was larger than MAX_BODY_BYTES and was not read.
+        """
         ebusiness_id = ""
         operation = "/".join(handlers)
         data: Any = None
         raw = ""
         try:
+            if body is None:
+                raise CarrierError(RESULT_FORMAT, f"请求报文超过 {MAX_BODY_BYTES} 字节")
             try:
                 fields = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
             except (UnicodeDecodeError, ValueError) as exc:
@@ -136,9 +181,10 @@ class KdniaoAdapter:
                 raise CarrierError(RESULT_MISSING_PARAMETER, f"缺少必要参数: {', '.join(missing)}")
             operation = fields["RequestType"]
             request_data = raw = fields["RequestData"]
-            if not constant_time_equal(ebusiness_id, self.credentials.ebusiness_id):
+            account = self._account(ebusiness_id)
+            if account is None:
                 raise CarrierError(RESULT_USER, "EBusinessID 不存在或未开通接口")
-            expected = kdniao_data_sign(request_data, self.credentials.api_key)
+            expected = kdniao_data_sign(request_data, account.api_key)
             if not _sign_matches(fields["DataSign"], expected):
                 raise CarrierError(RESULT_BAD_SIGN, "DataSign 验证失败")
             if fields.get("DataType", "2") != "2":
@@ -152,7 +198,7 @@ class KdniaoAdapter:
                 raise CarrierError(RESULT_FORMAT, "RequestData 格式有误") from exc
             if not isinstance(data, dict):
                 raise CarrierError(RESULT_FORMAT, "RequestData 格式有误")
-            answer = handler(data)
+            answer = handler(data, account)
         except CarrierError as error:
             self.ctx.history.record(
                 "api_in",
@@ -170,16 +216,17 @@ class KdniaoAdapter:
             return Response(b"Gateway Timeout", status_code=504, media_type="text/plain")
         return _json(answer)
 
-    def create_waybill(self, data: dict[str, Any]) -> dict[str, Any]:
+    def create_waybill(self, data: dict[str, Any], account: KdniaoCredentials) -> dict[str, Any]:
         order_code, shipper_code = _required(data, "OrderCode", "ShipperCode")
         waybill = self.service.create_waybill(
             order_code,
             shipper_code,
             sender=_address(data, "Sender"),
             receiver=_address(data, "Receiver"),
+            account=account.ebusiness_id,
         )
         return {
-            "EBusinessID": self.credentials.ebusiness_id,
+            "EBusinessID": account.ebusiness_id,
             "Success": True,
             "ResultCode": RESULT_SUCCESS if waybill.created else RESULT_ALREADY_ORDERED,
             "Reason": "" if waybill.created else "该订单号已下单成功",
@@ -193,24 +240,39 @@ class KdniaoAdapter:
             },
         }
 
-    def subscribe(self, data: dict[str, Any]) -> dict[str, Any]:
-        shipper_code, logistic_code = _required(data, "ShipperCode", "LogisticCode")
-        self.service.subscribe(shipper_code, logistic_code, _optional_text(data, "OrderCode"))
+    def cancel(self, data: dict[str, Any], account: KdniaoCredentials) -> dict[str, Any]:
+        shipper_code, order_code, exp_no = _required(data, "ShipperCode", "OrderCode", "ExpNo")
+        self.service.cancel_waybill(shipper_code, order_code, exp_no, account.ebusiness_id)
         return {
-            "EBusinessID": self.credentials.ebusiness_id,
+            "EBusinessID": account.ebusiness_id,
+            "Success": True,
+            "ResultCode": RESULT_SUCCESS,
+            "Reason": "",
+        }
+
+    def subscribe(self, data: dict[str, Any], account: KdniaoCredentials) -> dict[str, Any]:
+        shipper_code, logistic_code = _required(data, "ShipperCode", "LogisticCode")
+        self.service.subscribe(
+            shipper_code, logistic_code, _optional_text(data, "OrderCode"), account.ebusiness_id
+        )
+        return {
+            "EBusinessID": account.ebusiness_id,
             "UpdateTime": format_qimen_time(self.ctx.clock.now()),
             "Success": True,
             "Reason": "",
         }
 
-    def query(self, data: dict[str, Any]) -> dict[str, Any]:
+    def query(self, data: dict[str, Any], account: KdniaoCredentials) -> dict[str, Any]:
         shipper_code, logistic_code = _required(data, "ShipperCode", "LogisticCode")
-        tracking = self.service.tracking(logistic_code)
-        ebusiness_id = self.credentials.ebusiness_id
+        order_code = _optional_text(data, "OrderCode")
+        ebusiness_id = account.ebusiness_id
+        self.service.count_query(ebusiness_id)
+        # Another account's waybill answers exactly like a number never seen: no leak.
+        tracking = self.service.tracking(logistic_code, ebusiness_id)
         if tracking is None:
             return {
                 "EBusinessID": ebusiness_id,
-                "OrderCode": _optional_text(data, "OrderCode"),
+                "OrderCode": order_code,
                 "ShipperCode": shipper_code,
                 "LogisticCode": logistic_code,
                 "Success": False,
@@ -222,20 +284,41 @@ class KdniaoAdapter:
         answer["Reason"] = "" if tracking.traces else NO_TRACE_REASON
         return answer
 
+    def recognise(self, data: dict[str, Any], account: KdniaoCredentials) -> dict[str, Any]:
+        (logistic_code,) = _required(data, "LogisticCode")
+        shippers = self.service.recognise(logistic_code)
+        answer: dict[str, Any] = {
+            "EBusinessID": account.ebusiness_id,
+            "Success": bool(shippers),
+            "LogisticCode": logistic_code,
+            "Shippers": [{"ShipperCode": code, "ShipperName": name} for code, name in shippers],
+        }
+        if not shippers:
+            answer.update(ResultCode=RESULT_OTHER, Reason="未能识别该单号所属的快递公司")
+        return answer
+
 
 def _entity(data: Any) -> str | None:
     if not isinstance(data, dict):
         return None
-    for key in ("LogisticCode", "OrderCode"):
+    for key in ("LogisticCode", "ExpNo", "OrderCode"):
         value = data.get(key)
         if isinstance(value, str) and value:
             return value
     return None
 
 
-def create_app(service: CarrierService, credentials: KdniaoCredentials) -> ASGIApp:
-    """The carrier's ASGI app: the Kdniao endpoints plus the shared /_fake/ control routes."""
-    adapter = KdniaoAdapter(service, credentials)
+def create_app(
+    service: CarrierService,
+    credentials: KdniaoCredentials,
+    tenants: Sequence[KdniaoCredentials] = (),
+) -> ASGIApp:
+    """The carrier's ASGI app: the Kdniao endpoints plus the shared /_fake/ control routes.
+
+    `credentials` is the connector's account; each of `tenants` is a further merchant account
+    (one per cargo owner) that sees only the waybills it created itself.
+    """
+    adapter = KdniaoAdapter(service, credentials, tenants)
 
     def on_error(request: Request, exc: Exception) -> Response:
         # Anything unforeseen still answers as Kdniao does, without internals.
