@@ -29,7 +29,7 @@ from fake_systems.bank.models import (
     UnknownAccount,
 )
 from fake_systems.bank.service import SESSION_SECONDS, BankService
-from fake_systems.common.app import make_app
+from fake_systems.common.app import make_app, read_body_limited
 from fake_systems.common.credentials import BankCredentials
 from fake_systems.common.signing import constant_time_equal
 from fake_systems.common.storage import transaction
@@ -79,17 +79,10 @@ def bearer_token(header: str | None) -> str:
 
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     """The request body, refused as soon as it passes `limit` bytes (declared or streamed)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    body = await read_body_limited(request, limit)
+    if body is None:
         raise BodyTooLarge(f"the body is larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"the body is larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return body
 
 
 def login_fields(body: bytes) -> dict[str, str]:
