@@ -15,13 +15,10 @@ in all, split by `share`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from functools import partial
 from typing import Any
 
-import httpx
 import orjson
 import pytest
-from anyio.from_thread import start_blocking_portal
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -30,7 +27,7 @@ from fake_systems.common.credentials import K3Credentials
 from fake_systems.erp.api.k3 import create_app
 from fake_systems.erp.service import ErpService
 from simulator.world import World
-from tests.fuzzing import fuzz_settings
+from tests.fuzzing import Post, asgi_poster, fuzz_settings
 
 pytestmark = pytest.mark.fuzz
 
@@ -62,7 +59,6 @@ INJECTIONS = (
 )
 USER = K3Credentials(acct_id="acct-1", username="connector", password="pw-fuzz")
 
-Post = Callable[[str, bytes], httpx.Response]
 
 json_values = st.recursive(
     st.none()
@@ -99,17 +95,9 @@ def fuzzed(
         },
     )
     session = service.login(USER.acct_id, USER.username, USER.password).session_id
-    # ASGITransport re-raises server exceptions: a 500 cannot slip through unseen.
-    transport = httpx.ASGITransport(app=create_app(service, USER))  # type: ignore[arg-type]
     headers = {"Content-Type": "application/json", "Cookie": f"kdservice-sessionid={session}"}
-    with start_blocking_portal() as portal:
-        client = httpx.AsyncClient(transport=transport, base_url="http://fake")
-
-        def post(path: str, body: bytes) -> httpx.Response:
-            return portal.call(partial(client.post, path, content=body, headers=headers))
-
+    with asgi_poster(create_app(service, USER), headers) as post:
         yield service, post
-        portal.call(client.aclose)
 
 
 def state(service: ErpService) -> list[Any]:
