@@ -14,6 +14,7 @@ class DeliveryStatus(StrEnum):
     ACCEPT = "ACCEPT"
     PICK = "PICK"
     PACKAGE = "PACKAGE"
+    PARTDELIVERED = "PARTDELIVERED"  # the first package of a split order has left
     DELIVERED = "DELIVERED"
     CANCELED = "CANCELED"
 
@@ -31,6 +32,15 @@ class WmsConfig:
     # connector already learns shipments and receipts from the confirms, and one more push
     # per movement would double its load at peak.
     stock_change_reports: bool = False
+    # Share (0..1) of orders of two units or more shipped in two packages: a partial
+    # deliveryorder.confirm (confirmType 1, PARTDELIVERED) for the first, a final one
+    # (confirmType 0) for the rest one more pack time later. 0 keeps runs as they were: no
+    # random draw is made at all, so the same seed gives the same run.
+    partial_delivery_share: float = 0.0
+    # Push taobao.qimen.orderprocess.report on every delivery order state change. Off by
+    # default: four more pushes per order (ACCEPT, PICK, PACKAGE, DELIVERED) would double
+    # the connector's inbound load, and the confirm already carries what it must act on.
+    process_reports: bool = False
 
 
 # Qimen orderType values for outbound sales orders the fake accepts.

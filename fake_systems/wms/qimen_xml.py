@@ -175,8 +175,14 @@ def confirm_body(
     express_code: str,
     weight_kg: float,
     out_biz_code: str,
+    final: bool = True,
 ) -> str:
-    """The deliveryorder.confirm request (final, confirmType 0) for one delivered order."""
+    """The deliveryorder.confirm request for one package of an order.
+
+    `final`: confirmType 0 and status DELIVERED, else confirmType 1 and PARTDELIVERED.
+    `lines` carry the quantities of this package (`actual_qty`); `express_code` is the
+    package's waybill, the header's is the order's (`order["express_code"]`, if given).
+    """
     delivery = group(
         "deliveryOrder",
         (
@@ -184,11 +190,11 @@ def confirm_body(
             el("deliveryOrderId", order["delivery_order_id"]),
             el("warehouseCode", order["warehouse_code"]),
             el("orderType", order["order_type"]),
-            el("status", "DELIVERED"),
+            el("status", "DELIVERED" if final else "PARTDELIVERED"),
             el("outBizCode", out_biz_code),
-            el("confirmType", 0),
+            el("confirmType", 0 if final else 1),
             el("logisticsCode", order["logistics_code"]),
-            el("expressCode", express_code),
+            el("expressCode", order.get("express_code") or express_code),
             el("orderConfirmTime", order["delivered_sim"]),
         ),
     )
@@ -317,3 +323,34 @@ def stock_change_body(
         ),
     )
     return f"{XML_DECLARATION}<request>{items}</request>"
+
+
+def process_report_body(
+    order: dict[str, Any], status: str, operate_time: str, out_biz_code: str, remark: str | None
+) -> str:
+    """orderprocess.report: one state change of one order.
+
+    The standard request has no outBizCode; it travels in the request's free-form
+    `extendProps`, so that every push of this fake carries one (a choice, see wms.md).
+    """
+    header = group(
+        "order",
+        (
+            el("orderCode", order["delivery_order_code"]),
+            el("orderId", order["delivery_order_id"]),
+            el("orderType", order["order_type"]),
+            el("warehouseCode", order["warehouse_code"]),
+        ),
+    )
+    process = group(
+        "process",
+        (
+            el("processStatus", status),
+            el("operatorCode", "WMS"),
+            el("operatorName", "系统"),
+            el("operateTime", operate_time),
+            *([el("remark", remark)] if remark else []),
+        ),
+    )
+    extend = group("extendProps", (el("outBizCode", out_biz_code),))
+    return f"{XML_DECLARATION}<request>{header}{process}{extend}</request>"

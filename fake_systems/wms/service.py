@@ -55,6 +55,7 @@ __all__ = ["CarrierDesk", "WmsConfig", "WmsError", "WmsService"]
 
 CONFIRM_METHOD = "taobao.qimen.deliveryorder.confirm"
 STOCK_CHANGE_METHOD = "taobao.qimen.stockchange.report"
+PROCESS_METHOD = "taobao.qimen.orderprocess.report"
 INBOUND_CONFIRM_METHODS = {
     InboundKind.ENTRY: "taobao.qimen.entryorder.confirm",
     InboundKind.RETURN: "taobao.qimen.returnorder.confirm",
@@ -141,6 +142,9 @@ class WmsService:
     Each order runs NEW → ACCEPT → PICK → PACKAGE → DELIVERED as a SimPy process that queues
     for the warehouse's pickers and packers; cancellation is possible in NEW and ACCEPT only.
     On DELIVERED it pushes a final `deliveryorder.confirm` and hands the parcel to the carrier.
+    A configurable share of orders ships in two packages: PACKAGE → PARTDELIVERED (a partial
+    confirm, confirmType 1) → DELIVERED (the final confirm with the rest). With
+    `process_reports` every state change is also pushed as `orderprocess.report`.
     Entry and return orders run NEW → ACCEPT → FULFILLED; on FULFILLED stock rises and an
     `entryorder.confirm` / `returnorder.confirm` is pushed. Transfers move stock at once.
 
@@ -149,8 +153,10 @@ class WmsService:
     scope is refused (isv.permission-denied).
 
     LIMITATIONS (what the fake does not imitate):
-    - No short picks, split packages, partial confirms (confirmType 1) or EXCEPTION/REJECT.
-    - One package per order; weight is the sum of catalog weights, no packaging material.
+    - No short picks, EXCEPTION/REJECT; every unit ordered is shipped in the end.
+    - At most two packages per order (split by units in line order, the first holding half,
+      rounded down); weight is the sum of catalog weights, no packaging material.
+    - orderprocess.report covers delivery orders only, not entry or return orders.
     - No batches, inventory types other than as recorded, locations, waves, PRINT/CHECK/WEIGH.
     - Stock is per (warehouse, item), not per owner: owners are kept apart by item ownership
       (items synchronised by an owner are that owner's; the world's catalog is shared).
@@ -480,6 +486,7 @@ class WmsService:
                 order_code,
                 {"deliveryOrderId": order_id, "from": status.value},
             )
+            self._report_process(order_id, DeliveryStatus.CANCELED)
         process = self._processes.pop(order_id, None)
         if process is not None and process.is_alive:
             process.interrupt("canceled")
@@ -563,7 +570,11 @@ class WmsService:
                 yield turn
                 self._advance(order_id, code, DeliveryStatus.PICK, DeliveryStatus.PACKAGE)
                 yield self.env.timeout(self._between(self.config.pack_seconds))
-            self._deliver(order_id)
+            packages = self._packages(order_id)
+            for number, package in enumerate(packages, start=1):
+                if number > 1:  # the rest is packed once more before it leaves
+                    yield self.env.timeout(self._between(self.config.pack_seconds))
+                self._ship(order_id, package, number, final=number == len(packages))
         except simpy.Interrupt:
             return  # cancelled: the cancel already released the stock
         except Exception as exc:
@@ -591,34 +602,89 @@ class WmsService:
                 self.ctx.history.record(
                     "state", "deliveryorder", after.value, code, {"deliveryOrderId": order_id}
                 )
+                self._report_process(order_id, after)
         return bool(moved)
 
-    def _deliver(self, order_id: str) -> None:
-        """Ship: stock leaves, status DELIVERED, the connector is told, the carrier takes over."""
+    def _packages(self, order_id: str) -> list[dict[int, int]]:
+        """The order's packages as {line rowid: units}: one, or two for the configured share.
+
+        A split takes half the units (rounded down) in line order for the first package, so
+        it may hold whole lines, part of a line, or both; orders of one unit never split.
+        """
+        lines = self.conn.execute(
+            "SELECT rowid, plan_qty FROM delivery_order_lines WHERE delivery_order_id = ?"
+            " ORDER BY rowid",
+            (order_id,),
+        ).fetchall()
+        whole = {int(row[0]): int(row[1]) for row in lines}
+        total = sum(whole.values())
+        share = self.config.partial_delivery_share
+        # Drawing only when a share is set keeps the random stream of other runs unchanged.
+        if share <= 0 or total < 2 or self.ctx.random.random() >= share:
+            return [whole]
+        first: dict[int, int] = {}
+        left = total // 2
+        for rowid, qty in whole.items():
+            take = min(qty, left)
+            if take > 0:
+                first[rowid] = take
+                left -= take
+        rest = {rowid: qty - first.get(rowid, 0) for rowid, qty in whole.items()}
+        return [first, {rowid: qty for rowid, qty in rest.items() if qty > 0}]
+
+    def _ship(self, order_id: str, package: dict[int, int], number: int, final: bool) -> None:
+        """One package leaves: its stock goes, the connector is told, the carrier takes over.
+
+        `package` maps line rowids to units. The final package makes the order DELIVERED
+        (delivered_sim/wall set now), an earlier one PARTDELIVERED; `actual_qty` of each line
+        adds up what has been shipped so far.
+        """
         order = dict(
             self.conn.execute(
                 "SELECT * FROM delivery_orders WHERE delivery_order_id = ?", (order_id,)
             ).fetchone()
         )
-        lines = [dict(line) for line in self._lines(order_id)]
         warehouse, code = order["warehouse_code"], order["delivery_order_code"]
         shipper = order["logistics_code"] or self._warehouses[warehouse]
-        express = order["express_code"] or self._waybill(code, shipper)
-        weight = round(sum(self._weights[ln["item_code"]] * ln["plan_qty"] for ln in lines), 3)
-        now_sim, now_wall = format_qimen_time(self.ctx.clock.now()), self.ctx.clock.wall()
-        with transaction(self.conn):
-            self.conn.execute(
-                "UPDATE delivery_orders SET status = ?, express_code = ?, weight_kg = ?,"
-                " delivered_sim = ?, delivered_wall = ? WHERE delivery_order_id = ?",
-                (DeliveryStatus.DELIVERED.value, express, weight, now_sim, now_wall, order_id),
-            )
-            self.conn.execute(
-                "UPDATE delivery_order_lines SET actual_qty = plan_qty WHERE delivery_order_id = ?",
+        if number == 1:  # the order's own waybill: as the create gave it, else issued now
+            express = order["express_code"] or self._waybill(code, shipper)
+            order["express_code"] = express
+        else:  # every further parcel needs a number of its own
+            express = self._waybill(f"{code}-{number}", shipper)
+        lines = [
+            {**dict(line), "actual_qty": package[line["rowid"]]}
+            for line in self.conn.execute(
+                "SELECT rowid, * FROM delivery_order_lines WHERE delivery_order_id = ?"
+                " ORDER BY rowid",
                 (order_id,),
             )
+            if line["rowid"] in package
+        ]
+        weight = round(sum(self._weights[ln["item_code"]] * ln["actual_qty"] for ln in lines), 3)
+        status = DeliveryStatus.DELIVERED if final else DeliveryStatus.PARTDELIVERED
+        now_sim, now_wall = format_qimen_time(self.ctx.clock.now()), self.ctx.clock.wall()
+        single = final and number == 1
+        tag = "" if single else f"-P{number}"
+        with transaction(self.conn):
+            self.conn.execute(
+                "UPDATE delivery_orders SET status = ?, express_code = ?,"
+                " weight_kg = COALESCE(weight_kg, 0) + ?, delivered_sim = ?, delivered_wall = ?"
+                " WHERE delivery_order_id = ?",
+                (
+                    status.value,
+                    order["express_code"],
+                    weight,
+                    now_sim if final else None,
+                    now_wall if final else None,
+                    order_id,
+                ),
+            )
             for line in lines:
-                qty = line["plan_qty"]
-                line["actual_qty"] = qty
+                qty = line["actual_qty"]
+                self.conn.execute(
+                    "UPDATE delivery_order_lines SET actual_qty = actual_qty + ? WHERE rowid = ?",
+                    (qty, line["rowid"]),
+                )
                 on_hand, reserved = self.conn.execute(
                     "UPDATE stock SET on_hand = on_hand - ?, reserved = reserved - ?"
                     " WHERE warehouse_code = ? AND item_code = ? RETURNING on_hand, reserved",
@@ -630,21 +696,24 @@ class WmsService:
                 self._ledger(
                     warehouse, line["item_code"], "reserved", -qty, reserved, "ship", order_id
                 )
-            self.ctx.history.record(
-                "state",
-                "deliveryorder",
-                DeliveryStatus.DELIVERED.value,
-                code,
-                {"deliveryOrderId": order_id, "expressCode": express, "weight": weight},
-            )
+            detail: dict[str, Any] = {
+                "deliveryOrderId": order_id,
+                "expressCode": express,
+                "weight": weight,
+            }
+            if not single:
+                detail["package"] = number
+            self.ctx.history.record("state", "deliveryorder", status.value, code, detail)
             self._report_stock_change(
                 code,
                 order["order_type"],
-                f"{order_id}-STOCK",
+                f"{order_id}{tag}-STOCK",
                 [(warehouse, line["item_code"], -line["actual_qty"]) for line in lines],
             )
-        order.update(express_code=express, delivered_sim=now_sim)
-        self._push_confirm(order, lines, express, weight)
+            self._report_process(order_id, status, None if single else f"包裹 {number}")
+        order["delivered_sim"] = now_sim  # the confirm's orderConfirmTime: this package's
+        out_biz_code = f"{order_id}-{status.value}" + ("" if final else f"-{number}")
+        self._push_confirm(order, lines, express, weight, out_biz_code, final)
         if self.carrier is not None:
             self.carrier.hand_over(express, shipper, weight)
 
@@ -655,10 +724,15 @@ class WmsService:
         return f"{shipper}{self.ctx.random.randrange(10**11, 10**12)}"
 
     def _push_confirm(
-        self, order: dict[str, Any], lines: list[dict[str, Any]], express: str, weight: float
+        self,
+        order: dict[str, Any],
+        lines: list[dict[str, Any]],
+        express: str,
+        weight: float,
+        out_biz_code: str,
+        final: bool,
     ) -> None:
-        out_biz_code = f"{order['delivery_order_id']}-DELIVERED"
-        body = qimen_xml.confirm_body(order, lines, express, weight, out_biz_code)
+        body = qimen_xml.confirm_body(order, lines, express, weight, out_biz_code, final)
         self._push(
             CONFIRM_METHOD,
             order["delivery_order_code"],
@@ -686,6 +760,32 @@ class WmsService:
                 accepted=_confirm_accepted,
                 payload_for_history=summary,
             )
+        )
+
+    def _report_process(
+        self, order_id: str, status: DeliveryStatus, remark: str | None = None
+    ) -> None:
+        """orderprocess.report of a delivery order's new state, when enabled."""
+        if not self.config.process_reports:
+            return
+        order = self.conn.execute(
+            "SELECT delivery_order_id, delivery_order_code, order_type, warehouse_code"
+            " FROM delivery_orders WHERE delivery_order_id = ?",
+            (order_id,),
+        ).fetchone()
+        out_biz_code = f"{order_id}-PROCESS-{status.value}"
+        body = qimen_xml.process_report_body(
+            dict(order),
+            status.value,
+            format_qimen_time(self.ctx.clock.now()),
+            out_biz_code,
+            remark,
+        )
+        self._push(
+            PROCESS_METHOD,
+            order["delivery_order_code"],
+            body,
+            {"outBizCode": out_biz_code, "processStatus": status.value},
         )
 
     def _report_stock_change(
