@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -39,7 +40,8 @@ def test_rates_are_per_minute_and_backlog_follows_the_orders() -> None:
 
 def test_user_text_is_escaped(tmp_path: Path) -> None:
     verdict = failing_run(tmp_path)
-    verdict.meta.scenario = "<img src=x onerror=alert(1)>"
+    # A copy: the meta object is shared with other tests' verdicts.
+    verdict.meta = dataclasses.replace(verdict.meta, scenario="<img src=x onerror=alert(1)>")
     write_html_report(verdict, tmp_path / "run", tmp_path / "r.html")
     page = (tmp_path / "r.html").read_text()
     assert "<img src=x" not in page and "&lt;img src=x" in page
