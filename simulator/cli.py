@@ -9,14 +9,22 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from contract_tests.judge import judge_folder
 from contract_tests.report import summary_table, write_junit_xml, write_report_json
 from simulator.connector import ConnectorError, load_profile
 from simulator.progress import ProgressDisplay
-from simulator.runner import default_run_dir, play, serve_fakes
-from simulator.scenario import ScenarioError, load_scenario
+from simulator.runner import (
+    LocustTraffic,
+    SimulatedDemand,
+    Traffic,
+    default_run_dir,
+    play,
+    serve_fakes,
+)
+from simulator.scenario import ScenarioError, describe_validation_error, load_scenario
 
 app = typer.Typer(
     help=(
@@ -30,6 +38,7 @@ app = typer.Typer(
 console = Console()
 T = TypeVar("T")
 err_console = Console(stderr=True)
+KEPT_REPORT_SECTIONS = ("locust",)
 
 
 def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -46,44 +55,57 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-@app.command()
-def run(
-    scenario_file: Annotated[
-        Path, typer.Argument(metavar="SCENARIO", help="scenario YAML, e.g. scenarios/demo.yaml")
-    ],
-    connector: Annotated[
-        str,
-        typer.Option(
-            "--connector", "-c", help="connector profile: a path, or a name under connectors/"
-        ),
-    ] = "reference",
-    seed: Annotated[int | None, typer.Option(help="override the scenario's seed")] = None,
-    out: Annotated[
-        Path | None, typer.Option(help="run folder [default: runs/<time>-<scenario>/]")
-    ] = None,
-) -> None:
-    """Play SCENARIO against a connector, judge it, write report.json and junit.xml.
+ScenarioArg = Annotated[
+    Path, typer.Argument(metavar="SCENARIO", help="scenario YAML, e.g. scenarios/demo.yaml")
+]
+ConnectorOpt = Annotated[
+    str,
+    typer.Option(
+        "--connector", "-c", help="connector profile: a path, or a name under connectors/"
+    ),
+]
+SeedOpt = Annotated[int | None, typer.Option(help="override the scenario's seed")]
+DrillOpt = Annotated[
+    float | None,
+    typer.Option(help="scale every demand rate, e.g. 1.5 for a peak drill at 150 %", min=0.01),
+]
+OutOpt = Annotated[Path | None, typer.Option(help="run folder [default: runs/<time>-<scenario>/]")]
 
-    Exits 0 when every invariant passed, 1 when one failed, 2 when the run could not be made.
-    """
+
+def _play(
+    scenario_file: Path,
+    connector: str,
+    seed: int | None,
+    drill: float | None,
+    out: Path | None,
+    traffic: Traffic,
+    source: str,
+) -> None:
+    """Load, play, judge and report one run; exits 0 pass, 1 fail, 2 could not run."""
     try:
         scenario = load_scenario(scenario_file)
         profile = load_profile(connector)
+        if drill is not None:
+            scenario = scenario.with_drill(drill)
     except (ScenarioError, ConnectorError) as exc:
         raise _fail(str(exc)) from exc
+    except ValidationError as exc:
+        raise _fail(f"--drill: {describe_validation_error(exc)}") from exc
     if seed is not None:
         scenario = scenario.model_copy(update={"seed": seed})
     run_dir = out or default_run_dir(scenario.name)
+    drilled = f", drill {scenario.demand.drill:g}x" if scenario.demand.drill != 1 else ""
     console.print(
-        f"[bold]ecomock[/bold] playing [cyan]{scenario.name}[/cyan] (seed {scenario.seed}, "
-        f"~{scenario.expected_orders:,.0f} orders over "
+        f"[bold]ecomock[/bold] playing [cyan]{scenario.name}[/cyan] (seed {scenario.seed}"
+        f"{drilled}, ~{scenario.expected_orders:,.0f} orders over "
         f"{scenario.wall_duration_seconds:,.0f} wall s at "
-        f"{scenario.clock.scale:g}x) against connector [cyan]{profile.name}[/cyan] → {run_dir}/",
+        f"{scenario.clock.scale:g}x, {source}) against connector [cyan]{profile.name}[/cyan]"
+        f" → {run_dir}/",
         highlight=False,
     )
     try:
         with ProgressDisplay(console, f"{scenario.name} × {profile.name}") as display:
-            result = run_async(play(scenario, profile, run_dir, display.show))
+            result = run_async(play(scenario, profile, run_dir, display.show, traffic))
     except ConnectorError as exc:
         raise _fail(str(exc)) from exc
     console.print(summary_table(result.verdict))
@@ -91,6 +113,41 @@ def run(
         f"report: {run_dir / 'report.json'}   junit: {run_dir / 'junit.xml'}", highlight=False
     )
     raise typer.Exit(0 if result.verdict.passed else 1)
+
+
+@app.command()
+def run(
+    scenario_file: ScenarioArg,
+    connector: ConnectorOpt = "reference",
+    seed: SeedOpt = None,
+    drill: DrillOpt = None,
+    out: OutOpt = None,
+) -> None:
+    """Play SCENARIO against a connector, judge it, write report.json and junit.xml.
+
+    Exits 0 when every invariant passed, 1 when one failed, 2 when the run could not be made.
+    """
+    _play(scenario_file, connector, seed, drill, out, SimulatedDemand(), "simulated demand")
+
+
+@app.command()
+def load(
+    scenario_file: ScenarioArg,
+    connector: ConnectorOpt = "reference",
+    seed: SeedOpt = None,
+    drill: DrillOpt = None,
+    workers: Annotated[
+        int,
+        typer.Option(help="Locust workers beside a master (0: one Locust process)", min=0),
+    ] = 0,
+    out: OutOpt = None,
+) -> None:
+    """Like `run`, but Locust pushes the orders over HTTP, following the scenario's curve.
+
+    report.json gains a `locust` section with Locust's own statistics. See docs/LOAD.md.
+    """
+    source = f"Locust, {workers} workers" if workers else "Locust"
+    _play(scenario_file, connector, seed, drill, out, LocustTraffic(workers), source)
 
 
 @app.command()
@@ -138,10 +195,21 @@ def check(
     if not run_dir.is_dir():
         raise _fail(f"{run_dir} is not a folder")
     verdict = judge_folder(run_dir)
-    write_report_json(verdict, run_dir / "report.json")
+    write_report_json(verdict, run_dir / "report.json", extra=_kept_sections(run_dir))
     write_junit_xml(verdict, run_dir / "junit.xml")
     console.print(summary_table(verdict))
     raise typer.Exit(0 if verdict.passed else 1)
+
+
+def _kept_sections(run_dir: Path) -> dict[str, Any]:
+    """Sections of an earlier report.json the judge cannot rebuild (Locust's statistics)."""
+    try:
+        earlier = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(earlier, dict):
+        return {}
+    return {key: earlier[key] for key in KEPT_REPORT_SECTIONS if key in earlier}
 
 
 if __name__ == "__main__":

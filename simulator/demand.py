@@ -1,4 +1,4 @@
-"""Demand: Poisson arrivals of paid orders with baskets, quantities and Zipf SKU popularity."""
+"""Demand: Poisson arrivals of paid orders (rate curves by thinning), baskets, Zipf popularity."""
 
 from __future__ import annotations
 
@@ -40,13 +40,25 @@ class DemandModel:
         self._tid_counter = itertools.count(1)
 
     def arrivals(self, until_seconds: float) -> Iterator[Arrival]:
-        """Arrivals in [0, until_seconds): exponential gaps at the scenario's rate."""
-        rate_per_second = self.settings.orders_per_hour / 3600.0
+        """Arrivals in [0, until_seconds) following the scenario's rate curve.
+
+        A non-homogeneous Poisson process by thinning (Lewis and Shedler): candidates come
+        at the curve's peak rate and each is kept with probability rate(t) / peak. Where the
+        rate is the peak (always, for a flat curve) no extra draw is made, so a flat curve
+        gives exactly the stream of a plain Poisson process of that rate.
+        """
+        settings = self.settings
+        peak = settings.peak_rate(until_seconds) / 3600.0
+        if peak <= 0:
+            return
         at = 0.0
         while True:
-            at += self.random.expovariate(rate_per_second)
+            at += self.random.expovariate(peak)
             if at >= until_seconds:
                 return
+            rate = settings.rate_at(at) / 3600.0
+            if rate < peak and self.random.random() * peak >= rate:
+                continue
             yield Arrival(at, self.next_trade())
 
     def next_trade(self) -> NewTrade:

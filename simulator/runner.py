@@ -1,4 +1,7 @@
-"""Plays a scenario end to end: fakes up, connector started, traffic, drain, judge, reports."""
+"""Plays a scenario end to end: fakes up, connector started, traffic, drain, judge, reports.
+
+One runner for `ecomock run` and `ecomock load`: only the `Traffic` source differs.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +14,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any, Protocol
 
 import httpx
+import simpy
 
 from contract_tests.database import attach_run
 from contract_tests.judge import RunMeta, Verdict, judge_run
@@ -24,12 +29,14 @@ from fake_systems.common.faults import FaultInjector, FaultRule
 from fake_systems.common.server import ServerGroup, bind_free_port
 from fake_systems.ecosystem import Ecosystem
 from fake_systems.wms.service import WmsConfig
+from load.launcher import LocustLauncher
+from load.orders import worker_arrivals
 from simulator.clock import RealtimeClock, format_qimen_time
 from simulator.connector import ConnectorProcess, ConnectorProfile
 from simulator.demand import DemandModel, play_demand
 from simulator.progress import Snapshot
 from simulator.scenario import Scenario
-from simulator.world import World, build_world
+from simulator.world import World
 
 PROGRESS_EVERY_SECONDS = 0.5
 RUNS_DIR = Path("runs")
@@ -64,17 +71,7 @@ def build_faults(scenario: Scenario) -> FaultInjector:
 async def serve_fakes(scenario: Scenario, run_dir: Path) -> AsyncIterator[LiveFakes]:
     """Create the world and the five fakes in `run_dir`, serve them, and tidy up afterwards."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    w = scenario.world
-    world = build_world(
-        scenario.seed,
-        sku_count=w.skus,
-        customer_count=w.customers,
-        warehouse_count=w.warehouses,
-        stock_per_sku=w.stock_per_sku,
-        pickers=w.pickers,
-        packers=w.packers,
-        locale=w.locale,
-    )
+    world = scenario.world.build(scenario.seed)
     clock = RealtimeClock(scenario.clock.start, scenario.clock.scale)
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
     async with httpx.AsyncClient(limits=limits) as http_client:
@@ -90,6 +87,8 @@ async def serve_fakes(scenario: Scenario, run_dir: Path) -> AsyncIterator[LiveFa
                 accept_seconds=scenario.fulfilment.accept_seconds.as_tuple(),
                 pick_seconds=scenario.fulfilment.pick_seconds.as_tuple(),
                 pack_seconds=scenario.fulfilment.pack_seconds.as_tuple(),
+                partial_delivery_share=scenario.fulfilment.partial_delivery_share,
+                process_reports=scenario.fulfilment.process_reports,
             ),
             carrier_config=CarrierConfig(
                 collect_hours=scenario.carrier.collect_hours.as_tuple(),
@@ -97,6 +96,10 @@ async def serve_fakes(scenario: Scenario, run_dir: Path) -> AsyncIterator[LiveFa
                 transit_mode_hours=scenario.carrier.transit_mode_hours,
                 dispatch_hours=scenario.carrier.dispatch_hours.as_tuple(),
                 delivery_hours=scenario.carrier.delivery_hours.as_tuple(),
+                refused_rate=scenario.carrier.refused_rate,
+                stuck_rate=scenario.carrier.stuck_rate,
+                locker_rate=scenario.carrier.locker_rate,
+                locker_overdue_rate=scenario.carrier.locker_overdue_rate,
             ),
         )
         servers = ServerGroup()
@@ -196,6 +199,86 @@ class RunWatch:
         self.conn.close()
 
 
+class Traffic(Protocol):
+    """Where the orders come from; the only thing in which `ecomock run` and `load` differ."""
+
+    async def start(self, fakes: LiveFakes, scenario: Scenario) -> None:
+        """Begin placing orders (the clock has just started)."""
+
+    @property
+    def done(self) -> bool:
+        """Every order has been placed."""
+
+    async def stop(self) -> None:
+        """Tidy up, whether the traffic finished or the run is being abandoned."""
+
+    def report(self) -> dict[str, Any]:
+        """Sections this source adds to report.json (after `stop`)."""
+
+
+class SimulatedDemand:
+    """The SimPy demand model places each order in process at its simulated time."""
+
+    def __init__(self) -> None:
+        self.process: simpy.events.Process | None = None
+
+    async def start(self, fakes: LiveFakes, scenario: Scenario) -> None:
+        model = DemandModel(fakes.world, scenario.demand, scenario.seed)
+        self.process = play_demand(
+            fakes.clock.env, model, scenario.duration, fakes.ecosystem.oms.create_paid_order
+        )
+
+    @property
+    def done(self) -> bool:
+        return self.process is not None and not self.process.is_alive
+
+    async def stop(self) -> None:
+        """Nothing runs outside the world."""
+
+    def report(self) -> dict[str, Any]:
+        return {}
+
+
+class LocustTraffic:
+    """Locust pushes the orders over HTTP (`sales.RawTrade.pushSelf`), as platforms do.
+
+    The scenario as played (seed and drill applied) is written to `scenario.json` in the
+    run folder, which is what the Locust processes read.
+    """
+
+    def __init__(self, workers: int = 0) -> None:
+        self.workers = workers
+        self.launcher: LocustLauncher | None = None
+        self.orders_scheduled = 0
+
+    async def start(self, fakes: LiveFakes, scenario: Scenario) -> None:
+        scenario_file = fakes.run_dir / "scenario.json"
+        scenario_file.write_text(scenario.model_dump_json(indent=2), encoding="utf-8")
+        self.orders_scheduled = sum(1 for _ in worker_arrivals(scenario, 0, 1))
+        self.launcher = LocustLauncher(
+            fakes.run_dir,
+            scenario_file,
+            fakes.run_dir / "endpoints.json",
+            fakes.servers.urls["oms"],
+            workers=self.workers,
+            master_port=free_port() if self.workers else 0,
+        )
+        await self.launcher.start()
+
+    @property
+    def done(self) -> bool:
+        return self.launcher is not None and self.launcher.done
+
+    async def stop(self) -> None:
+        if self.launcher is not None:
+            await self.launcher.stop()
+
+    def report(self) -> dict[str, Any]:
+        if self.launcher is None:
+            return {}
+        return {"locust": {"orders_scheduled": self.orders_scheduled, **self.launcher.statistics()}}
+
+
 @dataclass
 class RunResult:
     run_dir: Path
@@ -207,8 +290,13 @@ async def play(
     profile: ConnectorProfile,
     run_dir: Path,
     show: Callable[[Snapshot], None],
+    traffic: Traffic | None = None,
 ) -> RunResult:
-    """Run the connector against the fakes under the scenario, then judge it."""
+    """Run the connector against the fakes under the scenario, then judge it.
+
+    `traffic` places the orders: the simulator's demand model by default, or Locust.
+    """
+    traffic = traffic or SimulatedDemand()
     port = free_port()
     profile = profile.resolved(port)
     wall_started = time.time()
@@ -231,24 +319,21 @@ async def play(
             await connector.start(scenario.run.connector_start_timeout)
             traffic_started = time.time()
             clock.start()
-            demand = play_demand(
-                clock.env,
-                DemandModel(fakes.world, scenario.demand, scenario.seed),
-                scenario.duration,
-                eco.oms.create_paid_order,
-            )
+            await traffic.start(fakes, scenario)
             await watch.until(
-                lambda: not demand.is_alive,
+                lambda: traffic.done,
                 "traffic",
                 deadline=scenario.wall_duration_seconds * 3 + 60,
             )
             traffic_seconds = time.time() - traffic_started
+            await traffic.stop()
             await watch.drain(scenario.run.drain_timeout, scenario.run.stall_timeout)
             # Freeze the world so the last signed parcels and confirmations can be acted on
             # before the connector is stopped, instead of racing the stop.
             clock.pause()
             await watch.settle(lambda: eco.pushes_in_flight, scenario.run.stall_timeout)
         finally:
+            await traffic.stop()
             exit_code = await connector.stop()
             await watch.close()
     meta = RunMeta(
@@ -262,6 +347,6 @@ async def play(
         connector_exit_code=exit_code,
     )
     verdict = judge_run(run_dir, meta)
-    write_report_json(verdict, run_dir / "report.json")
+    write_report_json(verdict, run_dir / "report.json", extra=traffic.report())
     write_junit_xml(verdict, run_dir / "junit.xml")
     return RunResult(run_dir, verdict)

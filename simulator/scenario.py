@@ -2,28 +2,44 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import math
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from simulator.clock import CHINA
+from simulator.world import World, build_world
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+_DURATION = re.compile(r"^(?:\d+(?:\.\d+)?[smhd])+$")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 def parse_duration(value: object) -> float:
-    """ "90s", "15m", "22h", "2d" or a number of seconds -> seconds."""
+    """ "90s", "15m", "22h", "2d", "1h30m" or a number of seconds -> seconds."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = float(value)
-    elif isinstance(value, str) and (match := _DURATION.match(value)):
-        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    elif isinstance(value, str) and _DURATION.match(text := value.replace(" ", "")):
+        seconds = sum(
+            float(number) * _UNIT_SECONDS[unit] for number, unit in _DURATION_PART.findall(text)
+        )
     else:
-        raise ValueError('expected a duration such as "90s", "15m", "22h" or "2d"')
+        raise ValueError('expected a duration such as "90s", "15m", "1h30m" or "2d"')
     if seconds <= 0:
         raise ValueError("a duration must be positive")
     return seconds
@@ -69,11 +85,77 @@ class WorldSettings(Strict):
     packers: int = Field(6, ge=1, le=10_000)
     locale: str = "zh_CN"
 
+    def build(self, seed: int) -> World:
+        """The seeded world these settings describe (the same for the same seed)."""
+        return build_world(
+            seed,
+            sku_count=self.skus,
+            customer_count=self.customers,
+            warehouse_count=self.warehouses,
+            stock_per_sku=self.stock_per_sku,
+            pickers=self.pickers,
+            packers=self.packers,
+            locale=self.locale,
+        )
+
+
+class CurveStep(Strict):
+    """One stage of a rate curve, Locust's `stages` idiom: the rate that holds until `until`.
+
+    `until` is simulated time since the start of traffic. The rate is either absolute
+    (`orders_per_hour`) or a `factor` of the demand's `orders_per_hour` (so one number resizes
+    a whole curve). With `ramp: true` the rate moves linearly from the previous step's rate
+    (0 before the first step) to this one over the step, instead of jumping at its start.
+    """
+
+    until: Duration
+    orders_per_hour: float | None = Field(None, ge=0, description="simulated hour")
+    factor: float | None = Field(None, ge=0, description="times demand.orders_per_hour")
+    ramp: bool = False
+
+    @model_validator(mode="after")
+    def _one_rate(self) -> CurveStep:
+        if (self.orders_per_hour is None) == (self.factor is None):
+            raise ValueError("give exactly one of orders_per_hour and factor")
+        return self
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of a rate curve: the rate goes linearly from `rate_start` to `rate_end`."""
+
+    start: float  # simulated seconds
+    end: float
+    rate_start: float  # orders per simulated hour
+    rate_end: float
+
+    def rate_at(self, seconds: float) -> float:
+        if self.rate_start == self.rate_end:  # also spares the unbounded last piece inf / inf
+            return self.rate_start
+        share = (seconds - self.start) / (self.end - self.start)
+        return self.rate_start + (self.rate_end - self.rate_start) * share
+
+    def orders(self, until: float) -> float:
+        """Expected orders in [start, min(end, until)) (trapezoid rule: exact for a line)."""
+        stop = min(self.end, until)
+        if stop <= self.start:
+            return 0.0
+        return (self.rate_at(self.start) + self.rate_at(stop)) / 2 * (stop - self.start) / 3600
+
 
 class DemandSettings(Strict):
-    """Poisson arrivals in simulated time; baskets, quantities and Zipf popularity."""
+    """Poisson arrivals in simulated time; baskets, quantities and Zipf popularity.
 
-    orders_per_hour: float = Field(gt=0, description="simulated hour")
+    Without `curve` the rate is `orders_per_hour` throughout; with one, it follows the
+    curve, and after the curve's last step that step's rate holds. `drill` multiplies every
+    rate (1.5 plays a peak drill at 150 %).
+    """
+
+    orders_per_hour: float = Field(
+        gt=0, description="simulated hour; the base of the curve's factors"
+    )
+    curve: list[CurveStep] | None = Field(None, min_length=1)
+    drill: float = Field(1.0, gt=0, le=100, description="scales every rate")
     mean_lines: float = Field(1.6, ge=1, le=20)
     max_lines: int = Field(6, ge=1, le=200)
     mean_quantity: float = Field(1.3, ge=1, le=50)
@@ -82,6 +164,55 @@ class DemandSettings(Strict):
     discount_rate: float = Field(0.3, ge=0, le=1, description="share of orders with a coupon")
     freight_rate: float = Field(0.2, ge=0, le=1, description="share of orders paying freight")
 
+    @field_validator("curve")
+    @classmethod
+    def _increasing(cls, curve: list[CurveStep] | None) -> list[CurveStep] | None:
+        for index, (before, after) in enumerate(itertools.pairwise(curve or []), start=1):
+            if after.until <= before.until:
+                raise ValueError(
+                    f"step {index}: until ({after.until:g} s) must be later than the step"
+                    f" before ({before.until:g} s)"
+                )
+        return curve
+
+    def segments(self) -> tuple[Segment, ...]:
+        """The curve as linear pieces, drill applied; the last piece runs on for ever.
+
+        Not cached: `model_copy` would carry a cache over to a copy with another drill.
+        """
+        if not self.curve:
+            rate = self.orders_per_hour * self.drill
+            return (Segment(0.0, math.inf, rate, rate),)
+        pieces: list[Segment] = []
+        start, previous = 0.0, 0.0
+        for step in self.curve:
+            base = step.orders_per_hour
+            rate = base if base is not None else (step.factor or 0.0) * self.orders_per_hour
+            rate *= self.drill
+            pieces.append(Segment(start, step.until, previous if step.ramp else rate, rate))
+            start, previous = step.until, rate
+        pieces.append(Segment(start, math.inf, previous, previous))
+        return tuple(pieces)
+
+    def rate_at(self, seconds: float) -> float:
+        """Orders per simulated hour at `seconds` of simulated time after the start."""
+        pieces = self.segments()
+        # The first piece ending after `seconds` (the last one never ends).
+        piece = pieces[bisect.bisect_right([p.end for p in pieces], seconds)]
+        return piece.rate_at(max(seconds, piece.start))
+
+    def peak_rate(self, until: float, since: float = 0.0) -> float:
+        """The highest rate in [since, until), orders per simulated hour (bounds thinning)."""
+        # Pieces are linear: the highest rate of each is at one of its (clipped) ends.
+        return max(
+            max(piece.rate_at(max(since, piece.start)), piece.rate_at(min(until, piece.end)))
+            for piece in self.segments()
+            if piece.start < until and piece.end > since
+        )
+
+    def expected_orders(self, until: float) -> float:
+        return sum(piece.orders(until) for piece in self.segments())
+
 
 class FulfilmentSettings(Strict):
     """WMS timings, simulated seconds."""
@@ -89,6 +220,10 @@ class FulfilmentSettings(Strict):
     accept_seconds: Range = Range(low=30, high=120)
     pick_seconds: Range = Range(low=60, high=240)
     pack_seconds: Range = Range(low=60, high=180)
+    # Share of orders (two units or more) the WMS ships in two packages (partial confirm).
+    partial_delivery_share: float = Field(default=0.0, ge=0.0, le=1.0)
+    # Push orderprocess.report on every delivery order state change (4+ pushes per order).
+    process_reports: bool = False
 
 
 class CarrierSettings(Strict):
@@ -99,6 +234,19 @@ class CarrierSettings(Strict):
     transit_mode_hours: float = Field(12.0, ge=0, description="most likely transit time")
     dispatch_hours: Range = Range(low=0.5, high=3.0)
     delivery_hours: Range = Range(low=1.0, high=4.0)
+    # Problem parcels, shares of all parcels (docs/protocols/carrier.md, "The journey").
+    refused_rate: float = Field(0.0, ge=0, le=1, description="refused at the door (4/404)")
+    stuck_rate: float = Field(0.0, ge=0, le=1, description="stuck (4/401 or 4/402)")
+    locker_rate: float = Field(0.0, ge=0, le=1, description="left in a locker (2/211)")
+    locker_overdue_rate: float = Field(
+        0.0, ge=0, le=1, description="share of locker parcels never picked up (4/412)"
+    )
+
+    @model_validator(mode="after")
+    def _shares(self) -> CarrierSettings:
+        if self.refused_rate + self.stuck_rate + self.locker_rate > 1:
+            raise ValueError("refused_rate + stuck_rate + locker_rate must not exceed 1")
+        return self
 
 
 class FaultSettings(Strict):
@@ -140,11 +288,22 @@ class Scenario(Strict):
 
     @property
     def expected_orders(self) -> float:
-        return self.demand.orders_per_hour * self.duration / 3600.0
+        return self.demand.expected_orders(self.duration)
 
     @property
     def expected_orders_per_wall_minute(self) -> float:
-        return self.demand.orders_per_hour / 3600.0 * self.clock.scale * 60.0
+        """The average over the run."""
+        return self.expected_orders / self.wall_duration_seconds * 60.0
+
+    @property
+    def peak_orders_per_wall_minute(self) -> float:
+        return self.demand.peak_rate(self.duration) / 3600.0 * self.clock.scale * 60.0
+
+    def with_drill(self, drill: float) -> Scenario:
+        """The same scenario with every demand rate scaled by `drill` (replacing its own)."""
+        # Validated again, so a drill out of range is refused with the field's name.
+        demand = DemandSettings.model_validate({**self.demand.model_dump(), "drill": drill})
+        return self.model_copy(update={"demand": demand})
 
 
 class ScenarioError(ValueError):

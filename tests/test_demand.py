@@ -97,3 +97,44 @@ def test_simpy_process_places_orders_at_their_simulated_time(
     assert placed == pytest.approx([a.at_seconds for a in expected])
     count = oms.ctx.conn.execute("SELECT count(*) FROM orders").fetchone()[0]
     assert count == len(expected)
+
+
+def _curve(*steps: dict[str, object], **settings: object) -> DemandSettings:
+    return DemandSettings.model_validate({"orders_per_hour": 600, "curve": list(steps), **settings})
+
+
+def test_a_flat_curve_is_the_plain_poisson_process(world: World) -> None:
+    flat = _curve({"until": "10h", "orders_per_hour": 600})
+    plain = list(DemandModel(world, SETTINGS, seed=3).arrivals(3600))
+    assert list(DemandModel(world, flat, seed=3).arrivals(3600)) == plain
+
+
+def test_curve_steps_set_the_rate_of_each_stretch(world: World) -> None:
+    # An hour at 1x (600), then ten minutes at 20x (12,000/h): 600 + 2,000 orders expected.
+    curve = _curve({"until": "1h", "factor": 1}, {"until": "70m", "factor": 20})
+    arrivals = list(DemandModel(world, curve, seed=6).arrivals(70 * 60))
+    first = sum(a.at_seconds < 3600 for a in arrivals)
+    spike = len(arrivals) - first
+    # Poisson counts within 4 standard deviations (sqrt(600) ≈ 24.5, sqrt(2000) ≈ 44.7).
+    assert 500 <= first <= 700
+    assert 1820 <= spike <= 2180
+    assert DemandModel(world, curve, seed=6).next_trade() != arrivals[0].trade  # draws moved on
+    assert list(DemandModel(world, curve, seed=6).arrivals(70 * 60)) == arrivals  # reproducible
+
+
+def test_ramps_are_linear_and_drill_scales_everything(world: World) -> None:
+    curve = _curve(
+        {"until": "1h", "orders_per_hour": 0}, {"until": "2h", "factor": 10, "ramp": True}
+    )
+    assert curve.rate_at(1800) == 0
+    assert curve.rate_at(3600 + 900) == pytest.approx(1500)  # a quarter of the way to 6,000
+    assert curve.rate_at(99_999) == 6000  # the last rate holds
+    assert curve.expected_orders(7200) == pytest.approx(3000)
+    arrivals = list(DemandModel(world, curve, seed=8).arrivals(7200))
+    assert all(a.at_seconds >= 3600 for a in arrivals)
+    late = sum(a.at_seconds >= 5400 for a in arrivals)
+    assert late > 2 * (len(arrivals) - late)  # the rising half holds 3/4 of the orders
+    drilled = curve.model_copy(update={"drill": 1.5})
+    assert drilled.rate_at(3600 + 900) == pytest.approx(2250)
+    assert drilled.expected_orders(7200) == pytest.approx(4500)
+    assert 4230 <= len(list(DemandModel(world, drilled, seed=8).arrivals(7200))) <= 4770
