@@ -15,6 +15,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from contract_tests.html_report import write_html_report
 from contract_tests.invariants import InvariantResult
 from contract_tests.judge import Verdict
 from contract_tests.metrics import FLOWS, ORDER_COUNT_KEYS
@@ -241,3 +242,10 @@ def latency_table(verdict: Verdict) -> Table:
 def render_summary(verdict: Verdict, console: Console | None = None) -> None:
     """Print the invariants and latency tables (what `ecomock run` / `check` show at the end)."""
     (console or Console()).print(Group(summary_table(verdict), latency_table(verdict)))
+
+
+def write_reports(verdict: Verdict, run_dir: Path, extra: Mapping[str, Any] | None = None) -> None:
+    """report.json, junit.xml and report.html, side by side in the run folder."""
+    write_report_json(verdict, run_dir / "report.json", extra=extra)
+    write_junit_xml(verdict, run_dir / "junit.xml")
+    write_html_report(verdict, run_dir, run_dir / "report.html")

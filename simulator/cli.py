@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from contract_tests.judge import judge_folder
-from contract_tests.report import summary_table, write_junit_xml, write_report_json
+from contract_tests.report import summary_table, write_reports
 from simulator.connector import ConnectorError, load_profile
 from simulator.progress import ProgressDisplay
 from simulator.runner import (
@@ -110,7 +110,9 @@ def _play(
         raise _fail(str(exc)) from exc
     console.print(summary_table(result.verdict))
     console.print(
-        f"report: {run_dir / 'report.json'}   junit: {run_dir / 'junit.xml'}", highlight=False
+        f"report: {run_dir / 'report.html'}   json: {run_dir / 'report.json'}"
+        f"   junit: {run_dir / 'junit.xml'}",
+        highlight=False,
     )
     raise typer.Exit(0 if result.verdict.passed else 1)
 
@@ -123,7 +125,7 @@ def run(
     drill: DrillOpt = None,
     out: OutOpt = None,
 ) -> None:
-    """Play SCENARIO against a connector, judge it, write report.json and junit.xml.
+    """Play SCENARIO against a connector, judge it, write report.html, report.json, junit.xml.
 
     Exits 0 when every invariant passed, 1 when one failed, 2 when the run could not be made.
     """
@@ -191,12 +193,11 @@ def up(
 def check(
     run_dir: Annotated[Path, typer.Argument(metavar="DIR", help="a finished run folder")],
 ) -> None:
-    """Judge a finished run again from its databases; rewrites report.json and junit.xml."""
+    """Judge a finished run again from its databases; rewrites the three reports."""
     if not run_dir.is_dir():
         raise _fail(f"{run_dir} is not a folder")
     verdict = judge_folder(run_dir)
-    write_report_json(verdict, run_dir / "report.json", extra=_kept_sections(run_dir))
-    write_junit_xml(verdict, run_dir / "junit.xml")
+    write_reports(verdict, run_dir, extra=_kept_sections(run_dir))
     console.print(summary_table(verdict))
     raise typer.Exit(0 if verdict.passed else 1)
 

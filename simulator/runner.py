@@ -22,7 +22,7 @@ import simpy
 from contract_tests.database import attach_run
 from contract_tests.judge import RunMeta, Verdict, judge_run
 from contract_tests.live import count_orders, live_violations
-from contract_tests.report import write_junit_xml, write_report_json
+from contract_tests.report import write_reports
 from fake_systems.carrier.service import CarrierConfig
 from fake_systems.common.credentials import Credentials
 from fake_systems.common.faults import FaultInjector, FaultRule
@@ -347,6 +347,5 @@ async def play(
         connector_exit_code=exit_code,
     )
     verdict = judge_run(run_dir, meta)
-    write_report_json(verdict, run_dir / "report.json", extra=traffic.report())
-    write_junit_xml(verdict, run_dir / "junit.xml")
+    write_reports(verdict, run_dir, extra=traffic.report())
     return RunResult(run_dir, verdict)

@@ -46,7 +46,16 @@ def test_reference_connector_passes(tmp_path: Path) -> None:
     assert orders["created"] == orders["at_wms"] == orders["shipped"] == orders["invoiced"]
     assert orders["delivered"] > 0  # the completion path ran too
     assert report["latency_seconds"]["paid_to_wms"]["p99"] <= 3.0
-    for name in ("report.json", "junit.xml", "oms.db", "wms.db", "erp.db", "bank.db", "carrier.db"):
+    for name in (
+        "report.json",
+        "junit.xml",
+        "report.html",
+        "oms.db",
+        "wms.db",
+        "erp.db",
+        "bank.db",
+        "carrier.db",
+    ):
         assert (tmp_path / "run" / name).is_file()
     # The lost WMS responses of the scenario really happened, and retries recovered them.
     from contract_tests.database import attach_run
