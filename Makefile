@@ -26,9 +26,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy simulator fake_systems contract_tests connectors load
 
+# Every benchmark of docs/PERFORMANCE.md (~45 min); BENCH_ARGS="--quick" checks the bench in
+# a few minutes, BENCH_ARGS="--only capacity" runs one part.
 bench: $(STAMP)
-	$(BIN)/python -m pytest -q tests/bench --benchmark-enable --benchmark-only \
-		--benchmark-columns=min,median,ops,rounds --benchmark-sort=name
+	sh load/bench/tools.sh
+	$(BIN)/python -m load.bench.all $(BENCH_ARGS)
 
 fuzz: $(STAMP)
 	ECOMOCK_FUZZ_EXAMPLES=50000 ECOMOCK_FUZZ_RANDOM=1 $(BIN)/python -m pytest -q -m fuzz

@@ -14,7 +14,10 @@ from simulator.clock import Clock
 # Simulated seconds between attempts: the graded 1 / 5 / 15 minute retries of the seeds.
 DEFAULT_RETRY_SIM_SECONDS: tuple[float, ...] = (60.0, 300.0, 900.0)
 PUSH_TIMEOUT_SECONDS = 10.0
-MAX_PUSHES_IN_FLIGHT = 64
+# Per dispatcher. httpcore scans every pooled connection (a syscall each) on every request, so
+# a deep pool cost the fakes a third of their time under load (profiled, docs/PERFORMANCE.md);
+# 16 local pushes in flight carry thousands a second.
+MAX_PUSHES_IN_FLIGHT = 16
 
 
 @dataclass

@@ -5,15 +5,26 @@ Under `make test` they run once each as plain tests (pytest-benchmark is disable
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import orjson
+import pytest
+
+from connectors.reference.mapper import TradeMapper
+from contract_tests.database import attach_run
+from contract_tests.invariants import run_invariants
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import OmsCredentials
 from fake_systems.common.signing import kdniao_data_sign, qimen_sign, wdt_sign
 from fake_systems.common.storage import transaction
+from fake_systems.erp.api.k3 import form_request
 from fake_systems.oms.service import OmsService
+from fake_systems.wms import qimen_xml
 from fake_systems.wms.qimen_xml import parse_request, text
+from load.bench.judge_scale import build
 from simulator.demand import DemandModel
 from simulator.scenario import DemandSettings
 from simulator.world import World
@@ -92,3 +103,97 @@ def test_oms_create_paid_order(
     oms.setup(world)
     model = DemandModel(world, DemandSettings(orders_per_hour=100), seed=1)
     assert len(benchmark(lambda: oms.create_paid_order(model.next_trade()))) == 16
+
+
+MID_ORDERS = 5_000
+LOST_EVERY = 500
+
+
+@pytest.fixture(scope="module")
+def mid_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
+    """A synthetic run of 5,000 orders and 50,000 events (load/bench/judge_scale.py)."""
+    run_dir = tmp_path_factory.mktemp("mid-run")
+    build(run_dir, MID_ORDERS, events=50_000, lost_every=LOST_EVERY)
+    conn = attach_run(Path(run_dir))
+    yield conn
+    conn.close()
+
+
+def test_invariants_on_mid_size_run(benchmark: Bench, mid_run: sqlite3.Connection) -> None:
+    results = benchmark(run_invariants, mid_run)
+    failing = {r.name: r.violations for r in results if not r.passed}
+    assert failing == {"no_lost_orders": MID_ORDERS // LOST_EVERY}
+
+
+K3_SAVE = {
+    "formid": "SAL_OUTSTOCK",
+    "data": {
+        "Model": {
+            "FBillNo": "2026111100000001",
+            "FDate": "2026-11-11 00:00:01",
+            "FCustomerID": {"FNumber": "TM-A"},
+            "FEntity": [
+                {
+                    "FMaterialID": {"FNumber": f"10000000000000{i:02d}"},
+                    "FRealQty": 2,
+                    "FTaxPrice": "49.90",
+                    "FAllAmount": "99.80",
+                }
+                for i in range(3)
+            ],
+        }
+    },
+}
+
+
+def test_k3_json_decode(benchmark: Bench) -> None:
+    raw = orjson.dumps(K3_SAVE)
+
+    def decode() -> tuple[str | None, dict[str, Any]]:
+        return form_request(orjson.loads(raw), "Save")
+
+    form_id, data = benchmark(decode)
+    assert form_id == "SAL_OUTSTOCK" and data["Model"]["FBillNo"] == "2026111100000001"
+
+
+def test_k3_json_encode(benchmark: Bench) -> None:
+    assert orjson.loads(benchmark(orjson.dumps, K3_SAVE)) == K3_SAVE
+
+
+def test_qimen_xml_encode_confirm(benchmark: Bench) -> None:
+    order = {
+        "delivery_order_code": "2026111100000001",
+        "delivery_order_id": "DO00000001",
+        "warehouse_code": "WH-GZ01",
+        "order_type": "JYCK",
+        "logistics_code": "SF",
+        "delivered_sim": "2026-11-11 00:05:00",
+    }
+    lines = [
+        {"order_line_no": str(i), "item_code": f"10000000000000{i:02d}", "plan_qty": 2,
+         "actual_qty": 2}
+        for i in range(3)
+    ]  # fmt: skip
+    body = benchmark(qimen_xml.confirm_body, order, lines, "SF000000000001", 1.5, "DO1-DELIVERED")
+    root = parse_request(body.encode())
+    assert text(root, "deliveryOrder/deliveryOrderCode") == "2026111100000001"
+    assert len(root.findall("packages/package/items/item")) == 3
+
+
+def test_qimen_xml_encode_create(benchmark: Bench) -> None:
+    trade = {
+        "trade_no": "2026111100000001",
+        "warehouse_no": "WH-GZ01",
+        "shop_no": "TM-A",
+        "logistics_code": "SF",
+        "owner_code": "OWNER-A",
+        "paid": "99.80",
+        "detail_list": [
+            {"rec_id": i, "spec_no": f"10000000000000{i:02d}", "num": 2, "share_amount": "33.26"}
+            for i in range(3)
+        ],
+    }
+    body = benchmark(TradeMapper().delivery_order_xml, trade, "2026111100000001", "SF1")
+    assert text(parse_request(body.encode()), "deliveryOrder/deliveryOrderCode") == (
+        "2026111100000001"
+    )

@@ -1,0 +1,198 @@
+"""`make bench`: every benchmark of issue 4, one after the other, each printing its figures.
+
+1. micro-benchmarks (pytest-benchmark over tests/bench/)
+2. harness capacity: lifecycles per minute at full speed, latency at 1,000 orders/min,
+   peak memory of a 100,000-order run (load/bench/capacity.py)
+3. ecomock side by side with WireMock under wrk (load/bench/wiremock.py)
+4. the judge over 1,000,000 history events (load/bench/judge_scale.py)
+5. end to end: the certification load (scenarios/certification.yaml, ten wall minutes with
+   the reference connector), then a search for the highest rate that still passes
+   (the same scenario at 2k, 4k, 8k and 10k orders/min for a minute and a half each)
+
+The whole takes about 45 minutes. `--only NAME` runs one part (micro, capacity, wiremock,
+judge, certification, max-rate); `--quick` shrinks every part to a few seconds, to check
+that the bench itself works. A summary of every figure is printed at the end and written
+to `runs/bench-summary.json`; docs/PERFORMANCE.md is where they are kept, by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PARTS = ("micro", "capacity", "wiremock", "judge", "certification", "max-rate")
+CERTIFICATION = Path("scenarios/certification.yaml")
+MAX_RATES_PER_MINUTE = (2_000, 4_000, 8_000, 10_000)
+MAX_RATE_SECONDS = 90
+SUMMARY = Path("runs/bench-summary.json")
+
+
+def shell(command: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run one benchmark command, echoing it and its output as it goes."""
+    print(f"\n$ {' '.join(command)}", flush=True)
+    lines: list[str] = []
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            print(line, end="", flush=True)
+            lines.append(line)
+    return subprocess.CompletedProcess(command, process.returncode, "".join(lines), "")
+
+
+def json_tail(output: str) -> dict[str, Any]:
+    """The last JSON object a benchmark printed (they print one, indented, at the end)."""
+    start = output.rfind("\n{")
+    text = output[start + 1 :] if start >= 0 else output[output.find("{") :]
+    result: dict[str, Any] = json.loads(text)
+    return result
+
+
+def python(module: str, *args: str) -> dict[str, Any]:
+    done = shell([sys.executable, "-m", module, *args])
+    return {"exit_code": done.returncode, **json_tail(done.stdout)}
+
+
+def micro(quick: bool) -> dict[str, Any]:
+    command = [sys.executable, "-m", "pytest", "-q", "tests/bench"]
+    command += ["--benchmark-enable", "--benchmark-only", "--benchmark-sort=name"]
+    command += ["--benchmark-columns=min,median,ops,rounds"]
+    if quick:
+        command += ["--benchmark-max-time=0.05", "--benchmark-min-rounds=1"]
+    return {"exit_code": shell(command).returncode}
+
+
+def capacity(quick: bool) -> dict[str, Any]:
+    module = "load.bench.capacity"
+    if quick:
+        return {"max": python(module, "--orders", "200")}
+    return {
+        "max": python(module, "--orders", "20000"),
+        "at_1000_per_min": python(module, "--rate", "1000", "--seconds", "60"),
+        "memory_100k": python(module, "--orders", "100000"),
+    }
+
+
+def wiremock(quick: bool) -> dict[str, Any]:
+    seconds = ["--seconds", "3", "--warmup", "1"] if quick else ["--seconds", "15"]
+    return python("load.bench.wiremock", *seconds)
+
+
+def judge(quick: bool) -> dict[str, Any]:
+    size = ["--orders", "5000", "--events", "50000"] if quick else []
+    return python("load.bench.judge_scale", *size)
+
+
+def ecomock_run(scenario: Path, run_dir: Path) -> dict[str, Any]:
+    """`ecomock run` with the reference connector; the report's figures that matter here."""
+    done = shell([str(Path(sys.executable).with_name("ecomock")), "run", str(scenario),
+                  "--out", str(run_dir)])  # fmt: skip
+    try:
+        report = json.loads((run_dir / "report.json").read_text())
+    except (OSError, ValueError):
+        return {"exit_code": done.returncode, "verdict": "no report"}
+    violations = {i["name"]: i["violations"] for i in report["invariants"] if not i["passed"]}
+    return {
+        "exit_code": done.returncode,
+        "verdict": report["verdict"],
+        "orders": report["orders"],
+        "orders_per_min": report["throughput"]["orders_per_min"],
+        "paid_to_wms": report["latency_seconds"].get("paid_to_wms"),
+        "failed_invariants": violations,
+        "run_dir": str(run_dir),
+    }
+
+
+def scenario_at(rate_per_minute: float, seconds: float, out: Path) -> Path:
+    """The certification scenario at another rate and length, its warehouse crew scaled."""
+    data = yaml.safe_load(CERTIFICATION.read_text())
+    factor = rate_per_minute / 1000.0
+    data["name"] = f"certification-{int(rate_per_minute)}"
+    data["duration"] = f"{seconds:g}s"
+    data["demand"]["orders_per_hour"] = rate_per_minute * 60
+    for crew in ("pickers", "packers"):
+        data["world"][crew] = min(10_000, int(data["world"][crew] * max(factor, 1.0)))
+    data["world"]["stock_per_sku"] = int(data["world"]["stock_per_sku"] * max(factor, 1.0))
+    path = out / f"{data['name']}.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    return path
+
+
+def certification(quick: bool) -> dict[str, Any]:
+    out = Path(tempfile.mkdtemp(prefix="ecomock-bench-"))
+    scenario = scenario_at(1000, 30, out) if quick else CERTIFICATION
+    return ecomock_run(scenario, out / "run")
+
+
+def max_rate(quick: bool) -> dict[str, Any]:
+    out = Path(tempfile.mkdtemp(prefix="ecomock-bench-"))
+    rates = MAX_RATES_PER_MINUTE[:1] if quick else MAX_RATES_PER_MINUTE
+    seconds = 20 if quick else MAX_RATE_SECONDS
+    results: dict[str, Any] = {}
+    highest = None
+    for rate in rates:
+        result = ecomock_run(scenario_at(rate, seconds, out), out / f"run-{rate}")
+        results[str(rate)] = result
+        if result["verdict"] != "pass":
+            break  # a rate that fails makes the higher ones pointless
+        highest = rate
+    return {"highest_passing_per_min": highest, "seconds_each": seconds, "runs": results}
+
+
+RUNNERS: dict[str, Callable[[bool], dict[str, Any]]] = {
+    "micro": micro,
+    "capacity": capacity,
+    "wiremock": wiremock,
+    "judge": judge,
+    "certification": certification,
+    "max-rate": max_rate,
+}
+
+
+def machine() -> dict[str, Any]:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
+    return {
+        "cpu": cpu,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average_at_start": load,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", choices=PARTS, action="append")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    summary: dict[str, Any] = {"machine": machine(), "started": time.strftime("%F %T")}
+    for part in args.only or PARTS:
+        started = time.perf_counter()
+        summary[part] = RUNNERS[part](args.quick)
+        summary[part]["bench_seconds"] = round(time.perf_counter() - started, 1)
+    SUMMARY.parent.mkdir(exist_ok=True)
+    SUMMARY.write_text(json.dumps(summary, indent=2, ensure_ascii=False))
+    print("\n=== summary (also in runs/bench-summary.json) ===")
+    print(json.dumps(summary, indent=2, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
