@@ -16,6 +16,7 @@ import yaml
 from connectors.faulty.duplicate_on_retry import DuplicateOnRetryMapper
 from connectors.faulty.skips_shop import SkipsShopMapper
 from connectors.faulty.wrong_amount import WrongAmountMapper
+from connectors.reference.clients.http import HttpClient, HttpxClient
 from connectors.reference.mapper import TradeMapper
 from connectors.reference.store import Shipment, StateStore, Step, StepStatus
 from tests.test_connector_mapping import make_trade
@@ -67,10 +68,10 @@ def test_duplicate_on_retry_changes_the_code_after_the_first_attempt() -> None:
 
 
 @pytest.fixture
-async def peers_and_http() -> AsyncIterator[tuple[Peers4, httpx.AsyncClient]]:
+async def peers_and_http() -> AsyncIterator[tuple[Peers4, HttpClient]]:
     peers = Peers4()
     async with httpx.AsyncClient(transport=httpx.MockTransport(peers.handler)) as client:
-        yield peers, client
+        yield peers, HttpxClient(client)
 
 
 @pytest.mark.anyio
@@ -82,7 +83,7 @@ async def peers_and_http() -> AsyncIterator[tuple[Peers4, httpx.AsyncClient]]:
     ],
 )
 async def test_a_lost_wms_answer_duplicates_only_with_the_faulty_mapper(
-    peers_and_http: tuple[Peers4, httpx.AsyncClient],
+    peers_and_http: tuple[Peers4, HttpClient],
     tmp_path: Path,
     mapper: TradeMapper,
     codes: list[str],

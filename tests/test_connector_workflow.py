@@ -16,6 +16,7 @@ import httpx
 import orjson
 import pytest
 
+from connectors.reference.clients.http import HttpClient, HttpxClient
 from connectors.reference.clients.k3 import K3Client
 from connectors.reference.clients.kdniao import KdniaoClient
 from connectors.reference.clients.oms import OmsClient
@@ -170,9 +171,9 @@ def peers() -> Peers4:
 
 
 @pytest.fixture
-async def http(peers: Peers4) -> AsyncIterator[httpx.AsyncClient]:
+async def http(peers: Peers4) -> AsyncIterator[HttpClient]:
     async with httpx.AsyncClient(transport=httpx.MockTransport(peers.handler)) as client:
-        yield client
+        yield HttpxClient(client)
 
 
 @pytest.fixture
@@ -181,7 +182,7 @@ def store(tmp_path: Path) -> StateStore:
 
 
 def make_workflow(
-    store: StateStore, http: httpx.AsyncClient, mapper: TradeMapper | None = None
+    store: StateStore, http: HttpClient, mapper: TradeMapper | None = None
 ) -> Workflow:
     clients = Peers(
         oms=OmsClient(http, "http://oms", "sid", "key", OMS_SECRET),
@@ -215,7 +216,7 @@ def confirm(store: StateStore, code: str = TRADE_NO, out_biz_code: str = "DO1-DE
 
 @pytest.mark.anyio
 async def test_order_flows_from_waybill_to_completion(
-    peers: Peers4, http: httpx.AsyncClient, store: StateStore
+    peers: Peers4, http: HttpClient, store: StateStore
 ) -> None:
     workflow = make_workflow(store, http)
     await place_order(store, workflow)
@@ -247,7 +248,7 @@ async def test_order_flows_from_waybill_to_completion(
 
 @pytest.mark.anyio
 async def test_signed_push_before_the_oms_knows_it_shipped_waits_for_shipping(
-    peers: Peers4, http: httpx.AsyncClient, store: StateStore
+    peers: Peers4, http: HttpClient, store: StateStore
 ) -> None:
     workflow = make_workflow(store, http)
     await place_order(store, workflow)
@@ -266,7 +267,7 @@ async def test_signed_push_before_the_oms_knows_it_shipped_waits_for_shipping(
 
 @pytest.mark.anyio
 async def test_lost_wms_answer_is_retried_with_the_same_code(
-    peers: Peers4, http: httpx.AsyncClient, store: StateStore
+    peers: Peers4, http: HttpClient, store: StateStore
 ) -> None:
     peers.lost["taobao.qimen.deliveryorder.create"] = 1
     workflow = make_workflow(store, http)
@@ -277,7 +278,7 @@ async def test_lost_wms_answer_is_retried_with_the_same_code(
 
 @pytest.mark.anyio
 async def test_business_refusal_parks_at_once(
-    peers: Peers4, http: httpx.AsyncClient, store: StateStore
+    peers: Peers4, http: HttpClient, store: StateStore
 ) -> None:
     refusal = httpx.Response(
         200,
@@ -294,7 +295,7 @@ async def test_business_refusal_parks_at_once(
 
 @pytest.mark.anyio
 async def test_transient_failures_get_three_retries_then_park(
-    peers: Peers4, http: httpx.AsyncClient, store: StateStore
+    peers: Peers4, http: HttpClient, store: StateStore
 ) -> None:
     peers.script("1007", *[httpx.Response(503) for _ in range(10)])
     workflow = make_workflow(store, http)
@@ -309,7 +310,7 @@ async def test_transient_failures_get_three_retries_then_park(
 
 @pytest.mark.anyio
 async def test_transport_error_is_retried(
-    peers: Peers4, http: httpx.AsyncClient, store: StateStore
+    peers: Peers4, http: HttpClient, store: StateStore
 ) -> None:
     original = peers.handler
     failures = {"left": 1}
@@ -321,7 +322,7 @@ async def test_transport_error_is_retried(
         return original(request)
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(flaky)) as client:
-        workflow = make_workflow(store, client)
+        workflow = make_workflow(store, HttpxClient(client))
         await place_order(store, workflow)
     assert state(store, Step.WAYBILL) == (StepStatus.DONE, 2)
 
@@ -346,7 +347,7 @@ def test_retry_schedule_scales_with_the_clock() -> None:
     ],
 )
 async def test_erp_resumes_a_bill_from_its_status(
-    peers: Peers4, http: httpx.AsyncClient, existing: str | None, expected: list[str]
+    peers: Peers4, http: HttpClient, existing: str | None, expected: list[str]
 ) -> None:
     erp = K3Client(http, "http://erp", "acct", "user", "pw", 2052)
     if existing:
@@ -358,9 +359,7 @@ async def test_erp_resumes_a_bill_from_its_status(
 
 
 @pytest.mark.anyio
-async def test_erp_logs_in_again_when_the_context_is_lost(
-    peers: Peers4, http: httpx.AsyncClient
-) -> None:
+async def test_erp_logs_in_again_when_the_context_is_lost(peers: Peers4, http: HttpClient) -> None:
     erp = K3Client(http, "http://erp", "acct", "user", "pw", 2052)
     model = TradeMapper().outstock_model(make_trade(TRADE_NO), "2026-11-10 23:00:00")
     await erp.post_audited("SAL_OUTSTOCK", model)
@@ -381,7 +380,7 @@ async def test_erp_logs_in_again_when_the_context_is_lost(
 
 @pytest.mark.anyio
 async def test_oms_state_conflict_is_permanent(
-    peers: Peers4, http: httpx.AsyncClient, store: StateStore
+    peers: Peers4, http: HttpClient, store: StateStore
 ) -> None:
     conflict = httpx.Response(200, json={"status": 2002, "message": "cannot ship"})
     peers.script("sales.LogisticsSync.update", conflict)
@@ -399,7 +398,7 @@ async def test_oms_state_conflict_is_permanent(
 
 @pytest.mark.anyio
 async def test_a_restart_resumes_pending_steps(
-    peers: Peers4, http: httpx.AsyncClient, tmp_path: Path
+    peers: Peers4, http: HttpClient, tmp_path: Path
 ) -> None:
     first = StateStore(tmp_path / "connector.db")
     first.add_trades([make_trade(TRADE_NO)])
@@ -421,7 +420,7 @@ def trade_at(index: int, modified: datetime) -> dict[str, Any]:
 
 @pytest.mark.anyio
 async def test_poller_splits_windows_pages_and_dedupes(
-    peers: Peers4, http: httpx.AsyncClient, store: StateStore
+    peers: Peers4, http: HttpClient, store: StateStore
 ) -> None:
     start = peers.now - timedelta(seconds=peers.sim_seconds)  # 20:00, the run's start
     peers.trades = [trade_at(i, start + timedelta(minutes=70, seconds=i)) for i in range(250)]
@@ -451,7 +450,7 @@ async def test_poller_splits_windows_pages_and_dedupes(
 
 @pytest.mark.anyio
 async def test_window_is_read_again_when_its_total_moves_while_paging(
-    peers: Peers4, http: httpx.AsyncClient, store: StateStore
+    peers: Peers4, http: HttpClient, store: StateStore
 ) -> None:
     base = peers.now - timedelta(minutes=30)
     peers.trades = [trade_at(i, base + timedelta(seconds=i)) for i in range(150)]
@@ -480,7 +479,7 @@ async def test_window_is_read_again_when_its_total_moves_while_paging(
 
 @pytest.mark.anyio
 async def test_poller_logs_an_outage_once_and_recovers(
-    peers: Peers4, http: httpx.AsyncClient, store: StateStore, caplog: pytest.LogCaptureFixture
+    peers: Peers4, http: HttpClient, store: StateStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     stop = asyncio.Event()
     peers.script("/_fake/clock", *[httpx.Response(503) for _ in range(3)])

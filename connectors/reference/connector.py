@@ -11,11 +11,10 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 
-import httpx
 import uvicorn
 
 from connectors.reference.callbacks import CallbackHandlers, create_callback_app
-from connectors.reference.clients.http import make_client
+from connectors.reference.clients.http import HttpClient, make_client
 from connectors.reference.clients.k3 import K3Client
 from connectors.reference.clients.kdniao import KdniaoClient
 from connectors.reference.clients.oms import OmsClient
@@ -51,7 +50,7 @@ class Connector:
         self.stop_event = asyncio.Event()
         self.ready = False
 
-    def build_peers(self, clients: dict[str, httpx.AsyncClient]) -> Peers:
+    def build_peers(self, clients: dict[str, HttpClient]) -> Peers:
         s = self.settings
         return Peers(
             oms=OmsClient(clients["oms"], s.oms_url, s.oms_sid, s.oms_app_key, s.oms_app_secret),
@@ -172,8 +171,6 @@ def main(mapper: TradeMapper | None = None) -> None:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # One line per HTTP request is far too chatty at 20 orders/s; the summaries say enough.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         settings = Settings.from_env()
     except SettingsError as error:

@@ -30,15 +30,16 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
 import orjson
 
+from connectors.reference.clients.http import AiohttpClient, HttpClient, Reply
 from connectors.reference.clients.k3 import K3Client
 from connectors.reference.clients.kdniao import KdniaoClient
 from connectors.reference.clients.oms import PAGE_SIZE, OmsClient
@@ -174,10 +175,10 @@ def percentile(ordered: list[float], q: float) -> float:
     return ordered[index]
 
 
-def endpoint_label(request: httpx.Request) -> str:
+def endpoint_label(url: str, params: Mapping[str, str] | None) -> str:
     """`deliveryorder.create`, `TradeQuery`, `1007`, `k3.Save`…: which call a request is."""
-    path = request.url.path
-    method = request.url.params.get("method")
+    path = urlsplit(url).path
+    method = (params or {}).get("method")
     if method:  # OMS `sales.TradeQuery.queryWithDetail`, Qimen `taobao.qimen.deliveryorder.x`
         parts = method.split(".")
         return ".".join(parts[-2:]) if method.startswith("taobao.") else parts[1]
@@ -186,26 +187,35 @@ def endpoint_label(request: httpx.Request) -> str:
     return {"/api/EOrderService": "1007", "/api/dist": "1008"}.get(path, path)
 
 
-class TimedTransport(httpx.AsyncBaseTransport):
-    """Wraps the real transport: times each exchange until its body is read."""
+class TimedClient(AiohttpClient):
+    """The reference connector's HTTP client, timing each exchange until its body is read."""
 
-    def __init__(self, timings: Timings, limits: httpx.Limits) -> None:
-        self.inner = httpx.AsyncHTTPTransport(limits=limits)
+    def __init__(self, timings: Timings, max_connections: int) -> None:
+        super().__init__(max_connections)
         self.timings = timings
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        content: bytes | None = None,
+        form: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+    ) -> Reply:
         started = time.perf_counter()
-        response = await self.inner.handle_async_request(request)
-        await response.aread()
-        self.timings.samples[endpoint_label(request)].append(time.perf_counter() - started)
-        return response
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
+        reply = await super().request(
+            method, url, content=content, form=form, params=params, headers=headers,
+            timeout=timeout,
+        )  # fmt: skip
+        self.timings.samples[endpoint_label(url, params)].append(time.perf_counter() - started)
+        return reply
 
 
 def peer_clients(
-    endpoints: dict[str, Any], http: list[httpx.AsyncClient]
+    endpoints: dict[str, Any], http: list[HttpClient]
 ) -> tuple[OmsClient, KdniaoClient, QimenClient, K3Client]:
     """The reference connector's four protocol clients, on `endpoints.json`'s credentials."""
     oms, carrier, wms, erp = (endpoints[name] for name in ("oms", "carrier", "wms", "erp"))
@@ -235,12 +245,8 @@ class Driver:
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        limits = httpx.Limits(
-            max_connections=CONNECTIONS_PER_PEER, max_keepalive_connections=CONNECTIONS_PER_PEER
-        )
-        self.http = [
-            httpx.AsyncClient(transport=TimedTransport(self.timings, limits), timeout=30.0)
-            for _ in range(4)
+        self.http: list[HttpClient] = [
+            TimedClient(self.timings, CONNECTIONS_PER_PEER) for _ in range(4)
         ]
         self.oms, self.carrier, self.wms, self.erp = peer_clients(self.endpoints, self.http)
         self.outbound_slots = asyncio.Semaphore(OUTBOUND_IN_FLIGHT)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
 import orjson
 
-from connectors.reference.clients.http import post
+from connectors.reference.clients.http import HttpClient, post
 from connectors.reference.retry import PermanentError, RetryableError, SessionExpired
 
 SYSTEM = "erp"
@@ -26,7 +25,7 @@ class K3Client:
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: HttpClient,
         url: str,
         acct_id: str,
         username: str,

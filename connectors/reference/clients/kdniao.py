@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import orjson
 
-from connectors.reference.clients.http import post
+from connectors.reference.clients.http import HttpClient, post
 from connectors.reference.retry import PermanentError, RetryableError
 from fake_systems.common.signing import kdniao_data_sign
 
@@ -19,9 +18,7 @@ RETRYABLE_RESULT_CODES = frozenset({"105", "405"})
 class KdniaoClient:
     """Posts `RequestData`, `EBusinessID`, `RequestType`, `DataSign`, `DataType=2` as a form."""
 
-    def __init__(
-        self, client: httpx.AsyncClient, url: str, ebusiness_id: str, api_key: str
-    ) -> None:
+    def __init__(self, client: HttpClient, url: str, ebusiness_id: str, api_key: str) -> None:
         self.client = client
         self.url = url
         self.ebusiness_id = ebusiness_id
@@ -39,7 +36,7 @@ class KdniaoClient:
 
     async def call(self, path: str, request_type: str, data: dict[str, Any]) -> dict[str, Any]:
         response = await post(
-            self.client, SYSTEM, f"{self.url}{path}", data=self.envelope(request_type, data)
+            self.client, SYSTEM, f"{self.url}{path}", form=self.envelope(request_type, data)
         )
         try:
             answer = orjson.loads(response.content)

@@ -8,10 +8,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 import orjson
 
-from connectors.reference.clients.http import get_json, post
+from connectors.reference.clients.http import HttpClient, get_json, post
 from connectors.reference.mapper import Trade
 from connectors.reference.retry import PermanentError, RetryableError
 from fake_systems.common.signing import wdt_sign
@@ -55,7 +54,7 @@ class OmsClient:
     """Calls `POST {url}/openapi?sid&key&method&timestamp&v&sign` with a JSON body."""
 
     def __init__(
-        self, client: httpx.AsyncClient, url: str, sid: str, app_key: str, app_secret: str
+        self, client: HttpClient, url: str, sid: str, app_key: str, app_secret: str
     ) -> None:
         self.client = client
         self.url = url

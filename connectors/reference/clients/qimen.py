@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import httpx
 from lxml import etree
 
-from connectors.reference.clients.http import post
+from connectors.reference.clients.http import HttpClient, post
 from connectors.reference.clients.oms import CHINA, TIME_FORMAT
 from connectors.reference.retry import PermanentError, RetryableError
 from fake_systems.common.signing import qimen_sign
@@ -44,7 +43,7 @@ class QimenClient:
     """`POST {url}/router/qimen/service?method&timestamp&…&customerId&sign` with an XML body."""
 
     def __init__(
-        self, client: httpx.AsyncClient, url: str, app_key: str, secret: str, customer_id: str
+        self, client: HttpClient, url: str, app_key: str, secret: str, customer_id: str
     ) -> None:
         self.client = client
         self.url = url
