@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from starlette.types import ASGIApp
 
 from fake_systems.bank.api import iso20022
@@ -15,6 +14,7 @@ from fake_systems.carrier.service import CarrierConfig, CarrierService
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import Credentials
 from fake_systems.common.faults import FaultInjector
+from fake_systems.common.webhooks import PushSender
 from fake_systems.erp.api import k3
 from fake_systems.erp.service import ErpService
 from fake_systems.oms.api import wdt
@@ -45,7 +45,7 @@ class Ecosystem:
         run_dir: Path,
         world: World,
         clock: Clock,
-        http_client: httpx.AsyncClient,
+        sender: PushSender,
         *,
         seed: int,
         credentials: Credentials,
@@ -54,7 +54,7 @@ class Ecosystem:
         carrier_config: CarrierConfig | None = None,
     ) -> Ecosystem:
         contexts = {
-            name: SystemContext.create(name, run_dir, clock, http_client, seed=seed, faults=faults)
+            name: SystemContext.create(name, run_dir, clock, sender, seed=seed, faults=faults)
             for name in SYSTEMS
         }
         carrier = CarrierService(contexts["carrier"], credentials.carrier, carrier_config)

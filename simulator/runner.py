@@ -16,7 +16,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-import httpx
 import simpy
 
 from contract_tests.database import attach_run
@@ -27,7 +26,8 @@ from fake_systems.carrier.service import CarrierConfig
 from fake_systems.common.credentials import Credentials
 from fake_systems.common.faults import FaultInjector, FaultRule
 from fake_systems.common.server import ServerGroup, bind_free_port
-from fake_systems.ecosystem import Ecosystem
+from fake_systems.common.webhooks import MAX_PUSHES_IN_FLIGHT, AiohttpSender
+from fake_systems.ecosystem import SYSTEMS, Ecosystem
 from fake_systems.wms.service import WmsConfig
 from load.launcher import LocustLauncher
 from load.orders import worker_arrivals
@@ -73,13 +73,14 @@ async def serve_fakes(scenario: Scenario, run_dir: Path) -> AsyncIterator[LiveFa
     run_dir.mkdir(parents=True, exist_ok=True)
     world = scenario.world.build(scenario.seed)
     clock = RealtimeClock(scenario.clock.start, scenario.clock.scale)
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
-    async with httpx.AsyncClient(limits=limits) as http_client:
+    # One sender for the five fakes' pushes, each fake capped at MAX_PUSHES_IN_FLIGHT: with a
+    # connection for each, no push waits for one inside its timeout.
+    async with AiohttpSender(limit=len(SYSTEMS) * MAX_PUSHES_IN_FLIGHT) as sender:
         ecosystem = Ecosystem.create(
             run_dir,
             world,
             clock,
-            http_client,
+            sender,
             seed=scenario.seed,
             credentials=Credentials.issue([owner.code for owner in world.owners]),
             faults=build_faults(scenario),

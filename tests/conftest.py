@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from fake_systems.common.context import SystemContext
+from fake_systems.common.webhooks import HttpxSender
 from simulator.clock import ManualClock
 from simulator.world import World, build_world
 
@@ -32,13 +33,13 @@ def world() -> World:
 def make_context(tmp_path: Path, clock: ManualClock) -> Callable[[str], SystemContext]:
     """`make_context("wms")` opens wms.db in a temporary run folder with the manual clock.
 
-    Its webhook dispatcher uses a client with no transport to the outside; tests that check
-    pushes replace `ctx.dispatcher.client` with one bound to their receiver.
+    Its webhook dispatcher sends through a plain httpx client; tests that check pushes
+    replace `ctx.dispatcher.sender` with one bound to their receiver (`mock_sender`).
     """
-    client = httpx.AsyncClient()
+    sender = HttpxSender(httpx.AsyncClient())
 
     def make(name: str) -> SystemContext:
-        return SystemContext.create(name, tmp_path, clock, client, seed=7)
+        return SystemContext.create(name, tmp_path, clock, sender, seed=7)
 
     return make
 

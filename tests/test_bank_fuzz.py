@@ -27,6 +27,7 @@ from fake_systems.bank.models import CreditTransfer, PaymentInstruction, Payment
 from fake_systems.bank.service import BankService
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import BankCredentials
+from fake_systems.common.webhooks import HttpxSender
 from simulator.clock import ManualClock
 from tests.fuzzing import fuzz_settings
 
@@ -52,7 +53,11 @@ P2 = "{urn:iso:std:iso:20022:tech:xsd:pain.002.001.10}"
 def fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, BankService, str]]:
     clock = ManualClock()
     ctx = SystemContext.create(
-        "bank", Path(tmp_path_factory.mktemp("fuzz")), clock, httpx.AsyncClient(), seed=3
+        "bank",
+        Path(tmp_path_factory.mktemp("fuzz")),
+        clock,
+        HttpxSender(httpx.AsyncClient()),
+        seed=3,
     )
     service = BankService(ctx, CREDS)
     service.setup()

@@ -18,6 +18,7 @@ import pytest
 from fake_systems.bank.api.iso20022 import create_app
 from fake_systems.bank.service import BankService
 from fake_systems.common.credentials import BankCredentials
+from tests.pushes import mock_sender
 
 pytestmark = pytest.mark.anyio
 
@@ -157,9 +158,7 @@ def stripe_style_check(secret: str, header: str, body: bytes, now: int) -> bool:
 
 async def test_the_credit_notice_verifies_as_a_stripe_style_webhook(bank, clock):
     got: list[httpx.Request] = []
-    bank.ctx.dispatcher.client = httpx.AsyncClient(
-        transport=httpx.MockTransport(lambda r: got.append(r) or httpx.Response(200))
-    )
+    bank.ctx.dispatcher.sender = mock_sender(lambda r: got.append(r) or httpx.Response(200))
     bank.notification_callback_url = "http://erp.example/bank-notices"
     bank.book(880_000, "CRDT", "SETTLE-JD-1110", "JD settlement")
     await bank.ctx.dispatcher.drain(5)

@@ -17,6 +17,7 @@ from fake_systems.bank.models import CreditTransfer, PaymentInstruction, Payment
 from fake_systems.bank.service import STATUS_DELAYS, BankService
 from fake_systems.common.faults import NO_FAULTS, FaultInjector, FaultRule
 from tests import test_bank_iso20022 as shared
+from tests.pushes import mock_sender
 from tests.test_bank_iso20022 import CREDENTIALS, TENANT, session
 
 # The statement tests' fixtures: the same bank and app, with a tenant.
@@ -385,7 +386,7 @@ async def test_credits_are_pushed_as_signed_camt054_and_retries_are_signed_afres
             return httpx.Response(503)
         return httpx.Response(200)
 
-    bank.ctx.dispatcher.client = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
+    bank.ctx.dispatcher.sender = mock_sender(receiver)
     bank.ctx.dispatcher.retry_sim_seconds = (0.0,)  # retry at once: no waiting in a test
     bank.notification_callback_url = "http://connector/bank/notify"
     bank.book(500, "DBIT", "FEE", "fee")  # debits are not notified
@@ -425,9 +426,7 @@ async def test_credits_are_pushed_as_signed_camt054_and_retries_are_signed_afres
 
 async def test_no_callback_url_means_no_push(bank):
     sent: list[httpx.Request] = []
-    bank.ctx.dispatcher.client = httpx.AsyncClient(
-        transport=httpx.MockTransport(lambda r: sent.append(r) or httpx.Response(200))
-    )
+    bank.ctx.dispatcher.sender = mock_sender(lambda r: sent.append(r) or httpx.Response(200))
     bank.book(100, "CRDT", "E", "r")
     await bank.ctx.dispatcher.drain(5)
     assert sent == [] and bank.ctx.dispatcher.in_flight == 0

@@ -25,6 +25,7 @@ import pytest
 from fake_systems.carrier.api.kdniao import create_app
 from fake_systems.carrier.service import CarrierService
 from fake_systems.common.credentials import KdniaoCredentials
+from tests.pushes import mock_sender
 
 pytestmark = pytest.mark.anyio
 
@@ -88,7 +89,7 @@ async def test_the_whole_interface_from_the_public_description(
         pushes.append(request)
         return httpx.Response(200, json={"EBusinessID": EBUSINESS_ID, "Success": True})
 
-    carrier.ctx.dispatcher.client = httpx.AsyncClient(transport=httpx.MockTransport(subscriber))
+    carrier.ctx.dispatcher.sender = mock_sender(subscriber)
     carrier.push_callback_url = "http://integrator.test/kdniao/push"
 
     order = {

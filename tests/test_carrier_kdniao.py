@@ -15,6 +15,7 @@ from fake_systems.carrier.models import CarrierConfig
 from fake_systems.carrier.service import CarrierService
 from fake_systems.common.credentials import KdniaoCredentials
 from fake_systems.common.faults import FaultInjector, FaultRule
+from tests.pushes import mock_sender
 
 EBID = "1234567"
 KEY = "test-api-key"
@@ -508,7 +509,7 @@ async def test_pushes_go_to_the_subscribers_account_callback(tenanted, carrier, 
         pushed.append(request)
         return httpx.Response(200, json={"Success": True})
 
-    carrier.ctx.dispatcher.client = httpx.AsyncClient(transport=httpx.MockTransport(receive))
+    carrier.ctx.dispatcher.sender = mock_sender(receive)
     carrier.push_callback_url = "http://connector.test/kdniao"
     mine = (await post(tenanted, EORDER, envelope("1007", ORDER)))["Order"]["LogisticCode"]
     theirs = (await post(tenanted, EORDER, envelope("1007", ORDER, OTHER)))["Order"]["LogisticCode"]

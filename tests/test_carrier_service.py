@@ -15,7 +15,9 @@ from pydantic import ValidationError
 from fake_systems.carrier.models import CarrierConfig, CarrierError
 from fake_systems.carrier.service import CarrierService, push_accepted
 from fake_systems.common.credentials import KdniaoCredentials
+from fake_systems.common.webhooks import PushReply
 from simulator.scenario import CarrierSettings
+from tests.pushes import mock_sender
 
 HOUR = 3600.0
 # Fixed durations: collected at 1 h, left origin at 2.5 h, arrived at 11 h, out at 12 h,
@@ -166,7 +168,7 @@ class Receiver:
 @pytest.mark.anyio
 async def test_only_subscribed_parcels_are_pushed_with_growing_traces(carrier, clock):
     receiver = Receiver()
-    carrier.ctx.dispatcher.client = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
+    carrier.ctx.dispatcher.sender = mock_sender(receiver)
     carrier.push_callback_url = "http://connector.test/kdniao"
     watched = carrier.issue_waybill("T0200", "SF")
     ignored = carrier.issue_waybill("T0201", "SF")
@@ -211,7 +213,7 @@ async def test_only_subscribed_parcels_are_pushed_with_growing_traces(carrier, c
 @pytest.mark.anyio
 async def test_late_subscription_gets_the_traces_so_far(carrier, clock):
     receiver = Receiver()
-    carrier.ctx.dispatcher.client = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
+    carrier.ctx.dispatcher.sender = mock_sender(receiver)
     carrier.push_callback_url = "http://connector.test/kdniao"
     code = carrier.issue_waybill("T0300", "JD")
     carrier.hand_over(code, "JD", 1.0)
@@ -228,7 +230,7 @@ async def test_late_subscription_gets_the_traces_so_far(carrier, clock):
 @pytest.mark.anyio
 async def test_no_callback_url_means_no_push(carrier, clock):
     receiver = Receiver()
-    carrier.ctx.dispatcher.client = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
+    carrier.ctx.dispatcher.sender = mock_sender(receiver)
     code = carrier.issue_waybill("T0400", "SF")
     carrier.subscribe("SF", code, "T0400")
     carrier.hand_over(code, "SF", 1.0)
@@ -239,11 +241,11 @@ async def test_no_callback_url_means_no_push(carrier, clock):
 
 
 def test_push_accepted_only_on_success_true():
-    assert push_accepted(httpx.Response(200, json={"Success": True}))
-    assert not push_accepted(httpx.Response(200, json={"Success": False}))
-    assert not push_accepted(httpx.Response(200, json={"Success": "true"}))
-    assert not push_accepted(httpx.Response(200, content=b"ok"))
-    assert not push_accepted(httpx.Response(500, json={"Success": True}))
+    assert push_accepted(PushReply(200, b'{"Success": true}'))
+    assert not push_accepted(PushReply(200, b'{"Success": false}'))
+    assert not push_accepted(PushReply(200, b'{"Success": "true"}'))
+    assert not push_accepted(PushReply(200, b"ok"))
+    assert not push_accepted(PushReply(500, b'{"Success": true}'))
 
 
 def test_subscribe_unknown_shipper_is_refused(carrier):
@@ -371,7 +373,7 @@ def test_config_rejects_impossible_rates(rates):
 async def test_problem_states_are_pushed(make_context, world, clock):
     service = problem_service(make_context, world, refused_rate=1.0)
     receiver = Receiver()
-    service.ctx.dispatcher.client = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
+    service.ctx.dispatcher.sender = mock_sender(receiver)
     service.push_callback_url = "http://connector.test/kdniao"
     code = service.issue_waybill("T0800", "SF")
     service.subscribe("SF", code, "T0800")

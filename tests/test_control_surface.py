@@ -12,6 +12,7 @@ from starlette.types import ASGIApp
 
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import OmsCredentials
+from fake_systems.common.webhooks import HttpxSender
 from fake_systems.oms.api import wdt
 from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
@@ -21,7 +22,9 @@ from simulator.world import build_world
 def oms_app() -> ASGIApp:
     """One fake with a seeded world; every fake shares the same control router."""
     run_dir = Path(tempfile.mkdtemp(prefix="ecomock-control-"))
-    ctx = SystemContext.create("oms", run_dir, ManualClock(), httpx.AsyncClient(), seed=1)
+    ctx = SystemContext.create(
+        "oms", run_dir, ManualClock(), HttpxSender(httpx.AsyncClient()), seed=1
+    )
     service = OmsService(ctx, OmsCredentials())
     service.setup(build_world(1, sku_count=5, customer_count=5))
     return wdt.create_app(service, OmsCredentials())

@@ -22,6 +22,7 @@ from starlette.testclient import TestClient
 
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import OmsCredentials
+from fake_systems.common.webhooks import HttpxSender
 from fake_systems.oms.api.wdt import MAX_BODY_BYTES, METHODS, create_app
 from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
@@ -79,7 +80,11 @@ def fake(
 ) -> Iterator[tuple[TestClient, OmsService]]:
     clock = ManualClock()
     ctx = SystemContext.create(
-        "oms", Path(tmp_path_factory.mktemp("fuzz")), clock, httpx.AsyncClient(), seed=3
+        "oms",
+        Path(tmp_path_factory.mktemp("fuzz")),
+        clock,
+        HttpxSender(httpx.AsyncClient()),
+        seed=3,
     )
     service = OmsService(ctx, CREDS)
     service.setup(fuzz_world)

@@ -21,6 +21,7 @@ from starlette.testclient import TestClient
 
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import QimenCredentials
+from fake_systems.common.webhooks import HttpxSender
 from fake_systems.wms.api.qimen import MAX_BODY_BYTES, create_app
 from fake_systems.wms.service import WmsConfig, WmsService
 from simulator.clock import CHINA, ManualClock, format_qimen_time
@@ -69,7 +70,11 @@ def fake(
 ) -> Iterator[tuple[TestClient, WmsService]]:
     clock = ManualClock()
     ctx = SystemContext.create(
-        "wms", Path(tmp_path_factory.mktemp("fuzz")), clock, httpx.AsyncClient(), seed=3
+        "wms",
+        Path(tmp_path_factory.mktemp("fuzz")),
+        clock,
+        HttpxSender(httpx.AsyncClient()),
+        seed=3,
     )
     service = WmsService(ctx, CREDS, WmsConfig())
     service.setup(fuzz_world)

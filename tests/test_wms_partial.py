@@ -19,6 +19,7 @@ from fake_systems.wms.models import CANCELEDFAIL
 from fake_systems.wms.service import WmsConfig, WmsError, WmsService
 from simulator.clock import ManualClock, format_qimen_time
 from simulator.world import World
+from tests.pushes import mock_sender
 from tests.test_wms_service import (
     FIXED,
     RecordingCarrier,
@@ -56,7 +57,7 @@ def make_wms(
 ) -> WmsService:
     ctx = make_context("wms")
     if receiver is not None:
-        ctx.dispatcher.client = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
+        ctx.dispatcher.sender = mock_sender(receiver)
     wms = WmsService(ctx, QimenCredentials(), config, carrier or RecordingCarrier())
     wms.setup(world)
     if receiver is not None:

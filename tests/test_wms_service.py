@@ -26,6 +26,7 @@ from fake_systems.wms.models import (
 from fake_systems.wms.service import WmsConfig, WmsError, WmsService
 from simulator.clock import CHINA, ManualClock, format_qimen_time
 from simulator.world import World, build_world
+from tests.pushes import mock_sender
 
 # Fixed work times make every transition land on a known simulated second.
 FIXED = WmsConfig(accept_seconds=(30, 30), pick_seconds=(100, 100), pack_seconds=(50, 50))
@@ -384,7 +385,7 @@ async def test_delivered_order_pushes_a_signed_confirm(
 
     credentials = QimenCredentials()
     ctx = make_context("wms")
-    ctx.dispatcher.client = httpx.AsyncClient(transport=httpx.MockTransport(connector))
+    ctx.dispatcher.sender = mock_sender(connector)
     wms = WmsService(ctx, credentials, FIXED, RecordingCarrier())
     wms.setup(world)
     wms.confirm_callback_url = "http://connector.test/qimen/callback"
@@ -448,7 +449,7 @@ async def test_confirm_not_accepted_unless_flag_success(
         return httpx.Response(200, text="<response><flag>failure</flag><code>x</code></response>")
 
     ctx = make_context("wms")
-    ctx.dispatcher.client = httpx.AsyncClient(transport=httpx.MockTransport(connector))
+    ctx.dispatcher.sender = mock_sender(connector)
     ctx.dispatcher.retry_sim_seconds = ()  # one attempt: the verdict is what matters here
     wms = WmsService(ctx, QimenCredentials(), FIXED, RecordingCarrier())
     wms.setup(world)

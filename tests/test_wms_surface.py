@@ -16,6 +16,7 @@ from fake_systems.wms.api.qimen import create_app
 from fake_systems.wms.service import WmsConfig, WmsService
 from simulator.clock import CHINA, ManualClock, format_qimen_time
 from simulator.world import World
+from tests.pushes import mock_sender
 from tests.test_wms_qimen import CREDS, PATH, WALL_NOW, api_events, create_body, sign
 
 pytestmark = pytest.mark.anyio
@@ -328,7 +329,7 @@ async def test_entry_order_raises_stock_on_confirm(
     client: httpx.AsyncClient, wms: WmsService, world: World, clock: ManualClock
 ) -> None:
     receiver = Receiver()
-    wms.ctx.dispatcher.client = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
+    wms.ctx.dispatcher.sender = mock_sender(receiver)
     wms.confirm_callback_url = "http://connector/qimen"
     wh, item = world.warehouses[0].code, world.skus[1].item_code
     before = on_hand(wms, wh, item)
@@ -400,7 +401,7 @@ async def test_return_order_of_a_shipped_order(
     client: httpx.AsyncClient, wms: WmsService, world: World, clock: ManualClock
 ) -> None:
     receiver = Receiver()
-    wms.ctx.dispatcher.client = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
+    wms.ctx.dispatcher.sender = mock_sender(receiver)
     wms.confirm_callback_url = "http://connector/qimen"
     wms.config = WmsConfig(**{**INBOUND.__dict__, "stock_change_reports": True})
     await call(client, "deliveryorder.create", create_body(world, code="T9"))

@@ -586,7 +586,7 @@ class BankService:
                 url=url,
                 content=body,
                 headers=_SignedAtSend(self.credentials.webhook_secret, self.ctx.clock, body),
-                accepted=lambda response: 200 <= response.status_code < 300,
+                accepted=lambda reply: 200 <= reply.status_code < 300,
                 payload_for_history={
                     "entry_ref": entry.entry_ref,
                     "end_to_end_id": entry.end_to_end_id,

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
 import orjson
 import simpy
 
@@ -50,7 +49,7 @@ from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import KdniaoCredentials
 from fake_systems.common.signing import kdniao_data_sign
 from fake_systems.common.storage import transaction
-from fake_systems.common.webhooks import Push
+from fake_systems.common.webhooks import Push, PushReply
 from simulator.clock import format_qimen_time
 from simulator.world import World
 
@@ -689,12 +688,12 @@ def tracking_to_wire(tracking: Tracking, ebusiness_id: str) -> dict[str, Any]:
     }
 
 
-def push_accepted(response: httpx.Response) -> bool:
+def push_accepted(reply: PushReply) -> bool:
     """The subscriber accepted a 101 push if it answered JSON with `"Success": true`."""
-    if response.status_code != 200:
+    if reply.status_code != 200:
         return False
     try:
-        answer = orjson.loads(response.content)
+        answer = orjson.loads(reply.content)
     except orjson.JSONDecodeError:
         return False
     return isinstance(answer, dict) and answer.get("Success") is True

@@ -8,11 +8,9 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from fake_systems.common.faults import NO_FAULTS, FaultInjector
 from fake_systems.common.storage import History, open_database
-from fake_systems.common.webhooks import WebhookDispatcher
+from fake_systems.common.webhooks import PushSender, WebhookDispatcher
 from simulator.clock import Clock
 
 
@@ -32,7 +30,7 @@ class SystemContext:
         name: str,
         run_dir: Path,
         clock: Clock,
-        http_client: httpx.AsyncClient,
+        sender: PushSender,
         seed: int,
         faults: FaultInjector = NO_FAULTS,
     ) -> SystemContext:
@@ -46,7 +44,7 @@ class SystemContext:
             conn=conn,
             clock=clock,
             history=history,
-            dispatcher=WebhookDispatcher(history, clock, http_client),
+            dispatcher=WebhookDispatcher(history, clock, sender),
             faults=faults,
             random=rng,
         )

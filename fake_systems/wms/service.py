@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import httpx
 import simpy
 
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import QimenCredentials
 from fake_systems.common.signing import qimen_sign
 from fake_systems.common.storage import transaction
-from fake_systems.common.webhooks import Push
+from fake_systems.common.webhooks import Push, PushReply
 from fake_systems.wms import qimen_xml
 from fake_systems.wms.models import (
     CANCELABLE,
@@ -1182,5 +1181,5 @@ def _line_views(rows: Iterable[sqlite3.Row]) -> tuple[LineView, ...]:
     )
 
 
-def _confirm_accepted(response: httpx.Response) -> bool:
-    return response.status_code == 200 and qimen_xml.response_flag(response.content) == "success"
+def _confirm_accepted(reply: PushReply) -> bool:
+    return reply.status_code == 200 and qimen_xml.response_flag(reply.content) == "success"

@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 import orjson
 
+from connectors.reference.clients.http import HttpxClient
 from connectors.reference.clients.qimen import CREATE_METHOD, PATH, QimenClient
 from connectors.reference.mapper import Trade, TradeMapper
 from fake_systems.common.server import bind_free_port
@@ -158,7 +159,7 @@ async def compare(seconds: float, warmup: float, connections: int, threads: int)
         fakes.ecosystem.oms.create_paid_order(model.next_trade())
         e: dict[str, Any] = fakes.endpoints
         async with httpx.AsyncClient(timeout=30) as http:
-            oms, _, qimen, _ = peer_clients(e, [http])
+            oms, _, qimen, _ = peer_clients(e, [HttpxClient(http)])
             clock = await oms.clock()
             # Windows end before the OMS's now, to the second: look a minute ahead.
             ahead = clock.now + timedelta(minutes=1)

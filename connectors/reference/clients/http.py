@@ -22,6 +22,7 @@ from connectors.reference.retry import PermanentError, RetryableError
 REQUEST_TIMEOUT_SECONDS = 10.0
 # Throttling and server trouble: the same request may succeed later.
 RETRYABLE_STATUS = frozenset({408, 425, 429})
+KEEPALIVE_SECONDS = 4.0
 
 
 class TransportFailure(Exception):
@@ -74,7 +75,11 @@ class AiohttpClient:
         # Created on first use, inside the running loop, as aiohttp requires.
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.max_connections),
+                # Idle connections close before uvicorn's 5 s keep-alive would close them
+                # under a request (which would then look lost and be retried).
+                connector=aiohttp.TCPConnector(
+                    limit=self.max_connections, keepalive_timeout=KEEPALIVE_SECONDS
+                ),
                 # Cookies travel in explicit headers (K3's session); a jar would add stale ones.
                 cookie_jar=aiohttp.DummyCookieJar(),
                 auto_decompress=False,
