@@ -59,6 +59,24 @@ def test_catch_up_runs_due_processes_at_their_simulated_time(monotonic: FakeMono
     assert fired == [30]
 
 
+def test_after_catching_up_the_next_event_is_the_real_one(monotonic: FakeMonotonic) -> None:
+    # The driver sleeps until `peek()`; SimPy's run(until=…) leaves a no-op stop marker at
+    # `now`, which made it wake at once, forever: a core at 100 % with nothing to do.
+    clock = RealtimeClock(datetime(2026, 11, 11, 0, 0, tzinfo=CHINA), scale=1)
+
+    def process():  # type: ignore[no-untyped-def]
+        while True:
+            yield clock.env.timeout(0.1)
+
+    clock.env.process(process())
+    clock.start()
+    for step in range(1, 6):
+        monotonic.now += 0.01
+        clock.catch_up()
+        assert clock.sim_seconds() == pytest.approx(0.01 * step)
+        assert clock.env.peek() == pytest.approx(0.1)
+
+
 def test_scale_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         RealtimeClock(datetime(2026, 11, 11, tzinfo=CHINA), scale=0)
