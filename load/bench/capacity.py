@@ -456,6 +456,9 @@ async def drive(
             # Query windows end at the OMS's now, to the second: poll until all are seen.
             while len(driver.seen) < orders and time.perf_counter() - started < 60:
                 if not await driver.poll():
+                    # Paging while trades change status can skip a few (the OMS pages a live
+                    # result, as 旺店通 does): read the whole run again rather than wait.
+                    driver.cursor = None
                     await asyncio.sleep(POLL_EVERY_SECONDS)
         expected = len(driver.seen)
         while driver.done + len(driver.errors) < expected and (
