@@ -177,8 +177,10 @@ async def test_aiohttp_sender_delivers_body_headers_and_query_exactly(receiver: 
     body = "<request><remark>发货 &amp; more</remark></request>".encode()
     sender = AiohttpSender()
     try:
-        reply = await sender.post(receiver.url + "/qimen/cb", body, headers, params, 5.0)
-        bare = await sender.post(receiver.url + "/bare", b"\x00\xff", {}, {}, 5.0)
+        reply = await sender.post(
+            Push("confirm", "DO1", receiver.url + "/qimen/cb", body, headers, params), 5.0
+        )
+        bare = await sender.post(Push("confirm", "DO2", receiver.url + "/bare", b"\x00\xff"), 5.0)
     finally:
         await sender.close()
 
@@ -202,7 +204,7 @@ async def test_aiohttp_sender_times_out_as_a_transport_error(receiver: Receiver)
     sender = AiohttpSender()
     try:
         with pytest.raises(PushTransportError) as raised:
-            await sender.post(receiver.url + "/hang", b"x", {}, {}, 0.5)
+            await sender.post(Push("confirm", "DO1", receiver.url + "/hang", b"x"), 0.5)
     finally:
         await sender.close()
     assert raised.value.kind == "TimeoutError"

@@ -45,16 +45,12 @@ class PushTransportError(Exception):
 
 
 class PushSender(Protocol):
-    """Posts one push and returns the answer; raises PushTransportError when there is none."""
+    """Posts one push and returns the answer; raises PushTransportError when there is none.
 
-    async def post(
-        self,
-        url: str,
-        content: bytes,
-        headers: Mapping[str, str],
-        params: Mapping[str, str],
-        timeout: float,
-    ) -> PushReply: ...
+    `push.headers` is read once per attempt, so headers signed at send time stay fresh.
+    """
+
+    async def post(self, push: Push, timeout: float) -> PushReply: ...
 
 
 class AiohttpSender:
@@ -78,23 +74,16 @@ class AiohttpSender:
             cookie_jar=aiohttp.DummyCookieJar(),
         )
 
-    async def post(
-        self,
-        url: str,
-        content: bytes,
-        headers: Mapping[str, str],
-        params: Mapping[str, str],
-        timeout: float,
-    ) -> PushReply:
-        """POST `content` to `url` with `params` on the query; the answer, or PushTransportError."""
+    async def post(self, push: Push, timeout: float) -> PushReply:
+        """POST the push, its params on the query; the answer, or PushTransportError."""
         if self._session is None:
             self._session = self._open()
         try:
             async with self._session.post(
-                url,
-                data=content,
-                headers=headers,
-                params=params or None,
+                push.url,
+                data=push.content,
+                headers=dict(push.headers),
+                params=dict(push.params) or None,
                 timeout=aiohttp.ClientTimeout(total=timeout),
                 allow_redirects=False,  # as httpx: a redirect is the receiver's answer
             ) as response:
@@ -126,18 +115,15 @@ class HttpxSender:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client = client
 
-    async def post(
-        self,
-        url: str,
-        content: bytes,
-        headers: Mapping[str, str],
-        params: Mapping[str, str],
-        timeout: float,
-    ) -> PushReply:
-        """POST `content` to `url` with `params` on the query; the answer, or PushTransportError."""
+    async def post(self, push: Push, timeout: float) -> PushReply:
+        """POST the push, its params on the query; the answer, or PushTransportError."""
         try:
             response = await self.client.post(
-                url, content=content, headers=dict(headers), params=dict(params), timeout=timeout
+                push.url,
+                content=push.content,
+                headers=dict(push.headers),
+                params=dict(push.params),
+                timeout=timeout,
             )
         except httpx.HTTPError as exc:
             raise PushTransportError(type(exc).__name__) from exc
@@ -208,13 +194,7 @@ class WebhookDispatcher:
     async def _attempt(self, push: Push) -> str:
         async with self._slots:
             try:
-                reply = await self.sender.post(
-                    push.url,
-                    push.content,
-                    dict(push.headers),  # read on every attempt: signed headers stay fresh
-                    dict(push.params),
-                    PUSH_TIMEOUT_SECONDS,
-                )
+                reply = await self.sender.post(push, PUSH_TIMEOUT_SECONDS)
             except PushTransportError as exc:
                 return f"transport:{exc.kind}"
         if push.accepted(reply):

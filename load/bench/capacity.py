@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -39,7 +39,13 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from connectors.reference.clients.http import AiohttpClient, HttpClient, Reply
+from connectors.reference.clients.http import (
+    REQUEST_TIMEOUT_SECONDS,
+    AiohttpClient,
+    HttpClient,
+    Reply,
+    Request,
+)
 from connectors.reference.clients.k3 import K3Client
 from connectors.reference.clients.kdniao import KdniaoClient
 from connectors.reference.clients.oms import PAGE_SIZE, OmsClient
@@ -175,10 +181,10 @@ def percentile(ordered: list[float], q: float) -> float:
     return ordered[index]
 
 
-def endpoint_label(url: str, params: Mapping[str, str] | None) -> str:
+def endpoint_label(request: Request) -> str:
     """`deliveryorder.create`, `TradeQuery`, `1007`, `k3.Save`…: which call a request is."""
-    path = urlsplit(url).path
-    method = (params or {}).get("method")
+    path = urlsplit(request.url).path
+    method = (request.params or {}).get("method")
     if method:  # OMS `sales.TradeQuery.queryWithDetail`, Qimen `taobao.qimen.deliveryorder.x`
         parts = method.split(".")
         return ".".join(parts[-2:]) if method.startswith("taobao.") else parts[1]
@@ -194,23 +200,10 @@ class TimedClient(AiohttpClient):
         super().__init__(max_connections)
         self.timings = timings
 
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        content: bytes | None = None,
-        form: Mapping[str, str] | None = None,
-        params: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: float = 30.0,
-    ) -> Reply:
+    async def send(self, request: Request, timeout: float = REQUEST_TIMEOUT_SECONDS) -> Reply:
         started = time.perf_counter()
-        reply = await super().request(
-            method, url, content=content, form=form, params=params, headers=headers,
-            timeout=timeout,
-        )  # fmt: skip
-        self.timings.samples[endpoint_label(url, params)].append(time.perf_counter() - started)
+        reply = await super().send(request, timeout)
+        self.timings.samples[endpoint_label(request)].append(time.perf_counter() - started)
         return reply
 
 

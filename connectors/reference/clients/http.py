@@ -46,20 +46,24 @@ class Reply:
         return self.content.decode("utf-8", "replace")
 
 
+@dataclass(frozen=True)
+class Request:
+    """One exchange to make: `form` is sent URL-encoded, else `content` as it is."""
+
+    method: str
+    url: str
+    content: bytes | None = None
+    form: Mapping[str, str] | None = None
+    params: Mapping[str, str] | None = None
+    headers: Mapping[str, str] | None = None
+
+
 class HttpClient(Protocol):
     """What the protocol clients need of HTTP: one exchange, read in full."""
 
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        content: bytes | None = None,
-        form: Mapping[str, str] | None = None,
-        params: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: float = REQUEST_TIMEOUT_SECONDS,
-    ) -> Reply: ...
+    async def send(self, request: Request, timeout: float = REQUEST_TIMEOUT_SECONDS) -> Reply:
+        """The answer; raises TransportFailure when there is none."""
+        ...
 
     async def aclose(self) -> None: ...
 
@@ -82,29 +86,18 @@ class AiohttpClient:
                 ),
                 # Cookies travel in explicit headers (K3's session); a jar would add stale ones.
                 cookie_jar=aiohttp.DummyCookieJar(),
-                auto_decompress=False,
             )
         return self._session
 
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        content: bytes | None = None,
-        form: Mapping[str, str] | None = None,
-        params: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: float = REQUEST_TIMEOUT_SECONDS,
-    ) -> Reply:
-        body: Any = dict(form) if form is not None else content
+    async def send(self, request: Request, timeout: float = REQUEST_TIMEOUT_SECONDS) -> Reply:
+        body: Any = dict(request.form) if request.form is not None else request.content
         try:
             async with self._open().request(
-                method,
-                url,
+                request.method,
+                request.url,
                 data=body,
-                params=dict(params) if params else None,
-                headers=dict(headers) if headers else None,
+                params=dict(request.params) if request.params else None,
+                headers=dict(request.headers) if request.headers else None,
                 timeout=aiohttp.ClientTimeout(total=timeout),
             ) as response:
                 content_read = await response.read()
@@ -127,25 +120,15 @@ class HttpxClient:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client = client
 
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        content: bytes | None = None,
-        form: Mapping[str, str] | None = None,
-        params: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: float = REQUEST_TIMEOUT_SECONDS,
-    ) -> Reply:
+    async def send(self, request: Request, timeout: float = REQUEST_TIMEOUT_SECONDS) -> Reply:
         try:
             response = await self.client.request(
-                method,
-                url,
-                content=content,
-                data=dict(form) if form is not None else None,
-                params=dict(params) if params else None,
-                headers=dict(headers) if headers else None,
+                request.method,
+                request.url,
+                content=request.content,
+                data=dict(request.form) if request.form is not None else None,
+                params=dict(request.params) if request.params else None,
+                headers=dict(request.headers) if request.headers else None,
                 timeout=timeout,
             )
         except httpx.TimeoutException as exc:
@@ -179,9 +162,7 @@ async def post(
     so the caller must retry with the same idempotency key.
     """
     try:
-        response = await client.request(
-            "POST", url, content=content, form=form, params=params, headers=headers
-        )
+        response = await client.send(Request("POST", url, content, form, params, headers))
     except TransportFailure as exc:
         kind = "timeout" if exc.timeout else "transport error"
         raise RetryableError(system, f"{kind} ({exc})") from exc
@@ -196,7 +177,7 @@ async def post(
 async def get_json(client: HttpClient, system: str, url: str) -> Any:
     """GET a JSON document (the fakes' /_fake/ surface), with the same failure sorting."""
     try:
-        response = await client.request("GET", url)
+        response = await client.send(Request("GET", url))
     except TransportFailure as exc:
         raise RetryableError(system, f"transport error ({exc})") from exc
     if response.status_code != 200:
