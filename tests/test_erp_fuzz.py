@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import K3Credentials
 from fake_systems.erp.api.k3 import create_app
+from fake_systems.erp.models import K3Error
 from fake_systems.erp.service import ErpService
 from simulator.world import World
 from tests.fuzzing import Post, asgi_poster, fuzz_settings
@@ -271,3 +272,66 @@ def test_filter_strings_never_run_as_sql(
         expected = [["SEED-1", INJECTIONS[0]]] if literal == INJECTIONS[0] else []
         assert answer == expected
     assert service.conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0] >= 1
+
+
+# FilterStrings for the scope property: valid conditions on any form, joined by pieces that
+# try to close the bracket the owner scope was once spliced around, and noise.
+CONDITIONS = st.recursive(
+    st.sampled_from(
+        ("1=1", "0 = 0", "'a'='a'", "1 IN (1, 2)", "1 BETWEEN 0 AND 2", "'x' LIKE '%'")
+    ),
+    lambda inner: (
+        st.tuples(inner, st.sampled_from((" AND ", " OR ")), inner).map("".join)
+        | inner.map(lambda text: f"({text})")
+        | inner.map(lambda text: f"NOT {text}")
+    ),
+    max_leaves=4,
+)
+BREAKOUTS = (
+    ") OR (", ")) OR ((", ") OR 1=1 OR (", " OR ", ")", "(", "--", "/*", "*/", "')", "' OR '1'='1",
+    ";", "UNION SELECT", "owner_code", "d.owner_code", "FBillNo", "FNumber", "IS NULL", ",",
+)  # fmt: skip
+# condition (joint condition)*: a breakout only works between two conditions
+FILTERS = st.tuples(
+    CONDITIONS,
+    st.lists(st.tuples(st.sampled_from(BREAKOUTS) | texts, CONDITIONS), max_size=3),
+).map(lambda parts: [parts[0], *(piece for pair in parts[1] for piece in pair)])
+
+
+@fuzz_settings(share=0.2)
+@given(
+    form=st.sampled_from((("SAL_OUTSTOCK", "FBillNo"), ("BD_Customer", "FNumber"))),
+    pieces=FILTERS,
+    spaced=st.booleans(),
+)
+def test_no_filter_widens_an_owners_scope(
+    fuzzed: tuple[ErpService, Post],
+    world: World,
+    form: tuple[str, str],
+    pieces: list[str],
+    spaced: bool,
+) -> None:
+    """Whatever the FilterString, an owner-scoped user reads only its owners' rows (issue 8)."""
+    service, _ = fuzzed
+    shops = {shop.owner_code: shop.shop_no for shop in world.shops}
+    if service.document("SAL_OUTSTOCK", "B-1") is None:
+        for bill_no, owner in (("A-1", "OWNER-A"), ("B-1", "OWNER-B")):
+            service.save(
+                "SAL_OUTSTOCK",
+                {
+                    "FBillNo": bill_no,
+                    "FCustomerID": {"FNumber": shops[owner]},
+                    "FEntity": [
+                        {"FMaterialID": {"FNumber": world.skus[0].item_code}, "FRealQty": 1}
+                    ],
+                },
+            )
+    form_id, key = form
+    scope = {row[0] for row in service.execute_bill_query(form_id, key, owners=("OWNER-A",))}
+    assert scope and not scope & {"B-1", shops["OWNER-B"]}
+    filter_string = (" " if spaced else "").join(pieces)
+    try:
+        rows = service.execute_bill_query(form_id, key, filter_string, owners=("OWNER-A",))
+    except K3Error:
+        return  # refused: nothing read
+    assert {row[0] for row in rows} <= scope, filter_string

@@ -56,6 +56,17 @@ def app(
     return create_app(erp, connector, tenants=[tenant_a, tenant_b])
 
 
+# FilterStrings that tried to escape the owner scope spliced around them (issue 8).
+BREAKOUTS = (
+    "1=1) OR (1=1",
+    "FBillNo = 'A-1') OR (FBillNo = 'B-1'",
+    "1=1)) OR ((1=1",
+    "(1=1) OR 1=1",
+    "FBillNo = 'x' OR 1=1 --",
+    "1=1 /* ) OR ( */",
+)
+
+
 def shop_of(world: World, owner: str) -> str:
     return next(shop.shop_no for shop in world.shops if shop.owner_code == owner)
 
@@ -182,6 +193,14 @@ async def test_tenant_sees_and_moves_only_its_owners_documents(
         "data": {"FormId": "SAL_OUTSTOCK", "FieldKeys": "FBillNo", "FilterString": "1=1 OR 1=1"}
     }
     assert await call(clients["a"], "ExecuteBillQuery", widened) == [["A-1"]]
+    # nor can one that closes the bracket around it: the filter is parsed, never spliced
+    for breakout in BREAKOUTS:
+        answer = await call(
+            clients["a"],
+            "ExecuteBillQuery",
+            {"data": {"FormId": "SAL_OUTSTOCK", "FieldKeys": "FBillNo", "FilterString": breakout}},
+        )
+        assert ["B-1"] not in answer, breakout
 
     before = snapshot(erp)
     view = await call(clients["a"], "View", {"formid": "SAL_OUTSTOCK", "data": {"Number": "B-1"}})

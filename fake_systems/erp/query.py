@@ -220,17 +220,24 @@ QUERY_SPECS: dict[str, QuerySpec] = {
     )
 }
 
+# ASCII only: `\d` would take other scripts' digits ("٣") and `\w` any letter.
 _TOKEN = re.compile(
     r"""\s*(?:
         (?P<string>'(?:[^']|'')*')
-      | (?P<number>-?\d+(?:\.\d+)?)(?![\w.])
-      | (?P<ident>[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*)
+      | (?P<number>-?[0-9]+(?:\.[0-9]+)?)(?![A-Za-z0-9_.])
+      | (?P<ident>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
       | (?P<op><>|!=|>=|<=|=|<|>)
       | (?P<punct>[(),])
     )""",
-    re.VERBOSE,
+    re.VERBOSE | re.ASCII,
 )
 _KEYWORDS = frozenset({"and", "or", "not", "in", "like", "is", "null", "between"})
+_COMPARISONS = frozenset({"=", "<>", "!=", ">", "<", ">=", "<="})
+# Bounds that keep a hostile filter from costing more than a query: SQLite refuses expression
+# trees deeper than 1,000, and Python's recursion would fail before that.
+MAX_FILTER_TOKENS = 2000
+MAX_FILTER_DEPTH = 32
+MAX_NUMBER_DIGITS = 18  # fits SQLite's signed 64-bit integer whatever the digits
 
 
 def _field_missing(key: str) -> K3Error:
@@ -241,46 +248,170 @@ def _syntax_error(text: str) -> K3Error:
     return K3Error.one(MsgCode.PARAMETER_ERROR, f"过滤条件语法错误：{text}", "FilterString")
 
 
-def translate_filter(spec: QuerySpec, text: str) -> tuple[str, list[Any], bool]:
-    """FilterString → (SQL condition, parameters, whether entry fields are used).
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # string | number | field | keyword | op | punct
+    text: str  # keywords lower-cased, `!=` as `<>`
+    value: Any = None  # the literal's value, or the field
 
-    Only whitelisted tokens reach the SQL: field keys become their expressions, literals become
-    bound parameters, and keywords, comparison operators and brackets pass as they are.
-    """
-    parts: list[str] = []
-    params: list[Any] = []
-    uses_entries = False
+
+def _tokenize(spec: QuerySpec, text: str) -> list[_Token]:
+    tokens: list[_Token] = []
     position = 0
-    text = text.strip()
     while position < len(text):
         match = _TOKEN.match(text, position)
         if match is None or match.end() == position:
+            if not text[position:].strip():
+                break
             raise _syntax_error(text)
         position = match.end()
-        if match.group("string") is not None:
-            parts.append("?")
-            params.append(match.group("string")[1:-1].replace("''", "'"))
-        elif match.group("number") is not None:
-            number = match.group("number")
-            parts.append("?")
-            params.append(float(number) if "." in number else int(number))
-        elif match.group("ident") is not None:
-            word = match.group("ident")
-            lowered = word.lower()
-            if lowered in _KEYWORDS:
-                parts.append(lowered.upper())
-                continue
-            field = spec.fields.get(lowered)
+        if len(tokens) >= MAX_FILTER_TOKENS:
+            raise _syntax_error(text)
+        kind = match.lastgroup or ""
+        word = match.group(kind)
+        if kind == "string":
+            tokens.append(_Token("string", word, word[1:-1].replace("''", "'")))
+        elif kind == "number":
+            if len(word.lstrip("-").partition(".")[0]) > MAX_NUMBER_DIGITS:
+                raise _syntax_error(text)
+            tokens.append(_Token("number", word, float(word) if "." in word else int(word)))
+        elif kind == "ident" and word.lower() in _KEYWORDS:
+            tokens.append(_Token("keyword", word.lower()))
+        elif kind == "ident":
+            field = spec.fields.get(word.lower())
             if field is None:
                 raise _field_missing(word)
-            uses_entries = uses_entries or field.entry
-            # money compared in yuan, as the caller wrote it
-            parts.append(f"({field.sql} / 100.0)" if field.money else field.sql)
-        elif match.group("op") is not None:
-            parts.append("<>" if match.group("op") == "!=" else match.group("op"))
+            tokens.append(_Token("field", word, field))
+        elif kind == "op":
+            tokens.append(_Token("op", "<>" if word == "!=" else word))
         else:
-            parts.append(match.group("punct"))
-    return " ".join(parts), params, uses_entries
+            tokens.append(_Token("punct", word))
+    return tokens
+
+
+class _FilterParser:
+    """Recursive descent over FilterString's grammar; renders a fully bracketed SQL condition.
+
+    condition := term (OR term)* ; term := factor (AND factor)* ;
+    factor := NOT factor | '(' condition ')' | predicate ;
+    predicate := operand (cmp operand | [NOT] IN '(' literal, … ')' | [NOT] LIKE operand
+                 | IS [NOT] NULL | [NOT] BETWEEN operand AND operand)
+
+    The SQL comes only from this renderer: field keys become their expressions, literals bound
+    parameters, and every sub-condition its own brackets. So whatever the text, the result is
+    one balanced expression that the owner scope can be ANDed with from outside.
+    """
+
+    def __init__(self, text: str, tokens: list[_Token]) -> None:
+        self.text = text
+        self.tokens = tokens
+        self.position = 0
+        self.params: list[Any] = []
+        self.uses_entries = False
+
+    def parse(self) -> str:
+        sql = self._condition(0)
+        if self.position != len(self.tokens):
+            raise _syntax_error(self.text)
+        return sql
+
+    def _peek(self, offset: int = 0) -> _Token | None:
+        index = self.position + offset
+        return self.tokens[index] if index < len(self.tokens) else None
+
+    def _accept(self, kind: str, text: str) -> bool:
+        token = self._peek()
+        if token is not None and token.kind == kind and token.text == text:
+            self.position += 1
+            return True
+        return False
+
+    def _expect(self, kind: str, text: str) -> None:
+        if not self._accept(kind, text):
+            raise _syntax_error(self.text)
+
+    def _condition(self, depth: int) -> str:
+        if depth > MAX_FILTER_DEPTH:
+            raise _syntax_error(self.text)
+        terms = [self._term(depth)]
+        while self._accept("keyword", "or"):
+            terms.append(self._term(depth))
+        return terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")"
+
+    def _term(self, depth: int) -> str:
+        factors = [self._factor(depth)]
+        while self._accept("keyword", "and"):
+            factors.append(self._factor(depth))
+        return factors[0] if len(factors) == 1 else "(" + " AND ".join(factors) + ")"
+
+    def _factor(self, depth: int) -> str:
+        if self._accept("keyword", "not"):
+            return f"(NOT {self._factor(depth + 1)})"
+        if self._accept("punct", "("):
+            inner = self._condition(depth + 1)
+            self._expect("punct", ")")
+            return inner
+        return self._predicate()
+
+    def _predicate(self) -> str:
+        left = self._operand()
+        token = self._peek()
+        if token is None:
+            raise _syntax_error(self.text)
+        if token.kind == "op" and token.text in _COMPARISONS:
+            self.position += 1
+            return f"({left} {token.text} {self._operand()})"
+        if self._accept("keyword", "is"):
+            negated = self._accept("keyword", "not")
+            self._expect("keyword", "null")
+            return f"({left} IS {'NOT ' if negated else ''}NULL)"
+        negated = self._accept("keyword", "not")
+        prefix = "NOT " if negated else ""
+        if self._accept("keyword", "in"):
+            self._expect("punct", "(")
+            items = [self._literal()]
+            while self._accept("punct", ","):
+                items.append(self._literal())
+            self._expect("punct", ")")
+            return f"({left} {prefix}IN ({', '.join(items)}))"
+        if self._accept("keyword", "like"):
+            return f"({left} {prefix}LIKE {self._operand()})"
+        if self._accept("keyword", "between"):
+            low = self._operand()
+            self._expect("keyword", "and")
+            return f"({left} {prefix}BETWEEN {low} AND {self._operand()})"
+        raise _syntax_error(self.text)
+
+    def _operand(self) -> str:
+        token = self._peek()
+        if token is not None and token.kind == "field":
+            self.position += 1
+            field: QueryField = token.value
+            self.uses_entries = self.uses_entries or field.entry
+            # money compared in yuan, as the caller wrote it
+            return f"({field.sql} / 100.0)" if field.money else f"({field.sql})"
+        return self._literal()
+
+    def _literal(self) -> str:
+        token = self._peek()
+        if token is None or token.kind not in ("string", "number"):
+            raise _syntax_error(self.text)
+        self.position += 1
+        self.params.append(token.value)
+        return "?"
+
+
+def translate_filter(spec: QuerySpec, text: str) -> tuple[str, list[Any], bool]:
+    """FilterString → (SQL condition, parameters, whether entry fields are used).
+
+    The text is parsed, never spliced: see _FilterParser. An empty filter gives no condition.
+    """
+    tokens = _tokenize(spec, text)
+    if not tokens:
+        return "", [], False
+    parser = _FilterParser(text, tokens)
+    sql = parser.parse()
+    return sql, parser.params, parser.uses_entries
 
 
 @dataclass(frozen=True)
