@@ -25,6 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy simulator fake_systems contract_tests connectors load
+	$(BIN)/lint-imports
 
 # Every benchmark of docs/PERFORMANCE.md (~45 min); BENCH_ARGS="--quick" checks the bench in
 # a few minutes, BENCH_ARGS="--only capacity" runs one part.

@@ -24,8 +24,8 @@ from starlette.routing import Route
 
 from connectors.reference.clients.oms import CHINA, TIME_FORMAT
 from connectors.reference.clients.qimen import child_text, parse_xml
+from connectors.reference.signing import kdniao_data_sign, qimen_sign, same_signature
 from connectors.reference.store import SIGNED_STATE, Shipment, StateStore
-from fake_systems.common.signing import constant_time_equal, kdniao_data_sign, qimen_sign
 
 log = logging.getLogger("connectors.reference")
 
@@ -42,14 +42,14 @@ def qimen_signature_ok(params: Mapping[str, str], body: str, secret: str) -> boo
     sent = params.get("sign")
     if not sent:
         return False
-    return constant_time_equal(sent.upper(), qimen_sign(secret, params, body))
+    return same_signature(sent.upper(), qimen_sign(secret, params, body))
 
 
 def kdniao_signature_ok(request_data: str, data_sign: str, api_key: str) -> bool:
     """True if DataSign matches; it may arrive URL-encoded once more than the form requires."""
     expected = kdniao_data_sign(request_data, api_key)
     candidates = {data_sign, unquote(data_sign), data_sign.replace(" ", "+")}
-    return any(constant_time_equal(candidate, expected) for candidate in candidates)
+    return any(same_signature(candidate, expected) for candidate in candidates)
 
 
 def qimen_answer(flag: str, code: str, message: str) -> Response:

@@ -10,7 +10,7 @@ from typing import Any
 
 from lxml import etree
 
-from fake_systems.common.money import cents_to_text, to_cents
+from connectors.reference.money import cents_to_text, to_cents
 
 Trade = dict[str, Any]
 

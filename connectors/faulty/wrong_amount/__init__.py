@@ -8,7 +8,7 @@ discount or freight applies: `erp_receivable_audited` must catch it.
 from __future__ import annotations
 
 from connectors.reference.mapper import Trade, TradeMapper, line_details
-from fake_systems.common.money import to_cents
+from connectors.reference.money import to_cents
 
 
 class WrongAmountMapper(TradeMapper):

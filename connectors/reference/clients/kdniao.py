@@ -8,7 +8,7 @@ import orjson
 
 from connectors.reference.clients.http import HttpClient, post
 from connectors.reference.retry import PermanentError, RetryableError
-from fake_systems.common.signing import kdniao_data_sign
+from connectors.reference.signing import kdniao_data_sign
 
 SYSTEM = "carrier"
 # ResultCode 105 (other) and 405 (query limit) may pass later; 101-104 are our own mistakes.

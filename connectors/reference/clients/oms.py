@@ -13,7 +13,7 @@ import orjson
 from connectors.reference.clients.http import HttpClient, get_json, post
 from connectors.reference.mapper import Trade
 from connectors.reference.retry import PermanentError, RetryableError
-from fake_systems.common.signing import wdt_sign
+from connectors.reference.signing import wdt_sign
 
 SYSTEM = "oms"
 CHINA = ZoneInfo("Asia/Shanghai")

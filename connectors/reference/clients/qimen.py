@@ -9,7 +9,7 @@ from lxml import etree
 from connectors.reference.clients.http import HttpClient, post
 from connectors.reference.clients.oms import CHINA, TIME_FORMAT
 from connectors.reference.retry import PermanentError, RetryableError
-from fake_systems.common.signing import qimen_sign
+from connectors.reference.signing import qimen_sign
 
 SYSTEM = "wms"
 PATH = "/router/qimen/service"

@@ -1,0 +1,41 @@
+"""The signatures the connector makes and checks, written from the systems' public documents.
+
+The connector carries its own copy on purpose: it is the example a vendor copies into another
+codebase, and a run only proves a signature scheme when the two sides did not share the code
+(docs/DECISIONS.md). Sources: docs/protocols/.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+
+
+def qimen_sign(secret: str, params: Mapping[str, str], body: str) -> str:
+    """Qimen md5: UPPER(hex(md5(secret + k1v1k2v2… (sorted, without sign) + body + secret)))."""
+    joined = "".join(f"{key}{params[key]}" for key in sorted(params) if key != "sign")
+    return hashlib.md5(f"{secret}{joined}{body}{secret}".encode()).hexdigest().upper()
+
+
+def kdniao_data_sign(request_data: str, api_key: str) -> str:
+    """Kdniao DataSign: base64(lower hex(md5(RequestData + ApiKey))), URL-encoded by the form."""
+    digest = hashlib.md5(f"{request_data}{api_key}".encode()).hexdigest()
+    return base64.b64encode(digest.encode()).decode()
+
+
+def wdt_sign(secret: str, params: Mapping[str, str]) -> str:
+    """The OMS sign: parameters but `sign` sorted by name, each `LL-name:LLLL-value`, joined by
+    `;`, the secret appended, md5 lower hex (docs/protocols/oms.md)."""
+    parts = [
+        f"{len(key):02d}-{key}:{len(str(params[key])):04d}-{params[key]}"
+        for key in sorted(params)
+        if key != "sign"
+    ]
+    return hashlib.md5((";".join(parts) + secret).encode()).hexdigest()
+
+
+def same_signature(received: str, expected: str) -> bool:
+    """Compare signatures in constant time, so a forger learns nothing from timing."""
+    return hmac.compare_digest(received.encode(), expected.encode())
