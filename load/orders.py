@@ -28,10 +28,10 @@ import orjson
 
 from fake_systems.common.money import cents_to_text
 from fake_systems.common.signing import wdt_sign
-from fake_systems.oms.models import NewTrade
 from simulator.clock import format_qimen_time
 from simulator.demand import Arrival, DemandModel
 from simulator.scenario import Scenario
+from simulator.world import NewTrade
 
 PUSH_METHOD = "sales.RawTrade.pushSelf"
 MAX_TRADES_PER_PUSH = 50  # the method's limit

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 
 import simpy
 
-from fake_systems.oms.models import NewTrade, NewTradeLine
 from simulator.scenario import DemandSettings
-from simulator.world import World
+from simulator.world import NewTrade, NewTradeLine, World
 
 # Platform order numbers look like the platforms' own: digits, of their usual length.
 TID_DIGITS = {"TM": 19, "JD": 12, "DY": 19}

@@ -69,6 +69,37 @@ class Customer:
     address: str
 
 
+@dataclass(frozen=True)
+class NewTradeLine:
+    """One line of a paid platform order; `share_cents` is what the buyer paid for it."""
+
+    spec_no: str
+    goods_name: str
+    num: int
+    price_cents: int
+    share_cents: int
+    oid: str | None = None  # the platform's sub-order id; None: `<tid>-<line number>`
+
+
+@dataclass(frozen=True)
+class NewTrade:
+    """A platform order the simulator (or a platform push) hands to the OMS once paid.
+
+    Times are simulated `yyyy-MM-dd HH:mm:ss`; None means "now" when the OMS stores it.
+    """
+
+    src_tid: str
+    shop_no: str
+    warehouse_no: str
+    logistics_code: str
+    receiver: Customer
+    lines: tuple[NewTradeLine, ...]
+    post_cents: int = 0
+    trade_time: str | None = None
+    pay_time: str | None = None
+    buyer_nick: str = ""
+
+
 @dataclass
 class World:
     seed: int

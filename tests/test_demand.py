@@ -9,12 +9,11 @@ import pytest
 
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import OmsCredentials
-from fake_systems.oms.models import NewTrade
 from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
 from simulator.demand import DemandModel, play_demand
 from simulator.scenario import DemandSettings
-from simulator.world import World, build_world
+from simulator.world import NewTrade, World, build_world
 
 SETTINGS = DemandSettings(orders_per_hour=600)
 

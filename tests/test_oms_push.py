@@ -13,11 +13,11 @@ import pytest
 
 from fake_systems.common.context import SystemContext
 from fake_systems.oms.api import wdt
-from fake_systems.oms.models import InvalidRequest, NewTradeLine
+from fake_systems.oms.models import InvalidRequest
 from fake_systems.oms.raw_trades import MAX_TRADES_PER_PUSH
 from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
-from simulator.world import World
+from simulator.world import NewTradeLine, World
 from tests.test_oms_wdt import CREDS, call, simple
 
 PUSH = "sales.RawTrade.pushSelf"

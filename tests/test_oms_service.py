@@ -10,15 +10,13 @@ from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import OmsCredentials
 from fake_systems.oms.models import (
     InvalidRequest,
-    NewTrade,
-    NewTradeLine,
     StateConflict,
     UnknownTrade,
     WindowTooLong,
 )
 from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
-from simulator.world import World
+from simulator.world import NewTrade, NewTradeLine, World
 
 # ManualClock's epoch is 2026-11-10 20:00:00 China time.
 T0 = "2026-11-10 20:00:00"

@@ -15,10 +15,9 @@ from fake_systems.common.credentials import OmsCredentials
 from fake_systems.common.faults import FaultInjector, FaultRule
 from fake_systems.common.signing import wdt_sign
 from fake_systems.oms.api import wdt
-from fake_systems.oms.models import NewTrade, NewTradeLine
 from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
-from simulator.world import World
+from simulator.world import NewTrade, NewTradeLine, World
 
 CREDS = OmsCredentials(sid="ecomock", app_key="oms_test", app_secret="s3cr3t")
 QUERY = "sales.TradeQuery.queryWithDetail"

@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Generic, TypeVar
 
-from simulator.world import Customer
-
 
 class TradeStatus(IntEnum):
     """旺店通 trade_status values the fake uses (10 unpaid and 55 reviewed are never reached)."""
@@ -22,37 +20,6 @@ T = TypeVar("T")
 
 # Kdniao-style trace state that means the parcel was signed for.
 TRACE_SIGNED = 3
-
-
-@dataclass(frozen=True)
-class NewTradeLine:
-    """One line of a paid platform order; `share_cents` is what the buyer paid for it."""
-
-    spec_no: str
-    goods_name: str
-    num: int
-    price_cents: int
-    share_cents: int
-    oid: str | None = None  # the platform's sub-order id; None: `<tid>-<line number>`
-
-
-@dataclass(frozen=True)
-class NewTrade:
-    """A platform order the simulator (or a platform push) hands to the OMS once paid.
-
-    Times are simulated `yyyy-MM-dd HH:mm:ss`; None means "now" when the OMS stores it.
-    """
-
-    src_tid: str
-    shop_no: str
-    warehouse_no: str
-    logistics_code: str
-    receiver: Customer
-    lines: tuple[NewTradeLine, ...]
-    post_cents: int = 0
-    trade_time: str | None = None
-    pay_time: str | None = None
-    buyer_nick: str = ""
 
 
 @dataclass(frozen=True)

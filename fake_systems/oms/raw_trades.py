@@ -13,9 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 from fake_systems.common.money import CENT, to_decimal
-from fake_systems.oms.models import InvalidRequest, NewTrade, NewTradeLine
+from fake_systems.oms.models import InvalidRequest
 from simulator.clock import format_qimen_time, parse_qimen_time
-from simulator.world import Customer
+from simulator.world import Customer, NewTrade, NewTradeLine
 
 MAX_TRADES_PER_PUSH = 50
 MAX_LINES_PER_TRADE = 200

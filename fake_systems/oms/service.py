@@ -13,7 +13,6 @@ from fake_systems.oms.models import (
     TRACE_SIGNED,
     InvalidRequest,
     LineRefundStatus,
-    NewTrade,
     Page,
     Refund,
     RefundLine,
@@ -29,7 +28,7 @@ from fake_systems.oms.models import (
 )
 from fake_systems.oms.raw_trades import MAX_TRADES_PER_PUSH, read_raw_trade
 from simulator.clock import format_qimen_time, parse_qimen_time
-from simulator.world import Shop, World
+from simulator.world import NewTrade, Shop, World
 
 MAX_WINDOW = timedelta(minutes=60)
 MAX_REFUND_WINDOW = timedelta(days=30)
