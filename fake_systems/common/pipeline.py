@@ -1,0 +1,253 @@
+"""One request pipeline for every protocol endpoint of every fake.
+
+    read the body (size limit) → name the operation → authenticate → freshness / replay
+    → owner scope → fault decision → one transaction (service call + its history row)
+    → encode the answer in the protocol's format
+
+A protocol adapter declares its codec, its authentication and a table of operations
+(`Protocol`); it never writes this sequence again. Refusals are `WireError`s carrying their
+wire code; anything unexpected is logged with its traceback and answered in the protocol's
+own system-error format, never a bare 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from fake_systems.common.context import SystemContext
+from fake_systems.common.storage import transaction
+
+logger = logging.getLogger(__name__)
+
+# What the history keeps of a body that never parsed: enough to diagnose, not to bloat.
+UNPARSED_BODY_PREFIX = 2000
+
+
+class WireError(Exception):
+    """A refusal in the protocol's own terms: its wire code and message (moto's style)."""
+
+    def __init__(self, code: str | int, message: str, *, http_status: int = 200) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = str(code)
+        self.message = message
+        self.http_status = http_status
+
+
+@dataclass(frozen=True)
+class OwnerScope:
+    """Whose data a caller may see and change: `owners` None means every owner (the
+    integrator's credential), otherwise exactly those cargo owners."""
+
+    owners: frozenset[str] | None = None
+
+    EVERYONE: ClassVar[OwnerScope]
+
+    @classmethod
+    def of(cls, owners: tuple[str, ...] | frozenset[str] | None) -> OwnerScope:
+        """The scope of a credential's `owners` (empty or None: every owner)."""
+        return cls(frozenset(owners) if owners else None)
+
+    def allows(self, owner: str | None) -> bool:
+        return self.owners is None or owner in self.owners
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The owners in a stable order; () for every owner (the services' old convention)."""
+        return () if self.owners is None else tuple(sorted(self.owners))
+
+
+OwnerScope.EVERYONE = OwnerScope(None)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """An HTTP request as the pipeline sees it, before anything is trusted."""
+
+    http_method: str
+    path: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    body: bytes
+    too_large: bool = False  # the body passed the protocol's limit and was not read
+
+
+@dataclass
+class Caller:
+    """Who is calling, once proven: a name for the history and the owner scope."""
+
+    name: str
+    scope: OwnerScope = OwnerScope.EVERYONE
+    credential: Any = None
+
+
+@dataclass
+class Call:
+    """One call on its way through the pipeline; handlers read it and may set `entity`."""
+
+    inbound: Inbound
+    operation: str
+    caller: Caller | None = None
+    data: Any = None  # the decoded payload, once decoded
+    entity: str | None = None
+    record: dict[str, Any] = field(default_factory=dict)  # extra fields for the history row
+
+    @property
+    def scope(self) -> OwnerScope:
+        return self.caller.scope if self.caller else OwnerScope.EVERYONE
+
+
+Handler = Callable[[Call], Any]
+
+
+class Protocol(ABC):
+    """What a protocol adapter declares; the pipeline does the rest."""
+
+    system: str
+    max_body_bytes: int
+    operations: Mapping[str, Handler]
+
+    @abstractmethod
+    def operation_of(self, inbound: Inbound) -> str:
+        """The operation's name for the history, readable before anything is checked."""
+
+    @abstractmethod
+    def authenticate(self, call: Call) -> Caller:
+        """Prove the caller (signature, key, session) and check freshness; WireError if not."""
+
+    @abstractmethod
+    def decode(self, call: Call) -> Any:
+        """The payload from the body; WireError in the protocol's terms when malformed."""
+
+    @abstractmethod
+    def encode(self, call: Call, result: Any) -> Response:
+        """The protocol's success answer for a handler's result."""
+
+    @abstractmethod
+    def encode_error(self, call: Call, error: WireError) -> Response:
+        """The protocol's failure answer."""
+
+    @abstractmethod
+    def too_large(self) -> WireError:
+        """The refusal of a body over `max_body_bytes`."""
+
+    @abstractmethod
+    def unknown_operation(self, call: Call) -> WireError:
+        """The refusal of an operation this endpoint does not serve."""
+
+    @abstractmethod
+    def internal_error(self) -> WireError:
+        """The protocol's system-error answer for a bug of the fake."""
+
+    def history_payload(self, call: Call) -> Any:
+        """What the history keeps of the request (personal data is masked by History)."""
+        body: Any = call.data
+        if body is None:
+            body = call.inbound.body[:UNPARSED_BODY_PREFIX].decode("utf-8", errors="replace")
+        return {"query": dict(call.inbound.query), "body": body, **call.record}
+
+    def lost_response(self, call: Call) -> Response:
+        """What the caller sees when the answer is lost after the commit: a gateway timeout."""
+        return Response(b"504 Gateway Time-out", status_code=504, media_type="text/plain")
+
+
+class Pipeline:
+    """Runs every request of one protocol through the same stages."""
+
+    def __init__(self, protocol: Protocol, ctx: SystemContext) -> None:
+        self.protocol = protocol
+        self.ctx = ctx
+
+    def handle(self, inbound: Inbound) -> Response:
+        """Answer one request; never raises for anything the caller sent."""
+        protocol = self.protocol
+        call = Call(inbound, protocol.operation_of(inbound))
+        try:
+            if inbound.too_large:
+                raise protocol.too_large()
+            call.caller = protocol.authenticate(call)
+            handler = protocol.operations.get(call.operation)
+            if handler is None:
+                raise protocol.unknown_operation(call)
+            call.data = protocol.decode(call)
+            # The request's history row commits with its effects: all or nothing.
+            with transaction(self.ctx.conn):
+                result = handler(call)
+                self._record(call, "ok")
+            answer = protocol.encode(call, result)
+        except WireError as error:
+            self._record_refusal(call, error.code, error.message)
+            return protocol.encode_error(call, error)
+        except Exception:
+            logger.exception("%s %s failed", protocol.system, call.operation)
+            internal = protocol.internal_error()
+            self._record_refusal(call, internal.code, "internal error")
+            return protocol.encode_error(call, internal)
+        if self.ctx.faults.hits(protocol.system, call.operation, "lost_response"):
+            self.ctx.history.record("fault", call.operation, "lost_response", call.entity)
+            return protocol.lost_response(call)
+        return answer
+
+    def _record(self, call: Call, outcome: str, message: str | None = None) -> None:
+        payload = self.protocol.history_payload(call)
+        if message is not None and isinstance(payload, dict):
+            payload = {**payload, "message": message}
+        self.ctx.history.record("api_in", call.operation, outcome, call.entity, payload)
+
+    def _record_refusal(self, call: Call, code: str, message: str) -> None:
+        try:
+            self._record(call, code, message)
+        except Exception:
+            # The history itself may be what failed; the answer matters more than the record.
+            logger.exception("%s: could not record a refusal", self.protocol.system)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The pipeline as a plain ASGI endpoint: no framework work on the hot path."""
+        body, too_large = await read_capped(receive, self.protocol.max_body_bytes, scope)
+        headers = {
+            key.decode("latin-1").lower(): value.decode("latin-1")
+            for key, value in scope.get("headers", ())
+        }
+        inbound = Inbound(
+            http_method=scope["method"],
+            path=scope["path"],
+            query=query_params(scope),
+            headers=headers,
+            body=body,
+            too_large=too_large,
+        )
+        await self.handle(inbound)(scope, receive, send)
+
+
+def query_params(scope: Scope) -> dict[str, str]:
+    """The query string as a dict (the last value wins, as Starlette's QueryParams does)."""
+    raw = scope.get("query_string", b"").decode("latin-1")
+    return dict(parse_qsl(raw, keep_blank_values=True))
+
+
+async def read_capped(receive: Receive, limit: int, scope: Scope) -> tuple[bytes, bool]:
+    """The body, or (b"", True) as soon as it exceeds `limit` bytes (the rest is not kept)."""
+    for key, value in scope.get("headers", ()):
+        if key.lower() == b"content-length" and value.isdigit() and int(value) > limit:
+            return b"", True
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return b"", True
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks), False
