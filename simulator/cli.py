@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.text import Text
 
 from contract_tests.judge import Verdict, judge_folder
 from contract_tests.report import invalid_text, summary_table, write_reports
@@ -58,6 +59,11 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
 def _fail(message: str, code: int = 2) -> typer.Exit:
     err_console.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def _announce(message: str) -> None:
+    """Something the user must know at once, during the run (the connector died, a signal)."""
+    console.print(Text(message, style="bold yellow"), highlight=False, soft_wrap=True)
 
 
 def _conclude(verdict: Verdict) -> typer.Exit:
@@ -117,7 +123,9 @@ def _play(
     )
     try:
         with ProgressDisplay(console, f"{scenario.name} × {profile.name}") as display:
-            result = run_async(play(scenario, profile, run_dir, display.show, traffic))
+            result = run_async(
+                play(scenario, profile, run_dir, display.show, traffic, announce=_announce)
+            )
     except ConnectorError as exc:
         raise _fail(str(exc)) from exc
     console.print(
@@ -139,7 +147,9 @@ def run(
     """Play SCENARIO against a connector, judge it, write report.html, report.json, junit.xml.
 
     Exits 0 when every invariant passed, 1 when one failed, 2 when the run is invalid (no
-    orders, a database missing or damaged) or could not be made.
+    orders, the connector died, SIGTERM or Ctrl-C stopped it) or could not be made. SIGTERM and
+    Ctrl-C stop the connector and still write the reports, marked interrupted; a second one
+    quits at once. The connector is stopped even if ecomock is killed.
     """
     _play(scenario_file, connector, seed, drill, out, SimulatedDemand(), "simulated demand")
 
