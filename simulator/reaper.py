@@ -8,8 +8,8 @@ ecomock's asyncio.to_thread does), and exists only on Linux. The connector is a 
 command that cannot be asked to watch its parent, so ecomock starts this tiny process first
 and keeps the write end of a pipe whose read end only the reaper holds. When ecomock ends in
 any way, SIGKILL included, the kernel closes that end; the reaper's blocking read returns
-and it stops the whole group; nothing polls while the run goes on. On a normal end ecomock stops the
-connector itself, then tells the reaper to stand down.
+and it stops the whole group (nothing polls while the run goes on). On a normal end ecomock
+stops the connector itself, then tells the reaper to stand down.
 
 Protocol on the pipe: `<pgid>\\n` once the connector has started, then `stand down\\n` and
 EOF; EOF without the stand-down means ecomock is gone.
