@@ -79,3 +79,25 @@ def has_table(conn: sqlite3.Connection, schema: str, table: str) -> bool:
         f"SELECT 1 FROM {schema}.sqlite_master WHERE type = 'table' AND name = ?", (table,)
     ).fetchone()
     return row is not None
+
+
+def integrity_errors(conn: RunConnection) -> dict[str, str]:
+    """The attached files SQLite's `quick_check` finds damaged, each with what it found.
+
+    Garbage in a page the judge's queries happen not to read would otherwise go unnoticed
+    (a run whose oms.db is half overwritten could pass); this reads every page once.
+    """
+    errors: dict[str, str] = {}
+    for name in SYSTEMS:
+        if name in conn.missing:
+            continue
+        path = conn.run_dir / f"{name}.db"
+        try:
+            rows = conn.execute(f"PRAGMA {name}.quick_check(3)").fetchall()
+        except sqlite3.Error as exc:
+            errors[name] = f"{path}: {exc}"
+            continue
+        problems = [str(row[0]) for row in rows if row[0] != "ok"]
+        if problems:
+            errors[name] = f"{path}: " + "; ".join(problems)
+    return errors

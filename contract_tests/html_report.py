@@ -202,6 +202,9 @@ STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:820px;color:#1f2937}
 h1{font-size:1.5rem;margin:0}.verdict{display:inline-block;padding:.2rem .7rem;border-radius:.4rem;
 color:#fff;font-weight:600}.pass{background:#16a34a}.fail{background:#dc2626}
+.invalid{background:#b45309}.invalid-box{border:3px solid #b45309;background:#fffbeb;
+border-radius:.5rem;padding:.6rem 1rem;margin:1rem 0}.invalid-box h2{margin:0;color:#92400e}
+.invalid-box li{white-space:pre-wrap;font-family:ui-monospace,monospace;font-size:12px}
 .meta{color:#6b7280;margin:.3rem 0 1.2rem}.cards{display:flex;gap:.6rem;flex-wrap:wrap}
 .card{border:1px solid #e5e7eb;border-radius:.5rem;padding:.5rem .8rem;min-width:90px}
 .card b{display:block;font-size:1.3rem}table{border-collapse:collapse;width:100%}
@@ -225,7 +228,9 @@ def render_html(verdict: Verdict, conn: sqlite3.Connection) -> str:
         f'<div class="card">{html.escape(key.replace("_", " "))}<b>{value:,}</b></div>'
         for key, value in verdict.counts.items()
     )
-    cards += f'<div class="card">orders / min<b>{verdict.throughput.orders_per_min:,.0f}</b></div>'
+    per_min = verdict.throughput.orders_per_min
+    rate = "-" if per_min is None else f"{per_min:,.0f}"
+    cards += f'<div class="card">orders / min<b>{rate}</b></div>'
     rows = "".join(_invariant_row(inv) for inv in verdict.invariants)
     latency_plots = ""
     for flow in FLOWS:
@@ -236,7 +241,7 @@ def render_html(verdict: Verdict, conn: sqlite3.Connection) -> str:
         limit = objective if flow == "paid_to_wms" else None
         latency_plots += f"<h3>{FLOW_TITLES.get(flow, flow)}</h3>"
         latency_plots += histogram(values, flow, limit)
-    status = "pass" if verdict.passed else "fail"
+    status = verdict.verdict
     title = f"ecomock {status}: {meta.scenario} × {meta.connector}"
     return f"""<!doctype html><html lang="en"><meta charset="utf-8">
 <title>{html.escape(title)}</title>
@@ -244,6 +249,7 @@ def render_html(verdict: Verdict, conn: sqlite3.Connection) -> str:
 <h1>ecomock <span class="verdict {status}">{status.upper()}</span></h1>
 <p class="meta">scenario <b>{html.escape(str(meta.scenario))}</b>, seed {meta.seed},
 connector <b>{html.escape(str(meta.connector))}</b></p>
+{_invalid_box(verdict.invalid_reasons)}
 <div class="cards">{cards}</div>
 <h2>Invariants</h2><table><tr><th>invariant</th><th>result</th><th>checked</th>
 <th>violations</th><th>detail</th></tr>{rows}</table>
@@ -252,6 +258,17 @@ connector <b>{html.escape(str(meta.connector))}</b></p>
 <h2>Latency</h2>{latency_plots}
 </body></html>
 """
+
+
+def _invalid_box(reasons: Sequence[str]) -> str:
+    """The first thing on the page of an invalid run: its invariants prove nothing."""
+    if not reasons:
+        return ""
+    items = "".join(f"<li>{html.escape(reason)}</li>" for reason in reasons)
+    return (
+        '<div class="invalid-box"><h2>This run is invalid: it proves nothing, whatever the'
+        f" invariants below say</h2><ul>{items}</ul></div>"
+    )
 
 
 def _invariant_row(inv: InvariantResult) -> str:

@@ -11,16 +11,19 @@ from typing import Any
 
 import orjson
 
-from contract_tests.database import SYSTEMS, attach_run
+from contract_tests.database import SYSTEMS, attach_run, integrity_errors
 from contract_tests.invariants import (
     DEFAULT_PAID_TO_WMS_P99_SECONDS,
     InvariantResult,
     run_invariants,
 )
 from contract_tests.metrics import LatencyStats, compute_latencies, count_orders
+from contract_tests.run_status import RunStatus, read_run_status
 
 REPORT_FILE = "report.json"
 DEFAULT_OBJECTIVES: dict[str, float] = {"paid_to_wms_p99_seconds": DEFAULT_PAID_TO_WMS_P99_SECONDS}
+# What `ecomock run` and `ecomock check` exit with; "invalid": the run proves nothing either way.
+EXIT_CODES: dict[str, int] = {"pass": 0, "fail": 1, "invalid": 2}
 
 
 def _float_or_none(value: Any) -> float | None:
@@ -106,7 +109,12 @@ class Throughput:
 
 @dataclass
 class Verdict:
-    """The judgement of one run: "pass" only when every invariant passed."""
+    """The judgement of one run: "pass" only when every invariant passed.
+
+    "invalid" when the run cannot prove anything, whatever its invariants say (no orders, a
+    database missing or damaged, the run interrupted or its connector dead): `invalid_reasons`
+    says why.
+    """
 
     verdict: str
     meta: RunMeta
@@ -119,10 +127,16 @@ class Verdict:
     errors: dict[str, str] = field(default_factory=dict)
     judged_wall: float = 0.0
     duration_seconds: float = 0.0
+    invalid_reasons: list[str] = field(default_factory=list)
+    run_status: RunStatus | None = None
 
     @property
     def passed(self) -> bool:
         return self.verdict == "pass"
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.verdict]
 
     @property
     def failed_invariants(self) -> list[InvariantResult]:
@@ -135,22 +149,31 @@ class Verdict:
         raise KeyError(name)
 
 
-def _databases_present(
-    run_dir: Path, missing: list[str], errors: dict[str, str]
-) -> InvariantResult:
+def _databases_present(unreadable: Mapping[str, str]) -> InvariantResult:
     # A run folder without one of its files cannot be judged completely: say so by name.
     return InvariantResult(
         name="run_databases_present",
-        description="the run folder holds " + ", ".join(f"{s}.db" for s in SYSTEMS),
-        passed=not missing,
+        description="the run folder holds " + ", ".join(f"{s}.db" for s in SYSTEMS) + ", intact",
+        passed=not unreadable,
         checked=len(SYSTEMS),
-        violations=len(missing),
+        violations=len(unreadable),
         examples=[
-            {"entity": f"{name}.db", "expected": "a readable SQLite file", "observed": errors[name]}
-            for name in missing
+            {"entity": f"{name}.db", "expected": "a readable SQLite file", "observed": error}
+            for name, error in unreadable.items()
         ],
-        summary="all present" if not missing else "missing: " + ", ".join(missing),
+        summary="all present" if not unreadable else "unreadable: " + ", ".join(unreadable),
     )
+
+
+def invalid_reasons(
+    unreadable: Mapping[str, str], counts: Mapping[str, int], status: RunStatus | None
+) -> list[str]:
+    """Why a run proves nothing, if it does not; empty for a run worth judging."""
+    reasons = [status.reason] if status is not None and not status.finished else []
+    reasons += [f"cannot judge {name}.db: {error}" for name, error in unreadable.items()]
+    if "oms" not in unreadable and counts.get("created", 0) == 0:
+        reasons.append("no orders in the run: the OMS holds none, so nothing was tested")
+    return reasons
 
 
 def _paid_span(conn: sqlite3.Connection) -> float | None:
@@ -183,33 +206,40 @@ def _throughput(conn: sqlite3.Connection, meta: RunMeta, created: int) -> Throug
 
 
 def judge_run(run_dir: Path, meta: RunMeta) -> Verdict:
-    """Judge a finished run folder. Never raises for bad or missing data: that is a "fail"."""
+    """Judge a finished run folder. Never raises for bad or missing data: that is "invalid"."""
     run_dir = Path(run_dir)
     started = time.perf_counter()
     conn = attach_run(run_dir)
     try:
-        present = _databases_present(run_dir, conn.missing, conn.attach_errors)
+        damaged = {**conn.attach_errors, **integrity_errors(conn)}
+        unreadable = {name: damaged[name] for name in SYSTEMS if name in damaged}
+        present = _databases_present(unreadable)
         invariants = [present, *run_invariants(conn, meta.objectives)]
         counts = count_orders(conn)
         latencies, latency_errors = compute_latencies(conn)
         throughput = _throughput(conn, meta, counts["created"])
     finally:
         conn.close()
-    errors = {f"attach {name}": msg for name, msg in conn.attach_errors.items()}
+    errors = {f"attach {name}": msg for name, msg in unreadable.items()}
     errors.update({f"latency {flow}": msg for flow, msg in latency_errors.items()})
     errors.update({inv.name: inv.error for inv in invariants if inv.error})
+    status = read_run_status(run_dir)
+    reasons = invalid_reasons(unreadable, counts, status)
+    passed = all(inv.passed for inv in invariants)
     return Verdict(
-        verdict="pass" if all(inv.passed for inv in invariants) else "fail",
+        verdict="invalid" if reasons else "pass" if passed else "fail",
         meta=meta,
         run_dir=str(run_dir),
         invariants=invariants,
         latencies=latencies,
         counts=counts,
         throughput=throughput,
-        missing_databases=list(conn.missing),
+        missing_databases=list(unreadable),
         errors=errors,
         judged_wall=time.time(),
         duration_seconds=time.perf_counter() - started,
+        invalid_reasons=reasons,
+        run_status=status,
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -15,6 +14,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from contract_tests.files import write_atomically
 from contract_tests.html_report import write_html_report
 from contract_tests.invariants import InvariantResult
 from contract_tests.judge import Verdict
@@ -23,6 +23,8 @@ from contract_tests.metrics import FLOWS, ORDER_COUNT_KEYS
 REPORT_FORMAT = 1
 JUNIT_SUITE = "ecomock"
 JUNIT_EXAMPLES = 3
+VALIDITY_CASE = "run_valid"  # the JUnit test case that errors when the run proves nothing
+VERDICT_STYLES = {"pass": "green", "fail": "red", "invalid": "yellow"}
 
 
 def _round(value: float | None, digits: int = 4) -> float | None:
@@ -56,6 +58,7 @@ def verdict_to_dict(verdict: Verdict) -> dict[str, Any]:
     return {
         "format": REPORT_FORMAT,
         "verdict": verdict.verdict,
+        "invalid_reasons": verdict.invalid_reasons,
         "seed": meta.seed,
         "scenario": meta.scenario,
         "connector": meta.connector,
@@ -66,6 +69,7 @@ def verdict_to_dict(verdict: Verdict) -> dict[str, Any]:
             "traffic_wall_seconds": meta.traffic_wall_seconds,
             "objectives": dict(meta.objectives),
             "connector_exit_code": meta.connector_exit_code,
+            "status": verdict.run_status.as_dict() if verdict.run_status else None,
         },
         "judged_at": _iso(verdict.judged_wall),
         "judge_seconds": _round(verdict.duration_seconds),
@@ -92,14 +96,6 @@ def verdict_to_dict(verdict: Verdict) -> dict[str, Any]:
     }
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    # A report is read by CI and by `ecomock check` later: never leave half a file behind.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-
-
 def write_report_json(
     verdict: Verdict, path: Path, extra: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -109,7 +105,7 @@ def write_report_json(
         document.update(extra)
     # default=str: a BLOB or odd value in an example must not cost the whole report.
     data = orjson.dumps(document, option=orjson.OPT_INDENT_2, default=str)
-    _write_atomically(Path(path), data + b"\n")
+    write_atomically(Path(path), data + b"\n")
     return document
 
 
@@ -131,16 +127,22 @@ def _failure_message(inv: InvariantResult) -> str:
 
 
 def write_junit_xml(verdict: Verdict, path: Path) -> None:
-    """One testsuite "ecomock", one testcase per invariant; failures carry the first examples."""
+    """One testsuite "ecomock": a `run_valid` testcase, then one per invariant.
+
+    `run_valid` has an <error> when the run is invalid (its message the reasons), so CI marks
+    the build broken rather than reading the invariants of a run that proves nothing.
+    """
     failures = len(verdict.failed_invariants)
-    root = ET.Element("testsuites", tests=str(len(verdict.invariants)), failures=str(failures))
+    errors = 1 if verdict.invalid_reasons else 0
+    tests = str(len(verdict.invariants) + 1)
+    root = ET.Element("testsuites", tests=tests, failures=str(failures), errors=str(errors))
     suite = ET.SubElement(
         root,
         "testsuite",
         name=JUNIT_SUITE,
-        tests=str(len(verdict.invariants)),
+        tests=tests,
         failures=str(failures),
-        errors="0",
+        errors=str(errors),
         skipped="0",
         time=f"{verdict.duration_seconds:.3f}",
         timestamp=_iso(verdict.judged_wall),
@@ -153,6 +155,17 @@ def write_junit_xml(verdict: Verdict, path: Path) -> None:
         ("verdict", verdict.verdict),
     ):
         ET.SubElement(properties, "property", name=name, value=str(value))
+    validity = ET.SubElement(
+        suite, "testcase", classname=f"{JUNIT_SUITE}.{verdict.meta.scenario}", name=VALIDITY_CASE
+    )
+    if verdict.invalid_reasons:
+        error = ET.SubElement(
+            validity,
+            "error",
+            message="run invalid: " + verdict.invalid_reasons[0].splitlines()[0],
+            type="InvalidRun",
+        )
+        error.text = "\n".join(verdict.invalid_reasons)
     for inv in verdict.invariants:
         case = ET.SubElement(
             suite,
@@ -170,7 +183,7 @@ def write_junit_xml(verdict: Verdict, path: Path) -> None:
             )
             failure.text = _failure_text(inv)
     ET.indent(root)
-    _write_atomically(Path(path), ET.tostring(root, encoding="utf-8", xml_declaration=True))
+    write_atomically(Path(path), ET.tostring(root, encoding="utf-8", xml_declaration=True))
 
 
 def _seconds(value: float | None) -> str:
@@ -179,7 +192,7 @@ def _seconds(value: float | None) -> str:
 
 def summary_table(verdict: Verdict) -> Table:
     """One row per invariant: result, checked, violations and what went wrong first."""
-    colour = "green" if verdict.passed else "red"
+    colour = VERDICT_STYLES[verdict.verdict]
     meta = verdict.meta
     table = Table(
         title=Text.assemble(
@@ -239,9 +252,21 @@ def latency_table(verdict: Verdict) -> Table:
     return table
 
 
+def invalid_text(verdict: Verdict) -> Text:
+    """Why the run is invalid, one reason a line (empty for a valid run)."""
+    if not verdict.invalid_reasons:
+        return Text()
+    text = Text("INVALID RUN: it proves nothing, whatever the invariants say\n", "bold yellow")
+    for reason in verdict.invalid_reasons:
+        text.append(f"  - {reason}\n")
+    return text
+
+
 def render_summary(verdict: Verdict, console: Console | None = None) -> None:
-    """Print the invariants and latency tables (what `ecomock run` / `check` show at the end)."""
-    (console or Console()).print(Group(summary_table(verdict), latency_table(verdict)))
+    """Print the invariants table, why the run is invalid if it is, and the latency table."""
+    (console or Console()).print(
+        Group(summary_table(verdict), invalid_text(verdict), latency_table(verdict))
+    )
 
 
 def write_reports(verdict: Verdict, run_dir: Path, extra: Mapping[str, Any] | None = None) -> None:

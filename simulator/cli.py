@@ -11,9 +11,10 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.text import Text
 
-from contract_tests.judge import judge_folder
-from contract_tests.report import summary_table, write_reports
+from contract_tests.judge import Verdict, judge_folder
+from contract_tests.report import invalid_text, summary_table, write_reports
 from simulator.connector import ConnectorError, load_profile
 from simulator.progress import ProgressDisplay
 from simulator.runner import (
@@ -26,10 +27,15 @@ from simulator.runner import (
 )
 from simulator.scenario import ScenarioError, describe_validation_error, load_scenario
 
+EXIT_CODES_HELP = (
+    "Exit codes: 0 pass (every invariant held), 1 fail (an invariant was violated),"
+    " 2 invalid (the run proves nothing: no orders, a database missing or damaged, the run"
+    " interrupted or its connector dead; or it could not be started at all)."
+)
 app = typer.Typer(
     help=(
         "ecomock: fake OMS, WMS, ERP, bank and carrier servers, a simulated business driving them,"
-        " and a judge of the connector in between."
+        " and a judge of the connector in between.\n\n" + EXIT_CODES_HELP
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -53,6 +59,18 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
 def _fail(message: str, code: int = 2) -> typer.Exit:
     err_console.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def _announce(message: str) -> None:
+    """Something the user must know at once, during the run (the connector died, a signal)."""
+    console.print(Text(message, style="bold yellow"), highlight=False, soft_wrap=True)
+
+
+def _conclude(verdict: Verdict) -> typer.Exit:
+    """Print the verdict (and why it is invalid, unwrapped: paths stay whole); exit with it."""
+    console.print(summary_table(verdict))
+    console.print(invalid_text(verdict), soft_wrap=True)
+    return typer.Exit(verdict.exit_code)
 
 
 ScenarioArg = Annotated[
@@ -81,7 +99,7 @@ def _play(
     traffic: Traffic,
     source: str,
 ) -> None:
-    """Load, play, judge and report one run; exits 0 pass, 1 fail, 2 could not run."""
+    """Load, play, judge and report one run; exits 0 pass, 1 fail, 2 invalid or could not run."""
     try:
         scenario = load_scenario(scenario_file)
         profile = load_profile(connector)
@@ -105,16 +123,17 @@ def _play(
     )
     try:
         with ProgressDisplay(console, f"{scenario.name} × {profile.name}") as display:
-            result = run_async(play(scenario, profile, run_dir, display.show, traffic))
+            result = run_async(
+                play(scenario, profile, run_dir, display.show, traffic, announce=_announce)
+            )
     except ConnectorError as exc:
         raise _fail(str(exc)) from exc
-    console.print(summary_table(result.verdict))
     console.print(
         f"report: {run_dir / 'report.html'}   json: {run_dir / 'report.json'}"
         f"   junit: {run_dir / 'junit.xml'}",
         highlight=False,
     )
-    raise typer.Exit(0 if result.verdict.passed else 1)
+    raise _conclude(result.verdict)
 
 
 @app.command()
@@ -127,7 +146,10 @@ def run(
 ) -> None:
     """Play SCENARIO against a connector, judge it, write report.html, report.json, junit.xml.
 
-    Exits 0 when every invariant passed, 1 when one failed, 2 when the run could not be made.
+    Exits 0 when every invariant passed, 1 when one failed, 2 when the run is invalid (no
+    orders, the connector died, SIGTERM or Ctrl-C stopped it) or could not be made. SIGTERM and
+    Ctrl-C stop the connector and still write the reports, marked interrupted; a second one
+    quits at once. The connector is stopped even if ecomock is killed.
     """
     _play(scenario_file, connector, seed, drill, out, SimulatedDemand(), "simulated demand")
 
@@ -193,13 +215,22 @@ def up(
 def check(
     run_dir: Annotated[Path, typer.Argument(metavar="DIR", help="a finished run folder")],
 ) -> None:
-    """Judge a finished run again from its databases; rewrites the three reports."""
+    """Judge a finished run again from its databases; rewrites the three reports.
+
+    Exits 0 pass, 1 fail, 2 invalid: a folder without its databases or with a damaged one, a
+    run without orders, or one that was interrupted, killed or lost its connector.
+    """
     if not run_dir.is_dir():
         raise _fail(f"{run_dir} is not a folder")
     verdict = judge_folder(run_dir)
-    write_reports(verdict, run_dir, extra=_kept_sections(run_dir))
-    console.print(summary_table(verdict))
-    raise typer.Exit(0 if verdict.passed else 1)
+    try:
+        write_reports(verdict, run_dir, extra=_kept_sections(run_dir))
+    except OSError as exc:
+        # A read-only copy of a run can still be judged; only the rewrite is lost.
+        err_console.print(
+            f"[yellow]warning:[/yellow] reports not rewritten: {exc}", highlight=False
+        )
+    raise _conclude(verdict)
 
 
 def _kept_sections(run_dir: Path) -> dict[str, Any]:

@@ -13,11 +13,14 @@ import httpx
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from simulator.reaper import GROUP_CHECK_SECONDS, Reaper, group_alive, signal_group
 from simulator.scenario import describe_validation_error
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONNECTORS_DIR = REPO_ROOT / "connectors"
 STOP_GRACE_SECONDS = 10.0
+LOG_TAIL_LINES = 20
+LOG_TAIL_BYTES = 16_384
 
 
 class Callbacks(BaseModel):
@@ -89,7 +92,12 @@ def load_profile(spec: str) -> ConnectorProfile:
 
 
 class ConnectorProcess:
-    """The connector under test, in its own process, its output going to a log file."""
+    """The connector under test, its output going to a log file.
+
+    It runs in a process group of its own (`start_new_session`), so that stopping it stops
+    everything it started too, and a reaper (simulator/reaper.py) stops that group if ecomock
+    itself is killed.
+    """
 
     def __init__(
         self, profile: ConnectorProfile, environment: dict[str, str], log_path: Path
@@ -98,10 +106,19 @@ class ConnectorProcess:
         self.environment = environment
         self.log_path = log_path
         self.process: asyncio.subprocess.Process | None = None
+        self.reaper = Reaper()
+
+    @property
+    def pgid(self) -> int | None:
+        """The connector's process group: its own pid, as it leads a new session."""
+        return self.process.pid if self.process is not None else None
 
     async def start(self, ready_timeout: float) -> None:
         env = {**os.environ, **self.environment, **self.profile.env}
         cwd = Path(self.profile.working_dir) if self.profile.working_dir else REPO_ROOT
+        # The guard first: there is no moment when the connector runs unguarded but for the
+        # instant between its spawn and `guard()`.
+        await self.reaper.start()
         log = self.log_path.open("ab")
         try:
             self.process = await asyncio.create_subprocess_exec(
@@ -118,6 +135,7 @@ class ConnectorProcess:
             ) from exc
         finally:
             log.close()
+        self.reaper.guard(self.process.pid)
         await self._wait_ready(ready_timeout)
 
     async def _wait_ready(self, timeout: float) -> None:
@@ -143,17 +161,43 @@ class ConnectorProcess:
     def running(self) -> bool:
         return self.process is not None and self.process.returncode is None
 
-    async def stop(self) -> int | None:
-        """SIGTERM, then SIGKILL after a grace period; returns the exit code."""
+    async def wait(self) -> int:
+        """The exit code, once the connector's main process exits (the child watcher tells)."""
         if self.process is None:
-            return None
-        if self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.process.wait(), STOP_GRACE_SECONDS)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                await self.process.wait()
-        return self.process.returncode
+            raise ConnectorError("the connector was never started")
+        return await self.process.wait()
+
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> list[str]:
+        """The last lines of connector.log: what it said before it died."""
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(max(0, log.seek(0, os.SEEK_END) - LOG_TAIL_BYTES))
+                text = log.read().decode("utf-8", errors="replace")
+        except OSError:
+            return []
+        return text.splitlines()[-lines:]
+
+    async def stop(self) -> int | None:
+        """SIGTERM the whole group, SIGKILL what is left after a grace period; the exit code."""
+        try:
+            if self.process is None:
+                return None
+            await self._stop_group(self.process, self.process.pid)
+            return self.process.returncode
+        finally:
+            await self.reaper.stand_down()
+
+    @staticmethod
+    async def _stop_group(process: asyncio.subprocess.Process, pgid: int) -> None:
+        # Even when the main process is gone (it crashed, or was a shell wrapper), what it
+        # started may not be: the group gets the signals, not only the process.
+        signal_group(pgid, signal.SIGTERM)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STOP_GRACE_SECONDS
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(process.wait(), STOP_GRACE_SECONDS)
+        while group_alive(pgid) and loop.time() < deadline:
+            await asyncio.sleep(GROUP_CHECK_SECONDS)
+        if group_alive(pgid):
+            signal_group(pgid, signal.SIGKILL)
+        await process.wait()

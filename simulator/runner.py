@@ -1,6 +1,8 @@
 """Plays a scenario end to end: fakes up, connector started, traffic, drain, judge, reports.
 
-One runner for `ecomock run` and `ecomock load`: only the `Traffic` source differs.
+One runner for `ecomock run` and `ecomock load`: only the `Traffic` source differs. A run
+stopped early (SIGTERM, Ctrl-C, the connector's death) still ends with its reports, marked
+invalid, and with the connector stopped (simulator/stopping.py).
 """
 
 from __future__ import annotations
@@ -8,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,6 +26,14 @@ from contract_tests.database import attach_run
 from contract_tests.judge import RunMeta, Verdict, judge_run
 from contract_tests.live import count_orders, live_violations
 from contract_tests.report import write_reports
+from contract_tests.run_status import (
+    ABORTED,
+    FINISHED,
+    NOT_FINISHED_REASON,
+    RUNNING,
+    RunStatus,
+    write_run_status,
+)
 from fake_systems.carrier.service import CarrierConfig
 from fake_systems.common.credentials import Credentials
 from fake_systems.common.faults import FaultInjector, FaultRule
@@ -36,6 +48,7 @@ from simulator.connector import ConnectorProcess, ConnectorProfile
 from simulator.demand import DemandModel, play_demand
 from simulator.progress import Snapshot
 from simulator.scenario import Scenario
+from simulator.stopping import RunStop, until_stopped
 from simulator.world import World
 
 PROGRESS_EVERY_SECONDS = 0.5
@@ -144,8 +157,13 @@ class RunWatch:
         self.show = show
         self.wall_started = wall_started
         self.counts: dict[str, int] = {}
+        self.phase = "starting"
+        # A snapshot cancelled when the run is stopped leaves its query running in its
+        # thread; the next one must not use the connection at the same time.
+        self._reading = threading.Lock()
 
     async def snapshot(self, phase: str) -> Snapshot:
+        self.phase = phase
         # The queries grow with the run; off the event loop, they never stall the fakes.
         self.counts, violations = await asyncio.to_thread(self._read)
         return Snapshot(
@@ -158,7 +176,8 @@ class RunWatch:
         )
 
     def _read(self) -> tuple[dict[str, int], int]:
-        return count_orders(self.conn), live_violations(self.conn)
+        with self._reading:
+            return count_orders(self.conn), live_violations(self.conn)
 
     async def until(self, done: Callable[[], bool], phase: str, deadline: float) -> None:
         """Show progress until `done()` or `deadline` wall seconds have passed."""
@@ -286,67 +305,137 @@ class RunResult:
     verdict: Verdict
 
 
+@dataclass
+class TrafficTimes:
+    """Wall times of the traffic phase, for the throughput (it may be cut short)."""
+
+    started: float | None = None
+    ended: float | None = None
+
+    def end(self) -> None:
+        """The traffic stops now, unless it had stopped already."""
+        if self.started is not None and self.ended is None:
+            self.ended = time.time()
+
+    def seconds(self) -> float | None:
+        if self.started is None or self.ended is None:
+            return None
+        return self.ended - self.started
+
+
+def _quiet(message: str) -> None:
+    """Where a run's announcements go when nobody listens."""
+
+
 async def play(
     scenario: Scenario,
     profile: ConnectorProfile,
     run_dir: Path,
     show: Callable[[Snapshot], None],
     traffic: Traffic | None = None,
+    announce: Callable[[str], None] = _quiet,
 ) -> RunResult:
     """Run the connector against the fakes under the scenario, then judge it.
 
     `traffic` places the orders: the simulator's demand model by default, or Locust.
+    `announce` tells the user, as it happens, why the run is stopping early.
     """
     traffic = traffic or SimulatedDemand()
     port = free_port()
     profile = profile.resolved(port)
     wall_started = time.time()
-    async with serve_fakes(scenario, run_dir) as fakes:
-        eco, clock = fakes.ecosystem, fakes.clock
-        eco.point_pushes_at(profile.callbacks.wms_confirm, profile.callbacks.carrier_push)
-        state_dir = run_dir / "connector-state"
-        state_dir.mkdir(exist_ok=True)
-        environment = {
-            **eco.credentials.environment(fakes.servers.urls),
-            "ECOMOCK_CONNECTOR_PORT": str(port),
-            "ECOMOCK_STATE_DIR": str(state_dir.resolve()),
-            "ECOMOCK_TIME_SCALE": str(scenario.clock.scale),
-            "ECOMOCK_ENDPOINTS_FILE": str((run_dir / "endpoints.json").resolve()),
-        }
-        connector = ConnectorProcess(profile, environment, run_dir / "connector.log")
-        watch = RunWatch(run_dir, scenario, clock, show, wall_started)
-        try:
-            show(await watch.snapshot("starting"))
-            await connector.start(scenario.run.connector_start_timeout)
-            traffic_started = time.time()
-            clock.start()
-            await traffic.start(fakes, scenario)
-            await watch.until(
-                lambda: traffic.done,
-                "traffic",
-                deadline=scenario.wall_duration_seconds * 3 + 60,
+    times = TrafficTimes()
+    watch: RunWatch | None = None
+    stop = RunStop(announce, lambda: watch.phase if watch is not None else "starting")
+    with stop.on_signals():
+        async with serve_fakes(scenario, run_dir) as fakes:
+            eco, clock = fakes.ecosystem, fakes.clock
+            eco.point_pushes_at(profile.callbacks.wms_confirm, profile.callbacks.carrier_push)
+            connector = ConnectorProcess(
+                profile, connector_environment(fakes, scenario, port), run_dir / "connector.log"
             )
-            traffic_seconds = time.time() - traffic_started
-            await traffic.stop()
-            await watch.drain(scenario.run.drain_timeout, scenario.run.stall_timeout)
-            # Freeze the world so the last signed parcels and confirmations can be acted on
-            # before the connector is stopped, instead of racing the stop.
-            clock.pause()
-            await watch.settle(lambda: eco.pushes_in_flight, scenario.run.stall_timeout)
-        finally:
-            await traffic.stop()
-            exit_code = await connector.stop()
-            await watch.close()
-    meta = RunMeta(
-        scenario=scenario.name,
-        seed=scenario.seed,
-        connector=profile.name,
-        wall_started=wall_started,
-        wall_ended=time.time(),
-        traffic_wall_seconds=traffic_seconds,
-        paid_to_wms_p99_objective=scenario.objectives.paid_to_wms_p99_seconds,
-        connector_exit_code=exit_code,
-    )
-    verdict = judge_run(run_dir, meta)
-    write_reports(verdict, run_dir, extra=traffic.report())
+            watch = RunWatch(run_dir, scenario, clock, show, wall_started)
+            running = RunStatus(RUNNING, NOT_FINISHED_REASON, pid=os.getpid())
+            write_run_status(run_dir, running)
+            watcher: asyncio.Task[None] | None = None
+            try:
+                show(await watch.snapshot("starting"))
+                if not stop.requested:
+                    await until_stopped(connector.start(scenario.run.connector_start_timeout), stop)
+                if not stop.requested:
+                    running = replace(running, connector_pgid=connector.pgid)
+                    write_run_status(run_dir, running)
+                    watcher = asyncio.create_task(stop.watch_connector(connector))
+                    await until_stopped(play_phases(fakes, scenario, traffic, watch, times), stop)
+            except Exception as exc:
+                abandoned = f"the run was abandoned: {exc}"
+                write_run_status(run_dir, replace(running, state=ABORTED, reason=abandoned))
+                raise
+            finally:
+                try:
+                    if watcher is not None:
+                        watcher.cancel()  # from here on, the connector stops because we stop it
+                    times.end()
+                    clock.pause()
+                    await traffic.stop()
+                finally:
+                    exit_code = await connector.stop()  # whatever failed before
+                    await watch.close()
+        status = stop.status or replace(running, state=FINISHED, reason="")
+        write_run_status(
+            run_dir,
+            replace(
+                status,
+                pid=running.pid,
+                connector_pgid=connector.pgid,
+                connector_exit_code=exit_code,
+            ),
+        )
+        meta = RunMeta(
+            scenario=scenario.name,
+            seed=scenario.seed,
+            connector=profile.name,
+            wall_started=wall_started,
+            wall_ended=time.time(),
+            traffic_wall_seconds=times.seconds(),
+            paid_to_wms_p99_objective=scenario.objectives.paid_to_wms_p99_seconds,
+            connector_exit_code=exit_code,
+        )
+        verdict = judge_run(run_dir, meta)
+        write_reports(verdict, run_dir, extra=traffic.report())
     return RunResult(run_dir, verdict)
+
+
+def connector_environment(fakes: LiveFakes, scenario: Scenario, port: int) -> dict[str, str]:
+    """What the connector is told: the fakes' URLs and credentials, its port and folders."""
+    state_dir = fakes.run_dir / "connector-state"
+    state_dir.mkdir(exist_ok=True)
+    return {
+        **fakes.ecosystem.credentials.environment(fakes.servers.urls),
+        "ECOMOCK_CONNECTOR_PORT": str(port),
+        "ECOMOCK_STATE_DIR": str(state_dir.resolve()),
+        "ECOMOCK_TIME_SCALE": str(scenario.clock.scale),
+        "ECOMOCK_ENDPOINTS_FILE": str((fakes.run_dir / "endpoints.json").resolve()),
+    }
+
+
+async def play_phases(
+    fakes: LiveFakes, scenario: Scenario, traffic: Traffic, watch: RunWatch, times: TrafficTimes
+) -> None:
+    """Traffic, drain, settle: the run proper, once the connector is ready."""
+    clock = fakes.clock
+    times.started = time.time()
+    clock.start()
+    await traffic.start(fakes, scenario)
+    await watch.until(
+        lambda: traffic.done,
+        "traffic",
+        deadline=scenario.wall_duration_seconds * 3 + 60,
+    )
+    times.end()
+    await traffic.stop()
+    await watch.drain(scenario.run.drain_timeout, scenario.run.stall_timeout)
+    # Freeze the world so the last signed parcels and confirmations can be acted on
+    # before the connector is stopped, instead of racing the stop.
+    clock.pause()
+    await watch.settle(lambda: fakes.ecosystem.pushes_in_flight, scenario.run.stall_timeout)

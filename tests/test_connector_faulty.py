@@ -13,6 +13,7 @@ import httpx
 import pytest
 import yaml
 
+from connectors.faulty.crashes_mid_run import CrashesMidRunMapper
 from connectors.faulty.duplicate_on_retry import DuplicateOnRetryMapper
 from connectors.faulty.skips_shop import SkipsShopMapper
 from connectors.faulty.wrong_amount import WrongAmountMapper
@@ -35,6 +36,7 @@ def overridden(cls: type) -> set[str]:
         (SkipsShopMapper, "accepts"),
         (DuplicateOnRetryMapper, "delivery_order_code"),
         (WrongAmountMapper, "receivable_amounts_cents"),
+        (CrashesMidRunMapper, "accepts"),
     ],
 )
 def test_each_variant_overrides_one_rule(cls: type, method: str) -> None:
@@ -113,6 +115,7 @@ PROFILES = {
     "connectors/faulty/skips_shop/connector.yaml": "connectors.faulty.skips_shop",
     "connectors/faulty/duplicate_on_retry/connector.yaml": "connectors.faulty.duplicate_on_retry",
     "connectors/faulty/wrong_amount/connector.yaml": "connectors.faulty.wrong_amount",
+    "connectors/faulty/crashes_mid_run/connector.yaml": "connectors.faulty.crashes_mid_run",
 }
 
 

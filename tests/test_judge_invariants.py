@@ -387,13 +387,16 @@ def test_one_slow_order_in_two_hundred_keeps_the_p99(builder: RunBuilder) -> Non
     assert inv.examples[0]["entity"] == slow.trade_no
 
 
-def test_missing_database_fails_without_crashing(builder: RunBuilder) -> None:
+def test_missing_database_is_invalid_without_crashing(builder: RunBuilder) -> None:
     builder.good_mix()
     builder.close()
     for suffix in ("", "-wal", "-shm"):
         (builder.run_dir / f"wms.db{suffix}").unlink(missing_ok=True)
     verdict = judge_run(builder.run_dir, RunMeta())
-    assert verdict.verdict == "fail"
+    assert verdict.verdict == "invalid"
+    assert verdict.invalid_reasons == [
+        f"cannot judge wms.db: {builder.run_dir / 'wms.db'} does not exist"
+    ]
     assert verdict.missing_databases == ["wms"]
     present = verdict.invariant("run_databases_present")
     assert not present.passed

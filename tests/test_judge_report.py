@@ -122,8 +122,10 @@ def test_junit_xml_counts_failures(tmp_path: Path) -> None:
     assert [s.get("name") for s in suites] == ["ecomock"]
     suite = suites[0]
     cases = suite.findall("testcase")
-    assert len(cases) == 10 == int(suite.get("tests"))
-    assert int(suite.get("failures")) == 2
+    # run_valid first (the run is valid: no error), then one per invariant.
+    assert cases[0].get("name") == "run_valid" and list(cases[0]) == []
+    assert len(cases) == 11 == int(suite.get("tests"))
+    assert (int(suite.get("failures")), int(suite.get("errors"))) == (2, 0)
     failures = {c.get("name"): c.find("failure") for c in cases if c.find("failure") is not None}
     assert set(failures) == {"no_lost_orders", "erp_receivable_audited"}
     lost = failures["no_lost_orders"]
@@ -136,13 +138,14 @@ def test_junit_xml_counts_failures(tmp_path: Path) -> None:
 def test_junit_xml_for_a_run_without_databases(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     verdict = judge_run(tmp_path / "empty", RunMeta())
-    assert verdict.verdict == "fail"
+    assert verdict.verdict == "invalid"
     assert sorted(verdict.missing_databases) == ["bank", "carrier", "erp", "oms", "wms"]
     write_junit_xml(verdict, tmp_path / "junit.xml")
     write_report_json(verdict, tmp_path / "report.json")
     suite = SafeET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
     # Every invariant fails; all but run_databases_present because their SQL could not run.
     assert int(suite.get("failures")) == 10
+    assert int(suite.get("errors")) == 1  # run_valid
     errored = [c for c in suite.iter("failure") if c.get("type") == "InvariantError"]
     assert len(errored) == 9
     report = json.loads((tmp_path / "report.json").read_text())

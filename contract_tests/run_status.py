@@ -1,0 +1,85 @@
+"""run-status.json: how a run ended, written by the runner and read by the judge.
+
+The runner writes `running` as soon as the run folder exists and the final state when it
+stops, so a folder left by a run that was killed (even by SIGKILL) still says `running`, and
+`ecomock check` on it later judges it invalid instead of passing half a run. A folder without
+the file (hand-built, or from before the file existed) has no status: only its databases count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from contract_tests.files import write_atomically
+
+RUN_STATUS_FILE = "run-status.json"
+
+RUNNING = "running"
+FINISHED = "finished"
+INTERRUPTED = "interrupted"
+CONNECTOR_EXITED = "connector_exited"
+ABORTED = "aborted"
+UNREADABLE = "unreadable"
+
+NOT_FINISHED_REASON = (
+    "the run did not finish: ecomock was killed or crashed while playing it, or is still"
+    " playing it (run-status.json says running)"
+)
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """The state of a run; every state but `finished` makes its verdict "invalid"."""
+
+    state: str
+    reason: str = ""  # for people: why the run proves nothing (empty when finished)
+    pid: int | None = None  # the ecomock process that played it
+    connector_pgid: int | None = None  # the connector's process group, once started
+    connector_exit_code: int | None = None
+    connector_log_tail: list[str] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.state == FINISHED
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def write_run_status(run_dir: Path, status: RunStatus) -> None:
+    data = orjson.dumps(status.as_dict(), option=orjson.OPT_INDENT_2)
+    write_atomically(Path(run_dir) / RUN_STATUS_FILE, data + b"\n")
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def read_run_status(run_dir: Path) -> RunStatus | None:
+    """The folder's status; None without the file; state `unreadable` when it is garbage."""
+    path = Path(run_dir) / RUN_STATUS_FILE
+    if not path.exists():
+        return None
+    try:
+        data = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        return RunStatus(UNREADABLE, f"{path} cannot be read: {exc}")
+    if not isinstance(data, dict) or not isinstance(data.get("state"), str):
+        return RunStatus(UNREADABLE, f"{path} does not say how the run ended")
+    tail = data.get("connector_log_tail")
+    state = data["state"]
+    reason = str(data["reason"]) if isinstance(data.get("reason"), str) else ""
+    if state != FINISHED and not reason:
+        reason = NOT_FINISHED_REASON if state == RUNNING else f"the run ended {state}"
+    return RunStatus(
+        state=state,
+        reason=reason,
+        pid=_int_or_none(data.get("pid")),
+        connector_pgid=_int_or_none(data.get("connector_pgid")),
+        connector_exit_code=_int_or_none(data.get("connector_exit_code")),
+        connector_log_tail=[str(line) for line in tail] if isinstance(tail, list) else [],
+    )
