@@ -95,7 +95,8 @@ def test_duplicate_delivery_order(builder: RunBuilder) -> None:
     builder.sql(
         "wms",
         "INSERT INTO delivery_orders (delivery_order_id, delivery_order_code, source_order_code,"
-        " warehouse_code, status, created_wall) VALUES ('DO-DUP', ?, ?, ?, 'NEW', ?)",
+        " owner_code, warehouse_code, status, created_wall)"
+        " VALUES ('DO-DUP', ?, ?, 'OWNER1', ?, 'NEW', ?)",
         (dup.trade_no, dup.src_tid, WAREHOUSE, 1_790_000_100.0),
     )
     builder.sql(
@@ -109,6 +110,25 @@ def test_duplicate_delivery_order(builder: RunBuilder) -> None:
     example = verdict.invariant("no_duplicate_delivery_orders").examples[0]
     assert example["entity"] == dup.trade_no
     assert sorted(example["delivery_order_ids"]) == sorted([str(dup.delivery_order_id), "DO-DUP"])
+
+
+def test_another_owners_order_under_the_same_code_is_not_the_trades(builder: RunBuilder) -> None:
+    """A tenant may use a trade's number as its own deliveryOrderCode (codes are per owner):
+    that order neither duplicates the trade nor makes up for a trade that never reached the
+    WMS under its own owner."""
+    builder.good_mix()
+    served, lost = builder.order("at_wms"), builder.order("paid")
+    for n, built in enumerate((served, lost)):
+        builder.sql(
+            "wms",
+            "INSERT INTO delivery_orders (delivery_order_id, delivery_order_code,"
+            " source_order_code, owner_code, warehouse_code, status, created_wall)"
+            " VALUES (?, ?, ?, 'OWNER2', ?, 'NEW', ?)",
+            (f"DO-OTHER-{n}", built.trade_no, built.src_tid, WAREHOUSE, 1_790_000_100.0),
+        )
+    verdict = judge(builder)
+    assert failed(verdict) == ["no_lost_orders"]
+    assert [e["entity"] for e in verdict.invariant("no_lost_orders").examples] == [lost.trade_no]
 
 
 def test_cancelled_duplicate_is_not_a_duplicate(builder: RunBuilder) -> None:
@@ -533,7 +553,8 @@ def test_duplicate_under_another_code_shows_its_own_history(builder: RunBuilder)
     builder.sql(
         "wms",
         "INSERT INTO delivery_orders (delivery_order_id, delivery_order_code, source_order_code,"
-        " warehouse_code, status, created_wall) VALUES ('DO-R1', ?, ?, ?, 'NEW', ?)",
+        " owner_code, warehouse_code, status, created_wall)"
+        " VALUES ('DO-R1', ?, ?, 'OWNER1', ?, 'NEW', ?)",
         (dup.trade_no + "-R1", dup.src_tid, WAREHOUSE, 1_790_000_100.0),
     )
     builder.event("wms", "deliveryorder.create", dup.trade_no + "-R1")
