@@ -46,12 +46,13 @@ _COUNT_QUERIES: dict[str, str] = {
     "created": "SELECT COUNT(*) FROM oms.orders",
     "at_wms": f"WITH {DO_TRADE_CTE} SELECT COUNT(DISTINCT trade_no) FROM do_trade",
     "shipped": "SELECT COUNT(*) FROM oms.orders WHERE trade_status IN (95, 110)",
-    # Both forms audited for one bill number (MIN <> MAX: cheaper than COUNT(DISTINCT)).
+    # Both forms audited for one bill number and customer (numbers are per owner; MIN <> MAX:
+    # cheaper than COUNT(DISTINCT)).
     "invoiced": f"""
         SELECT COUNT(*) FROM (
             SELECT bill_no FROM erp.documents
             WHERE document_status = 'C' AND form_id IN ('{SALES_OUTSTOCK}', '{RECEIVABLE}')
-            GROUP BY bill_no HAVING MIN(form_id) <> MAX(form_id)
+            GROUP BY bill_no, customer_number HAVING MIN(form_id) <> MAX(form_id)
         )""",
     # Completed in the OMS, or signed at the carrier for a waybill the OMS order carries (or
     # that was requested for it): "delivered" counts what happened, not what was propagated.

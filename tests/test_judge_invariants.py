@@ -269,6 +269,32 @@ def test_erp_document_defects(builder: RunBuilder, defect: str, form: str, name:
         assert observed == {"documents": 1, "document_status": "C", "amount": "88.90"}
 
 
+def test_another_owners_bill_with_the_trades_number_is_not_the_trades(
+    builder: RunBuilder,
+) -> None:
+    """ERP bill numbers are per owner: a bill of another customer (shop) under the trade's
+    number neither duplicates the trade's bill nor stands in for a missing one."""
+    builder.good_mix()
+    booked, unbooked = builder.order("shipped"), builder.order("shipped")
+    builder.sql(
+        "erp",
+        "DELETE FROM documents WHERE form_id = 'AR_receivable' AND bill_no = ?",
+        (unbooked.trade_no,),
+    )
+    for built in (booked, unbooked):
+        builder.erp_document("AR_receivable", built.trade_no, built.paid_cents)
+        builder.sql(
+            "erp",
+            "UPDATE documents SET customer_number = 'OTHER-SHOP' WHERE fid = (SELECT MAX(fid)"
+            " FROM documents)",
+        )
+    verdict = judge(builder)
+    assert failed(verdict) == ["erp_receivable_audited"]
+    inv = verdict.invariant("erp_receivable_audited")
+    assert inv.breakdown == {"missing": 1}
+    assert inv.examples[0]["entity"] == unbooked.trade_no
+
+
 def test_negative_stock_in_ledger(builder: RunBuilder) -> None:
     builder.good_mix()
     builder.sql(
