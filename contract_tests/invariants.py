@@ -277,25 +277,27 @@ def shipped_orders_marked_in_oms(
 
 
 def _erp_document_audited(conn: sqlite3.Connection, name: str, form_id: str) -> InvariantResult:
+    # A trade's document is the one with its number *and* its shop as the customer: bill
+    # numbers are per cargo owner, so another owner's bill may carry the same number.
     scope = f"""WITH {DO_TRADE_CTE},
         shipped AS (
             SELECT DISTINCT trade_no FROM do_trade
             WHERE status = 'DELIVERED' AND trade_no IS NOT NULL
         ),
         docs AS (
-            SELECT bill_no, COUNT(*) AS n, MIN(document_status) AS status,
+            SELECT bill_no, customer_number, COUNT(*) AS n, MIN(document_status) AS status,
                    MIN(amount_cents) AS amount_cents
             FROM erp.documents
             WHERE form_id = ? AND bill_no IN (SELECT trade_no FROM shipped)
-            GROUP BY bill_no
+            GROUP BY bill_no, customer_number
         )"""
     checked = _scalar(conn, scope + " SELECT COUNT(*) FROM shipped", (form_id,))
     rows = conn.execute(
         scope
         + """
-        SELECT s.trade_no, o.paid_cents, d.n, d.status, d.amount_cents
+        SELECT s.trade_no, o.shop_no, o.paid_cents, d.n, d.status, d.amount_cents
         FROM shipped AS s JOIN oms.orders AS o ON o.trade_no = s.trade_no
-        LEFT JOIN docs AS d ON d.bill_no = s.trade_no
+        LEFT JOIN docs AS d ON d.bill_no = s.trade_no AND d.customer_number = o.shop_no
         WHERE d.n IS NULL OR d.n <> 1 OR d.status IS NOT 'C'
            OR d.amount_cents IS NOT o.paid_cents
         ORDER BY s.trade_no""",
@@ -324,8 +326,8 @@ def _erp_document_audited(conn: sqlite3.Connection, name: str, form_id: str) -> 
             }
             for d in conn.execute(
                 "SELECT fid, document_status, amount_cents FROM erp.documents"
-                " WHERE form_id = ? AND bill_no = ? ORDER BY fid",
-                (form_id, row["trade_no"]),
+                " WHERE form_id = ? AND bill_no = ? AND customer_number = ? ORDER BY fid",
+                (form_id, row["trade_no"], row["shop_no"]),
             )
         ]
         examples.append(

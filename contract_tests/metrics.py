@@ -11,9 +11,11 @@ from typing import Any
 # Maps WMS delivery orders to the OMS trades they fulfil (unmatched ones are left out). The
 # contract says deliveryOrderCode = trade_no; a connector that used the platform order (src_tid)
 # as its key is still matched through sourceOrderCode, but only when the code names no trade,
-# so one delivery order never maps to a trade twice. The fallback is a CROSS JOIN so SQLite
-# keeps the (normally empty) unmatched delivery orders as the outer loop: the temporary index
-# on src_tid is only built when some delivery order needs it.
+# so one delivery order never maps to a trade twice. Both ways the cargo owner must be the
+# trade's: another owner may use the same code, and its order is not this trade's. The
+# fallback is a CROSS JOIN so SQLite keeps the (normally empty) unmatched delivery orders as
+# the outer loop: the temporary index on src_tid is only built when some delivery order needs
+# it.
 _DO_COLUMNS = (
     "d.delivery_order_id, d.delivery_order_code, d.status, d.express_code,"
     " d.warehouse_code, d.created_wall, d.delivered_wall"
@@ -21,14 +23,16 @@ _DO_COLUMNS = (
 DO_TRADE_CTE = f"""
 do_trade AS (
     SELECT {_DO_COLUMNS}, o.trade_no
-    FROM wms.delivery_orders AS d JOIN oms.orders AS o ON o.trade_no = d.delivery_order_code
+    FROM wms.delivery_orders AS d JOIN oms.orders AS o
+        ON o.trade_no = d.delivery_order_code AND o.owner_code = d.owner_code
     UNION ALL
     SELECT {_DO_COLUMNS}, o.trade_no
     FROM wms.delivery_orders AS d
-    LEFT JOIN oms.orders AS by_code ON by_code.trade_no = d.delivery_order_code
+    LEFT JOIN oms.orders AS by_code
+        ON by_code.trade_no = d.delivery_order_code AND by_code.owner_code = d.owner_code
     CROSS JOIN oms.orders AS o
     WHERE by_code.trade_no IS NULL AND d.source_order_code <> ''
-      AND o.src_tid = d.source_order_code
+      AND o.src_tid = d.source_order_code AND o.owner_code = d.owner_code
 )"""
 
 PAID_STATUSES = (30, 95, 110)
@@ -42,12 +46,13 @@ _COUNT_QUERIES: dict[str, str] = {
     "created": "SELECT COUNT(*) FROM oms.orders",
     "at_wms": f"WITH {DO_TRADE_CTE} SELECT COUNT(DISTINCT trade_no) FROM do_trade",
     "shipped": "SELECT COUNT(*) FROM oms.orders WHERE trade_status IN (95, 110)",
-    # Both forms audited for one bill number (MIN <> MAX: cheaper than COUNT(DISTINCT)).
+    # Both forms audited for one bill number and customer (numbers are per owner; MIN <> MAX:
+    # cheaper than COUNT(DISTINCT)).
     "invoiced": f"""
         SELECT COUNT(*) FROM (
             SELECT bill_no FROM erp.documents
             WHERE document_status = 'C' AND form_id IN ('{SALES_OUTSTOCK}', '{RECEIVABLE}')
-            GROUP BY bill_no HAVING MIN(form_id) <> MAX(form_id)
+            GROUP BY bill_no, customer_number HAVING MIN(form_id) <> MAX(form_id)
         )""",
     # Completed in the OMS, or signed at the carrier for a waybill the OMS order carries (or
     # that was requested for it): "delivered" counts what happened, not what was propagated.

@@ -58,6 +58,10 @@ class Ecosystem:
             for name in SYSTEMS
         }
         carrier = CarrierService(contexts["carrier"], credentials.carrier, carrier_config)
+        # The owners' accounts exist from the start: the WMS asks which owner each waybill
+        # may ship for before the Kdniao app is built.
+        for account in credentials.grants("carrier")[1:]:
+            carrier.add_account(account)
         ecosystem = cls(
             credentials=credentials,
             contexts=contexts,

@@ -15,6 +15,7 @@ from rich.text import Text
 
 from contract_tests.judge import Verdict, judge_folder
 from contract_tests.report import invalid_text, summary_table, write_reports
+from fake_systems.common.app import CONTROL_TOKEN_ENV
 from simulator.connector import ConnectorError, load_profile
 from simulator.progress import ProgressDisplay
 from simulator.runner import (
@@ -185,8 +186,27 @@ def up(
     scale: Annotated[
         float | None, typer.Option(help="override the clock scale (1 = real time)")
     ] = None,
+    host: Annotated[
+        str,
+        typer.Option(
+            help="address to listen on; beyond loopback (e.g. 0.0.0.0) /_fake/ needs a token"
+        ),
+    ] = "127.0.0.1",
+    control_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar=CONTROL_TOKEN_ENV,
+            help="bearer token /_fake/ requires [default: none on loopback, else generated]",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Serve the five fakes alone (no traffic) for developing a connector; Ctrl-C stops them."""
+    """Serve the five fakes alone (no traffic) for developing a connector; Ctrl-C stops them.
+
+    /_fake/ (the clock and every tenant's history) is a local development surface: on
+    loopback it needs nothing; with --host beyond loopback it needs `Authorization: Bearer
+    <token>`, the token written to endpoints.json (`control_token`).
+    """
     try:
         scenario = load_scenario(scenario_file)
     except ScenarioError as exc:
@@ -197,7 +217,7 @@ def up(
         )
 
     async def serve() -> None:
-        async with serve_fakes(scenario, out) as fakes:
+        async with serve_fakes(scenario, out, host, control_token) as fakes:
             fakes.clock.start()
             console.print_json(json.dumps(fakes.endpoints, ensure_ascii=False))
             console.print(

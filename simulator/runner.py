@@ -67,7 +67,7 @@ class LiveFakes:
 
     @property
     def endpoints(self) -> dict[str, dict[str, object]]:
-        return self.ecosystem.credentials.endpoints(self.servers.urls)
+        return self.ecosystem.credentials.endpoints(self.servers.urls, self.servers.control_token)
 
 
 def default_run_dir(scenario_name: str) -> Path:
@@ -81,8 +81,17 @@ def build_faults(scenario: Scenario) -> FaultInjector:
 
 
 @asynccontextmanager
-async def serve_fakes(scenario: Scenario, run_dir: Path) -> AsyncIterator[LiveFakes]:
-    """Create the world and the five fakes in `run_dir`, serve them, and tidy up afterwards."""
+async def serve_fakes(
+    scenario: Scenario,
+    run_dir: Path,
+    host: str = "127.0.0.1",
+    control_token: str | None = None,
+) -> AsyncIterator[LiveFakes]:
+    """Create the world and the five fakes in `run_dir`, serve them, and tidy up afterwards.
+
+    On `host` (loopback by default); /_fake/ needs `control_token` when given, and a
+    generated one when `host` is not loopback (see fake_systems/common/app.py, ControlGuard).
+    """
     run_dir.mkdir(parents=True, exist_ok=True)
     world = scenario.world.build(scenario.seed)
     clock = RealtimeClock(scenario.clock.start, scenario.clock.scale)
@@ -116,7 +125,7 @@ async def serve_fakes(scenario: Scenario, run_dir: Path) -> AsyncIterator[LiveFa
                 locker_overdue_rate=scenario.carrier.locker_overdue_rate,
             ),
         )
-        servers = ServerGroup()
+        servers = ServerGroup(host, control_token)
         driver: asyncio.Task[None] | None = None
         try:
             await servers.start(ecosystem.apps())

@@ -41,10 +41,13 @@ def kdniao_md5(request_data: str, api_key: str) -> str:
     ).decode()
 
 
-def confirm_body(out_biz_code: str = "DO1-DELIVERED", code: str = TRADE_NO) -> str:
+def confirm_body(
+    out_biz_code: str = "DO1-DELIVERED", code: str = TRADE_NO, owner: str = "OWNER1"
+) -> str:
     return (
         '<?xml version="1.0" encoding="utf-8"?><request><deliveryOrder>'
         f"<deliveryOrderCode>{code}</deliveryOrderCode><deliveryOrderId>DO1</deliveryOrderId>"
+        f"<ownerCode>{owner}</ownerCode>"
         "<warehouseCode>WH-GZ</warehouseCode><status>DELIVERED</status>"
         f"<outBizCode>{out_biz_code}</outBizCode><confirmType>0</confirmType>"
         f"<logisticsCode>ZTO</logisticsCode><expressCode>{WAYBILL}</expressCode>"
@@ -164,6 +167,7 @@ def test_kdniao_signature_plain_and_url_encoded_once_more() -> None:
 
 def test_parse_confirm_reads_the_package() -> None:
     confirm = parse_confirm(confirm_body().encode())
+    assert confirm.owner_code == "OWNER1"
     assert confirm.out_biz_code == "DO1-DELIVERED"
     assert confirm.delivery_order_code == TRADE_NO
     assert confirm.delivery_order_id == "DO1"
@@ -324,3 +328,22 @@ async def test_health_turns_ready(
     assert (await client.get("/health")).status_code == 503
     ready["now"] = True
     assert (await client.get("/health")).status_code == 200
+
+
+@pytest.mark.anyio
+async def test_confirm_of_another_owners_order_under_our_code_starts_nothing(
+    client: httpx.AsyncClient, store: StateStore, recorder: Recorder
+) -> None:
+    """Another owner may use our trade_no as its deliveryOrderCode: its confirm (pushed to
+    us, as every confirm is) must not mark our trade shipped with its waybill."""
+    body = confirm_body("DO9-DELIVERED", owner="OWNER2")
+    response = await client.post(
+        "/qimen/callback", params=confirm_params(body), content=body.encode()
+    )
+    assert flag_and_code(response) == ("success", "0")
+    assert recorder.shipments == []
+    assert store.step(TRADE_NO, Step.OMS_SHIPPED) is None
+    assert store.shipment(TRADE_NO).express_code is None
+    ours = confirm_body()
+    await client.post("/qimen/callback", params=confirm_params(ours), content=ours.encode())
+    assert recorder.shipments == [TRADE_NO]

@@ -4,6 +4,7 @@ signed logins, and that refusals change nothing, are recorded and keep secrets o
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -247,9 +248,23 @@ async def test_tenant_master_data_scope(
     )
     assert status(refused)["MsgCode"] == 2
     assert status(refused)["Errors"][0]["Message"] == "没有BD_MATERIAL的保存权限"
-    # a tenant's new customer is its own: the other tenant cannot see it
+    # customers too are the integrator's to write (their numbers are one namespace): a
+    # tenant's Save is refused whatever the number, so it cannot probe another owner's
+    for number in ("C-A", shop_of(world, "OWNER-B")):
+        refused = await call(
+            clients["a"],
+            "Save",
+            {"formid": "BD_Customer", "data": {"Model": {"FNumber": number, "FName": "新客户"}}},
+        )
+        assert status(refused)["MsgCode"] == 2
+        assert status(refused)["Errors"][0]["Message"] == "没有BD_Customer的保存权限"
+    query = {
+        "data": {"FormId": "BD_Customer", "FieldKeys": "FNumber", "FilterString": "FNumber = 'C-A'"}
+    }
+    assert await call(clients["connector"], "ExecuteBillQuery", query) == []
+    # the integrator's new customer belongs to no owner: no tenant sees or uses it
     saved = await call(
-        clients["a"],
+        clients["connector"],
         "Save",
         {
             "formid": "BD_Customer",
@@ -257,17 +272,122 @@ async def test_tenant_master_data_scope(
         },
     )
     assert status(saved)["IsSuccess"] is True
-    query = {
-        "data": {"FormId": "BD_Customer", "FieldKeys": "FNumber", "FilterString": "FNumber = 'C-A'"}
-    }
-    assert await call(clients["a"], "ExecuteBillQuery", query) == [["C-A"]]
-    assert await call(clients["b"], "ExecuteBillQuery", query) == []
+    assert await call(clients["connector"], "ExecuteBillQuery", query) == [["C-A"]]
+    assert await call(clients["a"], "ExecuteBillQuery", query) == []
     foreign = await call(
         clients["b"],
         "Save",
         {"formid": "SAL_OUTSTOCK", "data": {"Model": outstock(world, "Y-1", "C-A")}},
     )
     assert status(foreign)["MsgCode"] == 11
+
+
+def keyed(answer: Any, key: str) -> str:
+    """An answer as text with the key it was asked about replaced, for comparing answers."""
+    return json.dumps(answer, ensure_ascii=False, sort_keys=True).replace(key, "@KEY@")
+
+
+@pytest.mark.anyio
+async def test_another_owners_records_answer_exactly_like_missing_ones(
+    clients: dict[str, httpx.AsyncClient], erp: ErpService, world: World
+) -> None:
+    """Finding 8 (ERP): for tenant A, each of B's bill numbers, ids and customers gets the
+    answer a never-used one gets (the key replaced). Saving a bill under B's number used to
+    answer 违反字段唯一性要求 where a fresh number succeeded; a customer likewise."""
+    shop_a, shop_b = shop_of(world, "OWNER-A"), shop_of(world, "OWNER-B")
+    saved = await call(
+        clients["connector"],
+        "Save",
+        {"formid": "SAL_OUTSTOCK", "data": {"Model": outstock(world, "B-1", shop_b)}},
+    )
+    fid_b = str(status(saved)["SuccessEntitys"][0]["Id"])
+    bills_of_b = snapshot(erp)
+
+    def form(data: dict[str, Any], formid: str = "SAL_OUTSTOCK") -> dict[str, Any]:
+        return {"formid": formid, "data": data}
+
+    cases: list[tuple[str, Callable[[str], dict[str, Any]], str, str]] = [
+        ("View", lambda k: form({"Number": k}), "B-1", "NEVER-1"),
+        ("View", lambda k: form({"Id": k}), fid_b, "999901"),
+        ("Submit", lambda k: form({"Numbers": [k]}), "B-1", "NEVER-2"),
+        ("Audit", lambda k: form({"Ids": k}), fid_b, "999902"),
+        ("UnAudit", lambda k: form({"Numbers": [k]}), "B-1", "NEVER-3"),
+        ("Delete", lambda k: form({"Ids": k}), fid_b, "999903"),
+        (
+            "Save",
+            lambda k: form({"Model": {**outstock(world, "Z-1", shop_a), "FID": k}}),
+            fid_b,
+            "999904",
+        ),
+        ("Save", lambda k: form({"Model": outstock(world, "Q-1", k)}), shop_b, "SHOP-NEVER"),
+        (
+            "Save",
+            lambda k: form({"Model": {"FNumber": k, "FName": "x"}}, "BD_Customer"),
+            shop_b,
+            "C-NEVER",
+        ),
+        ("Audit", lambda k: form({"Numbers": [k]}, "BD_Customer"), shop_b, "C-NEVER-2"),
+        (
+            "ExecuteBillQuery",
+            lambda k: {
+                "data": {
+                    "FormId": "SAL_OUTSTOCK",
+                    "FieldKeys": "FBillNo",
+                    "FilterString": f"FBillNo='{k}'",
+                }
+            },
+            "B-1",
+            "NEVER-4",
+        ),
+    ]
+    for op, body, foreign, missing in cases:
+        answers = [
+            keyed(await call(clients["a"], op, body(key)), key) for key in (foreign, missing)
+        ]
+        assert answers[0] == answers[1], (op, foreign, answers)
+    assert snapshot(erp) == bills_of_b
+    # a bill under B's number is A's own new bill, answered as for a fresh number
+    fresh = []
+    for number in ("B-1", "NEVER-5"):
+        answer = await call(clients["a"], "Save", form({"Model": outstock(world, number, shop_a)}))
+        assert status(answer)["IsSuccess"] is True
+        fresh.append(keyed(answer, number).replace(str(answer["Result"]["Id"]), "@ID@"))
+    assert fresh[0] == fresh[1]
+    owners = erp.conn.execute("SELECT owner_code FROM documents WHERE bill_no = 'B-1' ORDER BY fid")
+    assert [row[0] for row in owners] == ["OWNER-B", "OWNER-A"]
+
+
+@pytest.mark.anyio
+async def test_the_integrator_acts_by_id_on_a_number_two_owners_use(
+    clients: dict[str, httpx.AsyncClient], erp: ErpService, world: World
+) -> None:
+    ids = {}
+    for owner, client in (("OWNER-A", clients["a"]), ("OWNER-B", clients["b"])):
+        saved = await call(
+            client,
+            "Save",
+            {
+                "formid": "SAL_OUTSTOCK",
+                "data": {"Model": outstock(world, "DUP-1", shop_of(world, owner))},
+            },
+        )
+        ids[owner] = status(saved)["SuccessEntitys"][0]["Id"]
+    # by number the integrator would have to guess whose bill it means: refused, nothing moves
+    for op, data in (("View", {"Number": "DUP-1"}), ("Submit", {"Numbers": ["DUP-1"]})):
+        answer = await call(clients["connector"], op, {"formid": "SAL_OUTSTOCK", "data": data})
+        assert status(answer)["IsSuccess"] is False and status(answer)["MsgCode"] == 8, op
+        assert "不唯一" in status(answer)["Errors"][0]["Message"]
+    assert {row[1] for row in snapshot(erp)} == {"A"}
+    by_id = await call(
+        clients["connector"],
+        "Submit",
+        {"formid": "SAL_OUTSTOCK", "data": {"Ids": str(ids["OWNER-B"])}},
+    )
+    assert status(by_id)["IsSuccess"] is True
+    assert sorted((row[2], row[1]) for row in snapshot(erp)) == [("OWNER-A", "A"), ("OWNER-B", "B")]
+    # each tenant, by number, reaches its own
+    own = await call(clients["a"], "View", {"formid": "SAL_OUTSTOCK", "data": {"Number": "DUP-1"}})
+    assert own["Result"]["Result"]["Id"] == ids["OWNER-A"]
 
 
 # ---------------------------------------------------------------- sessions

@@ -95,7 +95,8 @@ def test_duplicate_delivery_order(builder: RunBuilder) -> None:
     builder.sql(
         "wms",
         "INSERT INTO delivery_orders (delivery_order_id, delivery_order_code, source_order_code,"
-        " warehouse_code, status, created_wall) VALUES ('DO-DUP', ?, ?, ?, 'NEW', ?)",
+        " owner_code, warehouse_code, status, created_wall)"
+        " VALUES ('DO-DUP', ?, ?, 'OWNER1', ?, 'NEW', ?)",
         (dup.trade_no, dup.src_tid, WAREHOUSE, 1_790_000_100.0),
     )
     builder.sql(
@@ -109,6 +110,25 @@ def test_duplicate_delivery_order(builder: RunBuilder) -> None:
     example = verdict.invariant("no_duplicate_delivery_orders").examples[0]
     assert example["entity"] == dup.trade_no
     assert sorted(example["delivery_order_ids"]) == sorted([str(dup.delivery_order_id), "DO-DUP"])
+
+
+def test_another_owners_order_under_the_same_code_is_not_the_trades(builder: RunBuilder) -> None:
+    """A tenant may use a trade's number as its own deliveryOrderCode (codes are per owner):
+    that order neither duplicates the trade nor makes up for a trade that never reached the
+    WMS under its own owner."""
+    builder.good_mix()
+    served, lost = builder.order("at_wms"), builder.order("paid")
+    for n, built in enumerate((served, lost)):
+        builder.sql(
+            "wms",
+            "INSERT INTO delivery_orders (delivery_order_id, delivery_order_code,"
+            " source_order_code, owner_code, warehouse_code, status, created_wall)"
+            " VALUES (?, ?, ?, 'OWNER2', ?, 'NEW', ?)",
+            (f"DO-OTHER-{n}", built.trade_no, built.src_tid, WAREHOUSE, 1_790_000_100.0),
+        )
+    verdict = judge(builder)
+    assert failed(verdict) == ["no_lost_orders"]
+    assert [e["entity"] for e in verdict.invariant("no_lost_orders").examples] == [lost.trade_no]
 
 
 def test_cancelled_duplicate_is_not_a_duplicate(builder: RunBuilder) -> None:
@@ -247,6 +267,32 @@ def test_erp_document_defects(builder: RunBuilder, defect: str, form: str, name:
         assert observed == {"documents": 1, "document_status": "B", "amount": "89.90"}
     else:
         assert observed == {"documents": 1, "document_status": "C", "amount": "88.90"}
+
+
+def test_another_owners_bill_with_the_trades_number_is_not_the_trades(
+    builder: RunBuilder,
+) -> None:
+    """ERP bill numbers are per owner: a bill of another customer (shop) under the trade's
+    number neither duplicates the trade's bill nor stands in for a missing one."""
+    builder.good_mix()
+    booked, unbooked = builder.order("shipped"), builder.order("shipped")
+    builder.sql(
+        "erp",
+        "DELETE FROM documents WHERE form_id = 'AR_receivable' AND bill_no = ?",
+        (unbooked.trade_no,),
+    )
+    for built in (booked, unbooked):
+        builder.erp_document("AR_receivable", built.trade_no, built.paid_cents)
+        builder.sql(
+            "erp",
+            "UPDATE documents SET customer_number = 'OTHER-SHOP' WHERE fid = (SELECT MAX(fid)"
+            " FROM documents)",
+        )
+    verdict = judge(builder)
+    assert failed(verdict) == ["erp_receivable_audited"]
+    inv = verdict.invariant("erp_receivable_audited")
+    assert inv.breakdown == {"missing": 1}
+    assert inv.examples[0]["entity"] == unbooked.trade_no
 
 
 def test_negative_stock_in_ledger(builder: RunBuilder) -> None:
@@ -536,7 +582,8 @@ def test_duplicate_under_another_code_shows_its_own_history(builder: RunBuilder)
     builder.sql(
         "wms",
         "INSERT INTO delivery_orders (delivery_order_id, delivery_order_code, source_order_code,"
-        " warehouse_code, status, created_wall) VALUES ('DO-R1', ?, ?, ?, 'NEW', ?)",
+        " owner_code, warehouse_code, status, created_wall)"
+        " VALUES ('DO-R1', ?, ?, 'OWNER1', ?, 'NEW', ?)",
         (dup.trade_no + "-R1", dup.src_tid, WAREHOUSE, 1_790_000_100.0),
     )
     builder.event("wms", "deliveryorder.create", dup.trade_no + "-R1")

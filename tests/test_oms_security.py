@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
+import orjson
 import pytest
 
 from fake_systems.common.context import SystemContext
@@ -187,3 +188,42 @@ async def test_nonce_is_signed_and_bounded(client: httpx.AsyncClient, clock: Man
     assert too_long.json()["status"] == 1001
     longest = await call(client, clock, QUERY, WINDOW, overrides={"nonce": "n" * 64})
     assert longest.json()["status"] == 0
+
+
+@pytest.mark.anyio
+async def test_another_owners_records_answer_exactly_like_missing_ones(
+    client: httpx.AsyncClient, clock: ManualClock, oms: OmsService, world: World
+) -> None:
+    """Finding 8 (OMS): for tenant A, B's trade numbers and shops get the answer a
+    never-used one gets, the key replaced: nothing tells A that they exist."""
+    b1 = trade_no_of(oms, "B1")
+    cases: list[tuple[str, Callable[[str], dict[str, object]], str, str]] = [
+        (
+            SYNC,
+            lambda k: {"trade_no": k, "logistics_code": "SF", "logistics_no": "SF1"},
+            b1,
+            "20261110999",
+        ),
+        (TRACE, lambda k: {"trade_no": k, "logistics_no": "SF1", "state": 3}, b1, "20261110998"),
+        (
+            PUSH,
+            lambda k: {"shop_no": k, "trade_list": [raw_trade(world, "X9")]},
+            "TM-B",
+            "TM-NEVER",
+        ),
+        ("sales.LogisticsSync.getSyncListExt", lambda k: {"shop_no": k}, "TM-B", "TM-NEVER"),
+        ("setting.Shop.queryShop", lambda k: {"shop_no": k}, "TM-B", "TM-NEVER"),
+    ]
+    before = oms.conn.execute("SELECT * FROM orders ORDER BY trade_no").fetchall()
+    for method, body, foreign, missing in cases:
+        answers = []
+        for key in (foreign, missing):
+            answer = (await call(client, clock, method, body(key), creds=TENANT_A)).json()
+            answers.append(
+                orjson.dumps(answer, option=orjson.OPT_SORT_KEYS).decode().replace(key, "@KEY@")
+            )
+        assert answers[0] == answers[1], (method, answers)
+        # a refusal of the call itself (signature, scope) would compare equal and prove nothing
+        assert orjson.loads(answers[0])["status"] in (0, 1500, 2001), answers[0]
+    after = oms.conn.execute("SELECT * FROM orders ORDER BY trade_no").fetchall()
+    assert [tuple(r) for r in after] == [tuple(r) for r in before]

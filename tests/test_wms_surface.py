@@ -147,8 +147,13 @@ async def test_tenant_creates_for_its_owner_only(
         client, "deliveryorder.create", owner_body(world, "A2", "OWNER-B"), TENANT_A
     )
     assert outcome(refused) == ("failure", "isv.permission-denied")
-    # Without ownerCode on the lines, a tenant's order is its own owner's.
-    no_owner = create_body(world, code="A3").replace("<ownerCode>OWNER-A</ownerCode>", "")
+    # Without ownerCode on the lines, a tenant's order is its own owner's (and ships on a
+    # waybill of its own: A1's is OWNER-A's).
+    no_owner = (
+        create_body(world, code="A3")
+        .replace("<ownerCode>OWNER-A</ownerCode>", "")
+        .replace("<expressCode>SF1234567890</expressCode>", "")
+    )
     assert outcome(await call(client, "deliveryorder.create", no_owner, TENANT_B)) == (
         "success",
         "0",
@@ -202,7 +207,12 @@ async def test_tenant_items_and_inventory_are_scoped(
         "<itemCode>A-ONLY-1</itemCode><itemName>A 的商品</itemName><grossWeight>0.5</grossWeight>"
         "</item></request>"
     )
-    assert outcome(await call(client, "singleitem.synchronize", add, TENANT_A)) == ("success", "0")
+    # Item codes are one namespace: only the integrator adds, for the owner it names.
+    assert outcome(await call(client, "singleitem.synchronize", add, TENANT_A)) == (
+        "failure",
+        "isv.permission-denied",
+    )
+    assert outcome(await call(client, "singleitem.synchronize", add)) == ("success", "0")
     criteria = (
         "<request><criteriaList><criteria><warehouseCode>{wh}</warehouseCode>"
         "<ownerCode>{owner}</ownerCode><itemCode>A-ONLY-1</itemCode></criteria>"

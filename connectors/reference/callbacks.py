@@ -69,6 +69,7 @@ class Confirm:
     delivery_order_id: str | None
     partial: bool
     shipment: Shipment
+    owner_code: str | None = None  # whose order: one code may be used by several owners
 
 
 def parse_confirm(body: bytes) -> Confirm:
@@ -87,11 +88,16 @@ def parse_confirm(body: bytes) -> Confirm:
     )
     package = root.find("packages/package")
     source = package if package is not None else order
+    line = root.find("orderLines/orderLine")
+    owner_code = child_text(order, "ownerCode") or (
+        child_text(line, "ownerCode") if line is not None else None
+    )
     return Confirm(
         out_biz_code=out_biz_code,
         delivery_order_code=code,
         delivery_order_id=order_id,
         partial=child_text(order, "confirmType") == PARTIAL_CONFIRM,
+        owner_code=owner_code,
         shipment=Shipment(
             logistics_code=child_text(source, "logisticsCode")
             or child_text(order, "logisticsCode"),
@@ -165,6 +171,7 @@ class CallbackHandlers:
                 confirm.delivery_order_id,
                 confirm.shipment,
                 {"outBizCode": confirm.out_biz_code, "body": text},
+                confirm.owner_code,
             )
         except sqlite3.Error as error:
             # Not stored, so not acknowledged: the WMS will push it again.
@@ -173,7 +180,11 @@ class CallbackHandlers:
         if not new:
             self.stats["confirm_duplicates"] += 1
         elif trade_no is None:
-            log.error("confirm for unknown deliveryOrderCode %s", confirm.delivery_order_code)
+            log.error(
+                "confirm for unknown deliveryOrderCode %s (owner %s)",
+                confirm.delivery_order_code,
+                confirm.owner_code,
+            )
             self.stats["confirm_unknown"] += 1
         else:
             self.stats["confirms"] += 1

@@ -292,9 +292,16 @@ class StateStore:
         delivery_order_id: str | None,
         shipment: Shipment,
         payload: dict[str, Any],
+        owner_code: str | None = None,
     ) -> tuple[bool, str | None]:
-        """Store a WMS confirm once; returns (new, trade_no). A new one queues the shipment."""
+        """Store a WMS confirm once; returns (new, trade_no). A new one queues the shipment.
+
+        A confirm whose `owner_code` is not the trade's is another owner's order under the
+        same code: kept in the inbox, but no trade of ours (trade_no None).
+        """
         trade_no = self.trade_for_delivery_code(delivery_order_code)
+        if trade_no is not None and owner_code and self.trade(trade_no)["owner_code"] != owner_code:
+            trade_no = None
         with self._transaction() as conn:
             cursor = conn.execute(
                 "INSERT OR IGNORE INTO inbox (key, kind, trade_no, payload, received_wall)"

@@ -67,11 +67,12 @@ CREATE TABLE IF NOT EXISTS waybills (
     sender_city      TEXT NOT NULL DEFAULT '',
     receiver_city    TEXT NOT NULL DEFAULT '',
     ebusiness_id     TEXT NOT NULL DEFAULT '',
-    cancelled_sim    TEXT
+    cancelled_sim    TEXT,
+    owner_code       TEXT NOT NULL DEFAULT ''  -- the cargo owner the WMS asked for; '' = 1007
 );
--- One live waybill per OrderCode and account; a cancelled one frees the OrderCode.
-CREATE UNIQUE INDEX IF NOT EXISTS waybills_live_order
-    ON waybills (ebusiness_id, order_code) WHERE cancelled_sim IS NULL;
+-- One live waybill per OrderCode, account and owner; a cancelled one frees the OrderCode.
+CREATE UNIQUE INDEX IF NOT EXISTS waybills_live_owner_order
+    ON waybills (ebusiness_id, owner_code, order_code) WHERE cancelled_sim IS NULL;
 CREATE INDEX IF NOT EXISTS waybills_order_code ON waybills (order_code);
 CREATE TABLE IF NOT EXISTS parcels (
     logistic_code    TEXT PRIMARY KEY,
@@ -176,6 +177,7 @@ class CarrierService:
 
     def setup(self, world: World) -> None:
         """Create the tables; remember which warehouse city each carrier collects from."""
+        _add_owner_column(self.ctx.conn)
         self.ctx.conn.executescript(SCHEMA)
         for warehouse in world.warehouses:
             self._origin_by_shipper.setdefault(warehouse.carrier_code, warehouse.city)
@@ -200,6 +202,13 @@ class CarrierService:
             "SELECT * FROM waybills WHERE logistic_code = ?", (logistic_code,)
         ).fetchone()
 
+    def _entitled(self, account: str, owner_code: str) -> bool:
+        """Whether the account may ship for that cargo owner (empty owners: every owner)."""
+        credentials = self.accounts.get(account)
+        return credentials is not None and (
+            not credentials.owners or owner_code in credentials.owners
+        )
+
     def _visible(self, logistic_code: str, account: str) -> bool:
         """An account sees its own waybills and numbers no account issued."""
         row = self._waybill_row(logistic_code)
@@ -214,19 +223,22 @@ class CarrierService:
         sender: Address | None = None,
         receiver: Address | None = None,
         account: str | None = None,
+        owner_code: str = "",
     ) -> Waybill:
         """Kdniao 1007: a waybill for the order; a repeated OrderCode gets the first waybill back.
 
-        Idempotency is per account and live waybill: after a cancellation (1147) the same
-        OrderCode gets a new number. Raises CarrierError(105) for a ShipperCode not served.
+        Idempotency is per account, cargo owner and live waybill: after a cancellation (1147)
+        the same OrderCode gets a new number. `owner_code` is set by the WMS only (1007 has no
+        such field), so two owners' orders of the same code never share a parcel. Raises
+        CarrierError(105) for a ShipperCode not served.
         """
         owner = self._account(account)
         conn = self.ctx.conn
         with transaction(conn):
             row = conn.execute(
-                "SELECT * FROM waybills WHERE ebusiness_id = ? AND order_code = ?"
-                " AND cancelled_sim IS NULL",
-                (owner, order_code),
+                "SELECT * FROM waybills WHERE ebusiness_id = ? AND owner_code = ?"
+                " AND order_code = ? AND cancelled_sim IS NULL",
+                (owner, owner_code, order_code),
             ).fetchone()
             if row is not None:
                 return _waybill(row, created=False)
@@ -243,7 +255,7 @@ class CarrierService:
             conn.execute(
                 "INSERT INTO waybills (logistic_code, order_code, shipper_code, created_sim,"
                 " created_wall, mark_destination, sorting_code, sender_city, receiver_city,"
-                " ebusiness_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " ebusiness_id, owner_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     logistic_code,
                     order_code,
@@ -255,6 +267,7 @@ class CarrierService:
                     sender.city if sender else "",
                     receiver_city,
                     owner,
+                    owner_code,
                 ),
             )
             self.ctx.history.record(
@@ -262,9 +275,23 @@ class CarrierService:
             )
         return Waybill(logistic_code, order_code, shipper_code, mark, sorting, created_sim, True)
 
-    def issue_waybill(self, order_code: str, shipper_code: str) -> str:
-        """CarrierDesk: the LogisticCode for the order (the same one for a repeated order)."""
-        return self.create_waybill(order_code, shipper_code).logistic_code
+    def issue_waybill(self, order_code: str, shipper_code: str, owner_code: str = "") -> str:
+        """CarrierDesk: the LogisticCode for the owner's order (the same one for a repeat)."""
+        return self.create_waybill(order_code, shipper_code, owner_code=owner_code).logistic_code
+
+    def waybill_usable(self, logistic_code: str, owner_code: str) -> bool:
+        """CarrierDesk: may a shipment of `owner_code` leave under this number?
+
+        Only a live waybill this carrier issued, for that owner or by an account entitled to
+        it; never another owner's, a cancelled one or a number nobody issued (a parcel
+        handed over under it would take over whoever's number it turns out to be).
+        """
+        row = self._waybill_row(logistic_code)
+        if row is None or row["cancelled_sim"] is not None:
+            return False
+        if row["owner_code"]:
+            return bool(row["owner_code"] == owner_code)
+        return self._entitled(row["ebusiness_id"], owner_code)
 
     def _new_logistic_code(self, spec: ShipperSpec) -> str:
         rng = self.ctx.random
@@ -715,3 +742,11 @@ def _sorting_code(key: str) -> str:
     """A stable 分拣码-like code (e.g. `571-27`) so the same city sorts the same way."""
     crc = zlib.crc32(key.encode())
     return f"{100 + crc % 900}-{10 + (crc // 900) % 90}"
+
+
+def _add_owner_column(conn: Any) -> None:
+    """Bring a waybills table from before `owner_code` (an `ecomock up` folder) up to date."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(waybills)")}
+    if columns and "owner_code" not in columns:
+        conn.execute("ALTER TABLE waybills ADD COLUMN owner_code TEXT NOT NULL DEFAULT ''")
+        conn.execute("DROP INDEX IF EXISTS waybills_live_order")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import secrets
 import sqlite3
 from collections.abc import Callable
 from typing import Any
@@ -9,9 +11,10 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from fake_systems.common.signing import constant_time_equal
 from simulator.clock import Clock, format_qimen_time
 
 SQLITE_MAX_INTEGER = 2**63 - 1
@@ -45,6 +48,64 @@ async def read_body_limited(request: Request, limit: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+CONTROL_PREFIX = "/_fake"
+CONTROL_TOKEN_ENV = "ECOMOCK_CONTROL_TOKEN"
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and `localhost`; False for any other name or address."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def control_token_for(host: str, given: str | None) -> str | None:
+    """The token /_fake/ requires: the one given, else a fresh one when `host` is reachable
+    from other machines, else None (loopback only: a local development surface)."""
+    if given:
+        return given
+    return None if is_loopback(host) else secrets.token_urlsafe(32)
+
+
+class ControlGuard:
+    """ASGI middleware in front of a served fake: /_fake/ (the clock, every tenant's history)
+    answers only a loopback peer while no token is set, and only `Authorization: Bearer
+    <token>` once one is. The imitated protocols' paths pass untouched."""
+
+    def __init__(self, app: ASGIApp, token: str | None) -> None:
+        self.app = app
+        self.token = token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and CONTROL_PREFIX in scope["path"].lower():
+            refusal = self._refusal(scope)
+            if refusal is not None:
+                response = JSONResponse(
+                    {"error": "unauthorized", "detail": refusal},
+                    status_code=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="ecomock-control"'},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _refusal(self, scope: Scope) -> str | None:
+        if self.token is None:
+            peer = scope.get("client")
+            if peer is not None and is_loopback(str(peer[0])):
+                return None
+            return "the control surface answers loopback peers only"
+        headers = dict(scope.get("headers") or [])
+        sent = headers.get(b"authorization", b"").decode("latin-1")
+        scheme, _, token = sent.partition(" ")
+        if scheme.lower() == "bearer" and constant_time_equal(token.strip(), self.token):
+            return None
+        return "Authorization: Bearer <control token> required (endpoints.json: control_token)"
 
 
 def control_router(system: str, clock: Clock, conn: sqlite3.Connection) -> APIRouter:

@@ -106,12 +106,17 @@ class Credentials:
         """Every credential issued for `system`: the connector's first, then the owners'."""
         return [getattr(self, system)] + [getattr(t, system) for t in self.tenants.values()]
 
-    def endpoints(self, urls: dict[str, str]) -> dict[str, dict[str, Any]]:
+    def endpoints(
+        self, urls: dict[str, str], control_token: str | None = None
+    ) -> dict[str, dict[str, Any]]:
         """The `endpoints.json` object: per system its base `url`, the connector's
-        credentials, and under `tenants` each owner's own."""
+        credentials, under `tenants` each owner's own, and the `control_token` that /_fake/
+        requires when one is set."""
         result: dict[str, dict[str, Any]] = {}
         for name in SYSTEMS:
             entry: dict[str, Any] = {"url": urls[name], **asdict(getattr(self, name))}
+            if control_token:
+                entry["control_token"] = control_token
             if self.tenants:
                 entry["tenants"] = {
                     code: asdict(getattr(tenant, name)) for code, tenant in self.tenants.items()

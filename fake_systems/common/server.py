@@ -1,4 +1,5 @@
-"""Serves several ASGI apps from one event loop, each on its own free port of 127.0.0.1."""
+"""Serves several ASGI apps from one event loop, each on its own free port (127.0.0.1 unless
+told otherwise), with the /_fake/ control surface guarded (`ControlGuard`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from dataclasses import dataclass, field
 
 import uvicorn
 from starlette.types import ASGIApp
+
+from fake_systems.common.app import ControlGuard, control_token_for
 
 STARTUP_TIMEOUT_SECONDS = 15.0
 
@@ -34,19 +37,24 @@ def bind_free_port(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
 
 @dataclass
 class ServerGroup:
-    """The five fakes' servers; `urls` maps each name to its base URL once started."""
+    """The five fakes' servers; `urls` maps each name to its base URL once started.
+
+    `control_token` guards /_fake/; listening beyond loopback without one generates one.
+    """
 
     host: str = "127.0.0.1"
+    control_token: str | None = None
     urls: dict[str, str] = field(default_factory=dict)
     _servers: list[uvicorn.Server] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self, apps: dict[str, ASGIApp], ports: dict[str, int] | None = None) -> None:
+        self.control_token = control_token_for(self.host, self.control_token)
         for name, app in apps.items():
             sock = bind_free_port(self.host, (ports or {}).get(name, 0))
             port = sock.getsockname()[1]
             config = uvicorn.Config(
-                app,
+                ControlGuard(app, self.control_token),
                 log_level="warning",
                 access_log=False,
                 lifespan="off",

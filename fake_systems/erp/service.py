@@ -80,9 +80,13 @@ CREATE TABLE IF NOT EXISTS documents (
     submitted_wall  REAL,
     audited_sim     TEXT,
     audited_wall    REAL,
-    model           TEXT    NOT NULL,          -- the saved Model as received (merged on update)
-    UNIQUE (form_id, bill_no)
+    model           TEXT    NOT NULL           -- the saved Model as received (merged on update)
 );
+-- Bill numbers are unique per form and cargo owner: one owner's numbers say nothing of
+-- another's, and a tenant's Save never learns that another owner uses a number.
+CREATE UNIQUE INDEX IF NOT EXISTS documents_owner_bill
+    ON documents (form_id, COALESCE(owner_code, ''), bill_no);
+CREATE INDEX IF NOT EXISTS documents_bill ON documents (form_id, bill_no);
 CREATE TABLE IF NOT EXISTS document_entries (
     entry_id        INTEGER PRIMARY KEY,
     fid             INTEGER NOT NULL REFERENCES documents(fid) ON DELETE CASCADE,
@@ -277,6 +281,10 @@ def _to_int_list(values: Any) -> list[Any]:
 def _in_scope(owner: str | None, owners: Sequence[str]) -> bool:
     """An owner-scoped user sees rows of its owners only; an unscoped one sees every row."""
     return not owners or owner in owners
+
+
+def _ambiguous(number: str) -> str:
+    return f"单据编号为[{number}]的单据不唯一（多个货主使用此编号），请按内码(Ids)操作"
 
 
 def _owner_clause(owners: Sequence[str], column: str = "owner_code") -> tuple[str, list[str]]:
@@ -613,11 +621,12 @@ class ErpService:
             fields = _lower_keys(stored_model)
 
         partner, entries, org, currency = self._validate(spec, fields, owners)
+        owner = self._basedata[spec.partner.kind].get(partner)
         bill_no = self._text(fields.get("fbillno"))
         if bill_no:
             clash = self.conn.execute(
-                "SELECT fid FROM documents WHERE form_id = ? AND bill_no = ?",
-                (spec.form_id, bill_no),
+                "SELECT fid FROM documents WHERE form_id = ? AND bill_no = ? AND owner_code IS ?",
+                (spec.form_id, bill_no, owner),
             ).fetchone()
             if clash is not None and (existing is None or clash[0] != existing["fid"]):
                 raise K3Error.one(
@@ -631,7 +640,6 @@ class ErpService:
             amount = sum(entry.debit_cents or 0 for entry in entries)
         else:
             amount = sum(entry.amount_cents for entry in entries)
-        owner = self._basedata[spec.partner.kind].get(partner)
         numbers = {"customer": None, "supplier": None, "book": None, spec.partner.kind: partner}
         header = (
             numbers["customer"],
@@ -749,6 +757,11 @@ class ErpService:
         """Save a material or a customer: new ones start in A and are usable once audited."""
         kind = _MASTER_KINDS[form_id.lower()]
         canonical = MASTER_FORMS[form_id.lower()]
+        if owners:
+            # Master numbers are one namespace for every owner: a scoped user's Save would
+            # learn from 编码已存在 that another owner's customer exists. Only the integrator
+            # writes master data; owners' customers come with their shops.
+            self._refuse(form_id.lower(), "保存")
         table = self._table(form_id, owners)
         if not isinstance(model, Mapping) or not model:
             raise K3Error.one(MsgCode.PARAMETER_ERROR, "参数Model不能为空", "Model")
@@ -799,8 +812,7 @@ class ErpService:
                     "FMaterialGroup",
                 ) from None
         elif existing is None:
-            # a scoped user's customer is its owner's; the integrator's belongs to no owner
-            extra["owner_code"] = owners[0] if owners else None
+            extra["owner_code"] = None  # the integrator's new customer belongs to no owner
         with transaction(self.conn):
             if existing is None:
                 columns = ["number", "name", "document_status", "created_sim", "modified_sim"]
@@ -894,10 +906,13 @@ class ErpService:
         spec = self._bill_form(form_id, "查看")
         clause, params = _owner_clause(owners)
         if number:
-            row = self.conn.execute(
-                f"SELECT * FROM documents WHERE form_id = ? AND bill_no = ?{clause}",
+            rows = self.conn.execute(
+                f"SELECT * FROM documents WHERE form_id = ? AND bill_no = ?{clause} LIMIT 2",
                 (spec.form_id, str(number), *params),
-            ).fetchone()
+            ).fetchall()
+            if len(rows) > 1:
+                raise K3Error.one(MsgCode.PARAMETER_ERROR, _ambiguous(str(number)), "Number")
+            row = rows[0] if rows else None
             key = f"单据编号为[{number}]的单据不存在"
         else:
             parsed = self._parse_fid(fid)
@@ -1228,7 +1243,12 @@ class ErpService:
         codes: list[MsgCode] = []
         with transaction(self.conn):
             for dindex, key in enumerate(keys):
-                row = self._find(table, key, by_number, owners)
+                rows = self._find(table, key, by_number, owners)
+                if len(rows) > 1:
+                    result.errors.append(ErrorItem(_ambiguous(key), None, dindex))
+                    codes.append(MsgCode.PARAMETER_ERROR)
+                    continue
+                row = rows[0] if rows else None
                 if row is None:
                     label = f"单据编号为[{key}]" if by_number else f"内码为[{key}]"
                     result.errors.append(ErrorItem(f"{label}的单据不存在", None, dindex))
@@ -1250,7 +1270,9 @@ class ErpService:
 
     def _find(
         self, table: _Table, key: Any, by_number: bool, owners: Sequence[str]
-    ) -> sqlite3.Row | None:
+    ) -> list[sqlite3.Row]:
+        """The rows (at most two) a Number or Id names within `owners`; two mean a number
+        several owners use, which only an unscoped user can see."""
         clause, params = _owner_clause(owners) if table.owned else ("", [])
         select = (
             f"SELECT {table.id_col} AS fid, {table.number_col} AS bill_no, document_status"
@@ -1258,15 +1280,15 @@ class ErpService:
         )
         if by_number:
             return self.conn.execute(
-                f"{select} AND {table.number_col} = ?", (*table.params, *params, key)
-            ).fetchone()
+                f"{select} AND {table.number_col} = ? LIMIT 2", (*table.params, *params, key)
+            ).fetchall()
         try:
             fid = int(str(key).strip())
         except ValueError:
-            return None
+            return []
         return self.conn.execute(
             f"{select} AND {table.id_col} = ?", (*table.params, *params, fid)
-        ).fetchone()
+        ).fetchall()
 
     def _operation_name(self, table: _Table) -> str:
         if table.master is not None:

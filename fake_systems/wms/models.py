@@ -73,10 +73,15 @@ class InboundKind(StrEnum):
 
 
 class CarrierDesk(Protocol):
-    """What the WMS needs of the carrier: a waybill number and the physical hand-over."""
+    """What the WMS needs of the carrier: waybill numbers, whether a number given with an
+    order may carry its owner's goods, and the physical hand-over."""
 
-    def issue_waybill(self, order_code: str, shipper_code: str) -> str:
-        """A LogisticCode (waybill number) for the order; the same code for the same order."""
+    def issue_waybill(self, order_code: str, shipper_code: str, owner_code: str) -> str:
+        """A LogisticCode (waybill number) for the owner's order; the same for a repeat."""
+        ...
+
+    def waybill_usable(self, logistic_code: str, owner_code: str) -> bool:
+        """True if a shipment of `owner_code` may leave under this waybill number."""
         ...
 
     def hand_over(self, logistic_code: str, shipper_code: str, weight_kg: float) -> None:

@@ -182,12 +182,14 @@ def confirm_body(
     `final`: confirmType 0 and status DELIVERED, else confirmType 1 and PARTDELIVERED.
     `lines` carry the quantities of this package (`actual_qty`); `express_code` is the
     package's waybill, the header's is the order's (`order["express_code"]`, if given).
+    `ownerCode` (header and lines) says whose order it is: two owners may use one code.
     """
     delivery = group(
         "deliveryOrder",
         (
             el("deliveryOrderCode", order["delivery_order_code"]),
             el("deliveryOrderId", order["delivery_order_id"]),
+            el("ownerCode", order["owner_code"]),
             el("warehouseCode", order["warehouse_code"]),
             el("orderType", order["order_type"]),
             el("status", "DELIVERED" if final else "PARTDELIVERED"),
@@ -236,6 +238,7 @@ def order_lines(lines: Iterable[dict[str, Any]]) -> str:
                 "orderLine",
                 (
                     el("orderLineNo", line["order_line_no"]),
+                    *([el("ownerCode", line["owner_code"])] if "owner_code" in line else []),
                     el("itemCode", line["item_code"]),
                     *(
                         [el("inventoryType", line["inventory_type"])]
@@ -338,6 +341,7 @@ def process_report_body(
         (
             el("orderCode", order["delivery_order_code"]),
             el("orderId", order["delivery_order_id"]),
+            el("ownerCode", order["owner_code"]),
             el("orderType", order["order_type"]),
             el("warehouseCode", order["warehouse_code"]),
         ),

@@ -91,6 +91,7 @@ CREATE TABLE IF NOT EXISTS delivery_orders (
     UNIQUE (owner_code, delivery_order_code)
 );
 CREATE INDEX IF NOT EXISTS delivery_orders_code ON delivery_orders(delivery_order_code);
+CREATE INDEX IF NOT EXISTS delivery_orders_express ON delivery_orders(express_code);
 CREATE TABLE IF NOT EXISTS delivery_order_lines (
     delivery_order_id TEXT NOT NULL, order_line_no TEXT, item_code TEXT, plan_qty INTEGER,
     actual_qty INTEGER, owner_code TEXT, source_order_code TEXT, inventory_type TEXT,
@@ -261,6 +262,26 @@ class WmsService:
             if not self._item_visible(code, scope):
                 raise WmsError(ITEM_NOT_EXIST, f"商品不存在: {code}")
 
+    def _check_own_items(self, item_codes: Iterable[str], owner: str) -> None:
+        """The items of an order must be the order's owner's or shared, whoever the caller:
+        an order of one owner never reserves, receives or moves another owner's stock."""
+        self._check_items(item_codes, frozenset({owner}))
+
+    def _check_waybill(self, express_code: str, owner: str) -> None:
+        """A waybill given with an order must be usable for the order's owner; another
+        owner's is refused exactly like one nobody issued (no existence leak)."""
+        taken = self.conn.execute(
+            "SELECT 1 FROM delivery_orders WHERE express_code = ? AND owner_code <> ? LIMIT 1",
+            (express_code, owner),
+        ).fetchone()
+        usable = taken is None and (
+            self.carrier is None or self.carrier.waybill_usable(express_code, owner)
+        )
+        if not usable:
+            raise WmsError(
+                INVALID_PARAMETER, f"Invalid arguments:expressCode {express_code} (运单号不可用)"
+            )
+
     def _resolve_owner(self, explicit: str | None, scope: Scope, fallback: str | None) -> str:
         """The owner a command acts for: the named one, else the caller's only owner, else
         `fallback`; refused if outside the caller's scope or (when named) not an owner."""
@@ -284,7 +305,8 @@ class WmsService:
         """Create (or find again) a delivery order, reserve its stock and start fulfilment.
 
         Idempotent on (owner, deliveryOrderCode): the owner is the lines' ownerCode, else the
-        caller's only owner, else the caller's customerId. Raises WmsError on refusal.
+        caller's only owner, else the caller's customerId. Items must be the owner's or shared,
+        an `expressCode` a waybill the carrier issued for that owner. Raises WmsError on refusal.
         """
         if not request.lines:
             raise WmsError(INVALID_PARAMETER, "orderLines must hold at least one orderLine")
@@ -309,7 +331,9 @@ class WmsService:
                 created=False,
             )
         self._check_warehouse(request.warehouse_code)
-        self._check_items((line.item_code for line in request.lines), scope)
+        self._check_own_items((line.item_code for line in request.lines), owner)
+        if request.express_code:
+            self._check_waybill(request.express_code, owner)
 
         order_id = f"DO{self._next_seq:014d}"
         now_sim, now_wall = format_qimen_time(self.ctx.clock.now()), self.ctx.clock.wall()
@@ -523,7 +547,11 @@ class WmsService:
         code_column: str = "delivery_order_code",
         extra: tuple[str, str] | None = None,
     ) -> sqlite3.Row:
-        """The first order with this code, of `owner_code` if given, within `scope`."""
+        """The order with this code, of `owner_code` if given, within `scope`.
+
+        Without an owner, a code two owners in scope both use is refused rather than
+        guessed: acting on the wrong owner's order is worse than asking for `ownerCode`.
+        """
         where, args = [f"{code_column} = ?"], [order_code]
         if owner_code:
             where.append("owner_code = ?")
@@ -534,12 +562,17 @@ class WmsService:
         if extra is not None:
             where.append(f"{extra[0]} = ?")
             args.append(extra[1])
-        row = self.conn.execute(
-            f"SELECT * FROM {table} WHERE {' AND '.join(where)} ORDER BY rowid LIMIT 1", args
-        ).fetchone()
-        if row is None:
+        rows = self.conn.execute(
+            f"SELECT * FROM {table} WHERE {' AND '.join(where)} ORDER BY rowid LIMIT 2", args
+        ).fetchall()
+        if not rows:
             raise WmsError(ORDER_NOT_EXIST, f"单据不存在: {order_code}")
-        return row  # type: ignore[no-any-return]
+        if len(rows) > 1:
+            raise WmsError(
+                INVALID_PARAMETER,
+                f"Invalid arguments:ownerCode required, {order_code} 属于多个货主",
+            )
+        return rows[0]  # type: ignore[no-any-return]
 
     def _lines(self, order_id: str) -> list[sqlite3.Row]:
         return self.conn.execute(
@@ -644,12 +677,13 @@ class WmsService:
             ).fetchone()
         )
         warehouse, code = order["warehouse_code"], order["delivery_order_code"]
+        owner = order["owner_code"]
         shipper = order["logistics_code"] or self._warehouses[warehouse]
         if number == 1:  # the order's own waybill: as the create gave it, else issued now
-            express = order["express_code"] or self._waybill(code, shipper)
+            express = order["express_code"] or self._waybill(code, shipper, owner)
             order["express_code"] = express
         else:  # every further parcel needs a number of its own
-            express = self._waybill(f"{code}-{number}", shipper)
+            express = self._waybill(f"{code}-{number}", shipper, owner)
         lines = [
             {**dict(line), "actual_qty": package[line["rowid"]]}
             for line in self.conn.execute(
@@ -704,6 +738,7 @@ class WmsService:
                 detail["package"] = number
             self.ctx.history.record("state", "deliveryorder", status.value, code, detail)
             self._report_stock_change(
+                owner,
                 code,
                 order["order_type"],
                 f"{order_id}{tag}-STOCK",
@@ -716,9 +751,9 @@ class WmsService:
         if self.carrier is not None:
             self.carrier.hand_over(express, shipper, weight)
 
-    def _waybill(self, order_code: str, shipper: str) -> str:
+    def _waybill(self, order_code: str, shipper: str, owner: str) -> str:
         if self.carrier is not None:
-            return self.carrier.issue_waybill(order_code, shipper)
+            return self.carrier.issue_waybill(order_code, shipper, owner)
         # No carrier wired (unit tests, WMS alone): a made-up but well-formed number.
         return f"{shipper}{self.ctx.random.randrange(10**11, 10**12)}"
 
@@ -768,8 +803,8 @@ class WmsService:
         if not self.config.process_reports:
             return
         order = self.conn.execute(
-            "SELECT delivery_order_id, delivery_order_code, order_type, warehouse_code"
-            " FROM delivery_orders WHERE delivery_order_id = ?",
+            "SELECT delivery_order_id, delivery_order_code, owner_code, order_type,"
+            " warehouse_code FROM delivery_orders WHERE delivery_order_id = ?",
             (order_id,),
         ).fetchone()
         out_biz_code = f"{order_id}-PROCESS-{status.value}"
@@ -789,22 +824,18 @@ class WmsService:
 
     def _report_stock_change(
         self,
+        owner: str,
         order_code: str,
         order_type: str,
         out_biz_code: str,
         moves: list[tuple[str, str, int]],
     ) -> None:
-        """stockchange.report for (warehouse, item, signed quantity) moves, when enabled."""
+        """stockchange.report for (warehouse, item, signed quantity) moves of the owner's order,
+        when enabled. The owner comes with the order: a code alone may name several owners'."""
         if not self.config.stock_change_reports:
             return
-        owner = self.conn.execute(
-            "SELECT owner_code FROM delivery_orders WHERE delivery_order_code = ?"
-            " UNION ALL SELECT owner_code FROM inbound_orders WHERE order_code = ?"
-            " UNION ALL SELECT owner_code FROM transfer_orders WHERE transfer_order_code = ?",
-            (order_code, order_code, order_code),
-        ).fetchone()
         body = qimen_xml.stock_change_body(
-            owner[0] if owner else "",
+            owner,
             order_code,
             order_type,
             out_biz_code,
@@ -820,14 +851,21 @@ class WmsService:
     def synchronize_item(self, action: str, request: ItemRequest, scope: Scope = None) -> str:
         """singleitem.synchronize: `add` a new item or `update` one; returns the itemId.
 
-        add refuses an existing code (ITEM_EXIST); update refuses an unknown or invisible one
-        (ITEM_NOT_EXIST) and a shared catalog item for an owner-scoped caller.
+        add is the integrator's (any owner's item, by ownerCode) and refuses an existing code
+        (ITEM_EXIST); an owner-scoped caller's add is refused whatever the code, because item
+        codes are one namespace for all owners and ITEM_EXIST would tell it another owner's
+        code exists. update refuses an unknown or invisible item (ITEM_NOT_EXIST) and a shared
+        catalog item for an owner-scoped caller.
         """
         owner = self._resolve_owner(request.owner_code, scope, None)
         exists = request.item_code in self._weights
         now = format_qimen_time(self.ctx.clock.now())
         with transaction(self.conn):
             if action == "add":
+                if scope is not None:
+                    raise WmsError(
+                        PERMISSION_DENIED, "新增商品只能由集成商操作 (ownerCode 指定货主)"
+                    )
                 if exists:
                     raise WmsError(ITEM_EXIST, f"商品已存在: {request.item_code}")
                 self.conn.execute(
@@ -881,10 +919,10 @@ class WmsService:
         views: list[StockView] = []
         for warehouse, item, owner in criteria:
             if owner is not None or scope is not None:
-                self._resolve_owner(owner, scope, None)
+                owner = self._resolve_owner(owner, scope, None)
             if warehouse is not None:
                 self._check_warehouse(warehouse)
-            self._check_items((item,), scope)
+            self._check_items((item,), scope if owner is None else frozenset({owner}))
             for code in [warehouse] if warehouse is not None else sorted(self._warehouses):
                 row = self.conn.execute(
                     "SELECT on_hand, reserved FROM stock WHERE warehouse_code = ?"
@@ -915,7 +953,7 @@ class WmsService:
         if existing is not None:
             return InboundResult(existing[0], created=False)
         self._check_warehouse(request.warehouse_code)
-        self._check_items((line.item_code for line in request.lines), scope)
+        self._check_own_items((line.item_code for line in request.lines), owner)
         if request.pre_delivery_order_code is not None:
             self._find(request.pre_delivery_order_code, owner, scope)
         count = self.conn.execute("SELECT COUNT(*) FROM inbound_orders").fetchone()[0]
@@ -1070,6 +1108,7 @@ class WmsService:
                     warehouse, line["item_code"], line["actual_qty"], reason, order_id
                 )
             self._report_stock_change(
+                order["owner_code"],
                 order["order_code"],
                 order["order_type"],
                 f"{order_id}-STOCK",
@@ -1099,7 +1138,8 @@ class WmsService:
         """transferorder.create: move available stock between warehouses at once.
 
         Returns (transferOrderId, created); idempotent on (owner, code). All lines or none:
-        STOCK_NOT_ENOUGH when the source's on_hand − reserved is short.
+        STOCK_NOT_ENOUGH when the source's on_hand − reserved is short. Only the owner's items
+        move; the shared catalog's stock (every owner sells from it) only for the integrator.
         """
         if not request.lines:
             raise WmsError(INVALID_PARAMETER, "orderLines must hold at least one orderLine")
@@ -1115,7 +1155,11 @@ class WmsService:
             return existing[0], False
         self._check_warehouse(request.from_warehouse_code)
         self._check_warehouse(request.to_warehouse_code)
-        self._check_items((line.item_code for line in request.lines), scope)
+        self._check_own_items((line.item_code for line in request.lines), owner)
+        if scope is not None and any(
+            self._item_owners.get(line.item_code) is None for line in request.lines
+        ):
+            raise WmsError(PERMISSION_DENIED, "共享商品的库存只能由集成商调拨")
         count = self.conn.execute("SELECT COUNT(*) FROM transfer_orders").fetchone()[0]
         order_id = f"TO{int(count) + 1:014d}"
         src, dst = request.from_warehouse_code, request.to_warehouse_code
@@ -1152,6 +1196,7 @@ class WmsService:
                 "state", "transferorder", "FULFILLED", request.transfer_order_code, None
             )
             self._report_stock_change(
+                owner,
                 request.transfer_order_code,
                 "DBCK",
                 f"{order_id}-STOCK",

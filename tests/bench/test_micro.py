@@ -164,6 +164,7 @@ def test_qimen_xml_encode_confirm(benchmark: Bench) -> None:
     order = {
         "delivery_order_code": "2026111100000001",
         "delivery_order_id": "DO00000001",
+        "owner_code": "OWNER-A",
         "warehouse_code": "WH-GZ01",
         "order_type": "JYCK",
         "logistics_code": "SF",
