@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
+
+from fake_systems.common.wire import parse_decimal
 
 CENT = Decimal("0.01")
 
@@ -15,19 +17,9 @@ def cents_to_text(cents: int) -> str:
 
 
 def to_decimal(value: object) -> Decimal:
-    """A finite Decimal from text, int, float or Decimal; ValueError on anything else.
-
-    Floats go through their shortest repr, so 25.1 is Decimal("25.1"), not 25.0999….
-    """
-    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
-        raise ValueError(f"not a number: {value!r}")
-    try:
-        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
-    except InvalidOperation as exc:
-        raise ValueError(f"not a number: {value!r}") from exc
-    if not number.is_finite():
-        raise ValueError(f"not a number: {value!r}")
-    return number
+    """A finite Decimal from a JSON number, a Decimal or plain decimal text ("123.4"), as
+    strict as every number on the wire (`wire.parse_decimal`); ValueError on anything else."""
+    return parse_decimal(value)
 
 
 def to_cents(value: str | int | float | Decimal) -> int:

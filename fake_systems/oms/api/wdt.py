@@ -19,6 +19,7 @@ from fake_systems.common.credentials import OmsCredentials
 from fake_systems.common.money import cents_to_text
 from fake_systems.common.signing import constant_time_equal, wdt_sign
 from fake_systems.common.storage import transaction
+from fake_systems.common.wire import WireValueError, check_text, parse_int
 from fake_systems.oms.models import (
     Forbidden,
     InvalidRequest,
@@ -107,25 +108,25 @@ def error_response(code: int, message: str) -> Response:
 
 
 def _text(body: Mapping[str, Any], name: str) -> str:
+    """A code or time field: non-empty, without control characters, at most MAX_CODE_CHARS."""
     value = body.get(name)
     if not isinstance(value, str) or not value.strip():
         raise WireError(ERR_BAD_PARAMS, f"{name} is required (a non-empty string)")
-    return value.strip()
+    try:
+        return check_text(value.strip())
+    except WireValueError as exc:
+        raise WireError(ERR_BAD_PARAMS, f"{name} {exc}") from None
 
 
 def _integer(body: Mapping[str, Any], name: str, default: int | None) -> int | None:
-    """An integer field; digit strings are accepted, as PHP clients send them."""
+    """An integer field within ±MAX_INTEGER; plain digit strings count, as PHP clients send them."""
     value = body.get(name)
     if value is None:
         return default
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise WireError(ERR_BAD_PARAMS, f"{name} must be an integer")
-    if abs(value) > MAX_INTEGER:
-        # Beyond SQLite's 64-bit integers (and any sensible pager or code).
-        raise WireError(ERR_BAD_PARAMS, f"{name} is out of range")
-    return value
+    try:
+        return parse_int(value, -MAX_INTEGER, MAX_INTEGER)
+    except WireValueError as exc:
+        raise WireError(ERR_BAD_PARAMS, f"{name} {exc}") from None
 
 
 def _required_integer(body: Mapping[str, Any], name: str) -> int:
@@ -390,9 +391,9 @@ class WdtEndpoint:
         if params["v"] != API_VERSION:
             raise WireError(ERR_COMMON_PARAM, f"unsupported v {params['v']!r}, expected 1.0")
         try:
-            timestamp = int(params["timestamp"])
-        except ValueError as exc:
-            raise WireError(ERR_COMMON_PARAM, "timestamp must be Unix seconds") from exc
+            timestamp = parse_int(params["timestamp"])
+        except WireValueError:
+            raise WireError(ERR_COMMON_PARAM, "timestamp must be Unix seconds") from None
         nonce = params.get(NONCE_PARAM)
         if nonce is not None and not 1 <= len(nonce) <= MAX_NONCE_LENGTH:
             raise WireError(ERR_COMMON_PARAM, f"nonce must be 1 to {MAX_NONCE_LENGTH} characters")
