@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.exception_handlers import request_validation_exception_handler
@@ -15,7 +16,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from simulator.clock import Clock, format_qimen_time
 
 SQLITE_MAX_INTEGER = 2**63 - 1
+# Bodies from this size up are read (parsed, checked) in a worker thread, so that one big
+# request does not hold the event loop, which serves all five fakes.
+OFF_LOOP_BYTES = 64 * 1024
 ErrorResponder = Callable[[Request, Exception], Response]
+Parsed = TypeVar("Parsed")
 
 
 class CatchUpClock:
@@ -45,6 +50,18 @@ async def read_body_limited(request: Request, limit: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def parse_off_loop(parse: Callable[[bytes], Parsed], raw: bytes) -> Parsed:
+    """`parse(raw)`, in a worker thread when `raw` is big enough to stall the event loop.
+
+    `parse` must be pure: the services, SimPy and SQLite stay on the loop (the design has no
+    locks). Most of a big body's reading is Python code, which yields the GIL to the loop
+    every few milliseconds; a single C call (orjson, lxml) does not, but is short.
+    """
+    if len(raw) < OFF_LOOP_BYTES:
+        return parse(raw)
+    return await asyncio.to_thread(parse, raw)
 
 
 def control_router(system: str, clock: Clock, conn: sqlite3.Connection) -> APIRouter:

@@ -16,12 +16,7 @@ def cents_to_text(cents: int) -> str:
     return f"{sign}{whole}.{part:02d}"
 
 
-def to_decimal(value: object) -> Decimal:
-    """A finite Decimal from a JSON number, a Decimal or plain decimal text ("123.4"), as
-    strict as every number on the wire (`wire.parse_decimal`); ValueError on anything else."""
-    return parse_decimal(value)
-
-
 def to_cents(value: str | int | float | Decimal) -> int:
-    """Yuan as "123.4", 123.4 or Decimal("123.40") -> 12340; ValueError on anything else."""
-    return int(to_decimal(value).quantize(CENT, rounding=ROUND_HALF_UP) * 100)
+    """Yuan as "123.4", 123.4 or Decimal("123.40") -> 12340; ValueError on anything else
+    (strict: plain ASCII numerals below 10^15, see `wire.parse_decimal`)."""
+    return int(parse_decimal(value).quantize(CENT, rounding=ROUND_HALF_UP) * 100)

@@ -13,6 +13,10 @@ non-characters U+FFFE/U+FFFF, or when it is longer than its kind allows: MAX_COD
 codes and identifiers, MAX_TEXT_CHARS for free text (names, addresses, remarks); a protocol
 with published limits of its own (ISO 20022) keeps those.
 
+JSON bodies are read by `load_json`: at most MAX_JSON_DEPTH levels of nesting and
+MAX_JSON_VALUES values, so that no later step (recursive redaction of the history, …) meets
+a 900-level body and the work one request can cause stays bounded.
+
 Every refusal is a WireValueError whose message completes a sentence after the field's name
 ("… must be an integer"), so each adapter answers it in its protocol's own error format.
 """
@@ -22,6 +26,9 @@ from __future__ import annotations
 import math
 import re
 from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import orjson
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1  # SQLite INTEGER is signed 64-bit
@@ -29,6 +36,8 @@ MAX_NUMERAL_CHARS = 40  # an int64 has 19 digits; ISO 20022's CtrlSum 15 + 1 + 1
 DECIMAL_LIMIT = Decimal(10) ** 15  # exclusive; its cents (10^17) fit SQLite's integers
 MAX_CODE_CHARS = 64  # codes and identifiers: order, item, bill, waybill numbers, …
 MAX_TEXT_CHARS = 255  # free text: names, addresses, remarks
+MAX_JSON_DEPTH = 32  # the deepest legitimate body (a K3 model) nests 6 levels
+MAX_JSON_VALUES = 100_000  # a full 50-trade OMS push holds about 80,000
 
 _BLANKS = " \t\r\n"
 _INTEGER = re.compile(r"-?[0-9]+", re.ASCII)
@@ -99,6 +108,28 @@ def parse_decimal(value: object, limit: Decimal = DECIMAL_LIMIT) -> Decimal:
     if not within:
         raise WireValueError(f"is out of range (magnitude below {limit})")
     return number
+
+
+def load_json(raw: bytes | str) -> Any:
+    """The JSON value of `raw`: orjson.JSONDecodeError when malformed, WireValueError when
+    nested deeper than MAX_JSON_DEPTH or holding more than MAX_JSON_VALUES values. Pure:
+    safe off the loop."""
+    value = orjson.loads(raw)
+    # Walked with a stack, not recursion: the point is to refuse what recursion cannot take.
+    pending: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, dict | list) else []
+    count = 1
+    while pending:
+        container, depth = pending.pop()
+        children = container.values() if isinstance(container, dict) else container
+        count += len(children)
+        if count > MAX_JSON_VALUES:
+            raise WireValueError(f"holds more than {MAX_JSON_VALUES} JSON values")
+        for child in children:
+            if isinstance(child, dict | list) and child:
+                if depth >= MAX_JSON_DEPTH:
+                    raise WireValueError(f"is nested deeper than {MAX_JSON_DEPTH} levels")
+                pending.append((child, depth + 1))
+    return value
 
 
 def check_text(value: str, max_chars: int = MAX_CODE_CHARS, *, multiline: bool = False) -> str:
