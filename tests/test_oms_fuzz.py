@@ -243,8 +243,23 @@ def test_push_stores_text_verbatim_or_refuses(
             f"SELECT {column} FROM orders WHERE shop_no = 'TM-A' AND src_tid = ?", (tid.strip(),)
         ).fetchone()[0]
         assert stored == text.strip()
-    if broken is None and len(text) <= 255:
+    if broken is None and acceptable(text, 255, breaks=True) and acceptable(tid, 64):
         assert answer["status"] == 0
+    if not acceptable(text, 255, breaks=True) or not acceptable(tid, 64):
+        assert answer["status"] == 1500
+
+
+def acceptable(text: str, limit: int, breaks: bool = False) -> bool:
+    """docs/protocols/oms.md's rule for text, re-derived: within `limit`, no control
+    characters (tab and line breaks allowed in free text), surrogates or non-characters."""
+    allowed = "\t\n\r" if breaks else ""
+    return len(text) <= limit and not any(
+        (ord(c) < 0x20 and c not in allowed)
+        or 0x7F <= ord(c) <= 0x9F
+        or 0xD800 <= ord(c) <= 0xDFFF
+        or c in "\ufffe\uffff"
+        for c in text
+    )
 
 
 @fuzz_settings(0.01)

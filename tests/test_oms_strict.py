@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
+from fake_systems.common.app import OFF_LOOP_BYTES
 from fake_systems.common.context import SystemContext
 from fake_systems.oms.api import wdt
+from fake_systems.oms.raw_trades import MAX_TRADES_PER_PUSH
 from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
 from simulator.world import World
@@ -170,3 +174,40 @@ async def test_timestamp_must_be_a_plain_numeral(
 ) -> None:
     response = await call(client, clock, QUERY, WINDOW, overrides={"timestamp": timestamp})
     assert response.json()["status"] == wdt.ERR_COMMON_PARAM
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"start_time": ' + b"[" * 500 + b"]" * 500 + b"}",  # crashed the history's redaction
+        # A valid query, but with more values than any push holds.
+        orjson.dumps({**WINDOW, "padding": [0] * 100_000}),
+    ],
+)
+async def test_bodies_too_deep_or_too_large_to_walk_are_refused(
+    client: httpx.AsyncClient, clock: ManualClock, raw: bytes
+) -> None:
+    response = await call(client, clock, QUERY, None, raw=raw)
+    assert response.json()["status"] == wdt.ERR_BAD_PARAMS
+
+
+async def test_big_bodies_are_read_off_the_event_loop(
+    client: httpx.AsyncClient, clock: ManualClock, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[int] = []
+    read = wdt.read_body
+
+    def spy(raw: bytes) -> Any:
+        threads.append(threading.get_ident())
+        return read(raw)
+
+    monkeypatch.setattr(wdt, "read_body", spy)
+    trades = [raw_trade(world, f"TB-BIG-{i}") for i in range(MAX_TRADES_PER_PUSH)]
+    for entry in trades:
+        entry["receiver_address"] = "路" * 255
+    big = {"shop_no": "TM-A", "trade_list": trades}
+    assert len(orjson.dumps(big)) > OFF_LOOP_BYTES
+    assert (await call(client, clock, QUERY, WINDOW)).json()["status"] == 0
+    assert (await call(client, clock, PUSH, big)).json()["status"] == 0
+    assert threads == [threading.get_ident(), threads[1]]  # small: inline; big: elsewhere
+    assert threads[1] != threading.get_ident()

@@ -56,7 +56,7 @@ def _text(
         raise InvalidRequest(f"{path}.{name} is required (a non-empty string)")
     try:
         if code:
-            return check_text(value.strip(), MAX_CODE_CHARS)
+            return check_text(value, MAX_CODE_CHARS).strip()
         return check_text(value, MAX_TEXT, multiline=True).strip()
     except WireValueError as exc:
         raise InvalidRequest(f"{path}.{name} {exc}") from None
