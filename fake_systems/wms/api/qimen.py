@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -20,6 +21,13 @@ from fake_systems.common.app import make_app
 from fake_systems.common.credentials import QimenCredentials
 from fake_systems.common.signing import constant_time_equal, qimen_sign
 from fake_systems.common.storage import transaction
+from fake_systems.common.wire import (
+    MAX_CODE_CHARS,
+    MAX_TEXT_CHARS,
+    WireValueError,
+    parse_decimal,
+    parse_int,
+)
 from fake_systems.wms import qimen_xml
 from fake_systems.wms.models import (
     ENTRY_ORDER_TYPES,
@@ -52,6 +60,8 @@ MAX_BODY_BYTES = 1024 * 1024
 # TOP's rule: the caller's timestamp may differ from the server's by at most 10 minutes.
 TIMESTAMP_TOLERANCE_SECONDS = 600.0
 MAX_LIST_ITEMS = 100  # orders of a batchcreate, criteria of an inventory.query
+MAX_QUANTITY = 10**9  # planQty
+MAX_WEIGHT_KG = Decimal(100_000)  # grossWeight, exclusive
 
 # Protocol-level failure codes (chosen, see docs/protocols/wms.md).
 SIGN_CHECK_FAILURE = "sign-check-failure"
@@ -90,8 +100,8 @@ class Call:
     scope: Scope = None  # the signing credential's owners; None: every owner
 
 
-def _require(node: etree._Element, path: str) -> str:
-    value = qimen_xml.text(node, path)
+def _require(node: etree._Element, path: str, limit: int = MAX_CODE_CHARS) -> str:
+    value = qimen_xml.text(node, path, limit)
     if value is None:
         raise QimenFailure(MISSING_PARAMETER, f"Missing required arguments:{path}")
     return value
@@ -99,14 +109,20 @@ def _require(node: etree._Element, path: str) -> str:
 
 def _positive_int(value: str, name: str) -> int:
     try:
-        number = int(value)
-    except ValueError:
-        raise QimenFailure(
-            INVALID_PARAMETER, f"Invalid arguments:{name} must be an integer"
-        ) from None
-    if number <= 0 or number > 10**9:
-        raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:{name} out of range")
-    return number
+        return parse_int(value, 1, MAX_QUANTITY)
+    except WireValueError as exc:
+        raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:{name} {exc}") from None
+
+
+def _decimal_text(node: etree._Element, path: str) -> str | None:
+    """An optional decimal kept as sent (`actualPrice`), once it reads as a plain numeral."""
+    value = qimen_xml.text(node, path)
+    if value is not None:
+        try:
+            parse_decimal(value)
+        except WireValueError as exc:
+            raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:{path} {exc}") from None
+    return value
 
 
 def _one_of(value: str, allowed: frozenset[str], name: str) -> str:
@@ -150,7 +166,7 @@ def parse_create(root: etree._Element, customer_id: str) -> DeliveryOrderRequest
                 owner_code=qimen_xml.text(node, "ownerCode"),
                 source_order_code=qimen_xml.text(node, "sourceOrderCode"),
                 inventory_type=qimen_xml.text(node, "inventoryType") or "ZP",
-                actual_price=qimen_xml.text(node, "actualPrice"),
+                actual_price=_decimal_text(node, "actualPrice"),
             )
         )
     return DeliveryOrderRequest(
@@ -162,7 +178,7 @@ def parse_create(root: etree._Element, customer_id: str) -> DeliveryOrderRequest
         customer_id=customer_id,
         express_code=qimen_xml.text(order, "expressCode"),
         source_platform_code=qimen_xml.text(order, "sourcePlatformCode"),
-        shop_nick=qimen_xml.text(order, "shopNick"),
+        shop_nick=qimen_xml.text(order, "shopNick", MAX_TEXT_CHARS),
     )
 
 
@@ -198,12 +214,12 @@ def _weight(node: etree._Element, path: str) -> float | None:
     if value is None:
         return None
     try:
-        weight = float(value)
-    except ValueError:
-        raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:{path}") from None
-    if not 0 <= weight < 100_000:
+        weight = parse_decimal(value, MAX_WEIGHT_KG)
+    except WireValueError as exc:
+        raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:{path} {exc}") from None
+    if weight < 0:
         raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:{path} out of range")
-    return weight
+    return float(weight)
 
 
 class QimenGateway:
@@ -245,6 +261,8 @@ class QimenGateway:
             return self._fail(call, failure.code, failure.message, json_out)
         except WmsError as error:
             return self._fail(call, error.code, error.message, json_out)
+        except qimen_xml.InvalidValue as exc:
+            return self._fail(call, INVALID_PARAMETER, str(exc), json_out)
         except Exception as exc:  # never a 500, never a stack trace
             return self._fail(
                 call, UNKNOWN_ERROR, f"internal error: {type(exc).__name__}", json_out
@@ -433,11 +451,11 @@ class QimenGateway:
         request = ItemRequest(
             item_code=call.entity,
             owner_code=_require(root, "ownerCode"),
-            name=_require(item, "itemName")
+            name=_require(item, "itemName", MAX_TEXT_CHARS)
             if action == "add"
-            else qimen_xml.text(item, "itemName"),
+            else qimen_xml.text(item, "itemName", MAX_TEXT_CHARS),
             bar_code=qimen_xml.text(item, "barCode"),
-            category=qimen_xml.text(item, "categoryName"),
+            category=qimen_xml.text(item, "categoryName", MAX_TEXT_CHARS),
             weight_kg=_weight(item, "grossWeight"),
         )
         item_id = self.service.synchronize_item(action, request, call.scope)
@@ -518,7 +536,7 @@ class QimenGateway:
                 pre_delivery_order_code=qimen_xml.text(header, "preDeliveryOrderCode"),
                 logistics_code=qimen_xml.text(header, "logisticsCode"),
                 express_code=qimen_xml.text(header, "expressCode"),
-                return_reason=qimen_xml.text(header, "returnReason"),
+                return_reason=qimen_xml.text(header, "returnReason", MAX_TEXT_CHARS),
             ),
             call.scope,
         )
@@ -638,8 +656,7 @@ def create_app(
         return gateway.handle(request.method, dict(request.query_params), raw)
 
     def on_error(request: Request, exc: Exception) -> Response:
-        return _answer(
-            qimen_xml.failure(UNKNOWN_ERROR, f"internal error: {type(exc).__name__}"), False
-        )
+        failure = qimen_xml.failure(UNKNOWN_ERROR, f"internal error: {type(exc).__name__}")
+        return _answer(failure, request.query_params.get("format") == "json")
 
     return make_app("wms", service.ctx.clock, service.ctx.conn, [router], on_error)
