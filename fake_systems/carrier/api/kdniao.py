@@ -34,6 +34,13 @@ from fake_systems.carrier.service import CarrierService, tracking_to_wire
 from fake_systems.common.app import make_app, read_body_limited
 from fake_systems.common.credentials import KdniaoCredentials
 from fake_systems.common.signing import constant_time_equal, kdniao_data_sign
+from fake_systems.common.wire import (
+    MAX_CODE_CHARS,
+    MAX_TEXT_CHARS,
+    WireValueError,
+    check_text,
+    load_json,
+)
 from simulator.clock import format_qimen_time
 
 ENVELOPE_FIELDS = ("RequestData", "EBusinessID", "RequestType", "DataSign")
@@ -68,24 +75,31 @@ def _required(data: dict[str, Any], *names: str) -> list[str]:
         value = data.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             raise CarrierError(RESULT_MISSING_PARAMETER, f"缺少必要参数: {name}")
-        if not _is_text(value):
-            raise CarrierError(RESULT_FORMAT, f"{name} 格式有误")
-        values.append(str(value).strip())
+        values.append(_as_text(value, name))
     return values
 
 
-def _optional_text(data: dict[str, Any], name: str) -> str:
+def _optional_text(data: dict[str, Any], name: str, limit: int = MAX_CODE_CHARS) -> str:
     value = data.get(name)
     if value is None:
         return ""
-    if not _is_text(value):
+    return _as_text(value, name, limit)
+
+
+def _as_text(value: Any, name: str, limit: int = MAX_CODE_CHARS) -> str:
+    """A field as stripped text: a string without control characters and at most `limit`
+    characters, or a whole number written without quotes (never a JSON true/false);
+    CarrierError(103) otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
         raise CarrierError(RESULT_FORMAT, f"{name} 格式有误")
-    return str(value).strip()
-
-
-def _is_text(value: Any) -> bool:
-    """A string, or a whole number written without quotes; never a JSON true/false."""
-    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+    try:
+        return check_text(value, limit).strip()
+    except WireValueError:
+        raise CarrierError(
+            RESULT_FORMAT, f"{name} 格式有误：不得含控制字符，长度不超过 {limit}"
+        ) from None
 
 
 def _address(data: dict[str, Any], name: str) -> Address | None:
@@ -95,9 +109,9 @@ def _address(data: dict[str, Any], name: str) -> Address | None:
     if not isinstance(value, dict):
         raise CarrierError(RESULT_FORMAT, f"{name} 格式有误")
     return Address(
-        province=_optional_text(value, "ProvinceName"),
-        city=_optional_text(value, "CityName"),
-        area=_optional_text(value, "ExpAreaName"),
+        province=_optional_text(value, "ProvinceName", MAX_TEXT_CHARS),
+        city=_optional_text(value, "CityName", MAX_TEXT_CHARS),
+        area=_optional_text(value, "ExpAreaName", MAX_TEXT_CHARS),
     )
 
 
@@ -193,8 +207,8 @@ class KdniaoAdapter:
             if handler is None:
                 raise CarrierError(RESULT_OTHER, f"该地址不支持 RequestType {operation}")
             try:
-                data = orjson.loads(request_data)
-            except orjson.JSONDecodeError as exc:
+                data = load_json(request_data)
+            except ValueError as exc:  # malformed, too deep or too large
                 raise CarrierError(RESULT_FORMAT, "RequestData 格式有误") from exc
             if not isinstance(data, dict):
                 raise CarrierError(RESULT_FORMAT, "RequestData 格式有误")
