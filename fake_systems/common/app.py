@@ -8,9 +8,13 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from simulator.clock import Clock, format_qimen_time
@@ -20,6 +24,8 @@ SQLITE_MAX_INTEGER = 2**63 - 1
 # request does not hold the event loop, which serves all five fakes.
 OFF_LOOP_BYTES = 64 * 1024
 ErrorResponder = Callable[[Request, Exception], Response]
+# (request, HTTP status: 404 no such path, 405 no such method on it) -> the protocol's answer
+UnroutedResponder = Callable[[Request, int], Response]
 Parsed = TypeVar("Parsed")
 
 
@@ -101,8 +107,12 @@ def make_app(
     conn: sqlite3.Connection,
     routers: list[APIRouter],
     on_error: ErrorResponder,
+    *,
+    on_unrouted: UnroutedResponder,
 ) -> ASGIApp:
-    """A fake's app. `on_error` answers, in the protocol's own format, anything unforeseen."""
+    """A fake's app. In the protocol's own format, `on_error` answers anything unforeseen and
+    `on_unrouted` a path or HTTP method the protocol does not have; only the /_fake/ control
+    surface answers as FastAPI does (`{"detail": …}`)."""
     app = FastAPI(
         title=f"ecomock {system}", docs_url="/_fake/docs", openapi_url="/_fake/openapi.json"
     )
@@ -116,10 +126,24 @@ def make_app(
     async def validation_error(request: Request, exc: Exception) -> Response:
         # The control surface is ecomock's own REST API: it answers as its OpenAPI says (422);
         # only the imitated protocol's paths answer in the protocol's format.
-        if request.url.path.startswith("/_fake/") and isinstance(exc, RequestValidationError):
+        if _is_control(request) and isinstance(exc, RequestValidationError):
             return await request_validation_exception_handler(request, exc)
         return on_error(request, exc)
 
+    async def unrouted(request: Request, exc: Exception) -> Response:
+        if not isinstance(exc, HTTPException):
+            return on_error(request, exc)
+        if _is_control(request):
+            return await http_exception_handler(request, exc)
+        return on_unrouted(request, exc.status_code)
+
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(HTTPException, unrouted)
     app.add_exception_handler(Exception, protocol_error)
     return CatchUpClock(app, clock)
+
+
+def _is_control(request: Request) -> bool:
+    """Whether the request is for ecomock's own control surface, not the imitated protocol."""
+    path = request.url.path
+    return path == "/_fake" or path.startswith("/_fake/")

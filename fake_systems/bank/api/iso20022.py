@@ -49,6 +49,7 @@ STATUS_BY_CODE = {
     "TOKEN_INVALID": 401,
     "TOKEN_EXPIRED": 401,
     "RESOURCE_UNKNOWN": 404,
+    "SERVICE_INVALID": 405,
     "SERVICE_UNAVAILABLE": 503,
 }
 
@@ -271,4 +272,17 @@ def create_app(
             return error_response("FORMAT_ERROR", "malformed request")
         return error_response("SERVICE_UNAVAILABLE", "the service is temporarily unavailable")
 
-    return make_app("bank", service.ctx.clock, service.ctx.conn, [adapter.router()], on_error)
+    def on_unrouted(request: Request, status: int) -> Response:
+        path = request.url.path[:200]
+        code = "SERVICE_INVALID" if status == 405 else "RESOURCE_UNKNOWN"
+        service.ctx.history.record("api_in", "unknown", code, None, {"path": path})
+        return error_response(code, f"no operation {request.method} {path}")
+
+    return make_app(
+        "bank",
+        service.ctx.clock,
+        service.ctx.conn,
+        [adapter.router()],
+        on_error,
+        on_unrouted=on_unrouted,
+    )

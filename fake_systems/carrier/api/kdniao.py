@@ -54,9 +54,10 @@ MAX_BODY_BYTES = 256 * 1024
 Handler = Callable[[dict[str, Any], KdniaoCredentials], dict[str, Any]]
 
 
-def _json(body: dict[str, Any]) -> Response:
-    # Kdniao answers every outcome, failures included, with HTTP 200 and a JSON body.
-    return Response(orjson.dumps(body), status_code=200, media_type="application/json")
+def _json(body: dict[str, Any], status: int = 200) -> Response:
+    # Kdniao answers every outcome, failures included, with HTTP 200 and a JSON body (only a
+    # path or method it does not have gets 404 or 405, still with its JSON).
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
 def failure(ebusiness_id: str, result_code: str, reason: str) -> dict[str, Any]:
@@ -341,4 +342,17 @@ def create_app(
         )
         return _json(failure(credentials.ebusiness_id, RESULT_OTHER, "系统错误，请稍后重试"))
 
-    return make_app("carrier", service.ctx.clock, service.ctx.conn, [adapter.router()], on_error)
+    def on_unrouted(request: Request, status: int) -> Response:
+        path = request.url.path[:100]
+        reason = f"接口地址不存在: {path}" if status == 404 else f"{path} 只支持 POST"
+        service.ctx.history.record("api_in", "unknown", RESULT_OTHER, None, {"path": path})
+        return _json(failure("", RESULT_OTHER, reason), status)
+
+    return make_app(
+        "carrier",
+        service.ctx.clock,
+        service.ctx.conn,
+        [adapter.router()],
+        on_error,
+        on_unrouted=on_unrouted,
+    )

@@ -655,6 +655,12 @@ class K3Adapter:
         error = _parameter_error(f"服务[{stub}]不存在")
         return _json({"Result": {"ResponseStatus": error_status(error)}})
 
+    def on_unrouted(self, request: Request, status: int) -> Response:
+        """A path or HTTP method K3 does not serve: its unknown-service answer, with `status`."""
+        answer = self._unknown(f"{request.method} {request.url.path.lstrip('/')}"[:200])
+        answer.status_code = status
+        return answer
+
     def on_error(self, request: Request, exc: Exception) -> Response:
         """Anything unforeseen still answers in K3's format, never a stack trace."""
         path = request.url.path
@@ -676,5 +682,10 @@ def create_app(
     service.add_users([credentials, *tenants])
     adapter = K3Adapter(service, credentials)
     return make_app(
-        "erp", service.ctx.clock, service.ctx.conn, [adapter.router()], adapter.on_error
+        "erp",
+        service.ctx.clock,
+        service.ctx.conn,
+        [adapter.router()],
+        adapter.on_error,
+        on_unrouted=adapter.on_unrouted,
     )

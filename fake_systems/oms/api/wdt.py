@@ -95,8 +95,8 @@ def _error_code(exc: OmsError) -> int:
     return ERR_BAD_PARAMS
 
 
-def _json(payload: dict[str, Any]) -> Response:
-    return Response(content=orjson.dumps(payload), status_code=200, headers=JSON_HEADERS)
+def _json(payload: dict[str, Any], status: int = 200) -> Response:
+    return Response(content=orjson.dumps(payload), status_code=status, headers=JSON_HEADERS)
 
 
 def error_response(code: int, message: str) -> Response:
@@ -542,4 +542,12 @@ def create_app(
             )
         return error_response(ERR_INTERNAL, "internal error")
 
-    return make_app(SYSTEM, service.ctx.clock, service.ctx.conn, [router], on_error)
+    def on_unrouted(request: Request, status: int) -> Response:
+        message = f"no such API: {request.method} {request.url.path[:100]}; use POST /openapi"
+        with contextlib.suppress(Exception):
+            service.ctx.history.record("api_in", "unknown", str(ERR_UNKNOWN_METHOD))
+        return _json({"status": ERR_UNKNOWN_METHOD, "message": message}, status)
+
+    return make_app(
+        SYSTEM, service.ctx.clock, service.ctx.conn, [router], on_error, on_unrouted=on_unrouted
+    )

@@ -72,6 +72,7 @@ INVALID_FORMAT = "isv.invalid-format"
 INVALID_TIMESTAMP = "isv.invalid-timestamp"
 BODY_TOO_LARGE = "isv.body-too-large"
 HTTP_METHOD_NOT_ALLOWED = "isv.http-method-not-allowed"
+PATH_NOT_FOUND = "isv.path-not-found"
 PARTIAL_FAILURE = "PARTIAL_FAILURE"
 UNKNOWN_ERROR = "isp.unknown-error"
 
@@ -659,4 +660,18 @@ def create_app(
         failure = qimen_xml.failure(UNKNOWN_ERROR, f"internal error: {type(exc).__name__}")
         return _answer(failure, request.query_params.get("format") == "json")
 
-    return make_app("wms", service.ctx.clock, service.ctx.conn, [router], on_error)
+    def on_unrouted(request: Request, status: int) -> Response:
+        if status == 405:
+            code, message = HTTP_METHOD_NOT_ALLOWED, f"HTTP method {request.method} not allowed"
+        else:
+            code, message = PATH_NOT_FOUND, f"No such path:{request.url.path[:100]}; use {PATH}"
+        service.ctx.history.record("api_in", "unknown", code, None, {"path": request.url.path})
+        answer = _answer(
+            qimen_xml.failure(code, message), request.query_params.get("format") == "json"
+        )
+        answer.status_code = status
+        return answer
+
+    return make_app(
+        "wms", service.ctx.clock, service.ctx.conn, [router], on_error, on_unrouted=on_unrouted
+    )
