@@ -15,6 +15,7 @@ from fastapi.exception_handlers import (
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from simulator.clock import Clock, format_qimen_time
@@ -121,6 +122,10 @@ def make_app(
     app.include_router(control_router(system, clock, conn))
 
     async def protocol_error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, ClientDisconnect):
+            # The client left, or was cut for sending too slowly: nobody will read an answer,
+            # and it is not the fake's failure.
+            return Response(status_code=400)
         return on_error(request, exc)
 
     async def validation_error(request: Request, exc: Exception) -> Response:
