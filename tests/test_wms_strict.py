@@ -4,6 +4,7 @@ JSON request), whatever the caller echoed into it."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,7 @@ import orjson
 import pytest
 from lxml import etree
 
+from fake_systems.common.app import OFF_LOOP_BYTES
 from fake_systems.common.context import SystemContext
 from fake_systems.wms.api import qimen
 from fake_systems.wms.service import WmsService
@@ -183,3 +185,67 @@ async def test_unforeseen_failures_answer_in_the_requests_format(
         as_xml = xml_outcome(await post(client, "deliveryorder.query", "<request/>"))
     assert (as_json["flag"], as_json["code"]) == ("failure", qimen.UNKNOWN_ERROR)
     assert as_xml[:2] == ("failure", qimen.UNKNOWN_ERROR)
+
+
+def batch(world: World, orders_count: int, lines: int) -> str:
+    """A batchcreate body of `orders_count` orders of `lines` lines each."""
+
+    def order(code: str) -> str:
+        rows = "".join(
+            f"<orderLine><orderLineNo>{i}</orderLineNo><ownerCode>OWNER-A</ownerCode>"
+            f"<itemCode>{world.skus[i % len(world.skus)].item_code}</itemCode>"
+            "<planQty>1</planQty></orderLine>"
+            for i in range(lines)
+        )
+        return (
+            f"<order><deliveryOrder><deliveryOrderCode>{code}</deliveryOrderCode>"
+            f"<orderType>JYCK</orderType><warehouseCode>{world.warehouses[0].code}"
+            "</warehouseCode><logisticsCode>SF</logisticsCode></deliveryOrder>"
+            f"<orderLines>{rows}</orderLines></order>"
+        )
+
+    orders_xml = "".join(order(f"B-{lines}-{k}") for k in range(orders_count))
+    return f"<request><orders>{orders_xml}</orders></request>"
+
+
+async def test_a_batch_over_the_line_limit_is_refused_whole(
+    client: httpx.AsyncClient, wms: WmsService, world: World
+) -> None:
+    # 100 orders of 11 lines: each order is legal, together they held the loop ~0.2 s.
+    body = batch(world, 100, 11)
+    flag, code, message = xml_outcome(await post(client, "deliveryorder.batchcreate", body))
+    assert (flag, code) == ("failure", INVALID)
+    assert str(qimen.MAX_LINES_PER_CALL) in message
+    assert orders(wms) == 0
+    at_limit = batch(world, 100, 10)
+    assert xml_outcome(await post(client, "deliveryorder.batchcreate", at_limit))[0] == "success"
+
+
+def padded(code: str, padding: int, as_json: bool) -> str:
+    """A deliveryorder.query body carrying `padding` characters the fake ignores."""
+    if as_json:
+        return orjson.dumps(
+            {"request": {"deliveryOrderCode": code, "extra": "x" * padding}}
+        ).decode()
+    extra = "x" * padding
+    return f"<request><deliveryOrderCode>{code}</deliveryOrderCode><extra>{extra}</extra></request>"
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+async def test_big_bodies_are_read_off_the_event_loop(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, as_json: bool
+) -> None:
+    threads: list[int] = []
+    read = qimen.read_request
+
+    def spy(raw: bytes, as_json: bool) -> Any:
+        threads.append(threading.get_ident())
+        return read(raw, as_json=as_json)
+
+    monkeypatch.setattr(qimen, "read_request", spy)
+    fmt = "json" if as_json else "xml"
+    small, big = padded("S", 10, as_json), padded("B", OFF_LOOP_BYTES, as_json)
+    await post(client, "deliveryorder.query", small, format=fmt)
+    await post(client, "deliveryorder.query", big, format=fmt)
+    assert threads[0] == threading.get_ident()  # small bodies: no thread hop
+    assert threads[1] != threading.get_ident()
