@@ -63,8 +63,9 @@ async def parse_off_loop(parse: Callable[[bytes], Parsed], raw: bytes) -> Parsed
     """`parse(raw)`, in a worker thread when `raw` is big enough to stall the event loop.
 
     `parse` must be pure: the services, SimPy and SQLite stay on the loop (the design has no
-    locks). Most of a big body's reading is Python code, which yields the GIL to the loop
-    every few milliseconds; a single C call (orjson, lxml) does not, but is short.
+    locks). lxml parses without the GIL and Python code yields it every few milliseconds;
+    orjson keeps it for its one call (about 20 ms for 2 MB), which is why the adapters also
+    bound what one body may hold.
     """
     if len(raw) < OFF_LOOP_BYTES:
         return parse(raw)
