@@ -1,4 +1,5 @@
-"""Settings for the adapters' fuzz tests: 2,000 inputs per adapter, more under make fuzz."""
+"""Settings and shared value strategies for the adapters' fuzz tests: 2,000 inputs per adapter,
+more under make fuzz."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from functools import partial
 import httpx
 from anyio.from_thread import start_blocking_portal
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 
 # Inputs per adapter, split across that adapter's fuzz tests; `make fuzz` raises it.
 FUZZ_EXAMPLES_PER_ADAPTER = int(os.environ.get("ECOMOCK_FUZZ_EXAMPLES", "2000"))
@@ -23,6 +25,38 @@ def fuzz_settings(share: float = 1.0) -> settings:
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
         derandomize=os.environ.get("ECOMOCK_FUZZ_RANDOM") is None,  # reproducible in CI
     )
+
+
+# What Python reads as a number and no wire allows (issue 8): Unicode digits, signs,
+# underscores, exponents, specials, numerals longer than any field's.
+ODD_NUMERALS = (
+    "²",
+    "٣",
+    "３",
+    "--5",
+    "+5",
+    "1_0",
+    "1e400",
+    "1E2",
+    "NaN",
+    "-Infinity",
+    "0x1F",
+    "9" * 41,
+    "1" * 5000,
+)
+odd_numerals = st.sampled_from(ODD_NUMERALS) | st.text(
+    st.characters(categories=("Nd", "No")), min_size=1, max_size=6
+).filter(lambda text: not text.isascii())
+# Integers beyond SQLite's signed 64 bits that JSON (orjson) still carries as integers.
+huge_integers = st.integers(2**63, 2**64 - 1) | st.just(2**63 - 1) | st.just(-(2**63))
+# Text with C0 / C1 control characters (NUL, ESC, DEL, NEL, …) among ordinary ones.
+control_text = st.text(
+    st.characters(categories=("Cc",)) | st.sampled_from("A1- "), min_size=1, max_size=12
+).filter(lambda text: any(not c.isprintable() for c in text))
+# Longer than a code (64), a free text (255) or any string field (2,000) may be.
+long_text = st.sampled_from((65, 256, 2001, 100_000)).map(lambda size: "x" * size)
+hostile_text = odd_numerals | control_text | long_text
+hostile_values = hostile_text | huge_integers
 
 
 Post = Callable[[str, bytes], httpx.Response]

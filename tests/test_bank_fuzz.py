@@ -29,7 +29,7 @@ from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import BankCredentials
 from fake_systems.common.webhooks import HttpxSender
 from simulator.clock import ManualClock
-from tests.fuzzing import fuzz_settings
+from tests.fuzzing import fuzz_settings, hostile_text, hostile_values
 
 pytestmark = pytest.mark.fuzz
 
@@ -115,6 +115,11 @@ ENTITY_BOMBS = (
 )
 
 
+def xml_carried(text: str) -> str:
+    """`text` without the characters XML cannot carry (C1 controls and DEL stay: XML can)."""
+    return "".join(c for c in text if c in "\t\n\r" or c >= " ")
+
+
 @st.composite
 def mutated(draw: st.DrawFn) -> bytes:
     """The base document with one leaf's text replaced, one element dropped or one added."""
@@ -129,6 +134,7 @@ def mutated(draw: st.DrawFn) -> bytes:
                 st.sampled_from(
                     ["", "-1", "0", "1e9", "NaN", "99999999999999999.99", "2026-13-40"]
                 ),
+                hostile_text.map(xml_carried),
             )
         )
     elif action == "drop" and target.getparent() is not None:
@@ -189,7 +195,12 @@ def test_injection_looking_texts_are_stored_verbatim(fake, name, remittance) -> 
 
 
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)  # what JSON (orjson) carries as integers
+    | st.floats()
+    | st.text(max_size=20)
+    | hostile_values,
     lambda inner: (
         st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
     ),
@@ -225,7 +236,9 @@ def test_any_login_body_gets_a_documented_refusal(fake, body: bytes) -> None:
     path=st.sampled_from(["/iso20022/camt.053/statements", "/iso20022/pain.002/"]),
     tail=st.text(max_size=20),
     params=st.dictionaries(
-        st.sampled_from(["account", "date", "x"]), st.text(max_size=12), max_size=3
+        st.sampled_from(["account", "date", "x"]),
+        st.text(max_size=12) | hostile_text.filter(lambda text: len(text) < 10_000),  # URL limit
+        max_size=3,
     ),
     auth=st.sampled_from(["good", "none", "junk", "basic"]),
 )

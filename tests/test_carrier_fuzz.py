@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from fake_systems.carrier.api.kdniao import MAX_BODY_BYTES, create_app
 from fake_systems.carrier.models import CarrierConfig
 from fake_systems.carrier.service import CarrierService
-from tests.fuzzing import Post, asgi_poster, fuzz_settings
+from tests.fuzzing import Post, asgi_poster, fuzz_settings, hostile_values
 from tests.test_carrier_kdniao import CREDENTIALS, DIST, EORDER, OTHER, QUERY, envelope
 
 pytestmark = pytest.mark.fuzz
@@ -98,7 +98,12 @@ def check(service: CarrierService, post: Post, path: str, body: bytes) -> dict[s
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=30)
+    | hostile_values,
     lambda inner: (
         st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
     ),

@@ -248,7 +248,10 @@ async def test_app_answers_unforeseen_errors_in_protocol_format(
     def on_error(request: Request, exc: Exception) -> Response:
         return JSONResponse({"status": 9999, "message": "internal error"})
 
-    app = make_app("oms", clock, ctx.conn, [router], on_error)
+    def on_unrouted(request: Request, status: int) -> Response:
+        return JSONResponse({"status": 1400, "message": "no such API"}, status)
+
+    app = make_app("oms", clock, ctx.conn, [router], on_error, on_unrouted=on_unrouted)
     client = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://fake"
     )

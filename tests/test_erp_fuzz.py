@@ -28,7 +28,7 @@ from fake_systems.erp.api.k3 import create_app
 from fake_systems.erp.models import K3Error
 from fake_systems.erp.service import ErpService
 from simulator.world import World
-from tests.fuzzing import Post, asgi_poster, fuzz_settings
+from tests.fuzzing import Post, asgi_poster, fuzz_settings, hostile_text, hostile_values
 
 pytestmark = pytest.mark.fuzz
 
@@ -67,7 +67,8 @@ json_values = st.recursive(
     | st.integers(-(2**40), 2**40)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=20)
-    | st.sampled_from(INJECTIONS),
+    | st.sampled_from(INJECTIONS)
+    | hostile_values,
     lambda inner: (
         st.lists(inner, max_size=4)
         | st.dictionaries(
@@ -76,7 +77,7 @@ json_values = st.recursive(
     ),
     max_leaves=12,
 )
-texts = st.text(max_size=30) | st.sampled_from(INJECTIONS)
+texts = st.text(max_size=30) | st.sampled_from(INJECTIONS) | hostile_text
 
 
 @pytest.fixture

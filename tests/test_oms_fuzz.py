@@ -23,11 +23,11 @@ from starlette.testclient import TestClient
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import OmsCredentials
 from fake_systems.common.webhooks import HttpxSender
-from fake_systems.oms.api.wdt import MAX_BODY_BYTES, METHODS, create_app
+from fake_systems.oms.api.wdt import MAX_BODY_BYTES, METHOD_QUERY, METHODS, create_app
 from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
 from simulator.world import World, build_world
-from tests.fuzzing import fuzz_settings
+from tests.fuzzing import fuzz_settings, hostile_values, huge_integers, odd_numerals
 
 pytestmark = pytest.mark.fuzz
 
@@ -141,6 +141,7 @@ json_leaf = st.one_of(
     st.text(max_size=30),
     st.sampled_from(INJECTIONS),
     st.sampled_from(("2026-11-10 20:00:00", "2026-11-10 20:30:00", "TM-A", "TM-B", "0", "30")),
+    hostile_values,
 )
 json_value = st.recursive(
     json_leaf,
@@ -208,7 +209,7 @@ def valid_trade(world: World, tid: str) -> dict[str, Any]:
     }
 
 
-@fuzz_settings(0.4)
+@fuzz_settings(0.3)
 @given(
     tid=st.text(min_size=1, max_size=20).filter(str.strip),
     text=st.one_of(st.sampled_from(INJECTIONS), st.text(min_size=1, max_size=40).filter(str.strip)),
@@ -243,8 +244,38 @@ def test_push_stores_text_verbatim_or_refuses(
             f"SELECT {column} FROM orders WHERE shop_no = 'TM-A' AND src_tid = ?", (tid.strip(),)
         ).fetchone()[0]
         assert stored == text.strip()
-    if broken is None and len(text) <= 255:
+    if broken is None and acceptable(text, 255, breaks=True) and acceptable(tid, 64):
         assert answer["status"] == 0
+    if not acceptable(text, 255, breaks=True) or not acceptable(tid, 64):
+        assert answer["status"] == 1500
+
+
+def acceptable(text: str, limit: int, breaks: bool = False) -> bool:
+    """docs/protocols/oms.md's rule for text, re-derived: within `limit`, no control
+    characters (tab and line breaks allowed in free text), surrogates or non-characters."""
+    allowed = "\t\n\r" if breaks else ""
+    return len(text) <= limit and not any(
+        (ord(c) < 0x20 and c not in allowed)
+        or 0x7F <= ord(c) <= 0x9F
+        or 0xD800 <= ord(c) <= 0xDFFF
+        or c in "\ufffe\uffff"
+        for c in text
+    )
+
+
+@fuzz_settings(0.1)
+@given(
+    field=st.sampled_from(("page_size", "page_no", "status")),
+    value=odd_numerals | huge_integers | huge_integers.map(str),
+)
+def test_odd_or_huge_numerals_are_bad_parameters(
+    fake: tuple[TestClient, OmsService], field: str, value: object
+) -> None:
+    client, service = fake
+    body = {"start_time": "2026-11-10 20:00:00", "end_time": "2026-11-10 20:30:00", field: value}
+    before = snapshot(service)
+    answer = check(post(client, service, METHOD_QUERY, orjson.dumps(body)), before, service)
+    assert answer["status"] == 1500 and answer["message"].startswith(field)
 
 
 @fuzz_settings(0.01)

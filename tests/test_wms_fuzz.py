@@ -26,7 +26,7 @@ from fake_systems.wms.api.qimen import MAX_BODY_BYTES, create_app
 from fake_systems.wms.service import WmsConfig, WmsService
 from simulator.clock import CHINA, ManualClock, format_qimen_time
 from simulator.world import World, build_world
-from tests.fuzzing import fuzz_settings
+from tests.fuzzing import control_text, fuzz_settings, hostile_text, odd_numerals
 
 pytestmark = pytest.mark.fuzz
 
@@ -200,6 +200,7 @@ def test_any_body_gets_a_qimen_answer(
         ),
         st.one_of(
             xml_text,
+            control_text,
             st.sampled_from(["taobao.qimen.deliveryorder.create", "qm_fuzz", "xml", "json", "md5"]),
         ),
         max_size=9,
@@ -212,12 +213,15 @@ def test_unsigned_or_garbled_envelopes_are_refused(
     client, service = fake
     flag, _ = post_and_check(client, service, params, body)
     assert flag == "failure"
+    answer = client.post(PATH, params=params, content=body)
+    as_json = answer.headers["content-type"].startswith("application/json")
+    assert as_json == (params.get("format") == "json")  # the request's format, always
 
 
 @fuzz_settings(share=0.4)
 @given(
-    code=st.one_of(st.sampled_from(INJECTIONS), xml_text),
-    qty=st.one_of(st.integers(-5, 8).map(str), xml_text),
+    code=st.one_of(st.sampled_from(INJECTIONS), xml_text, hostile_text),
+    qty=st.one_of(st.integers(-5, 8).map(str), xml_text, odd_numerals),
     item_index=st.integers(0, 12),
     owner=st.sampled_from(["OWNER-A", "OWNER-B", "OWNER-Z", ""]),
     tenant=st.booleans(),

@@ -9,7 +9,6 @@ for one, and that closes entity bombs and external entities).
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
@@ -27,6 +26,13 @@ from fake_systems.bank.models import (
     Statement,
 )
 from fake_systems.common.money import cents_to_text
+from fake_systems.common.wire import (
+    WireValueError,
+    check_text,
+    parse_decimal,
+    parse_int,
+    xml_safe,
+)
 
 CAMT053_NS = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"
 CAMT054_NS = "urn:iso:std:iso:20022:tech:xsd:camt.054.001.08"
@@ -41,9 +47,7 @@ NAME_MAX = 140
 ACCOUNT_MAX = 34
 AMOUNT_MAX = Decimal("999999999999.99")  # keeps sums inside SQLite's 64-bit integers
 
-# XML 1.0 forbids these characters even escaped; remittance text must not break the document.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_NUMERIC = re.compile(r"^[0-9]{1,15}$")
+NB_OF_TXS_MAX = 10**15 - 1  # Max15NumericText
 
 _BALANCE = (
     '<Bal><Tp><CdOrPrtry><Cd>{code}</Cd></CdOrPrtry></Tp><Amt Ccy="{ccy}">{amount}</Amt>'
@@ -62,7 +66,8 @@ _ENTRY = (
 
 
 def _text(value: str) -> str:
-    return escape(_NOT_XML.sub("", value), {'"': "&quot;"})
+    # What XML cannot carry is dropped: remittance text must not break the document.
+    return escape(xml_safe(value), {'"': "&quot;"})
 
 
 def _indicator(cents: int) -> str:
@@ -84,7 +89,7 @@ def _entry(entry: Entry, ccy: str) -> str:
         day=entry.booking_date.isoformat(),
         family="RCDT" if entry.direction == "CRDT" else "ICDT",
         e2e=_text(entry.end_to_end_id or "NOTPROVIDED"),
-        remittance=_text(_NOT_XML.sub("", entry.remittance)[:REMITTANCE_MAX]),
+        remittance=_text(xml_safe(entry.remittance)[:REMITTANCE_MAX]),
     )
 
 
@@ -227,18 +232,20 @@ class _Reader:
         value = found.text or ""
         if not value.strip():
             raise BankError(f"{path} is empty")
-        if len(value) > max_len:
-            raise BankError(f"{path} is longer than {max_len} characters")
-        return value
+        try:
+            return check_text(value, max_len, multiline=True)
+        except WireValueError as exc:
+            raise BankError(f"{path} {exc}") from None
 
     def ident(self, node: etree._Element, path: str, required: bool = True) -> str:
-        return self.text(node, path, ID_MAX, required).strip()
+        """An identifier: stripped, and without any control character inside."""
+        return _ident(self.text(node, path, ID_MAX, required).strip(), path)
 
     def account(self, node: etree._Element, path: str) -> str:
         """`…Acct/Id/IBAN` or `…Acct/Id/Othr/Id`."""
         for choice in (f"{path}/Id/IBAN", f"{path}/Id/Othr/Id"):
             if self.find(node, choice) is not None:
-                return self.text(node, choice, ACCOUNT_MAX).strip()
+                return _ident(self.text(node, choice, ACCOUNT_MAX).strip(), choice)
         raise BankError(f"{path}/Id is missing")
 
     @staticmethod
@@ -246,15 +253,28 @@ class _Reader:
         return "/".join(f"p:{step}" for step in path.split("/"))
 
 
+def _ident(value: str, path: str) -> str:
+    """An identifier or account number as read, refused if a control character is left in it
+    (a tab or a line break inside an id is never what the sender meant)."""
+    try:
+        return check_text(value, len(value))
+    except WireValueError as exc:
+        raise BankError(f"{path} {exc}") from None
+
+
 def _amount_cents(
     text: str, field: str, fraction_digits: int = 5, maximum: Decimal = AMOUNT_MAX
 ) -> int:
     """Whole cents of a decimal amount; the schema allows 5 (InstdAmt) or 17 (CtrlSum)
     fraction digits, CNY only whole fen, so 1.500 is fine and 1.505 is not."""
-    value = text.strip()
-    if not re.fullmatch(rf"[0-9]{{1,15}}(\.[0-9]{{1,{fraction_digits}}})?", value):
+    try:
+        amount = parse_decimal(text)
+    except WireValueError:
+        raise BankError(f"{field} must be a positive decimal amount") from None
+    exponent = amount.as_tuple().exponent
+    if amount.is_signed() or (isinstance(exponent, int) and -exponent > fraction_digits):
         raise BankError(f"{field} must be a positive decimal amount")
-    cents = Decimal(value) * 100
+    cents = amount * 100
     if cents != cents.to_integral_value():
         raise BankError(f"{field} must be whole fen (two decimals for CNY)")
     if cents <= 0 or cents > maximum * 100:
@@ -314,9 +334,10 @@ def parse_pain001(body: bytes) -> PaymentMessage:
     initiation = reader.find(root, "CstmrCdtTrfInitn")
     if initiation is None:
         raise BankError("Document/CstmrCdtTrfInitn is missing")
-    nb_text = reader.text(initiation, "GrpHdr/NbOfTxs", 15).strip()
-    if not _NUMERIC.match(nb_text):
-        raise BankError("GrpHdr/NbOfTxs must be digits")
+    try:
+        nb_of_txs = parse_int(reader.text(initiation, "GrpHdr/NbOfTxs", 15), 0, NB_OF_TXS_MAX)
+    except WireValueError:
+        raise BankError("GrpHdr/NbOfTxs must be digits") from None
     created = reader.text(initiation, "GrpHdr/CreDtTm", 40).strip()
     try:
         datetime.fromisoformat(created)
@@ -344,7 +365,7 @@ def parse_pain001(body: bytes) -> PaymentMessage:
         msg_id=reader.ident(initiation, "GrpHdr/MsgId"),
         message_name=version,
         created=created,
-        nb_of_txs=int(nb_text),
+        nb_of_txs=nb_of_txs,
         ctrl_sum_cents=(
             _amount_cents(ctrl_sum, "GrpHdr/CtrlSum", 17, CTRL_SUM_MAX) if ctrl_sum else None
         ),

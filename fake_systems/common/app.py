@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import secrets
 import sqlite3
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fake_systems.common.signing import constant_time_equal
 from simulator.clock import Clock, format_qimen_time
 
 SQLITE_MAX_INTEGER = 2**63 - 1
+# Bodies from this size up are read (parsed, checked) in a worker thread, so that one big
+# request does not hold the event loop, which serves all five fakes.
+OFF_LOOP_BYTES = 64 * 1024
 ErrorResponder = Callable[[Request, Exception], Response]
+# (request, HTTP status: 404 no such path, 405 no such method on it) -> the protocol's answer
+UnroutedResponder = Callable[[Request, int], Response]
+Parsed = TypeVar("Parsed")
 
 
 class CatchUpClock:
@@ -108,6 +120,19 @@ class ControlGuard:
         return "Authorization: Bearer <control token> required (endpoints.json: control_token)"
 
 
+async def parse_off_loop(parse: Callable[[bytes], Parsed], raw: bytes) -> Parsed:
+    """`parse(raw)`, in a worker thread when `raw` is big enough to stall the event loop.
+
+    `parse` must be pure: the services, SimPy and SQLite stay on the loop (the design has no
+    locks). lxml parses without the GIL and Python code yields it every few milliseconds;
+    orjson keeps it for its one call (about 20 ms for 2 MB), which is why the adapters also
+    bound what one body may hold.
+    """
+    if len(raw) < OFF_LOOP_BYTES:
+        return parse(raw)
+    return await asyncio.to_thread(parse, raw)
+
+
 def control_router(system: str, clock: Clock, conn: sqlite3.Connection) -> APIRouter:
     """`/_fake/…`: outside the imitated API; tells the time and shows the history."""
     router = APIRouter(prefix="/_fake", tags=["control"])
@@ -145,8 +170,12 @@ def make_app(
     conn: sqlite3.Connection,
     routers: list[APIRouter],
     on_error: ErrorResponder,
+    *,
+    on_unrouted: UnroutedResponder,
 ) -> ASGIApp:
-    """A fake's app. `on_error` answers, in the protocol's own format, anything unforeseen."""
+    """A fake's app. In the protocol's own format, `on_error` answers anything unforeseen and
+    `on_unrouted` a path or HTTP method the protocol does not have; only the /_fake/ control
+    surface answers as FastAPI does (`{"detail": …}`)."""
     app = FastAPI(
         title=f"ecomock {system}", docs_url="/_fake/docs", openapi_url="/_fake/openapi.json"
     )
@@ -155,15 +184,33 @@ def make_app(
     app.include_router(control_router(system, clock, conn))
 
     async def protocol_error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, ClientDisconnect):
+            # The client left, or was cut for sending too slowly: nobody will read an answer,
+            # and it is not the fake's failure.
+            return Response(status_code=400)
         return on_error(request, exc)
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         # The control surface is ecomock's own REST API: it answers as its OpenAPI says (422);
         # only the imitated protocol's paths answer in the protocol's format.
-        if request.url.path.startswith("/_fake/") and isinstance(exc, RequestValidationError):
+        if _is_control(request) and isinstance(exc, RequestValidationError):
             return await request_validation_exception_handler(request, exc)
         return on_error(request, exc)
 
+    async def unrouted(request: Request, exc: Exception) -> Response:
+        if not isinstance(exc, HTTPException):
+            return on_error(request, exc)
+        if _is_control(request):
+            return await http_exception_handler(request, exc)
+        return on_unrouted(request, exc.status_code)
+
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(HTTPException, unrouted)
     app.add_exception_handler(Exception, protocol_error)
     return CatchUpClock(app, clock)
+
+
+def _is_control(request: Request) -> bool:
+    """Whether the request is for ecomock's own control surface, not the imitated protocol."""
+    path = request.url.path
+    return path == "/_fake" or path.startswith("/_fake/")

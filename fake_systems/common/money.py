@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
+
+from fake_systems.common.wire import parse_decimal
 
 CENT = Decimal("0.01")
 
@@ -14,22 +16,7 @@ def cents_to_text(cents: int) -> str:
     return f"{sign}{whole}.{part:02d}"
 
 
-def to_decimal(value: object) -> Decimal:
-    """A finite Decimal from text, int, float or Decimal; ValueError on anything else.
-
-    Floats go through their shortest repr, so 25.1 is Decimal("25.1"), not 25.0999….
-    """
-    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
-        raise ValueError(f"not a number: {value!r}")
-    try:
-        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
-    except InvalidOperation as exc:
-        raise ValueError(f"not a number: {value!r}") from exc
-    if not number.is_finite():
-        raise ValueError(f"not a number: {value!r}")
-    return number
-
-
 def to_cents(value: str | int | float | Decimal) -> int:
-    """Yuan as "123.4", 123.4 or Decimal("123.40") -> 12340; ValueError on anything else."""
-    return int(to_decimal(value).quantize(CENT, rounding=ROUND_HALF_UP) * 100)
+    """Yuan as "123.4", 123.4 or Decimal("123.40") -> 12340; ValueError on anything else
+    (strict: plain ASCII numerals below 10^15, see `wire.parse_decimal`)."""
+    return int(parse_decimal(value).quantize(CENT, rounding=ROUND_HALF_UP) * 100)

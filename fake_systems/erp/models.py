@@ -43,6 +43,7 @@ MSG_SIGN_FAILED = "第三方系统登录授权验证失败：签名不正确"
 MSG_SIGN_STALE = "第三方系统登录授权验证失败：时间戳已过期"
 MSG_SIGN_REPLAYED = "第三方系统登录授权验证失败：签名已使用"
 MSG_TOO_LARGE = "请求数据超过最大长度限制"
+MSG_TOO_COMPLEX = "请求数据的嵌套层数或数据项数超过限制"  # ecomock's own (wire.load_json)
 
 
 @dataclass(frozen=True)

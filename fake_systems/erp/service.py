@@ -17,16 +17,17 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NoReturn
 
 import orjson
 
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import K3Credentials
-from fake_systems.common.money import CENT, to_cents, to_decimal
+from fake_systems.common.money import CENT
 from fake_systems.common.signing import constant_time_equal, k3_login_sign
 from fake_systems.common.storage import transaction
+from fake_systems.common.wire import WireValueError, parse_decimal, parse_int
 from fake_systems.erp.models import (
     ACCOUNTS,
     BILL_FORMS,
@@ -56,6 +57,11 @@ from simulator.clock import format_qimen_time
 from simulator.world import World
 
 __all__ = ["ErpService", "LoginFailed"]
+
+# Bounds of entry numbers: an amount, and a quantity times a price, stay below AMOUNT_LIMIT
+# yuan, so that a bill of MAX_ENTRIES_PER_CALL entries still sums inside 64-bit cents.
+AMOUNT_LIMIT = Decimal(10) ** 12
+MAX_QUANTITY = 10**9
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -999,9 +1005,10 @@ class ErpService:
         if value is None or value == "" or isinstance(value, bool):
             return None
         try:
-            fid = int(str(value).strip())
-        except ValueError as exc:
-            raise K3Error.one(MsgCode.PARAMETER_ERROR, f"内码[{value}]格式不正确", "FID") from exc
+            fid = parse_int(value)
+        except WireValueError:
+            shown = str(value)[:40]
+            raise K3Error.one(MsgCode.PARAMETER_ERROR, f"内码[{shown}]格式不正确", "FID") from None
         return fid if fid > 0 else None
 
     @staticmethod
@@ -1110,10 +1117,12 @@ class ErpService:
         if row.get(key) in (None, ""):
             return None
         try:
-            return to_cents(row[key])
-        except ValueError:
-            errors.append(ErrorItem(f"{where}字段[{label}]的值[{row[key]}]格式不正确", key))
+            amount = parse_decimal(row[key], AMOUNT_LIMIT)
+        except WireValueError:
+            shown = str(row[key])[:40]
+            errors.append(ErrorItem(f"{where}字段[{label}]的值[{shown}]格式不正确", key))
             return None
+        return int(amount.quantize(CENT, rounding=ROUND_HALF_UP) * 100)
 
     def _check_entry(
         self, spec: FormSpec, where: str, row: dict[str, Any], errors: list[ErrorItem]
@@ -1141,14 +1150,16 @@ class ErpService:
             errors.append(ErrorItem(f"{where}字段[{spec.qty_label}]是必录字段", spec.qty_key))
         else:
             try:
-                quantity = to_decimal(row[spec.qty_key])
+                quantity = parse_decimal(row[spec.qty_key], Decimal(MAX_QUANTITY + 1))
                 if quantity != quantity.to_integral_value():
-                    raise ValueError("fractional quantity")
+                    raise WireValueError("fractional quantity")
                 qty = int(quantity)
-            except ValueError:
+            except WireValueError:
+                shown = str(row[spec.qty_key])[:40]
                 errors.append(
                     ErrorItem(
-                        f"{where}字段[{spec.qty_label}]的值[{row[spec.qty_key]}]不是整数",
+                        f"{where}字段[{spec.qty_label}]的值[{shown}]不是整数或超出范围"
+                        f"（绝对值不超过{MAX_QUANTITY}）",
                         spec.qty_key,
                     )
                 )
@@ -1156,7 +1167,15 @@ class ErpService:
         amount = self._money(row, spec.amount_key, spec.amount_label, where, errors)
         if amount is None and price is not None:
             # K3 computes the amount from quantity and tax-inclusive price when it is left out
-            total = to_decimal(row["ftaxprice"]) * qty
+            total = parse_decimal(row["ftaxprice"], AMOUNT_LIMIT) * qty
+            if abs(total) >= AMOUNT_LIMIT:
+                errors.append(
+                    ErrorItem(
+                        f"{where}字段[{spec.amount_label}]的值超出范围（绝对值小于{AMOUNT_LIMIT}）",
+                        spec.amount_key,
+                    )
+                )
+                return None
             amount = int(total.quantize(CENT, rounding=ROUND_HALF_UP) * 100)
         if len(errors) > before or material is None:
             return None
@@ -1283,9 +1302,9 @@ class ErpService:
                 f"{select} AND {table.number_col} = ? LIMIT 2", (*table.params, *params, key)
             ).fetchall()
         try:
-            fid = int(str(key).strip())
-        except ValueError:
-            return []
+            fid = parse_int(key)
+        except WireValueError:
+            return []  # no document has such an id
         return self.conn.execute(
             f"{select} AND {table.id_col} = ?", (*table.params, *params, fid)
         ).fetchall()

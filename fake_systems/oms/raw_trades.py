@@ -12,7 +12,14 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from fake_systems.common.money import CENT, to_decimal
+from fake_systems.common.money import CENT
+from fake_systems.common.wire import (
+    MAX_CODE_CHARS,
+    WireValueError,
+    check_text,
+    parse_decimal,
+    parse_int,
+)
 from fake_systems.oms.models import InvalidRequest
 from simulator.clock import format_qimen_time, parse_qimen_time
 from simulator.world import Customer, NewTrade, NewTradeLine
@@ -20,7 +27,8 @@ from simulator.world import Customer, NewTrade, NewTradeLine
 MAX_TRADES_PER_PUSH = 50
 MAX_LINES_PER_TRADE = 200
 MAX_NUM = 1_000_000  # pieces per line; keeps amounts far inside 64-bit cents
-MAX_TEXT = 255  # characters in any one text field; longer is refused, not cut
+MAX_TEXT = 255  # characters in a free-text field; longer is refused, not cut
+MAX_AMOUNT = Decimal(10) ** 10  # yuan, exclusive: far inside 64-bit cents even summed
 
 # Only paid trades are accepted (see the service's LIMITATIONS).
 PUSH_TRADE_STATUS = 30
@@ -36,44 +44,53 @@ RECEIVER_FIELDS = (
 )
 
 
-def _text(raw: Mapping[str, Any], name: str, path: str, *, required: bool = True) -> str:
+def _text(
+    raw: Mapping[str, Any], name: str, path: str, *, required: bool = True, code: bool = False
+) -> str:
+    """A text field, refused with control characters or beyond its length (MAX_CODE_CHARS
+    for a `code`, MAX_TEXT for free text, where tabs and line breaks may appear)."""
     value = raw.get(name)
     if value is None and not required:
         return ""
     if not isinstance(value, str) or (required and not value.strip()):
         raise InvalidRequest(f"{path}.{name} is required (a non-empty string)")
-    if len(value) > MAX_TEXT:
-        raise InvalidRequest(f"{path}.{name} is longer than {MAX_TEXT} characters")
-    return value.strip()
+    try:
+        if code:
+            return check_text(value, MAX_CODE_CHARS).strip()
+        return check_text(value, MAX_TEXT, multiline=True).strip()
+    except WireValueError as exc:
+        raise InvalidRequest(f"{path}.{name} {exc}") from None
 
 
 def _code(raw: Mapping[str, Any], name: str, path: str, expected: int) -> None:
-    value = raw.get(name)
-    # Digit strings are accepted as everywhere in this API (PHP clients send them).
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or value != expected:
+    try:
+        # Digit strings are accepted as everywhere in this API (PHP clients send them).
+        value = parse_int(raw.get(name))
+    except WireValueError:
+        value = None
+    if value != expected:
         raise InvalidRequest(f"{path}.{name} must be {expected} (only paid trades are accepted)")
 
 
 def _count(raw: Mapping[str, Any], name: str, path: str) -> int:
     value = raw.get(name)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
+    if value is None:
         raise InvalidRequest(f"{path}.{name} is required (an integer)")
-    if not 0 < value <= MAX_NUM:
-        raise InvalidRequest(f"{path}.{name} must be positive, at most {MAX_NUM}")
-    return value
+    try:
+        return parse_int(value, 1, MAX_NUM)
+    except WireValueError as exc:
+        raise InvalidRequest(f"{path}.{name} {exc}") from None
 
 
 def _cents(raw: Mapping[str, Any], name: str, path: str) -> int:
     """A non-negative amount in yuan, exact to the cent: "12.30" (text) or 12.3 (number)."""
     try:
-        amount = to_decimal(raw.get(name))
-    except ValueError as exc:
-        raise InvalidRequest(f"{path}.{name} is required (a decimal amount, e.g. '12.30')") from exc
-    if amount < 0 or amount != amount.quantize(CENT) or amount >= Decimal(10) ** 10:
+        amount = parse_decimal(raw.get(name), MAX_AMOUNT)
+    except WireValueError as exc:
+        raise InvalidRequest(
+            f"{path}.{name} {exc} (a decimal amount below {MAX_AMOUNT}, e.g. '12.30')"
+        ) from None
+    if amount < 0 or amount != amount.quantize(CENT):
         raise InvalidRequest(f"{path}.{name} must be a non-negative amount with at most 2 decimals")
     return int(amount * 100)
 
@@ -118,7 +135,7 @@ def read_raw_trade(
     path = f"trade_list[{index}]"
     if not isinstance(raw, Mapping):
         raise InvalidRequest(f"{path} must be an object")
-    tid = _text(raw, "tid", path)
+    tid = _text(raw, "tid", path, code=True)
     _code(raw, "trade_status", path, PUSH_TRADE_STATUS)
     _code(raw, "pay_status", path, PUSH_PAY_STATUS)
     texts = {name: _text(raw, name, path) for name in RECEIVER_FIELDS}
@@ -127,7 +144,7 @@ def read_raw_trade(
         line_path = f"{path}.order_list[{line_index}]"
         if not isinstance(line, Mapping):
             raise InvalidRequest(f"{line_path} must be an object")
-        spec_no = _text(line, "spec_no", line_path)
+        spec_no = _text(line, "spec_no", line_path, code=True)
         if spec_no not in goods:
             raise InvalidRequest(f"{line_path}.spec_no {spec_no!r} is not a known goods spec")
         lines.append(
@@ -137,7 +154,7 @@ def read_raw_trade(
                 num=_count(line, "num", line_path),
                 price_cents=_cents(line, "price", line_path),
                 share_cents=_cents(line, "share_amount", line_path),
-                oid=_text(line, "oid", line_path),
+                oid=_text(line, "oid", line_path, code=True),
             )
         )
     oids = [line.oid for line in lines]

@@ -16,12 +16,18 @@ from xml.sax.saxutils import escape
 import orjson
 from lxml import etree
 
+from fake_systems.common.wire import MAX_CODE_CHARS, WireValueError, check_text, xml_safe
+
 XML_DECLARATION = '<?xml version="1.0" encoding="utf-8"?>'
 CONTENT_TYPE = "text/xml;charset=utf-8"
 
 
 class XmlError(ValueError):
     """The body is not the XML the method expects."""
+
+
+class InvalidValue(XmlError):
+    """A field's text the fake refuses: too long, or with control characters."""
 
 
 def _parser() -> etree.XMLParser:
@@ -122,22 +128,29 @@ def _as_json(node: etree._Element) -> Any:
     return {child.tag: _as_json(child) for child in children}
 
 
-def text(node: etree._Element | None, path: str) -> str | None:
-    """Stripped text of a child element, None when absent or blank."""
+def text(node: etree._Element | None, path: str, limit: int = MAX_CODE_CHARS) -> str | None:
+    """Stripped text of a child element, None when absent or blank; InvalidValue when longer
+    than `limit` or with control characters (free text, `limit` above MAX_CODE_CHARS, may
+    hold tabs and line breaks)."""
     if node is None:
         return None
     value = node.findtext(path)
     if value is None:
         return None
     value = value.strip()
-    return value or None
+    if not value:
+        return None
+    try:
+        return check_text(value, limit, multiline=limit > MAX_CODE_CHARS)
+    except WireValueError as exc:
+        raise InvalidValue(f"Invalid arguments:{path} {exc}") from None
 
 
 def el(tag: str, value: object | None) -> str:
-    """`<tag>value</tag>`, escaped; `<tag/>` for None."""
+    """`<tag>value</tag>`, escaped, without what XML cannot carry; `<tag/>` for None."""
     if value is None:
         return f"<{tag}/>"
-    return f"<{tag}>{escape(str(value))}</{tag}>"
+    return f"<{tag}>{escape(xml_safe(str(value)))}</{tag}>"
 
 
 def group(tag: str, parts: Iterable[str]) -> str:
@@ -159,10 +172,9 @@ def failure(code: str, message: str) -> str:
 def response_flag(body: bytes) -> str | None:
     """The `<flag>` of a receiver's answer, None if it is not a Qimen response."""
     try:
-        root = parse_request(body, "response")
+        return text(parse_request(body, "response"), "flag")
     except XmlError:
         return None
-    return text(root, "flag")
 
 
 def format_weight(kg: float) -> str:

@@ -20,7 +20,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.types import ASGIApp
 
-from fake_systems.bank.iso_xml import parse_pain001, render_camt053, render_pain002
+from fake_systems.bank import iso_xml
+from fake_systems.bank.iso_xml import ACCOUNT_MAX, ID_MAX, render_camt053, render_pain002
 from fake_systems.bank.models import (
     BankError,
     CredentialsInvalid,
@@ -29,10 +30,11 @@ from fake_systems.bank.models import (
     UnknownAccount,
 )
 from fake_systems.bank.service import SESSION_SECONDS, BankService
-from fake_systems.common.app import make_app, read_body_limited
+from fake_systems.common.app import make_app, parse_off_loop, read_body_limited
 from fake_systems.common.credentials import BankCredentials
 from fake_systems.common.signing import constant_time_equal
 from fake_systems.common.storage import transaction
+from fake_systems.common.wire import WireValueError, check_text
 
 DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_BODY_BYTES = 1_048_576  # 1 MiB: about 3,000 transfers in one pain.001
@@ -47,6 +49,7 @@ STATUS_BY_CODE = {
     "TOKEN_INVALID": 401,
     "TOKEN_EXPIRED": 401,
     "RESOURCE_UNKNOWN": 404,
+    "SERVICE_INVALID": 405,
     "SERVICE_UNAVAILABLE": 503,
 }
 
@@ -103,6 +106,15 @@ def login_fields(body: bytes) -> dict[str, str]:
         if len(value) > 128:
             raise BankError(f"{name} is longer than 128 characters")
     return {name: data[name] for name in LOGIN_FIELDS}
+
+
+def _identifier(value: str, name: str, max_chars: int) -> str:
+    """A message id or account from the path or query, as ISO 20022 bounds them (Max35Text,
+    34 characters) and without control characters; FORMAT_ERROR otherwise."""
+    try:
+        return check_text(value, max_chars)
+    except WireValueError as exc:
+        raise BankError(f"{name} {exc}") from None
 
 
 Handler = Callable[[Request, dict[str, Any]], Awaitable[Response]]
@@ -192,7 +204,7 @@ class Iso20022Adapter:
         account = self._session_account(request, note)
         body = await read_body(request)
         note["bytes"] = len(body)
-        message = parse_pain001(body)
+        message = await parse_off_loop(iso_xml.parse_pain001, body)
         note["entity"] = message.msg_id
         note["transactions"] = len(message.transfers)
         report = self.service.submit(account, message)
@@ -206,7 +218,7 @@ class Iso20022Adapter:
 
     async def pain002(self, request: Request, note: dict[str, Any]) -> Response:
         account = self._session_account(request, note)
-        msg_id = request.path_params["msg_id"]
+        msg_id = _identifier(request.path_params["msg_id"], "MsgId", ID_MAX)
         note["entity"] = msg_id
         report = self.service.payment_report(account, msg_id)
         return Response(render_pain002(report, self._created()), media_type=XML)
@@ -218,10 +230,11 @@ class Iso20022Adapter:
     async def statement(self, request: Request, note: dict[str, Any]) -> Response:
         own = self._session_account(request, note)
         account = request.query_params.get("account", "")
-        day = request.query_params.get("date", "")
-        note.update({"entity": account or None, "account": account, "date": day})
+        day = request.query_params.get("date", "")[:40]
         if not account or not day:
             raise BankError("query parameters account and date are required")
+        account = _identifier(account, "account", ACCOUNT_MAX)
+        note.update({"entity": account, "account": account, "date": day})
         if not DATE_PATTERN.match(day):
             raise BankError(f"date must be YYYY-MM-DD, not {day!r}")
         try:
@@ -259,4 +272,17 @@ def create_app(
             return error_response("FORMAT_ERROR", "malformed request")
         return error_response("SERVICE_UNAVAILABLE", "the service is temporarily unavailable")
 
-    return make_app("bank", service.ctx.clock, service.ctx.conn, [adapter.router()], on_error)
+    def on_unrouted(request: Request, status: int) -> Response:
+        path = request.url.path[:200]
+        code = "SERVICE_INVALID" if status == 405 else "RESOURCE_UNKNOWN"
+        service.ctx.history.record("api_in", "unknown", code, None, {"path": path})
+        return error_response(code, f"no operation {request.method} {path}")
+
+    return make_app(
+        "bank",
+        service.ctx.clock,
+        service.ctx.conn,
+        [adapter.router()],
+        on_error,
+        on_unrouted=on_unrouted,
+    )

@@ -34,6 +34,13 @@ from fake_systems.carrier.service import CarrierService, tracking_to_wire
 from fake_systems.common.app import make_app, read_body_limited
 from fake_systems.common.credentials import KdniaoCredentials
 from fake_systems.common.signing import constant_time_equal, kdniao_data_sign
+from fake_systems.common.wire import (
+    MAX_CODE_CHARS,
+    MAX_TEXT_CHARS,
+    WireValueError,
+    check_text,
+    load_json,
+)
 from simulator.clock import format_qimen_time
 
 ENVELOPE_FIELDS = ("RequestData", "EBusinessID", "RequestType", "DataSign")
@@ -47,9 +54,10 @@ MAX_BODY_BYTES = 256 * 1024
 Handler = Callable[[dict[str, Any], KdniaoCredentials], dict[str, Any]]
 
 
-def _json(body: dict[str, Any]) -> Response:
-    # Kdniao answers every outcome, failures included, with HTTP 200 and a JSON body.
-    return Response(orjson.dumps(body), status_code=200, media_type="application/json")
+def _json(body: dict[str, Any], status: int = 200) -> Response:
+    # Kdniao answers every outcome, failures included, with HTTP 200 and a JSON body (only a
+    # path or method it does not have gets 404 or 405, still with its JSON).
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
 def failure(ebusiness_id: str, result_code: str, reason: str) -> dict[str, Any]:
@@ -68,24 +76,31 @@ def _required(data: dict[str, Any], *names: str) -> list[str]:
         value = data.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             raise CarrierError(RESULT_MISSING_PARAMETER, f"缺少必要参数: {name}")
-        if not _is_text(value):
-            raise CarrierError(RESULT_FORMAT, f"{name} 格式有误")
-        values.append(str(value).strip())
+        values.append(_as_text(value, name))
     return values
 
 
-def _optional_text(data: dict[str, Any], name: str) -> str:
+def _optional_text(data: dict[str, Any], name: str, limit: int = MAX_CODE_CHARS) -> str:
     value = data.get(name)
     if value is None:
         return ""
-    if not _is_text(value):
+    return _as_text(value, name, limit)
+
+
+def _as_text(value: Any, name: str, limit: int = MAX_CODE_CHARS) -> str:
+    """A field as stripped text: a string without control characters and at most `limit`
+    characters, or a whole number written without quotes (never a JSON true/false);
+    CarrierError(103) otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
         raise CarrierError(RESULT_FORMAT, f"{name} 格式有误")
-    return str(value).strip()
-
-
-def _is_text(value: Any) -> bool:
-    """A string, or a whole number written without quotes; never a JSON true/false."""
-    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+    try:
+        return check_text(value, limit).strip()
+    except WireValueError:
+        raise CarrierError(
+            RESULT_FORMAT, f"{name} 格式有误：不得含控制字符，长度不超过 {limit}"
+        ) from None
 
 
 def _address(data: dict[str, Any], name: str) -> Address | None:
@@ -95,9 +110,9 @@ def _address(data: dict[str, Any], name: str) -> Address | None:
     if not isinstance(value, dict):
         raise CarrierError(RESULT_FORMAT, f"{name} 格式有误")
     return Address(
-        province=_optional_text(value, "ProvinceName"),
-        city=_optional_text(value, "CityName"),
-        area=_optional_text(value, "ExpAreaName"),
+        province=_optional_text(value, "ProvinceName", MAX_TEXT_CHARS),
+        city=_optional_text(value, "CityName", MAX_TEXT_CHARS),
+        area=_optional_text(value, "ExpAreaName", MAX_TEXT_CHARS),
     )
 
 
@@ -193,8 +208,8 @@ class KdniaoAdapter:
             if handler is None:
                 raise CarrierError(RESULT_OTHER, f"该地址不支持 RequestType {operation}")
             try:
-                data = orjson.loads(request_data)
-            except orjson.JSONDecodeError as exc:
+                data = load_json(request_data)
+            except ValueError as exc:  # malformed, too deep or too large
                 raise CarrierError(RESULT_FORMAT, "RequestData 格式有误") from exc
             if not isinstance(data, dict):
                 raise CarrierError(RESULT_FORMAT, "RequestData 格式有误")
@@ -327,4 +342,17 @@ def create_app(
         )
         return _json(failure(credentials.ebusiness_id, RESULT_OTHER, "系统错误，请稍后重试"))
 
-    return make_app("carrier", service.ctx.clock, service.ctx.conn, [adapter.router()], on_error)
+    def on_unrouted(request: Request, status: int) -> Response:
+        path = request.url.path[:100]
+        reason = f"接口地址不存在: {path}" if status == 404 else f"{path} 只支持 POST"
+        service.ctx.history.record("api_in", "unknown", RESULT_OTHER, None, {"path": path})
+        return _json(failure("", RESULT_OTHER, reason), status)
+
+    return make_app(
+        "carrier",
+        service.ctx.clock,
+        service.ctx.conn,
+        [adapter.router()],
+        on_error,
+        on_unrouted=on_unrouted,
+    )

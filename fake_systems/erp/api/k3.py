@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
@@ -11,12 +13,20 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.types import ASGIApp
 
-from fake_systems.common.app import make_app, read_body_limited
+from fake_systems.common.app import make_app, parse_off_loop, read_body_limited
 from fake_systems.common.credentials import K3Credentials
+from fake_systems.common.wire import (
+    MAX_CODE_CHARS,
+    WireValueError,
+    check_text,
+    load_json,
+    parse_int,
+)
 from fake_systems.erp.models import (
     MSG_NO_DATA,
     MSG_NO_FORMID,
     MSG_SESSION_LOST,
+    MSG_TOO_COMPLEX,
     MSG_TOO_LARGE,
     ErrorItem,
     K3Error,
@@ -55,6 +65,16 @@ FORM_OPS = {
 }
 # Bodies above this are refused unread (IIS's maxRequestLength plays this part in K3).
 MAX_BODY_BYTES = 2 * 1024 * 1024
+# Entries (rows of a model's entry lists) in one Save or BatchSave: validating them runs on
+# the event loop every fake shares, so their number bounds how long one call may hold it.
+MAX_ENTRIES_PER_CALL = 1000
+# Strings in a call: codes (bill numbers, FNumber, form ids) and queries have their own
+# bounds, every other string is free text; none may carry control characters.
+CODE_KEYS = frozenset({"fbillno", "fnumber", "number", "numbers", "formid", "id", "ids", "fid"})
+QUERY_KEYS = frozenset({"fieldkeys", "filterstring", "orderstring"})
+MAX_QUERY_CHARS = 4000
+MAX_FREE_TEXT_CHARS = 2000
+MAX_INT32 = 2**31 - 1  # StartRow, Limit, TopRowCount and lcid are C# ints in K3
 BATCH_OPS = {"Submit", "Audit", "UnAudit", "Delete"}
 CHINA_TIME_ZONE = {
     "OffsetTicks": 288_000_000_000,
@@ -191,9 +211,11 @@ def _parameter_error(message: str, field_name: str | None = None) -> K3Error:
 
 def _loads(raw: bytes | str) -> Any:
     try:
-        return orjson.loads(raw)
+        return load_json(raw)
     except orjson.JSONDecodeError as exc:
         raise _parameter_error("请求数据不是合法的JSON格式") from exc
+    except WireValueError:
+        raise _parameter_error(MSG_TOO_COMPLEX) from None
 
 
 def _lower(mapping: Mapping[str, Any]) -> dict[str, Any]:
@@ -245,12 +267,88 @@ def form_request(body: Any, op: str) -> tuple[str | None, dict[str, Any]]:
 def _int(value: Any, name: str, default: int = 0) -> int:
     if value is None or value == "":
         return default
-    if isinstance(value, bool):
-        raise _parameter_error(f"参数{name}格式不正确", name)
     try:
-        return int(str(value).strip())
-    except ValueError as exc:
-        raise _parameter_error(f"参数{name}格式不正确", name) from exc
+        return parse_int(value, 0, MAX_INT32)
+    except WireValueError:
+        raise _parameter_error(f"参数{name}格式不正确", name) from None
+
+
+def _check_strings(value: Any, key: str = "") -> None:
+    """Every string in a call's data, by the kind of its key (the nearest object key): no
+    control characters, codes at most MAX_CODE_CHARS, queries MAX_QUERY_CHARS, free text
+    MAX_FREE_TEXT_CHARS (with line breaks allowed). K3Error (MsgCode 8) names the key."""
+    pending: list[tuple[str, Any]] = [(key, value)]
+    while pending:
+        name, item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend((str(child_key), child) for child_key, child in item.items())
+        elif isinstance(item, list):
+            pending.extend((name, child) for child in item)
+        elif isinstance(item, str):
+            limit, multiline = _text_rule(name.lower())
+            if len(item) > limit:
+                raise _parameter_error(f"字段[{name[:40]}]的值超过最大长度{limit}", name)
+            try:
+                check_text(item, limit, multiline=multiline)
+            except WireValueError:
+                raise _parameter_error(f"字段[{name[:40]}]的值包含非法的控制字符", name) from None
+
+
+def _text_rule(key: str) -> tuple[int, bool]:
+    """(longest, line breaks allowed) for a string under `key` (lower-cased)."""
+    if key in CODE_KEYS:
+        return MAX_CODE_CHARS, False
+    if key in QUERY_KEYS:
+        return MAX_QUERY_CHARS, True
+    return MAX_FREE_TEXT_CHARS, True
+
+
+def _check_entries(op: str, data: Mapping[str, Any]) -> None:
+    """Refuse a Save or BatchSave whose models hold more than MAX_ENTRIES_PER_CALL entries."""
+    if op not in ("Save", "BatchSave"):
+        return
+    model = _lower(data).get("model")
+    models = model if isinstance(model, list) else [model]
+    entries = sum(
+        len(rows)
+        for item in models
+        if isinstance(item, Mapping)
+        for rows in item.values()
+        if isinstance(rows, list)
+    )
+    if entries > MAX_ENTRIES_PER_CALL:
+        raise _parameter_error(
+            f"单次请求的分录行数{entries}超过上限{MAX_ENTRIES_PER_CALL}", "Model"
+        )
+
+
+@dataclass
+class FormCall:
+    """A DynamicFormService body as read before the service sees it."""
+
+    payload: Any  # as sent, for the history
+    form_id: Any = None
+    data: dict[str, Any] | None = None
+    error: K3Error | None = None  # the refusal, when the payload parsed but is refused
+
+
+def read_form_call(raw: bytes, op: str) -> FormCall:
+    """Everything about a call's body that needs no service: JSON, formid and data, strict
+    text, the entry limit. Pure, so big bodies are read off the event loop."""
+    payload = _loads(raw) if raw.strip() else None
+    try:
+        if payload is None:
+            raise _parameter_error(MSG_NO_DATA, "data")
+        form_id, data = form_request(payload, op)
+        if not form_id:
+            raise _parameter_error(MSG_NO_FORMID, "formid")
+        if isinstance(form_id, str):
+            _check_strings(form_id, "FormId")
+        _check_strings(data)
+        _check_entries(op, data)
+    except K3Error as error:
+        return FormCall(payload, error=error)
+    return FormCall(payload, form_id, data)
 
 
 def _outcome(result: OperationResult) -> str:
@@ -293,9 +391,9 @@ def _login_fields(op: str, body: Any) -> dict[str, Any]:
     if not all(isinstance(value, str | int) and str(value) for value in values.values()):
         raise LoginFailed("账套ID、用户名和密码不能为空！")
     try:
-        lcid_value = int(lcid) if isinstance(lcid, str | int) and lcid != "" else None
-    except ValueError:
-        lcid_value = None
+        lcid_value = parse_int(lcid, 0, MAX_INT32)
+    except WireValueError:
+        lcid_value = None  # K3 falls back to the user's language
     return {**{name: str(value) for name, value in values.items()}, "lcid": lcid_value}
 
 
@@ -351,14 +449,14 @@ class K3Adapter:
             raw = await read_body_limited(request, MAX_BODY_BYTES)
             if raw is None:
                 raise _parameter_error(MSG_TOO_LARGE)
-            payload = _loads(raw) if raw.strip() else None
-            if payload is None:
-                raise _parameter_error(MSG_NO_DATA, "data")
-            form_id, data = form_request(payload, op)
-            if not form_id:
-                raise _parameter_error(MSG_NO_FORMID, "formid")
-            entity = self._entity(op, data)
-            body, outcome, entity = self._call(op, str(form_id), data, entity, session.owners)
+            call = await parse_off_loop(partial(read_form_call, op=op), raw)
+            payload = call.payload
+            if call.error is not None or call.data is None:
+                raise call.error or _parameter_error(MSG_NO_DATA, "data")
+            entity = self._entity(op, call.data)
+            body, outcome, entity = self._call(
+                op, str(call.form_id), call.data, entity, session.owners
+            )
         except K3Error as error:
             self.history.record("api_in", op, f"msgcode:{int(error.msg_code)}", entity, payload)
             return _json(_error_body(op, error))
@@ -557,6 +655,12 @@ class K3Adapter:
         error = _parameter_error(f"服务[{stub}]不存在")
         return _json({"Result": {"ResponseStatus": error_status(error)}})
 
+    def on_unrouted(self, request: Request, status: int) -> Response:
+        """A path or HTTP method K3 does not serve: its unknown-service answer, with `status`."""
+        answer = self._unknown(f"{request.method} {request.url.path.lstrip('/')}"[:200])
+        answer.status_code = status
+        return answer
+
     def on_error(self, request: Request, exc: Exception) -> Response:
         """Anything unforeseen still answers in K3's format, never a stack trace."""
         path = request.url.path
@@ -578,5 +682,10 @@ def create_app(
     service.add_users([credentials, *tenants])
     adapter = K3Adapter(service, credentials)
     return make_app(
-        "erp", service.ctx.clock, service.ctx.conn, [adapter.router()], adapter.on_error
+        "erp",
+        service.ctx.clock,
+        service.ctx.conn,
+        [adapter.router()],
+        adapter.on_error,
+        on_unrouted=adapter.on_unrouted,
     )

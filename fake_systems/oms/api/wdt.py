@@ -14,11 +14,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.types import ASGIApp
 
-from fake_systems.common.app import make_app
+from fake_systems.common.app import make_app, parse_off_loop
 from fake_systems.common.credentials import OmsCredentials
 from fake_systems.common.money import cents_to_text
 from fake_systems.common.signing import constant_time_equal, wdt_sign
 from fake_systems.common.storage import transaction
+from fake_systems.common.wire import WireValueError, check_text, load_json, parse_int
 from fake_systems.oms.models import (
     Forbidden,
     InvalidRequest,
@@ -94,8 +95,8 @@ def _error_code(exc: OmsError) -> int:
     return ERR_BAD_PARAMS
 
 
-def _json(payload: dict[str, Any]) -> Response:
-    return Response(content=orjson.dumps(payload), status_code=200, headers=JSON_HEADERS)
+def _json(payload: dict[str, Any], status: int = 200) -> Response:
+    return Response(content=orjson.dumps(payload), status_code=status, headers=JSON_HEADERS)
 
 
 def error_response(code: int, message: str) -> Response:
@@ -107,25 +108,25 @@ def error_response(code: int, message: str) -> Response:
 
 
 def _text(body: Mapping[str, Any], name: str) -> str:
+    """A code or time field: non-empty, without control characters, at most MAX_CODE_CHARS."""
     value = body.get(name)
     if not isinstance(value, str) or not value.strip():
         raise WireError(ERR_BAD_PARAMS, f"{name} is required (a non-empty string)")
-    return value.strip()
+    try:
+        return check_text(value).strip()
+    except WireValueError as exc:
+        raise WireError(ERR_BAD_PARAMS, f"{name} {exc}") from None
 
 
 def _integer(body: Mapping[str, Any], name: str, default: int | None) -> int | None:
-    """An integer field; digit strings are accepted, as PHP clients send them."""
+    """An integer field within ±MAX_INTEGER; plain digit strings count, as PHP clients send them."""
     value = body.get(name)
     if value is None:
         return default
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise WireError(ERR_BAD_PARAMS, f"{name} must be an integer")
-    if abs(value) > MAX_INTEGER:
-        # Beyond SQLite's 64-bit integers (and any sensible pager or code).
-        raise WireError(ERR_BAD_PARAMS, f"{name} is out of range")
-    return value
+    try:
+        return parse_int(value, -MAX_INTEGER, MAX_INTEGER)
+    except WireValueError as exc:
+        raise WireError(ERR_BAD_PARAMS, f"{name} {exc}") from None
 
 
 def _required_integer(body: Mapping[str, Any], name: str) -> int:
@@ -133,6 +134,17 @@ def _required_integer(body: Mapping[str, Any], name: str) -> int:
     if value is None:
         raise WireError(ERR_BAD_PARAMS, f"{name} is required (an integer)")
     return value
+
+
+def read_body(raw: bytes) -> Any:
+    """The body's JSON value, or the WireError to answer once the call gets that far (after
+    the sign). Pure, so big bodies are read off the event loop."""
+    try:
+        return load_json(raw)
+    except orjson.JSONDecodeError:
+        return WireError(ERR_BAD_PARAMS, "body is not valid JSON")
+    except WireValueError as exc:
+        return WireError(ERR_BAD_PARAMS, f"body {exc}")
 
 
 # ---------------------------------------------------------------- wire shapes
@@ -379,8 +391,8 @@ class WdtEndpoint:
         self._nonces: dict[tuple[str, str], int] = {}
         self._nonce_expiry: list[tuple[int, tuple[str, str]]] = []
 
-    def _authenticate(self, params: Mapping[str, str], raw: bytes) -> tuple[str, OmsCredentials]:
-        """The body text and the caller's credential once proven; raises WireError otherwise."""
+    def _authenticate(self, params: Mapping[str, str], raw: bytes) -> OmsCredentials:
+        """The caller's credential once proven; raises WireError otherwise."""
         missing = [name for name in COMMON_PARAMS if not params.get(name)]
         if missing:
             raise WireError(ERR_COMMON_PARAM, f"missing common parameter(s): {', '.join(missing)}")
@@ -390,9 +402,9 @@ class WdtEndpoint:
         if params["v"] != API_VERSION:
             raise WireError(ERR_COMMON_PARAM, f"unsupported v {params['v']!r}, expected 1.0")
         try:
-            timestamp = int(params["timestamp"])
-        except ValueError as exc:
-            raise WireError(ERR_COMMON_PARAM, "timestamp must be Unix seconds") from exc
+            timestamp = parse_int(params["timestamp"])
+        except WireValueError:
+            raise WireError(ERR_COMMON_PARAM, "timestamp must be Unix seconds") from None
         nonce = params.get(NONCE_PARAM)
         if nonce is not None and not 1 <= len(nonce) <= MAX_NONCE_LENGTH:
             raise WireError(ERR_COMMON_PARAM, f"nonce must be 1 to {MAX_NONCE_LENGTH} characters")
@@ -416,7 +428,7 @@ class WdtEndpoint:
             raise WireError(ERR_STALE_TIMESTAMP, "timestamp outside ±120 s of server time")
         if nonce is not None:
             self._use_nonce(grant.app_key, nonce, timestamp, wall)
-        return text, grant
+        return grant
 
     def _use_nonce(self, key: str, nonce: str, timestamp: int, wall: float) -> None:
         """Refuse a nonce seen before; remember it while its timestamp is still acceptable."""
@@ -430,21 +442,21 @@ class WdtEndpoint:
         self._nonces[entry] = until
         heapq.heappush(self._nonce_expiry, (until, entry))
 
-    def handle(self, params: Mapping[str, str], raw: bytes) -> Response:
-        """Answer one `/openapi` call; never raises for anything the caller sent."""
+    def handle(self, params: Mapping[str, str], raw: bytes, parsed: Any) -> Response:
+        """Answer one `/openapi` call (`parsed` is `read_body(raw)`); never raises for anything
+        the caller sent."""
         method = params.get("method") or "unknown"
         body: Any = None
         entity: str | None = None
         history = self.ctx.history
         try:
-            text, grant = self._authenticate(params, raw)
+            grant = self._authenticate(params, raw)
             handler = METHODS.get(method)
             if handler is None:
                 raise WireError(ERR_UNKNOWN_METHOD, f"unknown method {method!r}")
-            try:
-                body = orjson.loads(text)
-            except orjson.JSONDecodeError as exc:
-                raise WireError(ERR_BAD_PARAMS, "body is not valid JSON") from exc
+            if isinstance(parsed, WireError):
+                raise parsed
+            body = parsed
             if not isinstance(body, dict):
                 raise WireError(ERR_BAD_PARAMS, "body must be a JSON object")
             trade_no = body.get("trade_no")
@@ -517,7 +529,8 @@ def create_app(
             if size > MAX_BODY_BYTES:
                 return endpoint.refuse_oversized(request.query_params)
             chunks.append(chunk)
-        return endpoint.handle(request.query_params, b"".join(chunks))
+        raw = b"".join(chunks)
+        return endpoint.handle(request.query_params, raw, await parse_off_loop(read_body, raw))
 
     def on_error(request: Request, exc: Exception) -> Response:
         if isinstance(exc, RequestValidationError):
@@ -529,4 +542,12 @@ def create_app(
             )
         return error_response(ERR_INTERNAL, "internal error")
 
-    return make_app(SYSTEM, service.ctx.clock, service.ctx.conn, [router], on_error)
+    def on_unrouted(request: Request, status: int) -> Response:
+        message = f"no such API: {request.method} {request.url.path[:100]}; use POST /openapi"
+        with contextlib.suppress(Exception):
+            service.ctx.history.record("api_in", "unknown", str(ERR_UNKNOWN_METHOD))
+        return _json({"status": ERR_UNKNOWN_METHOD, "message": message}, status)
+
+    return make_app(
+        SYSTEM, service.ctx.clock, service.ctx.conn, [router], on_error, on_unrouted=on_unrouted
+    )

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,10 +18,17 @@ from fastapi.responses import Response
 from lxml import etree
 from starlette.types import ASGIApp
 
-from fake_systems.common.app import make_app
+from fake_systems.common.app import make_app, parse_off_loop
 from fake_systems.common.credentials import QimenCredentials
 from fake_systems.common.signing import constant_time_equal, qimen_sign
 from fake_systems.common.storage import transaction
+from fake_systems.common.wire import (
+    MAX_CODE_CHARS,
+    MAX_TEXT_CHARS,
+    WireValueError,
+    parse_decimal,
+    parse_int,
+)
 from fake_systems.wms import qimen_xml
 from fake_systems.wms.models import (
     ENTRY_ORDER_TYPES,
@@ -52,6 +61,11 @@ MAX_BODY_BYTES = 1024 * 1024
 # TOP's rule: the caller's timestamp may differ from the server's by at most 10 minutes.
 TIMESTAMP_TOLERANCE_SECONDS = 600.0
 MAX_LIST_ITEMS = 100  # orders of a batchcreate, criteria of an inventory.query
+# Order lines in one call (one order's, or a batch's together): each costs the service some
+# 0.15 ms on the event loop all five fakes share, so their number bounds one call's hold.
+MAX_LINES_PER_CALL = 1000
+MAX_QUANTITY = 10**9  # planQty
+MAX_WEIGHT_KG = Decimal(100_000)  # grossWeight, exclusive
 
 # Protocol-level failure codes (chosen, see docs/protocols/wms.md).
 SIGN_CHECK_FAILURE = "sign-check-failure"
@@ -62,6 +76,7 @@ INVALID_FORMAT = "isv.invalid-format"
 INVALID_TIMESTAMP = "isv.invalid-timestamp"
 BODY_TOO_LARGE = "isv.body-too-large"
 HTTP_METHOD_NOT_ALLOWED = "isv.http-method-not-allowed"
+PATH_NOT_FOUND = "isv.path-not-found"
 PARTIAL_FAILURE = "PARTIAL_FAILURE"
 UNKNOWN_ERROR = "isp.unknown-error"
 
@@ -90,8 +105,8 @@ class Call:
     scope: Scope = None  # the signing credential's owners; None: every owner
 
 
-def _require(node: etree._Element, path: str) -> str:
-    value = qimen_xml.text(node, path)
+def _require(node: etree._Element, path: str, limit: int = MAX_CODE_CHARS) -> str:
+    value = qimen_xml.text(node, path, limit)
     if value is None:
         raise QimenFailure(MISSING_PARAMETER, f"Missing required arguments:{path}")
     return value
@@ -99,14 +114,20 @@ def _require(node: etree._Element, path: str) -> str:
 
 def _positive_int(value: str, name: str) -> int:
     try:
-        number = int(value)
-    except ValueError:
-        raise QimenFailure(
-            INVALID_PARAMETER, f"Invalid arguments:{name} must be an integer"
-        ) from None
-    if number <= 0 or number > 10**9:
-        raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:{name} out of range")
-    return number
+        return parse_int(value, 1, MAX_QUANTITY)
+    except WireValueError as exc:
+        raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:{name} {exc}") from None
+
+
+def _decimal_text(node: etree._Element, path: str) -> str | None:
+    """An optional decimal kept as sent (`actualPrice`), once it reads as a plain numeral."""
+    value = qimen_xml.text(node, path)
+    if value is not None:
+        try:
+            parse_decimal(value)
+        except WireValueError as exc:
+            raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:{path} {exc}") from None
+    return value
 
 
 def _one_of(value: str, allowed: frozenset[str], name: str) -> str:
@@ -119,7 +140,7 @@ def _lines(root: etree._Element, path: str = "orderLines/orderLine") -> list[etr
     nodes = root.findall(path)
     if not nodes:
         raise QimenFailure(MISSING_PARAMETER, f"Missing required arguments:{path}")
-    if len(nodes) > MAX_LIST_ITEMS * 10:
+    if len(nodes) > MAX_LINES_PER_CALL:
         raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:too many lines ({len(nodes)})")
     return nodes
 
@@ -150,7 +171,7 @@ def parse_create(root: etree._Element, customer_id: str) -> DeliveryOrderRequest
                 owner_code=qimen_xml.text(node, "ownerCode"),
                 source_order_code=qimen_xml.text(node, "sourceOrderCode"),
                 inventory_type=qimen_xml.text(node, "inventoryType") or "ZP",
-                actual_price=qimen_xml.text(node, "actualPrice"),
+                actual_price=_decimal_text(node, "actualPrice"),
             )
         )
     return DeliveryOrderRequest(
@@ -162,7 +183,7 @@ def parse_create(root: etree._Element, customer_id: str) -> DeliveryOrderRequest
         customer_id=customer_id,
         express_code=qimen_xml.text(order, "expressCode"),
         source_platform_code=qimen_xml.text(order, "sourcePlatformCode"),
-        shop_nick=qimen_xml.text(order, "shopNick"),
+        shop_nick=qimen_xml.text(order, "shopNick", MAX_TEXT_CHARS),
     )
 
 
@@ -198,12 +219,12 @@ def _weight(node: etree._Element, path: str) -> float | None:
     if value is None:
         return None
     try:
-        weight = float(value)
-    except ValueError:
-        raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:{path}") from None
-    if not 0 <= weight < 100_000:
+        weight = parse_decimal(value, MAX_WEIGHT_KG)
+    except WireValueError as exc:
+        raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:{path} {exc}") from None
+    if weight < 0:
         raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:{path} out of range")
-    return weight
+    return float(weight)
 
 
 class QimenGateway:
@@ -233,24 +254,40 @@ class QimenGateway:
             "transferorder.create": self.create_transfer,
         }
 
-    def handle(self, http_method: str, params: dict[str, str], raw: bytes) -> Response:
-        """Answer one call; every outcome is an `api_in` line in the history."""
+    def handle(
+        self,
+        http_method: str,
+        params: dict[str, str],
+        raw: bytes,
+        parsed: etree._Element | qimen_xml.XmlError | None,
+    ) -> Response:
+        """Answer one call (`parsed`: `read_request(raw)`, None when not read); every outcome
+        is an `api_in` line in the history."""
         call = Call(
             operation=_operation(params.get("method")), params=params, body="", customer_id=""
         )
         json_out = params.get("format") == "json"
         try:
-            return self._handle(call, http_method, raw, json_out)
+            return self._handle(call, http_method, raw, parsed, json_out)
         except QimenFailure as failure:
             return self._fail(call, failure.code, failure.message, json_out)
         except WmsError as error:
             return self._fail(call, error.code, error.message, json_out)
+        except qimen_xml.InvalidValue as exc:
+            return self._fail(call, INVALID_PARAMETER, str(exc), json_out)
         except Exception as exc:  # never a 500, never a stack trace
             return self._fail(
                 call, UNKNOWN_ERROR, f"internal error: {type(exc).__name__}", json_out
             )
 
-    def _handle(self, call: Call, http_method: str, raw: bytes, json_out: bool) -> Response:
+    def _handle(
+        self,
+        call: Call,
+        http_method: str,
+        raw: bytes,
+        parsed: etree._Element | qimen_xml.XmlError | None,
+        json_out: bool,
+    ) -> Response:
         if http_method != "POST":
             raise QimenFailure(HTTP_METHOD_NOT_ALLOWED, f"HTTP method {http_method} not allowed")
         if len(raw) > MAX_BODY_BYTES:
@@ -286,13 +323,9 @@ class QimenGateway:
         handler = self.handlers.get(call.operation)
         if handler is None or not params["method"].startswith(METHOD_PREFIX):
             raise QimenFailure(INVALID_METHOD, f"Invalid method:{params['method']}")
-        try:
-            if params["format"] == "json":
-                root = qimen_xml.parse_json_request(raw)
-            else:
-                root = qimen_xml.parse_request(raw)
-        except qimen_xml.XmlError as exc:
-            raise QimenFailure(INVALID_FORMAT, str(exc)) from None
+        if not isinstance(parsed, etree._Element):
+            raise QimenFailure(INVALID_FORMAT, str(parsed or "body not read"))
+        root = parsed
         # One commit for the work and its api_in line: half the fsyncs of two.
         with transaction(self.service.conn):
             text = handler(call, root)
@@ -347,6 +380,12 @@ class QimenGateway:
             raise QimenFailure(MISSING_PARAMETER, "Missing required arguments:orders.order")
         if len(nodes) > MAX_LIST_ITEMS:
             raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:at most {MAX_LIST_ITEMS}")
+        lines = sum(len(node.findall("orderLines/orderLine")) for node in nodes)
+        if lines > MAX_LINES_PER_CALL:
+            raise QimenFailure(
+                INVALID_PARAMETER,
+                f"Invalid arguments:{lines} lines, at most {MAX_LINES_PER_CALL} in one call",
+            )
         requests = [parse_create(node, call.customer_id) for node in nodes]
         codes = [r.delivery_order_code for r in requests]
         if len(set(codes)) != len(codes):
@@ -433,11 +472,11 @@ class QimenGateway:
         request = ItemRequest(
             item_code=call.entity,
             owner_code=_require(root, "ownerCode"),
-            name=_require(item, "itemName")
+            name=_require(item, "itemName", MAX_TEXT_CHARS)
             if action == "add"
-            else qimen_xml.text(item, "itemName"),
+            else qimen_xml.text(item, "itemName", MAX_TEXT_CHARS),
             bar_code=qimen_xml.text(item, "barCode"),
-            category=qimen_xml.text(item, "categoryName"),
+            category=qimen_xml.text(item, "categoryName", MAX_TEXT_CHARS),
             weight_kg=_weight(item, "grossWeight"),
         )
         item_id = self.service.synchronize_item(action, request, call.scope)
@@ -518,7 +557,7 @@ class QimenGateway:
                 pre_delivery_order_code=qimen_xml.text(header, "preDeliveryOrderCode"),
                 logistics_code=qimen_xml.text(header, "logisticsCode"),
                 express_code=qimen_xml.text(header, "expressCode"),
-                return_reason=qimen_xml.text(header, "returnReason"),
+                return_reason=qimen_xml.text(header, "returnReason", MAX_TEXT_CHARS),
             ),
             call.scope,
         )
@@ -602,6 +641,17 @@ def _operation(method: str | None) -> str:
     return method.removeprefix(METHOD_PREFIX)[:80]
 
 
+def read_request(raw: bytes, as_json: bool) -> etree._Element | qimen_xml.XmlError:
+    """The body's `<request>` tree (from XML, or JSON when `as_json`), or the XmlError to
+    answer once the envelope is checked. Pure, so big bodies are read off the event loop."""
+    try:
+        if as_json:
+            return qimen_xml.parse_json_request(raw)
+        return qimen_xml.parse_request(raw)
+    except qimen_xml.XmlError as exc:
+        return exc
+
+
 async def _read_capped(request: Request) -> bytes:
     """The body, but never more than MAX_BODY_BYTES + 1 bytes of it in memory."""
     chunks: list[bytes] = []
@@ -633,13 +683,32 @@ def create_app(
         summary="Qimen router: taobao.qimen.<method>, signed, XML or JSON",
     )
     async def qimen_service(request: Request) -> Response:
-        # Runs on the event loop on purpose: the service, SQLite and SimPy are single-threaded.
+        # Runs on the event loop on purpose: the service, SQLite and SimPy are single-threaded;
+        # only a big body is read (parsed, nothing else) in a worker thread.
         raw = await _read_capped(request)
-        return gateway.handle(request.method, dict(request.query_params), raw)
+        params = dict(request.query_params)
+        parsed = None
+        if request.method == "POST" and len(raw) <= MAX_BODY_BYTES:
+            as_json = params.get("format") == "json"
+            parsed = await parse_off_loop(partial(read_request, as_json=as_json), raw)
+        return gateway.handle(request.method, params, raw, parsed)
 
     def on_error(request: Request, exc: Exception) -> Response:
-        return _answer(
-            qimen_xml.failure(UNKNOWN_ERROR, f"internal error: {type(exc).__name__}"), False
-        )
+        failure = qimen_xml.failure(UNKNOWN_ERROR, f"internal error: {type(exc).__name__}")
+        return _answer(failure, request.query_params.get("format") == "json")
 
-    return make_app("wms", service.ctx.clock, service.ctx.conn, [router], on_error)
+    def on_unrouted(request: Request, status: int) -> Response:
+        if status == 405:
+            code, message = HTTP_METHOD_NOT_ALLOWED, f"HTTP method {request.method} not allowed"
+        else:
+            code, message = PATH_NOT_FOUND, f"No such path:{request.url.path[:100]}; use {PATH}"
+        service.ctx.history.record("api_in", "unknown", code, None, {"path": request.url.path})
+        answer = _answer(
+            qimen_xml.failure(code, message), request.query_params.get("format") == "json"
+        )
+        answer.status_code = status
+        return answer
+
+    return make_app(
+        "wms", service.ctx.clock, service.ctx.conn, [router], on_error, on_unrouted=on_unrouted
+    )
