@@ -44,7 +44,10 @@ def fake_app(make_context: Callable[[str], SystemContext]) -> ASGIApp:
     def on_error(request: object, exc: Exception) -> Response:
         return Response(status_code=400)
 
-    return make_app("oms", ctx.clock, ctx.conn, [router], on_error)
+    def on_unrouted(request: object, status: int) -> Response:
+        return Response(status_code=status)
+
+    return make_app("oms", ctx.clock, ctx.conn, [router], on_error, on_unrouted=on_unrouted)
 
 
 @asynccontextmanager
