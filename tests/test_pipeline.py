@@ -4,14 +4,16 @@ bug logged and answered in the protocol's format, and a lost answer after the co
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import orjson
 import pytest
 from starlette.responses import Response
 
+from fake_systems.common.app import OFF_LOOP_BYTES
 from fake_systems.common.context import SystemContext
 from fake_systems.common.faults import FaultInjector, FaultRule
 from fake_systems.common.pipeline import (
@@ -31,14 +33,15 @@ class EchoProtocol(Protocol):
 
     system = "echo"
     max_body_bytes = 64
+    parsed_on: ClassVar[list[threading.Thread]] = []
 
     def __init__(self, ctx: SystemContext) -> None:
         self.ctx = ctx
         ctx.conn.execute("CREATE TABLE IF NOT EXISTS notes (owner TEXT, text TEXT)")
         self.operations = {"put": self.put, "boom": self.boom}
 
-    def operation_of(self, inbound: Inbound) -> str:
-        return inbound.query.get("op", "unknown")
+    def operation_of(self, call: Call) -> str:
+        return call.inbound.query.get("op", "unknown")
 
     def authenticate(self, call: Call) -> Caller:
         key = call.inbound.headers.get("x-key")
@@ -48,9 +51,10 @@ class EchoProtocol(Protocol):
             return Caller("tenant-a", OwnerScope.of(("A",)))
         raise WireError("auth", "bad key")
 
-    def decode(self, call: Call) -> Any:
+    def parse(self, inbound: Inbound) -> Any:
+        self.parsed_on.append(threading.current_thread())
         try:
-            return orjson.loads(call.inbound.body)
+            return orjson.loads(inbound.body)
         except orjson.JSONDecodeError:
             raise WireError("format", "not JSON") from None
 
@@ -124,6 +128,7 @@ async def test_a_call_commits_its_effect_with_its_history_row(ctx: SystemContext
         ("put", b'{"owner": "A", "text": "hi"}', "wrong", "auth"),
         ("nope", b"{}", "all", "no-such-op"),
         ("put", b"{not json", "all", "format"),
+        ("put", b"{not json", "wrong", "auth"),  # a malformed body waits its turn
         ("put", b'{"owner": "B", "text": "hi"}', "a", "forbidden"),
         ("put", b'{"owner": "A", "text": "fail-after-write"}', "all", "late"),
         ("put", b'{"owner": "A", "text": "' + b"x" * 100 + b'"}', "all", "too-large"),
@@ -165,3 +170,18 @@ def test_owner_scope() -> None:
     scope = OwnerScope.of(("B", "A"))
     assert scope.allows("A") and not scope.allows("C") and not scope.allows(None)
     assert scope.names == ("A", "B")
+
+
+@pytest.mark.anyio
+async def test_big_bodies_are_parsed_off_the_event_loop(ctx: SystemContext) -> None:
+    protocol = EchoProtocol(ctx)
+    protocol.max_body_bytes = 1 << 20
+    pipeline = Pipeline(protocol, ctx)
+    EchoProtocol.parsed_on.clear()
+    for size in (10, OFF_LOOP_BYTES):
+        body = orjson.dumps({"owner": "A", "text": "x" * size})
+        inbound = Inbound("POST", "/echo", {"op": "put"}, {"x-key": "all"}, body)
+        assert (await pipeline.respond(inbound)).status_code == 200
+    small, big = EchoProtocol.parsed_on
+    assert small is threading.main_thread() and big is not threading.main_thread()
+    assert len(notes(ctx)) == 2

@@ -1,17 +1,20 @@
 """One request pipeline for every protocol endpoint of every fake.
 
-    read the body (size limit) → name the operation → authenticate → freshness / replay
-    → owner scope → fault decision → one transaction (service call + its history row)
-    → encode the answer in the protocol's format
+    read the body (size limit) → parse it (pure; off the event loop when big) → name the
+    operation → authenticate, freshness / replay, owner scope → fault decision → one
+    transaction (service call + its history row) → encode the answer in the protocol's format
 
 A protocol adapter declares its codec, its authentication and a table of operations
-(`Protocol`); it never writes this sequence again. Refusals are `WireError`s carrying their
+(`Protocol`); it never writes this sequence again. Parsing comes first so that a big body is
+read in a worker thread, but its refusal waits its turn: a malformed body from an unknown
+caller is refused as unknown, as the real systems do. Refusals are `WireError`s carrying their
 wire code; anything unexpected is logged with its traceback and answered in the protocol's
 own system-error format, never a bare 500.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -22,6 +25,7 @@ from urllib.parse import parse_qsl
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from fake_systems.common.app import OFF_LOOP_BYTES
 from fake_systems.common.context import SystemContext
 from fake_systems.common.storage import transaction
 
@@ -94,8 +98,9 @@ class Call:
 
     inbound: Inbound
     operation: str
+    parsed: Any = None  # what `Protocol.parse` made of the body, whether or not trusted yet
     caller: Caller | None = None
-    data: Any = None  # the decoded payload, once decoded
+    data: Any = None  # the payload, once the caller is proven and the body accepted
     entity: str | None = None
     record: dict[str, Any] = field(default_factory=dict)  # extra fields for the history row
 
@@ -114,17 +119,22 @@ class Protocol(ABC):
     max_body_bytes: int
     operations: Mapping[str, Handler]
 
+    def parse(self, inbound: Inbound) -> Any:
+        """What the body says, before anything is trusted; runs in a worker thread for big
+        bodies, so it must be pure (no service, no database). Raise WireError if malformed."""
+        return inbound.body
+
     @abstractmethod
-    def operation_of(self, inbound: Inbound) -> str:
+    def operation_of(self, call: Call) -> str:
         """The operation's name for the history, readable before anything is checked."""
 
     @abstractmethod
     def authenticate(self, call: Call) -> Caller:
         """Prove the caller (signature, key, session) and check freshness; WireError if not."""
 
-    @abstractmethod
     def decode(self, call: Call) -> Any:
-        """The payload from the body; WireError in the protocol's terms when malformed."""
+        """The payload handlers get, from `call.parsed`; WireError when it is not acceptable."""
+        return call.parsed
 
     @abstractmethod
     def encode(self, call: Call, result: Any) -> Response:
@@ -149,6 +159,8 @@ class Protocol(ABC):
     def history_payload(self, call: Call) -> Any:
         """What the history keeps of the request (personal data is masked by History)."""
         body: Any = call.data
+        if body is None and isinstance(call.parsed, dict | list):
+            body = call.parsed
         if body is None:
             body = call.inbound.body[:UNPARSED_BODY_PREFIX].decode("utf-8", errors="replace")
         return {"query": dict(call.inbound.query), "body": body, **call.record}
@@ -165,17 +177,36 @@ class Pipeline:
         self.protocol = protocol
         self.ctx = ctx
 
-    def handle(self, inbound: Inbound) -> Response:
-        """Answer one request; never raises for anything the caller sent."""
-        protocol = self.protocol
-        call = Call(inbound, protocol.operation_of(inbound))
+    async def respond(self, inbound: Inbound) -> Response:
+        """Parse the body (in a worker thread when big), then answer on the event loop."""
+        parsed: Any = None
+        if not inbound.too_large:
+            if len(inbound.body) < OFF_LOOP_BYTES:
+                parsed = self._parse(inbound)
+            else:
+                parsed = await asyncio.to_thread(self._parse, inbound)
+        return self.handle(inbound, parsed)
+
+    def _parse(self, inbound: Inbound) -> Any:
         try:
+            return self.protocol.parse(inbound)
+        except WireError as error:
+            return error  # answered in its turn, after the caller is known
+
+    def handle(self, inbound: Inbound, parsed: Any = None) -> Response:
+        """Answer one request whose body `parse` read; never raises for what the caller sent."""
+        protocol = self.protocol
+        call = Call(inbound, "unknown", parsed=parsed)
+        try:
+            call.operation = protocol.operation_of(call)
             if inbound.too_large:
                 raise protocol.too_large()
             call.caller = protocol.authenticate(call)
             handler = protocol.operations.get(call.operation)
             if handler is None:
                 raise protocol.unknown_operation(call)
+            if isinstance(call.parsed, WireError):
+                raise call.parsed
             call.data = protocol.decode(call)
             # The request's history row commits with its effects: all or nothing.
             with transaction(self.ctx.conn):
@@ -223,7 +254,7 @@ class Pipeline:
             body=body,
             too_large=too_large,
         )
-        await self.handle(inbound)(scope, receive, send)
+        await (await self.respond(inbound))(scope, receive, send)
 
 
 def query_params(scope: Scope) -> dict[str, str]:
