@@ -15,6 +15,7 @@ from lxml import etree
 from contract_tests.invariants import stock_conserved
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import QimenCredentials
+from fake_systems.wms.api.qimen_push import QimenPushes
 from fake_systems.wms.models import CANCELEDFAIL
 from fake_systems.wms.service import WmsConfig, WmsError, WmsService
 from simulator.clock import ManualClock, format_qimen_time
@@ -61,6 +62,7 @@ def make_wms(
     wms = WmsService(ctx, QimenCredentials(), config, carrier or RecordingCarrier())
     wms.setup(world)
     if receiver is not None:
+        QimenPushes.attach(wms, wms.credentials)  # the protocol side renders the events
         wms.confirm_callback_url = "http://connector.test/qimen"
     return wms
 

@@ -12,6 +12,7 @@ from lxml import etree
 
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import QimenCredentials
+from fake_systems.wms.api.qimen_push import QimenPushes
 from fake_systems.wms.models import (
     CANCELEDFAIL,
     ITEM_NOT_EXIST,
@@ -391,6 +392,7 @@ async def test_delivered_order_pushes_a_signed_confirm(
     ctx.dispatcher.sender = mock_sender(connector)
     wms = WmsService(ctx, credentials, FIXED, RecordingCarrier())
     wms.setup(world)
+    QimenPushes.attach(wms, credentials)  # the protocol side renders the service's events
     wms.confirm_callback_url = "http://connector.test/qimen/callback"
     a, b = world.skus[0], world.skus[1]
     created = wms.create_delivery_order(order(world, lines=[(a.item_code, 2), (b.item_code, 1)]))
@@ -456,6 +458,7 @@ async def test_confirm_not_accepted_unless_flag_success(
     ctx.dispatcher.retry_sim_seconds = ()  # one attempt: the verdict is what matters here
     wms = WmsService(ctx, QimenCredentials(), FIXED, RecordingCarrier())
     wms.setup(world)
+    QimenPushes.attach(wms, wms.credentials)
     wms.confirm_callback_url = "http://connector.test/cb"
     wms.create_delivery_order(order(world))
     clock.advance(181)

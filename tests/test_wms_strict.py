@@ -178,7 +178,7 @@ async def test_unforeseen_failures_answer_in_the_requests_format(
     def explode(*args: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(qimen.QimenGateway, "handle", explode)
+    monkeypatch.setattr(qimen.QimenProtocol, "authenticate", explode)
     transport = httpx.ASGITransport(app=qimen.create_app(wms, CREDS), raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://fake") as client:
         as_json = json_outcome(await post(client, "deliveryorder.query", "{}", format="json"))

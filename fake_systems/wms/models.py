@@ -52,9 +52,6 @@ ENTRY_ORDER_TYPES = frozenset({"CGRK", "DBRK", "QTRK", "SCRK", "LYRK", "B2BRK"})
 RETURN_ORDER_TYPES = frozenset({"THRK", "HHRK"})
 INVENTORY_TYPES = frozenset({"ZP", "CC", "JS", "XS", "XZ", "ZT"})
 
-# The owner codes a caller may touch; None means every owner (the integrator's credentials).
-Scope = frozenset[str] | None
-
 
 class InboundStatus(StrEnum):
     """Entry and return order states (Qimen's, without PARTFULFILLED)."""

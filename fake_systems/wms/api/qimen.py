@@ -1,76 +1,83 @@
 """Qimen (奇门) adapter of the WMS fake: `POST /router/qimen/service`, signed XML or JSON.
 
-The envelope (app key, signature, timestamp freshness, customerId) is checked here; the
-credential that signed a call decides its owner scope, which every service call receives.
+A `Protocol` of the shared request pipeline (fake_systems/common/pipeline.py): the codec
+(XML or JSON by `format`, answers in the request's format), the envelope (app key, md5 sign,
+required parameters, customerId, timestamp freshness), the owner scope of the credential that
+signed the call, and the table of operations. Body limit, refusals in the history, logged
+bugs, the transaction and lost answers are the pipeline's. Pushes: `qimen_push.py`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime
-from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from lxml import etree
+from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from fake_systems.common.app import make_app, parse_off_loop
+from fake_systems.common.app import make_app
 from fake_systems.common.credentials import QimenCredentials
-from fake_systems.common.signing import constant_time_equal, qimen_sign
-from fake_systems.common.storage import transaction
-from fake_systems.common.wire import (
-    MAX_CODE_CHARS,
-    MAX_TEXT_CHARS,
-    WireValueError,
-    parse_decimal,
-    parse_int,
+from fake_systems.common.pipeline import (
+    Call,
+    Caller,
+    Handler,
+    Inbound,
+    OwnerScope,
+    Pipeline,
+    Protocol,
+    WireError,
 )
+from fake_systems.common.signing import constant_time_equal, qimen_sign
+from fake_systems.common.wire import MAX_TEXT_CHARS
 from fake_systems.wms import qimen_xml
+from fake_systems.wms.api.qimen_body import (
+    MAX_LINES_PER_CALL,
+    MAX_LIST_ITEMS,
+    MISSING_PARAMETER,
+    element,
+    one_of,
+    parse_create,
+    parse_inbound_lines,
+    require,
+    text,
+    weight,
+)
+from fake_systems.wms.api.qimen_push import METHOD_PREFIX, QimenPushes
 from fake_systems.wms.models import (
     ENTRY_ORDER_TYPES,
     INVALID_PARAMETER,
-    INVENTORY_TYPES,
-    ORDER_TYPES,
     RETURN_ORDER_TYPES,
     CreateResult,
-    DeliveryOrderRequest,
     DeliveryStatus,
     InboundKind,
-    InboundLineRequest,
     InboundOrderRequest,
     ItemRequest,
-    OrderLineRequest,
-    Scope,
     TransferRequest,
     WmsError,
 )
-from fake_systems.wms.qimen_xml import el, group
 from fake_systems.wms.service import WmsService
 from simulator.clock import CHINA, parse_qimen_time
 
+__all__ = ["MAX_BODY_BYTES", "MAX_LINES_PER_CALL", "QimenProtocol", "create_app"]
+
 PATH = "/router/qimen/service"
-METHOD_PREFIX = "taobao.qimen."
 JSON_CONTENT_TYPE = "application/json;charset=utf-8"
+# Methods answered with a Qimen failure (HTTP 200) rather than a 405: only POST is served.
+WIRE_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
 
 # Bodies above this are refused unread (documented in docs/protocols/wms.md).
 MAX_BODY_BYTES = 1024 * 1024
 # TOP's rule: the caller's timestamp may differ from the server's by at most 10 minutes.
 TIMESTAMP_TOLERANCE_SECONDS = 600.0
-MAX_LIST_ITEMS = 100  # orders of a batchcreate, criteria of an inventory.query
-# Order lines in one call (one order's, or a batch's together): each costs the service some
-# 0.15 ms on the event loop all five fakes share, so their number bounds one call's hold.
-MAX_LINES_PER_CALL = 1000
-MAX_QUANTITY = 10**9  # planQty
-MAX_WEIGHT_KG = Decimal(100_000)  # grossWeight, exclusive
 
 # Protocol-level failure codes (chosen, see docs/protocols/wms.md).
 SIGN_CHECK_FAILURE = "sign-check-failure"
 APPKEY_NOT_EXISTS = "isv.appkey-not-exists"
-MISSING_PARAMETER = "isv.missing-parameter"
 INVALID_METHOD = "isv.invalid-method"
 INVALID_FORMAT = "isv.invalid-format"
 INVALID_TIMESTAMP = "isv.invalid-timestamp"
@@ -83,152 +90,14 @@ UNKNOWN_ERROR = "isp.unknown-error"
 REQUIRED_PARAMS = ("method", "timestamp", "format", "v", "sign_method", "customerId")
 FORMATS = ("xml", "json")
 
-
-class QimenFailure(Exception):
-    """Answer `<flag>failure</flag>` with this code and message."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
+QimenHandler = Callable[[Call, etree._Element], str]
 
 
-@dataclass
-class Call:
-    """One incoming call as the handlers see it, and what to record about it."""
+class QimenProtocol(Protocol):
+    """The Qimen router: envelope checks, then one handler per method, answers as documents."""
 
-    operation: str
-    params: dict[str, str]
-    body: str
-    customer_id: str
-    entity: str | None = None
-    scope: Scope = None  # the signing credential's owners; None: every owner
-
-
-def _require(node: etree._Element, path: str, limit: int = MAX_CODE_CHARS) -> str:
-    value = qimen_xml.text(node, path, limit)
-    if value is None:
-        raise QimenFailure(MISSING_PARAMETER, f"Missing required arguments:{path}")
-    return value
-
-
-def _positive_int(value: str, name: str) -> int:
-    try:
-        return parse_int(value, 1, MAX_QUANTITY)
-    except WireValueError as exc:
-        raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:{name} {exc}") from None
-
-
-def _decimal_text(node: etree._Element, path: str) -> str | None:
-    """An optional decimal kept as sent (`actualPrice`), once it reads as a plain numeral."""
-    value = qimen_xml.text(node, path)
-    if value is not None:
-        try:
-            parse_decimal(value)
-        except WireValueError as exc:
-            raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:{path} {exc}") from None
-    return value
-
-
-def _one_of(value: str, allowed: frozenset[str], name: str) -> str:
-    if value not in allowed:
-        raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:{name} {value}")
-    return value
-
-
-def _lines(root: etree._Element, path: str = "orderLines/orderLine") -> list[etree._Element]:
-    nodes = root.findall(path)
-    if not nodes:
-        raise QimenFailure(MISSING_PARAMETER, f"Missing required arguments:{path}")
-    if len(nodes) > MAX_LINES_PER_CALL:
-        raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:too many lines ({len(nodes)})")
-    return nodes
-
-
-def _line_no(node: etree._Element, index: int, seen: set[str]) -> str:
-    line_no = qimen_xml.text(node, "orderLineNo") or str(index)
-    if line_no in seen:
-        raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:orderLineNo {line_no} repeated")
-    seen.add(line_no)
-    return line_no
-
-
-def parse_create(root: etree._Element, customer_id: str) -> DeliveryOrderRequest:
-    """deliveryorder.create body (or one batchcreate `<order>`) -> request; QimenFailure."""
-    order = root.find("deliveryOrder")
-    if order is None:
-        raise QimenFailure(MISSING_PARAMETER, "Missing required arguments:deliveryOrder")
-    code = _require(order, "deliveryOrderCode")
-    order_type = _one_of(_require(order, "orderType"), ORDER_TYPES, "orderType")
-    lines: list[OrderLineRequest] = []
-    seen: set[str] = set()
-    for index, node in enumerate(_lines(root), start=1):
-        lines.append(
-            OrderLineRequest(
-                order_line_no=_line_no(node, index, seen),
-                item_code=_require(node, "itemCode"),
-                plan_qty=_positive_int(_require(node, "planQty"), "planQty"),
-                owner_code=qimen_xml.text(node, "ownerCode"),
-                source_order_code=qimen_xml.text(node, "sourceOrderCode"),
-                inventory_type=qimen_xml.text(node, "inventoryType") or "ZP",
-                actual_price=_decimal_text(node, "actualPrice"),
-            )
-        )
-    return DeliveryOrderRequest(
-        delivery_order_code=code,
-        warehouse_code=_require(order, "warehouseCode"),
-        order_type=order_type,
-        logistics_code=_require(order, "logisticsCode"),
-        lines=tuple(lines),
-        customer_id=customer_id,
-        express_code=qimen_xml.text(order, "expressCode"),
-        source_platform_code=qimen_xml.text(order, "sourcePlatformCode"),
-        shop_nick=qimen_xml.text(order, "shopNick", MAX_TEXT_CHARS),
-    )
-
-
-def parse_inbound_lines(
-    root: etree._Element, path: str = "orderLines/orderLine", header_owner: str | None = None
-) -> tuple[tuple[InboundLineRequest, ...], str | None]:
-    """Lines of an entry, return or transfer order, and the one owner they name (if any)."""
-    lines: list[InboundLineRequest] = []
-    seen: set[str] = set()
-    owners = {header_owner} if header_owner else set()
-    for index, node in enumerate(_lines(root, path), start=1):
-        owner = qimen_xml.text(node, "ownerCode")
-        if owner:
-            owners.add(owner)
-        lines.append(
-            InboundLineRequest(
-                order_line_no=_line_no(node, index, seen),
-                item_code=_require(node, "itemCode"),
-                plan_qty=_positive_int(_require(node, "planQty"), "planQty"),
-                owner_code=owner,
-                inventory_type=_one_of(
-                    qimen_xml.text(node, "inventoryType") or "ZP", INVENTORY_TYPES, "inventoryType"
-                ),
-            )
-        )
-    if len(owners) > 1:
-        raise QimenFailure(INVALID_PARAMETER, f"one order, one ownerCode: {sorted(owners)}")
-    return tuple(lines), (owners.pop() if owners else None)
-
-
-def _weight(node: etree._Element, path: str) -> float | None:
-    value = qimen_xml.text(node, path)
-    if value is None:
-        return None
-    try:
-        weight = parse_decimal(value, MAX_WEIGHT_KG)
-    except WireValueError as exc:
-        raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:{path} {exc}") from None
-    if weight < 0:
-        raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:{path} out of range")
-    return float(weight)
-
-
-class QimenGateway:
-    """Checks the envelope (app key, signature, timestamp, scope), then calls the service."""
+    system = "wms"
+    max_body_bytes = MAX_BODY_BYTES
 
     def __init__(
         self,
@@ -237,10 +106,9 @@ class QimenGateway:
         tenants: Sequence[QimenCredentials] = (),
     ) -> None:
         self.service = service
-        self.credentials = credentials
         # Every issued credential, by app key: the connector's and each owner's.
         self.grants = {grant.app_key: grant for grant in (credentials, *tenants)}
-        self.handlers: dict[str, Callable[[Call, etree._Element], str]] = {
+        handlers: dict[str, QimenHandler] = {
             "deliveryorder.create": self.create,
             "deliveryorder.batchcreate": self.batch_create,
             "deliveryorder.query": self.query,
@@ -253,123 +121,113 @@ class QimenGateway:
             "returnorder.query": self.query_return,
             "transferorder.create": self.create_transfer,
         }
+        self.operations: dict[str, Handler] = {
+            name: _speaking_qimen(handler) for name, handler in handlers.items()
+        }
 
-    def handle(
-        self,
-        http_method: str,
-        params: dict[str, str],
-        raw: bytes,
-        parsed: etree._Element | qimen_xml.XmlError | None,
-    ) -> Response:
-        """Answer one call (`parsed`: `read_request(raw)`, None when not read); every outcome
-        is an `api_in` line in the history."""
-        call = Call(
-            operation=_operation(params.get("method")), params=params, body="", customer_id=""
-        )
-        json_out = params.get("format") == "json"
-        try:
-            return self._handle(call, http_method, raw, parsed, json_out)
-        except QimenFailure as failure:
-            return self._fail(call, failure.code, failure.message, json_out)
-        except WmsError as error:
-            return self._fail(call, error.code, error.message, json_out)
-        except qimen_xml.InvalidValue as exc:
-            return self._fail(call, INVALID_PARAMETER, str(exc), json_out)
-        except Exception as exc:  # never a 500, never a stack trace
-            return self._fail(
-                call, UNKNOWN_ERROR, f"internal error: {type(exc).__name__}", json_out
+    # ------------------------------------------------------------ the pipeline's stages
+
+    def parse(self, inbound: Inbound) -> etree._Element:
+        parsed = read_request(inbound.body, as_json=_json_out(inbound))
+        if isinstance(parsed, qimen_xml.XmlError):
+            raise WireError(INVALID_FORMAT, str(parsed))
+        return parsed
+
+    def operation_of(self, call: Call) -> str:
+        method = call.inbound.query.get("method")
+        if not method:
+            return "unknown"
+        return method.removeprefix(METHOD_PREFIX)[:80]
+
+    def authenticate(self, call: Call) -> Caller:
+        """The envelope, in the documented order; the credential's owners are the scope."""
+        inbound = call.inbound
+        if inbound.http_method != "POST":
+            # HEAD (which Starlette routes with GET) carries no answer body: a plain 405.
+            status = 200 if inbound.http_method in WIRE_METHODS else 405
+            raise WireError(
+                HTTP_METHOD_NOT_ALLOWED,
+                f"HTTP method {inbound.http_method} not allowed",
+                http_status=status,
             )
-
-    def _handle(
-        self,
-        call: Call,
-        http_method: str,
-        raw: bytes,
-        parsed: etree._Element | qimen_xml.XmlError | None,
-        json_out: bool,
-    ) -> Response:
-        if http_method != "POST":
-            raise QimenFailure(HTTP_METHOD_NOT_ALLOWED, f"HTTP method {http_method} not allowed")
-        if len(raw) > MAX_BODY_BYTES:
-            call.body = f"<{len(raw)}+ bytes, not kept>"
-            raise QimenFailure(BODY_TOO_LARGE, f"body larger than {MAX_BODY_BYTES} bytes")
-        params = call.params
         try:
-            call.body = raw.decode("utf-8")
+            body = inbound.body.decode("utf-8")
         except UnicodeDecodeError:
-            call.body = raw.decode("utf-8", "replace")
-            raise QimenFailure(INVALID_FORMAT, "body is not UTF-8") from None
+            raise WireError(INVALID_FORMAT, "body is not UTF-8") from None
+        params = inbound.query
         grant = self.grants.get(params.get("app_key", ""))
         if grant is None:
-            raise QimenFailure(APPKEY_NOT_EXISTS, "Invalid app Key")
+            raise WireError(APPKEY_NOT_EXISTS, "Invalid app Key")
         if params.get("sign_method", "md5") != "md5":
-            raise QimenFailure(INVALID_PARAMETER, "Invalid arguments:sign_method (md5 only)")
+            raise WireError(INVALID_PARAMETER, "Invalid arguments:sign_method (md5 only)")
         sign = params.get("sign")
-        expected = qimen_sign(grant.secret, params, call.body)
+        expected = qimen_sign(grant.secret, params, body)
         if not sign or not constant_time_equal(sign, expected):
-            raise QimenFailure(SIGN_CHECK_FAILURE, "Illegal request")
+            raise WireError(SIGN_CHECK_FAILURE, "Illegal request")
         for name in REQUIRED_PARAMS:
             if not params.get(name):
-                raise QimenFailure(MISSING_PARAMETER, f"Missing required arguments:{name}")
+                raise WireError(MISSING_PARAMETER, f"Missing required arguments:{name}")
         if params["format"] not in FORMATS:
-            raise QimenFailure(INVALID_PARAMETER, "Invalid arguments:format (xml or json)")
+            raise WireError(INVALID_PARAMETER, "Invalid arguments:format (xml or json)")
         if params["customerId"] != grant.customer_id:
-            raise QimenFailure(
+            raise WireError(
                 INVALID_PARAMETER, f"Invalid arguments:customerId {params['customerId']}"
             )
-        call.customer_id = params["customerId"]
-        call.scope = frozenset(grant.owners) if grant.owners else None
         self._check_timestamp(params["timestamp"])
-        handler = self.handlers.get(call.operation)
-        if handler is None or not params["method"].startswith(METHOD_PREFIX):
-            raise QimenFailure(INVALID_METHOD, f"Invalid method:{params['method']}")
-        if not isinstance(parsed, etree._Element):
-            raise QimenFailure(INVALID_FORMAT, str(parsed or "body not read"))
-        root = parsed
-        # One commit for the work and its api_in line: half the fsyncs of two.
-        with transaction(self.service.conn):
-            text = handler(call, root)
-            self._record(call, "ok")
-        if call.operation == "deliveryorder.create" and self.service.ctx.faults.hits(
-            "wms", "deliveryorder.create", "lost_response"
-        ):
-            # The order exists now; the caller only sees a gateway timeout and must retry.
-            self.service.ctx.history.record(
-                "fault", call.operation, "lost_response", call.entity, {"http_status": 504}
-            )
-            return Response(status_code=504)
-        return _answer(text, json_out)
+        if not params["method"].startswith(METHOD_PREFIX):
+            raise self.unknown_operation(call)
+        return Caller(grant.app_key, OwnerScope.of(grant.owners), grant)
 
     def _check_timestamp(self, value: str) -> None:
         """`yyyy-MM-dd HH:mm:ss` (China time) within the tolerance of the wall clock."""
         try:
             sent = parse_qimen_time(value)
         except ValueError:
-            raise QimenFailure(INVALID_PARAMETER, "Invalid arguments:timestamp") from None
+            raise WireError(INVALID_PARAMETER, "Invalid arguments:timestamp") from None
         now = datetime.fromtimestamp(self.service.ctx.clock.wall(), CHINA)
         skew = (sent - now).total_seconds()
         if abs(skew) > TIMESTAMP_TOLERANCE_SECONDS:
-            raise QimenFailure(
+            raise WireError(
                 INVALID_TIMESTAMP,
                 f"Invalid timestamp: {value} is {skew:+.0f} s from server time"
                 f" (tolerance {TIMESTAMP_TOLERANCE_SECONDS:.0f} s)",
             )
 
-    def _fail(self, call: Call, code: str, message: str, json_out: bool) -> Response:
-        self._record(call, code, message)
-        return _answer(qimen_xml.failure(code, message), json_out)
+    def encode(self, call: Call, result: Any) -> Response:
+        return answer(result, _json_out(call.inbound))
 
-    def _record(self, call: Call, outcome: str, message: str | None = None) -> None:
-        payload: dict[str, Any] = {"params": call.params, "body": call.body}
-        if message is not None:
-            payload["message"] = message
-        self.service.ctx.history.record("api_in", call.operation, outcome, call.entity, payload)
+    def encode_error(self, call: Call, error: WireError) -> Response:
+        response = answer(qimen_xml.failure(error.code, error.message), _json_out(call.inbound))
+        response.status_code = error.http_status
+        return response
+
+    def too_large(self) -> WireError:
+        return WireError(BODY_TOO_LARGE, f"body larger than {MAX_BODY_BYTES} bytes")
+
+    def unknown_operation(self, call: Call) -> WireError:
+        return WireError(INVALID_METHOD, f"Invalid method:{call.inbound.query.get('method')}")
+
+    def internal_error(self) -> WireError:
+        return WireError(UNKNOWN_ERROR, "internal error")
+
+    def history_payload(self, call: Call) -> Any:
+        """The signed parameters (`sign` masked by History) and the body as sent."""
+        inbound = call.inbound
+        if inbound.too_large:
+            body = f"<more than {MAX_BODY_BYTES} bytes, not kept>"
+        else:
+            body = inbound.body.decode("utf-8", "replace")
+        return {"params": dict(inbound.query), "body": body}
+
+    def lost_response(self, call: Call) -> Response:
+        # The work is done; the caller only sees a gateway timeout and must retry.
+        return Response(status_code=504)
 
     # ------------------------------------------------------------ delivery orders
 
     def create(self, call: Call, root: etree._Element) -> str:
-        call.entity = qimen_xml.text(root, "deliveryOrder/deliveryOrderCode")
-        request = parse_create(root, call.customer_id)
+        call.entity = text(root, "deliveryOrder/deliveryOrderCode")
+        request = parse_create(root, _customer_id(call))
         result = self.service.create_delivery_order(request, call.scope)
         message = "ok" if result.created else "deliveryOrderCode already received; same order"
         return qimen_xml.response("success", "0", message, *_created(result))
@@ -377,19 +235,19 @@ class QimenGateway:
     def batch_create(self, call: Call, root: etree._Element) -> str:
         nodes = root.findall("orders/order")
         if not nodes:
-            raise QimenFailure(MISSING_PARAMETER, "Missing required arguments:orders.order")
+            raise WireError(MISSING_PARAMETER, "Missing required arguments:orders.order")
         if len(nodes) > MAX_LIST_ITEMS:
-            raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:at most {MAX_LIST_ITEMS}")
+            raise WireError(INVALID_PARAMETER, f"Invalid arguments:at most {MAX_LIST_ITEMS}")
         lines = sum(len(node.findall("orderLines/orderLine")) for node in nodes)
         if lines > MAX_LINES_PER_CALL:
-            raise QimenFailure(
+            raise WireError(
                 INVALID_PARAMETER,
                 f"Invalid arguments:{lines} lines, at most {MAX_LINES_PER_CALL} in one call",
             )
-        requests = [parse_create(node, call.customer_id) for node in nodes]
+        requests = [parse_create(node, _customer_id(call)) for node in nodes]
         codes = [r.delivery_order_code for r in requests]
         if len(set(codes)) != len(codes):
-            raise QimenFailure(INVALID_PARAMETER, "Invalid arguments:deliveryOrderCode repeated")
+            raise WireError(INVALID_PARAMETER, "Invalid arguments:deliveryOrderCode repeated")
         call.entity = ",".join(codes)[:200]
         results = self.service.create_delivery_orders(requests, call.scope)
         parts = []
@@ -411,13 +269,11 @@ class QimenGateway:
         return qimen_xml.response(flag, code, message, group("orders", parts))
 
     def query(self, call: Call, root: etree._Element) -> str:
-        code = qimen_xml.text(root, "deliveryOrderCode") or qimen_xml.text(root, "orderCode")
+        code = text(root, "deliveryOrderCode") or text(root, "orderCode")
         call.entity = code
         if code is None:
-            raise QimenFailure(MISSING_PARAMETER, "Missing required arguments:deliveryOrderCode")
-        view = self.service.query_delivery_order(
-            code, qimen_xml.text(root, "ownerCode"), call.scope
-        )
+            raise WireError(MISSING_PARAMETER, "Missing required arguments:deliveryOrderCode")
+        view = self.service.query_delivery_order(code, text(root, "ownerCode"), call.scope)
         order = group(
             "deliveryOrder",
             (
@@ -435,13 +291,12 @@ class QimenGateway:
         )
         packages = ""
         if view.status is DeliveryStatus.DELIVERED:
-            weight = qimen_xml.format_weight(view.weight_kg or 0.0)
             package = group(
                 "package",
                 (
                     el("logisticsCode", view.logistics_code),
                     el("expressCode", view.express_code),
-                    el("weight", weight),
+                    el("weight", qimen_xml.format_weight(view.weight_kg or 0.0)),
                 ),
             )
             packages = group("packages", (package,))
@@ -449,35 +304,30 @@ class QimenGateway:
         return qimen_xml.response("success", "0", "ok", order, packages, lines)
 
     def cancel(self, call: Call, root: etree._Element) -> str:
-        code = qimen_xml.text(root, "orderCode")
+        code = text(root, "orderCode")
         call.entity = code
         if code is None:
-            raise QimenFailure(MISSING_PARAMETER, "Missing required arguments:orderCode")
+            raise WireError(MISSING_PARAMETER, "Missing required arguments:orderCode")
         self.service.cancel_order(
-            code,
-            qimen_xml.text(root, "ownerCode"),
-            call.scope,
-            qimen_xml.text(root, "orderType"),
+            code, text(root, "ownerCode"), call.scope, text(root, "orderType")
         )
         return qimen_xml.response("success", "0", "canceled")
 
     # ------------------------------------------------------------ items and inventory
 
     def synchronize_item(self, call: Call, root: etree._Element) -> str:
-        action = _one_of(_require(root, "actionType"), frozenset({"add", "update"}), "actionType")
-        item = root.find("item")
-        if item is None:
-            raise QimenFailure(MISSING_PARAMETER, "Missing required arguments:item")
-        call.entity = _require(item, "itemCode")
+        action = one_of(require(root, "actionType"), frozenset({"add", "update"}), "actionType")
+        item = element(root, "item")
+        call.entity = require(item, "itemCode")
         request = ItemRequest(
             item_code=call.entity,
-            owner_code=_require(root, "ownerCode"),
-            name=_require(item, "itemName", MAX_TEXT_CHARS)
+            owner_code=require(root, "ownerCode"),
+            name=require(item, "itemName", MAX_TEXT_CHARS)
             if action == "add"
-            else qimen_xml.text(item, "itemName", MAX_TEXT_CHARS),
-            bar_code=qimen_xml.text(item, "barCode"),
-            category=qimen_xml.text(item, "categoryName", MAX_TEXT_CHARS),
-            weight_kg=_weight(item, "grossWeight"),
+            else text(item, "itemName", MAX_TEXT_CHARS),
+            bar_code=text(item, "barCode"),
+            category=text(item, "categoryName", MAX_TEXT_CHARS),
+            weight_kg=weight(item, "grossWeight"),
         )
         item_id = self.service.synchronize_item(action, request, call.scope)
         return qimen_xml.response("success", "0", "ok", el("itemId", item_id))
@@ -485,15 +335,11 @@ class QimenGateway:
     def inventory(self, call: Call, root: etree._Element) -> str:
         nodes = root.findall("criteriaList/criteria")
         if not nodes:
-            raise QimenFailure(MISSING_PARAMETER, "Missing required arguments:criteriaList")
+            raise WireError(MISSING_PARAMETER, "Missing required arguments:criteriaList")
         if len(nodes) > MAX_LIST_ITEMS:
-            raise QimenFailure(INVALID_PARAMETER, f"Invalid arguments:at most {MAX_LIST_ITEMS}")
+            raise WireError(INVALID_PARAMETER, f"Invalid arguments:at most {MAX_LIST_ITEMS}")
         criteria = [
-            (
-                qimen_xml.text(node, "warehouseCode"),
-                _require(node, "itemCode"),
-                qimen_xml.text(node, "ownerCode"),
-            )
+            (text(node, "warehouseCode"), require(node, "itemCode"), text(node, "ownerCode"))
             for node in nodes
         ]
         call.entity = criteria[0][1]
@@ -519,45 +365,45 @@ class QimenGateway:
     # ------------------------------------------------------------ inbound and transfers
 
     def create_entry(self, call: Call, root: etree._Element) -> str:
-        header = _header(root, "entryOrder")
-        call.entity = _require(header, "entryOrderCode")
-        order_type = qimen_xml.text(header, "entryOrderType") or qimen_xml.text(header, "orderType")
+        header = element(root, "entryOrder")
+        call.entity = require(header, "entryOrderCode")
+        order_type = text(header, "entryOrderType") or text(header, "orderType")
         if order_type is None:
-            raise QimenFailure(MISSING_PARAMETER, "Missing required arguments:entryOrderType")
-        lines, owner = parse_inbound_lines(root, header_owner=qimen_xml.text(header, "ownerCode"))
+            raise WireError(MISSING_PARAMETER, "Missing required arguments:entryOrderType")
+        lines, owner = parse_inbound_lines(root, header_owner=text(header, "ownerCode"))
         result = self.service.create_inbound_order(
             InboundOrderRequest(
                 kind=InboundKind.ENTRY,
                 order_code=call.entity,
-                warehouse_code=_require(header, "warehouseCode"),
-                order_type=_one_of(order_type, ENTRY_ORDER_TYPES, "entryOrderType"),
+                warehouse_code=require(header, "warehouseCode"),
+                order_type=one_of(order_type, ENTRY_ORDER_TYPES, "entryOrderType"),
                 owner_code=owner,
                 lines=lines,
-                supplier_code=qimen_xml.text(header, "supplierCode"),
-                purchase_order_code=qimen_xml.text(header, "purchaseOrderCode"),
-                logistics_code=qimen_xml.text(header, "logisticsCode"),
-                express_code=qimen_xml.text(header, "expressCode"),
+                supplier_code=text(header, "supplierCode"),
+                purchase_order_code=text(header, "purchaseOrderCode"),
+                logistics_code=text(header, "logisticsCode"),
+                express_code=text(header, "expressCode"),
             ),
             call.scope,
         )
         return _inbound_created("entryOrderId", result.order_id, result.created)
 
     def create_return(self, call: Call, root: etree._Element) -> str:
-        header = _header(root, "returnOrder")
-        call.entity = _require(header, "returnOrderCode")
-        lines, owner = parse_inbound_lines(root, header_owner=qimen_xml.text(header, "ownerCode"))
+        header = element(root, "returnOrder")
+        call.entity = require(header, "returnOrderCode")
+        lines, owner = parse_inbound_lines(root, header_owner=text(header, "ownerCode"))
         result = self.service.create_inbound_order(
             InboundOrderRequest(
                 kind=InboundKind.RETURN,
                 order_code=call.entity,
-                warehouse_code=_require(header, "warehouseCode"),
-                order_type=_one_of(_require(header, "orderType"), RETURN_ORDER_TYPES, "orderType"),
+                warehouse_code=require(header, "warehouseCode"),
+                order_type=one_of(require(header, "orderType"), RETURN_ORDER_TYPES, "orderType"),
                 owner_code=owner,
                 lines=lines,
-                pre_delivery_order_code=qimen_xml.text(header, "preDeliveryOrderCode"),
-                logistics_code=qimen_xml.text(header, "logisticsCode"),
-                express_code=qimen_xml.text(header, "expressCode"),
-                return_reason=qimen_xml.text(header, "returnReason", MAX_TEXT_CHARS),
+                pre_delivery_order_code=text(header, "preDeliveryOrderCode"),
+                logistics_code=text(header, "logisticsCode"),
+                express_code=text(header, "expressCode"),
+                return_reason=text(header, "returnReason", MAX_TEXT_CHARS),
             ),
             call.scope,
         )
@@ -570,9 +416,9 @@ class QimenGateway:
         return self._query_inbound(call, root, InboundKind.RETURN, "returnOrder")
 
     def _query_inbound(self, call: Call, root: etree._Element, kind: InboundKind, tag: str) -> str:
-        call.entity = _require(root, f"{tag}Code")
+        call.entity = require(root, f"{tag}Code")
         view = self.service.query_inbound_order(
-            kind, call.entity, qimen_xml.text(root, "ownerCode"), call.scope
+            kind, call.entity, text(root, "ownerCode"), call.scope
         )
         type_tag = "entryOrderType" if kind is InboundKind.ENTRY else "orderType"
         header = group(
@@ -593,13 +439,13 @@ class QimenGateway:
         return qimen_xml.response("success", "0", "ok", header, lines)
 
     def create_transfer(self, call: Call, root: etree._Element) -> str:
-        call.entity = _require(root, "transferOrderCode")
-        lines, owner = parse_inbound_lines(root, "items/item", qimen_xml.text(root, "ownerCode"))
+        call.entity = require(root, "transferOrderCode")
+        lines, owner = parse_inbound_lines(root, "items/item", text(root, "ownerCode"))
         order_id, created = self.service.create_transfer(
             TransferRequest(
                 transfer_order_code=call.entity,
-                from_warehouse_code=_require(root, "fromWarehouseCode"),
-                to_warehouse_code=_require(root, "toWarehouseCode"),
+                from_warehouse_code=require(root, "fromWarehouseCode"),
+                to_warehouse_code=require(root, "toWarehouseCode"),
                 owner_code=owner,
                 lines=lines,
             ),
@@ -608,11 +454,29 @@ class QimenGateway:
         return _inbound_created("transferOrderId", order_id, created)
 
 
-def _header(root: etree._Element, tag: str) -> etree._Element:
-    node = root.find(tag)
-    if node is None:
-        raise QimenFailure(MISSING_PARAMETER, f"Missing required arguments:{tag}")
-    return node
+el = qimen_xml.el
+group = qimen_xml.group
+
+
+def _speaking_qimen(handler: QimenHandler) -> Handler:
+    """The handler for the pipeline: the body's tree in, the service's refusals (each with
+    its Qimen code) out as WireErrors."""
+
+    def run(call: Call) -> str:
+        try:
+            return handler(call, call.data)
+        except WmsError as error:
+            raise WireError(error.code, error.message) from None
+
+    return run
+
+
+def _customer_id(call: Call) -> str:
+    return call.inbound.query["customerId"]  # present: authenticate checked it
+
+
+def _json_out(inbound: Inbound) -> bool:
+    return inbound.query.get("format") == "json"
 
 
 def _created(result: CreateResult) -> tuple[str, ...]:
@@ -629,16 +493,11 @@ def _inbound_created(id_tag: str, order_id: str, created: bool) -> str:
     return qimen_xml.response("success", "0", message, el(id_tag, order_id))
 
 
-def _answer(document: str, json_out: bool) -> Response:
+def answer(document: str, json_out: bool) -> Response:
+    """A Qimen document as the answer, in JSON when the request asked for it."""
     if json_out:
         return Response(content=qimen_xml.to_json(document), media_type=JSON_CONTENT_TYPE)
     return Response(content=document.encode(), media_type=qimen_xml.CONTENT_TYPE)
-
-
-def _operation(method: str | None) -> str:
-    if not method:
-        return "unknown"
-    return method.removeprefix(METHOD_PREFIX)[:80]
 
 
 def read_request(raw: bytes, as_json: bool) -> etree._Element | qimen_xml.XmlError:
@@ -652,50 +511,25 @@ def read_request(raw: bytes, as_json: bool) -> etree._Element | qimen_xml.XmlErr
         return exc
 
 
-async def _read_capped(request: Request) -> bytes:
-    """The body, but never more than MAX_BODY_BYTES + 1 bytes of it in memory."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            break
-    return b"".join(chunks)
-
-
 def create_app(
     service: WmsService,
     credentials: QimenCredentials,
     tenants: Sequence[QimenCredentials] = (),
 ) -> ASGIApp:
-    """The WMS fake's ASGI app: the Qimen router plus the shared /_fake/ control routes.
+    """The WMS fake on the wire: Qimen calls in through the pipeline, its events out as
+    signed Qimen pushes (`QimenPushes`), plus the shared /_fake/ control routes.
 
-    `credentials` are the connector's (every owner); `tenants` are further credentials,
-    each scoped to its `owners`, accepted alongside.
+    `credentials` are the connector's (every owner; the pushes are signed with them);
+    `tenants` are further credentials, each scoped to its `owners`, accepted alongside.
     """
-    gateway = QimenGateway(service, credentials, tenants)
-    router = APIRouter(tags=["qimen"])
-
-    @router.api_route(
-        PATH,
-        methods=["GET", "POST", "PUT", "DELETE", "PATCH"],
-        summary="Qimen router: taobao.qimen.<method>, signed, XML or JSON",
-    )
-    async def qimen_service(request: Request) -> Response:
-        # Runs on the event loop on purpose: the service, SQLite and SimPy are single-threaded;
-        # only a big body is read (parsed, nothing else) in a worker thread.
-        raw = await _read_capped(request)
-        params = dict(request.query_params)
-        parsed = None
-        if request.method == "POST" and len(raw) <= MAX_BODY_BYTES:
-            as_json = params.get("format") == "json"
-            parsed = await parse_off_loop(partial(read_request, as_json=as_json), raw)
-        return gateway.handle(request.method, params, raw, parsed)
+    QimenPushes.attach(service, credentials)
+    pipeline = Pipeline(QimenProtocol(service, credentials, tenants), service.ctx)
+    # A plain ASGI route: no FastAPI work on the hot path (and none in the OpenAPI).
+    router = APIRouter(routes=[Route(PATH, pipeline, methods=list(WIRE_METHODS))])
 
     def on_error(request: Request, exc: Exception) -> Response:
-        failure = qimen_xml.failure(UNKNOWN_ERROR, f"internal error: {type(exc).__name__}")
-        return _answer(failure, request.query_params.get("format") == "json")
+        failure = qimen_xml.failure(UNKNOWN_ERROR, "internal error")
+        return answer(failure, request.query_params.get("format") == "json")
 
     def on_unrouted(request: Request, status: int) -> Response:
         if status == 405:
@@ -703,11 +537,11 @@ def create_app(
         else:
             code, message = PATH_NOT_FOUND, f"No such path:{request.url.path[:100]}; use {PATH}"
         service.ctx.history.record("api_in", "unknown", code, None, {"path": request.url.path})
-        answer = _answer(
+        refusal = answer(
             qimen_xml.failure(code, message), request.query_params.get("format") == "json"
         )
-        answer.status_code = status
-        return answer
+        refusal.status_code = status
+        return refusal
 
     return make_app(
         "wms", service.ctx.clock, service.ctx.conn, [router], on_error, on_unrouted=on_unrouted

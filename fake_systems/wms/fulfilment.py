@@ -1,0 +1,252 @@
+"""Fulfilment as SimPy processes: NEW → ACCEPT → PICK → PACKAGE → (PARTDELIVERED →) DELIVERED,
+queueing for each warehouse's pickers and packers, which is how a backlog builds at peak."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+import simpy
+
+from fake_systems.common.context import SystemContext
+from fake_systems.common.storage import transaction
+from fake_systems.wms.catalog import Catalog
+from fake_systems.wms.events import OrderRef, PackageShipped, ReportLine
+from fake_systems.wms.models import CarrierDesk, DeliveryStatus, WmsConfig
+from fake_systems.wms.reports import Reports
+from fake_systems.wms.stock import StockLedger
+from simulator.clock import format_qimen_time
+
+
+@dataclass
+class _Crew:
+    """A warehouse's people: orders queue for them."""
+
+    pickers: simpy.Resource
+    packers: simpy.Resource
+
+
+class Fulfilment:
+    """Runs one process per delivery order; a cancel stops it (`stop`)."""
+
+    def __init__(
+        self,
+        ctx: SystemContext,
+        config: WmsConfig,
+        catalog: Catalog,
+        stock: StockLedger,
+        reports: Reports,
+        carrier: CarrierDesk | None,
+    ) -> None:
+        self.ctx = ctx
+        self.conn = ctx.conn
+        self.env: simpy.Environment = ctx.clock.env
+        self.config = config
+        self.catalog = catalog
+        self.stock = stock
+        self.reports = reports
+        self.carrier = carrier
+        self._crews: dict[str, _Crew] = {}
+        self._processes: dict[str, simpy.Process] = {}
+
+    def staff(self) -> None:
+        """A crew for every warehouse of the catalog that has none yet."""
+        for code, site in self.catalog.warehouses.items():
+            if code not in self._crews:
+                self._crews[code] = _Crew(
+                    simpy.Resource(self.env, capacity=max(1, site.pickers)),
+                    simpy.Resource(self.env, capacity=max(1, site.packers)),
+                )
+
+    def start(self, order_id: str, code: str, warehouse: str) -> None:
+        self._processes[order_id] = self.env.process(self._fulfil(order_id, code, warehouse))
+
+    def stop(self, order_id: str) -> None:
+        """A cancelled order's process ends where it is (the cancel released its stock)."""
+        process = self._processes.pop(order_id, None)
+        if process is not None and process.is_alive:
+            process.interrupt("canceled")
+
+    def between(self, bounds: tuple[float, float]) -> float:
+        """A work time drawn from the config's (low, high)."""
+        return self.ctx.random.uniform(*bounds)
+
+    def _fulfil(
+        self, order_id: str, code: str, warehouse: str
+    ) -> Generator[simpy.Event, Any, None]:
+        crew = self._crews[warehouse]
+        try:
+            yield self.env.timeout(self.between(self.config.accept_seconds))
+            if not self._advance(order_id, code, DeliveryStatus.NEW, DeliveryStatus.ACCEPT):
+                return
+            with crew.pickers.request() as turn:
+                yield turn
+                if not self._advance(order_id, code, DeliveryStatus.ACCEPT, DeliveryStatus.PICK):
+                    return
+                yield self.env.timeout(self.between(self.config.pick_seconds))
+            with crew.packers.request() as turn:
+                yield turn
+                self._advance(order_id, code, DeliveryStatus.PICK, DeliveryStatus.PACKAGE)
+                yield self.env.timeout(self.between(self.config.pack_seconds))
+            packages = self._packages(order_id)
+            for number, package in enumerate(packages, start=1):
+                if number > 1:  # the rest is packed once more before it leaves
+                    yield self.env.timeout(self.between(self.config.pack_seconds))
+                self._ship(order_id, package, number, final=number == len(packages))
+        except simpy.Interrupt:
+            return  # cancelled: the cancel already released the stock
+        except Exception as exc:
+            # An error here must not stop the whole simulation; leave the order where it is.
+            self.ctx.history.record(
+                "fault",
+                "deliveryorder.fulfil",
+                f"error:{type(exc).__name__}",
+                code,
+                {"error": str(exc)},
+            )
+        finally:
+            self._processes.pop(order_id, None)
+
+    def _advance(
+        self, order_id: str, code: str, before: DeliveryStatus, after: DeliveryStatus
+    ) -> bool:
+        """Move one step if the order is still where the process thinks it is."""
+        with transaction(self.conn):
+            moved = self.conn.execute(
+                "UPDATE delivery_orders SET status = ? WHERE delivery_order_id = ? AND status = ?",
+                (after.value, order_id, before.value),
+            ).rowcount
+            if moved:
+                self.ctx.history.record(
+                    "state", "deliveryorder", after.value, code, {"deliveryOrderId": order_id}
+                )
+                self.reports.order_progressed(order_id, after)
+        return bool(moved)
+
+    def _packages(self, order_id: str) -> list[dict[int, int]]:
+        """The order's packages as {line rowid: units}: one, or two for the configured share.
+
+        A split takes half the units (rounded down) in line order for the first package, so
+        it may hold whole lines, part of a line, or both; orders of one unit never split.
+        """
+        lines = self.conn.execute(
+            "SELECT rowid, plan_qty FROM delivery_order_lines WHERE delivery_order_id = ?"
+            " ORDER BY rowid",
+            (order_id,),
+        ).fetchall()
+        whole = {int(row[0]): int(row[1]) for row in lines}
+        total = sum(whole.values())
+        share = self.config.partial_delivery_share
+        # Drawing only when a share is set keeps the random stream of other runs unchanged.
+        if share <= 0 or total < 2 or self.ctx.random.random() >= share:
+            return [whole]
+        first: dict[int, int] = {}
+        left = total // 2
+        for rowid, qty in whole.items():
+            take = min(qty, left)
+            if take > 0:
+                first[rowid] = take
+                left -= take
+        rest = {rowid: qty - first.get(rowid, 0) for rowid, qty in whole.items()}
+        return [first, {rowid: qty for rowid, qty in rest.items() if qty > 0}]
+
+    def _ship(self, order_id: str, package: dict[int, int], number: int, final: bool) -> None:
+        """One package leaves: its stock goes, the connector is told, the carrier takes over.
+
+        `package` maps line rowids to units. The final package makes the order DELIVERED
+        (delivered_sim/wall set now), an earlier one PARTDELIVERED; `actual_qty` of each line
+        adds up what has been shipped so far.
+        """
+        order = self.conn.execute(
+            "SELECT * FROM delivery_orders WHERE delivery_order_id = ?", (order_id,)
+        ).fetchone()
+        warehouse, code = order["warehouse_code"], order["delivery_order_code"]
+        owner = order["owner_code"]
+        shipper = order["logistics_code"] or self.catalog.warehouses[warehouse].carrier_code
+        order_express = order["express_code"]
+        if number == 1:  # the order's own waybill: as the create gave it, else issued now
+            express = order_express or self._waybill(code, shipper, owner)
+            order_express = express
+        else:  # every further parcel needs a number of its own
+            express = self._waybill(f"{code}-{number}", shipper, owner)
+        lines = [
+            ReportLine(
+                line["order_line_no"],
+                line["owner_code"],
+                line["item_code"],
+                line["inventory_type"],
+                line["plan_qty"],
+                package[line["rowid"]],
+            )
+            for line in self.conn.execute(
+                "SELECT rowid, * FROM delivery_order_lines WHERE delivery_order_id = ?"
+                " ORDER BY rowid",
+                (order_id,),
+            )
+            if line["rowid"] in package
+        ]
+        weights = self.catalog.weights
+        weight = round(sum(weights[ln.item_code] * ln.actual_qty for ln in lines), 3)
+        status = DeliveryStatus.DELIVERED if final else DeliveryStatus.PARTDELIVERED
+        now_sim, now_wall = format_qimen_time(self.ctx.clock.now()), self.ctx.clock.wall()
+        single = final and number == 1
+        tag = "" if single else f"-P{number}"
+        with transaction(self.conn):
+            self.conn.execute(
+                "UPDATE delivery_orders SET status = ?, express_code = ?,"
+                " weight_kg = COALESCE(weight_kg, 0) + ?, delivered_sim = ?, delivered_wall = ?"
+                " WHERE delivery_order_id = ?",
+                (
+                    status.value,
+                    order_express,
+                    weight,
+                    now_sim if final else None,
+                    now_wall if final else None,
+                    order_id,
+                ),
+            )
+            for rowid, qty in package.items():
+                self.conn.execute(
+                    "UPDATE delivery_order_lines SET actual_qty = actual_qty + ? WHERE rowid = ?",
+                    (qty, rowid),
+                )
+            for line in lines:
+                self.stock.ship(warehouse, line.item_code, line.actual_qty, order_id)
+            detail: dict[str, Any] = {
+                "deliveryOrderId": order_id,
+                "expressCode": express,
+                "weight": weight,
+            }
+            if not single:
+                detail["package"] = number
+            self.ctx.history.record("state", "deliveryorder", status.value, code, detail)
+            self.reports.stock_changed(
+                owner,
+                code,
+                order["order_type"],
+                f"{order_id}{tag}-STOCK",
+                [(warehouse, line.item_code, -line.actual_qty) for line in lines],
+            )
+            self.reports.order_progressed(order_id, status, None if single else f"包裹 {number}")
+        self.reports.emit(
+            PackageShipped(
+                order=OrderRef(code, order_id, owner, warehouse, order["order_type"]),
+                logistics_code=order["logistics_code"],
+                order_express_code=order_express,
+                express_code=express,
+                weight_kg=weight,
+                lines=tuple(lines),
+                confirm_time=now_sim,  # this package's: orderConfirmTime
+                final=final,
+                out_biz_code=f"{order_id}-{status.value}" + ("" if final else f"-{number}"),
+            )
+        )
+        if self.carrier is not None:
+            self.carrier.hand_over(express, shipper, weight)
+
+    def _waybill(self, order_code: str, shipper: str, owner: str) -> str:
+        if self.carrier is not None:
+            return self.carrier.issue_waybill(order_code, shipper, owner)
+        # No carrier wired (unit tests, WMS alone): a made-up but well-formed number.
+        return f"{shipper}{self.ctx.random.randrange(10**11, 10**12)}"

@@ -1,0 +1,62 @@
+"""The WMS fake's tables (docs/DATABASES.md, docs/protocols/wms.md "Tables")."""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS warehouses (
+    warehouse_code TEXT PRIMARY KEY, name TEXT, province TEXT, city TEXT, area TEXT,
+    address TEXT, carrier_code TEXT, pickers INTEGER, packers INTEGER
+);
+CREATE TABLE IF NOT EXISTS owners (owner_code TEXT PRIMARY KEY, name TEXT);
+CREATE TABLE IF NOT EXISTS items (
+    item_code TEXT PRIMARY KEY, name TEXT, category TEXT, weight_kg REAL,
+    owner_code TEXT, bar_code TEXT, updated_sim TEXT  -- owner NULL: the world's shared catalog
+);
+CREATE TABLE IF NOT EXISTS stock (
+    warehouse_code TEXT NOT NULL, item_code TEXT NOT NULL, initial_qty INTEGER NOT NULL,
+    on_hand INTEGER NOT NULL, reserved INTEGER NOT NULL,
+    PRIMARY KEY (warehouse_code, item_code)
+);
+CREATE TABLE IF NOT EXISTS stock_ledger (
+    seq INTEGER PRIMARY KEY, warehouse_code TEXT, item_code TEXT, field TEXT,
+    change INTEGER, balance_after INTEGER, reason TEXT, reference TEXT,
+    sim_time TEXT, wall_time REAL
+);
+CREATE TABLE IF NOT EXISTS delivery_orders (
+    delivery_order_id TEXT PRIMARY KEY, delivery_order_code TEXT NOT NULL,
+    source_order_code TEXT, owner_code TEXT NOT NULL, customer_id TEXT,
+    warehouse_code TEXT NOT NULL, order_type TEXT, status TEXT NOT NULL,
+    logistics_code TEXT, express_code TEXT, source_platform_code TEXT, shop_nick TEXT,
+    weight_kg REAL, created_sim TEXT, created_wall REAL, delivered_sim TEXT,
+    delivered_wall REAL, canceled_sim TEXT, canceled_wall REAL,
+    UNIQUE (owner_code, delivery_order_code)
+);
+CREATE INDEX IF NOT EXISTS delivery_orders_code ON delivery_orders(delivery_order_code);
+CREATE INDEX IF NOT EXISTS delivery_orders_express ON delivery_orders(express_code);
+CREATE TABLE IF NOT EXISTS delivery_order_lines (
+    delivery_order_id TEXT NOT NULL, order_line_no TEXT, item_code TEXT, plan_qty INTEGER,
+    actual_qty INTEGER, owner_code TEXT, source_order_code TEXT, inventory_type TEXT,
+    actual_price TEXT
+);
+CREATE INDEX IF NOT EXISTS delivery_order_lines_id ON delivery_order_lines(delivery_order_id);
+CREATE TABLE IF NOT EXISTS inbound_orders (
+    inbound_order_id TEXT PRIMARY KEY, kind TEXT NOT NULL, order_code TEXT NOT NULL,
+    owner_code TEXT NOT NULL, warehouse_code TEXT NOT NULL, order_type TEXT, status TEXT NOT NULL,
+    supplier_code TEXT, purchase_order_code TEXT, pre_delivery_order_code TEXT,
+    logistics_code TEXT, express_code TEXT, return_reason TEXT, created_sim TEXT,
+    created_wall REAL, confirmed_sim TEXT, confirmed_wall REAL,
+    UNIQUE (kind, owner_code, order_code)
+);
+CREATE TABLE IF NOT EXISTS inbound_order_lines (
+    inbound_order_id TEXT NOT NULL, order_line_no TEXT, item_code TEXT, plan_qty INTEGER,
+    actual_qty INTEGER, owner_code TEXT, inventory_type TEXT
+);
+CREATE INDEX IF NOT EXISTS inbound_order_lines_id ON inbound_order_lines(inbound_order_id);
+CREATE TABLE IF NOT EXISTS transfer_orders (
+    transfer_order_id TEXT PRIMARY KEY, transfer_order_code TEXT NOT NULL,
+    owner_code TEXT NOT NULL, from_warehouse_code TEXT NOT NULL, to_warehouse_code TEXT NOT NULL,
+    status TEXT NOT NULL, created_sim TEXT, created_wall REAL,
+    UNIQUE (owner_code, transfer_order_code)
+);
+CREATE TABLE IF NOT EXISTS transfer_order_lines (
+    transfer_order_id TEXT NOT NULL, order_line_no TEXT, item_code TEXT, qty INTEGER
+);
+"""
