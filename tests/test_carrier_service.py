@@ -12,8 +12,9 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from fake_systems.carrier.api.kdniao_push import attach, push_accepted
 from fake_systems.carrier.models import CarrierConfig, CarrierError
-from fake_systems.carrier.service import CarrierService, push_accepted
+from fake_systems.carrier.service import CarrierService
 from fake_systems.common.credentials import KdniaoCredentials
 from fake_systems.common.webhooks import PushReply
 from simulator.scenario import CarrierSettings
@@ -36,6 +37,7 @@ CREDENTIALS = KdniaoCredentials(ebusiness_id="1234567", api_key="test-api-key")
 def carrier(make_context, world) -> CarrierService:
     service = CarrierService(make_context("carrier"), CREDENTIALS, FIXED)
     service.setup(world)
+    attach(service)  # its tracking changes go out as Kdniao 101 pushes
     return service
 
 
@@ -269,6 +271,7 @@ def problem_service(make_context, world, **rates: float) -> CarrierService:
     config = CarrierConfig(**{**FIXED.__dict__, "stuck_hours": 30.0, **rates})
     service = CarrierService(make_context("carrier"), CREDENTIALS, config)
     service.setup(world)
+    attach(service)
     return service
 
 

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from fake_systems.common.context import SystemContext
+from fake_systems.common.pipeline import OwnerScope
 from fake_systems.oms.api import wdt
 from fake_systems.oms.models import InvalidRequest
 from fake_systems.oms.raw_trades import MAX_TRADES_PER_PUSH
@@ -237,7 +238,7 @@ def test_push_refuses_bad_shop_and_list(oms: OmsService, world: World) -> None:
     assert oms.push_raw_trades("TM-A", [valid] * MAX_TRADES_PER_PUSH) == (1, 49)
     # A scoped caller may not push into another owner's shop.
     with pytest.raises(InvalidRequest, match="shop_no"):
-        oms.push_raw_trades("TM-B", [valid], owners=("OWNER-A",))
+        oms.push_raw_trades("TM-B", [valid], scope=OwnerScope.of(("OWNER-A",)))
     assert count_orders(oms) == (1, 2)
 
 

@@ -1,4 +1,5 @@
-"""The carrier fake's vocabulary: configuration, Kdniao states and codes, waybills, traces."""
+"""The carrier fake's vocabulary: configuration, Kdniao states and codes, waybills, traces,
+the tracking event."""
 
 from __future__ import annotations
 
@@ -161,6 +162,16 @@ class Tracking:
     state_ex: str
     location: str
     traces: tuple[Trace, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class TrackingChanged:
+    """Domain event: a parcel moved, as one subscribing account sees it, for that account's
+    callback. The protocol side renders and signs it (Kdniao: a 101 push)."""
+
+    account: str  # the subscriber's merchant account (EBusinessID)
+    callback_url: str
+    tracking: Tracking
 
 
 class CarrierError(Exception):

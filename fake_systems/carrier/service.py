@@ -1,4 +1,5 @@
-"""The carrier fake's domain: waybills, subscriptions, parcels moving in simulated time, pushes.
+"""The carrier fake's domain: waybills, subscriptions, parcels moving in simulated time, and
+the tracking events a subscriber is told about (the protocol side renders and signs them).
 
 Accounts: every EBusinessID the carrier issued (the connector's, and one per cargo owner) is a
 separate merchant account. A waybill belongs to the account that created it; only that
@@ -9,12 +10,10 @@ labelled itself) are open to every account, as real Kdniao tracks any number.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
-import orjson
 import simpy
 
 from fake_systems.carrier.models import (
@@ -43,13 +42,13 @@ from fake_systems.carrier.models import (
     ShipperSpec,
     Trace,
     Tracking,
+    TrackingChanged,
     Waybill,
 )
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import KdniaoCredentials
-from fake_systems.common.signing import kdniao_data_sign
+from fake_systems.common.pipeline import OwnerScope
 from fake_systems.common.storage import transaction
-from fake_systems.common.webhooks import Push, PushReply
 from simulator.clock import format_qimen_time
 from simulator.world import World
 
@@ -133,12 +132,20 @@ class _QueryWindow:
 
 
 class CarrierService:
-    """A Kdniao-fronted express carrier: issues waybills, tracks parcels, pushes traces.
+    """A Kdniao-fronted express carrier: issues waybills, tracks parcels, tells subscribers.
 
     The simulator and the WMS call it in process (it implements the WMS's `CarrierDesk`,
     on the connector's account); the Kdniao adapter calls it for every account. The runner
-    sets `push_callback_url` to where the connector receives 101 tracking pushes; other
-    accounts' callbacks go in `callback_urls` (by EBusinessID).
+    sets `push_callback_url` to where the connector receives tracking pushes; other
+    accounts' callbacks go in `callback_urls` (by EBusinessID). Each change a subscriber
+    should hear of is a `TrackingChanged` handed to `on_tracking`, which the Kdniao side
+    sets (carrier/api/kdniao_push.py renders and signs the 101 push).
+
+    Tenancy is per merchant account, not per cargo owner: a waybill belongs to the account
+    (EBusinessID) that created it, and two accounts that may both ship for every owner still
+    never see each other's waybills. So the account methods take `account`; the account's
+    `OwnerScope` (the owners its credential names) decides only which owners' shipments may
+    leave under its waybills (`waybill_usable`).
 
     LIMITATIONS (what the fake does not imitate):
     - Problem parcels follow fixed scripts (refused 404, stuck 401/402, locker 211 -> 311 or
@@ -167,6 +174,8 @@ class CarrierService:
         self.push_callback_url: str | None = None
         self.callback_urls: dict[str, str] = {}
         self.accounts: dict[str, KdniaoCredentials] = {credentials.ebusiness_id: credentials}
+        # Where tracking changes go; None: nobody is told (no protocol attached).
+        self.on_tracking: Callable[[TrackingChanged], None] | None = None
         # Origin city per ShipperCode, from the warehouses that ship with that carrier.
         self._origin_by_shipper: dict[str, str] = {}
         self._queries: dict[str, _QueryWindow] = {}
@@ -185,7 +194,7 @@ class CarrierService:
     # -- accounts --------------------------------------------------------------------------
 
     def add_account(self, credentials: KdniaoCredentials) -> None:
-        """Open a merchant account (its pushes are signed with its own api key)."""
+        """Open a merchant account (its pushes are signed with its own credentials)."""
         self.accounts.setdefault(credentials.ebusiness_id, credentials)
 
     def _account(self, account: str | None) -> str:
@@ -205,9 +214,7 @@ class CarrierService:
     def _entitled(self, account: str, owner_code: str) -> bool:
         """Whether the account may ship for that cargo owner (empty owners: every owner)."""
         credentials = self.accounts.get(account)
-        return credentials is not None and (
-            not credentials.owners or owner_code in credentials.owners
-        )
+        return credentials is not None and OwnerScope.of(credentials.owners).allows(owner_code)
 
     def _visible(self, logistic_code: str, account: str) -> bool:
         """An account sees its own waybills and numbers no account issued."""
@@ -374,7 +381,7 @@ class CarrierService:
         if created:
             tracking = self.tracking(logistic_code, owner)
             if tracking is not None and tracking.traces:
-                self._push(tracking, owner)
+                self._tell(owner, tracking)
         return created
 
     def is_subscribed(self, logistic_code: str, account: str | None = None) -> bool:
@@ -578,7 +585,8 @@ class CarrierService:
     def _advance(
         self, logistic_code: str, state: int, state_ex: str, location: str, station: str
     ) -> None:
-        """One step of the journey: parcel row, a trace line and a history line, then pushes."""
+        """One step of the journey: parcel row, a trace line and a history line, then every
+        subscriber with a callback is told."""
         conn = self.ctx.conn
         now = format_qimen_time(self.ctx.clock.now())
         signed = state == STATE_SIGNED
@@ -619,13 +627,13 @@ class CarrierService:
         ).fetchall()
         for row in subscribers:
             account = row["ebusiness_id"]
-            if self.callback_url(account) is None:
+            if self.on_tracking is None or self.callback_url(account) is None:
                 continue
             tracking = self.tracking(logistic_code, account)
             if tracking is not None:
-                self._push(tracking, account)
+                self._tell(account, tracking)
 
-    # -- queries (1002) and pushes (101) ---------------------------------------------------
+    # -- queries (1002) and tracking events ------------------------------------------------
 
     def tracking(self, logistic_code: str, account: str | None = None) -> Tracking | None:
         """A parcel's state and traces as `account` sees them (the connector's by default).
@@ -668,62 +676,11 @@ class CarrierService:
             traces=traces,
         )
 
-    def _push(self, tracking: Tracking, account: str) -> None:
-        """Send one 101 push to the account's callback, signed with its key (no-op without)."""
+    def _tell(self, account: str, tracking: Tracking) -> None:
+        """Hand the account's view of the parcel to `on_tracking` (no-op without a callback)."""
         url = self.callback_url(account)
-        credentials = self.accounts.get(account)
-        if url is None or credentials is None:
-            return
-        body = {
-            "EBusinessID": account,
-            "PushTime": format_qimen_time(self.ctx.clock.now()),
-            "Count": 1,
-            "Data": [tracking_to_wire(tracking, account)],
-        }
-        request_data = orjson.dumps(body).decode()
-        form = {
-            "RequestData": request_data,
-            "RequestType": "101",
-            "DataSign": kdniao_data_sign(request_data, credentials.api_key),
-            "DataType": "2",
-        }
-        self.ctx.dispatcher.send(
-            Push(
-                operation="101",
-                entity=tracking.logistic_code,
-                url=url,
-                content=urlencode(form).encode(),
-                headers={"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"},
-                accepted=push_accepted,
-                payload_for_history=body,
-            )
-        )
-
-
-def tracking_to_wire(tracking: Tracking, ebusiness_id: str) -> dict[str, Any]:
-    """A parcel as one item of a 101 push's Data[] (and, nearly, a 1002 answer)."""
-    return {
-        "EBusinessID": ebusiness_id,
-        "OrderCode": tracking.order_code,
-        "ShipperCode": tracking.shipper_code,
-        "LogisticCode": tracking.logistic_code,
-        "Success": True,
-        "State": str(tracking.state),
-        "StateEx": tracking.state_ex,
-        "Location": tracking.location,
-        "Traces": [trace.to_wire() for trace in tracking.traces],
-    }
-
-
-def push_accepted(reply: PushReply) -> bool:
-    """The subscriber accepted a 101 push if it answered JSON with `"Success": true`."""
-    if reply.status_code != 200:
-        return False
-    try:
-        answer = orjson.loads(reply.content)
-    except orjson.JSONDecodeError:
-        return False
-    return isinstance(answer, dict) and answer.get("Success") is True
+        if url is not None and self.on_tracking is not None:
+            self.on_tracking(TrackingChanged(account, url, tracking))
 
 
 def _waybill(row: Any, created: bool) -> Waybill:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import OmsCredentials
+from fake_systems.common.pipeline import OwnerScope
 from fake_systems.common.storage import transaction
 from fake_systems.oms.models import (
     TRACE_SIGNED,
@@ -158,7 +159,7 @@ class OmsService:
 
     Trades come from the simulator (create_paid_order) or a platform push (push_raw_trades),
     both through _insert_trade. Refunds (售后) are opened by the simulator and walk
-    20 -> 30 -> 40 -> 80 -> 90 (or 10). Every read and change takes an `owners` scope.
+    20 -> 30 -> 40 -> 80 -> 90 (or 10). Every read and change a caller makes takes its `OwnerScope`.
 
     LIMITATIONS (what the fake does not imitate):
     - No unpaid (10) or reviewed (55) stage: trades are created paid, review is implicit.
@@ -242,7 +243,7 @@ class OmsService:
         return trade_no
 
     def push_raw_trades(
-        self, shop_no: str, trades: object, owners: Collection[str] = ()
+        self, shop_no: str, trades: object, scope: OwnerScope = OwnerScope.EVERYONE
     ) -> tuple[int, int]:
         """A platform's raw trade push (原始单推送): store the new paid trades of one shop.
 
@@ -253,7 +254,7 @@ class OmsService:
         raw_trades.assign_warehouse. Returns (new_count, chg_count).
         """
         shop = self._shops.get(shop_no)
-        if shop is None or not self.owned(shop.owner_code, owners):
+        if shop is None or not scope.allows(shop.owner_code):
             raise InvalidRequest(f"shop_no {shop_no!r} is not a known shop")
         if not isinstance(trades, list) or not trades:
             raise InvalidRequest("trade_list is required (a non-empty list)")
@@ -351,11 +352,6 @@ class OmsService:
         self._rec_id += len(lines)
         return trade_no
 
-    @staticmethod
-    def owned(owner_code: str, owners: Collection[str]) -> bool:
-        """Whether a credential scoped to `owners` (empty: every owner) may touch this owner."""
-        return not owners or owner_code in owners
-
     # ---------------------------------------------------------------- query
 
     def query_trades(
@@ -365,11 +361,11 @@ class OmsService:
         status: int | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         page_no: int = 0,
-        owners: Collection[str] = (),
+        scope: OwnerScope = OwnerScope.EVERYONE,
     ) -> TradePage:
         """Trades with start_time <= modified < end_time (simulated), by (modified, trade_no).
 
-        Only trades of `owners`' shops when the scope is not empty.
+        Only trades of the scope's owners' shops.
 
         Raises InvalidRequest on malformed times or pager, WindowTooLong beyond 60 minutes.
         """
@@ -381,7 +377,7 @@ class OmsService:
             where += " AND trade_status = ?"
             args.append(status)
         total, rows = self._page(
-            "orders", where, args, owners, "modified_sim, trade_no", page_size, page_no
+            "orders", where, args, scope, "modified_sim, trade_no", page_size, page_no
         )
         return TradePage(total_count=total, trades=self._with_lines(rows))
 
@@ -390,13 +386,13 @@ class OmsService:
         table: str,
         where: str,
         args: list[object],
-        owners: Collection[str],
+        scope: OwnerScope,
         order: str,
         page_size: int,
         page_no: int,
     ) -> tuple[int, list[sqlite3.Row]]:
-        """The whole selection's count and one page of its rows, within the owners' scope."""
-        where, args = _scoped(where, args, owners)
+        """The whole selection's count and one page of its rows, within the scope."""
+        where, args = _scoped(where, args, scope)
         total = int(
             self.conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}", args).fetchone()[0]
         )
@@ -470,18 +466,22 @@ class OmsService:
 
     # ---------------------------------------------------------------- state changes
 
-    def _status_row(self, trade_no: str, owners: Collection[str] = ()) -> sqlite3.Row:
+    def _status_row(self, trade_no: str, scope: OwnerScope = OwnerScope.EVERYONE) -> sqlite3.Row:
         row = self.conn.execute(
             "SELECT trade_status, logistics_no, owner_code FROM orders WHERE trade_no = ?",
             (trade_no,),
         ).fetchone()
         # Another owner's trade is answered exactly like a missing one: no existence leak.
-        if row is None or not self.owned(row["owner_code"], owners):
+        if row is None or not scope.allows(row["owner_code"]):
             raise UnknownTrade(f"trade {trade_no!r} does not exist")
         return row
 
     def sync_logistics(
-        self, trade_no: str, logistics_code: str, logistics_no: str, owners: Collection[str] = ()
+        self,
+        trade_no: str,
+        logistics_code: str,
+        logistics_no: str,
+        scope: OwnerScope = OwnerScope.EVERYONE,
     ) -> bool:
         """Mark a paid trade shipped (30 -> 95) with its waybill; True if it changed.
 
@@ -491,7 +491,7 @@ class OmsService:
         if not logistics_code or not logistics_no:
             raise InvalidRequest("logistics_code and logistics_no are required")
         with transaction(self.conn):
-            row = self._status_row(trade_no, owners)
+            row = self._status_row(trade_no, scope)
             status = row["trade_status"]
             if status in (TradeStatus.SHIPPED, TradeStatus.COMPLETED):
                 if row["logistics_no"] == logistics_no:
@@ -525,7 +525,11 @@ class OmsService:
         return True
 
     def upload_trace(
-        self, trade_no: str, logistics_no: str, state: int, owners: Collection[str] = ()
+        self,
+        trade_no: str,
+        logistics_no: str,
+        state: int,
+        scope: OwnerScope = OwnerScope.EVERYONE,
     ) -> bool:
         """Record a tracking state; state 3 (signed) completes a shipped trade (95 -> 110).
 
@@ -536,7 +540,7 @@ class OmsService:
             raise InvalidRequest("logistics_no is required")
         clock = self.ctx.clock
         with transaction(self.conn):
-            row = self._status_row(trade_no, owners)
+            row = self._status_row(trade_no, scope)
             now_text = format_qimen_time(clock.now())
             wall = clock.wall()
             if state == TRACE_SIGNED:
@@ -729,10 +733,11 @@ class OmsService:
         refund_type: int | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         page_no: int = 0,
-        owners: Collection[str] = (),
+        scope: OwnerScope = OwnerScope.EVERYONE,
     ) -> Page[Refund]:
         """Refunds with modified_from <= modified < modified_to (at most 30 days), by
-        (modified, refund_no); optionally one status and one type; only `owners`' shops."""
+        (modified, refund_no); optionally one status and one type; only the scope's owners'
+        shops."""
         start, end = _window(
             ("modified_from", modified_from), ("modified_to", modified_to), MAX_REFUND_WINDOW
         )
@@ -744,7 +749,7 @@ class OmsService:
                 where += f" AND {column} = ?"
                 args.append(value)
         total, rows = self._page(
-            "refunds", where, args, owners, "modified_sim, refund_no", page_size, page_no
+            "refunds", where, args, scope, "modified_sim, refund_no", page_size, page_no
         )
         refunds = []
         for row in rows:
@@ -778,7 +783,7 @@ class OmsService:
         shop_no: str | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         page_no: int = 0,
-        owners: Collection[str] = (),
+        scope: OwnerScope = OwnerScope.EVERYONE,
     ) -> Page[Trade]:
         """Trades awaiting a logistics sync: paid (30), no waybill yet, by (paid, trade_no).
 
@@ -791,7 +796,7 @@ class OmsService:
             where += " AND shop_no = ?"
             args.append(shop_no)
         total, rows = self._page(
-            "orders", where, args, owners, "paid_sim, trade_no", page_size, page_no
+            "orders", where, args, scope, "paid_sim, trade_no", page_size, page_no
         )
         return Page(total, self._with_lines(rows))
 
@@ -830,10 +835,10 @@ class OmsService:
             )
         return len(rows)
 
-    def shops(self, owners: Collection[str] = ()) -> list[Shop]:
-        """The shops, by shop_no; only `owners`' when scoped."""
+    def shops(self, scope: OwnerScope = OwnerScope.EVERYONE) -> list[Shop]:
+        """The shops of the scope's owners, by shop_no."""
         return sorted(
-            (shop for shop in self._shops.values() if self.owned(shop.owner_code, owners)),
+            (shop for shop in self._shops.values() if scope.allows(shop.owner_code)),
             key=lambda shop: shop.shop_no,
         )
 
@@ -844,10 +849,11 @@ class OmsService:
         ).fetchall()
 
 
-def _scoped(where: str, args: list[object], owners: Collection[str]) -> tuple[str, list[object]]:
-    """Narrow an `orders` WHERE clause to the owners' trades (no narrowing for ())."""
-    if not owners:
+def _scoped(where: str, args: list[object], scope: OwnerScope) -> tuple[str, list[object]]:
+    """Narrow a WHERE clause on `owner_code` to the scope's owners (none for every owner)."""
+    if scope.owners is None:
         return where, args
+    owners = scope.names  # an empty scope gives `IN ()`: nothing, as it should
     marks = ",".join("?" * len(owners))
     return f"{where} AND owner_code IN ({marks})", [*args, *owners]
 

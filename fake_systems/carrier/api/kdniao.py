@@ -4,20 +4,28 @@
 1002 instant tracking and 2002 number recognition at /Ebusiness/EbusinessOrderHandle.aspx.
 Every EBusinessID the carrier issued is its own merchant account, checked against its own
 api key; a request only sees the waybills of its account.
+
+What this protocol is, for the shared pipeline (fake_systems/common/pipeline.py): the codec
+(a form envelope around RequestData JSON), the authentication (EBusinessID and DataSign),
+and per path the RequestTypes it serves (`PATHS`). Pushes (101) are kdniao_push.py's.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from fake_systems.carrier.api import kdniao_push
+from fake_systems.carrier.api.kdniao_push import tracking_to_wire
 from fake_systems.carrier.models import (
     RESULT_ALREADY_ORDERED,
     RESULT_BAD_SIGN,
@@ -30,9 +38,20 @@ from fake_systems.carrier.models import (
     Address,
     CarrierError,
 )
-from fake_systems.carrier.service import CarrierService, tracking_to_wire
-from fake_systems.common.app import make_app, read_body_limited
+from fake_systems.carrier.service import CarrierService
+from fake_systems.common.app import make_app
 from fake_systems.common.credentials import KdniaoCredentials
+from fake_systems.common.pipeline import (
+    UNPARSED_BODY_PREFIX,
+    Call,
+    Caller,
+    Handler,
+    Inbound,
+    OwnerScope,
+    Pipeline,
+    Protocol,
+    WireError,
+)
 from fake_systems.common.signing import constant_time_equal, kdniao_data_sign
 from fake_systems.common.wire import (
     MAX_CODE_CHARS,
@@ -43,15 +62,54 @@ from fake_systems.common.wire import (
 )
 from simulator.clock import format_qimen_time
 
+SYSTEM = "carrier"
 ENVELOPE_FIELDS = ("RequestData", "EBusinessID", "RequestType", "DataSign")
 NO_TRACE_REASON = "暂无轨迹信息"
+SYSTEM_ERROR_REASON = "系统错误，请稍后重试"
 # Largest form body read (bytes). A 1007 with a long Commodity list is a few KB; Kdniao's own
 # limit is not published (see docs/protocols/carrier.md).
 MAX_BODY_BYTES = 256 * 1024
 
-# A handler gets the decoded RequestData and the caller's account, and answers the success
-# body (or raises CarrierError).
-Handler = Callable[[dict[str, Any], KdniaoCredentials], dict[str, Any]]
+# A method gets the service, the decoded RequestData and the caller's account, and answers
+# the success body (or raises WireError, or a CarrierError the protocol translates).
+Method = Callable[[CarrierService, dict[str, Any], KdniaoCredentials], dict[str, Any]]
+
+
+class KdniaoRefusal(WireError):
+    """A refusal whose answer carries more than the four failure fields (2002's Shippers)."""
+
+    def __init__(self, code: str, message: str, **extra: Any) -> None:
+        super().__init__(code, message)
+        self.extra = extra
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A request's form fields, and its RequestData's JSON value or the refusal that earns."""
+
+    fields: dict[str, str]
+    data: Any = None  # None when RequestData is missing or empty
+
+    @property
+    def complete(self) -> bool:
+        return all(self.fields.get(name) for name in ENVELOPE_FIELDS)
+
+
+def read_envelope(raw: bytes) -> Envelope:
+    """The form and its RequestData JSON, before anything is trusted; pure, so the pipeline
+    reads big bodies off the event loop. WireError(103) if the form is not UTF-8."""
+    try:
+        fields = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise WireError(RESULT_FORMAT, "请求不是 UTF-8 表单") from exc
+    request_data = fields.get("RequestData")
+    if not request_data:
+        return Envelope(fields)
+    try:
+        data: Any = load_json(request_data)
+    except ValueError:  # malformed, too deep or too large
+        data = WireError(RESULT_FORMAT, "RequestData 格式有误")
+    return Envelope(fields, data)
 
 
 def _json(body: dict[str, Any], status: int = 200) -> Response:
@@ -70,12 +128,12 @@ def failure(ebusiness_id: str, result_code: str, reason: str) -> dict[str, Any]:
 
 
 def _required(data: dict[str, Any], *names: str) -> list[str]:
-    """The values of required RequestData fields, as text; CarrierError(101) if one is missing."""
+    """The values of required RequestData fields, as text; WireError(101) if one is missing."""
     values = []
     for name in names:
         value = data.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
-            raise CarrierError(RESULT_MISSING_PARAMETER, f"缺少必要参数: {name}")
+            raise WireError(RESULT_MISSING_PARAMETER, f"缺少必要参数: {name}")
         values.append(_as_text(value, name))
     return values
 
@@ -90,15 +148,15 @@ def _optional_text(data: dict[str, Any], name: str, limit: int = MAX_CODE_CHARS)
 def _as_text(value: Any, name: str, limit: int = MAX_CODE_CHARS) -> str:
     """A field as stripped text: a string without control characters and at most `limit`
     characters, or a whole number written without quotes (never a JSON true/false);
-    CarrierError(103) otherwise."""
+    WireError(103) otherwise."""
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if not isinstance(value, str):
-        raise CarrierError(RESULT_FORMAT, f"{name} 格式有误")
+        raise WireError(RESULT_FORMAT, f"{name} 格式有误")
     try:
         return check_text(value, limit).strip()
     except WireValueError:
-        raise CarrierError(
+        raise WireError(
             RESULT_FORMAT, f"{name} 格式有误：不得含控制字符，长度不超过 {limit}"
         ) from None
 
@@ -108,7 +166,7 @@ def _address(data: dict[str, Any], name: str) -> Address | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise CarrierError(RESULT_FORMAT, f"{name} 格式有误")
+        raise WireError(RESULT_FORMAT, f"{name} 格式有误")
     return Address(
         province=_optional_text(value, "ProvinceName", MAX_TEXT_CHARS),
         city=_optional_text(value, "CityName", MAX_TEXT_CHARS),
@@ -122,50 +180,37 @@ def _sign_matches(sent: str, expected: str) -> bool:
     return any(constant_time_equal(candidate, expected) for candidate in candidates)
 
 
-class KdniaoAdapter:
-    """Translates Kdniao envelopes to service calls; every outcome is recorded as `api_in`."""
+class KdniaoProtocol(Protocol):
+    """One Kdniao path for the pipeline: the envelope, the account's DataSign, and the
+    RequestTypes that path serves (another type answers 105, as Kdniao does)."""
+
+    system = SYSTEM
+    max_body_bytes = MAX_BODY_BYTES
 
     def __init__(
         self,
         service: CarrierService,
-        credentials: KdniaoCredentials,
-        tenants: Sequence[KdniaoCredentials] = (),
+        accounts: Sequence[KdniaoCredentials],
+        methods: Mapping[str, Method],
     ) -> None:
         self.service = service
-        self.credentials = credentials
-        self.ctx = service.ctx
-        self.accounts = [credentials, *tenants]
-        for account in self.accounts:
-            service.add_account(account)
+        self.accounts = accounts
+        self.operations: dict[str, Handler] = {
+            request_type: self._operation(method) for request_type, method in methods.items()
+        }
+        # The history's name for a call whose RequestType is not known yet: every type served.
+        self.served = "/".join(methods)
 
-    def router(self) -> APIRouter:
-        router = APIRouter(tags=["kdniao"])
+    def _operation(self, method: Method) -> Handler:
+        """The pipeline's handler for one RequestType: the domain's refusals keep their code."""
 
-        @router.post("/api/EOrderService", summary="1007 create / 1147 cancel electronic waybill")
-        async def eorder(request: Request) -> Response:
-            return self.serve(
-                await read_body_limited(request, MAX_BODY_BYTES),
-                {"1007": self.create_waybill, "1147": self.cancel},
-            )
+        def handle(call: Call) -> dict[str, Any]:
+            try:
+                return method(self.service, call.data, call.caller.credential)  # type: ignore[union-attr]
+            except CarrierError as exc:
+                raise WireError(exc.result_code, exc.reason) from exc
 
-        @router.post("/api/dist", summary="1008 subscribe to tracking pushes")
-        async def dist(request: Request) -> Response:
-            return self.serve(
-                await read_body_limited(request, MAX_BODY_BYTES),
-                {"1008": self.subscribe, "8008": self.subscribe},
-            )
-
-        @router.post(
-            "/Ebusiness/EbusinessOrderHandle.aspx",
-            summary="1002 instant tracking query, 2002 number recognition",
-        )
-        async def query(request: Request) -> Response:
-            return self.serve(
-                await read_body_limited(request, MAX_BODY_BYTES),
-                {"1002": self.query, "8001": self.query, "2002": self.recognise},
-            )
-
-        return router
+        return handle
 
     def _account(self, ebusiness_id: str) -> KdniaoCredentials | None:
         found = None
@@ -174,146 +219,180 @@ class KdniaoAdapter:
                 found = account
         return found
 
-    def serve(self, body: bytes | None, handlers: dict[str, Handler]) -> Response:
-        """Check the envelope, run the handler for its RequestType, answer and record the call.
+    def parse(self, inbound: Inbound) -> Any:
+        return read_envelope(inbound.body)
 
-        `body` None means the body was larger than MAX_BODY_BYTES and was not read.
-        """
-        ebusiness_id = ""
-        operation = "/".join(handlers)
-        data: Any = None
-        raw = ""
-        try:
-            if body is None:
-                raise CarrierError(RESULT_FORMAT, f"请求报文超过 {MAX_BODY_BYTES} 字节")
-            try:
-                fields = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
-            except (UnicodeDecodeError, ValueError) as exc:
-                raise CarrierError(RESULT_FORMAT, "请求不是 UTF-8 表单") from exc
-            ebusiness_id = fields.get("EBusinessID", "")
-            missing = [name for name in ENVELOPE_FIELDS if not fields.get(name)]
-            if missing:
-                raise CarrierError(RESULT_MISSING_PARAMETER, f"缺少必要参数: {', '.join(missing)}")
-            operation = fields["RequestType"]
-            request_data = raw = fields["RequestData"]
-            account = self._account(ebusiness_id)
-            if account is None:
-                raise CarrierError(RESULT_USER, "EBusinessID 不存在或未开通接口")
-            expected = kdniao_data_sign(request_data, account.api_key)
-            if not _sign_matches(fields["DataSign"], expected):
-                raise CarrierError(RESULT_BAD_SIGN, "DataSign 验证失败")
-            if fields.get("DataType", "2") != "2":
-                raise CarrierError(RESULT_FORMAT, "DataType 只支持 2 (JSON)")
-            handler = handlers.get(operation)
-            if handler is None:
-                raise CarrierError(RESULT_OTHER, f"该地址不支持 RequestType {operation}")
-            try:
-                data = load_json(request_data)
-            except ValueError as exc:  # malformed, too deep or too large
-                raise CarrierError(RESULT_FORMAT, "RequestData 格式有误") from exc
-            if not isinstance(data, dict):
-                raise CarrierError(RESULT_FORMAT, "RequestData 格式有误")
-            answer = handler(data, account)
-        except CarrierError as error:
-            self.ctx.history.record(
-                "api_in",
-                operation,
-                error.result_code,
-                _entity(data),
-                # Undecodable data is kept as sent (cut short) so the history shows what came.
-                {"RequestData": data if data is not None else raw[:2000], "Reason": error.reason},
-            )
-            return _json(failure(ebusiness_id, error.result_code, error.reason))
-        outcome = answer.get("ResultCode", RESULT_SUCCESS)
-        self.ctx.history.record("api_in", operation, outcome, _entity(data), {"RequestData": data})
-        if self.ctx.faults.hits(self.ctx.name, operation, "lost_response"):
-            self.ctx.history.record("fault", operation, "lost_response", _entity(data))
-            return Response(b"Gateway Timeout", status_code=504, media_type="text/plain")
+    def operation_of(self, call: Call) -> str:
+        envelope = call.parsed
+        if isinstance(envelope, Envelope) and envelope.complete:
+            return envelope.fields["RequestType"]
+        return self.served
+
+    def authenticate(self, call: Call) -> Caller:
+        """Envelope complete (101), account known (104), DataSign (102), DataType (103)."""
+        envelope = call.parsed
+        if isinstance(envelope, WireError):
+            raise envelope  # without a readable form there is nobody to authenticate
+        fields = envelope.fields
+        missing = [name for name in ENVELOPE_FIELDS if not fields.get(name)]
+        if missing:
+            raise WireError(RESULT_MISSING_PARAMETER, f"缺少必要参数: {', '.join(missing)}")
+        account = self._account(fields["EBusinessID"])
+        if account is None:
+            raise WireError(RESULT_USER, "EBusinessID 不存在或未开通接口")
+        expected = kdniao_data_sign(fields["RequestData"], account.api_key)
+        if not _sign_matches(fields["DataSign"], expected):
+            raise WireError(RESULT_BAD_SIGN, "DataSign 验证失败")
+        if fields.get("DataType", "2") != "2":
+            raise WireError(RESULT_FORMAT, "DataType 只支持 2 (JSON)")
+        return Caller(account.ebusiness_id, OwnerScope.of(account.owners), account)
+
+    def decode(self, call: Call) -> dict[str, Any]:
+        data = call.parsed.data
+        if isinstance(data, WireError):
+            raise data
+        if not isinstance(data, dict):
+            raise WireError(RESULT_FORMAT, "RequestData 格式有误")
+        call.entity = _entity(data)
+        return data
+
+    def encode(self, call: Call, result: Any) -> Response:
+        return _json(result)
+
+    def encode_error(self, call: Call, error: WireError) -> Response:
+        envelope = call.parsed
+        sent_id = envelope.fields.get("EBusinessID", "") if isinstance(envelope, Envelope) else ""
+        answer = failure(sent_id, error.code, error.message)
+        if isinstance(error, KdniaoRefusal):
+            answer.update(error.extra)
         return _json(answer)
 
-    def create_waybill(self, data: dict[str, Any], account: KdniaoCredentials) -> dict[str, Any]:
-        order_code, shipper_code = _required(data, "OrderCode", "ShipperCode")
-        waybill = self.service.create_waybill(
-            order_code,
-            shipper_code,
-            sender=_address(data, "Sender"),
-            receiver=_address(data, "Receiver"),
-            account=account.ebusiness_id,
-        )
+    def too_large(self) -> WireError:
+        return WireError(RESULT_FORMAT, f"请求报文超过 {MAX_BODY_BYTES} 字节")
+
+    def unknown_operation(self, call: Call) -> WireError:
+        return WireError(RESULT_OTHER, f"该地址不支持 RequestType {call.operation}")
+
+    def internal_error(self) -> WireError:
+        return WireError(RESULT_OTHER, SYSTEM_ERROR_REASON)
+
+    def history_payload(self, call: Call) -> Any:
+        """RequestData as decoded once the caller is proven, else as sent (cut short)."""
+        if call.data is not None:
+            return {"RequestData": call.data, **call.record}
+        envelope = call.parsed
+        sent = envelope.fields.get("RequestData", "") if isinstance(envelope, Envelope) else ""
+        return {"RequestData": sent[:UNPARSED_BODY_PREFIX], **call.record}
+
+    def lost_response(self, call: Call) -> Response:
+        return Response(b"Gateway Timeout", status_code=504, media_type="text/plain")
+
+
+# -- the RequestTypes ------------------------------------------------------------------------
+
+
+def _create_waybill(
+    service: CarrierService, data: dict[str, Any], account: KdniaoCredentials
+) -> dict[str, Any]:
+    order_code, shipper_code = _required(data, "OrderCode", "ShipperCode")
+    waybill = service.create_waybill(
+        order_code,
+        shipper_code,
+        sender=_address(data, "Sender"),
+        receiver=_address(data, "Receiver"),
+        account=account.ebusiness_id,
+    )
+    return {
+        "EBusinessID": account.ebusiness_id,
+        "Success": True,
+        "ResultCode": RESULT_SUCCESS if waybill.created else RESULT_ALREADY_ORDERED,
+        "Reason": "" if waybill.created else "该订单号已下单成功",
+        "UniquerRequestNumber": str(uuid.uuid4()),
+        "Order": {
+            "OrderCode": waybill.order_code,
+            "ShipperCode": waybill.shipper_code,
+            "LogisticCode": waybill.logistic_code,
+            "MarkDestination": waybill.mark_destination,
+            "SortingCode": waybill.sorting_code,
+        },
+    }
+
+
+def _cancel(
+    service: CarrierService, data: dict[str, Any], account: KdniaoCredentials
+) -> dict[str, Any]:
+    shipper_code, order_code, exp_no = _required(data, "ShipperCode", "OrderCode", "ExpNo")
+    service.cancel_waybill(shipper_code, order_code, exp_no, account.ebusiness_id)
+    return {
+        "EBusinessID": account.ebusiness_id,
+        "Success": True,
+        "ResultCode": RESULT_SUCCESS,
+        "Reason": "",
+    }
+
+
+def _subscribe(
+    service: CarrierService, data: dict[str, Any], account: KdniaoCredentials
+) -> dict[str, Any]:
+    shipper_code, logistic_code = _required(data, "ShipperCode", "LogisticCode")
+    service.subscribe(
+        shipper_code, logistic_code, _optional_text(data, "OrderCode"), account.ebusiness_id
+    )
+    return {
+        "EBusinessID": account.ebusiness_id,
+        "UpdateTime": format_qimen_time(service.ctx.clock.now()),
+        "Success": True,
+        "Reason": "",
+    }
+
+
+def _query(
+    service: CarrierService, data: dict[str, Any], account: KdniaoCredentials
+) -> dict[str, Any]:
+    shipper_code, logistic_code = _required(data, "ShipperCode", "LogisticCode")
+    order_code = _optional_text(data, "OrderCode")
+    ebusiness_id = account.ebusiness_id
+    service.count_query(ebusiness_id)
+    # Another account's waybill answers exactly like a number never seen: no leak.
+    tracking = service.tracking(logistic_code, ebusiness_id)
+    if tracking is None:
         return {
-            "EBusinessID": account.ebusiness_id,
-            "Success": True,
-            "ResultCode": RESULT_SUCCESS if waybill.created else RESULT_ALREADY_ORDERED,
-            "Reason": "" if waybill.created else "该订单号已下单成功",
-            "UniquerRequestNumber": str(uuid.uuid4()),
-            "Order": {
-                "OrderCode": waybill.order_code,
-                "ShipperCode": waybill.shipper_code,
-                "LogisticCode": waybill.logistic_code,
-                "MarkDestination": waybill.mark_destination,
-                "SortingCode": waybill.sorting_code,
-            },
-        }
-
-    def cancel(self, data: dict[str, Any], account: KdniaoCredentials) -> dict[str, Any]:
-        shipper_code, order_code, exp_no = _required(data, "ShipperCode", "OrderCode", "ExpNo")
-        self.service.cancel_waybill(shipper_code, order_code, exp_no, account.ebusiness_id)
-        return {
-            "EBusinessID": account.ebusiness_id,
-            "Success": True,
-            "ResultCode": RESULT_SUCCESS,
-            "Reason": "",
-        }
-
-    def subscribe(self, data: dict[str, Any], account: KdniaoCredentials) -> dict[str, Any]:
-        shipper_code, logistic_code = _required(data, "ShipperCode", "LogisticCode")
-        self.service.subscribe(
-            shipper_code, logistic_code, _optional_text(data, "OrderCode"), account.ebusiness_id
-        )
-        return {
-            "EBusinessID": account.ebusiness_id,
-            "UpdateTime": format_qimen_time(self.ctx.clock.now()),
-            "Success": True,
-            "Reason": "",
-        }
-
-    def query(self, data: dict[str, Any], account: KdniaoCredentials) -> dict[str, Any]:
-        shipper_code, logistic_code = _required(data, "ShipperCode", "LogisticCode")
-        order_code = _optional_text(data, "OrderCode")
-        ebusiness_id = account.ebusiness_id
-        self.service.count_query(ebusiness_id)
-        # Another account's waybill answers exactly like a number never seen: no leak.
-        tracking = self.service.tracking(logistic_code, ebusiness_id)
-        if tracking is None:
-            return {
-                "EBusinessID": ebusiness_id,
-                "OrderCode": order_code,
-                "ShipperCode": shipper_code,
-                "LogisticCode": logistic_code,
-                "Success": False,
-                "State": str(STATE_NO_TRACE),
-                "Reason": NO_TRACE_REASON,
-                "Traces": [],
-            }
-        answer = tracking_to_wire(tracking, ebusiness_id)
-        answer["Reason"] = "" if tracking.traces else NO_TRACE_REASON
-        return answer
-
-    def recognise(self, data: dict[str, Any], account: KdniaoCredentials) -> dict[str, Any]:
-        (logistic_code,) = _required(data, "LogisticCode")
-        shippers = self.service.recognise(logistic_code)
-        answer: dict[str, Any] = {
-            "EBusinessID": account.ebusiness_id,
-            "Success": bool(shippers),
+            "EBusinessID": ebusiness_id,
+            "OrderCode": order_code,
+            "ShipperCode": shipper_code,
             "LogisticCode": logistic_code,
-            "Shippers": [{"ShipperCode": code, "ShipperName": name} for code, name in shippers],
+            "Success": False,
+            "State": str(STATE_NO_TRACE),
+            "Reason": NO_TRACE_REASON,
+            "Traces": [],
         }
-        if not shippers:
-            answer.update(ResultCode=RESULT_OTHER, Reason="未能识别该单号所属的快递公司")
-        return answer
+    answer = tracking_to_wire(tracking, ebusiness_id)
+    answer["Reason"] = "" if tracking.traces else NO_TRACE_REASON
+    return answer
+
+
+def _recognise(
+    service: CarrierService, data: dict[str, Any], account: KdniaoCredentials
+) -> dict[str, Any]:
+    (logistic_code,) = _required(data, "LogisticCode")
+    shippers = service.recognise(logistic_code)
+    if not shippers:
+        raise KdniaoRefusal(
+            RESULT_OTHER,
+            "未能识别该单号所属的快递公司",
+            LogisticCode=logistic_code,
+            Shippers=[],
+        )
+    return {
+        "EBusinessID": account.ebusiness_id,
+        "Success": True,
+        "LogisticCode": logistic_code,
+        "Shippers": [{"ShipperCode": code, "ShipperName": name} for code, name in shippers],
+    }
 
 
 def _entity(data: Any) -> str | None:
+    """The waybill a request is about, for the history: the number, else the order."""
     if not isinstance(data, dict):
         return None
     for key in ("LogisticCode", "ExpNo", "OrderCode"):
@@ -323,24 +402,41 @@ def _entity(data: Any) -> str | None:
     return None
 
 
+# Each path and the RequestTypes it serves (8008 and 8001 are the paid variants' numbers).
+PATHS: dict[str, dict[str, Method]] = {
+    "/api/EOrderService": {"1007": _create_waybill, "1147": _cancel},
+    "/api/dist": {"1008": _subscribe, "8008": _subscribe},
+    "/Ebusiness/EbusinessOrderHandle.aspx": {"1002": _query, "8001": _query, "2002": _recognise},
+}
+
+
 def create_app(
     service: CarrierService,
     credentials: KdniaoCredentials,
     tenants: Sequence[KdniaoCredentials] = (),
 ) -> ASGIApp:
-    """The carrier's ASGI app: the Kdniao endpoints plus the shared /_fake/ control routes.
+    """The carrier's ASGI app: the Kdniao endpoints plus the shared /_fake/ control routes;
+    the service's tracking changes go out as Kdniao 101 pushes from then on.
 
     `credentials` is the connector's account; each of `tenants` is a further merchant account
     (one per cargo owner) that sees only the waybills it created itself.
     """
-    adapter = KdniaoAdapter(service, credentials, tenants)
+    accounts = [credentials, *tenants]
+    for account in accounts:
+        service.add_account(account)
+    kdniao_push.attach(service)
+    router = APIRouter()
+    for path, methods in PATHS.items():
+        pipeline = Pipeline(KdniaoProtocol(service, accounts, methods), service.ctx)
+        # Plain ASGI routes: no framework work on the hot path (FastAPI keeps /_fake/).
+        router.routes.append(Route(path, endpoint=pipeline, methods=["POST"]))
 
     def on_error(request: Request, exc: Exception) -> Response:
-        # Anything unforeseen still answers as Kdniao does, without internals.
+        # Only what fails outside the pipeline gets here; it still answers as Kdniao does.
         service.ctx.history.record(
             "api_in", request.url.path, RESULT_OTHER, None, {"error": type(exc).__name__}
         )
-        return _json(failure(credentials.ebusiness_id, RESULT_OTHER, "系统错误，请稍后重试"))
+        return _json(failure(credentials.ebusiness_id, RESULT_OTHER, SYSTEM_ERROR_REASON))
 
     def on_unrouted(request: Request, status: int) -> Response:
         path = request.url.path[:100]
@@ -349,10 +445,10 @@ def create_app(
         return _json(failure("", RESULT_OTHER, reason), status)
 
     return make_app(
-        "carrier",
+        SYSTEM,
         service.ctx.clock,
         service.ctx.conn,
-        [adapter.router()],
+        [router],
         on_error,
         on_unrouted=on_unrouted,
     )

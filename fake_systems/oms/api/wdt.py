@@ -1,24 +1,38 @@
-"""旺店通-style open API adapter: `POST /openapi`, signed query string, JSON body, status codes."""
+"""旺店通-style open API adapter: `POST /openapi`, signed query string, JSON body, status codes.
+
+What this protocol is, for the shared pipeline (fake_systems/common/pipeline.py): the codec
+(JSON body, common parameters in the query), the authentication (key, sid, sign, timestamp
+window, nonce replay guard), the owner scope of each credential and the table of methods.
+The pipeline does the rest: body limit, history, transaction, faults, error answers.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import heapq
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from fake_systems.common.app import make_app, parse_off_loop
+from fake_systems.common.app import make_app
 from fake_systems.common.credentials import OmsCredentials
 from fake_systems.common.money import cents_to_text
+from fake_systems.common.pipeline import (
+    Call,
+    Caller,
+    Handler,
+    Inbound,
+    OwnerScope,
+    Pipeline,
+    Protocol,
+    WireError,
+)
 from fake_systems.common.signing import constant_time_equal, wdt_sign
-from fake_systems.common.storage import transaction
 from fake_systems.common.wire import WireValueError, check_text, load_json, parse_int
 from fake_systems.oms.models import (
     Forbidden,
@@ -33,7 +47,6 @@ from fake_systems.oms.models import (
 from fake_systems.oms.service import DEFAULT_PAGE_SIZE, OmsService
 
 SYSTEM = "oms"
-logger = logging.getLogger(__name__)
 API_VERSION = "1.0"
 TIMESTAMP_TOLERANCE_SECONDS = 120
 COMMON_PARAMS = ("sid", "key", "method", "timestamp", "v", "sign")
@@ -69,15 +82,6 @@ METHOD_SHOP_QUERY = "setting.Shop.queryShop"
 METHOD_WAREHOUSE_QUERY = "setting.Warehouse.queryWarehouse"
 
 JSON_HEADERS = {"content-type": "application/json; charset=utf-8"}
-
-
-class WireError(Exception):
-    """A refusal with its wire code and message."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def _error_code(exc: OmsError) -> int:
@@ -137,14 +141,14 @@ def _required_integer(body: Mapping[str, Any], name: str) -> int:
 
 
 def read_body(raw: bytes) -> Any:
-    """The body's JSON value, or the WireError to answer once the call gets that far (after
-    the sign). Pure, so big bodies are read off the event loop."""
+    """The body's JSON value; WireError(1500) if it is not JSON or too deep or big to walk.
+    Pure, so the pipeline reads big bodies off the event loop (and answers after the sign)."""
     try:
         return load_json(raw)
     except orjson.JSONDecodeError:
-        return WireError(ERR_BAD_PARAMS, "body is not valid JSON")
+        raise WireError(ERR_BAD_PARAMS, "body is not valid JSON") from None
     except WireValueError as exc:
-        return WireError(ERR_BAD_PARAMS, f"body {exc}")
+        raise WireError(ERR_BAD_PARAMS, f"body {exc}") from None
 
 
 # ---------------------------------------------------------------- wire shapes
@@ -233,11 +237,12 @@ def _optional_text(body: Mapping[str, Any], name: str) -> str | None:
 
 # ---------------------------------------------------------------- methods
 
-# A handler gets the service, the JSON body and the caller's owner scope (() = every owner).
-Handler = Callable[[OmsService, dict[str, Any], tuple[str, ...]], dict[str, Any]]
+# A method gets the service, the JSON body and the caller's owner scope, and answers `data`
+# (or raises WireError, or an OmsError the protocol translates).
+Method = Callable[[OmsService, dict[str, Any], OwnerScope], dict[str, Any]]
 
 
-def _query(service: OmsService, body: dict[str, Any], owners: tuple[str, ...]) -> dict[str, Any]:
+def _query(service: OmsService, body: dict[str, Any], scope: OwnerScope) -> dict[str, Any]:
     page_size, page_no = _pager(body)
     page = service.query_trades(
         start_time=_text(body, "start_time"),
@@ -245,43 +250,35 @@ def _query(service: OmsService, body: dict[str, Any], owners: tuple[str, ...]) -
         status=_integer(body, "status", None),
         page_size=page_size,
         page_no=page_no,
-        owners=owners,
+        scope=scope,
     )
     return {"total_count": page.total_count, "order": [trade_to_wire(t) for t in page.trades]}
 
 
-def _logistics_sync(
-    service: OmsService, body: dict[str, Any], owners: tuple[str, ...]
-) -> dict[str, Any]:
+def _logistics_sync(service: OmsService, body: dict[str, Any], scope: OwnerScope) -> dict[str, Any]:
     trade_no = _text(body, "trade_no")
     changed = service.sync_logistics(
-        trade_no, _text(body, "logistics_code"), _text(body, "logistics_no"), owners
+        trade_no, _text(body, "logistics_code"), _text(body, "logistics_no"), scope
     )
     return {"trade_no": trade_no, "changed": changed}
 
 
-def _trace_upload(
-    service: OmsService, body: dict[str, Any], owners: tuple[str, ...]
-) -> dict[str, Any]:
+def _trace_upload(service: OmsService, body: dict[str, Any], scope: OwnerScope) -> dict[str, Any]:
     trade_no = _text(body, "trade_no")
     changed = service.upload_trace(
-        trade_no, _text(body, "logistics_no"), _required_integer(body, "state"), owners
+        trade_no, _text(body, "logistics_no"), _required_integer(body, "state"), scope
     )
     return {"trade_no": trade_no, "changed": changed}
 
 
-def _raw_trade_push(
-    service: OmsService, body: dict[str, Any], owners: tuple[str, ...]
-) -> dict[str, Any]:
+def _raw_trade_push(service: OmsService, body: dict[str, Any], scope: OwnerScope) -> dict[str, Any]:
     new_count, chg_count = service.push_raw_trades(
-        _text(body, "shop_no"), body.get("trade_list"), owners
+        _text(body, "shop_no"), body.get("trade_list"), scope
     )
     return {"new_count": new_count, "chg_count": chg_count}
 
 
-def _refund_search(
-    service: OmsService, body: dict[str, Any], owners: tuple[str, ...]
-) -> dict[str, Any]:
+def _refund_search(service: OmsService, body: dict[str, Any], scope: OwnerScope) -> dict[str, Any]:
     page_size, page_no = _pager(body)
     page = service.search_refunds(
         _text(body, "modified_from"),
@@ -290,16 +287,14 @@ def _refund_search(
         refund_type=_integer(body, "type", None),
         page_size=page_size,
         page_no=page_no,
-        owners=owners,
+        scope=scope,
     )
     return {"total_count": page.total_count, "order": [refund_to_wire(r) for r in page.items]}
 
 
-def _sync_list(
-    service: OmsService, body: dict[str, Any], owners: tuple[str, ...]
-) -> dict[str, Any]:
+def _sync_list(service: OmsService, body: dict[str, Any], scope: OwnerScope) -> dict[str, Any]:
     page_size, page_no = _pager(body)
-    page = service.logistics_sync_list(_optional_text(body, "shop_no"), page_size, page_no, owners)
+    page = service.logistics_sync_list(_optional_text(body, "shop_no"), page_size, page_no, scope)
     return {
         "total_count": page.total_count,
         "trades": [
@@ -318,19 +313,15 @@ def _sync_list(
     }
 
 
-def _stock_push(
-    service: OmsService, body: dict[str, Any], owners: tuple[str, ...]
-) -> dict[str, Any]:
-    if owners:
+def _stock_push(service: OmsService, body: dict[str, Any], scope: OwnerScope) -> dict[str, Any]:
+    if scope != OwnerScope.EVERYONE:
         # Stock is per warehouse and spec, shared by the owners: only the integrator's
         # all-owner credential may set it.
         raise Forbidden("an owner-scoped credential may not push stock")
     return {"count": service.push_stock(body.get("stock_list"))}
 
 
-def _shop_query(
-    service: OmsService, body: dict[str, Any], owners: tuple[str, ...]
-) -> dict[str, Any]:
+def _shop_query(service: OmsService, body: dict[str, Any], scope: OwnerScope) -> dict[str, Any]:
     wanted = _optional_text(body, "shop_no")
     shops = [
         {
@@ -339,14 +330,14 @@ def _shop_query(
             "platform_id": shop.platform,
             "owner_code": shop.owner_code,
         }
-        for shop in service.shops(owners)
+        for shop in service.shops(scope)
         if wanted is None or shop.shop_no == wanted
     ]
     return {"total_count": len(shops), "details": shops}
 
 
 def _warehouse_query(
-    service: OmsService, body: dict[str, Any], owners: tuple[str, ...]
+    service: OmsService, body: dict[str, Any], scope: OwnerScope
 ) -> dict[str, Any]:
     wanted = _optional_text(body, "warehouse_no")
     rows = [dict(row) for row in service.warehouses()]
@@ -354,7 +345,7 @@ def _warehouse_query(
     return {"total_count": len(found), "details": found}
 
 
-METHODS: dict[str, Handler] = {
+METHODS: dict[str, Method] = {
     METHOD_QUERY: _query,
     METHOD_LOGISTICS_SYNC: _logistics_sync,
     METHOD_TRACE_UPLOAD: _trace_upload,
@@ -367,15 +358,18 @@ METHODS: dict[str, Handler] = {
 }
 
 
-# ---------------------------------------------------------------- the endpoint
+# ---------------------------------------------------------------- the protocol
 
 
-class WdtEndpoint:
-    """Checks the common parameters and the sign, dispatches, records every request.
+class WdtProtocol(Protocol):
+    """`POST /openapi` for the pipeline: common parameters and sign in the query, JSON body.
 
     Several credentials may call: the connector's (every owner) and per-owner ones, told
     apart by `key`; each call acts within the scope of the credential that signed it.
     """
+
+    system = SYSTEM
+    max_body_bytes = MAX_BODY_BYTES
 
     def __init__(
         self,
@@ -384,15 +378,36 @@ class WdtEndpoint:
         tenants: Sequence[OmsCredentials] = (),
     ) -> None:
         self.service = service
+        self.clock = service.ctx.clock
         self.grants = {grant.app_key: grant for grant in (credentials, *tenants)}
-        self.ctx = service.ctx
+        self.operations: dict[str, Handler] = {
+            name: self._operation(method) for name, method in METHODS.items()
+        }
         # (key, nonce) -> last wall second at which a replay would still pass the timestamp
         # check; kept only that long (a heap finds the expired), so memory follows the rate.
         self._nonces: dict[tuple[str, str], int] = {}
         self._nonce_expiry: list[tuple[int, tuple[str, str]]] = []
 
-    def _authenticate(self, params: Mapping[str, str], raw: bytes) -> OmsCredentials:
-        """The caller's credential once proven; raises WireError otherwise."""
+    def _operation(self, method: Method) -> Handler:
+        """The pipeline's handler for one method: the domain's refusals get their wire code."""
+
+        def handle(call: Call) -> dict[str, Any]:
+            try:
+                return method(self.service, call.data, call.scope)
+            except OmsError as exc:
+                raise WireError(_error_code(exc), str(exc)) from exc
+
+        return handle
+
+    def parse(self, inbound: Inbound) -> Any:
+        return read_body(inbound.body)
+
+    def operation_of(self, call: Call) -> str:
+        return call.inbound.query.get("method") or "unknown"
+
+    def authenticate(self, call: Call) -> Caller:
+        """The checks of the error table's order, up to the nonce; WireError on the first miss."""
+        params = call.inbound.query
         missing = [name for name in COMMON_PARAMS if not params.get(name)]
         if missing:
             raise WireError(ERR_COMMON_PARAM, f"missing common parameter(s): {', '.join(missing)}")
@@ -414,7 +429,7 @@ class WdtEndpoint:
         if not constant_time_equal(params["sid"], grant.sid):
             raise WireError(ERR_UNKNOWN_SID, "unknown sid")
         try:
-            text = raw.decode("utf-8")
+            text = call.inbound.body.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise WireError(ERR_BAD_PARAMS, "body is not UTF-8") from exc
         signed = {k: v for k, v in params.items() if k != "sign"}
@@ -423,12 +438,12 @@ class WdtEndpoint:
         if not constant_time_equal(params["sign"].lower(), expected):
             raise WireError(ERR_BAD_SIGN, "sign mismatch")
         # Replay guard on the wall clock: business time is simulated, this is not.
-        wall = self.ctx.clock.wall()
+        wall = self.clock.wall()
         if abs(timestamp - wall) > TIMESTAMP_TOLERANCE_SECONDS:
             raise WireError(ERR_STALE_TIMESTAMP, "timestamp outside ±120 s of server time")
         if nonce is not None:
             self._use_nonce(grant.app_key, nonce, timestamp, wall)
-        return grant
+        return Caller(grant.app_key, OwnerScope.of(grant.owners), grant)
 
     def _use_nonce(self, key: str, nonce: str, timestamp: int, wall: float) -> None:
         """Refuse a nonce seen before; remember it while its timestamp is still acceptable."""
@@ -442,71 +457,28 @@ class WdtEndpoint:
         self._nonces[entry] = until
         heapq.heappush(self._nonce_expiry, (until, entry))
 
-    def handle(self, params: Mapping[str, str], raw: bytes, parsed: Any) -> Response:
-        """Answer one `/openapi` call (`parsed` is `read_body(raw)`); never raises for anything
-        the caller sent."""
-        method = params.get("method") or "unknown"
-        body: Any = None
-        entity: str | None = None
-        history = self.ctx.history
-        try:
-            grant = self._authenticate(params, raw)
-            handler = METHODS.get(method)
-            if handler is None:
-                raise WireError(ERR_UNKNOWN_METHOD, f"unknown method {method!r}")
-            if isinstance(parsed, WireError):
-                raise parsed
-            body = parsed
-            if not isinstance(body, dict):
-                raise WireError(ERR_BAD_PARAMS, "body must be a JSON object")
-            trade_no = body.get("trade_no")
-            entity = trade_no if isinstance(trade_no, str) else None
-            # The request's record commits with its effects: one write, all or nothing.
-            with transaction(self.ctx.conn):
-                data = handler(self.service, body, grant.owners)
-                history.record(
-                    "api_in", method, "ok", entity, {"query": dict(params), "body": body}
-                )
-        except WireError as exc:
-            self._record_refusal(method, exc.code, entity, params, body, raw)
-            return error_response(exc.code, exc.message)
-        except OmsError as exc:
-            code = _error_code(exc)
-            self._record_refusal(method, code, entity, params, body, raw)
-            return error_response(code, str(exc))
-        except Exception:
-            # A bug of the fake: log it for us, answer the caller in the protocol's format.
-            logger.exception("oms %s failed", method)
-            with contextlib.suppress(Exception):
-                self._record_refusal(method, ERR_INTERNAL, entity, params, body, raw)
-            return error_response(ERR_INTERNAL, "internal error")
-        if self.ctx.faults.hits(SYSTEM, method, "lost_response"):
-            history.record("fault", method, "lost_response", entity)
-            return Response(content=b"504 Gateway Time-out", status_code=504)
-        return _json({"status": OK, "message": "ok", "data": data})
+    def decode(self, call: Call) -> dict[str, Any]:
+        body = call.parsed
+        if not isinstance(body, dict):
+            raise WireError(ERR_BAD_PARAMS, "body must be a JSON object")
+        trade_no = body.get("trade_no")
+        call.entity = trade_no if isinstance(trade_no, str) else None
+        return body
 
-    def refuse_oversized(self, params: Mapping[str, str]) -> Response:
-        """Answer a body over MAX_BODY_BYTES without reading the rest of it."""
-        message = f"body larger than {MAX_BODY_BYTES} bytes"
-        method = params.get("method") or "unknown"
-        self._record_refusal(method, ERR_BAD_PARAMS, None, params, message, b"")
-        return error_response(ERR_BAD_PARAMS, message)
+    def encode(self, call: Call, result: Any) -> Response:
+        return _json({"status": OK, "message": "ok", "data": result})
 
-    def _record_refusal(
-        self,
-        method: str,
-        code: int,
-        entity: str | None,
-        params: Mapping[str, str],
-        body: Any,
-        raw: bytes,
-    ) -> None:
-        if body is None:
-            # Unparsed: keep a readable prefix, enough to diagnose without bloating the history.
-            body = raw[:2000].decode("utf-8", errors="replace")
-        self.ctx.history.record(
-            "api_in", method, str(code), entity, {"query": dict(params), "body": body}
-        )
+    def encode_error(self, call: Call, error: WireError) -> Response:
+        return error_response(int(error.code), error.message)
+
+    def too_large(self) -> WireError:
+        return WireError(ERR_BAD_PARAMS, f"body larger than {MAX_BODY_BYTES} bytes")
+
+    def unknown_operation(self, call: Call) -> WireError:
+        return WireError(ERR_UNKNOWN_METHOD, f"unknown method {call.operation!r}")
+
+    def internal_error(self) -> WireError:
+        return WireError(ERR_INTERNAL, "internal error")
 
 
 def create_app(
@@ -517,25 +489,14 @@ def create_app(
     `credentials` are the connector's; `tenants` are further credentials, usually scoped to
     one owner each (`Credentials.grants("oms")[1:]`).
     """
-    endpoint = WdtEndpoint(service, credentials, tenants)
-    router = APIRouter(tags=["wdt"])
-
-    @router.post("/openapi", summary="旺店通-style open API entry point (method in the query)")
-    async def openapi(request: Request) -> Response:
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                return endpoint.refuse_oversized(request.query_params)
-            chunks.append(chunk)
-        raw = b"".join(chunks)
-        return endpoint.handle(request.query_params, raw, await parse_off_loop(read_body, raw))
+    pipeline = Pipeline(WdtProtocol(service, credentials, tenants), service.ctx)
+    router = APIRouter()
+    # A plain ASGI route: no framework work on the hot path (FastAPI keeps /_fake/).
+    router.routes.append(Route("/openapi", endpoint=pipeline, methods=["POST"]))
 
     def on_error(request: Request, exc: Exception) -> Response:
-        if isinstance(exc, RequestValidationError):
-            return error_response(ERR_BAD_PARAMS, "invalid request")
-        # The history itself may be what failed; the answer matters more than the record.
+        # Only what fails outside the pipeline gets here; the history itself may be what
+        # failed, and the answer matters more than the record.
         with contextlib.suppress(Exception):
             service.ctx.history.record(
                 "api_in", request.query_params.get("method") or "unknown", str(ERR_INTERNAL)

@@ -1,0 +1,96 @@
+"""Kdniao 101 tracking pushes: the carrier's TrackingChanged events rendered, signed, sent.
+
+The service only says what changed and for whom (`TrackingChanged`); this module, on the
+protocol side, makes the form Kdniao posts to a subscriber and hands it to the dispatcher.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+
+from fake_systems.carrier.models import Tracking, TrackingChanged
+from fake_systems.carrier.service import CarrierService
+from fake_systems.common.context import SystemContext
+from fake_systems.common.credentials import KdniaoCredentials
+from fake_systems.common.signing import kdniao_data_sign
+from fake_systems.common.webhooks import Push, PushReply
+from simulator.clock import format_qimen_time
+
+PUSH_REQUEST_TYPE = "101"
+FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"}
+
+
+def tracking_to_wire(tracking: Tracking, ebusiness_id: str) -> dict[str, Any]:
+    """A parcel as one item of a 101 push's Data[] (and, nearly, a 1002 answer)."""
+    return {
+        "EBusinessID": ebusiness_id,
+        "OrderCode": tracking.order_code,
+        "ShipperCode": tracking.shipper_code,
+        "LogisticCode": tracking.logistic_code,
+        "Success": True,
+        "State": str(tracking.state),
+        "StateEx": tracking.state_ex,
+        "Location": tracking.location,
+        "Traces": [trace.to_wire() for trace in tracking.traces],
+    }
+
+
+def push_accepted(reply: PushReply) -> bool:
+    """The subscriber accepted a 101 push if it answered JSON with `"Success": true`."""
+    if reply.status_code != 200:
+        return False
+    try:
+        answer = orjson.loads(reply.content)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(answer, dict) and answer.get("Success") is True
+
+
+def tracking_push(event: TrackingChanged, api_key: str, now: datetime) -> Push:
+    """One 101 push of the event to its callback, signed with the subscriber's api key."""
+    body = {
+        "EBusinessID": event.account,
+        "PushTime": format_qimen_time(now),
+        "Count": 1,
+        "Data": [tracking_to_wire(event.tracking, event.account)],
+    }
+    request_data = orjson.dumps(body).decode()
+    form = {
+        "RequestData": request_data,
+        "RequestType": PUSH_REQUEST_TYPE,
+        "DataSign": kdniao_data_sign(request_data, api_key),
+        "DataType": "2",
+    }
+    return Push(
+        operation=PUSH_REQUEST_TYPE,
+        entity=event.tracking.logistic_code,
+        url=event.callback_url,
+        content=urlencode(form).encode(),
+        headers=FORM_HEADERS,
+        accepted=push_accepted,
+        payload_for_history=body,
+    )
+
+
+class TrackingPushes:
+    """The carrier's `on_tracking`: each event becomes a 101 push through the dispatcher."""
+
+    def __init__(self, ctx: SystemContext, accounts: Mapping[str, KdniaoCredentials]) -> None:
+        self.ctx = ctx
+        self.accounts = accounts  # the service's own, live: accounts opened later count too
+
+    def __call__(self, event: TrackingChanged) -> None:
+        credentials = self.accounts.get(event.account)
+        if credentials is None:
+            return  # no key to sign with: an account the carrier never opened
+        self.ctx.dispatcher.send(tracking_push(event, credentials.api_key, self.ctx.clock.now()))
+
+
+def attach(service: CarrierService) -> None:
+    """Let the service's tracking changes go out as Kdniao 101 pushes (idempotent)."""
+    service.on_tracking = TrackingPushes(service.ctx, service.accounts)
