@@ -1,15 +1,106 @@
-"""Masking of personal data (receiver phones and addresses) before it reaches a log or a report."""
+"""Masking of personal data (names, phones, addresses) before it reaches the history or a log.
+
+`scrub` is the one entry point; `storage.redact` calls it for every history row.
+- By structure: in a payload (dicts, lists) and in text that parses as a JSON, XML or form
+  document, a field named like a phone, an address or a person's name is masked whatever its
+  value: text, number or nested; in XML as text, CDATA or attribute, with any namespace prefix.
+- By pattern, for text that does not parse (a refused, truncated or malformed body): the
+  `name: value` pairs of JSON, XML and form encoding (URL-encoded too) are found by their
+  field names and masked the same way.
+- Everywhere, in any text and any number: Chinese mobile numbers (11 digits 1[3-9]…, not part
+  of a longer digit run, with or without +86 and separators) and landlines (0AA(A)-NNNNNNN(N)).
+Entity ids and codes stay intact: no business key the fakes issue looks like a phone.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from enum import Enum
+from functools import lru_cache
 from typing import Any
+from urllib.parse import parse_qsl, quote, unquote_plus, urlencode
 
-# Field names, lower-cased, across the protocols: 旺店通 receiver_*, Qimen mobile/detailAddress,
-# Kdniao Mobile/Tel/Address.
-PHONE_FIELDS = frozenset({"mobile", "phone", "tel", "receiver_mobile", "receiver_phone"})
-ADDRESS_FIELDS = frozenset({"address", "detailaddress", "receiver_address"})
-_XML_PII = re.compile(r"<(mobile|phone|tel|detailAddress)>([^<]*)</\1>", re.IGNORECASE)
+import orjson
+from lxml import etree
+
+
+class Kind(Enum):
+    """What a field holds, as far as privacy goes."""
+
+    PHONE = "phone"
+    ADDRESS = "address"
+    NAME = "name"
+
+
+# Endings of field names once lower-cased and stripped of namespace prefix, "_", "-" and ".":
+# 旺店通 receiver_mobile / receiver_address / receiver_name / buyer_nick, Qimen mobile / tel /
+# detailAddress / name, Kdniao Mobile / Tel / Address / Name, K3 FLinkPhone /
+# FReceiveAddress / FLinkMan. A bare `name` is always a person's: goods, shops and items
+# carry theirs as goods_name, shop_name, itemName.
+_ENDINGS: tuple[tuple[Kind, tuple[str, ...]], ...] = (
+    (Kind.PHONE, ("mobile", "phone", "tel", "telno", "mobileno", "phoneno")),
+    (Kind.ADDRESS, ("address", "addr")),
+    (
+        Kind.NAME,
+        ("receivername", "sendername", "buyername", "buyernick", "consignee", "linkman", "contact"),
+    ),
+)
+_PERSON_NAME = "name"
+_NAME_NOISE = str.maketrans("", "", "_-.")
+
+# Deeper than any protocol nests: the rest is kept as text, masked by pattern, so an
+# attacker's 1,000-deep JSON cannot reach Python's recursion limit.
+MAX_DEPTH = 32
+SHORTEST_MASKED_TEXT = 5  # `tel=1`; anything shorter holds no pair and no number
+
+# A mobile: 11 digits 1[3-9]…, optionally +86 / 0086 / 86 before and spaces or dashes inside
+# (138-1234-5678), never inside a longer run of digits. A landline: area code 0AA or 0AAA,
+# optionally in brackets, then 7 or 8 digits starting 2-8 and an optional extension. Letters
+# before a landline rule it out: refund and bill numbers are letters then zero-padded digits.
+_PHONE_NUMBER = re.compile(
+    r"(?<!\d)(?:(?:\+|00)?86[-\s]?)?1[3-9]\d(?:[-\s]?\d{4}){2}(?!\d)"
+    r"|(?<![0-9A-Za-z_-])(?:\(0[1-9]\d{1,2}\)|0[1-9]\d{1,2})[-\s]?[2-8]\d{6,7}(?:-\d{1,6})?(?!\d)"
+)
+_DOCUMENT_START = re.compile(r"\s*([<{\[])")
+_FORM = re.compile(r"[\w.%*\[\]-]+=[^&\s]*(?:&[\w.%*\[\]-]+=[^&\s]*)*")
+
+# Field-name patterns for text that does not parse. Each finds a name and, in a lookahead (so
+# that pairs nested in a value are still found), the value's span: `value` or `number`.
+_JSON_PAIR = re.compile(  # "name": "value" | number; also \"name\": \"value\" inside a string
+    r'(?P<q>\\*")(?P<name>[^"\\\s]{1,64})(?P=q)\s*:\s*'
+    r"(?=(?P=q)(?P<value>[^\n]*?)(?:(?<!\\)(?P=q)|(?=\n)|\Z)|(?P<number>-?\d[\d.eE+-]*))"
+)
+_XML_ELEMENT = re.compile(  # <name ...>value</…, <p:name>, CDATA, unterminated
+    r"<(?:[\w.-]+:)?(?P<name>[\w.-]{1,64})(?:\s[^<>]*)?>"
+    r"(?=(?P<value>(?:<!\[CDATA\[(?s:.*?)(?:\]\]>|\Z)|[^<])*))"
+)
+_XML_ATTRIBUTE = re.compile(  # name="value" / p:name='value' (escaped quotes too)
+    r"(?<=[\s\"'])(?:[\w.-]+:)?(?P<name>[\w.-]{1,64})\s*=\s*"
+    r"(?P<q>\\?[\"'])(?=(?P<value>(?s:.*?))(?:(?P=q)|\Z))"
+)
+# Up to the next `&`: text that is not a real form may carry spaces in a value.
+_FORM_PAIR = re.compile(r"(?:(?<=[&?;])|^)(?P<name>[\w.%*\[\]-]{1,64})=(?=(?P<value>[^&\n]*))")
+_CDATA = re.compile(r"<!\[CDATA\[|\]\]>")
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+
+_XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+
+
+# ---------------------------------------------------------------- fields and values
+
+
+@lru_cache(maxsize=4096)
+def field_kind(name: str) -> Kind | None:
+    """PHONE, ADDRESS or NAME if a field so named holds personal data, else None."""
+    local = name.rpartition("}")[2].rpartition(":")[2]  # {namespace}tag, prefix:tag
+    key = local.lower().translate(_NAME_NOISE)
+    if key == _PERSON_NAME:
+        return Kind.NAME
+    for kind, endings in _ENDINGS:
+        if key.endswith(endings):
+            return kind
+    return None
 
 
 def mask_phone(value: str) -> str:
@@ -21,31 +112,264 @@ def mask_phone(value: str) -> str:
 
 
 def mask_address(value: str) -> str:
-    """Keep the first few characters (the district), hide the street and number."""
+    """All of it: province, city and district travel in fields of their own."""
+    return "****" if value.strip() else value
+
+
+def mask_name(value: str) -> str:
+    """欧阳娜娜 -> 欧**: the first character, never the length."""
     text = value.strip()
-    return text[:4] + "****" if len(text) > 4 else "****"
+    return f"{text[0]}**" if text else value
 
 
-def mask_field(name: str, value: Any) -> Any:
-    """The value with personal data masked if `name` is a phone or address field."""
-    if not isinstance(value, str):
+_MASKS: dict[Kind, Callable[[str], str]] = {
+    Kind.PHONE: mask_phone,
+    Kind.ADDRESS: mask_address,
+    Kind.NAME: mask_name,
+}
+
+
+def mask_value(kind: Kind, value: Any, depth: int = 0) -> Any:
+    """`value` of a `kind` field masked whatever its type; None and booleans say nothing."""
+    if value is None or isinstance(value, bool):
         return value
-    key = name.lower()
-    if key in PHONE_FIELDS:
-        return mask_phone(value)
-    if key in ADDRESS_FIELDS:
-        return mask_address(value)
-    return mask_text(value)
+    if depth >= MAX_DEPTH:
+        return "****"
+    if isinstance(value, dict):
+        return {key: mask_value(kind, item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_value(kind, item, depth + 1) for item in value]
+    return _MASKS[kind](value if isinstance(value, str) else str(value))
 
 
-def mask_text(text: str) -> str:
-    """Phones and addresses inside an XML document (Qimen bodies stored as text)."""
-    if "<" not in text:
+def mask_phone_numbers(text: str) -> str:
+    """`text` with every mobile and landline number in it masked."""
+    if len(text) < 10:  # the shortest landline, 0AA + 7 digits
         return text
+    return _PHONE_NUMBER.sub(lambda match: mask_phone(match.group()), text)
 
-    def replace(match: re.Match[str]) -> str:
-        tag, value = match.group(1), match.group(2)
-        masked = mask_address(value) if tag.lower() == "detailaddress" else mask_phone(value)
-        return f"<{tag}>{masked}</{tag}>"
 
-    return _XML_PII.sub(replace, text)
+def _mask_number(value: int | float) -> int | float | str:
+    # Only numbers of 10 to 15 digits can be a phone (86 + 11 digits at most).
+    if not 10**9 <= abs(value) < 10**15:
+        return value
+    text = str(value)
+    masked = mask_phone_numbers(text)
+    return value if masked == text else masked
+
+
+# ---------------------------------------------------------------- structure
+
+
+def scrub(payload: Any, secrets: frozenset[str] = frozenset(), depth: int = 0) -> Any:
+    """Copy of `payload` with fields named in `secrets` replaced and personal data masked."""
+    if isinstance(payload, str):
+        return mask_text(payload, secrets, depth)
+    if isinstance(payload, dict | list | tuple) and depth >= MAX_DEPTH:
+        return _mask_by_pattern(_dumps(payload))
+    if isinstance(payload, dict):
+        return {
+            mask_phone_numbers(key) if isinstance(key, str) else key: _scrub_field(
+                key, value, secrets, depth + 1
+            )
+            for key, value in payload.items()
+        }
+    if isinstance(payload, list | tuple):
+        return [scrub(item, secrets, depth + 1) for item in payload]
+    if isinstance(payload, int | float) and not isinstance(payload, bool):
+        return _mask_number(payload)
+    return payload
+
+
+def _scrub_field(key: Any, value: Any, secrets: frozenset[str], depth: int) -> Any:
+    if key in secrets:
+        return "***"
+    kind = field_kind(key) if isinstance(key, str) else None
+    if kind is not None:
+        return mask_value(kind, value, depth)
+    return scrub(value, secrets, depth)
+
+
+def _dumps(payload: Any) -> str:
+    try:
+        return orjson.dumps(payload, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:  # deeper than orjson goes: not worth keeping
+        return "<nested too deep, not kept>"
+
+
+def mask_text(text: str, secrets: frozenset[str] = frozenset(), depth: int = 0) -> str:
+    """`text` with personal data masked: by structure if it is a document, else by pattern."""
+    if len(text) < SHORTEST_MASKED_TEXT:
+        return text
+    if depth < MAX_DEPTH:
+        masked = _mask_document(text, secrets, depth)
+        if masked is not None:
+            return masked
+    return _mask_by_pattern(text)
+
+
+def _mask_document(text: str, secrets: frozenset[str], depth: int) -> str | None:
+    """`text` masked as the JSON, XML or form document it is; None if it is none of them."""
+    start = _DOCUMENT_START.match(text)
+    if start is not None:
+        if start.group(1) == "<":
+            return _mask_xml(text, secrets, depth)
+        return _mask_json(text, secrets, depth)
+    if "=" in text and _FORM.fullmatch(text):
+        return _mask_form(text, secrets, depth)
+    return None
+
+
+def _mask_json(text: str, secrets: frozenset[str], depth: int) -> str | None:
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    masked = scrub(data, secrets, depth + 1)
+    # Unchanged documents are kept as sent, byte for byte.
+    return text if masked == data else _dumps(masked)
+
+
+def _mask_form(text: str, secrets: frozenset[str], depth: int) -> str:
+    pairs = parse_qsl(text, keep_blank_values=True)
+    masked = [
+        (mask_phone_numbers(name), _as_text(_scrub_field(name, value, secrets, depth + 1)))
+        for name, value in pairs
+    ]
+    return text if masked == pairs else urlencode(masked, safe="*")
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
+def _mask_xml(text: str, secrets: frozenset[str], depth: int) -> str | None:
+    try:
+        root = etree.fromstring(text.encode("utf-8"), _XML_PARSER)
+    except (etree.XMLSyntaxError, ValueError):
+        return None
+    changed = False
+    for node in root.iter():
+        if not isinstance(node.tag, str):  # a comment or processing instruction
+            changed |= _set_text(node, _mask_plain(node.text, secrets, depth))
+            continue
+        changed |= _mask_element(node, secrets, depth)
+    return etree.tostring(root, encoding="unicode") if changed else text
+
+
+def _mask_element(node: etree._Element, secrets: frozenset[str], depth: int) -> bool:
+    """Mask one element's own text and attributes (its tail belongs to the parent)."""
+    changed = False
+    local = etree.QName(node).localname
+    kind = field_kind(local)
+    if local in secrets:
+        changed |= _set_text(node, "***" if node.text else node.text)
+    elif kind is not None:
+        # An element named like personal data: everything inside it is masked.
+        for inner in node.iter():
+            changed |= _set_text(inner, _mask_kind(kind, inner.text))
+            if inner is not node:
+                changed |= _set_tail(inner, _mask_kind(kind, inner.tail))
+    else:
+        changed |= _set_text(node, _mask_plain(node.text, secrets, depth))
+    changed |= _set_tail(node, _mask_plain(node.tail, secrets, depth))
+    for name, value in node.attrib.items():
+        attribute = etree.QName(name).localname
+        attribute_kind = field_kind(attribute)
+        if attribute in secrets:
+            masked = "***"
+        elif attribute_kind is not None:
+            masked = _MASKS[attribute_kind](value)
+        else:
+            masked = mask_text(value, secrets, depth + 1)
+        if masked != value:
+            node.set(name, masked)
+            changed = True
+    return changed
+
+
+def _mask_kind(kind: Kind, text: str | None) -> str | None:
+    return _MASKS[kind](text) if text else text
+
+
+def _mask_plain(text: str | None, secrets: frozenset[str], depth: int) -> str | None:
+    return mask_text(text, secrets, depth + 1) if text else text
+
+
+def _set_text(node: Any, masked: str | None) -> bool:
+    if masked == node.text:
+        return False
+    node.text = masked
+    return True
+
+
+def _set_tail(node: Any, masked: str | None) -> bool:
+    if masked == node.tail:
+        return False
+    node.tail = masked
+    return True
+
+
+# ---------------------------------------------------------------- patterns
+
+
+def _mask_by_pattern(text: str) -> str:
+    """Text that does not parse: personal fields found by their names, then phone numbers."""
+    masked = mask_phone_numbers(_mask_fields(text))
+    if "%" in masked and _PERCENT.search(masked):
+        # URL-encoded: look again with the escapes decoded; keep the decoded text only if it
+        # held something to mask (digits are never encoded, names and addresses are).
+        decoded = unquote_plus(masked)
+        again = mask_phone_numbers(_mask_fields(decoded))
+        if again != decoded:
+            return again
+    return masked
+
+
+def _mask_fields(text: str) -> str:
+    spans = sorted(_personal_spans(text))
+    if not spans:
+        return text
+    parts: list[str] = []
+    position = 0
+    for start, end, replacement in spans:
+        if start < position:  # inside a value already masked
+            continue
+        parts += [text[position:start], replacement]
+        position = end
+    parts.append(text[position:])
+    return "".join(parts)
+
+
+def _personal_spans(text: str) -> Iterator[tuple[int, int, str]]:
+    """(start, end, masked) of every personal value that a field-name pattern finds."""
+    if '"' in text:
+        yield from _spans(_JSON_PAIR, text, lambda kind, value: _MASKS[kind](value))
+    if "<" in text:
+        yield from _spans(
+            _XML_ELEMENT, text, lambda kind, value: _MASKS[kind](_CDATA.sub("", value))
+        )
+    if "=" in text:
+        yield from _spans(_XML_ATTRIBUTE, text, lambda kind, value: _MASKS[kind](value))
+        yield from _spans(_FORM_PAIR, text, _mask_form_value)
+
+
+def _mask_form_value(kind: Kind, value: str) -> str:
+    """A form value masked, and encoded again only if it came encoded."""
+    if "%" not in value and "+" not in value:
+        return _MASKS[kind](value)
+    return quote(_MASKS[kind](unquote_plus(value)), safe="*")
+
+
+def _spans(
+    pattern: re.Pattern[str], text: str, mask: Callable[[Kind, str], str]
+) -> Iterator[tuple[int, int, str]]:
+    for match in pattern.finditer(text):
+        name = match.group("name")
+        kind = field_kind(unquote_plus(name) if "%" in name else name)
+        if kind is None:
+            continue
+        group = "value" if match.group("value") is not None else "number"
+        start, end = match.span(group)
+        if end > start:
+            yield start, end, mask(kind, match.group(group))
