@@ -62,6 +62,20 @@ _PHONE_NUMBER = re.compile(
     r"(?<!\d)(?:(?:\+|00)?86[-\s]?)?1[3-9]\d(?:[-\s]?\d{4}){2}(?!\d)"
     r"|(?<![0-9A-Za-z_-])(?:\(0[1-9]\d{1,2}\)|0[1-9]\d{1,2})[-\s]?[2-8]\d{6,7}(?:-\d{1,6})?(?!\d)"
 )
+# Every JSON, XML or form pair or document has one of these (a URL-encoded one a `%`); text
+# without any (most values: codes, dates, names of goods) is only scanned for phone numbers.
+# History.record runs on every request: most strings take one regex search, _WORTH_A_LOOK.
+_MARKUP = re.compile(r'[<"=%{\[]')
+# Where a phone's digits start (its core): a mobile's 1[3-9]x, a landline's area code 0[1-9]x,
+# not inside a longer run of digits (except after a country code 86). _PHONE_NUMBER then runs
+# only there, anchored. Written to start with a character, not a lookbehind, so that the
+# regex engine skips to candidates quickly: (?<!\d1) after a 1 is "no digit before it".
+_CORE = re.compile(r"1(?:(?<!\d1)|(?<=861))[3-9]\d|0(?:(?<!\d0)|(?<=860))[1-9]\d")
+_WORTH_A_LOOK = re.compile(f"{_MARKUP.pattern}|{_CORE.pattern}")
+_PREFIX_REACH = 5  # a number may begin this far before its core: "0086-", "+86 ", "("
+# A word of every personal field name of _ENDINGS, also as people write them: tel_no,
+# link_man, buyer_nick. Text without any of them names no personal field.
+_FIELD_HINT = re.compile("mobile|phone|tel|addr|name|nick|consignee|man|contact", re.IGNORECASE)
 _DOCUMENT_START = re.compile(r"\s*([<{\[])")
 _FORM = re.compile(r"[\w.%*\[\]-]+=[^&\s]*(?:&[\w.%*\[\]-]+=[^&\s]*)*")
 
@@ -91,10 +105,15 @@ _XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree
 
 
 @lru_cache(maxsize=4096)
+def local_name(name: str) -> str:
+    """A field's name without its XML namespace (`{urn}tag`) or prefix (`p:tag`)."""
+    return name.rpartition("}")[2].rpartition(":")[2]
+
+
+@lru_cache(maxsize=4096)
 def field_kind(name: str) -> Kind | None:
     """PHONE, ADDRESS or NAME if a field so named holds personal data, else None."""
-    local = name.rpartition("}")[2].rpartition(":")[2]  # {namespace}tag, prefix:tag
-    key = local.lower().translate(_NAME_NOISE)
+    key = local_name(name).lower().translate(_NAME_NOISE)
     if key == _PERSON_NAME:
         return Kind.NAME
     for kind, endings in _ENDINGS:
@@ -144,9 +163,34 @@ def mask_value(kind: Kind, value: Any, depth: int = 0) -> Any:
 
 def mask_phone_numbers(text: str) -> str:
     """`text` with every mobile and landline number in it masked."""
-    if len(text) < 10:  # the shortest landline, 0AA + 7 digits
+    if len(text) < 10:  # 0AA + 7 digits, the shortest
         return text
-    return _PHONE_NUMBER.sub(lambda match: mask_phone(match.group()), text)
+    parts: list[str] = []
+    position = 0
+    for found in _CORE.finditer(text):
+        core = found.start()
+        if core < position:
+            continue
+        phone = _phone_at(text, core, position)
+        if phone is not None:
+            parts += [text[position : phone.start()], mask_phone(phone.group())]
+            position = phone.end()
+    if not parts:
+        return text
+    parts.append(text[position:])
+    return "".join(parts)
+
+
+def _phone_at(text: str, core: int, floor: int) -> re.Match[str] | None:
+    """The phone number around a core, matched in place so the lookarounds see its context."""
+    phone = _PHONE_NUMBER.match(text, core)  # most numbers come without a prefix
+    if phone is not None:
+        return phone
+    for begin in range(max(floor, core - _PREFIX_REACH), core):  # the longest prefix first
+        phone = _PHONE_NUMBER.match(text, begin)
+        if phone is not None and phone.end() > core:
+            return phone
+    return None
 
 
 def _mask_number(value: int | float) -> int | float | str:
@@ -169,8 +213,8 @@ def scrub(payload: Any, secrets: frozenset[str] = frozenset(), depth: int = 0) -
         return _mask_by_pattern(_dumps(payload))
     if isinstance(payload, dict):
         return {
-            mask_phone_numbers(key) if isinstance(key, str) else key: _scrub_field(
-                key, value, secrets, depth + 1
+            mask_phone_numbers(key) if isinstance(key, str) and len(key) >= 10 else key: (
+                _scrub_field(key, value, secrets, depth + 1)
             )
             for key, value in payload.items()
         }
@@ -187,6 +231,8 @@ def _scrub_field(key: Any, value: Any, secrets: frozenset[str], depth: int) -> A
     kind = field_kind(key) if isinstance(key, str) else None
     if kind is not None:
         return mask_value(kind, value, depth)
+    if value.__class__ is str:  # the commonest leaf, without scrub's dispatch
+        return mask_text(value, secrets, depth)
     return scrub(value, secrets, depth)
 
 
@@ -201,11 +247,25 @@ def mask_text(text: str, secrets: frozenset[str] = frozenset(), depth: int = 0) 
     """`text` with personal data masked: by structure if it is a document, else by pattern."""
     if len(text) < SHORTEST_MASKED_TEXT:
         return text
+    if not _WORTH_A_LOOK.search(text):  # most values: one search says there is nothing
+        return text
+    if not _MARKUP.search(text) or not _may_name_a_field(text, secrets):
+        return mask_phone_numbers(text)
     if depth < MAX_DEPTH:
         masked = _mask_document(text, secrets, depth)
         if masked is not None:
             return masked
     return _mask_by_pattern(text)
+
+
+def _may_name_a_field(text: str, secrets: frozenset[str]) -> bool:
+    """False if no personal or secret field can be named in `text`: then only phone numbers
+    need a look, and the document need not be parsed (most Qimen queries, K3 answers)."""
+    if _FIELD_HINT.search(text):
+        return True
+    if "%" in text or "\\u" in text:  # a name URL- or JSON-escaped hides from the hint
+        return True
+    return any(secret in text for secret in secrets)
 
 
 def _mask_document(text: str, secrets: frozenset[str], depth: int) -> str | None:
@@ -249,65 +309,67 @@ def _mask_xml(text: str, secrets: frozenset[str], depth: int) -> str | None:
     except (etree.XMLSyntaxError, ValueError):
         return None
     changed = False
+    deeper = depth + 1
+    # One flat pass, lxml properties read once each: this runs on every Qimen call. Phone
+    # numbers are masked in the whole text at the end (digits are never escaped in XML), so
+    # a node's text is looked at only for a document embedded in it.
     for node in root.iter():
-        if not isinstance(node.tag, str):  # a comment or processing instruction
-            changed |= _set_text(node, _mask_plain(node.text, secrets, depth))
-            continue
-        changed |= _mask_element(node, secrets, depth)
-    return etree.tostring(root, encoding="unicode") if changed else text
-
-
-def _mask_element(node: etree._Element, secrets: frozenset[str], depth: int) -> bool:
-    """Mask one element's own text and attributes (its tail belongs to the parent)."""
-    changed = False
-    local = etree.QName(node).localname
-    kind = field_kind(local)
-    if local in secrets:
-        changed |= _set_text(node, "***" if node.text else node.text)
-    elif kind is not None:
-        # An element named like personal data: everything inside it is masked.
-        for inner in node.iter():
-            changed |= _set_text(inner, _mask_kind(kind, inner.text))
-            if inner is not node:
-                changed |= _set_tail(inner, _mask_kind(kind, inner.tail))
-    else:
-        changed |= _set_text(node, _mask_plain(node.text, secrets, depth))
-    changed |= _set_tail(node, _mask_plain(node.tail, secrets, depth))
-    for name, value in node.attrib.items():
-        attribute = etree.QName(name).localname
-        attribute_kind = field_kind(attribute)
-        if attribute in secrets:
-            masked = "***"
-        elif attribute_kind is not None:
-            masked = _MASKS[attribute_kind](value)
+        tag = node.tag
+        is_element = isinstance(tag, str)  # else a comment or processing instruction
+        kind = field_kind(tag) if is_element else None
+        if kind is not None:
+            changed |= _mask_inside(node, kind)
+        elif is_element and secrets and local_name(tag) in secrets:
+            if node.text:
+                node.text, changed = "***", True
         else:
-            masked = mask_text(value, secrets, depth + 1)
+            value = node.text
+            if value and _MARKUP.search(value):
+                masked = mask_text(value, secrets, deeper)
+                if masked != value:
+                    node.text, changed = masked, True
+        tail = node.tail
+        if tail and _MARKUP.search(tail):
+            masked = mask_text(tail, secrets, deeper)
+            if masked != tail:
+                node.tail, changed = masked, True
+        attributes = node.items() if is_element else None
+        if attributes:
+            changed |= _mask_attributes(node, attributes, secrets, deeper)
+    return mask_phone_numbers(etree.tostring(root, encoding="unicode") if changed else text)
+
+
+def _mask_inside(node: etree._Element, kind: Kind) -> bool:
+    """An element named like personal data: all the text inside it is masked."""
+    changed = False
+    for inner in node.iter():
+        value = inner.text
+        if value:
+            inner.text, changed = _MASKS[kind](value), True
+        tail = inner.tail
+        if tail and inner is not node:  # the element's own tail belongs to its parent
+            inner.tail, changed = _MASKS[kind](tail), True
+    return changed
+
+
+def _mask_attributes(
+    node: etree._Element, attributes: list[tuple[str, str]], secrets: frozenset[str], depth: int
+) -> bool:
+    changed = False
+    for name, value in attributes:
+        kind = field_kind(name)
+        if secrets and local_name(name) in secrets:
+            masked = "***"
+        elif kind is not None:
+            masked = _MASKS[kind](value)
+        elif _MARKUP.search(value):
+            masked = mask_text(value, secrets, depth)
+        else:
+            continue
         if masked != value:
             node.set(name, masked)
             changed = True
     return changed
-
-
-def _mask_kind(kind: Kind, text: str | None) -> str | None:
-    return _MASKS[kind](text) if text else text
-
-
-def _mask_plain(text: str | None, secrets: frozenset[str], depth: int) -> str | None:
-    return mask_text(text, secrets, depth + 1) if text else text
-
-
-def _set_text(node: Any, masked: str | None) -> bool:
-    if masked == node.text:
-        return False
-    node.text = masked
-    return True
-
-
-def _set_tail(node: Any, masked: str | None) -> bool:
-    if masked == node.tail:
-        return False
-    node.tail = masked
-    return True
 
 
 # ---------------------------------------------------------------- patterns
