@@ -54,13 +54,23 @@ _NAME_NOISE = str.maketrans("", "", "_-.")
 MAX_DEPTH = 32
 SHORTEST_MASKED_TEXT = 5  # `tel=1`; anything shorter holds no pair and no number
 
+# An escape (\x90, \u00e9, \U0001f600, as repr() and JSON write them) ends in hex digits that
+# are not part of the number after it. Lookbehinds, one per width, for "right after one".
+_ESCAPES = (r"\\x[0-9a-fA-F]{2}", r"\\u[0-9a-fA-F]{4}", r"\\U[0-9a-fA-F]{8}")
+
+
+def _after_escape(then: str = "") -> str:
+    return "|".join(f"(?<={escape}{then})" for escape in _ESCAPES)
+
+
 # A mobile: 11 digits 1[3-9]…, optionally +86 / 0086 / 86 before and spaces or dashes inside
 # (138-1234-5678), never inside a longer run of digits. A landline: area code 0AA or 0AAA,
 # optionally in brackets, then 7 or 8 digits starting 2-8 and an optional extension. Letters
 # before a landline rule it out: refund and bill numbers are letters then zero-padded digits.
 _PHONE_NUMBER = re.compile(
-    r"(?<!\d)(?:(?:\+|00)?86[-\s]?)?1[3-9]\d(?:[-\s]?\d{4}){2}(?!\d)"
-    r"|(?<![0-9A-Za-z_-])(?:\(0[1-9]\d{1,2}\)|0[1-9]\d{1,2})[-\s]?[2-8]\d{6,7}(?:-\d{1,6})?(?!\d)"
+    rf"(?:(?<!\d)|{_after_escape()})(?:(?:\+|00)?86[-\s]?)?1[3-9]\d(?:[-\s]?\d{{4}}){{2}}(?!\d)"
+    rf"|(?:(?<![0-9A-Za-z_-])|{_after_escape()})"
+    r"(?:\(0[1-9]\d{1,2}\)|0[1-9]\d{1,2})[-\s]?[2-8]\d{6,7}(?:-\d{1,6})?(?!\d)"
 )
 # Every JSON, XML or form pair or document has one of these (a URL-encoded one a `%`); text
 # without any (most values: codes, dates, names of goods) is only scanned for phone numbers.
@@ -70,7 +80,10 @@ _MARKUP = re.compile(r'[<"=%{\[]')
 # not inside a longer run of digits (except after a country code 86). _PHONE_NUMBER then runs
 # only there, anchored. Written to start with a character, not a lookbehind, so that the
 # regex engine skips to candidates quickly: (?<!\d1) after a 1 is "no digit before it".
-_CORE = re.compile(r"1(?:(?<!\d1)|(?<=861))[3-9]\d|0(?:(?<!\d0)|(?<=860))[1-9]\d")
+_CORE = re.compile(
+    rf"1(?:(?<!\d1)|(?<=861)|{_after_escape('1')})[3-9]\d"
+    rf"|0(?:(?<!\d0)|(?<=860)|{_after_escape('0')})[1-9]\d"
+)
 _WORTH_A_LOOK = re.compile(f"{_MARKUP.pattern}|{_CORE.pattern}")
 _PREFIX_REACH = 5  # a number may begin this far before its core: "0086-", "+86 ", "("
 # A word of every personal field name of _ENDINGS, also as people write them: tel_no,
@@ -155,7 +168,7 @@ def mask_value(kind: Kind, value: Any, depth: int = 0) -> Any:
     if depth >= MAX_DEPTH:
         return "****"
     if isinstance(value, dict):
-        return {key: mask_value(kind, item, depth + 1) for key, item in value.items()}
+        return {_mask_key(key): mask_value(kind, item, depth + 1) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [mask_value(kind, item, depth + 1) for item in value]
     return _MASKS[kind](value if isinstance(value, str) else str(value))
@@ -213,9 +226,7 @@ def scrub(payload: Any, secrets: frozenset[str] = frozenset(), depth: int = 0) -
         return _mask_by_pattern(_dumps(payload))
     if isinstance(payload, dict):
         return {
-            mask_phone_numbers(key) if isinstance(key, str) and len(key) >= 10 else key: (
-                _scrub_field(key, value, secrets, depth + 1)
-            )
+            _mask_key(key): _scrub_field(key, value, secrets, depth + 1)
             for key, value in payload.items()
         }
     if isinstance(payload, list | tuple):
@@ -223,6 +234,11 @@ def scrub(payload: Any, secrets: frozenset[str] = frozenset(), depth: int = 0) -
     if isinstance(payload, int | float) and not isinstance(payload, bool):
         return _mask_number(payload)
     return payload
+
+
+def _mask_key(key: Any) -> Any:
+    """A field name is text a caller chose too: a phone number in it is masked."""
+    return mask_phone_numbers(key) if isinstance(key, str) and len(key) >= 10 else key
 
 
 def _scrub_field(key: Any, value: Any, secrets: frozenset[str], depth: int) -> Any:
