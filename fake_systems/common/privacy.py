@@ -76,15 +76,22 @@ _PHONE_NUMBER = re.compile(
 # without any (most values: codes, dates, names of goods) is only scanned for phone numbers.
 # History.record runs on every request: most strings take one regex search, _WORTH_A_LOOK.
 _MARKUP = re.compile(r'[<"=%{\[]')
-# Where a phone's digits start (its core): a mobile's 1[3-9]x, a landline's area code 0[1-9]x,
-# not inside a longer run of digits (except after a country code 86). _PHONE_NUMBER then runs
-# only there, anchored. Written to start with a character, not a lookbehind, so that the
-# regex engine skips to candidates quickly: (?<!\d1) after a 1 is "no digit before it".
-_CORE = re.compile(
-    rf"1(?:(?<!\d1)|(?<=861)|{_after_escape('1')})[3-9]\d"
-    rf"|0(?:(?<!\d0)|(?<=860)|{_after_escape('0')})[1-9]\d"
-)
-_WORTH_A_LOOK = re.compile(f"{_MARKUP.pattern}|{_CORE.pattern}")
+
+
+def _core(after_escapes: bool) -> re.Pattern[str]:
+    r"""Where a phone's digits start (its core): a mobile's 1[3-9]x, a landline's area code
+    0[1-9]x, not inside a longer run of digits (except after a country code 86, or an escape
+    if `after_escapes`). _PHONE_NUMBER then runs only there, anchored. Written to start with a
+    character, not a lookbehind, so that the regex engine skips to candidates quickly:
+    (?<!\d1) after a 1 is "no digit before it"."""
+    one, zero = (f"|{_after_escape('1')}", f"|{_after_escape('0')}") if after_escapes else ("", "")
+    return re.compile(rf"1(?:(?<!\d1)|(?<=861){one})[3-9]\d|0(?:(?<!\d0)|(?<=860){zero})[1-9]\d")
+
+
+# Escapes are rare: text without a backslash is searched with the shorter pattern.
+_CORE = _core(after_escapes=False)
+_CORE_AFTER_ESCAPES = _core(after_escapes=True)
+_WORTH_A_LOOK = re.compile(rf"{_MARKUP.pattern}|\\|{_CORE.pattern}")
 _PREFIX_REACH = 5  # a number may begin this far before its core: "0086-", "+86 ", "("
 # A word of every personal field name of _ENDINGS, also as people write them: tel_no,
 # link_man, buyer_nick. Text without any of them names no personal field.
@@ -180,7 +187,8 @@ def mask_phone_numbers(text: str) -> str:
         return text
     parts: list[str] = []
     position = 0
-    for found in _CORE.finditer(text):
+    cores = _CORE_AFTER_ESCAPES if "\\" in text else _CORE
+    for found in cores.finditer(text):
         core = found.start()
         if core < position:
             continue
