@@ -1,4 +1,4 @@
-"""Masking of personal data (names, phones, addresses) before it reaches the history or a log.
+"""Masking of personal data (names, phones, addresses) before it reaches the history.
 
 `scrub` is the one entry point; `storage.redact` calls it for every history row.
 - By structure: in a payload (dicts, lists) and in text that parses as a JSON, XML or form
