@@ -180,6 +180,18 @@ async def test_oms_refused_before_parsing_is_masked(
     assert_private(oms.ctx.conn, "TID-REFUSED")
 
 
+async def test_oms_deeply_nested_body_is_recorded_not_an_internal_error(
+    oms_client: httpx.AsyncClient, oms: OmsService, clock: ManualClock, world: World
+) -> None:
+    # orjson parses 1,000 levels; walking them one Python call per level did not fit the stack.
+    deep = "[" * 1000 + f'"{PHONE}"' + "]" * 1000
+    raw = f'{{"shop_no": "{world.shops[0].shop_no}", "trade_list": {deep}}}'.encode()
+    response = await oms_tests.call(oms_client, clock, wdt.METHOD_RAW_TRADE_PUSH, None, raw=raw)
+    assert response.json()["status"] == 1500
+    assert outcomes(oms.ctx.conn) == ["1500"]
+    assert_private(oms.ctx.conn)
+
+
 # ---------------------------------------------------------------- WMS (Qimen, XML and JSON)
 
 
