@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from fake_systems.common.privacy import mask_field, mask_text
+from fake_systems.common.privacy import mask_phone_numbers, scrub
 from simulator.clock import Clock, format_qimen_time
 
 HISTORY_SCHEMA = """
@@ -64,15 +64,7 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 def redact(payload: Any) -> Any:
     """Copy of a payload with secrets removed and personal data masked, for history and logs."""
-    if isinstance(payload, dict):
-        return {
-            k: "***" if k in SECRET_FIELDS else mask_field(k, redact(v)) for k, v in payload.items()
-        }
-    if isinstance(payload, list):
-        return [redact(v) for v in payload]
-    if isinstance(payload, str):
-        return mask_text(payload)
-    return payload
+    return scrub(payload, SECRET_FIELDS)
 
 
 class History:
@@ -110,8 +102,10 @@ class History:
                 self._sim_time(),
                 self.clock.wall(),
                 kind,
-                operation,
-                entity,
+                # Callers put what they were sent here too (a method name, a path): a phone
+                # number in it is masked; business keys never look like one.
+                mask_phone_numbers(operation),
+                mask_phone_numbers(entity) if entity else entity,
                 outcome,
                 body,
             ),
