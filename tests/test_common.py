@@ -95,6 +95,28 @@ async def test_push_is_retried_until_accepted(make_context: Callable[[str], Syst
 
 
 @pytest.mark.anyio
+async def test_a_push_leaves_only_if_the_change_that_caused_it_commits(
+    make_context: Callable[[str], SystemContext],
+) -> None:
+    ctx = make_context("wms")
+    bodies: list[bytes] = []
+
+    def receiver(request: httpx.Request) -> httpx.Response:
+        bodies.append(request.content)
+        return httpx.Response(200)
+
+    dispatcher = _dispatcher(ctx, receiver)
+    with pytest.raises(RuntimeError), transaction(ctx.conn):
+        dispatcher.send(Push("deliveryorder.confirm", "DO1", "http://connector/cb", b"<undone/>"))
+        raise RuntimeError("the call fails after it queued its push")
+    with transaction(ctx.conn):
+        dispatcher.send(Push("deliveryorder.confirm", "DO2", "http://connector/cb", b"<done/>"))
+        assert dispatcher.in_flight == 0  # not before the commit
+    await dispatcher.drain(5)
+    assert bodies == [b"<done/>"]
+
+
+@pytest.mark.anyio
 async def test_push_is_abandoned_after_the_last_retry(
     make_context: Callable[[str], SystemContext],
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import httpx
@@ -185,3 +185,43 @@ async def test_big_bodies_are_parsed_off_the_event_loop(ctx: SystemContext) -> N
     small, big = EchoProtocol.parsed_on
     assert small is threading.main_thread() and big is not threading.main_thread()
     assert len(notes(ctx)) == 2
+
+
+@pytest.mark.anyio
+async def test_an_unproven_callers_body_is_kept_only_as_a_prefix(ctx: SystemContext) -> None:
+    protocol = EchoProtocol(ctx)
+    protocol.max_body_bytes = 1 << 20
+    body = orjson.dumps({"owner": "A", "text": "x" * 50_000})
+    inbound = Inbound("POST", "/echo", {"op": "put"}, {"x-key": "wrong"}, body)
+    assert (await Pipeline(protocol, ctx).respond(inbound)).status_code == 200
+    (payload,) = [row[0] for row in ctx.conn.execute("SELECT payload FROM events")]
+    assert len(payload) < 3_000  # a stranger cannot fill the history
+
+
+@pytest.mark.anyio
+async def test_a_client_gone_mid_body_gets_no_answer_and_leaves_no_trace(
+    ctx: SystemContext,
+) -> None:
+    messages: Iterator[dict[str, Any]] = iter(
+        [
+            {"type": "http.request", "body": b'{"owner": "A", "te', "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+    )
+    sent: list[object] = []
+
+    async def receive() -> dict[str, Any]:
+        return next(messages)
+
+    async def send(message: object) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/echo",
+        "query_string": b"op=put",
+        "headers": [(b"x-key", b"all")],
+    }
+    await Pipeline(EchoProtocol(ctx), ctx)(scope, receive, send)  # type: ignore[arg-type]
+    assert sent == [] and history(ctx) == [] and notes(ctx) == []

@@ -159,9 +159,10 @@ class Protocol(ABC):
     def history_payload(self, call: Call) -> Any:
         """What the history keeps of the request (personal data is masked by History)."""
         body: Any = call.data
-        if body is None and isinstance(call.parsed, dict | list):
+        if body is None and call.caller is not None and isinstance(call.parsed, dict | list):
             body = call.parsed
         if body is None:
+            # Unproven or unparsed: a prefix, so a stranger cannot fill the history.
             body = call.inbound.body[:UNPARSED_BODY_PREFIX].decode("utf-8", errors="replace")
         return {"query": dict(call.inbound.query), "body": body, **call.record}
 
@@ -242,6 +243,8 @@ class Pipeline:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The pipeline as a plain ASGI endpoint: no framework work on the hot path."""
         body, too_large = await read_capped(receive, self.protocol.max_body_bytes, scope)
+        if body is None:
+            return  # the client left mid-body: nobody to answer, nothing to record
         headers = {
             key.decode("latin-1").lower(): value.decode("latin-1")
             for key, value in scope.get("headers", ())
@@ -263,8 +266,9 @@ def query_params(scope: Scope) -> dict[str, str]:
     return dict(parse_qsl(raw, keep_blank_values=True))
 
 
-async def read_capped(receive: Receive, limit: int, scope: Scope) -> tuple[bytes, bool]:
-    """The body, or (b"", True) as soon as it exceeds `limit` bytes (the rest is not kept)."""
+async def read_capped(receive: Receive, limit: int, scope: Scope) -> tuple[bytes | None, bool]:
+    """The body, or (b"", True) as soon as it exceeds `limit` bytes (the rest is not kept),
+    or (None, False) when the client disconnects before the body is whole."""
     for key, value in scope.get("headers", ()):
         if key.lower() == b"content-length" and value.isdigit() and int(value) > limit:
             return b"", True
@@ -274,7 +278,7 @@ async def read_capped(receive: Receive, limit: int, scope: Scope) -> tuple[bytes
     while more:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            return None, False
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -47,9 +47,15 @@ def open_database(path: Path | str) -> sqlite3.Connection:
     return conn
 
 
+# Work to do once the open transaction of a connection commits (by id(conn)): pushes, which
+# must not leave for a change that is then rolled back.
+_AFTER_COMMIT: dict[int, list[Callable[[], None]]] = {}
+
+
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One atomic unit of work: a failed request leaves no trace in the tables."""
+    """One atomic unit of work: a failed request leaves no trace in the tables, and what was
+    deferred to its commit (`after_commit`) happens only if it commits."""
     if conn.in_transaction:  # nested: the outer transaction decides
         yield conn
         return
@@ -57,9 +63,21 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     try:
         yield conn
     except BaseException:
+        _AFTER_COMMIT.pop(id(conn), None)
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+    for action in _AFTER_COMMIT.pop(id(conn), ()):
+        action()
+
+
+def after_commit(conn: sqlite3.Connection, action: Callable[[], None]) -> None:
+    """Run `action` when `conn`'s open transaction commits (never if it rolls back); at once
+    when no transaction is open."""
+    if conn.in_transaction:
+        _AFTER_COMMIT.setdefault(id(conn), []).append(action)
+    else:
+        action()
 
 
 def redact(payload: Any) -> Any:

@@ -11,7 +11,7 @@ from typing import Protocol
 import aiohttp
 import httpx
 
-from fake_systems.common.storage import History
+from fake_systems.common.storage import History, after_commit
 from simulator.clock import Clock
 
 # Simulated seconds between attempts: the graded 1 / 5 / 15 minute retries of the seeds.
@@ -168,7 +168,11 @@ class WebhookDispatcher:
         return len(self._tasks)
 
     def send(self, push: Push) -> None:
-        """Schedule delivery; returns at once (safe to call from inside a SimPy process)."""
+        """Schedule delivery once the change that caused it commits; returns at once (safe to
+        call from inside a SimPy process). A push of a rolled-back change never leaves."""
+        after_commit(self.history.conn, lambda: self._schedule(push))
+
+    def _schedule(self, push: Push) -> None:
         task = asyncio.get_running_loop().create_task(self._deliver(push))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
