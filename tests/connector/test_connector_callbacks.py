@@ -21,18 +21,11 @@ from connectors.reference.callbacks import (
     qimen_signature_ok,
 )
 from connectors.reference.store import StateStore, Step, StepStatus
-from tests.connector.test_connector_mapping import make_trade
+from tests.support.connector import TRADE_NO, make_trade, qimen_md5
 
 WMS_SECRET = "wms-secret"
 API_KEY = "kdniao-key"
-TRADE_NO = "2026111000000001"
 WAYBILL = "ZT123456789"
-
-
-def qimen_md5(secret: str, params: dict[str, str], body: str) -> str:
-    """Re-derived from the public description, not imported: sorted k+v, secret on both ends."""
-    joined = "".join(k + params[k] for k in sorted(params) if k != "sign")
-    return hashlib.md5((secret + joined + body + secret).encode()).hexdigest().upper()
 
 
 def kdniao_md5(request_data: str, api_key: str) -> str:

@@ -20,10 +20,8 @@ from connectors.faulty.wrong_amount import WrongAmountMapper
 from connectors.reference.clients.http import HttpClient, HttpxClient
 from connectors.reference.mapper import TradeMapper
 from connectors.reference.store import Shipment, StateStore, Step, StepStatus
-from tests.connector.test_connector_mapping import make_trade
-from tests.connector.test_connector_workflow import TRADE_NO, Peers4, make_workflow
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.connector import TRADE_NO, Peers4, make_trade, make_workflow
+from tests.support.paths import ROOT
 
 
 def overridden(cls: type) -> set[str]:

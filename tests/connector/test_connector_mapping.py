@@ -9,57 +9,7 @@ from lxml import etree
 
 from connectors.reference.mapper import TradeMapper, unit_price_cents
 from connectors.reference.settings import Settings, SettingsError
-
-
-def make_trade(trade_no: str = "2026111000000001", **overrides: Any) -> dict[str, Any]:
-    """A trade as the OMS query returns it: two lines, a discount and freight."""
-    trade: dict[str, Any] = {
-        "trade_no": trade_no,
-        "src_tid": "TB99001",
-        "platform_id": "TM",
-        "shop_no": "TM-1",
-        "owner_code": "OWNER1",
-        "warehouse_no": "WH-GZ",
-        "logistics_code": "ZTO",
-        "trade_status": 30,
-        "trade_time": "2026-11-10 20:00:01",
-        "pay_time": "2026-11-10 20:00:05",
-        "modified": "2026-11-10 20:00:05",
-        "receiver_name": "张三",
-        "receiver_mobile": "13900000000",
-        "receiver_province": "广东省",
-        "receiver_city": "深圳市",
-        "receiver_district": "南山区",
-        "receiver_address": "科技园 <A&B> 座 1 号",
-        "goods_amount": "230.00",
-        "discount": "30.10",
-        "post_amount": "8.00",
-        "paid": "207.90",
-        "detail_list": [
-            {
-                "rec_id": 11,
-                "src_oid": "TB99001-1",
-                "src_tid": "TB99001",
-                "spec_no": "SKU-A",
-                "goods_name": "杯子",
-                "num": 3,
-                "price": "10.00",
-                "share_amount": "25.10",
-            },
-            {
-                "rec_id": 12,
-                "src_oid": "TB99001-2",
-                "src_tid": "TB99001",
-                "spec_no": "SKU-B",
-                "goods_name": "茶壶",
-                "num": 1,
-                "price": "200.00",
-                "share_amount": "174.80",
-            },
-        ],
-    }
-    trade.update(overrides)
-    return trade
+from tests.support.connector import make_trade
 
 
 def test_paid_amounts_are_shares_with_freight_on_the_last_line() -> None:

@@ -13,8 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from simulator.cli import app
+from tests.support import paths
 
-SMOKE = str(Path(__file__).resolve().parents[2] / "scenarios" / "smoke.yaml")
+SMOKE = str(paths.SMOKE)
 
 pytestmark = pytest.mark.e2e
 

@@ -9,11 +9,10 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from simulator.reaper import STAND_DOWN
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 20.0
 
 Processes = tuple[subprocess.Popen[bytes], subprocess.Popen[bytes], int]

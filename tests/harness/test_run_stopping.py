@@ -26,9 +26,8 @@ from contract_tests.database import attach_run
 from contract_tests.metrics import count_orders
 from simulator.cli import app
 from simulator.scenario import load_scenario
+from tests.support.paths import ROOT, SMOKE
 
-ROOT = Path(__file__).resolve().parents[2]
-SMOKE = ROOT / "scenarios" / "smoke.yaml"
 POLL_SECONDS = 0.1
 START_TIMEOUT = 90.0  # fakes up, connector ready, first orders: seconds on a quiet machine
 GONE_TIMEOUT = 30.0  # the reaper's grace is 5 s; ecomock's own stop grace 10 s

@@ -8,8 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from simulator.scenario import ScenarioError, load_scenario, parse_duration
-
-SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+from tests.support.paths import SCENARIOS
 
 
 @pytest.mark.parametrize("name", ["demo", "smoke", "double11"])

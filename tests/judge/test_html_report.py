@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from contract_tests.html_report import backlog_series, rate_series, write_html_report
-from tests.judge.test_judge_report import failing_run
+from tests.support.judge import failing_run
 
 
 def test_page_shows_verdict_invariants_and_plots(tmp_path: Path) -> None:

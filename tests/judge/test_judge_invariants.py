@@ -12,7 +12,7 @@ from contract_tests.invariants import INVARIANTS
 from contract_tests.judge import RunMeta, Verdict, judge_run
 from contract_tests.live import live_violation_counts, live_violations
 from contract_tests.metrics import count_orders
-from tests.judge.test_judge_builder import INITIAL_QTY, WAREHOUSE, Line, RunBuilder
+from tests.support.judge import INITIAL_QTY, WAREHOUSE, Line, RunBuilder
 
 ALL_NAMES = ["run_databases_present", *(inv.name for inv in INVARIANTS)]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import defusedxml.ElementTree as SafeET
 from rich.console import Console
 
-from contract_tests.judge import RunMeta, Verdict, judge_folder, judge_run, read_meta
+from contract_tests.judge import RunMeta, judge_folder, judge_run, read_meta
 from contract_tests.metrics import LatencyStats, percentile
 from contract_tests.report import (
     latency_table,
@@ -17,38 +17,7 @@ from contract_tests.report import (
     write_junit_xml,
     write_report_json,
 )
-from tests.judge.test_judge_builder import RunBuilder
-
-META = RunMeta(
-    scenario="smoke",
-    seed=42,
-    connector="reference",
-    wall_started=1000.0,
-    wall_ended=1100.0,
-    traffic_wall_seconds=60.0,
-    paid_to_wms_p99_objective=2.5,
-    connector_exit_code=0,
-)
-
-
-def failing_run(tmp_path: Path) -> Verdict:
-    builder = RunBuilder(tmp_path / "run")
-    builder.good_mix()
-    lost = builder.order("paid")
-    shipped = builder.order("shipped")
-    builder.sql(
-        "erp",
-        "DELETE FROM documents WHERE bill_no = ? AND form_id = 'AR_receivable'",
-        (shipped.trade_no,),
-    )
-    builder.close()
-    verdict = judge_run(builder.run_dir, META)
-    assert [inv.name for inv in verdict.failed_invariants] == [
-        "no_lost_orders",
-        "erp_receivable_audited",
-    ]
-    assert verdict.invariant("no_lost_orders").examples[0]["entity"] == lost.trade_no
-    return verdict
+from tests.support.judge import META, RunBuilder, failing_run
 
 
 def test_report_json_keys(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from simulator.cli import app
-from tests.judge.test_judge_builder import RunBuilder
+from tests.support.judge import RunBuilder
 
 
 def check(run_dir: Path) -> Result:

@@ -8,45 +8,11 @@ from decimal import Decimal
 import pytest
 from lxml import etree
 
-from fake_systems.bank import totp
-from fake_systems.bank.api.iso20022 import create_app
-from fake_systems.bank.service import BankService
-from fake_systems.common.credentials import BankCredentials
+from tests.support.bank import CREDENTIALS, PATH, session
 
-SEED = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"  # base32 of the RFC 6238 SHA-1 key "1234567890" x2
-CREDENTIALS = BankCredentials(
-    account="6222000011112222", username="treasury", password="pw-1", totp_seed=SEED
-)
-TENANT = BankCredentials(
-    account="6222000033334444", username="treasury-owner-a", password="pw-a", owners=("OWNER-A",)
-)
 NS = {"c": "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"}
-PATH = "/iso20022/camt.053/statements"
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def bank(make_context, world) -> BankService:
-    service = BankService(make_context("bank"), CREDENTIALS)
-    service.setup(world)
-    return service
-
-
-@pytest.fixture
-def client(bank, asgi_client):
-    return asgi_client(create_app(bank, CREDENTIALS, tenants=[TENANT]))
-
-
-async def session(client, clock, credentials: BankCredentials = CREDENTIALS) -> dict[str, str]:
-    """Log in with the current TOTP code; the headers of a bearer session."""
-    body = {
-        "account": credentials.account,
-        "password": credentials.password,
-        "otp": totp.totp(credentials.totp_seed, clock.wall()),
-    }
-    token = (await client.post("/iso20022/login", json=body)).json()["session_token"]
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

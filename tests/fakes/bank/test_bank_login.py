@@ -7,12 +7,7 @@ import pytest
 from fake_systems.bank import totp
 from fake_systems.bank.service import SESSION_SECONDS, BankService
 from fake_systems.common.credentials import BankCredentials
-from tests.fakes.bank import test_bank_iso20022 as shared
-from tests.fakes.bank.test_bank_iso20022 import CREDENTIALS, SEED, TENANT
-
-# The statement tests' fixtures: the same bank and app, with a tenant.
-bank = shared.bank
-client = shared.client
+from tests.support.bank import CREDENTIALS, SEED, TENANT
 
 LOGIN = "/iso20022/login"
 STATEMENT = "/iso20022/camt.053/statements"

@@ -13,45 +13,17 @@ from lxml import etree
 
 from fake_systems.bank.api.iso20022 import MAX_BODY_BYTES
 from fake_systems.bank.iso_xml import render_pain001
-from fake_systems.bank.models import CreditTransfer, PaymentInstruction, PaymentMessage
 from fake_systems.bank.service import STATUS_DELAYS, BankService
 from fake_systems.common.faults import NO_FAULTS, FaultInjector, FaultRule
-from tests.fakes.bank import test_bank_iso20022 as shared
-from tests.fakes.bank.test_bank_iso20022 import CREDENTIALS, TENANT, session
+from tests.support.bank import CREDENTIALS, PAIN001, TENANT, message, session, transfer
 from tests.support.pushes import mock_sender
-
-# The statement tests' fixtures: the same bank and app, with a tenant.
-bank = shared.bank
-client = shared.client
 
 P2 = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.002.001.10"}
 C54 = {"c": "urn:iso:std:iso:20022:tech:xsd:camt.054.001.08"}
-PAIN001 = "/iso20022/pain.001"
 OPENING = 100_000_000
 SETTLED = sum(STATUS_DELAYS) + 4  # past every step (see the +1 below)
 
 pytestmark = pytest.mark.anyio
-
-
-def transfer(e2e: str, cents: int = 12_345, creditor: str = "6228480012345678") -> CreditTransfer:
-    return CreditTransfer(e2e, f"I-{e2e}", cents, "CNY", "供应商 A&B <Ltd>", creditor, f"PO {e2e}")
-
-
-def message(
-    msg_id: str,
-    *transfers: CreditTransfer,
-    debtor: str = CREDENTIALS.account,
-    day: date = date(2026, 11, 10),
-    version: str = "pain.001.001.09",
-) -> PaymentMessage:
-    return PaymentMessage(
-        msg_id=msg_id,
-        message_name=version,
-        created="2026-11-10T20:00:00+08:00",
-        nb_of_txs=len(transfers),
-        ctrl_sum_cents=sum(t.amount_cents for t in transfers),
-        instructions=(PaymentInstruction(f"PI-{msg_id}", day, debtor, tuple(transfers)),),
-    )
 
 
 @pytest.fixture

@@ -16,13 +16,7 @@ from fake_systems.bank.api import iso20022
 from fake_systems.bank.iso_xml import render_pain001
 from fake_systems.bank.service import BankService
 from fake_systems.common.app import OFF_LOOP_BYTES
-from tests.fakes.bank import test_bank_iso20022 as shared
-from tests.fakes.bank.test_bank_iso20022 import session
-from tests.fakes.bank.test_bank_payments import PAIN001, message, transfer
-
-# The statement tests' fixtures: the same bank and app, with a tenant.
-bank = shared.bank
-client = shared.client
+from tests.support.bank import PAIN001, PATH, message, session, transfer
 
 pytestmark = pytest.mark.anyio
 
@@ -75,7 +69,7 @@ async def test_statement_accounts_are_bounded_and_clean(
     client: httpx.AsyncClient, auth: dict[str, str], account: str
 ) -> None:
     response = await client.get(
-        shared.PATH, params={"account": account, "date": "2026-11-10"}, headers=auth
+        PATH, params={"account": account, "date": "2026-11-10"}, headers=auth
     )
     assert "account" in format_error(response)
 

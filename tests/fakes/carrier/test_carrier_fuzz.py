@@ -23,14 +23,7 @@ from hypothesis import strategies as st
 from fake_systems.carrier.api.kdniao import MAX_BODY_BYTES, create_app
 from fake_systems.carrier.models import CarrierConfig
 from fake_systems.carrier.service import CarrierService
-from tests.fakes.carrier.test_carrier_kdniao import (
-    CREDENTIALS,
-    DIST,
-    EORDER,
-    OTHER,
-    QUERY,
-    envelope,
-)
+from tests.support.carrier import CREDENTIALS, DIST, EORDER, OTHER, QUERY, envelope
 from tests.support.fuzzing import Post, asgi_poster, fuzz_settings, hostile_values
 
 pytestmark = pytest.mark.fuzz

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 from urllib.parse import parse_qsl, quote, urlencode
 
@@ -15,41 +13,21 @@ from fake_systems.carrier.models import CarrierConfig
 from fake_systems.carrier.service import CarrierService
 from fake_systems.common.credentials import KdniaoCredentials
 from fake_systems.common.faults import FaultInjector, FaultRule
+from tests.support.carrier import (
+    CREDENTIALS,
+    DIST,
+    EBID,
+    EORDER,
+    KEY,
+    OTHER,
+    QUERY,
+    envelope,
+    post,
+    sign,
+)
 from tests.support.pushes import mock_sender
 
-EBID = "1234567"
-KEY = "test-api-key"
-CREDENTIALS = KdniaoCredentials(ebusiness_id=EBID, api_key=KEY)
-EORDER = "/api/EOrderService"
-DIST = "/api/dist"
-QUERY = "/Ebusiness/EbusinessOrderHandle.aspx"
-
 pytestmark = pytest.mark.anyio
-
-
-def sign(request_data: str, key: str = KEY) -> str:
-    """Re-derived from the public description, not imported from the code under test."""
-    return base64.b64encode(
-        hashlib.md5((request_data + key).encode()).hexdigest().encode()
-    ).decode()
-
-
-def envelope(
-    request_type: str,
-    data: object,
-    account: KdniaoCredentials = CREDENTIALS,
-    **override: str,
-) -> dict[str, str]:
-    request_data = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
-    form = {
-        "RequestData": request_data,
-        "EBusinessID": account.ebusiness_id,
-        "RequestType": request_type,
-        "DataSign": sign(request_data, account.api_key),
-        "DataType": "2",
-    }
-    form.update(override)
-    return form
 
 
 @pytest.fixture
@@ -62,16 +40,6 @@ def carrier(make_context, world) -> CarrierService:
 @pytest.fixture
 def client(carrier, asgi_client):
     return asgi_client(create_app(carrier, CREDENTIALS))
-
-
-async def post(client, path: str, form: dict[str, str]) -> dict:
-    response = await client.post(
-        path,
-        content=urlencode(form).encode(),
-        headers={"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"},
-    )
-    assert response.status_code == 200
-    return response.json()
 
 
 ORDER = {
@@ -399,8 +367,6 @@ async def test_2002_without_number_is_101(client):
 
 
 # -- 1002 query limits ---------------------------------------------------------------------
-
-OTHER = KdniaoCredentials(ebusiness_id="7654321", api_key="other-api-key", owners=("OWNER-B",))
 
 
 @pytest.fixture

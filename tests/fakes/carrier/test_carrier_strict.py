@@ -14,11 +14,9 @@ from fake_systems.carrier.models import CarrierConfig
 from fake_systems.carrier.service import CarrierService
 from fake_systems.common.context import SystemContext
 from simulator.world import World
-from tests.fakes.carrier.test_carrier_kdniao import CREDENTIALS, envelope, post
+from tests.support.carrier import CREDENTIALS, EORDER, envelope, post
 
 pytestmark = pytest.mark.anyio
-
-EORDER = "/api/EOrderService"
 
 
 @pytest.fixture

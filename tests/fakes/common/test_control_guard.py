@@ -21,8 +21,8 @@ from fake_systems.common.context import SystemContext
 from simulator import cli
 from simulator.runner import serve_fakes
 from simulator.scenario import load_scenario
+from tests.support.paths import SMOKE
 
-SMOKE = Path(__file__).resolve().parents[3] / "scenarios" / "smoke.yaml"
 TOKEN = "s3cret-control-token"
 REMOTE_PEER = ("203.0.113.9", 40000)  # TEST-NET-3: a peer that is not this machine
 LOCAL_PEER = ("127.0.0.1", 40000)

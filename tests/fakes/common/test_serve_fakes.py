@@ -10,8 +10,7 @@ import pytest
 
 from simulator.runner import serve_fakes
 from simulator.scenario import load_scenario
-
-SMOKE = Path(__file__).resolve().parents[3] / "scenarios" / "smoke.yaml"
+from tests.support.paths import SMOKE
 
 CREDENTIAL_NAMES = {
     "oms": {"sid", "app_key", "app_secret"},

@@ -44,14 +44,8 @@ from fake_systems.wms.models import (
 from fake_systems.wms.service import WmsConfig, WmsService
 from simulator.clock import CHINA, format_qimen_time
 from simulator.world import World
-from tests.fakes.wms.test_wms_tenancy import (
-    CARRIER_CONNECTOR,
-    CARRIER_TENANTS,
-    CONNECTOR,
-    TENANTS,
-    TRAVEL,
-)
 from tests.support.fuzzing import Post, asgi_poster, fuzz_settings
+from tests.support.tenancy import CARRIER_CONNECTOR, CARRIER_TENANTS, CONNECTOR, TENANTS, TRAVEL
 
 pytestmark = pytest.mark.fuzz
 

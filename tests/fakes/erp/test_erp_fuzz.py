@@ -28,11 +28,11 @@ from fake_systems.erp.api.k3 import create_app
 from fake_systems.erp.models import K3Error
 from fake_systems.erp.service import ErpService
 from simulator.world import World
+from tests.support.erp import STUB
 from tests.support.fuzzing import Post, asgi_poster, fuzz_settings, hostile_text, hostile_values
 
 pytestmark = pytest.mark.fuzz
 
-STUB = "/Kingdee.BOS.WebApi.ServicesStub.{}.common.kdsvc"
 OPS = ("Save", "BatchSave", "Submit", "Audit", "UnAudit", "Delete", "View", "ExecuteBillQuery")
 FORMS = (
     "SAL_OUTSTOCK",

@@ -15,13 +15,7 @@ from fake_systems.common.faults import FaultInjector, FaultRule
 from fake_systems.erp.api.k3 import create_app
 from fake_systems.erp.service import ErpService
 from simulator.world import World
-
-STUB = "/Kingdee.BOS.WebApi.ServicesStub.{}.common.kdsvc"
-LOGIN = STUB.format("AuthService.ValidateUser")
-
-
-def form_url(op: str) -> str:
-    return STUB.format(f"DynamicFormService.{op}")
+from tests.support.erp import LOGIN, STUB, documents, form_url, login, outstock_model
 
 
 @pytest.fixture
@@ -45,42 +39,6 @@ def client(
     return asgi_client(create_app(erp, creds))
 
 
-async def login(client: httpx.AsyncClient, creds: K3Credentials) -> str:
-    response = await client.post(
-        LOGIN,
-        json={
-            "acctID": creds.acct_id,
-            "username": creds.username,
-            "password": creds.password,
-            "lcid": 2052,
-        },
-    )
-    body = response.json()
-    assert body["LoginResultType"] == 1
-    return str(body["KDSVCSessionId"])
-
-
-def outstock_model(world: World, trade_no: str) -> dict[str, Any]:
-    """The model the connector posts, as written in the brief and docs/protocols/erp.md."""
-    return {
-        "FBillNo": trade_no,
-        "FDate": "2026-11-10 20:00:00",
-        "FSaleOrgId": {"FNumber": "100"},
-        "FStockOrgId": {"FNumber": "100"},
-        "FCustomerID": {"FNumber": world.shops[0].shop_no},
-        "FNote": "ecomock order",
-        "FEntity": [
-            {
-                "FMaterialID": {"FNumber": world.skus[0].item_code},
-                "FRealQty": 2,
-                "FTaxPrice": 12.5,
-                "FAllAmount": 25.0,
-                "FStockID": {"FNumber": world.warehouses[0].code},
-            }
-        ],
-    }
-
-
 def receivable_model(world: World, trade_no: str) -> dict[str, Any]:
     return {
         "FBillNo": trade_no,
@@ -97,13 +55,6 @@ def receivable_model(world: World, trade_no: str) -> dict[str, Any]:
             }
         ],
     }
-
-
-def documents(erp: ErpService) -> list[tuple[Any, ...]]:
-    rows = erp.conn.execute(
-        "SELECT form_id, bill_no, document_status, amount_cents FROM documents ORDER BY fid"
-    )
-    return [tuple(row) for row in rows]
 
 
 # ---------------------------------------------------------------- login and sessions

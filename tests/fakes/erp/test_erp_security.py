@@ -17,8 +17,8 @@ from fake_systems.erp.api.k3 import create_app
 from fake_systems.erp.service import ErpService
 from simulator.clock import ManualClock
 from simulator.world import World
+from tests.support.erp import STUB
 
-STUB = "/Kingdee.BOS.WebApi.ServicesStub.{}.common.kdsvc"
 TTL = 600.0  # wall seconds of idleness before a session is lost
 
 

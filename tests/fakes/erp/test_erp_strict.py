@@ -19,7 +19,7 @@ from fake_systems.erp.api import k3
 from fake_systems.erp.models import MsgCode
 from fake_systems.erp.service import ErpService
 from simulator.world import World
-from tests.fakes.erp.test_erp_k3 import LOGIN, documents, form_url, login, outstock_model
+from tests.support.erp import LOGIN, documents, form_url, login, outstock_model
 
 pytestmark = pytest.mark.anyio
 

@@ -18,9 +18,8 @@ from fake_systems.oms.raw_trades import MAX_TRADES_PER_PUSH
 from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
 from simulator.world import NewTradeLine, World
-from tests.fakes.oms.test_oms_wdt import CREDS, call, simple
+from tests.support.oms import CREDS, PUSH, call, raw_trade, simple
 
-PUSH = "sales.RawTrade.pushSelf"
 T0 = "2026-11-10 20:00:00"  # ManualClock's simulated now
 
 
@@ -36,47 +35,6 @@ def client(
     oms: OmsService, asgi_client: Callable[[object], httpx.AsyncClient]
 ) -> httpx.AsyncClient:
     return asgi_client(wdt.create_app(oms, CREDS))
-
-
-def raw_trade(world: World, tid: str, **changes: Any) -> dict[str, Any]:
-    """A valid trade_list entry: two lines of world goods, a coupon, freight."""
-    first, second = world.skus[0], world.skus[1]
-    entry: dict[str, Any] = {
-        "tid": tid,
-        "trade_status": 30,
-        "pay_status": 2,
-        "trade_time": "2026-11-10 19:58:00",
-        "pay_time": "2026-11-10 19:59:30",
-        "buyer_nick": "tb_buyer",
-        "receiver_name": "张三",
-        "receiver_mobile": "13800000000",
-        "receiver_province": "浙江省",
-        "receiver_city": "杭州市",
-        "receiver_district": "西湖区",
-        "receiver_address": "文三路 1 号",
-        "post_amount": "8.00",
-        "paid": "118.00",
-        "order_list": [
-            {
-                "oid": f"{tid}-a",
-                "spec_no": first.item_code,
-                "goods_name": "push name",
-                "num": 2,
-                "price": "40.00",
-                "share_amount": "70.00",
-            },
-            {
-                "oid": f"{tid}-b",
-                "spec_no": second.item_code,
-                "goods_name": "",
-                "num": "1",
-                "price": "40.00",
-                "share_amount": "40.00",
-            },
-        ],
-    }
-    entry.update(changes)
-    return entry
 
 
 def count_orders(oms: OmsService) -> tuple[int, int]:

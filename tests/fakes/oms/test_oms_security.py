@@ -14,16 +14,19 @@ from fake_systems.oms.api import wdt
 from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
 from simulator.world import World
-from tests.fakes.oms.test_oms_push import PUSH, raw_trade
-from tests.fakes.oms.test_oms_wdt import CREDS, QUERY, SYNC, TRACE, call
-
-TENANT_A = OmsCredentials(
-    sid="ecomock-a", app_key="oms_a", app_secret="secret-a", owners=("OWNER-A",)
+from tests.support.oms import (
+    CREDS,
+    PUSH,
+    QUERY,
+    SYNC,
+    TENANT_A,
+    TENANT_B,
+    TRACE,
+    WINDOW,
+    call,
+    raw_trade,
+    trade_no_of,
 )
-TENANT_B = OmsCredentials(
-    sid="ecomock-b", app_key="oms_b", app_secret="secret-b", owners=("OWNER-B",)
-)
-WINDOW = {"start_time": "2026-11-10 20:00:00", "end_time": "2026-11-10 21:00:00"}
 
 
 @pytest.fixture
@@ -40,12 +43,6 @@ def client(
     oms: OmsService, asgi_client: Callable[[object], httpx.AsyncClient]
 ) -> httpx.AsyncClient:
     return asgi_client(wdt.create_app(oms, CREDS, [TENANT_A, TENANT_B]))
-
-
-def trade_no_of(oms: OmsService, tid: str) -> str:
-    return str(
-        oms.conn.execute("SELECT trade_no FROM orders WHERE src_tid = ?", (tid,)).fetchone()[0]
-    )
 
 
 def status_of(oms: OmsService, tid: str) -> tuple[int, str | None]:

@@ -17,12 +17,10 @@ from fake_systems.oms.raw_trades import MAX_TRADES_PER_PUSH
 from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
 from simulator.world import World
-from tests.fakes.oms.test_oms_push import PUSH, raw_trade
-from tests.fakes.oms.test_oms_wdt import CREDS, QUERY, SYNC, call, simple
+from tests.support.oms import CREDS, PUSH, QUERY, SYNC, WINDOW, call, raw_trade, simple
 
 pytestmark = pytest.mark.anyio
 
-WINDOW = {"start_time": "2026-11-10 20:00:00", "end_time": "2026-11-10 21:00:00"}
 # Numerals Python's int(), str.isdigit() or Decimal() accept, and the wire must not.
 ODD_NUMERALS = ("²", "--5", "1_0", "١٢", "1" * 5000, "1e400", "+5", "0x10", "NaN", "", "9" * 41)
 

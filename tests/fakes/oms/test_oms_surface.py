@@ -14,9 +14,7 @@ from fake_systems.oms.models import InvalidRequest, RefundStatus, RefundType, St
 from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
 from simulator.world import World
-from tests.fakes.oms.test_oms_push import raw_trade
-from tests.fakes.oms.test_oms_security import TENANT_A, trade_no_of
-from tests.fakes.oms.test_oms_wdt import CREDS, QUERY, call
+from tests.support.oms import CREDS, QUERY, TENANT_A, call, raw_trade, trade_no_of
 
 REFUNDS = "aftersales.refund.Refund.search"
 SYNC_LIST = "sales.LogisticsSync.getSyncListExt"

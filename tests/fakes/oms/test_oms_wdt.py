@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -11,28 +10,13 @@ import orjson
 import pytest
 
 from fake_systems.common.context import SystemContext
-from fake_systems.common.credentials import OmsCredentials
 from fake_systems.common.faults import FaultInjector, FaultRule
 from fake_systems.common.signing import wdt_sign
 from fake_systems.oms.api import wdt
 from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
-from simulator.world import NewTrade, NewTradeLine, World
-
-CREDS = OmsCredentials(sid="ecomock", app_key="oms_test", app_secret="s3cr3t")
-QUERY = "sales.TradeQuery.queryWithDetail"
-SYNC = "sales.LogisticsSync.update"
-TRACE = "sales.LogisticsTrace.upload"
-
-
-def reference_sign(secret: str, params: dict[str, str]) -> str:
-    """Re-derived from docs/protocols/oms.md, so the fake and signing.py cannot share a mistake."""
-    text = ";".join(
-        "%02d-%s:%04d-%s" % (len(name), name, len(params[name]), params[name])  # noqa: UP031
-        for name in sorted(params)
-        if name != "sign"
-    )
-    return hashlib.md5((text + secret).encode("utf-8")).hexdigest()
+from simulator.world import NewTradeLine, World
+from tests.support.oms import CREDS, QUERY, SYNC, TRACE, WINDOW, call, reference_sign, simple, trade
 
 
 def test_sign_worked_example_from_the_docs() -> None:
@@ -68,61 +52,11 @@ def client(
     return asgi_client(wdt.create_app(oms, CREDS))
 
 
-async def call(
-    client: httpx.AsyncClient,
-    clock: ManualClock,
-    method: str,
-    body: Any,
-    *,
-    creds: OmsCredentials = CREDS,
-    secret: str | None = None,
-    timestamp: int | None = None,
-    overrides: dict[str, str] | None = None,
-    drop: tuple[str, ...] = (),
-    raw: bytes | None = None,
-) -> httpx.Response:
-    content = raw if raw is not None else orjson.dumps(body)
-    params = {
-        "sid": creds.sid,
-        "key": creds.app_key,
-        "method": method,
-        "timestamp": str(int(clock.wall()) if timestamp is None else timestamp),
-        "v": "1.0",
-    }
-    params.update(overrides or {})
-    signed = {**params, "body": content.decode("utf-8", errors="replace")}
-    params["sign"] = reference_sign(creds.app_secret if secret is None else secret, signed)
-    for name in drop:
-        params.pop(name, None)
-    return await client.post(
-        "/openapi", params=params, content=content, headers={"Content-Type": "application/json"}
-    )
-
-
-def trade(world: World, src_tid: str, lines: tuple[NewTradeLine, ...], post: int = 0) -> NewTrade:
-    return NewTrade(
-        src_tid=src_tid,
-        shop_no=world.shops[2].shop_no,
-        warehouse_no=world.warehouses[1].code,
-        logistics_code=world.warehouses[1].carrier_code,
-        receiver=world.customers[3],
-        lines=lines,
-        post_cents=post,
-    )
-
-
-def simple(world: World, src_tid: str) -> NewTrade:
-    return trade(world, src_tid, (NewTradeLine("1000000000000001", "坚果礼盒", 1, 5900, 5900),))
-
-
 def status_of(oms: OmsService, trade_no: str) -> tuple[int, str | None]:
     row = oms.conn.execute(
         "SELECT trade_status, logistics_no FROM orders WHERE trade_no = ?", (trade_no,)
     ).fetchone()
     return row[0], row[1]
-
-
-WINDOW = {"start_time": "2026-11-10 20:00:00", "end_time": "2026-11-10 21:00:00"}
 
 
 # ---------------------------------------------------------------- query

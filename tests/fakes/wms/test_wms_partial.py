@@ -19,15 +19,9 @@ from fake_systems.wms.models import CANCELEDFAIL
 from fake_systems.wms.service import WmsConfig, WmsError, WmsService
 from simulator.clock import ManualClock, format_qimen_time
 from simulator.world import World
-from tests.fakes.wms.test_wms_service import (
-    FIXED,
-    RecordingCarrier,
-    independent_qimen_sign,
-    order,
-    states,
-    stock,
-)
 from tests.support.pushes import mock_sender
+from tests.support.wms import FIXED, RecordingCarrier, order, states, stock
+from tests.support.wms import sign as independent_qimen_sign
 
 SPLIT = replace(FIXED, partial_delivery_share=1.0)
 OK = "<response><flag>success</flag><code>0</code><message>ok</message></response>"

@@ -2,71 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
-from datetime import datetime
-from typing import Any
 
 import httpx
-import orjson
 import pytest
 from lxml import etree
 
 from fake_systems.common.context import SystemContext
-from fake_systems.common.credentials import QimenCredentials
 from fake_systems.common.faults import NO_FAULTS, FaultInjector, FaultRule
 from fake_systems.wms.api.qimen import create_app
-from fake_systems.wms.service import WmsConfig, WmsService
-from simulator.clock import CHINA, ManualClock, format_qimen_time
+from fake_systems.wms.service import WmsService
+from simulator.clock import ManualClock
 from simulator.world import World
-
-FIXED = WmsConfig(accept_seconds=(30, 30), pick_seconds=(100, 100), pack_seconds=(50, 50))
-PATH = "/router/qimen/service"
-CREDS = QimenCredentials(app_key="qm_test", secret="s3cr3t", customer_id="ECOMOCK_CUST")
-# The ManualClock's wall clock (Unix 1.8e9) as a Qimen timestamp: fresh for these tests.
-WALL_NOW = format_qimen_time(datetime.fromtimestamp(ManualClock().wall(), CHINA))
+from tests.support.wms import CREDS, FIXED, PATH, api_events, create_body, envelope
 
 pytestmark = pytest.mark.anyio
-
-
-def sign(secret: str, params: dict[str, str], body: str) -> str:
-    """Qimen md5 sign re-derived from the public description (not the fake's helper)."""
-    joined = "".join(k + params[k] for k in sorted(params) if k != "sign")
-    return hashlib.md5((secret + joined + body + secret).encode("utf-8")).hexdigest().upper()
-
-
-def envelope(
-    method: str, body: str, secret: str = CREDS.secret, **overrides: str
-) -> dict[str, str]:
-    params = {
-        "method": f"taobao.qimen.{method}",
-        "timestamp": WALL_NOW,
-        "format": "xml",
-        "app_key": CREDS.app_key,
-        "v": "2.0",
-        "sign_method": "md5",
-        "customerId": CREDS.customer_id,
-    }
-    params.update(overrides)
-    params["sign"] = sign(secret, params, body)
-    return params
-
-
-def create_body(world: World, code: str = "T0001", qty: str = "2", item: str | None = None) -> str:
-    item = item or world.skus[0].item_code
-    return (
-        '<?xml version="1.0" encoding="utf-8"?><request><deliveryOrder>'
-        f"<deliveryOrderCode>{code}</deliveryOrderCode><orderType>JYCK</orderType>"
-        f"<warehouseCode>{world.warehouses[0].code}</warehouseCode>"
-        "<sourcePlatformCode>TM</sourcePlatformCode><shopNick>山海优选天猫旗舰店</shopNick>"
-        "<logisticsCode>SF</logisticsCode><expressCode>SF1234567890</expressCode>"
-        "<receiverInfo><name>张三</name><mobile>13800000000</mobile><province>广东省</province>"
-        "<city>广州市</city><area>天河区</area><detailAddress>体育西路1号 &amp; 2号</detailAddress>"
-        "</receiverInfo></deliveryOrder><orderLines><orderLine><orderLineNo>11</orderLineNo>"
-        f"<sourceOrderCode>P-{code}</sourceOrderCode><ownerCode>OWNER-A</ownerCode>"
-        f"<itemCode>{item}</itemCode><planQty>{qty}</planQty><actualPrice>99.00</actualPrice>"
-        "</orderLine></orderLines></request>"
-    )
 
 
 @pytest.fixture
@@ -95,13 +45,6 @@ async def call(
 
 def orders(wms: WmsService) -> int:
     return int(wms.conn.execute("SELECT COUNT(*) FROM delivery_orders").fetchone()[0])
-
-
-def api_events(wms: WmsService) -> list[tuple[str, str, str | None, dict[str, Any]]]:
-    rows = wms.conn.execute(
-        "SELECT operation, outcome, entity, payload FROM events WHERE kind = 'api_in' ORDER BY seq"
-    ).fetchall()
-    return [(r[0], r[1], r[2], orjson.loads(r[3])) for r in rows]
 
 
 async def test_create_query_and_repeat(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -19,35 +18,14 @@ from fake_systems.wms.models import (
     OWNER_NOT_EXIST,
     STOCK_NOT_ENOUGH,
     WAREHOUSE_NOT_EXIST,
-    DeliveryOrderRequest,
     DeliveryStatus,
-    OrderLineRequest,
 )
-from fake_systems.wms.service import WmsConfig, WmsError, WmsService
+from fake_systems.wms.service import WmsError, WmsService
 from simulator.clock import CHINA, ManualClock, format_qimen_time
 from simulator.world import World, build_world
 from tests.support.pushes import mock_sender
-
-# Fixed work times make every transition land on a known simulated second.
-FIXED = WmsConfig(accept_seconds=(30, 30), pick_seconds=(100, 100), pack_seconds=(50, 50))
-
-
-class RecordingCarrier:
-    """Stands in for the carrier fake: remembers what the WMS asked of it."""
-
-    def __init__(self) -> None:
-        self.waybills: list[tuple[str, str]] = []
-        self.handed_over: list[tuple[str, str, float]] = []
-
-    def issue_waybill(self, order_code: str, shipper_code: str, owner_code: str) -> str:
-        self.waybills.append((order_code, shipper_code))
-        return f"{shipper_code}9{len(self.waybills):011d}"
-
-    def waybill_usable(self, logistic_code: str, owner_code: str) -> bool:
-        return True  # a stand-in: every number given with an order is the owner's
-
-    def hand_over(self, logistic_code: str, shipper_code: str, weight_kg: float) -> None:
-        self.handed_over.append((logistic_code, shipper_code, weight_kg))
+from tests.support.wms import FIXED, RecordingCarrier, order, states, stock
+from tests.support.wms import sign as independent_qimen_sign
 
 
 @pytest.fixture
@@ -64,55 +42,11 @@ def wms(
     return service
 
 
-def order(
-    world: World,
-    code: str = "T0001",
-    lines: list[tuple[str, int]] | None = None,
-    warehouse: str | None = None,
-    express: str | None = "SF1234567890",
-    owner: str | None = "OWNER-A",
-) -> DeliveryOrderRequest:
-    lines = lines if lines is not None else [(world.skus[0].item_code, 2)]
-    return DeliveryOrderRequest(
-        delivery_order_code=code,
-        warehouse_code=warehouse or world.warehouses[0].code,
-        order_type="JYCK",
-        logistics_code="SF",
-        express_code=express,
-        customer_id="ECOMOCK_CUST",
-        lines=tuple(
-            OrderLineRequest(
-                order_line_no=str(n),
-                item_code=item,
-                plan_qty=qty,
-                owner_code=owner,
-                source_order_code=f"P-{code}",
-            )
-            for n, (item, qty) in enumerate(lines, start=1)
-        ),
-    )
-
-
 def status(wms: WmsService, code: str) -> str:
     row = wms.conn.execute(
         "SELECT status FROM delivery_orders WHERE delivery_order_code = ?", (code,)
     ).fetchone()
     return str(row[0])
-
-
-def stock(wms: WmsService, warehouse: str, item: str) -> tuple[int, int]:
-    row = wms.conn.execute(
-        "SELECT on_hand, reserved FROM stock WHERE warehouse_code = ? AND item_code = ?",
-        (warehouse, item),
-    ).fetchone()
-    return int(row[0]), int(row[1])
-
-
-def states(wms: WmsService, code: str) -> list[str]:
-    rows = wms.conn.execute(
-        "SELECT outcome FROM events WHERE kind = 'state' AND entity = ? ORDER BY seq", (code,)
-    ).fetchall()
-    return [r[0] for r in rows]
 
 
 def count(wms: WmsService, table: str) -> int:
@@ -366,12 +300,6 @@ def test_query_shows_lines_and_status(wms: WmsService, world: World, clock: Manu
 
 
 # ------------------------------------------------------------------ confirm push
-
-
-def independent_qimen_sign(secret: str, params: dict[str, str], body: str) -> str:
-    """Re-derived from the public description, so fake and test cannot agree on a bug."""
-    joined = "".join(k + params[k] for k in sorted(params) if k != "sign")
-    return hashlib.md5((secret + joined + body + secret).encode("utf-8")).hexdigest().upper()
 
 
 @pytest.mark.anyio

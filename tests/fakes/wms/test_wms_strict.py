@@ -18,7 +18,7 @@ from fake_systems.common.context import SystemContext
 from fake_systems.wms.api import qimen
 from fake_systems.wms.service import WmsService
 from simulator.world import World
-from tests.fakes.wms.test_wms_qimen import CREDS, FIXED, PATH, create_body, envelope, sign
+from tests.support.wms import CREDS, FIXED, PATH, create_body, envelope, sign
 
 pytestmark = pytest.mark.anyio
 

@@ -16,8 +16,8 @@ from fake_systems.wms.api.qimen import create_app
 from fake_systems.wms.service import WmsConfig, WmsService
 from simulator.clock import CHINA, ManualClock, format_qimen_time
 from simulator.world import World
-from tests.fakes.wms.test_wms_qimen import CREDS, PATH, WALL_NOW, api_events, create_body, sign
 from tests.support.pushes import mock_sender
+from tests.support.wms import CREDS, PATH, WALL_NOW, api_events, create_body, sign
 
 pytestmark = pytest.mark.anyio
 

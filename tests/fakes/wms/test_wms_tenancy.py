@@ -11,7 +11,7 @@ import httpx
 import pytest
 from lxml import etree
 
-from fake_systems.carrier.models import CarrierConfig, CarrierError
+from fake_systems.carrier.models import CarrierError
 from fake_systems.carrier.service import CarrierService
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import KdniaoCredentials, QimenCredentials
@@ -19,27 +19,19 @@ from fake_systems.wms.api.qimen import create_app
 from fake_systems.wms.service import WmsConfig, WmsService
 from simulator.clock import CHINA, ManualClock, format_qimen_time
 from simulator.world import World
-from tests.fakes.wms.test_wms_qimen import PATH, sign
 from tests.support.pushes import mock_sender
+from tests.support.tenancy import (
+    CARRIER_CONNECTOR,
+    CARRIER_TENANTS,
+    CONNECTOR,
+    OWNERS,
+    TENANTS,
+    TRAVEL,
+)
+from tests.support.wms import PATH, sign
 
 pytestmark = pytest.mark.anyio
 
-OWNERS = ("OWNER-A", "OWNER-B")
-CONNECTOR = QimenCredentials(app_key="qm_conn", secret="s-conn", customer_id="ECOMOCK_CUST")
-TENANTS = {
-    owner: QimenCredentials(
-        app_key=f"qm_{owner[-1].lower()}",
-        secret=f"s-{owner}",
-        customer_id=f"CUST-{owner}",
-        owners=(owner,),
-    )
-    for owner in OWNERS
-}
-CARRIER_CONNECTOR = KdniaoCredentials(ebusiness_id="1000001", api_key="k-conn")
-CARRIER_TENANTS = {
-    owner: KdniaoCredentials(ebusiness_id=f"100000{n}", api_key=f"k-{owner}", owners=(owner,))
-    for n, owner in enumerate(OWNERS, start=2)
-}
 WORK = WmsConfig(
     accept_seconds=(30, 30),
     pick_seconds=(100, 100),
@@ -47,13 +39,6 @@ WORK = WmsConfig(
     receive_seconds=(300, 300),
     stock_change_reports=True,
     process_reports=True,
-)
-TRAVEL = CarrierConfig(
-    collect_hours=(1.0, 1.0),
-    transit_hours=(10.0, 10.0),
-    transit_mode_hours=10.0,
-    dispatch_hours=(1.0, 1.0),
-    delivery_hours=(2.0, 2.0),
 )
 SHIPPED_AND_COLLECTED = 3 * 3600  # simulated seconds: shipped at 180 s, collected at 1 h after
 UNKNOWN_WAYBILL = "SF100000000001"

@@ -1,0 +1,28 @@
+"""The bank and its ISO 20022 app (with a tenant), as the adapter's tests share them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from fake_systems.bank.api.iso20022 import create_app
+from fake_systems.bank.service import BankService
+from fake_systems.common.context import SystemContext
+from simulator.world import World
+from tests.support.bank import CREDENTIALS, TENANT
+
+
+@pytest.fixture
+def bank(make_context: Callable[[str], SystemContext], world: World) -> BankService:
+    service = BankService(make_context("bank"), CREDENTIALS)
+    service.setup(world)
+    return service
+
+
+@pytest.fixture
+def client(
+    bank: BankService, asgi_client: Callable[[object], httpx.AsyncClient]
+) -> httpx.AsyncClient:
+    return asgi_client(create_app(bank, CREDENTIALS, tenants=[TENANT]))

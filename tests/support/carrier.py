@@ -1,0 +1,59 @@
+"""Carrier test helpers: Kdniao accounts and paths, a reference DataSign, signed form posts."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from fake_systems.common.credentials import KdniaoCredentials
+
+EBID = "1234567"
+KEY = "test-api-key"
+CREDENTIALS = KdniaoCredentials(ebusiness_id=EBID, api_key=KEY)
+EORDER = "/api/EOrderService"
+DIST = "/api/dist"
+QUERY = "/Ebusiness/EbusinessOrderHandle.aspx"
+OTHER = KdniaoCredentials(ebusiness_id="7654321", api_key="other-api-key", owners=("OWNER-B",))
+
+
+def sign(request_data: str, key: str = KEY) -> str:
+    """Re-derived from the public description, not imported from the code under test."""
+    return base64.b64encode(
+        hashlib.md5((request_data + key).encode()).hexdigest().encode()
+    ).decode()
+
+
+def envelope(
+    request_type: str,
+    data: object,
+    account: KdniaoCredentials = CREDENTIALS,
+    **override: str,
+) -> dict[str, str]:
+    """The signed form of a Kdniao call; `override` replaces its fields after signing."""
+    request_data = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
+    form = {
+        "RequestData": request_data,
+        "EBusinessID": account.ebusiness_id,
+        "RequestType": request_type,
+        "DataSign": sign(request_data, account.api_key),
+        "DataType": "2",
+    }
+    form.update(override)
+    return form
+
+
+async def post(client: httpx.AsyncClient, path: str, form: dict[str, str]) -> dict[str, Any]:
+    """Post `form` url-encoded to `path`; the JSON answer, which must come with HTTP 200."""
+    response = await client.post(
+        path,
+        content=urlencode(form).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"},
+    )
+    assert response.status_code == 200
+    answer: dict[str, Any] = response.json()
+    return answer
