@@ -6,10 +6,8 @@ import importlib
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
@@ -17,7 +15,7 @@ from connectors.faulty.crashes_mid_run import CrashesMidRunMapper
 from connectors.faulty.duplicate_on_retry import DuplicateOnRetryMapper
 from connectors.faulty.skips_shop import SkipsShopMapper
 from connectors.faulty.wrong_amount import WrongAmountMapper
-from connectors.reference.clients.http import HttpClient, HttpxClient
+from connectors.reference.clients.http import HttpClient
 from connectors.reference.mapper import TradeMapper
 from connectors.reference.store import Shipment, StateStore, Step, StepStatus
 from tests.support.connector import TRADE_NO, Peers4, make_trade, make_workflow
@@ -67,13 +65,6 @@ def test_duplicate_on_retry_changes_the_code_after_the_first_attempt() -> None:
     assert codes == [TRADE_NO, f"{TRADE_NO}-R1", f"{TRADE_NO}-R2"]
 
 
-@pytest.fixture
-async def peers_and_http() -> AsyncIterator[tuple[Peers4, HttpClient]]:
-    peers = Peers4()
-    async with httpx.AsyncClient(transport=httpx.MockTransport(peers.handler)) as client:
-        yield peers, HttpxClient(client)
-
-
 @pytest.mark.anyio
 @pytest.mark.parametrize(
     ("mapper", "codes"),
@@ -83,12 +74,12 @@ async def peers_and_http() -> AsyncIterator[tuple[Peers4, HttpClient]]:
     ],
 )
 async def test_a_lost_wms_answer_duplicates_only_with_the_faulty_mapper(
-    peers_and_http: tuple[Peers4, HttpClient],
+    peers: Peers4,
+    http: HttpClient,
     tmp_path: Path,
     mapper: TradeMapper,
     codes: list[str],
 ) -> None:
-    peers, http = peers_and_http
     peers.lost["taobao.qimen.deliveryorder.create"] = 1
     store = StateStore(tmp_path / "connector.db")
     workflow = make_workflow(store, http, mapper)

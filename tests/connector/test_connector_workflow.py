@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,22 +18,6 @@ from connectors.reference.retry import RetryPolicy
 from connectors.reference.store import Shipment, StateStore, Step, StepStatus
 from connectors.reference.workflow import Workflow
 from tests.support.connector import TRADE_NO, Peers4, make_trade, make_workflow
-
-
-@pytest.fixture
-def peers() -> Peers4:
-    return Peers4()
-
-
-@pytest.fixture
-async def http(peers: Peers4) -> AsyncIterator[HttpClient]:
-    async with httpx.AsyncClient(transport=httpx.MockTransport(peers.handler)) as client:
-        yield HttpxClient(client)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> StateStore:
-    return StateStore(tmp_path / "connector.db")
 
 
 def state(store: StateStore, step: Step) -> tuple[StepStatus, int]:

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from fake_systems.carrier.models import CarrierConfig
 from fake_systems.common.credentials import KdniaoCredentials
 
 EBID = "1234567"
@@ -19,6 +20,15 @@ EORDER = "/api/EOrderService"
 DIST = "/api/dist"
 QUERY = "/Ebusiness/EbusinessOrderHandle.aspx"
 OTHER = KdniaoCredentials(ebusiness_id="7654321", api_key="other-api-key", owners=("OWNER-B",))
+# Fixed durations: collected at 1 h, left origin at 2.5 h, arrived at 11 h, out at 12 h,
+# signed at 14 h after hand-over.
+FIXED = CarrierConfig(
+    collect_hours=(1.0, 1.0),
+    transit_hours=(10.0, 10.0),
+    transit_mode_hours=10.0,
+    dispatch_hours=(1.0, 1.0),
+    delivery_hours=(2.0, 2.0),
+)
 
 
 def sign(request_data: str, key: str = KEY) -> str:

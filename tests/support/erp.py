@@ -12,6 +12,8 @@ from simulator.world import World
 
 STUB = "/Kingdee.BOS.WebApi.ServicesStub.{}.common.kdsvc"
 LOGIN = STUB.format("AuthService.ValidateUser")
+# The integrator's user, the one most ERP tests log in with.
+CREDS = K3Credentials(acct_id="acct-1", username="connector", password="pw-123")
 
 
 def form_url(op: str) -> str:

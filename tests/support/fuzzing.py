@@ -7,11 +7,17 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
+from pathlib import Path
 
 import httpx
+import pytest
 from anyio.from_thread import start_blocking_portal
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+
+from fake_systems.common.context import SystemContext
+from fake_systems.common.webhooks import HttpxSender
+from simulator.clock import ManualClock
 
 # Inputs per adapter, split across that adapter's fuzz tests; `make fuzz` raises it.
 FUZZ_EXAMPLES_PER_ADAPTER = int(os.environ.get("ECOMOCK_FUZZ_EXAMPLES", "2000"))
@@ -79,3 +85,12 @@ def asgi_poster(app: object, headers: Mapping[str, str]) -> Iterator[Post]:
             yield post
         finally:
             portal.call(client.aclose)
+
+
+def fuzz_context(name: str, tmp_path_factory: pytest.TempPathFactory) -> SystemContext:
+    """A context for fake `name` that lives as long as a fuzz module: its own folder, a manual
+    clock, seed 3."""
+    folder = Path(tmp_path_factory.mktemp("fuzz"))
+    return SystemContext.create(
+        name, folder, ManualClock(), HttpxSender(httpx.AsyncClient()), seed=3
+    )

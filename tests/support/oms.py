@@ -133,3 +133,9 @@ def trade_no_of(oms: OmsService, tid: str) -> str:
     return str(
         oms.conn.execute("SELECT trade_no FROM orders WHERE src_tid = ?", (tid,)).fetchone()[0]
     )
+
+
+def push_two_shops(oms: OmsService, world: World) -> None:
+    """Platform trades A1 and A2 into shop TM-A (OWNER-A), B1 into TM-B (OWNER-B)."""
+    oms.push_raw_trades("TM-A", [raw_trade(world, "A1"), raw_trade(world, "A2")])
+    oms.push_raw_trades("TM-B", [raw_trade(world, "B1")])

@@ -3,8 +3,8 @@ the site the tenancy tests and the tenancy fuzz share."""
 
 from __future__ import annotations
 
-from fake_systems.carrier.models import CarrierConfig
 from fake_systems.common.credentials import KdniaoCredentials, QimenCredentials
+from tests.support.carrier import FIXED
 
 OWNERS = ("OWNER-A", "OWNER-B")
 CONNECTOR = QimenCredentials(app_key="qm_conn", secret="s-conn", customer_id="ECOMOCK_CUST")
@@ -22,11 +22,4 @@ CARRIER_TENANTS = {
     owner: KdniaoCredentials(ebusiness_id=f"100000{n}", api_key=f"k-{owner}", owners=(owner,))
     for n, owner in enumerate(OWNERS, start=2)
 }
-# Fixed travel times: every parcel event lands on a known simulated time.
-TRAVEL = CarrierConfig(
-    collect_hours=(1.0, 1.0),
-    transit_hours=(10.0, 10.0),
-    transit_mode_hours=10.0,
-    dispatch_hours=(1.0, 1.0),
-    delivery_hours=(2.0, 2.0),
-)
+TRAVEL = FIXED  # the carrier tests' fixed travel times

@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 from urllib.parse import quote
 
 import httpx
@@ -25,11 +24,8 @@ from fake_systems.bank.api.iso20022 import MAX_BODY_BYTES, STATUS_BY_CODE, creat
 from fake_systems.bank.iso_xml import render_pain001
 from fake_systems.bank.models import CreditTransfer, PaymentInstruction, PaymentMessage
 from fake_systems.bank.service import BankService
-from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import BankCredentials
-from fake_systems.common.webhooks import HttpxSender
-from simulator.clock import ManualClock
-from tests.support.fuzzing import fuzz_settings, hostile_text, hostile_values
+from tests.support.fuzzing import fuzz_context, fuzz_settings, hostile_text, hostile_values
 
 pytestmark = pytest.mark.fuzz
 
@@ -51,14 +47,7 @@ P2 = "{urn:iso:std:iso:20022:tech:xsd:pain.002.001.10}"
 
 @pytest.fixture(scope="module")
 def fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, BankService, str]]:
-    clock = ManualClock()
-    ctx = SystemContext.create(
-        "bank",
-        Path(tmp_path_factory.mktemp("fuzz")),
-        clock,
-        HttpxSender(httpx.AsyncClient()),
-        seed=3,
-    )
+    ctx = fuzz_context("bank", tmp_path_factory)
     service = BankService(ctx, CREDS)
     service.setup()
     app = create_app(service, CREDS, [TENANT])
@@ -66,7 +55,7 @@ def fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient,
         body = {
             "account": CREDS.account,
             "password": "pw-1",
-            "otp": totp.totp(CREDS.totp_seed, clock.wall()),
+            "otp": totp.totp(CREDS.totp_seed, ctx.clock.wall()),
         }
         token = client.post("/iso20022/login", json=body).json()["session_token"]
         yield client, service, token

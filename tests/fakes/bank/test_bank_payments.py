@@ -26,11 +26,6 @@ SETTLED = sum(STATUS_DELAYS) + 4  # past every step (see the +1 below)
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-async def auth(client, clock) -> dict[str, str]:
-    return {**await session(client, clock), "Content-Type": "application/xml"}
-
-
 def report(content: bytes) -> tuple[str, dict[str, tuple[str, str | None, str | None]]]:
     """(GrpSts, {OrgnlEndToEndId: (TxSts, reason, AcctSvcrRef)}) of a pain.002."""
     root = etree.fromstring(content)

@@ -16,14 +16,9 @@ from fake_systems.bank.api import iso20022
 from fake_systems.bank.iso_xml import render_pain001
 from fake_systems.bank.service import BankService
 from fake_systems.common.app import OFF_LOOP_BYTES
-from tests.support.bank import PAIN001, PATH, message, session, transfer
+from tests.support.bank import PAIN001, PATH, message, transfer
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def auth(client: httpx.AsyncClient, clock: Any) -> dict[str, str]:
-    return {**await session(client, clock), "Content-Type": "application/xml"}
 
 
 def format_error(response: httpx.Response) -> str:

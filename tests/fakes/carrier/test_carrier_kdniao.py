@@ -30,18 +30,6 @@ from tests.support.pushes import mock_sender
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def carrier(make_context, world) -> CarrierService:
-    service = CarrierService(make_context("carrier"), CREDENTIALS, CarrierConfig())
-    service.setup(world)
-    return service
-
-
-@pytest.fixture
-def client(carrier, asgi_client):
-    return asgi_client(create_app(carrier, CREDENTIALS))
-
-
 ORDER = {
     "OrderCode": "T20261110000001",
     "ShipperCode": "SF",

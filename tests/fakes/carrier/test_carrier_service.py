@@ -17,19 +17,10 @@ from fake_systems.carrier.service import CarrierService, push_accepted
 from fake_systems.common.credentials import KdniaoCredentials
 from fake_systems.common.webhooks import PushReply
 from simulator.scenario import CarrierSettings
+from tests.support.carrier import CREDENTIALS, FIXED
 from tests.support.pushes import mock_sender
 
 HOUR = 3600.0
-# Fixed durations: collected at 1 h, left origin at 2.5 h, arrived at 11 h, out at 12 h,
-# signed at 14 h after hand-over.
-FIXED = CarrierConfig(
-    collect_hours=(1.0, 1.0),
-    transit_hours=(10.0, 10.0),
-    transit_mode_hours=10.0,
-    dispatch_hours=(1.0, 1.0),
-    delivery_hours=(2.0, 2.0),
-)
-CREDENTIALS = KdniaoCredentials(ebusiness_id="1234567", api_key="test-api-key")
 
 
 @pytest.fixture

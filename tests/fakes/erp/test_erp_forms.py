@@ -3,12 +3,10 @@ BatchSave, Delete / UnAudit transitions, and ExecuteBillQuery paging and verbati
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import K3Credentials
 from fake_systems.erp.models import K3Error, MsgCode
 from fake_systems.erp.service import ErpService
@@ -16,10 +14,8 @@ from simulator.world import World
 
 
 @pytest.fixture
-def erp(make_context: Callable[[str], SystemContext], world: World) -> ErpService:
-    service = ErpService(make_context("erp"), K3Credentials(password="pw"))
-    service.setup(world)
-    return service
+def creds() -> K3Credentials:
+    return K3Credentials(password="pw")
 
 
 def goods(world: World, qty: int = 3, amount: str = "30.00") -> dict[str, Any]:

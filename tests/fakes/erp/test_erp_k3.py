@@ -19,20 +19,6 @@ from tests.support.erp import LOGIN, STUB, documents, form_url, login, outstock_
 
 
 @pytest.fixture
-def creds() -> K3Credentials:
-    return K3Credentials(acct_id="acct-1", username="connector", password="pw-123")
-
-
-@pytest.fixture
-def erp(
-    make_context: Callable[[str], SystemContext], world: World, creds: K3Credentials
-) -> ErpService:
-    service = ErpService(make_context("erp"), creds)
-    service.setup(world)
-    return service
-
-
-@pytest.fixture
 def client(
     erp: ErpService, creds: K3Credentials, asgi_client: Callable[[object], httpx.AsyncClient]
 ) -> httpx.AsyncClient:

@@ -21,15 +21,6 @@ def creds() -> K3Credentials:
     return K3Credentials(password="s3cret")
 
 
-@pytest.fixture
-def erp(
-    make_context: Callable[[str], SystemContext], world: World, creds: K3Credentials
-) -> ErpService:
-    service = ErpService(make_context("erp"), creds)
-    service.setup(world)
-    return service
-
-
 def outstock(world: World, bill_no: str = "T0001", **overrides: Any) -> dict[str, Any]:
     sku_a, sku_b = world.skus[0].item_code, world.skus[1].item_code
     model: dict[str, Any] = {

@@ -13,25 +13,15 @@ import orjson
 import pytest
 
 from fake_systems.common import app as common_app
-from fake_systems.common.context import SystemContext
-from fake_systems.common.credentials import K3Credentials
 from fake_systems.erp.api import k3
 from fake_systems.erp.models import MsgCode
 from fake_systems.erp.service import ErpService
 from simulator.world import World
-from tests.support.erp import LOGIN, documents, form_url, login, outstock_model
+from tests.support.erp import CREDS, LOGIN, documents, form_url, login, outstock_model
 
 pytestmark = pytest.mark.anyio
 
-CREDS = K3Credentials(acct_id="acct-1", username="connector", password="pw-123")
 ODD_NUMERALS = ("²", "٣", "--5", "1_0", "1e3", "NaN", "Infinity", "1" * 1000, "0x10")
-
-
-@pytest.fixture
-def erp(make_context: Callable[[str], SystemContext], world: World) -> ErpService:
-    service = ErpService(make_context("erp"), CREDS)
-    service.setup(world)
-    return service
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,14 +19,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import OmsCredentials
-from fake_systems.common.webhooks import HttpxSender
 from fake_systems.oms.api.wdt import MAX_BODY_BYTES, METHOD_QUERY, METHODS, create_app
 from fake_systems.oms.service import OmsService
-from simulator.clock import ManualClock
-from simulator.world import World, build_world
-from tests.support.fuzzing import fuzz_settings, hostile_values, huge_integers, odd_numerals
+from simulator.world import World
+from tests.support.fuzzing import (
+    fuzz_context,
+    fuzz_settings,
+    hostile_values,
+    huge_integers,
+    odd_numerals,
+)
 
 pytestmark = pytest.mark.fuzz
 
@@ -70,22 +72,10 @@ def sign(secret: str, params: dict[str, str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def fuzz_world() -> World:
-    return build_world(seed=11, sku_count=10, customer_count=5)
-
-
-@pytest.fixture(scope="module")
 def fake(
     tmp_path_factory: pytest.TempPathFactory, fuzz_world: World
 ) -> Iterator[tuple[TestClient, OmsService]]:
-    clock = ManualClock()
-    ctx = SystemContext.create(
-        "oms",
-        Path(tmp_path_factory.mktemp("fuzz")),
-        clock,
-        HttpxSender(httpx.AsyncClient()),
-        seed=3,
-    )
+    ctx = fuzz_context("oms", tmp_path_factory)
     service = OmsService(ctx, CREDS)
     service.setup(fuzz_world)
     with TestClient(create_app(service, CREDS, [TENANT]), raise_server_exceptions=False) as client:

@@ -11,30 +11,14 @@ from typing import Any
 import httpx
 import pytest
 
-from fake_systems.common.context import SystemContext
-from fake_systems.oms.api import wdt
 from fake_systems.oms.models import InvalidRequest
 from fake_systems.oms.raw_trades import MAX_TRADES_PER_PUSH
 from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
 from simulator.world import NewTradeLine, World
-from tests.support.oms import CREDS, PUSH, call, raw_trade, simple
+from tests.support.oms import PUSH, call, raw_trade, simple
 
 T0 = "2026-11-10 20:00:00"  # ManualClock's simulated now
-
-
-@pytest.fixture
-def oms(make_context: Callable[[str], SystemContext], world: World) -> OmsService:
-    service = OmsService(make_context("oms"), CREDS)
-    service.setup(world)
-    return service
-
-
-@pytest.fixture
-def client(
-    oms: OmsService, asgi_client: Callable[[object], httpx.AsyncClient]
-) -> httpx.AsyncClient:
-    return asgi_client(wdt.create_app(oms, CREDS))
 
 
 def count_orders(oms: OmsService) -> tuple[int, int]:

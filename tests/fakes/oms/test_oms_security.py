@@ -8,7 +8,6 @@ import httpx
 import orjson
 import pytest
 
-from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import OmsCredentials
 from fake_systems.oms.api import wdt
 from fake_systems.oms.service import OmsService
@@ -24,18 +23,17 @@ from tests.support.oms import (
     TRACE,
     WINDOW,
     call,
+    push_two_shops,
     raw_trade,
     trade_no_of,
 )
 
 
 @pytest.fixture
-def oms(make_context: Callable[[str], SystemContext], world: World) -> OmsService:
-    service = OmsService(make_context("oms"), CREDS)
-    service.setup(world)
-    service.push_raw_trades("TM-A", [raw_trade(world, "A1"), raw_trade(world, "A2")])
-    service.push_raw_trades("TM-B", [raw_trade(world, "B1")])
-    return service
+def oms(oms: OmsService, world: World) -> OmsService:
+    """The shared OMS (conftest.py) holding trades of two owners."""
+    push_two_shops(oms, world)
+    return oms
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -11,32 +10,17 @@ import orjson
 import pytest
 
 from fake_systems.common.app import OFF_LOOP_BYTES
-from fake_systems.common.context import SystemContext
 from fake_systems.oms.api import wdt
 from fake_systems.oms.raw_trades import MAX_TRADES_PER_PUSH
 from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
 from simulator.world import World
-from tests.support.oms import CREDS, PUSH, QUERY, SYNC, WINDOW, call, raw_trade, simple
+from tests.support.oms import PUSH, QUERY, SYNC, WINDOW, call, raw_trade, simple
 
 pytestmark = pytest.mark.anyio
 
 # Numerals Python's int(), str.isdigit() or Decimal() accept, and the wire must not.
 ODD_NUMERALS = ("²", "--5", "1_0", "١٢", "1" * 5000, "1e400", "+5", "0x10", "NaN", "", "9" * 41)
-
-
-@pytest.fixture
-def oms(make_context: Callable[[str], SystemContext], world: World) -> OmsService:
-    service = OmsService(make_context("oms"), CREDS)
-    service.setup(world)
-    return service
-
-
-@pytest.fixture
-def client(
-    oms: OmsService, asgi_client: Callable[[object], httpx.AsyncClient]
-) -> httpx.AsyncClient:
-    return asgi_client(wdt.create_app(oms, CREDS))
 
 
 def state(oms: OmsService) -> list[tuple[Any, ...]]:

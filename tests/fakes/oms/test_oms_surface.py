@@ -8,13 +8,12 @@ from typing import Any
 import httpx
 import pytest
 
-from fake_systems.common.context import SystemContext
 from fake_systems.oms.api import wdt
 from fake_systems.oms.models import InvalidRequest, RefundStatus, RefundType, StateConflict
 from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
 from simulator.world import World
-from tests.support.oms import CREDS, QUERY, TENANT_A, call, raw_trade, trade_no_of
+from tests.support.oms import CREDS, QUERY, TENANT_A, call, push_two_shops, raw_trade, trade_no_of
 
 REFUNDS = "aftersales.refund.Refund.search"
 SYNC_LIST = "sales.LogisticsSync.getSyncListExt"
@@ -25,12 +24,10 @@ MONTH = {"modified_from": "2026-11-01 00:00:00", "modified_to": "2026-12-01 00:0
 
 
 @pytest.fixture
-def oms(make_context: Callable[[str], SystemContext], world: World) -> OmsService:
-    service = OmsService(make_context("oms"), CREDS)
-    service.setup(world)
-    service.push_raw_trades("TM-A", [raw_trade(world, "A1"), raw_trade(world, "A2")])
-    service.push_raw_trades("TM-B", [raw_trade(world, "B1")])
-    return service
+def oms(oms: OmsService, world: World) -> OmsService:
+    """The shared OMS (conftest.py) holding trades of two owners."""
+    push_two_shops(oms, world)
+    return oms
 
 
 @pytest.fixture

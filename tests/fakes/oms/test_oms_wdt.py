@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 
-from fake_systems.common.context import SystemContext
 from fake_systems.common.faults import FaultInjector, FaultRule
 from fake_systems.common.signing import wdt_sign
-from fake_systems.oms.api import wdt
 from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
 from simulator.world import NewTradeLine, World
@@ -31,25 +28,6 @@ def test_sign_worked_example_from_the_docs() -> None:
     }
     assert reference_sign("s3cr3t", params) == "7d630d413e85c096a35ee253f7384466"
     assert wdt_sign("s3cr3t", params) == "7d630d413e85c096a35ee253f7384466"
-
-
-@pytest.fixture
-def ctx(make_context: Callable[[str], SystemContext]) -> SystemContext:
-    return make_context("oms")
-
-
-@pytest.fixture
-def oms(ctx: SystemContext, world: World) -> OmsService:
-    service = OmsService(ctx, CREDS)
-    service.setup(world)
-    return service
-
-
-@pytest.fixture
-def client(
-    oms: OmsService, asgi_client: Callable[[object], httpx.AsyncClient]
-) -> httpx.AsyncClient:
-    return asgi_client(wdt.create_app(oms, CREDS))
 
 
 def status_of(oms: OmsService, trade_no: str) -> tuple[int, str | None]:

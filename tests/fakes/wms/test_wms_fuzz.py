@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from xml.sax.saxutils import escape
 
 import httpx
@@ -19,14 +18,18 @@ from hypothesis import strategies as st
 from lxml import etree
 from starlette.testclient import TestClient
 
-from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import QimenCredentials
-from fake_systems.common.webhooks import HttpxSender
 from fake_systems.wms.api.qimen import MAX_BODY_BYTES, create_app
 from fake_systems.wms.service import WmsConfig, WmsService
-from simulator.clock import CHINA, ManualClock, format_qimen_time
-from simulator.world import World, build_world
-from tests.support.fuzzing import control_text, fuzz_settings, hostile_text, odd_numerals
+from simulator.clock import CHINA, format_qimen_time
+from simulator.world import World
+from tests.support.fuzzing import (
+    control_text,
+    fuzz_context,
+    fuzz_settings,
+    hostile_text,
+    odd_numerals,
+)
 
 pytestmark = pytest.mark.fuzz
 
@@ -60,22 +63,10 @@ INJECTIONS = (
 
 
 @pytest.fixture(scope="module")
-def fuzz_world() -> World:
-    return build_world(seed=11, sku_count=10, customer_count=5)
-
-
-@pytest.fixture(scope="module")
 def fake(
     tmp_path_factory: pytest.TempPathFactory, fuzz_world: World
 ) -> Iterator[tuple[TestClient, WmsService]]:
-    clock = ManualClock()
-    ctx = SystemContext.create(
-        "wms",
-        Path(tmp_path_factory.mktemp("fuzz")),
-        clock,
-        HttpxSender(httpx.AsyncClient()),
-        seed=3,
-    )
+    ctx = fuzz_context("wms", tmp_path_factory)
     service = WmsService(ctx, CREDS, WmsConfig())
     service.setup(fuzz_world)
     with TestClient(create_app(service, CREDS, [TENANT]), raise_server_exceptions=False) as client:

@@ -2,35 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import httpx
 import pytest
 from lxml import etree
 
-from fake_systems.common.context import SystemContext
 from fake_systems.common.faults import NO_FAULTS, FaultInjector, FaultRule
-from fake_systems.wms.api.qimen import create_app
 from fake_systems.wms.service import WmsService
 from simulator.clock import ManualClock
 from simulator.world import World
-from tests.support.wms import CREDS, FIXED, PATH, api_events, create_body, envelope
+from tests.support.wms import PATH, api_events, create_body, envelope
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def wms(make_context: Callable[[str], SystemContext], world: World) -> WmsService:
-    service = WmsService(make_context("wms"), CREDS, FIXED)
-    service.setup(world)
-    return service
-
-
-@pytest.fixture
-def client(
-    wms: WmsService, asgi_client: Callable[[object], httpx.AsyncClient]
-) -> httpx.AsyncClient:
-    return asgi_client(create_app(wms, CREDS))
 
 
 async def call(

@@ -5,7 +5,6 @@ JSON request), whatever the caller echoed into it."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -14,31 +13,16 @@ import pytest
 from lxml import etree
 
 from fake_systems.common.app import OFF_LOOP_BYTES
-from fake_systems.common.context import SystemContext
 from fake_systems.wms.api import qimen
 from fake_systems.wms.service import WmsService
 from simulator.world import World
-from tests.support.wms import CREDS, FIXED, PATH, create_body, envelope, sign
+from tests.support.wms import CREDS, PATH, create_body, envelope, sign
 
 pytestmark = pytest.mark.anyio
 
 INVALID = "isv.invalid-parameter"
 # Echoed back by refusals: XML's specials, a CDATA end and what XML cannot carry at all.
 HOSTILE = "x<y>&z]]>\"'\x01\x1f\ufffe\u0085end"
-
-
-@pytest.fixture
-def wms(make_context: Callable[[str], SystemContext], world: World) -> WmsService:
-    service = WmsService(make_context("wms"), CREDS, FIXED)
-    service.setup(world)
-    return service
-
-
-@pytest.fixture
-def client(
-    wms: WmsService, asgi_client: Callable[[object], httpx.AsyncClient]
-) -> httpx.AsyncClient:
-    return asgi_client(qimen.create_app(wms, CREDS))
 
 
 async def post(
