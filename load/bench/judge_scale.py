@@ -1,7 +1,7 @@
 """The judge at scale: a synthetic run folder of 100,000 orders and 1,000,000 history events.
 
 The folder has the tables of docs/DATABASES.md in their minimal form (the DDL of
-tests/test_judge_builder.py, which the judge's own tests use) and the fakes' `events` table,
+tests/support/judge.py, which the judge's own tests use) and the fakes' `events` table,
 filled with SQL (recursive CTEs, no Python loop per row) so it builds in seconds. Every
 order is consistent across the five systems (paid, at the WMS, shipped, both ERP bills
 audited, parcel signed, completed) except one in `--lost-every`, which never reached the WMS:
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from fake_systems.common.storage import open_database
-from tests.test_judge_builder import DDL
+from tests.support.judge import DDL
 
 SIM = "2026-11-11 00:00:00"
 BASE_WALL = 1_790_000_000.0

@@ -1,0 +1,136 @@
+"""The faulty connectors: each differs from the reference in exactly one rule; and the profiles."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from connectors.faulty.crashes_mid_run import CrashesMidRunMapper
+from connectors.faulty.duplicate_on_retry import DuplicateOnRetryMapper
+from connectors.faulty.skips_shop import SkipsShopMapper
+from connectors.faulty.wrong_amount import WrongAmountMapper
+from connectors.reference.clients.http import HttpClient
+from connectors.reference.mapper import TradeMapper
+from connectors.reference.store import Shipment, StateStore, Step, StepStatus
+from tests.support.connector import TRADE_NO, Peers4, make_trade, make_workflow
+from tests.support.paths import ROOT
+
+
+def overridden(cls: type) -> set[str]:
+    return {name for name in vars(cls) if not name.startswith("__")}
+
+
+@pytest.mark.parametrize(
+    ("cls", "method"),
+    [
+        (SkipsShopMapper, "accepts"),
+        (DuplicateOnRetryMapper, "delivery_order_code"),
+        (WrongAmountMapper, "receivable_amounts_cents"),
+        (CrashesMidRunMapper, "accepts"),
+    ],
+)
+def test_each_variant_overrides_one_rule(cls: type, method: str) -> None:
+    assert issubclass(cls, TradeMapper)
+    assert overridden(cls) == {method}
+
+
+def test_skips_shop_drops_douyin_only() -> None:
+    faulty, reference = SkipsShopMapper(), TradeMapper()
+    for platform in ("TM", "JD"):
+        assert faulty.accepts(make_trade(platform_id=platform))
+    assert reference.accepts(make_trade(platform_id="DY"))
+    assert not faulty.accepts(make_trade(platform_id="DY"))
+
+
+def test_wrong_amount_posts_list_price_on_the_receivable_only() -> None:
+    trade = make_trade()
+    faulty, reference = WrongAmountMapper(), TradeMapper()
+    assert faulty.receivable_amounts_cents(trade) == [3000, 20000]
+    assert reference.receivable_amounts_cents(trade) == [2510, 18280]
+    assert faulty.outstock_model(trade, "d") == reference.outstock_model(trade, "d")
+    entries = faulty.receivable_model(trade, "d")["FEntityDetail"]
+    assert [e["FALLAMOUNTFOR"] for e in entries] == ["30.00", "200.00"]
+
+
+def test_duplicate_on_retry_changes_the_code_after_the_first_attempt() -> None:
+    trade = make_trade()
+    mapper = DuplicateOnRetryMapper()
+    codes = [mapper.delivery_order_code(trade, attempt) for attempt in (1, 2, 3)]
+    assert codes == [TRADE_NO, f"{TRADE_NO}-R1", f"{TRADE_NO}-R2"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("mapper", "codes"),
+    [
+        (TradeMapper(), [TRADE_NO, TRADE_NO]),
+        (DuplicateOnRetryMapper(), [TRADE_NO, f"{TRADE_NO}-R1"]),
+    ],
+)
+async def test_a_lost_wms_answer_duplicates_only_with_the_faulty_mapper(
+    peers: Peers4,
+    http: HttpClient,
+    tmp_path: Path,
+    mapper: TradeMapper,
+    codes: list[str],
+) -> None:
+    peers.lost["taobao.qimen.deliveryorder.create"] = 1
+    store = StateStore(tmp_path / "connector.db")
+    workflow = make_workflow(store, http, mapper)
+    store.add_trades([make_trade(TRADE_NO)])
+    workflow.start_order(TRADE_NO)
+    assert await workflow.drain(5) == 0
+    assert peers.delivery_codes == codes
+    # Either code's confirm still finds the trade.
+    shipment = Shipment("ZTO", "ZT000001", "2026-11-10 23:00:00")
+    for n, code in enumerate(dict.fromkeys(codes)):
+        new, trade_no = store.receive_confirm(f"DO{n}-DELIVERED", code, f"DO{n}", shipment, {})
+        assert new and trade_no == TRADE_NO
+    current = store.step(TRADE_NO, Step.WMS_CREATE)
+    assert current is not None and current.status is StepStatus.DONE
+
+
+# ---------------------------------------------------------------- profiles
+
+
+PROFILES = {
+    "connectors/reference/connector.yaml": "connectors.reference",
+    "connectors/faulty/skips_shop/connector.yaml": "connectors.faulty.skips_shop",
+    "connectors/faulty/duplicate_on_retry/connector.yaml": "connectors.faulty.duplicate_on_retry",
+    "connectors/faulty/wrong_amount/connector.yaml": "connectors.faulty.wrong_amount",
+    "connectors/faulty/crashes_mid_run/connector.yaml": "connectors.faulty.crashes_mid_run",
+}
+
+
+@pytest.mark.parametrize(("path", "module"), sorted(PROFILES.items()))
+def test_profiles_name_a_runnable_module_and_the_callbacks(path: str, module: str) -> None:
+    profile = yaml.safe_load((ROOT / path).read_text(encoding="utf-8"))
+    assert profile["command"] == ["{python}", "-m", module]
+    assert importlib.util.find_spec(f"{module}.__main__") is not None
+    assert profile["callbacks"] == {
+        "wms_confirm": "http://127.0.0.1:{port}/qimen/callback",
+        "carrier_push": "http://127.0.0.1:{port}/kdniao/push",
+    }
+    assert profile["ready"] == "http://127.0.0.1:{port}/health"
+    assert profile["env"] == {"REFERENCE_POLL_SECONDS": "0.25"}
+    assert profile["name"] and profile["description"]
+
+
+def test_missing_environment_is_a_clear_exit() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ECOMOCK_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "connectors.reference"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "ECOMOCK_OMS_URL is required" in result.stderr

@@ -1,0 +1,1 @@
+"""Tests of the five fake systems, one folder per system, and what they share."""

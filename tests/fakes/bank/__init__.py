@@ -1,0 +1,1 @@
+"""Tests of the bank fake (ISO 20022)."""

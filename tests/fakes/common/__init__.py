@@ -1,0 +1,1 @@
+"""Tests of what several fakes share: pipeline, wire values, control surface, tenancy."""

@@ -1,0 +1,67 @@
+"""`ecomock up`'s core: the five fakes on free loopback ports and an endpoints.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from simulator.runner import serve_fakes
+from simulator.scenario import load_scenario
+from tests.support.paths import SMOKE
+
+CREDENTIAL_NAMES = {
+    "oms": {"sid", "app_key", "app_secret"},
+    "wms": {"app_key", "secret", "customer_id"},
+    "carrier": {"ebusiness_id", "api_key"},
+    "erp": {"acct_id", "username", "password", "lcid", "app_id", "app_secret"},
+    "bank": {"account", "username", "password", "totp_seed", "webhook_secret"},
+}
+
+# One real path per system, called without a valid signature or login: each must answer
+# its protocol's own refusal, never a 500 (compared with blanks removed).
+UNSIGNED_CALLS = {
+    "oms": ("POST", "/openapi?method=sales.TradeQuery.queryWithDetail", '"status":1001'),
+    "wms": (
+        "POST",
+        "/router/qimen/service?method=taobao.qimen.deliveryorder.create",
+        "<flag>failure</flag>",
+    ),
+    "carrier": ("POST", "/api/EOrderService", '"Success":false'),
+    "erp": (
+        "POST",
+        "/Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.Save.common.kdsvc",
+        "会话信息已丢失",
+    ),
+    "bank": (
+        "GET",
+        "/iso20022/camt.053/statements?account=1&date=2026-11-10",
+        "TOKEN_INVALID",
+    ),
+}
+
+
+@pytest.mark.anyio
+async def test_fakes_serve_on_loopback_and_write_endpoints(tmp_path: Path) -> None:
+    scenario = load_scenario(SMOKE)
+    async with serve_fakes(scenario, tmp_path) as fakes, httpx.AsyncClient(timeout=5) as client:
+        endpoints = json.loads((tmp_path / "endpoints.json").read_text())
+        assert set(endpoints) == set(CREDENTIAL_NAMES)
+        for system, names in CREDENTIAL_NAMES.items():
+            assert set(endpoints[system]) == names | {"url", "owners", "tenants"}
+            assert endpoints[system]["owners"] == []  # the connector may serve every owner
+            tenants = endpoints[system]["tenants"]
+            assert set(tenants) == {"OWNER-A", "OWNER-B"}
+            assert all(tenants[code]["owners"] == [code] for code in tenants)
+            assert endpoints[system]["url"].startswith("http://127.0.0.1:")
+            clock = (await client.get(endpoints[system]["url"] + "/_fake/clock")).json()
+            assert clock["scale"] == scenario.clock.scale
+            method, path, refusal = UNSIGNED_CALLS[system]
+            response = await client.request(method, endpoints[system]["url"] + path)
+            assert response.status_code < 500, (system, response.text)
+            assert refusal in response.text.replace(" ", ""), (system, response.text)
+        assert fakes.servers.urls == {name: endpoints[name]["url"] for name in endpoints}
+    for name in ("oms", "wms", "erp", "bank", "carrier"):
+        assert (tmp_path / f"{name}.db").is_file()

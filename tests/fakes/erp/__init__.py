@@ -1,0 +1,1 @@
+"""Tests of the ERP fake (Kingdee K3 Cloud WebAPI)."""

@@ -1,0 +1,1 @@
+"""Tests of the OMS fake (旺店通-style)."""

@@ -1,0 +1,195 @@
+"""OMS strict values: odd numerals, control characters and over-long codes get 1500, not 9999."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from fake_systems.common.app import OFF_LOOP_BYTES
+from fake_systems.oms.api import wdt
+from fake_systems.oms.raw_trades import MAX_TRADES_PER_PUSH
+from fake_systems.oms.service import OmsService
+from simulator.clock import ManualClock
+from simulator.world import World
+from tests.support.oms import PUSH, QUERY, SYNC, WINDOW, call, raw_trade, simple
+
+pytestmark = pytest.mark.anyio
+
+# Numerals Python's int(), str.isdigit() or Decimal() accept, and the wire must not.
+ODD_NUMERALS = ("²", "--5", "1_0", "١٢", "1" * 5000, "1e400", "+5", "0x10", "NaN", "", "9" * 41)
+
+
+def state(oms: OmsService) -> list[tuple[Any, ...]]:
+    return [
+        tuple(row)
+        for row in oms.conn.execute(
+            "SELECT trade_no, trade_status, logistics_no, (SELECT COUNT(*) FROM order_lines)"
+            " FROM orders ORDER BY trade_no"
+        )
+    ]
+
+
+async def refused(
+    client: httpx.AsyncClient, clock: ManualClock, method: str, body: Any, **kwargs: Any
+) -> str:
+    """The refusal's message, after checking it is the protocol's validation error (1500)."""
+    response = await call(client, clock, method, body, **kwargs)
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["status"] == wdt.ERR_BAD_PARAMS, answer
+    assert "data" not in answer
+    return str(answer["message"])
+
+
+@pytest.mark.parametrize("numeral", ODD_NUMERALS)
+@pytest.mark.parametrize("field", ["page_size", "page_no", "status"])
+async def test_query_refuses_odd_numerals_as_bad_parameters(
+    client: httpx.AsyncClient, clock: ManualClock, field: str, numeral: str
+) -> None:
+    message = await refused(client, clock, QUERY, {**WINDOW, field: numeral})
+    assert message.startswith(field)
+
+
+@pytest.mark.parametrize(
+    "numeral", ["2" * 20, str(2**63), str(-(2**63) - 1), 2**31, 18446744073709551615]
+)
+async def test_integers_beyond_the_field_range_are_refused(
+    client: httpx.AsyncClient, clock: ManualClock, numeral: object
+) -> None:
+    assert "out of range" in await refused(client, clock, QUERY, {**WINDOW, "page_no": numeral})
+
+
+async def test_plain_digit_strings_still_count(
+    client: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    response = await call(client, clock, QUERY, {**WINDOW, "page_size": " 40 ", "page_no": "0"})
+    assert response.json()["status"] == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("trade_status", "²"),
+        ("pay_status", "--2"),
+        ("num", "٣"),  # Arabic-indic three: int() reads it as 3
+        ("num", "1_0"),
+        ("num", "1" * 5000),
+        ("price", "1e400"),
+        ("share_amount", "1E2"),
+        ("post_amount", "Infinity"),
+        ("paid", "9" * 41),
+    ],
+)
+async def test_push_refuses_odd_numerals_and_creates_nothing(
+    client: httpx.AsyncClient,
+    clock: ManualClock,
+    oms: OmsService,
+    world: World,
+    path: str,
+    value: str,
+) -> None:
+    entry = raw_trade(world, "TB-ODD-1")
+    if path in ("num", "price", "share_amount"):
+        entry["order_list"][0][path] = value
+    else:
+        entry[path] = value
+    before = state(oms)
+    message = await refused(client, clock, PUSH, {"shop_no": "TM-A", "trade_list": [entry]})
+    assert path in message
+    assert state(oms) == before
+
+
+@pytest.mark.parametrize(
+    "code", ["SF\x00123", "SF\n123", "SF\x7f123", "SF\u0085123", "S" * 100_000, "S" * 65]
+)
+async def test_codes_with_control_characters_or_over_long_are_refused(
+    client: httpx.AsyncClient, clock: ManualClock, oms: OmsService, world: World, code: str
+) -> None:
+    trade_no = oms.create_paid_order(simple(world, "TB-CODE-1"))
+    before = state(oms)
+    body = {"trade_no": trade_no, "logistics_code": "SF", "logistics_no": code}
+    assert (await refused(client, clock, SYNC, body)).startswith("logistics_no")
+    assert state(oms) == before
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("tid", "TB\x00NUL"),
+        ("tid", "T" * 65),
+        ("receiver_name", "张\x00三"),
+        ("receiver_address", "文三路\x1b[31m1号"),
+        ("receiver_address", "路" * 256),
+    ],
+)
+async def test_push_refuses_control_characters_and_over_long_text(
+    client: httpx.AsyncClient,
+    clock: ManualClock,
+    oms: OmsService,
+    world: World,
+    field: str,
+    value: str,
+) -> None:
+    entry = raw_trade(world, "TB-TEXT-1")
+    entry[field] = value
+    before = state(oms)
+    message = await refused(client, clock, PUSH, {"shop_no": "TM-A", "trade_list": [entry]})
+    assert field in message
+    assert state(oms) == before
+
+
+async def test_push_keeps_line_breaks_in_free_text(
+    client: httpx.AsyncClient, clock: ManualClock, oms: OmsService, world: World
+) -> None:
+    entry = raw_trade(world, "TB-TEXT-2", receiver_address="文三路 1 号\n2 单元")
+    response = await call(client, clock, PUSH, {"shop_no": "TM-A", "trade_list": [entry]})
+    assert response.json()["status"] == 0
+
+
+@pytest.mark.parametrize("timestamp", ["1_800_000_000", "１８００００００００", "1800000000.0"])
+async def test_timestamp_must_be_a_plain_numeral(
+    client: httpx.AsyncClient, clock: ManualClock, timestamp: str
+) -> None:
+    response = await call(client, clock, QUERY, WINDOW, overrides={"timestamp": timestamp})
+    assert response.json()["status"] == wdt.ERR_COMMON_PARAM
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"start_time": ' + b"[" * 500 + b"]" * 500 + b"}",  # crashed the history's redaction
+        # A valid query, but with more values than any push holds.
+        orjson.dumps({**WINDOW, "padding": [0] * 100_000}),
+    ],
+)
+async def test_bodies_too_deep_or_too_large_to_walk_are_refused(
+    client: httpx.AsyncClient, clock: ManualClock, raw: bytes
+) -> None:
+    response = await call(client, clock, QUERY, None, raw=raw)
+    assert response.json()["status"] == wdt.ERR_BAD_PARAMS
+
+
+async def test_big_bodies_are_read_off_the_event_loop(
+    client: httpx.AsyncClient, clock: ManualClock, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[int] = []
+    read = wdt.read_body
+
+    def spy(raw: bytes) -> Any:
+        threads.append(threading.get_ident())
+        return read(raw)
+
+    monkeypatch.setattr(wdt, "read_body", spy)
+    trades = [raw_trade(world, f"TB-BIG-{i}") for i in range(MAX_TRADES_PER_PUSH)]
+    for entry in trades:
+        entry["receiver_address"] = "路" * 255
+    big = {"shop_no": "TM-A", "trade_list": trades}
+    assert len(orjson.dumps(big)) > OFF_LOOP_BYTES
+    assert (await call(client, clock, QUERY, WINDOW)).json()["status"] == 0
+    assert (await call(client, clock, PUSH, big)).json()["status"] == 0
+    assert threads == [threading.get_ident(), threads[1]]  # small: inline; big: elsewhere
+    assert threads[1] != threading.get_ident()

@@ -1,0 +1,274 @@
+"""OMS surface beyond trades: refunds (售后), the logistics sync list, stock push, master data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from fake_systems.oms.api import wdt
+from fake_systems.oms.models import InvalidRequest, RefundStatus, RefundType, StateConflict
+from fake_systems.oms.service import OmsService
+from simulator.clock import ManualClock
+from simulator.world import World
+from tests.support.oms import CREDS, QUERY, TENANT_A, call, push_two_shops, raw_trade, trade_no_of
+
+REFUNDS = "aftersales.refund.Refund.search"
+SYNC_LIST = "sales.LogisticsSync.getSyncListExt"
+STOCK = "wms.StockSpec.push"
+SHOPS = "setting.Shop.queryShop"
+WAREHOUSES = "setting.Warehouse.queryWarehouse"
+MONTH = {"modified_from": "2026-11-01 00:00:00", "modified_to": "2026-12-01 00:00:00"}
+
+
+@pytest.fixture
+def oms(oms: OmsService, world: World) -> OmsService:
+    """The shared OMS (conftest.py) holding trades of two owners."""
+    push_two_shops(oms, world)
+    return oms
+
+
+@pytest.fixture
+def client(
+    oms: OmsService, asgi_client: Callable[[object], httpx.AsyncClient]
+) -> httpx.AsyncClient:
+    return asgi_client(wdt.create_app(oms, CREDS, [TENANT_A]))
+
+
+def line_states(oms: OmsService, tid: str) -> list[int]:
+    rows = oms.conn.execute(
+        "SELECT refund_status FROM order_lines WHERE src_tid = ? ORDER BY rec_id", (tid,)
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+async def data(
+    client: httpx.AsyncClient, clock: ManualClock, method: str, body: Any, **kw: Any
+) -> Any:
+    answer = (await call(client, clock, method, body, **kw)).json()
+    assert answer["status"] == 0, answer
+    return answer["data"]
+
+
+# ---------------------------------------------------------------- refunds: service
+
+
+def test_refund_before_shipment_lifecycle_cancels_the_trade(
+    oms: OmsService, clock: ManualClock
+) -> None:
+    a1 = trade_no_of(oms, "A1")
+    clock.advance(60)
+    refund_no = oms.create_refund(a1, RefundType.REFUND_BEFORE_SHIPMENT, reason="买错了")
+    assert refund_no == "TK0000000001"
+    assert line_states(oms, "A1") == [2, 2]
+    row = oms.conn.execute(
+        "SELECT status, refund_cents, modified_sim FROM refunds WHERE refund_no = ?", (refund_no,)
+    ).fetchone()
+    assert tuple(row) == (20, 11000, "2026-11-10 20:01:00")  # the shares, not the freight
+    # The trade shows up again in the poll: its modified time moved.
+    assert oms.get_trade(a1).modified == "2026-11-10 20:01:00"  # type: ignore[union-attr]
+    for status in (RefundStatus.REVIEWED, RefundStatus.PUSHED, RefundStatus.SETTLED):
+        assert oms.advance_refund(refund_no, status) is True
+    assert oms.advance_refund(refund_no, RefundStatus.SETTLED) is False
+    assert line_states(oms, "A1") == [5, 5]
+    assert oms.get_trade(a1).trade_status == 5  # type: ignore[union-attr]
+    assert oms.advance_refund(refund_no, RefundStatus.COMPLETED) is True
+
+
+def test_refund_rules(oms: OmsService) -> None:
+    a1, a2 = trade_no_of(oms, "A1"), trade_no_of(oms, "A2")
+    with pytest.raises(StateConflict, match="needs one of"):
+        oms.create_refund(a1, RefundType.RETURN)
+    partial = oms.create_refund(a1, RefundType.REFUND_ONLY, oids=["A1-b"])
+    assert line_states(oms, "A1") == [0, 2]
+    with pytest.raises(StateConflict, match="already have a refund"):
+        oms.create_refund(a1, RefundType.REFUND_ONLY, oids=["A1-b"])
+    with pytest.raises(InvalidRequest, match="not lines"):
+        oms.create_refund(a1, RefundType.REFUND_ONLY, oids=["nope"])
+    with pytest.raises(StateConflict, match="cannot go from"):
+        oms.advance_refund(partial, RefundStatus.SETTLED)
+    assert oms.advance_refund(partial, RefundStatus.CANCELLED) is True
+    assert line_states(oms, "A1") == [0, 1]
+    with pytest.raises(StateConflict):
+        oms.advance_refund(partial, RefundStatus.REVIEWED)
+    # A cancelled refund frees the line; a settled partial refund leaves the trade paid.
+    again = oms.create_refund(a1, RefundType.REFUND_BEFORE_SHIPMENT, oids=["A1-b"])
+    for status in (RefundStatus.REVIEWED, RefundStatus.PUSHED, RefundStatus.SETTLED):
+        oms.advance_refund(again, status)
+    assert oms.get_trade(a1).trade_status == 30  # type: ignore[union-attr]
+    oms.sync_logistics(a2, "SF", "SF2")
+    assert oms.create_refund(a2, RefundType.RETURN) == "TK0000000003"
+    with pytest.raises(InvalidRequest):
+        oms.advance_refund("TK9", RefundStatus.REVIEWED)
+
+
+# ---------------------------------------------------------------- refunds: the wire
+
+
+@pytest.mark.anyio
+async def test_refund_search(
+    client: httpx.AsyncClient, clock: ManualClock, oms: OmsService
+) -> None:
+    first = oms.create_refund(trade_no_of(oms, "A1"), RefundType.REFUND_ONLY, ["A1-a"], "破损")
+    clock.advance(60)
+    second = oms.create_refund(trade_no_of(oms, "B1"), RefundType.REFUND_BEFORE_SHIPMENT)
+    got = await data(client, clock, REFUNDS, MONTH)
+    assert got["total_count"] == 2
+    assert [r["refund_no"] for r in got["order"]] == [first, second]
+    assert got["order"][0] == {
+        "refund_no": first,
+        "type": 4,
+        "status": 20,
+        "trade_no": trade_no_of(oms, "A1"),
+        "tid": "A1",
+        "shop_no": "TM-A",
+        "owner_code": "OWNER-A",
+        "refund_amount": "70.00",
+        "reason": "破损",
+        "created": "2026-11-10 20:00:00",
+        "modified": "2026-11-10 20:00:00",
+        "detail_list": [
+            {
+                "oid": "A1-a",
+                "spec_no": raw_trade_spec(oms, "A1-a"),
+                "num": 2,
+                "refund_amount": "70.00",
+            }
+        ],
+    }
+    page = await data(client, clock, REFUNDS, {**MONTH, "page_size": 1, "page_no": 1})
+    assert (page["total_count"], [r["refund_no"] for r in page["order"]]) == (2, [second])
+    typed = await data(client, clock, REFUNDS, {**MONTH, "type": 1, "status": "20"})
+    assert [r["refund_no"] for r in typed["order"]] == [second]
+    scoped = await data(client, clock, REFUNDS, MONTH, creds=TENANT_A)
+    assert [r["refund_no"] for r in scoped["order"]] == [first]
+
+
+def raw_trade_spec(oms: OmsService, oid: str) -> str:
+    return str(
+        oms.conn.execute("SELECT spec_no FROM order_lines WHERE src_oid = ?", (oid,)).fetchone()[0]
+    )
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"modified_from": "2026-11-01 00:00:00", "modified_to": "2026-12-01 00:00:01"}, 1501),
+        ({"modified_from": "2026-11-01 00:00:00"}, 1500),
+        ({"modified_from": "2026-11-02 00:00:00", "modified_to": "2026-11-01 00:00:00"}, 1500),
+        ({**MONTH, "page_no": -1}, 1500),
+        ({**MONTH, "type": "return"}, 1500),
+    ],
+)
+async def test_refund_search_refusals(
+    client: httpx.AsyncClient, clock: ManualClock, body: Any, code: int
+) -> None:
+    assert (await call(client, clock, REFUNDS, body)).json()["status"] == code
+
+
+# ---------------------------------------------------------------- logistics sync list
+
+
+@pytest.mark.anyio
+async def test_sync_list_holds_paid_unshipped_trades(
+    client: httpx.AsyncClient, clock: ManualClock, oms: OmsService, world: World
+) -> None:
+    a1, a2, b1 = (trade_no_of(oms, tid) for tid in ("A1", "A2", "B1"))
+    oms.sync_logistics(a2, "SF", "SF2")
+    oms.cancel_order(b1)
+    got = await data(client, clock, SYNC_LIST, {})
+    assert got["total_count"] == 1
+    [entry] = got["trades"]
+    row = oms.conn.execute(
+        "SELECT warehouse_no, logistics_code FROM orders WHERE trade_no = ?", (a1,)
+    ).fetchone()
+    assert entry == {
+        "trade_no": a1,
+        "tid": "A1",
+        "shop_no": "TM-A",
+        "platform_id": "TM",
+        "warehouse_no": row[0],
+        "logistics_code": row[1],
+        "pay_time": "2026-11-10 19:59:30",
+        "oids": ["A1-a", "A1-b"],
+    }
+    oms.push_raw_trades("TM-B", [raw_trade(world, "B2")])
+    assert (await data(client, clock, SYNC_LIST, {"shop_no": "TM-B"}))["total_count"] == 1
+    assert (await data(client, clock, SYNC_LIST, {}, creds=TENANT_A))["total_count"] == 1
+    paged = await data(client, clock, SYNC_LIST, {"page_size": 1, "page_no": 1})
+    assert paged["total_count"] == 2 and len(paged["trades"]) == 1
+
+
+# ---------------------------------------------------------------- stock and master data
+
+
+@pytest.mark.anyio
+async def test_stock_push_is_stored_and_replaced(
+    client: httpx.AsyncClient, clock: ManualClock, oms: OmsService, world: World
+) -> None:
+    spec, wh = world.skus[0].item_code, world.warehouses[0].code
+    first = [{"spec_no": spec, "warehouse_no": wh, "stock_num": 12}]
+    assert await data(client, clock, STOCK, {"stock_list": first}) == {"count": 1}
+    second = [{"spec_no": spec, "warehouse_no": wh, "stock_num": 0}]
+    assert await data(client, clock, STOCK, {"stock_list": second}) == {"count": 1}
+    stored = oms.conn.execute("SELECT warehouse_no, spec_no, stock_num FROM stock").fetchall()
+    assert [tuple(r) for r in stored] == [(wh, spec, 0)]
+
+    for bad in (
+        [
+            {"spec_no": spec, "warehouse_no": wh, "stock_num": 5},
+            {"spec_no": "x", "warehouse_no": wh, "stock_num": 1},
+        ],
+        [{"spec_no": spec, "warehouse_no": "WH-XX", "stock_num": 5}],
+        [{"spec_no": spec, "warehouse_no": wh, "stock_num": -1}],
+        [{"spec_no": spec, "warehouse_no": wh, "stock_num": "5"}],
+        [],
+    ):
+        answer = (await call(client, clock, STOCK, {"stock_list": bad})).json()
+        assert answer["status"] == 1500
+    forbidden = (await call(client, clock, STOCK, {"stock_list": first}, creds=TENANT_A)).json()
+    assert forbidden["status"] == 1102
+    assert [
+        tuple(r) for r in oms.conn.execute("SELECT warehouse_no, spec_no, stock_num FROM stock")
+    ] == [(wh, spec, 0)]
+
+
+@pytest.mark.anyio
+async def test_shop_and_warehouse_queries(
+    client: httpx.AsyncClient, clock: ManualClock, world: World
+) -> None:
+    every = await data(client, clock, SHOPS, {})
+    assert [s["shop_no"] for s in every["details"]] == sorted(s.shop_no for s in world.shops)
+    scoped = await data(client, clock, SHOPS, {}, creds=TENANT_A)
+    assert [s["shop_no"] for s in scoped["details"]] == ["DY-A", "JD-A", "TM-A"]
+    assert (await data(client, clock, SHOPS, {"shop_no": "TM-B"}, creds=TENANT_A))[
+        "total_count"
+    ] == 0
+    one = await data(client, clock, SHOPS, {"shop_no": "TM-B"})
+    assert one["details"] == [
+        {
+            "shop_no": "TM-B",
+            "shop_name": world.shops[3].name,
+            "platform_id": "TM",
+            "owner_code": "OWNER-B",
+        }
+    ]
+    warehouses = await data(client, clock, WAREHOUSES, {})
+    assert warehouses["details"] == [
+        {"warehouse_no": w.code, "name": w.name, "logistics_code": w.carrier_code}
+        for w in sorted(world.warehouses, key=lambda w: w.code)
+    ]
+    assert (await data(client, clock, WAREHOUSES, {"warehouse_no": "WH-XX"}))["total_count"] == 0
+
+
+@pytest.mark.anyio
+async def test_cancelled_trades_are_queryable_as_status_5(
+    client: httpx.AsyncClient, clock: ManualClock, oms: OmsService
+) -> None:
+    oms.cancel_order(trade_no_of(oms, "A2"))
+    window = {"start_time": "2026-11-10 20:00:00", "end_time": "2026-11-10 21:00:00", "status": 5}
+    got = await data(client, clock, QUERY, window)
+    assert [(t["src_tid"], t["trade_status"]) for t in got["order"]] == [("A2", 5)]

@@ -1,0 +1,1 @@
+"""Tests of the harness: world, demand, scenarios, runner, CLI, load tools."""

@@ -1,0 +1,126 @@
+"""Scenario files are validated with errors that name the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from simulator.scenario import ScenarioError, load_scenario, parse_duration
+from tests.support.paths import SCENARIOS
+
+
+@pytest.mark.parametrize("name", ["demo", "smoke", "double11"])
+def test_shipped_scenarios_load(name: str) -> None:
+    scenario = load_scenario(SCENARIOS / f"{name}.yaml")
+    assert scenario.name == name
+    assert scenario.expected_orders > 10
+
+
+def test_demo_is_sized_for_the_walking_skeleton_goal() -> None:
+    demo = load_scenario(SCENARIOS / "demo.yaml")
+    assert demo.expected_orders >= 2000
+    assert demo.expected_orders_per_wall_minute >= 1000
+    assert demo.wall_duration_seconds <= 150
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("name: x\nduration: 1h\ndemand: {orders_per_hour: -5}\n", "demand.orders_per_hour"),
+        ("name: x\nduration: soon\ndemand: {orders_per_hour: 5}\n", "duration"),
+        ("name: x\nduration: 1h\n", "demand"),
+        ("name: x\nduration: 1h\ndemand: {orders_per_hour: 5}\ncolour: red\n", "colour"),
+        ("name: x\nduration: 1h\ndemand: {orders_per_hour: 5}\nclock: {scale: 0}\n", "clock.scale"),
+        (
+            "name: x\nduration: 1h\ndemand: {orders_per_hour: 5}\n"
+            "faults: [{system: wms, operation: a, kind: lost_response, rate: 2}]\n",
+            "faults.0.rate",
+        ),
+        (
+            "name: x\nduration: 1h\ndemand: {orders_per_hour: 5}\n"
+            "fulfilment: {pick_seconds: {low: 9, high: 1}}\n",
+            "fulfilment.pick_seconds",
+        ),
+    ],
+)
+def test_bad_files_name_the_field(tmp_path: Path, text: str, field: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert f"{field}:" in str(caught.value)
+    assert str(path) in str(caught.value)
+
+
+def test_not_yaml_and_not_a_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: [unclosed\n")
+    with pytest.raises(ScenarioError, match="not valid YAML"):
+        load_scenario(path)
+    path.write_text("- just\n- a list\n")
+    with pytest.raises(ScenarioError, match="mapping"):
+        load_scenario(path)
+    with pytest.raises(ScenarioError, match="cannot read"):
+        load_scenario(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90s", 90), ("15m", 900), ("2h", 7200), ("1.5d", 129600), (30, 30)]
+)
+def test_durations(text: object, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+CURVE_HEAD = "name: x\nduration: 1h\ndemand:\n  orders_per_hour: 100\n  curve:\n"
+
+
+@pytest.mark.parametrize(
+    ("steps", "field", "why"),
+    [
+        (
+            "    - {until: 30m, factor: 1}\n    - {until: 20m, factor: 2}\n",
+            "demand.curve",
+            "step 1",
+        ),
+        ("    - {until: 30m}\n", "demand.curve.0", "exactly one of"),
+        ("    - {until: 30m, factor: 1, orders_per_hour: 5}\n", "demand.curve.0", "exactly one"),
+        ("    - {until: 30m, factor: -1}\n", "demand.curve.0.factor", "greater than"),
+        ("    - {until: later, factor: 1}\n", "demand.curve.0.until", "duration"),
+        ("    - {until: 30m, factor: 1, ramp: sideways}\n", "demand.curve.0.ramp", "bool"),
+        ("    []\n", "demand.curve", "at least 1"),
+    ],
+)
+def test_bad_curves_name_the_step(tmp_path: Path, steps: str, field: str, why: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(CURVE_HEAD + steps)
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert f"{field}:" in str(caught.value)
+    assert why in str(caught.value)
+
+
+def test_double11_spikes_to_36_times_the_average_and_fits_the_machine() -> None:
+    d11 = load_scenario(SCENARIOS / "double11.yaml")
+    average = d11.demand.orders_per_hour
+    midnight = 3600  # the file starts at 23:00
+    assert d11.clock.start.hour == 23
+    assert d11.demand.rate_at(midnight - 1) == pytest.approx(1.5 * average)
+    assert d11.demand.rate_at(midnight + 30) == pytest.approx(36 * average)
+    assert d11.demand.rate_at(midnight + 60 + 1) < 36 * average  # decaying after the minute
+    assert d11.demand.rate_at(d11.duration - 1) == pytest.approx(2 * average, rel=0.01)
+    # Sized for 2 cores (docs/LOAD.md): peak <= 2,000 orders a wall minute, a few wall minutes.
+    assert d11.peak_orders_per_wall_minute <= 2000
+    assert d11.wall_duration_seconds <= 300
+    drill = d11.with_drill(1.5)
+    assert drill.peak_orders_per_wall_minute == pytest.approx(1.5 * d11.peak_orders_per_wall_minute)
+    with pytest.raises(ValidationError):
+        d11.with_drill(0)
+
+
+def test_compound_durations() -> None:
+    assert parse_duration("1h1m") == 3660
+    assert parse_duration("1h 30m") == 5400
+    with pytest.raises(ValueError):
+        parse_duration("1x")

@@ -1,0 +1,1 @@
+"""Tests of the judge (contract_tests/): invariants, reports, run validity."""

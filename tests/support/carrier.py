@@ -1,0 +1,92 @@
+"""Carrier test helpers: Kdniao accounts and paths, a reference DataSign, signed form posts."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from fake_systems.carrier.models import CarrierConfig
+from fake_systems.common.credentials import KdniaoCredentials
+
+EBID = "1234567"
+KEY = "test-api-key"
+CREDENTIALS = KdniaoCredentials(ebusiness_id=EBID, api_key=KEY)
+EORDER = "/api/EOrderService"
+DIST = "/api/dist"
+QUERY = "/Ebusiness/EbusinessOrderHandle.aspx"
+OTHER = KdniaoCredentials(ebusiness_id="7654321", api_key="other-api-key", owners=("OWNER-B",))
+# Fixed durations: collected at 1 h, left origin at 2.5 h, arrived at 11 h, out at 12 h,
+# signed at 14 h after hand-over.
+FIXED = CarrierConfig(
+    collect_hours=(1.0, 1.0),
+    transit_hours=(10.0, 10.0),
+    transit_mode_hours=10.0,
+    dispatch_hours=(1.0, 1.0),
+    delivery_hours=(2.0, 2.0),
+)
+
+
+def sign(request_data: str, key: str = KEY) -> str:
+    """Re-derived from the public description, not imported from the code under test."""
+    return base64.b64encode(
+        hashlib.md5((request_data + key).encode()).hexdigest().encode()
+    ).decode()
+
+
+def envelope(
+    request_type: str,
+    data: object,
+    account: KdniaoCredentials = CREDENTIALS,
+    **override: str,
+) -> dict[str, str]:
+    """The signed form of a Kdniao call; `override` replaces its fields after signing."""
+    request_data = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
+    form = {
+        "RequestData": request_data,
+        "EBusinessID": account.ebusiness_id,
+        "RequestType": request_type,
+        "DataSign": sign(request_data, account.api_key),
+        "DataType": "2",
+    }
+    form.update(override)
+    return form
+
+
+async def post(client: httpx.AsyncClient, path: str, form: dict[str, str]) -> dict[str, Any]:
+    """Post `form` url-encoded to `path`; the JSON answer, which must come with HTTP 200."""
+    response = await client.post(
+        path,
+        content=urlencode(form).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"},
+    )
+    assert response.status_code == 200
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+# A 1007 request as a merchant sends it.
+ORDER = {
+    "OrderCode": "T20261110000001",
+    "ShipperCode": "SF",
+    "PayType": 3,
+    "ExpType": 1,
+    "Sender": {
+        "Name": "仓库",
+        "ProvinceName": "广东省",
+        "CityName": "广州市",
+        "ExpAreaName": "白云区",
+    },
+    "Receiver": {
+        "Name": "张三",
+        "ProvinceName": "浙江省",
+        "CityName": "杭州市",
+        "ExpAreaName": "西湖区",
+    },
+    "Weight": 1.2,
+    "Quantity": 1,
+}

@@ -1,0 +1,344 @@
+"""Synthetic run folders for the judge's tests: the DATABASES.md tables and consistent orders."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from contract_tests.judge import RunMeta, Verdict, judge_run
+from fake_systems.common.storage import open_database
+
+# The minimal DDL of docs/DATABASES.md, nothing more: the judge must not rely on other columns.
+DDL: dict[str, str] = {
+    "oms": """
+        CREATE TABLE orders (trade_no TEXT PRIMARY KEY, src_tid TEXT, shop_no TEXT,
+            platform TEXT, owner_code TEXT, warehouse_no TEXT, logistics_code TEXT,
+            trade_status INTEGER, goods_cents INTEGER, discount_cents INTEGER,
+            post_cents INTEGER, paid_cents INTEGER, paid_sim TEXT, paid_wall REAL,
+            modified_sim TEXT, logistics_no TEXT, shipped_sim TEXT, shipped_wall REAL,
+            completed_sim TEXT, completed_wall REAL);
+        CREATE TABLE order_lines (trade_no TEXT, rec_id INTEGER, src_oid TEXT, spec_no TEXT,
+            goods_name TEXT, num INTEGER, price_cents INTEGER, share_cents INTEGER);
+    """,
+    "wms": """
+        CREATE TABLE delivery_orders (delivery_order_id TEXT PRIMARY KEY,
+            delivery_order_code TEXT, source_order_code TEXT, owner_code TEXT,
+            warehouse_code TEXT, order_type TEXT, status TEXT, logistics_code TEXT,
+            express_code TEXT, created_sim TEXT, created_wall REAL, delivered_sim TEXT,
+            delivered_wall REAL);
+        CREATE TABLE delivery_order_lines (delivery_order_id TEXT, order_line_no TEXT,
+            item_code TEXT, plan_qty INTEGER, actual_qty INTEGER);
+        CREATE TABLE stock (warehouse_code TEXT, item_code TEXT, initial_qty INTEGER,
+            on_hand INTEGER, reserved INTEGER);
+        CREATE TABLE stock_ledger (seq INTEGER PRIMARY KEY, warehouse_code TEXT,
+            item_code TEXT, field TEXT, change INTEGER, balance_after INTEGER, reason TEXT,
+            reference TEXT, sim_time TEXT, wall_time REAL);
+    """,
+    "erp": """
+        CREATE TABLE documents (fid INTEGER PRIMARY KEY, form_id TEXT, bill_no TEXT,
+            document_status TEXT, customer_number TEXT, amount_cents INTEGER,
+            saved_wall REAL, submitted_wall REAL, audited_wall REAL, audited_sim TEXT,
+            model TEXT);
+        CREATE TABLE document_entries (fid INTEGER, seq INTEGER, material_number TEXT,
+            qty INTEGER, amount_cents INTEGER);
+    """,
+    "carrier": """
+        CREATE TABLE waybills (logistic_code TEXT PRIMARY KEY, order_code TEXT,
+            shipper_code TEXT, created_sim TEXT, created_wall REAL);
+        CREATE TABLE parcels (logistic_code TEXT PRIMARY KEY, shipper_code TEXT,
+            state INTEGER, state_ex TEXT, handed_over_sim TEXT, handed_over_wall REAL,
+            signed_sim TEXT, signed_wall REAL);
+        CREATE TABLE subscriptions (logistic_code TEXT, shipper_code TEXT, order_code TEXT,
+            created_wall REAL);
+    """,
+    "bank": """
+        CREATE TABLE accounts (account TEXT PRIMARY KEY, currency TEXT, opening_cents INTEGER);
+        CREATE TABLE entries (entry_ref TEXT PRIMARY KEY, account TEXT, booking_date TEXT,
+            amount_cents INTEGER, direction TEXT, end_to_end_id TEXT, remittance TEXT);
+    """,
+}
+
+WAREHOUSE = "GZ01"
+INITIAL_QTY = 100
+BASE_WALL = 1_790_000_000.0
+SIM = "2026-11-11 00:00:00"
+STAGES = ("paid", "at_wms", "shipped", "completed")
+
+
+@dataclass
+class Line:
+    """One order line: the item, its quantity and its share of the paid amount."""
+
+    item: str
+    qty: int
+    share_cents: int
+
+
+@dataclass
+class Built:
+    """What a builder call created, for tests that then break one thing."""
+
+    trade_no: str
+    src_tid: str
+    delivery_order_id: str | None
+    waybill: str | None
+    paid_cents: int
+
+
+class RunBuilder:
+    """Writes a run folder order by order, every system consistent with the others.
+
+    Stages: "paid" (OMS only), "at_wms" (delivery order NEW, stock reserved), "shipped"
+    (DELIVERED, OMS 95 with the waybill, both ERP documents audited, parcel in transit),
+    "completed" (parcel signed, OMS 110). Tests then break exactly one thing with `sql()`.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.conns: dict[str, sqlite3.Connection] = {}
+        for name, ddl in DDL.items():
+            conn = open_database(run_dir / f"{name}.db")  # WAL + events, as the fakes have
+            conn.executescript(ddl)
+            self.conns[name] = conn
+        self.count = 0
+        self.stock: dict[str, tuple[int, int]] = {}  # item -> (on_hand, reserved)
+        self.conns["bank"].execute("INSERT INTO accounts VALUES ('6222000011112222', 'CNY', 0)")
+
+    def sql(self, system: str, statement: str, params: tuple[object, ...] = ()) -> None:
+        self.conns[system].execute(statement, params)
+
+    def event(self, system: str, operation: str, entity: str, outcome: str = "ok") -> None:
+        self.sql(
+            system,
+            "INSERT INTO events (sim_time, wall_time, kind, operation, entity, outcome, payload)"
+            " VALUES (?, ?, 'api_in', ?, ?, ?, NULL)",
+            (SIM, BASE_WALL + self.count, operation, entity, outcome),
+        )
+
+    def _ledger(
+        self, item: str, field: str, change: int, after: int, reason: str, ref: str
+    ) -> None:
+        self.sql(
+            "wms",
+            "INSERT INTO stock_ledger (warehouse_code, item_code, field, change, balance_after,"
+            " reason, reference, sim_time, wall_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (WAREHOUSE, item, field, change, after, reason, ref, SIM, BASE_WALL),
+        )
+
+    def _ensure_stock(self, item: str) -> None:
+        if item not in self.stock:
+            self.stock[item] = (INITIAL_QTY, 0)
+            self.sql(
+                "wms",
+                "INSERT INTO stock VALUES (?, ?, ?, ?, 0)",
+                (WAREHOUSE, item, INITIAL_QTY, INITIAL_QTY),
+            )
+
+    def _set_stock(self, item: str, on_hand: int, reserved: int) -> None:
+        self.stock[item] = (on_hand, reserved)
+        self.sql(
+            "wms",
+            "UPDATE stock SET on_hand = ?, reserved = ? WHERE warehouse_code = ? AND item_code = ?",
+            (on_hand, reserved, WAREHOUSE, item),
+        )
+
+    def order(
+        self,
+        stage: str = "completed",
+        lines: list[Line] | None = None,
+        post_cents: int = 1000,
+        paid_to_wms_seconds: float = 0.5,
+    ) -> Built:
+        """One order carried up to `stage`, all systems agreeing."""
+        assert stage in STAGES
+        self.count += 1
+        n = self.count
+        lines = lines or [Line("SKU-A", 2, 5000), Line("SKU-B", 1, 2990)]
+        trade_no, src_tid = f"T{n:05d}", f"TB{n:08d}"
+        goods = sum(line.share_cents for line in lines)
+        paid = goods + post_cents
+        paid_wall = BASE_WALL + n
+        status = {"paid": 30, "at_wms": 30, "shipped": 95, "completed": 110}[stage]
+        waybill = f"SF{n:010d}" if stage in ("shipped", "completed") else None
+        created_wall = paid_wall + paid_to_wms_seconds
+        delivered_wall = created_wall + 60.0
+        self.sql(
+            "oms",
+            "INSERT INTO orders VALUES (?, ?, 'SHOP1', 'tmall', 'OWNER1', ?, 'SF', ?, ?, 0, ?, ?,"
+            " ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                trade_no,
+                src_tid,
+                WAREHOUSE,
+                status,
+                goods,
+                post_cents,
+                paid,
+                SIM,
+                paid_wall,
+                SIM,
+                waybill,
+                SIM if waybill else None,
+                delivered_wall + 1.0 if waybill else None,
+                SIM if stage == "completed" else None,
+                delivered_wall + 3600.0 if stage == "completed" else None,
+            ),
+        )
+        for i, line in enumerate(lines):
+            self.sql(
+                "oms",
+                "INSERT INTO order_lines VALUES (?, ?, ?, ?, 'goods', ?, ?, ?)",
+                (
+                    trade_no,
+                    n * 100 + i,
+                    f"{src_tid}-{i}",
+                    line.item,
+                    line.qty,
+                    line.share_cents,
+                    line.share_cents,
+                ),
+            )
+        self.event("oms", "trade.paid", trade_no, "30")
+        if stage == "paid":
+            return Built(trade_no, src_tid, None, None, paid)
+
+        do_id = f"DO{n:06d}"
+        delivered = stage in ("shipped", "completed")
+        self.sql(
+            "wms",
+            "INSERT INTO delivery_orders VALUES (?, ?, ?, 'OWNER1', ?, 'JYCK', ?, 'SF', ?, ?, ?,"
+            " ?, ?)",
+            (
+                do_id,
+                trade_no,
+                src_tid,
+                WAREHOUSE,
+                "DELIVERED" if delivered else "NEW",
+                waybill,
+                SIM,
+                created_wall,
+                SIM if delivered else None,
+                delivered_wall if delivered else None,
+            ),
+        )
+        for i, line in enumerate(lines):
+            self.sql(
+                "wms",
+                "INSERT INTO delivery_order_lines VALUES (?, ?, ?, ?, ?)",
+                (do_id, str(n * 100 + i), line.item, line.qty, line.qty if delivered else None),
+            )
+            self._ensure_stock(line.item)
+            on_hand, reserved = self.stock[line.item]
+            self._ledger(line.item, "reserved", line.qty, reserved + line.qty, "create", do_id)
+            reserved += line.qty
+            if delivered:
+                self._ledger(line.item, "reserved", -line.qty, reserved - line.qty, "ship", do_id)
+                self._ledger(line.item, "on_hand", -line.qty, on_hand - line.qty, "ship", do_id)
+                reserved -= line.qty
+                on_hand -= line.qty
+            self._set_stock(line.item, on_hand, reserved)
+        self.event("wms", "deliveryorder.create", trade_no)
+        if not delivered:
+            return Built(trade_no, src_tid, do_id, None, paid)
+
+        for form in ("SAL_OUTSTOCK", "AR_receivable"):
+            self.erp_document(form, trade_no, paid, audited_wall=delivered_wall + 2.0)
+        signed = stage == "completed"
+        self.sql(
+            "carrier",
+            "INSERT INTO waybills VALUES (?, ?, 'SF', ?, ?)",
+            (waybill, trade_no, SIM, paid_wall + 0.2),
+        )
+        self.sql(
+            "carrier",
+            "INSERT INTO parcels VALUES (?, 'SF', ?, ?, ?, ?, ?, ?)",
+            (
+                waybill,
+                3 if signed else 2,
+                "301" if signed else "201",
+                SIM,
+                delivered_wall,
+                SIM if signed else None,
+                delivered_wall + 3500.0 if signed else None,
+            ),
+        )
+        self.event("carrier", "1007", trade_no)
+        return Built(trade_no, src_tid, do_id, waybill, paid)
+
+    def erp_document(
+        self,
+        form: str,
+        bill_no: str,
+        amount_cents: int,
+        status: str = "C",
+        audited_wall: float | None = BASE_WALL,
+    ) -> None:
+        cur = self.conns["erp"].execute(
+            "INSERT INTO documents (form_id, bill_no, document_status, customer_number,"
+            " amount_cents, saved_wall, submitted_wall, audited_wall, audited_sim, model)"
+            " VALUES (?, ?, ?, 'SHOP1', ?, ?, ?, ?, ?, '{}')",
+            (
+                form,
+                bill_no,
+                status,
+                amount_cents,
+                audited_wall,
+                audited_wall,
+                audited_wall if status == "C" else None,
+                SIM if status == "C" else None,
+            ),
+        )
+        self.sql(
+            "erp",
+            "INSERT INTO document_entries VALUES (?, 1, 'SKU-A', 1, ?)",
+            (cur.lastrowid, amount_cents),
+        )
+        self.event("erp", f"{form}.Save", bill_no)
+
+    def good_mix(self) -> list[Built]:
+        """Orders at every stage, the way a run looks when the drain ends mid-flight."""
+        return [
+            self.order("completed"),
+            self.order("completed", lines=[Line("SKU-C", 3, 2700)], post_cents=0),
+            self.order("shipped"),
+            self.order("at_wms"),
+        ]
+
+    def close(self) -> None:
+        for conn in self.conns.values():
+            conn.close()
+
+
+META = RunMeta(
+    scenario="smoke",
+    seed=42,
+    connector="reference",
+    wall_started=1000.0,
+    wall_ended=1100.0,
+    traffic_wall_seconds=60.0,
+    paid_to_wms_p99_objective=2.5,
+    connector_exit_code=0,
+)
+
+
+def failing_run(tmp_path: Path) -> Verdict:
+    """A judged run that loses one order and one receivable; checks the judge names both."""
+    builder = RunBuilder(tmp_path / "run")
+    builder.good_mix()
+    lost = builder.order("paid")
+    shipped = builder.order("shipped")
+    builder.sql(
+        "erp",
+        "DELETE FROM documents WHERE bill_no = ? AND form_id = 'AR_receivable'",
+        (shipped.trade_no,),
+    )
+    builder.close()
+    verdict = judge_run(builder.run_dir, META)
+    assert [inv.name for inv in verdict.failed_invariants] == [
+        "no_lost_orders",
+        "erp_receivable_audited",
+    ]
+    assert verdict.invariant("no_lost_orders").examples[0]["entity"] == lost.trade_no
+    return verdict

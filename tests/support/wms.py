@@ -1,0 +1,138 @@
+"""WMS test helpers: credentials, a fixed work plan, a reference Qimen signer, envelopes,
+request bodies, a stand-in carrier and readers of the WMS database."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from fake_systems.common.credentials import QimenCredentials
+from fake_systems.wms.models import DeliveryOrderRequest, OrderLineRequest
+from fake_systems.wms.service import WmsConfig, WmsService
+from simulator.clock import CHINA, ManualClock, format_qimen_time
+from simulator.world import World
+
+# Fixed work times make every transition land on a known simulated second.
+FIXED = WmsConfig(accept_seconds=(30, 30), pick_seconds=(100, 100), pack_seconds=(50, 50))
+PATH = "/router/qimen/service"
+CREDS = QimenCredentials(app_key="qm_test", secret="s3cr3t", customer_id="ECOMOCK_CUST")
+# The ManualClock's wall clock (Unix 1.8e9) as a Qimen timestamp: fresh for these tests.
+WALL_NOW = format_qimen_time(datetime.fromtimestamp(ManualClock().wall(), CHINA))
+
+
+def sign(secret: str, params: dict[str, str], body: str) -> str:
+    """Qimen md5 sign re-derived from the public description (not the fake's helper)."""
+    joined = "".join(k + params[k] for k in sorted(params) if k != "sign")
+    return hashlib.md5((secret + joined + body + secret).encode("utf-8")).hexdigest().upper()
+
+
+def envelope(
+    method: str, body: str, secret: str = CREDS.secret, **overrides: str
+) -> dict[str, str]:
+    """The signed Qimen query parameters of `method`; `overrides` replace them before signing."""
+    params = {
+        "method": f"taobao.qimen.{method}",
+        "timestamp": WALL_NOW,
+        "format": "xml",
+        "app_key": CREDS.app_key,
+        "v": "2.0",
+        "sign_method": "md5",
+        "customerId": CREDS.customer_id,
+    }
+    params.update(overrides)
+    params["sign"] = sign(secret, params, body)
+    return params
+
+
+def create_body(world: World, code: str = "T0001", qty: str = "2", item: str | None = None) -> str:
+    """A deliveryorder.create XML body of one line for OWNER-A."""
+    item = item or world.skus[0].item_code
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><request><deliveryOrder>'
+        f"<deliveryOrderCode>{code}</deliveryOrderCode><orderType>JYCK</orderType>"
+        f"<warehouseCode>{world.warehouses[0].code}</warehouseCode>"
+        "<sourcePlatformCode>TM</sourcePlatformCode><shopNick>山海优选天猫旗舰店</shopNick>"
+        "<logisticsCode>SF</logisticsCode><expressCode>SF1234567890</expressCode>"
+        "<receiverInfo><name>张三</name><mobile>13800000000</mobile><province>广东省</province>"
+        "<city>广州市</city><area>天河区</area><detailAddress>体育西路1号 &amp; 2号</detailAddress>"
+        "</receiverInfo></deliveryOrder><orderLines><orderLine><orderLineNo>11</orderLineNo>"
+        f"<sourceOrderCode>P-{code}</sourceOrderCode><ownerCode>OWNER-A</ownerCode>"
+        f"<itemCode>{item}</itemCode><planQty>{qty}</planQty><actualPrice>99.00</actualPrice>"
+        "</orderLine></orderLines></request>"
+    )
+
+
+def api_events(wms: WmsService) -> list[tuple[str, str, str | None, dict[str, Any]]]:
+    """(operation, outcome, entity, payload) of every api_in history row, in order."""
+    rows = wms.conn.execute(
+        "SELECT operation, outcome, entity, payload FROM events WHERE kind = 'api_in' ORDER BY seq"
+    ).fetchall()
+    return [(r[0], r[1], r[2], orjson.loads(r[3])) for r in rows]
+
+
+class RecordingCarrier:
+    """Stands in for the carrier fake: remembers what the WMS asked of it."""
+
+    def __init__(self) -> None:
+        self.waybills: list[tuple[str, str]] = []
+        self.handed_over: list[tuple[str, str, float]] = []
+
+    def issue_waybill(self, order_code: str, shipper_code: str, owner_code: str) -> str:
+        self.waybills.append((order_code, shipper_code))
+        return f"{shipper_code}9{len(self.waybills):011d}"
+
+    def waybill_usable(self, logistic_code: str, owner_code: str) -> bool:
+        return True  # a stand-in: every number given with an order is the owner's
+
+    def hand_over(self, logistic_code: str, shipper_code: str, weight_kg: float) -> None:
+        self.handed_over.append((logistic_code, shipper_code, weight_kg))
+
+
+def order(
+    world: World,
+    code: str = "T0001",
+    lines: list[tuple[str, int]] | None = None,
+    warehouse: str | None = None,
+    express: str | None = "SF1234567890",
+    owner: str | None = "OWNER-A",
+) -> DeliveryOrderRequest:
+    """A delivery order request; `lines` are (item, quantity) pairs."""
+    lines = lines if lines is not None else [(world.skus[0].item_code, 2)]
+    return DeliveryOrderRequest(
+        delivery_order_code=code,
+        warehouse_code=warehouse or world.warehouses[0].code,
+        order_type="JYCK",
+        logistics_code="SF",
+        express_code=express,
+        customer_id="ECOMOCK_CUST",
+        lines=tuple(
+            OrderLineRequest(
+                order_line_no=str(n),
+                item_code=item,
+                plan_qty=qty,
+                owner_code=owner,
+                source_order_code=f"P-{code}",
+            )
+            for n, (item, qty) in enumerate(lines, start=1)
+        ),
+    )
+
+
+def stock(wms: WmsService, warehouse: str, item: str) -> tuple[int, int]:
+    """(on hand, reserved) of `item` in `warehouse`."""
+    row = wms.conn.execute(
+        "SELECT on_hand, reserved FROM stock WHERE warehouse_code = ? AND item_code = ?",
+        (warehouse, item),
+    ).fetchone()
+    return int(row[0]), int(row[1])
+
+
+def states(wms: WmsService, code: str) -> list[str]:
+    """The states the order `code` went through, from its history."""
+    rows = wms.conn.execute(
+        "SELECT outcome FROM events WHERE kind = 'state' AND entity = ? ORDER BY seq", (code,)
+    ).fetchall()
+    return [r[0] for r in rows]
