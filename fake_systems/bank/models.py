@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
+from fake_systems.common.pipeline import WireError
+
 Direction = Literal["CRDT", "DBIT"]
 DIRECTIONS: frozenset[str] = frozenset({"CRDT", "DBIT"})
 
@@ -151,14 +153,40 @@ class MessageStatus:
         return min(statuses, key=PAYMENT_FLOW.index)
 
 
-class BankError(Exception):
-    """A refusal; the adapter maps `code` to an HTTP status and an error body."""
+@dataclass(frozen=True)
+class CreditNotice:
+    """Domain event: a credit was booked on an account whose holder asked to be told, at
+    `url`; the protocol side renders it (camt.054), signs it and pushes it."""
+
+    entry: Entry
+    currency: str
+    url: str
+
+
+# Error code -> HTTP status, as NextGenPSD2 (Berlin Group) bank APIs answer.
+STATUS_BY_CODE = {
+    "FORMAT_ERROR": 400,
+    "PSU_CREDENTIALS_INVALID": 401,
+    "TOKEN_INVALID": 401,
+    "TOKEN_EXPIRED": 401,
+    "RESOURCE_UNKNOWN": 404,
+    "SERVICE_INVALID": 405,
+    "SERVICE_UNAVAILABLE": 503,
+}
+
+
+class BankError(WireError):
+    """A refusal: its Berlin Group `code` and the HTTP status that code answers with."""
 
     code = "FORMAT_ERROR"
 
     def __init__(self, text: str) -> None:
-        super().__init__(text)
+        code = type(self).code
+        super().__init__(code, text, http_status=STATUS_BY_CODE[code])
         self.text = text
+
+    def __str__(self) -> str:
+        return self.text
 
 
 class CredentialsInvalid(BankError):

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import re
 import secrets
 import sqlite3
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Sequence
 from datetime import date, datetime, time
 from typing import Any, Literal
 
 import simpy
 
-from fake_systems.bank import iso_xml, totp
+from fake_systems.bank import totp
 from fake_systems.bank.models import (
     DIRECTIONS,
     PAYMENT_FLOW,
@@ -24,6 +25,7 @@ from fake_systems.bank.models import (
     REJECTED,
     BankError,
     CredentialsInvalid,
+    CreditNotice,
     Direction,
     Entry,
     MessageStatus,
@@ -39,10 +41,10 @@ from fake_systems.bank.models import (
 )
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import BankCredentials
-from fake_systems.common.signing import constant_time_equal, stripe_style_signature
+from fake_systems.common.pipeline import OwnerScope
+from fake_systems.common.signing import constant_time_equal
 from fake_systems.common.storage import transaction
-from fake_systems.common.webhooks import Push
-from simulator.clock import CHINA, Clock, format_qimen_time
+from simulator.clock import CHINA, format_qimen_time
 from simulator.world import World
 
 SCHEMA = """
@@ -131,39 +133,13 @@ STATUS_DELAYS: tuple[float, ...] = (5.0, 30.0, 60.0, 300.0)
 SANDBOX_CREDITORS = {"6222000000000004": "closed", "6222000000000006": "blocked"}
 # A creditor account the bank can route: 8-32 digits (Chinese accounts) or IBAN-shaped.
 _CREDITOR_ACCOUNT = re.compile(r"[0-9]{8,32}|[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}")
-NOTIFICATION_SIGNATURE_HEADER = "Bank-Signature"
 CreditorState = Literal["closed", "blocked"]
+
+logger = logging.getLogger(__name__)
 
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-class _SignedAtSend(Mapping[str, str]):
-    """Push headers whose Stripe-style signature is computed each time they are read.
-
-    The dispatcher reads a push's headers on every attempt, so a retry minutes later carries
-    a fresh `t=` and still passes a receiver's 300-second tolerance.
-    """
-
-    def __init__(self, secret: str, clock: Clock, body: bytes) -> None:
-        self._secret = secret
-        self._clock = clock
-        self._body = body
-        self._keys = ("Content-Type", NOTIFICATION_SIGNATURE_HEADER)
-
-    def __getitem__(self, key: str) -> str:
-        if key == "Content-Type":
-            return "application/xml; charset=utf-8"
-        if key == NOTIFICATION_SIGNATURE_HEADER:
-            return stripe_style_signature(self._secret, int(self._clock.wall()), self._body)
-        raise KeyError(key)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._keys)
-
-    def __len__(self) -> int:
-        return len(self._keys)
 
 
 class BankService:
@@ -172,7 +148,8 @@ class BankService:
     Logins take account + password + a TOTP code and open a bearer session; pain.001 credit
     transfers move RCVD -> ACTC -> ACCP -> ACSP -> ACSC over simulated time (a SimPy process
     per payment) or end RJCT with AC01 / AC04 / AC06 / AM04, booking a DBIT on ACSC; credits
-    booked on the connector's account are pushed as signed camt.054 notices.
+    booked on the connector's account are notified (a CreditNotice event, which the
+    protocol side renders as a signed camt.054 push).
 
     LIMITATIONS (what the fake does not imitate):
     - One currency (CNY), booking date = value date, no pending (PDNG) entries, no camt.052;
@@ -201,8 +178,11 @@ class BankService:
         self.credentials = credentials
         self.opening_cents = opening_cents
         self.env: simpy.Environment = ctx.clock.env
-        # Where camt.054 credit notices for the connector's account go; None: no pushes.
+        # Where the connector wants its credits notified; None: no notices.
         self.notification_callback_url: str | None = None
+        # Who renders and sends the notices: the protocol side (api/notices.py) when its app
+        # is built; the service itself never writes a protocol's document.
+        self.credit_notices: Callable[[CreditNotice], None] | None = None
         self._logins: dict[str, BankCredentials] = {}
         for issued in (credentials, *tenants):
             self._logins[issued.account] = issued
@@ -286,6 +266,12 @@ class BankService:
             )
             self.ctx.history.record("state", "session", "OPEN", account)
         return session
+
+    def scope_of(self, account: str) -> OwnerScope:
+        """Whose money an account holds: its credential's owners (the connector's: every
+        owner). The bank scopes by account; this says which owners that account stands for."""
+        issued = self._logins.get(account)
+        return OwnerScope.of(issued.owners) if issued is not None else OwnerScope(frozenset())
 
     def session_account(self, token: str) -> str:
         """The account a bearer token opens; TokenInvalid if unknown, TokenExpired if old."""
@@ -522,8 +508,8 @@ class BankService:
     ) -> Entry:
         """Book one entry today on `account` (default: the connector's). Amount is positive.
 
-        A credit on the connector's account is pushed as a camt.054 notice when
-        `notification_callback_url` is set. Raises ValueError for a non-positive amount or
+        A credit on the connector's account is notified (a CreditNotice to `credit_notices`)
+        when `notification_callback_url` is set. Raises ValueError for a non-positive amount or
         an unknown direction, UnknownAccount for an account the bank does not hold.
         """
         if isinstance(amount_cents, bool) or not isinstance(amount_cents, int) or amount_cents <= 0:
@@ -574,26 +560,14 @@ class BankService:
         return entry
 
     def _notify_credit(self, entry: Entry) -> None:
+        """Tell the notices' listener of a credit, if its holder gave a callback URL."""
         url = self.notification_callback_url
         if not url:
             return
-        created = self.ctx.clock.now().isoformat(timespec="seconds")
-        body = iso_xml.render_camt054(entry, CURRENCY, created)
-        self.ctx.dispatcher.send(
-            Push(
-                operation="camt.054",
-                entity=entry.entry_ref,
-                url=url,
-                content=body,
-                headers=_SignedAtSend(self.credentials.webhook_secret, self.ctx.clock, body),
-                accepted=lambda reply: 200 <= reply.status_code < 300,
-                payload_for_history={
-                    "entry_ref": entry.entry_ref,
-                    "end_to_end_id": entry.end_to_end_id,
-                    "amount_cents": entry.amount_cents,
-                },
-            )
-        )
+        if self.credit_notices is None:
+            logger.warning("credit %s not notified: nothing renders notices", entry.entry_ref)
+            return
+        self.credit_notices(CreditNotice(entry, CURRENCY, url))
 
     def has_account(self, account: str) -> bool:
         return self._account_row(account) is not None

@@ -103,6 +103,9 @@ class Call:
     data: Any = None  # the payload, once the caller is proven and the body accepted
     entity: str | None = None
     record: dict[str, Any] = field(default_factory=dict)  # extra fields for the history row
+    # The history outcome of an answered call: a handler may say "partial" (a batch whose
+    # answer reports refused items) where the protocol records more than ok.
+    outcome: str = "ok"
 
     @property
     def scope(self) -> OwnerScope:
@@ -148,6 +151,11 @@ class Protocol(ABC):
     def too_large(self) -> WireError:
         """The refusal of a body over `max_body_bytes`."""
 
+    def too_large_for(self, call: Call) -> WireError:
+        """The refusal of `call`'s body over `max_body_bytes`, where it depends on the
+        operation (K3 refuses a login as a failed login); by default `too_large()`."""
+        return self.too_large()
+
     @abstractmethod
     def unknown_operation(self, call: Call) -> WireError:
         """The refusal of an operation this endpoint does not serve."""
@@ -155,6 +163,11 @@ class Protocol(ABC):
     @abstractmethod
     def internal_error(self) -> WireError:
         """The protocol's system-error answer for a bug of the fake."""
+
+    def internal_error_for(self, call: Call, error: Exception) -> WireError:
+        """The system-error answer to `error` during `call`, for protocols whose answer
+        names the operation or the failure's type (K3); by default `internal_error()`."""
+        return self.internal_error()
 
     def history_payload(self, call: Call) -> Any:
         """What the history keeps of the request (personal data is masked by History)."""
@@ -201,7 +214,7 @@ class Pipeline:
         try:
             call.operation = protocol.operation_of(call)
             if inbound.too_large:
-                raise protocol.too_large()
+                raise protocol.too_large_for(call)
             call.caller = protocol.authenticate(call)
             handler = protocol.operations.get(call.operation)
             if handler is None:
@@ -212,14 +225,14 @@ class Pipeline:
             # The request's history row commits with its effects: all or nothing.
             with transaction(self.ctx.conn):
                 result = handler(call)
-                self._record(call, "ok")
+                self._record(call, call.outcome)
             answer = protocol.encode(call, result)
         except WireError as error:
             self._record_refusal(call, error.code, error.message)
             return protocol.encode_error(call, error)
-        except Exception:
+        except Exception as failure:
             logger.exception("%s %s failed", protocol.system, call.operation)
-            internal = protocol.internal_error()
+            internal = protocol.internal_error_for(call, failure)
             self._record_refusal(call, internal.code, "internal error")
             return protocol.encode_error(call, internal)
         if self.ctx.faults.hits(protocol.system, call.operation, "lost_response"):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
+
+from fake_systems.common.pipeline import OwnerScope, WireError
 
 
 class DocumentStatus(StrEnum):
@@ -251,13 +254,17 @@ class SuccessEntity:
         return {"Id": self.id, "Number": self.number, "DIndex": self.dindex}
 
 
-class K3Error(Exception):
-    """A refused request as K3 reports it: a MsgCode and one or more errors."""
+class K3Error(WireError):
+    """A refused request as K3 reports it: a MsgCode and one or more errors; the history
+    records it as `msgcode:<n>`."""
 
     def __init__(self, msg_code: MsgCode, errors: list[ErrorItem]) -> None:
-        super().__init__("; ".join(e.message for e in errors))
+        super().__init__(f"msgcode:{int(msg_code)}", "; ".join(e.message for e in errors))
         self.msg_code = msg_code
         self.errors = errors
+
+    def __str__(self) -> str:
+        return self.message
 
     @classmethod
     def one(cls, msg_code: MsgCode, message: str, field_name: str | None = None) -> K3Error:
@@ -297,3 +304,19 @@ class Session:
     session_id: str
     username: str
     owners: tuple[str, ...]
+
+    @property
+    def scope(self) -> OwnerScope:
+        return OwnerScope.of(self.owners)
+
+
+@dataclass(frozen=True)
+class BillView:
+    """One bill as View reads it, before the adapter names its properties as K3 does."""
+
+    spec: FormSpec
+    row: Mapping[str, Any]  # the `documents` row
+    partner_id: int | None
+    partner_name: str | None
+    # `document_entries` rows in order, with the material's `fmaterialid` and `name`
+    entries: tuple[Mapping[str, Any], ...]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from fake_systems.erp.models import K3Error, MsgCode
+from fake_systems.common.pipeline import OwnerScope
+from fake_systems.erp.models import MSG_FORM_NOT_FOUND, K3Error, MsgCode
 
 
 @dataclass(frozen=True)
@@ -429,11 +430,11 @@ def compile_query(
     start_row: int,
     limit: int,
     top_row_count: int,
-    owners: Sequence[str] = (),
+    scope: OwnerScope = OwnerScope.EVERYONE,
 ) -> CompiledQuery:
     """The SQL for one ExecuteBillQuery; rows come one per entry when an entry field is involved.
 
-    With `owners`, rows of owned forms are limited to those owners' (the scoped user's view).
+    A scoped user's rows of owned forms are limited to its owners'.
     """
     keys = [key.strip() for key in field_keys.split(",") if key.strip()]
     if not keys:
@@ -455,6 +456,7 @@ def compile_query(
         sql.append(spec.entry_join)
     sql.append(f"WHERE {spec.where}")
     all_params: list[Any] = list(spec.params)
+    owners = scope.names
     if owners and spec.owner_sql:
         sql.append(f"AND {spec.owner_sql} IN ({', '.join('?' for _ in owners)})")
         all_params.extend(owners)
@@ -497,3 +499,42 @@ def _order_by(spec: QuerySpec, text: str) -> tuple[list[str], bool]:
 def money_out(cents: int | None) -> float | None:
     """Integer cents → the decimal number K3 writes (25.1, not 25.099999)."""
     return None if cents is None else cents / 100
+
+
+def execute_bill_query(
+    conn: sqlite3.Connection,
+    form_id: str,
+    field_keys: str,
+    filter_string: str = "",
+    order_string: str = "",
+    start_row: int = 0,
+    limit: int = 0,
+    top_row_count: int = 0,
+    *,
+    scope: OwnerScope = OwnerScope.EVERYONE,
+) -> list[list[Any]]:
+    """DynamicFormService.ExecuteBillQuery: rows of the requested fields (money as yuan).
+
+    A scoped user gets only its owners' rows of owned forms.
+    """
+    spec = QUERY_SPECS.get(str(form_id).lower())
+    if spec is None:
+        raise K3Error.one(MsgCode.PARAMETER_ERROR, MSG_FORM_NOT_FOUND, "FormId")
+    query = compile_query(
+        spec, field_keys, filter_string, order_string, start_row, limit, top_row_count, scope
+    )
+    try:
+        rows = conn.execute(query.sql, query.params).fetchall()
+    except sqlite3.Error as exc:  # a FilterString that tokenised but does not form a condition
+        raise K3Error.one(
+            MsgCode.PARAMETER_ERROR, f"过滤条件语法错误：{filter_string}", "FilterString"
+        ) from exc
+    if not any(query.money_columns):
+        return [list(row) for row in rows]
+    return [
+        [
+            money_out(value) if money else value
+            for value, money in zip(row, query.money_columns, strict=True)
+        ]
+        for row in rows
+    ]

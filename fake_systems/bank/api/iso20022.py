@@ -1,15 +1,18 @@
-"""ISO 20022 adapter with a direct-connect login: errors as Berlin Group (NextGenPSD2) JSON.
+"""ISO 20022 over REST on the shared pipeline, with a direct-connect login; errors as Berlin
+Group (NextGenPSD2) JSON with their HTTP statuses.
 
 `POST /iso20022/login` (account + password + TOTP) opens a bearer session; with it the
 connector sends pain.001 credit transfers, reads their pain.002 status and fetches camt.053
-day statements. Every request is recorded as `api_in` under its message name, refusals with
-their error code; passwords, one-time codes and tokens never reach the history.
+day statements. Every request is recorded as `api_in` under its message name (`unknown` for
+a path or method the bank does not serve), refusals with their error code; passwords,
+one-time codes and tokens never reach the history. Credit notices (camt.054) are pushed by
+`notices`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 from urllib.parse import quote
@@ -17,47 +20,49 @@ from urllib.parse import quote
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from fake_systems.bank import iso_xml
+from fake_systems.bank.api.notices import send_credit_notices
 from fake_systems.bank.iso_xml import ACCOUNT_MAX, ID_MAX, render_camt053, render_pain002
 from fake_systems.bank.models import (
+    STATUS_BY_CODE,
     BankError,
     CredentialsInvalid,
-    PaymentUnknown,
+    MessageStatus,
+    Session,
     TokenInvalid,
     UnknownAccount,
 )
 from fake_systems.bank.service import SESSION_SECONDS, BankService
-from fake_systems.common.app import make_app, parse_off_loop, read_body_limited
+from fake_systems.common.app import make_app
 from fake_systems.common.credentials import BankCredentials
+from fake_systems.common.pipeline import Call, Caller, Inbound, Pipeline, Protocol, WireError
 from fake_systems.common.signing import constant_time_equal
 from fake_systems.common.storage import transaction
 from fake_systems.common.wire import WireValueError, check_text
+
+# Names tests read here.
+__all__ = ["MAX_BODY_BYTES", "STATUS_BY_CODE", "Iso20022Protocol", "create_app"]
 
 DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_BODY_BYTES = 1_048_576  # 1 MiB: about 3,000 transfers in one pain.001
 LOGIN_FIELDS = ("account", "password", "otp")
 XML = "application/xml; charset=utf-8"
 WWW_AUTHENTICATE = 'Bearer realm="ecomock-bank"'
-
-# Error code -> HTTP status, as NextGenPSD2 (Berlin Group) bank APIs answer.
-STATUS_BY_CODE = {
-    "FORMAT_ERROR": 400,
-    "PSU_CREDENTIALS_INVALID": 401,
-    "TOKEN_INVALID": 401,
-    "TOKEN_EXPIRED": 401,
-    "RESOURCE_UNKNOWN": 404,
-    "SERVICE_INVALID": 405,
-    "SERVICE_UNAVAILABLE": 503,
+ROOT = "/iso20022/"
+PAIN002 = f"{ROOT}pain.002/"
+UNKNOWN = "unknown"
+# (HTTP method, path) → operation; pain.002 is every GET under PAIN002.
+OPERATIONS = {
+    ("POST", f"{ROOT}login"): "login",
+    ("POST", f"{ROOT}pain.001"): "pain.001",
+    ("GET", f"{ROOT}camt.053/statements"): "camt.053",
 }
-
-
-class BodyTooLarge(BankError):
-    """More than MAX_BODY_BYTES: FORMAT_ERROR, but with HTTP 413."""
-
-    status = 413
+# Methods served under ROOT (HEAD comes with GET, and answers 405 as OPTIONS does).
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
 def error_response(code: str, text: str, status: int | None = None) -> Response:
@@ -78,14 +83,6 @@ def bearer_token(header: str | None) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise TokenInvalid("an Authorization: Bearer <session_token> header is required")
     return token.strip()
-
-
-async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
-    """The request body, refused as soon as it passes `limit` bytes (declared or streamed)."""
-    body = await read_body_limited(request, limit)
-    if body is None:
-        raise BodyTooLarge(f"the body is larger than {limit} bytes")
-    return body
 
 
 def login_fields(body: bytes) -> dict[str, str]:
@@ -117,135 +114,166 @@ def _identifier(value: str, name: str, max_chars: int) -> str:
         raise BankError(f"{name} {exc}") from None
 
 
-Handler = Callable[[Request, dict[str, Any]], Awaitable[Response]]
+def operation_of(method: str, path: str) -> str:
+    """The operation a request names, or UNKNOWN."""
+    if method == "GET" and path.startswith(PAIN002):
+        return "pain.002"
+    return OPERATIONS.get((method, path), UNKNOWN)
 
 
-class Iso20022Adapter:
+class Iso20022Protocol(Protocol):
     """Login, pain.001 / pain.002 and camt.053 for the connector and each owner's treasurer."""
+
+    system = "bank"
+    max_body_bytes = MAX_BODY_BYTES
 
     def __init__(self, service: BankService) -> None:
         self.service = service
         self.ctx = service.ctx
-
-    def router(self) -> APIRouter:
-        router = APIRouter(tags=["iso20022"])
-
-        @router.post("/iso20022/login", summary="Open a session: account + password + TOTP")
-        async def login(request: Request) -> Response:
-            return await self._serve("login", request, self.login)
-
-        @router.post("/iso20022/pain.001", summary="Send a pain.001 credit transfer initiation")
-        async def pain001(request: Request) -> Response:
-            return await self._serve("pain.001", request, self.pain001)
-
-        @router.get("/iso20022/pain.002/{msg_id:path}", summary="pain.002 status of a pain.001")
-        async def pain002(request: Request) -> Response:
-            return await self._serve("pain.002", request, self.pain002)
-
-        @router.get(
-            "/iso20022/camt.053/statements",
-            summary="camt.053 statement of one account for one booking date",
-        )
-        async def statements(request: Request) -> Response:
-            return await self._serve("camt.053", request, self.statement)
-
-        @router.api_route(
-            "/iso20022/{rest:path}",
-            methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            include_in_schema=False,
-        )
-        async def unknown(request: Request) -> Response:
-            # Wrong paths and methods get the bank's error too, not the framework's.
-            return await self._serve("unknown", request, self.unknown)
-
-        return router
-
-    async def _serve(self, operation: str, request: Request, handler: Handler) -> Response:
-        """Run `handler`; record the request (its `note` filled by the handler) either way."""
-        note: dict[str, Any] = {}
-        try:
-            response = await handler(request, note)
-        except BankError as error:
-            if isinstance(error, CredentialsInvalid):
-                note["reason"] = error.reason  # which factor failed: for the history only
-            self._record(operation, error.code, note)
-            return error_response(error.code, error.text, getattr(error, "status", None))
-        self._record(operation, "ok", note)
-        if self.ctx.faults.hits(self.ctx.name, operation, "lost_response"):
-            self.ctx.history.record("fault", operation, "lost_response", note.get("entity"))
-            return Response(b"Gateway Timeout", status_code=504, media_type="text/plain")
-        return response
-
-    def _record(self, operation: str, outcome: str, note: dict[str, Any]) -> None:
-        payload = {k: v for k, v in note.items() if k != "entity"}
-        self.ctx.history.record("api_in", operation, outcome, note.get("entity"), payload or None)
-
-    def _session_account(self, request: Request, note: dict[str, Any]) -> str:
-        account = self.service.session_account(bearer_token(request.headers.get("authorization")))
-        note["session_account"] = account
-        return account
-
-    def _created(self) -> str:
-        return self.ctx.clock.now().isoformat(timespec="seconds")
-
-    async def login(self, request: Request, note: dict[str, Any]) -> Response:
-        fields = login_fields(await read_body(request))
-        note["entity"] = fields["account"]
-        session = self.service.login(fields["account"], fields["password"], fields["otp"])
-        body = {
-            "session_token": session.token,
-            "token_type": "Bearer",
-            "expires_in": SESSION_SECONDS,
-            "account": session.account,
+        self.operations = {
+            "login": self.login,
+            "pain.001": self.pain001,
+            "pain.002": self.pain002,
+            "camt.053": self.statement,
         }
-        return Response(orjson.dumps(body), media_type="application/json")
 
-    async def pain001(self, request: Request, note: dict[str, Any]) -> Response:
-        account = self._session_account(request, note)
-        body = await read_body(request)
-        note["bytes"] = len(body)
-        message = await parse_off_loop(iso_xml.parse_pain001, body)
-        note["entity"] = message.msg_id
-        note["transactions"] = len(message.transfers)
-        report = self.service.submit(account, message)
-        note["resend"] = not report.is_new
-        return Response(
-            render_pain002(report, self._created()),
-            status_code=201 if report.is_new else 200,
-            media_type=XML,
-            headers={"Location": "/iso20022/pain.002/" + quote(report.msg_id, safe="")},
-        )
+    # ------------------------------------------------------------------ the pipeline's stages
 
-    async def pain002(self, request: Request, note: dict[str, Any]) -> Response:
-        account = self._session_account(request, note)
-        msg_id = _identifier(request.path_params["msg_id"], "MsgId", ID_MAX)
-        note["entity"] = msg_id
-        report = self.service.payment_report(account, msg_id)
-        return Response(render_pain002(report, self._created()), media_type=XML)
+    def operation_of(self, call: Call) -> str:
+        return operation_of(call.inbound.http_method, call.inbound.path)
 
-    async def unknown(self, request: Request, note: dict[str, Any]) -> Response:
-        note["path"] = request.url.path[:200]
-        raise PaymentUnknown(f"no operation {request.method} {request.url.path[:200]}")
+    def parse(self, inbound: Inbound) -> Any:
+        op = operation_of(inbound.http_method, inbound.path)
+        if op == "login":
+            return login_fields(inbound.body)
+        if op == "pain.001":
+            return iso_xml.parse_pain001(inbound.body)
+        return None
 
-    async def statement(self, request: Request, note: dict[str, Any]) -> Response:
-        own = self._session_account(request, note)
-        account = request.query_params.get("account", "")
-        day = request.query_params.get("date", "")[:40]
+    def authenticate(self, call: Call) -> Caller:
+        if call.operation in ("login", UNKNOWN):
+            return Caller("anonymous")
+        token = bearer_token(call.inbound.headers.get("authorization"))
+        account = self.service.session_account(token)
+        return Caller(account, self.service.scope_of(account), account)
+
+    def decode(self, call: Call) -> Any:
+        if call.operation == "login":
+            call.entity = call.parsed["account"]
+        elif call.operation == "pain.001":
+            call.entity = call.parsed.msg_id
+            call.record["transactions"] = len(call.parsed.transfers)
+        elif call.operation == "pain.002":
+            call.entity = _identifier(call.inbound.path[len(PAIN002) :], "MsgId", ID_MAX)
+            return call.entity
+        elif call.operation == "camt.053":
+            return self._statement_query(call)
+        return call.parsed
+
+    def _statement_query(self, call: Call) -> tuple[str, date]:
+        query = call.inbound.query
+        account = query.get("account", "")
+        day = query.get("date", "")[:40]
         if not account or not day:
             raise BankError("query parameters account and date are required")
         account = _identifier(account, "account", ACCOUNT_MAX)
-        note.update({"entity": account, "account": account, "date": day})
+        call.entity = account
+        call.record.update({"account": account, "date": day})
         if not DATE_PATTERN.match(day):
             raise BankError(f"date must be YYYY-MM-DD, not {day!r}")
         try:
-            booking_date = date.fromisoformat(day)
+            return account, date.fromisoformat(day)
         except ValueError as exc:
             raise BankError(f"no such date {day!r}") from exc
-        if not constant_time_equal(account, own):
+
+    def encode(self, call: Call, result: Any) -> Response:
+        created = self.ctx.clock.now().isoformat(timespec="seconds")
+        if isinstance(result, Session):
+            body = {
+                "session_token": result.token,
+                "token_type": "Bearer",
+                "expires_in": SESSION_SECONDS,
+                "account": result.account,
+            }
+            return Response(orjson.dumps(body), media_type="application/json")
+        if isinstance(result, MessageStatus):
+            if call.operation == "pain.002":
+                return Response(render_pain002(result, created), media_type=XML)
+            return Response(
+                render_pain002(result, created),
+                status_code=201 if result.is_new else 200,
+                media_type=XML,
+                headers={"Location": PAIN002 + quote(result.msg_id, safe="")},
+            )
+        return Response(render_camt053(result, created), media_type=XML)
+
+    def encode_error(self, call: Call, error: WireError) -> Response:
+        return error_response(error.code, error.message, error.http_status)
+
+    def too_large(self) -> WireError:
+        return WireError(
+            "FORMAT_ERROR", f"the body is larger than {MAX_BODY_BYTES} bytes", http_status=413
+        )
+
+    def unknown_operation(self, call: Call) -> WireError:
+        # HEAD reaches the pipeline with GET; like OPTIONS, it is a method the bank lacks.
+        code = "SERVICE_INVALID" if call.inbound.http_method == "HEAD" else "RESOURCE_UNKNOWN"
+        path = call.inbound.path[:200]
+        message = f"no operation {call.inbound.http_method} {path}"
+        return WireError(code, message, http_status=STATUS_BY_CODE[code])
+
+    def internal_error(self) -> WireError:
+        return WireError(
+            "SERVICE_UNAVAILABLE", "the service is temporarily unavailable", http_status=503
+        )
+
+    def internal_error_for(self, call: Call, error: Exception) -> WireError:
+        call.record["error"] = type(error).__name__  # for the history, never the answer
+        return self.internal_error()
+
+    def history_payload(self, call: Call) -> Any:
+        """What the bank notes of a request: never a body (passwords, codes), only the
+        session's account, sizes, ids and the outcome's details."""
+        if call.operation == UNKNOWN:
+            return {"path": call.inbound.path[:200], **call.record}
+        payload: dict[str, Any] = {}
+        if call.caller is not None and call.caller.credential is not None:
+            payload["session_account"] = call.caller.credential
+            if call.operation == "pain.001":
+                payload["bytes"] = len(call.inbound.body)
+        payload.update(call.record)
+        return payload or None
+
+    def lost_response(self, call: Call) -> Response:
+        return Response(b"Gateway Timeout", status_code=504, media_type="text/plain")
+
+    # ------------------------------------------------------------------ operations
+
+    def login(self, call: Call) -> Session:
+        fields = call.data
+        try:
+            return self.service.login(fields["account"], fields["password"], fields["otp"])
+        except CredentialsInvalid as error:
+            call.record["reason"] = error.reason  # which factor failed: for the history only
+            raise
+
+    def pain001(self, call: Call) -> MessageStatus:
+        assert call.caller is not None
+        report = self.service.submit(call.caller.credential, call.data)
+        call.record["resend"] = not report.is_new
+        return report
+
+    def pain002(self, call: Call) -> MessageStatus:
+        assert call.caller is not None
+        return self.service.payment_report(call.caller.credential, call.data)
+
+    def statement(self, call: Call) -> Any:
+        assert call.caller is not None
+        account, booking_date = call.data
+        if not constant_time_equal(account, call.caller.credential):
             # Accounts of other customers are as unknown as accounts that do not exist.
             raise UnknownAccount(f"unknown account {account}")
-        statement = self.service.statement(account, booking_date)
-        return Response(render_camt053(statement, self._created()), media_type=XML)
+        return self.service.statement(account, booking_date)
 
 
 def create_app(
@@ -254,11 +282,17 @@ def create_app(
     tenants: Sequence[BankCredentials] = (),
 ) -> ASGIApp:
     """The bank's ASGI app; opens an account for `credentials` and each of `tenants`
-    (idempotent), each able to log in and see its own account only."""
+    (idempotent), each able to log in and see its own account only; from now on the credit
+    notices of the service go out as signed camt.054 pushes."""
     with transaction(service.ctx.conn):
         for issued in (credentials, *tenants):
             service.open_account(issued)
-    adapter = Iso20022Adapter(service)
+    send_credit_notices(service)
+    protocol = Iso20022Protocol(service)
+    router = APIRouter()
+    router.routes.append(
+        Route(f"{ROOT}{{rest:path}}", endpoint=Pipeline(protocol, service.ctx), methods=METHODS)
+    )
 
     def on_error(request: Request, exc: Exception) -> Response:
         service.ctx.history.record(
@@ -275,14 +309,14 @@ def create_app(
     def on_unrouted(request: Request, status: int) -> Response:
         path = request.url.path[:200]
         code = "SERVICE_INVALID" if status == 405 else "RESOURCE_UNKNOWN"
-        service.ctx.history.record("api_in", "unknown", code, None, {"path": path})
+        service.ctx.history.record("api_in", UNKNOWN, code, None, {"path": path})
         return error_response(code, f"no operation {request.method} {path}")
 
     return make_app(
         "bank",
         service.ctx.clock,
         service.ctx.conn,
-        [adapter.router()],
+        [router],
         on_error,
         on_unrouted=on_unrouted,
     )

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from fake_systems.bank.api.iso20022 import create_app
+from fake_systems.bank.api.notices import send_credit_notices
 from fake_systems.bank.service import BankService
 from fake_systems.common.credentials import BankCredentials
 from tests.support.pushes import mock_sender
@@ -160,6 +161,7 @@ async def test_the_credit_notice_verifies_as_a_stripe_style_webhook(bank, clock)
     got: list[httpx.Request] = []
     bank.ctx.dispatcher.sender = mock_sender(lambda r: got.append(r) or httpx.Response(200))
     bank.notification_callback_url = "http://erp.example/bank-notices"
+    send_credit_notices(bank)  # the protocol side renders and signs the service's notices
     bank.book(880_000, "CRDT", "SETTLE-JD-1110", "JD settlement")
     await bank.ctx.dispatcher.drain(5)
     (push,) = got

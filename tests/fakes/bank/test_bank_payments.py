@@ -12,6 +12,7 @@ import pytest
 from lxml import etree
 
 from fake_systems.bank.api.iso20022 import MAX_BODY_BYTES
+from fake_systems.bank.api.notices import send_credit_notices
 from fake_systems.bank.iso_xml import render_pain001
 from fake_systems.bank.service import STATUS_DELAYS, BankService
 from fake_systems.common.faults import NO_FAULTS, FaultInjector, FaultRule
@@ -356,6 +357,7 @@ async def test_credits_are_pushed_as_signed_camt054_and_retries_are_signed_afres
     bank.ctx.dispatcher.sender = mock_sender(receiver)
     bank.ctx.dispatcher.retry_sim_seconds = (0.0,)  # retry at once: no waiting in a test
     bank.notification_callback_url = "http://connector/bank/notify"
+    send_credit_notices(bank)  # the protocol side renders and signs the service's notices
     bank.book(500, "DBIT", "FEE", "fee")  # debits are not notified
     entry = bank.book(1_234_500, "CRDT", "SETTLE-TM-A", "天猫结算 <&>")
     bank.book(9, "CRDT", "OTHER", "a second credit")

@@ -38,7 +38,7 @@ class EchoProtocol(Protocol):
     def __init__(self, ctx: SystemContext) -> None:
         self.ctx = ctx
         ctx.conn.execute("CREATE TABLE IF NOT EXISTS notes (owner TEXT, text TEXT)")
-        self.operations = {"put": self.put, "boom": self.boom}
+        self.operations = {"put": self.put, "boom": self.boom, "half": self.half}
 
     def operation_of(self, call: Call) -> str:
         return call.inbound.query.get("op", "unknown")
@@ -88,6 +88,20 @@ class EchoProtocol(Protocol):
         self.ctx.conn.execute("INSERT INTO notes VALUES ('A', 'half')")
         raise RuntimeError("a bug of the fake")
 
+    def half(self, call: Call) -> Any:
+        call.outcome = "partial"  # answered as a success, recorded as what it was
+        return "some items refused"
+
+
+class NamingProtocol(EchoProtocol):
+    """Refusals that depend on the call: the operation, the failure's type."""
+
+    def too_large_for(self, call: Call) -> WireError:
+        return WireError(f"too-large:{call.operation}", "body too large")
+
+    def internal_error_for(self, call: Call, error: Exception) -> WireError:
+        return WireError(f"system:{type(error).__name__}", f"system error in {call.operation}")
+
 
 @pytest.fixture
 def ctx(make_context: Callable[[str], SystemContext]) -> SystemContext:
@@ -104,9 +118,13 @@ def history(ctx: SystemContext) -> list[tuple[str, str, str, str | None]]:
 
 
 async def send(
-    ctx: SystemContext, op: str, body: bytes, key: str = "all"
+    ctx: SystemContext,
+    op: str,
+    body: bytes,
+    key: str = "all",
+    protocol: type[EchoProtocol] = EchoProtocol,
 ) -> tuple[int, dict[str, Any]]:
-    pipeline = Pipeline(EchoProtocol(ctx), ctx)
+    pipeline = Pipeline(protocol(ctx), ctx)
     transport = httpx.ASGITransport(app=pipeline)
     async with httpx.AsyncClient(transport=transport, base_url="http://fake") as client:
         response = await client.post(f"/echo?op={op}", content=body, headers={"x-key": key})
@@ -163,6 +181,27 @@ async def test_a_lost_answer_comes_after_the_commit(ctx: SystemContext) -> None:
     assert status == 504
     assert notes(ctx) == [("A", "hi")]
     assert history(ctx) == [("api_in", "put", "ok", "A"), ("fault", "put", "lost_response", "A")]
+
+
+@pytest.mark.anyio
+async def test_a_handler_may_record_an_outcome_other_than_ok(ctx: SystemContext) -> None:
+    status, answer = await send(ctx, "half", b"{}")
+    assert (status, answer) == (200, {"ok": True, "result": "some items refused"})
+    assert history(ctx) == [("api_in", "half", "partial", None)]
+
+
+@pytest.mark.anyio
+async def test_a_protocol_may_name_the_call_in_its_size_and_system_errors(
+    ctx: SystemContext,
+) -> None:
+    big = b'{"owner": "A", "text": "' + b"x" * 100 + b'"}'
+    _, too_large = await send(ctx, "put", big, protocol=NamingProtocol)
+    _, internal = await send(ctx, "boom", b"{}", protocol=NamingProtocol)
+    assert too_large["code"] == "too-large:put"
+    assert internal["code"] == "system:RuntimeError"
+    assert internal["message"] == "system error in boom"
+    assert [row[2] for row in history(ctx)] == ["too-large:put", "system:RuntimeError"]
+    assert notes(ctx) == []
 
 
 def test_owner_scope() -> None:

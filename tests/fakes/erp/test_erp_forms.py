@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from fake_systems.common.credentials import K3Credentials
+from fake_systems.erp.api.k3_answers import view_object
 from fake_systems.erp.models import K3Error, MsgCode
 from fake_systems.erp.service import ErpService
 from simulator.world import World
@@ -147,8 +148,8 @@ def test_voucher_must_balance(erp: ErpService) -> None:
 def test_view_names_the_partner_of_each_form(erp: ErpService, world: World) -> None:
     erp.save("AP_Payable", payable(world))
     erp.save("GL_VOUCHER", voucher("V-1", ("1002", "5", 0), ("1122", 0, "5")))
-    assert erp.view("AP_Payable", "AP-1")["SUPPLIERID"]["Number"] == "SUP-A"
-    view = erp.view("GL_VOUCHER", "V-1")
+    assert view_object(erp.view("AP_Payable", "AP-1"))["SUPPLIERID"]["Number"] == "SUP-A"
+    view = view_object(erp.view("GL_VOUCHER", "V-1"))
     assert view["AccountBookID"]["Number"] == "001"
     assert [(e["ACCOUNTID"]["Number"], e["DEBIT"], e["CREDIT"]) for e in view["FEntity"]] == [
         ("1002", 5.0, 0.0),

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import K3Credentials
+from fake_systems.common.pipeline import OwnerScope
 from fake_systems.erp.api.k3 import create_app
 from fake_systems.erp.models import K3Error
 from fake_systems.erp.service import ErpService
@@ -328,11 +329,16 @@ def test_no_filter_widens_an_owners_scope(
                 },
             )
     form_id, key = form
-    scope = {row[0] for row in service.execute_bill_query(form_id, key, owners=("OWNER-A",))}
+    scope = {
+        row[0]
+        for row in service.execute_bill_query(form_id, key, scope=OwnerScope.of(("OWNER-A",)))
+    }
     assert scope and not scope & {"B-1", shops["OWNER-B"]}
     filter_string = (" " if spaced else "").join(pieces)
     try:
-        rows = service.execute_bill_query(form_id, key, filter_string, owners=("OWNER-A",))
+        rows = service.execute_bill_query(
+            form_id, key, filter_string, scope=OwnerScope.of(("OWNER-A",))
+        )
     except K3Error:
         return  # refused: nothing read
     assert {row[0] for row in rows} <= scope, filter_string

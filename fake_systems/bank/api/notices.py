@@ -1,0 +1,78 @@
+"""camt.054 credit notices: the bank's CreditNotice events rendered, signed Stripe-style and
+pushed (retried on the shared schedule) to the connector's callback URL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from fake_systems.bank.iso_xml import render_camt054
+from fake_systems.bank.models import CreditNotice
+from fake_systems.bank.service import BankService
+from fake_systems.common.context import SystemContext
+from fake_systems.common.signing import stripe_style_signature
+from fake_systems.common.webhooks import Push
+from simulator.clock import Clock
+
+SIGNATURE_HEADER = "Bank-Signature"
+XML = "application/xml; charset=utf-8"
+
+
+class SignedAtSend(Mapping[str, str]):
+    """Push headers whose Stripe-style signature is computed each time they are read.
+
+    The dispatcher reads a push's headers on every attempt, so a retry minutes later carries
+    a fresh `t=` and still passes a receiver's 300-second tolerance.
+    """
+
+    def __init__(self, secret: str, clock: Clock, body: bytes) -> None:
+        self._secret = secret
+        self._clock = clock
+        self._body = body
+        self._keys = ("Content-Type", SIGNATURE_HEADER)
+
+    def __getitem__(self, key: str) -> str:
+        if key == "Content-Type":
+            return XML
+        if key == SIGNATURE_HEADER:
+            return stripe_style_signature(self._secret, int(self._clock.wall()), self._body)
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+class CreditNotices:
+    """Sends each CreditNotice as a signed camt.054 through the bank's push dispatcher."""
+
+    def __init__(self, ctx: SystemContext, webhook_secret: str) -> None:
+        self.ctx = ctx
+        self.webhook_secret = webhook_secret
+
+    def __call__(self, notice: CreditNotice) -> None:
+        entry = notice.entry
+        created = self.ctx.clock.now().isoformat(timespec="seconds")
+        body = render_camt054(entry, notice.currency, created)
+        self.ctx.dispatcher.send(
+            Push(
+                operation="camt.054",
+                entity=entry.entry_ref,
+                url=notice.url,
+                content=body,
+                headers=SignedAtSend(self.webhook_secret, self.ctx.clock, body),
+                accepted=lambda reply: 200 <= reply.status_code < 300,
+                payload_for_history={
+                    "entry_ref": entry.entry_ref,
+                    "end_to_end_id": entry.end_to_end_id,
+                    "amount_cents": entry.amount_cents,
+                },
+            )
+        )
+
+
+def send_credit_notices(service: BankService) -> None:
+    """From now on the service's credit notices go out as signed camt.054 pushes (the
+    connector's credential's webhook secret signs them)."""
+    service.credit_notices = CreditNotices(service.ctx, service.credentials.webhook_secret)

@@ -1,0 +1,162 @@
+"""The ERP's basedata: seeded from the world, usable numbers cached, checked on every Save.
+
+One organisation ("100"), currencies, accounts and stocks are shared by every owner; each
+customer (the owner's shops), supplier (`SUP-<x>`) and account book (`001`, …) belongs to
+one cargo owner. A number is usable on a bill once audited and not forbidden.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fake_systems.common.context import SystemContext
+from fake_systems.common.pipeline import OwnerScope
+from fake_systems.erp.fields import basedata_number
+from fake_systems.erp.models import ACCOUNTS, CURRENCIES, ORG_NUMBER, DocumentStatus, ErrorItem
+from fake_systems.erp.schema import MASTER_TABLES, sim_now
+from simulator.world import World
+
+
+class MasterData:
+    """Basedata tables and the cache of usable numbers by kind (number → owner, None: shared)."""
+
+    def __init__(self, ctx: SystemContext) -> None:
+        self.ctx = ctx
+        self.conn = ctx.conn
+        self._usable: dict[str, dict[str, str | None]] = {kind: {} for kind in MASTER_TABLES}
+
+    def seed(self, world: World) -> None:
+        """Organisation "100", currencies, accounts, stocks, and per owner its customers (the
+        shops), a supplier and an account book; then the materials (idempotent)."""
+        now = sim_now(self.ctx)
+        self.conn.execute(
+            "INSERT OR IGNORE INTO org_organizations (forgid, number, name, created_sim,"
+            " modified_sim) VALUES (1, ?, ?, ?, ?)",
+            (ORG_NUMBER, "ecomock 总部", now, now),
+        )
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO bd_currency (number, name, code, created_sim, modified_sim)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [(number, name, code, now, now) for number, name, code in CURRENCIES],
+        )
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO bd_account (number, name, created_sim, modified_sim)"
+            " VALUES (?, ?, ?, ?)",
+            [(number, name, now, now) for number, name in ACCOUNTS],
+        )
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO bd_stock (number, name, created_sim, modified_sim)"
+            " VALUES (?, ?, ?, ?)",
+            [(wh.code, wh.name, now, now) for wh in world.warehouses],
+        )
+        for index, owner in enumerate(world.owners, start=1):
+            suffix = owner.code.rsplit("-", 1)[-1]
+            self.conn.execute(
+                "INSERT OR IGNORE INTO bd_supplier (number, name, owner_code, created_sim,"
+                " modified_sim) VALUES (?, ?, ?, ?, ?)",
+                (f"SUP-{suffix}", f"{owner.name}供应商", owner.code, now, now),
+            )
+            self.conn.execute(
+                "INSERT OR IGNORE INTO bd_accountbook (number, name, owner_code, created_sim,"
+                " modified_sim) VALUES (?, ?, ?, ?, ?)",
+                (f"{index:03d}", f"{owner.name}账簿", owner.code, now, now),
+            )
+        for shop in world.shops:
+            self.upsert_customer(shop.shop_no, shop.name, shop.owner_code)
+        for sku in world.skus:
+            self.upsert_material(sku.item_code, sku.name, sku.category, sku.weight_kg)
+
+    def load(self) -> None:
+        """Fill the cache from the tables: validation runs on every Save, and the cache keeps
+        it to memory lookups."""
+        for kind, (table, _, owned) in MASTER_TABLES.items():
+            owner = "owner_code" if owned else "NULL"
+            self._usable[kind] = {
+                row[0]: row[1]
+                for row in self.conn.execute(
+                    f"SELECT number, {owner} FROM {table}"
+                    " WHERE document_status = 'C' AND forbid_status = 'A'"
+                )
+            }
+
+    def refresh(self, kind: str, number: str) -> None:
+        """Follow a row's status in the cache: usable when audited and not forbidden."""
+        table, _, owned = MASTER_TABLES[kind]
+        row = self.conn.execute(
+            f"SELECT document_status, forbid_status, {'owner_code' if owned else 'NULL'}"
+            f" FROM {table} WHERE number = ?",
+            (number,),
+        ).fetchone()
+        if row is not None and row[0] == DocumentStatus.AUDITED and row[1] == "A":
+            self._usable[kind][number] = row[2]
+        else:
+            self._usable[kind].pop(number, None)
+
+    def forget(self, kind: str, number: str) -> None:
+        """A renumbered row's old number is no longer usable."""
+        self._usable[kind].pop(number, None)
+
+    def owner_of(self, kind: str, number: str) -> str | None:
+        """The cargo owner of a usable number (None: shared, or not usable)."""
+        return self._usable[kind].get(number)
+
+    def upsert_material(
+        self, number: str, name: str, category: str = "", weight_kg: float = 0.0
+    ) -> None:
+        """Add or rename a material (BD_MATERIAL, `FNumber` = item code); FModifyDate moves."""
+        now = sim_now(self.ctx)
+        self.conn.execute(
+            "INSERT INTO bd_material (number, name, category, weight_kg, created_sim, modified_sim)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(number) DO UPDATE SET name = excluded.name,"
+            " category = excluded.category, weight_kg = excluded.weight_kg,"
+            " modified_sim = excluded.modified_sim",
+            (number, name, category, weight_kg, now, now),
+        )
+        self.refresh("material", number)
+
+    def upsert_customer(self, number: str, name: str, owner_code: str | None = None) -> None:
+        """Add or rename a customer (BD_Customer, `FNumber` = shop number) of a cargo owner."""
+        now = sim_now(self.ctx)
+        self.conn.execute(
+            "INSERT INTO bd_customer (number, name, owner_code, created_sim, modified_sim)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT(number) DO UPDATE SET name = excluded.name,"
+            " owner_code = COALESCE(excluded.owner_code, owner_code),"
+            " modified_sim = excluded.modified_sim",
+            (number, name, owner_code, now, now),
+        )
+        self.refresh("customer", number)
+
+    def check(
+        self,
+        value: Any,
+        kind: str,
+        label: str,
+        field_name: str,
+        errors: list[ErrorItem],
+        where: str = "",
+        *,
+        scope: OwnerScope = OwnerScope.EVERYONE,
+    ) -> str | None:
+        """The number of a basedata field, if it exists, is audited and is visible to `scope`;
+        another owner's basedata is reported exactly as a missing one (no existence leak)."""
+        try:
+            number = basedata_number(value)
+        except ValueError:
+            errors.append(
+                ErrorItem(
+                    f'{where}字段[{label}]的值格式不正确，应为{{"FNumber": "编码"}}', field_name
+                )
+            )
+            return None
+        if number is None:
+            errors.append(ErrorItem(f"{where}字段[{label}]是必录字段", field_name))
+            return None
+        known = self._usable[kind]
+        if number not in known or not scope.allows(known[number]):
+            errors.append(
+                ErrorItem(
+                    f"{where}字段[{label}]的值[{number}]在基础资料中不存在或未审核", field_name
+                )
+            )
+            return None
+        return number

@@ -1,0 +1,175 @@
+"""The ERP fake's tables, what they are keyed by, and the owner restriction every read adds."""
+
+from __future__ import annotations
+
+from fake_systems.common.context import SystemContext
+from fake_systems.common.pipeline import OwnerScope
+from simulator.clock import format_qimen_time
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    fid             INTEGER PRIMARY KEY,
+    form_id         TEXT    NOT NULL,
+    bill_no         TEXT    NOT NULL,
+    document_status TEXT    NOT NULL,          -- Z draft, A saved, B submitted, C audited, D
+    customer_number TEXT,                      -- customer bills: the customer (shop number)
+    supplier_number TEXT,                      -- AP_Payable, STK_InStock: the supplier
+    book_number     TEXT,                      -- GL_VOUCHER: the account book
+    owner_code      TEXT,                      -- the partner's cargo owner; NULL = none
+    amount_cents    INTEGER NOT NULL,          -- sum of the entries' amounts (voucher: debit)
+    bill_date       TEXT,
+    note            TEXT,
+    org_number      TEXT,
+    currency_number TEXT,
+    saved_sim       TEXT    NOT NULL,
+    saved_wall      REAL    NOT NULL,
+    modified_sim    TEXT    NOT NULL,
+    modified_wall   REAL    NOT NULL,
+    submitted_sim   TEXT,
+    submitted_wall  REAL,
+    audited_sim     TEXT,
+    audited_wall    REAL,
+    model           TEXT    NOT NULL           -- the saved Model as received (merged on update)
+);
+-- Bill numbers are unique per form and cargo owner: one owner's numbers say nothing of
+-- another's, and a tenant's Save never learns that another owner uses a number.
+CREATE UNIQUE INDEX IF NOT EXISTS documents_owner_bill
+    ON documents (form_id, COALESCE(owner_code, ''), bill_no);
+CREATE INDEX IF NOT EXISTS documents_bill ON documents (form_id, bill_no);
+CREATE TABLE IF NOT EXISTS document_entries (
+    entry_id        INTEGER PRIMARY KEY,
+    fid             INTEGER NOT NULL REFERENCES documents(fid) ON DELETE CASCADE,
+    seq             INTEGER NOT NULL,          -- 1-based line number
+    material_number TEXT,                      -- goods lines
+    qty             INTEGER NOT NULL,
+    amount_cents    INTEGER NOT NULL,          -- voucher lines: the debit or the credit
+    price_cents     INTEGER,
+    stock_number    TEXT,
+    account_number  TEXT,                      -- voucher lines
+    debit_cents     INTEGER,
+    credit_cents    INTEGER
+);
+CREATE INDEX IF NOT EXISTS document_entries_fid ON document_entries(fid, seq);
+CREATE TABLE IF NOT EXISTS bd_material (
+    fmaterialid     INTEGER PRIMARY KEY,
+    number          TEXT NOT NULL UNIQUE,
+    name            TEXT NOT NULL,
+    category        TEXT NOT NULL DEFAULT '',
+    weight_kg       REAL NOT NULL DEFAULT 0,
+    document_status TEXT NOT NULL DEFAULT 'C',
+    forbid_status   TEXT NOT NULL DEFAULT 'A',
+    created_sim     TEXT NOT NULL,
+    modified_sim    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bd_customer (
+    fcustid         INTEGER PRIMARY KEY,
+    number          TEXT NOT NULL UNIQUE,
+    name            TEXT NOT NULL,
+    owner_code      TEXT,                      -- the cargo owner whose shop this is
+    document_status TEXT NOT NULL DEFAULT 'C',
+    forbid_status   TEXT NOT NULL DEFAULT 'A',
+    created_sim     TEXT NOT NULL,
+    modified_sim    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bd_supplier (
+    fsupplierid     INTEGER PRIMARY KEY,
+    number          TEXT NOT NULL UNIQUE,
+    name            TEXT NOT NULL,
+    owner_code      TEXT,
+    document_status TEXT NOT NULL DEFAULT 'C',
+    forbid_status   TEXT NOT NULL DEFAULT 'A',
+    created_sim     TEXT NOT NULL,
+    modified_sim    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bd_accountbook (
+    faccountbookid  INTEGER PRIMARY KEY,
+    number          TEXT NOT NULL UNIQUE,
+    name            TEXT NOT NULL,
+    owner_code      TEXT,
+    document_status TEXT NOT NULL DEFAULT 'C',
+    forbid_status   TEXT NOT NULL DEFAULT 'A',
+    created_sim     TEXT NOT NULL,
+    modified_sim    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bd_account (
+    facctid         INTEGER PRIMARY KEY,
+    number          TEXT NOT NULL UNIQUE,
+    name            TEXT NOT NULL,
+    document_status TEXT NOT NULL DEFAULT 'C',
+    forbid_status   TEXT NOT NULL DEFAULT 'A',
+    created_sim     TEXT NOT NULL,
+    modified_sim    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bd_stock (
+    fstockid        INTEGER PRIMARY KEY,
+    number          TEXT NOT NULL UNIQUE,
+    name            TEXT NOT NULL,
+    document_status TEXT NOT NULL DEFAULT 'C',
+    forbid_status   TEXT NOT NULL DEFAULT 'A',
+    created_sim     TEXT NOT NULL,
+    modified_sim    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS org_organizations (
+    forgid          INTEGER PRIMARY KEY,
+    number          TEXT NOT NULL UNIQUE,
+    name            TEXT NOT NULL,
+    document_status TEXT NOT NULL DEFAULT 'C',
+    forbid_status   TEXT NOT NULL DEFAULT 'A',
+    created_sim     TEXT NOT NULL,
+    modified_sim    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bd_currency (
+    fcurrencyid     INTEGER PRIMARY KEY,
+    number          TEXT NOT NULL UNIQUE,
+    name            TEXT NOT NULL,
+    code            TEXT NOT NULL,
+    document_status TEXT NOT NULL DEFAULT 'C',
+    forbid_status   TEXT NOT NULL DEFAULT 'A',
+    created_sim     TEXT NOT NULL,
+    modified_sim    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    session_id   TEXT PRIMARY KEY,
+    acct_id      TEXT NOT NULL,
+    username     TEXT NOT NULL,
+    owners       TEXT NOT NULL,                -- comma-joined owner codes; '' = every owner
+    lcid         INTEGER NOT NULL,
+    user_token   TEXT NOT NULL,
+    created_sim  TEXT NOT NULL,
+    created_wall REAL NOT NULL,
+    last_wall    REAL NOT NULL                 -- last use, for the idle timeout
+);
+CREATE TABLE IF NOT EXISTS login_signs (
+    sign  TEXT PRIMARY KEY,                    -- LoginBySign signatures already used
+    wall  REAL NOT NULL
+);
+"""
+
+FIRST_FID = 100001  # K3 internal ids of a fresh data centre start about here
+
+# Master tables by basedata kind: (table, id column, whether rows belong to an owner).
+MASTER_TABLES: dict[str, tuple[str, str, bool]] = {
+    "material": ("bd_material", "fmaterialid", False),
+    "customer": ("bd_customer", "fcustid", True),
+    "supplier": ("bd_supplier", "fsupplierid", True),
+    "book": ("bd_accountbook", "faccountbookid", True),
+    "account": ("bd_account", "facctid", False),
+    "stock": ("bd_stock", "fstockid", False),
+    "org": ("org_organizations", "forgid", False),
+    "currency": ("bd_currency", "fcurrencyid", False),
+}
+# Writable master forms by lower-cased form id → basedata kind.
+MASTER_KINDS = {"bd_material": "material", "bd_customer": "customer"}
+
+
+def owner_clause(scope: OwnerScope, column: str = "owner_code") -> tuple[str, list[str]]:
+    """` AND <column> IN (…)` and its parameters for a scoped user; nothing for everyone."""
+    owners = scope.names
+    if not owners:
+        return "", []
+    return f" AND {column} IN ({', '.join('?' for _ in owners)})", list(owners)
+
+
+def sim_now(ctx: SystemContext) -> str:
+    """The simulated time as the tables stamp it."""
+    return format_qimen_time(ctx.clock.now())
