@@ -41,7 +41,7 @@ from fake_systems.bank.models import (
 )
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import BankCredentials
-from fake_systems.common.pipeline import OwnerScope
+from fake_systems.common.scope import OwnerScope
 from fake_systems.common.signing import constant_time_equal
 from fake_systems.common.storage import transaction
 from simulator.clock import CHINA, format_qimen_time

@@ -47,7 +47,7 @@ from fake_systems.carrier.models import (
 )
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import KdniaoCredentials
-from fake_systems.common.pipeline import OwnerScope
+from fake_systems.common.scope import OwnerScope
 from fake_systems.common.storage import transaction
 from simulator.clock import format_qimen_time
 from simulator.world import World

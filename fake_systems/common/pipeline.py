@@ -19,7 +19,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.responses import Response
@@ -27,6 +27,7 @@ from starlette.types import Receive, Scope, Send
 
 from fake_systems.common.app import OFF_LOOP_BYTES
 from fake_systems.common.context import SystemContext
+from fake_systems.common.scope import OwnerScope
 from fake_systems.common.storage import transaction
 
 logger = logging.getLogger(__name__)
@@ -43,32 +44,6 @@ class WireError(Exception):
         self.code = str(code)
         self.message = message
         self.http_status = http_status
-
-
-@dataclass(frozen=True)
-class OwnerScope:
-    """Whose data a caller may see and change: `owners` None means every owner (the
-    integrator's credential), otherwise exactly those cargo owners."""
-
-    owners: frozenset[str] | None = None
-
-    EVERYONE: ClassVar[OwnerScope]
-
-    @classmethod
-    def of(cls, owners: tuple[str, ...] | frozenset[str] | None) -> OwnerScope:
-        """The scope of a credential's `owners` (empty or None: every owner)."""
-        return cls(frozenset(owners) if owners else None)
-
-    def allows(self, owner: str | None) -> bool:
-        return self.owners is None or owner in self.owners
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """The owners in a stable order; () for every owner (the services' old convention)."""
-        return () if self.owners is None else tuple(sorted(self.owners))
-
-
-OwnerScope.EVERYONE = OwnerScope(None)
 
 
 @dataclass(frozen=True)
@@ -148,26 +123,18 @@ class Protocol(ABC):
         """The protocol's failure answer."""
 
     @abstractmethod
-    def too_large(self) -> WireError:
-        """The refusal of a body over `max_body_bytes`."""
-
-    def too_large_for(self, call: Call) -> WireError:
-        """The refusal of `call`'s body over `max_body_bytes`, where it depends on the
-        operation (K3 refuses a login as a failed login); by default `too_large()`."""
-        return self.too_large()
+    def too_large(self, call: Call) -> WireError:
+        """The refusal of a body over `max_body_bytes` (it may depend on the operation: K3
+        refuses a login's as a failed login)."""
 
     @abstractmethod
     def unknown_operation(self, call: Call) -> WireError:
         """The refusal of an operation this endpoint does not serve."""
 
     @abstractmethod
-    def internal_error(self) -> WireError:
-        """The protocol's system-error answer for a bug of the fake."""
-
-    def internal_error_for(self, call: Call, error: Exception) -> WireError:
-        """The system-error answer to `error` during `call`, for protocols whose answer
-        names the operation or the failure's type (K3); by default `internal_error()`."""
-        return self.internal_error()
+    def internal_error(self, call: Call, error: Exception) -> WireError:
+        """The protocol's system-error answer to `error`, a bug of the fake, during `call`
+        (K3's names the failure's type; never internals beyond that)."""
 
     def history_payload(self, call: Call) -> Any:
         """What the history keeps of the request (personal data is masked by History)."""
@@ -214,7 +181,7 @@ class Pipeline:
         try:
             call.operation = protocol.operation_of(call)
             if inbound.too_large:
-                raise protocol.too_large_for(call)
+                raise protocol.too_large(call)
             call.caller = protocol.authenticate(call)
             handler = protocol.operations.get(call.operation)
             if handler is None:
@@ -232,7 +199,7 @@ class Pipeline:
             return protocol.encode_error(call, error)
         except Exception as failure:
             logger.exception("%s %s failed", protocol.system, call.operation)
-            internal = protocol.internal_error_for(call, failure)
+            internal = protocol.internal_error(call, failure)
             self._record_refusal(call, internal.code, "internal error")
             return protocol.encode_error(call, internal)
         if self.ctx.faults.hits(protocol.system, call.operation, "lost_response"):

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from fake_systems.common.context import SystemContext
-from fake_systems.common.pipeline import OwnerScope
+from fake_systems.common.scope import OwnerScope
 from fake_systems.common.storage import transaction
 from fake_systems.erp.fields import basedata_number, lower_keys, parse_fid, text
 from fake_systems.erp.lifecycle import (

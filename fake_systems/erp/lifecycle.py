@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from fake_systems.common.context import SystemContext
-from fake_systems.common.pipeline import OwnerScope
+from fake_systems.common.scope import OwnerScope
 from fake_systems.common.storage import transaction
 from fake_systems.common.wire import WireValueError, parse_int
 from fake_systems.erp.fields import id_list

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from fake_systems.common.context import SystemContext
-from fake_systems.common.pipeline import OwnerScope
+from fake_systems.common.scope import OwnerScope
 from fake_systems.erp.fields import basedata_number
 from fake_systems.erp.models import ACCOUNTS, CURRENCIES, ORG_NUMBER, DocumentStatus, ErrorItem
 from fake_systems.erp.schema import MASTER_TABLES, sim_now

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
 
-from fake_systems.common.pipeline import OwnerScope, WireError
+from fake_systems.common.pipeline import WireError
+from fake_systems.common.scope import OwnerScope
 
 
 class DocumentStatus(StrEnum):

@@ -7,7 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from fake_systems.common.pipeline import OwnerScope
+from fake_systems.common.scope import OwnerScope
 from fake_systems.erp.models import MSG_FORM_NOT_FOUND, K3Error, MsgCode
 
 

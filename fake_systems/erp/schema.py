@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fake_systems.common.context import SystemContext
-from fake_systems.common.pipeline import OwnerScope
+from fake_systems.common.scope import OwnerScope
 from simulator.clock import format_qimen_time
 
 SCHEMA = """

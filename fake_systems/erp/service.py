@@ -23,7 +23,7 @@ from typing import Any
 
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import K3Credentials
-from fake_systems.common.pipeline import OwnerScope
+from fake_systems.common.scope import OwnerScope
 from fake_systems.common.storage import transaction
 from fake_systems.erp import query
 from fake_systems.erp.documents import Documents

@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from fake_systems.common.money import CENT
-from fake_systems.common.pipeline import OwnerScope
+from fake_systems.common.scope import OwnerScope
 from fake_systems.common.wire import WireValueError, parse_decimal
 from fake_systems.erp.fields import lower_keys
 from fake_systems.erp.master_data import MasterData

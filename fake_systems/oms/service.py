@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import OmsCredentials
-from fake_systems.common.pipeline import OwnerScope
+from fake_systems.common.scope import OwnerScope
 from fake_systems.common.storage import transaction
 from fake_systems.oms.models import (
     TRACE_SIGNED,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from fake_systems.common.context import SystemContext
-from fake_systems.common.pipeline import OwnerScope
+from fake_systems.common.scope import OwnerScope
 from fake_systems.wms.catalog import Catalog
 from fake_systems.wms.models import STOCK_NOT_ENOUGH, StockView, WmsError
 from simulator.clock import format_qimen_time

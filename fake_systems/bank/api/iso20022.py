@@ -210,7 +210,7 @@ class Iso20022Protocol(Protocol):
     def encode_error(self, call: Call, error: WireError) -> Response:
         return error_response(error.code, error.message, error.http_status)
 
-    def too_large(self) -> WireError:
+    def too_large(self, call: Call) -> WireError:
         return WireError(
             "FORMAT_ERROR", f"the body is larger than {MAX_BODY_BYTES} bytes", http_status=413
         )
@@ -222,14 +222,11 @@ class Iso20022Protocol(Protocol):
         message = f"no operation {call.inbound.http_method} {path}"
         return WireError(code, message, http_status=STATUS_BY_CODE[code])
 
-    def internal_error(self) -> WireError:
+    def internal_error(self, call: Call, error: Exception) -> WireError:
+        call.record["error"] = type(error).__name__  # for the history, never the answer
         return WireError(
             "SERVICE_UNAVAILABLE", "the service is temporarily unavailable", http_status=503
         )
-
-    def internal_error_for(self, call: Call, error: Exception) -> WireError:
-        call.record["error"] = type(error).__name__  # for the history, never the answer
-        return self.internal_error()
 
     def history_payload(self, call: Call) -> Any:
         """What the bank notes of a request: never a body (passwords, codes), only the

@@ -47,11 +47,11 @@ from fake_systems.common.pipeline import (
     Caller,
     Handler,
     Inbound,
-    OwnerScope,
     Pipeline,
     Protocol,
     WireError,
 )
+from fake_systems.common.scope import OwnerScope
 from fake_systems.common.signing import constant_time_equal, kdniao_data_sign
 from fake_systems.common.wire import (
     MAX_CODE_CHARS,
@@ -267,13 +267,13 @@ class KdniaoProtocol(Protocol):
             answer.update(error.extra)
         return _json(answer)
 
-    def too_large(self) -> WireError:
+    def too_large(self, call: Call) -> WireError:
         return WireError(RESULT_FORMAT, f"请求报文超过 {MAX_BODY_BYTES} 字节")
 
     def unknown_operation(self, call: Call) -> WireError:
         return WireError(RESULT_OTHER, f"该地址不支持 RequestType {call.operation}")
 
-    def internal_error(self) -> WireError:
+    def internal_error(self, call: Call, error: Exception) -> WireError:
         return WireError(RESULT_OTHER, SYSTEM_ERROR_REASON)
 
     def history_payload(self, call: Call) -> Any:

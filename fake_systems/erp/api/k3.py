@@ -166,21 +166,15 @@ class K3Protocol(Protocol):
             error = parameter_error(error.message)
         return json_answer(error_body(call.operation, error))
 
-    def too_large(self) -> WireError:
-        return parameter_error(MSG_TOO_LARGE)
-
-    def too_large_for(self, call: Call) -> WireError:
+    def too_large(self, call: Call) -> WireError:
         if call.operation in AUTH:
             return LoginFailed(MSG_TOO_LARGE)
-        return self.too_large()
+        return parameter_error(MSG_TOO_LARGE)
 
     def unknown_operation(self, call: Call) -> WireError:
         return parameter_error(f"服务[{stub_of(call.inbound.path)}]不存在")
 
-    def internal_error(self) -> WireError:
-        return internal_error()
-
-    def internal_error_for(self, call: Call, error: Exception) -> WireError:
+    def internal_error(self, call: Call, error: Exception) -> WireError:
         if call.operation in AUTH:
             return WireError(f"internal:{type(error).__name__}", INTERNAL_ERROR)
         return internal_error(error)

@@ -27,11 +27,11 @@ from fake_systems.common.pipeline import (
     Caller,
     Handler,
     Inbound,
-    OwnerScope,
     Pipeline,
     Protocol,
     WireError,
 )
+from fake_systems.common.scope import OwnerScope
 from fake_systems.common.signing import constant_time_equal, wdt_sign
 from fake_systems.common.wire import WireValueError, check_text, load_json, parse_int
 from fake_systems.oms.models import (
@@ -471,13 +471,13 @@ class WdtProtocol(Protocol):
     def encode_error(self, call: Call, error: WireError) -> Response:
         return error_response(int(error.code), error.message)
 
-    def too_large(self) -> WireError:
+    def too_large(self, call: Call) -> WireError:
         return WireError(ERR_BAD_PARAMS, f"body larger than {MAX_BODY_BYTES} bytes")
 
     def unknown_operation(self, call: Call) -> WireError:
         return WireError(ERR_UNKNOWN_METHOD, f"unknown method {call.operation!r}")
 
-    def internal_error(self) -> WireError:
+    def internal_error(self, call: Call, error: Exception) -> WireError:
         return WireError(ERR_INTERNAL, "internal error")
 
 

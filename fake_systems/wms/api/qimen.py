@@ -27,11 +27,11 @@ from fake_systems.common.pipeline import (
     Caller,
     Handler,
     Inbound,
-    OwnerScope,
     Pipeline,
     Protocol,
     WireError,
 )
+from fake_systems.common.scope import OwnerScope
 from fake_systems.common.signing import constant_time_equal, qimen_sign
 from fake_systems.common.wire import MAX_TEXT_CHARS
 from fake_systems.wms import qimen_xml
@@ -201,13 +201,13 @@ class QimenProtocol(Protocol):
         response.status_code = error.http_status
         return response
 
-    def too_large(self) -> WireError:
+    def too_large(self, call: Call) -> WireError:
         return WireError(BODY_TOO_LARGE, f"body larger than {MAX_BODY_BYTES} bytes")
 
     def unknown_operation(self, call: Call) -> WireError:
         return WireError(INVALID_METHOD, f"Invalid method:{call.inbound.query.get('method')}")
 
-    def internal_error(self) -> WireError:
+    def internal_error(self, call: Call, error: Exception) -> WireError:
         return WireError(UNKNOWN_ERROR, "internal error")
 
     def history_payload(self, call: Call) -> Any:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from fake_systems.common.context import SystemContext
-from fake_systems.common.pipeline import OwnerScope
+from fake_systems.common.scope import OwnerScope
 from fake_systems.oms.service import OmsService
 from simulator.world import World
 from tests.support.oms import CREDS, raw_trade

@@ -20,11 +20,11 @@ from fake_systems.common.pipeline import (
     Call,
     Caller,
     Inbound,
-    OwnerScope,
     Pipeline,
     Protocol,
     WireError,
 )
+from fake_systems.common.scope import OwnerScope
 
 
 class EchoProtocol(Protocol):
@@ -65,13 +65,13 @@ class EchoProtocol(Protocol):
         body = {"ok": False, "code": error.code, "message": error.message}
         return Response(orjson.dumps(body), status_code=error.http_status)
 
-    def too_large(self) -> WireError:
+    def too_large(self, call: Call) -> WireError:
         return WireError("too-large", "body too large")
 
     def unknown_operation(self, call: Call) -> WireError:
         return WireError("no-such-op", call.operation)
 
-    def internal_error(self) -> WireError:
+    def internal_error(self, call: Call, error: Exception) -> WireError:
         return WireError("system", "system error, try later")
 
     def put(self, call: Call) -> Any:
@@ -96,10 +96,10 @@ class EchoProtocol(Protocol):
 class NamingProtocol(EchoProtocol):
     """Refusals that depend on the call: the operation, the failure's type."""
 
-    def too_large_for(self, call: Call) -> WireError:
+    def too_large(self, call: Call) -> WireError:
         return WireError(f"too-large:{call.operation}", "body too large")
 
-    def internal_error_for(self, call: Call, error: Exception) -> WireError:
+    def internal_error(self, call: Call, error: Exception) -> WireError:
         return WireError(f"system:{type(error).__name__}", f"system error in {call.operation}")
 
 

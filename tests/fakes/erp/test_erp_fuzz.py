@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import K3Credentials
-from fake_systems.common.pipeline import OwnerScope
+from fake_systems.common.scope import OwnerScope
 from fake_systems.erp.api.k3 import create_app
 from fake_systems.erp.models import K3Error
 from fake_systems.erp.service import ErpService

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from fake_systems.common.pipeline import OwnerScope
+from fake_systems.common.scope import OwnerScope
 from fake_systems.oms.models import InvalidRequest
 from fake_systems.oms.raw_trades import MAX_TRADES_PER_PUSH
 from fake_systems.oms.service import OmsService
