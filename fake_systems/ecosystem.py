@@ -2,29 +2,40 @@
 
 from __future__ import annotations
 
+import functools
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.types import ASGIApp
 
-from fake_systems.bank.api import iso20022
+from fake_systems.bank.api import iso20022, notices
 from fake_systems.bank.service import BankService
-from fake_systems.carrier.api import kdniao
+from fake_systems.carrier.api import kdniao, kdniao_push
 from fake_systems.carrier.service import CarrierConfig, CarrierService
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import Credentials
-from fake_systems.common.faults import FaultInjector
-from fake_systems.common.webhooks import PushSender
+from fake_systems.common.faults import NO_FAULTS, FaultInjector
+from fake_systems.common.pipeline import pipelines_in
+from fake_systems.common.webhooks import Push, PushReply, PushSender, PushTransportError
 from fake_systems.erp.api import k3
 from fake_systems.erp.service import ErpService
 from fake_systems.oms.api import wdt
 from fake_systems.oms.service import OmsService
-from fake_systems.wms.api import qimen
+from fake_systems.wms.api import qimen, qimen_push
 from fake_systems.wms.service import WmsConfig, WmsService
-from simulator.clock import Clock
-from simulator.world import World
+from simulator.clock import Clock, ManualClock
+from simulator.world import World, build_world
 
 SYSTEMS = ("oms", "wms", "erp", "bank", "carrier")
+# The pushes each fake sends, as the history names them.
+PUSHES: dict[str, tuple[str, ...]] = {
+    "oms": (),
+    "wms": qimen_push.PUSHES,
+    "erp": (),
+    "bank": notices.PUSHES,
+    "carrier": kdniao_push.PUSHES,
+}
 
 
 @dataclass
@@ -109,3 +120,41 @@ class Ecosystem:
         for ctx in self.contexts.values():
             await ctx.dispatcher.close()
             ctx.conn.close()
+
+
+class _NoPushes:
+    """A push sender for an ecosystem that never runs: every push would go nowhere."""
+
+    async def post(self, push: Push, timeout: float) -> PushReply:
+        raise PushTransportError("NoPushes")
+
+
+@functools.cache
+def protocol_operations() -> dict[str, frozenset[str]]:
+    """Every operation each fake serves, read from its protocols' tables.
+
+    Built from a throwaway ecosystem in a temporary folder, so the answer is what the
+    adapters really route, with no list of names kept beside them.
+    """
+    world = build_world(seed=1, sku_count=2, customer_count=2)
+    credentials = Credentials.issue([owner.code for owner in world.owners])
+    with tempfile.TemporaryDirectory(prefix="ecomock-ops-") as folder:
+        ecosystem = Ecosystem.create(
+            Path(folder),
+            world,
+            ManualClock(),
+            _NoPushes(),
+            seed=1,
+            credentials=credentials,
+            faults=NO_FAULTS,
+        )
+        try:
+            return {
+                system: frozenset(
+                    name for pipeline in pipelines_in(app) for name in pipeline.protocol.operations
+                )
+                for system, app in ecosystem.apps().items()
+            }
+        finally:
+            for ctx in ecosystem.contexts.values():
+                ctx.conn.close()

@@ -13,9 +13,11 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.text import Text
 
+from contract_tests.coverage import Catalogue, coverage_markdown, read_run
 from contract_tests.judge import Verdict, judge_folder
 from contract_tests.report import invalid_text, summary_table, write_reports
 from fake_systems.common.app import CONTROL_TOKEN_ENV
+from fake_systems.ecosystem import PUSHES, SYSTEMS, protocol_operations
 from simulator.connector import ConnectorError, load_profile
 from simulator.progress import ProgressDisplay
 from simulator.runner import (
@@ -102,7 +104,7 @@ def _play(
 ) -> None:
     """Load, play, judge and report one run; exits 0 pass, 1 fail, 2 invalid or could not run."""
     try:
-        scenario = load_scenario(scenario_file)
+        scenario = load_scenario(scenario_file, protocol_operations())
         profile = load_profile(connector)
         if drill is not None:
             scenario = scenario.with_drill(drill)
@@ -208,7 +210,7 @@ def up(
     <token>`, the token written to endpoints.json (`control_token`).
     """
     try:
-        scenario = load_scenario(scenario_file)
+        scenario = load_scenario(scenario_file, protocol_operations())
     except ScenarioError as exc:
         raise _fail(str(exc)) from exc
     if scale is not None:
@@ -266,3 +268,27 @@ def _kept_sections(run_dir: Path) -> dict[str, Any]:
 
 if __name__ == "__main__":
     app()
+
+
+@app.command()
+def coverage(
+    runs: Annotated[list[Path], typer.Argument(help="run folders (runs/<time>-<scenario>)")],
+    out: Annotated[
+        Path | None, typer.Option(help="write the Markdown here (docs/COVERAGE.md)")
+    ] = None,
+) -> None:
+    """Which operations of each fake the runs exercised, from their histories; lists the
+    operations no run touched. Regenerate docs/COVERAGE.md with one run per shipped scenario."""
+    missing = [str(run) for run in runs if not run.is_dir()]
+    if missing:
+        raise _fail(f"not a run folder: {', '.join(missing)}")
+    offered = protocol_operations()
+    catalogue = {
+        system: Catalogue(tuple(sorted(offered[system])), PUSHES[system]) for system in SYSTEMS
+    }
+    page = coverage_markdown([read_run(run, SYSTEMS) for run in runs], catalogue)
+    if out is None:
+        console.print(page, highlight=False, markup=False)
+    else:
+        out.write_text(page, encoding="utf-8")
+        console.print(f"coverage of {len(runs)} run(s) written to {out}", highlight=False)

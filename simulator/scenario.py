@@ -6,6 +6,7 @@ import bisect
 import itertools
 import math
 import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -255,6 +257,19 @@ class FaultSettings(Strict):
     kind: Literal["lost_response"]
     rate: float = Field(ge=0, le=1)
 
+    @field_validator("operation")
+    @classmethod
+    def _known_operation(cls, operation: str, info: ValidationInfo) -> str:
+        # The fakes' operation tables come in through the validation context (the world
+        # layer does not know the fakes): `load_scenario(path, operations=…)`.
+        known = (info.context or {}).get("operations", {}).get(info.data.get("system"))
+        if known is not None and operation not in known:
+            raise ValueError(
+                f"{info.data['system']} has no operation {operation!r};"
+                f" it has {', '.join(sorted(known))}"
+            )
+        return operation
+
 
 class Objectives(Strict):
     paid_to_wms_p99_seconds: float = Field(3.0, gt=0)
@@ -310,7 +325,11 @@ class ScenarioError(ValueError):
     """A scenario file that cannot be played; the message names the file and the field."""
 
 
-def load_scenario(path: Path | str) -> Scenario:
+def load_scenario(
+    path: Path | str, operations: Mapping[str, Collection[str]] | None = None
+) -> Scenario:
+    """Read and validate a scenario file; with `operations` (each fake's operation names),
+    a fault naming an operation its system does not have is refused, naming the field."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -321,7 +340,7 @@ def load_scenario(path: Path | str) -> Scenario:
     if not isinstance(raw, dict):
         raise ScenarioError(f"{path}: expected a mapping of settings at the top level")
     try:
-        return Scenario.model_validate(raw)
+        return Scenario.model_validate(raw, context={"operations": operations or {}})
     except ValidationError as exc:
         raise ScenarioError(f"{path}: " + describe_validation_error(exc)) from exc
 

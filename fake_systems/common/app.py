@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import secrets
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, FastAPI, Query, Request
@@ -20,13 +19,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from fake_systems.common.pipeline import Pipeline
 from fake_systems.common.signing import constant_time_equal
 from simulator.clock import Clock, format_qimen_time
 
 SQLITE_MAX_INTEGER = 2**63 - 1
-# Bodies from this size up are read (parsed, checked) in a worker thread, so that one big
-# request does not hold the event loop, which serves all five fakes.
-OFF_LOOP_BYTES = 64 * 1024
 ErrorResponder = Callable[[Request, Exception], Response]
 # (request, HTTP status: 404 no such path, 405 no such method on it) -> the protocol's answer
 UnroutedResponder = Callable[[Request, int], Response]
@@ -36,30 +33,15 @@ Parsed = TypeVar("Parsed")
 class CatchUpClock:
     """ASGI middleware: before a request touches the world, the world catches up to now."""
 
-    def __init__(self, app: ASGIApp, clock: Clock) -> None:
+    def __init__(self, app: ASGIApp, clock: Clock, pipelines: Sequence[Pipeline] = ()) -> None:
         self.app = app
         self.clock = clock
+        self.pipelines = tuple(pipelines)  # the protocol endpoints, for the catalogue
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             self.clock.catch_up()
         await self.app(scope, receive, send)
-
-
-async def read_body_limited(request: Request, limit: int) -> bytes | None:
-    """The request body, or None as soon as it exceeds `limit` bytes (the rest is never read),
-    so an oversized body cannot exhaust memory before the protocol refuses it."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 CONTROL_PREFIX = "/_fake"
@@ -118,19 +100,6 @@ class ControlGuard:
         if scheme.lower() == "bearer" and constant_time_equal(token.strip(), self.token):
             return None
         return "Authorization: Bearer <control token> required (endpoints.json: control_token)"
-
-
-async def parse_off_loop(parse: Callable[[bytes], Parsed], raw: bytes) -> Parsed:
-    """`parse(raw)`, in a worker thread when `raw` is big enough to stall the event loop.
-
-    `parse` must be pure: the services, SimPy and SQLite stay on the loop (the design has no
-    locks). lxml parses without the GIL and Python code yields it every few milliseconds;
-    orjson keeps it for its one call (about 20 ms for 2 MB), which is why the adapters also
-    bound what one body may hold.
-    """
-    if len(raw) < OFF_LOOP_BYTES:
-        return parse(raw)
-    return await asyncio.to_thread(parse, raw)
 
 
 def control_router(system: str, clock: Clock, conn: sqlite3.Connection) -> APIRouter:
@@ -207,7 +176,9 @@ def make_app(
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, unrouted)
     app.add_exception_handler(Exception, protocol_error)
-    return CatchUpClock(app, clock)
+    endpoints = (getattr(route, "endpoint", None) for router in routers for route in router.routes)
+    pipelines = [endpoint for endpoint in endpoints if isinstance(endpoint, Pipeline)]
+    return CatchUpClock(app, clock, pipelines)
 
 
 def _is_control(request: Request) -> bool:

@@ -25,7 +25,6 @@ from urllib.parse import parse_qsl
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from fake_systems.common.app import OFF_LOOP_BYTES
 from fake_systems.common.context import SystemContext
 from fake_systems.common.scope import OwnerScope
 from fake_systems.common.storage import transaction
@@ -34,6 +33,9 @@ logger = logging.getLogger(__name__)
 
 # What the history keeps of a body that never parsed: enough to diagnose, not to bloat.
 UNPARSED_BODY_PREFIX = 2000
+# Bodies from this size up are read (parsed, checked) in a worker thread, so that one big
+# request does not hold the event loop, which serves all five fakes.
+OFF_LOOP_BYTES = 64 * 1024
 
 
 class WireError(Exception):
@@ -266,3 +268,8 @@ async def read_capped(receive: Receive, limit: int, scope: Scope) -> tuple[bytes
         chunks.append(chunk)
         more = message.get("more_body", False)
     return b"".join(chunks), False
+
+
+def pipelines_in(app: object) -> tuple[Pipeline, ...]:
+    """The pipelines a fake's app (`make_app`) serves on its protocol paths."""
+    return tuple(getattr(app, "pipelines", ()))

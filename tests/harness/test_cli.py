@@ -6,6 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from fake_systems.common.storage import open_database
 from simulator.cli import app
 
 runner = CliRunner()
@@ -44,3 +45,39 @@ def test_check_refuses_a_missing_folder(tmp_path: Path) -> None:
     result = runner.invoke(app, ["check", str(tmp_path / "nope")])
     assert result.exit_code == 2
     assert "not a folder" in result.output
+
+
+def test_a_fault_on_an_operation_the_fake_lacks_is_refused_naming_the_field(
+    tmp_path: Path,
+) -> None:
+    plan = tmp_path / "typo.yaml"
+    plan.write_text(
+        (Path("scenarios/smoke.yaml").read_text(encoding="utf-8"))
+        + "\nfaults:\n  - {system: wms, operation: deliveryorder.creat, kind: lost_response,"
+        " rate: 0.1}\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["run", str(plan)])
+    assert result.exit_code == 2
+    assert "faults.0.operation" in result.output
+    assert "wms has no operation 'deliveryorder.creat'" in result.output
+
+
+def test_coverage_lists_what_the_runs_touched_and_what_no_run_did(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    conn = open_database(run / "wms.db")
+    conn.execute(
+        "INSERT INTO events (sim_time, wall_time, kind, operation, outcome)"
+        " VALUES ('', 0, 'api_in', 'deliveryorder.create', 'ok')"
+    )
+    conn.close()
+    out = tmp_path / "COVERAGE.md"
+    result = runner.invoke(app, ["coverage", str(run), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    page = out.read_text(encoding="utf-8")
+    assert "| `deliveryorder.create` | 1 |" in page
+    untouched = page.split("## Touched by no run")[1]
+    assert "wms `order.cancel`" in untouched and "erp `Save`" in untouched
+    assert "carrier `101 (push)`" in untouched
+    assert runner.invoke(app, ["coverage", str(tmp_path / "nope")]).exit_code == 2

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from fake_systems.ecosystem import protocol_operations
 from simulator.scenario import ScenarioError, load_scenario, parse_duration
 from tests.support.paths import SCENARIOS
 
@@ -16,6 +17,22 @@ def test_shipped_scenarios_load(name: str) -> None:
     scenario = load_scenario(SCENARIOS / f"{name}.yaml")
     assert scenario.name == name
     assert scenario.expected_orders > 10
+
+
+@pytest.mark.parametrize("name", ["demo", "smoke", "double11", "certification"])
+def test_shipped_scenarios_fault_only_operations_the_fakes_have(name: str) -> None:
+    load_scenario(SCENARIOS / f"{name}.yaml", protocol_operations())
+
+
+def test_the_operation_catalogue_is_what_the_protocols_route() -> None:
+    operations = protocol_operations()
+    assert set(operations) == {"oms", "wms", "erp", "bank", "carrier"}
+    assert {"deliveryorder.create", "order.cancel", "returnorder.create"} <= operations["wms"]
+    assert {"sales.TradeQuery.queryWithDetail"} <= operations["oms"]
+    assert {"Save", "ExecuteBillQuery", "ValidateUser"} <= operations["erp"]
+    assert {"1007", "1008", "1002"} <= operations["carrier"]
+    assert {"login", "pain.001", "camt.053"} <= operations["bank"]
+    assert "deliveryorder.creat" not in operations["wms"]
 
 
 def test_demo_is_sized_for_the_walking_skeleton_goal() -> None:

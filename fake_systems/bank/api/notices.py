@@ -14,6 +14,8 @@ from fake_systems.common.webhooks import Push
 from simulator.clock import Clock
 
 SIGNATURE_HEADER = "Bank-Signature"
+NOTICE_OPERATION = "camt.054"
+PUSHES = (NOTICE_OPERATION,)
 XML = "application/xml; charset=utf-8"
 
 
@@ -57,7 +59,7 @@ class CreditNotices:
         body = render_camt054(entry, notice.currency, created)
         self.ctx.dispatcher.send(
             Push(
-                operation="camt.054",
+                operation=NOTICE_OPERATION,
                 entity=entry.entry_ref,
                 url=notice.url,
                 content=body,

@@ -22,6 +22,7 @@ from fake_systems.common.webhooks import Push, PushReply
 from simulator.clock import format_qimen_time
 
 PUSH_REQUEST_TYPE = "101"
+PUSHES = (PUSH_REQUEST_TYPE,)
 FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"}
 
 

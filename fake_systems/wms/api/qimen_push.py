@@ -36,6 +36,16 @@ INBOUND_CONFIRM_METHODS = {
     InboundKind.ENTRY: "taobao.qimen.entryorder.confirm",
     InboundKind.RETURN: "taobao.qimen.returnorder.confirm",
 }
+# The pushes as the history names them (operation without the prefix), for the coverage.
+PUSHES = tuple(
+    method.removeprefix(METHOD_PREFIX)
+    for method in (
+        CONFIRM_METHOD,
+        PROCESS_METHOD,
+        STOCK_CHANGE_METHOD,
+        *INBOUND_CONFIRM_METHODS.values(),
+    )
+)
 
 
 class QimenPushes:

@@ -15,7 +15,7 @@ import pytest
 from fake_systems.bank.api import iso20022
 from fake_systems.bank.iso_xml import render_pain001
 from fake_systems.bank.service import BankService
-from fake_systems.common.app import OFF_LOOP_BYTES
+from fake_systems.common.pipeline import OFF_LOOP_BYTES
 from tests.support.bank import PAIN001, PATH, message, transfer
 
 pytestmark = pytest.mark.anyio

@@ -13,10 +13,10 @@ import orjson
 import pytest
 from starlette.responses import Response
 
-from fake_systems.common.app import OFF_LOOP_BYTES
 from fake_systems.common.context import SystemContext
 from fake_systems.common.faults import FaultInjector, FaultRule
 from fake_systems.common.pipeline import (
+    OFF_LOOP_BYTES,
     Call,
     Caller,
     Inbound,

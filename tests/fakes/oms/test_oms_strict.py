@@ -9,7 +9,7 @@ import httpx
 import orjson
 import pytest
 
-from fake_systems.common.app import OFF_LOOP_BYTES
+from fake_systems.common.pipeline import OFF_LOOP_BYTES
 from fake_systems.oms.api import wdt
 from fake_systems.oms.raw_trades import MAX_TRADES_PER_PUSH
 from fake_systems.oms.service import OmsService

@@ -12,7 +12,7 @@ import orjson
 import pytest
 from lxml import etree
 
-from fake_systems.common.app import OFF_LOOP_BYTES
+from fake_systems.common.pipeline import OFF_LOOP_BYTES
 from fake_systems.wms.api import qimen
 from fake_systems.wms.service import WmsService
 from simulator.world import World
