@@ -122,7 +122,7 @@ class Ecosystem:
             ctx.conn.close()
 
 
-class _NoPushes:
+class NoPushes:
     """A push sender for an ecosystem that never runs: every push would go nowhere."""
 
     async def post(self, push: Push, timeout: float) -> PushReply:
@@ -143,7 +143,7 @@ def protocol_operations() -> dict[str, frozenset[str]]:
             Path(folder),
             world,
             ManualClock(),
-            _NoPushes(),
+            NoPushes(),
             seed=1,
             credentials=credentials,
             faults=NO_FAULTS,
