@@ -25,7 +25,9 @@ from fake_systems.ecosystem import Ecosystem, NoPushes, protocol_operations
 from simulator.clock import ManualClock
 from simulator.world import build_world
 from tests.support import carrier, oms, wms
+from tests.support.bank import session as bank_session
 from tests.support.erp import STUB
+from tests.support.erp import login as erp_login
 
 pytestmark = pytest.mark.anyio
 
@@ -166,3 +168,67 @@ async def test_every_operation_refuses_in_its_protocols_format_and_changes_nothi
             assert state(conn) == before, (system, op)
             checked += 1
     assert checked >= 40  # every table of every fake was walked
+
+
+async def test_every_operation_refuses_a_malformed_body_from_a_proven_caller(
+    site: tuple[Ecosystem, dict[str, httpx.AsyncClient]],
+) -> None:
+    ecosystem, clients = site
+    creds = ecosystem.credentials
+    clock = ecosystem.contexts["oms"].clock
+    assert isinstance(clock, ManualClock)
+    # Sessions first: logging in changes state, the malformed calls must not.
+    k3_session = await erp_login(clients["erp"], creds.erp)
+    bank_auth = await bank_session(clients["bank"], clock, creds.bank)
+    broken = "{not json <xml"
+
+    async def send(system: str, op: str) -> httpx.Response:
+        client = clients[system]
+        if system == "oms":
+            return await oms.call(client, clock, op, None, creds=creds.oms, raw=broken.encode())
+        if system == "wms":
+            params = wms.envelope(
+                op,
+                broken,
+                secret=creds.wms.secret,
+                app_key=creds.wms.app_key,
+                customerId=creds.wms.customer_id,
+            )
+            return await client.post(wms.PATH, params=params, content=broken.encode())
+        if system == "erp":
+            service = "AuthService" if op in AUTH_OPS else "DynamicFormService"
+            return await client.post(
+                STUB.format(f"{service}.{op}"),
+                content=broken.encode(),
+                headers={"Cookie": f"kdservice-sessionid={k3_session}"},
+            )
+        if system == "carrier":
+            path = next(path for path, types in PATHS.items() if op in types)
+            form = carrier.envelope(op, broken, creds.carrier)
+            return await client.post(
+                path,
+                content=urlencode(form).encode(),
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+        if op in ("login", "pain.001"):
+            return await client.post(f"/iso20022/{op}", content=broken.encode(), headers=bank_auth)
+        if op == "pain.002":
+            return await client.get("/iso20022/pain.002/%00", headers=bank_auth)
+        return await client.get(
+            "/iso20022/camt.053/statements", params={"date": broken}, headers=bank_auth
+        )
+
+    checked = 0
+    for system, operations in protocol_operations().items():
+        conn = ecosystem.contexts[system].conn
+        for op in sorted(operations):
+            if (system, op) in OPEN_OPERATIONS:
+                continue
+            before = state(conn)
+            response = await send(system, op)
+            assert REFUSED[system](response), (system, op, response.status_code, response.text)
+            operation, outcome = last_api_row(conn)
+            assert outcome != "ok" and op in operation.split("/"), (system, op, operation)
+            assert state(conn) == before, (system, op)
+            checked += 1
+    assert checked >= 40
