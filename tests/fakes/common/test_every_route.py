@@ -20,7 +20,7 @@ import pytest
 
 from fake_systems.carrier.api.kdniao import PATHS
 from fake_systems.common.credentials import Credentials
-from fake_systems.common.faults import NO_FAULTS
+from fake_systems.common.faults import NO_FAULTS, FaultInjector, FaultRule
 from fake_systems.ecosystem import Ecosystem, NoPushes, protocol_operations
 from simulator.clock import ManualClock
 from simulator.world import build_world
@@ -232,3 +232,88 @@ async def test_every_operation_refuses_a_malformed_body_from_a_proven_caller(
             assert state(conn) == before, (system, op)
             checked += 1
     assert checked >= 40
+
+
+async def test_a_lost_answer_hits_any_fake_after_its_commit(
+    site: tuple[Ecosystem, dict[str, httpx.AsyncClient]],
+) -> None:
+    """A `lost_response` rule on one operation of each fake: the call commits (its `ok` row
+    is there), then the caller sees a gateway timeout and the fault is recorded."""
+    ecosystem, clients = site
+    creds = ecosystem.credentials
+    clock = ecosystem.contexts["oms"].clock
+    assert isinstance(clock, ManualClock)
+    k3_session = await erp_login(clients["erp"], creds.erp)
+    bank_auth = await bank_session(clients["bank"], clock, creds.bank)
+    world_item = ecosystem.wms.conn.execute("SELECT item_code FROM items LIMIT 1").fetchone()[0]
+    warehouse = ecosystem.wms.conn.execute("SELECT warehouse_code FROM warehouses").fetchone()[0]
+    body = wms_create_body(warehouse, world_item)
+    calls: dict[str, tuple[str, Callable[[], Awaitable[httpx.Response]]]] = {
+        "oms": (
+            "setting.Shop.queryShop",
+            lambda: oms.call(clients["oms"], clock, "setting.Shop.queryShop", {}, creds=creds.oms),
+        ),
+        "wms": (
+            "deliveryorder.create",
+            lambda: clients["wms"].post(
+                wms.PATH,
+                params=wms.envelope(
+                    "deliveryorder.create",
+                    body,
+                    secret=creds.wms.secret,
+                    app_key=creds.wms.app_key,
+                    customerId=creds.wms.customer_id,
+                ),
+                content=body.encode(),
+            ),
+        ),
+        "erp": (
+            "ExecuteBillQuery",
+            lambda: clients["erp"].post(
+                STUB.format("DynamicFormService.ExecuteBillQuery"),
+                json={"data": {"FormId": "BD_STOCK", "FieldKeys": "FNumber"}},
+                headers={"Cookie": f"kdservice-sessionid={k3_session}"},
+            ),
+        ),
+        "carrier": (
+            "1002",
+            lambda: clients["carrier"].post(
+                carrier.QUERY,
+                content=urlencode(
+                    carrier.envelope(
+                        "1002", {"ShipperCode": "SF", "LogisticCode": "SF1"}, creds.carrier
+                    )
+                ).encode(),
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            ),
+        ),
+        "bank": (
+            "camt.053",
+            lambda: clients["bank"].get(
+                "/iso20022/camt.053/statements",
+                params={"account": creds.bank.account, "date": "2026-11-10"},
+                headers=bank_auth,
+            ),
+        ),
+    }
+    for system, (operation, send) in calls.items():
+        ctx = ecosystem.contexts[system]
+        ctx.faults = FaultInjector([FaultRule(system, operation, "lost_response", 1.0)], seed=1)
+        response = await send()
+        assert response.status_code == 504, (system, response.text)
+        rows = ctx.conn.execute(
+            "SELECT kind, outcome FROM events WHERE operation = ? ORDER BY seq DESC LIMIT 2",
+            (operation,),
+        ).fetchall()
+        assert [tuple(row) for row in rows] == [("fault", "lost_response"), ("api_in", "ok")]
+
+
+def wms_create_body(warehouse: str, item: str) -> str:
+    """A deliveryorder.create for OWNER-A without a waybill (the WMS issues one)."""
+    return (
+        "<request><deliveryOrder><deliveryOrderCode>LOST-1</deliveryOrderCode>"
+        f"<orderType>JYCK</orderType><warehouseCode>{warehouse}</warehouseCode>"
+        "<logisticsCode>SF</logisticsCode></deliveryOrder><orderLines><orderLine>"
+        "<orderLineNo>1</orderLineNo><ownerCode>OWNER-A</ownerCode>"
+        f"<itemCode>{item}</itemCode><planQty>1</planQty></orderLine></orderLines></request>"
+    )
