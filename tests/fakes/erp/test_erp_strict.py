@@ -12,7 +12,7 @@ import httpx
 import orjson
 import pytest
 
-from fake_systems.common import app as common_app
+from fake_systems.common.pipeline import OFF_LOOP_BYTES
 from fake_systems.erp.api import k3
 from fake_systems.erp.models import MsgCode
 from fake_systems.erp.service import ErpService
@@ -232,7 +232,7 @@ async def test_big_bodies_are_read_off_the_event_loop(
     monkeypatch.setattr(k3, "read_form_call", spy)
     small = {"formid": "SAL_OUTSTOCK", "data": {"Model": outstock_model(world, "T1")}}
     big = {"formid": "SAL_OUTSTOCK", "data": {"Model": big_model(world, "T2", 2_000)}}
-    assert len(orjson.dumps(big)) > common_app.OFF_LOOP_BYTES > len(orjson.dumps(small))
+    assert len(orjson.dumps(big)) > OFF_LOOP_BYTES > len(orjson.dumps(small))
     await post(client, "Save", small)
     await post(client, "Save", big)
     loop_thread = threading.get_ident()
