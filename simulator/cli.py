@@ -277,8 +277,11 @@ def coverage(
         Path | None, typer.Option(help="write the Markdown here (docs/COVERAGE.md)")
     ] = None,
 ) -> None:
-    """Which operations of each fake the runs exercised, from their histories; lists the
-    operations no run touched. Regenerate docs/COVERAGE.md with one run per shipped scenario."""
+    """Which operations of each fake the runs exercised, and which none touched.
+
+    Read from the runs' histories. Regenerate docs/COVERAGE.md with one run per shipped
+    scenario: `ecomock coverage runs/coverage-* --out docs/COVERAGE.md`.
+    """
     missing = [str(run) for run in runs if not run.is_dir()]
     if missing:
         raise _fail(f"not a run folder: {', '.join(missing)}")
