@@ -4,35 +4,17 @@ Kdniao does, and tracking changes leaving the service as domain events, not Kdni
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from fake_systems.carrier.api.kdniao import create_app
-from fake_systems.carrier.models import CarrierConfig, TrackingChanged
+from fake_systems.carrier.models import TrackingChanged
 from fake_systems.carrier.service import CarrierService
-from fake_systems.common.context import SystemContext
 from simulator.clock import ManualClock
-from simulator.world import World
 from tests.support.carrier import CREDENTIALS, EORDER, ORDER, QUERY, envelope, post
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def carrier(make_context: Callable[[str], SystemContext], world: World) -> CarrierService:
-    service = CarrierService(make_context("carrier"), CREDENTIALS, CarrierConfig())
-    service.setup(world)
-    return service
-
-
-@pytest.fixture
-def client(
-    carrier: CarrierService, asgi_client: Callable[[object], httpx.AsyncClient]
-) -> httpx.AsyncClient:
-    return asgi_client(create_app(carrier, CREDENTIALS))
 
 
 def api_in(carrier: CarrierService) -> list[tuple[str, str]]:
