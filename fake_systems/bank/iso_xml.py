@@ -4,14 +4,20 @@ Outgoing documents are written from string templates (about ten times faster tha
 tree, and statements can hold a busy day); every variable text goes through `_text`.
 pain.001 is read with lxml set up safely: no DTD loading, no entity expansion, no network,
 no huge trees; a document carrying a DOCTYPE is refused outright (a bank file has no use
-for one, and that closes entity bombs and external entities).
+for one, and that closes entity bombs and external entities). A pain.001 is validated
+against the official XSD of the version it names (`schemas/`, loaded once per process)
+before the fake reads it, and is answered by the pain.002 of the same maintenance release.
 """
 
 from __future__ import annotations
 
+import functools
+import re
+import threading
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from xml.sax.saxutils import escape
 
 from lxml import etree
@@ -36,9 +42,17 @@ from fake_systems.common.wire import (
 
 CAMT053_NS = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"
 CAMT054_NS = "urn:iso:std:iso:20022:tech:xsd:camt.054.001.08"
-PAIN002_NS = "urn:iso:std:iso:20022:tech:xsd:pain.002.001.10"
-# pain.001 versions read: .03 (still the most common in China and SEPA) and .09.
-PAIN001_VERSIONS = ("pain.001.001.03", "pain.001.001.09")
+ISO_NS = "urn:iso:std:iso:20022:tech:xsd:"
+# pain.001 versions read: .03 (still the most common in China and SEPA) and .09, each
+# answered by the status report of its own release: .03 (2009) by pain.002.001.03, .09
+# (2019) by pain.002.001.10, as banks pair them (docs/protocols/bank.md).
+PAIN002_FOR = {"pain.001.001.03": "pain.002.001.03", "pain.001.001.09": "pain.002.001.10"}
+PAIN001_VERSIONS = tuple(PAIN002_FOR)
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+# pain.002.001.03 closes its status lists (TransactionIndividualStatus3Code): RCVD may stand
+# as GrpSts only, never as TxSts or DtldSts.
+PAIN002_03_TX_STATUSES = frozenset({"ACTC", "RJCT", "PDNG", "ACCP", "ACSP", "ACSC", "ACWC"})
+SCHEMA_ERROR_MAX = 300
 CURRENCY = "CNY"
 REMITTANCE_MAX = 140  # Ustrd is Max140Text
 ID_MAX = 35  # MsgId, PmtInfId, InstrId, EndToEndId are Max35Text
@@ -147,14 +161,22 @@ def render_camt054(entry: Entry, currency: str, created: str) -> bytes:
 
 
 def render_pain002(report: MessageStatus, created: str) -> bytes:
-    """A pain.002.001.10 CstmrPmtStsRpt for one pain.001: group status, counts per status and
-    one TxInfAndSts per transaction, grouped by the original PmtInf."""
+    """The CstmrPmtStsRpt for one pain.001, in the pain.002 version that answers its version
+    (`PAIN002_FOR`): group status, counts per status and one TxInfAndSts per transaction,
+    grouped by the original PmtInf."""
+    version = PAIN002_FOR[report.message_name]
+    # In .03 a transaction only received has no individual status yet (no RCVD there).
+    closed = version == "pain.002.001.03"
+
+    def shown(status: str) -> bool:
+        return not closed or status in PAIN002_03_TX_STATUSES
+
     per_status: dict[str, list[int]] = {}
     for tx in report.transactions:
         per_status.setdefault(tx.status, []).append(tx.amount_cents)
     parts = [
         "<?xml version='1.0' encoding='UTF-8'?>\n",
-        f'<Document xmlns="{PAIN002_NS}"><CstmrPmtStsRpt>',
+        f'<Document xmlns="{ISO_NS}{version}"><CstmrPmtStsRpt>',
         f"<GrpHdr><MsgId>P2-{uuid.uuid4().hex[:24]}</MsgId>",
         f"<CreDtTm>{_text(created)}</CreDtTm></GrpHdr>",
         f"<OrgnlGrpInfAndSts><OrgnlMsgId>{_text(report.msg_id)}</OrgnlMsgId>",
@@ -168,6 +190,7 @@ def render_pain002(report: MessageStatus, created: str) -> bytes:
             f"<DtldSts>{status}</DtldSts><DtldCtrlSum>{cents_to_text(sum(amounts))}</DtldCtrlSum>"
             "</NbOfTxsPerSts>"
             for status, amounts in sorted(per_status.items())
+            if shown(status)
         ),
         "</OrgnlGrpInfAndSts>",
     ]
@@ -178,7 +201,8 @@ def render_pain002(report: MessageStatus, created: str) -> bytes:
             "<TxInfAndSts>"
             + (f"<OrgnlInstrId>{_text(tx.instr_id)}</OrgnlInstrId>" if tx.instr_id else "")
             + f"<OrgnlEndToEndId>{_text(tx.end_to_end_id)}</OrgnlEndToEndId>"
-            + f"<TxSts>{tx.status}</TxSts>{reason}"
+            + (f"<TxSts>{tx.status}</TxSts>" if shown(tx.status) else "")
+            + reason
             + (f"<AcctSvcrRef>{_text(tx.entry_ref)}</AcctSvcrRef>" if tx.entry_ref else "")
             + f'<OrgnlTxRef><Amt><InstdAmt Ccy="{_text(tx.currency)}">'
             + f"{cents_to_text(tx.amount_cents)}</InstdAmt></Amt></OrgnlTxRef></TxInfAndSts>"
@@ -204,6 +228,44 @@ def _safe_parser() -> etree.XMLParser:
         remove_comments=True,
         remove_pis=True,
     )
+
+
+class _Schema:
+    """One official XSD, compiled once per process. Validation holds a lock: lxml keeps each
+    run's error log on the schema object, and big bodies are validated in worker threads."""
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+        document = etree.parse(str(SCHEMA_DIR / f"{version}.xsd"), _safe_parser())
+        self._xsd = etree.XMLSchema(document)
+        self._lock = threading.Lock()
+
+    def first_error(self, root: etree._Element) -> str | None:
+        """None if `root` is valid, else the first violation: its line and what libxml2 says
+        of it (element names without their namespace, values left out)."""
+        with self._lock:
+            if self._xsd.validate(root):
+                return None
+            entry = self._xsd.error_log[0]
+        message = entry.message.replace(f"{{{ISO_NS}{self.version}}}", "")
+        return f"not a valid {self.version} (line {entry.line}): {_without_values(message)}"
+
+
+# A value quoted in a libxml2 message may be personal data (a name, an address), and the
+# refusal's text is recorded in the history; the element name says enough.
+_VALUE_NOT_VALID = re.compile(r"^(Element '[^']*'): '.*' (is not a valid value)", re.DOTALL)
+_THE_VALUE = re.compile(r"The value '.*?' (is|has|does)", re.DOTALL)
+
+
+def _without_values(message: str) -> str:
+    message = _VALUE_NOT_VALID.sub(r"\1: the value \2", message)
+    return _THE_VALUE.sub(r"The value \1", message)[:SCHEMA_ERROR_MAX]
+
+
+@functools.cache
+def schema(version: str) -> _Schema:
+    """The compiled XSD of an ISO 20022 message version shipped in `schemas/`."""
+    return _Schema(version)
 
 
 class _Reader:
@@ -317,8 +379,8 @@ def _transfer(reader: _Reader, tx: etree._Element) -> CreditTransfer:
 
 def parse_pain001(body: bytes) -> PaymentMessage:
     """A pain.001 (.03 or .09) CstmrCdtTrfInitn; BankError (FORMAT_ERROR) on anything the
-    schema or the fake's rules refuse. Elements the fake does not use are ignored, not
-    validated, as a lenient bank gateway does."""
+    version's XSD or the fake's own rules refuse (the XSD first, then CNY, whole fen, control
+    characters, sums). Valid elements the fake does not use are read past."""
     try:
         root = etree.fromstring(body, _safe_parser())
     except (etree.XMLSyntaxError, ValueError) as exc:
@@ -326,11 +388,14 @@ def parse_pain001(body: bytes) -> PaymentMessage:
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
         raise BankError("DOCTYPE declarations are not accepted")
-    names = {f"{{urn:iso:std:iso:20022:tech:xsd:{v}}}Document": v for v in PAIN001_VERSIONS}
+    names = {f"{{{ISO_NS}{v}}}Document": v for v in PAIN001_VERSIONS}
     if root.tag not in names:
         raise BankError(f"root element must be Document in one of {', '.join(PAIN001_VERSIONS)}")
     version = names[root.tag]
-    reader = _Reader(f"urn:iso:std:iso:20022:tech:xsd:{version}")
+    invalid = schema(version).first_error(root)
+    if invalid is not None:
+        raise BankError(invalid)
+    reader = _Reader(f"{ISO_NS}{version}")
     initiation = reader.find(root, "CstmrCdtTrfInitn")
     if initiation is None:
         raise BankError("Document/CstmrCdtTrfInitn is missing")
@@ -374,8 +439,10 @@ def parse_pain001(body: bytes) -> PaymentMessage:
 
 
 def render_pain001(message: PaymentMessage) -> bytes:
-    """`message` as a pain.001 document (the inverse of `parse_pain001`), for clients and tests."""
-    ns = f"urn:iso:std:iso:20022:tech:xsd:{message.message_name}"
+    """`message` as a schema-valid pain.001 document (the inverse of `parse_pain001`), for
+    clients and tests. The debtor's bank (DbtrAgt, mandatory) is written as SEPA files write
+    an agent without a BIC: `FinInstnId/Othr/Id` NOTPROVIDED."""
+    ns = f"{ISO_NS}{message.message_name}"
 
     def el(tag: str, *children: etree._Element | str, **attrib: str) -> etree._Element:
         node = etree.Element(f"{{{ns}}}{tag}", attrib, nsmap={None: ns})
@@ -425,6 +492,7 @@ def render_pain001(message: PaymentMessage) -> bytes:
             requested(i.requested_date),
             el("Dbtr", el("Nm", "ecomock client")),
             account("DbtrAcct", i.debtor_account),
+            el("DbtrAgt", el("FinInstnId", el("Othr", el("Id", "NOTPROVIDED")))),
             *(transfer(t) for t in i.transfers),
         )
         for i in message.instructions

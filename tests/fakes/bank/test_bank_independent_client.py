@@ -29,7 +29,8 @@ CREDENTIALS = BankCredentials(
     account="6222000011112222", username="treasury", password="pw-1", totp_seed=SEED
 )
 PAIN001_NS = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"
-PAIN002 = "{urn:iso:std:iso:20022:tech:xsd:pain.002.001.10}"
+# A pain.001.001.03 is answered with the status report of the same release, pain.002.001.03.
+PAIN002 = "{urn:iso:std:iso:20022:tech:xsd:pain.002.001.03}"
 CAMT053 = "{urn:iso:std:iso:20022:tech:xsd:camt.053.001.08}"
 
 

@@ -28,16 +28,18 @@ pytestmark = pytest.mark.anyio
 
 
 def report(content: bytes) -> tuple[str, dict[str, tuple[str, str | None, str | None]]]:
-    """(GrpSts, {OrgnlEndToEndId: (TxSts, reason, AcctSvcrRef)}) of a pain.002."""
+    """(GrpSts, {OrgnlEndToEndId: (TxSts, reason, AcctSvcrRef)}) of a pain.002 of either
+    version (.10 answers a pain.001.001.09, .03 a pain.001.001.03)."""
     root = etree.fromstring(content)
-    group = root.findtext("p:CstmrPmtStsRpt/p:OrgnlGrpInfAndSts/p:GrpSts", namespaces=P2)
+    ns = {"p": etree.QName(root).namespace}
+    group = root.findtext("p:CstmrPmtStsRpt/p:OrgnlGrpInfAndSts/p:GrpSts", namespaces=ns)
     txs = {
-        tx.findtext("p:OrgnlEndToEndId", namespaces=P2): (
-            tx.findtext("p:TxSts", namespaces=P2),
-            tx.findtext("p:StsRsnInf/p:Rsn/p:Cd", namespaces=P2),
-            tx.findtext("p:AcctSvcrRef", namespaces=P2),
+        tx.findtext("p:OrgnlEndToEndId", namespaces=ns): (
+            tx.findtext("p:TxSts", namespaces=ns),
+            tx.findtext("p:StsRsnInf/p:Rsn/p:Cd", namespaces=ns),
+            tx.findtext("p:AcctSvcrRef", namespaces=ns),
         )
-        for tx in root.iterfind(".//p:TxInfAndSts", P2)
+        for tx in root.iterfind(".//p:TxInfAndSts", ns)
     }
     return group, txs
 
