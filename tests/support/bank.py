@@ -1,13 +1,17 @@
 """Bank test helpers: the connector's and a tenant's credentials, a TOTP login, pain.001
-messages."""
+messages, validation against the official XSDs."""
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 
 import httpx
+import xmlschema
+from lxml import etree
 
 from fake_systems.bank import totp
+from fake_systems.bank.iso_xml import SCHEMA_DIR
 from fake_systems.bank.models import CreditTransfer, PaymentInstruction, PaymentMessage
 from fake_systems.common.credentials import BankCredentials
 from simulator.clock import ManualClock
@@ -57,3 +61,16 @@ def message(
         ctrl_sum_cents=sum(t.amount_cents for t in transfers),
         instructions=(PaymentInstruction(f"PI-{msg_id}", day, debtor, tuple(transfers)),),
     )
+
+
+@functools.cache
+def _official_schema(version: str) -> xmlschema.XMLSchema:
+    return xmlschema.XMLSchema(str(SCHEMA_DIR / f"{version}.xsd"))
+
+
+def xsd_errors(document: bytes) -> list[str]:
+    """What the official XSD of the document's own version (its namespace) finds wrong with
+    it, checked with xmlschema: a validator that shares no code with the fake's (lxml)."""
+    namespace = etree.QName(etree.fromstring(document)).namespace or ""
+    schema = _official_schema(namespace.rsplit(":", 1)[-1])
+    return [str(error.reason) for error in schema.iter_errors(document.decode())]
