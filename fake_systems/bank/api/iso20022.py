@@ -3,7 +3,9 @@ Group (NextGenPSD2) JSON with their HTTP statuses.
 
 `POST /iso20022/login` (account + password + TOTP) opens a bearer session; with it the
 connector sends pain.001 credit transfers, reads their pain.002 status and fetches camt.053
-day statements. Every request is recorded as `api_in` under its message name (`unknown` for
+day statements. A pain.001 is validated against the official XSD of its version in the
+parse step (in a worker thread when the body is big) and answered by the pain.002 of the
+same release. Every request is recorded as `api_in` under its message name (`unknown` for
 a path or method the bank does not serve), refusals with their error code; passwords,
 one-time codes and tokens never reach the history. Credit notices (camt.054) are pushed by
 `notices`.

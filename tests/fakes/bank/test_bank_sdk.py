@@ -257,6 +257,28 @@ async def test_any_other_schema_violation_is_refused(
     assert stored(bank) == [0, 0, 0]
 
 
+@pytest.mark.parametrize(
+    ("version", "own", "other"),
+    [("pain.001.001.03", b"BIC>", b"BICFI>"), ("pain.001.001.09", b"BICFI>", b"BIC>")],
+)
+async def test_the_agents_bic_element_is_the_one_of_its_version(
+    client: httpx.AsyncClient,
+    bank: BankService,
+    auth: dict[str, str],
+    version: str,
+    own: bytes,
+    other: bytes,
+) -> None:
+    """BIC in .03, BICFI from .04 on: a file mixing them up is not valid."""
+    document = sepa_file(version, ("INV-1", 150_000))
+    assert document.count(b"<" + own) == 1
+    swapped = document.replace(b"<" + own, b"<" + other).replace(b"</" + own, b"</" + other)
+    response = await client.post(PAIN001, content=swapped, headers=auth)
+    assert response.status_code == 400
+    assert other.rstrip(b">").decode() in response.json()["tppMessages"][0]["text"]
+    assert stored(bank) == [0, 0, 0]
+
+
 async def test_a_refusal_quotes_no_value_of_the_file(
     client: httpx.AsyncClient, auth: dict[str, str]
 ) -> None:
