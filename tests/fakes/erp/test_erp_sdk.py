@@ -396,7 +396,8 @@ async def test_parameters_as_json_text_on_every_operation(
     app: object, asgi_client: Callable[[object], httpx.AsyncClient], erp: ErpService, world: World
 ) -> None:
     client = asgi_client(app)
-    login = await client.post(LOGIN_BY_SIGN, json=login_by_sign(FIVE_VALUE_SIGN, as_text=True))
+    credentials = (EXAMPLE.acct_id, EXAMPLE.username, EXAMPLE.password, 2052)
+    login = await client.post(STUB.format("AuthService.ValidateUser"), json=classic(*credentials))
     assert login.json()["LoginResultType"] == 1
 
     async def call(op: str, *parameters: Any) -> Any:
@@ -427,7 +428,8 @@ async def test_parameters_text_that_is_no_json_is_refused(
     app: object, asgi_client: Callable[[object], httpx.AsyncClient], erp: ErpService
 ) -> None:
     client = asgi_client(app)
-    login = await client.post(LOGIN_BY_SIGN, json=login_by_sign(FIVE_VALUE_SIGN, as_text=True))
+    credentials = (EXAMPLE.acct_id, EXAMPLE.username, EXAMPLE.password, 2052)
+    login = await client.post(STUB.format("AuthService.ValidateUser"), json=classic(*credentials))
     assert login.json()["LoginResultType"] == 1
     body = {**classic(), "parameters": '["SAL_OUTSTOCK", {"Model":'}
     answer = (await client.post(STUB.format("DynamicFormService.Save"), json=body)).json()
