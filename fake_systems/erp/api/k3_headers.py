@@ -5,6 +5,10 @@
 `X-Api-*` set (kdsig, keyed by a key decoded from the AppId, of the path and the
 `x-api-nonce` / `x-api-timestamp` headers) dates the request. Sources and the known
 differences between clients: docs/protocols/erp.md, "Signed requests".
+
+LIMITATIONS: only the Python / Java / YiKdWebClient text of `X-Api-Signature` (the path
+alone) is accepted, not PHP-KD's or GO-KD's (the whole URL); no replay guard (the SDKs'
+nonce is the timestamp in seconds); no session is opened, and lcid / orgNum are ignored.
 """
 
 from __future__ import annotations

@@ -10,8 +10,12 @@ from the fake's code.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
 from types import SimpleNamespace
@@ -319,6 +323,58 @@ async def test_worked_example_headers_on_another_path_are_refused(
     path = SAVE_PATH.replace(".Save.", ".ExecuteBillQuery.")
     rows = (await client.post(path, json=query, headers=EXAMPLE_HEADERS)).json()
     assert rows[0][0]["Result"]["ResponseStatus"]["MsgCode"] == SESSION_LOST
+
+
+def java_headers(path: str, stamp: str, user: K3Credentials) -> dict[str, str]:
+    """The headers as JAVA-OFFICIAL's `ApiRequester.buildHeader` makes them (research notes
+    4.3): a millisecond stamp, `X-Api-TimeStamp,X-Api-Nonce` as the signed-header list;
+    kdsig = base64 of the hex HMAC-SHA256; the gateway key decoded from the AppId by XOR."""
+
+    def kdsig(content: str, key: str) -> str:
+        digest = hmac.new(key.encode(), content.encode(), hashlib.sha256).hexdigest()
+        return base64.b64encode(digest.encode()).decode()
+
+    client_id, secret_part = user.app_id.split("_")
+    xor_key = b"0054f397c6234378b09ca7d3e5debce7"
+    raw = base64.b64decode(secret_part)
+    client_sec = base64.b64encode(bytes(b ^ xor_key[i] for i, b in enumerate(raw))).decode()
+    encoded_path = urllib.parse.quote(path, safe="")
+    api_sign = f"POST\n{encoded_path}\n\nx-api-nonce:{stamp}\nx-api-timestamp:{stamp}\n"
+    app_data = f"{user.acct_id},{user.username},2052,0"
+    return {
+        "X-Api-ClientID": client_id,
+        "X-Api-Auth-Version": "2.0",
+        "x-api-timestamp": stamp,
+        "x-api-nonce": stamp,
+        "x-api-signheaders": "X-Api-TimeStamp,X-Api-Nonce",
+        "X-Api-Signature": kdsig(api_sign, client_sec),
+        "X-Kd-Appkey": user.app_id,
+        "X-Kd-Appdata": base64.b64encode(app_data.encode()).decode(),
+        "X-Kd-Signature": kdsig(user.app_id + app_data, user.app_secret),
+    }
+
+
+@pytest.mark.anyio
+async def test_java_sdk_headers_with_a_millisecond_stamp_are_accepted(
+    app: object,
+    asgi_client: Callable[[object], httpx.AsyncClient],
+    clock: ManualClock,
+    erp: ErpService,
+    world: World,
+) -> None:
+    client = asgi_client(app)
+    millis = int(clock.wall() * 1000)
+    model = outstock(world, "JAVA-1", "OWNER-A")  # the tenant's app, its owner's customer
+    headers = java_headers(SAVE_PATH, str(millis), TENANT_A)
+    body = {"formid": "SAL_OUTSTOCK", "data": {"Model": model}}
+    answer = (await client.post(SAVE_PATH, json=body, headers=headers)).json()
+    assert answer["Result"]["ResponseStatus"]["IsSuccess"] is True, answer
+    stale = java_headers(SAVE_PATH, str(millis - 301_000), TENANT_A)
+    body = {"formid": "SAL_OUTSTOCK", "data": {"Model": {**model, "FBillNo": "JAVA-2"}}}
+    refused = (await client.post(SAVE_PATH, json=body, headers=stale)).json()
+    message = refused["Result"]["ResponseStatus"]["Errors"][0]["Message"]
+    assert message == "第三方系统登录授权验证失败：时间戳已过期"
+    assert [(row[1], row[2]) for row in documents(erp)] == [("JAVA-1", "A")]
 
 
 # ---------------------------------------------------------------- LoginBySign, publicly built
