@@ -16,15 +16,13 @@ import hmac
 import json
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from functools import partial
-from types import SimpleNamespace
 from typing import Any
 
 import anyio
 import httpx
 import pytest
-from k3cloud_webapi_sdk.core import webapi_client
 from k3cloud_webapi_sdk.main import K3CloudApiSdk
 
 from fake_systems.common.context import SystemContext
@@ -96,16 +94,15 @@ async def server_url(app: object) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def sdk_time(monkeypatch: pytest.MonkeyPatch, clock: ManualClock) -> Iterator[list[float]]:
-    """The SDK reads the fake's clock (plus an offset the test may set) instead of the host's."""
-    offset = [0.0]
-    fake_time = SimpleNamespace(time=lambda: clock.wall() + offset[0], sleep=time.sleep)
-    monkeypatch.setattr(webapi_client, "time", fake_time)
-    yield offset
+def host_time(clock: ManualClock) -> ManualClock:
+    """The fake's wall clock set to the host's, which the SDK stamps its calls with (a test
+    may then move the fake's clock away from it)."""
+    clock.wall_now = time.time()
+    return clock
 
 
 def sdk(server_url: str, user: K3Credentials, app_secret: str | None = None) -> K3CloudApiSdk:
-    """An SDK client set up as its README says: InitConfig with the endpoints.json values."""
+    """An SDK client set up through `InitConfig` with the endpoints.json values."""
     client = K3CloudApiSdk(server_url)
     client.InitConfig(
         user.acct_id,
@@ -154,7 +151,7 @@ def login_ops(erp: ErpService) -> list[str]:
 
 @pytest.mark.anyio
 async def test_official_sdk_works_unchanged_without_logging_in(
-    server_url: str, sdk_time: list[float], erp: ErpService, world: World
+    server_url: str, host_time: ManualClock, erp: ErpService, world: World
 ) -> None:
     api = sdk(server_url, EXAMPLE)
     saved = await run(api.Save, "SAL_OUTSTOCK", {"Model": outstock(world, "SDK-1")})
@@ -187,7 +184,7 @@ async def test_official_sdk_works_unchanged_without_logging_in(
 
 @pytest.mark.anyio
 async def test_official_sdk_string_data_and_batch_operations(
-    server_url: str, sdk_time: list[float], erp: ErpService, world: World
+    server_url: str, host_time: ManualClock, erp: ErpService, world: World
 ) -> None:
     api = sdk(server_url, EXAMPLE)
     # The SDK passes `data` through: a caller may hand it JSON text, as the Java SDK does.
@@ -204,7 +201,7 @@ async def test_official_sdk_string_data_and_batch_operations(
 
 @pytest.mark.anyio
 async def test_official_sdk_caller_gets_its_users_owner_scope(
-    server_url: str, sdk_time: list[float], erp: ErpService, world: World
+    server_url: str, host_time: ManualClock, erp: ErpService, world: World
 ) -> None:
     connector, tenant = sdk(server_url, EXAMPLE), sdk(server_url, TENANT_A)
     for bill_no, owner in (("A-1", "OWNER-A"), ("B-1", "OWNER-B")):
@@ -228,21 +225,21 @@ async def test_official_sdk_caller_gets_its_users_owner_scope(
     ("secret", "offset", "message"),
     [
         ("0" * 32, 0.0, "第三方系统登录授权验证失败：签名不正确"),
-        (EXAMPLE.app_secret, -301.0, "第三方系统登录授权验证失败：时间戳已过期"),
-        (EXAMPLE.app_secret, 301.0, "第三方系统登录授权验证失败：时间戳已过期"),
+        (EXAMPLE.app_secret, -360.0, "第三方系统登录授权验证失败：时间戳已过期"),
+        (EXAMPLE.app_secret, 360.0, "第三方系统登录授权验证失败：时间戳已过期"),
     ],
 )
 @pytest.mark.anyio
 async def test_official_sdk_with_a_bad_or_stale_signature_is_refused(
     server_url: str,
-    sdk_time: list[float],
+    host_time: ManualClock,
     erp: ErpService,
     world: World,
     secret: str,
     offset: float,
     message: str,
 ) -> None:
-    sdk_time[0] = offset
+    host_time.wall_now -= offset  # the SDK's stamps lie `offset` seconds off the fake's clock
     api = sdk(server_url, EXAMPLE, app_secret=secret)
     saved = await run(api.Save, "SAL_OUTSTOCK", {"Model": outstock(world, "SDK-X")})
     status = saved["Result"]["ResponseStatus"]
@@ -258,7 +255,7 @@ async def test_official_sdk_with_a_bad_or_stale_signature_is_refused(
 
 @pytest.mark.anyio
 async def test_official_sdk_with_an_unknown_app_is_refused(
-    server_url: str, sdk_time: list[float], erp: ErpService, world: World
+    server_url: str, host_time: ManualClock, erp: ErpService, world: World
 ) -> None:
     stranger = K3Credentials(acct_id=EXAMPLE.acct_id, username=EXAMPLE.username)  # new AppId
     api = sdk(server_url, stranger)
