@@ -61,7 +61,13 @@ class Connector:
                 clients["carrier"], s.carrier_url, s.carrier_ebusiness_id, s.carrier_api_key
             ),
             erp=K3Client(
-                clients["erp"], s.erp_url, s.erp_acct_id, s.erp_username, s.erp_password, s.erp_lcid
+                clients["erp"],
+                s.erp_url,
+                s.erp_acct_id,
+                s.erp_username,
+                s.erp_app_id,
+                s.erp_app_secret,
+                s.erp_lcid,
             ),
         )
 

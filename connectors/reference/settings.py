@@ -30,7 +30,8 @@ class Settings:
     erp_url: str
     erp_acct_id: str
     erp_username: str
-    erp_password: str
+    erp_app_id: str
+    erp_app_secret: str
     erp_lcid: int
     port: int
     state_dir: Path
@@ -86,7 +87,8 @@ class Settings:
             erp_url=need("ECOMOCK_ERP_URL").rstrip("/"),
             erp_acct_id=need("ECOMOCK_ERP_ACCT_ID"),
             erp_username=need("ECOMOCK_ERP_USERNAME"),
-            erp_password=need("ECOMOCK_ERP_PASSWORD"),
+            erp_app_id=need("ECOMOCK_ERP_APP_ID"),
+            erp_app_secret=need("ECOMOCK_ERP_APP_SECRET"),
             erp_lcid=int(number("ECOMOCK_ERP_LCID", 2052)),
             port=port(),
             state_dir=Path(need("ECOMOCK_STATE_DIR")),

@@ -36,6 +36,13 @@ def wdt_sign(secret: str, params: Mapping[str, str]) -> str:
     return hashlib.md5((";".join(parts) + secret).encode()).hexdigest()
 
 
+def k3_login_sign(acct_id: str, username: str, app_id: str, app_secret: str, timestamp: str) -> str:
+    """K3 LoginBySign: lower hex SHA-256 of the five values acctID, username, appId, appSecret
+    and timestamp, sorted as strings and concatenated (docs/protocols/erp.md)."""
+    joined = "".join(sorted((acct_id, username, app_id, app_secret, timestamp)))
+    return hashlib.sha256(joined.encode()).hexdigest()
+
+
 def same_signature(received: str, expected: str) -> bool:
     """Compare signatures in constant time, so a forger learns nothing from timing."""
     return hmac.compare_digest(received.encode(), expected.encode())

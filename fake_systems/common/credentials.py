@@ -47,6 +47,13 @@ class KdniaoCredentials:
     owners: tuple[str, ...] = ()  # owner codes these may touch; () = every owner
 
 
+def _k3_app_id() -> str:
+    """A K3 AppId in the real shape `<6 digits>_<32 base64 chars>` (24 random bytes), which
+    the official SDKs split and decode to sign their `X-Api-*` headers."""
+    client_id = secrets.randbelow(900_000) + 100_000
+    return f"{client_id}_{base64.b64encode(secrets.token_bytes(24)).decode()}"
+
+
 @dataclass(frozen=True)
 class K3Credentials:
     acct_id: str = field(default_factory=lambda: "ecomock-acct")
@@ -55,7 +62,7 @@ class K3Credentials:
     lcid: int = 2052
     owners: tuple[str, ...] = ()  # owner codes these may touch; () = every owner
     # The third-party app (第三方系统登录授权) bound to this user: LoginByAppSecret / LoginBySign
-    app_id: str = field(default_factory=lambda: f"{secrets.randbelow(900_000) + 100_000}_ecomock")
+    app_id: str = field(default_factory=_k3_app_id)
     app_secret: str = field(default_factory=_token)
 
 
@@ -109,12 +116,15 @@ class Credentials:
     def endpoints(
         self, urls: dict[str, str], control_token: str | None = None
     ) -> dict[str, dict[str, Any]]:
-        """The `endpoints.json` object: per system its base `url`, the connector's
-        credentials, under `tenants` each owner's own, and the `control_token` that /_fake/
-        requires when one is set."""
+        """The `endpoints.json` object: per system its base `url` (and K3's `server_url`),
+        the connector's credentials, under `tenants` each owner's own, and the
+        `control_token` that /_fake/ requires when one is set."""
         result: dict[str, dict[str, Any]] = {}
         for name in SYSTEMS:
             entry: dict[str, Any] = {"url": urls[name], **asdict(getattr(self, name))}
+            if name == "erp":
+                # what K3's official SDKs take as `server_url` (InitConfig): the site's address
+                entry["server_url"] = urls[name].rstrip("/") + "/k3cloud/"
             if control_token:
                 entry["control_token"] = control_token
             if self.tenants:

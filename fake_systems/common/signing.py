@@ -44,12 +44,45 @@ def wdt_sign(secret: str, params: Mapping[str, str]) -> str:
     return hashlib.md5((";".join(parts) + secret).encode()).hexdigest()
 
 
-def k3_login_sign(acct_id: str, username: str, app_secret: str, timestamp: str) -> str:
-    """K3 Cloud LoginBySign: lower hex SHA-256 of [acctID, username, appSecret, timestamp]
-    sorted as strings and concatenated."""
-    return hashlib.sha256(
-        "".join(sorted((acct_id, username, app_secret, timestamp))).encode()
-    ).hexdigest()
+def k3_login_sign(
+    acct_id: str, username: str, app_id: str, app_secret: str, timestamp: str, *, sha1: bool = False
+) -> str:
+    """K3 Cloud LoginBySign: lower hex SHA-256 (or SHA-1) of [acctID, username, appId,
+    appSecret, timestamp] sorted as strings and concatenated (docs/protocols/erp.md)."""
+    joined = "".join(sorted((acct_id, username, app_id, app_secret, timestamp))).encode()
+    return (hashlib.sha1(joined) if sha1 else hashlib.sha256(joined)).hexdigest()
+
+
+# The XOR key K3's SDKs decode an AppId's secret part with (docs/protocols/erp.md).
+K3_APP_XOR_KEY = b"0054f397c6234378b09ca7d3e5debce7"
+
+
+def k3_kdsig(content: str, key: str) -> str:
+    """K3's header signature: base64 of the *hex text* of HMAC-SHA256(key, content)."""
+    mac = hmac.new(key.encode(), content.encode(), hashlib.sha256).hexdigest()
+    return base64.b64encode(mac.encode()).decode()
+
+
+def k3_client_secret(app_id: str) -> str:
+    """The gateway key of an AppId `<clientId>_<32 base64 chars>`: its 24 decoded bytes XOR
+    K3_APP_XOR_KEY, base64 again; '' when the AppId has another shape (as the Python SDK)."""
+    _, _, part = app_id.partition("_")
+    if len(part) != 32:
+        return ""
+    try:
+        raw = base64.b64decode(part, validate=True)
+    except ValueError:
+        return ""
+    # 24 bytes against a 32-byte key: the key's tail is unused, as in every SDK
+    mixed = bytes(b ^ k for b, k in zip(raw, K3_APP_XOR_KEY, strict=False))
+    return base64.b64encode(mixed).decode()
+
+
+def k3_api_sign_text(path: str, nonce: str, timestamp: str) -> str:
+    """The text `X-Api-Signature` signs: the method, the URL-encoded path (`/` as %2F) and the
+    two signed headers, as K3's Python and Java SDKs build it."""
+    encoded = quote(path, safe="").replace("/", "%2F")
+    return f"POST\n{encoded}\n\nx-api-nonce:{nonce}\nx-api-timestamp:{timestamp}\n"
 
 
 def stripe_style_signature(secret: str, timestamp: int, body: bytes) -> str:

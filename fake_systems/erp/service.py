@@ -123,8 +123,12 @@ class ErpService:
         sign: str,
         lcid: int | None = None,
     ) -> LoginResult:
-        """AuthService.LoginBySign: a SHA-256 signature instead of the secret, used once."""
+        """AuthService.LoginBySign: a signature of five sorted values instead of the secret."""
         return self.sessions.login_by_sign(acct_id, username, app_id, timestamp, sign, lcid)
+
+    def app_user(self, app_id: str) -> K3Credentials | None:
+        """The user a third-party app is bound to (signed requests name the app), or None."""
+        return self.sessions.app_user(app_id)
 
     def session(self, session_id: str | None) -> Session | None:
         """The live session with that id (its idle timeout restarts), or None."""

@@ -23,6 +23,7 @@ from fake_systems.erp.schema import sim_now
 
 USER_ID = 100008
 SIGN_TOLERANCE_SECONDS = 300  # LoginBySign timestamps within ±5 min of the server's clock
+SHA1_HEX_CHARS = 40  # a LoginBySign sign this long is the SHA-1 variant (YiKdWebClient's)
 SESSION_TOUCH_SECONDS = 1.0  # resolution of the sliding session expiry (wall seconds)
 
 
@@ -48,11 +49,13 @@ class Sessions:
         self.conn = ctx.conn
         self.session_ttl = session_ttl
         self.users: dict[tuple[str, str], K3Credentials] = {}
+        self.apps: dict[str, K3Credentials] = {}  # by AppId: the user each app is bound to
 
     def add_users(self, users: Iterable[K3Credentials]) -> None:
         """Issue K3 users: each can log in and is bound to its `owners` scope."""
         for user in users:
             self.users[(user.acct_id, user.username)] = user
+            self.apps[user.app_id] = user
 
     def login(
         self, acct_id: str, username: str, password: str, lcid: int | None = None
@@ -81,15 +84,18 @@ class Sessions:
         sign: str,
         lcid: int | None = None,
     ) -> LoginResult:
-        """AuthService.LoginBySign: the secret stays home, a SHA-256 signature travels.
+        """AuthService.LoginBySign: the secret stays home, a signature travels.
 
-        The timestamp (unix seconds, wall clock) must be within SIGN_TOLERANCE_SECONDS and a
+        The sign hashes the five values acctID, username, appId, appSecret, timestamp sorted
+        and joined, with SHA-256 (or SHA-1: 40 hex digits), as the public clients do. The
+        timestamp (unix seconds, wall clock) must be within SIGN_TOLERANCE_SECONDS and a
         signature works once: a replayed login is refused.
         """
         user = self._user(acct_id, username, MSG_APP_FAILED)
         if app_id != user.app_id:
             raise LoginFailed(MSG_APP_FAILED)
-        expected = k3_login_sign(acct_id, username, user.app_secret, timestamp)
+        sha1 = len(sign) == SHA1_HEX_CHARS
+        expected = k3_login_sign(acct_id, username, app_id, user.app_secret, timestamp, sha1=sha1)
         if not constant_time_equal(sign.lower(), expected):
             raise LoginFailed(MSG_SIGN_FAILED)
         try:
@@ -110,6 +116,10 @@ class Sessions:
                 raise LoginFailed(MSG_SIGN_REPLAYED)
             self.conn.execute("INSERT INTO login_signs (sign, wall) VALUES (?, ?)", (expected, now))
             return self._open(user, lcid)
+
+    def app_user(self, app_id: str) -> K3Credentials | None:
+        """The user a third-party app (its AppId) is bound to, or None for an unknown app."""
+        return self.apps.get(app_id)
 
     def _user(self, acct_id: str, username: str, refusal: str) -> K3Credentials:
         if all(acct != acct_id for acct, _ in self.users):

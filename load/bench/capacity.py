@@ -219,7 +219,7 @@ def peer_clients(
         QimenClient(http[2 % len(http)], wms["url"], wms["app_key"], wms["secret"],
                     wms["customer_id"]),
         K3Client(http[3 % len(http)], erp["url"], erp["acct_id"], erp["username"],
-                 erp["password"], int(erp["lcid"])),
+                 erp["app_id"], erp["app_secret"], int(erp["lcid"])),
     )  # fmt: skip
 
 

@@ -29,6 +29,12 @@ TRADE_NO = "2026111000000001"
 # 60 simulated seconds last 10 ms: the graded schedule runs in a blink.
 FAST = RetryPolicy(time_scale=6000.0)
 OMS_SECRET, WMS_SECRET, API_KEY = "oms-secret", "wms-secret", "kd-key"
+K3_APP_ID, K3_APP_SECRET = "301234_ZWNvbW9jay1rMy1hcHAtc2VjcmV0LTI0", "k3-secret"
+
+
+def k3_client(http: HttpClient) -> K3Client:
+    """The connector's K3 client for user `user` of data centre `acct`, with the test app."""
+    return K3Client(http, "http://erp", "acct", "user", K3_APP_ID, K3_APP_SECRET, 2052)
 
 
 def make_trade(trade_no: str = "2026111000000001", **overrides: Any) -> dict[str, Any]:
@@ -104,6 +110,7 @@ class Peers4:
         self.now = datetime(2026, 11, 10, 22, 30, 0, tzinfo=CHINA)
         self.sim_seconds = 2.5 * 3600
         self.windows: list[tuple[str, str, int]] = []
+        self.k3_signs: list[str] = []  # every LoginBySign sign, in order
 
     def script(self, op: str, *responses: httpx.Response) -> None:
         """The next calls of `op` get these answers, in order, instead of the normal one."""
@@ -177,8 +184,13 @@ class Peers4:
 
     def _erp(self, request: httpx.Request, op: str) -> httpx.Response:
         body = orjson.loads(request.content)
-        if op == "ValidateUser":
-            assert body["password"] == "pw"
+        if op == "LoginBySign":
+            acct, user, app_id, stamp, sign, lcid = body["parameters"]
+            assert (acct, user, app_id, lcid) == ("acct", "user", K3_APP_ID, 2052)
+            # five values sorted and joined, SHA-256: re-derived from the public clients
+            signed = "".join(sorted([acct, user, app_id, K3_APP_SECRET, stamp]))
+            assert sign == hashlib.sha256(signed.encode()).hexdigest()
+            self.k3_signs.append(sign)
             return httpx.Response(
                 200,
                 json={"LoginResultType": 1},
@@ -215,7 +227,7 @@ def make_workflow(
         oms=OmsClient(http, "http://oms", "sid", "key", OMS_SECRET),
         wms=QimenClient(http, "http://wms", "qm", WMS_SECRET, "CUST"),
         carrier=KdniaoClient(http, "http://carrier", "1234567", API_KEY),
-        erp=K3Client(http, "http://erp", "acct", "user", "pw", 2052),
+        erp=k3_client(http),
     )
     return Workflow(store, clients, mapper or TradeMapper(), FAST, max_in_flight=4)
 

@@ -1,14 +1,17 @@
-"""Kingdee K3 Cloud WebAPI client: session login, Save / Submit / Audit, bill-status query."""
+"""Kingdee K3 Cloud WebAPI client: signed session login (LoginBySign), Save / Submit / Audit,
+bill-status query."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import orjson
 
 from connectors.reference.clients.http import HttpClient, post
 from connectors.reference.retry import PermanentError, RetryableError, SessionExpired
+from connectors.reference.signing import k3_login_sign
 
 SYSTEM = "erp"
 STUB = "Kingdee.BOS.WebApi.ServicesStub"
@@ -21,7 +24,8 @@ DRAFT, CREATED, IN_REVIEW, AUDITED, REREVIEW = "Z", "A", "B", "C", "D"
 
 
 class K3Client:
-    """Logs in once, keeps the `kdservice-sessionid` cookie, logs in again on a lost context."""
+    """Logs in once by LoginBySign (the app secret never travels), keeps the
+    `kdservice-sessionid` cookie, logs in again on a lost context."""
 
     def __init__(
         self,
@@ -29,42 +33,55 @@ class K3Client:
         url: str,
         acct_id: str,
         username: str,
-        password: str,
+        app_id: str,
+        app_secret: str,
         lcid: int,
     ) -> None:
         self.client = client
         self.url = url
-        self.credentials = {
-            "acctID": acct_id,
-            "username": username,
-            "password": password,
-            "lcid": lcid,
-        }
+        self.acct_id = acct_id
+        self.username = username
+        self.app_id = app_id
+        self.app_secret = app_secret
+        self.lcid = lcid
         self._session: str | None = None
         self._login_lock = asyncio.Lock()
+        self._last_stamp = 0
         self.logins = 0
 
     def _endpoint(self, service: str, operation: str) -> str:
         return f"{self.url}/{STUB}.{service}.{operation}.common.kdsvc"
 
+    def _login_parameters(self) -> list[Any]:
+        """[acctID, username, appId, timestamp, sign, lcid], signed now.
+
+        A sign is good once, and the stamp has whole seconds: a second login within the same
+        second (a context lost right after a login) takes the next second, well within the
+        server's tolerance, rather than repeat a sign.
+        """
+        stamp = max(int(time.time()), self._last_stamp + 1)
+        self._last_stamp = stamp
+        sign = k3_login_sign(self.acct_id, self.username, self.app_id, self.app_secret, str(stamp))
+        return [self.acct_id, self.username, self.app_id, str(stamp), sign, self.lcid]
+
     async def _login(self) -> str:
         response = await post(
             self.client,
             SYSTEM,
-            self._endpoint("AuthService", "ValidateUser"),
-            content=orjson.dumps(self.credentials),
+            self._endpoint("AuthService", "LoginBySign"),
+            content=orjson.dumps({"parameters": self._login_parameters()}),
             headers={"Content-Type": "application/json"},
         )
         try:
             answer = orjson.loads(response.content)
         except orjson.JSONDecodeError as exc:
-            raise RetryableError(SYSTEM, "ValidateUser: answer is not JSON") from exc
+            raise RetryableError(SYSTEM, "LoginBySign: answer is not JSON") from exc
         if not isinstance(answer, dict) or answer.get("LoginResultType") != 1:
             message = answer.get("Message") if isinstance(answer, dict) else answer
-            raise PermanentError(SYSTEM, f"ValidateUser refused: {message}")
+            raise PermanentError(SYSTEM, f"LoginBySign refused: {message}")
         session = response.cookies.get(SESSION_COOKIE)
         if not session:
-            raise RetryableError(SYSTEM, f"ValidateUser: no {SESSION_COOKIE} cookie")
+            raise RetryableError(SYSTEM, f"LoginBySign: no {SESSION_COOKIE} cookie")
         self.logins += 1
         return str(session)
 

@@ -3,8 +3,9 @@ DynamicFormService calls of a session, at `/<stub>` and `/k3cloud/<stub>`.
 
 The stub `Kingdee.BOS.WebApi.ServicesStub.<Service>.<Op>.common.kdsvc` names the operation
 (case-insensitive, as IIS is). Logins need no session and open one (the cookie); form calls
-need it (else MsgCode 1). Every answer is HTTP 200 JSON in the operation's own shape,
-refusals included; requests are read by `k3_requests`, answers written by `k3_answers`.
+need it (else MsgCode 1), or the official SDKs' signed headers instead (`k3_headers`).
+Every answer is HTTP 200 JSON in the operation's own shape, refusals included; requests
+are read by `k3_requests`, answers written by `k3_answers`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from fake_systems.common.pipeline import (
     Protocol,
     WireError,
 )
+from fake_systems.common.scope import OwnerScope
+from fake_systems.erp.api import k3_headers
 from fake_systems.erp.api.k3_answers import (
     INTERNAL_ERROR,
     error_body,
@@ -67,7 +70,7 @@ from fake_systems.erp.models import (
     OperationResult,
 )
 from fake_systems.erp.service import ErpService
-from fake_systems.erp.sessions import LoginFailed
+from fake_systems.erp.sessions import SIGN_TOLERANCE_SECONDS, LoginFailed
 
 # Names tests and benchmarks read here.
 __all__ = ["MAX_BODY_BYTES", "MAX_ENTRIES_PER_CALL", "K3Protocol", "create_app", "form_request"]
@@ -132,7 +135,20 @@ class K3Protocol(Protocol):
     def authenticate(self, call: Call) -> Caller:
         if call.operation not in FORMS:
             return Caller("anonymous")  # logins open a session; unknown paths need none
-        session = self.service.session(session_id(call.inbound.headers))
+        headers = call.inbound.headers
+        if k3_headers.signed(headers):
+            # The official SDKs sign every call and never log in: the headers alone decide,
+            # even beside a session cookie (the Java SDK sends both).
+            proven = k3_headers.verify(
+                headers,
+                call.inbound.path,
+                self.service.app_user,
+                self.service.ctx.clock.wall(),
+                SIGN_TOLERANCE_SECONDS,
+            )
+            user = proven.user
+            return Caller(user.username, OwnerScope.of(user.owners), proven)
+        session = self.service.session(session_id(headers))
         if session is None:
             raise K3Error.one(MsgCode.CONTEXT_LOST, MSG_SESSION_LOST)
         return Caller(session.username, session.scope, session)

@@ -123,7 +123,8 @@ def _as_data(value: Any) -> dict[str, Any]:
 
 
 def form_request(body: Any, op: str) -> tuple[str | None, dict[str, Any]]:
-    """(formid, data) from `{"formid", "data"}` or `{"parameters": [formid, data]}`.
+    """(formid, data) from `{"formid", "data"}` or `{"parameters": [formid, data]}`, where
+    `parameters` may be the JSON text of the array and `data` the JSON text of the object.
 
     ExecuteBillQuery takes only data (`{"data"}`, `{"parameters": [data]}` or the bare object)
     and carries its form id inside as `FormId`.
@@ -132,6 +133,10 @@ def form_request(body: Any, op: str) -> tuple[str | None, dict[str, Any]]:
         raise parameter_error("请求数据格式不正确，应为JSON对象")
     fields = lower(body)
     parameters = fields.get("parameters")
+    if isinstance(parameters, str):
+        # The classic envelope ({"format", "useragent", "rid", "parameters", "timestamp", "v"})
+        # carries the parameters array as JSON text.
+        parameters = loads(parameters)
     if op == "ExecuteBillQuery":
         if isinstance(parameters, list) and parameters:
             data = _as_data(parameters[0])

@@ -50,7 +50,8 @@ async def test_fakes_serve_on_loopback_and_write_endpoints(tmp_path: Path) -> No
         endpoints = json.loads((tmp_path / "endpoints.json").read_text())
         assert set(endpoints) == set(CREDENTIAL_NAMES)
         for system, names in CREDENTIAL_NAMES.items():
-            assert set(endpoints[system]) == names | {"url", "owners", "tenants"}
+            extra = {"server_url"} if system == "erp" else set()
+            assert set(endpoints[system]) == names | extra | {"url", "owners", "tenants"}
             assert endpoints[system]["owners"] == []  # the connector may serve every owner
             tenants = endpoints[system]["tenants"]
             assert set(tenants) == {"OWNER-A", "OWNER-B"}
@@ -63,5 +64,9 @@ async def test_fakes_serve_on_loopback_and_write_endpoints(tmp_path: Path) -> No
             assert response.status_code < 500, (system, response.text)
             assert refusal in response.text.replace(" ", ""), (system, response.text)
         assert fakes.servers.urls == {name: endpoints[name]["url"] for name in endpoints}
+        # K3's SDKs append the service name to `server_url`: it must be a K3 site
+        stub = UNSIGNED_CALLS["erp"][1].lstrip("/")
+        site = await client.post(endpoints["erp"]["server_url"] + stub)
+        assert "会话信息已丢失" in site.text.replace(" ", "")
     for name in ("oms", "wms", "erp", "bank", "carrier"):
         assert (tmp_path / f"{name}.db").is_file()

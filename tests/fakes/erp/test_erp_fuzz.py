@@ -8,8 +8,9 @@ history row; and when the answer is a refusal, documents, entries and master dat
 unchanged. Inputs: raw bytes (invalid UTF-8 included), envelopes of any JSON shape for every
 operation, Save models with wrong types, missing and extra fields, injection-looking strings
 (stored and compared verbatim, never run as SQL) and FilterStrings built to break out of
-their quotes. The oversized-body refusal is shown in tests/fakes/erp/test_erp_security.py.
-2,000 inputs in all, split by `share`.
+their quotes; the official SDKs' signed headers with any of them changed or missing. The
+oversized-body refusal is shown in tests/fakes/erp/test_erp_security.py.
+2,000 inputs in all (and a tenth more for the headers), split by `share`.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from hypothesis import strategies as st
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import K3Credentials
 from fake_systems.common.scope import OwnerScope
+from fake_systems.erp.api import k3_headers
 from fake_systems.erp.api.k3 import create_app
-from fake_systems.erp.models import K3Error
+from fake_systems.erp.models import K3Error, MsgCode
 from fake_systems.erp.service import ErpService
 from simulator.world import World
 from tests.support.erp import STUB
@@ -342,3 +344,53 @@ def test_no_filter_widens_an_owners_scope(
     except K3Error:
         return  # refused: nothing read
     assert {row[0] for row in rows} <= scope, filter_string
+
+
+# The research notes' worked example (docs/protocols/research/issue15-public-sources.md 4.3):
+# an app, its user, and the signed headers K3's Python SDK makes for one Save at SIGNED_AT.
+SIGNED_USER = K3Credentials(
+    acct_id="ecomock-acct",
+    username="connector",
+    app_id="301234_ZWNvbW9jay1rMy1hcHAtc2VjcmV0LTI0",
+    app_secret="0123456789abcdef0123456789abcdef",
+)
+SIGNED_AT = 1_800_000_000.0
+SIGNED_PATH = "/k3cloud/Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.Save.common.kdsvc"
+SIGNED_HEADERS = {
+    "x-api-timestamp": "1800000000",
+    "x-api-nonce": "1800000000",
+    "x-api-signature": (
+        "MTEzZTJlMzAyODViYmMxNmQ4MGM4ZjA0MTc0NjgzN2U5MzVhNGQ4NmQ5NWU0Mjg5ODJjYjUyODg4MTA0M2FhMA=="
+    ),
+    "x-kd-appkey": SIGNED_USER.app_id,
+    "x-kd-appdata": "ZWNvbW9jay1hY2N0LGNvbm5lY3RvciwyMDUyLDEwMA==",
+    "x-kd-signature": (
+        "Y2I0OWFlZDg5NjM1YzQ0NzRkMDQ2MmFmYTdkYTI1ODM1OTZkNjQ1OTZiMzVjYzJiMzQwY2NhNWIyMTRmZjAzYg=="
+    ),
+}
+# What an HTTP header can carry once decoded as latin-1 (the pipeline's reading).
+header_text = st.text(st.characters(max_codepoint=255), max_size=120) | hostile_text
+
+
+@fuzz_settings(share=0.1)
+@given(
+    changed=st.dictionaries(st.sampled_from(sorted(SIGNED_HEADERS)), header_text, max_size=3),
+    dropped=st.sets(st.sampled_from(sorted(SIGNED_HEADERS)), max_size=2),
+)
+def test_signed_headers_refuse_any_change_in_k3s_envelope(
+    changed: dict[str, str], dropped: set[str]
+) -> None:
+    """Whatever signed header is changed or missing, the check refuses it with MsgCode 1
+    (never another exception); only the genuine set passes."""
+    headers = {**SIGNED_HEADERS, **changed}
+    for name in dropped:
+        headers.pop(name)
+    apps = {SIGNED_USER.app_id: SIGNED_USER}
+    genuine = headers == SIGNED_HEADERS
+    try:
+        proven = k3_headers.verify(headers, SIGNED_PATH, apps.get, SIGNED_AT, 300)
+    except K3Error as error:
+        assert not genuine
+        assert error.msg_code == MsgCode.CONTEXT_LOST
+        return
+    assert genuine and proven.user == SIGNED_USER

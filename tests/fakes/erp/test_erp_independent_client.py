@@ -37,7 +37,7 @@ class K3:
     async def login_by_sign(self, acct: str, user: str, app_id: str, secret: str, now: int) -> Any:
         stamp = str(now)
         signature = hashlib.sha256(
-            "".join(sorted([acct, user, secret, stamp])).encode()
+            "".join(sorted([acct, user, app_id, secret, stamp])).encode()
         ).hexdigest()
         body = {
             "format": 1,

@@ -457,7 +457,8 @@ async def test_login_by_app_secret(
 
 
 def sign(*parts: str) -> str:
-    # K3 LoginBySign, re-derived here: SHA-256 over the four values sorted and concatenated
+    # K3 LoginBySign, re-derived here: SHA-256 over the five values (acctID, username, appId,
+    # appSecret, timestamp) sorted and concatenated
     return hashlib.sha256("".join(sorted(parts)).encode()).hexdigest()
 
 
@@ -479,21 +480,23 @@ async def test_login_by_sign_checks_signature_time_and_replay(
         }
 
     now = str(int(clock.wall()))
-    good = sign(user.acct_id, user.username, user.app_secret, now)
+    good = sign(user.acct_id, user.username, user.app_id, user.app_secret, now)
     answer = (await client.post(endpoint, json=parameters(now, good))).json()
     assert answer["LoginResultType"] == 1
     replay = (await client.post(endpoint, json=parameters(now, good))).json()
     assert replay["LoginResultType"] == 0
     assert replay["Message"] == "第三方系统登录授权验证失败：签名已使用"
     later = str(int(clock.wall()) + 1)
-    wrong = sign(user.acct_id, user.username, "not-the-secret", later)
+    wrong = sign(user.acct_id, user.username, user.app_id, "not-the-secret", later)
     bad = (await client.post(endpoint, json=parameters(later, wrong))).json()
     assert bad["Message"] == "第三方系统登录授权验证失败：签名不正确"
     stale = str(int(clock.wall()) - 301)
     old = (
         await client.post(
             endpoint,
-            json=parameters(stale, sign(user.acct_id, user.username, user.app_secret, stale)),
+            json=parameters(
+                stale, sign(user.acct_id, user.username, user.app_id, user.app_secret, stale)
+            ),
         )
     ).json()
     assert old["Message"] == "第三方系统登录授权验证失败：时间戳已过期"
