@@ -192,10 +192,11 @@ def _placed(site: Site, code: str) -> None:
 def entry_body(world: World, code: str) -> str:
     """An entryorder.create of one purchase line for OWNER-A into the first warehouse."""
     return (
-        f"<request><entryOrder><entryOrderCode>{code}</entryOrderCode><ownerCode>OWNER-A</ownerCode>"
-        f"<warehouseCode>{world.warehouses[0].code}</warehouseCode><entryOrderType>CGRK</entryOrderType>"
-        "<purchaseOrderCode>PO-1</purchaseOrderCode><supplierCode>SUP-1</supplierCode></entryOrder>"
-        f"<orderLines><orderLine><orderLineNo>1</orderLineNo><itemCode>{world.skus[1].item_code}</itemCode>"
+        f"<request><entryOrder><entryOrderCode>{code}</entryOrderCode>"
+        f"<ownerCode>OWNER-A</ownerCode><warehouseCode>{world.warehouses[0].code}</warehouseCode>"
+        "<entryOrderType>CGRK</entryOrderType><purchaseOrderCode>PO-1</purchaseOrderCode>"
+        "<supplierCode>SUP-1</supplierCode></entryOrder><orderLines><orderLine>"
+        f"<orderLineNo>1</orderLineNo><itemCode>{world.skus[1].item_code}</itemCode>"
         "<planQty>7</planQty><inventoryType>ZP</inventoryType></orderLine></orderLines></request>"
     )
 
@@ -206,8 +207,9 @@ def return_body(world: World, code: str) -> str:
         f"<request><returnOrder><returnOrderCode>{code}</returnOrderCode>"
         f"<warehouseCode>{world.warehouses[0].code}</warehouseCode><orderType>THRK</orderType>"
         "<logisticsCode>SF</logisticsCode><returnReason>不想要了</returnReason></returnOrder>"
-        f"<orderLines><orderLine><ownerCode>OWNER-A</ownerCode><itemCode>{world.skus[0].item_code}</itemCode>"
-        "<planQty>1</planQty></orderLine></orderLines></request>"
+        "<orderLines><orderLine><ownerCode>OWNER-A</ownerCode>"
+        f"<itemCode>{world.skus[0].item_code}</itemCode><planQty>1</planQty>"
+        "</orderLine></orderLines></request>"
     )
 
 
