@@ -9,9 +9,11 @@ import httpx
 import orjson
 
 from fake_systems.common.credentials import OmsCredentials
+from fake_systems.oms.models import RefundType
 from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
 from simulator.world import NewTrade, NewTradeLine, World
+from tests.support.site import Site
 
 CREDS = OmsCredentials(sid="ecomock", app_key="oms_test", app_secret="s3cr3t")
 QUERY = "sales.TradeQuery.queryWithDetail"
@@ -19,6 +21,12 @@ SYNC = "sales.LogisticsSync.update"
 TRACE = "sales.LogisticsTrace.upload"
 WINDOW = {"start_time": "2026-11-10 20:00:00", "end_time": "2026-11-10 21:00:00"}
 PUSH = "sales.RawTrade.pushSelf"
+REFUNDS = "aftersales.refund.Refund.search"
+SYNC_LIST = "sales.LogisticsSync.getSyncListExt"
+STOCK = "wms.StockSpec.push"
+SHOPS = "setting.Shop.queryShop"
+WAREHOUSES = "setting.Warehouse.queryWarehouse"
+WAYBILL = "SF1000000001"  # the waybill the valid write-backs name
 TENANT_A = OmsCredentials(
     sid="ecomock-a", app_key="oms_a", app_secret="secret-a", owners=("OWNER-A",)
 )
@@ -37,7 +45,7 @@ def reference_sign(secret: str, params: dict[str, str]) -> str:
     return hashlib.md5((text + secret).encode("utf-8")).hexdigest()
 
 
-async def call(
+def request(
     client: httpx.AsyncClient,
     clock: ManualClock,
     method: str,
@@ -49,8 +57,9 @@ async def call(
     overrides: dict[str, str] | None = None,
     drop: tuple[str, ...] = (),
     raw: bytes | None = None,
-) -> httpx.Response:
-    """A wdt call to /openapi signed with `creds`; the keywords build wrong ones on purpose."""
+) -> httpx.Request:
+    """A wdt call to /openapi signed with `creds`, not sent; the keywords build wrong ones on
+    purpose."""
     content = raw if raw is not None else orjson.dumps(body)
     params = {
         "sid": creds.sid,
@@ -64,9 +73,42 @@ async def call(
     params["sign"] = reference_sign(creds.app_secret if secret is None else secret, signed)
     for name in drop:
         params.pop(name, None)
-    return await client.post(
-        "/openapi", params=params, content=content, headers={"Content-Type": "application/json"}
+    return client.build_request(
+        "POST",
+        "/openapi",
+        params=params,
+        content=content,
+        headers={"Content-Type": "application/json"},
     )
+
+
+async def call(
+    client: httpx.AsyncClient,
+    clock: ManualClock,
+    method: str,
+    body: Any,
+    *,
+    creds: OmsCredentials = CREDS,
+    secret: str | None = None,
+    timestamp: int | None = None,
+    overrides: dict[str, str] | None = None,
+    drop: tuple[str, ...] = (),
+    raw: bytes | None = None,
+) -> httpx.Response:
+    """Send `request(...)`: a signed wdt call (or a wrong one, by the keywords)."""
+    built = request(
+        client,
+        clock,
+        method,
+        body,
+        creds=creds,
+        secret=secret,
+        timestamp=timestamp,
+        overrides=overrides,
+        drop=drop,
+        raw=raw,
+    )
+    return await client.send(built)
 
 
 def trade(world: World, src_tid: str, lines: tuple[NewTradeLine, ...], post: int = 0) -> NewTrade:
@@ -139,3 +181,82 @@ def push_two_shops(oms: OmsService, world: World) -> None:
     """Platform trades A1 and A2 into shop TM-A (OWNER-A), B1 into TM-B (OWNER-B)."""
     oms.push_raw_trades("TM-A", [raw_trade(world, "A1"), raw_trade(world, "A2")])
     oms.push_raw_trades("TM-B", [raw_trade(world, "B1")])
+
+
+# ---------------------------------------------------------------- one valid request per method
+# Each builds what its method needs on `site` (through the service), then the request the
+# connector's credential would sign; tests/support/operations.py holds the table of them.
+
+
+def _signed(site: Site, method: str, body: Any) -> httpx.Request:
+    return request(site.clients["oms"], site.clock, method, body, creds=site.credentials.oms)
+
+
+def _paid(site: Site, tid: str) -> str:
+    """A paid trade of one world good in the OMS; its trade_no."""
+    line = NewTradeLine(site.world.skus[0].item_code, "坚果礼盒", 1, 5900, 5900)
+    return site.ecosystem.oms.create_paid_order(trade(site.world, tid, (line,)))
+
+
+async def valid_query(site: Site) -> httpx.Request:
+    """sales.TradeQuery.queryWithDetail over the hour that holds one paid trade."""
+    _paid(site, "LOST-Q1")
+    return _signed(site, QUERY, WINDOW)
+
+
+async def valid_sync(site: Site) -> httpx.Request:
+    """sales.LogisticsSync.update: a paid trade's waybill."""
+    trade_no = _paid(site, "LOST-S1")
+    return _signed(
+        site, SYNC, {"trade_no": trade_no, "logistics_code": "SF", "logistics_no": WAYBILL}
+    )
+
+
+async def valid_trace(site: Site) -> httpx.Request:
+    """sales.LogisticsTrace.upload: a shipped trade signed for."""
+    trade_no = _paid(site, "LOST-T1")
+    site.ecosystem.oms.sync_logistics(trade_no, "SF", WAYBILL)
+    return _signed(site, TRACE, {"trade_no": trade_no, "logistics_no": WAYBILL, "state": 3})
+
+
+async def valid_push(site: Site) -> httpx.Request:
+    """sales.RawTrade.pushSelf: one platform trade into the first shop."""
+    body = {
+        "shop_no": site.world.shops[0].shop_no,
+        "trade_list": [raw_trade(site.world, "LOST-P1")],
+    }
+    return _signed(site, PUSH, body)
+
+
+async def valid_refunds(site: Site) -> httpx.Request:
+    """aftersales.refund.Refund.search over the hour of one refund."""
+    site.ecosystem.oms.create_refund(_paid(site, "LOST-R1"), RefundType.REFUND_BEFORE_SHIPMENT)
+    return _signed(
+        site, REFUNDS, {"modified_from": WINDOW["start_time"], "modified_to": WINDOW["end_time"]}
+    )
+
+
+async def valid_sync_list(site: Site) -> httpx.Request:
+    """sales.LogisticsSync.getSyncListExt: the first page, one trade awaiting its waybill."""
+    _paid(site, "LOST-L1")
+    return _signed(site, SYNC_LIST, {"page_size": 10, "page_no": 0})
+
+
+async def valid_stock(site: Site) -> httpx.Request:
+    """wms.StockSpec.push: one goods spec's stock in one warehouse."""
+    entry = {
+        "spec_no": site.world.skus[0].item_code,
+        "warehouse_no": site.world.warehouses[0].code,
+        "stock_num": 7,
+    }
+    return _signed(site, STOCK, {"stock_list": [entry]})
+
+
+async def valid_shops(site: Site) -> httpx.Request:
+    """setting.Shop.queryShop: every shop."""
+    return _signed(site, SHOPS, {})
+
+
+async def valid_warehouses(site: Site) -> httpx.Request:
+    """setting.Warehouse.queryWarehouse: every warehouse."""
+    return _signed(site, WAREHOUSES, {})

@@ -7,6 +7,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
+import httpx
 import orjson
 
 from fake_systems.common.credentials import QimenCredentials
@@ -14,6 +15,7 @@ from fake_systems.wms.models import DeliveryOrderRequest, OrderLineRequest
 from fake_systems.wms.service import WmsConfig, WmsService
 from simulator.clock import CHINA, ManualClock, format_qimen_time
 from simulator.world import World
+from tests.support.site import Site
 
 # Fixed work times make every transition land on a known simulated second.
 FIXED = WmsConfig(accept_seconds=(30, 30), pick_seconds=(100, 100), pack_seconds=(50, 50))
@@ -47,21 +49,51 @@ def envelope(
     return params
 
 
-def create_body(world: World, code: str = "T0001", qty: str = "2", item: str | None = None) -> str:
-    """A deliveryorder.create XML body of one line for OWNER-A."""
+def request(
+    client: httpx.AsyncClient, method: str, body: str, creds: QimenCredentials = CREDS
+) -> httpx.Request:
+    """A Qimen call of `method` signed with `creds`, not sent."""
+    params = envelope(
+        method, body, secret=creds.secret, app_key=creds.app_key, customerId=creds.customer_id
+    )
+    return client.build_request("POST", PATH, params=params, content=body.encode())
+
+
+def create_body(
+    world: World,
+    code: str = "T0001",
+    qty: str = "2",
+    item: str | None = None,
+    express: str | None = "SF1234567890",
+) -> str:
+    """A deliveryorder.create XML body of one line for OWNER-A; without `express` the WMS
+    asks the carrier for a waybill."""
+    inner = order_xml(world, code, qty, item, express)
+    return f'<?xml version="1.0" encoding="utf-8"?><request>{inner}</request>'
+
+
+def order_xml(
+    world: World,
+    code: str = "T0001",
+    qty: str = "2",
+    item: str | None = None,
+    express: str | None = "SF1234567890",
+) -> str:
+    """The deliveryOrder and orderLines of one order, as create and batchcreate send them."""
     item = item or world.skus[0].item_code
+    waybill = f"<expressCode>{express}</expressCode>" if express else ""
     return (
-        '<?xml version="1.0" encoding="utf-8"?><request><deliveryOrder>'
+        "<deliveryOrder>"
         f"<deliveryOrderCode>{code}</deliveryOrderCode><orderType>JYCK</orderType>"
         f"<warehouseCode>{world.warehouses[0].code}</warehouseCode>"
         "<sourcePlatformCode>TM</sourcePlatformCode><shopNick>山海优选天猫旗舰店</shopNick>"
-        "<logisticsCode>SF</logisticsCode><expressCode>SF1234567890</expressCode>"
+        f"<logisticsCode>SF</logisticsCode>{waybill}"
         "<receiverInfo><name>张三</name><mobile>13800000000</mobile><province>广东省</province>"
         "<city>广州市</city><area>天河区</area><detailAddress>体育西路1号 &amp; 2号</detailAddress>"
         "</receiverInfo></deliveryOrder><orderLines><orderLine><orderLineNo>11</orderLineNo>"
         f"<sourceOrderCode>P-{code}</sourceOrderCode><ownerCode>OWNER-A</ownerCode>"
         f"<itemCode>{item}</itemCode><planQty>{qty}</planQty><actualPrice>99.00</actualPrice>"
-        "</orderLine></orderLines></request>"
+        "</orderLine></orderLines>"
     )
 
 
@@ -136,3 +168,133 @@ def states(wms: WmsService, code: str) -> list[str]:
         "SELECT outcome FROM events WHERE kind = 'state' AND entity = ? ORDER BY seq", (code,)
     ).fetchall()
     return [r[0] for r in rows]
+
+
+# ---------------------------------------------------------------- one valid request per method
+# Each builds what its method needs on `site`, then the request the connector's credential
+# signs; tests/support/operations.py holds the table of them.
+
+
+def _signed(site: Site, method: str, body: str) -> httpx.Request:
+    return request(site.clients["wms"], method, body, site.credentials.wms)
+
+
+def _owned(tag: str, code: str) -> str:
+    """A query body naming one order of OWNER-A by its `tag` code."""
+    return f"<request><{tag}>{code}</{tag}><ownerCode>OWNER-A</ownerCode></request>"
+
+
+def _placed(site: Site, code: str) -> None:
+    """A delivery order of OWNER-A in the WMS, the waybill left to the WMS."""
+    site.ecosystem.wms.create_delivery_order(order(site.world, code, express=None))
+
+
+def entry_body(world: World, code: str) -> str:
+    """An entryorder.create of one purchase line for OWNER-A into the first warehouse."""
+    return (
+        f"<request><entryOrder><entryOrderCode>{code}</entryOrderCode>"
+        f"<ownerCode>OWNER-A</ownerCode><warehouseCode>{world.warehouses[0].code}</warehouseCode>"
+        "<entryOrderType>CGRK</entryOrderType><purchaseOrderCode>PO-1</purchaseOrderCode>"
+        "<supplierCode>SUP-1</supplierCode></entryOrder><orderLines><orderLine>"
+        f"<orderLineNo>1</orderLineNo><itemCode>{world.skus[1].item_code}</itemCode>"
+        "<planQty>7</planQty><inventoryType>ZP</inventoryType></orderLine></orderLines></request>"
+    )
+
+
+def return_body(world: World, code: str) -> str:
+    """A returnorder.create of one line for OWNER-A into the first warehouse."""
+    return (
+        f"<request><returnOrder><returnOrderCode>{code}</returnOrderCode>"
+        f"<warehouseCode>{world.warehouses[0].code}</warehouseCode><orderType>THRK</orderType>"
+        "<logisticsCode>SF</logisticsCode><returnReason>不想要了</returnReason></returnOrder>"
+        "<orderLines><orderLine><ownerCode>OWNER-A</ownerCode>"
+        f"<itemCode>{world.skus[0].item_code}</itemCode><planQty>1</planQty>"
+        "</orderLine></orderLines></request>"
+    )
+
+
+async def valid_create(site: Site) -> httpx.Request:
+    """deliveryorder.create: one line, the waybill asked of the carrier."""
+    return _signed(site, "deliveryorder.create", create_body(site.world, "LOST-D1", express=None))
+
+
+async def valid_batch(site: Site) -> httpx.Request:
+    """deliveryorder.batchcreate: two orders."""
+    orders = "".join(
+        f"<order>{order_xml(site.world, code, express=None)}</order>"
+        for code in ("LOST-B1", "LOST-B2")
+    )
+    return _signed(
+        site, "deliveryorder.batchcreate", f"<request><orders>{orders}</orders></request>"
+    )
+
+
+async def valid_query(site: Site) -> httpx.Request:
+    """deliveryorder.query of an order the WMS holds."""
+    _placed(site, "LOST-Q1")
+    return _signed(site, "deliveryorder.query", _owned("deliveryOrderCode", "LOST-Q1"))
+
+
+async def valid_cancel(site: Site) -> httpx.Request:
+    """order.cancel of a new delivery order."""
+    _placed(site, "LOST-C1")
+    body = (
+        f"<request><warehouseCode>{site.world.warehouses[0].code}</warehouseCode>"
+        "<ownerCode>OWNER-A</ownerCode><orderCode>LOST-C1</orderCode><orderType>JYCK</orderType>"
+        "</request>"
+    )
+    return _signed(site, "order.cancel", body)
+
+
+async def valid_item(site: Site) -> httpx.Request:
+    """singleitem.synchronize: the integrator adds a new item for OWNER-A."""
+    body = (
+        f"<request><actionType>add</actionType><warehouseCode>{site.world.warehouses[0].code}"
+        "</warehouseCode><ownerCode>OWNER-A</ownerCode><item><itemCode>LOST-ITEM-1</itemCode>"
+        "<itemName>新品</itemName><grossWeight>0.5</grossWeight></item></request>"
+    )
+    return _signed(site, "singleitem.synchronize", body)
+
+
+async def valid_inventory(site: Site) -> httpx.Request:
+    """inventory.query of one item in one warehouse."""
+    body = (
+        f"<request><criteriaList><criteria><warehouseCode>{site.world.warehouses[0].code}"
+        f"</warehouseCode><ownerCode>OWNER-A</ownerCode><itemCode>{site.world.skus[0].item_code}"
+        "</itemCode></criteria></criteriaList></request>"
+    )
+    return _signed(site, "inventory.query", body)
+
+
+async def valid_entry(site: Site) -> httpx.Request:
+    """entryorder.create: a purchase arriving."""
+    return _signed(site, "entryorder.create", entry_body(site.world, "LOST-E1"))
+
+
+async def valid_entry_query(site: Site) -> httpx.Request:
+    """entryorder.query of an entry order the WMS took."""
+    await site.clients["wms"].send(await valid_entry(site))
+    return _signed(site, "entryorder.query", _owned("entryOrderCode", "LOST-E1"))
+
+
+async def valid_return(site: Site) -> httpx.Request:
+    """returnorder.create: a customer's return."""
+    return _signed(site, "returnorder.create", return_body(site.world, "LOST-R1"))
+
+
+async def valid_return_query(site: Site) -> httpx.Request:
+    """returnorder.query of a return order the WMS took."""
+    await site.clients["wms"].send(await valid_return(site))
+    return _signed(site, "returnorder.query", _owned("returnOrderCode", "LOST-R1"))
+
+
+async def valid_transfer(site: Site) -> httpx.Request:
+    """transferorder.create: goods of OWNER-A from the first warehouse to the second."""
+    first, second = site.world.warehouses[0].code, site.world.warehouses[1].code
+    body = (
+        "<request><transferOrderCode>LOST-TR1</transferOrderCode><ownerCode>OWNER-A</ownerCode>"
+        f"<fromWarehouseCode>{first}</fromWarehouseCode><toWarehouseCode>{second}</toWarehouseCode>"
+        f"<items><item><itemCode>{site.world.skus[2].item_code}</itemCode><planQty>3</planQty>"
+        "</item></items></request>"
+    )
+    return _signed(site, "transferorder.create", body)

@@ -1,6 +1,8 @@
 """Every operation of every fake, through the apps a run serves: an unproven caller (bad
 signature, no session, wrong password) and an oversized body are refused in the protocol's
-own format, recorded under the operation's name, and change nothing.
+own format, recorded under the operation's name, and change nothing; a valid request whose
+answer a `lost_response` rule loses commits all the same, and its retry gets what the real
+system answers a duplicate.
 
 The operations come from `protocol_operations()`, so a new operation is covered the day it
 is added to its protocol's table.
@@ -8,6 +10,7 @@ is added to its protocol's table.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -19,15 +22,15 @@ import orjson
 import pytest
 
 from fake_systems.carrier.api.kdniao import PATHS
-from fake_systems.common.credentials import Credentials
 from fake_systems.common.faults import NO_FAULTS, FaultInjector, FaultRule
-from fake_systems.ecosystem import Ecosystem, NoPushes, protocol_operations
+from fake_systems.ecosystem import Ecosystem, protocol_operations
 from simulator.clock import ManualClock
-from simulator.world import build_world
 from tests.support import carrier, oms, wms
 from tests.support.bank import session as bank_session
 from tests.support.erp import STUB
 from tests.support.erp import login as erp_login
+from tests.support.operations import ANSWERED, CODE_OF, VALID
+from tests.support.site import Site
 
 pytestmark = pytest.mark.anyio
 
@@ -37,19 +40,9 @@ Probe = Callable[[httpx.AsyncClient, str, bool], Awaitable[httpx.Response]]
 
 @pytest.fixture
 async def site(tmp_path: Path) -> AsyncIterator[tuple[Ecosystem, dict[str, httpx.AsyncClient]]]:
-    world = build_world(seed=3, sku_count=3, customer_count=3)
-    credentials = Credentials.issue([owner.code for owner in world.owners])
-    clock = ManualClock()
-    ecosystem = Ecosystem.create(
-        tmp_path, world, clock, NoPushes(), seed=3, credentials=credentials, faults=NO_FAULTS
-    )
-    clients = {
-        system: httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://fake")  # type: ignore[arg-type]
-        for system, app in ecosystem.apps().items()
-    }
-    yield ecosystem, clients
-    for client in clients.values():
-        await client.aclose()
+    opened = Site.open(tmp_path)
+    yield opened.ecosystem, opened.clients
+    await opened.close()
 
 
 def state(conn: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
@@ -234,86 +227,105 @@ async def test_every_operation_refuses_a_malformed_body_from_a_proven_caller(
     assert checked >= 40
 
 
-async def test_a_lost_answer_hits_any_fake_after_its_commit(
-    site: tuple[Ecosystem, dict[str, httpx.AsyncClient]],
-) -> None:
-    """A `lost_response` rule on one operation of each fake: the call commits (its `ok` row
-    is there), then the caller sees a gateway timeout and the fault is recorded."""
-    ecosystem, clients = site
-    creds = ecosystem.credentials
-    clock = ecosystem.contexts["oms"].clock
-    assert isinstance(clock, ManualClock)
-    k3_session = await erp_login(clients["erp"], creds.erp)
-    bank_auth = await bank_session(clients["bank"], clock, creds.bank)
-    world_item = ecosystem.wms.conn.execute("SELECT item_code FROM items LIMIT 1").fetchone()[0]
-    warehouse = ecosystem.wms.conn.execute("SELECT warehouse_code FROM warehouses").fetchone()[0]
-    body = wms_create_body(warehouse, world_item)
-    calls: dict[str, tuple[str, Callable[[], Awaitable[httpx.Response]]]] = {
-        "oms": (
-            "setting.Shop.queryShop",
-            lambda: oms.call(clients["oms"], clock, "setting.Shop.queryShop", {}, creds=creds.oms),
-        ),
-        "wms": (
-            "deliveryorder.create",
-            lambda: clients["wms"].post(
-                wms.PATH,
-                params=wms.envelope(
-                    "deliveryorder.create",
-                    body,
-                    secret=creds.wms.secret,
-                    app_key=creds.wms.app_key,
-                    customerId=creds.wms.customer_id,
-                ),
-                content=body.encode(),
-            ),
-        ),
-        "erp": (
-            "ExecuteBillQuery",
-            lambda: clients["erp"].post(
-                STUB.format("DynamicFormService.ExecuteBillQuery"),
-                json={"data": {"FormId": "BD_STOCK", "FieldKeys": "FNumber"}},
-                headers={"Cookie": f"kdservice-sessionid={k3_session}"},
-            ),
-        ),
-        "carrier": (
-            "1002",
-            lambda: clients["carrier"].post(
-                carrier.QUERY,
-                content=urlencode(
-                    carrier.envelope(
-                        "1002", {"ShipperCode": "SF", "LogisticCode": "SF1"}, creds.carrier
-                    )
-                ).encode(),
-                headers={"Content-Type": "application/x-www-form-urlencoded"},
-            ),
-        ),
-        "bank": (
-            "camt.053",
-            lambda: clients["bank"].get(
-                "/iso20022/camt.053/statements",
-                params={"account": creds.bank.account, "date": "2026-11-10"},
-                headers=bank_auth,
-            ),
-        ),
+# ---------------------------------------------------------------- lost answers
+
+CATALOGUE = sorted(
+    (system, operation)
+    for system, operations in protocol_operations().items()
+    for operation in operations
+)
+# What the fakes draw at random rather than by seed, masked before two sites are compared:
+# uuids (Kdniao's request numbers, K3's user tokens), long hex (K3 session ids, ISO message
+# ids, the bank's token hashes) and the bank's session tokens.
+RANDOM = (
+    re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"),
+    re.compile(r"[0-9a-f]{20,}"),
+    re.compile(r'(?<="session_token":")[^"]*'),
+)
+
+
+def unrandom(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    for pattern in RANDOM:
+        value = pattern.sub("<random>", value)
+    return value
+
+
+def comparable(response: httpx.Response) -> tuple[int, str]:
+    return response.status_code, unrandom(response.text)
+
+
+def comparable_state(conn: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
+    return {
+        table: [tuple(unrandom(cell) for cell in row) for row in rows]
+        for table, rows in state(conn).items()
     }
-    for system, (operation, send) in calls.items():
-        ctx = ecosystem.contexts[system]
-        ctx.faults = FaultInjector([FaultRule(system, operation, "lost_response", 1.0)], seed=1)
-        response = await send()
-        assert response.status_code == 504, (system, response.text)
-        rows = ctx.conn.execute(
-            "SELECT kind, outcome FROM events WHERE operation = ? ORDER BY seq DESC LIMIT 2",
-            (operation,),
-        ).fetchall()
-        assert [tuple(row) for row in rows] == [("fault", "lost_response"), ("api_in", "ok")]
 
 
-def wms_create_body(warehouse: str, item: str) -> str:
-    """A deliveryorder.create for OWNER-A without a waybill (the WMS issues one)."""
-    return (
-        "<request><deliveryOrder><deliveryOrderCode>LOST-1</deliveryOrderCode>"
-        f"<orderType>JYCK</orderType><warehouseCode>{warehouse}</warehouseCode>"
-        "<logisticsCode>SF</logisticsCode></deliveryOrder><orderLines><orderLine>"
-        "<orderLineNo>1</orderLineNo><ownerCode>OWNER-A</ownerCode>"
-        f"<itemCode>{item}</itemCode><planQty>1</planQty></orderLine></orderLines></request>"
+def history_since(conn: sqlite3.Connection, seq: int) -> list[tuple[Any, ...]]:
+    """(kind, operation, entity, outcome) of the history rows after `seq`."""
+    rows = conn.execute(
+        "SELECT kind, operation, entity, outcome FROM events WHERE seq > ? ORDER BY seq", (seq,)
     )
+    return [tuple(unrandom(cell) for cell in row) for row in rows]
+
+
+def last_seq(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
+
+
+def test_the_valid_requests_name_only_operations_the_fakes_serve() -> None:
+    served = set(CATALOGUE)
+    stale = [
+        (system, op) for system, ops in VALID.items() for op in ops if (system, op) not in served
+    ]
+    assert not stale, f"tests/support/operations.py builds requests nobody serves: {stale}"
+
+
+@pytest.mark.parametrize(
+    ("system", "operation"), CATALOGUE, ids=[f"{system}:{op}" for system, op in CATALOGUE]
+)
+async def test_a_lost_answer_commits_and_a_retry_gets_the_duplicates_answer(
+    tmp_path: Path, system: str, operation: str
+) -> None:
+    """Two sites alike, one with a `lost_response` rule on `operation`: the lost call leaves
+    exactly the state and history the answered one does, plus one fault row; the same
+    request again is answered as the real system answers a duplicate, on both alike."""
+    valid = VALID.get(system, {}).get(operation)
+    assert valid is not None, (
+        f"{system} {operation} has no valid request: add its builder to tests/support/"
+        f"{system}.py and a line to VALID in tests/support/operations.py"
+    )
+    lost = Site.open(tmp_path / "lost")
+    answered = Site.open(tmp_path / "answered", lost.credentials)
+    try:
+        request = await valid.build(lost)
+        twin = await valid.build(answered)
+        ctx, conn = lost.ecosystem.contexts[system], answered.ecosystem.contexts[system].conn
+        assert comparable_state(ctx.conn) == comparable_state(conn)
+        mark, twin_mark = last_seq(ctx.conn), last_seq(conn)
+
+        ctx.faults = FaultInjector([FaultRule(system, operation, "lost_response", 1.0)], seed=1)
+        gone = await lost.clients[system].send(request)
+        first = await answered.clients[system].send(twin)
+        assert gone.status_code == 504, (gone.status_code, gone.text)
+        assert CODE_OF[system](first) in ANSWERED[system], first.text
+        assert comparable_state(ctx.conn) == comparable_state(conn)
+        rows = history_since(ctx.conn, mark)
+        api_rows = [row for row in rows if row[0] == "api_in"]
+        assert len(api_rows) == 1 and api_rows[0][1::2] == (operation, "ok"), rows
+        assert rows[-1] == ("fault", operation, api_rows[0][2], "lost_response")
+        assert rows[:-1] == history_since(conn, twin_mark)
+
+        ctx.faults = NO_FAULTS
+        retry = await lost.clients[system].send(request)
+        again = await answered.clients[system].send(twin)
+        assert CODE_OF[system](retry) == valid.duplicate, retry.text
+        assert comparable(retry) == comparable(again)
+        if valid.same:
+            assert comparable(retry) == comparable(first)
+        assert comparable_state(ctx.conn) == comparable_state(conn)
+    finally:
+        await lost.close()
+        await answered.close()
