@@ -71,8 +71,8 @@ def documents(erp: ErpService) -> list[tuple[Any, ...]]:
 
 def login_sign(creds: K3Credentials, timestamp: str) -> str:
     """LoginBySign's signature as docs/protocols/erp.md states it: SHA-256 of the sorted,
-    concatenated account, user, app secret and timestamp."""
-    parts = [creds.acct_id, creds.username, creds.app_secret, timestamp]
+    concatenated account, user, app id, app secret and timestamp."""
+    parts = [creds.acct_id, creds.username, creds.app_id, creds.app_secret, timestamp]
     return hashlib.sha256("".join(sorted(parts)).encode()).hexdigest()
 
 
