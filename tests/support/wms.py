@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from lxml import etree
 
 from fake_systems.common.credentials import QimenCredentials
 from fake_systems.wms.models import DeliveryOrderRequest, OrderLineRequest
@@ -47,22 +48,58 @@ def envelope(
     return params
 
 
+# What a deliveryorder.create must carry besides its code, type, warehouse, logisticsCode
+# and lines (the fields the Qimen WMS standard marks 必填): platform, times, shop, sender
+# (the warehouse that ships) and receiver.
+SENDER_INFO = (
+    "<senderInfo><name>广州主仓</name><mobile>13900000000</mobile><province>广东省</province>"
+    "<city>广州市</city><area>白云区</area><detailAddress>太和镇物流园1号</detailAddress>"
+    "</senderInfo>"
+)
+RECEIVER_INFO = (
+    "<receiverInfo><name>张三</name><mobile>13800000000</mobile><province>广东省</province>"
+    "<city>广州市</city><area>天河区</area><detailAddress>体育西路1号 &amp; 2号</detailAddress>"
+    "</receiverInfo>"
+)
+ORDER_EXTRAS = (
+    "<sourcePlatformCode>TM</sourcePlatformCode><createTime>2026-11-10 09:00:00</createTime>"
+    "<placeOrderTime>2026-11-10 09:00:00</placeOrderTime>"
+    "<operateTime>2026-11-10 09:05:00</operateTime><shopNick>山海优选天猫旗舰店</shopNick>"
+    + SENDER_INFO
+    + RECEIVER_INFO
+)
+# A line's required actualPrice (成交价).
+LINE_PRICE = "<actualPrice>99.00</actualPrice>"
+
+
 def create_body(world: World, code: str = "T0001", qty: str = "2", item: str | None = None) -> str:
     """A deliveryorder.create XML body of one line for OWNER-A."""
     item = item or world.skus[0].item_code
     return (
         '<?xml version="1.0" encoding="utf-8"?><request><deliveryOrder>'
         f"<deliveryOrderCode>{code}</deliveryOrderCode><orderType>JYCK</orderType>"
-        f"<warehouseCode>{world.warehouses[0].code}</warehouseCode>"
-        "<sourcePlatformCode>TM</sourcePlatformCode><shopNick>山海优选天猫旗舰店</shopNick>"
+        f"<warehouseCode>{world.warehouses[0].code}</warehouseCode>{ORDER_EXTRAS}"
         "<logisticsCode>SF</logisticsCode><expressCode>SF1234567890</expressCode>"
-        "<receiverInfo><name>张三</name><mobile>13800000000</mobile><province>广东省</province>"
-        "<city>广州市</city><area>天河区</area><detailAddress>体育西路1号 &amp; 2号</detailAddress>"
-        "</receiverInfo></deliveryOrder><orderLines><orderLine><orderLineNo>11</orderLineNo>"
+        "</deliveryOrder><orderLines><orderLine><orderLineNo>11</orderLineNo>"
         f"<sourceOrderCode>P-{code}</sourceOrderCode><ownerCode>OWNER-A</ownerCode>"
-        f"<itemCode>{item}</itemCode><planQty>{qty}</planQty><actualPrice>99.00</actualPrice>"
+        f"<itemCode>{item}</itemCode><planQty>{qty}</planQty>{LINE_PRICE}"
         "</orderLine></orderLines></request>"
     )
+
+
+def as_json_request(xml_body: str) -> dict[str, Any]:
+    """The `request` object of the JSON form of a Qimen XML body (`format=json`): elements
+    as objects, `orderLines` as a list of its lines."""
+
+    def node(element: Any) -> Any:
+        if element.tag == "orderLines":
+            return [node(line) for line in element]
+        if len(element):
+            return {child.tag: node(child) for child in element}
+        return element.text
+
+    root = etree.fromstring(xml_body.encode())
+    return {child.tag: node(child) for child in root}
 
 
 def api_events(wms: WmsService) -> list[tuple[str, str, str | None, dict[str, Any]]]:

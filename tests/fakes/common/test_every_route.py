@@ -313,7 +313,8 @@ def wms_create_body(warehouse: str, item: str) -> str:
     return (
         "<request><deliveryOrder><deliveryOrderCode>LOST-1</deliveryOrderCode>"
         f"<orderType>JYCK</orderType><warehouseCode>{warehouse}</warehouseCode>"
-        "<logisticsCode>SF</logisticsCode></deliveryOrder><orderLines><orderLine>"
-        "<orderLineNo>1</orderLineNo><ownerCode>OWNER-A</ownerCode>"
-        f"<itemCode>{item}</itemCode><planQty>1</planQty></orderLine></orderLines></request>"
+        f"{wms.ORDER_EXTRAS}<logisticsCode>SF</logisticsCode></deliveryOrder><orderLines>"
+        "<orderLine><orderLineNo>1</orderLineNo><ownerCode>OWNER-A</ownerCode>"
+        f"<itemCode>{item}</itemCode><planQty>1</planQty>{wms.LINE_PRICE}</orderLine>"
+        "</orderLines></request>"
     )
