@@ -72,7 +72,10 @@ class WmsService:
     - Stock is per (warehouse, item), not per owner: owners are kept apart by item ownership
       (items synchronised by an owner are that owner's; the world's catalog is shared).
     - Inbound orders are received in full (actualQty = planQty), no PARTFULFILLED, no
-      quality states; transfers are instant (no DBCK/DBRK legs, no in-transit stock).
+      quality states; transfers are instant (no DBCK/DBRK legs, no in-transit stock, no
+      transferorder.report), and a defective (101) transfer moves the one stock pool too.
+    - deliveryorder.create's required sender, receiver, times and prices are checked by
+      the adapter and not kept.
     - No stock counts (盘点) or adjustments other than by the orders above.
     - Orders in flight are not resumed after a process restart (state lives in one run).
     - A repeated order code returns the first order even if the content differs.
