@@ -131,14 +131,17 @@ def failure(ebusiness_id: str, result_code: str, reason: str) -> dict[str, Any]:
     }
 
 
-def _required(data: dict[str, Any], *names: str) -> list[str]:
-    """The values of required RequestData fields, as text; WireError(101) if one is missing."""
+def _required(
+    data: dict[str, Any], *names: str, where: str = "", limit: int = MAX_CODE_CHARS
+) -> list[str]:
+    """The values of required fields of `data` (the object at `where`, e.g. "Sender."), as
+    text; WireError(101) naming the first one missing."""
     values = []
     for name in names:
         value = data.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
-            raise WireError(RESULT_MISSING_PARAMETER, f"缺少必要参数: {name}")
-        values.append(_as_text(value, name))
+            raise WireError(RESULT_MISSING_PARAMETER, f"缺少必要参数: {where}{name}")
+        values.append(_as_text(value, f"{where}{name}", limit))
     return values
 
 
@@ -179,12 +182,14 @@ def _address(data: dict[str, Any], name: str) -> Address:
     """1007's Sender or Receiver: Name, Tel or Mobile (one of them), ProvinceName, CityName,
     ExpAreaName and Address are required (misu99/kdniao `request/order_request.go`)."""
     party = _object(data, name)
-    try:
-        _required(party, "Name", "ProvinceName", "CityName", "ExpAreaName", "Address")
-        if not (_optional_text(party, "Tel") or _optional_text(party, "Mobile")):
-            raise WireError(RESULT_MISSING_PARAMETER, "缺少必要参数: Tel 或 Mobile")
-    except WireError as exc:
-        raise WireError(exc.code, exc.message.replace(": ", f": {name}.", 1)) from None
+    _required(
+        party,
+        *("Name", "ProvinceName", "CityName", "ExpAreaName", "Address"),
+        where=f"{name}.",
+        limit=MAX_TEXT_CHARS,
+    )
+    if not (_optional_text(party, "Tel") or _optional_text(party, "Mobile")):
+        raise WireError(RESULT_MISSING_PARAMETER, f"缺少必要参数: {name}.Tel 或 {name}.Mobile")
     return Address(
         province=_optional_text(party, "ProvinceName", MAX_TEXT_CHARS),
         city=_optional_text(party, "CityName", MAX_TEXT_CHARS),
@@ -200,7 +205,7 @@ def _commodity(data: dict[str, Any]) -> None:
     if not isinstance(goods, list) or not all(isinstance(item, dict) for item in goods):
         raise WireError(RESULT_FORMAT, "Commodity 格式有误")
     for item in goods:
-        _required(item, "GoodsName")
+        _required(item, "GoodsName", where="Commodity.", limit=MAX_TEXT_CHARS)
 
 
 def _positive_count(data: dict[str, Any], name: str) -> int:

@@ -59,3 +59,17 @@ async def test_whole_numbers_still_count_as_codes(
     answer = await post(client, EORDER, envelope("1007", create(OrderCode=2026111000000001)))
     assert (answer["Success"], answer["ResultCode"]) == (True, "100")
     assert waybills(carrier) == 1
+
+
+async def test_addresses_and_goods_are_text_not_codes(
+    client: httpx.AsyncClient, carrier: CarrierService
+) -> None:
+    # Longer than a code (64) but within an address part (255): a real address can be.
+    long = "文三路" * 30
+    data = create(
+        Receiver={**ORDER["Receiver"], "Address": long, "Name": "欧阳" * 40},
+        Commodity=[{"GoodsName": long}],
+    )
+    answer = await post(client, EORDER, envelope("1007", data))
+    assert (answer["Success"], answer["ResultCode"]) == (True, "100")
+    assert waybills(carrier) == 1
