@@ -6,7 +6,9 @@ connector's extension point: a variant subclasses it and overrides one method.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from lxml import etree
 
@@ -20,6 +22,19 @@ SALE_ORDER_TYPE = "JYCK"
 GOOD_INVENTORY = "ZP"
 ERP_ORG = "100"
 ERP_CURRENCY = "PRE001"  # K3's preset number for CNY
+
+# Qimen `logisticsCode` -> Kdniao `ShipperCode` where the two spell a company differently
+# (Qimen WMS spec's list against Kdniao's code table; the rest are spelled alike).
+KDNIAO_SHIPPER_CODES = {
+    "YUNDA": "YD",
+    "EYB": "EMS",
+    "POSTB": "YZPY",
+    "BSKY": "BTWL",
+    "TTKDEX": "HHTT",
+    "DBKD": "DBL",
+    "DBWL": "DBLKY",
+    "DBKY": "DBLKY",
+}
 
 # The connector does not know the warehouses' addresses; the sender is the merchant's return
 # address, which is what a merchant usually configures in a waybill template.
@@ -38,6 +53,20 @@ def line_details(trade: Trade) -> list[dict[str, Any]]:
     if not details:
         raise ValueError(f"trade {trade.get('trade_no')} has no detail_list")
     return list(details)
+
+
+# Qimen's times are China time as text (the clients import the mapper, not the reverse).
+CHINA = ZoneInfo("Asia/Shanghai")
+QIMEN_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def qimen_time(value: object) -> str:
+    """A trade time as Qimen's `yyyy-MM-dd HH:mm:ss` (China time): text passes as it is,
+    a number is read as milliseconds since the epoch (how 旺店通旗舰版 writes times)."""
+    text = str(value or "").strip()
+    if text.isdigit():
+        return datetime.fromtimestamp(int(text) / 1000, CHINA).strftime(QIMEN_TIME_FORMAT)
+    return text
 
 
 def unit_price_cents(amount_cents: int, quantity: int) -> int:
@@ -83,12 +112,17 @@ class TradeMapper:
 
     # ---------------------------------------------------------------- carrier
 
+    def shipper_code(self, trade: Trade) -> str:
+        """The trade's express company in Kdniao's codes (the OMS and WMS speak Qimen's)."""
+        code = str(trade["logistics_code"])
+        return KDNIAO_SHIPPER_CODES.get(code, code)
+
     def waybill_request(self, trade: Trade) -> dict[str, Any]:
         """Kdniao 1007 RequestData; OrderCode = trade_no, so a repeat returns the same waybill."""
         details = line_details(trade)
         return {
             "OrderCode": str(trade["trade_no"]),
-            "ShipperCode": str(trade["logistics_code"]),
+            "ShipperCode": self.shipper_code(trade),
             "PayType": 1,
             "ExpType": 1,
             "Sender": dict(SENDER),
@@ -114,7 +148,7 @@ class TradeMapper:
         """Kdniao 1008 RequestData."""
         return {
             "OrderCode": str(trade["trade_no"]),
-            "ShipperCode": str(trade["logistics_code"]),
+            "ShipperCode": self.shipper_code(trade),
             "LogisticCode": logistic_code,
         }
 
@@ -129,8 +163,8 @@ class TradeMapper:
         details = line_details(trade)
         request = etree.Element("request")
         order = etree.SubElement(request, "deliveryOrder")
-        pay_time = str(trade.get("pay_time") or "")
-        created = str(trade.get("trade_time") or pay_time)
+        pay_time = qimen_time(trade.get("pay_time"))
+        created = qimen_time(trade.get("trade_time")) or pay_time
         _add(
             order,
             deliveryOrderCode=code,
@@ -141,6 +175,7 @@ class TradeMapper:
             createTime=created,
             placeOrderTime=created,
             payTime=pay_time,
+            operateTime=pay_time or created,  # the order became the ERP's to ship when paid
             logisticsCode=trade["logistics_code"],
             expressCode=logistic_code,
             totalAmount=cents_to_text(to_cents(str(trade.get("paid") or "0"))),

@@ -142,13 +142,12 @@ class Trace:
     location: str
     action: str
 
-    def to_wire(self) -> dict[str, str]:
-        return {
-            "AcceptTime": self.accept_time,
-            "AcceptStation": self.accept_station,
-            "Location": self.location,
-            "Action": self.action,
-        }
+    def to_wire(self, value_added: bool) -> dict[str, str]:
+        """The Traces[] item; `Location` and `Action` belong to the value-added product."""
+        item = {"AcceptTime": self.accept_time, "AcceptStation": self.accept_station}
+        if value_added:
+            item.update(Location=self.location, Action=self.action)
+        return item
 
 
 @dataclass(frozen=True)
@@ -172,6 +171,7 @@ class TrackingChanged:
     account: str  # the subscriber's merchant account (EBusinessID)
     callback_url: str
     tracking: Tracking
+    value_added: bool = False  # subscribed through 8008 (在途监控) rather than 1008
 
 
 class CarrierError(Exception):

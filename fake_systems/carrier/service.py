@@ -101,6 +101,7 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     order_code    TEXT NOT NULL DEFAULT '',
     created_wall  REAL NOT NULL,
     ebusiness_id  TEXT NOT NULL DEFAULT '',
+    value_added   INTEGER NOT NULL DEFAULT 0,  -- 8008 (pushed as 102) rather than 1008 (101)
     UNIQUE (ebusiness_id, logistic_code)
 );
 """
@@ -150,10 +151,14 @@ class CarrierService:
     LIMITATIONS (what the fake does not imitate):
     - Problem parcels follow fixed scripts (refused 404, stuck 401/402, locker 211 -> 311 or
       412) and end there: no return journey, no re-delivery, no 403/405-407.
-    - No pickup orders (1001/1004), no print templates (PrintTemplate) in the 1007 answer.
+    - No pickup orders (1001/1004). The 1007 PrintTemplate is a small HTML stand-in, not a
+      carrier's template; Quantity > 1 gets one waybill (no 子母件 SubOrders).
+    - The value-added product (8001/8008, pushes 102) shows the same journey as the
+      standard one with StateEx/Location/Action added; no Station/DeliveryMan/NextCity.
     - Waybill numbers have plausible shapes per ShipperCode but no check digits; 2002
       recognition goes by those shapes only.
-    - Sender/Receiver are not validated; only their cities are kept, for traces.
+    - Sender/Receiver are only checked to be complete (by the adapter); only their cities
+      are kept, for traces.
     - A hand-over of a waybill the carrier never issued is still tracked (the parcel
       physically exists); any account may query or subscribe it.
     - Cancelling (1147) a waybill whose parcel was handed over but not collected stops the
@@ -186,7 +191,7 @@ class CarrierService:
 
     def setup(self, world: World) -> None:
         """Create the tables; remember which warehouse city each carrier collects from."""
-        _add_owner_column(self.ctx.conn)
+        _upgrade_tables(self.ctx.conn)
         self.ctx.conn.executescript(SCHEMA)
         for warehouse in world.warehouses:
             self._origin_by_shipper.setdefault(warehouse.carrier_code, warehouse.city)
@@ -357,8 +362,10 @@ class CarrierService:
         logistic_code: str,
         order_code: str = "",
         account: str | None = None,
+        value_added: bool = False,
     ) -> bool:
-        """Kdniao 1008: push this waybill's traces from now on. False if already subscribed.
+        """Kdniao 1008 (8008 when `value_added`): push this waybill's traces from now on.
+        False if already subscribed; a value-added subscription upgrades a standard one.
 
         As Kdniao does, a parcel that already has traces is pushed at once. Raises
         CarrierError(105) for another account's or a cancelled waybill.
@@ -374,14 +381,27 @@ class CarrierService:
         with transaction(conn):
             cursor = conn.execute(
                 "INSERT OR IGNORE INTO subscriptions (logistic_code, shipper_code, order_code,"
-                " created_wall, ebusiness_id) VALUES (?, ?, ?, ?, ?)",
-                (logistic_code, shipper_code, order_code, self.ctx.clock.wall(), owner),
+                " created_wall, ebusiness_id, value_added) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    logistic_code,
+                    shipper_code,
+                    order_code,
+                    self.ctx.clock.wall(),
+                    owner,
+                    value_added,
+                ),
             )
             created = cursor.rowcount == 1
+            if not created and value_added:
+                conn.execute(
+                    "UPDATE subscriptions SET value_added = 1"
+                    " WHERE logistic_code = ? AND ebusiness_id = ?",
+                    (logistic_code, owner),
+                )
         if created:
             tracking = self.tracking(logistic_code, owner)
             if tracking is not None and tracking.traces:
-                self._tell(owner, tracking)
+                self._tell(owner, tracking, value_added)
         return created
 
     def is_subscribed(self, logistic_code: str, account: str | None = None) -> bool:
@@ -622,7 +642,8 @@ class CarrierService:
                 {"State": state, "StateEx": state_ex, "Location": location},
             )
         subscribers = conn.execute(
-            "SELECT ebusiness_id FROM subscriptions WHERE logistic_code = ? ORDER BY rowid",
+            "SELECT ebusiness_id, value_added FROM subscriptions WHERE logistic_code = ?"
+            " ORDER BY rowid",
             (logistic_code,),
         ).fetchall()
         for row in subscribers:
@@ -631,7 +652,7 @@ class CarrierService:
                 continue
             tracking = self.tracking(logistic_code, account)
             if tracking is not None:
-                self._tell(account, tracking)
+                self._tell(account, tracking, bool(row["value_added"]))
 
     # -- queries (1002) and tracking events ------------------------------------------------
 
@@ -676,11 +697,11 @@ class CarrierService:
             traces=traces,
         )
 
-    def _tell(self, account: str, tracking: Tracking) -> None:
+    def _tell(self, account: str, tracking: Tracking, value_added: bool) -> None:
         """Hand the account's view of the parcel to `on_tracking` (no-op without a callback)."""
         url = self.callback_url(account)
         if url is not None and self.on_tracking is not None:
-            self.on_tracking(TrackingChanged(account, url, tracking))
+            self.on_tracking(TrackingChanged(account, url, tracking, value_added))
 
 
 def _waybill(row: Any, created: bool) -> Waybill:
@@ -701,9 +722,13 @@ def _sorting_code(key: str) -> str:
     return f"{100 + crc % 900}-{10 + (crc // 900) % 90}"
 
 
-def _add_owner_column(conn: Any) -> None:
-    """Bring a waybills table from before `owner_code` (an `ecomock up` folder) up to date."""
+def _upgrade_tables(conn: Any) -> None:
+    """Bring tables from before `waybills.owner_code` and `subscriptions.value_added` (an
+    `ecomock up` folder) up to date."""
     columns = {row[1] for row in conn.execute("PRAGMA table_info(waybills)")}
     if columns and "owner_code" not in columns:
         conn.execute("ALTER TABLE waybills ADD COLUMN owner_code TEXT NOT NULL DEFAULT ''")
         conn.execute("DROP INDEX IF EXISTS waybills_live_order")
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(subscriptions)")}
+    if columns and "value_added" not in columns:
+        conn.execute("ALTER TABLE subscriptions ADD COLUMN value_added INTEGER NOT NULL DEFAULT 0")

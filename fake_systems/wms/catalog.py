@@ -9,6 +9,7 @@ from fake_systems.common.context import SystemContext
 from fake_systems.common.scope import OwnerScope
 from fake_systems.common.storage import transaction
 from fake_systems.wms.models import (
+    ANY_WAREHOUSE,
     INVALID_PARAMETER,
     ITEM_EXIST,
     ITEM_NOT_EXIST,
@@ -132,6 +133,8 @@ class Catalog:
         code exists. update refuses an unknown or invisible item (ITEM_NOT_EXIST) and a shared
         catalog item for an owner-scoped caller.
         """
+        if request.warehouse_code not in (None, ANY_WAREHOUSE):
+            self.check_warehouse(request.warehouse_code)
         owner = self.resolve_owner(request.owner_code, scope, None)
         exists = request.item_code in self.weights
         now = format_qimen_time(self.ctx.clock.now())

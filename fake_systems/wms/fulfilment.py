@@ -13,7 +13,7 @@ from fake_systems.common.context import SystemContext
 from fake_systems.common.storage import transaction
 from fake_systems.wms.catalog import Catalog
 from fake_systems.wms.events import OrderRef, PackageShipped, ReportLine
-from fake_systems.wms.models import CarrierDesk, DeliveryStatus, WmsConfig
+from fake_systems.wms.models import CarrierDesk, DeliveryStatus, WmsConfig, kdniao_shipper_code
 from fake_systems.wms.reports import Reports
 from fake_systems.wms.stock import StockLedger
 from simulator.clock import format_qimen_time
@@ -163,7 +163,12 @@ class Fulfilment:
         ).fetchone()
         warehouse, code = order["warehouse_code"], order["delivery_order_code"]
         owner = order["owner_code"]
-        shipper = order["logistics_code"] or self.catalog.warehouses[warehouse].carrier_code
+        # The order names a Qimen logisticsCode; the carrier speaks Kdniao's codes.
+        shipper = (
+            kdniao_shipper_code(order["logistics_code"])
+            if order["logistics_code"]
+            else self.catalog.warehouses[warehouse].carrier_code
+        )
         order_express = order["express_code"]
         if number == 1:  # the order's own waybill: as the create gave it, else issued now
             express = order_express or self._waybill(code, shipper, owner)

@@ -146,10 +146,15 @@ class Inbound:
         )
 
     def cancel(
-        self, kind: InboundKind, order_code: str, owner_code: str | None, scope: OwnerScope
+        self,
+        kind: InboundKind,
+        order_code: str,
+        owner_code: str | None,
+        scope: OwnerScope,
+        warehouse_code: str | None = None,
     ) -> InboundStatus:
         """Cancel in NEW or ACCEPT (no stock moves); CANCELEDFAIL once FULFILLED."""
-        row = self._find(kind, order_code, owner_code, scope)
+        row = self._find(kind, order_code, owner_code, scope, warehouse_code)
         status = InboundStatus(row["status"])
         if status is InboundStatus.CANCELED:
             return status
@@ -167,7 +172,12 @@ class Inbound:
         return InboundStatus.CANCELED
 
     def _find(
-        self, kind: InboundKind, order_code: str, owner_code: str | None, scope: OwnerScope
+        self,
+        kind: InboundKind,
+        order_code: str,
+        owner_code: str | None,
+        scope: OwnerScope,
+        warehouse_code: str | None = None,
     ) -> sqlite3.Row:
         return find_order(
             self.conn,
@@ -177,6 +187,7 @@ class Inbound:
             "inbound_orders",
             "order_code",
             ("kind", kind.value),
+            warehouse_code,
         )
 
     def _receive(self, order_id: str) -> Generator[simpy.Event, Any, None]:

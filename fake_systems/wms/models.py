@@ -46,10 +46,14 @@ class WmsConfig:
 # Qimen orderType values for outbound sales orders the fake accepts.
 ORDER_TYPES = frozenset({"JYCK", "HHCK", "BFCK", "QTCK"})
 CANCELABLE = frozenset({DeliveryStatus.NEW, DeliveryStatus.ACCEPT})
-# entryOrderType values of entryorder.create (purchase, transfer, other inbound).
-ENTRY_ORDER_TYPES = frozenset({"CGRK", "DBRK", "QTRK", "SCRK", "LYRK", "B2BRK"})
+# orderType values of entryorder.create (entryOrderType in its confirm), TOP-CS
+# EntryorderCreateRequest.cs: production, internal use, defective, purchase, transfer, other,
+# B2B and virtual receipts.
+ENTRY_ORDER_TYPES = frozenset({"CGRK", "DBRK", "QTRK", "SCRK", "LYRK", "B2BRK", "CCRK", "XNRK"})
 # orderType values of returnorder.create (sales return, exchange return).
 RETURN_ORDER_TYPES = frozenset({"THRK", "HHRK"})
+# The warehouseCode an ERP sends when it does not choose one (统仓统配, "填OTHER").
+ANY_WAREHOUSE = "OTHER"
 INVENTORY_TYPES = frozenset({"ZP", "CC", "JS", "XS", "XZ", "ZT"})
 
 
@@ -67,6 +71,25 @@ class InboundKind(StrEnum):
 
     ENTRY = "entryorder"
     RETURN = "returnorder"
+
+
+# Qimen `logisticsCode` -> Kdniao `ShipperCode` where the two lists spell a company
+# differently (docs/protocols/carrier.md, "Qimen and Kdniao codes"); the rest are the same.
+KDNIAO_SHIPPER_CODES = {
+    "YUNDA": "YD",
+    "EYB": "EMS",
+    "POSTB": "YZPY",
+    "BSKY": "BTWL",
+    "TTKDEX": "HHTT",
+    "DBKD": "DBL",
+    "DBWL": "DBLKY",
+    "DBKY": "DBLKY",
+}
+
+
+def kdniao_shipper_code(logistics_code: str) -> str:
+    """The Kdniao ShipperCode of a Qimen logisticsCode (`YUNDA` -> `YD`)."""
+    return KDNIAO_SHIPPER_CODES.get(logistics_code, logistics_code)
 
 
 class CarrierDesk(Protocol):
@@ -143,6 +166,7 @@ class ItemRequest:
     bar_code: str | None = None
     category: str | None = None
     weight_kg: float | None = None
+    warehouse_code: str | None = None  # one catalogue for all: only checked to exist
 
 
 @dataclass(frozen=True)

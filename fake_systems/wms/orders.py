@@ -160,10 +160,16 @@ class DeliveryOrders:
                 self.conn.execute("RELEASE batch_order")
         return results
 
-    def cancel(self, order_code: str, owner_code: str | None, scope: OwnerScope) -> DeliveryStatus:
+    def cancel(
+        self,
+        order_code: str,
+        owner_code: str | None,
+        scope: OwnerScope,
+        warehouse_code: str | None = None,
+    ) -> DeliveryStatus:
         """Cancel in NEW or ACCEPT: the reservation is released and fulfilment stops.
         Cancelling a CANCELED order succeeds again; later it raises WmsError(CANCELEDFAIL)."""
-        row = find_order(self.conn, order_code, owner_code, scope)
+        row = find_order(self.conn, order_code, owner_code, scope, warehouse=warehouse_code)
         status = DeliveryStatus(row["status"])
         if status is DeliveryStatus.CANCELED:
             return status
@@ -240,8 +246,9 @@ def find_order(
     table: str = "delivery_orders",
     code_column: str = "delivery_order_code",
     extra: tuple[str, str] | None = None,
+    warehouse: str | None = None,
 ) -> sqlite3.Row:
-    """The order with this code, of `owner_code` if given, within `scope`.
+    """The order with this code, of `owner_code` and in `warehouse` if given, within `scope`.
 
     Without an owner, a code two owners in scope both use is refused rather than
     guessed: acting on the wrong owner's order is worse than asking for `ownerCode`.
@@ -256,6 +263,9 @@ def find_order(
     if extra is not None:
         where.append(f"{extra[0]} = ?")
         args.append(extra[1])
+    if warehouse is not None:
+        where.append("warehouse_code = ?")
+        args.append(warehouse)
     rows = conn.execute(
         f"SELECT * FROM {table} WHERE {' AND '.join(where)} ORDER BY rowid LIMIT 2", args
     ).fetchall()

@@ -72,7 +72,10 @@ class WmsService:
     - Stock is per (warehouse, item), not per owner: owners are kept apart by item ownership
       (items synchronised by an owner are that owner's; the world's catalog is shared).
     - Inbound orders are received in full (actualQty = planQty), no PARTFULFILLED, no
-      quality states; transfers are instant (no DBCK/DBRK legs, no in-transit stock).
+      quality states; transfers are instant (no DBCK/DBRK legs, no in-transit stock, no
+      transferorder.report), and a defective (101) transfer moves the one stock pool too.
+    - deliveryorder.create's required sender, receiver, times and prices are checked by
+      the adapter and not kept.
     - No stock counts (盘点) or adjustments other than by the orders above.
     - Orders in flight are not resumed after a process restart (state lives in one run).
     - A repeated order code returns the first order even if the content differs.
@@ -151,17 +154,19 @@ class WmsService:
         owner_code: str | None = None,
         scope: OwnerScope = EVERYONE,
         order_type: str | None = None,
+        warehouse_code: str | None = None,
     ) -> DeliveryStatus | InboundStatus:
         """Cancel an order in NEW or ACCEPT; returns its new status (CANCELED).
 
         A delivery order's reservation is released and its fulfilment stopped; an entry or
         return order (chosen by an inbound `order_type`) simply stops. Cancelling an already
-        cancelled order succeeds again; later it raises WmsError(CANCELEDFAIL).
+        cancelled order succeeds again; later it raises WmsError(CANCELEDFAIL). With a
+        `warehouse_code`, an order of another warehouse is not found (ORDER_NOT_EXIST).
         """
         if order_type in ENTRY_ORDER_TYPES or order_type in RETURN_ORDER_TYPES:
             kind = InboundKind.ENTRY if order_type in ENTRY_ORDER_TYPES else InboundKind.RETURN
-            return self.inbound.cancel(kind, order_code, owner_code, scope)
-        return self.orders.cancel(order_code, owner_code, scope)
+            return self.inbound.cancel(kind, order_code, owner_code, scope, warehouse_code)
+        return self.orders.cancel(order_code, owner_code, scope, warehouse_code)
 
     def query_delivery_order(
         self, order_code: str, owner_code: str | None = None, scope: OwnerScope = EVERYONE

@@ -178,3 +178,71 @@ def test_settings_from_env() -> None:
 def test_settings_name_the_bad_variable(name: str, value: str, message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env({**ENV, name: value})
+
+
+# What the Qimen WMS standard (奇门仓储接口标准) marks 必填 on deliveryorder.create, and what
+# Kdniao marks required on 1007: the connector must send every one, non-empty.
+QIMEN_REQUIRED_ORDER = (
+    "deliveryOrderCode",
+    "orderType",
+    "warehouseCode",
+    "sourcePlatformCode",
+    "createTime",
+    "placeOrderTime",
+    "operateTime",
+    "shopNick",
+    "logisticsCode",
+)
+QIMEN_REQUIRED_CONTACT = ("name", "mobile", "province", "city", "detailAddress")
+QIMEN_REQUIRED_LINE = ("ownerCode", "itemCode", "planQty", "actualPrice")
+KDNIAO_REQUIRED_PARTY = ("Name", "ProvinceName", "CityName", "ExpAreaName", "Address")
+
+
+def test_delivery_order_xml_carries_every_field_qimen_requires() -> None:
+    body = TradeMapper().delivery_order_xml(make_trade(), "2026111000000001", "ZT123456789")
+    order = etree.fromstring(body.encode()).find("deliveryOrder")
+    assert order is not None
+    missing = [name for name in QIMEN_REQUIRED_ORDER if not order.findtext(name)]
+    for block in ("senderInfo", "receiverInfo"):
+        missing += [
+            f"{block}/{name}"
+            for name in QIMEN_REQUIRED_CONTACT
+            if not order.findtext(f"{block}/{name}")
+        ]
+    for line in etree.fromstring(body.encode()).findall("orderLines/orderLine"):
+        missing += [name for name in QIMEN_REQUIRED_LINE if not line.findtext(name)]
+    assert missing == []
+    assert order.findtext("createTime") == "2026-11-10 20:00:01"
+    assert order.findtext("operateTime") == "2026-11-10 20:00:05"  # paid: the ERP's to ship
+
+
+def test_trade_times_in_milliseconds_become_qimen_times() -> None:
+    # 旺店通旗舰版 writes times as milliseconds since the epoch; Qimen wants China time text.
+    trade = make_trade(trade_time=1_794_657_600_000, pay_time="1794657605000")
+    order = etree.fromstring(TradeMapper().delivery_order_xml(trade, "C1", "ZT1").encode()).find(
+        "deliveryOrder"
+    )
+    assert order is not None
+    assert order.findtext("createTime") == "2026-11-14 20:00:00"
+    assert order.findtext("payTime") == "2026-11-14 20:00:05"
+
+
+def test_waybill_request_carries_every_field_kdniao_requires() -> None:
+    request = TradeMapper().waybill_request(make_trade())
+    assert all(request.get(name) for name in ("PayType", "ExpType", "Quantity"))
+    for party in ("Sender", "Receiver"):
+        assert all(request[party].get(name) for name in KDNIAO_REQUIRED_PARTY), party
+        assert request[party].get("Tel") or request[party].get("Mobile"), party
+    assert request["Commodity"] and all(item["GoodsName"] for item in request["Commodity"])
+
+
+@pytest.mark.parametrize(
+    ("qimen", "kdniao"), [("YUNDA", "YD"), ("POSTB", "YZPY"), ("SF", "SF"), ("ZTO", "ZTO")]
+)
+def test_the_carrier_gets_kdniao_codes_the_wms_gets_qimen_codes(qimen: str, kdniao: str) -> None:
+    mapper = TradeMapper()
+    trade = make_trade(logistics_code=qimen)
+    assert mapper.waybill_request(trade)["ShipperCode"] == kdniao
+    assert mapper.subscribe_request(trade, "N1")["ShipperCode"] == kdniao
+    body = mapper.delivery_order_xml(trade, "C1", "N1")
+    assert etree.fromstring(body.encode()).findtext("deliveryOrder/logisticsCode") == qimen

@@ -95,7 +95,8 @@ async def post(client: httpx.AsyncClient, path: str, form: dict[str, str]) -> di
     return answer
 
 
-# A 1007 request as a merchant sends it.
+# A 1007 request as a merchant sends it: every field Kdniao marks required (PayType, ExpType,
+# Quantity, a Sender and a Receiver with a phone and an address, the Commodity) and more.
 ORDER = {
     "OrderCode": "T20261110000001",
     "ShipperCode": "SF",
@@ -103,16 +104,21 @@ ORDER = {
     "ExpType": 1,
     "Sender": {
         "Name": "仓库",
+        "Mobile": "13900000000",
         "ProvinceName": "广东省",
         "CityName": "广州市",
         "ExpAreaName": "白云区",
+        "Address": "太和镇物流园1号",
     },
     "Receiver": {
         "Name": "张三",
+        "Tel": "0571-88888888",
         "ProvinceName": "浙江省",
         "CityName": "杭州市",
         "ExpAreaName": "西湖区",
+        "Address": "文三路 1 号",
     },
+    "Commodity": [{"GoodsName": "杯子", "Goodsquantity": 1}],
     "Weight": 1.2,
     "Quantity": 1,
 }

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import orjson
+from lxml import etree
 
 from fake_systems.common.credentials import QimenCredentials
 from fake_systems.wms.models import DeliveryOrderRequest, OrderLineRequest
@@ -49,6 +50,30 @@ def envelope(
     return params
 
 
+# What a deliveryorder.create must carry besides its code, type, warehouse, logisticsCode
+# and lines (the fields the Qimen WMS standard marks 必填): platform, times, shop, sender
+# (the warehouse that ships) and receiver.
+SENDER_INFO = (
+    "<senderInfo><name>广州主仓</name><mobile>13900000000</mobile><province>广东省</province>"
+    "<city>广州市</city><area>白云区</area><detailAddress>太和镇物流园1号</detailAddress>"
+    "</senderInfo>"
+)
+RECEIVER_INFO = (
+    "<receiverInfo><name>张三</name><mobile>13800000000</mobile><province>广东省</province>"
+    "<city>广州市</city><area>天河区</area><detailAddress>体育西路1号 &amp; 2号</detailAddress>"
+    "</receiverInfo>"
+)
+ORDER_EXTRAS = (
+    "<sourcePlatformCode>TM</sourcePlatformCode><createTime>2026-11-10 09:00:00</createTime>"
+    "<placeOrderTime>2026-11-10 09:00:00</placeOrderTime>"
+    "<operateTime>2026-11-10 09:05:00</operateTime><shopNick>山海优选天猫旗舰店</shopNick>"
+    + SENDER_INFO
+    + RECEIVER_INFO
+)
+# A line's required actualPrice (成交价).
+LINE_PRICE = "<actualPrice>99.00</actualPrice>"
+
+
 def request(
     client: httpx.AsyncClient, method: str, body: str, creds: QimenCredentials = CREDS
 ) -> httpx.Request:
@@ -85,16 +110,28 @@ def order_xml(
     return (
         "<deliveryOrder>"
         f"<deliveryOrderCode>{code}</deliveryOrderCode><orderType>JYCK</orderType>"
-        f"<warehouseCode>{world.warehouses[0].code}</warehouseCode>"
-        "<sourcePlatformCode>TM</sourcePlatformCode><shopNick>山海优选天猫旗舰店</shopNick>"
+        f"<warehouseCode>{world.warehouses[0].code}</warehouseCode>{ORDER_EXTRAS}"
         f"<logisticsCode>SF</logisticsCode>{waybill}"
-        "<receiverInfo><name>张三</name><mobile>13800000000</mobile><province>广东省</province>"
-        "<city>广州市</city><area>天河区</area><detailAddress>体育西路1号 &amp; 2号</detailAddress>"
-        "</receiverInfo></deliveryOrder><orderLines><orderLine><orderLineNo>11</orderLineNo>"
+        "</deliveryOrder><orderLines><orderLine><orderLineNo>11</orderLineNo>"
         f"<sourceOrderCode>P-{code}</sourceOrderCode><ownerCode>OWNER-A</ownerCode>"
-        f"<itemCode>{item}</itemCode><planQty>{qty}</planQty><actualPrice>99.00</actualPrice>"
+        f"<itemCode>{item}</itemCode><planQty>{qty}</planQty>{LINE_PRICE}"
         "</orderLine></orderLines>"
     )
+
+
+def as_json_request(xml_body: str) -> dict[str, Any]:
+    """The `request` object of the JSON form of a Qimen XML body (`format=json`): elements
+    as objects, `orderLines` as a list of its lines."""
+
+    def node(element: Any) -> Any:
+        if element.tag == "orderLines":
+            return [node(line) for line in element]
+        if len(element):
+            return {child.tag: node(child) for child in element}
+        return element.text
+
+    root = etree.fromstring(xml_body.encode())
+    return {child.tag: node(child) for child in root}
 
 
 def api_events(wms: WmsService) -> list[tuple[str, str, str | None, dict[str, Any]]]:

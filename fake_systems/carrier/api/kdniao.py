@@ -7,14 +7,16 @@ api key; a request only sees the waybills of its account.
 
 What this protocol is, for the shared pipeline (fake_systems/common/pipeline.py): the codec
 (a form envelope around RequestData JSON), the authentication (EBusinessID and DataSign),
-and per path the RequestTypes it serves (`PATHS`). Pushes (101) are kdniao_push.py's.
+and per path the RequestTypes it serves (`PATHS`). Pushes (101, 102) are kdniao_push.py's.
 """
 
 from __future__ import annotations
 
+import html
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -69,18 +71,20 @@ SYSTEM_ERROR_REASON = "系统错误，请稍后重试"
 # Largest form body read (bytes). A 1007 with a long Commodity list is a few KB; Kdniao's own
 # limit is not published (see docs/protocols/carrier.md).
 MAX_BODY_BYTES = 256 * 1024
+MAX_PARCELS = 999  # 1007 Quantity: the fake's bound (Kdniao publishes none)
 
 # A method gets the service, the decoded RequestData and the caller's account, and answers
 # the success body (or raises WireError, or a CarrierError the protocol translates).
 Method = Callable[[CarrierService, dict[str, Any], KdniaoCredentials], dict[str, Any]]
 
 
-class KdniaoRefusal(WireError):
-    """A refusal whose answer carries more than the four failure fields (2002's Shippers)."""
+class RecognitionRefusal(WireError):
+    """A 2002 failure: `Code` (not `ResultCode`), `LogisticCode` and an empty `Shippers`
+    (misu99/kdniao `response/recognise_response.go`)."""
 
-    def __init__(self, code: str, message: str, **extra: Any) -> None:
+    def __init__(self, code: str, message: str, logistic_code: str) -> None:
         super().__init__(code, message)
-        self.extra = extra
+        self.logistic_code = logistic_code
 
 
 @dataclass(frozen=True)
@@ -127,14 +131,17 @@ def failure(ebusiness_id: str, result_code: str, reason: str) -> dict[str, Any]:
     }
 
 
-def _required(data: dict[str, Any], *names: str) -> list[str]:
-    """The values of required RequestData fields, as text; WireError(101) if one is missing."""
+def _required(
+    data: dict[str, Any], *names: str, where: str = "", limit: int = MAX_CODE_CHARS
+) -> list[str]:
+    """The values of required fields of `data` (the object at `where`, e.g. "Sender."), as
+    text; WireError(101) naming the first one missing."""
     values = []
     for name in names:
         value = data.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
-            raise WireError(RESULT_MISSING_PARAMETER, f"缺少必要参数: {name}")
-        values.append(_as_text(value, name))
+            raise WireError(RESULT_MISSING_PARAMETER, f"缺少必要参数: {where}{name}")
+        values.append(_as_text(value, f"{where}{name}", limit))
     return values
 
 
@@ -161,17 +168,57 @@ def _as_text(value: Any, name: str, limit: int = MAX_CODE_CHARS) -> str:
         ) from None
 
 
-def _address(data: dict[str, Any], name: str) -> Address | None:
+def _object(data: dict[str, Any], name: str) -> dict[str, Any]:
+    """A required JSON object field: WireError(101) if missing, (103) if not an object."""
     value = data.get(name)
     if value is None:
-        return None
+        raise WireError(RESULT_MISSING_PARAMETER, f"缺少必要参数: {name}")
     if not isinstance(value, dict):
         raise WireError(RESULT_FORMAT, f"{name} 格式有误")
-    return Address(
-        province=_optional_text(value, "ProvinceName", MAX_TEXT_CHARS),
-        city=_optional_text(value, "CityName", MAX_TEXT_CHARS),
-        area=_optional_text(value, "ExpAreaName", MAX_TEXT_CHARS),
+    return value
+
+
+def _address(data: dict[str, Any], name: str) -> Address:
+    """1007's Sender or Receiver: Name, Tel or Mobile (one of them), ProvinceName, CityName,
+    ExpAreaName and Address are required (misu99/kdniao `request/order_request.go`)."""
+    party = _object(data, name)
+    _required(
+        party,
+        *("Name", "ProvinceName", "CityName", "ExpAreaName", "Address"),
+        where=f"{name}.",
+        limit=MAX_TEXT_CHARS,
     )
+    if not (_optional_text(party, "Tel") or _optional_text(party, "Mobile")):
+        raise WireError(RESULT_MISSING_PARAMETER, f"缺少必要参数: {name}.Tel 或 {name}.Mobile")
+    return Address(
+        province=_optional_text(party, "ProvinceName", MAX_TEXT_CHARS),
+        city=_optional_text(party, "CityName", MAX_TEXT_CHARS),
+        area=_optional_text(party, "ExpAreaName", MAX_TEXT_CHARS),
+    )
+
+
+def _commodity(data: dict[str, Any]) -> None:
+    """1007's Commodity: a non-empty list, each item with its GoodsName."""
+    goods = data.get("Commodity")
+    if goods is None or goods == []:
+        raise WireError(RESULT_MISSING_PARAMETER, "缺少必要参数: Commodity")
+    if not isinstance(goods, list) or not all(isinstance(item, dict) for item in goods):
+        raise WireError(RESULT_FORMAT, "Commodity 格式有误")
+    for item in goods:
+        _required(item, "GoodsName", where="Commodity.", limit=MAX_TEXT_CHARS)
+
+
+def _positive_count(data: dict[str, Any], name: str) -> int:
+    """A required whole number of at least 1 (a JSON number or its digits as a string)."""
+    (value,) = _required(data, name)
+    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= MAX_PARCELS:
+        raise WireError(RESULT_FORMAT, f"{name} 格式有误：1 到 {MAX_PARCELS} 的整数")
+    return int(value)
+
+
+def _wants(data: dict[str, Any], name: str) -> bool:
+    """A "0"/"1" switch that clients send as a string or a number."""
+    return data.get(name) in ("1", 1)
 
 
 def _sign_matches(sent: str, expected: str) -> bool:
@@ -262,10 +309,18 @@ class KdniaoProtocol(Protocol):
     def encode_error(self, call: Call, error: WireError) -> Response:
         envelope = call.parsed
         sent_id = envelope.fields.get("EBusinessID", "") if isinstance(envelope, Envelope) else ""
-        answer = failure(sent_id, error.code, error.message)
-        if isinstance(error, KdniaoRefusal):
-            answer.update(error.extra)
-        return _json(answer)
+        if isinstance(error, RecognitionRefusal):
+            return _json(
+                {
+                    "EBusinessID": sent_id,
+                    "Success": False,
+                    "LogisticCode": error.logistic_code,
+                    "Code": error.code,
+                    "Reason": error.message,
+                    "Shippers": [],
+                }
+            )
+        return _json(failure(sent_id, error.code, error.message))
 
     def too_large(self, call: Call) -> WireError:
         return WireError(RESULT_FORMAT, f"请求报文超过 {MAX_BODY_BYTES} 字节")
@@ -294,28 +349,44 @@ class KdniaoProtocol(Protocol):
 def _create_waybill(
     service: CarrierService, data: dict[str, Any], account: KdniaoCredentials
 ) -> dict[str, Any]:
-    order_code, shipper_code = _required(data, "OrderCode", "ShipperCode")
-    waybill = service.create_waybill(
-        order_code,
-        shipper_code,
-        sender=_address(data, "Sender"),
-        receiver=_address(data, "Receiver"),
-        account=account.ebusiness_id,
+    """1007: every field Kdniao marks required is checked before anything is issued."""
+    order_code, shipper_code, _pay_type, _exp_type = _required(
+        data, "OrderCode", "ShipperCode", "PayType", "ExpType"
     )
-    return {
+    sender, receiver = _address(data, "Sender"), _address(data, "Receiver")
+    _positive_count(data, "Quantity")
+    _commodity(data)
+    waybill = service.create_waybill(
+        order_code, shipper_code, sender=sender, receiver=receiver, account=account.ebusiness_id
+    )
+    order = {
+        "OrderCode": waybill.order_code,
+        "ShipperCode": waybill.shipper_code,
+        "LogisticCode": waybill.logistic_code,
+        "MarkDestination": waybill.mark_destination,
+        "SortingCode": waybill.sorting_code,
+    }
+    answer = {
         "EBusinessID": account.ebusiness_id,
         "Success": True,
         "ResultCode": RESULT_SUCCESS if waybill.created else RESULT_ALREADY_ORDERED,
         "Reason": "" if waybill.created else "该订单号已下单成功",
         "UniquerRequestNumber": str(uuid.uuid4()),
-        "Order": {
-            "OrderCode": waybill.order_code,
-            "ShipperCode": waybill.shipper_code,
-            "LogisticCode": waybill.logistic_code,
-            "MarkDestination": waybill.mark_destination,
-            "SortingCode": waybill.sorting_code,
-        },
+        "Order": order,
     }
+    if _wants(data, "IsReturnPrintTemplate"):
+        answer["PrintTemplate"] = print_template(order)
+    return answer
+
+
+def print_template(order: dict[str, str]) -> str:
+    """面单打印模板 (the label to print) as an HTML string: a stand-in carrying the waybill's
+    fields, not a carrier's real template."""
+    rows = "".join(
+        f'<div class="{name}">{html.escape(order[name])}</div>'
+        for name in ("ShipperCode", "LogisticCode", "MarkDestination", "SortingCode", "OrderCode")
+    )
+    return f'<!DOCTYPE html><html><head><meta charset="UTF-8"></head><body>{rows}</body></html>'
 
 
 def _cancel(
@@ -332,11 +403,19 @@ def _cancel(
 
 
 def _subscribe(
-    service: CarrierService, data: dict[str, Any], account: KdniaoCredentials
+    service: CarrierService,
+    data: dict[str, Any],
+    account: KdniaoCredentials,
+    value_added: bool = False,
 ) -> dict[str, Any]:
+    """1008 (pushes 101) or, `value_added`, 8008 (pushes 102)."""
     shipper_code, logistic_code = _required(data, "ShipperCode", "LogisticCode")
     service.subscribe(
-        shipper_code, logistic_code, _optional_text(data, "OrderCode"), account.ebusiness_id
+        shipper_code,
+        logistic_code,
+        _optional_text(data, "OrderCode"),
+        account.ebusiness_id,
+        value_added=value_added,
     )
     return {
         "EBusinessID": account.ebusiness_id,
@@ -347,8 +426,12 @@ def _subscribe(
 
 
 def _query(
-    service: CarrierService, data: dict[str, Any], account: KdniaoCredentials
+    service: CarrierService,
+    data: dict[str, Any],
+    account: KdniaoCredentials,
+    value_added: bool = False,
 ) -> dict[str, Any]:
+    """1002 or, `value_added`, 8001 (with StateEx, Location and trace Location/Action)."""
     shipper_code, logistic_code = _required(data, "ShipperCode", "LogisticCode")
     order_code = _optional_text(data, "OrderCode")
     ebusiness_id = account.ebusiness_id
@@ -366,7 +449,7 @@ def _query(
             "Reason": NO_TRACE_REASON,
             "Traces": [],
         }
-    answer = tracking_to_wire(tracking, ebusiness_id)
+    answer = tracking_to_wire(tracking, ebusiness_id, value_added)
     answer["Reason"] = "" if tracking.traces else NO_TRACE_REASON
     return answer
 
@@ -377,12 +460,8 @@ def _recognise(
     (logistic_code,) = _required(data, "LogisticCode")
     shippers = service.recognise(logistic_code)
     if not shippers:
-        raise KdniaoRefusal(
-            RESULT_OTHER,
-            "未能识别该单号所属的快递公司",
-            LogisticCode=logistic_code,
-            Shippers=[],
-        )
+        # The Code values are not published: 105 (other) as for the other RequestTypes.
+        raise RecognitionRefusal(RESULT_OTHER, "未能识别该单号所属的快递公司", logistic_code)
     return {
         "EBusinessID": account.ebusiness_id,
         "Success": True,
@@ -402,11 +481,15 @@ def _entity(data: Any) -> str | None:
     return None
 
 
-# Each path and the RequestTypes it serves (8008 and 8001 are the paid variants' numbers).
+# Each path and the RequestTypes it serves (8008 and 8001 are the value-added product's).
 PATHS: dict[str, dict[str, Method]] = {
     "/api/EOrderService": {"1007": _create_waybill, "1147": _cancel},
-    "/api/dist": {"1008": _subscribe, "8008": _subscribe},
-    "/Ebusiness/EbusinessOrderHandle.aspx": {"1002": _query, "8001": _query, "2002": _recognise},
+    "/api/dist": {"1008": _subscribe, "8008": partial(_subscribe, value_added=True)},
+    "/Ebusiness/EbusinessOrderHandle.aspx": {
+        "1002": _query,
+        "8001": partial(_query, value_added=True),
+        "2002": _recognise,
+    },
 }
 
 

@@ -1,7 +1,10 @@
-"""Kdniao 101 tracking pushes: the carrier's TrackingChanged events rendered, signed, sent.
+"""Kdniao tracking pushes: the carrier's TrackingChanged events rendered, signed, sent.
 
 The service only says what changed and for whom (`TrackingChanged`); this module, on the
-protocol side, makes the form Kdniao posts to a subscriber and hands it to the dispatcher.
+protocol side, makes the form Kdniao posts to a subscriber and hands it to the dispatcher:
+RequestType 101 (轨迹推送) for a standard 1008 subscription, 102 (在途监控推送, with StateEx,
+Location and each trace's Location/Action) for a value-added 8008 one (misu99/kdniao
+`enum/request_type.go`; docs/protocols/carrier.md).
 """
 
 from __future__ import annotations
@@ -22,27 +25,30 @@ from fake_systems.common.webhooks import Push, PushReply
 from simulator.clock import format_qimen_time
 
 PUSH_REQUEST_TYPE = "101"
-PUSHES = (PUSH_REQUEST_TYPE,)
+VALUE_ADDED_PUSH_REQUEST_TYPE = "102"
+PUSHES = (PUSH_REQUEST_TYPE, VALUE_ADDED_PUSH_REQUEST_TYPE)
 FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"}
 
 
-def tracking_to_wire(tracking: Tracking, ebusiness_id: str) -> dict[str, Any]:
-    """A parcel as one item of a 101 push's Data[] (and, nearly, a 1002 answer)."""
-    return {
+def tracking_to_wire(tracking: Tracking, ebusiness_id: str, value_added: bool) -> dict[str, Any]:
+    """A parcel as one item of a push's Data[] (and, nearly, a 1002/8001 answer); StateEx
+    and Location only in the value-added product's."""
+    item: dict[str, Any] = {
         "EBusinessID": ebusiness_id,
         "OrderCode": tracking.order_code,
         "ShipperCode": tracking.shipper_code,
         "LogisticCode": tracking.logistic_code,
         "Success": True,
         "State": str(tracking.state),
-        "StateEx": tracking.state_ex,
-        "Location": tracking.location,
-        "Traces": [trace.to_wire() for trace in tracking.traces],
     }
+    if value_added:
+        item.update(StateEx=tracking.state_ex, Location=tracking.location)
+    item["Traces"] = [trace.to_wire(value_added) for trace in tracking.traces]
+    return item
 
 
 def push_accepted(reply: PushReply) -> bool:
-    """The subscriber accepted a 101 push if it answered JSON with `"Success": true`."""
+    """The subscriber accepted a push if it answered JSON with `"Success": true`."""
     if reply.status_code != 200:
         return False
     try:
@@ -53,22 +59,25 @@ def push_accepted(reply: PushReply) -> bool:
 
 
 def tracking_push(event: TrackingChanged, api_key: str, now: datetime) -> Push:
-    """One 101 push of the event to its callback, signed with the subscriber's api key."""
+    """One push (101, or 102 when value-added) of the event to its callback, signed with
+    the subscriber's api key."""
+    data = [tracking_to_wire(event.tracking, event.account, event.value_added)]
+    request_type = VALUE_ADDED_PUSH_REQUEST_TYPE if event.value_added else PUSH_REQUEST_TYPE
     body = {
         "EBusinessID": event.account,
         "PushTime": format_qimen_time(now),
-        "Count": 1,
-        "Data": [tracking_to_wire(event.tracking, event.account)],
+        "Count": str(len(data)),  # a string on the wire (bububa/kdniao model/push.go)
+        "Data": data,
     }
     request_data = orjson.dumps(body).decode()
     form = {
         "RequestData": request_data,
-        "RequestType": PUSH_REQUEST_TYPE,
+        "RequestType": request_type,
         "DataSign": kdniao_data_sign(request_data, api_key),
         "DataType": "2",
     }
     return Push(
-        operation=PUSH_REQUEST_TYPE,
+        operation=request_type,
         entity=event.tracking.logistic_code,
         url=event.callback_url,
         content=urlencode(form).encode(),
@@ -79,7 +88,7 @@ def tracking_push(event: TrackingChanged, api_key: str, now: datetime) -> Push:
 
 
 class TrackingPushes:
-    """The carrier's `on_tracking`: each event becomes a 101 push through the dispatcher."""
+    """The carrier's `on_tracking`: each event becomes a push through the dispatcher."""
 
     def __init__(self, ctx: SystemContext, accounts: Mapping[str, KdniaoCredentials]) -> None:
         self.ctx = ctx
@@ -93,5 +102,5 @@ class TrackingPushes:
 
 
 def attach(service: CarrierService) -> None:
-    """Let the service's tracking changes go out as Kdniao 101 pushes (idempotent)."""
+    """Let the service's tracking changes go out as Kdniao pushes (idempotent)."""
     service.on_tracking = TrackingPushes(service.ctx, service.accounts)

@@ -43,6 +43,7 @@ from fake_systems.wms.api.qimen_body import (
     one_of,
     parse_create,
     parse_inbound_lines,
+    parse_transfer_items,
     require,
     text,
     weight,
@@ -304,12 +305,11 @@ class QimenProtocol(Protocol):
         return qimen_xml.response("success", "0", "ok", order, packages, lines)
 
     def cancel(self, call: Call, root: etree._Element) -> str:
-        code = text(root, "orderCode")
-        call.entity = code
-        if code is None:
-            raise WireError(MISSING_PARAMETER, "Missing required arguments:orderCode")
+        call.entity = text(root, "orderCode")
+        warehouse = require(root, "warehouseCode")
+        code = require(root, "orderCode")
         self.service.cancel_order(
-            code, text(root, "ownerCode"), call.scope, text(root, "orderType")
+            code, text(root, "ownerCode"), call.scope, text(root, "orderType"), warehouse
         )
         return qimen_xml.response("success", "0", "canceled")
 
@@ -317,6 +317,7 @@ class QimenProtocol(Protocol):
 
     def synchronize_item(self, call: Call, root: etree._Element) -> str:
         action = one_of(require(root, "actionType"), frozenset({"add", "update"}), "actionType")
+        warehouse = require(root, "warehouseCode")
         item = element(root, "item")
         call.entity = require(item, "itemCode")
         request = ItemRequest(
@@ -328,6 +329,7 @@ class QimenProtocol(Protocol):
             bar_code=text(item, "barCode"),
             category=text(item, "categoryName", MAX_TEXT_CHARS),
             weight_kg=weight(item, "grossWeight"),
+            warehouse_code=warehouse,
         )
         item_id = self.service.synchronize_item(action, request, call.scope)
         return qimen_xml.response("success", "0", "ok", el("itemId", item_id))
@@ -367,16 +369,17 @@ class QimenProtocol(Protocol):
     def create_entry(self, call: Call, root: etree._Element) -> str:
         header = element(root, "entryOrder")
         call.entity = require(header, "entryOrderCode")
-        order_type = text(header, "entryOrderType") or text(header, "orderType")
+        # orderType is create's name (entryOrderType is confirm's; accepted too).
+        order_type = text(header, "orderType") or text(header, "entryOrderType")
         if order_type is None:
-            raise WireError(MISSING_PARAMETER, "Missing required arguments:entryOrderType")
+            raise WireError(MISSING_PARAMETER, "Missing required arguments:orderType")
         lines, owner = parse_inbound_lines(root, header_owner=text(header, "ownerCode"))
         result = self.service.create_inbound_order(
             InboundOrderRequest(
                 kind=InboundKind.ENTRY,
                 order_code=call.entity,
                 warehouse_code=require(header, "warehouseCode"),
-                order_type=one_of(order_type, ENTRY_ORDER_TYPES, "entryOrderType"),
+                order_type=one_of(order_type, ENTRY_ORDER_TYPES, "orderType"),
                 owner_code=owner,
                 lines=lines,
                 supplier_code=text(header, "supplierCode"),
@@ -439,19 +442,20 @@ class QimenProtocol(Protocol):
         return qimen_xml.response("success", "0", "ok", header, lines)
 
     def create_transfer(self, call: Call, root: etree._Element) -> str:
-        call.entity = require(root, "transferOrderCode")
-        lines, owner = parse_inbound_lines(root, "items/item", text(root, "ownerCode"))
+        """The ERP's transfer (erpOrderCode, fromStoreCode, toStoreCode, transferItems);
+        answers the WMS's transferOrderCode."""
+        call.entity = require(root, "erpOrderCode")
         order_id, created = self.service.create_transfer(
             TransferRequest(
                 transfer_order_code=call.entity,
-                from_warehouse_code=require(root, "fromWarehouseCode"),
-                to_warehouse_code=require(root, "toWarehouseCode"),
-                owner_code=owner,
-                lines=lines,
+                from_warehouse_code=require(root, "fromStoreCode"),
+                to_warehouse_code=require(root, "toStoreCode"),
+                owner_code=text(root, "ownerCode"),
+                lines=parse_transfer_items(root),
             ),
             call.scope,
         )
-        return _inbound_created("transferOrderId", order_id, created)
+        return _inbound_created("transferOrderCode", order_id, created)
 
 
 el = qimen_xml.el

@@ -27,6 +27,7 @@ from fake_systems.wms.models import (
     InboundLineRequest,
     OrderLineRequest,
 )
+from simulator.clock import parse_qimen_time
 
 MISSING_PARAMETER = "isv.missing-parameter"
 MAX_LIST_ITEMS = 100  # orders of a batchcreate, criteria of an inventory.query
@@ -35,6 +36,14 @@ MAX_LIST_ITEMS = 100  # orders of a batchcreate, criteria of an inventory.query
 MAX_LINES_PER_CALL = 1000
 MAX_QUANTITY = 10**9  # planQty
 MAX_WEIGHT_KG = Decimal(100_000)  # grossWeight, exclusive
+# deliveryorder.create's required times and contact fields (奇门仓储接口标准, marked 必填;
+# sources in docs/protocols/wms.md).
+ORDER_TIMES = ("createTime", "placeOrderTime", "operateTime")
+CONTACTS = ("senderInfo", "receiverInfo")
+CONTACT_FIELDS = ("name", "mobile", "province", "city", "detailAddress")
+# transferorder.create's inventoryType: 1 sellable (可销售), 101 defective (残次), in the
+# WMS vocabulary of the other methods.
+TRANSFER_INVENTORY_TYPES = {"1": "ZP", "101": "CC"}
 
 
 def text(node: etree._Element | None, path: str, limit: int = MAX_CODE_CHARS) -> str | None:
@@ -87,9 +96,9 @@ def _positive_int(value: str, name: str) -> int:
         raise WireError(INVALID_PARAMETER, f"Invalid arguments:{name} {exc}") from None
 
 
-def _decimal_text(node: etree._Element, path: str) -> str | None:
-    """An optional decimal kept as sent (`actualPrice`), once it reads as a plain numeral."""
-    value = text(node, path)
+def _decimal_text(node: etree._Element, path: str, required: bool = False) -> str | None:
+    """A decimal kept as sent (`actualPrice`), once it reads as a plain numeral."""
+    value = require(node, path) if required else text(node, path)
     if value is not None:
         try:
             parse_decimal(value)
@@ -115,11 +124,45 @@ def _line_no(node: etree._Element, index: int, seen: set[str]) -> str:
     return line_no
 
 
+def _time(node: etree._Element, path: str) -> str:
+    """A required `yyyy-MM-dd HH:mm:ss` time, kept as sent."""
+    value = require(node, path)
+    try:
+        parse_qimen_time(value)
+    except ValueError:
+        raise WireError(
+            INVALID_PARAMETER, f"Invalid arguments:{path} (yyyy-MM-dd HH:mm:ss)"
+        ) from None
+    return value
+
+
+def _contact(order: etree._Element, tag: str) -> None:
+    """A required senderInfo/receiverInfo block with its required fields (not kept)."""
+    node = element(order, tag)
+    for name in CONTACT_FIELDS:
+        value = text(node, name, MAX_TEXT_CHARS)
+        if value is None:
+            raise WireError(MISSING_PARAMETER, f"Missing required arguments:{tag}.{name}")
+
+
 def parse_create(root: etree._Element, customer_id: str) -> DeliveryOrderRequest:
-    """deliveryorder.create body (or one batchcreate `<order>`) -> request."""
+    """deliveryorder.create body (or one batchcreate `<order>`) -> request.
+
+    Every field the Qimen WMS standard marks 必填 must be there (the times, shop, platform,
+    sender and receiver, and per line ownerCode, planQty and actualPrice), even where the
+    fake keeps none of it: a connector that leaves one out fails in production.
+    """
     order = element(root, "deliveryOrder")
     code = require(order, "deliveryOrderCode")
     order_type = one_of(require(order, "orderType"), ORDER_TYPES, "orderType")
+    warehouse_code = require(order, "warehouseCode")
+    source_platform_code = require(order, "sourcePlatformCode")
+    for name in ORDER_TIMES:
+        _time(order, name)
+    shop_nick = require(order, "shopNick", MAX_TEXT_CHARS)
+    logistics_code = require(order, "logisticsCode")
+    for tag in CONTACTS:
+        _contact(order, tag)
     lines: list[OrderLineRequest] = []
     seen: set[str] = set()
     for index, node in enumerate(_lines(root), start=1):
@@ -128,22 +171,22 @@ def parse_create(root: etree._Element, customer_id: str) -> DeliveryOrderRequest
                 order_line_no=_line_no(node, index, seen),
                 item_code=require(node, "itemCode"),
                 plan_qty=_positive_int(require(node, "planQty"), "planQty"),
-                owner_code=text(node, "ownerCode"),
+                owner_code=require(node, "ownerCode"),
                 source_order_code=text(node, "sourceOrderCode"),
                 inventory_type=text(node, "inventoryType") or "ZP",
-                actual_price=_decimal_text(node, "actualPrice"),
+                actual_price=_decimal_text(node, "actualPrice", required=True),
             )
         )
     return DeliveryOrderRequest(
         delivery_order_code=code,
-        warehouse_code=require(order, "warehouseCode"),
+        warehouse_code=warehouse_code,
         order_type=order_type,
-        logistics_code=require(order, "logisticsCode"),
+        logistics_code=logistics_code,
         lines=tuple(lines),
         customer_id=customer_id,
         express_code=text(order, "expressCode"),
-        source_platform_code=text(order, "sourcePlatformCode"),
-        shop_nick=text(order, "shopNick", MAX_TEXT_CHARS),
+        source_platform_code=source_platform_code,
+        shop_nick=shop_nick,
     )
 
 
@@ -172,3 +215,23 @@ def parse_inbound_lines(
     if len(owners) > 1:
         raise WireError(INVALID_PARAMETER, f"one order, one ownerCode: {sorted(owners)}")
     return tuple(lines), (owners.pop() if owners else None)
+
+
+def parse_transfer_items(root: etree._Element) -> tuple[InboundLineRequest, ...]:
+    """transferorder.create's `transferItems/transferItem{scItemCode, inventoryType, count}`
+    as lines numbered in order."""
+    return tuple(
+        InboundLineRequest(
+            order_line_no=str(index),
+            item_code=require(node, "scItemCode"),
+            plan_qty=_positive_int(require(node, "count"), "count"),
+            inventory_type=TRANSFER_INVENTORY_TYPES[
+                one_of(
+                    require(node, "inventoryType"),
+                    frozenset(TRANSFER_INVENTORY_TYPES),
+                    "inventoryType",
+                )
+            ],
+        )
+        for index, node in enumerate(_lines(root, "transferItems/transferItem"), start=1)
+    )

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from fake_systems.carrier.api.kdniao import MAX_BODY_BYTES, create_app
 from fake_systems.carrier.models import CarrierConfig
 from fake_systems.carrier.service import CarrierService
-from tests.support.carrier import CREDENTIALS, DIST, EORDER, OTHER, QUERY, envelope
+from tests.support.carrier import CREDENTIALS, DIST, EORDER, ORDER, OTHER, QUERY, envelope
 from tests.support.fuzzing import Post, asgi_poster, fuzz_settings, hostile_values
 
 pytestmark = pytest.mark.fuzz
@@ -92,8 +92,9 @@ def check(service: CarrierService, post: Post, path: str, body: bytes) -> dict[s
     assert after[3] == before[3] + 1  # every request is in the history, once
     if answer["Success"] is False:
         assert after[:3] == before[:3]
-        # A failure names its code, except the 1002 "no trace yet" answer, which has a State.
-        assert answer.get("ResultCode") or answer.get("State") == "0"
+        # A failure names its code (2002's is `Code`), except the 1002 "no trace yet"
+        # answer, which has a State.
+        assert answer.get("ResultCode") or answer.get("Code") or answer.get("State") == "0"
     return answer
 
 
@@ -166,8 +167,10 @@ SERVED = (
 routes = st.sampled_from(SERVED) | st.tuples(st.sampled_from(PATHS), st.sampled_from(REQUEST_TYPES))
 # Plausible values too, so that requests also get past validation and succeed.
 field_values = st.sampled_from(("SF", "ZTO", "T-0001", " T-0002 ", "SF123456789012")) | json_values
+# Some start from a complete 1007 (ORDER), so that waybills get created too.
 request_objects = st.builds(
-    lambda known, extra: {**extra, **known},
+    lambda base, known, extra: {**base, **extra, **known},
+    st.sampled_from(({}, ORDER)),
     st.fixed_dictionaries({}, optional=dict.fromkeys(FIELDS, field_values)),
     st.dictionaries(st.text(max_size=10), json_values, max_size=3),
 )
@@ -198,9 +201,9 @@ def test_signed_json_of_every_shape(fuzzed, route, data, tenant):
 def test_injection_looking_strings_are_stored_verbatim(fuzzed, injected, suffix, where):
     service, post = fuzzed
     text = injected + suffix
-    data = {"OrderCode": text if where == "OrderCode" else f"T-{text}", "ShipperCode": "SF"}
+    data = {**ORDER, "OrderCode": text if where == "OrderCode" else f"T-{text}"}
     if where == "CityName":
-        data["Receiver"] = {"CityName": text}
+        data["Receiver"] = {**ORDER["Receiver"], "CityName": text}
     answer = check(service, post, EORDER, urlencode(envelope("1007", data)).encode())
     assert answer["Success"] is True
     row = service.ctx.conn.execute(
@@ -209,7 +212,8 @@ def test_injection_looking_strings_are_stored_verbatim(fuzzed, injected, suffix,
     ).fetchone()
     assert row["order_code"] == data["OrderCode"] == answer["Order"]["OrderCode"]
     if where == "CityName":
-        assert row["receiver_city"] == text == row["mark_destination"]
+        assert row["receiver_city"] == text
+        assert row["mark_destination"] == f"{text} {ORDER['Receiver']['ExpAreaName']}"
     # The tables the strings tried to touch are all still there.
     tables = {r[0] for r in service.ctx.conn.execute("SELECT name FROM sqlite_master")}
     assert {"waybills", "subscriptions", "parcels", "traces", "events"} <= tables
@@ -234,7 +238,7 @@ def test_invalid_utf8_anywhere(fuzzed, request_type, position, bad):
 @fuzz_settings(share=0.005)
 def test_bodies_around_the_size_limit(fuzzed, excess):
     service, post = fuzzed
-    form = envelope("1007", {"OrderCode": "T-BIG", "ShipperCode": "SF"})
+    form = envelope("1007", {**ORDER, "OrderCode": "T-BIG"})
     body = urlencode(form).encode() + b"&Padding="
     body += b"x" * max(0, MAX_BODY_BYTES + excess - len(body))
     answer = check(service, post, EORDER, body)

@@ -97,9 +97,24 @@ async def test_the_whole_interface_from_the_public_description(
         "ShipperCode": "ZTO",
         "PayType": 1,
         "ExpType": 1,
-        "Sender": {"Name": "仓库", "ProvinceName": "浙江省", "CityName": "杭州市", "Address": "x"},
-        "Receiver": {"Name": "李四", "ProvinceName": "北京", "CityName": "北京市", "Address": "y"},
+        "Sender": {
+            "Name": "仓库",
+            "Mobile": "13700000000",
+            "ProvinceName": "浙江省",
+            "CityName": "杭州市",
+            "ExpAreaName": "余杭区",
+            "Address": "x",
+        },
+        "Receiver": {
+            "Name": "李四",
+            "Tel": "010-66666666",
+            "ProvinceName": "北京",
+            "CityName": "北京市",
+            "ExpAreaName": "朝阳区",
+            "Address": "y",
+        },
         "Commodity": [{"GoodsName": "书"}],
+        "Quantity": 1,
     }
     created = await kdniao.call("/api/EOrderService", "1007", order)
     assert (created["Success"], created["ResultCode"]) == (True, "100")
@@ -126,7 +141,7 @@ async def test_the_whole_interface_from_the_public_description(
         {"ShipperCode": "ZTO", "LogisticCode": number},
     )
     assert (tracked["Success"], tracked["State"]) == (True, "3")
-    assert tracked["Traces"][0]["Location"] == "杭州市"
+    assert tracked["Traces"][0]["AcceptStation"]
 
     # Every 101 push verifies with the same published scheme.
     assert len(pushes) == 5

@@ -176,11 +176,16 @@ async def test_1002_query_before_and_after_the_journey(client, carrier, clock):
     clock.advance(60 * 3600)
     after = await post(client, QUERY, envelope("1002", request))
     assert after["Success"] is True
-    assert (after["State"], after["StateEx"]) == ("3", "301")
+    assert after["State"] == "3"
     assert after["OrderCode"] == ORDER["OrderCode"]
-    assert [t["Action"] for t in after["Traces"]] == ["1", "2", "201", "202", "301"]
-    assert after["Traces"][0]["Location"] == "广州市"  # the sender's city from 1007
-    assert after["Traces"][-1]["Location"] == "杭州市"
+    # StateEx, Location and a trace's Location/Action are the value-added product's (8001)
+    assert "StateEx" not in after and "Location" not in after
+    assert [set(t) for t in after["Traces"]] == [{"AcceptTime", "AcceptStation"}] * 5
+    added = await post(client, QUERY, envelope("8001", request))
+    assert (added["State"], added["StateEx"], added["Location"]) == ("3", "301", "杭州市")
+    assert [t["Action"] for t in added["Traces"]] == ["1", "2", "201", "202", "301"]
+    assert added["Traces"][0]["Location"] == "广州市"  # the sender's city from 1007
+    assert added["Traces"][-1]["Location"] == "杭州市"
 
 
 async def test_lost_response_fault_does_the_work_and_a_retry_gets_it(client, carrier):
@@ -324,9 +329,11 @@ async def test_2002_recognises_by_number_shape(client, carrier, number, shippers
     "number", ["SF12345", "SF1234567890123", "XX123456789012", "sf123456789012"]
 )
 async def test_2002_unrecognised_number(client, number):
+    # 2002 failures carry Code, not ResultCode (misu99/kdniao RecogniseResponse).
     answer = await post(client, QUERY, envelope("2002", {"LogisticCode": number}))
-    assert (answer["Success"], answer["ResultCode"], answer["Shippers"]) == (False, "105", [])
+    assert (answer["Success"], answer["Code"], answer["Shippers"]) == (False, "105", [])
     assert answer["LogisticCode"] == number
+    assert answer["Reason"] and "ResultCode" not in answer
 
 
 async def test_2002_without_number_is_101(client):

@@ -70,7 +70,7 @@ async def test_an_unrecognised_number_is_still_recorded_as_a_refusal(
     client: httpx.AsyncClient, carrier: CarrierService
 ) -> None:
     answer = await post(client, QUERY, envelope("2002", {"LogisticCode": "XX1"}))
-    assert (answer["Success"], answer["ResultCode"], answer["Shippers"]) == (False, "105", [])
+    assert (answer["Success"], answer["Code"], answer["Shippers"]) == (False, "105", [])
     assert api_in(carrier) == [("2002", "105")]
 
 

@@ -182,9 +182,36 @@ async def test_only_subscribed_parcels_are_pushed_with_growing_traces(carrier, c
         assert form["DataSign"] == independent_sign(form["RequestData"], "test-api-key")
         body = json.loads(form["RequestData"])
         assert body["EBusinessID"] == "1234567"
-        assert body["Count"] == 1
+        assert body["Count"] == "1"  # a string (bububa/kdniao model/push.go)
         datas.append(body["Data"][0])
     assert {d["LogisticCode"] for d in datas} == {watched}
+    # A standard (1008) subscription: State and plain traces, no value-added fields.
+    assert [d["State"] for d in datas] == ["1", "2", "2", "2", "3"]
+    assert not any("StateEx" in d or "Location" in d for d in datas)
+    assert [len(d["Traces"]) for d in datas] == [1, 2, 3, 4, 5]
+    assert all(d["OrderCode"] == "T0200" and d["Success"] is True for d in datas)
+    assert datas[-1]["Traces"][-1]["AcceptTime"] == "2026-11-11 10:00:00"
+    assert set(datas[-1]["Traces"][0]) == {"AcceptTime", "AcceptStation"}
+    outcomes = carrier.ctx.conn.execute(
+        "SELECT entity, outcome FROM events WHERE kind = 'push_out'"
+    ).fetchall()
+    assert [tuple(r) for r in outcomes] == [(watched, "ok")] * 5
+    assert carrier.ctx.dispatcher.delivered == 5
+
+
+@pytest.mark.anyio
+async def test_value_added_subscriptions_are_pushed_as_102_with_state_ex(carrier, clock):
+    receiver = Receiver()
+    carrier.ctx.dispatcher.sender = mock_sender(receiver)
+    carrier.push_callback_url = "http://connector.test/kdniao"
+    code = carrier.issue_waybill("T0210", "SF")
+    assert carrier.subscribe("SF", code, "T0210", value_added=True) is True
+    carrier.hand_over(code, "SF", 2.0)
+    clock.advance(15 * HOUR)
+    await carrier.ctx.dispatcher.drain(5)
+    forms = receiver.forms()
+    assert {form["RequestType"] for form in forms} == {"102"}
+    datas = [json.loads(form["RequestData"])["Data"][0] for form in forms]
     assert [(d["State"], d["StateEx"]) for d in datas] == [
         ("1", "1"),
         ("2", "2"),
@@ -192,15 +219,23 @@ async def test_only_subscribed_parcels_are_pushed_with_growing_traces(carrier, c
         ("2", "202"),
         ("3", "301"),
     ]
-    assert [len(d["Traces"]) for d in datas] == [1, 2, 3, 4, 5]
-    assert all(d["OrderCode"] == "T0200" and d["Success"] is True for d in datas)
-    assert datas[-1]["Traces"][-1]["AcceptTime"] == "2026-11-11 10:00:00"
+    assert all(d["Location"] for d in datas)
     assert set(datas[-1]["Traces"][0]) == {"AcceptTime", "AcceptStation", "Location", "Action"}
-    outcomes = carrier.ctx.conn.execute(
-        "SELECT entity, outcome FROM events WHERE kind = 'push_out'"
-    ).fetchall()
-    assert [tuple(r) for r in outcomes] == [(watched, "ok")] * 5
-    assert carrier.ctx.dispatcher.delivered == 5
+    assert [t["Action"] for t in datas[-1]["Traces"]] == ["1", "2", "201", "202", "301"]
+
+
+@pytest.mark.anyio
+async def test_a_standard_subscription_upgraded_to_value_added_gets_102(carrier, clock):
+    receiver = Receiver()
+    carrier.ctx.dispatcher.sender = mock_sender(receiver)
+    carrier.push_callback_url = "http://connector.test/kdniao"
+    code = carrier.issue_waybill("T0220", "SF")
+    assert carrier.subscribe("SF", code, "T0220") is True
+    assert carrier.subscribe("SF", code, "T0220", value_added=True) is False
+    carrier.hand_over(code, "SF", 2.0)
+    clock.advance(2 * HOUR)
+    await carrier.ctx.dispatcher.drain(5)
+    assert {form["RequestType"] for form in receiver.forms()} == {"102"}
 
 
 @pytest.mark.anyio
@@ -370,7 +405,7 @@ async def test_problem_states_are_pushed(make_context, world, clock):
     service.ctx.dispatcher.sender = mock_sender(receiver)
     service.push_callback_url = "http://connector.test/kdniao"
     code = service.issue_waybill("T0800", "SF")
-    service.subscribe("SF", code, "T0800")
+    service.subscribe("SF", code, "T0800", value_added=True)  # StateEx is value-added
     service.hand_over(code, "SF", 1.0)
     clock.advance(20 * HOUR)
     await service.ctx.dispatcher.drain(5)

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from fake_systems.carrier.service import CarrierService
-from tests.support.carrier import EORDER, envelope, post
+from tests.support.carrier import EORDER, ORDER, envelope, post
 
 pytestmark = pytest.mark.anyio
 
@@ -19,7 +19,8 @@ def waybills(carrier: CarrierService) -> int:
 
 
 def create(**fields: Any) -> dict[str, Any]:
-    return {"OrderCode": "2026111000000001", "ShipperCode": "SF", **fields}
+    """A complete 1007 (tests/support/carrier.py ORDER) with `fields` replaced."""
+    return {**ORDER, "OrderCode": "2026111000000001", **fields}
 
 
 @pytest.mark.parametrize(
@@ -31,8 +32,8 @@ def create(**fields: Any) -> dict[str, Any]:
         create(OrderCode="O" * 100_000),
         create(OrderCode="O" * 65),
         create(ShipperCode="S\x1b"),
-        create(Receiver={"ProvinceName": "广东\x00省"}),
-        create(Receiver={"CityName": "市" * 256}),
+        create(Receiver={**ORDER["Receiver"], "ProvinceName": "广东\x00省"}),
+        create(Receiver={**ORDER["Receiver"], "CityName": "市" * 256}),
     ],
 )
 async def test_control_characters_and_over_long_codes_are_format_errors(
@@ -56,5 +57,19 @@ async def test_whole_numbers_still_count_as_codes(
     client: httpx.AsyncClient, carrier: CarrierService
 ) -> None:
     answer = await post(client, EORDER, envelope("1007", create(OrderCode=2026111000000001)))
+    assert (answer["Success"], answer["ResultCode"]) == (True, "100")
+    assert waybills(carrier) == 1
+
+
+async def test_addresses_and_goods_are_text_not_codes(
+    client: httpx.AsyncClient, carrier: CarrierService
+) -> None:
+    # Longer than a code (64) but within an address part (255): a real address can be.
+    long = "文三路" * 30
+    data = create(
+        Receiver={**ORDER["Receiver"], "Address": long, "Name": "欧阳" * 40},
+        Commodity=[{"GoodsName": long}],
+    )
+    answer = await post(client, EORDER, envelope("1007", data))
     assert (answer["Success"], answer["ResultCode"]) == (True, "100")
     assert waybills(carrier) == 1

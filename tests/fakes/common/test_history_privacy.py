@@ -226,10 +226,12 @@ def receiver_xml(style: str) -> str:
 
 
 def create_xml(world: World, code: str, style: str = "plain") -> str:
-    """deliveryorder.create with the receiver in `style`, from the Qimen tests' body."""
+    """deliveryorder.create from the Qimen tests' body with the receiver plain (complete, as
+    the WMS requires) and, for another `style`, again in that style beside it."""
     body = wms_tests.create_body(world, code)
     start, end = body.index("<receiverInfo>"), body.index("</receiverInfo>") + 15
-    return body[:start] + receiver_xml(style) + body[end:]
+    extra = "" if style == "plain" else receiver_xml(style)
+    return body[:start] + receiver_xml("plain") + extra + body[end:]
 
 
 async def post_wms(
@@ -278,23 +280,9 @@ async def test_wms_xml_refused_is_masked(
 
 
 def create_json(world: World, code: str, mobile: object) -> str:
-    return json.dumps(
-        {
-            "request": {
-                "deliveryOrder": {
-                    "deliveryOrderCode": code,
-                    "orderType": "JYCK",
-                    "warehouseCode": world.warehouses[0].code,
-                    "logisticsCode": "SF",
-                    "receiverInfo": {**RECEIVER, "mobile": mobile, "Tel": mobile},
-                },
-                "orderLines": [
-                    {"ownerCode": "OWNER-A", "itemCode": world.skus[0].item_code, "planQty": 1}
-                ],
-            }
-        },
-        ensure_ascii=False,
-    )
+    request = wms_tests.as_json_request(wms_tests.create_body(world, code))
+    request["deliveryOrder"]["receiverInfo"] = {**RECEIVER, "mobile": mobile, "Tel": mobile}
+    return json.dumps({"request": request}, ensure_ascii=False)
 
 
 @pytest.mark.parametrize("mobile", [PHONE, int(PHONE)], ids=["text", "number"])

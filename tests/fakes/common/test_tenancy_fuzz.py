@@ -46,6 +46,7 @@ from simulator.clock import CHINA, format_qimen_time
 from simulator.world import World
 from tests.support.fuzzing import Post, asgi_poster, fuzz_settings
 from tests.support.tenancy import CARRIER_CONNECTOR, CARRIER_TENANTS, CONNECTOR, TENANTS, TRAVEL
+from tests.support.wms import LINE_PRICE, ORDER_EXTRAS
 
 pytestmark = pytest.mark.fuzz
 
@@ -183,20 +184,22 @@ WMS_TEMPLATES = {
     "deliveryorder.create": (
         "<request><deliveryOrder><deliveryOrderCode>{code}</deliveryOrderCode>"
         "<orderType>JYCK</orderType><warehouseCode>{warehouse}</warehouseCode>"
-        "<logisticsCode>SF</logisticsCode><expressCode>{express}</expressCode></deliveryOrder>"
+        + ORDER_EXTRAS
+        + "<logisticsCode>SF</logisticsCode><expressCode>{express}</expressCode></deliveryOrder>"
         "<orderLines><orderLine><ownerCode>{owner}</ownerCode><itemCode>{item}</itemCode>"
-        "<planQty>1</planQty></orderLine></orderLines></request>"
+        "<planQty>1</planQty>" + LINE_PRICE + "</orderLine></orderLines></request>"
     ),
     "deliveryorder.query": (
         "<request><deliveryOrderCode>{code}</deliveryOrderCode><ownerCode>{owner}</ownerCode>"
         "</request>"
     ),
     "order.cancel": (
-        "<request><orderCode>{code}</orderCode><ownerCode>{owner}</ownerCode>"
-        "<orderType>{order_type}</orderType></request>"
+        "<request><warehouseCode>{warehouse}</warehouseCode><orderCode>{code}</orderCode>"
+        "<ownerCode>{owner}</ownerCode><orderType>{order_type}</orderType></request>"
     ),
     "singleitem.synchronize": (
-        "<request><actionType>{action}</actionType><ownerCode>{owner}</ownerCode><item>"
+        "<request><actionType>{action}</actionType><warehouseCode>OTHER</warehouseCode>"
+        "<ownerCode>{owner}</ownerCode><item>"
         "<itemCode>{item}</itemCode><itemName>x</itemName></item></request>"
     ),
     "inventory.query": (
@@ -223,10 +226,11 @@ WMS_TEMPLATES = {
         "<request><returnOrderCode>{code}</returnOrderCode><ownerCode>{owner}</ownerCode></request>"
     ),
     "transferorder.create": (
-        "<request><transferOrderCode>{code}</transferOrderCode><ownerCode>{owner}</ownerCode>"
-        "<fromWarehouseCode>{warehouse}</fromWarehouseCode><toWarehouseCode>{warehouse2}"
-        "</toWarehouseCode><items><item><itemCode>{item}</itemCode><planQty>1</planQty>"
-        "</item></items></request>"
+        "<request><erpOrderCode>{code}</erpOrderCode><ownerCode>{owner}</ownerCode>"
+        "<fromStoreCode>{warehouse}</fromStoreCode><toStoreCode>{warehouse2}</toStoreCode>"
+        "<transferItems><transferItem><scItemCode>{item}</scItemCode>"
+        "<inventoryType>1</inventoryType><count>1</count></transferItem></transferItems>"
+        "</request>"
     ),
 }
 SLOTS = ("code", "item", "express", "pre")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 from xml.sax.saxutils import escape
 
 import httpx
@@ -38,6 +39,14 @@ TENANT = QimenCredentials(
     app_key="qm_t", secret="t-secret", customer_id="CUST-B", owners=("OWNER-B",)
 )
 PATH = "/router/qimen/service"
+# A complete senderInfo/receiverInfo, so the fuzzed fields decide the outcome.
+CONTACT = {
+    "name": "张三",
+    "mobile": "13800000000",
+    "province": "广东省",
+    "city": "广州市",
+    "detailAddress": "体育西路1号",
+}
 METHODS = (
     "deliveryorder.create",
     "deliveryorder.batchcreate",
@@ -234,15 +243,25 @@ def test_create_fields_of_any_shape(
         "deliveryOrderCode": code,
         "orderType": "JYCK",
         "warehouseCode": fuzz_world.warehouses[0].code,
+        "sourcePlatformCode": "TM",
+        "createTime": "2026-11-10 09:00:00",
+        "placeOrderTime": "2026-11-10 09:00:00",
+        "operateTime": "2026-11-10 09:00:00",
+        "shopNick": "店",
         "logisticsCode": "SF",
+        "senderInfo": CONTACT,
+        "receiverInfo": CONTACT,
     }
-    line = {"itemCode": item, "planQty": qty, "ownerCode": owner}
+    line = {"itemCode": item, "planQty": qty, "ownerCode": owner, "actualPrice": "9.90"}
     if fmt == "json":
         body = orjson.dumps({"request": {"deliveryOrder": order, "orderLines": [line]}})
     else:
 
-        def xml(fields: dict[str, str]) -> str:
-            return "".join(f"<{k}>{escape(v)}</{k}>" for k, v in fields.items())
+        def xml(fields: dict[str, Any]) -> str:
+            return "".join(
+                f"<{k}>{xml(v) if isinstance(v, dict) else escape(v)}</{k}>"
+                for k, v in fields.items()
+            )
 
         body = (
             f"<request><deliveryOrder>{xml(order)}</deliveryOrder>"

@@ -96,11 +96,18 @@ async def test_public_client_creates_queries_and_cancels(
     create = (
         '<?xml version="1.0" encoding="utf-8"?><request><deliveryOrder>'
         "<deliveryOrderCode>PUB-1</deliveryOrderCode><orderType>JYCK</orderType>"
-        f"<warehouseCode>{warehouse}</warehouseCode><logisticsCode>YTO</logisticsCode>"
-        "<receiverInfo><name>李四</name><mobile>13900000000</mobile></receiverInfo>"
+        f"<warehouseCode>{warehouse}</warehouseCode><sourcePlatformCode>JD</sourcePlatformCode>"
+        "<createTime>2026-11-10 10:00:00</createTime>"
+        "<placeOrderTime>2026-11-10 10:00:00</placeOrderTime>"
+        "<operateTime>2026-11-10 10:01:00</operateTime><shopNick>云杉生活京东店</shopNick>"
+        "<logisticsCode>YTO</logisticsCode>"
+        "<senderInfo><name>武汉仓</name><mobile>13700000000</mobile><province>湖北省</province>"
+        "<city>武汉市</city><detailAddress>走马岭物流大道8号</detailAddress></senderInfo>"
+        "<receiverInfo><name>李四</name><mobile>13900000000</mobile><province>北京</province>"
+        "<city>北京市</city><detailAddress>朝阳路1号</detailAddress></receiverInfo>"
         "</deliveryOrder><orderLines><orderLine><orderLineNo>1</orderLineNo>"
         f"<ownerCode>OWNER-B</ownerCode><itemCode>{item}</itemCode><planQty>1</planQty>"
-        "</orderLine></orderLines></request>"
+        "<actualPrice>25.00</actualPrice></orderLine></orderLines></request>"
     )
     created = await client.xml("deliveryorder.create", create)
     assert (created.findtext("flag"), created.findtext("code")) == ("success", "0")
@@ -124,7 +131,7 @@ async def test_public_client_creates_queries_and_cancels(
 
     canceled = await client.xml(
         "order.cancel",
-        "<request><ownerCode>OWNER-B</ownerCode><orderCode>PUB-1</orderCode>"
+        "<request><warehouseCode>WH-GZ01</warehouseCode><ownerCode>OWNER-B</ownerCode><orderCode>PUB-1</orderCode>"
         "<orderType>JYCK</orderType></request>",
     )
     assert (canceled.findtext("flag"), canceled.findtext("code")) == ("success", "0")

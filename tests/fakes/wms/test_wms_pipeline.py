@@ -23,6 +23,7 @@ from fake_systems.wms.models import DeliveryOrderRequest, OrderLineRequest
 from fake_systems.wms.service import WmsConfig, WmsService
 from simulator.clock import CHINA, ManualClock, format_qimen_time
 from simulator.world import World
+from tests.support.wms import LINE_PRICE, ORDER_EXTRAS, as_json_request
 
 FIXED = WmsConfig(accept_seconds=(30, 30), pick_seconds=(100, 100), pack_seconds=(50, 50))
 PATH = "/router/qimen/service"
@@ -53,9 +54,9 @@ def create_body(world: World, code: str = "P1") -> str:
     return (
         f"<request><deliveryOrder><deliveryOrderCode>{code}</deliveryOrderCode>"
         f"<orderType>JYCK</orderType><warehouseCode>{world.warehouses[0].code}</warehouseCode>"
-        "<logisticsCode>SF</logisticsCode></deliveryOrder><orderLines><orderLine>"
+        f"{ORDER_EXTRAS}<logisticsCode>SF</logisticsCode></deliveryOrder><orderLines><orderLine>"
         f"<ownerCode>OWNER-A</ownerCode><itemCode>{world.skus[0].item_code}</itemCode>"
-        "<planQty>2</planQty></orderLine></orderLines></request>"
+        f"<planQty>2</planQty>{LINE_PRICE}</orderLine></orderLines></request>"
     )
 
 
@@ -63,7 +64,7 @@ def entry_body(world: World, code: str = "E1") -> str:
     return (
         f"<request><entryOrder><entryOrderCode>{code}</entryOrderCode>"
         f"<ownerCode>OWNER-A</ownerCode><warehouseCode>{world.warehouses[0].code}"
-        "</warehouseCode><entryOrderType>CGRK</entryOrderType></entryOrder><orderLines>"
+        "</warehouseCode><orderType>CGRK</orderType></entryOrder><orderLines>"
         f"<orderLine><itemCode>{world.skus[0].item_code}</itemCode><planQty>5</planQty>"
         "</orderLine></orderLines></request>"
     )
@@ -137,12 +138,7 @@ async def test_a_bug_is_logged_answered_as_qimen_and_changes_nothing(
     monkeypatch.setattr(wms.fulfilment, "start", broken_start)
     body = create_body(world)
     if fmt == "json":
-        root = etree.fromstring(body.encode())
-        request = {
-            "deliveryOrder": {child.tag: child.text for child in root.find("deliveryOrder")},
-            "orderLines": [{c.tag: c.text for c in root.find("orderLines/orderLine")}],
-        }
-        body = orjson.dumps({"request": request}).decode()
+        body = orjson.dumps({"request": as_json_request(body)}).decode()
     with caplog.at_level(logging.ERROR):
         response = await post(client, "deliveryorder.create", body, fmt)
     assert response.status_code == 200

@@ -152,7 +152,12 @@ async def test_missing_sign_and_tampered_body_are_refused(
         ),
         ("deliveryorder.query", {}, "<request/>", "isv.missing-parameter"),
         ("order.cancel", {}, "<request/>", "isv.missing-parameter"),
-        ("order.cancel", {}, "<request><orderCode>NOPE</orderCode></request>", "ORDER_NOT_EXIST"),
+        (
+            "order.cancel",
+            {},
+            "<request><warehouseCode>WH-GZ01</warehouseCode><orderCode>NOPE</orderCode></request>",
+            "ORDER_NOT_EXIST",
+        ),
     ],
 )
 async def test_envelope_and_body_failures(
@@ -219,7 +224,7 @@ async def test_cancel_before_and_after_picking(
     await call(client, "deliveryorder.create", create_body(world, code="T1"))
     await call(client, "deliveryorder.create", create_body(world, code="T2"))
     cancel = (
-        "<request><ownerCode>OWNER-A</ownerCode><orderCode>{}</orderCode>"
+        "<request><warehouseCode>WH-GZ01</warehouseCode><ownerCode>OWNER-A</ownerCode><orderCode>{}</orderCode>"
         "<orderType>JYCK</orderType><cancelReason>buyer</cancelReason></request>"
     )
     _, ok = await call(client, "order.cancel", cancel.format("T1"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import httpx
@@ -132,6 +133,23 @@ def test_waybill_is_issued_at_shipping_when_none_given(
     express = wms.query_delivery_order("T0001").express_code
     assert express == "SF900000000001"
     assert carrier.handed_over[0][0] == express
+
+
+@pytest.mark.parametrize(("qimen", "kdniao"), [("YUNDA", "YD"), ("POSTB", "YZPY"), ("ZTO", "ZTO")])
+def test_the_carrier_is_asked_in_its_own_codes(
+    wms: WmsService,
+    world: World,
+    clock: ManualClock,
+    carrier: RecordingCarrier,
+    qimen: str,
+    kdniao: str,
+) -> None:
+    """The order's Qimen logisticsCode becomes the Kdniao ShipperCode at the carrier."""
+    wms.create_delivery_order(replace(order(world, express=None), logistics_code=qimen))
+    clock.advance(181)
+    assert carrier.waybills == [("T0001", kdniao)]
+    assert [shipper for _, shipper, _ in carrier.handed_over] == [kdniao]
+    assert wms.query_delivery_order("T0001").logistics_code == qimen  # the WMS keeps Qimen's
 
 
 def test_create_is_idempotent_on_owner_and_code(wms: WmsService, world: World) -> None:

@@ -16,7 +16,16 @@ from fake_systems.common.pipeline import OFF_LOOP_BYTES
 from fake_systems.wms.api import qimen
 from fake_systems.wms.service import WmsService
 from simulator.world import World
-from tests.support.wms import CREDS, PATH, create_body, envelope, sign
+from tests.support.wms import (
+    CREDS,
+    LINE_PRICE,
+    ORDER_EXTRAS,
+    PATH,
+    as_json_request,
+    create_body,
+    envelope,
+    sign,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -72,7 +81,7 @@ async def test_gross_weight_must_be_a_plain_decimal_in_range(
     client: httpx.AsyncClient, wms: WmsService, weight: str
 ) -> None:
     body = (
-        "<request><actionType>add</actionType><ownerCode>OWNER-A</ownerCode><item>"
+        "<request><actionType>add</actionType><warehouseCode>OTHER</warehouseCode><ownerCode>OWNER-A</ownerCode><item>"
         f"<itemCode>W-1</itemCode><itemName>n</itemName><grossWeight>{weight}</grossWeight>"
         "</item></request>"
     )
@@ -141,15 +150,9 @@ async def test_json_requests_get_json_answers_even_with_control_characters(
 async def test_json_values_with_control_characters_are_refused_in_json(
     client: httpx.AsyncClient, wms: WmsService, world: World
 ) -> None:
-    request = {
-        "deliveryOrder": {
-            "deliveryOrderCode": "J\u0085",
-            "orderType": "JYCK",
-            "warehouseCode": world.warehouses[0].code,
-            "logisticsCode": "SF",
-        },
-        "orderLines": [{"itemCode": world.skus[0].item_code, "planQty": "1_0"}],
-    }
+    request = as_json_request(create_body(world))
+    request["deliveryOrder"]["deliveryOrderCode"] = "J\u0085"
+    request["orderLines"][0]["planQty"] = "1_0"
     body = orjson.dumps({"request": request}).decode()
     answer = json_outcome(await post(client, "deliveryorder.create", body, format="json"))
     assert (answer["flag"], answer["code"]) == ("failure", INVALID)
@@ -178,13 +181,13 @@ def batch(world: World, orders_count: int, lines: int) -> str:
         rows = "".join(
             f"<orderLine><orderLineNo>{i}</orderLineNo><ownerCode>OWNER-A</ownerCode>"
             f"<itemCode>{world.skus[i % len(world.skus)].item_code}</itemCode>"
-            "<planQty>1</planQty></orderLine>"
+            f"<planQty>1</planQty>{LINE_PRICE}</orderLine>"
             for i in range(lines)
         )
         return (
             f"<order><deliveryOrder><deliveryOrderCode>{code}</deliveryOrderCode>"
             f"<orderType>JYCK</orderType><warehouseCode>{world.warehouses[0].code}"
-            "</warehouseCode><logisticsCode>SF</logisticsCode></deliveryOrder>"
+            f"</warehouseCode>{ORDER_EXTRAS}<logisticsCode>SF</logisticsCode></deliveryOrder>"
             f"<orderLines>{rows}</orderLines></order>"
         )
 

@@ -17,7 +17,15 @@ from fake_systems.wms.service import WmsConfig, WmsService
 from simulator.clock import CHINA, ManualClock, format_qimen_time
 from simulator.world import World
 from tests.support.pushes import mock_sender
-from tests.support.wms import CREDS, PATH, WALL_NOW, api_events, create_body, sign
+from tests.support.wms import (
+    CREDS,
+    PATH,
+    WALL_NOW,
+    api_events,
+    as_json_request,
+    create_body,
+    sign,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -147,19 +155,18 @@ async def test_tenant_creates_for_its_owner_only(
         client, "deliveryorder.create", owner_body(world, "A2", "OWNER-B"), TENANT_A
     )
     assert outcome(refused) == ("failure", "isv.permission-denied")
-    # Without ownerCode on the lines, a tenant's order is its own owner's (and ships on a
-    # waybill of its own: A1's is OWNER-A's).
+    # Every line names its owner (orderLine.ownerCode is 必填), a tenant's too.
     no_owner = (
         create_body(world, code="A3")
         .replace("<ownerCode>OWNER-A</ownerCode>", "")
         .replace("<expressCode>SF1234567890</expressCode>", "")
     )
     assert outcome(await call(client, "deliveryorder.create", no_owner, TENANT_B)) == (
-        "success",
-        "0",
+        "failure",
+        "isv.missing-parameter",
     )
     owners = dict(wms.conn.execute("SELECT delivery_order_code, owner_code FROM delivery_orders"))
-    assert owners == {"A1": "OWNER-A", "A3": "OWNER-B"}
+    assert owners == {"A1": "OWNER-A"}
     # customerId must be the credential's own.
     wrong_cust = await call(
         client,
@@ -169,7 +176,7 @@ async def test_tenant_creates_for_its_owner_only(
         customerId="ECOMOCK_CUST",
     )
     assert outcome(wrong_cust) == ("failure", "isv.invalid-parameter")
-    assert count(wms, "delivery_orders") == 2
+    assert count(wms, "delivery_orders") == 1
 
 
 async def test_tenant_cannot_read_or_cancel_another_owners_order(
@@ -188,7 +195,7 @@ async def test_tenant_cannot_read_or_cancel_another_owners_order(
         "failure",
         "ORDER_NOT_EXIST",
     )
-    cancel = "<request><orderCode>B1</orderCode></request>"
+    cancel = "<request><warehouseCode>WH-GZ01</warehouseCode><orderCode>B1</orderCode></request>"
     assert outcome(await call(client, "order.cancel", cancel, TENANT_A)) == (
         "failure",
         "ORDER_NOT_EXIST",
@@ -203,7 +210,7 @@ async def test_tenant_items_and_inventory_are_scoped(
     client: httpx.AsyncClient, wms: WmsService, world: World
 ) -> None:
     add = (
-        "<request><actionType>add</actionType><ownerCode>OWNER-A</ownerCode><item>"
+        "<request><actionType>add</actionType><warehouseCode>OTHER</warehouseCode><ownerCode>OWNER-A</ownerCode><item>"
         "<itemCode>A-ONLY-1</itemCode><itemName>A 的商品</itemName><grossWeight>0.5</grossWeight>"
         "</item></request>"
     )
@@ -233,7 +240,7 @@ async def test_tenant_items_and_inventory_are_scoped(
         "ITEM_NOT_EXIST",
     )
     shared = (
-        "<request><actionType>update</actionType><ownerCode>OWNER-B</ownerCode><item>"
+        "<request><actionType>update</actionType><warehouseCode>OTHER</warehouseCode><ownerCode>OWNER-B</ownerCode><item>"
         f"<itemCode>{world.skus[0].item_code}</itemCode><itemName>x</itemName></item></request>"
     )
     assert outcome(await call(client, "singleitem.synchronize", shared, TENANT_B)) == (
@@ -252,26 +259,9 @@ async def test_tenant_items_and_inventory_are_scoped(
 async def test_json_format_has_the_same_semantics(
     client: httpx.AsyncClient, wms: WmsService, world: World
 ) -> None:
-    body = orjson.dumps(
-        {
-            "request": {
-                "deliveryOrder": {
-                    "deliveryOrderCode": "J1",
-                    "orderType": "JYCK",
-                    "warehouseCode": world.warehouses[0].code,
-                    "logisticsCode": "SF",
-                },
-                "orderLines": [
-                    {
-                        "orderLineNo": 1,
-                        "ownerCode": "OWNER-A",
-                        "itemCode": world.skus[0].item_code,
-                        "planQty": 3,
-                    }
-                ],
-            }
-        }
-    ).decode()
+    request = as_json_request(create_body(world, "J1"))
+    request["orderLines"][0].update(orderLineNo=1, planQty=3)  # JSON numbers are read too
+    body = orjson.dumps({"request": request}).decode()
     params = {
         "method": "taobao.qimen.deliveryorder.create",
         "timestamp": WALL_NOW,
@@ -314,7 +304,7 @@ def entry_body(
 ) -> str:
     return (
         f"<request><entryOrder><entryOrderCode>{code}</entryOrderCode><ownerCode>{owner}</ownerCode>"
-        f"<warehouseCode>{world.warehouses[0].code}</warehouseCode><entryOrderType>CGRK</entryOrderType>"
+        f"<warehouseCode>{world.warehouses[0].code}</warehouseCode><orderType>CGRK</orderType>"
         "<purchaseOrderCode>PO-1</purchaseOrderCode><supplierCode>SUP-1</supplierCode></entryOrder>"
         "<orderLines><orderLine><orderLineNo>1</orderLineNo>"
         f"<itemCode>{item or world.skus[1].item_code}</itemCode>"
@@ -365,7 +355,10 @@ async def test_entry_order_raises_stock_on_confirm(
     assert push.findtext("entryOrder/outBizCode") == f"{order_id}-FULFILLED"
     assert push.findtext("entryOrder/status") == "FULFILLED"
     assert push.findtext("orderLines/orderLine/actualQty") == "7"
-    cancel = "<request><orderCode>E1</orderCode><orderType>CGRK</orderType></request>"
+    cancel = (
+        "<request><warehouseCode>WH-GZ01</warehouseCode><orderCode>E1</orderCode>"
+        "<orderType>CGRK</orderType></request>"
+    )
     assert outcome(await call(client, "order.cancel", cancel)) == ("failure", "CANCELEDFAIL")
 
 
@@ -400,7 +393,10 @@ async def test_entry_order_cancelled_before_receipt_adds_no_stock(
     wh, item = world.warehouses[0].code, world.skus[1].item_code
     before = on_hand(wms, wh, item)
     await call(client, "entryorder.create", entry_body(world))
-    cancel = "<request><orderCode>E1</orderCode><orderType>CGRK</orderType></request>"
+    cancel = (
+        "<request><warehouseCode>WH-GZ01</warehouseCode><orderCode>E1</orderCode>"
+        "<orderType>CGRK</orderType></request>"
+    )
     assert outcome(await call(client, "order.cancel", cancel)) == ("success", "0")
     clock.advance(1000)
     assert wms.conn.execute("SELECT status FROM inbound_orders").fetchone()[0] == "CANCELED"
@@ -497,7 +493,7 @@ async def test_item_add_update_and_receipt_of_a_new_item(
     client: httpx.AsyncClient, wms: WmsService, world: World, clock: ManualClock
 ) -> None:
     add = (
-        "<request><actionType>{a}</actionType><ownerCode>OWNER-A</ownerCode><item>"
+        "<request><actionType>{a}</actionType><warehouseCode>OTHER</warehouseCode><ownerCode>OWNER-A</ownerCode><item>"
         "<itemCode>NEW-1</itemCode><itemName>{n}</itemName><barCode>690</barCode>"
         "<grossWeight>1.25</grossWeight></item></request>"
     )
@@ -582,14 +578,16 @@ async def test_transfer_moves_available_stock(
     item = world.skus[2].item_code
     before = (on_hand(wms, src, item) or 0, on_hand(wms, dst, item) or 0)
     body = (
-        "<request><transferOrderCode>TR1</transferOrderCode><ownerCode>OWNER-A</ownerCode>"
-        f"<fromWarehouseCode>{src}</fromWarehouseCode><toWarehouseCode>{dst}</toWarehouseCode>"
-        f"<items><item><itemCode>{item}</itemCode><planQty>{{qty}}</planQty></item></items></request>"
+        "<request><erpOrderCode>TR1</erpOrderCode><ownerCode>OWNER-A</ownerCode>"
+        f"<fromStoreCode>{src}</fromStoreCode><toStoreCode>{dst}</toStoreCode>"
+        "<transferItems><transferItem>"
+        f"<scItemCode>{item}</scItemCode><inventoryType>1</inventoryType><count>{{qty}}</count>"
+        "</transferItem></transferItems></request>"
     )
     ok = await call(client, "transferorder.create", body.format(qty=10))
-    assert ok.findtext("transferOrderId", "").startswith("TO")
+    assert ok.findtext("transferOrderCode", "").startswith("TO")
     again = await call(client, "transferorder.create", body.format(qty=10))
-    assert again.findtext("transferOrderId") == ok.findtext("transferOrderId")
+    assert again.findtext("transferOrderCode") == ok.findtext("transferOrderCode")
     assert (on_hand(wms, src, item), on_hand(wms, dst, item)) == (before[0] - 10, before[1] + 10)
     short = body.format(qty=10**6).replace("TR1", "TR2")
     assert outcome(await call(client, "transferorder.create", short)) == (

@@ -28,7 +28,7 @@ from tests.support.tenancy import (
     TENANTS,
     TRAVEL,
 )
-from tests.support.wms import PATH, sign
+from tests.support.wms import LINE_PRICE, ORDER_EXTRAS, PATH, sign
 
 pytestmark = pytest.mark.anyio
 
@@ -117,11 +117,11 @@ def delivery(
     return (
         "<request><deliveryOrder>"
         f"<deliveryOrderCode>{code}</deliveryOrderCode><orderType>JYCK</orderType>"
-        f"<warehouseCode>{world.warehouses[0].code}</warehouseCode>"
+        f"<warehouseCode>{world.warehouses[0].code}</warehouseCode>{ORDER_EXTRAS}"
         f"<logisticsCode>SF</logisticsCode>{express_tag}</deliveryOrder>"
         f"<orderLines><orderLine><orderLineNo>1</orderLineNo>{owner_tag}"
         f"<itemCode>{item or world.skus[0].item_code}</itemCode><planQty>2</planQty>"
-        "</orderLine></orderLines></request>"
+        f"{LINE_PRICE}</orderLine></orderLines></request>"
     )
 
 
@@ -249,7 +249,10 @@ async def test_the_integrator_names_the_owner_of_a_code_two_owners_use(
         "failure",
         "isv.invalid-parameter",
     )
-    cancel = "<request><orderCode>SAME-2</orderCode></request>"
+    cancel = (
+        f"<request><warehouseCode>{world.warehouses[0].code}</warehouseCode>"
+        "<orderCode>SAME-2</orderCode></request>"
+    )
     assert outcome(await site.call("order.cancel", cancel)) == ("failure", "isv.invalid-parameter")
     assert site.rows("SELECT DISTINCT status FROM delivery_orders") == [("NEW",)]
     named = ambiguous.replace("</request>", "<ownerCode>OWNER-B</ownerCode></request>")
@@ -269,17 +272,18 @@ def entry(world: World, code: str, owner: str, item: str) -> str:
     return (
         f"<request><entryOrder><entryOrderCode>{code}</entryOrderCode><ownerCode>{owner}"
         f"</ownerCode><warehouseCode>{world.warehouses[0].code}</warehouseCode>"
-        "<entryOrderType>CGRK</entryOrderType></entryOrder><orderLines><orderLine>"
+        "<orderType>CGRK</orderType></entryOrder><orderLines><orderLine>"
         f"<itemCode>{item}</itemCode><planQty>5</planQty></orderLine></orderLines></request>"
     )
 
 
 def transfer(world: World, code: str, owner: str, item: str) -> str:
     return (
-        f"<request><transferOrderCode>{code}</transferOrderCode><ownerCode>{owner}</ownerCode>"
-        f"<fromWarehouseCode>{world.warehouses[0].code}</fromWarehouseCode>"
-        f"<toWarehouseCode>{world.warehouses[1].code}</toWarehouseCode>"
-        f"<items><item><itemCode>{item}</itemCode><planQty>1</planQty></item></items></request>"
+        f"<request><erpOrderCode>{code}</erpOrderCode><ownerCode>{owner}</ownerCode>"
+        f"<fromStoreCode>{world.warehouses[0].code}</fromStoreCode>"
+        f"<toStoreCode>{world.warehouses[1].code}</toStoreCode><transferItems><transferItem>"
+        f"<scItemCode>{item}</scItemCode><inventoryType>1</inventoryType><count>1</count>"
+        "</transferItem></transferItems></request>"
     )
 
 
@@ -294,7 +298,8 @@ def inventory(world: World, owner: str, item: str) -> str:
 async def own_item(site: Site, world: World, owner: str, item: str) -> None:
     """An item of `owner` (added by the integrator) with 5 on hand in the first warehouse."""
     add = (
-        f"<request><actionType>add</actionType><ownerCode>{owner}</ownerCode><item>"
+        f"<request><actionType>add</actionType><warehouseCode>OTHER</warehouseCode>"
+        f"<ownerCode>{owner}</ownerCode><item>"
         f"<itemCode>{item}</itemCode><itemName>{item}</itemName></item></request>"
     )
     assert outcome(await site.call("singleitem.synchronize", add)) == ("success", "0")
@@ -350,12 +355,17 @@ async def test_another_owners_records_answer_exactly_like_missing_ones(
         "</orderLine></orderLines></request>"
     )
     update = (
-        "<request><actionType>update</actionType><ownerCode>OWNER-A</ownerCode><item>"
+        "<request><actionType>update</actionType><warehouseCode>OTHER</warehouseCode>"
+        "<ownerCode>OWNER-A</ownerCode><item>"
         "<itemCode>{key}</itemCode><itemName>x</itemName></item></request>"
     )
     cases = [
         ("deliveryorder.query", "<request><deliveryOrderCode>{key}</deliveryOrderCode></request>"),
-        ("order.cancel", "<request><orderCode>{key}</orderCode></request>"),
+        (
+            "order.cancel",
+            f"<request><warehouseCode>{world.warehouses[0].code}</warehouseCode>"
+            "<orderCode>{key}</orderCode></request>",
+        ),
         ("entryorder.query", "<request><entryOrderCode>{key}</entryOrderCode></request>"),
         ("returnorder.create", ret),
         ("singleitem.synchronize", update),
