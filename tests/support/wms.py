@@ -329,9 +329,10 @@ async def valid_transfer(site: Site) -> httpx.Request:
     """transferorder.create: goods of OWNER-A from the first warehouse to the second."""
     first, second = site.world.warehouses[0].code, site.world.warehouses[1].code
     body = (
-        "<request><transferOrderCode>LOST-TR1</transferOrderCode><ownerCode>OWNER-A</ownerCode>"
-        f"<fromWarehouseCode>{first}</fromWarehouseCode><toWarehouseCode>{second}</toWarehouseCode>"
-        f"<items><item><itemCode>{site.world.skus[2].item_code}</itemCode><planQty>3</planQty>"
-        "</item></items></request>"
+        "<request><erpOrderCode>LOST-TR1</erpOrderCode><ownerCode>OWNER-A</ownerCode>"
+        f"<fromStoreCode>{first}</fromStoreCode><toStoreCode>{second}</toStoreCode>"
+        f"<transferItems><transferItem><scItemCode>{site.world.skus[2].item_code}</scItemCode>"
+        "<inventoryType>1</inventoryType><count>3</count></transferItem></transferItems>"
+        "</request>"
     )
     return _signed(site, "transferorder.create", body)
