@@ -1,8 +1,9 @@
 """`make bench`: every benchmark of issue 4, one after the other, each printing its figures.
 
 1. micro-benchmarks (pytest-benchmark over tests/bench/)
-2. harness capacity: lifecycles per minute at full speed, latency at 1,000 orders/min,
-   peak memory of a 100,000-order run (load/bench/capacity.py)
+2. harness capacity: lifecycles per minute at full speed, latency at 1,000 and 5,000
+   orders/min (calls spread as a Poisson process), peak memory of a 100,000-order run and
+   what holds it (tracemalloc, a 10,000-order run) (load/bench/capacity.py)
 3. ecomock side by side with WireMock under wrk (load/bench/wiremock.py)
 4. the judge over 1,000,000 history events (load/bench/judge_scale.py)
 5. end to end: the certification load (scenarios/certification.yaml, ten wall minutes with
@@ -75,11 +76,18 @@ def micro(quick: bool) -> dict[str, Any]:
 def capacity(quick: bool) -> dict[str, Any]:
     module = "load.bench.capacity"
     if quick:
-        return {"max": python(module, "--orders", "200")}
+        return {
+            "max": python(module, "--orders", "200"),
+            "at_1000_per_min": python(module, "--rate", "1000", "--seconds", "5"),
+            "memory_holders": python(module, "--orders", "200", "--trace-memory"),
+        }
     return {
         "max": python(module, "--orders", "20000"),
         "at_1000_per_min": python(module, "--rate", "1000", "--seconds", "60"),
+        "at_5000_per_min": python(module, "--rate", "5000", "--seconds", "60"),
         "memory_100k": python(module, "--orders", "100000"),
+        # tracemalloc slows the fakes several times: a smaller run names what holds memory.
+        "memory_holders": python(module, "--orders", "10000", "--trace-memory"),
     }
 
 

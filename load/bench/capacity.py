@@ -12,10 +12,13 @@ the fakes' (the report gives each process's CPU use: fakes near 100 % means they
 bottleneck, not the driver).
 
 Modes: `--orders N` places N orders at once and measures lifecycles per minute; `--rate R`
-places R orders per minute for `--seconds` and measures the fakes' latency at that load.
+places R orders per minute for `--seconds` and measures the fakes' latency at that load, the
+driver starting each order's calls as a Poisson process at that rate (not in the bursts its
+polls find them in). `--trace-memory` names the source lines holding the fakes' memory.
 
     .venv/bin/python -m load.bench.capacity --orders 20000
     .venv/bin/python -m load.bench.capacity --rate 1000 --seconds 60
+    .venv/bin/python -m load.bench.capacity --orders 10000 --trace-memory
 """
 
 from __future__ import annotations
@@ -24,11 +27,13 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -119,10 +124,37 @@ def usage() -> dict[str, float]:
 # ---------------------------------------------------------------------------- the fakes
 
 
+def memory_holders(snapshot: tracemalloc.Snapshot, top: int = 12) -> list[dict[str, Any]]:
+    """The source lines whose allocations are still alive, largest first (MiB, blocks)."""
+    result = []
+    for stat in snapshot.statistics("lineno")[:top]:
+        frame = stat.traceback[0]
+        name = frame.filename
+        for root in (os.getcwd(), *sys.path[1:]):  # shorter without the install prefixes
+            if root and name.startswith(root):
+                name = name[len(root) :].lstrip("/")
+                break
+        where = f"{name}:{frame.lineno}"
+        result.append({"line": where, "mib": round(stat.size / 2**20, 2), "blocks": stat.count})
+    return result
+
+
 async def serve(
-    run_dir: Path, callback_url: str, orders: int, rate: float, seconds: float, seed: int
+    run_dir: Path,
+    callback_url: str,
+    orders: int,
+    rate: float,
+    seconds: float,
+    seed: int,
+    trace_memory: bool = False,
 ) -> None:
-    """Serve the fakes, place the orders, write `ready.json`; stop when stdin closes."""
+    """Serve the fakes, place the orders, write `ready.json`; stop when stdin closes.
+
+    `trace_memory` runs tracemalloc from the start and writes, at the end, which source files
+    hold the memory still alive (tracemalloc slows the fakes: a memory run, not a speed run).
+    """
+    if trace_memory:
+        tracemalloc.start()
     scenario = bench_scenario(orders, rate, seconds, seed)
     async with serve_fakes(scenario, run_dir) as fakes:
         eco = fakes.ecosystem
@@ -140,9 +172,18 @@ async def serve(
             "placing_seconds": time.perf_counter() - started,
             **usage(),
         }
+        if trace_memory:
+            placed = tracemalloc.get_traced_memory()
+            ready["placed_traced_mib"] = {"current": placed[0] / 2**20, "peak": placed[1] / 2**20}
+            ready["placed_memory_holders"] = memory_holders(tracemalloc.take_snapshot())
         (run_dir / "ready.json").write_bytes(orjson.dumps(ready))
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-        stats = {**usage(), "pushes_in_flight": eco.pushes_in_flight}
+        stats: dict[str, Any] = {**usage(), "pushes_in_flight": eco.pushes_in_flight}
+        if trace_memory:
+            # Taken while the fakes still hold their state: what a long run keeps alive.
+            current, peak = tracemalloc.get_traced_memory()
+            stats["traced_mib"] = {"current": current / 2**20, "peak": peak / 2**20}
+            stats["memory_holders"] = memory_holders(tracemalloc.take_snapshot())
     (run_dir / "stats.json").write_bytes(orjson.dumps(stats))
 
 
@@ -223,6 +264,25 @@ def peer_clients(
     )  # fmt: skip
 
 
+class PoissonStarts:
+    """When each new trade's calls begin, so that they arrive as a Poisson process.
+
+    A poll finds every trade paid since the last one at once; starting them all together
+    would measure the burst's queue, not the fakes. Each trade instead starts an exponential
+    gap after the previous one, at the orders' own rate (per second).
+    """
+
+    def __init__(self, rate_per_second: float, seed: int) -> None:
+        self.rate = rate_per_second
+        self.random = random.Random(seed)
+        self.next_start = 0.0
+
+    def delay(self, now: float) -> float:
+        """Seconds from `now` until the next trade's calls should start."""
+        self.next_start = max(self.next_start, now) + self.random.expovariate(self.rate)
+        return self.next_start - now
+
+
 @dataclass
 class Driver:
     """Does a connector's calls for every paid trade, without a connector's durability."""
@@ -236,6 +296,7 @@ class Driver:
     trades: dict[str, Trade] = field(default_factory=dict)
     waybills: dict[str, str] = field(default_factory=dict)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    starts: PoissonStarts | None = None  # None: each trade's calls start when a poll finds it
 
     def __post_init__(self) -> None:
         self.http: list[HttpClient] = [
@@ -286,11 +347,14 @@ class Driver:
             return 0
         self.seen.add(trade_no)
         self.trades[trade_no] = trade
-        self.spawn(lambda: self.outbound(trade), f"outbound {trade_no}")
+        delay = self.starts.delay(asyncio.get_running_loop().time()) if self.starts else 0.0
+        self.spawn(lambda: self.outbound(trade, delay), f"outbound {trade_no}")
         return 1
 
-    async def outbound(self, trade: Trade) -> None:
+    async def outbound(self, trade: Trade, delay: float = 0.0) -> None:
         trade_no = str(trade["trade_no"])
+        if delay:
+            await asyncio.sleep(delay)  # the arrival schedule, not a wait for something
         async with self.outbound_slots:
             waybill = await self.carrier.create_waybill(self.mapper.waybill_request(trade))
             self.waybills[trade_no] = waybill
@@ -388,6 +452,7 @@ class CapacityResult:
                 self.fakes["cpu_seconds"] * 1000 / max(self.lifecycles, 1), 2
             ),
             "fakes_peak_rss_mib": round(self.fakes.get("max_rss_mib", 0.0), 1),
+            **{k: self.fakes[k] for k in ("traced_mib", "memory_holders") if k in self.fakes},
             "driver_cpu_share": round(self.driver["cpu_seconds"] / self.wall_seconds, 2)
             if self.wall_seconds
             else 0.0,
@@ -405,6 +470,7 @@ async def drive(
     seed: int = 7,
     profile: Path | None = None,
     pin_cpus: bool = True,
+    trace_memory: bool = False,
 ) -> CapacityResult:
     """Start the fakes in a child process and drive them; see the module docstring.
 
@@ -426,6 +492,7 @@ async def drive(
         *("serve", "--run-dir", str(run_dir), "--orders", str(orders), "--rate", str(rate)),
         *("--callback", callback.urls["callback"] + "/qimen/callback"),
         *("--seconds", str(seconds), "--seed", str(seed), "--pin" if pin_cpus else "--no-pin"),
+        *(["--trace-memory"] if trace_memory else []),
     ]
     child = subprocess.Popen(
         [*prefix, sys.executable, "-m", "load.bench.capacity", *serve_args],
@@ -433,7 +500,8 @@ async def drive(
     )
     try:
         ready = await wait_ready(run_dir / "ready.json", child)
-        driver = Driver(ready["endpoints"])
+        starts = PoissonStarts(rate / 60.0, seed) if rate else None
+        driver = Driver(ready["endpoints"], starts=starts)
         holder["app"] = driver.callback_app()
         fakes_cpu_before = ready["cpu_seconds"]
         driver_cpu_before = usage()["cpu_seconds"]
@@ -507,17 +575,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--callback", default="")
     parser.add_argument("--profile", type=Path, default=None, help="py-spy collapsed stacks here")
     parser.add_argument("--pin", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--trace-memory", action="store_true", help="name what holds the fakes' memory (slow)"
+    )
     args = parser.parse_args(argv)
     if args.role == "serve":
         if args.pin:
             pin(FAKES_CPU)
         run_async(
-            serve(args.run_dir, args.callback, args.orders, args.rate, args.seconds, args.seed)
+            serve(
+                args.run_dir,
+                args.callback,
+                args.orders,
+                args.rate,
+                args.seconds,
+                args.seed,
+                args.trace_memory,
+            )
         )
         return 0
     run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="ecomock-capacity-"))
     result = run_async(
-        drive(run_dir, args.orders, args.rate, args.seconds, args.seed, args.profile, args.pin)
+        drive(
+            run_dir,
+            args.orders,
+            args.rate,
+            args.seconds,
+            args.seed,
+            args.profile,
+            args.pin,
+            args.trace_memory,
+        )
     )
     print(json.dumps(result.figures(), indent=2, ensure_ascii=False))
     return 1 if result.errors else 0

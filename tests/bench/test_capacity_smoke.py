@@ -7,12 +7,15 @@ across the five fakes, with the calls counted per endpoint. The figures at scale
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
+import statistics
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
-from load.bench.capacity import drive
+from load.bench.capacity import PoissonStarts, drive, memory_holders
 
 ORDERS = 60
 
@@ -46,3 +49,37 @@ async def test_every_order_completes_its_lifecycle(tmp_path: Path) -> None:
     assert (
         oms.execute("SELECT count(*) FROM orders WHERE trade_status = 95").fetchone()[0] == ORDERS
     )
+
+
+def test_the_rate_mode_starts_orders_as_a_poisson_process() -> None:
+    """Trades found by one poll start an exponential gap apart, not all at once."""
+    starts = PoissonStarts(50.0, seed=3)
+    delays = [starts.delay(now=100.0) for _ in range(4000)]  # one poll found them all
+    gaps = [later - earlier for earlier, later in itertools.pairwise(delays)]
+
+    assert all(gap > 0 for gap in gaps)
+    mean = statistics.fmean(gaps)
+    assert mean == pytest.approx(1 / 50.0, rel=0.1)
+    # Exponential gaps: the standard deviation equals the mean (a fixed pacing would give 0).
+    assert statistics.pstdev(gaps) == pytest.approx(mean, rel=0.15)
+    # A poll that comes after the schedule has run dry starts from its own time.
+    assert 0 < starts.delay(now=starts.next_start + 60.0) < 1.0
+
+
+def hold() -> list[str]:
+    return [str(n) * 20 for n in range(50_000)]
+
+
+def test_memory_holders_names_the_line_that_holds_memory() -> None:
+    tracemalloc.start()
+    try:
+        held = hold()
+        snapshot = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    holders = memory_holders(snapshot, top=3)
+
+    line = f"tests/bench/test_capacity_smoke.py:{hold.__code__.co_firstlineno + 1}"
+    assert holders[0]["line"] == line
+    assert holders[0]["blocks"] >= len(held)
+    assert holders[0]["mib"] >= 50_000 * 20 / 2**20
