@@ -23,8 +23,10 @@ polls find them in). `--trace-memory` names the source lines holding the fakes' 
 
 from __future__ import annotations
 
+import _sqlite3
 import argparse
 import asyncio
+import ctypes
 import json
 import os
 import random
@@ -124,6 +126,15 @@ def usage() -> dict[str, float]:
 # ---------------------------------------------------------------------------- the fakes
 
 
+def sqlite_memory_mib() -> dict[str, float]:
+    """SQLite's own heap (page caches, statements), which tracemalloc does not see."""
+    library = ctypes.CDLL(_sqlite3.__file__)  # dlsym searches the libsqlite3 it links
+    used, highwater = library.sqlite3_memory_used, library.sqlite3_memory_highwater
+    used.restype = highwater.restype = ctypes.c_int64
+    highwater.argtypes = [ctypes.c_int]
+    return {"current": used() / 2**20, "peak": highwater(0) / 2**20}
+
+
 def memory_holders(snapshot: tracemalloc.Snapshot, top: int = 12) -> list[dict[str, Any]]:
     """The source lines whose allocations are still alive, largest first (MiB, blocks)."""
     result = []
@@ -137,6 +148,23 @@ def memory_holders(snapshot: tracemalloc.Snapshot, top: int = 12) -> list[dict[s
         where = f"{name}:{frame.lineno}"
         result.append({"line": where, "mib": round(stat.size / 2**20, 2), "blocks": stat.count})
     return result
+
+
+async def watch_peak(at_peak: dict[str, Any], every_seconds: float = 0.5) -> None:
+    """Keep in `at_peak` the holders at the highest traced memory seen so far.
+
+    Memory a run needs only for a while (queues, requests in flight) is gone by its end;
+    the peak is what sets the process's resident size. Sampled: a new snapshot is taken
+    only when the traced memory has grown a tenth past the last one's.
+    """
+    highest = 0
+    while True:  # cancelled when the fakes stop
+        current = tracemalloc.get_traced_memory()[0]
+        if current > highest * 1.1:
+            highest = current
+            at_peak["traced_mib"] = round(current / 2**20, 1)
+            at_peak["holders"] = memory_holders(tracemalloc.take_snapshot())
+        await asyncio.sleep(every_seconds)
 
 
 async def serve(
@@ -172,18 +200,23 @@ async def serve(
             "placing_seconds": time.perf_counter() - started,
             **usage(),
         }
-        if trace_memory:
-            placed = tracemalloc.get_traced_memory()
-            ready["placed_traced_mib"] = {"current": placed[0] / 2**20, "peak": placed[1] / 2**20}
-            ready["placed_memory_holders"] = memory_holders(tracemalloc.take_snapshot())
         (run_dir / "ready.json").write_bytes(orjson.dumps(ready))
+        at_peak: dict[str, Any] = {}
+        watcher = asyncio.create_task(watch_peak(at_peak)) if trace_memory else None
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-        stats: dict[str, Any] = {**usage(), "pushes_in_flight": eco.pushes_in_flight}
+        if watcher:
+            watcher.cancel()
+        stats: dict[str, Any] = {
+            **usage(),
+            "pushes_in_flight": eco.pushes_in_flight,
+            "sqlite_mib": sqlite_memory_mib(),
+        }
         if trace_memory:
             # Taken while the fakes still hold their state: what a long run keeps alive.
             current, peak = tracemalloc.get_traced_memory()
             stats["traced_mib"] = {"current": current / 2**20, "peak": peak / 2**20}
             stats["memory_holders"] = memory_holders(tracemalloc.take_snapshot())
+            stats["memory_at_peak"] = at_peak
     (run_dir / "stats.json").write_bytes(orjson.dumps(stats))
 
 
@@ -452,7 +485,12 @@ class CapacityResult:
                 self.fakes["cpu_seconds"] * 1000 / max(self.lifecycles, 1), 2
             ),
             "fakes_peak_rss_mib": round(self.fakes.get("max_rss_mib", 0.0), 1),
-            **{k: self.fakes[k] for k in ("traced_mib", "memory_holders") if k in self.fakes},
+            "fakes_sqlite_mib": self.fakes.get("sqlite_mib"),
+            **{
+                k: self.fakes[k]
+                for k in ("traced_mib", "memory_holders", "memory_at_peak")
+                if k in self.fakes
+            },
             "driver_cpu_share": round(self.driver["cpu_seconds"] / self.wall_seconds, 2)
             if self.wall_seconds
             else 0.0,
