@@ -191,15 +191,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     summary: dict[str, Any] = {"machine": machine(), "started": time.strftime("%F %T")}
+    failed = []
     for part in args.only or PARTS:
         started = time.perf_counter()
-        summary[part] = RUNNERS[part](args.quick)
+        try:
+            summary[part] = RUNNERS[part](args.quick)
+        except Exception as exc:  # one broken part must not cost the others' figures
+            summary[part] = {"error": f"{type(exc).__name__}: {exc}"}
+        if summary[part].get("error") or summary[part].get("exit_code", 0):
+            failed.append(part)
         summary[part]["bench_seconds"] = round(time.perf_counter() - started, 1)
     SUMMARY.parent.mkdir(exist_ok=True)
     SUMMARY.write_text(json.dumps(summary, indent=2, ensure_ascii=False))
     print("\n=== summary (also in runs/bench-summary.json) ===")
     print(json.dumps(summary, indent=2, ensure_ascii=False))
-    return 0
+    if failed:
+        print(f"\nparts that failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

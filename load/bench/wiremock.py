@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,7 @@ from fake_systems.wms import qimen_xml
 from load.bench.capacity import DRIVER_CPU, FAKES_CPU, bench_scenario, peer_clients, pin
 from simulator.cli import run_async  # uvloop, as `ecomock run` serves the fakes
 from simulator.demand import DemandModel
-from simulator.runner import serve_fakes
+from simulator.runner import LiveFakes, serve_fakes
 
 TOOLS = Path(".bench-tools")
 LUA = Path(__file__).with_name("signed_requests.lua")
@@ -70,12 +70,18 @@ def wrk_binary() -> str:
     return path
 
 
-def request_lines(qimen: QimenClient, trade: Trade, prefix: str, count: int) -> Iterator[str]:
-    """`path?query<TAB>body` per request: fresh code, signed as the connector signs."""
+def request_lines(
+    qimen: QimenClient, trade: Trade, prefix: str, count: int, waybill: Callable[[str], str]
+) -> Iterator[str]:
+    """`path?query<TAB>body` per request: fresh code, signed as the connector signs.
+
+    `waybill(code)` gives each order a number the carrier really issued for its owner (the
+    WMS refuses any other), as the connector's Kdniao 1007 would.
+    """
     mapper = TradeMapper()
     for i in range(count):
         code = f"{prefix}{i:09d}"
-        body = mapper.delivery_order_xml(trade, code, f"SF{i:012d}")
+        body = mapper.delivery_order_xml(trade, code, waybill(code))
         query = str(httpx.QueryParams(qimen.signed_params(CREATE_METHOD, body)))
         yield f"{PATH}?{query}\t{body}"
 
@@ -148,6 +154,34 @@ async def start_wiremock(workdir: Path, stub_body: bytes, content_type: str) -> 
     return process, url
 
 
+async def sample_create(
+    fakes: LiveFakes,
+) -> tuple[QimenClient, Trade, Callable[[str], str], httpx.Response]:
+    """One real deliveryorder.create of a paid trade, as the connector would send it.
+
+    Gives what the bench needs to make more of them (the signed client, the trade, a waybill
+    issuer) and the fake's answer, which WireMock's stub then serves byte for byte.
+    """
+    e: dict[str, Any] = fakes.endpoints
+    async with httpx.AsyncClient(timeout=30) as http:
+        oms, _, qimen, _ = peer_clients(e, [HttpxClient(http)])
+        clock = await oms.clock()
+        # Windows end before the OMS's now, to the second: look a minute ahead.
+        ahead = clock.now + timedelta(minutes=1)
+        trade = (await oms.query_paid(clock.run_start, ahead, 0)).trades[0]
+        carrier = fakes.ecosystem.carrier
+
+        def waybill(code: str) -> str:
+            owner = str(trade["owner_code"])
+            return carrier.issue_waybill(code, str(trade["logistics_code"]), owner)
+
+        target, body = next(request_lines(qimen, trade, "SAMPLE", 1, waybill)).split("\t")
+        answer = await http.post(e["wms"]["url"] + target, content=body.encode())
+        if qimen_xml.response_flag(answer.content) != "success":
+            raise RuntimeError(f"the sample create failed: {answer.text}")
+    return qimen, trade, waybill, answer
+
+
 async def compare(seconds: float, warmup: float, connections: int, threads: int) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="ecomock-wiremock-"))
     (workdir / "wiremock").mkdir()
@@ -157,24 +191,13 @@ async def compare(seconds: float, warmup: float, connections: int, threads: int)
         fakes.clock.start()
         model = DemandModel(fakes.world, scenario.demand, 7)
         fakes.ecosystem.oms.create_paid_order(model.next_trade())
+        qimen, trade, waybill, answer = await sample_create(fakes)
         e: dict[str, Any] = fakes.endpoints
-        async with httpx.AsyncClient(timeout=30) as http:
-            oms, _, qimen, _ = peer_clients(e, [HttpxClient(http)])
-            clock = await oms.clock()
-            # Windows end before the OMS's now, to the second: look a minute ahead.
-            ahead = clock.now + timedelta(minutes=1)
-            trade = (await oms.query_paid(clock.run_start, ahead, 0)).trades[0]
-            # The stub serves exactly what ecomock answered for one real create.
-            sample = next(request_lines(qimen, trade, "SAMPLE", 1))
-            target, body = sample.split("\t")
-            answer = await http.post(e["wms"]["url"] + target, content=body.encode())
-            if qimen_xml.response_flag(answer.content) != "success":
-                raise RuntimeError(f"the sample create failed: {answer.text}")
         count = int(MAX_RATE_PER_SECOND * seconds)
         files = {}
         for name, prefix, n in (("warm", "W", count // 2), ("measure", "M", count)):
             files[name] = workdir / f"{name}.txt"
-            write_requests(files[name], request_lines(qimen, trade, prefix, n))
+            write_requests(files[name], request_lines(qimen, trade, prefix, n, waybill))
         wiremock, wiremock_url = await start_wiremock(
             workdir, answer.content, answer.headers.get("content-type", qimen_xml.CONTENT_TYPE)
         )
