@@ -26,14 +26,10 @@ def kdniao_data_sign(request_data: str, api_key: str) -> str:
 
 
 def wdt_sign(secret: str, params: Mapping[str, str]) -> str:
-    """The OMS sign: parameters but `sign` sorted by name, each `LL-name:LLLL-value`, joined by
-    `;`, the secret appended, md5 lower hex (docs/protocols/oms.md)."""
-    parts = [
-        f"{len(key):02d}-{key}:{len(str(params[key])):04d}-{params[key]}"
-        for key in sorted(params)
-        if key != "sign"
-    ]
-    return hashlib.md5((";".join(parts) + secret).encode()).hexdigest()
+    """旺店通旗舰版: lower hex md5(secret + k1v1k2v2… + secret), the parameters but `sign`
+    (with `body`, the body text) sorted by name (docs/protocols/oms.md)."""
+    joined = "".join(f"{key}{params[key]}" for key in sorted(params) if key != "sign")
+    return hashlib.md5(f"{secret}{joined}{secret}".encode()).hexdigest()
 
 
 def same_signature(received: str, expected: str) -> bool:

@@ -28,7 +28,9 @@ def _totp_seed() -> str:
 class OmsCredentials:
     sid: str = field(default_factory=lambda: "ecomock")
     app_key: str = field(default_factory=lambda: "oms_" + _token(6))
-    app_secret: str = field(default_factory=_token)
+    # As 旺店通旗舰版 issues it: `secret:salt`; clients split it at the first colon, sign with
+    # the secret and send the salt as a parameter (docs/protocols/oms.md).
+    app_secret: str = field(default_factory=lambda: f"{_token()}:{_token(4)}")
     owners: tuple[str, ...] = ()  # owner codes these may touch; () = every owner
 
 

@@ -84,7 +84,11 @@ class InvalidRequest(OmsError):
 
 
 class WindowTooLong(InvalidRequest):
-    """A query window longer than the 60 minutes the API allows."""
+    """A query window longer than the method allows (60 minutes, or 30 days for refunds)."""
+
+    def __init__(self, message: str, limit_text: str) -> None:
+        super().__init__(message)
+        self.limit_text = limit_text  # the limit as the real message writes it: 60分钟, 30天
 
 
 class UnknownTrade(OmsError):

@@ -358,7 +358,7 @@ class OmsService:
         self,
         start_time: str,
         end_time: str,
-        status: int | None = None,
+        status: int | Sequence[int] | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         page_no: int = 0,
         scope: OwnerScope = OwnerScope.EVERYONE,
@@ -374,8 +374,9 @@ class OmsService:
         where = "modified_sim >= ? AND modified_sim < ?"
         args: list[object] = [start, end]
         if status is not None:
-            where += " AND trade_status = ?"
-            args.append(status)
+            statuses = [status] if isinstance(status, int) else list(status)
+            where += f" AND trade_status IN ({','.join('?' * len(statuses))})"
+            args.extend(statuses)
         total, rows = self._page(
             "orders", where, args, scope, "modified_sim, trade_no", page_size, page_no
         )
@@ -871,7 +872,8 @@ def _window(start: tuple[str, str], end: tuple[str, str], longest: timedelta) ->
         raise InvalidRequest(f"{end[0]} is before {start[0]}")
     if last - first > longest:
         limit = f"{longest.days} days" if longest.days else f"{longest.seconds // 60} minutes"
-        raise WindowTooLong(f"{end[0]} - {start[0]} must not exceed {limit}")
+        text = f"{longest.days}天" if longest.days else f"{longest.seconds // 60}分钟"
+        raise WindowTooLong(f"{end[0]} - {start[0]} must not exceed {limit}", text)
     return format_qimen_time(first), format_qimen_time(last)
 
 

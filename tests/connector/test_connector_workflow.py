@@ -209,7 +209,7 @@ async def test_erp_logs_in_again_when_the_context_is_lost(peers: Peers4, http: H
 async def test_oms_state_conflict_is_permanent(
     peers: Peers4, http: HttpClient, store: StateStore
 ) -> None:
-    conflict = httpx.Response(200, json={"status": 2002, "message": "cannot ship"})
+    conflict = httpx.Response(200, json={"status": 100, "message": "cannot ship"})
     peers.script("sales.LogisticsSync.update", conflict)
     workflow = make_workflow(store, http)
     await place_order(store, workflow)

@@ -28,7 +28,7 @@ CHINA = ZoneInfo("Asia/Shanghai")
 TRADE_NO = "2026111000000001"
 # 60 simulated seconds last 10 ms: the graded schedule runs in a blink.
 FAST = RetryPolicy(time_scale=6000.0)
-OMS_SECRET, WMS_SECRET, API_KEY = "oms-secret", "wms-secret", "kd-key"
+OMS_SECRET, WMS_SECRET, API_KEY = "oms-secret:oms-salt", "wms-secret", "kd-key"
 
 
 def make_trade(trade_no: str = "2026111000000001", **overrides: Any) -> dict[str, Any]:
@@ -83,9 +83,9 @@ def make_trade(trade_no: str = "2026111000000001", **overrides: Any) -> dict[str
 
 
 def wdt_md5(secret: str, params: dict[str, str]) -> str:
-    """The OMS's documented scheme, re-derived: `LL-name:LLLL-value` joined by `;`, + secret."""
-    parts = [f"{len(k):02d}-{k}:{len(v):04d}-{v}" for k, v in sorted(params.items()) if k != "sign"]
-    return hashlib.md5((";".join(parts) + secret).encode()).hexdigest()
+    """旺店通旗舰版, re-derived from the public clients: md5(secret + sorted k+v + secret)."""
+    joined = "".join(k + v for k, v in sorted(params.items()) if k != "sign")
+    return hashlib.md5((secret + joined + secret).encode()).hexdigest()
 
 
 class Peers4:
@@ -142,17 +142,19 @@ class Peers4:
             )
         params = dict(request.url.params)
         body = request.content.decode()
-        assert params["sign"] == wdt_md5(OMS_SECRET, {**params, "body": body})
-        business = orjson.loads(body)
+        secret, salt = OMS_SECRET.split(":")
+        assert params["salt"] == salt
+        assert params["sign"] == wdt_md5(secret, {**params, "body": body})
+        [business] = orjson.loads(body)  # the positional arguments: one params object
         self.oms_bodies.append(business)
         if op == "sales.TradeQuery.queryWithDetail":
             start, end = business["start_time"], business["end_time"]
+            size, page = int(params["page_size"]), int(params["page_no"])
             window = [t for t in self.trades if start <= t["modified"] < end]
-            self.windows.append((start, end, business["page_no"]))
-            size, page = business["page_size"], business["page_no"]
+            self.windows.append((start, end, page))
             data = {"total_count": len(window), "order": window[page * size : (page + 1) * size]}
-            return httpx.Response(200, json={"status": 0, "message": "ok", "data": data})
-        return httpx.Response(200, json={"status": 0, "message": "ok", "data": {}})
+            return httpx.Response(200, json={"status": 0, "data": data})
+        return httpx.Response(200, json={"status": 0, "data": {}})
 
     def _wms(self, request: httpx.Request, op: str) -> httpx.Response:
         params = dict(request.url.params)

@@ -1,4 +1,4 @@
-"""OMS test helpers: credentials, method names, a reference signer, a signed caller, trades."""
+"""OMS test helpers: credentials, method names, 旗舰版 and 企业版 signers, a caller, trades."""
 
 from __future__ import annotations
 
@@ -13,28 +13,67 @@ from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
 from simulator.world import NewTrade, NewTradeLine, World
 
-CREDS = OmsCredentials(sid="ecomock", app_key="oms_test", app_secret="s3cr3t")
+CREDS = OmsCredentials(sid="ecomock", app_key="oms_test", app_secret="s3cr3t:s4lt")
 QUERY = "sales.TradeQuery.queryWithDetail"
 SYNC = "sales.LogisticsSync.update"
 TRACE = "sales.LogisticsTrace.upload"
 WINDOW = {"start_time": "2026-11-10 20:00:00", "end_time": "2026-11-10 21:00:00"}
 PUSH = "sales.RawTrade.pushSelf"
+STOCK = "wms.StockSpec.push"
+# Methods that take the pager in the query string (and refuse a call without it).
+PAGED = frozenset(
+    {
+        QUERY,
+        "aftersales.refund.Refund.search",
+        "sales.LogisticsSync.getSyncListExt",
+        "setting.Shop.queryShop",
+        "setting.Warehouse.queryWarehouse",
+    }
+)
+PAGER = ("page_size", "page_no", "calc_total")
+# 旺店通旗舰版 timestamps count from 2012-01-01 00:00:00 (Unix 1325347200).
+EPOCH_2012 = 1325347200
 TENANT_A = OmsCredentials(
-    sid="ecomock-a", app_key="oms_a", app_secret="secret-a", owners=("OWNER-A",)
+    sid="ecomock-a", app_key="oms_a", app_secret="secret-a:salt-a", owners=("OWNER-A",)
 )
 TENANT_B = OmsCredentials(
-    sid="ecomock-b", app_key="oms_b", app_secret="secret-b", owners=("OWNER-B",)
+    sid="ecomock-b", app_key="oms_b", app_secret="secret-b:salt-b", owners=("OWNER-B",)
 )
 
 
 def reference_sign(secret: str, params: dict[str, str]) -> str:
-    """Re-derived from docs/protocols/oms.md, so the fake and signing.py cannot share a mistake."""
+    """旗舰版 sign re-derived from the public clients (PHP-WESTNG `makeSign`, DENO-WAYWAKE
+    `buildSign`): md5(secret + sorted name+value pairs + secret), so the fake and signing.py
+    cannot share a mistake."""
+    joined = "".join(name + str(params[name]) for name in sorted(params) if name != "sign")
+    return hashlib.md5((secret + joined + secret).encode("utf-8")).hexdigest()
+
+
+def qyb_sign(secret: str, params: dict[str, str]) -> str:
+    """The 企业版 scheme (`LL-name:LLLL-value;…` + appsecret): what a wrong-edition client sends."""
     text = ";".join(
         "%02d-%s:%04d-%s" % (len(name), name, len(params[name]), params[name])  # noqa: UP031
         for name in sorted(params)
         if name != "sign"
     )
     return hashlib.md5((text + secret).encode("utf-8")).hexdigest()
+
+
+def positional(method: str, body: Any) -> tuple[Any, dict[str, str]]:
+    """A test's business object as 旗舰版 arguments, and the pager it named.
+
+    A list is sent as it is (already positional). A push `{shop_no, trade_list}` becomes
+    `[shop_no, trade_list]`, a stock push `{stock_list}` becomes `[stock_list]`, any other
+    object `[params]` with `page_size`/`page_no`/`calc_total` moved to the query string.
+    """
+    if not isinstance(body, dict):
+        return body, {}
+    if method == PUSH and set(body) <= {"shop_no", "trade_list"}:
+        return [body.get("shop_no"), body.get("trade_list")], {}
+    if method == STOCK and set(body) == {"stock_list"}:
+        return [body["stock_list"]], {}
+    pager = {name: str(body[name]) for name in PAGER if name in body}
+    return [{k: v for k, v in body.items() if k not in PAGER}], pager
 
 
 async def call(
@@ -49,19 +88,32 @@ async def call(
     overrides: dict[str, str] | None = None,
     drop: tuple[str, ...] = (),
     raw: bytes | None = None,
+    paged: bool | None = None,
 ) -> httpx.Response:
-    """A wdt call to /openapi signed with `creds`; the keywords build wrong ones on purpose."""
-    content = raw if raw is not None else orjson.dumps(body)
+    """A 旗舰版 call to /openapi signed with `creds` as the public clients sign it.
+
+    `body` goes through `positional`; a paged method gets `page_size=40&page_no=0` unless the
+    body names its pager or `paged=False`. `timestamp` is the wire value (seconds since
+    2012-01-01). The keywords build wrong calls on purpose.
+    """
+    args, pager = positional(method, body)
+    content = raw if raw is not None else orjson.dumps(args)
+    secret_part, salt = creds.app_secret.partition(":")[::2]
     params = {
         "sid": creds.sid,
         "key": creds.app_key,
+        "salt": salt,
         "method": method,
-        "timestamp": str(int(clock.wall()) if timestamp is None else timestamp),
+        "timestamp": str(int(clock.wall()) - EPOCH_2012 if timestamp is None else timestamp),
         "v": "1.0",
     }
+    if paged or (paged is None and method in PAGED):
+        params.update({"page_size": "40", "page_no": "0", **pager})
+    else:
+        params.update(pager)
     params.update(overrides or {})
     signed = {**params, "body": content.decode("utf-8", errors="replace")}
-    params["sign"] = reference_sign(creds.app_secret if secret is None else secret, signed)
+    params["sign"] = reference_sign(secret_part if secret is None else secret, signed)
     for name in drop:
         params.pop(name, None)
     return await client.post(

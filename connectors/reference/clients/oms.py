@@ -1,4 +1,4 @@
-"""旺店通-style OMS client: signed `/openapi` calls, the trade query, shipping and trace uploads."""
+"""旺店通旗舰版 OMS client: signed `/openapi` calls, the trade query, shipping and trace uploads."""
 
 from __future__ import annotations
 
@@ -18,10 +18,16 @@ from connectors.reference.signing import wdt_sign
 SYSTEM = "oms"
 CHINA = ZoneInfo("Asia/Shanghai")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-PAGE_SIZE = 100  # the API's maximum
+PAGE_SIZE = 100  # the fake's maximum (the doc advises below 200)
+# 旗舰版 timestamps count seconds from 2012-01-01 00:00:00 (Unix 1325347200).
+EPOCH_2012 = 1325347200
 
-# `status` codes worth retrying: a stale timestamp (our clock drifted) and server trouble.
-RETRYABLE_CODES = frozenset({1300, 9999})
+# `status` codes worth retrying: 7, a stale timestamp (our clock drifted); 99, server trouble.
+RETRYABLE_CODES = frozenset({7, 99})
+# Status 100 is every business refusal; only these messages (the per-minute call and
+# concurrency limits) say "later", as the public PHP client's shouldRetry() reads them.
+RATE_LIMIT_STATUS = 100
+RATE_LIMIT_MESSAGES = ("超过每分钟最大调用频率限制", "超过每分钟最大并发次数限制")
 
 
 def parse_time(text: str) -> datetime:
@@ -51,7 +57,8 @@ class TradePage:
 
 
 class OmsClient:
-    """Calls `POST {url}/openapi?sid&key&method&timestamp&v&sign` with a JSON body."""
+    """Calls `POST {url}/openapi?sid&key&salt&method&timestamp&v[&page_size&page_no]&sign`
+    with the body a JSON array of the method's positional arguments (旗舰版)."""
 
     def __init__(
         self, client: HttpClient, url: str, sid: str, app_key: str, app_secret: str
@@ -60,28 +67,40 @@ class OmsClient:
         self.url = url
         self.sid = sid
         self.app_key = app_key
-        self.app_secret = app_secret
+        # 旺店通 issues the appsecret as `secret:salt`: sign with the one, send the other.
+        self.secret, _, self.salt = app_secret.partition(":")
 
-    def signed_params(self, method: str, body: str, timestamp: int | None = None) -> dict[str, str]:
+    def signed_params(
+        self,
+        method: str,
+        body: str,
+        timestamp: int | None = None,
+        pager: tuple[int, int] | None = None,
+    ) -> dict[str, str]:
         """The query string of one call; the sign covers the body under the name `body`."""
+        unix = int(time.time()) if timestamp is None else timestamp
         params = {
             "sid": self.sid,
             "key": self.app_key,
+            "salt": self.salt,
             "method": method,
-            "timestamp": str(int(time.time()) if timestamp is None else timestamp),
+            "timestamp": str(unix - EPOCH_2012),
             "v": "1.0",
         }
-        params["sign"] = wdt_sign(self.app_secret, {**params, "body": body})
+        if pager is not None:
+            params.update(page_size=str(pager[0]), page_no=str(pager[1]), calc_total="1")
+        params["sign"] = wdt_sign(self.secret, {**params, "body": body})
         return params
 
-    async def call(self, method: str, business: dict[str, Any]) -> Any:
-        """One call; returns `data`, raises on transport failure or a non-zero `status`."""
-        body = orjson.dumps(business).decode()
+    async def call(self, method: str, *args: Any, pager: tuple[int, int] | None = None) -> Any:
+        """One call with positional `args`; the answer, raises on transport failure or a
+        non-zero `status`."""
+        body = orjson.dumps(list(args)).decode()
         response = await post(
             self.client,
             SYSTEM,
             f"{self.url}/openapi",
-            params=self.signed_params(method, body),
+            params=self.signed_params(method, body, pager=pager),
             content=body.encode(),
             headers={"Content-Type": "application/json; charset=utf-8"},
         )
@@ -94,7 +113,10 @@ class OmsClient:
             return answer.get("data")
         reason = answer.get("message") if isinstance(answer, dict) else answer
         message = f"{method}: status {status}: {reason}"
-        if status in RETRYABLE_CODES:
+        throttled = status == RATE_LIMIT_STATUS and any(
+            text in str(reason) for text in RATE_LIMIT_MESSAGES
+        )
+        if status in RETRYABLE_CODES or throttled:
             raise RetryableError(SYSTEM, message)
         raise PermanentError(SYSTEM, message)
 
@@ -110,13 +132,8 @@ class OmsClient:
         """One page of status-30 trades with start <= modified < end."""
         data = await self.call(
             "sales.TradeQuery.queryWithDetail",
-            {
-                "start_time": format_time(start),
-                "end_time": format_time(end),
-                "status": 30,
-                "page_size": PAGE_SIZE,
-                "page_no": page_no,
-            },
+            {"start_time": format_time(start), "end_time": format_time(end), "status": "30"},
+            pager=(PAGE_SIZE, page_no),
         )
         if not isinstance(data, dict):
             raise RetryableError(SYSTEM, "query answer without data")

@@ -23,7 +23,7 @@ CREDENTIAL_NAMES = {
 # One real path per system, called without a valid signature or login: each must answer
 # its protocol's own refusal, never a 500 (compared with blanks removed).
 UNSIGNED_CALLS = {
-    "oms": ("POST", "/openapi?method=sales.TradeQuery.queryWithDetail", '"status":1001'),
+    "oms": ("POST", "/openapi?method=sales.TradeQuery.queryWithDetail", '"status":1,'),
     "wms": (
         "POST",
         "/router/qimen/service?method=taobao.qimen.deliveryorder.create",

@@ -156,11 +156,11 @@ def raw_trade_spec(oms: OmsService, oid: str) -> str:
 @pytest.mark.parametrize(
     ("body", "code"),
     [
-        ({"modified_from": "2026-11-01 00:00:00", "modified_to": "2026-12-01 00:00:01"}, 1501),
-        ({"modified_from": "2026-11-01 00:00:00"}, 1500),
-        ({"modified_from": "2026-11-02 00:00:00", "modified_to": "2026-11-01 00:00:00"}, 1500),
-        ({**MONTH, "page_no": -1}, 1500),
-        ({**MONTH, "type": "return"}, 1500),
+        ({"modified_from": "2026-11-01 00:00:00", "modified_to": "2026-12-01 00:00:01"}, 100),
+        ({"modified_from": "2026-11-01 00:00:00"}, 100),
+        ({"modified_from": "2026-11-02 00:00:00", "modified_to": "2026-11-01 00:00:00"}, 100),
+        ({**MONTH, "page_no": -1}, 100),
+        ({**MONTH, "type": "return"}, 100),
     ],
 )
 async def test_refund_search_refusals(
@@ -179,9 +179,10 @@ async def test_sync_list_holds_paid_unshipped_trades(
     a1, a2, b1 = (trade_no_of(oms, tid) for tid in ("A1", "A2", "B1"))
     oms.sync_logistics(a2, "SF", "SF2")
     oms.cancel_order(b1)
-    got = await data(client, clock, SYNC_LIST, {})
-    assert got["total_count"] == 1
-    [entry] = got["trades"]
+    got = (await call(client, clock, SYNC_LIST, {})).json()
+    # Flat, as documented: `total` beside `status`, `data` the list.
+    assert (got["status"], got["total"]) == (0, 1)
+    [entry] = got["data"]
     row = oms.conn.execute(
         "SELECT warehouse_no, logistics_code FROM orders WHERE trade_no = ?", (a1,)
     ).fetchone()
@@ -196,10 +197,11 @@ async def test_sync_list_holds_paid_unshipped_trades(
         "oids": ["A1-a", "A1-b"],
     }
     oms.push_raw_trades("TM-B", [raw_trade(world, "B2")])
-    assert (await data(client, clock, SYNC_LIST, {"shop_no": "TM-B"}))["total_count"] == 1
-    assert (await data(client, clock, SYNC_LIST, {}, creds=TENANT_A))["total_count"] == 1
-    paged = await data(client, clock, SYNC_LIST, {"page_size": 1, "page_no": 1})
-    assert paged["total_count"] == 2 and len(paged["trades"]) == 1
+    tm_b = (await call(client, clock, SYNC_LIST, {"shop_no": "TM-B"})).json()
+    assert tm_b["total"] == 1
+    assert (await call(client, clock, SYNC_LIST, {}, creds=TENANT_A)).json()["total"] == 1
+    paged = (await call(client, clock, SYNC_LIST, {"page_size": 1, "page_no": 1})).json()
+    assert paged["total"] == 2 and len(paged["data"]) == 1
 
 
 # ---------------------------------------------------------------- stock and master data
@@ -228,9 +230,9 @@ async def test_stock_push_is_stored_and_replaced(
         [],
     ):
         answer = (await call(client, clock, STOCK, {"stock_list": bad})).json()
-        assert answer["status"] == 1500
+        assert answer["status"] == 100
     forbidden = (await call(client, clock, STOCK, {"stock_list": first}, creds=TENANT_A)).json()
-    assert forbidden["status"] == 1102
+    assert forbidden["status"] == 100
     assert [
         tuple(r) for r in oms.conn.execute("SELECT warehouse_no, spec_no, stock_num FROM stock")
     ] == [(wh, spec, 0)]
