@@ -6,7 +6,9 @@ connector's extension point: a variant subclasses it and overrides one method.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from lxml import etree
 
@@ -31,6 +33,27 @@ SENDER = {
     "ExpAreaName": "白云区",
     "Address": "太和镇物流园 1 号",
 }
+
+
+CHINA = ZoneInfo("Asia/Shanghai")
+# 旺店通 platform ids (integers) as Qimen's sourcePlatformCode; 1 is 淘宝, sub-platform 1 天猫.
+QIMEN_PLATFORMS = {3: "JD", 39: "PDD", 69: "DY", 75: "KS", 56: "XHS"}
+
+
+def receiver_area(trade: Trade) -> tuple[str, str, str]:
+    """Province, city and district names: 旗舰版 sends ids in `receiver_province`… and the
+    names in `receiver_area`, "省 市 区" separated by spaces."""
+    parts = str(trade.get("receiver_area") or "").split(" ")
+    parts += [""] * (3 - len(parts))
+    return parts[0], parts[1], " ".join(parts[2:]).strip()
+
+
+def china_time(value: object) -> str:
+    """`yyyy-MM-dd HH:mm:ss` China time of a 旗舰版 time: ms since the epoch, or text already."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        moment = datetime.fromtimestamp(value / 1000, CHINA)
+        return moment.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value or "")
 
 
 def line_details(trade: Trade) -> list[dict[str, Any]]:
@@ -86,6 +109,7 @@ class TradeMapper:
     def waybill_request(self, trade: Trade) -> dict[str, Any]:
         """Kdniao 1007 RequestData; OrderCode = trade_no, so a repeat returns the same waybill."""
         details = line_details(trade)
+        province, city, district = receiver_area(trade)
         return {
             "OrderCode": str(trade["trade_no"]),
             "ShipperCode": str(trade["logistics_code"]),
@@ -95,9 +119,9 @@ class TradeMapper:
             "Receiver": {
                 "Name": str(trade.get("receiver_name", "")),
                 "Mobile": str(trade.get("receiver_mobile", "")),
-                "ProvinceName": str(trade.get("receiver_province", "")),
-                "CityName": str(trade.get("receiver_city", "")),
-                "ExpAreaName": str(trade.get("receiver_district", "")),
+                "ProvinceName": province,
+                "CityName": city,
+                "ExpAreaName": district,
                 "Address": str(trade.get("receiver_address", "")),
             },
             "Commodity": [
@@ -121,8 +145,12 @@ class TradeMapper:
     # ---------------------------------------------------------------- WMS
 
     def source_platform_code(self, trade: Trade) -> str:
-        """The OMS already speaks Qimen's platform codes (TM, JD, DY)."""
-        return str(trade.get("platform_id") or trade.get("platform") or "OTHER")
+        """Qimen's platform code of 旺店通's integer `platform_id` (1 淘宝: TM for its
+        sub-platform 1 天猫, else TB; 3 JD; 69 DY; …; OTHER)."""
+        platform_id = int(trade.get("platform_id") or 0)
+        if platform_id == 1:
+            return "TM" if int(trade.get("sub_platform_id") or 0) == 1 else "TB"
+        return QIMEN_PLATFORMS.get(platform_id, "OTHER")
 
     def delivery_order_xml(self, trade: Trade, code: str, logistic_code: str) -> str:
         """The Qimen deliveryorder.create body."""
@@ -130,7 +158,7 @@ class TradeMapper:
         request = etree.Element("request")
         order = etree.SubElement(request, "deliveryOrder")
         pay_time = str(trade.get("pay_time") or "")
-        created = str(trade.get("trade_time") or pay_time)
+        created = china_time(trade.get("trade_time")) or pay_time
         _add(
             order,
             deliveryOrderCode=code,
@@ -157,13 +185,14 @@ class TradeMapper:
             detailAddress=SENDER["Address"],
         )
         receiver = etree.SubElement(order, "receiverInfo")
+        province, city, district = receiver_area(trade)
         _add(
             receiver,
             name=trade.get("receiver_name", ""),
             mobile=trade.get("receiver_mobile", ""),
-            province=trade.get("receiver_province", ""),
-            city=trade.get("receiver_city", ""),
-            area=trade.get("receiver_district", ""),
+            province=province,
+            city=city,
+            area=district,
             detailAddress=trade.get("receiver_address", ""),
         )
         lines = etree.SubElement(request, "orderLines")
@@ -171,7 +200,7 @@ class TradeMapper:
             _add(
                 etree.SubElement(lines, "orderLine"),
                 orderLineNo=detail["rec_id"],
-                sourceOrderCode=detail.get("src_tid") or trade.get("src_tid", ""),
+                sourceOrderCode=detail.get("src_tid") or trade.get("src_tids", ""),
                 ownerCode=trade["owner_code"],
                 itemCode=detail["spec_no"],
                 planQty=int(detail["num"]),

@@ -18,6 +18,39 @@ class TradeStatus(IntEnum):
 
 T = TypeVar("T")
 
+# 旺店通 platform ids (QJB-DOCS qjbguide_ptdmbb) of the world's platform codes, with the
+# sub-platform: 1 淘宝 (sub 1 天猫), 3 京东, 69 抖店; anything else 127 其他（自有商城）.
+PLATFORM_IDS: dict[str, tuple[int, int]] = {"TM": (1, 1), "JD": (3, 0), "DY": (69, 0)}
+OWN_MALL = (127, 0)
+
+
+def platform_ids(platform: str) -> tuple[int, int]:
+    """(platform_id, sub_platform_id) of a world platform code."""
+    return PLATFORM_IDS.get(platform, OWN_MALL)
+
+
+class SyncStatus(IntEnum):
+    """`sales.LogisticsSync.update` result codes (QJB-DOCS): synced, still to sync, failed."""
+
+    SYNCED = 0
+    RETRY = -100
+    FAILED = 2
+
+
+@dataclass(frozen=True)
+class SyncRecord:
+    """A logistics sync record: a shipped trade's waybill, waiting to reach the platform."""
+
+    sync_id: int
+    trade_no: str
+    tid: str
+    shop_no: str
+    platform: str
+    logistics_no: str
+    logistics_code: str
+    created: str
+
+
 # Kdniao-style trace state that means the parcel was signed for.
 TRACE_SIGNED = 3
 

@@ -32,29 +32,31 @@ OMS_SECRET, WMS_SECRET, API_KEY = "oms-secret:oms-salt", "wms-secret", "kd-key"
 
 
 def make_trade(trade_no: str = "2026111000000001", **overrides: Any) -> dict[str, Any]:
-    """A trade as the OMS query returns it: two lines, a discount and freight."""
+    """A trade as the 旗舰版 query returns it (numbers, ids, ms): two lines, a discount, freight."""
     trade: dict[str, Any] = {
         "trade_no": trade_no,
-        "src_tid": "TB99001",
-        "platform_id": "TM",
+        "src_tids": "TB99001",
+        "platform_id": 1,  # 淘宝, sub-platform 1 天猫
+        "sub_platform_id": 1,
         "shop_no": "TM-1",
         "owner_code": "OWNER1",
         "warehouse_no": "WH-GZ",
         "logistics_code": "ZTO",
         "trade_status": 30,
-        "trade_time": "2026-11-10 20:00:01",
+        "trade_time": 1794312001000,  # ms: 2026-11-10 20:00:01 China time
         "pay_time": "2026-11-10 20:00:05",
         "modified": "2026-11-10 20:00:05",
         "receiver_name": "张三",
         "receiver_mobile": "13900000000",
-        "receiver_province": "广东省",
-        "receiver_city": "深圳市",
-        "receiver_district": "南山区",
+        "receiver_province": 440000,
+        "receiver_city": 0,
+        "receiver_district": 0,
+        "receiver_area": "广东省 深圳市 南山区",
         "receiver_address": "科技园 <A&B> 座 1 号",
-        "goods_amount": "230.00",
-        "discount": "30.10",
-        "post_amount": "8.00",
-        "paid": "207.90",
+        "goods_amount": 230.0,
+        "discount": 30.1,
+        "post_amount": 8.0,
+        "paid": 207.9,
         "detail_list": [
             {
                 "rec_id": 11,
@@ -63,8 +65,8 @@ def make_trade(trade_no: str = "2026111000000001", **overrides: Any) -> dict[str
                 "spec_no": "SKU-A",
                 "goods_name": "杯子",
                 "num": 3,
-                "price": "10.00",
-                "share_amount": "25.10",
+                "price": 10.0,
+                "share_amount": 25.1,
             },
             {
                 "rec_id": 12,
@@ -73,8 +75,8 @@ def make_trade(trade_no: str = "2026111000000001", **overrides: Any) -> dict[str
                 "spec_no": "SKU-B",
                 "goods_name": "茶壶",
                 "num": 1,
-                "price": "200.00",
-                "share_amount": "174.80",
+                "price": 200.0,
+                "share_amount": 174.8,
             },
         ],
     }

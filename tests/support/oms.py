@@ -15,8 +15,10 @@ from simulator.world import NewTrade, NewTradeLine, World
 
 CREDS = OmsCredentials(sid="ecomock", app_key="oms_test", app_secret="s3cr3t:s4lt")
 QUERY = "sales.TradeQuery.queryWithDetail"
-SYNC = "sales.LogisticsSync.update"
-TRACE = "sales.LogisticsTrace.upload"
+SHIP = "ecomock.Trade.ship"  # ecomock's: 旺店通 hears of shipments from the warehouse
+TRACE = "ecomock.LogisticsTrace.upload"  # ecomock's: 旺店通 has no trace upload
+SYNC_ACK = "sales.LogisticsSync.update"
+SYNC_LIST = "sales.LogisticsSync.getSyncListExt"
 WINDOW = {"start_time": "2026-11-10 20:00:00", "end_time": "2026-11-10 21:00:00"}
 PUSH = "sales.RawTrade.pushSelf"
 STOCK = "wms.StockSpec.push"

@@ -140,13 +140,16 @@ class OmsClient:
         return TradePage(int(data.get("total_count") or 0), list(data.get("order") or []))
 
     async def mark_shipped(self, trade_no: str, logistics_code: str, logistics_no: str) -> None:
+        """The waybill to the OMS. ecomock's method: in production 旺店通 hears it from the
+        WMS (Qimen deliveryorder.confirm) and has no open method for it (docs/protocols/oms.md)."""
         await self.call(
-            "sales.LogisticsSync.update",
+            "ecomock.Trade.ship",
             {"trade_no": trade_no, "logistics_code": logistics_code, "logistics_no": logistics_no},
         )
 
     async def upload_trace(self, trade_no: str, logistics_no: str, state: int) -> None:
+        """The signed parcel to the OMS: ecomock's method, 旺店通 has no trace upload."""
         await self.call(
-            "sales.LogisticsTrace.upload",
+            "ecomock.LogisticsTrace.upload",
             {"trade_no": trade_no, "logistics_no": logistics_no, "state": state},
         )

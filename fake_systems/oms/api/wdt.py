@@ -43,12 +43,17 @@ from fake_systems.common.signing import (
 from fake_systems.common.wire import WireValueError, check_text, load_json, parse_int
 from fake_systems.oms.models import (
     Forbidden,
+    LineRefundStatus,
     OmsError,
     Refund,
+    SyncRecord,
     Trade,
     WindowTooLong,
+    platform_ids,
 )
+from fake_systems.oms.regions import NOT_SET, province_id
 from fake_systems.oms.service import OmsService
+from simulator.clock import parse_qimen_time
 
 SYSTEM = "oms"
 API_VERSION = "1.0"
@@ -85,8 +90,12 @@ MSG_STATUS_LIST = "状态应该是由逗号分隔开的整数数组"
 MSG_FORBIDDEN = "权限不足"
 
 METHOD_QUERY = "sales.TradeQuery.queryWithDetail"
-METHOD_LOGISTICS_SYNC = "sales.LogisticsSync.update"
-METHOD_TRACE_UPLOAD = "sales.LogisticsTrace.upload"
+METHOD_SYNC_ACK = "sales.LogisticsSync.update"
+# ecomock's own methods, named so nobody mistakes them for 旺店通's: in 旗舰版 the waybill
+# comes from the warehouse (its own module or a WMS's Qimen deliveryorder.confirm), and no
+# open method takes a logistics trace (docs/protocols/oms.md).
+METHOD_SHIP = "ecomock.Trade.ship"
+METHOD_TRACE_UPLOAD = "ecomock.LogisticsTrace.upload"
 METHOD_RAW_TRADE_PUSH = "sales.RawTrade.pushSelf"
 METHOD_REFUND_SEARCH = "aftersales.refund.Refund.search"
 METHOD_SYNC_LIST = "sales.LogisticsSync.getSyncListExt"
@@ -161,31 +170,58 @@ def read_body(raw: bytes) -> Any:
 # ---------------------------------------------------------------- wire shapes
 
 
+def yuan(cents: int) -> float:
+    """An amount as the JSON number 旗舰版 sends (Decimal(19,4) in the doc): 39799 -> 397.99.
+
+    Exact to the cent: the shortest float text of n/100 is the decimal n/100.
+    """
+    return cents / 100
+
+
+def epoch_ms(text: str) -> int:
+    """A simulated China time `yyyy-MM-dd HH:mm:ss` as milliseconds since the Unix epoch."""
+    return int(parse_qimen_time(text).timestamp()) * 1000
+
+
 def trade_to_wire(trade: Trade) -> dict[str, Any]:
-    """A stored trade as the query's `order` entry; amounts as yuan text."""
+    """A stored trade as the query's `order` entry, with 旗舰版's field types (QJB-DOCS
+    queryWithDetail): integer platform and area ids, `trade_time` in ms, amounts as numbers."""
+    platform_id, sub_platform_id = platform_ids(trade.platform)
+    src_tids = ",".join(sorted({line.src_tid for line in trade.lines} or {trade.src_tid}))
     return {
+        "trade_id": trade_id(trade.trade_no),
         "trade_no": trade.trade_no,
-        "src_tid": trade.src_tid,
-        "platform_id": trade.platform,
+        "src_tids": src_tids,
+        "platform_id": platform_id,
+        "sub_platform_id": sub_platform_id,
+        "shop_platform_id": platform_id,
         "shop_no": trade.shop_no,
         "owner_code": trade.owner_code,
         "warehouse_no": trade.warehouse_no,
         "logistics_code": trade.logistics_code,
         "logistics_no": trade.logistics_no or "",
         "trade_status": trade.trade_status,
-        "trade_time": trade.trade_time,
+        "trade_type": 1,  # 网店销售 (online shop sale)
+        "delivery_term": 1,  # 款到发货 (paid before shipment)
+        "refund_status": _trade_refund_status(trade),
+        "trade_time": epoch_ms(trade.trade_time),
         "pay_time": trade.pay_time,
         "modified": trade.modified,
+        "buyer_nick": trade.buyer_nick,
         "receiver_name": trade.receiver_name,
         "receiver_mobile": trade.receiver_mobile,
-        "receiver_province": trade.receiver_province,
-        "receiver_city": trade.receiver_city,
-        "receiver_district": trade.receiver_district,
+        "receiver_province": province_id(trade.receiver_province),
+        "receiver_city": NOT_SET,
+        "receiver_district": NOT_SET,
+        "receiver_area": " ".join(
+            (trade.receiver_province, trade.receiver_city, trade.receiver_district)
+        ),
         "receiver_address": trade.receiver_address,
-        "goods_amount": cents_to_text(trade.goods_cents),
-        "discount": cents_to_text(trade.discount_cents),
-        "post_amount": cents_to_text(trade.post_cents),
-        "paid": cents_to_text(trade.paid_cents),
+        "goods_amount": yuan(trade.goods_cents),
+        "discount": yuan(trade.discount_cents),
+        "post_amount": yuan(trade.post_cents),
+        "receivable": yuan(trade.paid_cents),
+        "paid": yuan(trade.paid_cents),
         "detail_list": [
             {
                 "rec_id": line.rec_id,
@@ -194,13 +230,49 @@ def trade_to_wire(trade: Trade) -> dict[str, Any]:
                 "spec_no": line.spec_no,
                 "goods_name": line.goods_name,
                 "num": line.num,
-                "price": cents_to_text(line.price_cents),
-                "share_amount": cents_to_text(line.share_cents),
+                "price": yuan(line.price_cents),
+                "share_amount": yuan(line.share_cents),
                 "refund_status": line.refund_status,
             }
             for line in trade.lines
         ],
     }
+
+
+def _trade_refund_status(trade: Trade) -> int:
+    """The trade's `refund_status`: 0 none, 1 applied, 2 partly refunded, 3 fully refunded."""
+    states = [line.refund_status for line in trade.lines]
+    refunded = sum(1 for state in states if state == LineRefundStatus.REFUNDED)
+    if refunded and refunded == len(states):
+        return 3
+    if refunded:
+        return 2
+    if any(state == LineRefundStatus.APPLIED for state in states):
+        return 1
+    return 0
+
+
+def sync_to_wire(record: SyncRecord) -> dict[str, Any]:
+    """A logistics sync record as getSyncListExt lists it (QJB-DOCS field names)."""
+    platform_id, _ = platform_ids(record.platform)
+    return {
+        "sync_id": record.sync_id,
+        "tid": record.tid,
+        "logistics_no": record.logistics_no,
+        "logistics_code": record.logistics_code,
+        "logistics_name": record.logistics_code,
+        "is_part_sync": 0,
+        "oids": "",
+        "trade_id": trade_id(record.trade_no),
+        "platform_id": platform_id,
+        "created": record.created,
+        "shop_no": record.shop_no,
+    }
+
+
+def trade_id(trade_no: str) -> int:
+    """The trade's integer id: the run-wide sequence inside its trade_no (date + 8 digits)."""
+    return int(trade_no[8:])
 
 
 def refund_to_wire(refund: Refund) -> dict[str, Any]:
@@ -314,7 +386,7 @@ def _query(
     }
 
 
-def _logistics_sync(
+def _ship(
     service: OmsService, args: list[Any], pager: Pager | None, scope: OwnerScope
 ) -> dict[str, Any]:
     params = _params(args)
@@ -374,25 +446,24 @@ def _sync_list(
 ) -> dict[str, Any]:
     params, page = _params(args), _pager(pager)
     result = service.logistics_sync_list(
-        _optional_text(params, "shop_no"), page.page_size, page.page_no, scope
+        _optional_text(params, "shop_no"),
+        page.page_size,
+        page.page_no,
+        scope,
+        tid=_optional_text(params, "tid"),
+        logistics_no=_optional_text(params, "logistics_no"),
     )
     # Flat, as the doc shows it: `total` beside `status`, `data` the list.
-    return {
-        "total": result.total_count,
-        "data": [
-            {
-                "trade_no": t.trade_no,
-                "tid": t.src_tid,
-                "shop_no": t.shop_no,
-                "platform_id": t.platform,
-                "warehouse_no": t.warehouse_no,
-                "logistics_code": t.logistics_code,
-                "pay_time": t.pay_time,
-                "oids": [line.src_oid for line in t.lines],
-            }
-            for t in result.items
-        ],
-    }
+    return {"total": result.total_count, "data": [sync_to_wire(r) for r in result.items]}
+
+
+def _sync_ack(
+    service: OmsService, args: list[Any], pager: Pager | None, scope: OwnerScope
+) -> dict[str, Any]:
+    if not isinstance(args[0], list):
+        raise WireError(ERR_PARAMS, MSG_ARG_TYPE)
+    # Per-entry failures come back with status 0, as error strings in `data`.
+    return {"data": service.acknowledge_syncs(args[0], scope)}
 
 
 def _stock_push(
@@ -419,7 +490,8 @@ def _shop_query(
         {
             "shop_no": shop.shop_no,
             "shop_name": shop.name,
-            "platform_id": shop.platform,
+            "platform_id": platform_ids(shop.platform)[0],
+            "sub_platform_id": platform_ids(shop.platform)[1],
             "owner_code": shop.owner_code,
         }
         for shop in service.shops(scope)
@@ -439,7 +511,8 @@ def _warehouse_query(
 
 METHODS: dict[str, MethodSpec] = {
     METHOD_QUERY: MethodSpec(_query, paged=True, min_args=1, max_args=1),
-    METHOD_LOGISTICS_SYNC: MethodSpec(_logistics_sync, paged=False, min_args=1, max_args=1),
+    METHOD_SHIP: MethodSpec(_ship, paged=False, min_args=1, max_args=1),
+    METHOD_SYNC_ACK: MethodSpec(_sync_ack, paged=False, min_args=1, max_args=1),
     METHOD_TRACE_UPLOAD: MethodSpec(_trace_upload, paged=False, min_args=1, max_args=1),
     METHOD_RAW_TRADE_PUSH: MethodSpec(_raw_trade_push, paged=False, min_args=2, max_args=2),
     METHOD_REFUND_SEARCH: MethodSpec(_refund_search, paged=True, min_args=1, max_args=1),

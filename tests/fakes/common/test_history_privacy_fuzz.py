@@ -212,7 +212,7 @@ def oms(make_context: Callable[[str], SystemContext], world: World) -> Iterator[
     data=st.data(),
     phone=PHONES,
     tree=TREES,
-    method=st.sampled_from((wdt.METHOD_RAW_TRADE_PUSH, wdt.METHOD_LOGISTICS_SYNC, "no.such")),
+    method=st.sampled_from((wdt.METHOD_RAW_TRADE_PUSH, wdt.METHOD_SHIP, "no.such")),
     signed=st.booleans(),
 )
 def test_oms(

@@ -267,7 +267,7 @@ async def test_the_php_client_runs_a_flow(
     )
     assert page["status"] == 0 and page["data"]["total_count"] == 1
     [order] = page["data"]["order"]
-    assert order["src_tid"] == "T-1"
+    assert order["src_tids"] == "T-1"
     none = await php.page_call(
         "sales.TradeQuery.queryWithDetail", (100, 0, False), {**window, "status": "95,110"}
     )
@@ -278,6 +278,17 @@ async def test_the_php_client_runs_a_flow(
         {"modified_from": "2026-11-01 00:00:00", "modified_to": "2026-11-30 00:00:00"},
     )
     assert refunds == {"total_count": 0, "order": []}
+    # The warehouse ships; the platform side pulls the logistics sync and acknowledges it,
+    # with the doc's own request example's shape (status as the string "0").
+    service.sync_logistics(order["trade_no"], "SF", "SF100")
+    syncs = await php.page_call("sales.LogisticsSync.getSyncListExt", (100, 0, True), {})
+    assert syncs["status"] == 0 and syncs["total"] == 1
+    [sync] = syncs["data"]
+    assert (sync["tid"], sync["logistics_no"], sync["platform_id"]) == ("T-1", "SF100", 1)
+    ack = [{"sync_id": sync["sync_id"], "error_msg": "", "status": "0"}]
+    assert await php.call("sales.LogisticsSync.update", ack) == []
+    left = await php.page_call("sales.LogisticsSync.getSyncListExt", (100, 0, True), {})
+    assert left["total"] == 0
     with pytest.raises(WdtErpException) as refused:
         await php.page_call(
             "sales.TradeQuery.queryWithDetail",

@@ -17,7 +17,7 @@ from tests.support.oms import (
     CREDS,
     PUSH,
     QUERY,
-    SYNC,
+    SHIP,
     TENANT_A,
     TENANT_B,
     TRACE,
@@ -54,7 +54,7 @@ async def tids(client: httpx.AsyncClient, clock: ManualClock, creds: OmsCredenti
     answer = (await call(client, clock, QUERY, WINDOW, creds=creds)).json()
     assert answer["status"] == 0
     assert answer["data"]["total_count"] == len(answer["data"]["order"])
-    return sorted(t["src_tid"] for t in answer["data"]["order"])
+    return sorted(t["src_tids"] for t in answer["data"]["order"])
 
 
 @pytest.mark.anyio
@@ -72,9 +72,9 @@ async def test_another_owners_trade_is_unknown_and_unchanged(
 ) -> None:
     b1 = trade_no_of(oms, "B1")
     ship = {"trade_no": b1, "logistics_code": "SF", "logistics_no": "SF1"}
-    refused = (await call(client, clock, SYNC, ship, creds=TENANT_A)).json()
+    refused = (await call(client, clock, SHIP, ship, creds=TENANT_A)).json()
     missing = (
-        await call(client, clock, SYNC, {**ship, "trade_no": "9999999999999999"}, creds=TENANT_A)
+        await call(client, clock, SHIP, {**ship, "trade_no": "9999999999999999"}, creds=TENANT_A)
     ).json()
     # Same code, same wording as a trade that does not exist: nothing leaks.
     assert refused["status"] == missing["status"] == 100
@@ -83,7 +83,7 @@ async def test_another_owners_trade_is_unknown_and_unchanged(
     )
     assert status_of(oms, "B1") == (30, None)
 
-    assert (await call(client, clock, SYNC, ship, creds=TENANT_B)).json()["status"] == 0
+    assert (await call(client, clock, SHIP, ship, creds=TENANT_B)).json()["status"] == 0
     trace = {"trade_no": b1, "logistics_no": "SF1", "state": 3}
     assert (await call(client, clock, TRACE, trace, creds=TENANT_A)).json()["status"] == 100
     assert status_of(oms, "B1") == (95, "SF1")
@@ -135,11 +135,11 @@ async def test_a_replayed_nonce_is_refused_and_changes_nothing(
     ship = {"trade_no": a1, "logistics_code": "SF", "logistics_no": "SF1"}
     first = await call(client, clock, QUERY, WINDOW, overrides={"nonce": "n-1"})
     assert first.json()["status"] == 0
-    replay = (await call(client, clock, SYNC, ship, overrides={"nonce": "n-1"})).json()
+    replay = (await call(client, clock, SHIP, ship, overrides={"nonce": "n-1"})).json()
     assert replay["status"] == 1
     assert status_of(oms, "A1") == (30, None)
     # Another nonce, or the same nonce under another key, is a new request.
-    assert (await call(client, clock, SYNC, ship, overrides={"nonce": "n-2"})).json()["status"] == 0
+    assert (await call(client, clock, SHIP, ship, overrides={"nonce": "n-2"})).json()["status"] == 0
     other_key = await call(client, clock, QUERY, WINDOW, creds=TENANT_A, overrides={"nonce": "n-1"})
     assert other_key.json()["status"] == 0
     outcomes = oms.conn.execute(
@@ -147,8 +147,8 @@ async def test_a_replayed_nonce_is_refused_and_changes_nothing(
     ).fetchall()
     assert [tuple(r) for r in outcomes] == [
         (QUERY, "ok"),
-        (SYNC, "1"),
-        (SYNC, "ok"),
+        (SHIP, "1"),
+        (SHIP, "ok"),
         (QUERY, "ok"),
     ]
 
@@ -194,7 +194,7 @@ async def test_another_owners_records_answer_exactly_like_missing_ones(
     b1 = trade_no_of(oms, "B1")
     cases: list[tuple[str, Callable[[str], dict[str, object]], str, str]] = [
         (
-            SYNC,
+            SHIP,
             lambda k: {"trade_no": k, "logistics_code": "SF", "logistics_no": "SF1"},
             b1,
             "20261110999",

@@ -16,7 +16,7 @@ from fake_systems.oms.raw_trades import MAX_TRADES_PER_PUSH
 from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
 from simulator.world import World
-from tests.support.oms import PUSH, QUERY, SYNC, WINDOW, call, raw_trade, simple
+from tests.support.oms import PUSH, QUERY, SHIP, WINDOW, call, raw_trade, simple
 
 pytestmark = pytest.mark.anyio
 
@@ -129,7 +129,7 @@ async def test_codes_with_control_characters_or_over_long_are_refused(
     trade_no = oms.create_paid_order(simple(world, "TB-CODE-1"))
     before = state(oms)
     body = {"trade_no": trade_no, "logistics_code": "SF", "logistics_no": code}
-    assert (await refused(client, clock, SYNC, body)).startswith("logistics_no")
+    assert (await refused(client, clock, SHIP, body)).startswith("logistics_no")
     assert state(oms) == before
 
 

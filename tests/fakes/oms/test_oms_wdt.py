@@ -12,13 +12,14 @@ import pytest
 from fake_systems.common.faults import FaultInjector, FaultRule
 from fake_systems.common.signing import wdt_sign
 from fake_systems.oms.api import wdt
+from fake_systems.oms.regions import PROVINCE_IDS
 from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
 from simulator.world import NewTradeLine, World
 from tests.support.oms import (
     CREDS,
     QUERY,
-    SYNC,
+    SHIP,
     TRACE,
     WINDOW,
     call,
@@ -35,7 +36,7 @@ def test_sign_worked_example_from_the_docs() -> None:
         "sid": "ecomock",
         "key": "oms_demo",
         "salt": "s4lt",
-        "method": SYNC,
+        "method": "sales.LogisticsSync.update",
         "timestamp": "474652800",
         "v": "1.0",
         "body": '[[{"sync_id":88950,"status":0,"error_msg":""}]]',
@@ -73,34 +74,31 @@ async def test_query_returns_the_trade_with_amounts_to_the_cent(
     got = answer["data"]["order"][0]
     shop, warehouse, customer = world.shops[2], world.warehouses[1], world.customers[3]
     assert got["trade_no"] == trade_no
-    assert got["src_tid"] == "TB-778899"
-    assert (got["platform_id"], got["shop_no"], got["owner_code"]) == (
-        shop.platform,
-        shop.shop_no,
-        shop.owner_code,
-    )
+    assert got["trade_id"] == 1  # the run-wide sequence inside trade_no
+    # 旗舰版 field shapes (QJB-DOCS queryWithDetail): src_tids at trade level, integer
+    # platform and area ids, trade_time in ms, the other times as text, amounts as numbers.
+    assert got["src_tids"] == "TB-778899" and "src_tid" not in got
+    assert shop.platform == "DY"  # 抖店
+    assert (got["platform_id"], got["sub_platform_id"], got["shop_platform_id"]) == (69, 0, 69)
+    assert (got["shop_no"], got["owner_code"]) == (shop.shop_no, shop.owner_code)
     assert (got["warehouse_no"], got["logistics_code"], got["logistics_no"]) == (
         warehouse.code,
         warehouse.carrier_code,
         "",
     )
-    assert got["trade_status"] == 30
-    assert got["trade_time"] == got["pay_time"] == got["modified"] == "2026-11-10 20:00:00"
-    assert (got["receiver_name"], got["receiver_mobile"], got["receiver_district"]) == (
-        customer.name,
-        customer.mobile,
-        customer.area,
-    )
-    assert (got["receiver_province"], got["receiver_city"], got["receiver_address"]) == (
-        customer.province,
-        customer.city,
-        customer.address,
-    )
+    assert (got["trade_status"], got["refund_status"], got["trade_type"]) == (30, 0, 1)
+    assert got["trade_time"] == 1794312000000  # 2026-11-10 20:00:00 China time, in ms
+    assert got["pay_time"] == got["modified"] == "2026-11-10 20:00:00"
+    assert (got["receiver_name"], got["receiver_mobile"]) == (customer.name, customer.mobile)
+    assert got["receiver_province"] == PROVINCE_IDS[customer.province]
+    assert (got["receiver_city"], got["receiver_district"]) == (0, 0)  # 0: not set
+    assert got["receiver_area"] == f"{customer.province} {customer.city} {customer.area}"
+    assert got["receiver_address"] == customer.address
     # goods 3*99.99 + 0 + 2*49.01 = 397.99; shares 299.96 + 0 + 98.00 = 397.96; post 10.01.
-    assert got["goods_amount"] == "397.99"
-    assert got["discount"] == "0.03"
-    assert got["post_amount"] == "10.01"
-    assert got["paid"] == "407.97"
+    amounts = ("goods_amount", "discount", "post_amount", "paid", "receivable")
+    assert [got[name] for name in amounts] == [397.99, 0.03, 10.01, 407.97, 407.97]
+    assert all(isinstance(got[name], float) for name in amounts)
+    assert '"goods_amount":397.99' in response.text  # a JSON number, exact to the cent
     assert got["detail_list"] == [
         {
             "rec_id": 1,
@@ -109,8 +107,8 @@ async def test_query_returns_the_trade_with_amounts_to_the_cent(
             "spec_no": "1000000000000001",
             "goods_name": "蓝牙耳机",
             "num": 3,
-            "price": "99.99",
-            "share_amount": "299.96",
+            "price": 99.99,
+            "share_amount": 299.96,
             "refund_status": 0,
         },
         {
@@ -120,8 +118,8 @@ async def test_query_returns_the_trade_with_amounts_to_the_cent(
             "spec_no": "1000000000000002",
             "goods_name": "赠品",
             "num": 1,
-            "price": "0.00",
-            "share_amount": "0.00",
+            "price": 0.0,
+            "share_amount": 0.0,
             "refund_status": 0,
         },
         {
@@ -131,8 +129,8 @@ async def test_query_returns_the_trade_with_amounts_to_the_cent(
             "spec_no": "1000000000000003",
             "goods_name": "T恤",
             "num": 2,
-            "price": "49.01",
-            "share_amount": "98.00",
+            "price": 49.01,
+            "share_amount": 98.0,
             "refund_status": 0,
         },
     ]
@@ -190,13 +188,13 @@ async def test_ship_and_complete_over_the_wire(
     trade_no = oms.create_paid_order(simple(world, "A"))
     ship = {"trade_no": trade_no, "logistics_code": "YTO", "logistics_no": "YT9"}
 
-    answer = (await call(client, clock, SYNC, ship)).json()
+    answer = (await call(client, clock, SHIP, ship)).json()
     assert answer == {"status": 0, "data": {"trade_no": trade_no, "changed": True}}
     assert status_of(oms, trade_no) == (95, "YT9")
-    again = (await call(client, clock, SYNC, ship)).json()
+    again = (await call(client, clock, SHIP, ship)).json()
     assert (again["status"], again["data"]["changed"]) == (0, False)
 
-    other = (await call(client, clock, SYNC, {**ship, "logistics_no": "YT10"})).json()
+    other = (await call(client, clock, SHIP, {**ship, "logistics_no": "YT10"})).json()
     assert other["status"] == 100
     assert status_of(oms, trade_no) == (95, "YT9")
 
@@ -216,7 +214,7 @@ async def test_business_refusals(
 ) -> None:
     trade_no = oms.create_paid_order(simple(world, "A"))
     unknown = {"trade_no": "9999999999999999", "logistics_code": "SF", "logistics_no": "SF1"}
-    assert (await call(client, clock, SYNC, unknown)).json()["status"] == 100
+    assert (await call(client, clock, SHIP, unknown)).json()["status"] == 100
     trace_unknown = {"trade_no": "9999999999999999", "logistics_no": "SF1", "state": 3}
     assert (await call(client, clock, TRACE, trace_unknown)).json()["status"] == 100
     not_shipped = {"trade_no": trade_no, "logistics_no": "SF1", "state": 3}
@@ -224,7 +222,7 @@ async def test_business_refusals(
     no_state = {"trade_no": trade_no, "logistics_no": "SF1"}
     assert (await call(client, clock, TRACE, no_state)).json()["status"] == 100
     blank = {"trade_no": trade_no, "logistics_code": "SF", "logistics_no": "  "}
-    assert (await call(client, clock, SYNC, blank)).json()["status"] == 100
+    assert (await call(client, clock, SHIP, blank)).json()["status"] == 100
     assert status_of(oms, trade_no) == (30, None)
 
 
@@ -237,7 +235,7 @@ async def test_wrong_signature_is_refused_and_changes_nothing(
 ) -> None:
     trade_no = oms.create_paid_order(simple(world, "A"))
     ship = {"trade_no": trade_no, "logistics_code": "SF", "logistics_no": "SF1"}
-    answer = (await call(client, clock, SYNC, ship, secret="not-the-secret")).json()
+    answer = (await call(client, clock, SHIP, ship, secret="not-the-secret")).json()
     assert answer["status"] == 1
     assert status_of(oms, trade_no) == (30, None)
 
@@ -247,7 +245,7 @@ async def test_wrong_signature_is_refused_and_changes_nothing(
         "sid": CREDS.sid,
         "key": CREDS.app_key,
         "salt": "s4lt",
-        "method": SYNC,
+        "method": SHIP,
         "timestamp": str(int(clock.wall()) - 1325347200),
         "v": "1.0",
     }
@@ -328,7 +326,7 @@ async def test_a_request_signed_the_enterprise_edition_way_is_refused(
     params = {
         "sid": CREDS.sid,
         "key": CREDS.app_key,
-        "method": SYNC,
+        "method": SHIP,
         "timestamp": str(int(clock.wall())),
         "v": "1.0",
     }
@@ -376,12 +374,12 @@ async def test_every_request_is_recorded_without_the_sign(
 ) -> None:
     trade_no = oms.create_paid_order(simple(world, "A"))
     ship = {"trade_no": trade_no, "logistics_code": "SF", "logistics_no": "SF1"}
-    await call(client, clock, SYNC, ship)
-    await call(client, clock, SYNC, {**ship, "logistics_no": "SF2"})
+    await call(client, clock, SHIP, ship)
+    await call(client, clock, SHIP, {**ship, "logistics_no": "SF2"})
     rows = oms.conn.execute(
         "SELECT operation, outcome, entity, payload FROM events WHERE kind = 'api_in' ORDER BY seq"
     ).fetchall()
-    assert [(r[0], r[1], r[2]) for r in rows] == [(SYNC, "ok", trade_no), (SYNC, "100", trade_no)]
+    assert [(r[0], r[1], r[2]) for r in rows] == [(SHIP, "ok", trade_no), (SHIP, "100", trade_no)]
     payload = orjson.loads(rows[0][3])
     assert payload["query"]["sign"] == "***"
     assert payload["body"] == [ship]
@@ -408,15 +406,15 @@ async def test_unforeseen_error_answers_in_protocol_format(
 async def test_lost_response_fault_does_the_work_then_times_out(
     client: httpx.AsyncClient, clock: ManualClock, oms: OmsService, world: World
 ) -> None:
-    oms.ctx.faults = FaultInjector([FaultRule("oms", SYNC, "lost_response", 1.0)], seed=1)
+    oms.ctx.faults = FaultInjector([FaultRule("oms", SHIP, "lost_response", 1.0)], seed=1)
     trade_no = oms.create_paid_order(simple(world, "A"))
     ship = {"trade_no": trade_no, "logistics_code": "SF", "logistics_no": "SF1"}
-    response = await call(client, clock, SYNC, ship)
+    response = await call(client, clock, SHIP, ship)
     assert response.status_code == 504
     assert status_of(oms, trade_no) == (95, "SF1")
     faults = oms.conn.execute("SELECT outcome FROM events WHERE kind = 'fault'").fetchall()
     assert [f[0] for f in faults] == ["lost_response"]
     # The connector's retry with the same waybill is then answered as a success.
     oms.ctx.faults = FaultInjector([], seed=1)
-    retry = (await call(client, clock, SYNC, ship)).json()
+    retry = (await call(client, clock, SHIP, ship)).json()
     assert (retry["status"], retry["data"]["changed"]) == (0, False)
