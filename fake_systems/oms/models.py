@@ -22,6 +22,11 @@ T = TypeVar("T")
 # sub-platform: 1 淘宝 (sub 1 天猫), 3 京东, 69 抖店; anything else 127 其他（自有商城）.
 PLATFORM_IDS: dict[str, tuple[int, int]] = {"TM": (1, 1), "JD": (3, 0), "DY": (69, 0)}
 OWN_MALL = (127, 0)
+# Platforms whose trades `/openapi` queries never return (QJB-DOCS queryWithDetail 注意事项:
+# "本接口不返回淘系、拼多多…订单数据"): 1 淘宝/天猫 and 39 拼多多. Taobao-family trades come
+# through the Qimen custom scenario; Pinduoduo's only from Pinduoduo itself.
+HIDDEN_FROM_OPENAPI = frozenset({1, 39})
+TAOBAO_FAMILY = frozenset({1})
 
 
 def platform_ids(platform: str) -> tuple[int, int]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import timedelta
 
 from fake_systems.common.context import SystemContext
@@ -29,6 +29,7 @@ from fake_systems.oms.models import (
     TradeStatus,
     UnknownTrade,
     WindowTooLong,
+    platform_ids,
 )
 from fake_systems.oms.raw_trades import MAX_TRADES_PER_PUSH, read_raw_trade
 from simulator.clock import format_qimen_time, parse_qimen_time
@@ -386,10 +387,13 @@ class OmsService:
         page_size: int = DEFAULT_PAGE_SIZE,
         page_no: int = 0,
         scope: OwnerScope = OwnerScope.EVERYONE,
+        platforms: Collection[int] | None = None,
+        hidden_platforms: Collection[int] = (),
     ) -> TradePage:
         """Trades with start_time <= modified < end_time (simulated), by (modified, trade_no).
 
-        Only trades of the scope's owners' shops.
+        Only trades of the scope's owners' shops; with `platforms`, only those platforms'
+        shops (旺店通 ids); never the shops of `hidden_platforms`.
 
         Raises InvalidRequest on malformed times or pager, WindowTooLong beyond 60 minutes.
         """
@@ -401,10 +405,30 @@ class OmsService:
             statuses = [status] if isinstance(status, int) else list(status)
             where += f" AND trade_status IN ({','.join('?' * len(statuses))})"
             args.extend(statuses)
+        where, args = self._platform_filter(where, args, platforms, hidden_platforms)
         total, rows = self._page(
             "orders", where, args, scope, "modified_sim, trade_no", page_size, page_no
         )
         return TradePage(total_count=total, trades=self._with_lines(rows))
+
+    def _platform_filter(
+        self,
+        where: str,
+        args: list[object],
+        platforms: Collection[int] | None,
+        hidden: Collection[int],
+    ) -> tuple[str, list[object]]:
+        """Narrow to the shops of `platforms` (旺店通 ids; None: any), minus those of `hidden`."""
+        shops = [
+            shop.shop_no
+            for shop in self._shops.values()
+            if (platforms is None or platform_ids(shop.platform)[0] in platforms)
+            and platform_ids(shop.platform)[0] not in hidden
+        ]
+        if platforms is None and not hidden:
+            return where, args
+        marks = ",".join("?" * len(shops))
+        return f"{where} AND shop_no IN ({marks})", [*args, *shops]
 
     def _page(
         self,
@@ -767,6 +791,7 @@ class OmsService:
         page_size: int = DEFAULT_PAGE_SIZE,
         page_no: int = 0,
         scope: OwnerScope = OwnerScope.EVERYONE,
+        hidden_platforms: Collection[int] = (),
     ) -> Page[Refund]:
         """Refunds with modified_from <= modified < modified_to (at most 30 days), by
         (modified, refund_no); optionally one status and one type; only the scope's owners'
@@ -781,6 +806,7 @@ class OmsService:
             if value is not None:
                 where += f" AND {column} = ?"
                 args.append(value)
+        where, args = self._platform_filter(where, args, None, hidden_platforms)
         total, rows = self._page(
             "refunds", where, args, scope, "modified_sim, refund_no", page_size, page_no
         )

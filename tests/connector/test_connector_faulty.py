@@ -103,6 +103,7 @@ async def test_a_lost_wms_answer_duplicates_only_with_the_faulty_mapper(
 PROFILES = {
     "connectors/reference/connector.yaml": "connectors.reference",
     "connectors/faulty/skips_shop/connector.yaml": "connectors.faulty.skips_shop",
+    "connectors/faulty/openapi_only/connector.yaml": "connectors.faulty.openapi_only",
     "connectors/faulty/duplicate_on_retry/connector.yaml": "connectors.faulty.duplicate_on_retry",
     "connectors/faulty/wrong_amount/connector.yaml": "connectors.faulty.wrong_amount",
     "connectors/faulty/crashes_mid_run/connector.yaml": "connectors.faulty.crashes_mid_run",

@@ -142,6 +142,10 @@ class Peers4:
                     "sim_seconds": self.sim_seconds,
                 },
             )
+        if request.url.path == "/router/qm":
+            # The Qimen custom scenario: these scripted peers hold no Taobao/Tmall trades.
+            empty = {"total_count": 0, "order": []}
+            return httpx.Response(200, json={"response": {"status": 0, "data": empty}})
         params = dict(request.url.params)
         body = request.content.decode()
         secret, salt = OMS_SECRET.split(":")

@@ -190,6 +190,7 @@ def trade_no_of(oms: OmsService, tid: str) -> str:
 
 
 def push_two_shops(oms: OmsService, world: World) -> None:
-    """Platform trades A1 and A2 into shop TM-A (OWNER-A), B1 into TM-B (OWNER-B)."""
-    oms.push_raw_trades("TM-A", [raw_trade(world, "A1"), raw_trade(world, "A2")])
-    oms.push_raw_trades("TM-B", [raw_trade(world, "B1")])
+    """Platform trades A1 and A2 into shop JD-A (OWNER-A), B1 into JD-B (OWNER-B): JD, as
+    `/openapi` queries never return Taobao/Tmall trades."""
+    oms.push_raw_trades("JD-A", [raw_trade(world, "A1"), raw_trade(world, "A2")])
+    oms.push_raw_trades("JD-B", [raw_trade(world, "B1")])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +42,7 @@ from fake_systems.common.signing import (
 )
 from fake_systems.common.wire import WireValueError, check_text, load_json, parse_int
 from fake_systems.oms.models import (
+    HIDDEN_FROM_OPENAPI,
     Forbidden,
     LineRefundStatus,
     OmsError,
@@ -366,10 +367,15 @@ def _pager(pager: Pager | None) -> Pager:
     return pager
 
 
-def _query(
-    service: OmsService, args: list[Any], pager: Pager | None, scope: OwnerScope
+def trade_page(
+    service: OmsService,
+    params: Mapping[str, Any],
+    page: Pager,
+    scope: OwnerScope,
+    platforms: Collection[int] | None = None,
+    hidden: Collection[int] = (),
 ) -> dict[str, Any]:
-    params, page = _params(args), _pager(pager)
+    """queryWithDetail's `data` for its `params` object; shared with the Qimen route."""
     result = service.query_trades(
         start_time=_text(params, "start_time"),
         end_time=_text(params, "end_time"),
@@ -377,13 +383,21 @@ def _query(
         page_size=page.page_size,
         page_no=page.page_no,
         scope=scope,
+        platforms=platforms,
+        hidden_platforms=hidden,
     )
     return {
-        "data": {
-            "total_count": result.total_count,
-            "order": [trade_to_wire(t) for t in result.trades],
-        }
+        "total_count": result.total_count,
+        "order": [trade_to_wire(t) for t in result.trades],
     }
+
+
+def _query(
+    service: OmsService, args: list[Any], pager: Pager | None, scope: OwnerScope
+) -> dict[str, Any]:
+    # Never Taobao/Tmall nor Pinduoduo trades, as the doc says (docs/protocols/oms.md).
+    page = trade_page(service, _params(args), _pager(pager), scope, hidden=HIDDEN_FROM_OPENAPI)
+    return {"data": page}
 
 
 def _ship(
@@ -432,6 +446,7 @@ def _refund_search(
         page_size=page.page_size,
         page_no=page.page_no,
         scope=scope,
+        hidden_platforms=HIDDEN_FROM_OPENAPI,
     )
     return {
         "data": {
@@ -708,6 +723,12 @@ def create_app(
     router = APIRouter()
     # A plain ASGI route: no framework work on the hot path (FastAPI keeps /_fake/).
     router.routes.append(Route("/openapi", endpoint=pipeline, methods=["POST"]))
+    # The Qimen custom scenario, the one way to Taobao/Tmall trades. Imported here: that
+    # module builds on this one's readers and wire shapes.
+    from fake_systems.oms.api.wdt_qimen import QIMEN_PATH, WdtQimenProtocol
+
+    qimen = Pipeline(WdtQimenProtocol(service, credentials, tenants), service.ctx)
+    router.routes.append(Route(QIMEN_PATH, endpoint=qimen, methods=["POST"]))
 
     def on_error(request: Request, exc: Exception) -> Response:
         # Only what fails outside the pipeline gets here; the history itself may be what

@@ -13,7 +13,14 @@ from simulator.scenario import load_scenario
 from tests.support.paths import SMOKE
 
 CREDENTIAL_NAMES = {
-    "oms": {"sid", "app_key", "app_secret"},
+    "oms": {
+        "sid",
+        "app_key",
+        "app_secret",
+        "qimen_app_key",
+        "qimen_secret",
+        "qimen_target_app_key",
+    },
     "wms": {"app_key", "secret", "customer_id"},
     "carrier": {"ebusiness_id", "api_key"},
     "erp": {"acct_id", "username", "password", "lcid", "app_id", "app_secret"},

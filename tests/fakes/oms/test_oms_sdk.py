@@ -20,8 +20,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from datetime import datetime, tzinfo
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -33,6 +35,7 @@ from fake_systems.oms.service import OmsService
 from simulator.world import World
 
 APPSECRET = "sdk-secret:sdk-salt"  # as 旺店通 issues it
+CHINA = ZoneInfo("Asia/Shanghai")
 CREDS = OmsCredentials(sid="sdk-sid", app_key="sdk-key", app_secret=APPSECRET)
 # PHP-WESTNG shouldRetry(): the two status-100 messages it retries.
 PHP_RETRY_MESSAGES = (
@@ -255,7 +258,7 @@ async def test_the_php_client_runs_a_flow(
             }
         ],
     }
-    pushed = await php.call("sales.RawTrade.pushSelf", "TM-A", [trade])
+    pushed = await php.call("sales.RawTrade.pushSelf", "JD-A", [trade])
     assert pushed == {"new_count": 1, "chg_count": 0}
     assert (
         service.conn.execute("SELECT receiver_address FROM orders").fetchone()[0] == "科技园 3/5 号"
@@ -284,7 +287,7 @@ async def test_the_php_client_runs_a_flow(
     syncs = await php.page_call("sales.LogisticsSync.getSyncListExt", (100, 0, True), {})
     assert syncs["status"] == 0 and syncs["total"] == 1
     [sync] = syncs["data"]
-    assert (sync["tid"], sync["logistics_no"], sync["platform_id"]) == ("T-1", "SF100", 1)
+    assert (sync["tid"], sync["logistics_no"], sync["platform_id"]) == ("T-1", "SF100", 3)
     ack = [{"sync_id": sync["sync_id"], "error_msg": "", "status": "0"}]
     assert await php.call("sales.LogisticsSync.update", ack) == []
     left = await php.page_call("sales.LogisticsSync.getSyncListExt", (100, 0, True), {})
@@ -350,3 +353,115 @@ async def test_the_rate_limit_is_what_the_php_client_retries(
         await php.page_call("setting.Warehouse.queryWarehouse", (10, 0, False), {})
     # shouldRetry(): status 100 and one of the two documented messages.
     assert throttled.value.code == 100 and str(throttled.value) in PHP_RETRY_MESSAGES
+
+
+# ---------------------------------------------------------------- Taobao/Tmall: Qimen custom
+
+
+def tmall_and_jd_trades(service: OmsService, world: World) -> None:
+    """One paid trade in the Tmall shop TM-A and one in JD-A, pushed at 20:00."""
+    sku = world.skus[0]
+    for shop, tid in (("TM-A", "TMALL-1"), ("JD-A", "JD-1")):
+        line = {"oid": f"{tid}-1", "spec_no": sku.item_code, "num": 1, "price": "5.00"}
+        trade = {
+            "tid": tid,
+            "trade_status": 30,
+            "pay_status": 2,
+            "receiver_name": "赵六",
+            "receiver_mobile": "13600000000",
+            "receiver_province": "浙江省",
+            "receiver_city": "杭州市",
+            "receiver_district": "西湖区",
+            "receiver_address": "文一路 2 号",
+            "post_amount": "0.00",
+            "paid": "5.00",
+            "order_list": [{**line, "share_amount": "5.00"}],
+        }
+        service.push_raw_trades(shop, [trade])
+
+
+@pytest.mark.anyio
+async def test_openapi_never_returns_taobao_or_tmall_trades(
+    http: httpx.AsyncClient, service: OmsService, world: World
+) -> None:
+    """QJB-DOCS queryWithDetail: "本接口不返回淘系、拼多多…订单数据"; a connector that only
+    polls /openapi loses every Tmall order."""
+    tmall_and_jd_trades(service, world)
+    php = PhpWdtErpClient(http, CREDS.sid, CREDS.app_key, APPSECRET, service.ctx.clock.wall)
+    window = {"start_time": "2026-11-10 19:30:00", "end_time": "2026-11-10 20:30:00"}
+    page = await php.page_call("sales.TradeQuery.queryWithDetail", (100, 0, False), window)
+    assert [t["src_tids"] for t in page["order"]] == ["JD-1"] and page["total_count"] == 1
+    assert service.conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0] == 2
+
+
+def test_the_wdtqm_sdk_reads_tmall_trades_through_the_qimen_custom_route(
+    service: OmsService, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PyPI `wdtqm` 0.0.4 as published: its request goes to /router/qm unchanged; only its
+    transport (requests.post) and its clock (Beijing time of the fake's wall) are swapped."""
+    import wdtqm
+    from starlette.testclient import TestClient
+
+    tmall_and_jd_trades(service, world)
+    wall = service.ctx.clock.wall()
+
+    class BeijingNow(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> BeijingNow:
+            moment = datetime.fromtimestamp(wall, CHINA).replace(tzinfo=None)
+            return cls(*moment.timetuple()[:6])
+
+    monkeypatch.setattr(wdtqm, "datetime", BeijingNow)
+    with TestClient(wdt.create_app(service, CREDS)) as client:
+
+        def post(url: str, data: dict[str, str], timeout: float) -> httpx.Response:
+            assert url == "http://fake/router/qm"
+            return client.post("/router/qm", data=data)
+
+        monkeypatch.setattr(wdtqm.requests, "post", post)
+        sdk = wdtqm.WdtQimenSDK(
+            app_key=CREDS.qimen_app_key,
+            app_secret=CREDS.qimen_secret,
+            target_app_key=CREDS.qimen_target_app_key,
+            wdt_app_key=CREDS.app_key,
+            wdt_app_secret=APPSECRET,
+            wdt3_customer_id=CREDS.sid,
+            server_url="http://fake/router/qm",
+        )
+        params = {"start_time": "2026-11-10 19:30:00", "end_time": "2026-11-10 20:30:00"}
+        business = {
+            "params": json.dumps(params),
+            "pager": json.dumps({"page_size": 50, "page_no": 0}),
+        }
+        answer = sdk.call_api("wdt.sales.tradequery.querywithdetail", business)
+        assert answer["response"]["status"] == 0
+        [trade] = answer["response"]["data"]["order"]
+        assert (trade["src_tids"], trade["platform_id"], trade["sub_platform_id"]) == (
+            "TMALL-1",
+            1,
+            1,
+        )
+        # A wrong Qimen app secret is the gateway's refusal (TOP error_response).
+        wrong = wdtqm.WdtQimenSDK(
+            app_key=CREDS.qimen_app_key,
+            app_secret="not-the-secret",
+            target_app_key=CREDS.qimen_target_app_key,
+            wdt_app_key=CREDS.app_key,
+            wdt_app_secret=APPSECRET,
+            wdt3_customer_id=CREDS.sid,
+            server_url="http://fake/router/qm",
+        )
+        with pytest.raises(Exception, match="code=25"):
+            wrong.call_api("wdt.sales.tradequery.querywithdetail", business)
+        # A wrong 旺店通 secret passes the gateway and fails 旺店通's wdt_sign check.
+        inner = wdtqm.WdtQimenSDK(
+            app_key=CREDS.qimen_app_key,
+            app_secret=CREDS.qimen_secret,
+            target_app_key=CREDS.qimen_target_app_key,
+            wdt_app_key=CREDS.app_key,
+            wdt_app_secret="other-secret:sdk-salt",
+            wdt3_customer_id=CREDS.sid,
+            server_url="http://fake/router/qm",
+        )
+        refused = inner.call_api("wdt.sales.tradequery.querywithdetail", business)
+        assert refused == {"response": {"status": 1, "message": "验证失败"}}

@@ -96,7 +96,7 @@ async def test_another_owners_trade_is_unknown_and_unchanged(
 async def test_push_into_another_owners_shop_is_refused(
     client: httpx.AsyncClient, clock: ManualClock, oms: OmsService, world: World
 ) -> None:
-    body = {"shop_no": "TM-B", "trade_list": [raw_trade(world, "X1")]}
+    body = {"shop_no": "JD-B", "trade_list": [raw_trade(world, "X1")]}
     answer = (await call(client, clock, PUSH, body, creds=TENANT_A)).json()
     assert answer["status"] == 100 and "shop_no" in answer["message"]
     assert oms.conn.execute("SELECT COUNT(*) FROM orders WHERE src_tid = 'X1'").fetchone()[0] == 0
@@ -203,11 +203,11 @@ async def test_another_owners_records_answer_exactly_like_missing_ones(
         (
             PUSH,
             lambda k: {"shop_no": k, "trade_list": [raw_trade(world, "X9")]},
-            "TM-B",
+            "JD-B",
             "TM-NEVER",
         ),
-        ("sales.LogisticsSync.getSyncListExt", lambda k: {"shop_no": k}, "TM-B", "TM-NEVER"),
-        ("setting.Shop.queryShop", lambda k: {"shop_no": k}, "TM-B", "TM-NEVER"),
+        ("sales.LogisticsSync.getSyncListExt", lambda k: {"shop_no": k}, "JD-B", "TM-NEVER"),
+        ("setting.Shop.queryShop", lambda k: {"shop_no": k}, "JD-B", "TM-NEVER"),
     ]
     before = oms.conn.execute("SELECT * FROM orders ORDER BY trade_no").fetchall()
     for method, body, foreign, missing in cases:

@@ -132,7 +132,7 @@ async def test_refund_search(
         "status": 20,
         "trade_no": trade_no_of(oms, "A1"),
         "tid": "A1",
-        "shop_no": "TM-A",
+        "shop_no": "JD-A",
         "owner_code": "OWNER-A",
         "refund_amount": "70.00",
         "reason": "破损",
@@ -204,13 +204,13 @@ async def test_a_shipped_trade_leaves_a_sync_record_until_acknowledged(
         "is_part_sync": 0,
         "oids": "",
         "trade_id": int(a2[8:]),
-        "platform_id": 1,
+        "platform_id": 3,  # 京东
         "created": "2026-11-10 20:00:00",
-        "shop_no": "TM-A",
+        "shop_no": "JD-A",
     }
     assert (second["sync_id"], second["tid"]) == (2, "B1")
     assert (await call(client, clock, SYNC_LIST, {}, creds=TENANT_A)).json()["total"] == 1
-    only_b = (await call(client, clock, SYNC_LIST, {"shop_no": "TM-B"})).json()
+    only_b = (await call(client, clock, SYNC_LIST, {"shop_no": "JD-B"})).json()
     assert [r["tid"] for r in only_b["data"]] == ["B1"]
     paged = (await call(client, clock, SYNC_LIST, {"page_size": 1, "page_no": 1})).json()
     assert paged["total"] == 2 and [r["sync_id"] for r in paged["data"]] == [2]
@@ -238,7 +238,7 @@ async def test_a_shipped_trade_leaves_a_sync_record_until_acknowledged(
     ).fetchall()
     assert [tuple(r) for r in rows] == [(1, 0, ""), (2, 2, "平台拒绝")]
     # Another owner's record answers like a missing one and is left alone.
-    oms.push_raw_trades("TM-B", [raw_trade(world, "B2")])
+    oms.push_raw_trades("JD-B", [raw_trade(world, "B2")])
     oms.sync_logistics(trade_no_of(oms, "B2"), "SF", "SF9")
     hidden = [[{"sync_id": 3, "status": 0}]]
     refused = (await call(client, clock, SYNC_ACK, hidden, creds=TENANT_A)).json()
@@ -292,7 +292,7 @@ async def test_shop_and_warehouse_queries(
     assert [s["shop_no"] for s in every["details"]] == sorted(s.shop_no for s in world.shops)
     scoped = await data(client, clock, SHOPS, {}, creds=TENANT_A)
     assert [s["shop_no"] for s in scoped["details"]] == ["DY-A", "JD-A", "TM-A"]
-    assert (await data(client, clock, SHOPS, {"shop_no": "TM-B"}, creds=TENANT_A))[
+    assert (await data(client, clock, SHOPS, {"shop_no": "JD-B"}, creds=TENANT_A))[
         "total_count"
     ] == 0
     one = await data(client, clock, SHOPS, {"shop_no": "TM-B"})
@@ -300,7 +300,7 @@ async def test_shop_and_warehouse_queries(
         {
             "shop_no": "TM-B",
             "shop_name": world.shops[3].name,
-            "platform_id": 1,
+            "platform_id": 1,  # 淘宝, sub-platform 1 天猫
             "sub_platform_id": 1,
             "owner_code": "OWNER-B",
         }
