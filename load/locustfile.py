@@ -43,7 +43,7 @@ DEFAULT_STOP_TIMEOUT = 30.0  # a user being stopped finishes the push it claimed
 RETRIES = 2  # a platform pushes again after a timeout or a server error (pushSelf is idempotent)
 RETRY_PAUSE_SECONDS = 0.5
 IDLE_SECONDS = 0.2  # a user with nothing left to push looks again after this
-RETRYABLE_STATUS = frozenset({9999})  # the OMS's internal error
+RETRYABLE_STATUS = frozenset({99})  # the OMS's 其他错误 (internal error)
 logger = logging.getLogger(__name__)
 
 

@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 import orjson
 
 from fake_systems.common.money import cents_to_text
-from fake_systems.common.signing import wdt_sign
+from fake_systems.common.signing import WDT_EPOCH, wdt_sign, wdt_split_appsecret
 from simulator.clock import format_qimen_time
 from simulator.demand import Arrival, DemandModel
 from simulator.scenario import Scenario
@@ -54,15 +54,19 @@ class OmsAccess:
         return cls(oms["url"], oms["sid"], oms["app_key"], oms["app_secret"])
 
     def signed_query(self, method: str, body: str, timestamp: int | None = None) -> str:
-        """The `/openapi` query string of one call; the sign covers the body as `body`."""
+        """The 旗舰版 `/openapi` query string of one call (`timestamp`: Unix seconds, sent
+        counted from 2012-01-01); the sign covers the body as `body`."""
+        secret, salt = wdt_split_appsecret(self.app_secret)
+        unix = int(time.time()) if timestamp is None else timestamp
         params = {
             "sid": self.sid,
             "key": self.app_key,
+            "salt": salt,
             "method": method,
-            "timestamp": str(int(time.time()) if timestamp is None else timestamp),
+            "timestamp": str(unix - WDT_EPOCH),
             "v": "1.0",
         }
-        params["sign"] = wdt_sign(self.app_secret, {**params, "body": body})
+        params["sign"] = wdt_sign(secret, {**params, "body": body})
         return urlencode(params)
 
 
@@ -103,11 +107,12 @@ def raw_trade(trade: NewTrade, pay_time: str) -> dict[str, Any]:
 
 
 def push_body(trades: list[NewTrade], pay_time: str) -> str:
-    """The JSON body of one push: trades of one shop, at most 50."""
+    """The JSON body of one push, its positional arguments `[shop_no, trade_list]`: trades of
+    one shop, at most 50."""
     shops = {trade.shop_no for trade in trades}
     if len(shops) != 1 or not 1 <= len(trades) <= MAX_TRADES_PER_PUSH:
         raise ValueError("a push carries 1 to 50 trades of one shop")
-    body = {"shop_no": trades[0].shop_no, "trade_list": [raw_trade(t, pay_time) for t in trades]}
+    body = [trades[0].shop_no, [raw_trade(t, pay_time) for t in trades]]
     return orjson.dumps(body).decode()
 
 

@@ -17,7 +17,7 @@ from connectors.reference.callbacks import CallbackHandlers, create_callback_app
 from connectors.reference.clients.http import HttpClient, make_client
 from connectors.reference.clients.k3 import K3Client
 from connectors.reference.clients.kdniao import KdniaoClient
-from connectors.reference.clients.oms import OmsClient
+from connectors.reference.clients.oms import OmsClient, QimenApp
 from connectors.reference.clients.qimen import QimenClient
 from connectors.reference.mapper import TradeMapper
 from connectors.reference.poller import Poller
@@ -53,7 +53,14 @@ class Connector:
     def build_peers(self, clients: dict[str, HttpClient]) -> Peers:
         s = self.settings
         return Peers(
-            oms=OmsClient(clients["oms"], s.oms_url, s.oms_sid, s.oms_app_key, s.oms_app_secret),
+            oms=OmsClient(
+                clients["oms"],
+                s.oms_url,
+                s.oms_sid,
+                s.oms_app_key,
+                s.oms_app_secret,
+                QimenApp(s.oms_qimen_app_key, s.oms_qimen_secret, s.oms_qimen_target_app_key),
+            ),
             wms=QimenClient(
                 clients["wms"], s.wms_url, s.wms_app_key, s.wms_secret, s.wms_customer_id
             ),
@@ -170,8 +177,9 @@ class Connector:
                 )
 
 
-def main(mapper: TradeMapper | None = None) -> None:
-    """Entry point of `python -m connectors.reference` (and of the variants, with their mapper)."""
+def main(mapper: TradeMapper | None = None, connector: type[Connector] | None = None) -> None:
+    """Entry point of `python -m connectors.reference` (and of the variants, with their mapper
+    or their Connector subclass)."""
     logging.basicConfig(
         level=logging.INFO,
         stream=sys.stderr,
@@ -182,4 +190,4 @@ def main(mapper: TradeMapper | None = None) -> None:
     except SettingsError as error:
         log.error("%s", error)
         raise SystemExit(2) from error
-    asyncio.run(Connector(settings, mapper).run())
+    asyncio.run((connector or Connector)(settings, mapper).run())

@@ -48,6 +48,19 @@ SENDER = {
 }
 
 
+CHINA = ZoneInfo("Asia/Shanghai")
+# 旺店通 platform ids (integers) as Qimen's sourcePlatformCode; 1 is 淘宝, sub-platform 1 天猫.
+QIMEN_PLATFORMS = {3: "JD", 39: "PDD", 69: "DY", 75: "KS", 56: "XHS"}
+
+
+def receiver_area(trade: Trade) -> tuple[str, str, str]:
+    """Province, city and district names: 旗舰版 sends ids in `receiver_province`… and the
+    names in `receiver_area`, "省 市 区" separated by spaces."""
+    parts = str(trade.get("receiver_area") or "").split(" ")
+    parts += [""] * (3 - len(parts))
+    return parts[0], parts[1], " ".join(parts[2:]).strip()
+
+
 def line_details(trade: Trade) -> list[dict[str, Any]]:
     details = trade.get("detail_list") or []
     if not details:
@@ -56,7 +69,6 @@ def line_details(trade: Trade) -> list[dict[str, Any]]:
 
 
 # Qimen's times are China time as text (the clients import the mapper, not the reverse).
-CHINA = ZoneInfo("Asia/Shanghai")
 QIMEN_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -120,6 +132,7 @@ class TradeMapper:
     def waybill_request(self, trade: Trade) -> dict[str, Any]:
         """Kdniao 1007 RequestData; OrderCode = trade_no, so a repeat returns the same waybill."""
         details = line_details(trade)
+        province, city, district = receiver_area(trade)
         return {
             "OrderCode": str(trade["trade_no"]),
             "ShipperCode": self.shipper_code(trade),
@@ -129,9 +142,9 @@ class TradeMapper:
             "Receiver": {
                 "Name": str(trade.get("receiver_name", "")),
                 "Mobile": str(trade.get("receiver_mobile", "")),
-                "ProvinceName": str(trade.get("receiver_province", "")),
-                "CityName": str(trade.get("receiver_city", "")),
-                "ExpAreaName": str(trade.get("receiver_district", "")),
+                "ProvinceName": province,
+                "CityName": city,
+                "ExpAreaName": district,
                 "Address": str(trade.get("receiver_address", "")),
             },
             "Commodity": [
@@ -155,8 +168,12 @@ class TradeMapper:
     # ---------------------------------------------------------------- WMS
 
     def source_platform_code(self, trade: Trade) -> str:
-        """The OMS already speaks Qimen's platform codes (TM, JD, DY)."""
-        return str(trade.get("platform_id") or trade.get("platform") or "OTHER")
+        """Qimen's platform code of 旺店通's integer `platform_id` (1 淘宝: TM for its
+        sub-platform 1 天猫, else TB; 3 JD; 69 DY; …; OTHER)."""
+        platform_id = int(trade.get("platform_id") or 0)
+        if platform_id == 1:
+            return "TM" if int(trade.get("sub_platform_id") or 0) == 1 else "TB"
+        return QIMEN_PLATFORMS.get(platform_id, "OTHER")
 
     def delivery_order_xml(self, trade: Trade, code: str, logistic_code: str) -> str:
         """The Qimen deliveryorder.create body."""
@@ -192,13 +209,14 @@ class TradeMapper:
             detailAddress=SENDER["Address"],
         )
         receiver = etree.SubElement(order, "receiverInfo")
+        province, city, district = receiver_area(trade)
         _add(
             receiver,
             name=trade.get("receiver_name", ""),
             mobile=trade.get("receiver_mobile", ""),
-            province=trade.get("receiver_province", ""),
-            city=trade.get("receiver_city", ""),
-            area=trade.get("receiver_district", ""),
+            province=province,
+            city=city,
+            area=district,
             detailAddress=trade.get("receiver_address", ""),
         )
         lines = etree.SubElement(request, "orderLines")
@@ -206,7 +224,7 @@ class TradeMapper:
             _add(
                 etree.SubElement(lines, "orderLine"),
                 orderLineNo=detail["rec_id"],
-                sourceOrderCode=detail.get("src_tid") or trade.get("src_tid", ""),
+                sourceOrderCode=detail.get("src_tid") or trade.get("src_tids", ""),
                 ownerCode=trade["owner_code"],
                 itemCode=detail["spec_no"],
                 planQty=int(detail["num"]),

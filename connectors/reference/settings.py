@@ -20,6 +20,9 @@ class Settings:
     oms_sid: str
     oms_app_key: str
     oms_app_secret: str
+    oms_qimen_app_key: str
+    oms_qimen_secret: str
+    oms_qimen_target_app_key: str
     wms_url: str
     wms_app_key: str
     wms_secret: str
@@ -77,6 +80,9 @@ class Settings:
             oms_sid=need("ECOMOCK_OMS_SID"),
             oms_app_key=need("ECOMOCK_OMS_APP_KEY"),
             oms_app_secret=need("ECOMOCK_OMS_APP_SECRET"),
+            oms_qimen_app_key=need("ECOMOCK_OMS_QIMEN_APP_KEY"),
+            oms_qimen_secret=need("ECOMOCK_OMS_QIMEN_SECRET"),
+            oms_qimen_target_app_key=need("ECOMOCK_OMS_QIMEN_TARGET_APP_KEY"),
             wms_url=need("ECOMOCK_WMS_URL").rstrip("/"),
             wms_app_key=need("ECOMOCK_WMS_APP_KEY"),
             wms_secret=need("ECOMOCK_WMS_SECRET"),

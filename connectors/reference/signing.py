@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from collections.abc import Mapping
 
 
@@ -26,14 +27,47 @@ def kdniao_data_sign(request_data: str, api_key: str) -> str:
 
 
 def wdt_sign(secret: str, params: Mapping[str, str]) -> str:
-    """The OMS sign: parameters but `sign` sorted by name, each `LL-name:LLLL-value`, joined by
-    `;`, the secret appended, md5 lower hex (docs/protocols/oms.md)."""
-    parts = [
-        f"{len(key):02d}-{key}:{len(str(params[key])):04d}-{params[key]}"
-        for key in sorted(params)
-        if key != "sign"
-    ]
-    return hashlib.md5((";".join(parts) + secret).encode()).hexdigest()
+    """旺店通旗舰版: lower hex md5(secret + k1v1k2v2… + secret), the parameters but `sign`
+    (with `body`, the body text) sorted by name (docs/protocols/oms.md)."""
+    joined = "".join(f"{key}{params[key]}" for key in sorted(params) if key != "sign")
+    return hashlib.md5(f"{secret}{joined}{secret}".encode()).hexdigest()
+
+
+def wdt_qimen_sign(secret: str, fields: Mapping[str, object]) -> str:
+    """旺店通's `wdt_sign` of a Qimen custom request: md5(secret + serialized + secret), lower
+    hex. Serialized: keys sorted, each key then its value; JSON text (`params`, `pager`) read
+    and serialized the same way, lists by their objects (the wdtqm SDK's rule)."""
+    return hashlib.md5(f"{secret}{_serialize(fields)}{secret}".encode()).hexdigest()
+
+
+def _serialize(value: object) -> str:
+    if isinstance(value, Mapping):
+        parts = []
+        for key in sorted(value):
+            item = value[key]
+            if key in ("wdt3_customer_id", "wdt_sign", "target_app_key") or item is None:
+                continue
+            parts.append(f"{key}{_serialize_value(item)}")
+        return "".join(parts)
+    if isinstance(value, list):
+        return "".join(_serialize(item) for item in value if isinstance(item, Mapping))
+    return str(value)
+
+
+def _serialize_value(item: object) -> str:
+    if isinstance(item, bool):
+        return str(item).lower()
+    if isinstance(item, str):
+        text = item.strip()
+        if text[:1] + text[-1:] in ("{}", "[]"):
+            try:
+                return _serialize(json.loads(text))
+            except ValueError:
+                return item
+        return item
+    if isinstance(item, Mapping | list):
+        return _serialize(item)
+    return str(item)
 
 
 def k3_login_sign(acct_id: str, username: str, app_id: str, app_secret: str, timestamp: str) -> str:

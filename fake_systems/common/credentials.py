@@ -28,8 +28,15 @@ def _totp_seed() -> str:
 class OmsCredentials:
     sid: str = field(default_factory=lambda: "ecomock")
     app_key: str = field(default_factory=lambda: "oms_" + _token(6))
-    app_secret: str = field(default_factory=_token)
+    # As 旺店通旗舰版 issues it: `secret:salt`; clients split it at the first colon, sign with
+    # the secret and send the salt as a parameter (docs/protocols/oms.md).
+    app_secret: str = field(default_factory=lambda: f"{_token()}:{_token(4)}")
     owners: tuple[str, ...] = ()  # owner codes these may touch; () = every owner
+    # The Qimen custom scenario (奇门自定义场景), the way to Taobao/Tmall trades: the
+    # integrator's own Qimen (TOP) app, and 旺店通's app on Qimen as `target_app_key`.
+    qimen_app_key: str = field(default_factory=lambda: str(30_000_000 + secrets.randbelow(10**7)))
+    qimen_secret: str = field(default_factory=_token)
+    qimen_target_app_key: str = "23000000"
 
 
 @dataclass(frozen=True)

@@ -30,18 +30,24 @@ def kdniao_data_sign(request_data: str, api_key: str, url_encode: bool = False) 
     return quote(signed, safe="") if url_encode else signed
 
 
-def wdt_sign(secret: str, params: Mapping[str, str]) -> str:
-    """旺店通-style sign (chosen, see docs/protocols/oms.md).
+# 旺店通旗舰版 counts its timestamp in seconds from 2012-01-01 00:00:00 (Unix 1325347200).
+WDT_EPOCH = 1325347200
 
-    Parameters except `sign` sorted by name, each written `LL-name:LLLL-value` (lengths in
-    characters, zero-padded), joined with `;`, the secret appended, md5 lower hex.
+
+def wdt_split_appsecret(appsecret: str) -> tuple[str, str]:
+    """旺店通 issues the appsecret as `secret:salt`; (secret, salt), split at the first colon."""
+    secret, _, salt = appsecret.partition(":")
+    return secret, salt
+
+
+def wdt_sign(secret: str, params: Mapping[str, str]) -> str:
+    """旺店通旗舰版 sign: lower hex md5(secret + k1v1k2v2… + secret).
+
+    `params` are the query parameters except `sign` plus `body` (the exact body text), sorted
+    by name and concatenated without separators (docs/protocols/oms.md, "Sign").
     """
-    parts = [
-        f"{len(k):02d}-{k}:{len(str(params[k])):04d}-{params[k]}"
-        for k in sorted(params)
-        if k != "sign"
-    ]
-    return hashlib.md5((";".join(parts) + secret).encode()).hexdigest()
+    joined = "".join(f"{k}{params[k]}" for k in sorted(params) if k != "sign")
+    return hashlib.md5(f"{secret}{joined}{secret}".encode()).hexdigest()
 
 
 def k3_login_sign(

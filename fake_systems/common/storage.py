@@ -29,7 +29,18 @@ CREATE INDEX IF NOT EXISTS events_entity ON events(entity);
 
 # Never written to the history: signatures and credentials.
 SECRET_FIELDS = frozenset(
-    {"sign", "DataSign", "password", "secret", "app_secret", "api_key", "AppKey", "appsecret"}
+    {
+        "sign",
+        "wdt_sign",
+        "DataSign",
+        "password",
+        "secret",
+        "app_secret",
+        "qimen_secret",
+        "api_key",
+        "AppKey",
+        "appsecret",
+    }
 )
 
 

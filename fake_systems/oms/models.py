@@ -18,6 +18,44 @@ class TradeStatus(IntEnum):
 
 T = TypeVar("T")
 
+# 旺店通 platform ids (QJB-DOCS qjbguide_ptdmbb) of the world's platform codes, with the
+# sub-platform: 1 淘宝 (sub 1 天猫), 3 京东, 69 抖店; anything else 127 其他（自有商城）.
+PLATFORM_IDS: dict[str, tuple[int, int]] = {"TM": (1, 1), "JD": (3, 0), "DY": (69, 0)}
+OWN_MALL = (127, 0)
+# Platforms whose trades `/openapi` queries never return (QJB-DOCS queryWithDetail 注意事项:
+# "本接口不返回淘系、拼多多…订单数据"): 1 淘宝/天猫 and 39 拼多多. Taobao-family trades come
+# through the Qimen custom scenario; Pinduoduo's only from Pinduoduo itself.
+HIDDEN_FROM_OPENAPI = frozenset({1, 39})
+TAOBAO_FAMILY = frozenset({1})
+
+
+def platform_ids(platform: str) -> tuple[int, int]:
+    """(platform_id, sub_platform_id) of a world platform code."""
+    return PLATFORM_IDS.get(platform, OWN_MALL)
+
+
+class SyncStatus(IntEnum):
+    """`sales.LogisticsSync.update` result codes (QJB-DOCS): synced, still to sync, failed."""
+
+    SYNCED = 0
+    RETRY = -100
+    FAILED = 2
+
+
+@dataclass(frozen=True)
+class SyncRecord:
+    """A logistics sync record: a shipped trade's waybill, waiting to reach the platform."""
+
+    sync_id: int
+    trade_no: str
+    tid: str
+    shop_no: str
+    platform: str
+    logistics_no: str
+    logistics_code: str
+    created: str
+
+
 # Kdniao-style trace state that means the parcel was signed for.
 TRACE_SIGNED = 3
 
@@ -84,7 +122,11 @@ class InvalidRequest(OmsError):
 
 
 class WindowTooLong(InvalidRequest):
-    """A query window longer than the 60 minutes the API allows."""
+    """A query window longer than the method allows (60 minutes, or 30 days for refunds)."""
+
+    def __init__(self, message: str, limit_text: str) -> None:
+        super().__init__(message)
+        self.limit_text = limit_text  # the limit as the real message writes it: 60分钟, 30天
 
 
 class UnknownTrade(OmsError):

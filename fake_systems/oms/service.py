@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import timedelta
 
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import OmsCredentials
 from fake_systems.common.scope import OwnerScope
 from fake_systems.common.storage import transaction
+from fake_systems.common.wire import WireValueError, parse_int
 from fake_systems.oms.models import (
     TRACE_SIGNED,
     InvalidRequest,
@@ -20,12 +21,15 @@ from fake_systems.oms.models import (
     RefundStatus,
     RefundType,
     StateConflict,
+    SyncRecord,
+    SyncStatus,
     Trade,
     TradeLine,
     TradePage,
     TradeStatus,
     UnknownTrade,
     WindowTooLong,
+    platform_ids,
 )
 from fake_systems.oms.raw_trades import MAX_TRADES_PER_PUSH, read_raw_trade
 from simulator.clock import format_qimen_time, parse_qimen_time
@@ -37,6 +41,9 @@ MAX_STOCK_ITEMS = 100
 MAX_STOCK = 10**9
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 40
+MAX_SYNC_PAGE_SIZE = 1000  # getSyncListExt's documented maximum
+MAX_SYNC_ACKS = 1000
+SYNC_STATUS_EMPTY = "同步结果状态为空!"  # QJB-DOCS, LogisticsSync.update's abnormal example
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS shops (
@@ -131,6 +138,21 @@ CREATE TABLE IF NOT EXISTS stock (
     modified_sim  TEXT NOT NULL,
     PRIMARY KEY (warehouse_no, spec_no)
 );
+CREATE TABLE IF NOT EXISTS logistics_syncs (
+    sync_id         INTEGER PRIMARY KEY,
+    trade_no        TEXT NOT NULL,
+    tid             TEXT NOT NULL,
+    shop_no         TEXT NOT NULL,
+    platform        TEXT NOT NULL,
+    owner_code      TEXT NOT NULL,
+    logistics_no    TEXT NOT NULL,
+    logistics_code  TEXT NOT NULL,
+    created_sim     TEXT NOT NULL,
+    status          INTEGER,            -- NULL pending; 0 synced, -100 retry, 2 failed
+    error_msg       TEXT NOT NULL DEFAULT '',
+    acked_sim       TEXT
+);
+CREATE INDEX IF NOT EXISTS logistics_syncs_open ON logistics_syncs(status, sync_id);
 CREATE TABLE IF NOT EXISTS logistics_traces (
     seq           INTEGER PRIMARY KEY,
     trade_no      TEXT NOT NULL,
@@ -173,7 +195,10 @@ class OmsService:
     - Only the trace state 3 (signed) changes a trade; other states are only recorded.
     - Stock pushes are stored, never read back nor used to limit sales; shops, warehouses
       and goods come from the world (no master-data changes).
-    - The logistics sync list is "paid and awaiting a waybill", not 旺店通's shipment queue.
+    - Every shipped trade leaves a logistics sync record, whatever its shop's platform (the
+      real queue holds own-platform shops' records only); one record per trade, no oids.
+    - Shipping (`sync_logistics`) and completing (`upload_trace`) are ecomock's stand-ins for
+      the WMS's Qimen confirm and the platform's status: 旺店通 has no such open methods.
     """
 
     def __init__(self, ctx: SystemContext, credentials: OmsCredentials) -> None:
@@ -358,14 +383,17 @@ class OmsService:
         self,
         start_time: str,
         end_time: str,
-        status: int | None = None,
+        status: int | Sequence[int] | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         page_no: int = 0,
         scope: OwnerScope = OwnerScope.EVERYONE,
+        platforms: Collection[int] | None = None,
+        hidden_platforms: Collection[int] = (),
     ) -> TradePage:
         """Trades with start_time <= modified < end_time (simulated), by (modified, trade_no).
 
-        Only trades of the scope's owners' shops.
+        Only trades of the scope's owners' shops; with `platforms`, only those platforms'
+        shops (旺店通 ids); never the shops of `hidden_platforms`.
 
         Raises InvalidRequest on malformed times or pager, WindowTooLong beyond 60 minutes.
         """
@@ -374,12 +402,33 @@ class OmsService:
         where = "modified_sim >= ? AND modified_sim < ?"
         args: list[object] = [start, end]
         if status is not None:
-            where += " AND trade_status = ?"
-            args.append(status)
+            statuses = [status] if isinstance(status, int) else list(status)
+            where += f" AND trade_status IN ({','.join('?' * len(statuses))})"
+            args.extend(statuses)
+        where, args = self._platform_filter(where, args, platforms, hidden_platforms)
         total, rows = self._page(
             "orders", where, args, scope, "modified_sim, trade_no", page_size, page_no
         )
         return TradePage(total_count=total, trades=self._with_lines(rows))
+
+    def _platform_filter(
+        self,
+        where: str,
+        args: list[object],
+        platforms: Collection[int] | None,
+        hidden: Collection[int],
+    ) -> tuple[str, list[object]]:
+        """Narrow to the shops of `platforms` (旺店通 ids; None: any), minus those of `hidden`."""
+        shops = [
+            shop.shop_no
+            for shop in self._shops.values()
+            if (platforms is None or platform_ids(shop.platform)[0] in platforms)
+            and platform_ids(shop.platform)[0] not in hidden
+        ]
+        if platforms is None and not hidden:
+            return where, args
+        marks = ",".join("?" * len(shops))
+        return f"{where} AND shop_no IN ({marks})", [*args, *shops]
 
     def _page(
         self,
@@ -521,6 +570,14 @@ class OmsService:
                 str(int(TradeStatus.SHIPPED)),
                 trade_no,
                 {"logistics_code": logistics_code, "logistics_no": logistics_no},
+            )
+            # The waybill now waits to reach the platform: a logistics sync record.
+            self.conn.execute(
+                "INSERT INTO logistics_syncs (trade_no, tid, shop_no, platform, owner_code,"
+                " logistics_no, logistics_code, created_sim)"
+                " SELECT trade_no, src_tid, shop_no, platform, owner_code, ?, ?, ?"
+                " FROM orders WHERE trade_no = ?",
+                (logistics_no, logistics_code, now_text, trade_no),
             )
         return True
 
@@ -734,6 +791,7 @@ class OmsService:
         page_size: int = DEFAULT_PAGE_SIZE,
         page_no: int = 0,
         scope: OwnerScope = OwnerScope.EVERYONE,
+        hidden_platforms: Collection[int] = (),
     ) -> Page[Refund]:
         """Refunds with modified_from <= modified < modified_to (at most 30 days), by
         (modified, refund_no); optionally one status and one type; only the scope's owners'
@@ -748,6 +806,7 @@ class OmsService:
             if value is not None:
                 where += f" AND {column} = ?"
                 args.append(value)
+        where, args = self._platform_filter(where, args, None, hidden_platforms)
         total, rows = self._page(
             "refunds", where, args, scope, "modified_sim, refund_no", page_size, page_no
         )
@@ -776,7 +835,7 @@ class OmsService:
             )
         return Page(total, tuple(refunds))
 
-    # ---------------------------------------------------------------- logistics sync list
+    # ---------------------------------------------------------------- logistics sync queue
 
     def logistics_sync_list(
         self,
@@ -784,21 +843,91 @@ class OmsService:
         page_size: int = DEFAULT_PAGE_SIZE,
         page_no: int = 0,
         scope: OwnerScope = OwnerScope.EVERYONE,
-    ) -> Page[Trade]:
-        """Trades awaiting a logistics sync: paid (30), no waybill yet, by (paid, trade_no).
+        tid: str | None = None,
+        logistics_no: str | None = None,
+    ) -> Page[SyncRecord]:
+        """Logistics sync records not yet synced (new, or acknowledged -100), by sync_id.
 
-        What `sales.LogisticsSync.update` will resolve; optionally one shop's only.
+        Each shipped trade leaves one; `acknowledge_syncs` takes it off the list.
         """
-        _check_pager(page_size, page_no)
-        where = "trade_status = ?"
-        args: list[object] = [int(TradeStatus.PAID)]
-        if shop_no is not None:
-            where += " AND shop_no = ?"
-            args.append(shop_no)
+        if not 1 <= page_size <= MAX_SYNC_PAGE_SIZE:
+            raise InvalidRequest(f"page_size must be between 1 and {MAX_SYNC_PAGE_SIZE}")
+        if page_no < 0:
+            raise InvalidRequest("page_no must not be negative")
+        where = "(status IS NULL OR status = ?)"
+        args: list[object] = [int(SyncStatus.RETRY)]
+        for column, value in (("shop_no", shop_no), ("tid", tid), ("logistics_no", logistics_no)):
+            if value is not None:
+                where += f" AND {column} = ?"
+                args.append(value)
         total, rows = self._page(
-            "orders", where, args, scope, "paid_sim, trade_no", page_size, page_no
+            "logistics_syncs", where, args, scope, "sync_id", page_size, page_no
         )
-        return Page(total, self._with_lines(rows))
+        return Page(
+            total,
+            tuple(
+                SyncRecord(
+                    sync_id=row["sync_id"],
+                    trade_no=row["trade_no"],
+                    tid=row["tid"],
+                    shop_no=row["shop_no"],
+                    platform=row["platform"],
+                    logistics_no=row["logistics_no"],
+                    logistics_code=row["logistics_code"],
+                    created=row["created_sim"],
+                )
+                for row in rows
+            ),
+        )
+
+    def acknowledge_syncs(
+        self, entries: object, scope: OwnerScope = OwnerScope.EVERYONE
+    ) -> list[str]:
+        """Apply `{sync_id, status, error_msg}` results: 0 synced and 2 failed take a record
+        off the list, -100 keeps it. Entry by entry, as the real method: a bad entry is
+        reported in the returned list of error strings and the others still apply."""
+        if not isinstance(entries, list) or not entries:
+            raise InvalidRequest("sync list is required (a non-empty list)")
+        if len(entries) > MAX_SYNC_ACKS:
+            raise InvalidRequest(f"sync list has more than {MAX_SYNC_ACKS} entries")
+        errors: list[str] = []
+        now_text = format_qimen_time(self.ctx.clock.now())
+        with transaction(self.conn):
+            for entry in entries:
+                error = self._acknowledge(entry, scope, now_text)
+                if error:
+                    errors.append(error)
+        return errors
+
+    def _acknowledge(self, entry: object, scope: OwnerScope, now_text: str) -> str | None:
+        """One acknowledgement inside the caller's transaction; its error string, or None."""
+        if not isinstance(entry, dict):
+            return "同步记录格式错误"
+        sync_id, status = entry.get("sync_id"), entry.get("status")
+        if status is None or status == "":
+            return SYNC_STATUS_EMPTY
+        try:
+            number = parse_int(sync_id, 1, 2**63 - 1)
+            result = SyncStatus(parse_int(status, -1000, 1000))
+        except (WireValueError, ValueError):
+            return f"sync_id {str(sync_id)[:40]}: status must be 0, -100 or 2"
+        message = entry.get("error_msg", "")
+        if not isinstance(message, str):
+            return f"sync_id {number}: error_msg must be a string"
+        row = self.conn.execute(
+            "SELECT owner_code, status FROM logistics_syncs WHERE sync_id = ?", (number,)
+        ).fetchone()
+        # Another owner's record is answered exactly like a missing one.
+        if row is None or not scope.allows(row["owner_code"]):
+            return f"sync_id {number} 不存在"
+        if row["status"] in (SyncStatus.SYNCED, SyncStatus.FAILED):
+            return None  # already settled: a repeat changes nothing
+        self.conn.execute(
+            "UPDATE logistics_syncs SET status = ?, error_msg = ?, acked_sim = ? WHERE sync_id = ?",
+            (int(result), message[:255], now_text, number),
+        )
+        self.ctx.history.record("state", "logistics_sync", str(int(result)), str(number))
+        return None
 
     # ---------------------------------------------------------------- stock, master data
 
@@ -871,7 +1000,8 @@ def _window(start: tuple[str, str], end: tuple[str, str], longest: timedelta) ->
         raise InvalidRequest(f"{end[0]} is before {start[0]}")
     if last - first > longest:
         limit = f"{longest.days} days" if longest.days else f"{longest.seconds // 60} minutes"
-        raise WindowTooLong(f"{end[0]} - {start[0]} must not exceed {limit}")
+        text = f"{longest.days}天" if longest.days else f"{longest.seconds // 60}分钟"
+        raise WindowTooLong(f"{end[0]} - {start[0]} must not exceed {limit}", text)
     return format_qimen_time(first), format_qimen_time(last)
 
 

@@ -55,7 +55,7 @@ from connectors.reference.clients.http import (
 )
 from connectors.reference.clients.k3 import K3Client
 from connectors.reference.clients.kdniao import KdniaoClient
-from connectors.reference.clients.oms import PAGE_SIZE, OmsClient
+from connectors.reference.clients.oms import PAGE_SIZE, OmsClient, QimenApp
 from connectors.reference.clients.qimen import QimenClient
 from connectors.reference.mapper import Trade, TradeMapper
 from fake_systems.common.server import ServerGroup
@@ -259,7 +259,8 @@ def endpoint_label(request: Request) -> str:
     """`deliveryorder.create`, `TradeQuery`, `1007`, `k3.Save`…: which call a request is."""
     path = urlsplit(request.url).path
     method = (request.params or {}).get("method")
-    if method:  # OMS `sales.TradeQuery.queryWithDetail`, Qimen `taobao.qimen.deliveryorder.x`
+    if method:  # OMS `sales.TradeQuery.queryWithDetail` (TradeQuery), `ecomock.Trade.ship`
+        # (Trade); Qimen `taobao.qimen.deliveryorder.x`
         parts = method.split(".")
         return ".".join(parts[-2:]) if method.startswith("taobao.") else parts[1]
     if path.endswith(".common.kdsvc"):
@@ -287,7 +288,14 @@ def peer_clients(
     """The reference connector's four protocol clients, on `endpoints.json`'s credentials."""
     oms, carrier, wms, erp = (endpoints[name] for name in ("oms", "carrier", "wms", "erp"))
     return (
-        OmsClient(http[0], oms["url"], oms["sid"], oms["app_key"], oms["app_secret"]),
+        OmsClient(
+            http[0],
+            oms["url"],
+            oms["sid"],
+            oms["app_key"],
+            oms["app_secret"],
+            QimenApp(oms["qimen_app_key"], oms["qimen_secret"], oms["qimen_target_app_key"]),
+        ),
         KdniaoClient(http[1 % len(http)], carrier["url"], carrier["ebusiness_id"],
                      carrier["api_key"]),
         QimenClient(http[2 % len(http)], wms["url"], wms["app_key"], wms["secret"],
@@ -362,14 +370,16 @@ class Driver:
         new = 0
         while start < clock.now:
             end = min(start + MAX_WINDOW, clock.now)
-            page_no = 0
-            while True:
-                page = await self.oms.query_paid(start, end, page_no)
-                for trade in page.trades:
-                    new += self.accept(trade)
-                page_no += 1
-                if not page.trades or page_no * PAGE_SIZE >= page.total_count:
-                    break
+            # /openapi never returns Taobao/Tmall trades: those come by the Qimen custom route.
+            for query in (self.oms.query_paid, self.oms.query_paid_taobao):
+                page_no = 0
+                while True:
+                    page = await query(start, end, page_no)
+                    for trade in page.trades:
+                        new += self.accept(trade)
+                    page_no += 1
+                    if not page.trades or page_no * PAGE_SIZE >= page.total_count:
+                        break
             start = end
         self.cursor = clock.now
         return new

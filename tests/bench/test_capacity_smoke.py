@@ -29,7 +29,7 @@ async def test_every_order_completes_its_lifecycle(tmp_path: Path) -> None:
     assert result.lifecycles == ORDERS
     calls = {label: figures["count"] for label, figures in result.endpoints.items()}
     assert calls["1007"] == calls["1008"] == calls["deliveryorder.create"] == ORDERS
-    assert calls["LogisticsSync"] == ORDERS
+    assert calls["Trade"] == ORDERS  # ecomock.Trade.ship
     # Two bills per order, each saved, submitted and audited once.
     assert calls["k3.Save"] == calls["k3.Submit"] == calls["k3.Audit"] == 2 * ORDERS
     assert result.figures()["lifecycles_per_minute"] > 0

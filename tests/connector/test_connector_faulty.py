@@ -42,10 +42,11 @@ def test_each_variant_overrides_one_rule(cls: type, method: str) -> None:
 
 def test_skips_shop_drops_douyin_only() -> None:
     faulty, reference = SkipsShopMapper(), TradeMapper()
-    for platform in ("TM", "JD"):
+    # 旺店通 platform ids: 1 淘宝 (sub 1 天猫), 3 京东, 69 抖店.
+    for platform in (1, 3):
         assert faulty.accepts(make_trade(platform_id=platform))
-    assert reference.accepts(make_trade(platform_id="DY"))
-    assert not faulty.accepts(make_trade(platform_id="DY"))
+    assert reference.accepts(make_trade(platform_id=69))
+    assert not faulty.accepts(make_trade(platform_id=69))
 
 
 def test_wrong_amount_posts_list_price_on_the_receivable_only() -> None:
@@ -102,6 +103,7 @@ async def test_a_lost_wms_answer_duplicates_only_with_the_faulty_mapper(
 PROFILES = {
     "connectors/reference/connector.yaml": "connectors.reference",
     "connectors/faulty/skips_shop/connector.yaml": "connectors.faulty.skips_shop",
+    "connectors/faulty/openapi_only/connector.yaml": "connectors.faulty.openapi_only",
     "connectors/faulty/duplicate_on_retry/connector.yaml": "connectors.faulty.duplicate_on_retry",
     "connectors/faulty/wrong_amount/connector.yaml": "connectors.faulty.wrong_amount",
     "connectors/faulty/crashes_mid_run/connector.yaml": "connectors.faulty.crashes_mid_run",

@@ -40,6 +40,26 @@ def test_unit_price_rounds_half_up_to_the_cent() -> None:
     assert unit_price_cents(2510, 1) == 2510
 
 
+@pytest.mark.parametrize(
+    ("platform_id", "sub_platform_id", "code"),
+    [(1, 1, "TM"), (1, 0, "TB"), (3, 0, "JD"), (69, 0, "DY"), (39, 0, "PDD"), (127, 0, "OTHER")],
+)
+def test_wdt_platform_ids_become_qimen_platform_codes(
+    platform_id: int, sub_platform_id: int, code: str
+) -> None:
+    trade = make_trade(platform_id=platform_id, sub_platform_id=sub_platform_id)
+    assert TradeMapper().source_platform_code(trade) == code
+
+
+def test_the_waybill_request_takes_the_area_names() -> None:
+    receiver = TradeMapper().waybill_request(make_trade())["Receiver"]
+    assert (receiver["ProvinceName"], receiver["CityName"], receiver["ExpAreaName"]) == (
+        "广东省",
+        "深圳市",
+        "南山区",
+    )
+
+
 def test_delivery_order_xml_carries_the_contract_fields() -> None:
     body = TradeMapper().delivery_order_xml(make_trade(), "2026111000000001", "ZT123456789")
     root = etree.fromstring(body.encode())
@@ -59,7 +79,10 @@ def test_delivery_order_xml_carries_the_contract_fields() -> None:
     assert text("payTime") == "2026-11-10 20:00:05"
     assert text("totalAmount") == "207.90"
     assert text("freight") == "8.00"
+    # 旗舰版 sends trade_time in ms and the area names only in receiver_area.
+    assert text("createTime") == text("placeOrderTime") == "2026-11-10 20:00:01"
     assert text("receiverInfo/name") == "张三"
+    assert (text("receiverInfo/province"), text("receiverInfo/city")) == ("广东省", "深圳市")
     assert text("receiverInfo/area") == "南山区"
     # Markup in an address is escaped, not interpreted.
     assert text("receiverInfo/detailAddress") == "科技园 <A&B> 座 1 号"
@@ -135,7 +158,10 @@ ENV = {
     "ECOMOCK_OMS_URL": "http://127.0.0.1:1/",
     "ECOMOCK_OMS_SID": "sid",
     "ECOMOCK_OMS_APP_KEY": "key",
-    "ECOMOCK_OMS_APP_SECRET": "secret",
+    "ECOMOCK_OMS_APP_SECRET": "secret:salt",
+    "ECOMOCK_OMS_QIMEN_APP_KEY": "30000001",
+    "ECOMOCK_OMS_QIMEN_SECRET": "qm-secret",
+    "ECOMOCK_OMS_QIMEN_TARGET_APP_KEY": "23000000",
     "ECOMOCK_WMS_URL": "http://127.0.0.1:2",
     "ECOMOCK_WMS_APP_KEY": "qm",
     "ECOMOCK_WMS_SECRET": "qs",

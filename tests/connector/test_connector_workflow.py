@@ -85,7 +85,7 @@ async def test_signed_push_before_the_oms_knows_it_shipped_waits_for_shipping(
     workflow.start_shipment(TRADE_NO)
     assert await workflow.drain(5) == 0
     oms_methods = [m for m in peers.ops("oms")]
-    assert oms_methods == ["sales.LogisticsSync.update", "sales.LogisticsTrace.upload"]
+    assert oms_methods == ["ecomock.Trade.ship", "ecomock.LogisticsTrace.upload"]
 
 
 # ---------------------------------------------------------------- retries and keys
@@ -210,8 +210,8 @@ async def test_erp_logs_in_again_when_the_context_is_lost(peers: Peers4, http: H
 async def test_oms_state_conflict_is_permanent(
     peers: Peers4, http: HttpClient, store: StateStore
 ) -> None:
-    conflict = httpx.Response(200, json={"status": 2002, "message": "cannot ship"})
-    peers.script("sales.LogisticsSync.update", conflict)
+    conflict = httpx.Response(200, json={"status": 100, "message": "cannot ship"})
+    peers.script("ecomock.Trade.ship", conflict)
     workflow = make_workflow(store, http)
     await place_order(store, workflow)
     confirm(store)

@@ -33,7 +33,7 @@ from simulator.demand import Arrival, DemandModel
 from simulator.scenario import DemandSettings, Scenario
 from simulator.world import World
 
-CREDS = OmsCredentials(sid="ecomock", app_key="oms_load", app_secret="s3cr3t")
+CREDS = OmsCredentials(sid="ecomock", app_key="oms_load", app_secret="s3cr3t:s4lt")
 ACCESS = OmsAccess("http://fake", CREDS.sid, CREDS.app_key, CREDS.app_secret)
 SCENARIO = Scenario.model_validate(
     {
@@ -121,11 +121,7 @@ async def test_signed_push_is_accepted_by_the_oms_with_the_same_money(
     body = push_body(same_shop, "2026-11-10 20:00:00")
     query = ACCESS.signed_query(PUSH_METHOD, body, timestamp=int(clock.wall()))
     response = await client.post(f"/openapi?{query}", content=body.encode())
-    assert response.json() == {
-        "status": 0,
-        "message": "ok",
-        "data": {"new_count": 3, "chg_count": 0},
-    }
+    assert response.json() == {"status": 0, "data": {"new_count": 3, "chg_count": 0}}
     stored = {
         row["src_tid"]: row["paid_cents"]
         for row in oms.conn.execute("SELECT src_tid, paid_cents FROM orders")
@@ -160,7 +156,9 @@ def test_push_body_refuses_mixed_shops_and_oversized_batches(world: World) -> No
     with pytest.raises(ValueError):
         push_body([t for t in trades if t.shop_no != trades[0].shop_no][:1] + trades[:1], "x")
     one_shop = [t for t in trades if t.shop_no == trades[0].shop_no]
-    assert json.loads(push_body(one_shop[:2], "x"))["shop_no"] == trades[0].shop_no
+    # 旗舰版 positional arguments: [shop_no, trade_list].
+    shop_no, trade_list = json.loads(push_body(one_shop[:2], "x"))
+    assert shop_no == trades[0].shop_no and len(trade_list) == 2
     with pytest.raises(ValueError):
         push_body([], "x")
     many = [dataclasses.replace(t, shop_no="TM-A") for t in trades[:51]]
@@ -170,7 +168,9 @@ def test_push_body_refuses_mixed_shops_and_oversized_batches(world: World) -> No
 
 def test_signed_query_carries_the_wdt_sign() -> None:
     params = dict(parse_qsl(ACCESS.signed_query(PUSH_METHOD, '{"a":1}', timestamp=1800000000)))
-    assert params["method"] == PUSH_METHOD and params["timestamp"] == "1800000000"
+    # 旗舰版: seconds since 2012-01-01, the salt of `secret:salt` sent, the secret never.
+    assert params["method"] == PUSH_METHOD and params["timestamp"] == "474652800"
+    assert params["salt"] == "s4lt" and "s3cr3t" not in params.values()
     unsigned = {k: v for k, v in params.items() if k != "sign"}
     assert params["sign"] == wdt_sign("s3cr3t", {**unsigned, "body": '{"a":1}'})
     assert params["sign"] != wdt_sign("s3cr3t", {**unsigned, "body": '{"a":2}'})

@@ -28,7 +28,7 @@ CHINA = ZoneInfo("Asia/Shanghai")
 TRADE_NO = "2026111000000001"
 # 60 simulated seconds last 10 ms: the graded schedule runs in a blink.
 FAST = RetryPolicy(time_scale=6000.0)
-OMS_SECRET, WMS_SECRET, API_KEY = "oms-secret", "wms-secret", "kd-key"
+OMS_SECRET, WMS_SECRET, API_KEY = "oms-secret:oms-salt", "wms-secret", "kd-key"
 K3_APP_ID, K3_APP_SECRET = "301234_ZWNvbW9jay1rMy1hcHAtc2VjcmV0LTI0", "k3-secret"
 
 
@@ -38,29 +38,31 @@ def k3_client(http: HttpClient) -> K3Client:
 
 
 def make_trade(trade_no: str = "2026111000000001", **overrides: Any) -> dict[str, Any]:
-    """A trade as the OMS query returns it: two lines, a discount and freight."""
+    """A trade as the 旗舰版 query returns it (numbers, ids, ms): two lines, a discount, freight."""
     trade: dict[str, Any] = {
         "trade_no": trade_no,
-        "src_tid": "TB99001",
-        "platform_id": "TM",
+        "src_tids": "TB99001",
+        "platform_id": 1,  # 淘宝, sub-platform 1 天猫
+        "sub_platform_id": 1,
         "shop_no": "TM-1",
         "owner_code": "OWNER1",
         "warehouse_no": "WH-GZ",
         "logistics_code": "ZTO",
         "trade_status": 30,
-        "trade_time": "2026-11-10 20:00:01",
+        "trade_time": 1794312001000,  # ms: 2026-11-10 20:00:01 China time
         "pay_time": "2026-11-10 20:00:05",
         "modified": "2026-11-10 20:00:05",
         "receiver_name": "张三",
         "receiver_mobile": "13900000000",
-        "receiver_province": "广东省",
-        "receiver_city": "深圳市",
-        "receiver_district": "南山区",
+        "receiver_province": 440000,
+        "receiver_city": 0,
+        "receiver_district": 0,
+        "receiver_area": "广东省 深圳市 南山区",
         "receiver_address": "科技园 <A&B> 座 1 号",
-        "goods_amount": "230.00",
-        "discount": "30.10",
-        "post_amount": "8.00",
-        "paid": "207.90",
+        "goods_amount": 230.0,
+        "discount": 30.1,
+        "post_amount": 8.0,
+        "paid": 207.9,
         "detail_list": [
             {
                 "rec_id": 11,
@@ -69,8 +71,8 @@ def make_trade(trade_no: str = "2026111000000001", **overrides: Any) -> dict[str
                 "spec_no": "SKU-A",
                 "goods_name": "杯子",
                 "num": 3,
-                "price": "10.00",
-                "share_amount": "25.10",
+                "price": 10.0,
+                "share_amount": 25.1,
             },
             {
                 "rec_id": 12,
@@ -79,8 +81,8 @@ def make_trade(trade_no: str = "2026111000000001", **overrides: Any) -> dict[str
                 "spec_no": "SKU-B",
                 "goods_name": "茶壶",
                 "num": 1,
-                "price": "200.00",
-                "share_amount": "174.80",
+                "price": 200.0,
+                "share_amount": 174.8,
             },
         ],
     }
@@ -89,9 +91,9 @@ def make_trade(trade_no: str = "2026111000000001", **overrides: Any) -> dict[str
 
 
 def wdt_md5(secret: str, params: dict[str, str]) -> str:
-    """The OMS's documented scheme, re-derived: `LL-name:LLLL-value` joined by `;`, + secret."""
-    parts = [f"{len(k):02d}-{k}:{len(v):04d}-{v}" for k, v in sorted(params.items()) if k != "sign"]
-    return hashlib.md5((";".join(parts) + secret).encode()).hexdigest()
+    """旺店通旗舰版, re-derived from the public clients: md5(secret + sorted k+v + secret)."""
+    joined = "".join(k + v for k, v in sorted(params.items()) if k != "sign")
+    return hashlib.md5((secret + joined + secret).encode()).hexdigest()
 
 
 class Peers4:
@@ -147,19 +149,25 @@ class Peers4:
                     "sim_seconds": self.sim_seconds,
                 },
             )
+        if request.url.path == "/router/qm":
+            # The Qimen custom scenario: these scripted peers hold no Taobao/Tmall trades.
+            empty = {"total_count": 0, "order": []}
+            return httpx.Response(200, json={"response": {"status": 0, "data": empty}})
         params = dict(request.url.params)
         body = request.content.decode()
-        assert params["sign"] == wdt_md5(OMS_SECRET, {**params, "body": body})
-        business = orjson.loads(body)
+        secret, salt = OMS_SECRET.split(":")
+        assert params["salt"] == salt
+        assert params["sign"] == wdt_md5(secret, {**params, "body": body})
+        [business] = orjson.loads(body)  # the positional arguments: one params object
         self.oms_bodies.append(business)
         if op == "sales.TradeQuery.queryWithDetail":
             start, end = business["start_time"], business["end_time"]
+            size, page = int(params["page_size"]), int(params["page_no"])
             window = [t for t in self.trades if start <= t["modified"] < end]
-            self.windows.append((start, end, business["page_no"]))
-            size, page = business["page_size"], business["page_no"]
+            self.windows.append((start, end, page))
             data = {"total_count": len(window), "order": window[page * size : (page + 1) * size]}
-            return httpx.Response(200, json={"status": 0, "message": "ok", "data": data})
-        return httpx.Response(200, json={"status": 0, "message": "ok", "data": {}})
+            return httpx.Response(200, json={"status": 0, "data": data})
+        return httpx.Response(200, json={"status": 0, "data": {}})
 
     def _wms(self, request: httpx.Request, op: str) -> httpx.Response:
         params = dict(request.url.params)

@@ -1,48 +1,92 @@
-"""OMS test helpers: credentials, method names, a reference signer, a signed caller, trades."""
+"""OMS test helpers: credentials, method names, 旗舰版 and 企业版 signers, a caller, trades."""
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import orjson
 
+from connectors.reference.clients.oms import OmsClient, QimenApp
 from fake_systems.common.credentials import OmsCredentials
 from fake_systems.oms.models import RefundType
 from fake_systems.oms.service import OmsService
-from simulator.clock import ManualClock
+from simulator.clock import CHINA, ManualClock
 from simulator.world import NewTrade, NewTradeLine, World
 from tests.support.site import Site
 
-CREDS = OmsCredentials(sid="ecomock", app_key="oms_test", app_secret="s3cr3t")
+CREDS = OmsCredentials(sid="ecomock", app_key="oms_test", app_secret="s3cr3t:s4lt")
 QUERY = "sales.TradeQuery.queryWithDetail"
-SYNC = "sales.LogisticsSync.update"
-TRACE = "sales.LogisticsTrace.upload"
+SHIP = "ecomock.Trade.ship"  # ecomock's: 旺店通 hears of shipments from the warehouse
+TRACE = "ecomock.LogisticsTrace.upload"  # ecomock's: 旺店通 has no trace upload
+SYNC_ACK = "sales.LogisticsSync.update"
+SYNC_LIST = "sales.LogisticsSync.getSyncListExt"
+TAOBAO_QUERY = "wdt.sales.tradequery.querywithdetail"
+QIMEN_ROUTE = "/router/qm"
 WINDOW = {"start_time": "2026-11-10 20:00:00", "end_time": "2026-11-10 21:00:00"}
 PUSH = "sales.RawTrade.pushSelf"
-REFUNDS = "aftersales.refund.Refund.search"
-SYNC_LIST = "sales.LogisticsSync.getSyncListExt"
 STOCK = "wms.StockSpec.push"
+REFUNDS = "aftersales.refund.Refund.search"
 SHOPS = "setting.Shop.queryShop"
 WAREHOUSES = "setting.Warehouse.queryWarehouse"
 WAYBILL = "SF1000000001"  # the waybill the valid write-backs name
+# Methods that take the pager in the query string (and refuse a call without it).
+PAGED = frozenset(
+    {
+        QUERY,
+        REFUNDS,
+        SYNC_LIST,
+        SHOPS,
+        WAREHOUSES,
+    }
+)
+PAGER = ("page_size", "page_no", "calc_total")
+# 旺店通旗舰版 timestamps count from 2012-01-01 00:00:00 (Unix 1325347200).
+EPOCH_2012 = 1325347200
 TENANT_A = OmsCredentials(
-    sid="ecomock-a", app_key="oms_a", app_secret="secret-a", owners=("OWNER-A",)
+    sid="ecomock-a", app_key="oms_a", app_secret="secret-a:salt-a", owners=("OWNER-A",)
 )
 TENANT_B = OmsCredentials(
-    sid="ecomock-b", app_key="oms_b", app_secret="secret-b", owners=("OWNER-B",)
+    sid="ecomock-b", app_key="oms_b", app_secret="secret-b:salt-b", owners=("OWNER-B",)
 )
 
 
 def reference_sign(secret: str, params: dict[str, str]) -> str:
-    """Re-derived from docs/protocols/oms.md, so the fake and signing.py cannot share a mistake."""
+    """旗舰版 sign re-derived from the public clients (PHP-WESTNG `makeSign`, DENO-WAYWAKE
+    `buildSign`): md5(secret + sorted name+value pairs + secret), so the fake and signing.py
+    cannot share a mistake."""
+    joined = "".join(name + str(params[name]) for name in sorted(params) if name != "sign")
+    return hashlib.md5((secret + joined + secret).encode("utf-8")).hexdigest()
+
+
+def qyb_sign(secret: str, params: dict[str, str]) -> str:
+    """The 企业版 scheme (`LL-name:LLLL-value;…` + appsecret): what a wrong-edition client sends."""
     text = ";".join(
         "%02d-%s:%04d-%s" % (len(name), name, len(params[name]), params[name])  # noqa: UP031
         for name in sorted(params)
         if name != "sign"
     )
     return hashlib.md5((text + secret).encode("utf-8")).hexdigest()
+
+
+def positional(method: str, body: Any) -> tuple[Any, dict[str, str]]:
+    """A test's business object as 旗舰版 arguments, and the pager it named.
+
+    A list is sent as it is (already positional). A push `{shop_no, trade_list}` becomes
+    `[shop_no, trade_list]`, a stock push `{stock_list}` becomes `[stock_list]`, any other
+    object `[params]` with `page_size`/`page_no`/`calc_total` moved to the query string.
+    """
+    if not isinstance(body, dict):
+        return body, {}
+    if method == PUSH and set(body) <= {"shop_no", "trade_list"}:
+        return [body.get("shop_no"), body.get("trade_list")], {}
+    if method == STOCK and set(body) == {"stock_list"}:
+        return [body["stock_list"]], {}
+    pager = {name: str(body[name]) for name in PAGER if name in body}
+    return [{k: v for k, v in body.items() if k not in PAGER}], pager
 
 
 def request(
@@ -57,20 +101,32 @@ def request(
     overrides: dict[str, str] | None = None,
     drop: tuple[str, ...] = (),
     raw: bytes | None = None,
+    paged: bool | None = None,
 ) -> httpx.Request:
-    """A wdt call to /openapi signed with `creds`, not sent; the keywords build wrong ones on
-    purpose."""
-    content = raw if raw is not None else orjson.dumps(body)
+    """A 旗舰版 call to /openapi signed with `creds` as the public clients sign it, not sent.
+
+    `body` goes through `positional`; a paged method gets `page_size=40&page_no=0` unless the
+    body names its pager or `paged=False`. `timestamp` is the wire value (seconds since
+    2012-01-01). The keywords build wrong calls on purpose.
+    """
+    args, pager = positional(method, body)
+    content = raw if raw is not None else orjson.dumps(args)
+    secret_part, salt = creds.app_secret.partition(":")[::2]
     params = {
         "sid": creds.sid,
         "key": creds.app_key,
+        "salt": salt,
         "method": method,
-        "timestamp": str(int(clock.wall()) if timestamp is None else timestamp),
+        "timestamp": str(int(clock.wall()) - EPOCH_2012 if timestamp is None else timestamp),
         "v": "1.0",
     }
+    if paged or (paged is None and method in PAGED):
+        params.update({"page_size": "40", "page_no": "0", **pager})
+    else:
+        params.update(pager)
     params.update(overrides or {})
     signed = {**params, "body": content.decode("utf-8", errors="replace")}
-    params["sign"] = reference_sign(creds.app_secret if secret is None else secret, signed)
+    params["sign"] = reference_sign(secret_part if secret is None else secret, signed)
     for name in drop:
         params.pop(name, None)
     return client.build_request(
@@ -94,8 +150,9 @@ async def call(
     overrides: dict[str, str] | None = None,
     drop: tuple[str, ...] = (),
     raw: bytes | None = None,
+    paged: bool | None = None,
 ) -> httpx.Response:
-    """Send `request(...)`: a signed wdt call (or a wrong one, by the keywords)."""
+    """Send `request(...)`: a signed 旗舰版 call (or a wrong one, by the keywords)."""
     built = request(
         client,
         clock,
@@ -107,6 +164,7 @@ async def call(
         overrides=overrides,
         drop=drop,
         raw=raw,
+        paged=paged,
     )
     return await client.send(built)
 
@@ -178,9 +236,10 @@ def trade_no_of(oms: OmsService, tid: str) -> str:
 
 
 def push_two_shops(oms: OmsService, world: World) -> None:
-    """Platform trades A1 and A2 into shop TM-A (OWNER-A), B1 into TM-B (OWNER-B)."""
-    oms.push_raw_trades("TM-A", [raw_trade(world, "A1"), raw_trade(world, "A2")])
-    oms.push_raw_trades("TM-B", [raw_trade(world, "B1")])
+    """Platform trades A1 and A2 into shop JD-A (OWNER-A), B1 into JD-B (OWNER-B): JD, as
+    `/openapi` queries never return Taobao/Tmall trades."""
+    oms.push_raw_trades("JD-A", [raw_trade(world, "A1"), raw_trade(world, "A2")])
+    oms.push_raw_trades("JD-B", [raw_trade(world, "B1")])
 
 
 # ---------------------------------------------------------------- one valid request per method
@@ -192,10 +251,11 @@ def _signed(site: Site, method: str, body: Any) -> httpx.Request:
     return request(site.clients["oms"], site.clock, method, body, creds=site.credentials.oms)
 
 
-def _paid(site: Site, tid: str) -> str:
-    """A paid trade of one world good in the OMS; its trade_no."""
+def _paid(site: Site, tid: str, shop: int = 2) -> str:
+    """A paid trade of one world good in the OMS (shop 2: Douyin, seen on /openapi)."""
     line = NewTradeLine(site.world.skus[0].item_code, "坚果礼盒", 1, 5900, 5900)
-    return site.ecosystem.oms.create_paid_order(trade(site.world, tid, (line,)))
+    paid = replace(trade(site.world, tid, (line,)), shop_no=site.world.shops[shop].shop_no)
+    return site.ecosystem.oms.create_paid_order(paid)
 
 
 async def valid_query(site: Site) -> httpx.Request:
@@ -204,19 +264,45 @@ async def valid_query(site: Site) -> httpx.Request:
     return _signed(site, QUERY, WINDOW)
 
 
-async def valid_sync(site: Site) -> httpx.Request:
-    """sales.LogisticsSync.update: a paid trade's waybill."""
+def _shipped(site: Site, tid: str) -> str:
+    """A paid trade shipped under WAYBILL (which leaves it a logistics sync record)."""
+    trade_no = _paid(site, tid)
+    site.ecosystem.oms.sync_logistics(trade_no, "SF", WAYBILL)
+    return trade_no
+
+
+async def valid_ship(site: Site) -> httpx.Request:
+    """ecomock.Trade.ship: a paid trade's waybill."""
     trade_no = _paid(site, "LOST-S1")
     return _signed(
-        site, SYNC, {"trade_no": trade_no, "logistics_code": "SF", "logistics_no": WAYBILL}
+        site, SHIP, {"trade_no": trade_no, "logistics_code": "SF", "logistics_no": WAYBILL}
     )
 
 
 async def valid_trace(site: Site) -> httpx.Request:
-    """sales.LogisticsTrace.upload: a shipped trade signed for."""
-    trade_no = _paid(site, "LOST-T1")
-    site.ecosystem.oms.sync_logistics(trade_no, "SF", WAYBILL)
+    """ecomock.LogisticsTrace.upload: a shipped trade signed for."""
+    trade_no = _shipped(site, "LOST-T1")
     return _signed(site, TRACE, {"trade_no": trade_no, "logistics_no": WAYBILL, "state": 3})
+
+
+async def valid_sync_ack(site: Site) -> httpx.Request:
+    """sales.LogisticsSync.update: the platform took a shipped trade's sync record."""
+    _shipped(site, "LOST-A1")
+    record = site.ecosystem.oms.logistics_sync_list().items[0]
+    ack = [[{"sync_id": record.sync_id, "status": 0, "error_msg": ""}]]
+    return _signed(site, SYNC_ACK, ack)
+
+
+async def valid_taobao_query(site: Site) -> httpx.Request:
+    """wdt.sales.tradequery.querywithdetail at /router/qm: the hour of one Tmall trade."""
+    _paid(site, "LOST-TB1", shop=0)  # shop 0: Tmall
+    creds = site.credentials.oms
+    app = QimenApp(creds.qimen_app_key, creds.qimen_secret, creds.qimen_target_app_key)
+    client = OmsClient(None, "", creds.sid, creds.app_key, creds.app_secret, app)  # type: ignore[arg-type]
+    start = datetime.fromisoformat(WINDOW["start_time"]).replace(tzinfo=CHINA)
+    signed_at = datetime.fromtimestamp(site.clock.wall(), CHINA)  # what signatures are checked on
+    form = client.taobao_query_form(start, start + timedelta(hours=1), 0, now=signed_at)
+    return site.clients["oms"].build_request("POST", QIMEN_ROUTE, data=form)
 
 
 async def valid_push(site: Site) -> httpx.Request:
@@ -237,8 +323,8 @@ async def valid_refunds(site: Site) -> httpx.Request:
 
 
 async def valid_sync_list(site: Site) -> httpx.Request:
-    """sales.LogisticsSync.getSyncListExt: the first page, one trade awaiting its waybill."""
-    _paid(site, "LOST-L1")
+    """sales.LogisticsSync.getSyncListExt: the first page, one shipped trade's record."""
+    _shipped(site, "LOST-L1")
     return _signed(site, SYNC_LIST, {"page_size": 10, "page_no": 0})
 
 

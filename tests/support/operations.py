@@ -33,7 +33,13 @@ class Valid:
 
 
 def _oms_code(response: httpx.Response) -> str:
-    return str(response.json()["status"])
+    """`status` of /openapi; of /router/qm, the inner answer's status or TOP's error code."""
+    body = response.json()
+    if "response" in body:
+        return str(body["response"]["status"])
+    if "error_response" in body:
+        return str(body["error_response"]["code"])
+    return str(body["status"])
 
 
 def _wms_code(response: httpx.Response) -> str:
@@ -85,9 +91,12 @@ ANSWERED: dict[str, frozenset[str]] = {
 VALID: dict[str, dict[str, Valid]] = {
     "oms": {
         oms.QUERY: Valid(oms.valid_query, "0", same=True),
-        # The write-backs repeat as no-ops ("changed": false), a push as a change.
-        oms.SYNC: Valid(oms.valid_sync, "0"),
+        oms.TAOBAO_QUERY: Valid(oms.valid_taobao_query, "0", same=True),
+        # The write-backs repeat as no-ops ("changed": false), a push as a change; a
+        # repeated acknowledgement names a record no longer pending (status 0, an error text).
+        oms.SHIP: Valid(oms.valid_ship, "0"),
         oms.TRACE: Valid(oms.valid_trace, "0"),
+        oms.SYNC_ACK: Valid(oms.valid_sync_ack, "0"),
         oms.PUSH: Valid(oms.valid_push, "0"),
         oms.REFUNDS: Valid(oms.valid_refunds, "0", same=True),
         oms.SYNC_LIST: Valid(oms.valid_sync_list, "0", same=True),

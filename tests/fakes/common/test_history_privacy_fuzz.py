@@ -212,21 +212,23 @@ def oms(make_context: Callable[[str], SystemContext], world: World) -> Iterator[
     data=st.data(),
     phone=PHONES,
     tree=TREES,
-    method=st.sampled_from((wdt.METHOD_RAW_TRADE_PUSH, wdt.METHOD_LOGISTICS_SYNC, "no.such")),
+    method=st.sampled_from((wdt.METHOD_RAW_TRADE_PUSH, wdt.METHOD_SHIP, "no.such")),
     signed=st.booleans(),
 )
 def test_oms(
     oms: Fake, data: st.DataObject, phone: str, tree: Any, method: str, signed: bool
 ) -> None:
-    body = json_body(data, tree, phone, lambda tree: {"shop_no": "TM-A", "trade_list": [tree]})
+    body = json_body(data, tree, phone, lambda tree: ["TM-A", [tree]])
+    secret, salt = oms_tests.CREDS.app_secret.split(":")
     params = {
         "sid": oms_tests.CREDS.sid,
         "key": oms_tests.CREDS.app_key,
+        "salt": salt,
         "method": method,
-        "timestamp": str(int(oms.ctx.clock.wall())),
+        "timestamp": str(int(oms.ctx.clock.wall()) - oms_tests.EPOCH_2012),
         "v": "1.0",
     }
-    secret = oms_tests.CREDS.app_secret if signed else "wrong"
+    secret = secret if signed else "wrong"
     params["sign"] = oms_tests.reference_sign(secret, {**params, "body": body})
     before = oms.last_seq()
     oms.client.post("/openapi", params=params, content=body.encode())

@@ -21,6 +21,8 @@ def oms(make_context: Callable[[str], SystemContext], world: World) -> OmsServic
     service.setup(world)
     service.push_raw_trades("TM-A", [raw_trade(world, "A1")])
     service.push_raw_trades("TM-B", [raw_trade(world, "B1")])
+    for trade in service.query_trades(*WINDOW).trades:  # shipped: each leaves a sync record
+        service.sync_logistics(trade.trade_no, "SF", f"SF-{trade.src_tid}")
     return service
 
 

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.anyio
 # Each protocol's refusal, recognised from its answer's body.
 JsonCheck = Callable[[Any], bool]
 JSON_REFUSALS: dict[str, JsonCheck] = {
-    "oms": lambda body: body["status"] == 1400 and bool(body["message"]),
+    "oms": lambda body: body["status"] == 1 and bool(body["message"]),
     "erp": lambda body: (
         body["Result"]["ResponseStatus"]["IsSuccess"] is False
         and body["Result"]["ResponseStatus"]["MsgCode"] == 8

@@ -13,7 +13,14 @@ from simulator.scenario import load_scenario
 from tests.support.paths import SMOKE
 
 CREDENTIAL_NAMES = {
-    "oms": {"sid", "app_key", "app_secret"},
+    "oms": {
+        "sid",
+        "app_key",
+        "app_secret",
+        "qimen_app_key",
+        "qimen_secret",
+        "qimen_target_app_key",
+    },
     "wms": {"app_key", "secret", "customer_id"},
     "carrier": {"ebusiness_id", "api_key"},
     "erp": {"acct_id", "username", "password", "lcid", "app_id", "app_secret"},
@@ -23,7 +30,7 @@ CREDENTIAL_NAMES = {
 # One real path per system, called without a valid signature or login: each must answer
 # its protocol's own refusal, never a 500 (compared with blanks removed).
 UNSIGNED_CALLS = {
-    "oms": ("POST", "/openapi?method=sales.TradeQuery.queryWithDetail", '"status":1001'),
+    "oms": ("POST", "/openapi?method=sales.TradeQuery.queryWithDetail", '"status":1,'),
     "wms": (
         "POST",
         "/router/qimen/service?method=taobao.qimen.deliveryorder.create",

@@ -1,4 +1,4 @@
-"""Fuzzing the OMS 旺店通-style adapter: whatever arrives, the answer is `{status, message}`.
+"""Fuzzing the OMS 旺店通旗舰版 adapter: whatever arrives, the answer is `{status, message}`.
 
 Budget: 2,000 generated inputs for this adapter (tests/support/fuzzing.py), split by `share`.
 Property: HTTP 200 (or the documented 504 fault path, not configured here), never 5xx; a
@@ -20,7 +20,13 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from fake_systems.common.credentials import OmsCredentials
-from fake_systems.oms.api.wdt import MAX_BODY_BYTES, METHOD_QUERY, METHODS, create_app
+from fake_systems.oms.api.wdt import (
+    MAX_BODY_BYTES,
+    METHOD_QUERY,
+    METHODS,
+    MSG_STATUS_LIST,
+    create_app,
+)
 from fake_systems.oms.service import OmsService
 from simulator.world import World
 from tests.support.fuzzing import (
@@ -33,8 +39,10 @@ from tests.support.fuzzing import (
 
 pytestmark = pytest.mark.fuzz
 
-CREDS = OmsCredentials(sid="fuzz", app_key="oms_fuzz", app_secret="fuzz-secret")
-TENANT = OmsCredentials(sid="fuzz-b", app_key="oms_b", app_secret="b-secret", owners=("OWNER-B",))
+CREDS = OmsCredentials(sid="fuzz", app_key="oms_fuzz", app_secret="fuzz-secret:fuzz-salt")
+TENANT = OmsCredentials(
+    sid="fuzz-b", app_key="oms_b", app_secret="b-secret:b-salt", owners=("OWNER-B",)
+)
 INJECTIONS = (
     "'; DROP TABLE orders;--",
     "<script>alert(1)</script>",
@@ -66,9 +74,9 @@ FIELDS = (
 
 
 def sign(secret: str, params: dict[str, str]) -> str:
-    """Re-derived from docs/protocols/oms.md (see test_oms_independent_client.py, alongside)."""
-    text = ";".join(f"{len(k):02d}-{k}:{len(params[k]):04d}-{params[k]}" for k in sorted(params))
-    return hashlib.md5((text + secret).encode()).hexdigest()
+    """旗舰版, re-derived from the public clients (see test_oms_sdk.py, alongside)."""
+    joined = "".join(k + params[k] for k in sorted(params))
+    return hashlib.md5((secret + joined + secret).encode()).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -97,16 +105,24 @@ def snapshot(service: OmsService) -> tuple[Any, ...]:
 
 
 def post(
-    client: TestClient, service: OmsService, method: str, raw: bytes, creds: OmsCredentials = CREDS
+    client: TestClient,
+    service: OmsService,
+    method: str,
+    raw: bytes,
+    creds: OmsCredentials = CREDS,
+    pager: dict[str, str] | None = None,
 ) -> httpx.Response:
+    secret, _, salt = creds.app_secret.partition(":")
     params = {
         "sid": creds.sid,
         "key": creds.app_key,
+        "salt": salt,
         "method": method,
-        "timestamp": str(int(service.ctx.clock.wall())),
+        "timestamp": str(int(service.ctx.clock.wall()) - 1325347200),
         "v": "1.0",
+        **({"page_size": "40", "page_no": "0"} if pager is None else pager),
     }
-    params["sign"] = sign(creds.app_secret, {**params, "body": raw.decode("utf-8", "replace")})
+    params["sign"] = sign(secret, {**params, "body": raw.decode("utf-8", "replace")})
     return client.post("/openapi", params=params, content=raw)
 
 
@@ -115,9 +131,10 @@ def check(response: httpx.Response, before: tuple[Any, ...], service: OmsService
     assert response.status_code == 200, response.text
     answer = orjson.loads(response.content)
     assert isinstance(answer, dict) and isinstance(answer.get("status"), int)
-    assert isinstance(answer.get("message"), str) and answer["message"]
-    assert answer["status"] != 9999, answer  # an internal error is a bug of the fake
+    assert answer["status"] != 99, answer  # an internal error is a bug of the fake
     if answer["status"] != 0:
+        # 旗舰版 sends `message` only with an error.
+        assert isinstance(answer.get("message"), str) and answer["message"]
         assert "data" not in answer
         assert snapshot(service) == before
     return answer
@@ -146,18 +163,20 @@ json_value = st.recursive(
 @given(
     method=st.sampled_from(sorted(METHODS)),
     body=st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=8), json_value, max_size=6),
+    extra=st.lists(json_value, max_size=2),
     tenant=st.booleans(),
 )
 def test_wrong_types_missing_and_extra_fields(
-    fake: tuple[TestClient, OmsService], method: str, body: dict[str, Any], tenant: bool
+    fake: tuple[TestClient, OmsService],
+    method: str,
+    body: dict[str, Any],
+    extra: list[Any],
+    tenant: bool,
 ) -> None:
     client, service = fake
     before = snapshot(service)
-    check(
-        post(client, service, method, json.dumps(body).encode(), TENANT if tenant else CREDS),
-        before,
-        service,
-    )
+    raw = json.dumps([body, *extra]).encode()
+    check(post(client, service, method, raw, TENANT if tenant else CREDS), before, service)
 
 
 @fuzz_settings(0.2)
@@ -176,7 +195,7 @@ def test_malformed_bodies(fake: tuple[TestClient, OmsService], method: str, raw:
     try:
         orjson.loads(raw)
     except orjson.JSONDecodeError:
-        assert answer["status"] == 1500
+        assert answer["status"] == 1
 
 
 def valid_trade(world: World, tid: str) -> dict[str, Any]:
@@ -226,7 +245,7 @@ def test_push_stores_text_verbatim_or_refuses(
     known = service.conn.execute(
         "SELECT COUNT(*) FROM orders WHERE shop_no = 'TM-A' AND src_tid = ?", (tid.strip(),)
     ).fetchone()[0]
-    body = json.dumps({"shop_no": "TM-A", "trade_list": [entry]}).encode()
+    body = json.dumps(["TM-A", [entry]]).encode()
     answer = check(post(client, service, "sales.RawTrade.pushSelf", body), before, service)
     if answer["status"] == 0 and not known:
         column = {"receiver_city": "receiver_city", "buyer_nick": "buyer_nick"}.get(field, field)
@@ -237,7 +256,7 @@ def test_push_stores_text_verbatim_or_refuses(
     if broken is None and acceptable(text, 255, breaks=True) and acceptable(tid, 64):
         assert answer["status"] == 0
     if not acceptable(text, 255, breaks=True) or not acceptable(tid, 64):
-        assert answer["status"] == 1500
+        assert answer["status"] == 100
 
 
 def acceptable(text: str, limit: int, breaks: bool = False) -> bool:
@@ -262,10 +281,25 @@ def test_odd_or_huge_numerals_are_bad_parameters(
     fake: tuple[TestClient, OmsService], field: str, value: object
 ) -> None:
     client, service = fake
-    body = {"start_time": "2026-11-10 20:00:00", "end_time": "2026-11-10 20:30:00", field: value}
+    window = {"start_time": "2026-11-10 20:00:00", "end_time": "2026-11-10 20:30:00"}
+    pager = {"page_size": "40", "page_no": "0"}
     before = snapshot(service)
-    answer = check(post(client, service, METHOD_QUERY, orjson.dumps(body)), before, service)
-    assert answer["status"] == 1500 and answer["message"].startswith(field)
+    if field == "status":
+        raw = orjson.dumps([{**window, "status": value}])
+        answer = check(post(client, service, METHOD_QUERY, raw), before, service)
+        # The doc's message for a status filter that is not comma-separated integers.
+        assert (answer["status"], answer["message"]) == (100, MSG_STATUS_LIST)
+        return
+    text = value if isinstance(value, str) else str(value)
+    pager[field] = text
+    answer = check(
+        post(client, service, METHOD_QUERY, orjson.dumps([window]), pager=pager), before, service
+    )
+    # The pager is in the query string: not an int → 1; blank → the paged-only refusal (100).
+    if text.strip():
+        assert answer["status"] in (1, 100)
+    else:
+        assert answer["status"] == 100 and answer["message"].startswith("此方法仅支持分页查询")
 
 
 @fuzz_settings(0.01)
@@ -273,6 +307,6 @@ def test_odd_or_huge_numerals_are_bad_parameters(
 def test_oversized_bodies_are_refused(fake: tuple[TestClient, OmsService], extra: int) -> None:
     client, service = fake
     before = snapshot(service)
-    raw = b'{"shop_no": "' + b"x" * (MAX_BODY_BYTES + extra) + b'"}'
+    raw = b'["' + b"x" * (MAX_BODY_BYTES + extra) + b'"]'
     answer = check(post(client, service, "sales.RawTrade.pushSelf", raw), before, service)
-    assert answer["status"] == 1500 and "larger than" in answer["message"]
+    assert answer["status"] == 1 and "larger than" in answer["message"]

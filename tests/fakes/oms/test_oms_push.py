@@ -213,7 +213,7 @@ async def test_push_over_the_wire(
 ) -> None:
     body = {"shop_no": "TM-A", "trade_list": [raw_trade(world, "TM1"), raw_trade(world, "TM4")]}
     answer = (await call(client, clock, PUSH, body)).json()
-    assert answer == {"status": 0, "message": "ok", "data": {"new_count": 2, "chg_count": 0}}
+    assert answer == {"status": 0, "data": {"new_count": 2, "chg_count": 0}}
     again = (await call(client, clock, PUSH, body)).json()
     assert again["data"] == {"new_count": 0, "chg_count": 2}
     rows = oms.conn.execute(
@@ -230,13 +230,15 @@ async def test_refused_push_over_the_wire(
     bad["order_list"][0]["num"] = 0
     body = {"shop_no": "TM-A", "trade_list": [raw_trade(world, "TM1"), bad]}
     answer = (await call(client, clock, PUSH, body)).json()
-    assert answer["status"] == 1500
+    assert answer["status"] == 100
     assert "trade_list[1].order_list[0].num" in answer["message"]
-    missing_shop = (await call(client, clock, PUSH, {"trade_list": [bad]})).json()
-    assert missing_shop["status"] == 1500 and "shop_no" in missing_shop["message"]
+    unknown_shop = (
+        await call(client, clock, PUSH, {"shop_no": "XX-9", "trade_list": [bad]})
+    ).json()
+    assert unknown_shop["status"] == 100 and "shop_no" in unknown_shop["message"]
     assert count_orders(oms) == (0, 0)
     rows = oms.conn.execute("SELECT outcome FROM events WHERE kind = 'api_in'").fetchall()
-    assert [r[0] for r in rows] == ["1500", "1500"]
+    assert [r[0] for r in rows] == ["100", "100"]
 
 
 def test_a_line_oid_is_kept_and_a_missing_one_generated(oms: OmsService, world: World) -> None:

@@ -1,4 +1,5 @@
-"""OMS strict values: odd numerals, control characters and over-long codes get 1500, not 9999."""
+"""OMS strict values: odd numerals, control characters and over-long codes are refused (status
+1 in the envelope, 100 in the arguments), never the internal error 99."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from fake_systems.oms.raw_trades import MAX_TRADES_PER_PUSH
 from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
 from simulator.world import World
-from tests.support.oms import PUSH, QUERY, SYNC, WINDOW, call, raw_trade, simple
+from tests.support.oms import PUSH, QUERY, SHIP, WINDOW, call, raw_trade, simple
 
 pytestmark = pytest.mark.anyio
 
@@ -36,22 +37,30 @@ def state(oms: OmsService) -> list[tuple[Any, ...]]:
 async def refused(
     client: httpx.AsyncClient, clock: ManualClock, method: str, body: Any, **kwargs: Any
 ) -> str:
-    """The refusal's message, after checking it is the protocol's validation error (1500)."""
+    """The refusal's message, after checking it is the protocol's business refusal (100)."""
     response = await call(client, clock, method, body, **kwargs)
     assert response.status_code == 200
     answer = response.json()
-    assert answer["status"] == wdt.ERR_BAD_PARAMS, answer
+    assert answer["status"] == wdt.ERR_APP, answer
     assert "data" not in answer
     return str(answer["message"])
 
 
 @pytest.mark.parametrize("numeral", ODD_NUMERALS)
-@pytest.mark.parametrize("field", ["page_size", "page_no", "status"])
-async def test_query_refuses_odd_numerals_as_bad_parameters(
+async def test_query_refuses_an_odd_status_filter_with_the_documented_message(
+    client: httpx.AsyncClient, clock: ManualClock, numeral: str
+) -> None:
+    message = await refused(client, clock, QUERY, {**WINDOW, "status": numeral})
+    assert message == "状态应该是由逗号分隔开的整数数组"
+
+
+@pytest.mark.parametrize("numeral", [n for n in ODD_NUMERALS if n])
+@pytest.mark.parametrize("field", ["page_size", "page_no"])
+async def test_query_refuses_an_odd_pager_as_an_argument_type_mismatch(
     client: httpx.AsyncClient, clock: ManualClock, field: str, numeral: str
 ) -> None:
-    message = await refused(client, clock, QUERY, {**WINDOW, field: numeral})
-    assert message.startswith(field)
+    answer = (await call(client, clock, QUERY, {**WINDOW, field: numeral})).json()
+    assert answer == {"status": 1, "message": "argument type mismatch"}
 
 
 @pytest.mark.parametrize(
@@ -60,7 +69,15 @@ async def test_query_refuses_odd_numerals_as_bad_parameters(
 async def test_integers_beyond_the_field_range_are_refused(
     client: httpx.AsyncClient, clock: ManualClock, numeral: object
 ) -> None:
-    assert "out of range" in await refused(client, clock, QUERY, {**WINDOW, "page_no": numeral})
+    answer = (await call(client, clock, QUERY, {**WINDOW, "page_no": numeral})).json()
+    assert answer == {"status": 1, "message": "argument type mismatch"}
+    message = await refused(
+        client,
+        clock,
+        wdt.METHOD_TRACE_UPLOAD,
+        {"trade_no": "1", "logistics_no": "W", "state": numeral},
+    )
+    assert "out of range" in message
 
 
 async def test_plain_digit_strings_still_count(
@@ -112,7 +129,7 @@ async def test_codes_with_control_characters_or_over_long_are_refused(
     trade_no = oms.create_paid_order(simple(world, "TB-CODE-1"))
     before = state(oms)
     body = {"trade_no": trade_no, "logistics_code": "SF", "logistics_no": code}
-    assert (await refused(client, clock, SYNC, body)).startswith("logistics_no")
+    assert (await refused(client, clock, SHIP, body)).startswith("logistics_no")
     assert state(oms) == before
 
 
@@ -150,12 +167,12 @@ async def test_push_keeps_line_breaks_in_free_text(
     assert response.json()["status"] == 0
 
 
-@pytest.mark.parametrize("timestamp", ["1_800_000_000", "１８００００００００", "1800000000.0"])
+@pytest.mark.parametrize("timestamp", ["474_652_800", "４７４６５２８００", "474652800.0"])
 async def test_timestamp_must_be_a_plain_numeral(
     client: httpx.AsyncClient, clock: ManualClock, timestamp: str
 ) -> None:
     response = await call(client, clock, QUERY, WINDOW, overrides={"timestamp": timestamp})
-    assert response.json()["status"] == wdt.ERR_COMMON_PARAM
+    assert response.json()["status"] == wdt.ERR_PARAMS
 
 
 @pytest.mark.parametrize(
@@ -170,7 +187,7 @@ async def test_bodies_too_deep_or_too_large_to_walk_are_refused(
     client: httpx.AsyncClient, clock: ManualClock, raw: bytes
 ) -> None:
     response = await call(client, clock, QUERY, None, raw=raw)
-    assert response.json()["status"] == wdt.ERR_BAD_PARAMS
+    assert response.json()["status"] == wdt.ERR_PARAMS
 
 
 async def test_big_bodies_are_read_off_the_event_loop(

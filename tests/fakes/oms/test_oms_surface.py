@@ -13,10 +13,19 @@ from fake_systems.oms.models import InvalidRequest, RefundStatus, RefundType, St
 from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
 from simulator.world import World
-from tests.support.oms import CREDS, QUERY, TENANT_A, call, push_two_shops, raw_trade, trade_no_of
+from tests.support.oms import (
+    CREDS,
+    QUERY,
+    SYNC_ACK,
+    SYNC_LIST,
+    TENANT_A,
+    call,
+    push_two_shops,
+    raw_trade,
+    trade_no_of,
+)
 
 REFUNDS = "aftersales.refund.Refund.search"
-SYNC_LIST = "sales.LogisticsSync.getSyncListExt"
 STOCK = "wms.StockSpec.push"
 SHOPS = "setting.Shop.queryShop"
 WAREHOUSES = "setting.Warehouse.queryWarehouse"
@@ -123,7 +132,7 @@ async def test_refund_search(
         "status": 20,
         "trade_no": trade_no_of(oms, "A1"),
         "tid": "A1",
-        "shop_no": "TM-A",
+        "shop_no": "JD-A",
         "owner_code": "OWNER-A",
         "refund_amount": "70.00",
         "reason": "破损",
@@ -156,11 +165,11 @@ def raw_trade_spec(oms: OmsService, oid: str) -> str:
 @pytest.mark.parametrize(
     ("body", "code"),
     [
-        ({"modified_from": "2026-11-01 00:00:00", "modified_to": "2026-12-01 00:00:01"}, 1501),
-        ({"modified_from": "2026-11-01 00:00:00"}, 1500),
-        ({"modified_from": "2026-11-02 00:00:00", "modified_to": "2026-11-01 00:00:00"}, 1500),
-        ({**MONTH, "page_no": -1}, 1500),
-        ({**MONTH, "type": "return"}, 1500),
+        ({"modified_from": "2026-11-01 00:00:00", "modified_to": "2026-12-01 00:00:01"}, 100),
+        ({"modified_from": "2026-11-01 00:00:00"}, 100),
+        ({"modified_from": "2026-11-02 00:00:00", "modified_to": "2026-11-01 00:00:00"}, 100),
+        ({**MONTH, "page_no": -1}, 100),
+        ({**MONTH, "type": "return"}, 100),
     ],
 )
 async def test_refund_search_refusals(
@@ -173,33 +182,72 @@ async def test_refund_search_refusals(
 
 
 @pytest.mark.anyio
-async def test_sync_list_holds_paid_unshipped_trades(
+async def test_a_shipped_trade_leaves_a_sync_record_until_acknowledged(
     client: httpx.AsyncClient, clock: ManualClock, oms: OmsService, world: World
 ) -> None:
-    a1, a2, b1 = (trade_no_of(oms, tid) for tid in ("A1", "A2", "B1"))
+    a2, b1 = (trade_no_of(oms, tid) for tid in ("A2", "B1"))
+    # Paid trades awaiting a waybill are not on the list: it is the shipments' queue.
+    empty = (await call(client, clock, SYNC_LIST, {})).json()
+    assert empty == {"status": 0, "total": 0, "data": []}
     oms.sync_logistics(a2, "SF", "SF2")
-    oms.cancel_order(b1)
-    got = await data(client, clock, SYNC_LIST, {})
-    assert got["total_count"] == 1
-    [entry] = got["trades"]
-    row = oms.conn.execute(
-        "SELECT warehouse_no, logistics_code FROM orders WHERE trade_no = ?", (a1,)
-    ).fetchone()
-    assert entry == {
-        "trade_no": a1,
-        "tid": "A1",
-        "shop_no": "TM-A",
-        "platform_id": "TM",
-        "warehouse_no": row[0],
-        "logistics_code": row[1],
-        "pay_time": "2026-11-10 19:59:30",
-        "oids": ["A1-a", "A1-b"],
+    oms.sync_logistics(b1, "YTO", "YT1")
+    got = (await call(client, clock, SYNC_LIST, {})).json()
+    # Flat, as documented: `total` beside `status`, `data` the list (QJB-DOCS field names).
+    assert (got["status"], got["total"]) == (0, 2)
+    first, second = got["data"]
+    assert first == {
+        "sync_id": 1,
+        "tid": "A2",
+        "logistics_no": "SF2",
+        "logistics_code": "SF",
+        "logistics_name": "SF",
+        "is_part_sync": 0,
+        "oids": "",
+        "trade_id": int(a2[8:]),
+        "platform_id": 3,  # 京东
+        "created": "2026-11-10 20:00:00",
+        "shop_no": "JD-A",
     }
-    oms.push_raw_trades("TM-B", [raw_trade(world, "B2")])
-    assert (await data(client, clock, SYNC_LIST, {"shop_no": "TM-B"}))["total_count"] == 1
-    assert (await data(client, clock, SYNC_LIST, {}, creds=TENANT_A))["total_count"] == 1
-    paged = await data(client, clock, SYNC_LIST, {"page_size": 1, "page_no": 1})
-    assert paged["total_count"] == 2 and len(paged["trades"]) == 1
+    assert (second["sync_id"], second["tid"]) == (2, "B1")
+    assert (await call(client, clock, SYNC_LIST, {}, creds=TENANT_A)).json()["total"] == 1
+    only_b = (await call(client, clock, SYNC_LIST, {"shop_no": "JD-B"})).json()
+    assert [r["tid"] for r in only_b["data"]] == ["B1"]
+    paged = (await call(client, clock, SYNC_LIST, {"page_size": 1, "page_no": 1})).json()
+    assert paged["total"] == 2 and [r["sync_id"] for r in paged["data"]] == [2]
+
+    # Acknowledge: the doc's own body shape, status as the string "0" as in its example.
+    acks = [[{"sync_id": 1, "error_msg": "", "status": "0"}, {"sync_id": 2, "status": -100}]]
+    answer = (await call(client, clock, SYNC_ACK, acks)).json()
+    assert answer == {"status": 0, "data": []}
+    left = (await call(client, clock, SYNC_LIST, {})).json()
+    assert [r["sync_id"] for r in left["data"]] == [2]  # -100: still to sync
+    # Per-entry failures come back with status 0, as error strings; the good ones apply.
+    mixed = [
+        [
+            {"sync_id": 2, "status": 2, "error_msg": "平台拒绝"},
+            {"sync_id": 2},
+            {"sync_id": 99, "status": 0},
+        ]
+    ]
+    answer = (await call(client, clock, SYNC_ACK, mixed)).json()
+    assert answer["status"] == 0 and answer["data"][0] == "同步结果状态为空!"
+    assert len(answer["data"]) == 2 and "99" in answer["data"][1]
+    assert (await call(client, clock, SYNC_LIST, {})).json()["total"] == 0
+    rows = oms.conn.execute(
+        "SELECT sync_id, status, error_msg FROM logistics_syncs ORDER BY sync_id"
+    ).fetchall()
+    assert [tuple(r) for r in rows] == [(1, 0, ""), (2, 2, "平台拒绝")]
+    # Another owner's record answers like a missing one and is left alone.
+    oms.push_raw_trades("JD-B", [raw_trade(world, "B2")])
+    oms.sync_logistics(trade_no_of(oms, "B2"), "SF", "SF9")
+    hidden = [[{"sync_id": 3, "status": 0}]]
+    refused = (await call(client, clock, SYNC_ACK, hidden, creds=TENANT_A)).json()
+    absent = [[{"sync_id": 7, "status": 0}]]
+    missing = (await call(client, clock, SYNC_ACK, absent, creds=TENANT_A)).json()
+    assert refused["data"] == [missing["data"][0].replace("7", "3")]
+    assert [r["sync_id"] for r in (await call(client, clock, SYNC_LIST, {})).json()["data"]] == [3]
+    # The argument is a list of records.
+    assert (await call(client, clock, SYNC_ACK, [{"sync_id": 3}])).json()["status"] == 1
 
 
 # ---------------------------------------------------------------- stock and master data
@@ -228,9 +276,9 @@ async def test_stock_push_is_stored_and_replaced(
         [],
     ):
         answer = (await call(client, clock, STOCK, {"stock_list": bad})).json()
-        assert answer["status"] == 1500
+        assert answer["status"] == 100
     forbidden = (await call(client, clock, STOCK, {"stock_list": first}, creds=TENANT_A)).json()
-    assert forbidden["status"] == 1102
+    assert forbidden["status"] == 100
     assert [
         tuple(r) for r in oms.conn.execute("SELECT warehouse_no, spec_no, stock_num FROM stock")
     ] == [(wh, spec, 0)]
@@ -244,7 +292,7 @@ async def test_shop_and_warehouse_queries(
     assert [s["shop_no"] for s in every["details"]] == sorted(s.shop_no for s in world.shops)
     scoped = await data(client, clock, SHOPS, {}, creds=TENANT_A)
     assert [s["shop_no"] for s in scoped["details"]] == ["DY-A", "JD-A", "TM-A"]
-    assert (await data(client, clock, SHOPS, {"shop_no": "TM-B"}, creds=TENANT_A))[
+    assert (await data(client, clock, SHOPS, {"shop_no": "JD-B"}, creds=TENANT_A))[
         "total_count"
     ] == 0
     one = await data(client, clock, SHOPS, {"shop_no": "TM-B"})
@@ -252,7 +300,8 @@ async def test_shop_and_warehouse_queries(
         {
             "shop_no": "TM-B",
             "shop_name": world.shops[3].name,
-            "platform_id": "TM",
+            "platform_id": 1,  # 淘宝, sub-platform 1 天猫
+            "sub_platform_id": 1,
             "owner_code": "OWNER-B",
         }
     ]
@@ -271,4 +320,4 @@ async def test_cancelled_trades_are_queryable_as_status_5(
     oms.cancel_order(trade_no_of(oms, "A2"))
     window = {"start_time": "2026-11-10 20:00:00", "end_time": "2026-11-10 21:00:00", "status": 5}
     got = await data(client, clock, QUERY, window)
-    assert [(t["src_tid"], t["trade_status"]) for t in got["order"]] == [("A2", 5)]
+    assert [(t["src_tids"], t["trade_status"]) for t in got["order"]] == [("A2", 5)]

@@ -1,7 +1,8 @@
-"""OMS 旺店通-style adapter over HTTP: signing, common-parameter errors, methods, wire amounts."""
+"""OMS 旺店通旗舰版 adapter over HTTP: signing, common-parameter errors, methods, wire amounts."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -10,24 +11,38 @@ import pytest
 
 from fake_systems.common.faults import FaultInjector, FaultRule
 from fake_systems.common.signing import wdt_sign
+from fake_systems.oms.api import wdt
+from fake_systems.oms.regions import PROVINCE_IDS
 from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
 from simulator.world import NewTradeLine, World
-from tests.support.oms import CREDS, QUERY, SYNC, TRACE, WINDOW, call, reference_sign, simple, trade
+from tests.support.oms import (
+    CREDS,
+    QUERY,
+    SHIP,
+    TRACE,
+    WINDOW,
+    call,
+    qyb_sign,
+    reference_sign,
+    simple,
+    trade,
+)
 
 
 def test_sign_worked_example_from_the_docs() -> None:
-    body = '{"trade_no":"2026111000000001","logistics_code":"SF","logistics_no":"SF1234567890"}'
+    # docs/protocols/oms.md, worked example 2 (checked against two public clients).
     params = {
         "sid": "ecomock",
         "key": "oms_demo",
-        "method": SYNC,
-        "timestamp": "1800000000",
+        "salt": "s4lt",
+        "method": "sales.LogisticsSync.update",
+        "timestamp": "474652800",
         "v": "1.0",
-        "body": body,
+        "body": '[[{"sync_id":88950,"status":0,"error_msg":""}]]',
     }
-    assert reference_sign("s3cr3t", params) == "7d630d413e85c096a35ee253f7384466"
-    assert wdt_sign("s3cr3t", params) == "7d630d413e85c096a35ee253f7384466"
+    assert reference_sign("s3cr3t", params) == "4c432ac8aac68bd72258d25fcc41caa4"
+    assert wdt_sign("s3cr3t", params) == "4c432ac8aac68bd72258d25fcc41caa4"
 
 
 def status_of(oms: OmsService, trade_no: str) -> tuple[int, str | None]:
@@ -54,39 +69,36 @@ async def test_query_returns_the_trade_with_amounts_to_the_cent(
     response = await call(client, clock, QUERY, WINDOW)
     assert response.status_code == 200
     answer = response.json()
-    assert (answer["status"], answer["message"]) == (0, "ok")
+    assert answer["status"] == 0 and "message" not in answer  # message only with an error
     assert answer["data"]["total_count"] == 1
     got = answer["data"]["order"][0]
     shop, warehouse, customer = world.shops[2], world.warehouses[1], world.customers[3]
     assert got["trade_no"] == trade_no
-    assert got["src_tid"] == "TB-778899"
-    assert (got["platform_id"], got["shop_no"], got["owner_code"]) == (
-        shop.platform,
-        shop.shop_no,
-        shop.owner_code,
-    )
+    assert got["trade_id"] == 1  # the run-wide sequence inside trade_no
+    # 旗舰版 field shapes (QJB-DOCS queryWithDetail): src_tids at trade level, integer
+    # platform and area ids, trade_time in ms, the other times as text, amounts as numbers.
+    assert got["src_tids"] == "TB-778899" and "src_tid" not in got
+    assert shop.platform == "DY"  # 抖店
+    assert (got["platform_id"], got["sub_platform_id"], got["shop_platform_id"]) == (69, 0, 69)
+    assert (got["shop_no"], got["owner_code"]) == (shop.shop_no, shop.owner_code)
     assert (got["warehouse_no"], got["logistics_code"], got["logistics_no"]) == (
         warehouse.code,
         warehouse.carrier_code,
         "",
     )
-    assert got["trade_status"] == 30
-    assert got["trade_time"] == got["pay_time"] == got["modified"] == "2026-11-10 20:00:00"
-    assert (got["receiver_name"], got["receiver_mobile"], got["receiver_district"]) == (
-        customer.name,
-        customer.mobile,
-        customer.area,
-    )
-    assert (got["receiver_province"], got["receiver_city"], got["receiver_address"]) == (
-        customer.province,
-        customer.city,
-        customer.address,
-    )
+    assert (got["trade_status"], got["refund_status"], got["trade_type"]) == (30, 0, 1)
+    assert got["trade_time"] == 1794312000000  # 2026-11-10 20:00:00 China time, in ms
+    assert got["pay_time"] == got["modified"] == "2026-11-10 20:00:00"
+    assert (got["receiver_name"], got["receiver_mobile"]) == (customer.name, customer.mobile)
+    assert got["receiver_province"] == PROVINCE_IDS[customer.province]
+    assert (got["receiver_city"], got["receiver_district"]) == (0, 0)  # 0: not set
+    assert got["receiver_area"] == f"{customer.province} {customer.city} {customer.area}"
+    assert got["receiver_address"] == customer.address
     # goods 3*99.99 + 0 + 2*49.01 = 397.99; shares 299.96 + 0 + 98.00 = 397.96; post 10.01.
-    assert got["goods_amount"] == "397.99"
-    assert got["discount"] == "0.03"
-    assert got["post_amount"] == "10.01"
-    assert got["paid"] == "407.97"
+    amounts = ("goods_amount", "discount", "post_amount", "paid", "receivable")
+    assert [got[name] for name in amounts] == [397.99, 0.03, 10.01, 407.97, 407.97]
+    assert all(isinstance(got[name], float) for name in amounts)
+    assert '"goods_amount":397.99' in response.text  # a JSON number, exact to the cent
     assert got["detail_list"] == [
         {
             "rec_id": 1,
@@ -95,8 +107,8 @@ async def test_query_returns_the_trade_with_amounts_to_the_cent(
             "spec_no": "1000000000000001",
             "goods_name": "蓝牙耳机",
             "num": 3,
-            "price": "99.99",
-            "share_amount": "299.96",
+            "price": 99.99,
+            "share_amount": 299.96,
             "refund_status": 0,
         },
         {
@@ -106,8 +118,8 @@ async def test_query_returns_the_trade_with_amounts_to_the_cent(
             "spec_no": "1000000000000002",
             "goods_name": "赠品",
             "num": 1,
-            "price": "0.00",
-            "share_amount": "0.00",
+            "price": 0.0,
+            "share_amount": 0.0,
             "refund_status": 0,
         },
         {
@@ -117,8 +129,8 @@ async def test_query_returns_the_trade_with_amounts_to_the_cent(
             "spec_no": "1000000000000003",
             "goods_name": "T恤",
             "num": 2,
-            "price": "49.01",
-            "share_amount": "98.00",
+            "price": 49.01,
+            "share_amount": 98.0,
             "refund_status": 0,
         },
     ]
@@ -146,14 +158,14 @@ async def test_query_paging_and_status_filter(
 @pytest.mark.parametrize(
     ("body", "code"),
     [
-        ({"start_time": "2026-11-10 20:00:00", "end_time": "2026-11-10 21:00:01"}, 1501),
-        ({"start_time": "2026-11-10 20:00:00"}, 1500),
-        ({"start_time": "2026/11/10 20:00", "end_time": "2026-11-10 20:10:00"}, 1500),
-        ({**WINDOW, "page_size": 101}, 1500),
-        ({**WINDOW, "page_size": "many"}, 1500),
-        ({**WINDOW, "page_no": True}, 1500),
-        ({**WINDOW, "page_no": -1}, 1500),
-        ([WINDOW], 1500),
+        ({"start_time": "2026-11-10 20:00:00", "end_time": "2026-11-10 21:00:01"}, 100),
+        ({"start_time": "2026-11-10 20:00:00"}, 100),
+        ({"start_time": "2026/11/10 20:00", "end_time": "2026-11-10 20:10:00"}, 100),
+        ({**WINDOW, "page_size": 101}, 100),
+        ({**WINDOW, "page_size": "many"}, 1),
+        ({**WINDOW, "page_no": -1}, 100),
+        ([WINDOW, WINDOW], 1),
+        ([[WINDOW]], 1),
     ],
 )
 async def test_query_bad_params(
@@ -176,14 +188,14 @@ async def test_ship_and_complete_over_the_wire(
     trade_no = oms.create_paid_order(simple(world, "A"))
     ship = {"trade_no": trade_no, "logistics_code": "YTO", "logistics_no": "YT9"}
 
-    answer = (await call(client, clock, SYNC, ship)).json()
-    assert answer == {"status": 0, "message": "ok", "data": {"trade_no": trade_no, "changed": True}}
+    answer = (await call(client, clock, SHIP, ship)).json()
+    assert answer == {"status": 0, "data": {"trade_no": trade_no, "changed": True}}
     assert status_of(oms, trade_no) == (95, "YT9")
-    again = (await call(client, clock, SYNC, ship)).json()
+    again = (await call(client, clock, SHIP, ship)).json()
     assert (again["status"], again["data"]["changed"]) == (0, False)
 
-    other = (await call(client, clock, SYNC, {**ship, "logistics_no": "YT10"})).json()
-    assert other["status"] == 2002
+    other = (await call(client, clock, SHIP, {**ship, "logistics_no": "YT10"})).json()
+    assert other["status"] == 100
     assert status_of(oms, trade_no) == (95, "YT9")
 
     trace = {"trade_no": trade_no, "logistics_no": "YT9", "state": 2}
@@ -202,15 +214,15 @@ async def test_business_refusals(
 ) -> None:
     trade_no = oms.create_paid_order(simple(world, "A"))
     unknown = {"trade_no": "9999999999999999", "logistics_code": "SF", "logistics_no": "SF1"}
-    assert (await call(client, clock, SYNC, unknown)).json()["status"] == 2001
+    assert (await call(client, clock, SHIP, unknown)).json()["status"] == 100
     trace_unknown = {"trade_no": "9999999999999999", "logistics_no": "SF1", "state": 3}
-    assert (await call(client, clock, TRACE, trace_unknown)).json()["status"] == 2001
+    assert (await call(client, clock, TRACE, trace_unknown)).json()["status"] == 100
     not_shipped = {"trade_no": trade_no, "logistics_no": "SF1", "state": 3}
-    assert (await call(client, clock, TRACE, not_shipped)).json()["status"] == 2002
+    assert (await call(client, clock, TRACE, not_shipped)).json()["status"] == 100
     no_state = {"trade_no": trade_no, "logistics_no": "SF1"}
-    assert (await call(client, clock, TRACE, no_state)).json()["status"] == 1500
+    assert (await call(client, clock, TRACE, no_state)).json()["status"] == 100
     blank = {"trade_no": trade_no, "logistics_code": "SF", "logistics_no": "  "}
-    assert (await call(client, clock, SYNC, blank)).json()["status"] == 1500
+    assert (await call(client, clock, SHIP, blank)).json()["status"] == 100
     assert status_of(oms, trade_no) == (30, None)
 
 
@@ -223,59 +235,81 @@ async def test_wrong_signature_is_refused_and_changes_nothing(
 ) -> None:
     trade_no = oms.create_paid_order(simple(world, "A"))
     ship = {"trade_no": trade_no, "logistics_code": "SF", "logistics_no": "SF1"}
-    answer = (await call(client, clock, SYNC, ship, secret="not-the-secret")).json()
-    assert answer["status"] == 1200
+    answer = (await call(client, clock, SHIP, ship, secret="not-the-secret")).json()
+    assert answer["status"] == 1
     assert status_of(oms, trade_no) == (30, None)
 
     # Signed over one body, sent with another: the body is part of the sign.
+    secret = CREDS.app_secret.split(":")[0]
     params = {
         "sid": CREDS.sid,
         "key": CREDS.app_key,
-        "method": SYNC,
-        "timestamp": str(int(clock.wall())),
+        "salt": "s4lt",
+        "method": SHIP,
+        "timestamp": str(int(clock.wall()) - 1325347200),
         "v": "1.0",
     }
-    params["sign"] = reference_sign(CREDS.app_secret, {**params, "body": "{}"})
-    tampered = await client.post("/openapi", params=params, content=orjson.dumps(ship))
-    assert tampered.json()["status"] == 1200
+    params["sign"] = reference_sign(secret, {**params, "body": "[]"})
+    tampered = await client.post("/openapi", params=params, content=orjson.dumps([ship]))
+    assert tampered.json() == {"status": 1, "message": "验证失败"}
     assert status_of(oms, trade_no) == (30, None)
 
     # An upper-case hex sign is the same sign.
-    params["sign"] = reference_sign(
-        CREDS.app_secret, {**params, "body": orjson.dumps(ship).decode()}
-    )
+    params["sign"] = reference_sign(secret, {**params, "body": orjson.dumps([ship]).decode()})
     params["sign"] = params["sign"].upper()
-    accepted = await client.post("/openapi", params=params, content=orjson.dumps(ship))
+    accepted = await client.post("/openapi", params=params, content=orjson.dumps([ship]))
     assert accepted.json()["status"] == 0
+
+
+# The wire timestamp of the fake's wall clock (1_800_000_000): seconds since 2012-01-01.
+NOW_2012 = 1_800_000_000 - 1325347200
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(
-    ("kwargs", "code"),
+    ("kwargs", "code", "message"),
     [
-        ({"timestamp": 1_800_000_000 - 121}, 1300),
-        ({"timestamp": 1_800_000_000 + 121}, 1300),
-        ({"overrides": {"key": "oms_other"}}, 1100),
-        ({"overrides": {"sid": "someone-else"}}, 1101),
-        ({"overrides": {"method": "sales.Trade.delete"}}, 1400),
-        ({"overrides": {"v": "2.0"}}, 1001),
-        ({"overrides": {"timestamp": "yesterday"}}, 1001),
-        ({"overrides": {"body": "x"}}, 1001),
-        ({"drop": ("sign",)}, 1001),
-        ({"drop": ("timestamp",)}, 1001),
-        ({"drop": ("sid",)}, 1001),
-        ({"raw": b'{"start_time": "2026-11-10 20:00:00",'}, 1500),
-        ({"raw": b""}, 1500),
-        ({"raw": b"\xff\xfe"}, 1500),
+        ({"timestamp": NOW_2012 - 121}, 7, "时间戳错误"),
+        ({"timestamp": NOW_2012 + 121}, 7, "时间戳错误"),
+        # Unix seconds, as the 企业版 counts them: 13 years off.
+        ({"timestamp": 1_800_000_000}, 7, "时间戳错误"),
+        ({"timestamp": 1_800_000_000_000}, 1, 'For input string: "1800000000000"'),
+        ({"overrides": {"key": "oms_other"}}, 1, "app auth fail"),
+        ({"overrides": {"sid": "someone-else"}}, 1, "sid is not exists"),
+        ({"overrides": {"salt": "other-salt"}}, 1, "app auth fail"),
+        ({"secret": "not-the-secret"}, 1, "验证失败"),
+        ({"overrides": {"method": "sales.Trade.delete"}}, 1, None),
+        ({"overrides": {"v": "2.0"}}, 8, "版本错误"),
+        ({"overrides": {"timestamp": "yesterday"}}, 1, 'For input string: "yesterday"'),
+        ({"overrides": {"body": "x"}}, 1, None),
+        ({"drop": ("sign",)}, 1, None),
+        ({"drop": ("salt",)}, 1, None),
+        ({"drop": ("timestamp",)}, 1, None),
+        ({"drop": ("sid",)}, 1, None),
+        ({"paged": False}, 100, "此方法仅支持分页查询：sales.TradeQuery.queryWithDetail"),
+        ({"raw": b'[{"start_time": "2026-11-10 20:00:00",'}, 1, None),
+        ({"raw": b""}, 1, None),
+        ({"raw": b"\xff\xfe"}, 1, None),
+        ({"raw": orjson.dumps(WINDOW)}, 1, None),  # an object, not the array of arguments
     ],
 )
 async def test_common_parameter_errors(
-    client: httpx.AsyncClient, clock: ManualClock, oms: OmsService, kwargs: Any, code: int
+    client: httpx.AsyncClient,
+    clock: ManualClock,
+    oms: OmsService,
+    kwargs: Any,
+    code: int,
+    message: str | None,
 ) -> None:
     assert clock.wall() == 1_800_000_000
     response = await call(client, clock, QUERY, WINDOW, **kwargs)
     assert response.status_code == 200
-    assert response.json()["status"] == code
+    answer = response.json()
+    assert answer["status"] == code and "data" not in answer
+    if message is not None:
+        assert answer["message"] == message
+    else:
+        assert answer["message"].startswith("参数错误")
     recorded = oms.conn.execute(
         "SELECT kind, outcome FROM events WHERE kind = 'api_in' ORDER BY seq"
     ).fetchall()
@@ -283,12 +317,55 @@ async def test_common_parameter_errors(
 
 
 @pytest.mark.anyio
+async def test_a_request_signed_the_enterprise_edition_way_is_refused(
+    client: httpx.AsyncClient, clock: ManualClock, oms: OmsService, world: World
+) -> None:
+    """企业版 (qyb): Unix seconds, `appkey`, `LL-name:LLLL-value;…` + appsecret (the old fake)."""
+    trade_no = oms.create_paid_order(simple(world, "A"))
+    body = orjson.dumps({"trade_no": trade_no, "logistics_code": "SF", "logistics_no": "SF1"})
+    params = {
+        "sid": CREDS.sid,
+        "key": CREDS.app_key,
+        "method": SHIP,
+        "timestamp": str(int(clock.wall())),
+        "v": "1.0",
+    }
+    params["sign"] = qyb_sign(CREDS.app_secret, {**params, "body": body.decode()})
+    answer = (await client.post("/openapi", params=params, content=body)).json()
+    assert answer["status"] == 1
+    # Even with the salt and a 旗舰版 timestamp, the 企业版 sign is not the sign.
+    params.update(salt="s4lt", timestamp=str(NOW_2012))
+    params["sign"] = qyb_sign(CREDS.app_secret, {**params, "body": body.decode()})
+    answer = (await client.post("/openapi", params=params, content=body)).json()
+    assert answer == {"status": 1, "message": "验证失败"}
+    assert status_of(oms, trade_no) == (30, None)
+
+
+@pytest.mark.anyio
 async def test_timestamp_within_tolerance_is_accepted(
     client: httpx.AsyncClient, clock: ManualClock
 ) -> None:
     for skew in (-120, 120):
-        response = await call(client, clock, QUERY, WINDOW, timestamp=1_800_000_000 + skew)
+        response = await call(client, clock, QUERY, WINDOW, timestamp=NOW_2012 + skew)
         assert response.json()["status"] == 0
+
+
+@pytest.mark.anyio
+async def test_rate_limit_answers_status_100_with_the_documented_message(
+    oms: OmsService, clock: ManualClock, asgi_client: Callable[[object], httpx.AsyncClient]
+) -> None:
+    client = asgi_client(wdt.create_app(oms, CREDS, rate_limit=2))
+    assert [(await call(client, clock, QUERY, WINDOW)).json()["status"] for _ in range(2)] == [0, 0]
+    throttled = (await call(client, clock, QUERY, WINDOW)).json()
+    assert throttled == {"status": 100, "message": "超过每分钟最大调用频率限制，请稍后重试"}
+    # Per method: another method still passes in the same minute.
+    assert (await call(client, clock, "setting.Shop.queryShop", {})).json()["status"] == 0
+    recorded = oms.conn.execute(
+        "SELECT outcome FROM events WHERE kind = 'api_in' ORDER BY seq"
+    ).fetchall()
+    assert [r[0] for r in recorded] == ["ok", "ok", "100", "ok"]
+    clock.advance(60 * clock.scale)  # the next wall minute
+    assert (await call(client, clock, QUERY, WINDOW)).json()["status"] == 0
 
 
 @pytest.mark.anyio
@@ -297,15 +374,15 @@ async def test_every_request_is_recorded_without_the_sign(
 ) -> None:
     trade_no = oms.create_paid_order(simple(world, "A"))
     ship = {"trade_no": trade_no, "logistics_code": "SF", "logistics_no": "SF1"}
-    await call(client, clock, SYNC, ship)
-    await call(client, clock, SYNC, {**ship, "logistics_no": "SF2"})
+    await call(client, clock, SHIP, ship)
+    await call(client, clock, SHIP, {**ship, "logistics_no": "SF2"})
     rows = oms.conn.execute(
         "SELECT operation, outcome, entity, payload FROM events WHERE kind = 'api_in' ORDER BY seq"
     ).fetchall()
-    assert [(r[0], r[1], r[2]) for r in rows] == [(SYNC, "ok", trade_no), (SYNC, "2002", trade_no)]
+    assert [(r[0], r[1], r[2]) for r in rows] == [(SHIP, "ok", trade_no), (SHIP, "100", trade_no)]
     payload = orjson.loads(rows[0][3])
     assert payload["query"]["sign"] == "***"
-    assert payload["body"] == ship
+    assert payload["body"] == [ship]
     assert CREDS.app_secret not in rows[0][3]
 
 
@@ -319,25 +396,25 @@ async def test_unforeseen_error_answers_in_protocol_format(
     monkeypatch.setattr(oms, "query_trades", broken)
     response = await call(client, clock, QUERY, WINDOW)
     assert response.status_code == 200
-    assert response.json() == {"status": 9999, "message": "internal error"}
+    assert response.json() == {"status": 99, "message": "其他错误"}
     assert "disk on fire" not in response.text
     recorded = oms.conn.execute("SELECT outcome FROM events WHERE kind = 'api_in'").fetchall()
-    assert [r[0] for r in recorded] == ["9999"]
+    assert [r[0] for r in recorded] == ["99"]
 
 
 @pytest.mark.anyio
 async def test_lost_response_fault_does_the_work_then_times_out(
     client: httpx.AsyncClient, clock: ManualClock, oms: OmsService, world: World
 ) -> None:
-    oms.ctx.faults = FaultInjector([FaultRule("oms", SYNC, "lost_response", 1.0)], seed=1)
+    oms.ctx.faults = FaultInjector([FaultRule("oms", SHIP, "lost_response", 1.0)], seed=1)
     trade_no = oms.create_paid_order(simple(world, "A"))
     ship = {"trade_no": trade_no, "logistics_code": "SF", "logistics_no": "SF1"}
-    response = await call(client, clock, SYNC, ship)
+    response = await call(client, clock, SHIP, ship)
     assert response.status_code == 504
     assert status_of(oms, trade_no) == (95, "SF1")
     faults = oms.conn.execute("SELECT outcome FROM events WHERE kind = 'fault'").fetchall()
     assert [f[0] for f in faults] == ["lost_response"]
     # The connector's retry with the same waybill is then answered as a success.
     oms.ctx.faults = FaultInjector([], seed=1)
-    retry = (await call(client, clock, SYNC, ship)).json()
+    retry = (await call(client, clock, SHIP, ship)).json()
     assert (retry["status"], retry["data"]["changed"]) == (0, False)
