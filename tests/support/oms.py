@@ -139,34 +139,10 @@ def request(
 
 
 async def call(
-    client: httpx.AsyncClient,
-    clock: ManualClock,
-    method: str,
-    body: Any,
-    *,
-    creds: OmsCredentials = CREDS,
-    secret: str | None = None,
-    timestamp: int | None = None,
-    overrides: dict[str, str] | None = None,
-    drop: tuple[str, ...] = (),
-    raw: bytes | None = None,
-    paged: bool | None = None,
+    client: httpx.AsyncClient, clock: ManualClock, method: str, body: Any, **options: Any
 ) -> httpx.Response:
     """Send `request(...)`: a signed 旗舰版 call (or a wrong one, by the keywords)."""
-    built = request(
-        client,
-        clock,
-        method,
-        body,
-        creds=creds,
-        secret=secret,
-        timestamp=timestamp,
-        overrides=overrides,
-        drop=drop,
-        raw=raw,
-        paged=paged,
-    )
-    return await client.send(built)
+    return await client.send(request(client, clock, method, body, **options))
 
 
 def trade(world: World, src_tid: str, lines: tuple[NewTradeLine, ...], post: int = 0) -> NewTrade:
