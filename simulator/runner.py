@@ -36,7 +36,7 @@ from contract_tests.run_status import (
 )
 from fake_systems.carrier.service import CarrierConfig
 from fake_systems.common.credentials import Credentials
-from fake_systems.common.faults import FaultInjector, FaultRule
+from fake_systems.common.faults import FaultInjector
 from fake_systems.common.server import ServerGroup, bind_free_port
 from fake_systems.common.webhooks import MAX_PUSHES_IN_FLIGHT, AiohttpSender
 from fake_systems.ecosystem import SYSTEMS, Ecosystem
@@ -76,8 +76,10 @@ def default_run_dir(scenario_name: str) -> Path:
 
 
 def build_faults(scenario: Scenario) -> FaultInjector:
-    rules = [FaultRule(f.system, f.operation, f.kind, f.rate) for f in scenario.faults]
-    return FaultInjector(rules, seed=scenario.seed)
+    """The scenario's fault plan, its windows counted from the simulated start."""
+    return FaultInjector(
+        [f.rule() for f in scenario.faults], seed=scenario.seed, run_start=scenario.clock.start
+    )
 
 
 @asynccontextmanager

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from simulator.clock import CHINA
+from simulator.fault_plan import EVERY_OPERATION, FaultKind, FaultRule
 from simulator.world import World, build_world
 
 _DURATION = re.compile(r"^(?:\d+(?:\.\d+)?[smhd])+$")
@@ -252,10 +253,20 @@ class CarrierSettings(Strict):
 
 
 class FaultSettings(Strict):
+    """One rule of the fault plan (docs/CHAOS.md): a kind of fault on one operation of one
+    system (`*`: every operation), in a window of simulated time, at a rate or on every
+    Nth matching call."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
     system: Literal["oms", "wms", "erp", "bank", "carrier"]
     operation: str
-    kind: Literal["lost_response"]
-    rate: float = Field(ge=0, le=1)
+    kind: FaultKind
+    rate: float | None = Field(None, ge=0, le=1, description="share of matching calls hit")
+    every_nth: int | None = Field(None, ge=1, description="or: every Nth matching call")
+    start: Duration = Field(0.0, alias="from", description="simulated time from the start")
+    until: Duration | None = Field(None, description="simulated time the window closes")
+    params: dict[str, float | str] = Field(default_factory=dict, description="the kind's own")
 
     @field_validator("operation")
     @classmethod
@@ -263,12 +274,33 @@ class FaultSettings(Strict):
         # The fakes' operation tables come in through the validation context (the world
         # layer does not know the fakes): `load_scenario(path, operations=…)`.
         known = (info.context or {}).get("operations", {}).get(info.data.get("system"))
-        if known is not None and operation not in known:
+        if known is not None and operation not in known and operation != EVERY_OPERATION:
             raise ValueError(
                 f"{info.data['system']} has no operation {operation!r};"
-                f" it has {', '.join(sorted(known))}"
+                f" it has {', '.join(sorted(known))} (or {EVERY_OPERATION!r} for all)"
             )
         return operation
+
+    @model_validator(mode="after")
+    def _how_often_and_when(self) -> FaultSettings:
+        if (self.rate is None) == (self.every_nth is None):
+            raise ValueError("give either rate or every_nth")
+        if self.until is not None and self.until <= self.start:
+            raise ValueError("until must come after from")
+        return self
+
+    def rule(self) -> FaultRule:
+        """The plan's rule the fakes play."""
+        return FaultRule(
+            self.system,
+            self.operation,
+            self.kind,
+            rate=self.rate or 0.0,
+            every_nth=self.every_nth or 0,
+            start=self.start,
+            until=math.inf if self.until is None else self.until,
+            params=dict(self.params),
+        )
 
 
 class Objectives(Strict):

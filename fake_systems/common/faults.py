@@ -1,36 +1,119 @@
-"""Fault injection shared by the fakes: seeded, per system and operation, recorded."""
+"""Fault injection shared by the fakes: a seeded plan of rules on a timeline, each hit recorded.
+
+The plan's vocabulary (kinds, stages, `FaultRule`) is simulator/fault_plan.py. A rule names
+a system, an operation of it (or `*`, every one), a kind, a window of simulated time
+(seconds since the run's start, `start` <= t < `until`) and how often it fires: with
+probability `rate` on each matching call, or on every `every_nth` matching call. Where a
+kind acts is its stage: the pipeline asks before the work (`Stage.BEFORE`: nothing is done)
+and after the commit (`Stage.AFTER`: the work is done, the answer goes wrong), the webhook
+dispatcher asks for pushes (`Stage.PUSH`), the simulator plays the business ones
+(`Stage.WORLD`). docs/CHAOS.md describes every kind.
+
+Each rule rolls its own dice (seeded by the plan's seed and the rule's id), so adding a rule,
+or a call that matches another rule, leaves every other rule's hits where they were.
+"""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from datetime import datetime
+from typing import Any
 
-FaultKind = Literal["lost_response"]
+from simulator.fault_plan import KINDS, FaultKind, FaultRule, Stage
+
+__all__ = ["KINDS", "NO_FAULTS", "FaultInjector", "FaultKind", "FaultRule", "Stage"]
 
 
-@dataclass(frozen=True)
-class FaultRule:
-    """`lost_response`: the system does the work, then the caller sees a gateway timeout."""
+@dataclass
+class _Armed:
+    """A rule in force, with its own dice and counts."""
 
-    system: str
-    operation: str
-    kind: FaultKind
-    rate: float
+    rule: FaultRule
+    dice: random.Random
+    matched: int = 0
+    fired: int = 0
 
 
 class FaultInjector:
-    """Decides, reproducibly by seed, whether a fault hits a given call."""
+    """Decides, reproducibly by seed, which rule (if any) hits a given call or push.
 
-    def __init__(self, rules: list[FaultRule], seed: int) -> None:
-        self.rules = rules
-        self._random = random.Random(seed)
+    `run_start` is the simulated moment the windows count from; without it every window is
+    open (tests, and plans with no windows).
+    """
 
-    def hits(self, system: str, operation: str, kind: FaultKind) -> bool:
-        for rule in self.rules:
-            if rule.system == system and rule.operation == operation and rule.kind == kind:
-                return self._random.random() < rule.rate
-        return False
+    def __init__(
+        self, rules: Iterable[FaultRule], seed: int, run_start: datetime | None = None
+    ) -> None:
+        self.seed = seed
+        self.run_start = run_start
+        self._armed: dict[int, _Armed] = {}
+        self._next_id = 1
+        for rule in rules:
+            self.add(rule)
+
+    @property
+    def rules(self) -> list[FaultRule]:
+        return [armed.rule for armed in self._armed.values()]
+
+    def add(self, rule: FaultRule) -> int:
+        """Arm a rule (a scenario's, or one added live); its id, for `remove`."""
+        rule_id = self._next_id
+        self._next_id += 1
+        # A string seed hashes the same in every process (unlike hash() of a tuple).
+        self._armed[rule_id] = _Armed(rule, random.Random(f"{self.seed}:{rule_id}"))
+        return rule_id
+
+    def remove(self, rule_id: int) -> bool:
+        return self._armed.pop(rule_id, None) is not None
+
+    def listing(self) -> list[dict[str, Any]]:
+        """Every rule in force with its id and how often it matched and fired so far."""
+        return [
+            {"id": rule_id, **armed.rule.describe(), "matched": armed.matched, "fired": armed.fired}
+            for rule_id, armed in self._armed.items()
+        ]
+
+    def pick(
+        self, system: str, operation: str, stage: Stage, now: datetime | None = None
+    ) -> FaultRule | None:
+        """The first rule of `stage` that fires on this call, or None.
+
+        Every matching rule in its window counts the call (so "every Nth" counts calls, not
+        the calls other rules left alone); the first that fires wins.
+        """
+        if not self._armed:
+            return None
+        offset = self._offset(now)
+        chosen: FaultRule | None = None
+        for armed in self._armed.values():
+            rule = armed.rule
+            if not rule.matches(system, operation, stage):
+                continue
+            if offset is not None and not rule.start <= offset < rule.until:
+                continue
+            armed.matched += 1
+            if rule.every_nth:
+                fires = armed.matched % rule.every_nth == 0
+            else:
+                fires = armed.dice.random() < rule.rate
+            if fires and chosen is None:
+                armed.fired += 1
+                chosen = rule
+        return chosen
+
+    def hits(
+        self, system: str, operation: str, kind: FaultKind, now: datetime | None = None
+    ) -> bool:
+        """Whether a rule of exactly `kind` fires on this call (one kind's question)."""
+        rule = self.pick(system, operation, KINDS[kind], now)
+        return rule is not None and rule.kind == kind
+
+    def _offset(self, now: datetime | None) -> float | None:
+        if now is None or self.run_start is None:
+            return None
+        return (now - self.run_start).total_seconds()
 
 
 NO_FAULTS = FaultInjector([], seed=0)
