@@ -253,6 +253,7 @@ connector <b>{html.escape(str(meta.connector))}</b></p>
 <div class="cards">{cards}</div>
 <h2>Invariants</h2><table><tr><th>invariant</th><th>result</th><th>checked</th>
 <th>violations</th><th>detail</th></tr>{rows}</table>
+{_crashes_table(verdict)}
 <h2>Throughput</h2>{line_chart(rates, "wall seconds since the first order", "orders per minute")}
 <h2>Warehouse backlog</h2>{line_chart([backlog], "wall seconds", "delivery orders waiting")}
 <h2>Latency</h2>{latency_plots}
@@ -268,6 +269,39 @@ def _invalid_box(reasons: Sequence[str]) -> str:
     return (
         '<div class="invalid-box"><h2>This run is invalid: it proves nothing, whatever the'
         f" invariants below say</h2><ul>{items}</ul></div>"
+    )
+
+
+CRASH_COLUMNS = (
+    ("#", "index"),
+    ("signal", "signal"),
+    ("planned (sim s)", "planned_at_sim_seconds"),
+    ("killed (simulated)", "killed_sim"),
+    ("exit", "exit"),
+    ("restart after (sim s)", "restart_after_sim_seconds"),
+    ("serving again after (wall s)", "down_wall_seconds"),
+    ("error", "error"),
+)
+
+
+def _crashes_table(verdict: Verdict) -> str:
+    """The connector's crashes and restarts, when the scenario planned any."""
+    status = verdict.run_status
+    if status is None or not (status.crashes_planned or status.crashes):
+        return ""
+    head = "".join(f"<th>{html.escape(title)}</th>" for title, _ in CRASH_COLUMNS)
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape('' if crash.get(key) is None else str(crash.get(key)))}</td>"
+            for _, key in CRASH_COLUMNS
+        )
+        + "</tr>"
+        for crash in status.crashes
+    )
+    return (
+        f"<h2>Connector crashes</h2><p>{status.crashes_played} of {status.crashes_planned}"
+        f" planned crash(es) played</p><table><tr>{head}</tr>{rows}</table>"
     )
 
 

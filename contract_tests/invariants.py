@@ -365,6 +365,76 @@ def erp_receivable_audited(
     return _erp_document_audited(conn, "erp_receivable_audited", RECEIVABLE)
 
 
+# A document's trade: its bill number, or its note (FNote), naming an OMS trade of the same
+# shop (bill numbers are per owner, so the customer must match too). The note is how a
+# document under another number still names its trade, as sourceOrderCode does at the WMS.
+# Two indexed joins in a UNION, not one join on an OR, which SQLite would run as a scan per
+# document.
+ERP_TRADE_DOCUMENTS_CTE = f"""
+trade_documents AS (
+    SELECT d.fid, d.form_id, d.bill_no, d.document_status, d.amount_cents, o.trade_no
+    FROM erp.documents AS d JOIN oms.orders AS o
+        ON o.trade_no = d.bill_no AND o.shop_no = d.customer_number
+    WHERE d.form_id IN ('{SALES_OUTSTOCK}', '{RECEIVABLE}')
+    UNION
+    SELECT d.fid, d.form_id, d.bill_no, d.document_status, d.amount_cents, o.trade_no
+    FROM erp.documents AS d JOIN oms.orders AS o
+        ON o.trade_no = d.note AND o.shop_no = d.customer_number
+    WHERE d.form_id IN ('{SALES_OUTSTOCK}', '{RECEIVABLE}') AND d.note IS NOT NULL
+)"""
+
+
+def no_duplicate_erp_documents(
+    conn: sqlite3.Connection, objectives: Mapping[str, float]
+) -> InvariantResult:
+    checked = _scalar(
+        conn, f"WITH {ERP_TRADE_DOCUMENTS_CTE} SELECT COUNT(DISTINCT trade_no) FROM trade_documents"
+    )
+    rows = conn.execute(
+        f"""WITH {ERP_TRADE_DOCUMENTS_CTE}
+        SELECT trade_no, form_id, COUNT(*) AS n, group_concat(fid, ',') AS fids
+        FROM trade_documents
+        GROUP BY trade_no, form_id HAVING COUNT(*) > 1 ORDER BY trade_no, form_id"""
+    ).fetchall()
+    breakdown: dict[str, int] = {}
+    examples: list[dict[str, Any]] = []
+    for row in rows:
+        breakdown[row["form_id"]] = breakdown.get(row["form_id"], 0) + 1
+        if len(examples) >= MAX_EXAMPLES:
+            continue
+        fids = [int(fid) for fid in str(row["fids"]).split(",")]
+        documents = [
+            {
+                "fid": d["fid"],
+                "bill_no": d["bill_no"],
+                "document_status": d["document_status"],
+                "amount": _yuan(d["amount_cents"]),
+            }
+            for d in conn.execute(
+                "SELECT fid, bill_no, document_status, amount_cents FROM erp.documents"
+                f" WHERE fid IN ({','.join('?' * len(fids))}) ORDER BY fid",
+                fids,
+            )
+        ]
+        bills = [str(d["bill_no"]) for d in documents]
+        examples.append(
+            {
+                "entity": row["trade_no"],
+                "form_id": row["form_id"],
+                "expected": f"1 {row['form_id']} document",
+                "observed": f"{row['n']} documents: {', '.join(bills)}",
+                "erp_documents": documents,
+                "history": history(
+                    conn,
+                    ("erp",),
+                    (row["trade_no"], *bills, *(str(d["fid"]) for d in documents)),
+                ),
+            }
+        )
+    # Counted per trade and form: one trade with both forms doubled is two violations.
+    return _result("no_duplicate_erp_documents", checked, len(rows), examples, breakdown)
+
+
 # --- conservation -----------------------------------------------------------------------
 
 
@@ -557,6 +627,10 @@ _DESCRIPTIONS = {
     "erp_receivable_audited": (
         "every shipped order has exactly one audited AR_receivable with the paid amount"
     ),
+    "no_duplicate_erp_documents": (
+        "no trade has two SAL_OUTSTOCK or two AR_receivable documents, whatever their bill"
+        " numbers (linked by bill number or FNote)"
+    ),
     "stock_conserved": "WMS stock never negative, and on hand = initial - shipped",
     "delivered_orders_completed": "every order the carrier signed for is completed in the OMS",
     "latency_paid_to_wms": "paid -> WMS created p99 <= {objective} s (wall)",
@@ -602,6 +676,7 @@ INVARIANTS: tuple[Invariant, ...] = tuple(
         shipped_orders_marked_in_oms,
         erp_outstock_audited,
         erp_receivable_audited,
+        no_duplicate_erp_documents,
         stock_conserved,
         delivered_orders_completed,
         latency_paid_to_wms,

@@ -170,6 +170,12 @@ def invalid_reasons(
 ) -> list[str]:
     """Why a run proves nothing, if it does not; empty for a run worth judging."""
     reasons = [status.reason] if status is not None and not status.finished else []
+    if status is not None and status.finished and status.crashes_played < status.crashes_planned:
+        # A crash scenario whose crashes did not all happen proved nothing about restarts.
+        reasons.append(
+            f"the scenario planned {status.crashes_planned} connector crash(es) and"
+            f" {status.crashes_played} were played: the run ended before the rest"
+        )
     reasons += [f"cannot judge {name}.db: {error}" for name, error in unreadable.items()]
     if "oms" not in unreadable and counts.get("created", 0) == 0:
         reasons.append("no orders in the run: the OMS holds none, so nothing was tested")

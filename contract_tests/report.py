@@ -71,6 +71,8 @@ def verdict_to_dict(verdict: Verdict) -> dict[str, Any]:
             "connector_exit_code": meta.connector_exit_code,
             "status": verdict.run_status.as_dict() if verdict.run_status else None,
         },
+        # The connector's planned crashes and restarts (a crash scenario's `crashes:`).
+        "crashes": verdict.run_status.crashes if verdict.run_status else [],
         "judged_at": _iso(verdict.judged_wall),
         "judge_seconds": _round(verdict.duration_seconds),
         "orders": {key: verdict.counts.get(key, 0) for key in ORDER_COUNT_KEYS},

@@ -41,10 +41,19 @@ class RunStatus:
     connector_pgid: int | None = None  # the connector's process group, once started
     connector_exit_code: int | None = None
     connector_log_tail: list[str] = field(default_factory=list)
+    # A crash scenario's planned connector crashes, and each one as it was played
+    # (simulator/crashes.py, CrashRecord.as_dict).
+    crashes_planned: int = 0
+    crashes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def finished(self) -> bool:
         return self.state == FINISHED
+
+    @property
+    def crashes_played(self) -> int:
+        """Crashes whose connector was killed and served again."""
+        return sum(1 for crash in self.crashes if crash.get("ready_wall") is not None)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,6 +80,7 @@ def read_run_status(run_dir: Path) -> RunStatus | None:
     if not isinstance(data, dict) or not isinstance(data.get("state"), str):
         return RunStatus(UNREADABLE, f"{path} does not say how the run ended")
     tail = data.get("connector_log_tail")
+    crashes = data.get("crashes")
     state = data["state"]
     reason = str(data["reason"]) if isinstance(data.get("reason"), str) else ""
     if state != FINISHED and not reason:
@@ -82,4 +92,6 @@ def read_run_status(run_dir: Path) -> RunStatus | None:
         connector_pgid=_int_or_none(data.get("connector_pgid")),
         connector_exit_code=_int_or_none(data.get("connector_exit_code")),
         connector_log_tail=[str(line) for line in tail] if isinstance(tail, list) else [],
+        crashes_planned=_int_or_none(data.get("crashes_planned")) or 0,
+        crashes=[c for c in crashes if isinstance(c, dict)] if isinstance(crashes, list) else [],
     )

@@ -114,11 +114,33 @@ class ConnectorProcess:
         return self.process.pid if self.process is not None else None
 
     async def start(self, ready_timeout: float) -> None:
-        env = {**os.environ, **self.environment, **self.profile.env}
-        cwd = Path(self.profile.working_dir) if self.profile.working_dir else REPO_ROOT
         # The guard first: there is no moment when the connector runs unguarded but for the
         # instant between its spawn and `guard()`.
         await self.reaper.start()
+        await self._spawn(ready_timeout)
+
+    async def restart(self, ready_timeout: float) -> None:
+        """Start the connector again after it exited: same command, environment, state folder
+        and log (appended to), under the same reaper."""
+        if self.running:
+            raise ConnectorError("the connector is still running; it cannot be restarted")
+        await self._spawn(ready_timeout)
+
+    async def kill(self, signum: signal.Signals) -> int:
+        """Send `signum` to the whole group, as a crash (SIGKILL) or an operator's stop
+        (SIGTERM) would; the exit code. A TERM not obeyed within the grace period becomes a
+        KILL, as under a process supervisor."""
+        if self.process is None:
+            raise ConnectorError("the connector was never started")
+        if signum == signal.SIGTERM:
+            await self._stop_group(self.process, self.process.pid)
+        else:
+            signal_group(self.process.pid, signum)
+        return await self.process.wait()
+
+    async def _spawn(self, ready_timeout: float) -> None:
+        env = {**os.environ, **self.environment, **self.profile.env}
+        cwd = Path(self.profile.working_dir) if self.profile.working_dir else REPO_ROOT
         log = self.log_path.open("ab")
         try:
             self.process = await asyncio.create_subprocess_exec(

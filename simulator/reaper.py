@@ -11,7 +11,8 @@ any way, SIGKILL included, the kernel closes that end; the reaper's blocking rea
 and it stops the whole group (nothing polls while the run goes on). On a normal end ecomock
 stops the connector itself, then tells the reaper to stand down.
 
-Protocol on the pipe: `<pgid>\\n` once the connector has started, then `stand down\\n` and
+Protocol on the pipe: `<pgid>\\n` once the connector has started (again after each restart
+of a crash scenario: the last group named is the one guarded), then `stand down\\n` and
 EOF; EOF without the stand-down means ecomock is gone.
 """
 
@@ -108,15 +109,17 @@ class Reaper:
 
 def reap(read_fd: int) -> None:
     """The reaper's whole life: wait on the pipe, stop the group unless stood down."""
+    pgid: int | None = None
     with os.fdopen(read_fd, "rb") as pipe:
-        first = pipe.readline()
-        if not first.strip():
-            return  # ecomock went before the connector started: nothing to stop
-        pgid = int(first)
-        rest = pipe.read()  # blocks until ecomock closes its end, or the kernel does
-    if rest.startswith(STAND_DOWN):
-        return
-    stop_group(pgid, REAPER_GRACE_SECONDS)
+        # Each line blocks until ecomock writes one or its end closes (b"" then): the loop
+        # ends with the pipe, whatever ecomock sends.
+        for line in iter(pipe.readline, b""):
+            if line == STAND_DOWN:
+                return
+            if line.strip().isdigit():
+                pgid = int(line)
+    if pgid is not None:  # else ecomock went before the connector started: nothing to stop
+        stop_group(pgid, REAPER_GRACE_SECONDS)
 
 
 if __name__ == "__main__":

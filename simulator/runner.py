@@ -45,6 +45,7 @@ from load.launcher import LocustLauncher
 from load.orders import worker_arrivals
 from simulator.clock import RealtimeClock, format_qimen_time
 from simulator.connector import ConnectorProcess, ConnectorProfile
+from simulator.crashes import CrashPlayer
 from simulator.demand import DemandModel, play_demand
 from simulator.progress import Snapshot
 from simulator.scenario import Scenario
@@ -366,8 +367,30 @@ async def play(
                 profile, connector_environment(fakes, scenario, port), run_dir / "connector.log"
             )
             watch = RunWatch(run_dir, scenario, clock, show, wall_started)
-            running = RunStatus(RUNNING, NOT_FINISHED_REASON, pid=os.getpid())
+            running = RunStatus(
+                RUNNING,
+                NOT_FINISHED_REASON,
+                pid=os.getpid(),
+                crashes_planned=len(scenario.crashes),
+            )
             write_run_status(run_dir, running)
+
+            def record_crashes() -> None:
+                """A crash or restart: the new process group and the crashes so far."""
+                write_run_status(
+                    run_dir,
+                    replace(running, connector_pgid=connector.pgid, crashes=crashes.describe()),
+                )
+
+            crashes = CrashPlayer(
+                connector,
+                scenario.crashes,
+                clock,
+                stop,
+                scenario.run.connector_start_timeout,
+                on_change=record_crashes,
+                announce=announce,
+            )
             watcher: asyncio.Task[None] | None = None
             try:
                 show(await watch.snapshot("starting"))
@@ -376,7 +399,8 @@ async def play(
                 if not stop.requested:
                     running = replace(running, connector_pgid=connector.pgid)
                     write_run_status(run_dir, running)
-                    watcher = asyncio.create_task(stop.watch_connector(connector))
+                    # Watches the connector, and kills and restarts it as the scenario says.
+                    watcher = asyncio.create_task(crashes.run())
                     await until_stopped(play_phases(fakes, scenario, traffic, watch, times), stop)
             except Exception as exc:
                 abandoned = f"the run was abandoned: {exc}"
@@ -386,6 +410,8 @@ async def play(
                 try:
                     if watcher is not None:
                         watcher.cancel()  # from here on, the connector stops because we stop it
+                        # A restart under way must be over before the stop looks for the process.
+                        await asyncio.wait({watcher})
                     times.end()
                     clock.pause()
                     await traffic.stop()
@@ -400,6 +426,8 @@ async def play(
                 pid=running.pid,
                 connector_pgid=connector.pgid,
                 connector_exit_code=exit_code,
+                crashes_planned=len(scenario.crashes),
+                crashes=crashes.describe(),
             ),
         )
         meta = RunMeta(

@@ -30,6 +30,7 @@ from simulator.world import World, build_world
 
 _DURATION = re.compile(r"^(?:\d+(?:\.\d+)?[smhd])+$")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+_NAMED_FIELD = re.compile(r"^[a-z_]+(?:\.[a-z0-9_]+)+: ")
 _UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
@@ -303,6 +304,19 @@ class FaultSettings(Strict):
         )
 
 
+class CrashSettings(Strict):
+    """One planned death of the connector (docs/CHAOS.md, "Connector crash and restart"):
+    the signal its process group gets at `at`, and when it is started again."""
+
+    at: Duration = Field(description="simulated time since the start of traffic")
+    signal: Literal["KILL", "TERM"] = Field(
+        "KILL", description="KILL: dies at once; TERM: a graceful stop"
+    )
+    restart_after: Duration = Field(
+        5.0, description="simulated time between its exit and its start again"
+    )
+
+
 class Objectives(Strict):
     paid_to_wms_p99_seconds: float = Field(3.0, gt=0)
 
@@ -326,8 +340,27 @@ class Scenario(Strict):
     fulfilment: FulfilmentSettings = FulfilmentSettings()
     carrier: CarrierSettings = CarrierSettings()
     faults: list[FaultSettings] = []
+    crashes: list[CrashSettings] = []
     objectives: Objectives = Objectives()
     run: RunSettings = RunSettings()
+
+    @model_validator(mode="after")
+    def _crashes_in_turn(self) -> Scenario:
+        # The field is named in the message, since the error belongs to the whole scenario.
+        previous: CrashSettings | None = None
+        for index, crash in enumerate(self.crashes):
+            if crash.at >= self.duration:
+                raise ValueError(
+                    f"crashes.{index}.at: {crash.at:g} s is not before the end of traffic"
+                    f" (duration {self.duration:g} s)"
+                )
+            if previous is not None and crash.at < previous.at + previous.restart_after:
+                raise ValueError(
+                    f"crashes.{index}.at: {crash.at:g} s comes before crash {index - 1} is"
+                    f" restarted ({previous.at:g} s + restart_after {previous.restart_after:g} s)"
+                )
+            previous = crash
+        return self
 
     @property
     def wall_duration_seconds(self) -> float:
@@ -381,7 +414,10 @@ def describe_validation_error(exc: ValidationError) -> str:
     """One line per problem: `field.path: what is wrong`."""
     lines = []
     for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
         message = error["msg"].removeprefix("Value error, ")
-        lines.append(f"{where}: {message}")
+        where = ".".join(str(part) for part in error["loc"])
+        if not where and _NAMED_FIELD.match(message):
+            # A check across fields names the field it blames at the start of its message.
+            where, _, message = message.partition(": ")
+        lines.append(f"{where or '(top level)'}: {message}")
     return "; ".join(lines)

@@ -78,12 +78,20 @@ class Connector:
             ),
         )
 
+    def open_store(self) -> StateStore:
+        """The durable state: SQLite in the state folder, which outlives the process."""
+        return StateStore(self.settings.state_dir / "connector.db")
+
+    def retry_policy(self) -> RetryPolicy:
+        """The graded retries of a failed step (retry.py)."""
+        return RetryPolicy(self.settings.time_scale)
+
     def request_stop(self) -> None:
         self.stop_event.set()
 
     async def run(self) -> None:
         s = self.settings
-        store = StateStore(s.state_dir / "connector.db")
+        store = self.open_store()
         # One client per peer: separate pools, and the poller's OMS calls never queue behind
         # a burst of ERP calls.
         clients = {name: make_client(s.max_in_flight) for name in PEERS}
@@ -91,7 +99,7 @@ class Connector:
             store,
             self.build_peers(clients),
             self.mapper,
-            RetryPolicy(s.time_scale),
+            self.retry_policy(),
             s.max_in_flight,
         )
         poller = Poller(
@@ -148,7 +156,7 @@ class Connector:
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
-            cancelled = await workflow.drain(s.shutdown_grace_seconds)
+            cancelled = await workflow.shutdown(s.shutdown_grace_seconds)
             server.should_exit = True
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server_task, timeout=5)

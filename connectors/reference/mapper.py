@@ -236,7 +236,7 @@ class TradeMapper:
     # ---------------------------------------------------------------- ERP
 
     def outstock_model(self, trade: Trade, bill_date: str) -> dict[str, Any]:
-        """K3 SAL_OUTSTOCK Model: FBillNo = trade_no, one entry per line."""
+        """K3 SAL_OUTSTOCK Model: FBillNo = FNote = trade_no, one entry per line."""
         entries = []
         for detail, amount in zip(
             line_details(trade), self.outstock_amounts_cents(trade), strict=True
@@ -253,6 +253,9 @@ class TradeMapper:
             )
         return {
             "FBillNo": str(trade["trade_no"]),
+            # The trade in the note as well: whatever number a document ends up under, the
+            # note says which trade it books (the judge links documents by either).
+            "FNote": str(trade["trade_no"]),
             "FDate": bill_date,
             "FSaleOrgId": {"FNumber": ERP_ORG},
             "FStockOrgId": {"FNumber": ERP_ORG},
@@ -277,6 +280,7 @@ class TradeMapper:
             )
         return {
             "FBillNo": str(trade["trade_no"]),
+            "FNote": str(trade["trade_no"]),
             "FDATE": bill_date,
             "FCUSTOMERID": {"FNumber": str(trade["shop_no"])},
             "FCURRENCYID": {"FNumber": ERP_CURRENCY},

@@ -9,6 +9,7 @@ Flows per trade (each step is a row in `steps`, written before its call):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -76,6 +77,8 @@ class Workflow:
         # Calls in flight are bounded per peer, so a slow ERP never holds up WMS creates.
         self._slots = {peer: asyncio.Semaphore(max_in_flight) for peer in set(STEP_PEER.values())}
         self._running: set[tuple[str, Step]] = set()
+        # Set by `shutdown`: no new call starts and no step waits out its back-off.
+        self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._actions: dict[Step, Action] = {
             Step.WAYBILL: self._waybill,
@@ -121,6 +124,17 @@ class Workflow:
     @property
     def in_flight(self) -> int:
         return len(self._tasks)
+
+    async def shutdown(self, timeout_seconds: float) -> int:
+        """A graceful stop: calls in flight may finish (bounded), steps waiting for a retry
+        stop waiting at once, no new call starts; returns how many flows it cancelled.
+
+        Steps left pending resume on the next start. Waiting out a back-off would make a stop
+        last up to 15 simulated minutes: a supervisor would SIGKILL the process first, and the
+        restart that follows would come all the later.
+        """
+        self._stopping.set()
+        return await self.drain(timeout_seconds)
 
     async def drain(self, timeout_seconds: float) -> int:
         """Let running calls finish (bounded), then cancel the rest; returns how many it cancelled.
@@ -181,9 +195,12 @@ class Workflow:
                 return False
             if state.status is StepStatus.DONE:
                 return True
+            if self._stopping.is_set():
+                return False  # still pending: the next start resumes it
             wait = state.next_attempt - time.time()
             if wait > 0:
-                await asyncio.sleep(wait)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=wait)
                 continue  # something (a confirm) may have finished the step meanwhile
             attempt = self.store.begin_attempt(trade_no, step)
             try:

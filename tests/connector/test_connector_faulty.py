@@ -13,12 +13,29 @@ import yaml
 
 from connectors.faulty.crashes_mid_run import CrashesMidRunMapper
 from connectors.faulty.duplicate_on_retry import DuplicateOnRetryMapper
+from connectors.faulty.gives_up_after_first_error import GivesUpAfterFirstErrorConnector
+from connectors.faulty.keeps_state_in_memory import KeepsStateInMemoryConnector
+from connectors.faulty.retries_save_without_idempotency import (
+    NewNumberOnRetryK3Client,
+    RetriesSaveWithoutIdempotencyConnector,
+)
 from connectors.faulty.skips_shop import SkipsShopMapper
 from connectors.faulty.wrong_amount import WrongAmountMapper
 from connectors.reference.clients.http import HttpClient
+from connectors.reference.clients.k3 import K3Client
+from connectors.reference.connector import Connector
 from connectors.reference.mapper import TradeMapper
+from connectors.reference.retry import RetryableError
 from connectors.reference.store import Shipment, StateStore, Step, StepStatus
-from tests.support.connector import TRADE_NO, Peers4, make_trade, make_workflow
+from tests.support.connector import (
+    K3_APP_ID,
+    K3_APP_SECRET,
+    TRADE_NO,
+    Peers4,
+    connector_settings,
+    make_trade,
+    make_workflow,
+)
 from tests.support.paths import ROOT
 
 
@@ -97,6 +114,101 @@ async def test_a_lost_wms_answer_duplicates_only_with_the_faulty_mapper(
     assert current is not None and current.status is StepStatus.DONE
 
 
+@pytest.mark.parametrize(
+    ("cls", "method"),
+    [
+        (KeepsStateInMemoryConnector, "open_store"),
+        (GivesUpAfterFirstErrorConnector, "retry_policy"),
+        (RetriesSaveWithoutIdempotencyConnector, "build_peers"),
+    ],
+)
+def test_each_connector_variant_overrides_one_part(cls: type, method: str) -> None:
+    assert issubclass(cls, Connector)
+    assert overridden(cls) == {method}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("client", "bills"),
+    [
+        (K3Client, {TRADE_NO: "C"}),
+        # The lost Save's document stays saved (A); the retry books the trade again.
+        (NewNumberOnRetryK3Client, {TRADE_NO: "A", f"{TRADE_NO}-R1": "C"}),
+    ],
+)
+async def test_a_lost_save_answer_books_twice_only_without_idempotency(
+    peers: Peers4, http: HttpClient, client: type[K3Client], bills: dict[str, str]
+) -> None:
+    erp = client(http, "http://erp", "acct", "user", K3_APP_ID, K3_APP_SECRET, 2052)
+    model = TradeMapper().outstock_model(make_trade(TRADE_NO), "2026-11-10 23:00:00")
+    peers.lost["Save"] = 1
+    with pytest.raises(RetryableError):
+        await erp.post_audited("SAL_OUTSTOCK", model)
+    await erp.post_audited("SAL_OUTSTOCK", model)  # the workflow's retry
+    assert {bill: status for (_, bill), status in peers.bills.items()} == bills
+    # Every document says which trade it books, whatever its number: the judge's link.
+    assert {m["FNote"] for m in peers.models.values()} == {TRADE_NO}
+
+
+@pytest.mark.anyio
+async def test_the_non_idempotent_connector_swaps_only_the_erp_client(
+    http: HttpClient, tmp_path: Path
+) -> None:
+    settings = connector_settings(tmp_path)
+    clients = dict.fromkeys(("oms", "wms", "carrier", "erp"), http)
+    faulty = RetriesSaveWithoutIdempotencyConnector(settings).build_peers(clients)
+    reference = Connector(settings).build_peers(clients)
+    assert type(faulty.erp) is NewNumberOnRetryK3Client
+    assert type(reference.erp) is K3Client
+    same = ("client", "url", "acct_id", "username", "app_id", "app_secret", "lcid")
+    assert [getattr(faulty.erp, f) for f in same] == [getattr(reference.erp, f) for f in same]
+    assert faulty.wms is not None and type(faulty.wms) is type(reference.wms)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("connector", "waybill", "codes"),
+    [
+        (Connector, (StepStatus.DONE, 2), [TRADE_NO]),
+        # Parked at the first lost answer: the order never reaches the WMS.
+        (GivesUpAfterFirstErrorConnector, (StepStatus.FAILED, 1), []),
+    ],
+)
+async def test_a_lost_waybill_answer_loses_the_order_only_when_giving_up(
+    peers: Peers4,
+    http: HttpClient,
+    store: StateStore,
+    tmp_path: Path,
+    connector: type[Connector],
+    waybill: tuple[StepStatus, int],
+    codes: list[str],
+) -> None:
+    policy = connector(connector_settings(tmp_path)).retry_policy()
+    workflow = make_workflow(store, http, policy=policy)
+    peers.lost["1007"] = 1
+    store.add_trades([make_trade(TRADE_NO)])
+    workflow.start_order(TRADE_NO)
+    assert await workflow.drain(5) == 0
+    current = store.step(TRADE_NO, Step.WAYBILL)
+    assert current is not None and (current.status, current.attempts) == waybill
+    assert peers.delivery_codes == codes
+
+
+@pytest.mark.parametrize(
+    ("connector", "kept"), [(Connector, [TRADE_NO]), (KeepsStateInMemoryConnector, [])]
+)
+def test_only_the_reference_store_outlives_its_process(
+    tmp_path: Path, connector: type[Connector], kept: list[str]
+) -> None:
+    settings = connector_settings(tmp_path / "state")
+    before = connector(settings).open_store()
+    before.add_trades([make_trade(TRADE_NO)])
+    before.close()  # the process ends
+    after = connector(settings).open_store()
+    assert after.unfinished_trades() == kept
+    after.close()
+
+
 # ---------------------------------------------------------------- profiles
 
 
@@ -107,6 +219,15 @@ PROFILES = {
     "connectors/faulty/duplicate_on_retry/connector.yaml": "connectors.faulty.duplicate_on_retry",
     "connectors/faulty/wrong_amount/connector.yaml": "connectors.faulty.wrong_amount",
     "connectors/faulty/crashes_mid_run/connector.yaml": "connectors.faulty.crashes_mid_run",
+    "connectors/faulty/keeps_state_in_memory/connector.yaml": (
+        "connectors.faulty.keeps_state_in_memory"
+    ),
+    "connectors/faulty/gives_up_after_first_error/connector.yaml": (
+        "connectors.faulty.gives_up_after_first_error"
+    ),
+    "connectors/faulty/retries_save_without_idempotency/connector.yaml": (
+        "connectors.faulty.retries_save_without_idempotency"
+    ),
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -237,6 +238,24 @@ async def test_a_restart_resumes_pending_steps(
     assert await workflow.drain(5) == 0
     assert peers.delivery_codes == [TRADE_NO]
     assert again.unfinished_trades() == []
+
+
+@pytest.mark.anyio
+async def test_a_graceful_shutdown_does_not_wait_out_a_back_off(
+    peers: Peers4, http: HttpClient, store: StateStore
+) -> None:
+    """A connector told to stop refuses nothing it was sent and starts no call, but a step
+    waiting ten minutes for its retry must not hold the stop (and the process) that long."""
+    workflow = make_workflow(store, http, policy=RetryPolicy(time_scale=1.0))
+    store.add_trades([make_trade(TRADE_NO)])
+    store.schedule_retry(TRADE_NO, Step.WAYBILL, time.time() + 600, "HTTP 503")
+    workflow.start_order(TRADE_NO)
+    # A drain would wait the ten minutes (its own timeout is longer than this one).
+    assert await asyncio.wait_for(workflow.shutdown(900), timeout=5) == 0
+    assert workflow.in_flight == 0
+    assert state(store, Step.WAYBILL) == (StepStatus.PENDING, 0)
+    assert peers.calls == []
+    assert store.unfinished_trades() == [TRADE_NO]  # the next start resumes it
 
 
 # ---------------------------------------------------------------- polling

@@ -6,40 +6,21 @@ plays scenarios/smoke.yaml (about 70 orders in 10 wall seconds) and judges it.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from simulator.cli import app
 from tests.support import paths
+from tests.support.runs import check, failed, invariant, play
+from tests.support.scenarios import smoke_with_faults
 
-SMOKE = str(paths.SMOKE)
+SMOKE = paths.SMOKE
 
 pytestmark = pytest.mark.e2e
 
 
-def play(connector: str, out: Path) -> tuple[int, dict]:  # type: ignore[type-arg]
-    result = CliRunner().invoke(app, ["run", SMOKE, "--connector", connector, "--out", str(out)])
-    report_path = out / "report.json"
-    assert report_path.is_file(), result.output
-    return result.exit_code, json.loads(report_path.read_text())
-
-
-def check(run_dir: Path) -> tuple[int, dict]:  # type: ignore[type-arg]
-    """`ecomock check` on a finished run: judges again from the databases alone."""
-    (run_dir / "report.json").unlink()
-    result = CliRunner().invoke(app, ["check", str(run_dir)])
-    return result.exit_code, json.loads((run_dir / "report.json").read_text())
-
-
-def failed(report: dict) -> set[str]:  # type: ignore[type-arg]
-    return {inv["name"] for inv in report["invariants"] if not inv["passed"]}
-
-
 def test_reference_connector_passes(tmp_path: Path) -> None:
-    exit_code, report = play("reference", tmp_path / "run")
+    exit_code, report = play(SMOKE, "reference", tmp_path / "run")
     assert report["verdict"] == "pass", failed(report)
     assert exit_code == 0
     orders = report["orders"]
@@ -70,7 +51,7 @@ def test_reference_connector_passes(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("connector", "invariant"),
+    ("connector", "name"),
     [
         ("faulty/skips_shop", "no_lost_orders"),
         # /openapi never returns Tmall trades: polling it alone loses them (issue 15 item 3).
@@ -79,15 +60,55 @@ def test_reference_connector_passes(tmp_path: Path) -> None:
         ("faulty/wrong_amount", "erp_receivable_audited"),
     ],
 )
-def test_faulty_connector_fails_on_its_defect(
-    tmp_path: Path, connector: str, invariant: str
-) -> None:
-    exit_code, report = play(connector, tmp_path / "run")
+def test_faulty_connector_fails_on_its_defect(tmp_path: Path, connector: str, name: str) -> None:
+    exit_code, report = play(SMOKE, connector, tmp_path / "run")
     assert exit_code == 1
     assert report["verdict"] == "fail"
-    assert failed(report) == {invariant}
-    result = next(inv for inv in report["invariants"] if inv["name"] == invariant)
+    assert failed(report) == {name}
+    result = invariant(report, name)
     assert result["violations"] > 0
     assert result["examples"] and all(example["entity"] for example in result["examples"])
     check_code, rejudged = check(tmp_path / "run")
-    assert (check_code, failed(rejudged)) == (1, {invariant})
+    assert (check_code, failed(rejudged)) == (1, {name})
+
+
+def test_giving_up_after_the_first_lost_waybill_loses_orders(tmp_path: Path) -> None:
+    """Lost Kdniao 1007 answers: the reference retries and gets the same waybill back; a
+    connector that gives up at the first error never sends those orders to the WMS."""
+    scenario = smoke_with_faults(
+        tmp_path,
+        "smoke-lost-waybills",
+        [{"system": "carrier", "operation": "1007", "kind": "lost_response", "rate": 0.1}],
+    )
+    exit_code, report = play(scenario, "faulty/gives_up_after_first_error", tmp_path / "run")
+    assert (exit_code, report["verdict"], failed(report)) == (1, "fail", {"no_lost_orders"})
+    lost = invariant(report, "no_lost_orders")
+    assert lost["violations"] > 0
+    for example in lost["examples"]:
+        assert example["entity"] and example["observed"] == "no delivery order"
+
+
+def test_a_new_bill_number_on_each_save_retry_duplicates_erp_documents(tmp_path: Path) -> None:
+    """Lost K3 Save answers: the reference looks the bill up and carries it on; a connector
+    that saves again under a new number books the trade twice."""
+    scenario = smoke_with_faults(
+        tmp_path,
+        "smoke-lost-saves",
+        [{"system": "erp", "operation": "Save", "kind": "lost_response", "rate": 0.1}],
+    )
+    exit_code, report = play(scenario, "faulty/retries_save_without_idempotency", tmp_path / "run")
+    assert (exit_code, report["verdict"]) == (1, "fail")
+    assert "no_duplicate_erp_documents" in failed(report)
+    # The lost Save's own document is left unaudited: the audited checks see that half.
+    assert failed(report) <= {
+        "no_duplicate_erp_documents",
+        "erp_outstock_audited",
+        "erp_receivable_audited",
+    }
+    duplicates = invariant(report, "no_duplicate_erp_documents")
+    assert duplicates["violations"] > 0
+    for example in duplicates["examples"]:
+        trade_no = example["entity"]
+        first, *retries = [document["bill_no"] for document in example["erp_documents"]]
+        assert first == trade_no
+        assert retries and all(bill.startswith(f"{trade_no}-R") for bill in retries)

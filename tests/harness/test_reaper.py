@@ -50,3 +50,21 @@ def test_a_stood_down_reaper_leaves_the_group_alone() -> None:
         os.close(write_fd)
         assert reaper.wait(timeout=TIMEOUT) == 0
         assert target.poll() is None  # still running: only the test's cleanup stops it
+
+
+def test_after_a_restart_the_reaper_guards_the_new_group() -> None:
+    """A crash scenario restarts the connector in a new group: the reaper is told its pgid,
+    and stops that group (the old one is gone) when ecomock disappears."""
+    with guarded_group() as (first, reaper, write_fd):
+        second = subprocess.Popen(["sleep", "600"], start_new_session=True)
+        try:
+            first.kill()
+            first.wait(timeout=TIMEOUT)  # the crash
+            os.write(write_fd, f"{second.pid}\n".encode())  # the restart
+            os.close(write_fd)
+            assert second.wait(timeout=TIMEOUT) == -signal.SIGTERM
+            assert reaper.wait(timeout=TIMEOUT) == 0
+        finally:
+            if second.poll() is None:
+                second.kill()
+                second.wait()

@@ -12,14 +12,14 @@ from simulator.scenario import ScenarioError, load_scenario, parse_duration
 from tests.support.paths import SCENARIOS
 
 
-@pytest.mark.parametrize("name", ["demo", "smoke", "double11"])
+@pytest.mark.parametrize("name", ["demo", "smoke", "double11", "smoke-crashes"])
 def test_shipped_scenarios_load(name: str) -> None:
     scenario = load_scenario(SCENARIOS / f"{name}.yaml")
     assert scenario.name == name
     assert scenario.expected_orders > 10
 
 
-@pytest.mark.parametrize("name", ["demo", "smoke", "double11", "certification"])
+@pytest.mark.parametrize("name", ["demo", "smoke", "double11", "certification", "smoke-crashes"])
 def test_shipped_scenarios_fault_only_operations_the_fakes_have(name: str) -> None:
     load_scenario(SCENARIOS / f"{name}.yaml", protocol_operations())
 
@@ -141,3 +141,46 @@ def test_compound_durations() -> None:
     assert parse_duration("1h 30m") == 5400
     with pytest.raises(ValueError):
         parse_duration("1x")
+
+
+CRASH_BASE = "name: x\nduration: 2h\ndemand: {orders_per_hour: 5}\n"
+
+
+def test_crashes_read_signal_and_restart_delay(tmp_path: Path) -> None:
+    path = tmp_path / "crashes.yaml"
+    path.write_text(
+        CRASH_BASE + "crashes: [{at: 30m, restart_after: 1m}, {at: 1h30m, signal: TERM}]\n"
+    )
+    first, second = load_scenario(path).crashes
+    assert (first.at, first.signal, first.restart_after) == (1800.0, "KILL", 60.0)
+    assert (second.at, second.signal, second.restart_after) == (5400.0, "TERM", 5.0)
+
+
+@pytest.mark.parametrize(
+    ("crashes", "field", "why"),
+    [
+        ("[{at: 30m, signal: HUP}]", "crashes.0.signal", "'KILL' or 'TERM'"),
+        ("[{signal: KILL}]", "crashes.0.at", "Field required"),
+        ("[{at: -5}]", "crashes.0.at", "positive"),
+        ("[{at: 30m, restart_after: 0}]", "crashes.0.restart_after", "positive"),
+        ("[{at: 30m, when: now}]", "crashes.0.when", "Extra inputs"),
+        ("[{at: 3h}]", "crashes.0.at", "not before the end of traffic"),
+        (
+            "[{at: 1h}, {at: 1h, signal: TERM}]",
+            "crashes.1.at",
+            "before crash 0 is restarted",
+        ),
+        (
+            "[{at: 1h, restart_after: 10m}, {at: 1h5m}]",
+            "crashes.1.at",
+            "before crash 0 is restarted",
+        ),
+    ],
+)
+def test_bad_crashes_name_the_field(tmp_path: Path, crashes: str, field: str, why: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(CRASH_BASE + f"crashes: {crashes}\n")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert f"{field}: " in str(caught.value)
+    assert why in str(caught.value)

@@ -250,7 +250,9 @@ def test_erp_document_defects(builder: RunBuilder, defect: str, form: str, name:
     bad = builder.order("shipped")
     ERP_DEFECTS[defect](builder, form, bad.trade_no, bad.paid_cents)
     verdict = judge(builder)
-    assert failed(verdict) == [name]
+    # Two documents of one form for the trade are also what no_duplicate_erp_documents sees.
+    also = ["no_duplicate_erp_documents"] if defect == "duplicate" else []
+    assert failed(verdict) == [name, *also]
     inv = verdict.invariant(name)
     assert inv.violations == 1
     assert inv.breakdown == {defect: 1}
@@ -267,6 +269,61 @@ def test_erp_document_defects(builder: RunBuilder, defect: str, form: str, name:
         assert observed == {"documents": 1, "document_status": "B", "amount": "89.90"}
     else:
         assert observed == {"documents": 1, "document_status": "C", "amount": "88.90"}
+
+
+@pytest.mark.parametrize("form", ["SAL_OUTSTOCK", "AR_receivable"])
+def test_a_second_document_under_another_bill_number_is_a_duplicate(
+    builder: RunBuilder, form: str
+) -> None:
+    """What a retry without idempotency leaves: the first Save (answer lost) unaudited under
+    the trade's number, a second one audited under a new number, its FNote naming the trade."""
+    builder.good_mix()
+    twice = builder.order("shipped")
+    builder.sql(
+        "erp",
+        "UPDATE documents SET document_status = 'A', audited_wall = NULL, audited_sim = NULL"
+        " WHERE form_id = ? AND bill_no = ?",
+        (form, twice.trade_no),
+    )
+    builder.erp_document(form, f"{twice.trade_no}-R1", twice.paid_cents, note=twice.trade_no)
+    verdict = judge(builder)
+    assert "no_duplicate_erp_documents" in failed(verdict)
+    inv = verdict.invariant("no_duplicate_erp_documents")
+    assert (inv.violations, inv.breakdown) == (1, {form: 1})
+    example = inv.examples[0]
+    assert example["entity"] == twice.trade_no
+    assert example["form_id"] == form
+    assert [(d["bill_no"], d["document_status"]) for d in example["erp_documents"]] == [
+        (twice.trade_no, "A"),
+        (f"{twice.trade_no}-R1", "C"),
+    ]
+    assert example["observed"] == f"2 documents: {twice.trade_no}, {twice.trade_no}-R1"
+
+
+def test_one_document_named_by_both_number_and_note_is_one(builder: RunBuilder) -> None:
+    builder.order("shipped")
+    builder.sql("erp", "UPDATE documents SET note = bill_no")
+    verdict = judge(builder)
+    assert failed(verdict) == []
+    assert verdict.invariant("no_duplicate_erp_documents").checked == 1
+
+
+def test_documents_of_another_shop_or_another_trade_are_not_duplicates(
+    builder: RunBuilder,
+) -> None:
+    builder.good_mix()
+    first, second = builder.order("shipped"), builder.order("shipped")
+    # Another shop's bill noting the trade (bill numbers and notes are per owner), and a bill
+    # noting no trade at all.
+    builder.erp_document("AR_receivable", "OTHER-1", first.paid_cents, note=first.trade_no)
+    builder.sql(
+        "erp",
+        "UPDATE documents SET customer_number = 'OTHER-SHOP' WHERE fid = (SELECT MAX(fid)"
+        " FROM documents)",
+    )
+    builder.erp_document("AR_receivable", "MANUAL-1", second.paid_cents, note="a manual bill")
+    verdict = judge(builder)
+    assert "no_duplicate_erp_documents" not in failed(verdict)
 
 
 def test_another_owners_bill_with_the_trades_number_is_not_the_trades(
@@ -460,7 +517,11 @@ def test_missing_table_is_a_failed_invariant(builder: RunBuilder) -> None:
     builder.good_mix()
     builder.sql("erp", "DROP TABLE documents")
     verdict = judge(builder)
-    assert failed(verdict) == ["erp_outstock_audited", "erp_receivable_audited"]
+    assert failed(verdict) == [
+        "erp_outstock_audited",
+        "erp_receivable_audited",
+        "no_duplicate_erp_documents",
+    ]
     assert "no such table: erp.documents" in (verdict.invariant("erp_outstock_audited").error or "")
 
 

@@ -126,3 +126,48 @@ def test_check_on_a_garbage_run_status(tmp_path: Path) -> None:
     (run_dir / "run-status.json").write_text("{half a")
     result = check(run_dir)
     assert_invalid(result, run_dir, "run-status.json cannot be read")
+
+
+def crash(index: int, ready: bool) -> dict:  # type: ignore[type-arg]
+    """A crash as run-status.json records it (simulator/crashes.py, CrashRecord.as_dict)."""
+    return {
+        "index": index,
+        "signal": "SIGKILL",
+        "planned_at_sim_seconds": 1800.0 * (index + 1),
+        "restart_after_sim_seconds": 30.0,
+        "killed_sim": "2026-11-10 20:30:00",
+        "killed_wall": 1_790_000_010.0,
+        "exit_code": -9,
+        "exit": "signal SIGKILL",
+        "restarted_wall": 1_790_000_010.2,
+        "ready_wall": 1_790_000_011.0 if ready else None,
+        "down_wall_seconds": 1.0 if ready else None,
+        "error": None,
+    }
+
+
+def test_a_crash_run_whose_crashes_all_happened_is_judged(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    good_run(run_dir)
+    crashes = [crash(0, True), crash(1, True)]
+    status = {"state": "finished", "crashes_planned": 2, "crashes": crashes}
+    (run_dir / "run-status.json").write_text(json.dumps(status))
+    result = check(run_dir)
+    assert result.exit_code == 0, result.output
+    report = json.loads((run_dir / "report.json").read_text())
+    assert [c["exit"] for c in report["crashes"]] == ["signal SIGKILL", "signal SIGKILL"]
+    page = (run_dir / "report.html").read_text()
+    assert "<h2>Connector crashes</h2><p>2 of 2 planned crash(es) played" in page
+    assert "2026-11-10 20:30:00" in page
+
+
+def test_a_crash_run_whose_planned_crash_never_happened_is_invalid(tmp_path: Path) -> None:
+    """Restarts were not tested: whatever the invariants say, the run proves nothing of them."""
+    run_dir = tmp_path / "run"
+    good_run(run_dir)
+    status = {"state": "finished", "crashes_planned": 2, "crashes": [crash(0, True)]}
+    (run_dir / "run-status.json").write_text(json.dumps(status))
+    result = check(run_dir)
+    report = assert_invalid(result, run_dir, "planned 2 connector crash(es) and 1 were played")
+    assert all(inv["passed"] for inv in report["invariants"])
+    assert "1 of 2 planned crash(es) played" in (run_dir / "report.html").read_text()

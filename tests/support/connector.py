@@ -5,8 +5,10 @@ Like the connector tests, they import nothing of the fakes: the signers are re-d
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
@@ -21,6 +23,7 @@ from connectors.reference.clients.oms import OmsClient
 from connectors.reference.clients.qimen import QimenClient
 from connectors.reference.mapper import TradeMapper
 from connectors.reference.retry import RetryPolicy
+from connectors.reference.settings import Settings
 from connectors.reference.store import StateStore
 from connectors.reference.workflow import Peers, Workflow
 
@@ -228,16 +231,32 @@ class Peers4:
 
 
 def make_workflow(
-    store: StateStore, http: HttpClient, mapper: TradeMapper | None = None
+    store: StateStore,
+    http: HttpClient,
+    mapper: TradeMapper | None = None,
+    policy: RetryPolicy = FAST,
 ) -> Workflow:
-    """The reference workflow against the scripted peers behind `http`, on the fast clock."""
+    """The reference workflow against the scripted peers behind `http`, on the fast clock
+    unless `policy` says otherwise."""
     clients = Peers(
         oms=OmsClient(http, "http://oms", "sid", "key", OMS_SECRET),
         wms=QimenClient(http, "http://wms", "qm", WMS_SECRET, "CUST"),
         carrier=KdniaoClient(http, "http://carrier", "1234567", API_KEY),
         erp=k3_client(http),
     )
-    return Workflow(store, clients, mapper or TradeMapper(), FAST, max_in_flight=4)
+    return Workflow(store, clients, mapper or TradeMapper(), policy, max_in_flight=4)
+
+
+def connector_settings(state_dir: Path, time_scale: float = 6000.0) -> Settings:
+    """Settings for building a connector's parts in process (no peer is called through them)."""
+    text = {f.name: "x" for f in dataclasses.fields(Settings) if f.type == "str"}
+    return Settings(
+        **text,
+        erp_lcid=2052,
+        port=0,
+        state_dir=state_dir,
+        time_scale=time_scale,
+    )
 
 
 def qimen_md5(secret: str, params: dict[str, str], body: str) -> str:

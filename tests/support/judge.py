@@ -37,7 +37,7 @@ DDL: dict[str, str] = {
     """,
     "erp": """
         CREATE TABLE documents (fid INTEGER PRIMARY KEY, form_id TEXT, bill_no TEXT,
-            document_status TEXT, customer_number TEXT, amount_cents INTEGER,
+            document_status TEXT, customer_number TEXT, amount_cents INTEGER, note TEXT,
             saved_wall REAL, submitted_wall REAL, audited_wall REAL, audited_sim TEXT,
             model TEXT);
         CREATE TABLE document_entries (fid INTEGER, seq INTEGER, material_number TEXT,
@@ -274,16 +274,18 @@ class RunBuilder:
         amount_cents: int,
         status: str = "C",
         audited_wall: float | None = BASE_WALL,
+        note: str | None = None,
     ) -> None:
         cur = self.conns["erp"].execute(
             "INSERT INTO documents (form_id, bill_no, document_status, customer_number,"
-            " amount_cents, saved_wall, submitted_wall, audited_wall, audited_sim, model)"
-            " VALUES (?, ?, ?, 'SHOP1', ?, ?, ?, ?, ?, '{}')",
+            " amount_cents, note, saved_wall, submitted_wall, audited_wall, audited_sim, model)"
+            " VALUES (?, ?, ?, 'SHOP1', ?, ?, ?, ?, ?, ?, '{}')",
             (
                 form,
                 bill_no,
                 status,
                 amount_cents,
+                note,
                 audited_wall,
                 audited_wall,
                 audited_wall if status == "C" else None,

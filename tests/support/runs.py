@@ -1,0 +1,39 @@
+"""End-to-end runs through the CLI: play a scenario against a connector, judge a folder again."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner
+
+from simulator.cli import app
+
+Report = dict[str, Any]
+
+
+def play(scenario: Path | str, connector: str, out: Path) -> tuple[int, Report]:
+    """`ecomock run`; its exit code and report.json (which every run must leave)."""
+    result = CliRunner().invoke(
+        app, ["run", str(scenario), "--connector", connector, "--out", str(out)]
+    )
+    report_path = out / "report.json"
+    assert report_path.is_file(), result.output
+    return result.exit_code, json.loads(report_path.read_text())
+
+
+def check(run_dir: Path) -> tuple[int, Report]:
+    """`ecomock check` on a finished run: judges again from the databases alone."""
+    (run_dir / "report.json").unlink()
+    result = CliRunner().invoke(app, ["check", str(run_dir)])
+    return result.exit_code, json.loads((run_dir / "report.json").read_text())
+
+
+def failed(report: Report) -> set[str]:
+    return {inv["name"] for inv in report["invariants"] if not inv["passed"]}
+
+
+def invariant(report: Report, name: str) -> dict[str, Any]:
+    result: dict[str, Any] = next(inv for inv in report["invariants"] if inv["name"] == name)
+    return result
