@@ -103,6 +103,8 @@ class Trade:
     paid_cents: int
     lines: tuple[TradeLine, ...]
     buyer_nick: str = ""
+    created: str = ""  # when the trade entered the OMS (递交时间)
+    consign_time: str | None = None  # when it was shipped; None until then
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,7 @@ CREATE TABLE IF NOT EXISTS orders (
     receiver_address    TEXT NOT NULL,
     buyer_nick          TEXT NOT NULL DEFAULT '',
     trade_sim           TEXT NOT NULL,
+    created_sim         TEXT NOT NULL,
     paid_sim            TEXT NOT NULL,
     paid_wall           REAL NOT NULL,
     modified_sim        TEXT NOT NULL,
@@ -196,8 +197,8 @@ _INSERT_ORDER = (
     "INSERT INTO orders (trade_no, src_tid, shop_no, platform, owner_code, warehouse_no,"
     " logistics_code, trade_status, goods_cents, discount_cents, post_cents, paid_cents,"
     " receiver_name, receiver_mobile, receiver_province, receiver_city, receiver_district,"
-    " receiver_address, buyer_nick, trade_sim, paid_sim, paid_wall, modified_sim)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " receiver_address, buyer_nick, trade_sim, created_sim, paid_sim, paid_wall, modified_sim)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_LINE = (
     "INSERT INTO order_lines (rec_id, trade_no, src_oid, src_tid, spec_no, goods_name, num,"
@@ -223,6 +224,8 @@ class OmsService:
       shop (the real pushSelf2 takes own-platform shops only; the load driver plays every
       platform through it). discountList is read but not kept.
     - platform_id is the shop's platform code ("TM", "JD", "DY"), not 旺店通's numeric id.
+    - Receivers are kept and returned in clear for every platform (the real query hides
+      them but for own-platform and offline trades; docs/protocols/oms.md says why not).
     - The simulator's trades have trade_time = pay_time; pushed ones keep theirs.
     - Pages of a modified-time window are computed per request: a trade modified between two
       page requests moves, as in real systems (overlap windows and dedupe by trade_no).
@@ -428,6 +431,7 @@ class OmsService:
                 receiver.address,
                 trade.buyer_nick,
                 trade.trade_time or pay_text,
+                now_text,  # created: it entered the OMS now, whatever its platform times
                 pay_text,
                 clock.wall(),
                 # Modified now, whatever the pay time: a late push must reach the next poll.
@@ -578,6 +582,8 @@ class OmsService:
                 paid_cents=row["paid_cents"],
                 lines=tuple(by_trade[row["trade_no"]]),
                 buyer_nick=row["buyer_nick"],
+                created=row["created_sim"],
+                consign_time=row["shipped_sim"],
             )
             for row in rows
         )

@@ -187,9 +187,11 @@ def epoch_ms(text: str) -> int:
 
 def trade_to_wire(trade: Trade) -> dict[str, Any]:
     """A stored trade as the query's `order` entry, with 旗舰版's field types (QJB-DOCS
-    queryWithDetail): integer platform and area ids, `trade_time` in ms, amounts as numbers."""
+    queryWithDetail): integer platform and area ids, `trade_time`, `created` and (once
+    shipped: "订单未发货不返回该字段") `consign_time` in ms, amounts as numbers."""
     platform_id, sub_platform_id = platform_ids(trade.platform)
     src_tids = ",".join(sorted({line.src_tid for line in trade.lines} or {trade.src_tid}))
+    shipped = {"consign_time": epoch_ms(trade.consign_time)} if trade.consign_time else {}
     return {
         "trade_id": trade_id(trade.trade_no),
         "trade_no": trade.trade_no,
@@ -208,7 +210,9 @@ def trade_to_wire(trade: Trade) -> dict[str, Any]:
         "refund_status": _trade_refund_status(trade),
         "trade_time": epoch_ms(trade.trade_time),
         "pay_time": trade.pay_time,
+        **shipped,
         "modified": trade.modified,
+        "created": epoch_ms(trade.created),
         "buyer_nick": trade.buyer_nick,
         "receiver_name": trade.receiver_name,
         "receiver_mobile": trade.receiver_mobile,
