@@ -64,7 +64,7 @@ PAGER_PARAMS = ("page_size", "page_no", "calc_total")
 NONCE_PARAM = "nonce"  # ecomock's optional extension; a second use within the tolerance is refused
 MAX_NONCE_LENGTH = 64
 MAX_INTEGER = 2**31 - 1
-MAX_BODY_BYTES = 1024 * 1024  # a full 50-trade push is well under 200 KiB
+MAX_BODY_BYTES = 1024 * 1024  # a 100-trade pushSelf2 of two-line trades is about 120 KiB
 
 # `status` codes of 旺店通旗舰版 (QJB-DOCS 错误码说明; docs/protocols/oms.md). 0 is success.
 OK = 0
