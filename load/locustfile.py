@@ -1,4 +1,4 @@
-"""Locust plays the platforms: shops push paid orders to the fake OMS (`sales.RawTrade.pushSelf`).
+"""Locust plays the platforms: shops push paid orders to the OMS (`sales.RawTrade.pushSelf2`).
 
     ECOMOCK_SCENARIO=scenarios/double11.yaml ECOMOCK_ENDPOINTS_FILE=runs/up/endpoints.json \\
         .venv/bin/locust -f load/locustfile.py --headless
@@ -40,7 +40,7 @@ from simulator.scenario import Scenario, load_scenario
 SPAWN_RATE = 200.0  # users per second: the shape's steps are followed within a tick
 END_GRACE_SECONDS = 2.0  # after the last order is due, for the last pushes to be answered
 DEFAULT_STOP_TIMEOUT = 30.0  # a user being stopped finishes the push it claimed
-RETRIES = 2  # a platform pushes again after a timeout or a server error (pushSelf is idempotent)
+RETRIES = 2  # a platform pushes again after a timeout or a server error (idempotent on tid)
 RETRY_PAUSE_SECONDS = 0.5
 IDLE_SECONDS = 0.2  # a user with nothing left to push looks again after this
 RETRYABLE_STATUS = frozenset({99})  # the OMS's 其他错误 (internal error)
@@ -154,6 +154,12 @@ def _verdict(response: Any) -> tuple[bool, bool, str]:
         return False, True, "answer is not JSON"
     status = answer.get("status") if isinstance(answer, dict) else None
     if status == 0:
+        # pushSelf2 refuses trades one by one in `error_list`, with status 0: a push that
+        # lost some is not accepted, and the same trades would be refused again.
+        data = answer.get("data")
+        errors = data.get("error_list") if isinstance(data, dict) else None
+        if errors:
+            return False, False, f"error_list: {str(errors)[:200]}"
         return True, False, ""
     reason = answer.get("message") if isinstance(answer, dict) else answer
     return False, status in RETRYABLE_STATUS, f"status {status}: {reason}"

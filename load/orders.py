@@ -33,10 +33,15 @@ from simulator.demand import Arrival, DemandModel
 from simulator.scenario import Scenario
 from simulator.world import NewTrade
 
-PUSH_METHOD = "sales.RawTrade.pushSelf"
-MAX_TRADES_PER_PUSH = 50  # the method's limit
-TRADE_PAID = 30  # 旺店通 trade_status: paid, awaiting review
-PAY_STATUS_PAID = 2  # 旺店通 pay_status: fully paid
+PUSH_METHOD = "sales.RawTrade.pushSelf2"
+MAX_TRADES_PER_PUSH = 50  # per call; QJB-DOCS advises at most 100
+# pushSelf2's codes (QJB-DOCS): platform status 30 待发货 (paid, awaiting shipment),
+# pay_status 2 paid, process_status 10 待递交, pay_method 1 online, delivery_term 1 pay first.
+TRADE_PAID = 30
+PAY_STATUS_PAID = 2
+PROCESS_WAITING = 10
+PAY_ONLINE = 1
+PAY_BEFORE_DELIVERY = 1
 
 
 @dataclass(frozen=True)
@@ -70,50 +75,83 @@ class OmsAccess:
         return urlencode(params)
 
 
-def raw_trade(trade: NewTrade, pay_time: str) -> dict[str, Any]:
-    """One `trade_list` entry of `sales.RawTrade.pushSelf`; amounts as yuan text.
+def raw_trade(trade: NewTrade, pay_time: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One trade of `sales.RawTrade.pushSelf2`: its `rawTradeList` entry and its
+    `rawTradeOrderList` lines; amounts as yuan text, counts and codes as the doc's types.
 
-    No warehouse or carrier: the OMS assigns them, as a real OMS does for platform orders.
+    Each line's paid share is `total_amount` (price × num − discount, or + adjust_amount when
+    the share is above the list price) with no share_discount. No warehouse (is_auto_wms
+    false): the OMS assigns it, as a real OMS does for platform orders.
     """
     receiver = trade.receiver
-    paid = sum(line.share_cents for line in trade.lines) + trade.post_cents
-    return {
-        "tid": trade.src_tid,
-        "trade_status": TRADE_PAID,
-        "pay_status": PAY_STATUS_PAID,
-        "trade_time": pay_time,
-        "pay_time": pay_time,
-        "buyer_nick": receiver.mobile[-4:] + receiver.name,
-        "receiver_name": receiver.name,
-        "receiver_mobile": receiver.mobile,
-        "receiver_province": receiver.province,
-        "receiver_city": receiver.city,
-        "receiver_district": receiver.area,
-        "receiver_address": receiver.address,
-        "post_amount": cents_to_text(trade.post_cents),
-        "paid": cents_to_text(paid),
-        "order_list": [
+    lines = []
+    for number, line in enumerate(trade.lines, start=1):
+        goods = line.price_cents * line.num
+        lines.append(
             {
+                "tid": trade.src_tid,
                 "oid": f"{trade.src_tid}-{number}",
+                "status": TRADE_PAID,
+                "refund_status": 0,
+                "goods_id": line.spec_no,
+                "spec_id": line.spec_no,
+                "goods_no": line.spec_no,
                 "spec_no": line.spec_no,
                 "goods_name": line.goods_name,
                 "num": line.num,
                 "price": cents_to_text(line.price_cents),
-                "share_amount": cents_to_text(line.share_cents),
+                "discount": cents_to_text(max(goods - line.share_cents, 0)),
+                "adjust_amount": cents_to_text(max(line.share_cents - goods, 0)),
+                "share_discount": "0.00",
+                "total_amount": cents_to_text(line.share_cents),
+                "refund_amount": "0.00",
+                "remark": "",
+                "json": "",
             }
-            for number, line in enumerate(trade.lines, start=1)
-        ],
+        )
+    shares = sum(line.share_cents for line in trade.lines)
+    goods_amount = sum(line.price_cents * line.num for line in trade.lines)
+    receivable = shares + trade.post_cents
+    entry = {
+        "tid": trade.src_tid,
+        "process_status": PROCESS_WAITING,
+        "trade_status": TRADE_PAID,
+        "refund_status": 0,
+        "pay_status": PAY_STATUS_PAID,
+        "order_count": len(lines),
+        "goods_count": sum(line.num for line in trade.lines),
+        "pay_method": PAY_ONLINE,
+        "trade_time": pay_time,
+        "pay_time": pay_time,
+        "end_time": None,
+        "buyer_nick": receiver.mobile[-4:] + receiver.name,
+        "receiver_name": receiver.name,
+        "receiver_area": f"{receiver.province} {receiver.city} {receiver.area}",
+        "receiver_address": receiver.address,
+        "receiver_mobile": receiver.mobile,
+        "post_amount": cents_to_text(trade.post_cents),
+        "discount": cents_to_text(max(goods_amount - shares, 0)),
+        "receivable": cents_to_text(receivable),
+        "paid": cents_to_text(receivable),
+        "delivery_term": PAY_BEFORE_DELIVERY,
+        "is_auto_wms": False,
+        "warehouse_no": "",
     }
+    return entry, lines
 
 
 def push_body(trades: list[NewTrade], pay_time: str) -> str:
-    """The JSON body of one push, its positional arguments `[shop_no, trade_list]`: trades of
-    one shop, at most 50."""
+    """The JSON body of one push, its positional arguments `[shop_no, rawTradeList,
+    rawTradeOrderList]`: trades of one shop, at most MAX_TRADES_PER_PUSH."""
     shops = {trade.shop_no for trade in trades}
     if len(shops) != 1 or not 1 <= len(trades) <= MAX_TRADES_PER_PUSH:
-        raise ValueError("a push carries 1 to 50 trades of one shop")
-    body = [trades[0].shop_no, [raw_trade(t, pay_time) for t in trades]]
-    return orjson.dumps(body).decode()
+        raise ValueError(f"a push carries 1 to {MAX_TRADES_PER_PUSH} trades of one shop")
+    entries, lines = [], []
+    for trade in trades:
+        entry, its_lines = raw_trade(trade, pay_time)
+        entries.append(entry)
+        lines.extend(its_lines)
+    return orjson.dumps([trades[0].shop_no, entries, lines]).decode()
 
 
 @dataclass(frozen=True)

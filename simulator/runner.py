@@ -272,7 +272,7 @@ class SimulatedDemand:
 
 
 class LocustTraffic:
-    """Locust pushes the orders over HTTP (`sales.RawTrade.pushSelf`), as platforms do.
+    """Locust pushes the orders over HTTP (`sales.RawTrade.pushSelf2`), as platforms do.
 
     The scenario as played (seed and drill applied) is written to `scenario.json` in the
     run folder, which is what the Locust processes read.

@@ -37,7 +37,7 @@ DECIMAL_LIMIT = Decimal(10) ** 15  # exclusive; its cents (10^17) fit SQLite's i
 MAX_CODE_CHARS = 64  # codes and identifiers: order, item, bill, waybill numbers, …
 MAX_TEXT_CHARS = 255  # free text: names, addresses, remarks
 MAX_JSON_DEPTH = 32  # the deepest legitimate body (a K3 model) nests 6 levels
-MAX_JSON_VALUES = 100_000  # a full 50-trade OMS push holds about 80,000
+MAX_JSON_VALUES = 100_000  # a 1 MiB OMS pushSelf2 of lines holds about 57,000
 
 _BLANKS = " \t\r\n"
 _INTEGER = re.compile(r"-?[0-9]+", re.ASCII)

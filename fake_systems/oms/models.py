@@ -103,6 +103,8 @@ class Trade:
     paid_cents: int
     lines: tuple[TradeLine, ...]
     buyer_nick: str = ""
+    created: str = ""  # when the trade entered the OMS (递交时间)
+    consign_time: str | None = None  # when it was shipped; None until then
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,32 @@ class TradePage:
 
     total_count: int
     trades: tuple[Trade, ...]
+
+
+@dataclass(frozen=True)
+class PushError:
+    """One refused trade of a push: `no` its tid (error_list's `no`), `error` why."""
+
+    no: str
+    error: str
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """What a raw trade push did: trades created, trades already known, trades refused."""
+
+    new_count: int
+    chg_count: int
+    errors: tuple[PushError, ...] = ()
+
+
+@dataclass(frozen=True)
+class StockCount:
+    """A stock count (盘点单) that overwrote stock: its id, number, and the specs skipped."""
+
+    pd_id: int
+    pd_no: str
+    skipped: tuple[str, ...] = ()
 
 
 class OmsError(Exception):

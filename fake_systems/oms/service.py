@@ -5,22 +5,32 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Collection, Sequence
 from datetime import timedelta
+from decimal import Decimal
 
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import OmsCredentials
 from fake_systems.common.scope import OwnerScope
 from fake_systems.common.storage import transaction
-from fake_systems.common.wire import WireValueError, parse_int
+from fake_systems.common.wire import (
+    MAX_CODE_CHARS,
+    WireValueError,
+    check_text,
+    parse_decimal,
+    parse_int,
+)
 from fake_systems.oms.models import (
     TRACE_SIGNED,
     InvalidRequest,
     LineRefundStatus,
     Page,
+    PushError,
+    PushResult,
     Refund,
     RefundLine,
     RefundStatus,
     RefundType,
     StateConflict,
+    StockCount,
     SyncRecord,
     SyncStatus,
     Trade,
@@ -31,19 +41,26 @@ from fake_systems.oms.models import (
     WindowTooLong,
     platform_ids,
 )
-from fake_systems.oms.raw_trades import MAX_TRADES_PER_PUSH, read_raw_trade
+from fake_systems.oms.raw_trades import (
+    MAX_TRADES_PER_PUSH,
+    group_lines,
+    read_raw_trade,
+    tid_of,
+)
 from simulator.clock import format_qimen_time, parse_qimen_time
 from simulator.world import NewTrade, Shop, World
 
 MAX_WINDOW = timedelta(minutes=60)
 MAX_REFUND_WINDOW = timedelta(days=30)
-MAX_STOCK_ITEMS = 100
+MAX_STOCK_ITEMS = 1000  # ecomock's cap: the doc gives none
 MAX_STOCK = 10**9
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 40
 MAX_SYNC_PAGE_SIZE = 1000  # getSyncListExt's documented maximum
 MAX_SYNC_ACKS = 1000
 SYNC_STATUS_EMPTY = "同步结果状态为空!"  # QJB-DOCS, LogisticsSync.update's abnormal example
+SHOP_UNKNOWN = "店铺编号不存在或已停用"  # QJB-DOCS, RawTrade.pushSelf's abnormal example
+STOCK_ALL_UNKNOWN = "商家编码全不存在或都已删除"  # QJB-DOCS, StockPd.stockSyncByPd's example
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS shops (
@@ -78,6 +95,7 @@ CREATE TABLE IF NOT EXISTS orders (
     receiver_address    TEXT NOT NULL,
     buyer_nick          TEXT NOT NULL DEFAULT '',
     trade_sim           TEXT NOT NULL,
+    created_sim         TEXT NOT NULL,
     paid_sim            TEXT NOT NULL,
     paid_wall           REAL NOT NULL,
     modified_sim        TEXT NOT NULL,
@@ -134,9 +152,21 @@ CREATE TABLE IF NOT EXISTS refund_lines (
 CREATE TABLE IF NOT EXISTS stock (
     warehouse_no  TEXT NOT NULL,
     spec_no       TEXT NOT NULL,
+    defect        INTEGER NOT NULL DEFAULT 0,   -- 1: defective goods (残次品)
     stock_num     INTEGER NOT NULL,
     modified_sim  TEXT NOT NULL,
-    PRIMARY KEY (warehouse_no, spec_no)
+    pd_id         INTEGER,                      -- the stock count that set it
+    PRIMARY KEY (warehouse_no, spec_no, defect)
+);
+CREATE TABLE IF NOT EXISTS stock_counts (
+    pd_id         INTEGER PRIMARY KEY,
+    pd_no         TEXT NOT NULL UNIQUE,
+    warehouse_no  TEXT NOT NULL,
+    defect_mode   INTEGER NOT NULL,
+    remark        TEXT NOT NULL,
+    lines         INTEGER NOT NULL,
+    skipped       TEXT NOT NULL,
+    created_sim   TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS logistics_syncs (
     sync_id         INTEGER PRIMARY KEY,
@@ -167,8 +197,8 @@ _INSERT_ORDER = (
     "INSERT INTO orders (trade_no, src_tid, shop_no, platform, owner_code, warehouse_no,"
     " logistics_code, trade_status, goods_cents, discount_cents, post_cents, paid_cents,"
     " receiver_name, receiver_mobile, receiver_province, receiver_city, receiver_district,"
-    " receiver_address, buyer_nick, trade_sim, paid_sim, paid_wall, modified_sim)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " receiver_address, buyer_nick, trade_sim, created_sim, paid_sim, paid_wall, modified_sim)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_LINE = (
     "INSERT INTO order_lines (rec_id, trade_no, src_oid, src_tid, spec_no, goods_name, num,"
@@ -187,14 +217,21 @@ class OmsService:
     - No unpaid (10) or reviewed (55) stage: trades are created paid, review is implicit.
     - No split or merged trades (trade_mask), no gifts logic, no partial shipment: one
       waybill per trade. Refunds cover whole lines; no exchange goods are sent.
-    - A push never updates a known trade (it only counts it in chg_count).
+    - A push never updates a known trade (it only counts it in chg_count), accepts only
+      new paid trades paid before shipping (process_status 10/20, trade_status 30,
+      pay_status 2, refund_status 0, delivery_term 1), whole `num`, no other_amount, the
+      receiver's area as "省 市 区" text (no city or district code table), and takes any
+      shop (the real pushSelf2 takes own-platform shops only; the load driver plays every
+      platform through it). discountList is read but not kept.
     - platform_id is the shop's platform code ("TM", "JD", "DY"), not 旺店通's numeric id.
+    - Receivers are kept and returned in clear for every platform (the real query hides
+      them but for own-platform and offline trades; docs/protocols/oms.md says why not).
     - The simulator's trades have trade_time = pay_time; pushed ones keep theirs.
     - Pages of a modified-time window are computed per request: a trade modified between two
       page requests moves, as in real systems (overlap windows and dedupe by trade_no).
     - Only the trace state 3 (signed) changes a trade; other states are only recorded.
-    - Stock pushes are stored, never read back nor used to limit sales; shops, warehouses
-      and goods come from the world (no master-data changes).
+    - Stock counts (stockSyncByPd) are stored, never read back nor used to limit sales;
+      shops, warehouses and goods come from the world (no master-data changes).
     - Every shipped trade leaves a logistics sync record, whatever its shop's platform (the
       real queue holds own-platform shops' records only); one record per trade, no oids.
     - Shipping (`sync_logistics`) and completing (`upload_trace`) are ecomock's stand-ins for
@@ -268,29 +305,64 @@ class OmsService:
         return trade_no
 
     def push_raw_trades(
-        self, shop_no: str, trades: object, scope: OwnerScope = OwnerScope.EVERYONE
-    ) -> tuple[int, int]:
-        """A platform's raw trade push (原始单推送): store the new paid trades of one shop.
+        self,
+        shop_no: str,
+        trades: object,
+        orders: object,
+        scope: OwnerScope = OwnerScope.EVERYONE,
+        *,
+        atomic: bool = False,
+    ) -> PushResult:
+        """A platform's raw trade push (`sales.RawTrade.pushSelf2`): store the new paid
+        trades of one shop, given as `rawTradeList` and `rawTradeOrderList` entries (decoded
+        JSON, the lines linked to their trade by `tid`; docs/protocols/oms.md).
 
-        `trades` are `trade_list` entries as decoded JSON (see docs/protocols/oms.md).
         Idempotent on (shop_no, tid): a known tid, or one repeated in the same call, creates
-        nothing and counts as changed. All or nothing: any invalid entry refuses the whole
-        call with an InvalidRequest naming the field. The warehouse is assigned by
-        raw_trades.assign_warehouse. Returns (new_count, chg_count).
+        nothing and counts as changed. A bad trade, or a trade with a bad line, is refused
+        alone and listed in the result's errors (its tid and the field's path); the others
+        are stored. With `atomic` (the obsolete pushSelf, ecomock's reading) any refusal
+        refuses the whole call. A bad shop or list is an InvalidRequest.
         """
         shop = self._shops.get(shop_no)
         if shop is None or not scope.allows(shop.owner_code):
-            raise InvalidRequest(f"shop_no {shop_no!r} is not a known shop")
+            raise InvalidRequest(SHOP_UNKNOWN)
         if not isinstance(trades, list) or not trades:
-            raise InvalidRequest("trade_list is required (a non-empty list)")
+            raise InvalidRequest("rawTradeList is required (a non-empty list)")
         if len(trades) > MAX_TRADES_PER_PUSH:
             raise InvalidRequest(
-                f"trade_list has {len(trades)} entries, at most {MAX_TRADES_PER_PUSH} allowed"
+                f"rawTradeList has {len(trades)} entries, at most {MAX_TRADES_PER_PUSH} allowed"
             )
-        parsed = [
-            read_raw_trade(i, raw, shop_no, self._goods, self._warehouses)
-            for i, raw in enumerate(trades)
+        if not isinstance(orders, list):
+            raise InvalidRequest("rawTradeOrderList is required (a list)")
+        by_tid, orphans = group_lines(orders)
+        errors = [
+            PushError("", f"rawTradeOrderList[{i}].tid is required (a non-empty string)")
+            for i in orphans
         ]
+        parsed: list[NewTrade] = []
+        for i, raw in enumerate(trades):
+            tid = tid_of(raw, f"rawTradeList[{i}]")
+            try:
+                parsed.append(
+                    read_raw_trade(
+                        i, raw, by_tid.get(tid, ()), shop_no, self._goods, self._warehouses
+                    )
+                )
+            except InvalidRequest as exc:
+                # error_list echoes the tid, cut to a code's length: it may be what is wrong.
+                errors.append(PushError(tid[:MAX_CODE_CHARS], str(exc)))
+        named = {tid_of(raw, "") for raw in trades}
+        errors += [
+            PushError(
+                tid[:MAX_CODE_CHARS],
+                f"rawTradeOrderList[{lines[0][0]}].tid names no trade of rawTradeList",
+            )
+            for tid, lines in by_tid.items()
+            if tid not in named
+        ]
+        if atomic and errors:
+            first = errors[0]
+            raise InvalidRequest(f"{first.no}: {first.error}" if first.no else first.error)
         new_count = chg_count = 0
         seq, rec_id = self._trade_seq, self._rec_id
         try:
@@ -308,7 +380,7 @@ class OmsService:
         except BaseException:
             self._trade_seq, self._rec_id = seq, rec_id
             raise
-        return new_count, chg_count
+        return PushResult(new_count, chg_count, tuple(errors))
 
     def _insert_trade(self, shop: Shop, trade: NewTrade) -> str:
         """Insert one validated paid trade inside the caller's transaction; advance counters."""
@@ -359,6 +431,7 @@ class OmsService:
                 receiver.address,
                 trade.buyer_nick,
                 trade.trade_time or pay_text,
+                now_text,  # created: it entered the OMS now, whatever its platform times
                 pay_text,
                 clock.wall(),
                 # Modified now, whatever the pay time: a late push must reach the next poll.
@@ -509,6 +582,8 @@ class OmsService:
                 paid_cents=row["paid_cents"],
                 lines=tuple(by_trade[row["trade_no"]]),
                 buyer_nick=row["buyer_nick"],
+                created=row["created_sim"],
+                consign_time=row["shipped_sim"],
             )
             for row in rows
         )
@@ -931,38 +1006,87 @@ class OmsService:
 
     # ---------------------------------------------------------------- stock, master data
 
-    def push_stock(self, items: object) -> int:
-        """Store stock numbers per (warehouse_no, spec_no), replacing earlier ones; all or
-        nothing. `items` are `{"spec_no", "warehouse_no", "stock_num"}` objects (at most
-        100). Returns how many were stored."""
-        if not isinstance(items, list) or not items:
-            raise InvalidRequest("stock_list is required (a non-empty list)")
-        if len(items) > MAX_STOCK_ITEMS:
-            raise InvalidRequest(f"stock_list has more than {MAX_STOCK_ITEMS} entries")
-        warehouses = {code for code, _ in self._warehouses}
-        rows = []
-        for i, item in enumerate(items):
-            path = f"stock_list[{i}]"
-            if not isinstance(item, dict):
-                raise InvalidRequest(f"{path} must be an object")
-            if item.get("spec_no") not in self._goods:
-                raise InvalidRequest(f"{path}.spec_no is not a known goods spec")
-            if item.get("warehouse_no") not in warehouses:
-                raise InvalidRequest(f"{path}.warehouse_no is not a known warehouse")
-            num = item.get("stock_num")
-            if isinstance(num, bool) or not isinstance(num, int) or not 0 <= num <= MAX_STOCK:
-                raise InvalidRequest(f"{path}.stock_num must be an integer from 0 to {MAX_STOCK}")
-            rows.append((item["warehouse_no"], item["spec_no"], num))
-        now_text = format_qimen_time(self.ctx.clock.now())
+    def count_stock(self, pd_order: object, specs: object) -> StockCount:
+        """A stock count (`wms.StockPd.stockSyncByPd`, 创建盘点单) that overwrites the stock
+        of one warehouse: `pd_order` `{warehouse_no, defect_mode, remark, is_post_error?}`,
+        `specs` `[{spec_no, remark, new_num, defect}]` (decoded JSON; may be empty).
+
+        Each counted spec's number replaces the stored one for (warehouse, spec, defect).
+        defect_mode 1 counts only sound goods, 2 only defective ones, 0 both; entries of the
+        other kind are skipped. Unknown spec_no are skipped too, or, in strict mode
+        (`is_post_error` 1), refuse the whole count; when every entry is unknown, the count
+        is refused (the doc's abnormal example). A malformed field refuses the whole call
+        with InvalidRequest naming it.
+        """
+        order = _object(pd_order, "pdOrder")
+        warehouse_no = _wire_text(order, "warehouse_no", "pdOrder")
+        if warehouse_no not in {code for code, _ in self._warehouses}:
+            raise InvalidRequest(f"仓库不存在: {warehouse_no}")
+        mode = _wire_int(order, "defect_mode", "pdOrder", (0, 1, 2))
+        remark = _wire_text(order, "remark", "pdOrder", empty=True, limit=255)
+        strict = _wire_flag(order, "is_post_error", "pdOrder")
+        if not isinstance(specs, list):
+            raise InvalidRequest("specList is required (a list, may be empty)")
+        if len(specs) > MAX_STOCK_ITEMS:
+            raise InvalidRequest(f"specList has more than {MAX_STOCK_ITEMS} entries")
+        counted: dict[tuple[str, int], int] = {}
+        skipped: list[str] = []
+        unknown = 0
+        for i, raw in enumerate(specs):
+            path = f"specList[{i}]"
+            entry = _object(raw, path)
+            spec_no = _wire_text(entry, "spec_no", path)
+            _wire_text(entry, "remark", path, empty=True, limit=255)
+            num = _stock_number(entry, path)
+            defect = entry.get("defect")
+            if not isinstance(defect, bool):
+                raise InvalidRequest(f"{path}.defect is required (true or false)")
+            if spec_no not in self._goods:
+                if strict:
+                    raise InvalidRequest(f"商家编码不存在: {spec_no}")
+                unknown += 1
+                skipped.append(spec_no)
+            elif (mode == 1 and defect) or (mode == 2 and not defect):
+                skipped.append(spec_no)
+            else:
+                counted[(spec_no, int(defect))] = num  # a repeated spec: the last one counts
+        if specs and unknown == len(specs):
+            raise InvalidRequest(STOCK_ALL_UNKNOWN)
+        now = self.ctx.clock.now()
+        now_text = format_qimen_time(now)
         with transaction(self.conn):
-            self.conn.executemany(
-                "INSERT INTO stock (warehouse_no, spec_no, stock_num, modified_sim)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT (warehouse_no, spec_no)"
-                " DO UPDATE SET stock_num = excluded.stock_num,"
-                " modified_sim = excluded.modified_sim",
-                [(*row, now_text) for row in rows],
+            row = self.conn.execute(
+                "SELECT COALESCE(MAX(pd_id), 0),"
+                " (SELECT COUNT(*) FROM stock_counts WHERE pd_no LIKE ?) FROM stock_counts",
+                (f"WP{now:%Y%m%d}%",),
+            ).fetchone()
+            pd_id, pd_no = int(row[0]) + 1, f"WP{now:%Y%m%d}{int(row[1]) + 1:04d}"
+            self.conn.execute(
+                "INSERT INTO stock_counts (pd_id, pd_no, warehouse_no, defect_mode, remark,"
+                " lines, skipped, created_sim) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    pd_id,
+                    pd_no,
+                    warehouse_no,
+                    mode,
+                    remark,
+                    len(counted),
+                    ",".join(skipped),
+                    now_text,
+                ),
             )
-        return len(rows)
+            self.conn.executemany(
+                "INSERT INTO stock (warehouse_no, spec_no, defect, stock_num, modified_sim, pd_id)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (warehouse_no, spec_no, defect)"
+                " DO UPDATE SET stock_num = excluded.stock_num,"
+                " modified_sim = excluded.modified_sim, pd_id = excluded.pd_id",
+                [
+                    (warehouse_no, spec_no, defect, num, now_text, pd_id)
+                    for (spec_no, defect), num in counted.items()
+                ],
+            )
+            self.ctx.history.record("state", "stock_count", str(len(counted)), pd_no)
+        return StockCount(pd_id, pd_no, tuple(skipped))
 
     def shops(self, scope: OwnerScope = OwnerScope.EVERYONE) -> list[Shop]:
         """The shops of the scope's owners, by shop_no."""
@@ -976,6 +1100,56 @@ class OmsService:
         return self.conn.execute(
             "SELECT warehouse_no, name, logistics_code FROM warehouses ORDER BY warehouse_no"
         ).fetchall()
+
+
+def _object(value: object, path: str) -> dict[str, object]:
+    if not isinstance(value, dict):
+        raise InvalidRequest(f"{path} must be an object")
+    return value
+
+
+def _wire_text(
+    raw: dict[str, object], name: str, path: str, *, empty: bool = False, limit: int = 40
+) -> str:
+    """A text field of a stock count: a string (non-empty unless `empty`) within `limit`."""
+    value = raw.get(name)
+    if not isinstance(value, str) or (not empty and not value.strip()):
+        raise InvalidRequest(f"{path}.{name} is required (a{'' if empty else ' non-empty'} string)")
+    try:
+        return check_text(value, limit, multiline=empty).strip()
+    except WireValueError as exc:
+        raise InvalidRequest(f"{path}.{name} {exc}") from None
+
+
+def _wire_int(raw: dict[str, object], name: str, path: str, allowed: Sequence[int]) -> int:
+    try:
+        value = parse_int(raw.get(name), -(2**31), 2**31 - 1)
+    except WireValueError:
+        raise InvalidRequest(f"{path}.{name} is required (an integer)") from None
+    if value not in allowed:
+        raise InvalidRequest(f"{path}.{name} must be one of {list(allowed)}")
+    return value
+
+
+def _wire_flag(raw: dict[str, object], name: str, path: str) -> bool:
+    """An optional flag sent as true/false or 0/1 (the doc types it bool, describes 0 and 1)."""
+    value = raw.get(name, False)
+    if isinstance(value, bool):
+        return value
+    if value in (0, 1, "0", "1"):
+        return str(value) == "1"
+    raise InvalidRequest(f"{path}.{name} must be 0 or 1")
+
+
+def _stock_number(raw: dict[str, object], path: str) -> int:
+    """`new_num`: a String(20) in the doc ("200.0000"), a JSON number accepted; whole, 0 or more."""
+    try:
+        number = parse_decimal(raw.get("new_num"), Decimal(MAX_STOCK + 1))
+    except WireValueError:
+        raise InvalidRequest(f"{path}.new_num is required (a number such as '200.0000')") from None
+    if number != number.to_integral_value() or not 0 <= number <= MAX_STOCK:
+        raise InvalidRequest(f"{path}.new_num must be a whole number from 0 to {MAX_STOCK}")
+    return int(number)
 
 
 def _scoped(where: str, args: list[object], scope: OwnerScope) -> tuple[str, list[object]]:

@@ -121,7 +121,10 @@ async def test_signed_push_is_accepted_by_the_oms_with_the_same_money(
     body = push_body(same_shop, "2026-11-10 20:00:00")
     query = ACCESS.signed_query(PUSH_METHOD, body, timestamp=int(clock.wall()))
     response = await client.post(f"/openapi?{query}", content=body.encode())
-    assert response.json() == {"status": 0, "data": {"new_count": 3, "chg_count": 0}}
+    assert response.json() == {
+        "status": 0,
+        "data": {"chg_count": 0, "error_list": [], "new_count": 3},
+    }
     stored = {
         row["src_tid"]: row["paid_cents"]
         for row in oms.conn.execute("SELECT src_tid, paid_cents FROM orders")
@@ -139,14 +142,23 @@ async def test_signed_push_is_accepted_by_the_oms_with_the_same_money(
 def test_raw_trade_amounts_add_up(world: World) -> None:
     model = DemandModel(world, DemandSettings(orders_per_hour=60, freight_rate=1), seed=2)
     trade = model.next_trade()
-    wire = raw_trade(trade, "2026-11-11 00:00:01")
-    lines = wire["order_list"]
+    wire, lines = raw_trade(trade, "2026-11-11 00:00:01")
     assert wire["tid"] == trade.src_tid and wire["pay_time"] == "2026-11-11 00:00:01"
     assert [line["oid"] for line in lines] == [
         f"{trade.src_tid}-{n}" for n in range(1, len(lines) + 1)
     ]
-    shares = sum(to_cents(line["share_amount"]) for line in lines)
-    assert to_cents(wire["paid"]) == shares + to_cents(wire["post_amount"]) > 0
+    assert {line["tid"] for line in lines} == {trade.src_tid}
+    assert (wire["order_count"], wire["goods_count"]) == (
+        len(trade.lines),
+        sum(line.num for line in trade.lines),
+    )
+    # pushSelf2's line rule: total_amount = price * num + adjust_amount - discount.
+    for line, sent in zip(trade.lines, lines, strict=True):
+        total = to_cents(sent["price"]) * sent["num"] + to_cents(sent["adjust_amount"])
+        assert total - to_cents(sent["discount"]) == to_cents(sent["total_amount"])
+        assert to_cents(sent["total_amount"]) == line.share_cents
+    shares = sum(line.share_cents for line in trade.lines)
+    assert to_cents(wire["receivable"]) == shares + to_cents(wire["post_amount"]) > 0
     assert to_cents(wire["post_amount"]) == trade.post_cents > 0
 
 
@@ -156,9 +168,10 @@ def test_push_body_refuses_mixed_shops_and_oversized_batches(world: World) -> No
     with pytest.raises(ValueError):
         push_body([t for t in trades if t.shop_no != trades[0].shop_no][:1] + trades[:1], "x")
     one_shop = [t for t in trades if t.shop_no == trades[0].shop_no]
-    # 旗舰版 positional arguments: [shop_no, trade_list].
-    shop_no, trade_list = json.loads(push_body(one_shop[:2], "x"))
+    # pushSelf2's positional arguments: [shop_no, rawTradeList, rawTradeOrderList].
+    shop_no, trade_list, lines = json.loads(push_body(one_shop[:2], "x"))
     assert shop_no == trades[0].shop_no and len(trade_list) == 2
+    assert len(lines) == sum(len(t.lines) for t in one_shop[:2])
     with pytest.raises(ValueError):
         push_body([], "x")
     many = [dataclasses.replace(t, shop_no="TM-A") for t in trades[:51]]
@@ -190,7 +203,7 @@ def test_locust_csv_is_read_into_the_report_section(tmp_path: Path) -> None:
         "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,"
         "Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,"
         "50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%\n"
-        "POST,sales.RawTrade.pushSelf,279,3,2,4.0,0.6,18.3,64.0,13.8,0.1,2,4,6,6,9,11,16,17,18,18,18\n"
+        "POST,sales.RawTrade.pushSelf2,279,3,2,4.0,0.6,18.3,64.0,13.8,0.1,2,4,6,6,9,11,16,17,18,18,18\n"
         ",Aggregated,279,3,2,4.0,0.6,18.3,64.0,13.8,0.1,2,4,6,6,9,11,16,17,18,18,18\n"
     )
     stats = read_locust_stats(tmp_path / "locust")

@@ -61,7 +61,7 @@ def test_locust_smoke_is_judged_and_reports_locust_statistics(tmp_path: Path) ->
     assert exit_code == 0, report["_why"]
     assert report["verdict"] == "pass"
     locust = report["locust"]
-    push = {e["name"]: e for e in locust["endpoints"]}["sales.RawTrade.pushSelf"]
+    push = {e["name"]: e for e in locust["endpoints"]}["sales.RawTrade.pushSelf2"]
     # One order per push: Locust's request count is the order count, all accepted.
     assert push["requests"] == locust["orders_scheduled"] == report["orders"]["created"]
     assert push["failures"] == 0

@@ -27,8 +27,9 @@ SYNC_LIST = "sales.LogisticsSync.getSyncListExt"
 TAOBAO_QUERY = "wdt.sales.tradequery.querywithdetail"
 QIMEN_ROUTE = "/router/qm"
 WINDOW = {"start_time": "2026-11-10 20:00:00", "end_time": "2026-11-10 21:00:00"}
-PUSH = "sales.RawTrade.pushSelf"
-STOCK = "wms.StockSpec.push"
+PUSH = "sales.RawTrade.pushSelf2"
+PUSH_OLD = "sales.RawTrade.pushSelf"  # obsolete in QJB-DOCS, still served
+STOCK = "wms.StockPd.stockSyncByPd"
 REFUNDS = "aftersales.refund.Refund.search"
 SHOPS = "setting.Shop.queryShop"
 WAREHOUSES = "setting.Warehouse.queryWarehouse"
@@ -75,16 +76,12 @@ def qyb_sign(secret: str, params: dict[str, str]) -> str:
 def positional(method: str, body: Any) -> tuple[Any, dict[str, str]]:
     """A test's business object as 旗舰版 arguments, and the pager it named.
 
-    A list is sent as it is (already positional). A push `{shop_no, trade_list}` becomes
-    `[shop_no, trade_list]`, a stock push `{stock_list}` becomes `[stock_list]`, any other
-    object `[params]` with `page_size`/`page_no`/`calc_total` moved to the query string.
+    A list is sent as it is (already positional: a push's `[shop_no, rawTradeList,
+    rawTradeOrderList]`, a stock count's `[pdOrder, specList]`); an object becomes
+    `[params]` with `page_size`/`page_no`/`calc_total` moved to the query string.
     """
     if not isinstance(body, dict):
         return body, {}
-    if method == PUSH and set(body) <= {"shop_no", "trade_list"}:
-        return [body.get("shop_no"), body.get("trade_list")], {}
-    if method == STOCK and set(body) == {"stock_list"}:
-        return [body["stock_list"]], {}
     pager = {name: str(body[name]) for name in PAGER if name in body}
     return [{k: v for k, v in body.items() if k not in PAGER}], pager
 
@@ -164,44 +161,89 @@ def simple(world: World, src_tid: str) -> NewTrade:
 
 
 def raw_trade(world: World, tid: str, **changes: Any) -> dict[str, Any]:
-    """A valid trade_list entry: two lines of world goods, a coupon, freight."""
-    first, second = world.skus[0], world.skus[1]
+    """A valid `rawTradeList` entry of pushSelf2 (QJB-DOCS field table) for the two lines of
+    `raw_lines`: goods 120.00, shares 110.00, freight 8.00, receivable 118.00."""
     entry: dict[str, Any] = {
         "tid": tid,
+        "process_status": 10,
         "trade_status": 30,
+        "refund_status": 0,
         "pay_status": 2,
+        "order_count": 2,
+        "goods_count": 3,
+        "pay_method": 1,
         "trade_time": "2026-11-10 19:58:00",
         "pay_time": "2026-11-10 19:59:30",
+        "end_time": None,
         "buyer_nick": "tb_buyer",
         "receiver_name": "张三",
-        "receiver_mobile": "13800000000",
-        "receiver_province": "浙江省",
-        "receiver_city": "杭州市",
-        "receiver_district": "西湖区",
+        "receiver_area": "浙江省 杭州市 西湖区",
         "receiver_address": "文三路 1 号",
+        "receiver_mobile": "13800000000",
         "post_amount": "8.00",
-        "paid": "118.00",
-        "order_list": [
-            {
-                "oid": f"{tid}-a",
-                "spec_no": first.item_code,
-                "goods_name": "push name",
-                "num": 2,
-                "price": "40.00",
-                "share_amount": "70.00",
-            },
-            {
-                "oid": f"{tid}-b",
-                "spec_no": second.item_code,
-                "goods_name": "",
-                "num": "1",
-                "price": "40.00",
-                "share_amount": "40.00",
-            },
-        ],
+        "discount": "10.00",
+        "receivable": "118.00",
+        "delivery_term": 1,
+        "is_auto_wms": False,
+        "warehouse_no": "",
     }
     entry.update(changes)
     return entry
+
+
+def raw_lines(world: World, tid: str) -> list[dict[str, Any]]:
+    """The `rawTradeOrderList` lines of `raw_trade(tid)`: 2 x 40.00 less 10.00 of platform
+    discount (70.00), and 1 x 40.00 with a digit-string num and an empty goods_name."""
+    first, second = world.skus[0], world.skus[1]
+    common = {"tid": tid, "status": 30, "refund_status": 0, "share_discount": 0}
+    common |= {"adjust_amount": 0, "refund_amount": "", "remark": "", "json": ""}
+    return [
+        {
+            **common,
+            "oid": f"{tid}-a",
+            "goods_id": "g-1",
+            "spec_id": "s-1",
+            "goods_no": first.item_code,
+            "spec_no": first.item_code,
+            "goods_name": "push name",
+            "num": 2,
+            "price": "40.00",
+            "discount": "10.00",
+            "total_amount": "70.00",
+        },
+        {
+            **common,
+            "oid": f"{tid}-b",
+            "goods_id": "g-2",
+            "spec_id": "s-2",
+            "goods_no": second.item_code,
+            "spec_no": second.item_code,
+            "goods_name": "",
+            "num": "1",
+            "price": 40,
+            "discount": 0,
+            "total_amount": 40.0,
+        },
+    ]
+
+
+def raw_push(world: World, *tids: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """pushSelf2's `rawTradeList` and `rawTradeOrderList` for the trades `tids`."""
+    return [raw_trade(world, tid) for tid in tids], [
+        line for tid in tids for line in raw_lines(world, tid)
+    ]
+
+
+def stock_count(
+    warehouse_no: str, *specs: tuple[str, object], mode: int = 0, **order: Any
+) -> list[Any]:
+    """stockSyncByPd's `[pdOrder, specList]`: (spec_no, new_num) entries of sound goods."""
+    pd_order = {"warehouse_no": warehouse_no, "defect_mode": mode, "remark": "", **order}
+    spec_list = [
+        {"spec_no": spec_no, "remark": "", "new_num": num, "defect": False}
+        for spec_no, num in specs
+    ]
+    return [pd_order, spec_list]
 
 
 def trade_no_of(oms: OmsService, tid: str) -> str:
@@ -214,8 +256,8 @@ def trade_no_of(oms: OmsService, tid: str) -> str:
 def push_two_shops(oms: OmsService, world: World) -> None:
     """Platform trades A1 and A2 into shop JD-A (OWNER-A), B1 into JD-B (OWNER-B): JD, as
     `/openapi` queries never return Taobao/Tmall trades."""
-    oms.push_raw_trades("JD-A", [raw_trade(world, "A1"), raw_trade(world, "A2")])
-    oms.push_raw_trades("JD-B", [raw_trade(world, "B1")])
+    oms.push_raw_trades("JD-A", *raw_push(world, "A1", "A2"))
+    oms.push_raw_trades("JD-B", *raw_push(world, "B1"))
 
 
 # ---------------------------------------------------------------- one valid request per method
@@ -282,12 +324,15 @@ async def valid_taobao_query(site: Site) -> httpx.Request:
 
 
 async def valid_push(site: Site) -> httpx.Request:
-    """sales.RawTrade.pushSelf: one platform trade into the first shop."""
-    body = {
-        "shop_no": site.world.shops[0].shop_no,
-        "trade_list": [raw_trade(site.world, "LOST-P1")],
-    }
+    """sales.RawTrade.pushSelf2: one platform trade into the first shop."""
+    body = [site.world.shops[0].shop_no, *raw_push(site.world, "LOST-P1")]
     return _signed(site, PUSH, body)
+
+
+async def valid_push_old(site: Site) -> httpx.Request:
+    """sales.RawTrade.pushSelf (obsolete): the same arguments as pushSelf2."""
+    body = [site.world.shops[0].shop_no, *raw_push(site.world, "LOST-P0")]
+    return _signed(site, PUSH_OLD, body)
 
 
 async def valid_refunds(site: Site) -> httpx.Request:
@@ -305,13 +350,9 @@ async def valid_sync_list(site: Site) -> httpx.Request:
 
 
 async def valid_stock(site: Site) -> httpx.Request:
-    """wms.StockSpec.push: one goods spec's stock in one warehouse."""
-    entry = {
-        "spec_no": site.world.skus[0].item_code,
-        "warehouse_no": site.world.warehouses[0].code,
-        "stock_num": 7,
-    }
-    return _signed(site, STOCK, {"stock_list": [entry]})
+    """wms.StockPd.stockSyncByPd: one goods spec counted in one warehouse."""
+    body = stock_count(site.world.warehouses[0].code, (site.world.skus[0].item_code, "7.0000"))
+    return _signed(site, STOCK, body)
 
 
 async def valid_shops(site: Site) -> httpx.Request:

@@ -98,9 +98,10 @@ VALID: dict[str, dict[str, Valid]] = {
         oms.TRACE: Valid(oms.valid_trace, "0"),
         oms.SYNC_ACK: Valid(oms.valid_sync_ack, "0"),
         oms.PUSH: Valid(oms.valid_push, "0"),
+        oms.PUSH_OLD: Valid(oms.valid_push_old, "0"),
         oms.REFUNDS: Valid(oms.valid_refunds, "0", same=True),
         oms.SYNC_LIST: Valid(oms.valid_sync_list, "0", same=True),
-        oms.STOCK: Valid(oms.valid_stock, "0", same=True),
+        oms.STOCK: Valid(oms.valid_stock, "0"),  # a second count: a new pd_no
         oms.SHOPS: Valid(oms.valid_shops, "0", same=True),
         oms.WAREHOUSES: Valid(oms.valid_warehouses, "0", same=True),
     },

@@ -64,7 +64,7 @@ PAGER_PARAMS = ("page_size", "page_no", "calc_total")
 NONCE_PARAM = "nonce"  # ecomock's optional extension; a second use within the tolerance is refused
 MAX_NONCE_LENGTH = 64
 MAX_INTEGER = 2**31 - 1
-MAX_BODY_BYTES = 1024 * 1024  # a full 50-trade push is well under 200 KiB
+MAX_BODY_BYTES = 1024 * 1024  # a 100-trade pushSelf2 of two-line trades is about 120 KiB
 
 # `status` codes of 旺店通旗舰版 (QJB-DOCS 错误码说明; docs/protocols/oms.md). 0 is success.
 OK = 0
@@ -92,15 +92,16 @@ MSG_FORBIDDEN = "权限不足"
 
 METHOD_QUERY = "sales.TradeQuery.queryWithDetail"
 METHOD_SYNC_ACK = "sales.LogisticsSync.update"
+METHOD_RAW_TRADE_PUSH = "sales.RawTrade.pushSelf2"
+METHOD_RAW_TRADE_PUSH_OLD = "sales.RawTrade.pushSelf"  # "接口已过时" (obsolete) in QJB-DOCS
 # ecomock's own methods, named so nobody mistakes them for 旺店通's: in 旗舰版 the waybill
 # comes from the warehouse (its own module or a WMS's Qimen deliveryorder.confirm), and no
 # open method takes a logistics trace (docs/protocols/oms.md).
 METHOD_SHIP = "ecomock.Trade.ship"
 METHOD_TRACE_UPLOAD = "ecomock.LogisticsTrace.upload"
-METHOD_RAW_TRADE_PUSH = "sales.RawTrade.pushSelf"
 METHOD_REFUND_SEARCH = "aftersales.refund.Refund.search"
 METHOD_SYNC_LIST = "sales.LogisticsSync.getSyncListExt"
-METHOD_STOCK_PUSH = "wms.StockSpec.push"
+METHOD_STOCK_SYNC = "wms.StockPd.stockSyncByPd"
 METHOD_SHOP_QUERY = "setting.Shop.queryShop"
 METHOD_WAREHOUSE_QUERY = "setting.Warehouse.queryWarehouse"
 
@@ -186,9 +187,11 @@ def epoch_ms(text: str) -> int:
 
 def trade_to_wire(trade: Trade) -> dict[str, Any]:
     """A stored trade as the query's `order` entry, with 旗舰版's field types (QJB-DOCS
-    queryWithDetail): integer platform and area ids, `trade_time` in ms, amounts as numbers."""
+    queryWithDetail): integer platform and area ids, `trade_time`, `created` and (once
+    shipped: "订单未发货不返回该字段") `consign_time` in ms, amounts as numbers."""
     platform_id, sub_platform_id = platform_ids(trade.platform)
     src_tids = ",".join(sorted({line.src_tid for line in trade.lines} or {trade.src_tid}))
+    shipped = {"consign_time": epoch_ms(trade.consign_time)} if trade.consign_time else {}
     return {
         "trade_id": trade_id(trade.trade_no),
         "trade_no": trade.trade_no,
@@ -207,7 +210,9 @@ def trade_to_wire(trade: Trade) -> dict[str, Any]:
         "refund_status": _trade_refund_status(trade),
         "trade_time": epoch_ms(trade.trade_time),
         "pay_time": trade.pay_time,
+        **shipped,
         "modified": trade.modified,
+        "created": epoch_ms(trade.created),
         "buyer_nick": trade.buyer_nick,
         "receiver_name": trade.receiver_name,
         "receiver_mobile": trade.receiver_mobile,
@@ -422,16 +427,39 @@ def _trace_upload(
     return {"data": {"trade_no": trade_no, "changed": changed}}
 
 
+def _push_arguments(args: list[Any]) -> tuple[str, Any, Any]:
+    """`[shop_no, rawTradeList, rawTradeOrderList, discountList?]`: the lists must be lists
+    (the Java server's `argument type mismatch` otherwise); discountList is not kept."""
+    shop_no = args[0]
+    if not isinstance(shop_no, str) or not all(isinstance(a, list) for a in args[1:3]):
+        raise WireError(ERR_PARAMS, MSG_ARG_TYPE)
+    if len(args) > 3 and not (args[3] is None or isinstance(args[3], list)):
+        raise WireError(ERR_PARAMS, MSG_ARG_TYPE)
+    return _text({"shop_no": shop_no}, "shop_no"), args[1], args[2]
+
+
 def _raw_trade_push(
     service: OmsService, args: list[Any], pager: Pager | None, scope: OwnerScope
 ) -> dict[str, Any]:
-    shop_no = args[0]
-    if not isinstance(shop_no, str):
-        raise WireError(ERR_PARAMS, MSG_ARG_TYPE)
-    new_count, chg_count = service.push_raw_trades(
-        _text({"shop_no": shop_no}, "shop_no"), args[1], scope
-    )
-    return {"data": {"new_count": new_count, "chg_count": chg_count}}
+    """pushSelf2: refused trades come back in `error_list` with status 0, the rest stored."""
+    result = service.push_raw_trades(*_push_arguments(args), scope)
+    errors = [{"no": error.no, "error": error.error} for error in result.errors]
+    return {
+        "data": {
+            "chg_count": result.chg_count,
+            "error_list": errors,
+            "new_count": result.new_count,
+        }
+    }
+
+
+def _raw_trade_push_old(
+    service: OmsService, args: list[Any], pager: Pager | None, scope: OwnerScope
+) -> dict[str, Any]:
+    """The obsolete pushSelf: the same arguments, no error_list; any refused trade refuses
+    the call (100), ecomock's reading of a method whose answer has no place for one."""
+    result = service.push_raw_trades(*_push_arguments(args), scope, atomic=True)
+    return {"data": {"chg_count": result.chg_count, "new_count": result.new_count}}
 
 
 def _refund_search(
@@ -481,14 +509,22 @@ def _sync_ack(
     return {"data": service.acknowledge_syncs(args[0], scope)}
 
 
-def _stock_push(
+def _stock_sync(
     service: OmsService, args: list[Any], pager: Pager | None, scope: OwnerScope
 ) -> dict[str, Any]:
+    """`[pdOrder, specList]`; data `{"pd_no": …, "<pd id>": "ok"}` as the doc's example, plus
+    `skip_spec_no` (comma-separated) when specs were skipped."""
     if scope != OwnerScope.EVERYONE:
         # Stock is per warehouse and spec, shared by the owners: only the integrator's
-        # all-owner credential may set it.
-        raise Forbidden("an owner-scoped credential may not push stock")
-    return {"data": {"count": service.push_stock(args[0])}}
+        # all-owner credential may set it (QJB-DOCS: 仓库权限, warehouse permission).
+        raise Forbidden("an owner-scoped credential may not count stock")
+    if not isinstance(args[0], dict) or not isinstance(args[1], list):
+        raise WireError(ERR_PARAMS, MSG_ARG_TYPE)
+    count = service.count_stock(args[0], args[1])
+    data: dict[str, Any] = {"pd_no": count.pd_no, str(count.pd_id): "ok"}
+    if count.skipped:
+        data["skip_spec_no"] = ",".join(count.skipped)
+    return {"data": data}
 
 
 def _paged(items: list[dict[str, Any]], page: Pager) -> dict[str, Any]:
@@ -529,10 +565,11 @@ METHODS: dict[str, MethodSpec] = {
     METHOD_SHIP: MethodSpec(_ship, paged=False, min_args=1, max_args=1),
     METHOD_SYNC_ACK: MethodSpec(_sync_ack, paged=False, min_args=1, max_args=1),
     METHOD_TRACE_UPLOAD: MethodSpec(_trace_upload, paged=False, min_args=1, max_args=1),
-    METHOD_RAW_TRADE_PUSH: MethodSpec(_raw_trade_push, paged=False, min_args=2, max_args=2),
+    METHOD_RAW_TRADE_PUSH: MethodSpec(_raw_trade_push, paged=False, min_args=3, max_args=4),
+    METHOD_RAW_TRADE_PUSH_OLD: MethodSpec(_raw_trade_push_old, paged=False, min_args=3, max_args=4),
     METHOD_REFUND_SEARCH: MethodSpec(_refund_search, paged=True, min_args=1, max_args=1),
     METHOD_SYNC_LIST: MethodSpec(_sync_list, paged=True, min_args=0, max_args=1),
-    METHOD_STOCK_PUSH: MethodSpec(_stock_push, paged=False, min_args=1, max_args=1),
+    METHOD_STOCK_SYNC: MethodSpec(_stock_sync, paged=False, min_args=2, max_args=2),
     METHOD_SHOP_QUERY: MethodSpec(_shop_query, paged=True, min_args=0, max_args=1),
     METHOD_WAREHOUSE_QUERY: MethodSpec(_warehouse_query, paged=True, min_args=0, max_args=1),
 }

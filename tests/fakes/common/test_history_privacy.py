@@ -99,35 +99,17 @@ def oms_client(oms: OmsService, asgi_client: AsgiClient) -> httpx.AsyncClient:
     return asgi_client(wdt.create_app(oms, oms_tests.CREDS))
 
 
-def raw_trade(world: World, tid: str, mobile: object = PHONE) -> dict[str, Any]:
-    """A pushSelf trade carrying the known receiver."""
-    return {
-        "tid": tid,
-        "trade_status": 30,
-        "pay_status": 2,
-        "buyer_nick": NAME,
-        "receiver_name": NAME,
-        "receiver_mobile": mobile,
-        "receiver_province": "浙江省",
-        "receiver_city": "杭州市",
-        "receiver_district": "西湖区",
-        "receiver_address": ADDRESS,
-        "post_amount": "1.00",
-        "paid": "3.00",
-        "order_list": [
-            {
-                "oid": "1",
-                "spec_no": world.skus[0].item_code,
-                "num": 1,
-                "price": "2",
-                "share_amount": "2",
-            }
-        ],
-    }
-
-
-def push_body(world: World, tid: str, mobile: object = PHONE) -> dict[str, Any]:
-    return {"shop_no": world.shops[0].shop_no, "trade_list": [raw_trade(world, tid, mobile)]}
+def push_body(world: World, tid: str, mobile: object = PHONE) -> list[Any]:
+    """pushSelf2's arguments: one trade carrying the known receiver, and its lines."""
+    entry = oms_tests.raw_trade(
+        world,
+        tid,
+        buyer_nick=NAME,
+        receiver_name=NAME,
+        receiver_mobile=mobile,
+        receiver_address=ADDRESS,
+    )
+    return [world.shops[0].shop_no, [entry], oms_tests.raw_lines(world, tid)]
 
 
 async def test_oms_accepted_push_is_masked(
@@ -164,8 +146,7 @@ async def test_oms_refused_before_parsing_is_masked(
     case: str,
     code: str,
 ) -> None:
-    pushed = push_body(world, "TID-REFUSED")
-    raw = orjson.dumps([pushed["shop_no"], pushed["trade_list"]])
+    raw = orjson.dumps(push_body(world, "TID-REFUSED"))
     if case == "malformed":
         raw = raw[:-2]  # cut short: not JSON any more
     await oms_tests.call(

@@ -218,7 +218,7 @@ def oms(make_context: Callable[[str], SystemContext], world: World) -> Iterator[
 def test_oms(
     oms: Fake, data: st.DataObject, phone: str, tree: Any, method: str, signed: bool
 ) -> None:
-    body = json_body(data, tree, phone, lambda tree: ["TM-A", [tree]])
+    body = json_body(data, tree, phone, lambda tree: ["TM-A", [tree], [tree]])
     secret, salt = oms_tests.CREDS.app_secret.split(":")
     params = {
         "sid": oms_tests.CREDS.sid,

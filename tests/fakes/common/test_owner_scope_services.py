@@ -10,7 +10,7 @@ from fake_systems.common.context import SystemContext
 from fake_systems.common.scope import OwnerScope
 from fake_systems.oms.service import OmsService
 from simulator.world import World
-from tests.support.oms import CREDS, raw_trade
+from tests.support.oms import CREDS, raw_push
 
 WINDOW = ("2026-11-10 20:00:00", "2026-11-10 21:00:00")
 
@@ -19,8 +19,8 @@ WINDOW = ("2026-11-10 20:00:00", "2026-11-10 21:00:00")
 def oms(make_context: Callable[[str], SystemContext], world: World) -> OmsService:
     service = OmsService(make_context("oms"), CREDS)
     service.setup(world)
-    service.push_raw_trades("TM-A", [raw_trade(world, "A1")])
-    service.push_raw_trades("TM-B", [raw_trade(world, "B1")])
+    service.push_raw_trades("TM-A", *raw_push(world, "A1"))
+    service.push_raw_trades("TM-B", *raw_push(world, "B1"))
     for trade in service.query_trades(*WINDOW).trades:  # shipped: each leaves a sync record
         service.sync_logistics(trade.trade_no, "SF", f"SF-{trade.src_tid}")
     return service

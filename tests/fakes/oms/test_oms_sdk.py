@@ -211,6 +211,81 @@ def test_the_worked_examples_as_two_public_clients_sign_them(
     assert signer("s3cr3t", params) == sign
 
 
+# QJB-DOCS sales.RawTrade.pushSelf2, 5.请求示例 (JSON), verbatim but for the codes the fake
+# must know (spec_no) and the tid: `[shop_no, rawTradeList, rawTradeOrderList]`.
+DOC_TRADE: dict[str, Any] = {
+    "is_auto_wms": False,
+    "post_amount": 2,
+    "other_amount": 5.2,
+    "discount": 1,
+    "platform_cost": 0,
+    "cod_amount": "",
+    "received": "",
+    "process_status": 10,
+    "trade_status": 30,
+    "refund_status": 0,
+    "pay_status": 2,
+    "order_count": 2,
+    "pay_method": 2,
+    "trade_time": "2020-03-20 18:24:37",
+    "pay_time": "2020-03-20 18:24:37",
+    "end_time": "2020-03-20 18:24:37",
+    "buyer_nick": "test_openapi",
+    "buyer_message": "test_openapi",
+    "buyer_email": "test_openapi@gmail.com",
+    "buyer_area": "test_area",
+    "receiver_name": "receiver_name",
+    "receiver_area": "北京 北京市 朝阳区",
+    "receiver_address": "春天街道春天花园小区1号楼1单元101",
+    "receiver_zip": "014500",
+    "receiver_mobile": "15612340987",
+    "receiver_telno": "02288888888",
+    "invoice_type": 0,
+    "invoice_title": "",
+    "invoice_content": "",
+    "logistics_type": -1,
+    "consign_interval": 0,
+    "delivery_term": 1,
+    "to_deliver_time": "",
+    "pay_id": "",
+    "pay_account": "",
+    "remark": "",
+    "remark_flag": 0,
+    "goods_count": 6,
+    "receivable": 17.6,
+}
+DOC_LINE: dict[str, Any] = {
+    "order_type": 0,
+    "status": 30,
+    "refund_status": 0,
+    "goods_id": "openapi_gid-0",
+    "spec_id": "openapi_sid-0",
+    "goods_no": "api_gno-0",
+    "goods_name": "api_gname-0",
+    "spec_name": "api_sname-0",
+    "num": 3,
+    "price": 2.5,
+    "adjust_amount": 2,
+    "refund_amount": "",
+    "discount": 0.5,
+    "share_discount": 0.2,
+    "total_amount": 9,
+    "cid": "",
+    "remark": "",
+    "json": "",
+}
+
+
+def doc_example(spec_no: str, tid: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The doc's request example for one world SKU: its trade and its two lines (the
+    second, as in the doc, also sending share_amount 8.8)."""
+    lines = [
+        {**DOC_LINE, "tid": tid, "oid": f"{tid}-0", "spec_no": spec_no},
+        {**DOC_LINE, "tid": tid, "oid": f"{tid}-1", "spec_no": spec_no, "share_amount": 8.8},
+    ]
+    return {**DOC_TRADE, "tid": tid}, lines
+
+
 # ---------------------------------------------------------------- against the fake
 
 
@@ -236,30 +311,11 @@ async def test_the_php_client_runs_a_flow(
     shops = await php.page_call("setting.Shop.queryShop", (100, 0, False), {})
     assert shops["total_count"] == len(world.shops)
     sku = world.skus[0]
-    trade = {
-        "tid": "T-1",
-        "trade_status": 30,
-        "pay_status": 2,
-        "receiver_name": "王五",
-        "receiver_mobile": "13700000000",
-        "receiver_province": "广东省",
-        "receiver_city": "深圳市",
-        "receiver_district": "南山区",
-        "receiver_address": "科技园 3/5 号",  # PHP writes the slash as \/: the sign covers that
-        "post_amount": "6.00",
-        "paid": "26.00",
-        "order_list": [
-            {
-                "oid": "T-1-1",
-                "spec_no": sku.item_code,
-                "num": 2,
-                "price": "10.00",
-                "share_amount": "20.00",
-            }
-        ],
-    }
-    pushed = await php.call("sales.RawTrade.pushSelf", "JD-A", [trade])
-    assert pushed == {"new_count": 1, "chg_count": 0}
+    # The doc's PHP example: call("sales.RawTrade.pushSelf2", $shopNo, [$rawTrade], $orders).
+    trade, lines = doc_example(sku.item_code, "T-1")
+    trade["receiver_address"] = "科技园 3/5 号"  # PHP writes the slash as \/: the sign covers that
+    pushed = await php.call("sales.RawTrade.pushSelf2", "JD-A", [trade], lines)
+    assert pushed == {"chg_count": 0, "error_list": [], "new_count": 1}
     assert (
         service.conn.execute("SELECT receiver_address FROM orders").fetchone()[0] == "科技园 3/5 号"
     )
@@ -343,6 +399,92 @@ async def test_errors_carry_the_documented_status_and_message(
 
 
 @pytest.mark.anyio
+async def test_the_docs_push_example_goes_in_and_a_bad_trade_comes_back_in_error_list(
+    http: httpx.AsyncClient, service: OmsService, world: World
+) -> None:
+    """QJB-DOCS sales.RawTrade.pushSelf2: the request example as the PHP example sends it
+    (`call(method, $shopNo, [$rawTrade], $tradeOderList)`); 6.1 `{"status":0,"data":
+    {"chg_count":…,"error_list":[],"new_count":…}}`; 6.2 a refused trade in error_list as
+    `{"error": …, "no": …}` with status 0, the others stored."""
+    php = PhpWdtErpClient(http, CREDS.sid, CREDS.app_key, APPSECRET, service.ctx.clock.wall)
+    sku = world.skus[0].item_code
+    trade, lines = doc_example(sku, "tid-aqyYHjEldp")
+    assert await php.call("sales.RawTrade.pushSelf2", "JD-A", [trade], lines) == {
+        "chg_count": 0,
+        "error_list": [],
+        "new_count": 1,
+    }
+    stored = service.conn.execute(
+        "SELECT receiver_province, receiver_city, receiver_district, post_cents, paid_cents"
+        " FROM orders"
+    ).fetchone()
+    assert tuple(stored) == ("北京", "北京市", "朝阳区", 200, 1960)  # shares 8.8 + 8.8
+    shares = service.conn.execute("SELECT num, price_cents, share_cents FROM order_lines")
+    assert [tuple(r) for r in shares] == [(3, 250, 880), (3, 250, 880)]
+    bad_trade, bad_lines = doc_example("NOT-A-SPEC", "ceshi20230109002")
+    answer = await php.call(
+        "sales.RawTrade.pushSelf2", "JD-A", [trade, bad_trade], [*lines, *bad_lines]
+    )
+    assert answer["chg_count"] == 1 and answer["new_count"] == 0
+    [error] = answer["error_list"]
+    assert error["no"] == "ceshi20230109002" and "NOT-A-SPEC" in error["error"]
+    with pytest.raises(WdtErpException) as unknown:
+        await php.call("sales.RawTrade.pushSelf2", "NO-SHOP", [trade], lines)
+    # QJB-DOCS sales.RawTrade.pushSelf 6.2: the unknown shop's message.
+    assert (unknown.value.code, str(unknown.value)) == (100, "店铺编号不存在或已停用")
+
+
+@pytest.mark.anyio
+async def test_the_obsolete_push_takes_the_same_arguments(
+    http: httpx.AsyncClient, service: OmsService, world: World
+) -> None:
+    """sales.RawTrade.pushSelf ("接口已过时"): the same positional arguments as pushSelf2, and
+    its answer 6.1 `{"chg_count": 0, "new_count": 1}` without error_list."""
+    php = PhpWdtErpClient(http, CREDS.sid, CREDS.app_key, APPSECRET, service.ctx.clock.wall)
+    trade, lines = doc_example(world.skus[0].item_code, "OLD-1")
+    answer = await php.call("sales.RawTrade.pushSelf", "JD-A", [trade], lines)
+    assert answer == {"chg_count": 0, "new_count": 1}
+
+
+@pytest.mark.anyio
+async def test_ecomocks_former_shapes_are_refused(
+    http: httpx.AsyncClient, service: OmsService, world: World
+) -> None:
+    """No 旗舰版 page has `wms.StockSpec.push`, and the push takes no nested `order_list`:
+    what the fake used to accept is refused as the real server refuses it."""
+    php = PhpWdtErpClient(http, CREDS.sid, CREDS.app_key, APPSECRET, service.ctx.clock.wall)
+    trade, lines = doc_example(world.skus[0].item_code, "NESTED-1")
+    with pytest.raises(WdtErpException) as nested:
+        await php.call("sales.RawTrade.pushSelf2", "JD-A", [{**trade, "order_list": lines}])
+    assert nested.value.code == 1
+    stock = [{"spec_no": world.skus[0].item_code, "warehouse_no": "WH01", "stock_num": 1}]
+    with pytest.raises(WdtErpException) as gone:
+        await php.call("wms.StockSpec.push", stock)
+    assert gone.value.code == 1
+    assert service.conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0] == 0
+
+
+@pytest.mark.anyio
+async def test_the_docs_stock_count_example_overwrites_the_stock(
+    http: httpx.AsyncClient, service: OmsService, world: World
+) -> None:
+    """QJB-DOCS wms.StockPd.stockSyncByPd, its PHP example `call(method, $pdOrder,
+    $specList)` with new_num "200.0000"; 6.1 `{"pd_no":"WP…","<id>":"ok"}`; 6.2 status 100
+    `商家编码全不存在或都已删除` when no code is known."""
+    php = PhpWdtErpClient(http, CREDS.sid, CREDS.app_key, APPSECRET, service.ctx.clock.wall)
+    warehouse, sku = world.warehouses[0].code, world.skus[0].item_code
+    pd_order = {"warehouse_no": warehouse, "defect_mode": 1, "remark": "API TEST"}
+    spec = {"spec_no": sku, "remark": "PD TEST", "new_num": "200.0000", "defect": False}
+    answer = await php.call("wms.StockPd.stockSyncByPd", pd_order, [spec])
+    assert answer == {"pd_no": "WP202611100001", "1": "ok"}
+    rows = service.conn.execute("SELECT warehouse_no, spec_no, stock_num FROM stock")
+    assert [tuple(r) for r in rows] == [(warehouse, sku, 200)]
+    with pytest.raises(WdtErpException) as unknown:
+        await php.call("wms.StockPd.stockSyncByPd", pd_order, [{**spec, "spec_no": "PC_2018"}])
+    assert (unknown.value.code, str(unknown.value)) == (100, "商家编码全不存在或都已删除")
+
+
+@pytest.mark.anyio
 async def test_the_rate_limit_is_what_the_php_client_retries(
     http: httpx.AsyncClient, service: OmsService
 ) -> None:
@@ -360,24 +502,9 @@ async def test_the_rate_limit_is_what_the_php_client_retries(
 
 def tmall_and_jd_trades(service: OmsService, world: World) -> None:
     """One paid trade in the Tmall shop TM-A and one in JD-A, pushed at 20:00."""
-    sku = world.skus[0]
     for shop, tid in (("TM-A", "TMALL-1"), ("JD-A", "JD-1")):
-        line = {"oid": f"{tid}-1", "spec_no": sku.item_code, "num": 1, "price": "5.00"}
-        trade = {
-            "tid": tid,
-            "trade_status": 30,
-            "pay_status": 2,
-            "receiver_name": "赵六",
-            "receiver_mobile": "13600000000",
-            "receiver_province": "浙江省",
-            "receiver_city": "杭州市",
-            "receiver_district": "西湖区",
-            "receiver_address": "文一路 2 号",
-            "post_amount": "0.00",
-            "paid": "5.00",
-            "order_list": [{**line, "share_amount": "5.00"}],
-        }
-        service.push_raw_trades(shop, [trade])
+        trade, lines = doc_example(world.skus[0].item_code, tid)
+        assert service.push_raw_trades(shop, [trade], lines).new_count == 1
 
 
 @pytest.mark.anyio

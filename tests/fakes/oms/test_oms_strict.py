@@ -16,7 +16,7 @@ from fake_systems.oms.raw_trades import MAX_TRADES_PER_PUSH
 from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
 from simulator.world import World
-from tests.support.oms import PUSH, QUERY, SHIP, WINDOW, call, raw_trade, simple
+from tests.support.oms import PUSH, QUERY, SHIP, WINDOW, call, raw_lines, raw_trade, simple
 
 pytestmark = pytest.mark.anyio
 
@@ -32,6 +32,17 @@ def state(oms: OmsService) -> list[tuple[Any, ...]]:
             " FROM orders ORDER BY trade_no"
         )
     ]
+
+
+async def push_refused(
+    client: httpx.AsyncClient, clock: ManualClock, entry: dict[str, Any], lines: list[Any]
+) -> str:
+    """The error of the one trade of a pushSelf2 call, which refuses it in `error_list`
+    (status 0, nothing created) rather than as the call's status."""
+    answer = (await call(client, clock, PUSH, ["TM-A", [entry], lines])).json()
+    assert answer["status"] == 0 and answer["data"]["new_count"] == 0, answer
+    [error] = answer["data"]["error_list"]
+    return str(error["error"])
 
 
 async def refused(
@@ -98,7 +109,8 @@ async def test_plain_digit_strings_still_count(
         ("price", "1e400"),
         ("share_amount", "1E2"),
         ("post_amount", "Infinity"),
-        ("paid", "9" * 41),
+        ("receivable", "9" * 41),
+        ("goods_count", "NaN"),
     ],
 )
 async def test_push_refuses_odd_numerals_and_creates_nothing(
@@ -109,13 +121,13 @@ async def test_push_refuses_odd_numerals_and_creates_nothing(
     path: str,
     value: str,
 ) -> None:
-    entry = raw_trade(world, "TB-ODD-1")
+    entry, lines = raw_trade(world, "TB-ODD-1"), raw_lines(world, "TB-ODD-1")
     if path in ("num", "price", "share_amount"):
-        entry["order_list"][0][path] = value
+        lines[0][path] = value
     else:
         entry[path] = value
     before = state(oms)
-    message = await refused(client, clock, PUSH, {"shop_no": "TM-A", "trade_list": [entry]})
+    message = await push_refused(client, clock, entry, lines)
     assert path in message
     assert state(oms) == before
 
@@ -140,7 +152,7 @@ async def test_codes_with_control_characters_or_over_long_are_refused(
         ("tid", "T" * 65),
         ("receiver_name", "张\x00三"),
         ("receiver_address", "文三路\x1b[31m1号"),
-        ("receiver_address", "路" * 256),
+        ("receiver_address", "路" * 257),
     ],
 )
 async def test_push_refuses_control_characters_and_over_long_text(
@@ -151,10 +163,12 @@ async def test_push_refuses_control_characters_and_over_long_text(
     field: str,
     value: str,
 ) -> None:
-    entry = raw_trade(world, "TB-TEXT-1")
+    entry, lines = raw_trade(world, "TB-TEXT-1"), raw_lines(world, "TB-TEXT-1")
     entry[field] = value
+    for line in lines:
+        line["tid"] = entry["tid"]  # the lines follow their trade, whatever its tid
     before = state(oms)
-    message = await refused(client, clock, PUSH, {"shop_no": "TM-A", "trade_list": [entry]})
+    message = await push_refused(client, clock, entry, lines)
     assert field in message
     assert state(oms) == before
 
@@ -163,8 +177,11 @@ async def test_push_keeps_line_breaks_in_free_text(
     client: httpx.AsyncClient, clock: ManualClock, oms: OmsService, world: World
 ) -> None:
     entry = raw_trade(world, "TB-TEXT-2", receiver_address="文三路 1 号\n2 单元")
-    response = await call(client, clock, PUSH, {"shop_no": "TM-A", "trade_list": [entry]})
-    assert response.json()["status"] == 0
+    body = ["TM-A", [entry], raw_lines(world, "TB-TEXT-2")]
+    response = await call(client, clock, PUSH, body)
+    assert response.json()["data"]["new_count"] == 1
+    stored = oms.conn.execute("SELECT receiver_address FROM orders").fetchone()[0]
+    assert stored == "文三路 1 号\n2 单元"
 
 
 @pytest.mark.parametrize("timestamp", ["474_652_800", "４７４６５２８００", "474652800.0"])
@@ -201,12 +218,12 @@ async def test_big_bodies_are_read_off_the_event_loop(
         return read(raw)
 
     monkeypatch.setattr(wdt, "read_body", spy)
-    trades = [raw_trade(world, f"TB-BIG-{i}") for i in range(MAX_TRADES_PER_PUSH)]
-    for entry in trades:
-        entry["receiver_address"] = "路" * 255
-    big = {"shop_no": "TM-A", "trade_list": trades}
+    tids = [f"TB-BIG-{i}" for i in range(MAX_TRADES_PER_PUSH)]
+    trades = [raw_trade(world, tid, receiver_address="路" * 256) for tid in tids]
+    big = ["TM-A", trades, [line for tid in tids for line in raw_lines(world, tid)]]
     assert len(orjson.dumps(big)) > OFF_LOOP_BYTES
     assert (await call(client, clock, QUERY, WINDOW)).json()["status"] == 0
-    assert (await call(client, clock, PUSH, big)).json()["status"] == 0
+    pushed = (await call(client, clock, PUSH, big)).json()
+    assert pushed["data"]["new_count"] == MAX_TRADES_PER_PUSH, pushed
     assert threads == [threading.get_ident(), threads[1]]  # small: inline; big: elsewhere
     assert threads[1] != threading.get_ident()

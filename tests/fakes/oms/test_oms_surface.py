@@ -1,4 +1,4 @@
-"""OMS surface beyond trades: refunds (售后), the logistics sync list, stock push, master data."""
+"""OMS surface beyond trades: refunds (售后), the logistics sync list, stock counts, master data."""
 
 from __future__ import annotations
 
@@ -21,12 +21,13 @@ from tests.support.oms import (
     TENANT_A,
     call,
     push_two_shops,
-    raw_trade,
+    raw_push,
+    stock_count,
     trade_no_of,
 )
 
 REFUNDS = "aftersales.refund.Refund.search"
-STOCK = "wms.StockSpec.push"
+STOCK = "wms.StockPd.stockSyncByPd"
 SHOPS = "setting.Shop.queryShop"
 WAREHOUSES = "setting.Warehouse.queryWarehouse"
 MONTH = {"modified_from": "2026-11-01 00:00:00", "modified_to": "2026-12-01 00:00:00"}
@@ -238,7 +239,7 @@ async def test_a_shipped_trade_leaves_a_sync_record_until_acknowledged(
     ).fetchall()
     assert [tuple(r) for r in rows] == [(1, 0, ""), (2, 2, "平台拒绝")]
     # Another owner's record answers like a missing one and is left alone.
-    oms.push_raw_trades("JD-B", [raw_trade(world, "B2")])
+    oms.push_raw_trades("JD-B", *raw_push(world, "B2"))
     oms.sync_logistics(trade_no_of(oms, "B2"), "SF", "SF9")
     hidden = [[{"sync_id": 3, "status": 0}]]
     refused = (await call(client, clock, SYNC_ACK, hidden, creds=TENANT_A)).json()
@@ -253,35 +254,77 @@ async def test_a_shipped_trade_leaves_a_sync_record_until_acknowledged(
 # ---------------------------------------------------------------- stock and master data
 
 
+def stock_rows(oms: OmsService) -> list[tuple[Any, ...]]:
+    rows = oms.conn.execute(
+        "SELECT warehouse_no, spec_no, defect, stock_num, pd_id FROM stock ORDER BY 1, 2, 3"
+    )
+    return [tuple(r) for r in rows]
+
+
 @pytest.mark.anyio
-async def test_stock_push_is_stored_and_replaced(
+async def test_a_stock_count_overwrites_the_stock(
+    client: httpx.AsyncClient, clock: ManualClock, oms: OmsService, world: World
+) -> None:
+    """QJB-DOCS wms.StockPd.stockSyncByPd: "该接口会将库存数据直接覆盖" (overwrites the
+    stock); `[pdOrder, specList]`, new_num a String such as "200.0000"; the answer's data
+    holds pd_no and the count's id with "ok" (`{"pd_no":"WP202503070003","8638":"ok"}`)."""
+    spec, other, wh = world.skus[0].item_code, world.skus[1].item_code, world.warehouses[0].code
+    first = await data(client, clock, STOCK, stock_count(wh, (spec, "12.0000"), (other, 3)))
+    assert first == {"pd_no": "WP202611100001", "1": "ok"}
+    second = await data(client, clock, STOCK, stock_count(wh, (spec, "0")))
+    assert second == {"pd_no": "WP202611100002", "2": "ok"}
+    assert stock_rows(oms) == sorted([(wh, spec, 0, 0, 2), (wh, other, 0, 3, 1)])
+    counts = oms.conn.execute("SELECT pd_no, warehouse_no, lines FROM stock_counts ORDER BY 1")
+    assert [tuple(r) for r in counts] == [("WP202611100001", wh, 2), ("WP202611100002", wh, 1)]
+
+
+@pytest.mark.anyio
+async def test_a_stock_count_skips_unknown_and_other_kind_specs(
+    client: httpx.AsyncClient, clock: ManualClock, oms: OmsService, world: World
+) -> None:
+    """skip_spec_no lists what was skipped: unknown codes (not in strict mode) and, with
+    defect_mode 1 (只盘正品, sound goods only), the defective entries."""
+    spec, wh = world.skus[0].item_code, world.warehouses[0].code
+    body = stock_count(wh, (spec, "5.0000"), ("NO-SUCH", "1"), mode=1)
+    body[1].append({"spec_no": spec, "remark": "", "new_num": "2", "defect": True})
+    answer = await data(client, clock, STOCK, body)
+    assert answer == {"pd_no": "WP202611100001", "1": "ok", "skip_spec_no": f"NO-SUCH,{spec}"}
+    defective = stock_count(wh, mode=2)
+    defective[1].append({"spec_no": spec, "remark": "残", "new_num": 2, "defect": True})
+    await data(client, clock, STOCK, defective)
+    assert stock_rows(oms) == [(wh, spec, 0, 5, 1), (wh, spec, 1, 2, 2)]
+
+
+@pytest.mark.anyio
+async def test_refused_stock_counts_change_nothing(
     client: httpx.AsyncClient, clock: ManualClock, oms: OmsService, world: World
 ) -> None:
     spec, wh = world.skus[0].item_code, world.warehouses[0].code
-    first = [{"spec_no": spec, "warehouse_no": wh, "stock_num": 12}]
-    assert await data(client, clock, STOCK, {"stock_list": first}) == {"count": 1}
-    second = [{"spec_no": spec, "warehouse_no": wh, "stock_num": 0}]
-    assert await data(client, clock, STOCK, {"stock_list": second}) == {"count": 1}
-    stored = oms.conn.execute("SELECT warehouse_no, spec_no, stock_num FROM stock").fetchall()
-    assert [tuple(r) for r in stored] == [(wh, spec, 0)]
-
-    for bad in (
-        [
-            {"spec_no": spec, "warehouse_no": wh, "stock_num": 5},
-            {"spec_no": "x", "warehouse_no": wh, "stock_num": 1},
-        ],
-        [{"spec_no": spec, "warehouse_no": "WH-XX", "stock_num": 5}],
-        [{"spec_no": spec, "warehouse_no": wh, "stock_num": -1}],
-        [{"spec_no": spec, "warehouse_no": wh, "stock_num": "5"}],
-        [],
-    ):
-        answer = (await call(client, clock, STOCK, {"stock_list": bad})).json()
-        assert answer["status"] == 100
-    forbidden = (await call(client, clock, STOCK, {"stock_list": first}, creds=TENANT_A)).json()
-    assert forbidden["status"] == 100
-    assert [
-        tuple(r) for r in oms.conn.execute("SELECT warehouse_no, spec_no, stock_num FROM stock")
-    ] == [(wh, spec, 0)]
+    await data(client, clock, STOCK, stock_count(wh, (spec, "7")))
+    before = stock_rows(oms)
+    refusals: list[tuple[Any, str]] = [
+        # every code unknown: the doc's abnormal example
+        (stock_count(wh, ("X1", "1"), ("X2", "1")), "商家编码全不存在或都已删除"),
+        # strict mode (is_post_error 1): one unknown code refuses the count
+        (stock_count(wh, (spec, "1"), ("X1", "1"), is_post_error=1), "商家编码不存在: X1"),
+        (stock_count("WH-XX", (spec, "1")), "仓库不存在: WH-XX"),
+        (stock_count(wh, (spec, "-1")), "specList[0].new_num must be a whole number"),
+        (stock_count(wh, (spec, "1.5")), "specList[0].new_num must be a whole number"),
+        (stock_count(wh, (spec, None)), "specList[0].new_num is required"),
+        (stock_count(wh, (spec, "1"), mode=3), "pdOrder.defect_mode must be one of"),
+        ([{"warehouse_no": wh, "defect_mode": 0}, []], "pdOrder.remark is required"),
+        ([{"warehouse_no": wh, "defect_mode": 0, "remark": ""}, [{"spec_no": spec}]], "remark"),
+    ]
+    for body, message in refusals:
+        answer = (await call(client, clock, STOCK, body)).json()
+        assert answer["status"] == 100 and message in answer["message"], (body, answer)
+    for wrong in ([[], []], [{"warehouse_no": wh}, {}], [stock_count(wh)[0]]):
+        answer = (await call(client, clock, STOCK, wrong)).json()
+        assert answer["status"] == 1, (wrong, answer)
+    forbidden = (await call(client, clock, STOCK, stock_count(wh), creds=TENANT_A)).json()
+    assert forbidden == {"status": 100, "message": "权限不足"}
+    assert stock_rows(oms) == before
+    assert oms.conn.execute("SELECT COUNT(*) FROM stock_counts").fetchone()[0] == 1
 
 
 @pytest.mark.anyio

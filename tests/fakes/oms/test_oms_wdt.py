@@ -89,6 +89,8 @@ async def test_query_returns_the_trade_with_amounts_to_the_cent(
     assert (got["trade_status"], got["refund_status"], got["trade_type"]) == (30, 0, 1)
     assert got["trade_time"] == 1794312000000  # 2026-11-10 20:00:00 China time, in ms
     assert got["pay_time"] == got["modified"] == "2026-11-10 20:00:00"
+    # created (递交时间) in ms too; consign_time "订单未发货不返回该字段": absent until shipped.
+    assert got["created"] == 1794312000000 and "consign_time" not in got
     assert (got["receiver_name"], got["receiver_mobile"]) == (customer.name, customer.mobile)
     assert got["receiver_province"] == PROVINCE_IDS[customer.province]
     assert (got["receiver_city"], got["receiver_district"]) == (0, 0)  # 0: not set
@@ -188,9 +190,13 @@ async def test_ship_and_complete_over_the_wire(
     trade_no = oms.create_paid_order(simple(world, "A"))
     ship = {"trade_no": trade_no, "logistics_code": "YTO", "logistics_no": "YT9"}
 
+    clock.advance(90)  # shipped a minute and a half after it entered the OMS
     answer = (await call(client, clock, SHIP, ship)).json()
     assert answer == {"status": 0, "data": {"trade_no": trade_no, "changed": True}}
     assert status_of(oms, trade_no) == (95, "YT9")
+    [shipped] = (await call(client, clock, QUERY, WINDOW)).json()["data"]["order"]
+    # QJB-DOCS queryWithDetail: consign_time (发货时间) and created (递交时间) in ms.
+    assert (shipped["consign_time"], shipped["created"]) == (1794312090000, 1794312000000)
     again = (await call(client, clock, SHIP, ship)).json()
     assert (again["status"], again["data"]["changed"]) == (0, False)
 
