@@ -9,6 +9,7 @@ must do.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -116,3 +117,67 @@ class FaultRule:
             "until": None if math.isinf(self.until) else self.until,
             "params": dict(self.params),
         }
+
+
+# Kinds some systems have only on some operations (docs/CHAOS.md); every other request-side
+# kind applies to every operation of every system.
+ONLY_ON: dict[str, dict[str, frozenset[str]]] = {
+    "rejected": {"bank": frozenset({"pain.001"})},  # a pain.002 RJCT answers a pain.001 alone
+}
+
+
+def unsupported(system: str, operation: str, kind: str) -> str | None:
+    """Why `kind` can never hit `operation` of `system` (a scenario error), or None."""
+    where = ONLY_ON.get(kind)
+    if where is None:
+        return None
+    operations = where.get(system)
+    if operations is None:
+        return f"{system} has no {kind!r} (only {', '.join(sorted(where))} has)"
+    if operation != EVERY_OPERATION and operation not in operations:
+        return f"{system} answers {kind!r} to {', '.join(sorted(operations))} only"
+    return None
+
+
+_DISTRIBUTIONS = {"fixed": ("seconds",), "uniform": ("low", "high"), "lognormal": ("median",)}
+# The parameters each request-side kind takes; a kind not listed takes none it checks here.
+_PARAMS: dict[str, frozenset[str]] = {
+    "latency": frozenset({"distribution", "seconds", "low", "high", "median", "sigma"}),
+    "hang": frozenset({"seconds"}),
+    "slow_answer": frozenset({"seconds"}),
+    "http_429": frozenset({"retry_after"}),
+    "rate_limited": frozenset({"retry_after"}),
+    "rejected": frozenset({"reason"}),
+}
+_REQUEST_KINDS = (*_BEFORE, *_AFTER)
+_REASON = re.compile(r"^[A-Z0-9]{4}$")  # an ISO 20022 ExternalStatusReason1Code
+
+
+def params_problem(kind: str, params: Mapping[str, Any]) -> str | None:
+    """What is wrong with a request-side kind's `params`, or None (other stages check theirs)."""
+    if kind not in _REQUEST_KINDS:
+        return None
+    allowed = _PARAMS.get(kind, frozenset())
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        takes = ", ".join(sorted(allowed)) or "none"
+        return f"{kind} has no parameter {unknown[0]!r} (it takes: {takes})"
+    numbers = {
+        name: value for name, value in params.items() if name not in ("distribution", "reason")
+    }
+    for name, value in numbers.items():
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+            return f"{name} must be a number of seconds, 0 or more"
+    if kind == "latency":
+        distribution = params.get("distribution", "fixed")
+        needed = _DISTRIBUTIONS.get(str(distribution))
+        if needed is None:
+            return f"distribution must be one of {', '.join(_DISTRIBUTIONS)}"
+        missing = [name for name in needed if name not in params]
+        if missing:
+            return f"a {distribution} latency needs {' and '.join(needed)}"
+        if distribution == "uniform" and params["low"] > params["high"]:
+            return "low must not exceed high"
+    if kind == "rejected" and not _REASON.match(str(params.get("reason", "FF10"))):
+        return "reason must be an ISO 20022 status reason code such as FF10"
+    return None

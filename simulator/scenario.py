@@ -25,7 +25,13 @@ from pydantic import (
 )
 
 from simulator.clock import CHINA
-from simulator.fault_plan import EVERY_OPERATION, FaultKind, FaultRule
+from simulator.fault_plan import (
+    EVERY_OPERATION,
+    FaultKind,
+    FaultRule,
+    params_problem,
+    unsupported,
+)
 from simulator.world import World, build_world
 
 _DURATION = re.compile(r"^(?:\d+(?:\.\d+)?[smhd])+$")
@@ -281,6 +287,26 @@ class FaultSettings(Strict):
                 f" it has {', '.join(sorted(known))} (or {EVERY_OPERATION!r} for all)"
             )
         return operation
+
+    @field_validator("kind")
+    @classmethod
+    def _kind_of_the_system(cls, kind: FaultKind, info: ValidationInfo) -> FaultKind:
+        system, operation = info.data.get("system"), info.data.get("operation")
+        problem = unsupported(system, operation, kind) if system and operation else None
+        if problem is not None:
+            raise ValueError(problem)
+        return kind
+
+    @field_validator("params")
+    @classmethod
+    def _params_of_the_kind(
+        cls, params: dict[str, float | str], info: ValidationInfo
+    ) -> dict[str, float | str]:
+        kind = info.data.get("kind")
+        problem = params_problem(kind, params) if kind else None
+        if problem is not None:
+            raise ValueError(problem)
+        return params
 
     @model_validator(mode="after")
     def _how_often_and_when(self) -> FaultSettings:

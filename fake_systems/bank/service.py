@@ -273,6 +273,10 @@ class BankService:
         issued = self._logins.get(account)
         return OwnerScope.of(issued.owners) if issued is not None else OwnerScope(frozenset())
 
+    def end_session(self, token: str) -> None:
+        """Forget a session (the bank dropped it): its token opens nothing any more."""
+        self.ctx.conn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash(token),))
+
     def session_account(self, token: str) -> str:
         """The account a bearer token opens; TokenInvalid if unknown, TokenExpired if old."""
         row = self.ctx.conn.execute(

@@ -15,6 +15,9 @@ RESULT_USER = "104"
 RESULT_OTHER = "105"
 RESULT_ALREADY_ORDERED = "106"
 RESULT_QUERY_LIMIT = "405"  # 超出查询次数限制 (bububa/kdniao:config/const.go)
+# The documented text says per day (日查询次数<=3万); the per-second one is ecomock's.
+MSG_QUERY_LIMIT_SECOND = "超出查询次数限制（每秒）"
+MSG_QUERY_LIMIT_DAY = "超出查询次数限制（每日）"
 
 # Kdniao State (main status) values, written as strings on the wire as Kdniao does.
 STATE_NO_TRACE = 0

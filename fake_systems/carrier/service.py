@@ -17,6 +17,8 @@ from typing import Any
 import simpy
 
 from fake_systems.carrier.models import (
+    MSG_QUERY_LIMIT_DAY,
+    MSG_QUERY_LIMIT_SECOND,
     RESULT_OTHER,
     RESULT_QUERY_LIMIT,
     SHIPPERS,
@@ -428,9 +430,9 @@ class CarrierService:
         if window.day != day:
             window.day, window.in_day = day, 0
         if cfg.query_per_second and window.in_second >= cfg.query_per_second:
-            raise CarrierError(RESULT_QUERY_LIMIT, "超出查询次数限制（每秒）")
+            raise CarrierError(RESULT_QUERY_LIMIT, MSG_QUERY_LIMIT_SECOND)
         if cfg.query_per_day and window.in_day >= cfg.query_per_day:
-            raise CarrierError(RESULT_QUERY_LIMIT, "超出查询次数限制（每日）")
+            raise CarrierError(RESULT_QUERY_LIMIT, MSG_QUERY_LIMIT_DAY)
         window.in_second += 1
         window.in_day += 1
 

@@ -32,6 +32,8 @@ class _Armed:
 
     rule: FaultRule
     dice: random.Random
+    # The kind's own draws (a latency's delay), apart, so they never move the hits.
+    params_dice: random.Random
     matched: int = 0
     fired: int = 0
 
@@ -62,7 +64,9 @@ class FaultInjector:
         rule_id = self._next_id
         self._next_id += 1
         # A string seed hashes the same in every process (unlike hash() of a tuple).
-        self._armed[rule_id] = _Armed(rule, random.Random(f"{self.seed}:{rule_id}"))
+        self._armed[rule_id] = _Armed(
+            rule, random.Random(f"{self.seed}:{rule_id}"), random.Random(f"{self.seed}:{rule_id}:p")
+        )
         return rule_id
 
     def remove(self, rule_id: int) -> bool:
@@ -102,6 +106,14 @@ class FaultInjector:
                 armed.fired += 1
                 chosen = rule
         return chosen
+
+    def dice(self, rule: FaultRule) -> random.Random:
+        """The seeded generator of `rule`'s own draws (a latency's delay); a rule no longer
+        armed (removed live meanwhile) gets a fresh one of the plan's seed."""
+        for armed in self._armed.values():
+            if armed.rule is rule:
+                return armed.params_dice
+        return random.Random(f"{self.seed}:gone")
 
     def hits(
         self, system: str, operation: str, kind: FaultKind, now: datetime | None = None

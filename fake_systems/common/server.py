@@ -16,6 +16,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from fake_systems.common.app import ControlGuard, control_token_for
+from fake_systems.common.broken import CONNECTION, Connection
 
 STARTUP_TIMEOUT_SECONDS = 15.0
 # A request (head and body) must arrive within this many seconds of its first byte, and a new
@@ -40,6 +41,9 @@ class RequestDeadlineProtocol(HttpToolsProtocol):
     connection or the first byte of a request and ends when the whole request (head and
     body) has arrived; when it passes, the connection is closed. The app's own time to answer
     is not limited.
+
+    Each request's scope also carries the connection (`extensions["ecomock.connection"]`),
+    so that a fault can reset it or close it unanswered (`fake_systems/common/broken.py`).
     """
 
     def __init__(
@@ -55,7 +59,13 @@ class RequestDeadlineProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._connection = Connection(transport)
         self._arm()  # a connection that never sends a request is cut too
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        # ASGI extensions are dicts; this one holds the connection under its own name.
+        self.scope["extensions"] = {CONNECTION: {"connection": self._connection}}
 
     def data_received(self, data: bytes) -> None:
         if self._deadline is None:

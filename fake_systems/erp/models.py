@@ -32,10 +32,16 @@ class MsgCode(IntEnum):
     NOT_FOUND = 10
     VALIDATION_FAILED = 11
     NOT_OPERABLE = 12
+    NETWORK_CONTROL = 13  # 网控冲突: another user holds the record (the `busy` fault)
+    CALL_LIMIT = 14  # 调用限制 (the `rate_limited` fault)
 
 
 # The K3 texts the fake answers with; clients often match on them, so they live in one place.
 MSG_SESSION_LOST = "会话信息已丢失，请重新登录"
+# The names of MsgCode 13 and 14 in Kingdee's list; their real messages are not public
+# (docs/protocols/research/issue10-fault-sources.md §2.3), so the names stand for them.
+MSG_NETWORK_CONTROL = "网控冲突"
+MSG_CALL_LIMIT = "调用限制"
 MSG_AUDITED_NO_CHANGE = "单据已审核，不允许修改"
 MSG_SUBMITTED_NO_CHANGE = "单据已提交，不允许修改"
 MSG_LOGIN_FAILED = "用户名或密码错误！"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -30,18 +30,30 @@ from fake_systems.bank import iso_xml
 from fake_systems.bank.api.notices import send_credit_notices
 from fake_systems.bank.iso_xml import ACCOUNT_MAX, ID_MAX, render_camt053, render_pain002
 from fake_systems.bank.models import (
+    REJECTED,
     STATUS_BY_CODE,
     BankError,
     CredentialsInvalid,
     MessageStatus,
+    PaymentMessage,
     Session,
     TokenInvalid,
+    TransferStatus,
     UnknownAccount,
 )
 from fake_systems.bank.service import SESSION_SECONDS, BankService
 from fake_systems.common.app import make_app
 from fake_systems.common.credentials import BankCredentials
-from fake_systems.common.pipeline import Call, Caller, Inbound, Pipeline, Protocol, WireError
+from fake_systems.common.faults import FaultRule
+from fake_systems.common.pipeline import (
+    Call,
+    Caller,
+    Inbound,
+    Pipeline,
+    Protocol,
+    WireError,
+    retry_after,
+)
 from fake_systems.common.signing import constant_time_equal
 from fake_systems.common.storage import transaction
 from fake_systems.common.wire import WireValueError, check_text
@@ -63,6 +75,9 @@ OPERATIONS = {
     ("POST", f"{ROOT}pain.001"): "pain.001",
     ("GET", f"{ROOT}camt.053/statements"): "camt.053",
 }
+# The reason a `rejected` fault gives unless told: ISO's BankSystemProcessingError, "cannot
+# be processed due to technical issues at the bank side" (research notes §2.5).
+REJECT_REASON = "FF10"
 # Methods served under ROOT (HEAD comes with GET, and answers 405 as OPTIONS does).
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -114,6 +129,33 @@ def _identifier(value: str, name: str, max_chars: int) -> str:
         return check_text(value, max_chars)
     except WireValueError as exc:
         raise BankError(f"{name} {exc}") from None
+
+
+def rejection(message: PaymentMessage, reason: str, now: datetime) -> bytes:
+    """The pain.002 refusing every transaction of `message` with `reason`, kept nowhere."""
+    refused = tuple(
+        TransferStatus(
+            instruction.pmt_inf_id,
+            transfer.instr_id,
+            transfer.end_to_end_id,
+            transfer.amount_cents,
+            transfer.currency,
+            REJECTED,
+            reason,
+            None,
+        )
+        for instruction in message.instructions
+        for transfer in instruction.transfers
+    )
+    report = MessageStatus(
+        message.msg_id,
+        message.message_name,
+        message.created,
+        message.nb_of_txs,
+        sum(t.amount_cents for t in refused),
+        refused,
+    )
+    return render_pain002(report, now.isoformat(timespec="seconds"))
 
 
 def operation_of(method: str, path: str) -> str:
@@ -245,6 +287,31 @@ class Iso20022Protocol(Protocol):
 
     def lost_response(self, call: Call) -> Response:
         return Response(b"Gateway Timeout", status_code=504, media_type="text/plain")
+
+    def transient_refusal(self, call: Call, rule: FaultRule) -> Response | WireError | None:
+        """503 SERVICE_UNAVAILABLE (`busy`), 429 ACCESS_EXCEEDED with `Retry-After`
+        (`rate_limited`), the session dropped and 401 TOKEN_INVALID (`session_expired`,
+        not on a login), a pain.001 refused whole as a pain.002 RJCT with `reason`
+        (`rejected`; nothing is kept, so the same MsgId may be sent again)."""
+        if rule.kind == "busy":
+            return WireError(
+                "SERVICE_UNAVAILABLE", "the service is temporarily unavailable", http_status=503
+            )
+        if rule.kind == "rate_limited":
+            response = error_response("ACCESS_EXCEEDED", "too many requests; try again later")
+            response.headers["Retry-After"] = str(retry_after(rule))
+            return response
+        if rule.kind == "session_expired":
+            if call.operation not in ("pain.001", "pain.002", "camt.053"):
+                return None
+            self.service.end_session(bearer_token(call.inbound.headers.get("authorization")))
+            return TokenInvalid("no such session; log in first")
+        if rule.kind == "rejected":
+            if call.operation != "pain.001":
+                return None
+            reason = str(rule.params.get("reason", REJECT_REASON))
+            return Response(rejection(call.data, reason, self.ctx.clock.now()), media_type=XML)
+        return super().transient_refusal(call, rule)
 
     # ------------------------------------------------------------------ operations
 

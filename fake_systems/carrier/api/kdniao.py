@@ -29,11 +29,13 @@ from starlette.types import ASGIApp
 from fake_systems.carrier.api import kdniao_push
 from fake_systems.carrier.api.kdniao_push import tracking_to_wire
 from fake_systems.carrier.models import (
+    MSG_QUERY_LIMIT_SECOND,
     RESULT_ALREADY_ORDERED,
     RESULT_BAD_SIGN,
     RESULT_FORMAT,
     RESULT_MISSING_PARAMETER,
     RESULT_OTHER,
+    RESULT_QUERY_LIMIT,
     RESULT_SUCCESS,
     RESULT_USER,
     STATE_NO_TRACE,
@@ -43,6 +45,7 @@ from fake_systems.carrier.models import (
 from fake_systems.carrier.service import CarrierService
 from fake_systems.common.app import make_app
 from fake_systems.common.credentials import KdniaoCredentials
+from fake_systems.common.faults import FaultRule
 from fake_systems.common.pipeline import (
     UNPARSED_BODY_PREFIX,
     Call,
@@ -68,6 +71,7 @@ SYSTEM = "carrier"
 ENVELOPE_FIELDS = ("RequestData", "EBusinessID", "RequestType", "DataSign")
 NO_TRACE_REASON = "暂无轨迹信息"
 SYSTEM_ERROR_REASON = "系统错误，请稍后重试"
+MSG_UNKNOWN_ACCOUNT = "EBusinessID 不存在或未开通接口"
 # Largest form body read (bytes). A 1007 with a long Commodity list is a few KB; Kdniao's own
 # limit is not published (see docs/protocols/carrier.md).
 MAX_BODY_BYTES = 256 * 1024
@@ -286,7 +290,7 @@ class KdniaoProtocol(Protocol):
             raise WireError(RESULT_MISSING_PARAMETER, f"缺少必要参数: {', '.join(missing)}")
         account = self._account(fields["EBusinessID"])
         if account is None:
-            raise WireError(RESULT_USER, "EBusinessID 不存在或未开通接口")
+            raise WireError(RESULT_USER, MSG_UNKNOWN_ACCOUNT)
         expected = kdniao_data_sign(fields["RequestData"], account.api_key)
         if not _sign_matches(fields["DataSign"], expected):
             raise WireError(RESULT_BAD_SIGN, "DataSign 验证失败")
@@ -321,6 +325,18 @@ class KdniaoProtocol(Protocol):
                 }
             )
         return _json(failure(sent_id, error.code, error.message))
+
+    def transient_refusal(self, call: Call, rule: FaultRule) -> Response | WireError | None:
+        """105 with the system-error reason (`busy`: Kdniao documents no "busy" code), 405
+        超出查询次数限制 (`rate_limited`), 104 for the account (`session_expired`: Kdniao
+        has no session; an account it no longer accepts is refused so)."""
+        if rule.kind == "busy":
+            return WireError(RESULT_OTHER, SYSTEM_ERROR_REASON)
+        if rule.kind == "rate_limited":
+            return WireError(RESULT_QUERY_LIMIT, MSG_QUERY_LIMIT_SECOND)
+        if rule.kind == "session_expired":
+            return WireError(RESULT_USER, MSG_UNKNOWN_ACCOUNT)
+        return super().transient_refusal(call, rule)
 
     def too_large(self, call: Call) -> WireError:
         return WireError(RESULT_FORMAT, f"请求报文超过 {MAX_BODY_BYTES} 字节")

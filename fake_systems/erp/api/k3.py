@@ -21,6 +21,7 @@ from starlette.types import ASGIApp
 
 from fake_systems.common.app import make_app
 from fake_systems.common.credentials import K3Credentials
+from fake_systems.common.faults import FaultRule
 from fake_systems.common.pipeline import (
     Call,
     Caller,
@@ -62,6 +63,8 @@ from fake_systems.erp.api.k3_requests import (
     stub_of,
 )
 from fake_systems.erp.models import (
+    MSG_CALL_LIMIT,
+    MSG_NETWORK_CONTROL,
     MSG_NO_DATA,
     MSG_SESSION_LOST,
     MSG_TOO_LARGE,
@@ -103,6 +106,7 @@ class K3Protocol(Protocol):
 
     system = "erp"
     max_body_bytes = MAX_BODY_BYTES
+    gateway = "iis"  # K3 Cloud runs on IIS: a stopped application pool answers HTTP.sys's 503
 
     def __init__(self, service: ErpService, credentials: K3Credentials) -> None:
         self.service = service
@@ -181,6 +185,23 @@ class K3Protocol(Protocol):
         if not isinstance(error, K3Error):
             error = parameter_error(error.message)
         return json_answer(error_body(call.operation, error))
+
+    def transient_refusal(self, call: Call, rule: FaultRule) -> Response | WireError | None:
+        """MsgCode 13 (网控冲突) for `busy`, 14 (调用限制) for `rate_limited` (a login's
+        refusal for the logins); `session_expired` ends the caller's session and answers
+        MsgCode 1 会话信息已丢失，请重新登录 (a form call's; a login has no session to lose)."""
+        if rule.kind == "busy":
+            return K3Error.one(MsgCode.NETWORK_CONTROL, MSG_NETWORK_CONTROL)
+        if rule.kind == "rate_limited":
+            return K3Error.one(MsgCode.CALL_LIMIT, MSG_CALL_LIMIT)
+        if rule.kind == "session_expired":
+            if call.operation not in FORMS:
+                return None
+            # The session really ends: the next call on it is refused too (a storm, when
+            # the rate is high); a caller proven by signed headers has none to end.
+            self.service.logout(session_id(call.inbound.headers))
+            return K3Error.one(MsgCode.CONTEXT_LOST, MSG_SESSION_LOST)
+        return super().transient_refusal(call, rule)
 
     def too_large(self, call: Call) -> WireError:
         if call.operation in AUTH:

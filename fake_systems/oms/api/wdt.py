@@ -23,6 +23,7 @@ from starlette.types import ASGIApp
 
 from fake_systems.common.app import make_app
 from fake_systems.common.credentials import OmsCredentials
+from fake_systems.common.faults import FaultRule
 from fake_systems.common.money import cents_to_text
 from fake_systems.common.pipeline import (
     Call,
@@ -87,6 +88,7 @@ MSG_ARG_TYPE = "argument type mismatch"
 MSG_OTHER = "其他错误"
 MSG_PAGED_ONLY = "此方法仅支持分页查询："
 MSG_RATE_LIMIT = "超过每分钟最大调用频率限制，请稍后重试"
+MSG_CONCURRENCY_LIMIT = "超过每分钟最大并发次数限制，请稍后重试"
 MSG_STATUS_LIST = "状态应该是由逗号分隔开的整数数组"
 MSG_FORBIDDEN = "权限不足"
 
@@ -733,6 +735,18 @@ class WdtProtocol(Protocol):
 
     def encode_error(self, call: Call, error: WireError) -> Response:
         return error_response(int(error.code), error.message)
+
+    def transient_refusal(self, call: Call, rule: FaultRule) -> Response | WireError | None:
+        """Status 100 with the concurrency limit's text (`busy`) or the rate limit's
+        (`rate_limited`), status 1 `app auth fail` (`session_expired`: 旺店通 has no
+        session; a key it no longer accepts is refused so)."""
+        if rule.kind == "busy":
+            return WireError(ERR_APP, MSG_CONCURRENCY_LIMIT)
+        if rule.kind == "rate_limited":
+            return WireError(ERR_APP, MSG_RATE_LIMIT)
+        if rule.kind == "session_expired":
+            return WireError(ERR_PARAMS, MSG_AUTH)
+        return super().transient_refusal(call, rule)
 
     def too_large(self, call: Call) -> WireError:
         return WireError(ERR_PARAMS, f"{MSG_PARAMS}：body larger than {MAX_BODY_BYTES} bytes")

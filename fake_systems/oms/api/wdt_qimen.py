@@ -20,6 +20,7 @@ import orjson
 from fastapi.responses import Response
 
 from fake_systems.common.credentials import OmsCredentials
+from fake_systems.common.faults import FaultRule
 from fake_systems.common.pipeline import Call, Caller, Handler, Inbound, Protocol, WireError
 from fake_systems.common.scope import OwnerScope
 from fake_systems.common.signing import constant_time_equal, qimen_sign, wdt_split_appsecret
@@ -53,12 +54,16 @@ TOP_INVALID_APP_KEY = 29
 TOP_INVALID_SIGNATURE = 25
 TOP_INVALID_TIMESTAMP = 31
 TOP_INVALID_METHOD = 22
+TOP_APP_CALL_LIMITED = 7  # research notes §2.1 (TOP-ERR-CSDN, TOP-FAQ7)
+TOP_REMOTE_SERVICE_ERROR = 15
 TOP_MESSAGES = {
     TOP_MISSING_ARGUMENTS: "Missing required arguments",
     TOP_INVALID_APP_KEY: "Invalid app Key",
     TOP_INVALID_SIGNATURE: "Invalid signature",
     TOP_INVALID_TIMESTAMP: "Invalid timestamp",
     TOP_INVALID_METHOD: "Invalid method",
+    TOP_APP_CALL_LIMITED: "App Call Limited",
+    TOP_REMOTE_SERVICE_ERROR: "Remote Service Error",
 }
 WDT_ERROR = "wdt"  # prefix of a 旺店通-level refusal's WireError code: `wdt:<status>`
 
@@ -120,6 +125,7 @@ class WdtQimenProtocol(Protocol):
 
     system = "oms"
     max_body_bytes = MAX_BODY_BYTES
+    gateway = "tengine"  # the Qimen router is Alibaba's, behind its nginx fork
 
     def __init__(
         self, service: OmsService, credentials: OmsCredentials, tenants: Sequence[OmsCredentials]
@@ -211,6 +217,19 @@ class WdtQimenProtocol(Protocol):
         return _answer(
             {"error_response": {"code": int(error.code), "msg": error.message, "sub_msg": ""}}
         )
+
+    def transient_refusal(self, call: Call, rule: FaultRule) -> Response | WireError | None:
+        """TOP's error_response: 15 Remote Service Error (`busy`), 7 App Call Limited
+        (`rate_limited`), 25 Invalid signature (`session_expired`: no session on TOP's
+        signed calls)."""
+        code = {
+            "busy": TOP_REMOTE_SERVICE_ERROR,
+            "rate_limited": TOP_APP_CALL_LIMITED,
+            "session_expired": TOP_INVALID_SIGNATURE,
+        }.get(rule.kind)
+        if code is None:
+            return super().transient_refusal(call, rule)
+        return WireError(code, TOP_MESSAGES[code])
 
     def too_large(self, call: Call) -> WireError:
         return WireError(TOP_MISSING_ARGUMENTS, "body too large")

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp
 
 from fake_systems.common.app import make_app
 from fake_systems.common.credentials import QimenCredentials
+from fake_systems.common.faults import FaultRule
 from fake_systems.common.pipeline import (
     Call,
     Caller,
@@ -30,6 +31,7 @@ from fake_systems.common.pipeline import (
     Pipeline,
     Protocol,
     WireError,
+    retry_after,
 )
 from fake_systems.common.scope import OwnerScope
 from fake_systems.common.signing import constant_time_equal, qimen_sign
@@ -87,7 +89,26 @@ HTTP_METHOD_NOT_ALLOWED = "isv.http-method-not-allowed"
 PATH_NOT_FOUND = "isv.path-not-found"
 PARTIAL_FAILURE = "PARTIAL_FAILURE"
 UNKNOWN_ERROR = "isp.unknown-error"
+# TOP's platform answers to a backend in trouble and to a flow limit (research notes §2.1:
+# TOP-CONST, TOP-FAQ7): `isp.*` is retried by the SDK, the limit states its ban.
+SERVICE_UNAVAILABLE = "isp.top-remote-service-unavailable"
+REMOTE_SERVICE_ERROR = "Remote Service Error"
+API_LIMITED = "accesscontrol.limited-by-api-access-count"
 
+# Where each operation's body names its entity (the batch: every order's code).
+ENTITY_PATHS: dict[str, tuple[str, ...]] = {
+    "deliveryorder.create": ("deliveryOrder/deliveryOrderCode",),
+    "deliveryorder.batchcreate": ("orders/order/deliveryOrder/deliveryOrderCode",),
+    "deliveryorder.query": ("deliveryOrderCode", "orderCode"),
+    "order.cancel": ("orderCode",),
+    "singleitem.synchronize": ("item/itemCode",),
+    "inventory.query": ("criteriaList/criteria/itemCode",),
+    "entryorder.create": ("entryOrder/entryOrderCode",),
+    "entryorder.query": ("entryOrderCode",),
+    "returnorder.create": ("returnOrder/returnOrderCode",),
+    "returnorder.query": ("returnOrderCode",),
+    "transferorder.create": ("erpOrderCode",),
+}
 REQUIRED_PARAMS = ("method", "timestamp", "format", "v", "sign_method", "customerId")
 FORMATS = ("xml", "json")
 
@@ -99,6 +120,7 @@ class QimenProtocol(Protocol):
 
     system = "wms"
     max_body_bytes = MAX_BODY_BYTES
+    gateway = "tengine"  # Alibaba's nginx fork, in front of the Qimen router
 
     def __init__(
         self,
@@ -194,6 +216,18 @@ class QimenProtocol(Protocol):
                 f" (tolerance {TIMESTAMP_TOLERANCE_SECONDS:.0f} s)",
             )
 
+    def decode(self, call: Call) -> etree._Element:
+        """The body's tree; the entity it names, known before the work (a fault's row needs
+        it), as the handler will name it once the body is checked."""
+        root: etree._Element = call.parsed
+        paths = ENTITY_PATHS.get(call.operation, ())
+        codes = [code for path in paths for code in root.xpath(f"{path}/text()")]
+        if codes:
+            call.entity = ",".join(str(code).strip() for code in codes)[:200]
+            if call.operation != "deliveryorder.batchcreate":
+                call.entity = str(codes[0]).strip()
+        return root
+
     def encode(self, call: Call, result: Any) -> Response:
         return answer(result, _json_out(call.inbound))
 
@@ -201,6 +235,19 @@ class QimenProtocol(Protocol):
         response = answer(qimen_xml.failure(error.code, error.message), _json_out(call.inbound))
         response.status_code = error.http_status
         return response
+
+    def transient_refusal(self, call: Call, rule: FaultRule) -> Response | WireError | None:
+        """TOP's `isp.top-remote-service-unavailable` (`busy`), its API flow limit with the
+        ban's length (`rate_limited`), and the signature refusal (`session_expired`: Qimen
+        has no session, a credential it no longer accepts is refused so)."""
+        if rule.kind == "busy":
+            return WireError(SERVICE_UNAVAILABLE, REMOTE_SERVICE_ERROR)
+        if rule.kind == "rate_limited":
+            ban = f"This ban will last for {retry_after(rule)} more seconds"
+            return WireError(API_LIMITED, ban)
+        if rule.kind == "session_expired":
+            return WireError(SIGN_CHECK_FAILURE, "Illegal request")
+        return super().transient_refusal(call, rule)
 
     def too_large(self, call: Call) -> WireError:
         return WireError(BODY_TOO_LARGE, f"body larger than {MAX_BODY_BYTES} bytes")

@@ -10,7 +10,6 @@ is added to its protocol's table.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -30,7 +29,14 @@ from tests.support.bank import session as bank_session
 from tests.support.erp import STUB
 from tests.support.erp import login as erp_login
 from tests.support.operations import ANSWERED, CODE_OF, VALID
-from tests.support.site import Site
+from tests.support.site import (
+    Site,
+    comparable,
+    comparable_state,
+    history_since,
+    last_seq,
+    state,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -43,16 +49,6 @@ async def site(tmp_path: Path) -> AsyncIterator[tuple[Ecosystem, dict[str, httpx
     opened = Site.open(tmp_path)
     yield opened.ecosystem, opened.clients
     await opened.close()
-
-
-def state(conn: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
-    """Every table but the history: what a refusal must leave alone."""
-    tables = [
-        row[0]
-        for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        if row[0] != "events" and not row[0].startswith("sqlite_")
-    ]
-    return {t: [tuple(r) for r in conn.execute(f"SELECT * FROM {t} ORDER BY 1")] for t in tables}
 
 
 def last_api_row(conn: sqlite3.Connection) -> tuple[str, str]:
@@ -234,45 +230,6 @@ CATALOGUE = sorted(
     for system, operations in protocol_operations().items()
     for operation in operations
 )
-# What the fakes draw at random rather than by seed, masked before two sites are compared:
-# uuids (Kdniao's request numbers, K3's user tokens), long hex (K3 session ids, ISO message
-# ids, the bank's token hashes) and the bank's session tokens.
-RANDOM = (
-    re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"),
-    re.compile(r"[0-9a-f]{20,}"),
-    re.compile(r'(?<="session_token":")[^"]*'),
-)
-
-
-def unrandom(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    for pattern in RANDOM:
-        value = pattern.sub("<random>", value)
-    return value
-
-
-def comparable(response: httpx.Response) -> tuple[int, str]:
-    return response.status_code, unrandom(response.text)
-
-
-def comparable_state(conn: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
-    return {
-        table: [tuple(unrandom(cell) for cell in row) for row in rows]
-        for table, rows in state(conn).items()
-    }
-
-
-def history_since(conn: sqlite3.Connection, seq: int) -> list[tuple[Any, ...]]:
-    """(kind, operation, entity, outcome) of the history rows after `seq`."""
-    rows = conn.execute(
-        "SELECT kind, operation, entity, outcome FROM events WHERE seq > ? ORDER BY seq", (seq,)
-    )
-    return [tuple(unrandom(cell) for cell in row) for row in rows]
-
-
-def last_seq(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
 
 
 def test_the_valid_requests_name_only_operations_the_fakes_serve() -> None:
