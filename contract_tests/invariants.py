@@ -365,6 +365,168 @@ def erp_receivable_audited(
     return _erp_document_audited(conn, "erp_receivable_audited", RECEIVABLE)
 
 
+# ERP documents belong to a trade when their customer is its shop and their bill number is its
+# trade_no or starts with it (trade_no-R2, trade_no/2…): a connector that books twice under a
+# new number is still caught, whatever number it invents. char(1114111) (U+10FFFF) sorts after
+# any character, so the range keeps the bill index in use.
+TRADE_DOCUMENTS_CTE = f"""trade_documents AS (
+    SELECT o.trade_no, d.form_id, d.fid, d.bill_no, d.document_status, d.amount_cents,
+           d.saved_wall
+    FROM oms.orders AS o JOIN erp.documents AS d
+        ON d.form_id IN ('{SALES_OUTSTOCK}', '{RECEIVABLE}')
+       AND d.bill_no >= o.trade_no AND d.bill_no < o.trade_no || char(1114111)
+       AND d.customer_number = o.shop_no
+)"""
+
+
+def no_duplicate_erp_documents(
+    conn: sqlite3.Connection, objectives: Mapping[str, float]
+) -> InvariantResult:
+    scope = f"WITH {TRADE_DOCUMENTS_CTE}"
+    checked = _scalar(conn, scope + " SELECT COUNT(DISTINCT trade_no) FROM trade_documents")
+    rows = conn.execute(
+        scope
+        + """
+        SELECT trade_no, form_id, COUNT(*) AS n FROM trade_documents
+        GROUP BY trade_no, form_id HAVING COUNT(*) > 1 ORDER BY trade_no, form_id"""
+    ).fetchall()
+    by_trade: dict[str, list[str]] = {}
+    for row in rows:
+        by_trade.setdefault(row["trade_no"], []).append(row["form_id"])
+    examples: list[dict[str, Any]] = []
+    for trade_no, forms in list(by_trade.items())[:MAX_EXAMPLES]:
+        documents = [
+            {
+                "form_id": d["form_id"],
+                "fid": d["fid"],
+                "bill_no": d["bill_no"],
+                "document_status": d["document_status"],
+                "amount": _yuan(d["amount_cents"]),
+            }
+            for d in conn.execute(
+                scope + " SELECT * FROM trade_documents WHERE trade_no = ? ORDER BY form_id, fid",
+                (trade_no,),
+            )
+        ]
+        examples.append(
+            {
+                "entity": trade_no,
+                "expected": "one document per form for the trade",
+                "observed": ", ".join(
+                    f"{sum(d['form_id'] == form for d in documents)} {form}" for form in forms
+                ),
+                "erp_documents": documents,
+                "history": history(
+                    conn, ("erp", "wms"), (trade_no, *(str(d["bill_no"]) for d in documents))
+                ),
+            }
+        )
+    return _result("no_duplicate_erp_documents", checked, len(by_trade), examples)
+
+
+# A forged push's claim: a WMS confirm says an order shipped, a carrier push that a parcel
+# was signed for. Acting on it shows as the OMS shipped (or ERP documents saved) before the
+# WMS really shipped the order, or the OMS completed before the carrier really had the parcel
+# signed for, in both cases after the forged push arrived.
+_FORGED_CONFIRMS = f"""WITH {DO_TRADE_CTE}, {TRADE_DOCUMENTS_CTE},
+    forged AS (
+        SELECT entity, MIN(wall_time) AS forged_wall, MIN(outcome) AS answer
+        FROM wms.events WHERE kind = 'push_forged' AND operation = 'deliveryorder.confirm'
+        GROUP BY entity
+    ),
+    claims AS (
+        SELECT f.entity, f.forged_wall, f.answer, t.trade_no, t.delivery_order_code,
+               MIN(COALESCE(t.delivered_wall, 1e300), COALESCE((
+                   SELECT MIN(e.wall_time) FROM wms.events AS e
+                   WHERE e.kind = 'state' AND e.operation = 'deliveryorder'
+                     AND e.entity = t.delivery_order_code
+                     AND e.outcome IN ('PARTDELIVERED', 'DELIVERED')), 1e300)) AS shipped_wall
+        FROM forged AS f JOIN do_trade AS t ON t.delivery_order_code = f.entity
+    )"""
+_FORGED_SIGNINGS = """WITH forged AS (
+        SELECT entity, MIN(wall_time) AS forged_wall, MIN(outcome) AS answer
+        FROM carrier.events WHERE kind = 'push_forged' GROUP BY entity
+    ),
+    claims AS (
+        SELECT DISTINCT f.entity, f.forged_wall, f.answer,
+               COALESCE(by_no.trade_no, by_waybill.trade_no) AS trade_no,
+               COALESCE(p.signed_wall, 1e300) AS signed_wall
+        FROM forged AS f
+        LEFT JOIN carrier.parcels AS p ON p.logistic_code = f.entity
+        LEFT JOIN oms.orders AS by_no ON by_no.logistics_no = f.entity
+        LEFT JOIN carrier.waybills AS w ON w.logistic_code = f.entity
+        LEFT JOIN oms.orders AS by_waybill ON by_waybill.trade_no = w.order_code
+    )"""
+
+
+def no_action_on_forged_push(
+    conn: sqlite3.Connection, objectives: Mapping[str, float]
+) -> InvariantResult:
+    checked = _scalar(conn, _FORGED_CONFIRMS + " SELECT COUNT(*) FROM claims") + _scalar(
+        conn, _FORGED_SIGNINGS + " SELECT COUNT(*) FROM claims WHERE trade_no IS NOT NULL"
+    )
+    found: list[dict[str, Any]] = []
+    for row in conn.execute(
+        _FORGED_CONFIRMS
+        + """
+        SELECT c.*, o.shipped_wall AS oms_shipped_wall,
+               (SELECT MIN(d.saved_wall) FROM trade_documents AS d
+                WHERE d.trade_no = c.trade_no AND d.saved_wall > c.forged_wall
+                  AND d.saved_wall < c.shipped_wall) AS early_document_wall
+        FROM claims AS c JOIN oms.orders AS o ON o.trade_no = c.trade_no
+        ORDER BY c.forged_wall, c.trade_no"""
+    ):
+        acts = []
+        oms_shipped = row["oms_shipped_wall"]
+        if oms_shipped is not None and row["forged_wall"] < oms_shipped < row["shipped_wall"]:
+            acts.append("OMS marked shipped")
+        if row["early_document_wall"] is not None:
+            acts.append("ERP documents saved")
+        if acts:
+            found.append(
+                {
+                    "entity": row["trade_no"],
+                    "problem": "acted on a forged deliveryorder.confirm",
+                    "forged_push": {
+                        "operation": "deliveryorder.confirm",
+                        "delivery_order_code": row["delivery_order_code"],
+                        "connector_answer": row["answer"],
+                    },
+                    "expected": "nothing until the WMS ships the order",
+                    "observed": " and ".join(acts)
+                    + " before the WMS shipped it"
+                    + (" (it never did)" if row["shipped_wall"] >= 1e300 else ""),
+                    "history": history(
+                        conn, ("wms", "oms", "erp"), (row["trade_no"], row["entity"])
+                    ),
+                }
+            )
+    for row in conn.execute(
+        _FORGED_SIGNINGS
+        + """
+        SELECT c.*, o.completed_wall FROM claims AS c JOIN oms.orders AS o
+            ON o.trade_no = c.trade_no
+        WHERE o.completed_wall > c.forged_wall AND o.completed_wall < c.signed_wall
+        ORDER BY c.forged_wall, c.trade_no"""
+    ):
+        found.append(
+            {
+                "entity": row["trade_no"],
+                "problem": "acted on a forged tracking push (State 3)",
+                "forged_push": {
+                    "operation": "101/102",
+                    "logistic_code": row["entity"],
+                    "connector_answer": row["answer"],
+                },
+                "expected": "not completed until the carrier has the parcel signed for",
+                "observed": "OMS completed before the parcel was signed for"
+                + (" (it never was)" if row["signed_wall"] >= 1e300 else ""),
+                "history": history(conn, ("carrier", "oms"), (row["trade_no"], row["entity"])),
+            }
+        )
+    return _result("no_action_on_forged_push", checked, len(found), found[:MAX_EXAMPLES])
+
+
 # --- conservation -----------------------------------------------------------------------
 
 
@@ -560,6 +722,12 @@ _DESCRIPTIONS = {
     "stock_conserved": "WMS stock never negative, and on hand = initial - shipped",
     "delivered_orders_completed": "every order the carrier signed for is completed in the OMS",
     "latency_paid_to_wms": "paid -> WMS created p99 <= {objective} s (wall)",
+    "no_duplicate_erp_documents": (
+        "no trade has two documents of one ERP form, whatever their bill numbers"
+    ),
+    "no_action_on_forged_push": (
+        "nothing the connector did follows from a push with a wrong signature"
+    ),
 }
 
 
@@ -602,9 +770,11 @@ INVARIANTS: tuple[Invariant, ...] = tuple(
         shipped_orders_marked_in_oms,
         erp_outstock_audited,
         erp_receivable_audited,
+        no_duplicate_erp_documents,
         stock_conserved,
         delivered_orders_completed,
         latency_paid_to_wms,
+        no_action_on_forged_push,
     )
 )
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import defusedxml.ElementTree as SafeET
 from rich.console import Console
 
+from contract_tests.invariants import INVARIANTS
 from contract_tests.judge import RunMeta, judge_folder, judge_run, read_meta
 from contract_tests.metrics import LatencyStats, percentile
 from contract_tests.report import (
@@ -44,7 +45,7 @@ def test_report_json_keys(tmp_path: Path) -> None:
     assert report["run"]["objectives"] == {"paid_to_wms_p99_seconds": 2.5}
     assert report["html"] == "report.html"
     invariants = {inv["name"]: inv for inv in report["invariants"]}
-    assert len(invariants) == 10
+    assert len(invariants) == len(INVARIANTS) + 1  # and run_databases_present
     for inv in invariants.values():
         assert {"name", "passed", "checked", "violations", "examples"} <= set(inv)
     receivable = invariants["erp_receivable_audited"]
@@ -93,7 +94,7 @@ def test_junit_xml_counts_failures(tmp_path: Path) -> None:
     cases = suite.findall("testcase")
     # run_valid first (the run is valid: no error), then one per invariant.
     assert cases[0].get("name") == "run_valid" and list(cases[0]) == []
-    assert len(cases) == 11 == int(suite.get("tests"))
+    assert len(cases) == len(INVARIANTS) + 2 == int(suite.get("tests"))
     assert (int(suite.get("failures")), int(suite.get("errors"))) == (2, 0)
     failures = {c.get("name"): c.find("failure") for c in cases if c.find("failure") is not None}
     assert set(failures) == {"no_lost_orders", "erp_receivable_audited"}
@@ -113,10 +114,10 @@ def test_junit_xml_for_a_run_without_databases(tmp_path: Path) -> None:
     write_report_json(verdict, tmp_path / "report.json")
     suite = SafeET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
     # Every invariant fails; all but run_databases_present because their SQL could not run.
-    assert int(suite.get("failures")) == 10
+    assert int(suite.get("failures")) == len(INVARIANTS) + 1
     assert int(suite.get("errors")) == 1  # run_valid
     errored = [c for c in suite.iter("failure") if c.get("type") == "InvariantError"]
-    assert len(errored) == 9
+    assert len(errored) == len(INVARIANTS)
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["orders"]["created"] == 0
     assert report["latency_seconds"]["paid_to_wms"]["p99"] is None
