@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from simulator.fault_plan import PUSH_SUFFIX
+
 # The history's kinds that are operations of the imitated protocol: requests in, pushes out.
 DIRECTIONS = {"api_in": "request", "push_out": "push"}
 
@@ -76,7 +78,7 @@ def coverage_markdown(runs: Sequence[RunCoverage], catalogue: Mapping[str, Catal
             for operation in operations:
                 key = (system, direction, operation)
                 cells = [_cell(run.ok[key], run.refused[key]) for run in runs]
-                label = operation if direction == "request" else f"{operation} (push)"
+                label = operation if direction == "request" else f"{operation}{PUSH_SUFFIX}"
                 lines.append(f"| `{label}` | " + " | ".join(cells) + " |")
                 if not any(run.ok[key] for run in runs):
                     untouched.append(f"{system} `{label}`")

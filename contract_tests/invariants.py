@@ -372,12 +372,14 @@ def erp_receivable_audited(
 # document.
 ERP_TRADE_DOCUMENTS_CTE = f"""
 trade_documents AS (
-    SELECT d.fid, d.form_id, d.bill_no, d.document_status, d.amount_cents, o.trade_no
+    SELECT d.fid, d.form_id, d.bill_no, d.document_status, d.amount_cents, d.saved_wall,
+           o.trade_no
     FROM erp.documents AS d JOIN oms.orders AS o
         ON o.trade_no = d.bill_no AND o.shop_no = d.customer_number
     WHERE d.form_id IN ('{SALES_OUTSTOCK}', '{RECEIVABLE}')
     UNION
-    SELECT d.fid, d.form_id, d.bill_no, d.document_status, d.amount_cents, o.trade_no
+    SELECT d.fid, d.form_id, d.bill_no, d.document_status, d.amount_cents, d.saved_wall,
+           o.trade_no
     FROM erp.documents AS d JOIN oms.orders AS o
         ON o.trade_no = d.note AND o.shop_no = d.customer_number
     WHERE d.form_id IN ('{SALES_OUTSTOCK}', '{RECEIVABLE}') AND d.note IS NOT NULL
@@ -433,6 +435,109 @@ def no_duplicate_erp_documents(
         )
     # Counted per trade and form: one trade with both forms doubled is two violations.
     return _result("no_duplicate_erp_documents", checked, len(rows), examples, breakdown)
+
+
+# A forged push's claim: a WMS confirm says an order shipped, a carrier push that a parcel
+# was signed for. Acting on it shows as the OMS shipped (or ERP documents saved) before the
+# WMS really shipped the order, or the OMS completed before the carrier really had the parcel
+# signed for, in both cases after the forged push arrived.
+_FORGED_CONFIRMS = f"""WITH {DO_TRADE_CTE}, {ERP_TRADE_DOCUMENTS_CTE},
+    forged AS (
+        SELECT entity, MIN(wall_time) AS forged_wall, MIN(outcome) AS answer
+        FROM wms.events WHERE kind = 'push_forged' AND operation = 'deliveryorder.confirm'
+        GROUP BY entity
+    ),
+    claims AS (
+        SELECT f.entity, f.forged_wall, f.answer, t.trade_no, t.delivery_order_code,
+               MIN(COALESCE(t.delivered_wall, 1e300), COALESCE((
+                   SELECT MIN(e.wall_time) FROM wms.events AS e
+                   WHERE e.kind = 'state' AND e.operation = 'deliveryorder'
+                     AND e.entity = t.delivery_order_code
+                     AND e.outcome IN ('PARTDELIVERED', 'DELIVERED')), 1e300)) AS shipped_wall
+        FROM forged AS f JOIN do_trade AS t ON t.delivery_order_code = f.entity
+    )"""
+_FORGED_SIGNINGS = """WITH forged AS (
+        SELECT entity, MIN(wall_time) AS forged_wall, MIN(outcome) AS answer
+        FROM carrier.events WHERE kind = 'push_forged' GROUP BY entity
+    ),
+    claims AS (
+        SELECT DISTINCT f.entity, f.forged_wall, f.answer,
+               COALESCE(by_no.trade_no, by_waybill.trade_no) AS trade_no,
+               COALESCE(p.signed_wall, 1e300) AS signed_wall
+        FROM forged AS f
+        LEFT JOIN carrier.parcels AS p ON p.logistic_code = f.entity
+        LEFT JOIN oms.orders AS by_no ON by_no.logistics_no = f.entity
+        LEFT JOIN carrier.waybills AS w ON w.logistic_code = f.entity
+        LEFT JOIN oms.orders AS by_waybill ON by_waybill.trade_no = w.order_code
+    )"""
+
+
+def no_action_on_forged_push(
+    conn: sqlite3.Connection, objectives: Mapping[str, float]
+) -> InvariantResult:
+    checked = _scalar(conn, _FORGED_CONFIRMS + " SELECT COUNT(*) FROM claims") + _scalar(
+        conn, _FORGED_SIGNINGS + " SELECT COUNT(*) FROM claims WHERE trade_no IS NOT NULL"
+    )
+    found: list[dict[str, Any]] = []
+    for row in conn.execute(
+        _FORGED_CONFIRMS
+        + """
+        SELECT c.*, o.shipped_wall AS oms_shipped_wall,
+               (SELECT MIN(d.saved_wall) FROM trade_documents AS d
+                WHERE d.trade_no = c.trade_no AND d.saved_wall > c.forged_wall
+                  AND d.saved_wall < c.shipped_wall) AS early_document_wall
+        FROM claims AS c JOIN oms.orders AS o ON o.trade_no = c.trade_no
+        ORDER BY c.forged_wall, c.trade_no"""
+    ):
+        acts = []
+        oms_shipped = row["oms_shipped_wall"]
+        if oms_shipped is not None and row["forged_wall"] < oms_shipped < row["shipped_wall"]:
+            acts.append("OMS marked shipped")
+        if row["early_document_wall"] is not None:
+            acts.append("ERP documents saved")
+        if acts:
+            found.append(
+                {
+                    "entity": row["trade_no"],
+                    "problem": "acted on a forged deliveryorder.confirm",
+                    "forged_push": {
+                        "operation": "deliveryorder.confirm",
+                        "delivery_order_code": row["delivery_order_code"],
+                        "connector_answer": row["answer"],
+                    },
+                    "expected": "nothing until the WMS ships the order",
+                    "observed": " and ".join(acts)
+                    + " before the WMS shipped it"
+                    + (" (it never did)" if row["shipped_wall"] >= 1e300 else ""),
+                    "history": history(
+                        conn, ("wms", "oms", "erp"), (row["trade_no"], row["entity"])
+                    ),
+                }
+            )
+    for row in conn.execute(
+        _FORGED_SIGNINGS
+        + """
+        SELECT c.*, o.completed_wall FROM claims AS c JOIN oms.orders AS o
+            ON o.trade_no = c.trade_no
+        WHERE o.completed_wall > c.forged_wall AND o.completed_wall < c.signed_wall
+        ORDER BY c.forged_wall, c.trade_no"""
+    ):
+        found.append(
+            {
+                "entity": row["trade_no"],
+                "problem": "acted on a forged tracking push (State 3)",
+                "forged_push": {
+                    "operation": "101/102",
+                    "logistic_code": row["entity"],
+                    "connector_answer": row["answer"],
+                },
+                "expected": "not completed until the carrier has the parcel signed for",
+                "observed": "OMS completed before the parcel was signed for"
+                + (" (it never was)" if row["signed_wall"] >= 1e300 else ""),
+                "history": history(conn, ("carrier", "oms"), (row["trade_no"], row["entity"])),
+            }
+        )
+    return _result("no_action_on_forged_push", checked, len(found), found[:MAX_EXAMPLES])
 
 
 # --- conservation -----------------------------------------------------------------------
@@ -634,6 +739,9 @@ _DESCRIPTIONS = {
     "stock_conserved": "WMS stock never negative, and on hand = initial - shipped",
     "delivered_orders_completed": "every order the carrier signed for is completed in the OMS",
     "latency_paid_to_wms": "paid -> WMS created p99 <= {objective} s (wall)",
+    "no_action_on_forged_push": (
+        "nothing the connector did follows from a push with a wrong signature"
+    ),
 }
 
 
@@ -680,6 +788,7 @@ INVARIANTS: tuple[Invariant, ...] = tuple(
         stock_conserved,
         delivered_orders_completed,
         latency_paid_to_wms,
+        no_action_on_forged_push,
     )
 )
 

@@ -104,7 +104,7 @@ def _play(
 ) -> None:
     """Load, play, judge and report one run; exits 0 pass, 1 fail, 2 invalid or could not run."""
     try:
-        scenario = load_scenario(scenario_file, protocol_operations())
+        scenario = load_scenario(scenario_file, protocol_operations(), PUSHES)
         profile = load_profile(connector)
         if drill is not None:
             scenario = scenario.with_drill(drill)
@@ -210,7 +210,7 @@ def up(
     <token>`, the token written to endpoints.json (`control_token`).
     """
     try:
-        scenario = load_scenario(scenario_file, protocol_operations())
+        scenario = load_scenario(scenario_file, protocol_operations(), PUSHES)
     except ScenarioError as exc:
         raise _fail(str(exc)) from exc
     if scale is not None:

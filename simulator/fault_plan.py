@@ -79,6 +79,9 @@ KINDS: dict[str, Stage] = {
     },
 }
 EVERY_OPERATION = "*"
+# How `ecomock coverage` labels a push ("deliveryorder.confirm (push)"); a push fault may name
+# its push so or bare.
+PUSH_SUFFIX = " (push)"
 
 
 @dataclass(frozen=True)

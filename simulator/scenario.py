@@ -27,8 +27,11 @@ from pydantic import (
 from simulator.clock import CHINA
 from simulator.fault_plan import (
     EVERY_OPERATION,
+    KINDS,
+    PUSH_SUFFIX,
     FaultKind,
     FaultRule,
+    Stage,
     params_problem,
     unsupported,
 )
@@ -267,8 +270,8 @@ class FaultSettings(Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     system: Literal["oms", "wms", "erp", "bank", "carrier"]
+    kind: FaultKind  # before `operation`, whose check depends on it
     operation: str
-    kind: FaultKind
     rate: float | None = Field(None, ge=0, le=1, description="share of matching calls hit")
     every_nth: int | None = Field(None, ge=1, description="or: every Nth matching call")
     start: Duration = Field(0.0, alias="from", description="simulated time from the start")
@@ -278,21 +281,42 @@ class FaultSettings(Strict):
     @field_validator("operation")
     @classmethod
     def _known_operation(cls, operation: str, info: ValidationInfo) -> str:
-        # The fakes' operation tables come in through the validation context (the world
-        # layer does not know the fakes): `load_scenario(path, operations=…)`.
-        known = (info.context or {}).get("operations", {}).get(info.data.get("system"))
-        if known is not None and operation not in known and operation != EVERY_OPERATION:
+        # The fakes' operation tables and push names come in through the validation context
+        # (the world layer does not know the fakes): `load_scenario(path, operations, pushes)`.
+        # A push kind names a push, as `ecomock coverage` lists it ("… (push)" or bare);
+        # every other kind names a request operation.
+        kind, system = info.data.get("kind"), info.data.get("system")
+        is_push = kind is not None and KINDS[kind] is Stage.PUSH
+        if is_push:
+            operation = operation.removesuffix(PUSH_SUFFIX)
+        table = "pushes" if is_push else "operations"
+        known = (info.context or {}).get(table, {}).get(system)
+        if known is not None and is_push and not known:
+            raise ValueError(f"{kind} acts on pushes, and {system} sends none")
+        if known is None or operation == EVERY_OPERATION or operation in known:
+            # A kind some operations of the system have, but not this one (the bank's
+            # `rejected` is pain.001's only).
+            problem = unsupported(system, operation, kind) if system and kind else None
+            if problem is not None:
+                raise ValueError(problem)
+            return operation
+        if is_push:
             raise ValueError(
-                f"{info.data['system']} has no operation {operation!r};"
-                f" it has {', '.join(sorted(known))} (or {EVERY_OPERATION!r} for all)"
+                f"{system} sends no push {operation!r}; it sends"
+                f" {', '.join(sorted(known))} (or {EVERY_OPERATION!r} for all)"
             )
-        return operation
+        raise ValueError(
+            f"{system} has no operation {operation!r};"
+            f" it has {', '.join(sorted(known))} (or {EVERY_OPERATION!r} for all)"
+        )
 
     @field_validator("kind")
     @classmethod
     def _kind_of_the_system(cls, kind: FaultKind, info: ValidationInfo) -> FaultKind:
-        system, operation = info.data.get("system"), info.data.get("operation")
-        problem = unsupported(system, operation, kind) if system and operation else None
+        # Checked before `operation` (declared after it): whether the system has the kind
+        # at all; which of its operations do is the operation's check.
+        system = info.data.get("system")
+        problem = unsupported(system, EVERY_OPERATION, kind) if system else None
         if problem is not None:
             raise ValueError(problem)
         return kind
@@ -417,10 +441,13 @@ class ScenarioError(ValueError):
 
 
 def load_scenario(
-    path: Path | str, operations: Mapping[str, Collection[str]] | None = None
+    path: Path | str,
+    operations: Mapping[str, Collection[str]] | None = None,
+    pushes: Mapping[str, Collection[str]] | None = None,
 ) -> Scenario:
-    """Read and validate a scenario file; with `operations` (each fake's operation names),
-    a fault naming an operation its system does not have is refused, naming the field."""
+    """Read and validate a scenario file; with `operations` (each fake's operation names)
+    and `pushes` (the pushes each sends), a fault naming an operation or push its system
+    does not have is refused, naming the field."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -431,7 +458,8 @@ def load_scenario(
     if not isinstance(raw, dict):
         raise ScenarioError(f"{path}: expected a mapping of settings at the top level")
     try:
-        return Scenario.model_validate(raw, context={"operations": operations or {}})
+        context = {"operations": operations or {}, "pushes": pushes or {}}
+        return Scenario.model_validate(raw, context=context)
     except ValidationError as exc:
         raise ScenarioError(f"{path}: " + describe_validation_error(exc)) from exc
 

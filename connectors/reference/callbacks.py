@@ -138,6 +138,18 @@ class CallbackHandlers:
         self.ready = ready
         self.stats: Counter[str] = Counter()
 
+    def wms_signature_ok(self, params: Mapping[str, str], body: str) -> bool:
+        """Whether a WMS push carries the WMS's sign; nothing unsigned is ever acted on."""
+        return qimen_signature_ok(params, body, self.wms_secret)
+
+    def carrier_signature_ok(self, request_data: str, data_sign: str) -> bool:
+        """Whether a carrier push carries Kdniao's DataSign for our api key."""
+        return kdniao_signature_ok(request_data, data_sign, self.carrier_api_key)
+
+    def duplicate_confirm(self, trade_no: str | None) -> None:
+        """A confirm already in the inbox came again (the WMS resent it): it was acted on the
+        first time, so nothing is done."""
+
     async def health(self, request: Request) -> Response:
         if self.ready():
             return JSONResponse({"status": "ok"})
@@ -150,7 +162,7 @@ class CallbackHandlers:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             return qimen_answer("failure", "isv.invalid-format", "body is not UTF-8")
-        if not qimen_signature_ok(params, text, self.wms_secret):
+        if not self.wms_signature_ok(params, text):
             self.stats["bad_signature"] += 1
             log.error("refused a WMS push with a bad sign (method %s)", params.get("method"))
             return qimen_answer("failure", "sign-check-failure", "sign check failed")
@@ -179,6 +191,7 @@ class CallbackHandlers:
             return qimen_answer("failure", "isp.storage-error", "try again later")
         if not new:
             self.stats["confirm_duplicates"] += 1
+            self.duplicate_confirm(trade_no)
         elif trade_no is None:
             log.error(
                 "confirm for unknown deliveryOrderCode %s (owner %s)",
@@ -211,7 +224,7 @@ class CallbackHandlers:
         data_sign = form.get("DataSign")
         if not request_data or not data_sign:
             return self._kdniao_answer(False, "RequestData and DataSign are required")
-        if not kdniao_signature_ok(request_data, data_sign, self.carrier_api_key):
+        if not self.carrier_signature_ok(request_data, data_sign):
             self.stats["bad_signature"] += 1
             log.error("refused a carrier push with a bad DataSign")
             return self._kdniao_answer(False, "DataSign verification failed")

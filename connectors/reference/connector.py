@@ -41,8 +41,11 @@ class _CallbackServer(uvicorn.Server):
 class Connector:
     """One running connector: state store, peers, workflow, poller and callback server.
 
-    `mapper` is the extension point: pass a TradeMapper subclass to change one business rule.
+    `mapper` is the extension point: pass a TradeMapper subclass to change one business rule;
+    a subclass may set `handlers` to change how pushes are received.
     """
+
+    handlers: type[CallbackHandlers] = CallbackHandlers
 
     def __init__(self, settings: Settings, mapper: TradeMapper | None = None) -> None:
         self.settings = settings
@@ -105,7 +108,7 @@ class Connector:
         poller = Poller(
             workflow.peers.oms, store, workflow, self.mapper, timedelta(seconds=s.overlap_seconds)
         )
-        handlers = CallbackHandlers(
+        handlers = self.handlers(
             store,
             workflow,
             s.wms_secret,

@@ -44,7 +44,7 @@ class SystemContext:
             conn=conn,
             clock=clock,
             history=history,
-            dispatcher=WebhookDispatcher(history, clock, sender),
+            dispatcher=WebhookDispatcher(history, clock, sender, system=name, faults=faults),
             faults=faults,
             random=rng,
         )

@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS events (
     seq        INTEGER PRIMARY KEY,
     sim_time   TEXT    NOT NULL,
     wall_time  REAL    NOT NULL,
-    kind       TEXT    NOT NULL,   -- api_in | push_out | state | fault
+    kind       TEXT    NOT NULL,   -- api_in | push_out | push_forged | state | fault
     operation  TEXT    NOT NULL,   -- protocol method or state machine name
     entity     TEXT,               -- business key the event is about
     outcome    TEXT    NOT NULL,   -- ok | error code | new state

@@ -250,6 +250,56 @@ class Fulfilment:
         if self.carrier is not None:
             self.carrier.hand_over(express, shipper, weight)
 
+    def unmade_shipment(self) -> PackageShipped | None:
+        """The final confirm the newest open order with a waybill would get if it shipped
+        whole now, changing nothing (the content of a `push_forged` confirm: only its
+        signature tells it from a real one, and acting on it ships what never left)."""
+        order = self.conn.execute(
+            "SELECT * FROM delivery_orders WHERE status IN (?, ?, ?, ?)"
+            " AND COALESCE(express_code, '') <> '' ORDER BY created_wall DESC, rowid DESC LIMIT 1",
+            (
+                DeliveryStatus.NEW.value,
+                DeliveryStatus.ACCEPT.value,
+                DeliveryStatus.PICK.value,
+                DeliveryStatus.PACKAGE.value,
+            ),
+        ).fetchone()
+        if order is None:
+            return None
+        order_id = order["delivery_order_id"]
+        lines = tuple(
+            ReportLine(
+                line["order_line_no"],
+                line["owner_code"],
+                line["item_code"],
+                line["inventory_type"],
+                line["plan_qty"],
+                line["plan_qty"],
+            )
+            for line in self.conn.execute(
+                "SELECT * FROM delivery_order_lines WHERE delivery_order_id = ? ORDER BY rowid",
+                (order_id,),
+            )
+        )
+        weights = self.catalog.weights
+        return PackageShipped(
+            order=OrderRef(
+                order["delivery_order_code"],
+                order_id,
+                order["owner_code"],
+                order["warehouse_code"],
+                order["order_type"],
+            ),
+            logistics_code=order["logistics_code"],
+            order_express_code=order["express_code"],
+            express_code=order["express_code"],
+            weight_kg=round(sum(weights.get(ln.item_code, 0.0) * ln.actual_qty for ln in lines), 3),
+            lines=lines,
+            confirm_time=format_qimen_time(self.ctx.clock.now()),
+            final=True,
+            out_biz_code=f"{order_id}-{DeliveryStatus.DELIVERED.value}",
+        )
+
     def _waybill(self, order_code: str, shipper: str, owner: str) -> str:
         if self.carrier is not None:
             return self.carrier.issue_waybill(order_code, shipper, owner)

@@ -12,7 +12,7 @@ from fake_systems.common.credentials import QimenCredentials
 from fake_systems.common.scope import OwnerScope
 from fake_systems.common.storage import transaction
 from fake_systems.wms.catalog import Catalog
-from fake_systems.wms.events import Listener
+from fake_systems.wms.events import Listener, PackageShipped
 from fake_systems.wms.fulfilment import Fulfilment
 from fake_systems.wms.inbound import Inbound
 from fake_systems.wms.models import (
@@ -173,6 +173,10 @@ class WmsService:
     ) -> DeliveryOrderView:
         """The order with its lines; raises WmsError(ORDER_NOT_EXIST)."""
         return self.orders.query(order_code, owner_code, scope)
+
+    def unmade_shipment(self) -> PackageShipped | None:
+        """A shipment that did not happen, for `push_forged` (`Fulfilment.unmade_shipment`)."""
+        return self.fulfilment.unmade_shipment()
 
     # ---------------------------------------------------------------- items and inventory
 

@@ -13,6 +13,7 @@ import orjson
 import pytest
 from lxml import etree
 
+from connectors.faulty.accepts_forged_pushes import AcceptsForgedPushesHandlers
 from connectors.reference.callbacks import (
     CallbackHandlers,
     create_callback_app,
@@ -340,3 +341,34 @@ async def test_confirm_of_another_owners_order_under_our_code_starts_nothing(
     ours = confirm_body()
     await client.post("/qimen/callback", params=confirm_params(ours), content=ours.encode())
     assert recorder.shipments == [TRADE_NO]
+
+
+# ---------------------------------------------------------------- forged pushes
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("checks", [True, False], ids=["reference", "accepts_forged_pushes"])
+async def test_only_a_connector_without_the_signature_check_acts_on_forged_pushes(
+    store: StateStore,
+    recorder: Recorder,
+    asgi_client: Callable[[object], httpx.AsyncClient],
+    checks: bool,
+) -> None:
+    cls = CallbackHandlers if checks else AcceptsForgedPushesHandlers
+    client = asgi_client(
+        create_callback_app(cls(store, recorder, WMS_SECRET, API_KEY, "1234567", lambda: True))
+    )
+    body = confirm_body()
+    confirm = await client.post(
+        "/qimen/callback", content=body, params=confirm_params(body, "not-the-secret")
+    )
+    tracking = await client.post("/kdniao/push", content=push_form("3", "not-the-key"))
+    if checks:
+        assert flag_and_code(confirm) == ("failure", "sign-check-failure")
+        assert tracking.json()["Success"] is False
+        assert (recorder.shipments, inbox_count(store)) == ([], 0)
+    else:
+        assert flag_and_code(confirm) == ("success", "0")
+        assert tracking.json()["Success"] is True
+        assert (recorder.shipments, recorder.completions) == ([TRADE_NO], [TRADE_NO])
+        assert inbox_count(store) == 2

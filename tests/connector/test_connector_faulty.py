@@ -11,6 +11,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from connectors.faulty.accepts_forged_pushes import (
+    AcceptsForgedPushes,
+    AcceptsForgedPushesHandlers,
+)
+from connectors.faulty.books_twice_on_duplicate_confirm import (
+    BooksTwiceHandlers,
+    BooksTwiceOnDuplicateConfirm,
+)
 from connectors.faulty.crashes_mid_run import CrashesMidRunMapper
 from connectors.faulty.duplicate_on_retry import DuplicateOnRetryMapper
 from connectors.faulty.gives_up_after_first_error import GivesUpAfterFirstErrorConnector
@@ -21,6 +29,7 @@ from connectors.faulty.retries_save_without_idempotency import (
 )
 from connectors.faulty.skips_shop import SkipsShopMapper
 from connectors.faulty.wrong_amount import WrongAmountMapper
+from connectors.reference.callbacks import CallbackHandlers
 from connectors.reference.clients.http import HttpClient
 from connectors.reference.clients.k3 import K3Client
 from connectors.reference.connector import Connector
@@ -55,6 +64,26 @@ def overridden(cls: type) -> set[str]:
 def test_each_variant_overrides_one_rule(cls: type, method: str) -> None:
     assert issubclass(cls, TradeMapper)
     assert overridden(cls) == {method}
+
+
+@pytest.mark.parametrize(
+    ("connector", "handlers", "methods"),
+    [
+        (
+            AcceptsForgedPushes,
+            AcceptsForgedPushesHandlers,
+            {"wms_signature_ok", "carrier_signature_ok"},
+        ),
+        (BooksTwiceOnDuplicateConfirm, BooksTwiceHandlers, {"duplicate_confirm"}),
+    ],
+)
+def test_each_push_variant_changes_one_rule_of_the_callbacks(
+    connector: type[Connector], handlers: type[CallbackHandlers], methods: set[str]
+) -> None:
+    assert issubclass(connector, Connector) and connector.handlers is handlers
+    assert overridden(connector) == {"handlers"}
+    assert issubclass(handlers, CallbackHandlers)
+    assert overridden(handlers) == methods
 
 
 def test_skips_shop_drops_douyin_only() -> None:
@@ -227,6 +256,12 @@ PROFILES = {
     ),
     "connectors/faulty/retries_save_without_idempotency/connector.yaml": (
         "connectors.faulty.retries_save_without_idempotency"
+    ),
+    "connectors/faulty/accepts_forged_pushes/connector.yaml": (
+        "connectors.faulty.accepts_forged_pushes"
+    ),
+    "connectors/faulty/books_twice_on_duplicate_confirm/connector.yaml": (
+        "connectors.faulty.books_twice_on_duplicate_confirm"
     ),
 }
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from fake_systems.ecosystem import protocol_operations
+from fake_systems.ecosystem import PUSHES, protocol_operations
 from simulator.scenario import ScenarioError, load_scenario, parse_duration
 from tests.support.paths import SCENARIOS
 
@@ -21,7 +21,7 @@ def test_shipped_scenarios_load(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["demo", "smoke", "double11", "certification", "smoke-crashes"])
 def test_shipped_scenarios_fault_only_operations_the_fakes_have(name: str) -> None:
-    load_scenario(SCENARIOS / f"{name}.yaml", protocol_operations())
+    load_scenario(SCENARIOS / f"{name}.yaml", protocol_operations(), PUSHES)
 
 
 def test_the_operation_catalogue_is_what_the_protocols_route() -> None:

@@ -3,7 +3,7 @@ pushed (retried on the shared schedule) to the connector's callback URL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from fake_systems.bank.iso_xml import render_camt054
 from fake_systems.bank.models import CreditNotice
@@ -46,6 +46,10 @@ class SignedAtSend(Mapping[str, str]):
         return len(self._keys)
 
 
+# What a forger signs with instead of the webhook secret: anything but the secret.
+FORGED = "-forged"
+
+
 class CreditNotices:
     """Sends each CreditNotice as a signed camt.054 through the bank's push dispatcher."""
 
@@ -57,20 +61,44 @@ class CreditNotices:
         entry = notice.entry
         created = self.ctx.clock.now().isoformat(timespec="seconds")
         body = render_camt054(entry, notice.currency, created)
+        summary = {
+            "entry_ref": entry.entry_ref,
+            "end_to_end_id": entry.end_to_end_id,
+            "amount_cents": entry.amount_cents,
+        }
         self.ctx.dispatcher.send(
-            Push(
-                operation=NOTICE_OPERATION,
-                entity=entry.entry_ref,
-                url=notice.url,
-                content=body,
-                headers=SignedAtSend(self.webhook_secret, self.ctx.clock, body),
-                accepted=lambda reply: 200 <= reply.status_code < 300,
-                payload_for_history={
-                    "entry_ref": entry.entry_ref,
-                    "end_to_end_id": entry.end_to_end_id,
-                    "amount_cents": entry.amount_cents,
-                },
+            self.push(
+                notice.url,
+                entry.entry_ref,
+                body,
+                summary,
+                self.webhook_secret,
+                # push_forged: the same notice under a signature the bank never made.
+                forge=lambda: self.push(
+                    notice.url, entry.entry_ref, body, summary, self.webhook_secret + FORGED
+                ),
             )
+        )
+
+    def push(
+        self,
+        url: str,
+        entry_ref: str,
+        body: bytes,
+        summary: dict[str, object],
+        secret: str,
+        forge: Callable[[], Push | None] | None = None,
+    ) -> Push:
+        """One camt.054 to `url`, signed with `secret` at each attempt."""
+        return Push(
+            operation=NOTICE_OPERATION,
+            entity=entry_ref,
+            url=url,
+            content=body,
+            headers=SignedAtSend(secret, self.ctx.clock, body),
+            accepted=lambda reply: 200 <= reply.status_code < 300,
+            payload_for_history=summary,
+            forge=forge,
         )
 
 

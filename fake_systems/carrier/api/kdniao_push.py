@@ -10,13 +10,20 @@ Location and each trace's Location/Action) for a value-added 8008 one (misu99/kd
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 import orjson
 
-from fake_systems.carrier.models import Tracking, TrackingChanged
+from fake_systems.carrier.models import (
+    STATE_EX_SIGNED,
+    STATE_SIGNED,
+    Trace,
+    Tracking,
+    TrackingChanged,
+)
 from fake_systems.carrier.service import CarrierService
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import KdniaoCredentials
@@ -28,6 +35,8 @@ PUSH_REQUEST_TYPE = "101"
 VALUE_ADDED_PUSH_REQUEST_TYPE = "102"
 PUSHES = (PUSH_REQUEST_TYPE, VALUE_ADDED_PUSH_REQUEST_TYPE)
 FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"}
+# What a forger signs with instead of the api key: anything but the key.
+FORGED = "-forged"
 
 
 def tracking_to_wire(tracking: Tracking, ebusiness_id: str, value_added: bool) -> dict[str, Any]:
@@ -58,9 +67,11 @@ def push_accepted(reply: PushReply) -> bool:
     return isinstance(answer, dict) and answer.get("Success") is True
 
 
-def tracking_push(event: TrackingChanged, api_key: str, now: datetime) -> Push:
+def tracking_push(
+    event: TrackingChanged, api_key: str, now: datetime, *, forgeable: bool = True
+) -> Push:
     """One push (101, or 102 when value-added) of the event to its callback, signed with
-    the subscriber's api key."""
+    the subscriber's api key; `push_forged` may send `forged_signing(event)` beside it."""
     data = [tracking_to_wire(event.tracking, event.account, event.value_added)]
     request_type = VALUE_ADDED_PUSH_REQUEST_TYPE if event.value_added else PUSH_REQUEST_TYPE
     body = {
@@ -84,6 +95,29 @@ def tracking_push(event: TrackingChanged, api_key: str, now: datetime) -> Push:
         headers=FORM_HEADERS,
         accepted=push_accepted,
         payload_for_history=body,
+        forge=(lambda: forged_push(event, api_key, now)) if forgeable else None,
+    )
+
+
+def forged_push(event: TrackingChanged, api_key: str, now: datetime) -> Push:
+    """`push_forged`: the parcel "signed for" now, under a DataSign that is not the key's."""
+    return tracking_push(forged_signing(event, now), api_key + FORGED, now, forgeable=False)
+
+
+def forged_signing(event: TrackingChanged, now: datetime) -> TrackingChanged:
+    """The parcel as if it had been signed for now (State 3, 301): what a forged push says,
+    so that a connector acting on it completes an order whose parcel is still travelling."""
+    tracking = event.tracking
+    station = "快件已签收，签收人：本人"
+    signed = Trace(format_qimen_time(now), station, tracking.location, STATE_EX_SIGNED)
+    return replace(
+        event,
+        tracking=replace(
+            tracking,
+            state=STATE_SIGNED,
+            state_ex=STATE_EX_SIGNED,
+            traces=(*tracking.traces, signed),
+        ),
     )
 
 

@@ -1,0 +1,150 @@
+"""The invariants push faults need: no action on a forged push, no trade booked twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from contract_tests.judge import RunMeta, Verdict, judge_run
+from tests.support.judge import BASE_WALL, RunBuilder
+
+
+@pytest.fixture
+def builder(tmp_path: Path) -> RunBuilder:
+    return RunBuilder(tmp_path / "run")
+
+
+def judge(builder: RunBuilder) -> Verdict:
+    builder.close()
+    return judge_run(builder.run_dir, RunMeta())
+
+
+def failed(verdict: Verdict) -> list[str]:
+    return [inv.name for inv in verdict.failed_invariants]
+
+
+def forged(builder: RunBuilder, system: str, operation: str, entity: str, wall: float) -> None:
+    """A forged push in the history, as the dispatcher records it."""
+    builder.sql(
+        system,
+        "INSERT INTO events (sim_time, wall_time, kind, operation, entity, outcome, payload)"
+        " VALUES ('2026-11-11 00:00:00', ?, 'push_forged', ?, ?, 'ok', NULL)",
+        (wall, operation, entity),
+    )
+
+
+# ------------------------------------------------------------------ no_duplicate_erp_documents
+
+
+def test_a_second_document_under_another_bill_number_is_a_duplicate(builder: RunBuilder) -> None:
+    builder.good_mix()
+    shipped = builder.order("shipped")
+    builder.erp_document("SAL_OUTSTOCK", f"{shipped.trade_no}-R1", shipped.paid_cents)
+    verdict = judge(builder)
+    assert failed(verdict) == ["no_duplicate_erp_documents"]
+    inv = verdict.invariant("no_duplicate_erp_documents")
+    assert inv.violations == 1
+    example = inv.examples[0]
+    assert example["entity"] == shipped.trade_no
+    assert example["observed"] == "2 SAL_OUTSTOCK"
+    bills = [d["bill_no"] for d in example["erp_documents"] if d["form_id"] == "SAL_OUTSTOCK"]
+    assert bills == [shipped.trade_no, f"{shipped.trade_no}-R1"]
+
+
+def test_one_document_per_form_is_no_duplicate(builder: RunBuilder) -> None:
+    builder.good_mix()
+    verdict = judge(builder)
+    inv = verdict.invariant("no_duplicate_erp_documents")
+    assert inv.passed and inv.checked == 3  # the three shipped trades of the mix
+
+
+def test_another_customers_bill_with_the_same_prefix_is_not_the_trades(
+    builder: RunBuilder,
+) -> None:
+    builder.good_mix()
+    shipped = builder.order("shipped")
+    builder.erp_document("SAL_OUTSTOCK", f"{shipped.trade_no}-X", shipped.paid_cents)
+    builder.sql(
+        "erp",
+        "UPDATE documents SET customer_number = 'SHOP2' WHERE bill_no = ?",
+        (f"{shipped.trade_no}-X",),
+    )
+    assert judge(builder).invariant("no_duplicate_erp_documents").passed
+
+
+# ------------------------------------------------------------------ no_action_on_forged_push
+
+
+def test_oms_shipped_after_a_forged_confirm_before_the_wms_shipped_fails(
+    builder: RunBuilder,
+) -> None:
+    builder.good_mix()
+    open_order = builder.order("at_wms")
+    forged(builder, "wms", "deliveryorder.confirm", open_order.trade_no, BASE_WALL + 500)
+    builder.sql(
+        "oms",
+        "UPDATE orders SET trade_status = 95, logistics_no = 'SF1', shipped_wall = ?"
+        " WHERE trade_no = ?",
+        (BASE_WALL + 501, open_order.trade_no),
+    )
+    verdict = judge(builder)
+    assert failed(verdict) == ["no_action_on_forged_push"]
+    example = verdict.invariant("no_action_on_forged_push").examples[0]
+    assert example["entity"] == open_order.trade_no
+    assert example["observed"] == "OMS marked shipped before the WMS shipped it (it never did)"
+    assert example["forged_push"]["delivery_order_code"] == open_order.trade_no
+
+
+def test_erp_documents_after_a_forged_confirm_before_the_wms_shipped_fail(
+    builder: RunBuilder,
+) -> None:
+    builder.good_mix()
+    open_order = builder.order("at_wms")
+    forged(builder, "wms", "deliveryorder.confirm", open_order.trade_no, BASE_WALL + 500)
+    builder.erp_document(
+        "SAL_OUTSTOCK", open_order.trade_no, open_order.paid_cents, audited_wall=BASE_WALL + 502
+    )
+    verdict = judge(builder)
+    assert failed(verdict) == ["no_action_on_forged_push"]
+    example = verdict.invariant("no_action_on_forged_push").examples[0]
+    assert example["observed"].startswith("ERP documents saved before the WMS shipped it")
+
+
+def test_a_refused_forged_confirm_with_the_real_shipment_later_passes(builder: RunBuilder) -> None:
+    builder.good_mix()
+    shipped = builder.order("shipped")  # the WMS ships at created + 60 s, the OMS 1 s later
+    forged(builder, "wms", "deliveryorder.confirm", shipped.trade_no, BASE_WALL)
+    verdict = judge(builder)
+    inv = verdict.invariant("no_action_on_forged_push")
+    assert inv.passed and inv.checked == 1
+
+
+def test_completing_after_a_forged_signing_before_the_parcel_is_signed_fails(
+    builder: RunBuilder,
+) -> None:
+    builder.good_mix()
+    travelling = builder.order("shipped")
+    assert travelling.waybill is not None
+    forged(builder, "carrier", "101", travelling.waybill, BASE_WALL + 500)
+    builder.sql(
+        "oms",
+        "UPDATE orders SET trade_status = 110, completed_wall = ? WHERE trade_no = ?",
+        (BASE_WALL + 501, travelling.trade_no),
+    )
+    verdict = judge(builder)
+    assert failed(verdict) == ["no_action_on_forged_push"]
+    example = verdict.invariant("no_action_on_forged_push").examples[0]
+    assert example["entity"] == travelling.trade_no
+    assert example["forged_push"]["logistic_code"] == travelling.waybill
+    assert example["observed"].endswith("(it never was)")
+
+
+def test_completing_after_the_real_signing_passes_despite_a_forged_push(
+    builder: RunBuilder,
+) -> None:
+    completed = builder.order("completed")  # signed, then completed 100 s later
+    assert completed.waybill is not None
+    forged(builder, "carrier", "101", completed.waybill, BASE_WALL)
+    inv = judge(builder).invariant("no_action_on_forged_push")
+    assert inv.passed and inv.checked == 1
