@@ -34,45 +34,6 @@ def forged(builder: RunBuilder, system: str, operation: str, entity: str, wall: 
     )
 
 
-# ------------------------------------------------------------------ no_duplicate_erp_documents
-
-
-def test_a_second_document_under_another_bill_number_is_a_duplicate(builder: RunBuilder) -> None:
-    builder.good_mix()
-    shipped = builder.order("shipped")
-    builder.erp_document("SAL_OUTSTOCK", f"{shipped.trade_no}-R1", shipped.paid_cents)
-    verdict = judge(builder)
-    assert failed(verdict) == ["no_duplicate_erp_documents"]
-    inv = verdict.invariant("no_duplicate_erp_documents")
-    assert inv.violations == 1
-    example = inv.examples[0]
-    assert example["entity"] == shipped.trade_no
-    assert example["observed"] == "2 SAL_OUTSTOCK"
-    bills = [d["bill_no"] for d in example["erp_documents"] if d["form_id"] == "SAL_OUTSTOCK"]
-    assert bills == [shipped.trade_no, f"{shipped.trade_no}-R1"]
-
-
-def test_one_document_per_form_is_no_duplicate(builder: RunBuilder) -> None:
-    builder.good_mix()
-    verdict = judge(builder)
-    inv = verdict.invariant("no_duplicate_erp_documents")
-    assert inv.passed and inv.checked == 3  # the three shipped trades of the mix
-
-
-def test_another_customers_bill_with_the_same_prefix_is_not_the_trades(
-    builder: RunBuilder,
-) -> None:
-    builder.good_mix()
-    shipped = builder.order("shipped")
-    builder.erp_document("SAL_OUTSTOCK", f"{shipped.trade_no}-X", shipped.paid_cents)
-    builder.sql(
-        "erp",
-        "UPDATE documents SET customer_number = 'SHOP2' WHERE bill_no = ?",
-        (f"{shipped.trade_no}-X",),
-    )
-    assert judge(builder).invariant("no_duplicate_erp_documents").passed
-
-
 # ------------------------------------------------------------------ no_action_on_forged_push
 
 
