@@ -78,6 +78,26 @@ KINDS: dict[str, Stage] = {
     },
 }
 EVERY_OPERATION = "*"
+SYSTEMS = ("oms", "wms", "erp", "bank", "carrier")
+# Kinds only some systems have (every other kind: any system). The research notes
+# (docs/protocols/research/issue10-fault-sources.md) say which failures each real system has:
+# only the bank answers a pain.002 rejection (§2.5); the bank signals a rate limit as HTTP 429
+# of its own API, not in a body (§3.4); 旺店通 and K3 push nothing (§1.4); the business kinds
+# act where their business is (stock at the WMS, parcels at the carrier, orders at the OMS).
+ONLY_ON: dict[str, tuple[str, ...]] = {
+    "rejected": ("bank",),
+    "rate_limited": ("oms", "wms", "erp", "carrier"),
+    **dict.fromkeys(_PUSH, ("wms", "bank", "carrier")),
+    "stock_out": ("wms",),
+    "short_pick": ("wms",),
+    "problem_parcel": ("carrier",),
+    "odd_data": ("oms",),
+}
+
+
+def systems_with(kind: str) -> tuple[str, ...]:
+    """The systems a fault of `kind` may be declared on."""
+    return ONLY_ON.get(kind, SYSTEMS)
 
 
 @dataclass(frozen=True)
