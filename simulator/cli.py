@@ -328,7 +328,7 @@ TokenOpt = Annotated[
     str | None,
     typer.Option(
         envvar=CONTROL_TOKEN_ENV,
-        help="bearer token for /_fake/ [default: endpoints.json's control_token]",
+        help="bearer token for /_fake/ (default: the control_token in endpoints.json)",
         show_default=False,
     ),
 ]
