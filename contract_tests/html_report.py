@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from contract_tests.chaos import ChaosReport, fault_times
 from contract_tests.database import attach_run
 from contract_tests.invariants import InvariantResult
 from contract_tests.judge import Verdict
@@ -254,11 +255,70 @@ connector <b>{html.escape(str(meta.connector))}</b></p>
 <h2>Invariants</h2><table><tr><th>invariant</th><th>result</th><th>checked</th>
 <th>violations</th><th>detail</th></tr>{rows}</table>
 {_crashes_table(verdict)}
+{_chaos_sections(verdict.chaos, fault_times(conn))}
 <h2>Throughput</h2>{line_chart(rates, "wall seconds since the first order", "orders per minute")}
 <h2>Warehouse backlog</h2>{line_chart([backlog], "wall seconds", "delivery orders waiting")}
 <h2>Latency</h2>{latency_plots}
 </body></html>
 """
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A plain table; numbers right-aligned."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f"<td class=num>{cell:,}</td>"
+            if isinstance(cell, int)
+            else f"<td>{html.escape(str(cell))}</td>"
+            for cell in row
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _chaos_sections(chaos: ChaosReport, times: dict[str, list[float]]) -> str:
+    """Faults (what hit, the plan, over time) and the connector's calls, Jepsen-style."""
+    if not chaos.hits and not chaos.plan:
+        faults = '<p class="empty">no faults in this run</p>'
+    else:
+        faults = _table(
+            ("kind", "system", "operation", "hits"),
+            [(h.kind, h.system, h.operation, h.count) for h in chaos.hits],
+        )
+        if chaos.plan:
+            faults += "<h3>The plan</h3>" + _table(
+                ("rule", "kind", "system", "operation", "window (simulated s)", "hits"),
+                [
+                    (
+                        r.rule,
+                        r.kind,
+                        r.system,
+                        r.operation,
+                        f"{r.start:g} – {'end' if r.until is None else f'{r.until:g}'}",
+                        r.hits,
+                    )
+                    for r in chaos.plan
+                ],
+            )
+        busiest = sorted(times, key=lambda kind: -len(times[kind]))[: len(COLOURS)]
+        series, _, _ = rate_series({kind: times[kind] for kind in busiest})
+        faults += "<h3>Over time</h3>" + line_chart(
+            series, "wall seconds since the first fault", "hits per minute"
+        )
+    recovered = chaos.recovery
+    calls = _table(
+        ("system", "operation", "invoke", "ok", "fail", "info"),
+        [(c.system, c.operation, c.invoke, c.ok, c.fail, c.info) for c in chaos.calls],
+    )
+    return f"""<h2>Faults</h2>{faults}
+<h2>The connector's calls</h2><p>Each request as the fakes saw it: <b>fail</b>, the connector was
+told it failed; <b>info</b>, it cannot know (the answer was lost, cut, reset or timed out).
+Orders that met a fault: <b>{recovered.met_fault:,}</b>, of which ended right
+(<b>recovered</b>): <b>{recovered.recovered:,}</b>.</p>{calls}"""
 
 
 def _invalid_box(reasons: Sequence[str]) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from contract_tests.chaos import ChaosReport, chaos_report, plan_not_fired
 from contract_tests.database import SYSTEMS, attach_run, integrity_errors
 from contract_tests.invariants import (
     DEFAULT_PAID_TO_WMS_P99_SECONDS,
@@ -129,6 +130,7 @@ class Verdict:
     duration_seconds: float = 0.0
     invalid_reasons: list[str] = field(default_factory=list)
     run_status: RunStatus | None = None
+    chaos: ChaosReport = field(default_factory=ChaosReport)
 
     @property
     def passed(self) -> bool:
@@ -215,6 +217,7 @@ def judge_run(run_dir: Path, meta: RunMeta) -> Verdict:
     """Judge a finished run folder. Never raises for bad or missing data: that is "invalid"."""
     run_dir = Path(run_dir)
     started = time.perf_counter()
+    status = read_run_status(run_dir)
     conn = attach_run(run_dir)
     try:
         damaged = {**conn.attach_errors, **integrity_errors(conn)}
@@ -224,13 +227,15 @@ def judge_run(run_dir: Path, meta: RunMeta) -> Verdict:
         counts = count_orders(conn)
         latencies, latency_errors = compute_latencies(conn)
         throughput = _throughput(conn, meta, counts["created"])
+        chaos = chaos_report(conn, status.fault_plan if status else [])
     finally:
         conn.close()
     errors = {f"attach {name}": msg for name, msg in unreadable.items()}
     errors.update({f"latency {flow}": msg for flow, msg in latency_errors.items()})
     errors.update({inv.name: inv.error for inv in invariants if inv.error})
-    status = read_run_status(run_dir)
     reasons = invalid_reasons(unreadable, counts, status)
+    # A plan that never fired tested nothing of what the scenario declares.
+    reasons += plan_not_fired(chaos.plan, status.sim_seconds if status else None)
     passed = all(inv.passed for inv in invariants)
     return Verdict(
         verdict="invalid" if reasons else "pass" if passed else "fail",
@@ -246,6 +251,7 @@ def judge_run(run_dir: Path, meta: RunMeta) -> Verdict:
         duration_seconds=time.perf_counter() - started,
         invalid_reasons=reasons,
         run_status=status,
+        chaos=chaos,
     )
 
 

@@ -93,6 +93,8 @@ def verdict_to_dict(verdict: Verdict) -> dict[str, Any]:
             for flow, stats in verdict.latencies.items()
         },
         "invariants": [invariant_to_dict(inv) for inv in verdict.invariants],
+        "faults": verdict.chaos.faults_section(),
+        "calls": verdict.chaos.calls_section(),
         "missing_databases": verdict.missing_databases,
         "errors": verdict.errors,
     }
@@ -230,7 +232,22 @@ def _orders_line(verdict: Verdict) -> str:
     counts = ", ".join(f"{key} {verdict.counts.get(key, 0)}" for key in ORDER_COUNT_KEYS)
     per_min = verdict.throughput.orders_per_min
     rate = "-" if per_min is None else f"{per_min:.0f}"
-    return f"orders: {counts}; throughput {rate} orders/min"
+    return f"orders: {counts}; throughput {rate} orders/min" + _faults_line(verdict)
+
+
+def _faults_line(verdict: Verdict) -> str:
+    """What the fault plan did, in one line (nothing when the run had no faults)."""
+    faults = verdict.chaos.faults_section()
+    if not faults["total"] and not faults["plan"]:
+        return ""
+    kinds = ", ".join(f"{kind} {count}" for kind, count in faults["by_kind"].items()) or "none"
+    calls = verdict.chaos.calls_section()
+    total, recovered = calls["total"], calls["recovered"]
+    return (
+        f"\nfaults: {kinds}; calls: {total['invoke']} invoked, {total['ok']} ok,"
+        f" {total['fail']} fail, {total['info']} info; recovered"
+        f" {recovered['recovered']} of {recovered['met_fault']} orders that met a fault"
+    )
 
 
 def latency_table(verdict: Verdict) -> Table:

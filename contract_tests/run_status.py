@@ -4,6 +4,10 @@ The runner writes `running` as soon as the run folder exists and the final state
 stops, so a folder left by a run that was killed (even by SIGKILL) still says `running`, and
 `ecomock check` on it later judges it invalid instead of passing half a run. A folder without
 the file (hand-built, or from before the file existed) has no status: only its databases count.
+
+It also keeps the fault plan the scenario declared (`fault_plan`, each rule with its window
+as simulated time) and how much simulated time the run covered (`sim_seconds`), so the judge
+can tell a plan that never fired (contract_tests/chaos.py) from one that did, again later.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ class RunStatus:
     # (simulator/crashes.py, CrashRecord.as_dict).
     crashes_planned: int = 0
     crashes: list[dict[str, Any]] = field(default_factory=list)
+    fault_plan: list[dict[str, Any]] = field(default_factory=list)  # the declared rules
+    sim_seconds: float | None = None  # simulated time the run covered, once it stopped
 
     @property
     def finished(self) -> bool:
@@ -81,6 +87,8 @@ def read_run_status(run_dir: Path) -> RunStatus | None:
         return RunStatus(UNREADABLE, f"{path} does not say how the run ended")
     tail = data.get("connector_log_tail")
     crashes = data.get("crashes")
+    plan = data.get("fault_plan")
+    sim_seconds = data.get("sim_seconds")
     state = data["state"]
     reason = str(data["reason"]) if isinstance(data.get("reason"), str) else ""
     if state != FINISHED and not reason:
@@ -94,4 +102,12 @@ def read_run_status(run_dir: Path) -> RunStatus | None:
         connector_log_tail=[str(line) for line in tail] if isinstance(tail, list) else [],
         crashes_planned=_int_or_none(data.get("crashes_planned")) or 0,
         crashes=[c for c in crashes if isinstance(c, dict)] if isinstance(crashes, list) else [],
+        fault_plan=[rule for rule in plan if isinstance(rule, dict)]
+        if isinstance(plan, list)
+        else [],
+        sim_seconds=(
+            float(sim_seconds)
+            if isinstance(sim_seconds, int | float) and not isinstance(sim_seconds, bool)
+            else None
+        ),
     )

@@ -13,6 +13,7 @@ from fake_systems.bank.api import iso20022, notices
 from fake_systems.bank.service import BankService
 from fake_systems.carrier.api import kdniao, kdniao_push
 from fake_systems.carrier.service import CarrierConfig, CarrierService
+from fake_systems.common.app import add_control_router, fault_router
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import Credentials
 from fake_systems.common.faults import NO_FAULTS, FaultInjector
@@ -25,6 +26,7 @@ from fake_systems.oms.service import OmsService
 from fake_systems.wms.api import qimen, qimen_push
 from fake_systems.wms.service import WmsConfig, WmsService
 from simulator.clock import Clock, ManualClock
+from simulator.scenario import fault_context
 from simulator.world import World, build_world
 
 SYSTEMS = ("oms", "wms", "erp", "bank", "carrier")
@@ -60,7 +62,7 @@ class Ecosystem:
         *,
         seed: int,
         credentials: Credentials,
-        faults: FaultInjector,
+        faults: FaultInjector,  # the plan: each fake keeps its own rules in its own injector
         wms_config: WmsConfig | None = None,
         carrier_config: CarrierConfig | None = None,
     ) -> Ecosystem:
@@ -87,6 +89,15 @@ class Ecosystem:
         return ecosystem
 
     def apps(self) -> dict[str, ASGIApp]:
+        """Each fake's app: its protocols, and the /_fake/ control surface with its faults."""
+        apps = self._protocol_apps()
+        for system, app in apps.items():
+            context = fault_context({system: operations_of(app)}, {system: PUSHES[system]})
+            injector = functools.partial(_faults_of, self.contexts[system])
+            add_control_router(app, fault_router(system, injector, context))
+        return apps
+
+    def _protocol_apps(self) -> dict[str, ASGIApp]:
         return {
             "oms": wdt.create_app(
                 self.oms, self.credentials.oms, tenants=self.credentials.grants("oms")[1:]
@@ -129,6 +140,18 @@ class NoPushes:
         raise PushTransportError("NoPushes")
 
 
+def _faults_of(ctx: SystemContext) -> FaultInjector:
+    """A fake's injector when asked: tests swap `ctx.faults`, and the routes follow."""
+    return ctx.faults
+
+
+def operations_of(app: ASGIApp) -> frozenset[str]:
+    """The operations a fake's app serves, from its protocols' tables."""
+    return frozenset(
+        name for pipeline in pipelines_in(app) for name in pipeline.protocol.operations
+    )
+
+
 @functools.cache
 def protocol_operations() -> dict[str, frozenset[str]]:
     """Every operation each fake serves, read from its protocols' tables.
@@ -149,12 +172,7 @@ def protocol_operations() -> dict[str, frozenset[str]]:
             faults=NO_FAULTS,
         )
         try:
-            return {
-                system: frozenset(
-                    name for pipeline in pipelines_in(app) for name in pipeline.protocol.operations
-                )
-                for system, app in ecosystem.apps().items()
-            }
+            return {system: operations_of(app) for system, app in ecosystem.apps().items()}
         finally:
             for ctx in ecosystem.contexts.values():
                 ctx.conn.close()

@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 
 from contract_tests.coverage import Catalogue, coverage_markdown, read_run
@@ -18,6 +19,14 @@ from contract_tests.judge import Verdict, judge_folder
 from contract_tests.report import invalid_text, summary_table, write_reports
 from fake_systems.common.app import CONTROL_TOKEN_ENV
 from fake_systems.ecosystem import PUSHES, SYSTEMS, protocol_operations
+from simulator.chaos import (
+    DEFAULT_ENDPOINTS,
+    ENDPOINTS_ENV,
+    ChaosClient,
+    ChaosError,
+    read_endpoints,
+    read_plan,
+)
 from simulator.connector import ConnectorError, load_profile
 from simulator.progress import ProgressDisplay
 from simulator.runner import (
@@ -33,7 +42,8 @@ from simulator.scenario import ScenarioError, describe_validation_error, load_sc
 EXIT_CODES_HELP = (
     "Exit codes: 0 pass (every invariant held), 1 fail (an invariant was violated),"
     " 2 invalid (the run proves nothing: no orders, a database missing or damaged, the run"
-    " interrupted or its connector dead; or it could not be started at all)."
+    " interrupted or its connector dead, a declared fault that never fired; or it could not"
+    " be started at all)."
 )
 app = typer.Typer(
     help=(
@@ -205,9 +215,10 @@ def up(
 ) -> None:
     """Serve the five fakes alone (no traffic) for developing a connector; Ctrl-C stops them.
 
-    /_fake/ (the clock and every tenant's history) is a local development surface: on
-    loopback it needs nothing; with --host beyond loopback it needs `Authorization: Bearer
-    <token>`, the token written to endpoints.json (`control_token`).
+    /_fake/ (the clock, every tenant's history, the fault rules) is a local development
+    surface: on loopback it needs nothing; with --host beyond loopback it needs
+    `Authorization: Bearer <token>`, the token written to endpoints.json (`control_token`).
+    `ecomock chaos` changes the fault plan while it runs.
     """
     try:
         scenario = load_scenario(scenario_file, protocol_operations(), PUSHES)
@@ -266,10 +277,6 @@ def _kept_sections(run_dir: Path) -> dict[str, Any]:
     return {key: earlier[key] for key in KEPT_REPORT_SECTIONS if key in earlier}
 
 
-if __name__ == "__main__":
-    app()
-
-
 @app.command()
 def coverage(
     runs: Annotated[list[Path], typer.Argument(help="run folders (runs/<time>-<scenario>)")],
@@ -295,3 +302,205 @@ def coverage(
     else:
         out.write_text(page, encoding="utf-8")
         console.print(f"coverage of {len(runs)} run(s) written to {out}", highlight=False)
+
+
+chaos_app = typer.Typer(
+    help=(
+        "Change the fault plan of a running `ecomock up`, live (Toxiproxy-style): list, add"
+        " and remove the rules each fake plays at /_fake/faults. A rule has the fields of a"
+        " scenario's `faults:` entry and is checked the same way; windows count simulated"
+        " time from the start of `ecomock up`'s clock. See docs/CHAOS.md for every kind."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+app.add_typer(chaos_app, name="chaos")
+
+EndpointsOpt = Annotated[
+    Path,
+    typer.Option(
+        "--endpoints",
+        envvar=ENDPOINTS_ENV,
+        help="the endpoints.json of the running `ecomock up` (its --out folder)",
+    ),
+]
+TokenOpt = Annotated[
+    str | None,
+    typer.Option(
+        envvar=CONTROL_TOKEN_ENV,
+        help="bearer token for /_fake/ (default: the control_token in endpoints.json)",
+        show_default=False,
+    ),
+]
+
+
+def _chaos_client(endpoints: Path, control_token: str | None) -> ChaosClient:
+    try:
+        return ChaosClient(read_endpoints(endpoints, control_token))
+    except ChaosError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def _how_often(rule: dict[str, Any]) -> str:
+    if rule.get("every_nth"):
+        return f"1 in every {rule['every_nth']} calls"
+    return f"{float(rule.get('rate') or 0) * 100:g} % of calls"
+
+
+def _window(rule: dict[str, Any]) -> str:
+    until = rule.get("until")
+    return f"{rule.get('from', 0):g} s – " + ("end" if until is None else f"{until:g} s")
+
+
+def _rule_id(rule: dict[str, Any]) -> str:
+    return f"{rule['system']}:{rule['id']}"
+
+
+@chaos_app.command("list")
+def chaos_list(
+    system: Annotated[
+        list[str] | None, typer.Option(help="only this fake's rules (repeatable)")
+    ] = None,
+    endpoints: EndpointsOpt = DEFAULT_ENDPOINTS,
+    control_token: TokenOpt = None,
+) -> None:
+    """The fault rules in force on the running fakes: id, what, how often, window, and how
+    many calls each matched and hit so far."""
+    client = _chaos_client(endpoints, control_token)
+    try:
+        rules = client.listing(system)
+    except ChaosError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        client.close()
+    table = Table(title=f"fault rules in force ({len(rules)})")
+    table.add_column("id", no_wrap=True)
+    for column in ("kind", "operation", "how often", "window (simulated)", "params"):
+        table.add_column(column)
+    table.add_column("matched", justify="right")
+    table.add_column("fired", justify="right")
+    for rule in rules:
+        table.add_row(
+            _rule_id(rule),
+            rule["kind"],
+            rule["operation"],
+            _how_often(rule),
+            _window(rule),
+            json.dumps(rule.get("params") or {}, ensure_ascii=False),
+            str(rule["matched"]),
+            str(rule["fired"]),
+        )
+    console.print(table)
+
+
+@chaos_app.command("add")
+def chaos_add(
+    system: Annotated[str, typer.Option(help="oms, wms, erp, bank or carrier")],
+    kind: Annotated[str, typer.Option(help="the fault's kind, e.g. http_503 (docs/CHAOS.md)")],
+    operation: Annotated[
+        str, typer.Option(help="an operation or push of that fake, or * for every one")
+    ] = "*",
+    rate: Annotated[float | None, typer.Option(help="share of matching calls hit, 0..1")] = None,
+    every_nth: Annotated[int | None, typer.Option(help="or: hit every Nth matching call")] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="window opens, simulated time: 10m, 1h30m")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="window closes, simulated time")] = None,
+    param: Annotated[
+        list[str] | None, typer.Option(help="the kind's own parameter, KEY=VALUE (repeatable)")
+    ] = None,
+    endpoints: EndpointsOpt = DEFAULT_ENDPOINTS,
+    control_token: TokenOpt = None,
+) -> None:
+    """Add a rule, e.g. `ecomock chaos add --system wms --operation deliveryorder.create
+    --kind http_503 --rate 0.1 --from 10m --until 40m`; prints its id."""
+    entry: dict[str, Any] = {"system": system, "operation": operation, "kind": kind}
+    optional = {"rate": rate, "every_nth": every_nth, "from": start, "until": until}
+    entry.update({key: value for key, value in optional.items() if value is not None})
+    params: dict[str, Any] = {}
+    for item in param or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise _fail(f"--param {item!r}: expected KEY=VALUE, e.g. seconds=30")
+        params[key] = _number_or_text(value)
+    if params:
+        entry["params"] = params
+    client = _chaos_client(endpoints, control_token)
+    try:
+        rule = client.add(entry)
+    except ChaosError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        client.close()
+    _print_added(rule)
+
+
+def _number_or_text(value: str) -> float | str:
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+@chaos_app.command("remove")
+def chaos_remove(
+    rule_ids: Annotated[
+        list[str],
+        typer.Argument(metavar="ID...", help="rule ids as `chaos list` shows them: wms:3"),
+    ],
+    endpoints: EndpointsOpt = DEFAULT_ENDPOINTS,
+    control_token: TokenOpt = None,
+) -> None:
+    """Remove rules by id (`wms:3`, or `3` when only one fake has a rule 3)."""
+    client = _chaos_client(endpoints, control_token)
+    try:
+        for reference in rule_ids:
+            rule = client.remove(reference)
+            console.print(
+                f"removed {_rule_id(rule)} ({rule['kind']} on {rule['operation']},"
+                f" fired {rule['fired']} times)",
+                highlight=False,
+                soft_wrap=True,
+            )
+    except ChaosError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        client.close()
+
+
+@chaos_app.command("apply")
+def chaos_apply(
+    plan: Annotated[
+        Path, typer.Argument(metavar="PLAN", help="YAML with a `faults:` list, as in a scenario")
+    ],
+    endpoints: EndpointsOpt = DEFAULT_ENDPOINTS,
+    control_token: TokenOpt = None,
+) -> None:
+    """Add every rule of a plan file. The whole file is checked first: one bad rule and
+    none is added."""
+    try:
+        rules = read_plan(plan)
+    except ChaosError as exc:
+        raise _fail(str(exc)) from exc
+    client = _chaos_client(endpoints, control_token)
+    try:
+        added = client.apply(rules)
+    except ChaosError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        client.close()
+    for rule in added:
+        _print_added(rule)
+
+
+def _print_added(rule: dict[str, Any]) -> None:
+    console.print(
+        f"added {_rule_id(rule)}: {rule['kind']} on {rule['operation']}, {_how_often(rule)},"
+        f" {_window(rule)}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+if __name__ == "__main__":
+    app()

@@ -82,6 +82,7 @@ EVERY_OPERATION = "*"
 # How `ecomock coverage` labels a push ("deliveryorder.confirm (push)"); a push fault may name
 # its push so or bare.
 PUSH_SUFFIX = " (push)"
+SYSTEMS = ("oms", "wms", "erp", "bank", "carrier")
 
 
 @dataclass(frozen=True)
@@ -122,11 +123,27 @@ class FaultRule:
         }
 
 
-# Kinds some systems have only on some operations (docs/CHAOS.md); every other request-side
-# kind applies to every operation of every system.
-ONLY_ON: dict[str, dict[str, frozenset[str]]] = {
-    "rejected": {"bank": frozenset({"pain.001"})},  # a pain.002 RJCT answers a pain.001 alone
+# Kinds only some systems have, and on which of their operations (None: every one); every
+# other kind: any operation of any system. The research notes
+# (docs/protocols/research/issue10-fault-sources.md) say which failures each real system has:
+# only the bank answers a pain.002 rejection, and to a pain.001 alone (§2.5); the bank signals
+# a rate limit as HTTP 429 of its own API, not in a body (§3.4); 旺店通 and K3 push nothing
+# (§1.4); the business kinds act where their business is (stock at the WMS, parcels at the
+# carrier, orders at the OMS).
+ONLY_ON: dict[str, dict[str, frozenset[str] | None]] = {
+    "rejected": {"bank": frozenset({"pain.001"})},
+    "rate_limited": dict.fromkeys(("oms", "wms", "erp", "carrier")),
+    **{kind: dict.fromkeys(("wms", "bank", "carrier")) for kind in _PUSH},
+    "stock_out": {"wms": None},
+    "short_pick": {"wms": None},
+    "problem_parcel": {"carrier": None},
+    "odd_data": {"oms": None},
 }
+
+
+def systems_with(kind: str) -> tuple[str, ...]:
+    """The systems a fault of `kind` may be declared on."""
+    return tuple(ONLY_ON[kind]) if kind in ONLY_ON else SYSTEMS
 
 
 def unsupported(system: str, operation: str, kind: str) -> str | None:
@@ -134,10 +151,10 @@ def unsupported(system: str, operation: str, kind: str) -> str | None:
     where = ONLY_ON.get(kind)
     if where is None:
         return None
-    operations = where.get(system)
-    if operations is None:
+    if system not in where:
         return f"{system} has no {kind!r} (only {', '.join(sorted(where))} has)"
-    if operation != EVERY_OPERATION and operation not in operations:
+    operations = where[system]
+    if operations is not None and operation != EVERY_OPERATION and operation not in operations:
         return f"{system} answers {kind!r} to {', '.join(sorted(operations))} only"
     return None
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -81,6 +81,24 @@ def build_faults(scenario: Scenario) -> FaultInjector:
     return FaultInjector(
         [f.rule() for f in scenario.faults], seed=scenario.seed, run_start=scenario.clock.start
     )
+
+
+def declared_plan(scenario: Scenario) -> list[dict[str, Any]]:
+    """The plan as run-status.json keeps it for the judge: each rule named as the scenario's
+    validation names it (`faults.N`), its window also in the history's simulated time."""
+
+    def sim_text(offset: float) -> str:
+        return format_qimen_time(scenario.clock.start + timedelta(seconds=offset))
+
+    return [
+        {
+            "rule": f"faults.{index}",
+            **fault.rule().describe(),
+            "from_sim": sim_text(fault.start),
+            "until_sim": None if fault.until is None else sim_text(fault.until),
+        }
+        for index, fault in enumerate(scenario.faults)
+    ]
 
 
 @asynccontextmanager
@@ -372,6 +390,7 @@ async def play(
                 NOT_FINISHED_REASON,
                 pid=os.getpid(),
                 crashes_planned=len(scenario.crashes),
+                fault_plan=declared_plan(scenario),
             )
             write_run_status(run_dir, running)
 
@@ -428,6 +447,8 @@ async def play(
                 connector_exit_code=exit_code,
                 crashes_planned=len(scenario.crashes),
                 crashes=crashes.describe(),
+                fault_plan=running.fault_plan,
+                sim_seconds=clock.sim_seconds(),
             ),
         )
         meta = RunMeta(

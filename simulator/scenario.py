@@ -33,6 +33,7 @@ from simulator.fault_plan import (
     FaultRule,
     Stage,
     params_problem,
+    systems_with,
     unsupported,
 )
 from simulator.world import World, build_world
@@ -43,8 +44,9 @@ _NAMED_FIELD = re.compile(r"^[a-z_]+(?:\.[a-z0-9_]+)+: ")
 _UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
-def parse_duration(value: object) -> float:
-    """ "90s", "15m", "22h", "2d", "1h30m" or a number of seconds -> seconds."""
+def parse_duration(value: object, *, zero: bool = False) -> float:
+    """ "90s", "15m", "22h", "2d", "1h30m" or a number of seconds -> seconds (> 0, or >= 0
+    with `zero`)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = float(value)
     elif isinstance(value, str) and _DURATION.match(text := value.replace(" ", "")):
@@ -53,12 +55,18 @@ def parse_duration(value: object) -> float:
         )
     else:
         raise ValueError('expected a duration such as "90s", "15m", "1h30m" or "2d"')
-    if seconds <= 0:
-        raise ValueError("a duration must be positive")
+    if seconds < 0 or (seconds == 0 and not zero):
+        raise ValueError("a duration must be positive" + (" or zero" if zero else ""))
     return seconds
 
 
+def parse_offset(value: object) -> float:
+    """A moment as simulated time since the start: a duration, or 0 for the start itself."""
+    return parse_duration(value, zero=True)
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+Offset = Annotated[float, BeforeValidator(parse_offset)]
 
 
 class Strict(BaseModel):
@@ -265,61 +273,88 @@ class CarrierSettings(Strict):
 class FaultSettings(Strict):
     """One rule of the fault plan (docs/CHAOS.md): a kind of fault on one operation of one
     system (`*`: every operation), in a window of simulated time, at a rate or on every
-    Nth matching call."""
+    Nth matching call.
+
+    The fakes' operations come in through the validation context (the world layer does not
+    know the fakes): `{"operations": {system: requests}, "pushes": {system: pushes}}`, as
+    `load_scenario` and the fakes' `/_fake/faults` pass them. Without it, only what the
+    plan's vocabulary knows is checked (kinds, systems, rates, windows).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     system: Literal["oms", "wms", "erp", "bank", "carrier"]
-    kind: FaultKind  # before `operation`, whose check depends on it
-    operation: str
+    operation: str = Field(min_length=1)
+    kind: FaultKind
     rate: float | None = Field(None, ge=0, le=1, description="share of matching calls hit")
-    every_nth: int | None = Field(None, ge=1, description="or: every Nth matching call")
-    start: Duration = Field(0.0, alias="from", description="simulated time from the start")
+    every_nth: int | None = Field(
+        None, ge=1, validate_default=True, description="or: every Nth matching call"
+    )
+    start: Offset = Field(0.0, alias="from", description="simulated time from the start")
     until: Duration | None = Field(None, description="simulated time the window closes")
     params: dict[str, float | str] = Field(default_factory=dict, description="the kind's own")
 
     @field_validator("operation")
     @classmethod
     def _known_operation(cls, operation: str, info: ValidationInfo) -> str:
-        # The fakes' operation tables and push names come in through the validation context
-        # (the world layer does not know the fakes): `load_scenario(path, operations, pushes)`.
-        # A push kind names a push, as `ecomock coverage` lists it ("… (push)" or bare);
-        # every other kind names a request operation.
-        kind, system = info.data.get("kind"), info.data.get("system")
-        is_push = kind is not None and KINDS[kind] is Stage.PUSH
-        if is_push:
-            operation = operation.removesuffix(PUSH_SUFFIX)
-        table = "pushes" if is_push else "operations"
-        known = (info.context or {}).get(table, {}).get(system)
-        if known is not None and is_push and not known:
-            raise ValueError(f"{kind} acts on pushes, and {system} sends none")
-        if known is None or operation == EVERY_OPERATION or operation in known:
-            # A kind some operations of the system have, but not this one (the bank's
-            # `rejected` is pain.001's only).
-            problem = unsupported(system, operation, kind) if system and kind else None
-            if problem is not None:
-                raise ValueError(problem)
+        # A push may be named as `ecomock coverage` lists it ("deliveryorder.confirm (push)").
+        operation = operation.removesuffix(PUSH_SUFFIX)
+        requests, pushes = _catalogue(info)
+        if requests is None or operation == EVERY_OPERATION:
             return operation
-        if is_push:
+        if operation not in requests and operation not in pushes:
+            system = info.data["system"]
+            offered = f"it has {', '.join(sorted(requests))}"
+            if pushes:
+                offered += f"; its pushes: {', '.join(sorted(pushes))}"
             raise ValueError(
-                f"{system} sends no push {operation!r}; it sends"
-                f" {', '.join(sorted(known))} (or {EVERY_OPERATION!r} for all)"
+                f"{system} has no operation {operation!r}; {offered}"
+                f" (or {EVERY_OPERATION!r} for all)"
             )
-        raise ValueError(
-            f"{system} has no operation {operation!r};"
-            f" it has {', '.join(sorted(known))} (or {EVERY_OPERATION!r} for all)"
-        )
+        return operation
 
     @field_validator("kind")
     @classmethod
-    def _kind_of_the_system(cls, kind: FaultKind, info: ValidationInfo) -> FaultKind:
-        # Checked before `operation` (declared after it): whether the system has the kind
-        # at all; which of its operations do is the operation's check.
+    def _kind_fits(cls, kind: FaultKind, info: ValidationInfo) -> FaultKind:
         system = info.data.get("system")
-        problem = unsupported(system, EVERY_OPERATION, kind) if system else None
+        if system is None:
+            return kind  # the system itself is wrong: that error says enough
+        owners = systems_with(kind)
+        if system not in owners:
+            verb = "has" if len(owners) == 1 else "have"
+            raise ValueError(f"{system} has no {kind} fault; only {', '.join(owners)} {verb} it")
+        operation = info.data.get("operation")
+        # A kind some operations of the system have, but not this one (the bank's `rejected`
+        # answers a pain.001 alone).
+        problem = unsupported(system, operation, kind) if operation else None
         if problem is not None:
             raise ValueError(problem)
+        requests, pushes = _catalogue(info)
+        if requests is None or operation in (None, EVERY_OPERATION):
+            return kind
+        stage = KINDS[kind]
+        if stage is Stage.PUSH and operation not in pushes:
+            raise ValueError(
+                f"{kind} acts on pushes, and {operation!r} is a request {system} serves;"
+                f" its pushes: {', '.join(sorted(pushes))}"
+            )
+        if stage is not Stage.PUSH and operation not in requests:
+            raise ValueError(
+                f"{kind} acts on requests (or the business), and {operation!r} is a push"
+                f" {system} sends; give one of its requests or {EVERY_OPERATION!r}"
+            )
         return kind
+
+    @field_validator("every_nth")
+    @classmethod
+    def _rate_or_every_nth(cls, every_nth: int | None, info: ValidationInfo) -> int | None:
+        if "rate" not in info.data:
+            return every_nth  # the rate itself is wrong: that error says enough
+        if (info.data["rate"] is None) == (every_nth is None):
+            raise ValueError(
+                "give either rate (a share of calls) or every_nth, not both or neither"
+            )
+        return every_nth
 
     @field_validator("params")
     @classmethod
@@ -332,13 +367,13 @@ class FaultSettings(Strict):
             raise ValueError(problem)
         return params
 
-    @model_validator(mode="after")
-    def _how_often_and_when(self) -> FaultSettings:
-        if (self.rate is None) == (self.every_nth is None):
-            raise ValueError("give either rate or every_nth")
-        if self.until is not None and self.until <= self.start:
-            raise ValueError("until must come after from")
-        return self
+    @field_validator("until")
+    @classmethod
+    def _after_start(cls, until: float | None, info: ValidationInfo) -> float | None:
+        start = info.data.get("start")
+        if until is not None and start is not None and until <= start:
+            raise ValueError(f"until ({until:g} s) must come after from ({start:g} s)")
+        return until
 
     def rule(self) -> FaultRule:
         """The plan's rule the fakes play."""
@@ -352,6 +387,16 @@ class FaultSettings(Strict):
             until=math.inf if self.until is None else self.until,
             params=dict(self.params),
         )
+
+
+def _catalogue(info: ValidationInfo) -> tuple[Collection[str] | None, Collection[str]]:
+    """The requests and pushes of the rule's system, from the validation context (None for
+    the requests when the context does not say: nothing to check against)."""
+    context = info.context or {}
+    system = info.data.get("system")
+    requests = context.get("operations", {}).get(system)
+    pushes = context.get("pushes", {}).get(system, ())
+    return requests, pushes
 
 
 class CrashSettings(Strict):
@@ -446,8 +491,9 @@ def load_scenario(
     pushes: Mapping[str, Collection[str]] | None = None,
 ) -> Scenario:
     """Read and validate a scenario file; with `operations` (each fake's operation names)
-    and `pushes` (the pushes each sends), a fault naming an operation or push its system
-    does not have is refused, naming the field."""
+    and `pushes` (the pushes each sends), a fault naming an operation its system does not
+    have, or one of the wrong kind for it (a push fault on a request…), is refused, naming
+    the field."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -458,10 +504,17 @@ def load_scenario(
     if not isinstance(raw, dict):
         raise ScenarioError(f"{path}: expected a mapping of settings at the top level")
     try:
-        context = {"operations": operations or {}, "pushes": pushes or {}}
-        return Scenario.model_validate(raw, context=context)
+        return Scenario.model_validate(raw, context=fault_context(operations, pushes))
     except ValidationError as exc:
         raise ScenarioError(f"{path}: " + describe_validation_error(exc)) from exc
+
+
+def fault_context(
+    operations: Mapping[str, Collection[str]] | None,
+    pushes: Mapping[str, Collection[str]] | None = None,
+) -> dict[str, Mapping[str, Collection[str]]]:
+    """The validation context that checks `faults:` against the fakes' operations."""
+    return {"operations": operations or {}, "pushes": pushes or {}}
 
 
 def describe_validation_error(exc: ValidationError) -> str:

@@ -5,24 +5,27 @@ from __future__ import annotations
 import ipaddress
 import secrets
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Body, FastAPI, Path, Query, Request
 from fastapi.exception_handlers import (
     http_exception_handler,
     request_validation_exception_handler,
 )
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from fake_systems.common.faults import FaultInjector
 from fake_systems.common.pipeline import Pipeline
 from fake_systems.common.signing import constant_time_equal
 from simulator.clock import Clock, format_qimen_time
+from simulator.scenario import FaultSettings
 
 SQLITE_MAX_INTEGER = 2**63 - 1
 ErrorResponder = Callable[[Request, Exception], Response]
@@ -52,6 +55,11 @@ class CatchUpClock:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             self.clock.catch_up()
+            # /_fake/ is ecomock's own, whatever a protocol's catch-all path (K3's `/{stub}`
+            # would take a POST to /_fake/faults for a K3 service).
+            if _is_control_path(scope["path"]):
+                await self.app(scope, receive, send)
+                return
             for route in self.routes:
                 match, child_scope = route.matches(scope)
                 if match is Match.FULL:
@@ -150,6 +158,99 @@ def control_router(system: str, clock: Clock, conn: sqlite3.Connection) -> APIRo
     return router
 
 
+FAULT_EXAMPLE = {
+    "system": "wms",
+    "operation": "deliveryorder.create",
+    "kind": "http_503",
+    "rate": 0.1,
+    "from": "10m",
+    "until": "40m",
+}
+
+
+def fault_router(
+    system: str, injector: Callable[[], FaultInjector], context: Mapping[str, Any]
+) -> APIRouter:
+    """`/_fake/faults`: the fault rules in force on this fake, added and removed live.
+
+    `injector` gives the fake's own injector when asked (tests swap it); `context` is the
+    validation context of `FaultSettings` (the fake's requests and pushes), so a rule added
+    here is checked exactly as a scenario's `faults:` entry is.
+    """
+    router = APIRouter(prefix="/_fake", tags=["control"])
+
+    @router.get(
+        "/faults", summary="The fault rules in force, with how often each matched and fired"
+    )
+    def list_faults() -> list[dict[str, Any]]:
+        return injector().listing()
+
+    @router.post(
+        "/faults",
+        status_code=201,
+        summary="Add a fault rule: the fields of a scenario's `faults:` entry",
+        responses={422: {"description": "the rule is refused; `loc` names the field"}},
+    )
+    def add_fault(
+        entry: dict[str, Any] = Body(..., examples=[FAULT_EXAMPLE]),  # noqa: B008
+    ) -> dict[str, Any]:
+        fields = {"system": system, **entry}
+        try:
+            settings = FaultSettings.model_validate(fields, context=context)
+        except ValidationError as exc:
+            raise RequestValidationError(
+                [
+                    {
+                        "loc": ("body", *error["loc"]),
+                        "msg": error["msg"].removeprefix("Value error, "),
+                        "type": error["type"],
+                    }
+                    for error in exc.errors()
+                ]
+            ) from exc
+        if settings.system != system:
+            raise RequestValidationError(
+                [
+                    {
+                        "loc": ("body", "system"),
+                        "msg": f"this is the {system} fake: add {settings.system} faults on"
+                        f" the {settings.system} fake",
+                        "type": "value_error",
+                    }
+                ]
+            )
+        faults = injector()
+        rule_id = faults.add(settings.rule())
+        return next(rule for rule in faults.listing() if rule["id"] == rule_id)
+
+    @router.delete(
+        "/faults/{rule_id}",
+        summary="Remove a fault rule by its id",
+        responses={404: {"description": "no rule with this id on this fake"}},
+    )
+    def remove_fault(
+        rule_id: int = Path(ge=1, le=SQLITE_MAX_INTEGER),
+    ) -> dict[str, Any]:
+        faults = injector()
+        listed = [rule for rule in faults.listing() if rule["id"] == rule_id]
+        if not listed or not faults.remove(rule_id):
+            raise HTTPException(404, f"no fault rule {rule_id} on the {system} fake")
+        return listed[0]
+
+    return router
+
+
+def add_control_router(app: ASGIApp, router: APIRouter) -> None:
+    """Mount more of the /_fake/ control surface on a fake that `make_app` built."""
+    if not isinstance(app, CatchUpClock) or not isinstance(app.app, FastAPI):
+        raise TypeError("add_control_router takes an app built by make_app")
+    routes = app.app.router.routes
+    before = len(routes)
+    app.app.include_router(router)
+    # First in line: a protocol's catch-all path (K3's `/{prefix}/{stub}`) must not take them.
+    routes[:] = routes[before:] + routes[:before]
+
+
 def make_app(
     system: str,
     clock: Clock,
@@ -204,5 +305,8 @@ def make_app(
 
 def _is_control(request: Request) -> bool:
     """Whether the request is for ecomock's own control surface, not the imitated protocol."""
-    path = request.url.path
-    return path == "/_fake" or path.startswith("/_fake/")
+    return _is_control_path(request.url.path)
+
+
+def _is_control_path(path: str) -> bool:
+    return path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/")

@@ -11,6 +11,9 @@ dispatcher asks for pushes (`Stage.PUSH`), the simulator plays the business ones
 
 Each rule rolls its own dice (seeded by the plan's seed and the rule's id), so adding a rule,
 or a call that matches another rule, leaves every other rule's hits where they were.
+
+Each fake owns its injector (`for_system`), so a rule added live on one fake (`/_fake/faults`)
+never reaches another, and the rule ids of a fake are its own.
 """
 
 from __future__ import annotations
@@ -55,6 +58,16 @@ class FaultInjector:
         for rule in rules:
             self.add(rule)
 
+    def for_system(self, system: str) -> FaultInjector:
+        """A fresh injector for one fake: this plan's rules of `system`, under the same ids
+        and so with the same dice; rules added to it later are numbered after the plan's."""
+        own = FaultInjector([], self.seed, self.run_start)
+        for rule_id, armed in self._armed.items():
+            if armed.rule.system == system:
+                own._arm(rule_id, armed.rule)
+        own._next_id = self._next_id
+        return own
+
     @property
     def rules(self) -> list[FaultRule]:
         return [armed.rule for armed in self._armed.values()]
@@ -62,12 +75,15 @@ class FaultInjector:
     def add(self, rule: FaultRule) -> int:
         """Arm a rule (a scenario's, or one added live); its id, for `remove`."""
         rule_id = self._next_id
-        self._next_id += 1
+        self._arm(rule_id, rule)
+        return rule_id
+
+    def _arm(self, rule_id: int, rule: FaultRule) -> None:
         # A string seed hashes the same in every process (unlike hash() of a tuple).
         self._armed[rule_id] = _Armed(
             rule, random.Random(f"{self.seed}:{rule_id}"), random.Random(f"{self.seed}:{rule_id}:p")
         )
-        return rule_id
+        self._next_id = max(self._next_id, rule_id + 1)
 
     def remove(self, rule_id: int) -> bool:
         return self._armed.pop(rule_id, None) is not None
@@ -128,4 +144,11 @@ class FaultInjector:
         return (now - self.run_start).total_seconds()
 
 
-NO_FAULTS = FaultInjector([], seed=0)
+class _NoFaults(FaultInjector):
+    """The empty plan, shared: it refuses rules, so no fake can arm one on every other."""
+
+    def add(self, rule: FaultRule) -> int:
+        raise TypeError("NO_FAULTS is shared and stays empty: give the fake its own injector")
+
+
+NO_FAULTS: FaultInjector = _NoFaults([], seed=0)

@@ -6,10 +6,13 @@ plays scenarios/smoke.yaml (about 70 orders in 10 wall seconds) and judges it.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from simulator.cli import app
 from tests.support import paths
 from tests.support.runs import check, failed, invariant, play
 from tests.support.scenarios import smoke_with_faults
@@ -46,6 +49,23 @@ def test_reference_connector_passes(tmp_path: Path) -> None:
     faults = conn.execute("SELECT count(*) FROM wms.events WHERE kind = 'fault'").fetchone()[0]
     assert faults > 0
     conn.close()
+    # The report counts them, knows the plan fired, and sees each lost answer as a call whose
+    # outcome the connector could not know; every order a fault met still ended right.
+    assert report["faults"]["by_kind"] == {"lost_response": faults}
+    [rule] = report["faults"]["plan"]
+    assert (rule["rule"], rule["kind"], rule["hits"]) == ("faults.0", "lost_response", faults)
+    creates = next(
+        calls
+        for calls in report["calls"]["per_operation"]
+        if (calls["system"], calls["operation"]) == ("wms", "deliveryorder.create")
+    )
+    assert creates["info"] == faults
+    assert creates["invoke"] == creates["ok"] + creates["fail"] + creates["info"] > faults
+    recovered = report["calls"]["recovered"]
+    assert recovered["met_fault"] > 0
+    assert recovered["recovered"] == recovered["met_fault"] and recovered["not_recovered"] == []
+    status = json.loads((tmp_path / "run" / "run-status.json").read_text())
+    assert status["sim_seconds"] >= 7200 and status["fault_plan"][0]["from_sim"]
     check_code, rejudged = check(tmp_path / "run")
     assert (check_code, rejudged["verdict"], rejudged["orders"]) == (0, "pass", orders)
 
@@ -112,3 +132,23 @@ def test_a_new_bill_number_on_each_save_retry_duplicates_erp_documents(tmp_path:
         first, *retries = [document["bill_no"] for document in example["erp_documents"]]
         assert first == trade_no
         assert retries and all(bill.startswith(f"{trade_no}-R") for bill in retries)
+
+
+
+def test_a_plan_that_never_fires_makes_the_run_invalid(tmp_path: Path) -> None:
+    """A rule on an operation the connector never calls: the run tested nothing of it."""
+    text = paths.SMOKE.read_text(encoding="utf-8")
+    unfired = "  - {system: wms, operation: returnorder.create, kind: lost_response, rate: 1}\n"
+    scenario = tmp_path / "unfired.yaml"
+    scenario.write_text(text.replace("    rate: 0.08\n", "    rate: 0.08\n" + unfired))
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["run", str(scenario), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["verdict"] == "invalid" and failed(report) == set()
+    [reason] = report["invalid_reasons"]
+    assert reason.startswith(
+        "the fault plan did not fire: faults.1 (lost_response on wms returnorder.create,"
+        " from 0 s) never hit during the run"
+    )
+    assert [rule["hits"] > 0 for rule in report["faults"]["plan"]] == [True, False]

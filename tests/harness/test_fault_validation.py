@@ -1,0 +1,98 @@
+"""A scenario's `faults:` plan is checked against the fakes before anything runs: every bad rule
+is refused with the field that is wrong (`faults.N.field: …`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fake_systems.ecosystem import PUSHES, protocol_operations
+from simulator.chaos import ChaosError, read_plan
+from simulator.scenario import ScenarioError, load_scenario
+from tests.support.paths import SMOKE
+
+GOOD = "{system: bank, operation: pain.001, kind: busy, rate: 0.1}"
+
+
+def with_faults(tmp_path: Path, *rules: str) -> Path:
+    """The smoke scenario with its plan replaced by `rules` (flow-style YAML mappings)."""
+    text = SMOKE.read_text(encoding="utf-8")
+    head, _, tail = text.partition("faults:\n")
+    tail = tail[tail.index("run:") :]
+    path = tmp_path / "plan.yaml"
+    lines = "".join(f"  - {rule}\n" for rule in rules)
+    path.write_text(f"{head}faults:\n{lines}{tail}", encoding="utf-8")
+    return path
+
+
+def refusal(path: Path) -> str:
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path, protocol_operations(), PUSHES)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("rule", "field", "words"),
+    [
+        ("{system: shop, operation: '*', kind: busy, rate: 0.1}", "system", "'oms'"),
+        ("{system: wms, operation: deliveryorder.creat, kind: busy, rate: 0.1}",
+         "operation", "wms has no operation 'deliveryorder.creat'"),
+        ("{system: wms, operation: '*', kind: gremlins, rate: 0.1}", "kind", "http_503"),
+        ("{system: wms, operation: '*', kind: rejected, rate: 0.1}",
+         "kind", "wms has no rejected fault; only bank has it"),
+        ("{system: oms, operation: '*', kind: push_duplicate, rate: 0.1}",
+         "kind", "oms has no push_duplicate fault"),
+        ("{system: wms, operation: deliveryorder.create, kind: push_delay, rate: 0.1}",
+         "kind", "push_delay acts on pushes, and 'deliveryorder.create' is a request"),
+        ("{system: wms, operation: deliveryorder.confirm, kind: http_503, rate: 0.1}",
+         "kind", "http_503 acts on requests (or the business), and 'deliveryorder.confirm'"),
+        ("{system: wms, operation: '*', kind: stock_out, rate: 0.1, every_nth: 3}",
+         "every_nth", "give either rate (a share of calls) or every_nth, not both or neither"),
+        ("{system: wms, operation: '*', kind: stock_out}", "every_nth", "not both or neither"),
+        ("{system: wms, operation: '*', kind: busy, rate: 0.1, from: 40m, until: 10m}",
+         "until", "until (600 s) must come after from (2400 s)"),
+        ("{system: wms, operation: '*', kind: busy, rate: 0.1, from: 10m, until: 10m}",
+         "until", "must come after from"),
+    ],
+)  # fmt: skip
+def test_a_bad_rule_is_refused_naming_its_field(
+    tmp_path: Path, rule: str, field: str, words: str
+) -> None:
+    message = refusal(with_faults(tmp_path, GOOD, rule))
+    assert f"faults.1.{field}: " in message, message
+    assert words in message, message
+    assert "faults.0" not in message  # the good rule before it is not blamed
+
+
+def test_good_rules_of_every_stage_load(tmp_path: Path) -> None:
+    path = with_faults(
+        tmp_path,
+        GOOD,
+        "{system: wms, operation: deliveryorder.confirm, kind: push_duplicate, every_nth: 2}",
+        "{system: carrier, operation: '101', kind: push_forged, rate: 0.05}",
+        "{system: erp, operation: Save, kind: lost_response, rate: 0.1, from: 0, until: 1h}",
+        "{system: wms, operation: '*', kind: stock_out, rate: 0.01}",
+    )
+    scenario = load_scenario(path, protocol_operations(), PUSHES)
+    assert [rule.kind for rule in scenario.faults] == [
+        "busy", "push_duplicate", "push_forged", "lost_response", "stock_out",
+    ]  # fmt: skip
+    window = scenario.faults[3].rule()
+    assert (window.start, window.until) == (0.0, 3600.0)
+
+
+def test_a_plan_file_is_checked_as_a_scenario_is(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        f"faults:\n  - {GOOD}\n  - {{system: bank, operation: '*', kind: rate_limited, rate: 1}}\n"
+    )
+    with pytest.raises(ChaosError) as caught:
+        read_plan(plan)
+    assert "faults.1.kind: bank has no rate_limited fault" in str(caught.value)
+    plan.write_text(f"faults:\n  - {GOOD}\nseed: 3\n")
+    with pytest.raises(ChaosError, match="seed: Extra inputs"):
+        read_plan(plan)
+    plan.write_text(f"faults:\n  - {GOOD}\n")
+    [rule] = read_plan(plan)
+    assert (rule.system, rule.kind, rule.rate) == ("bank", "busy", 0.1)
