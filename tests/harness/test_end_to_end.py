@@ -134,7 +134,6 @@ def test_a_new_bill_number_on_each_save_retry_duplicates_erp_documents(tmp_path:
         assert retries and all(bill.startswith(f"{trade_no}-R") for bill in retries)
 
 
-
 def test_a_plan_that_never_fires_makes_the_run_invalid(tmp_path: Path) -> None:
     """A rule on an operation the connector never calls: the run tested nothing of it."""
     text = paths.SMOKE.read_text(encoding="utf-8")
