@@ -545,7 +545,7 @@ BASE = "name: x\nduration: 1h\ndemand: {orders_per_hour: 5}\nfaults:\n  - "
         ("{system: oms, operation: '*', kind: rejected, rate: 1}", "faults.0.kind", "oms has no"),
         (
             "{system: bank, operation: login, kind: rejected, rate: 1}",
-            "faults.0.operation",
+            "faults.0.kind",
             "pain.001",
         ),
         ("{system: wms, operation: '*', kind: slow, rate: 1}", "faults.0.kind", "slow_answer"),
