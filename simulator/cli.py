@@ -208,7 +208,7 @@ def up(
         str | None,
         typer.Option(
             envvar=CONTROL_TOKEN_ENV,
-            help="bearer token /_fake/ requires [default: none on loopback, else generated]",
+            help="bearer token /_fake/ requires (default: none on loopback, else generated)",
             show_default=False,
         ),
     ] = None,
