@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -334,11 +335,20 @@ TokenOpt = Annotated[
 ]
 
 
-def _chaos_client(endpoints: Path, control_token: str | None) -> ChaosClient:
+@contextmanager
+def _chaos_client(endpoints: Path, control_token: str | None) -> Iterator[ChaosClient]:
+    """A client of the running fakes' /_fake/faults, closed afterwards; its errors (and
+    those of the block using it) end the command with their message."""
     try:
-        return ChaosClient(read_endpoints(endpoints, control_token))
+        client = ChaosClient(read_endpoints(endpoints, control_token))
     except ChaosError as exc:
         raise _fail(str(exc)) from exc
+    try:
+        yield client
+    except ChaosError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        client.close()
 
 
 def _how_often(rule: dict[str, Any]) -> str:
@@ -366,13 +376,8 @@ def chaos_list(
 ) -> None:
     """The fault rules in force on the running fakes: id, what, how often, window, and how
     many calls each matched and hit so far."""
-    client = _chaos_client(endpoints, control_token)
-    try:
+    with _chaos_client(endpoints, control_token) as client:
         rules = client.listing(system)
-    except ChaosError as exc:
-        raise _fail(str(exc)) from exc
-    finally:
-        client.close()
     table = Table(title=f"fault rules in force ({len(rules)})")
     table.add_column("id", no_wrap=True)
     for column in ("kind", "operation", "how often", "window (simulated)", "params"):
@@ -425,13 +430,8 @@ def chaos_add(
         params[key] = _number_or_text(value)
     if params:
         entry["params"] = params
-    client = _chaos_client(endpoints, control_token)
-    try:
+    with _chaos_client(endpoints, control_token) as client:
         rule = client.add(entry)
-    except ChaosError as exc:
-        raise _fail(str(exc)) from exc
-    finally:
-        client.close()
     _print_added(rule)
 
 
@@ -452,8 +452,7 @@ def chaos_remove(
     control_token: TokenOpt = None,
 ) -> None:
     """Remove rules by id (`wms:3`, or `3` when only one fake has a rule 3)."""
-    client = _chaos_client(endpoints, control_token)
-    try:
+    with _chaos_client(endpoints, control_token) as client:
         for reference in rule_ids:
             rule = client.remove(reference)
             console.print(
@@ -462,10 +461,6 @@ def chaos_remove(
                 highlight=False,
                 soft_wrap=True,
             )
-    except ChaosError as exc:
-        raise _fail(str(exc)) from exc
-    finally:
-        client.close()
 
 
 @chaos_app.command("apply")
@@ -482,13 +477,8 @@ def chaos_apply(
         rules = read_plan(plan)
     except ChaosError as exc:
         raise _fail(str(exc)) from exc
-    client = _chaos_client(endpoints, control_token)
-    try:
+    with _chaos_client(endpoints, control_token) as client:
         added = client.apply(rules)
-    except ChaosError as exc:
-        raise _fail(str(exc)) from exc
-    finally:
-        client.close()
     for rule in added:
         _print_added(rule)
 
