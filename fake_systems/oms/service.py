@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import OmsCredentials
+from fake_systems.common.faults import Stage
 from fake_systems.common.scope import OwnerScope
 from fake_systems.common.storage import transaction
 from fake_systems.common.wire import (
@@ -41,6 +42,7 @@ from fake_systems.oms.models import (
     WindowTooLong,
     platform_ids,
 )
+from fake_systems.oms.odd_data import odd_trade
 from fake_systems.oms.raw_trades import (
     MAX_TRADES_PER_PUSH,
     group_lines,
@@ -48,7 +50,12 @@ from fake_systems.oms.raw_trades import (
     tid_of,
 )
 from simulator.clock import format_qimen_time, parse_qimen_time
+from simulator.fault_plan import ODD_DATA_VARIANTS
 from simulator.world import NewTrade, Shop, World
+
+# The operation an `odd_data` fault row names: the simulator's trades reach the OMS through no
+# call of its API (a rule names `*`).
+ODD_DATA_OPERATION = "trade"
 
 MAX_WINDOW = timedelta(minutes=60)
 MAX_REFUND_WINDOW = timedelta(days=30)
@@ -244,6 +251,7 @@ class OmsService:
         self.credentials = credentials
         self._shops: dict[str, Shop] = {}
         self._goods: dict[str, str] = {}
+        self._catalogue: list[tuple[str, str, int]] = []  # (spec_no, name, price in cents)
         self._warehouses: list[tuple[str, str]] = []
         self._trade_seq = 0
         self._rec_id = 0
@@ -270,6 +278,7 @@ class OmsService:
             )
         self._shops = {shop.shop_no: shop for shop in world.shops}
         self._goods = {sku.item_code: sku.name for sku in world.skus}
+        self._catalogue = [(sku.item_code, sku.name, sku.price_cents) for sku in world.skus]
         self._warehouses = [(w.code, w.carrier_code) for w in world.warehouses]
         # Continue numbering after whatever an earlier run left in the same database.
         row = self.conn.execute(
@@ -294,15 +303,32 @@ class OmsService:
         for line in trade.lines:
             if line.num <= 0:
                 raise InvalidRequest(f"line {line.spec_no}: num must be positive")
+        trade, odd = self._odd_data(trade)
         seq, rec_id = self._trade_seq, self._rec_id
         try:
             with transaction(self.conn):
                 trade_no = self._insert_trade(shop, trade)
+                if odd is not None:
+                    rule, detail = odd
+                    self.ctx.history.record("fault", ODD_DATA_OPERATION, rule, trade_no, detail)
         except BaseException:
             # The rows are gone with the transaction: reuse the numbers.
             self._trade_seq, self._rec_id = seq, rec_id
             raise
         return trade_no
+
+    def _odd_data(self, trade: NewTrade) -> tuple[NewTrade, tuple[str, dict[str, object]] | None]:
+        """The trade, made odd when an `odd_data` rule of the plan hits it (docs/CHAOS.md),
+        with the fault row's kind and detail; a platform's own push is taken as it came."""
+        rule = self.ctx.faults.pick(
+            self.ctx.name, ODD_DATA_OPERATION, Stage.WORLD, self.ctx.clock.now()
+        )
+        if rule is None or rule.kind != "odd_data":
+            return trade, None
+        dice = self.ctx.faults.dice(rule)
+        variant = str(rule.params.get("variant") or dice.choice(ODD_DATA_VARIANTS))
+        odd, detail = odd_trade(trade, variant, dice, self._catalogue)
+        return odd, (rule.kind, {"stage": "world", "src_tid": trade.src_tid, **detail})
 
     def push_raw_trades(
         self,
