@@ -45,7 +45,7 @@ def odd_trade(
         raise ValueError(f"unknown odd_data variant {variant!r}")
     receiver = trade.receiver
     if variant == "fuzzy_address":
-        return replace(trade, receiver=_fuzzy(receiver)), {"variant": variant}
+        return replace(trade, receiver=_fuzzy(receiver, rng)), {"variant": variant}
     if variant == "emoji":
         first, second = rng.sample(EMOJI, 2)
         odd = replace(
@@ -64,12 +64,13 @@ def odd_trade(
     return _many_lines(trade, goods), {"variant": variant, "lines": MANY_LINES}
 
 
-def _fuzzy(receiver: Customer) -> Customer:
+def _fuzzy(receiver: Customer, rng: random.Random) -> Customer:
     """No district (it is in the address line instead), spaces too many, full-width digits
-    and letters, and the mobile written +86 with spaces: all of it at once."""
+    and letters (a house number typed on a Chinese keyboard), and the mobile written +86 with
+    spaces: all of it at once."""
+    typed = f"{receiver.address} {rng.randint(1, 200)}号"
     address = "".join(
-        chr(ord(char) + _FULL_WIDTH_OFFSET) if "!" <= char <= "~" else char
-        for char in receiver.address
+        chr(ord(char) + _FULL_WIDTH_OFFSET) if "!" <= char <= "~" else char for char in typed
     )
     address = f"  {receiver.area}{IDEOGRAPHIC_SPACE}{address.replace(' ', '  ')}  "
     mobile = receiver.mobile
