@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from contract_tests.database import attach_run
 from tests.support.runs import failed, play
@@ -41,6 +42,10 @@ RULES: list[dict[str, Any]] = [
 
 def test_reference_connector_passes_the_business_faults(tmp_path: Path) -> None:
     scenario = smoke_with_faults(tmp_path, "business", RULES)
+    # Enough goods for 200 distinct lines, through Qimen, Kdniao and K3.
+    raw = yaml.safe_load(scenario.read_text(encoding="utf-8"))
+    raw["world"]["skus"] = 250
+    scenario.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     exit_code, report = play(scenario, "reference", tmp_path / "run")
     assert report["verdict"] == "pass", failed(report)
     assert exit_code == 0
@@ -78,4 +83,4 @@ def test_reference_connector_passes_the_business_faults(tmp_path: Path) -> None:
     assert waited == by_kind["stock_out"]
     assert split > 0
     assert odd_unshipped == 0
-    assert long_lines == 40  # the smoke world's 40 SKUs: 200 units over 40 lines
+    assert long_lines == 200
