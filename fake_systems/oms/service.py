@@ -321,9 +321,9 @@ class OmsService:
         """The trade, made odd when an `odd_data` rule of the plan hits it (docs/CHAOS.md),
         with the fault row's kind and detail; a platform's own push is taken as it came."""
         rule = self.ctx.faults.pick(
-            self.ctx.name, ODD_DATA_OPERATION, Stage.WORLD, self.ctx.clock.now()
+            self.ctx.name, ODD_DATA_OPERATION, Stage.WORLD, self.ctx.clock.now(), ("odd_data",)
         )
-        if rule is None or rule.kind != "odd_data":
+        if rule is None:
             return trade, None
         dice = self.ctx.faults.dice(rule)
         variant = str(rule.params.get("variant") or dice.choice(ODD_DATA_VARIANTS))

@@ -181,9 +181,9 @@ class Fulfilment:
         one unit cannot be short of part of itself, so it waits whole, as a stock-out does.
         """
         rule = self.ctx.faults.pick(
-            self.ctx.name, FAULTED_OPERATION, Stage.WORLD, self.ctx.clock.now()
+            self.ctx.name, FAULTED_OPERATION, Stage.WORLD, self.ctx.clock.now(), RESTOCK_AFTER
         )
-        if rule is None or rule.kind not in RESTOCK_AFTER:
+        if rule is None:
             return None
         restock_after = float(rule.params.get("restock_after", RESTOCK_AFTER[rule.kind]))
         found: int | None = None

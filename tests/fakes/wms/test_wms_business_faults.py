@@ -209,3 +209,21 @@ def test_hits_and_shortfalls_are_the_same_for_the_same_seed(
         return SystemContext.create(name, folder, twin_clock, sender, seed=7)
 
     assert run_orders(make_twin, world, twin_clock) == first
+
+
+def test_another_world_kind_neither_counts_nor_fires_at_the_pick(
+    make_context: Callable[[str], SystemContext], world: World, clock: ManualClock
+) -> None:
+    def make(name: str) -> SystemContext:
+        ctx = make_context(name)
+        # Declared first: without the kinds filter it would win every pick, unrecorded.
+        ctx.faults.add(FaultRule("wms", "*", "clock_skew", every_nth=1))
+        ctx.faults.add(FaultRule("wms", "deliveryorder.create", "stock_out", rate=1.0))
+        return ctx
+
+    wms = make_wms(make, world, FIXED)
+    wms.create_delivery_order(order(world, lines=[(world.skus[0].item_code, 1)]))
+    clock.advance(100)
+    assert [kind for _, kind, _, _ in fault_rows(wms)] == ["stock_out"]
+    counts = {rule["kind"]: (rule["matched"], rule["fired"]) for rule in wms.ctx.faults.listing()}
+    assert counts == {"clock_skew": (0, 0), "stock_out": (1, 1)}
