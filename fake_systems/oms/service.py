@@ -303,14 +303,10 @@ class OmsService:
         for line in trade.lines:
             if line.num <= 0:
                 raise InvalidRequest(f"line {line.spec_no}: num must be positive")
-        trade, odd = self._odd_data(trade)
         seq, rec_id = self._trade_seq, self._rec_id
         try:
             with transaction(self.conn):
                 trade_no = self._insert_trade(shop, trade)
-                if odd is not None:
-                    rule, detail = odd
-                    self.ctx.history.record("fault", ODD_DATA_OPERATION, rule, trade_no, detail)
         except BaseException:
             # The rows are gone with the transaction: reuse the numbers.
             self._trade_seq, self._rec_id = seq, rec_id
@@ -319,7 +315,8 @@ class OmsService:
 
     def _odd_data(self, trade: NewTrade) -> tuple[NewTrade, tuple[str, dict[str, object]] | None]:
         """The trade, made odd when an `odd_data` rule of the plan hits it (docs/CHAOS.md),
-        with the fault row's kind and detail; a platform's own push is taken as it came."""
+        with the fault row's kind and detail: the simulator's trades and a platform's pushed
+        ones alike (as if the buyer had typed it so), so that `ecomock load` plays it too."""
         rule = self.ctx.faults.pick(
             self.ctx.name, ODD_DATA_OPERATION, Stage.WORLD, self.ctx.clock.now(), ("odd_data",)
         )
@@ -409,7 +406,11 @@ class OmsService:
         return PushResult(new_count, chg_count, tuple(errors))
 
     def _insert_trade(self, shop: Shop, trade: NewTrade) -> str:
-        """Insert one validated paid trade inside the caller's transaction; advance counters."""
+        """Insert one validated paid trade inside the caller's transaction; advance counters.
+
+        An `odd_data` rule of the plan may make the trade odd first (docs/CHAOS.md).
+        """
+        trade, odd = self._odd_data(trade)
         goods = sum(line.price_cents * line.num for line in trade.lines)
         share = sum(line.share_cents for line in trade.lines)
         clock = self.ctx.clock
@@ -472,6 +473,9 @@ class OmsService:
             trade_no,
             {"src_tid": trade.src_tid, "shop_no": shop.shop_no, "paid_cents": paid},
         )
+        if odd is not None:
+            kind, detail = odd
+            self.ctx.history.record("fault", ODD_DATA_OPERATION, kind, trade_no, detail)
         self._trade_seq += 1
         self._rec_id += len(lines)
         return trade_no

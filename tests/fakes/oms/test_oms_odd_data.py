@@ -17,7 +17,7 @@ from fake_systems.oms.odd_data import LONGEST_ADDRESS, LONGEST_NAME
 from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
 from simulator.world import World, build_world
-from tests.support.oms import CREDS, QUERY, WINDOW, call, simple
+from tests.support.oms import CREDS, QUERY, WINDOW, call, raw_push, simple
 
 
 def odd_oms(
@@ -166,3 +166,22 @@ def test_the_same_seed_makes_the_same_trades_odd_the_same_way(
         )
 
     assert odd_variants(make_twin, world) == first
+
+
+def test_a_pushed_trade_is_made_odd_too_and_a_repeat_push_is_not_hit(
+    make_context: Callable[[str], SystemContext], world: World
+) -> None:
+    # `ecomock load` places its trades by pushSelf2: the rule plays there as well.
+    oms = odd_oms(make_context, world, "emoji")
+    assert oms.push_raw_trades("TM-A", *raw_push(world, "TM1")).new_count == 1
+    assert oms.push_raw_trades("TM-A", *raw_push(world, "TM1")).chg_count == 1  # known tid
+    [(operation, kind, trade_no, detail)] = fault_rows(oms)
+    assert (operation, kind, detail["src_tid"], detail["variant"]) == (
+        "trade",
+        "odd_data",
+        "TM1",
+        "emoji",
+    )
+    stored = oms.get_trade(trade_no)
+    assert stored is not None
+    assert any(ord(char) > 0xFFFF for char in stored.receiver_name)
