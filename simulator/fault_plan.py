@@ -138,7 +138,8 @@ ONLY_ON: dict[str, dict[str, frozenset[str] | None]] = {
     "stock_out": {"wms": frozenset({"deliveryorder.create"})},
     "short_pick": {"wms": frozenset({"deliveryorder.create"})},
     "problem_parcel": {"carrier": None},
-    # The trades the simulator places reach the OMS through no call of its API: `*` only.
+    # New trades reach the OMS from the simulator (through no call of its API) or a platform's
+    # push alike: `*` only.
     "odd_data": {"oms": frozenset()},
 }
 

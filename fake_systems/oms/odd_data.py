@@ -1,9 +1,10 @@
 """Odd but valid trades (the `odd_data` fault, docs/CHAOS.md): what real buyers type.
 
-Each variant turns a trade the simulator places into one a correct connector must carry
-through unchanged in meaning: a fuzzy address, emoji, a name and address at the real fields'
-limits, or 200 lines. Nothing here exceeds a limit of the systems downstream (旺店通's
-`receiver_name` 100 characters; Qimen's and Kdniao's free text 255).
+Each variant turns a new trade (the simulator's, or a platform's push) into one a correct
+connector must carry through unchanged in meaning: a fuzzy address, emoji, a name and an
+address at the real fields' limits, or 200 lines. Nothing here exceeds a limit of the
+systems downstream (旺店通's `receiver_name` 100 characters; Qimen's and Kdniao's free text
+255).
 """
 
 from __future__ import annotations

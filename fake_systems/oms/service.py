@@ -53,8 +53,8 @@ from simulator.clock import format_qimen_time, parse_qimen_time
 from simulator.fault_plan import ODD_DATA_VARIANTS
 from simulator.world import NewTrade, Shop, World
 
-# The operation an `odd_data` fault row names: the simulator's trades reach the OMS through no
-# call of its API (a rule names `*`).
+# The operation an `odd_data` fault row names. New trades come in by the simulator (through no
+# call of the API) or by a platform's push: one rule covers both, and names `*`.
 ODD_DATA_OPERATION = "trade"
 
 MAX_WINDOW = timedelta(minutes=60)

@@ -38,7 +38,6 @@ PICK = DeliveryStatus.PICK
 class _Shortage:
     """What a business fault left on the shelf for one order."""
 
-    kind: str
     restock_after: float
     # Units the picker found (a short pick: the first package); None: nothing, the whole
     # order waits in EXCEPTION.
@@ -199,7 +198,7 @@ class Fulfilment:
         }
         with transaction(self.conn):
             self.ctx.history.record("fault", FAULTED_OPERATION, rule.kind, code, detail)
-        return _Shortage(rule.kind, restock_after, found)
+        return _Shortage(restock_after, found)
 
     def _units(self, order_id: str) -> int:
         row = self.conn.execute(
