@@ -344,11 +344,12 @@ class Fulfilment:
         whole now, changing nothing (the content of a `push_forged` confirm: only its
         signature tells it from a real one, and acting on it ships what never left)."""
         order = self.conn.execute(
-            "SELECT * FROM delivery_orders WHERE status IN (?, ?, ?, ?)"
+            "SELECT * FROM delivery_orders WHERE status IN (?, ?, ?, ?, ?)"
             " AND COALESCE(express_code, '') <> '' ORDER BY created_wall DESC, rowid DESC LIMIT 1",
             (
                 DeliveryStatus.NEW.value,
                 DeliveryStatus.ACCEPT.value,
+                DeliveryStatus.EXCEPTION.value,
                 DeliveryStatus.PICK.value,
                 DeliveryStatus.PACKAGE.value,
             ),

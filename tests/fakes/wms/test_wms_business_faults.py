@@ -227,3 +227,14 @@ def test_another_world_kind_neither_counts_nor_fires_at_the_pick(
     assert [kind for _, kind, _, _ in fault_rows(wms)] == ["stock_out"]
     counts = {rule["kind"]: (rule["matched"], rule["fired"]) for rule in wms.ctx.faults.listing()}
     assert counts == {"clock_skew": (0, 0), "stock_out": (1, 1)}
+
+
+def test_an_order_waiting_for_stock_is_still_open_for_a_forged_confirm(
+    make_context: Callable[[str], SystemContext], world: World, clock: ManualClock
+) -> None:
+    wms = faulted_wms(make_context, world, "stock_out", config=FIXED)
+    wms.create_delivery_order(order(world, lines=[(world.skus[0].item_code, 1)]))
+    clock.advance(100)
+    assert wms.query_delivery_order("T0001").status.value == "EXCEPTION"
+    forged = wms.unmade_shipment()
+    assert forged is not None and forged.order.code == "T0001"
