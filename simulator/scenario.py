@@ -414,6 +414,9 @@ class CrashSettings(Strict):
 
 class Objectives(Strict):
     paid_to_wms_p99_seconds: float = Field(3.0, gt=0)
+    orders_per_min: float | None = Field(
+        None, gt=0, description="orders the connector must carry to the WMS per wall minute"
+    )
 
 
 class RunSettings(Strict):
