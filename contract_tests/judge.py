@@ -14,7 +14,8 @@ import orjson
 from contract_tests.chaos import ChaosReport, chaos_report, plan_not_fired
 from contract_tests.database import SYSTEMS, attach_run, integrity_errors
 from contract_tests.invariants import (
-    DEFAULT_PAID_TO_WMS_P99_SECONDS,
+    DEFAULT_P99_SECONDS,
+    LATENCY_OBJECTIVES,
     InvariantResult,
     run_invariants,
 )
@@ -23,7 +24,9 @@ from contract_tests.run_status import RunStatus, read_run_status
 from contract_tests.throughput import throughput_objective, traffic_behind
 
 REPORT_FILE = "report.json"
-DEFAULT_OBJECTIVES: dict[str, float] = {"paid_to_wms_p99_seconds": DEFAULT_PAID_TO_WMS_P99_SECONDS}
+DEFAULT_OBJECTIVES: dict[str, float] = dict.fromkeys(
+    LATENCY_OBJECTIVES.values(), DEFAULT_P99_SECONDS
+)
 # What `ecomock run` and `ecomock check` exit with; "invalid": the run proves nothing either way.
 EXIT_CODES: dict[str, int] = {"pass": 0, "fail": 1, "invalid": 2}
 
