@@ -324,6 +324,12 @@ class FaultSettings(Strict):
             verb = "has" if len(owners) == 1 else "have"
             raise ValueError(f"{system} has no {kind} fault; only {', '.join(owners)} {verb} it")
         operation = info.data.get("operation")
+        if kind == "clock_skew" and operation not in (None, EVERY_OPERATION):
+            # The fake has one clock: a skew cannot be kept to one of its operations.
+            raise ValueError(
+                f"clock_skew puts the whole {system} clock off: declare it on operation"
+                f" {EVERY_OPERATION!r}, not {operation!r}"
+            )
         # A kind some operations of the system have, but not this one (the bank's `rejected`
         # answers a pain.001 alone).
         problem = unsupported(system, operation, kind) if operation else None
@@ -345,11 +351,25 @@ class FaultSettings(Strict):
             )
         return kind
 
+    @field_validator("rate")
+    @classmethod
+    def _whole_window(cls, rate: float | None, info: ValidationInfo) -> float | None:
+        # A skewed clock is a state over the window, not a share of calls (docs/CHAOS.md).
+        if info.data.get("kind") == "clock_skew" and rate is not None and rate != 1:
+            raise ValueError(
+                f"clock_skew holds for its whole window (from, until): give rate: 1, not {rate:g}"
+            )
+        return rate
+
     @field_validator("every_nth")
     @classmethod
     def _rate_or_every_nth(cls, every_nth: int | None, info: ValidationInfo) -> int | None:
         if "rate" not in info.data:
             return every_nth  # the rate itself is wrong: that error says enough
+        if info.data.get("kind") == "clock_skew" and every_nth is not None:
+            raise ValueError(
+                "clock_skew holds for its whole window (from, until): give rate: 1, not every_nth"
+            )
         if (info.data["rate"] is None) == (every_nth is None):
             raise ValueError(
                 "give either rate (a share of calls) or every_nth, not both or neither"

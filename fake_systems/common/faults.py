@@ -96,12 +96,18 @@ class FaultInjector:
         ]
 
     def pick(
-        self, system: str, operation: str, stage: Stage, now: datetime | None = None
+        self,
+        system: str,
+        operation: str,
+        stage: Stage,
+        now: datetime | None = None,
+        kind: FaultKind | None = None,
     ) -> FaultRule | None:
-        """The first rule of `stage` that fires on this call, or None.
+        """The first rule of `stage` (and of `kind`, if given) that fires on this call, or None.
 
         Every matching rule in its window counts the call (so "every Nth" counts calls, not
-        the calls other rules left alone); the first that fires wins.
+        the calls other rules left alone); the first that fires wins. The WORLD kinds each
+        act in their own place (a parcel handed over, a pick), so they ask for their kind.
         """
         if not self._armed:
             return None
@@ -110,6 +116,8 @@ class FaultInjector:
         for armed in self._armed.values():
             rule = armed.rule
             if not rule.matches(system, operation, stage):
+                continue
+            if kind is not None and rule.kind != kind:
                 continue
             if offset is not None and not rule.start <= offset < rule.until:
                 continue
@@ -122,6 +130,27 @@ class FaultInjector:
                 armed.fired += 1
                 chosen = rule
         return chosen
+
+    def clock_skew(self, system: str, now: datetime) -> tuple[FaultRule, bool] | None:
+        """The `clock_skew` rule of `system` whose window holds `now` (the first declared),
+        and whether this is the first time it applies; None while the clock is right.
+
+        A skew is a state of the fake's clock over the whole window, not a per-call draw:
+        validation asks for `rate: 1`, and no dice are rolled.
+        """
+        offset = self._offset(now)
+        for armed in self._armed.values():
+            rule = armed.rule
+            if rule.system != system or rule.kind != "clock_skew":
+                continue
+            if offset is not None and not rule.start <= offset < rule.until:
+                continue
+            armed.matched += 1
+            first = armed.fired == 0
+            if first:
+                armed.fired = 1
+            return rule, first
+        return None
 
     def dice(self, rule: FaultRule) -> random.Random:
         """The seeded generator of `rule`'s own draws (a latency's delay); a rule no longer
