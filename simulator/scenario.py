@@ -292,7 +292,9 @@ class FaultSettings(Strict):
     )
     start: Offset = Field(0.0, alias="from", description="simulated time from the start")
     until: Duration | None = Field(None, description="simulated time the window closes")
-    params: dict[str, float | str] = Field(default_factory=dict, description="the kind's own")
+    params: dict[str, float | str] = Field(
+        default_factory=dict, validate_default=True, description="the kind's own"
+    )
 
     @field_validator("operation")
     @classmethod

@@ -549,8 +549,13 @@ class CarrierService:
         origin, destination = self._cities(logistic_code, shipper_code)
         company = SHIPPERS[shipper_code].name if shipper_code in SHIPPERS else shipper_code
         low, high = cfg.transit_hours
+        # Every leg is drawn now, whatever the fate: a parcel that stops early (stuck, lost)
+        # leaves the draws of the parcels handed over after it where they were.
+        collect = rng.uniform(*cfg.collect_hours)
         # A mode outside the range would draw outside it; clamp it to the range.
         transit = rng.triangular(low, high, min(max(cfg.transit_mode_hours, low), high))
+        dispatch = rng.uniform(*cfg.dispatch_hours)
+        delivery = rng.uniform(*cfg.delivery_hours)
 
         if fate == STUCK_UNCOLLECTED:
             yield self.env.timeout(cfg.stuck_hours * HOUR)
@@ -563,7 +568,7 @@ class CarrierService:
                     f"【{origin}】发货后超时未揽收，暂无物流信息",
                 )
             return
-        yield self.env.timeout(rng.uniform(*cfg.collect_hours) * HOUR)
+        yield self.env.timeout(collect * HOUR)
         if self._cancelled(logistic_code):
             return  # voided before the courier came: nothing moves
         self._advance(
@@ -601,7 +606,7 @@ class CarrierService:
             destination,
             f"【{destination}】快件已到达{destination}转运中心",
         )
-        yield self.env.timeout(rng.uniform(*cfg.dispatch_hours) * HOUR)
+        yield self.env.timeout(dispatch * HOUR)
         self._advance(
             logistic_code,
             STATE_IN_TRANSIT,
@@ -619,7 +624,7 @@ class CarrierService:
                 f"【{destination}】快件派送后超时未签收",
             )
             return
-        yield self.env.timeout(rng.uniform(*cfg.delivery_hours) * HOUR)
+        yield self.env.timeout(delivery * HOUR)
         if fate in (REFUSED, REFUSED_RETURNED):
             self._advance(
                 logistic_code,

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from fake_systems.common.faults import FaultInjector
-from fake_systems.common.storage import History, open_database
+from fake_systems.common.storage import History, after_transaction, open_database
 from fake_systems.common.webhooks import PushSender, WebhookDispatcher
 from simulator.clock import Clock
 from simulator.fault_plan import clock_skew_seconds
@@ -71,10 +71,14 @@ class SystemContext:
         rule, first = found
         seconds = clock_skew_seconds(rule)
         if first:
-            self.history.record(
-                "fault", operation, "clock_skew", None, {"stage": "world", "seconds": seconds}
-            )
+            self._skew_row(operation, {"stage": "world", "seconds": seconds})
         return seconds
+
+    def _skew_row(self, operation: str, payload: dict[str, object]) -> None:
+        # Kept whether or not the work it happened in commits: a refusal rolls it back.
+        after_transaction(
+            self.conn, lambda: self.history.record("fault", operation, "clock_skew", None, payload)
+        )
 
     def wall(self, operation: str = "*") -> float:
         """The fake's own wall clock (Unix seconds): the shared one, skewed."""
@@ -94,11 +98,7 @@ class SystemContext:
         if abs(offset) <= tolerance:
             return None
         if skew and abs(sent - self.clock.wall()) <= tolerance:
-            self.history.record(
-                "fault",
-                operation,
-                "clock_skew",
-                None,
-                {"stage": "world", "seconds": skew, "refused_offset": round(offset, 3)},
+            self._skew_row(
+                operation, {"stage": "world", "seconds": skew, "refused_offset": round(offset, 3)}
             )
         return offset
