@@ -262,6 +262,10 @@ class CarrierSettings(Strict):
     locker_overdue_rate: float = Field(
         0.0, ge=0, le=1, description="share of locker parcels never picked up (4/412)"
     )
+    stuck_hours: float = Field(
+        48.0, gt=0, description="until a stuck (401/402) or lost (403) parcel is flagged"
+    )
+    locker_overdue_hours: float = Field(48.0, gt=0, description="in a locker until 412")
 
     @model_validator(mode="after")
     def _shares(self) -> CarrierSettings:

@@ -142,9 +142,11 @@ def test_the_skew_is_the_same_for_the_same_plan(tmp_path: Path, clock: ManualClo
     first = context(tmp_path / "a", clock, "oms", rule)
     second = context(tmp_path / "b", clock, "oms", rule)
     assert [first.wall("m") for _ in range(3)] == [second.wall("m") for _ in range(3)]
-    assert fault_rows(first) == fault_rows(second) == [
-        ("m", "clock_skew", {"stage": "world", "seconds": 42})
-    ]
+    assert (
+        fault_rows(first)
+        == fault_rows(second)
+        == [("m", "clock_skew", {"stage": "world", "seconds": 42})]
+    )
 
 
 @pytest.mark.anyio
@@ -158,9 +160,7 @@ async def test_pushes_carry_the_skewed_timestamps(site: Site) -> None:
 
     wms = QimenPushes(eco.wms, site.credentials.wms)
     params = wms.signed_params("taobao.qimen.deliveryorder.confirm", "<request/>")
-    assert params["timestamp"] == format_qimen_time(
-        datetime.fromtimestamp(true_wall + 300, CHINA)
-    )
+    assert params["timestamp"] == format_qimen_time(datetime.fromtimestamp(true_wall + 300, CHINA))
 
     notices = CreditNotices(eco.bank.ctx, "whsec_test")
     push = notices.push("http://connector/bank", "E1", b"<Document/>", {}, "whsec_test")
@@ -170,7 +170,8 @@ async def test_pushes_carry_the_skewed_timestamps(site: Site) -> None:
     eco.carrier.ctx.dispatcher.send = sent.append  # type: ignore[method-assign]
     pushes = TrackingPushes(eco.carrier.ctx, eco.carrier.accounts)
     account = site.credentials.carrier.ebusiness_id
-    pushes(TrackingChanged(account, "http://connector/kdniao", Tracking("SF1", "SF", "T1", 1, "1", "广州市")))
+    tracking = Tracking("SF1", "SF", "T1", 1, "1", "广州市")
+    pushes(TrackingChanged(account, "http://connector/kdniao", tracking))
     form = parse_qs(sent[0].content.decode())
     push_time = json.loads(form["RequestData"][0])["PushTime"]
     assert parse_qimen_time(push_time) == true_now + timedelta(seconds=900)
