@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from fake_systems.bank.api.notices import SIGNATURE_HEADER, CreditNotices
+from fake_systems.bank.models import CreditNotice, Entry
 from fake_systems.carrier.api.kdniao_push import TrackingPushes
 from fake_systems.carrier.models import Tracking, TrackingChanged
 from fake_systems.common.context import SystemContext
@@ -151,8 +152,8 @@ def test_the_skew_is_the_same_for_the_same_plan(tmp_path: Path, clock: ManualClo
 
 @pytest.mark.anyio
 async def test_pushes_carry_the_skewed_timestamps(site: Site) -> None:
-    """The WMS's Qimen `timestamp`, the bank's `t=` and camt.054 CreDtTm, the carrier's
-    PushTime: each fake stamps with its own (skewed) clock."""
+    """The WMS's Qimen `timestamp`, the bank's `t=` and CreDtTm, the carrier's PushTime: each
+    fake stamps with its own (skewed) clock (a confirm's orderConfirmTime: test_wms_service)."""
     eco = site.ecosystem
     for system, seconds in (("wms", 300), ("bank", -200), ("carrier", 900)):
         getattr(eco, system).ctx.faults.add(skew(system, seconds))
@@ -162,9 +163,14 @@ async def test_pushes_carry_the_skewed_timestamps(site: Site) -> None:
     params = wms.signed_params("taobao.qimen.deliveryorder.confirm", "<request/>")
     assert params["timestamp"] == format_qimen_time(datetime.fromtimestamp(true_wall + 300, CHINA))
 
-    notices = CreditNotices(eco.bank.ctx, "whsec_test")
-    push = notices.push("http://connector/bank", "E1", b"<Document/>", {}, "whsec_test")
-    assert push.headers[SIGNATURE_HEADER].startswith(f"t={int(true_wall - 200)},")
+    notices: list[Any] = []
+    eco.bank.ctx.dispatcher.send = notices.append  # type: ignore[method-assign]
+    entry = Entry("E1", "6222", date(2026, 11, 11), 1000, "CRDT", "E2E1", "T0001")
+    CreditNotices(eco.bank.ctx, "whsec_test")(CreditNotice(entry, "CNY", "http://connector/b"))
+    (notice,) = notices
+    assert notice.headers[SIGNATURE_HEADER].startswith(f"t={int(true_wall - 200)},")
+    created = (true_now - timedelta(seconds=200)).isoformat(timespec="seconds")
+    assert f"<CreDtTm>{created}</CreDtTm>" in notice.content.decode()
 
     sent: list[Any] = []
     eco.carrier.ctx.dispatcher.send = sent.append  # type: ignore[method-assign]
