@@ -11,8 +11,8 @@ import pytest
 from lxml import etree
 
 from fake_systems.common.context import SystemContext
-from fake_systems.common.faults import FaultRule
 from fake_systems.common.credentials import QimenCredentials
+from fake_systems.common.faults import FaultRule
 from fake_systems.wms.api.qimen_push import QimenPushes
 from fake_systems.wms.models import (
     CANCELEDFAIL,
