@@ -500,14 +500,16 @@ class CarrierService:
             return None
         dice = self.ctx.faults.dice(rule)
         fate = str(rule.params.get("fate") or dice.choice(PROBLEM_FATES))
-        script = {
-            "refused": REFUSED_RETURNED,
-            "lost": LOST,
-            "stuck": STUCK_UNCOLLECTED if dice.random() < 0.5 else STUCK_UNSIGNED,
-            "exception_then_signed": EXCEPTION_SIGNED,
-            "address_problem": ADDRESS_SIGNED,
-            "locker_overdue": LOCKER_OVERDUE,
-        }[fate]
+        if fate == "stuck":
+            script = STUCK_UNCOLLECTED if dice.random() < 0.5 else STUCK_UNSIGNED
+        else:
+            script = {
+                "refused": REFUSED_RETURNED,
+                "lost": LOST,
+                "exception_then_signed": EXCEPTION_SIGNED,
+                "address_problem": ADDRESS_SIGNED,
+                "locker_overdue": LOCKER_OVERDUE,
+            }[fate]
         self.ctx.history.record(
             "fault",
             PROBLEM_PARCEL_OPERATION,
