@@ -1,6 +1,7 @@
 """End to end with problem parcels and clocks a little off (scenarios/chaos/problem_parcels.yaml):
 the reference connector passes, completes exactly the orders whose parcels were signed for
-(those signed after a 405 too), and the report counts the hits of every rule."""
+(those signed after a 405 too), and the report counts the hits of every rule; a connector
+that takes State 4 for an end fails `completed_only_when_signed`."""
 
 from __future__ import annotations
 
@@ -52,3 +53,13 @@ def test_reference_connector_passes_problem_parcels_and_skewed_clocks(tmp_path: 
     assert signed_after_problem and all(r[1] == 110 for r in signed_after_problem)
     assert any(r[2] == 4 for r in rows)  # some parcels really ended in trouble
     assert invariant(report, "delivered_orders_completed")["checked"] > 0
+    assert invariant(report, "completed_only_when_signed")["checked"] > 0
+
+
+def test_a_connector_that_completes_on_state_4_fails_on_its_invariant(tmp_path: Path) -> None:
+    exit_code, report = play(PROBLEMS, "faulty/completes_on_problem_parcel", tmp_path / "run")
+    assert (exit_code, report["verdict"]) == (1, "fail")
+    assert failed(report) == {"completed_only_when_signed"}
+    result = invariant(report, "completed_only_when_signed")
+    assert result["violations"] > 0
+    assert "completed while its parcels were" in result["examples"][0]["observed"]
