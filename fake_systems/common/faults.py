@@ -29,6 +29,11 @@ from simulator.fault_plan import KINDS, FaultKind, FaultRule, Stage
 __all__ = ["KINDS", "NO_FAULTS", "FaultInjector", "FaultKind", "FaultRule", "Stage"]
 
 
+# Kinds that are a state over their window rather than a draw per call: `clock_skew()` plays
+# them, and `pick` never returns one (a skew at rate 1 would otherwise win every WORLD pick).
+_STATES = frozenset({"clock_skew"})
+
+
 @dataclass
 class _Armed:
     """A rule in force, with its own dice and counts."""
@@ -117,7 +122,7 @@ class FaultInjector:
             rule = armed.rule
             if not rule.matches(system, operation, stage):
                 continue
-            if kind is not None and rule.kind != kind:
+            if (kind is not None and rule.kind != kind) or rule.kind in _STATES:
                 continue
             if offset is not None and not rule.start <= offset < rule.until:
                 continue

@@ -21,7 +21,7 @@ from fake_systems.bank.models import CreditNotice, Entry
 from fake_systems.carrier.api.kdniao_push import TrackingPushes
 from fake_systems.carrier.models import Tracking, TrackingChanged
 from fake_systems.common.context import SystemContext
-from fake_systems.common.faults import FaultInjector, FaultRule
+from fake_systems.common.faults import FaultInjector, FaultRule, Stage
 from fake_systems.common.webhooks import HttpxSender
 from fake_systems.oms.api.wdt import WDT_EPOCH
 from fake_systems.wms.api.qimen_push import QimenPushes
@@ -186,3 +186,12 @@ async def test_pushes_carry_the_skewed_timestamps(site: Site) -> None:
         assert [row[:2] for row in fault_rows(getattr(eco, system).ctx)] == [
             (operation, "clock_skew")
         ]
+
+
+def test_a_skew_never_takes_the_place_of_a_world_fault(tmp_path: Path, clock: ManualClock) -> None:
+    """A skew at rate 1 on `*` is a state of the clock: the WORLD kinds' draws pass it by."""
+    parcel = FaultRule("carrier", "1007", "problem_parcel", every_nth=1)
+    ctx = context(tmp_path, clock, "carrier", skew("carrier", 60), parcel)
+    assert ctx.faults.pick("carrier", "1007", Stage.WORLD, clock.now()) is parcel
+    assert ctx.faults.hits("carrier", "1007", "problem_parcel", clock.now())
+    assert ctx.skew("101") == 60
