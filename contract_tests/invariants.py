@@ -682,6 +682,61 @@ def delivered_orders_completed(
     return _result("delivered_orders_completed", checked, len(rows), examples)
 
 
+# An order is completed for one of its parcels (the OMS's waybill, or a waybill requested for
+# the trade, as in delivered_orders_completed): one of them must have been signed for first.
+# Orders whose parcel got a forged push are judged by no_action_on_forged_push.
+_COMPLETED = """WITH trade_parcels AS (
+        SELECT o.trade_no, p.logistic_code, p.state, p.state_ex, p.signed_wall
+        FROM oms.orders AS o
+        JOIN carrier.parcels AS p ON p.logistic_code = o.logistics_no
+        UNION
+        SELECT o.trade_no, p.logistic_code, p.state, p.state_ex, p.signed_wall
+        FROM oms.orders AS o
+        JOIN carrier.waybills AS w ON w.order_code = o.trade_no
+        JOIN carrier.parcels AS p ON p.logistic_code = w.logistic_code
+    ),
+    completed AS (
+        SELECT o.trade_no, o.logistics_no, o.completed_sim, o.completed_wall
+        FROM oms.orders AS o
+        WHERE o.trade_status = 110 AND NOT EXISTS (
+            SELECT 1 FROM trade_parcels AS t
+            JOIN carrier.events AS e ON e.kind = 'push_forged' AND e.entity = t.logistic_code
+            WHERE t.trade_no = o.trade_no)
+    )"""
+
+
+def completed_only_when_signed(
+    conn: sqlite3.Connection, objectives: Mapping[str, float]
+) -> InvariantResult:
+    checked = _scalar(conn, _COMPLETED + " SELECT COUNT(*) FROM completed")
+    rows = conn.execute(
+        _COMPLETED
+        + """
+        SELECT c.trade_no, c.logistics_no, c.completed_sim,
+               (SELECT GROUP_CONCAT(t.logistic_code || ' ' || t.state || '/' || t.state_ex, ', ')
+                FROM trade_parcels AS t WHERE t.trade_no = c.trade_no) AS parcels
+        FROM completed AS c
+        WHERE NOT EXISTS (
+            SELECT 1 FROM trade_parcels AS t
+            WHERE t.trade_no = c.trade_no AND t.signed_wall IS NOT NULL
+              AND t.signed_wall <= c.completed_wall)
+        ORDER BY c.completed_wall, c.trade_no"""
+    ).fetchall()
+    examples = [
+        {
+            "entity": row["trade_no"],
+            "completed_sim": row["completed_sim"],
+            "expected": "completed only once a parcel of the order is signed for (State 3)",
+            "observed": f"completed while its parcels were: {row['parcels'] or 'none'}",
+            "history": history(
+                conn, ("oms", "carrier"), (row["trade_no"], row["logistics_no"] or "")
+            ),
+        }
+        for row in rows[:MAX_EXAMPLES]
+    ]
+    return _result("completed_only_when_signed", checked, len(rows), examples)
+
+
 # --- latency ----------------------------------------------------------------------------
 
 
@@ -772,6 +827,9 @@ _DESCRIPTIONS = {
     ),
     "stock_conserved": "WMS stock never negative, and on hand = initial - shipped",
     "delivered_orders_completed": "every order the carrier signed for is completed in the OMS",
+    "completed_only_when_signed": (
+        "no order is completed in the OMS before the carrier has its parcel signed for"
+    ),
     "latency_paid_to_wms": "paid -> WMS created p99 <= {objective} s (wall)",
     "latency_shipped_to_oms": "WMS shipped -> OMS marked shipped p99 <= {objective} s (wall)",
     "latency_shipped_to_erp": (
@@ -825,6 +883,7 @@ INVARIANTS: tuple[Invariant, ...] = tuple(
         no_duplicate_erp_documents,
         stock_conserved,
         delivered_orders_completed,
+        completed_only_when_signed,
         latency_paid_to_wms,
         latency_shipped_to_oms,
         latency_shipped_to_erp,

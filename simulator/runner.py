@@ -144,6 +144,8 @@ async def serve_fakes(
                 stuck_rate=scenario.carrier.stuck_rate,
                 locker_rate=scenario.carrier.locker_rate,
                 locker_overdue_rate=scenario.carrier.locker_overdue_rate,
+                stuck_hours=scenario.carrier.stuck_hours,
+                locker_overdue_hours=scenario.carrier.locker_overdue_hours,
             ),
         )
         servers = ServerGroup(host, control_token)

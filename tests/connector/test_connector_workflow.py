@@ -64,7 +64,7 @@ async def test_order_flows_from_waybill_to_completion(
     assert receivable["FDATE"] == "2026-11-10 23:00:00"
     assert peers.ops("erp").count("LoginBySign") == 1  # one session for all calls
 
-    new, trade_no = store.receive_trace("ZT000001", 3, TRADE_NO, {})
+    new, trade_no = store.receive_trace("ZT000001", 3, TRADE_NO, {}, completes=True)
     assert new and trade_no == TRADE_NO
     workflow.start_completion(TRADE_NO)
     assert await workflow.drain(5) == 0
@@ -80,7 +80,7 @@ async def test_signed_push_before_the_oms_knows_it_shipped_waits_for_shipping(
     workflow = make_workflow(store, http)
     await place_order(store, workflow)
     confirm(store)
-    store.receive_trace("ZT000001", 3, TRADE_NO, {})
+    store.receive_trace("ZT000001", 3, TRADE_NO, {}, completes=True)
     workflow.start_completion(TRADE_NO)  # oms_shipped not done: must not run yet
     assert workflow.in_flight == 0
     workflow.start_shipment(TRADE_NO)
