@@ -160,6 +160,59 @@ def test_retry_schedule_scales_with_the_clock() -> None:
     assert RetryPolicy().max_retries == 3
 
 
+def test_a_peers_retry_after_is_a_floor_of_the_back_off() -> None:
+    # Retry-After counts wall seconds: at 3600x the graded minute is 1/60 s, the peer's wins.
+    assert RetryPolicy(3600).delay_after(1, retry_after=2.0) == 2.0
+    assert RetryPolicy(1).delay_after(1, retry_after=2.0) == 60.0
+    assert RetryPolicy(3600).delay_after(4, retry_after=2.0) is None
+
+
+THROTTLED = [
+    # A gateway's 429 in front of Kdniao.
+    ("1007", Step.WAYBILL, httpx.Response(429, text="<html>", headers={"Retry-After": "1"})),
+    # TOP's flow control, which gives the ban's length in its message.
+    (
+        "taobao.qimen.deliveryorder.create",
+        Step.WMS_CREATE,
+        httpx.Response(
+            200,
+            text="<response><flag>failure</flag>"
+            "<code>accesscontrol.limited-by-api-access-count</code>"
+            "<message>This ban will last for 1 more seconds</message></response>",
+        ),
+    ),
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("op", "step", "refusal"), THROTTLED, ids=["http_429", "qimen_ban"])
+async def test_a_throttled_call_waits_as_long_as_the_peer_asked(
+    peers: Peers4, http: HttpClient, store: StateStore, op: str, step: Step, refusal: httpx.Response
+) -> None:
+    peers.script(op, refusal)
+    workflow = make_workflow(store, http)  # the fast clock: its own back-off is milliseconds
+    started = time.monotonic()
+    await place_order(store, workflow)
+    assert state(store, step) == (StepStatus.DONE, 2)
+    assert time.monotonic() - started >= 1.0
+
+
+@pytest.mark.anyio
+async def test_k3_network_control_conflict_is_retried(
+    peers: Peers4, http: HttpClient, store: StateStore
+) -> None:
+    busy = {"IsSuccess": False, "MsgCode": 13, "Errors": [{"Message": "网控冲突"}]}
+    peers.script("Save", httpx.Response(200, json={"Result": {"ResponseStatus": busy}}))
+    workflow = make_workflow(store, http)
+    await place_order(store, workflow)
+    confirm(store)
+    workflow.start_shipment(TRADE_NO)
+    assert await workflow.drain(5) == 0
+    assert state(store, Step.ERP_OUTSTOCK)[0] is StepStatus.DONE
+    assert state(store, Step.ERP_RECEIVABLE)[0] is StepStatus.DONE
+    assert peers.ops("erp").count("Save") == 3  # one refused, then one per document
+
+
 # ---------------------------------------------------------------- ERP idempotency and session
 
 
