@@ -119,6 +119,13 @@ def planned_rules(conn: sqlite3.Connection, plan: Sequence[Mapping[str, Any]]) -
             if entry.get("until_sim"):
                 sql += " AND sim_time < ?"
                 params.append(str(entry["until_sim"]))
+            rule_id = _rule_id(entry.get("rule"))
+            if rule_id is not None:
+                # A row names the rule that fired it (its id is `faults.N`'s N + 1): another
+                # rule of the same kind on the same operation does not count for this one.
+                # Rows of runs from before the ids were recorded count for every such rule.
+                sql += " AND COALESCE(json_extract(payload, '$.rule'), ?) = ?"
+                params += [rule_id, rule_id]
             hits = int(conn.execute(sql, params).fetchone()[0] or 0)
         until = entry.get("until")
         rules.append(
@@ -133,6 +140,12 @@ def planned_rules(conn: sqlite3.Connection, plan: Sequence[Mapping[str, Any]]) -
             )
         )
     return rules
+
+
+def _rule_id(name: object) -> int | None:
+    """The injector's id of the scenario rule `faults.N`: N + 1 (rules are armed in order)."""
+    prefix, _, number = str(name).partition(".")
+    return int(number) + 1 if prefix == "faults" and number.isdigit() else None
 
 
 def plan_not_fired(rules: Sequence[PlannedRule], sim_seconds: float | None) -> list[str]:

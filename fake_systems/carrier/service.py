@@ -515,7 +515,7 @@ class CarrierService:
             PROBLEM_PARCEL_OPERATION,
             "problem_parcel",
             logistic_code,
-            {"stage": "world", "fate": fate, "script": script},
+            {"stage": "world", **self.ctx.faults.tag(rule), "fate": fate, "script": script},
         )
         return script, dice
 

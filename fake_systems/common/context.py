@@ -65,14 +65,19 @@ class SystemContext:
         """Seconds the fake's clock is ahead (negative: behind) now; 0 without a clock_skew
         rule in its window. The first time a rule applies is its `fault` row, with the
         operation that first read the clock."""
+        return self._skew(operation)[0]
+
+    def _skew(self, operation: str) -> tuple[float, dict[str, object]]:
+        """The skew now, and what its fault rows say of it (the rule's id and its seconds)."""
         found = self.faults.clock_skew(self.name, self.clock.now())
         if found is None:
-            return 0.0
+            return 0.0, {}
         rule, first = found
         seconds = clock_skew_seconds(rule)
+        about: dict[str, object] = {"stage": "world", **self.faults.tag(rule), "seconds": seconds}
         if first:
-            self._skew_row(operation, {"stage": "world", "seconds": seconds})
-        return seconds
+            self._skew_row(operation, about)
+        return seconds, about
 
     def _skew_row(self, operation: str, payload: dict[str, object]) -> None:
         # Kept whether or not the work it happened in commits: a refusal rolls it back.
@@ -93,12 +98,10 @@ class SystemContext:
         when that is more than `tolerance` seconds (the caller refuses it), else None. A
         refusal only the skew causes (the true clock would have accepted) is a `clock_skew`
         fault row of `operation`, so the report counts what the skew did."""
-        skew = self.skew(operation)
+        skew, about = self._skew(operation)
         offset = sent - (self.clock.wall() + skew)
         if abs(offset) <= tolerance:
             return None
         if skew and abs(sent - self.clock.wall()) <= tolerance:
-            self._skew_row(
-                operation, {"stage": "world", "seconds": skew, "refused_offset": round(offset, 3)}
-            )
+            self._skew_row(operation, {**about, "refused_offset": round(offset, 3)})
         return offset

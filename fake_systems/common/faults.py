@@ -161,6 +161,15 @@ class FaultInjector:
             return rule, first
         return None
 
+    def tag(self, rule: FaultRule) -> dict[str, int]:
+        """What a `fault` row says of the rule that fired it: its id, which is `faults.N`'s
+        N + 1 for a scenario's rule, so the judge tells two rules of one kind on one operation
+        apart (nothing, for a rule removed meanwhile)."""
+        for rule_id, armed in self._armed.items():
+            if armed.rule is rule:
+                return {"rule": rule_id}
+        return {}
+
     def dice(self, rule: FaultRule) -> random.Random:
         """The seeded generator of `rule`'s own draws (a latency's delay); a rule no longer
         armed (removed live meanwhile) gets a fresh one of the plan's seed."""

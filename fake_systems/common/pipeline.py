@@ -284,7 +284,9 @@ class Pipeline:
         )
 
     def _record_fault(self, call: Call, rule: FaultRule) -> None:
-        self.ctx.history.record("fault", call.operation, rule.kind, call.entity)
+        self.ctx.history.record(
+            "fault", call.operation, rule.kind, call.entity, self.ctx.faults.tag(rule) or None
+        )
 
     async def _before_work(self, call: Call, rule: FaultRule) -> Response | None:
         """Play a BEFORE fault: a delay (then None: the work goes on), a dropped connection,

@@ -281,7 +281,11 @@ class WebhookDispatcher:
 
     def _record_fault(self, rule: FaultRule, push: Push, detail: dict[str, Any]) -> None:
         self.history.record(
-            "fault", push.operation, rule.kind, push.entity, {"stage": "push", **detail}
+            "fault",
+            push.operation,
+            rule.kind,
+            push.entity,
+            {"stage": "push", **self.faults.tag(rule), **detail},
         )
 
     async def _hold(self, entity: str, order: int, sim_seconds: float) -> None:

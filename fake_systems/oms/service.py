@@ -325,7 +325,8 @@ class OmsService:
         dice = self.ctx.faults.dice(rule)
         variant = str(rule.params.get("variant") or dice.choice(ODD_DATA_VARIANTS))
         odd, detail = odd_trade(trade, variant, dice, self._catalogue)
-        return odd, (rule.kind, {"stage": "world", "src_tid": trade.src_tid, **detail})
+        tag = self.ctx.faults.tag(rule)
+        return odd, (rule.kind, {"stage": "world", **tag, "src_tid": trade.src_tid, **detail})
 
     def push_raw_trades(
         self,

@@ -197,7 +197,9 @@ class Fulfilment:
             "restockAfter": restock_after,
         }
         with transaction(self.conn):
-            self.ctx.history.record("fault", FAULTED_OPERATION, rule.kind, code, detail)
+            self.ctx.history.record(
+                "fault", FAULTED_OPERATION, rule.kind, code, {**self.ctx.faults.tag(rule), **detail}
+            )
         return _Shortage(restock_after, found)
 
     def _units(self, order_id: str) -> int:

@@ -193,7 +193,6 @@ def test_good_business_rules_load(tmp_path: Path) -> None:
     ]
 
 
-
 def test_good_carrier_and_clock_rules_load(tmp_path: Path) -> None:
     path = with_faults(
         tmp_path,

@@ -18,13 +18,15 @@ RULE_WINDOW_START = "2026-11-11 00:10:00"  # from: 600 s after the run's simulat
 
 
 def fault(builder: RunBuilder, system: str, operation: str, kind: str, entity: str | None,
-          sim: str = SIM) -> None:  # fmt: skip
-    """A fault row as the fakes write it: kind `fault`, the fault's kind as the outcome."""
+          sim: str = SIM, rule_id: int | None = None) -> None:  # fmt: skip
+    """A fault row as the fakes write it: kind `fault`, the fault's kind as the outcome, and
+    the id of the rule that fired it (none in runs from before the ids were recorded)."""
+    payload = None if rule_id is None else json.dumps({"rule": rule_id})
     builder.sql(
         system,
         "INSERT INTO events (sim_time, wall_time, kind, operation, entity, outcome, payload)"
-        " VALUES (?, ?, 'fault', ?, ?, ?, NULL)",
-        (sim, BASE_WALL + 5, operation, entity, kind),
+        " VALUES (?, ?, 'fault', ?, ?, ?, ?)",
+        (sim, BASE_WALL + 5, operation, entity, kind, payload),
     )
 
 
@@ -98,6 +100,26 @@ def test_a_declared_rule_that_never_fired_makes_the_run_invalid(tmp_path: Path) 
     }
     page = (run_dir / "report.html").read_text()
     assert "<h2>Faults</h2>" in page and "lost_response" in page and "faults.1" in page
+
+
+def test_two_rules_of_one_kind_on_one_operation_are_counted_apart(tmp_path: Path) -> None:
+    """Four odd_data rules (one per variant) share kind and operation: each row names its
+    rule, so a rule that never fired is found even when its twins did."""
+    run_dir = tmp_path / "run"
+    builder = RunBuilder(run_dir)
+    orders = builder.good_mix()
+    fault(builder, "oms", "*", "odd_data", orders[0].trade_no, rule_id=1)
+    fault(builder, "oms", "*", "odd_data", orders[1].trade_no, rule_id=1)
+    fault(builder, "oms", "*", "odd_data", orders[2].trade_no, rule_id=3)
+    builder.close()
+    plan = [plan_rule(index, "oms", "*", "odd_data") for index in range(3)]
+    write_status(run_dir, plan, sim_seconds=7200.0)
+    result = CliRunner().invoke(app, ["check", str(run_dir)])
+    assert result.exit_code == 2, result.output
+    report = json.loads((run_dir / "report.json").read_text())
+    assert [rule["hits"] for rule in report["faults"]["plan"]] == [2, 0, 1]
+    [reason] = report["invalid_reasons"]
+    assert reason.startswith("the fault plan did not fire: faults.1 (odd_data on oms *")
 
 
 def api(

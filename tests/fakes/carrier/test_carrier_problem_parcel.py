@@ -120,7 +120,12 @@ async def test_each_forced_fate_is_pushed_and_recorded(tmp_path, clock, world, f
     assert [len(d["Traces"]) for d in data] == list(range(1, len(data) + 1))
     assert data[-1]["Traces"][-1]["Action"] == FATES[fate][-1][1]
     assert fault_rows(carrier) == [
-        ("1007", "problem_parcel", code, {"stage": "world", "fate": fate, "script": _script(fate)})
+        (
+            "1007",
+            "problem_parcel",
+            code,
+            {"stage": "world", "rule": 1, "fate": fate, "script": _script(fate)},
+        )
     ]
     state, state_ex, signed = parcel(carrier, code)
     assert (str(state), state_ex) == FATES[fate][-1]

@@ -81,7 +81,10 @@ async def test_a_skew_inside_the_tolerance_passes_and_beyond_it_is_refused(
             rows = fault_rows(ctx)
         finally:
             await site.close()
-        assert rows[0][1:] == ("clock_skew", {"stage": "world", "seconds": sign * seconds})
+        assert rows[0][1:] == (
+            "clock_skew",
+            {"stage": "world", "rule": 1, "seconds": sign * seconds},
+        )
         if case == "inside":
             assert len(rows) == 1  # applied, refused nothing
         else:
@@ -108,7 +111,9 @@ async def test_a_refusal_the_skew_did_not_cause_is_no_fault(site: Site) -> None:
     )
     response = await site.clients["oms"].send(request)
     assert response.json()["status"] == 7
-    assert fault_rows(ctx) == [(oms.QUERY, "clock_skew", {"stage": "world", "seconds": 60})]
+    assert fault_rows(ctx) == [
+        (oms.QUERY, "clock_skew", {"stage": "world", "rule": 1, "seconds": 60})
+    ]
 
 
 def context(tmp_path: Path, clock: ManualClock, name: str, *rules: FaultRule) -> SystemContext:
@@ -146,7 +151,7 @@ def test_the_skew_is_the_same_for_the_same_plan(tmp_path: Path, clock: ManualClo
     assert (
         fault_rows(first)
         == fault_rows(second)
-        == [("m", "clock_skew", {"stage": "world", "seconds": 42})]
+        == [("m", "clock_skew", {"stage": "world", "rule": 1, "seconds": 42})]
     )
 
 

@@ -153,7 +153,7 @@ async def test_push_delay_lets_a_later_push_arrive_first(
     await out.drain(5)
     assert app.bodies == [b"<report DO2/>", b"<confirm DO1/>"]
     assert rows(ctx, "fault") == [
-        ("deliveryorder.confirm", "push_delay", "DO1", {"stage": "push", "seconds": 6.0})
+        ("deliveryorder.confirm", "push_delay", "DO1", {"stage": "push", "rule": 1, "seconds": 6.0})
     ]
 
 

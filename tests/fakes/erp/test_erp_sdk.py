@@ -401,7 +401,7 @@ async def test_signed_headers_are_checked_against_the_erps_own_clock(
     assert {(row["operation"], row["outcome"]) for row in faults} == {("Save", "clock_skew")}
     if accepted:
         assert status["IsSuccess"] is True, status
-        assert payloads == [{"stage": "world", "seconds": skew}]
+        assert payloads == [{"stage": "world", "rule": 1, "seconds": skew}]
     else:
         assert status["Errors"][0]["Message"] == "第三方系统登录授权验证失败：时间戳已过期"
         assert status["MsgCode"] == 1

@@ -76,7 +76,7 @@ async def test_a_fuzzy_address(
             "trade",
             "odd_data",
             trade_no,
-            {"stage": "world", "src_tid": "TB-1", "variant": "fuzzy_address"},
+            {"stage": "world", "rule": 1, "src_tid": "TB-1", "variant": "fuzzy_address"},
         )
     ]
 

@@ -84,6 +84,7 @@ async def test_a_stock_out_waits_in_exception_then_ships_whole(
             "stock_out",
             "T0001",
             {
+                "rule": 1,
                 "stage": "world",
                 "deliveryOrderId": order_id,
                 "units": 2,
