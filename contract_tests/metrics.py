@@ -42,6 +42,26 @@ SALES_OUTSTOCK = "SAL_OUTSTOCK"
 RECEIVABLE = "AR_receivable"
 FLOWS = ("paid_to_wms", "shipped_to_oms", "shipped_to_erp")
 
+# A document's trade: its bill number, or its note (FNote), naming an OMS trade of the same
+# shop (bill numbers are per owner, so the customer must match too). The note is how a
+# document under another number still names its trade, as sourceOrderCode does at the WMS.
+# Two indexed joins in a UNION, not one join on an OR, which SQLite would run as a scan per
+# document.
+ERP_TRADE_DOCUMENTS_CTE = f"""
+trade_documents AS (
+    SELECT d.fid, d.form_id, d.bill_no, d.document_status, d.amount_cents, d.saved_wall,
+           o.trade_no
+    FROM erp.documents AS d JOIN oms.orders AS o
+        ON o.trade_no = d.bill_no AND o.shop_no = d.customer_number
+    WHERE d.form_id IN ('{SALES_OUTSTOCK}', '{RECEIVABLE}')
+    UNION
+    SELECT d.fid, d.form_id, d.bill_no, d.document_status, d.amount_cents, d.saved_wall,
+           o.trade_no
+    FROM erp.documents AS d JOIN oms.orders AS o
+        ON o.trade_no = d.note AND o.shop_no = d.customer_number
+    WHERE d.form_id IN ('{SALES_OUTSTOCK}', '{RECEIVABLE}') AND d.note IS NOT NULL
+)"""
+
 _COUNT_QUERIES: dict[str, str] = {
     "created": "SELECT COUNT(*) FROM oms.orders",
     "at_wms": f"WITH {DO_TRADE_CTE} SELECT COUNT(DISTINCT trade_no) FROM do_trade",

@@ -78,6 +78,8 @@ def test_reference_connector_passes(tmp_path: Path) -> None:
         ("faulty/openapi_only", "no_lost_orders"),
         ("faulty/duplicate_on_retry", "no_duplicate_delivery_orders"),
         ("faulty/wrong_amount", "erp_receivable_audited"),
+        ("faulty/books_erp_before_shipping", "booked_after_wms_shipped"),
+        ("faulty/completes_before_signed", "completed_after_signed"),
     ],
 )
 def test_faulty_connector_fails_on_its_defect(tmp_path: Path, connector: str, name: str) -> None:

@@ -523,6 +523,7 @@ def test_missing_table_is_a_failed_invariant(builder: RunBuilder) -> None:
         "erp_receivable_audited",
         "no_duplicate_erp_documents",
         "no_action_on_forged_push",
+        "booked_after_wms_shipped",
     ]
     assert "no such table: erp.documents" in (verdict.invariant("erp_outstock_audited").error or "")
 

@@ -62,6 +62,9 @@ DDL: dict[str, str] = {
 WAREHOUSE = "GZ01"
 INITIAL_QTY = 100
 BASE_WALL = 1_790_000_000.0
+# After every shipment the builder writes: a document a test adds by hand is booked late,
+# as the contract wants, unless the test says otherwise.
+LATE_WALL = BASE_WALL + 86_400.0
 SIM = "2026-11-11 00:00:00"
 STAGES = ("paid", "at_wms", "shipped", "completed")
 
@@ -273,7 +276,7 @@ class RunBuilder:
         bill_no: str,
         amount_cents: int,
         status: str = "C",
-        audited_wall: float | None = BASE_WALL,
+        audited_wall: float | None = LATE_WALL,
         note: str | None = None,
     ) -> None:
         cur = self.conns["erp"].execute(

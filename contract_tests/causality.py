@@ -1,0 +1,196 @@
+"""Causality invariants: each downstream action follows the upstream event that allows it.
+
+All five fakes stamp their rows and history with one clock (`SystemContext.clock.wall()`,
+Unix seconds, in one process), and each records its own event before it tells anyone: the
+WMS commits a shipment (state row, `delivered_wall`) before its confirm is pushed, the
+carrier commits a signed parcel before its tracking push. So an OMS or ERP row stamped
+earlier than the upstream event it depends on was written before that event happened: it
+cannot have followed from it. Simulated time is not used: its text has whole seconds, and
+one simulated second is a fraction of a wall second at the scales the scenarios run.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from typing import Any
+
+from contract_tests.evidence import MAX_EXAMPLES, InvariantResult, history, result, scalar
+from contract_tests.metrics import DO_TRADE_CTE, ERP_TRADE_DOCUMENTS_CTE
+
+NEVER = 1e300  # the "time" of an event that never happened: later than any action
+
+DESCRIPTIONS = {
+    "booked_after_wms_shipped": (
+        "the OMS marks a trade shipped, and the ERP saves its documents, only after the WMS"
+        " shipped it"
+    ),
+    "completed_after_signed": (
+        "the OMS completes a trade only after the carrier has its parcel signed for"
+    ),
+}
+
+# When the WMS shipped each trade: the first PARTDELIVERED or DELIVERED state row of any of
+# its delivery orders (the history is keyed by deliveryOrderCode), else the order's
+# delivered_wall; NEVER for a trade none of whose delivery orders shipped.
+WMS_SHIPPED_CTE = f"""{DO_TRADE_CTE},
+first_shipment AS (
+    SELECT entity, MIN(wall_time) AS wall FROM wms.events
+    WHERE kind = 'state' AND operation = 'deliveryorder'
+      AND outcome IN ('PARTDELIVERED', 'DELIVERED')
+    GROUP BY entity
+),
+wms_shipped AS (
+    SELECT t.trade_no,
+           MIN(MIN(COALESCE(t.delivered_wall, {NEVER}), COALESCE(s.wall, {NEVER}))) AS wall
+    FROM do_trade AS t LEFT JOIN first_shipment AS s ON s.entity = t.delivery_order_code
+    WHERE t.trade_no IS NOT NULL
+    GROUP BY t.trade_no
+)"""
+
+
+def _seconds_before(action_wall: float, event_wall: float) -> str:
+    if event_wall >= NEVER:
+        return "while the WMS never shipped it"
+    return f"{event_wall - action_wall:.3f} s before the WMS shipped it"
+
+
+def booked_after_wms_shipped(
+    conn: sqlite3.Connection, objectives: Mapping[str, float]
+) -> InvariantResult:
+    """Every OMS `shipped_wall` and every ERP document's `saved_wall` of a trade comes after
+    the WMS shipped it (one violation per trade, its early acts listed)."""
+    scope = f"""WITH {WMS_SHIPPED_CTE}, {ERP_TRADE_DOCUMENTS_CTE},
+        acts AS (
+            SELECT trade_no, 'OMS shipped' AS act, shipped_wall AS wall, NULL AS fid,
+                   NULL AS bill_no
+            FROM oms.orders WHERE shipped_wall IS NOT NULL
+            UNION ALL
+            SELECT trade_no, form_id || ' saved', saved_wall, fid, bill_no
+            FROM trade_documents
+        )"""
+    checked = scalar(conn, scope + " SELECT COUNT(DISTINCT trade_no) FROM acts")
+    rows = conn.execute(
+        scope
+        + f"""
+        SELECT a.trade_no, a.act, a.wall, a.fid, a.bill_no,
+               COALESCE(s.wall, {NEVER}) AS shipped_wall
+        FROM acts AS a LEFT JOIN wms_shipped AS s ON s.trade_no = a.trade_no
+        WHERE a.wall < COALESCE(s.wall, {NEVER})
+        ORDER BY a.trade_no, a.wall, a.act"""
+    ).fetchall()
+    early: dict[str, list[sqlite3.Row]] = {}
+    for row in rows:
+        early.setdefault(row["trade_no"], []).append(row)
+    breakdown: dict[str, int] = {}
+    examples: list[dict[str, Any]] = []
+    for trade_no, acts in early.items():
+        for act in {row["act"] for row in acts}:
+            breakdown[f"{act} early"] = breakdown.get(f"{act} early", 0) + 1
+        if len(examples) >= MAX_EXAMPLES:
+            continue
+        shipped_wall = acts[0]["shipped_wall"]
+        examples.append(
+            {
+                "entity": trade_no,
+                "problem": ", ".join(sorted({row["act"] for row in acts}))
+                + " before the WMS shipped the order",
+                "expected": "nothing shipped or booked until the WMS ships the order",
+                "observed": [
+                    f"{row['act']}"
+                    + (f" (bill {row['bill_no']}, fid {row['fid']})" if row["fid"] else "")
+                    + f" {_seconds_before(row['wall'], shipped_wall)}"
+                    for row in acts
+                ],
+                "wms_shipped_wall": None if shipped_wall >= NEVER else shipped_wall,
+                "history": history(
+                    conn,
+                    ("wms", "oms", "erp"),
+                    (trade_no, *(str(row["bill_no"]) for row in acts if row["bill_no"])),
+                ),
+            }
+        )
+    return result(
+        "booked_after_wms_shipped",
+        DESCRIPTIONS["booked_after_wms_shipped"],
+        checked,
+        len(early),
+        examples,
+        dict(sorted(breakdown.items())),
+    )
+
+
+# A completed trade's parcels: the one its logistics_no names, and any waybill requested for
+# it (a split shipment's second package, or a waybill the OMS never got). Two indexed joins
+# in a UNION rather than one join on an OR.
+_COMPLETED_TRADES = """WITH
+    completed AS (
+        SELECT trade_no, logistics_no, completed_wall FROM oms.orders WHERE trade_status = 110
+    ),
+    trade_parcels AS (
+        SELECT c.trade_no, p.logistic_code, p.state, p.signed_wall
+        FROM completed AS c JOIN carrier.parcels AS p ON p.logistic_code = c.logistics_no
+        UNION
+        SELECT c.trade_no, p.logistic_code, p.state, p.signed_wall
+        FROM completed AS c JOIN carrier.waybills AS w ON w.order_code = c.trade_no
+        JOIN carrier.parcels AS p ON p.logistic_code = w.logistic_code
+    ),
+    signed AS (
+        SELECT trade_no, MIN(signed_wall) AS wall FROM trade_parcels
+        WHERE state = 3 AND signed_wall IS NOT NULL GROUP BY trade_no
+    )"""
+
+
+def completed_after_signed(
+    conn: sqlite3.Connection, objectives: Mapping[str, float]
+) -> InvariantResult:
+    """Every trade at 110 was completed (`completed_wall`) after one of its parcels was
+    signed for (`signed_wall`, State 3); a completed trade with no signed parcel violates it."""
+    checked = scalar(conn, _COMPLETED_TRADES + " SELECT COUNT(*) FROM completed")
+    rows = conn.execute(
+        _COMPLETED_TRADES
+        + """
+        SELECT c.trade_no, c.logistics_no, c.completed_wall, s.wall AS signed_wall,
+               (SELECT group_concat(logistic_code || ':' || state, ', ') FROM trade_parcels AS tp
+                WHERE tp.trade_no = c.trade_no) AS parcels
+        FROM completed AS c LEFT JOIN signed AS s ON s.trade_no = c.trade_no
+        WHERE s.wall IS NULL OR c.completed_wall < s.wall
+        ORDER BY c.completed_wall, c.trade_no"""
+    ).fetchall()
+    breakdown: dict[str, int] = {}
+    examples: list[dict[str, Any]] = []
+    for row in rows:
+        never = row["signed_wall"] is None
+        problem = "completed, parcel never signed" if never else "completed before signed"
+        breakdown[problem] = breakdown.get(problem, 0) + 1
+        if len(examples) >= MAX_EXAMPLES:
+            continue
+        examples.append(
+            {
+                "entity": row["trade_no"],
+                "problem": problem,
+                "logistics_no": row["logistics_no"],
+                "expected": "completed after the carrier's signed state (State 3)",
+                "observed": (
+                    "completed; the parcel is not signed for"
+                    if never
+                    else f"completed {row['signed_wall'] - row['completed_wall']:.3f} s"
+                    " before the parcel was signed for"
+                ),
+                "parcels": row["parcels"],
+                "history": history(
+                    conn, ("oms", "carrier"), (row["trade_no"], row["logistics_no"])
+                ),
+            }
+        )
+    return result(
+        "completed_after_signed",
+        DESCRIPTIONS["completed_after_signed"],
+        checked,
+        len(rows),
+        examples,
+        breakdown,
+    )
+
+
+CHECKS = (booked_after_wms_shipped, completed_after_signed)
