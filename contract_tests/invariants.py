@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from contract_tests import causality
+from contract_tests import causality, contents, orphans
 from contract_tests.evidence import (
     MAX_EXAMPLES,
     MAX_HISTORY_LINES,
@@ -646,6 +646,8 @@ _DESCRIPTIONS = {
         "nothing the connector did follows from a push with a wrong signature"
     ),
     **causality.DESCRIPTIONS,
+    **contents.DESCRIPTIONS,
+    **orphans.DESCRIPTIONS,
 }
 
 
@@ -678,6 +680,8 @@ INVARIANTS: tuple[Invariant, ...] = tuple(
         latency_paid_to_wms,
         no_action_on_forged_push,
         *causality.CHECKS,
+        *contents.CHECKS,
+        *orphans.CHECKS,
     )
 )
 
