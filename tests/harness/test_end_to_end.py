@@ -81,6 +81,7 @@ def test_reference_connector_passes(tmp_path: Path) -> None:
         ("faulty/books_erp_before_shipping", "booked_after_wms_shipped"),
         ("faulty/completes_before_signed", "completed_after_signed"),
         ("faulty/second_receivable_under_new_number", "no_orphan_documents"),
+        ("faulty/books_one_unit_per_line", "erp_documents_match_shipment"),
     ],
 )
 def test_faulty_connector_fails_on_its_defect(tmp_path: Path, connector: str, name: str) -> None:
