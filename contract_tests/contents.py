@@ -56,18 +56,20 @@ def wms_order_in_trade_warehouse(
     )
 
 
-# What the WMS shipped per trade (its DELIVERED delivery orders, `actual_qty` per item) and
-# the documents of those trades with what they book per material.
+# What the WMS shipped (each DELIVERED delivery order of a trade, `actual_qty` per item),
+# the documents of those trades with what they book per material, and for each document and
+# shipment of its trade whether they differ (both ways of a multiset comparison).
 _SHIPPED_DOCUMENTS = f"""WITH {DO_TRADE_CTE}, {ERP_TRADE_DOCUMENTS_CTE},
     shipped_orders AS (
         SELECT delivery_order_id, trade_no, warehouse_code FROM do_trade
         WHERE trade_no IS NOT NULL AND status = 'DELIVERED'
     ),
     shipped AS (
-        SELECT s.trade_no, l.item_code AS item, SUM(COALESCE(l.actual_qty, l.plan_qty)) AS qty
+        SELECT s.delivery_order_id, l.item_code AS item,
+               SUM(COALESCE(l.actual_qty, l.plan_qty)) AS qty
         FROM shipped_orders AS s
         JOIN wms.delivery_order_lines AS l ON l.delivery_order_id = s.delivery_order_id
-        GROUP BY s.trade_no, l.item_code
+        GROUP BY s.delivery_order_id, l.item_code
     ),
     docs AS (
         SELECT DISTINCT fid, form_id, bill_no, trade_no FROM trade_documents
@@ -77,6 +79,21 @@ _SHIPPED_DOCUMENTS = f"""WITH {DO_TRADE_CTE}, {ERP_TRADE_DOCUMENTS_CTE},
         SELECT d.fid, e.material_number AS item, SUM(e.qty) AS qty
         FROM docs AS d JOIN erp.document_entries AS e ON e.fid = d.fid
         GROUP BY d.fid, e.material_number
+    ),
+    pairs AS (
+        SELECT d.fid, s.delivery_order_id
+        FROM docs AS d JOIN shipped_orders AS s ON s.trade_no = d.trade_no
+    ),
+    differ AS (
+        SELECT p.fid, p.delivery_order_id FROM pairs AS p
+        JOIN shipped AS s ON s.delivery_order_id = p.delivery_order_id
+        LEFT JOIN booked AS b ON b.fid = p.fid AND b.item = s.item
+        WHERE b.qty IS NOT s.qty
+        UNION
+        SELECT p.fid, p.delivery_order_id FROM pairs AS p
+        JOIN booked AS b ON b.fid = p.fid
+        LEFT JOIN shipped AS s ON s.delivery_order_id = p.delivery_order_id AND s.item = b.item
+        WHERE s.qty IS NOT b.qty
     )"""
 
 
@@ -84,21 +101,16 @@ def erp_documents_match_shipment(
     conn: sqlite3.Connection, objectives: Mapping[str, float]
 ) -> InvariantResult:
     checked = scalar(conn, _SHIPPED_DOCUMENTS + " SELECT COUNT(*) FROM docs")
-    # A multiset comparison both ways (every shipped item booked with its quantity, nothing
-    # booked that was not shipped), then the outstock entries' stock against the warehouses
-    # the trade's goods left from.
+    # A document books one shipment: it must equal one of its trade's DELIVERED delivery
+    # orders (a trade shipped twice is no_duplicate_delivery_orders' business, and its one
+    # document matches one of them). Then the outstock entries' stock against the
+    # warehouses the trade's goods left from.
     rows = conn.execute(
         _SHIPPED_DOCUMENTS
         + f"""
         SELECT d.fid, d.form_id, d.bill_no, d.trade_no, 'quantities differ' AS problem
-        FROM docs AS d JOIN shipped AS s ON s.trade_no = d.trade_no
-        LEFT JOIN booked AS b ON b.fid = d.fid AND b.item = s.item
-        WHERE b.qty IS NOT s.qty
-        UNION
-        SELECT d.fid, d.form_id, d.bill_no, d.trade_no, 'quantities differ'
-        FROM docs AS d JOIN booked AS b ON b.fid = d.fid
-        LEFT JOIN shipped AS s ON s.trade_no = d.trade_no AND s.item = b.item
-        WHERE s.qty IS NOT b.qty
+        FROM docs AS d
+        WHERE d.fid NOT IN (SELECT fid FROM (SELECT * FROM pairs EXCEPT SELECT * FROM differ))
         UNION
         SELECT d.fid, d.form_id, d.bill_no, d.trade_no, 'wrong stock'
         FROM docs AS d JOIN erp.document_entries AS e ON e.fid = d.fid
@@ -121,24 +133,30 @@ def erp_documents_match_shipment(
         trade_no = entry["trade_no"]
         shipped_lines = conn.execute(
             f"""WITH {DO_TRADE_CTE}
-            SELECT l.item_code, SUM(COALESCE(l.actual_qty, l.plan_qty)) AS qty,
-                   group_concat(DISTINCT t.warehouse_code) AS warehouses
+            SELECT t.delivery_order_id, t.warehouse_code, l.item_code,
+                   SUM(COALESCE(l.actual_qty, l.plan_qty)) AS qty
             FROM do_trade AS t
             JOIN wms.delivery_order_lines AS l ON l.delivery_order_id = t.delivery_order_id
             WHERE t.trade_no = ? AND t.status = 'DELIVERED'
-            GROUP BY l.item_code ORDER BY l.item_code""",
+            GROUP BY t.delivery_order_id, l.item_code ORDER BY t.delivery_order_id, l.item_code""",
             (trade_no,),
         ).fetchall()
+        per_order: dict[str, dict[str, int]] = {}
+        for r in shipped_lines:
+            per_order.setdefault(r["delivery_order_id"], {})[r["item_code"]] = r["qty"]
         entries = conn.execute(
             "SELECT material_number, SUM(qty) AS qty, group_concat(DISTINCT stock_number)"
             " AS stocks FROM erp.document_entries WHERE fid = ?"
             " GROUP BY material_number ORDER BY material_number",
             (fid,),
         ).fetchall()
-        expected: dict[str, Any] = {"lines": {r["item_code"]: r["qty"] for r in shipped_lines}}
+        # The one shipment's lines, or each shipment's when the trade was shipped twice.
+        expected: dict[str, Any] = {
+            "lines": next(iter(per_order.values())) if len(per_order) == 1 else per_order
+        }
         observed: dict[str, Any] = {"lines": {r["material_number"]: r["qty"] for r in entries}}
         if entry["form_id"] == SALES_OUTSTOCK:
-            expected["stock"] = sorted({r["warehouses"] for r in shipped_lines})
+            expected["stock"] = sorted({r["warehouse_code"] for r in shipped_lines})
             observed["stock"] = sorted({str(r["stocks"]) for r in entries})
         examples.append(
             {

@@ -144,3 +144,47 @@ def test_an_outstock_out_of_another_warehouse_fails(builder: RunBuilder) -> None
         [WAREHOUSE],
         [WAREHOUSE, "WH-XX"],
     )
+
+
+def ship_again(builder: RunBuilder, delivery_order_id: str | None) -> None:
+    """A second DELIVERED delivery order for the same trade, one more unit of each item."""
+    for statement in (
+        "INSERT INTO delivery_orders SELECT 'DO-AGAIN', delivery_order_code || '-R1',"
+        " source_order_code, owner_code, warehouse_code, order_type, status, logistics_code,"
+        " express_code, created_sim, created_wall, delivered_sim, delivered_wall"
+        " FROM delivery_orders WHERE delivery_order_id = ?",
+        "INSERT INTO delivery_order_lines SELECT 'DO-AGAIN', order_line_no, item_code,"
+        " plan_qty + 1, actual_qty + 1 FROM delivery_order_lines WHERE delivery_order_id = ?",
+    ):
+        builder.sql("wms", statement, (delivery_order_id,))
+
+
+def test_a_trade_shipped_twice_is_booked_right_if_its_document_matches_one(
+    builder: RunBuilder,
+) -> None:
+    builder.good_mix()
+    twice = builder.order("shipped")
+    ship_again(builder, twice.delivery_order_id)
+    verdict = judge(builder)
+    # The duplicate is named where it belongs; the documents book the first shipment.
+    assert "no_duplicate_delivery_orders" in failed(verdict)
+    assert "erp_documents_match_shipment" not in failed(verdict)
+
+
+def test_a_document_matching_no_shipment_of_a_trade_shipped_twice_fails(
+    builder: RunBuilder,
+) -> None:
+    builder.good_mix()
+    twice = builder.order("shipped")
+    ship_again(builder, twice.delivery_order_id)
+    builder.sql(
+        "erp",
+        "UPDATE document_entries SET qty = 7 WHERE fid = ? AND seq = 1",
+        (fid(builder, "SAL_OUTSTOCK", twice.trade_no),),
+    )
+    [example] = judge(builder).invariant("erp_documents_match_shipment").examples
+    assert (example["entity"], example["form_id"]) == (twice.trade_no, "SAL_OUTSTOCK")
+    assert example["expected"]["lines"] == {
+        twice.delivery_order_id: {"SKU-A": 2, "SKU-B": 1},
+        "DO-AGAIN": {"SKU-A": 3, "SKU-B": 2},
+    }
