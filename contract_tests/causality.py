@@ -16,9 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from contract_tests.evidence import MAX_EXAMPLES, InvariantResult, history, result, scalar
-from contract_tests.metrics import DO_TRADE_CTE, ERP_TRADE_DOCUMENTS_CTE
-
-NEVER = 1e300  # the "time" of an event that never happened: later than any action
+from contract_tests.metrics import ERP_TRADE_DOCUMENTS_CTE, NEVER, WMS_SHIPPED_CTE
 
 DESCRIPTIONS = {
     "booked_after_wms_shipped": (
@@ -29,24 +27,6 @@ DESCRIPTIONS = {
         "the OMS completes a trade only after the carrier has its parcel signed for"
     ),
 }
-
-# When the WMS shipped each trade: the first PARTDELIVERED or DELIVERED state row of any of
-# its delivery orders (the history is keyed by deliveryOrderCode), else the order's
-# delivered_wall; NEVER for a trade none of whose delivery orders shipped.
-WMS_SHIPPED_CTE = f"""{DO_TRADE_CTE},
-first_shipment AS (
-    SELECT entity, MIN(wall_time) AS wall FROM wms.events
-    WHERE kind = 'state' AND operation = 'deliveryorder'
-      AND outcome IN ('PARTDELIVERED', 'DELIVERED')
-    GROUP BY entity
-),
-wms_shipped AS (
-    SELECT t.trade_no,
-           MIN(MIN(COALESCE(t.delivered_wall, {NEVER}), COALESCE(s.wall, {NEVER}))) AS wall
-    FROM do_trade AS t LEFT JOIN first_shipment AS s ON s.entity = t.delivery_order_code
-    WHERE t.trade_no IS NOT NULL
-    GROUP BY t.trade_no
-)"""
 
 
 def _seconds_before(action_wall: float, event_wall: float) -> str:

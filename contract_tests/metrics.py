@@ -35,6 +35,25 @@ do_trade AS (
       AND o.src_tid = d.source_order_code AND o.owner_code = d.owner_code
 )"""
 
+NEVER = 1e300  # the "time" of an event that never happened: later than any action
+# When the WMS shipped each trade: the first PARTDELIVERED or DELIVERED state row of any of
+# its delivery orders (the history is keyed by deliveryOrderCode), else the order's
+# delivered_wall; NEVER for a trade none of whose delivery orders shipped.
+WMS_SHIPPED_CTE = f"""{DO_TRADE_CTE},
+first_shipment AS (
+    SELECT entity, MIN(wall_time) AS wall FROM wms.events
+    WHERE kind = 'state' AND operation = 'deliveryorder'
+      AND outcome IN ('PARTDELIVERED', 'DELIVERED')
+    GROUP BY entity
+),
+wms_shipped AS (
+    SELECT t.trade_no,
+           MIN(MIN(COALESCE(t.delivered_wall, {NEVER}), COALESCE(s.wall, {NEVER}))) AS wall
+    FROM do_trade AS t LEFT JOIN first_shipment AS s ON s.entity = t.delivery_order_code
+    WHERE t.trade_no IS NOT NULL
+    GROUP BY t.trade_no
+)"""
+
 PAID_STATUSES = (30, 95, 110)
 SHIPPED_STATUSES = (95, 110)
 COMPLETED_STATUS = 110
