@@ -1,12 +1,14 @@
 """Causality invariants: each downstream action follows the upstream event that allows it.
 
-All five fakes stamp their rows and history with one clock (`SystemContext.clock.wall()`,
-Unix seconds, in one process), and each records its own event before it tells anyone: the
-WMS commits a shipment (state row, `delivered_wall`) before its confirm is pushed, the
-carrier commits a signed parcel before its tracking push. So an OMS or ERP row stamped
-earlier than the upstream event it depends on was written before that event happened: it
-cannot have followed from it. Simulated time is not used: its text has whole seconds, and
-one simulated second is a fraction of a wall second at the scales the scenarios run.
+`booked_after_wms_shipped` is here; its twin for the carrier, `completed_only_when_signed`,
+is in invariants.py. All five fakes stamp their rows and history with one clock
+(`SystemContext.clock.wall()`, Unix seconds, in one process), and each records its own event
+before it tells anyone: the WMS commits a shipment (state row, `delivered_wall`) before its
+confirm is pushed, the carrier commits a signed parcel before its tracking push. So an OMS or
+ERP row stamped earlier than the upstream event it depends on was written before that event
+happened: it cannot have followed from it. Simulated time is not used: its text has whole
+seconds, and one simulated second is a fraction of a wall second at the scales the scenarios
+run.
 """
 
 from __future__ import annotations
@@ -22,9 +24,6 @@ DESCRIPTIONS = {
     "booked_after_wms_shipped": (
         "the OMS marks a trade shipped, and the ERP saves its documents, only after the WMS"
         " shipped it"
-    ),
-    "completed_after_signed": (
-        "the OMS completes a trade only after the carrier has its parcel signed for"
     ),
 }
 
@@ -48,6 +47,12 @@ def booked_after_wms_shipped(
             UNION ALL
             SELECT trade_no, form_id || ' saved', saved_wall, fid, bill_no
             FROM trade_documents
+        ),
+        -- Trades a forged confirm named are no_action_on_forged_push's: it names the push.
+        forged AS (
+            SELECT t.trade_no FROM do_trade AS t JOIN wms.events AS e
+                ON e.kind = 'push_forged' AND e.operation = 'deliveryorder.confirm'
+               AND e.entity = t.delivery_order_code
         )"""
     checked = scalar(conn, scope + " SELECT COUNT(DISTINCT trade_no) FROM acts")
     rows = conn.execute(
@@ -57,6 +62,7 @@ def booked_after_wms_shipped(
                COALESCE(s.wall, {NEVER}) AS shipped_wall
         FROM acts AS a LEFT JOIN wms_shipped AS s ON s.trade_no = a.trade_no
         WHERE a.wall < COALESCE(s.wall, {NEVER})
+          AND a.trade_no NOT IN (SELECT trade_no FROM forged WHERE trade_no IS NOT NULL)
         ORDER BY a.trade_no, a.wall, a.act"""
     ).fetchall()
     early: dict[str, list[sqlite3.Row]] = {}
@@ -100,77 +106,4 @@ def booked_after_wms_shipped(
     )
 
 
-# A completed trade's parcels: the one its logistics_no names, and any waybill requested for
-# it (a split shipment's second package, or a waybill the OMS never got). Two indexed joins
-# in a UNION rather than one join on an OR.
-_COMPLETED_TRADES = """WITH
-    completed AS (
-        SELECT trade_no, logistics_no, completed_wall FROM oms.orders WHERE trade_status = 110
-    ),
-    trade_parcels AS (
-        SELECT c.trade_no, p.logistic_code, p.state, p.signed_wall
-        FROM completed AS c JOIN carrier.parcels AS p ON p.logistic_code = c.logistics_no
-        UNION
-        SELECT c.trade_no, p.logistic_code, p.state, p.signed_wall
-        FROM completed AS c JOIN carrier.waybills AS w ON w.order_code = c.trade_no
-        JOIN carrier.parcels AS p ON p.logistic_code = w.logistic_code
-    ),
-    signed AS (
-        SELECT trade_no, MIN(signed_wall) AS wall FROM trade_parcels
-        WHERE state = 3 AND signed_wall IS NOT NULL GROUP BY trade_no
-    )"""
-
-
-def completed_after_signed(
-    conn: sqlite3.Connection, objectives: Mapping[str, float]
-) -> InvariantResult:
-    """Every trade at 110 was completed (`completed_wall`) after one of its parcels was
-    signed for (`signed_wall`, State 3); a completed trade with no signed parcel violates it."""
-    checked = scalar(conn, _COMPLETED_TRADES + " SELECT COUNT(*) FROM completed")
-    rows = conn.execute(
-        _COMPLETED_TRADES
-        + """
-        SELECT c.trade_no, c.logistics_no, c.completed_wall, s.wall AS signed_wall,
-               (SELECT group_concat(logistic_code || ':' || state, ', ') FROM trade_parcels AS tp
-                WHERE tp.trade_no = c.trade_no) AS parcels
-        FROM completed AS c LEFT JOIN signed AS s ON s.trade_no = c.trade_no
-        WHERE s.wall IS NULL OR c.completed_wall < s.wall
-        ORDER BY c.completed_wall, c.trade_no"""
-    ).fetchall()
-    breakdown: dict[str, int] = {}
-    examples: list[dict[str, Any]] = []
-    for row in rows:
-        never = row["signed_wall"] is None
-        problem = "completed, parcel never signed" if never else "completed before signed"
-        breakdown[problem] = breakdown.get(problem, 0) + 1
-        if len(examples) >= MAX_EXAMPLES:
-            continue
-        examples.append(
-            {
-                "entity": row["trade_no"],
-                "problem": problem,
-                "logistics_no": row["logistics_no"],
-                "expected": "completed after the carrier's signed state (State 3)",
-                "observed": (
-                    "completed; the parcel is not signed for"
-                    if never
-                    else f"completed {row['signed_wall'] - row['completed_wall']:.3f} s"
-                    " before the parcel was signed for"
-                ),
-                "parcels": row["parcels"],
-                "history": history(
-                    conn, ("oms", "carrier"), (row["trade_no"], row["logistics_no"])
-                ),
-            }
-        )
-    return result(
-        "completed_after_signed",
-        DESCRIPTIONS["completed_after_signed"],
-        checked,
-        len(rows),
-        examples,
-        breakdown,
-    )
-
-
-CHECKS = (booked_after_wms_shipped, completed_after_signed)
+CHECKS = (booked_after_wms_shipped,)

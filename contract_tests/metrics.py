@@ -197,18 +197,22 @@ LATENCY_QUERIES: dict[str, str] = {
             WHERE trade_no IS NOT NULL AND status = 'DELIVERED' AND delivered_wall IS NOT NULL
             GROUP BY trade_no
         ),
+        -- Per bill number and customer: numbers are per owner, so another owner's bill under
+        -- the trade's number is not the trade's (as in the audited checks).
         audited AS (
-            SELECT bill_no, form_id, MIN(audited_wall) AS audited_wall FROM erp.documents
+            SELECT bill_no, customer_number, form_id, MIN(audited_wall) AS audited_wall
+            FROM erp.documents
             WHERE document_status = 'C' AND audited_wall IS NOT NULL
               AND form_id IN ('{SALES_OUTSTOCK}', '{RECEIVABLE}')
-            GROUP BY bill_no, form_id
+            GROUP BY bill_no, customer_number, form_id
         ),
         booked AS (
-            SELECT bill_no, MAX(audited_wall) AS audited_wall FROM audited
-            GROUP BY bill_no HAVING COUNT(*) = 2
+            SELECT bill_no, customer_number, MAX(audited_wall) AS audited_wall FROM audited
+            GROUP BY bill_no, customer_number HAVING COUNT(*) = 2
         )
         SELECT d.trade_no, b.audited_wall - d.delivered_wall
-        FROM delivered AS d JOIN booked AS b ON b.bill_no = d.trade_no""",
+        FROM delivered AS d JOIN oms.orders AS o ON o.trade_no = d.trade_no
+        JOIN booked AS b ON b.bill_no = d.trade_no AND b.customer_number = o.shop_no""",
 }
 
 

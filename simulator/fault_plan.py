@@ -83,6 +83,19 @@ EVERY_OPERATION = "*"
 # its push so or bare.
 PUSH_SUFFIX = " (push)"
 SYSTEMS = ("oms", "wms", "erp", "bank", "carrier")
+# The operation a `problem_parcel` rule names (or `*`) and its fault rows carry.
+PROBLEM_PARCEL_OPERATION = "1007"
+# What a `problem_parcel` rule's `params.fate` may force (none: a seeded mix of them all).
+PROBLEM_FATES = (
+    "refused",  # 404 拒收, then 406 退货签收 when the parcel is back with the sender
+    "lost",  # 403 超时未更新 after leaving the origin, then silence
+    "stuck",  # 401 发货无信息 or 402 超时未签收
+    "exception_then_signed",  # 405 派件异常, then 302 signed at the next attempt
+    "address_problem",  # 420 收货地址不详细 or 421 收件人电话错误, then 302
+    "locker_overdue",  # 211 into a locker, then 412 超时未取
+)
+# A clock_skew beyond a day is no skew but a broken clock; every tolerance is minutes.
+MAX_CLOCK_SKEW_SECONDS = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -137,7 +150,9 @@ ONLY_ON: dict[str, dict[str, frozenset[str] | None]] = {
     # The WMS's business kinds hit the orders deliveryorder.create brought (at their pick).
     "stock_out": {"wms": frozenset({"deliveryorder.create"})},
     "short_pick": {"wms": frozenset({"deliveryorder.create"})},
-    "problem_parcel": {"carrier": None},
+    # A parcel starts its journey when the WMS hands it over under the waybill 1007 issued:
+    # the rule names that operation (or `*`), and so does its fault row.
+    "problem_parcel": {"carrier": frozenset({"1007"})},
     # New trades reach the OMS from the simulator (through no call of its API) or a platform's
     # push alike: `*` only.
     "odd_data": {"oms": frozenset()},
@@ -190,10 +205,14 @@ ODD_DATA_VARIANTS = ("fuzzy_address", "emoji", "long_text", "many_lines")
 
 
 def params_problem(kind: str, params: Mapping[str, Any]) -> str | None:
-    """What is wrong with a request-side or business kind's `params`, or None (push kinds
-    check theirs)."""
+    """What is wrong with a kind's `params`, or None: the request-side kinds' and the business
+    kinds' (the push kinds bound theirs where they play them)."""
     if kind in _WORLD_PARAMS:
         return _world_params_problem(kind, params)
+    if kind == "problem_parcel":
+        return _problem_parcel_params(params)
+    if kind == "clock_skew":
+        return _clock_skew_params(params)
     if kind not in _REQUEST_KINDS:
         return None
     allowed = _PARAMS.get(kind, frozenset())
@@ -235,3 +254,32 @@ def _world_params_problem(kind: str, params: Mapping[str, Any]) -> str | None:
     if "variant" in params and params["variant"] not in ODD_DATA_VARIANTS:
         return f"variant must be one of {', '.join(ODD_DATA_VARIANTS)}"
     return None
+
+
+def _problem_parcel_params(params: Mapping[str, Any]) -> str | None:
+    unknown = sorted(set(params) - {"fate"})
+    if unknown:
+        return f"problem_parcel has no parameter {unknown[0]!r} (it takes: fate)"
+    fate = params.get("fate")
+    if fate is not None and fate not in PROBLEM_FATES:
+        return f"unknown fate {fate!r}; the fates are {', '.join(PROBLEM_FATES)}"
+    return None
+
+
+def _clock_skew_params(params: Mapping[str, Any]) -> str | None:
+    unknown = sorted(set(params) - {"seconds"})
+    if unknown:
+        return f"clock_skew has no parameter {unknown[0]!r} (it takes: seconds)"
+    seconds = params.get("seconds")
+    if seconds is None:
+        return "clock_skew needs seconds (positive: the fake's clock is ahead; negative: behind)"
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds == 0:
+        return "seconds must be a number of seconds other than 0 (+ ahead, - behind)"
+    if abs(seconds) > MAX_CLOCK_SKEW_SECONDS:
+        return f"seconds must lie within ±{MAX_CLOCK_SKEW_SECONDS:,.0f} (a day)"
+    return None
+
+
+def clock_skew_seconds(rule: FaultRule) -> float:
+    """How far a `clock_skew` rule puts its fake's clock ahead (negative: behind)."""
+    return float(rule.params.get("seconds", 0.0))

@@ -144,6 +144,8 @@ async def serve_fakes(
                 stuck_rate=scenario.carrier.stuck_rate,
                 locker_rate=scenario.carrier.locker_rate,
                 locker_overdue_rate=scenario.carrier.locker_overdue_rate,
+                stuck_hours=scenario.carrier.stuck_hours,
+                locker_overdue_hours=scenario.carrier.locker_overdue_hours,
             ),
         )
         servers = ServerGroup(host, control_token)
@@ -391,6 +393,8 @@ async def play(
                 pid=os.getpid(),
                 crashes_planned=len(scenario.crashes),
                 fault_plan=declared_plan(scenario),
+                planned_orders=scenario.expected_orders,
+                planned_wall_seconds=scenario.wall_duration_seconds,
             )
             write_run_status(run_dir, running)
 
@@ -458,7 +462,7 @@ async def play(
             wall_started=wall_started,
             wall_ended=time.time(),
             traffic_wall_seconds=times.seconds(),
-            paid_to_wms_p99_objective=scenario.objectives.paid_to_wms_p99_seconds,
+            objectives=scenario.objectives.model_dump(exclude_none=True),
             connector_exit_code=exit_code,
         )
         verdict = judge_run(run_dir, meta)

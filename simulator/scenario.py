@@ -262,6 +262,10 @@ class CarrierSettings(Strict):
     locker_overdue_rate: float = Field(
         0.0, ge=0, le=1, description="share of locker parcels never picked up (4/412)"
     )
+    stuck_hours: float = Field(
+        48.0, gt=0, description="until a stuck (401/402) or lost (403) parcel is flagged"
+    )
+    locker_overdue_hours: float = Field(48.0, gt=0, description="in a locker until 412")
 
     @model_validator(mode="after")
     def _shares(self) -> CarrierSettings:
@@ -292,7 +296,9 @@ class FaultSettings(Strict):
     )
     start: Offset = Field(0.0, alias="from", description="simulated time from the start")
     until: Duration | None = Field(None, description="simulated time the window closes")
-    params: dict[str, float | str] = Field(default_factory=dict, description="the kind's own")
+    params: dict[str, float | str] = Field(
+        default_factory=dict, validate_default=True, description="the kind's own"
+    )
 
     @field_validator("operation")
     @classmethod
@@ -324,6 +330,12 @@ class FaultSettings(Strict):
             verb = "has" if len(owners) == 1 else "have"
             raise ValueError(f"{system} has no {kind} fault; only {', '.join(owners)} {verb} it")
         operation = info.data.get("operation")
+        if kind == "clock_skew" and operation not in (None, EVERY_OPERATION):
+            # The fake has one clock: a skew cannot be kept to one of its operations.
+            raise ValueError(
+                f"clock_skew puts the whole {system} clock off: declare it on operation"
+                f" {EVERY_OPERATION!r}, not {operation!r}"
+            )
         # A kind some operations of the system have, but not this one (the bank's `rejected`
         # answers a pain.001 alone).
         problem = unsupported(system, operation, kind) if operation else None
@@ -345,11 +357,25 @@ class FaultSettings(Strict):
             )
         return kind
 
+    @field_validator("rate")
+    @classmethod
+    def _whole_window(cls, rate: float | None, info: ValidationInfo) -> float | None:
+        # A skewed clock is a state over the window, not a share of calls (docs/CHAOS.md).
+        if info.data.get("kind") == "clock_skew" and rate is not None and rate != 1:
+            raise ValueError(
+                f"clock_skew holds for its whole window (from, until): give rate: 1, not {rate:g}"
+            )
+        return rate
+
     @field_validator("every_nth")
     @classmethod
     def _rate_or_every_nth(cls, every_nth: int | None, info: ValidationInfo) -> int | None:
         if "rate" not in info.data:
             return every_nth  # the rate itself is wrong: that error says enough
+        if info.data.get("kind") == "clock_skew" and every_nth is not None:
+            raise ValueError(
+                "clock_skew holds for its whole window (from, until): give rate: 1, not every_nth"
+            )
         if (info.data["rate"] is None) == (every_nth is None):
             raise ValueError(
                 "give either rate (a share of calls) or every_nth, not both or neither"
@@ -413,7 +439,15 @@ class CrashSettings(Strict):
 
 
 class Objectives(Strict):
+    """Wall-second p99s of the flows the judge times (the seeds' core interfaces <= 3 s),
+    and optionally a throughput (docs/JUDGE.md)."""
+
     paid_to_wms_p99_seconds: float = Field(3.0, gt=0)
+    shipped_to_oms_p99_seconds: float = Field(3.0, gt=0)
+    shipped_to_erp_p99_seconds: float = Field(3.0, gt=0)
+    orders_per_min: float | None = Field(
+        None, gt=0, description="orders the connector must carry to the WMS per wall minute"
+    )
 
 
 class RunSettings(Strict):

@@ -145,6 +145,11 @@ class CallbackHandlers:
         """Whether a WMS push carries the WMS's sign; nothing unsigned is ever acted on."""
         return qimen_signature_ok(params, body, self.wms_secret)
 
+    def completes_order(self, state: int) -> bool:
+        """Whether a tracking State completes the order: only 3, signed for. A 4 (问题件) is
+        not an end: a 405 or 420 is often followed by a 302 (signed after the problem)."""
+        return state == SIGNED_STATE
+
     def carrier_signature_ok(self, request_data: str, data_sign: str) -> bool:
         """Whether a carrier push carries Kdniao's DataSign for our api key."""
         return kdniao_signature_ok(request_data, data_sign, self.carrier_api_key)
@@ -242,7 +247,10 @@ class CallbackHandlers:
             return self._kdniao_answer(False, f"malformed RequestData: {error}")
         for (logistic_code, state, order_code), item in zip(traces, items, strict=True):
             try:
-                new, trade_no = self.store.receive_trace(logistic_code, state, order_code, item)
+                completes = self.completes_order(state)
+                new, trade_no = self.store.receive_trace(
+                    logistic_code, state, order_code, item, completes
+                )
             except sqlite3.Error as error:
                 log.error("could not store trace %s:%s: %s", logistic_code, state, error)
                 return self._kdniao_answer(False, "storage error, push again later")
@@ -250,7 +258,7 @@ class CallbackHandlers:
                 self.stats["trace_repeats"] += 1  # same waybill and State (e.g. a new StateEx)
                 continue
             self.stats["traces"] += 1
-            if trade_no is not None and state == SIGNED_STATE:
+            if trade_no is not None and completes:
                 self.workflow.start_completion(trade_no)
         return self._kdniao_answer(True)
 

@@ -12,6 +12,8 @@ class StepError(Exception):
     """A call failed; `retryable` says whether trying again later can help."""
 
     retryable = False
+    # Wall seconds the peer asked us to wait (an HTTP Retry-After), if it said.
+    retry_after: float | None = None
 
     def __init__(self, system: str, message: str) -> None:
         super().__init__(f"{system}: {message}")
@@ -20,9 +22,14 @@ class StepError(Exception):
 
 
 class RetryableError(StepError):
-    """Transport error, timeout, HTTP 5xx (a 504 is a lost response), or a transient refusal."""
+    """Transport error, timeout, HTTP 5xx (a 504 is a lost response), or a transient refusal;
+    `retry_after`, when the peer gave one, is the least wait before trying again."""
 
     retryable = True
+
+    def __init__(self, system: str, message: str, retry_after: float | None = None) -> None:
+        super().__init__(system, message)
+        self.retry_after = retry_after
 
 
 class PermanentError(StepError):
@@ -44,8 +51,13 @@ class RetryPolicy:
     def max_retries(self) -> int:
         return len(self.delays_sim_seconds)
 
-    def delay_after(self, attempts: int) -> float | None:
-        """Wall seconds to wait after `attempts` failed calls, or None: give up and park."""
+    def delay_after(self, attempts: int, retry_after: float | None = None) -> float | None:
+        """Wall seconds to wait after `attempts` failed calls, or None: give up and park.
+
+        A peer's `retry_after` (wall seconds: HTTP's Retry-After is about real time, whatever
+        the simulation's scale) is a floor: retrying sooner would only be throttled again.
+        """
         if attempts < 1 or attempts > self.max_retries:
             return None
-        return self.delays_sim_seconds[attempts - 1] / self.time_scale
+        delay = self.delays_sim_seconds[attempts - 1] / self.time_scale
+        return max(delay, retry_after) if retry_after is not None else delay

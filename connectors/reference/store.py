@@ -330,9 +330,15 @@ class StateStore:
         return True, trade_no
 
     def receive_trace(
-        self, logistic_code: str, state: int, order_code: str | None, payload: dict[str, Any]
+        self,
+        logistic_code: str,
+        state: int,
+        order_code: str | None,
+        payload: dict[str, Any],
+        completes: bool,
     ) -> tuple[bool, str | None]:
-        """Store a carrier trace state once; returns (new, trade_no). New and signed: complete."""
+        """Store a carrier trace state once; returns (new, trade_no). New and `completes` (the
+        parcel is signed for): the order's completion step is added with it."""
         trade_no = self.trade_for_waybill(logistic_code)
         if trade_no is None and order_code:
             row = self.conn.execute(
@@ -347,7 +353,7 @@ class StateStore:
             )
             if cursor.rowcount == 0:
                 return False, trade_no
-            if trade_no is not None and state == SIGNED_STATE:
+            if trade_no is not None and completes:
                 self._add_steps(trade_no, (Step.OMS_COMPLETED,))
         return True, trade_no
 

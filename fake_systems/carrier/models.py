@@ -33,11 +33,17 @@ STATE_EX_ARRIVED_CITY = "201"
 STATE_EX_OUT_FOR_DELIVERY = "202"
 STATE_EX_LOCKER = "211"  # 已放入快递柜或驿站 (State 2)
 STATE_EX_SIGNED = "301"
+STATE_EX_SIGNED_AFTER_PROBLEM = "302"  # 派件异常后最终签收 (State 3): a 4 is not terminal
 STATE_EX_LOCKER_SIGNED = "311"  # 已取出快递柜或驿站 (State 3)
 STATE_EX_NO_INFO = "401"  # 发货无信息: handed over, never collected
 STATE_EX_NOT_SIGNED = "402"  # 超时未签收: out for delivery, never signed
+STATE_EX_NO_UPDATE = "403"  # 超时未更新: the parcel went silent in transit (the "lost" one)
 STATE_EX_REFUSED = "404"  # 拒收（退件）
+STATE_EX_DELIVERY_EXCEPTION = "405"  # 派件异常
+STATE_EX_RETURN_SIGNED = "406"  # 退货签收: the refused parcel is back with the sender
 STATE_EX_LOCKER_OVERDUE = "412"  # 快递柜或驿站超时未取
+STATE_EX_ADDRESS_UNCLEAR = "420"  # 收货地址不详细
+STATE_EX_BAD_PHONE = "421"  # 收件人电话错误
 
 
 @dataclass(frozen=True)

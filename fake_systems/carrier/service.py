@@ -9,6 +9,7 @@ labelled itself) are open to every account, as real Kdniao tracks any number.
 
 from __future__ import annotations
 
+import random
 import zlib
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -23,17 +24,23 @@ from fake_systems.carrier.models import (
     RESULT_QUERY_LIMIT,
     SHIPPERS,
     STATE_COLLECTED,
+    STATE_EX_ADDRESS_UNCLEAR,
     STATE_EX_ARRIVED_CITY,
+    STATE_EX_BAD_PHONE,
     STATE_EX_COLLECTED,
+    STATE_EX_DELIVERY_EXCEPTION,
     STATE_EX_IN_TRANSIT,
     STATE_EX_LOCKER,
     STATE_EX_LOCKER_OVERDUE,
     STATE_EX_LOCKER_SIGNED,
     STATE_EX_NO_INFO,
+    STATE_EX_NO_UPDATE,
     STATE_EX_NOT_SIGNED,
     STATE_EX_OUT_FOR_DELIVERY,
     STATE_EX_REFUSED,
+    STATE_EX_RETURN_SIGNED,
     STATE_EX_SIGNED,
+    STATE_EX_SIGNED_AFTER_PROBLEM,
     STATE_IN_TRANSIT,
     STATE_NO_TRACE,
     STATE_PROBLEM,
@@ -49,9 +56,11 @@ from fake_systems.carrier.models import (
 )
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import KdniaoCredentials
+from fake_systems.common.faults import FaultRule, Stage
 from fake_systems.common.scope import OwnerScope
 from fake_systems.common.storage import transaction
 from simulator.clock import format_qimen_time
+from simulator.fault_plan import PROBLEM_FATES, PROBLEM_PARCEL_OPERATION
 from simulator.world import World
 
 __all__ = ["CarrierConfig", "CarrierService"]
@@ -122,6 +131,14 @@ NORMAL, REFUSED, STUCK_UNCOLLECTED, STUCK_UNSIGNED, LOCKER, LOCKER_OVERDUE = (
     "locker",
     "locker_overdue",
 )
+# Fates only a `problem_parcel` fault plays (docs/CHAOS.md): refused then sent back (406),
+# gone silent in transit (403), a delivery exception or an address problem then signed (302).
+REFUSED_RETURNED, LOST, EXCEPTION_SIGNED, ADDRESS_SIGNED = (
+    "refused_returned",
+    "lost",
+    "exception_then_signed",
+    "address_problem",
+)
 
 
 @dataclass
@@ -152,7 +169,9 @@ class CarrierService:
 
     LIMITATIONS (what the fake does not imitate):
     - Problem parcels follow fixed scripts (refused 404, stuck 401/402, locker 211 -> 311 or
-      412) and end there: no return journey, no re-delivery, no 403/405-407.
+      412). The scripts only a `problem_parcel` fault plays add 404 -> 406 (back with the
+      sender), 403 (lost: silent after leaving the origin), 405 or 420/421 -> 302 (signed
+      at the next attempt); no 407, 413-423 otherwise, no 202 repeated before a 302.
     - No pickup orders (1001/1004). The 1007 PrintTemplate is a small HTML stand-in, not a
       carrier's template; Quantity > 1 gets one waybill (no 子母件 SubOrders).
     - The value-added product (8001/8008, pushes 102) shows the same journey as the
@@ -463,7 +482,42 @@ class CarrierService:
             self.ctx.history.record(
                 "state", "parcel", "handed_over", logistic_code, {"weight_kg": weight_kg}
             )
-        self.env.process(self._travel(logistic_code, shipper_code))
+            forced = self._problem_fault(logistic_code)
+        self.env.process(self._travel(logistic_code, shipper_code, forced))
+
+    def _problem_fault(self, logistic_code: str) -> tuple[str, random.Random] | None:
+        """A `problem_parcel` rule that hits this parcel: its fate (the rule's `fate`, or a
+        draw of the rule's dice among them all) and the dice for the fate's own draws; the
+        hit is a `fault` row naming the waybill. None when no rule fires."""
+        rule: FaultRule | None = self.ctx.faults.pick(
+            self.ctx.name,
+            PROBLEM_PARCEL_OPERATION,
+            Stage.WORLD,
+            self.ctx.clock.now(),
+            ("problem_parcel",),
+        )
+        if rule is None:
+            return None
+        dice = self.ctx.faults.dice(rule)
+        fate = str(rule.params.get("fate") or dice.choice(PROBLEM_FATES))
+        if fate == "stuck":
+            script = STUCK_UNCOLLECTED if dice.random() < 0.5 else STUCK_UNSIGNED
+        else:
+            script = {
+                "refused": REFUSED_RETURNED,
+                "lost": LOST,
+                "exception_then_signed": EXCEPTION_SIGNED,
+                "address_problem": ADDRESS_SIGNED,
+                "locker_overdue": LOCKER_OVERDUE,
+            }[fate]
+        self.ctx.history.record(
+            "fault",
+            PROBLEM_PARCEL_OPERATION,
+            "problem_parcel",
+            logistic_code,
+            {"stage": "world", "fate": fate, "script": script},
+        )
+        return script, dice
 
     def _fate(self) -> str:
         """What will happen to a parcel. Rolls no dice unless a problem rate is set."""
@@ -480,15 +534,30 @@ class CarrierService:
             return LOCKER_OVERDUE if rng.random() < cfg.locker_overdue_rate else LOCKER
         return NORMAL
 
-    def _travel(self, logistic_code: str, shipper_code: str) -> Generator[simpy.Event, Any, None]:
+    def _travel(
+        self,
+        logistic_code: str,
+        shipper_code: str,
+        forced: tuple[str, random.Random] | None = None,
+    ) -> Generator[simpy.Event, Any, None]:
+        """The parcel's journey; `forced` is a `problem_parcel` fault's fate and its dice (the
+        world's own draws are made all the same, so a fault moves no other parcel's times)."""
         cfg = self.config
         rng = self.ctx.random
         fate = self._fate()
+        dice = rng
+        if forced is not None:
+            fate, dice = forced
         origin, destination = self._cities(logistic_code, shipper_code)
         company = SHIPPERS[shipper_code].name if shipper_code in SHIPPERS else shipper_code
         low, high = cfg.transit_hours
+        # Every leg is drawn now, whatever the fate: a parcel that stops early (stuck, lost)
+        # leaves the draws of the parcels handed over after it where they were.
+        collect = rng.uniform(*cfg.collect_hours)
         # A mode outside the range would draw outside it; clamp it to the range.
         transit = rng.triangular(low, high, min(max(cfg.transit_mode_hours, low), high))
+        dispatch = rng.uniform(*cfg.dispatch_hours)
+        delivery = rng.uniform(*cfg.delivery_hours)
 
         if fate == STUCK_UNCOLLECTED:
             yield self.env.timeout(cfg.stuck_hours * HOUR)
@@ -501,7 +570,7 @@ class CarrierService:
                     f"【{origin}】发货后超时未揽收，暂无物流信息",
                 )
             return
-        yield self.env.timeout(rng.uniform(*cfg.collect_hours) * HOUR)
+        yield self.env.timeout(collect * HOUR)
         if self._cancelled(logistic_code):
             return  # voided before the courier came: nothing moves
         self._advance(
@@ -520,6 +589,17 @@ class CarrierService:
             origin,
             f"【{origin}】快件已发往{destination}",
         )
+        if fate == LOST:
+            # No scan ever again: the carrier flags it 403 and nothing follows.
+            yield self.env.timeout(cfg.stuck_hours * HOUR)
+            self._advance(
+                logistic_code,
+                STATE_PROBLEM,
+                STATE_EX_NO_UPDATE,
+                origin,
+                f"【{origin}】快件超时未更新物流信息，正在核实",
+            )
+            return
         yield self.env.timeout(transit * 0.85 * HOUR)
         self._advance(
             logistic_code,
@@ -528,7 +608,7 @@ class CarrierService:
             destination,
             f"【{destination}】快件已到达{destination}转运中心",
         )
-        yield self.env.timeout(rng.uniform(*cfg.dispatch_hours) * HOUR)
+        yield self.env.timeout(dispatch * HOUR)
         self._advance(
             logistic_code,
             STATE_IN_TRANSIT,
@@ -546,8 +626,8 @@ class CarrierService:
                 f"【{destination}】快件派送后超时未签收",
             )
             return
-        yield self.env.timeout(rng.uniform(*cfg.delivery_hours) * HOUR)
-        if fate == REFUSED:
+        yield self.env.timeout(delivery * HOUR)
+        if fate in (REFUSED, REFUSED_RETURNED):
             self._advance(
                 logistic_code,
                 STATE_PROBLEM,
@@ -555,6 +635,18 @@ class CarrierService:
                 destination,
                 f"【{destination}】收件人拒收，快件将退回寄件人",
             )
+            if fate == REFUSED_RETURNED:
+                # The way back takes as long as the way out; the sender signs, not the buyer.
+                yield self.env.timeout(transit * HOUR)
+                self._advance(
+                    logistic_code,
+                    STATE_PROBLEM,
+                    STATE_EX_RETURN_SIGNED,
+                    origin,
+                    f"【{origin}】退回件已由寄件人签收",
+                )
+        elif fate in (EXCEPTION_SIGNED, ADDRESS_SIGNED):
+            yield from self._problem_then_signed(logistic_code, destination, fate, dice)
         elif fate in (LOCKER, LOCKER_OVERDUE):
             yield from self._locker(logistic_code, destination, overdue=fate == LOCKER_OVERDUE)
         else:
@@ -565,6 +657,32 @@ class CarrierService:
                 destination,
                 f"【{destination}】快件已签收，签收人：本人",
             )
+
+    def _problem_then_signed(
+        self, logistic_code: str, destination: str, fate: str, dice: random.Random
+    ) -> Generator[simpy.Event, Any, None]:
+        """A delivery exception (405) or an address or phone problem (420/421), then, the
+        next attempt later, signed for (302): State 4 is not the end of a parcel."""
+        if fate == EXCEPTION_SIGNED:
+            state_ex, station = STATE_EX_DELIVERY_EXCEPTION, "派件异常，快递员将再次派送"
+        elif dice.random() < 0.5:
+            state_ex, station = STATE_EX_ADDRESS_UNCLEAR, "收货地址不详细，正在联系收件人"
+        else:
+            state_ex, station = STATE_EX_BAD_PHONE, "收件人电话错误，正在核实收件信息"
+        self._advance(
+            logistic_code, STATE_PROBLEM, state_ex, destination, f"【{destination}】{station}"
+        )
+        cfg = self.config
+        # The next attempt: dispatched again and delivered, drawn from the fault's dice.
+        retry = dice.uniform(*cfg.dispatch_hours) + dice.uniform(*cfg.delivery_hours)
+        yield self.env.timeout(retry * HOUR)
+        self._advance(
+            logistic_code,
+            STATE_SIGNED,
+            STATE_EX_SIGNED_AFTER_PROBLEM,
+            destination,
+            f"【{destination}】快件已签收（派件异常后最终签收），签收人：本人",
+        )
 
     def _locker(
         self, logistic_code: str, destination: str, overdue: bool

@@ -6,12 +6,14 @@ import random
 import sqlite3
 import zlib
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from fake_systems.common.faults import FaultInjector
-from fake_systems.common.storage import History, open_database
+from fake_systems.common.storage import History, after_transaction, open_database
 from fake_systems.common.webhooks import PushSender, WebhookDispatcher
 from simulator.clock import Clock
+from simulator.fault_plan import clock_skew_seconds
 
 
 @dataclass
@@ -51,3 +53,52 @@ class SystemContext:
             faults=own_faults,
             random=rng,
         )
+
+    # -- the fake's own clock (clock_skew) -------------------------------------------------
+    #
+    # A real system reads its own clock, which may be off; the simulation's clock never is
+    # (history rows, latencies and windows read `clock`). What the fake checks against "now"
+    # (a request's timestamp) and what it stamps on what it sends (a push's timestamp or
+    # signature time) read these instead.
+
+    def skew(self, operation: str = "*") -> float:
+        """Seconds the fake's clock is ahead (negative: behind) now; 0 without a clock_skew
+        rule in its window. The first time a rule applies is its `fault` row, with the
+        operation that first read the clock."""
+        found = self.faults.clock_skew(self.name, self.clock.now())
+        if found is None:
+            return 0.0
+        rule, first = found
+        seconds = clock_skew_seconds(rule)
+        if first:
+            self._skew_row(operation, {"stage": "world", "seconds": seconds})
+        return seconds
+
+    def _skew_row(self, operation: str, payload: dict[str, object]) -> None:
+        # Kept whether or not the work it happened in commits: a refusal rolls it back.
+        after_transaction(
+            self.conn, lambda: self.history.record("fault", operation, "clock_skew", None, payload)
+        )
+
+    def wall(self, operation: str = "*") -> float:
+        """The fake's own wall clock (Unix seconds): the shared one, skewed."""
+        return self.clock.wall() + self.skew(operation)
+
+    def now(self, operation: str = "*") -> datetime:
+        """The fake's own simulated time, for the times it writes on what it sends."""
+        return self.clock.now() + timedelta(seconds=self.skew(operation))
+
+    def stale_by(self, sent: float, tolerance: float, operation: str) -> float | None:
+        """How far a request stamped `sent` (Unix seconds) lies from the fake's own clock
+        when that is more than `tolerance` seconds (the caller refuses it), else None. A
+        refusal only the skew causes (the true clock would have accepted) is a `clock_skew`
+        fault row of `operation`, so the report counts what the skew did."""
+        skew = self.skew(operation)
+        offset = sent - (self.clock.wall() + skew)
+        if abs(offset) <= tolerance:
+            return None
+        if skew and abs(sent - self.clock.wall()) <= tolerance:
+            self._skew_row(
+                operation, {"stage": "world", "seconds": skew, "refused_offset": round(offset, 3)}
+            )
+        return offset

@@ -29,6 +29,11 @@ from simulator.fault_plan import KINDS, FaultKind, FaultRule, Stage
 __all__ = ["KINDS", "NO_FAULTS", "FaultInjector", "FaultKind", "FaultRule", "Stage"]
 
 
+# Kinds that are a state over their window rather than a draw per call: `clock_skew()` plays
+# them, and `pick` never returns one (a skew at rate 1 would otherwise win every WORLD pick).
+_STATES = frozenset({"clock_skew"})
+
+
 @dataclass
 class _Armed:
     """A rule in force, with its own dice and counts."""
@@ -110,6 +115,8 @@ class FaultInjector:
         the calls other rules left alone); the first that fires wins. `kinds` lets a business
         moment ask for the kinds it plays alone: a WORLD rule of another kind (a clock skew)
         neither counts nor fires on it.
+        A state kind (a clock skew) is in force over its window rather than fired per call, so
+        it is never returned here.
         """
         if not self._armed:
             return None
@@ -119,7 +126,7 @@ class FaultInjector:
             rule = armed.rule
             if not rule.matches(system, operation, stage):
                 continue
-            if kinds is not None and rule.kind not in kinds:
+            if (kinds is not None and rule.kind not in kinds) or rule.kind in _STATES:
                 continue
             if offset is not None and not rule.start <= offset < rule.until:
                 continue
@@ -132,6 +139,27 @@ class FaultInjector:
                 armed.fired += 1
                 chosen = rule
         return chosen
+
+    def clock_skew(self, system: str, now: datetime) -> tuple[FaultRule, bool] | None:
+        """The `clock_skew` rule of `system` whose window holds `now` (the first declared),
+        and whether this is the first time it applies; None while the clock is right.
+
+        A skew is a state of the fake's clock over the whole window, not a per-call draw:
+        validation asks for `rate: 1`, and no dice are rolled.
+        """
+        offset = self._offset(now)
+        for armed in self._armed.values():
+            rule = armed.rule
+            if rule.system != system or rule.kind != "clock_skew":
+                continue
+            if offset is not None and not rule.start <= offset < rule.until:
+                continue
+            armed.matched += 1
+            first = armed.fired == 0
+            if first:
+                armed.fired = 1
+            return rule, first
+        return None
 
     def dice(self, rule: FaultRule) -> random.Random:
         """The seeded generator of `rule`'s own draws (a latency's delay); a rule no longer

@@ -61,6 +61,8 @@ def open_database(path: Path | str) -> sqlite3.Connection:
 # Work to do once the open transaction of a connection commits (by id(conn)): pushes, which
 # must not leave for a change that is then rolled back.
 _AFTER_COMMIT: dict[int, list[Callable[[], None]]] = {}
+# Work to do once the open transaction ends either way (`after_transaction`).
+_AFTER_END: dict[int, list[Callable[[], None]]] = {}
 
 
 @contextmanager
@@ -76,9 +78,11 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     except BaseException:
         _AFTER_COMMIT.pop(id(conn), None)
         conn.execute("ROLLBACK")
+        for action in _AFTER_END.pop(id(conn), ()):
+            action()
         raise
     conn.execute("COMMIT")
-    for action in _AFTER_COMMIT.pop(id(conn), ()):
+    for action in (*_AFTER_END.pop(id(conn), ()), *_AFTER_COMMIT.pop(id(conn), ())):
         action()
 
 
@@ -87,6 +91,16 @@ def after_commit(conn: sqlite3.Connection, action: Callable[[], None]) -> None:
     when no transaction is open."""
     if conn.in_transaction:
         _AFTER_COMMIT.setdefault(id(conn), []).append(action)
+    else:
+        action()
+
+
+def after_transaction(conn: sqlite3.Connection, action: Callable[[], None]) -> None:
+    """Run `action` when `conn`'s open transaction ends, committed or rolled back (at once
+    when none is open): for what happened whatever became of the work, such as a refusal's
+    cause."""
+    if conn.in_transaction:
+        _AFTER_END.setdefault(id(conn), []).append(action)
     else:
         action()
 

@@ -103,7 +103,8 @@ class Sessions:
         except ValueError as exc:
             raise LoginFailed(MSG_SIGN_STALE) from exc
         now = self.ctx.clock.wall()
-        if abs(now - stamp) > SIGN_TOLERANCE_SECONDS:
+        # Checked against the ERP's own clock (skewed by a `clock_skew` fault).
+        if self.ctx.stale_by(stamp, SIGN_TOLERANCE_SECONDS, "LoginBySign") is not None:
             raise LoginFailed(MSG_SIGN_STALE)
         with transaction(self.conn):
             # signatures older than the tolerance can never pass again: forget them

@@ -331,7 +331,8 @@ class Fulfilment:
                 express_code=express,
                 weight_kg=weight,
                 lines=tuple(lines),
-                confirm_time=now_sim,  # this package's: orderConfirmTime
+                # this package's orderConfirmTime, by the WMS's own (maybe skewed) clock
+                confirm_time=format_qimen_time(self.ctx.now("deliveryorder.confirm")),
                 final=final,
                 out_biz_code=f"{order_id}-{status.value}" + ("" if final else f"-{number}"),
             )

@@ -34,9 +34,9 @@ class Reports:
         if self._listener is not None:
             self._listener(event)
 
-    def now(self) -> str:
-        """The simulated time, as reports state it."""
-        return format_qimen_time(self.ctx.clock.now())
+    def now(self, operation: str) -> str:
+        """The time a report states: the WMS's own clock (skewed by a `clock_skew` fault)."""
+        return format_qimen_time(self.ctx.now(operation))
 
     def order_progressed(
         self, order_id: str, status: DeliveryStatus, remark: str | None = None
@@ -51,7 +51,11 @@ class Reports:
         ).fetchone()
         order = OrderRef(row[0], order_id, row[1], row[2], row[3])
         out_biz_code = f"{order_id}-PROCESS-{status.value}"
-        self.emit(OrderProgressed(order, status.value, self.now(), remark, out_biz_code))
+        self.emit(
+            OrderProgressed(
+                order, status.value, self.now("orderprocess.report"), remark, out_biz_code
+            )
+        )
 
     def stock_changed(
         self,
@@ -71,7 +75,7 @@ class Reports:
                 order_code,
                 order_type,
                 out_biz_code,
-                self.now(),
+                self.now("stockchange.report"),
                 tuple(StockMove(*move) for move in moves),
             )
         )

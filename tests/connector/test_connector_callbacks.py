@@ -14,6 +14,7 @@ import pytest
 from lxml import etree
 
 from connectors.faulty.accepts_forged_pushes import AcceptsForgedPushesHandlers
+from connectors.faulty.completes_on_problem_parcel import CompletesOnProblemParcelHandlers
 from connectors.reference.callbacks import (
     CallbackHandlers,
     create_callback_app,
@@ -298,6 +299,31 @@ async def test_in_transit_push_is_recorded_but_completes_nothing(
     assert inbox_count(store) == 1
     assert recorder.completions == []
     assert store.step(TRADE_NO, Step.OMS_COMPLETED) is None
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("faulty", [False, True], ids=["reference", "completes_on_problem_parcel"])
+async def test_a_problem_state_completes_only_for_the_faulty_connector_and_302_completes(
+    store: StateStore,
+    recorder: Recorder,
+    asgi_client: Callable[[object], httpx.AsyncClient],
+    faulty: bool,
+) -> None:
+    """State 4 (a 405 delivery exception) is not an end; the 3 (302) after it completes."""
+    cls = CompletesOnProblemParcelHandlers if faulty else CallbackHandlers
+    client = asgi_client(
+        create_callback_app(cls(store, recorder, WMS_SECRET, API_KEY, "1234567", lambda: True))
+    )
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    problem = await client.post("/kdniao/push", content=push_form(state="4"), headers=headers)
+    assert problem.json()["Success"] is True
+    assert recorder.completions == ([TRADE_NO] if faulty else [])
+    signed = await client.post("/kdniao/push", content=push_form(state="3"), headers=headers)
+    assert signed.json()["Success"] is True
+    assert inbox_count(store) == 2
+    assert recorder.completions == [TRADE_NO] * (2 if faulty else 1)
+    step = store.step(TRADE_NO, Step.OMS_COMPLETED)
+    assert step is not None and step.status is StepStatus.PENDING
 
 
 @pytest.mark.anyio

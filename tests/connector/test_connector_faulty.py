@@ -263,6 +263,9 @@ PROFILES = {
     "connectors/faulty/books_twice_on_duplicate_confirm/connector.yaml": (
         "connectors.faulty.books_twice_on_duplicate_confirm"
     ),
+    "connectors/faulty/completes_on_problem_parcel/connector.yaml": (
+        "connectors.faulty.completes_on_problem_parcel"
+    ),
 }
 
 

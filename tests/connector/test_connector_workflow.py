@@ -64,7 +64,7 @@ async def test_order_flows_from_waybill_to_completion(
     assert receivable["FDATE"] == "2026-11-10 23:00:00"
     assert peers.ops("erp").count("LoginBySign") == 1  # one session for all calls
 
-    new, trade_no = store.receive_trace("ZT000001", 3, TRADE_NO, {})
+    new, trade_no = store.receive_trace("ZT000001", 3, TRADE_NO, {}, completes=True)
     assert new and trade_no == TRADE_NO
     workflow.start_completion(TRADE_NO)
     assert await workflow.drain(5) == 0
@@ -80,7 +80,7 @@ async def test_signed_push_before_the_oms_knows_it_shipped_waits_for_shipping(
     workflow = make_workflow(store, http)
     await place_order(store, workflow)
     confirm(store)
-    store.receive_trace("ZT000001", 3, TRADE_NO, {})
+    store.receive_trace("ZT000001", 3, TRADE_NO, {}, completes=True)
     workflow.start_completion(TRADE_NO)  # oms_shipped not done: must not run yet
     assert workflow.in_flight == 0
     workflow.start_shipment(TRADE_NO)
@@ -158,6 +158,59 @@ def test_retry_schedule_scales_with_the_clock() -> None:
     assert [RetryPolicy(60).delay_after(n) for n in range(5)] == [None, 1.0, 5.0, 15.0, None]
     assert [RetryPolicy(1).delay_after(n) for n in (1, 2, 3)] == [60.0, 300.0, 900.0]
     assert RetryPolicy().max_retries == 3
+
+
+def test_a_peers_retry_after_is_a_floor_of_the_back_off() -> None:
+    # Retry-After counts wall seconds: at 3600x the graded minute is 1/60 s, the peer's wins.
+    assert RetryPolicy(3600).delay_after(1, retry_after=2.0) == 2.0
+    assert RetryPolicy(1).delay_after(1, retry_after=2.0) == 60.0
+    assert RetryPolicy(3600).delay_after(4, retry_after=2.0) is None
+
+
+THROTTLED = [
+    # A gateway's 429 in front of Kdniao.
+    ("1007", Step.WAYBILL, httpx.Response(429, text="<html>", headers={"Retry-After": "1"})),
+    # TOP's flow control, which gives the ban's length in its message.
+    (
+        "taobao.qimen.deliveryorder.create",
+        Step.WMS_CREATE,
+        httpx.Response(
+            200,
+            text="<response><flag>failure</flag>"
+            "<code>accesscontrol.limited-by-api-access-count</code>"
+            "<message>This ban will last for 1 more seconds</message></response>",
+        ),
+    ),
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("op", "step", "refusal"), THROTTLED, ids=["http_429", "qimen_ban"])
+async def test_a_throttled_call_waits_as_long_as_the_peer_asked(
+    peers: Peers4, http: HttpClient, store: StateStore, op: str, step: Step, refusal: httpx.Response
+) -> None:
+    peers.script(op, refusal)
+    workflow = make_workflow(store, http)  # the fast clock: its own back-off is milliseconds
+    started = time.monotonic()
+    await place_order(store, workflow)
+    assert state(store, step) == (StepStatus.DONE, 2)
+    assert time.monotonic() - started >= 1.0
+
+
+@pytest.mark.anyio
+async def test_k3_network_control_conflict_is_retried(
+    peers: Peers4, http: HttpClient, store: StateStore
+) -> None:
+    busy = {"IsSuccess": False, "MsgCode": 13, "Errors": [{"Message": "网控冲突"}]}
+    peers.script("Save", httpx.Response(200, json={"Result": {"ResponseStatus": busy}}))
+    workflow = make_workflow(store, http)
+    await place_order(store, workflow)
+    confirm(store)
+    workflow.start_shipment(TRADE_NO)
+    assert await workflow.drain(5) == 0
+    assert state(store, Step.ERP_OUTSTOCK)[0] is StepStatus.DONE
+    assert state(store, Step.ERP_RECEIVABLE)[0] is StepStatus.DONE
+    assert peers.ops("erp").count("Save") == 3  # one refused, then one per document
 
 
 # ---------------------------------------------------------------- ERP idempotency and session

@@ -79,7 +79,7 @@ def test_reference_connector_passes(tmp_path: Path) -> None:
         ("faulty/duplicate_on_retry", "no_duplicate_delivery_orders"),
         ("faulty/wrong_amount", "erp_receivable_audited"),
         ("faulty/books_erp_before_shipping", "booked_after_wms_shipped"),
-        ("faulty/completes_before_signed", "completed_after_signed"),
+        ("faulty/completes_before_signed", "completed_only_when_signed"),
         ("faulty/second_receivable_under_new_number", "no_orphan_documents"),
         ("faulty/books_one_unit_per_line", "erp_documents_match_shipment"),
     ],

@@ -138,6 +138,45 @@ def test_a_bad_business_rule_is_refused_naming_its_field(
     assert words in message, message
 
 
+@pytest.mark.parametrize(
+    ("rule", "field", "words"),
+    [
+        ("{system: carrier, operation: '1007', kind: problem_parcel, rate: 0.1,"
+         " params: {fate: vanished}}",
+         "params", "unknown fate 'vanished'; the fates are refused, lost, stuck,"
+                   " exception_then_signed, address_problem, locker_overdue"),
+        ("{system: carrier, operation: '1007', kind: problem_parcel, rate: 0.1,"
+         " params: {state_ex: 404}}",
+         "params", "problem_parcel has no parameter 'state_ex' (it takes: fate)"),
+        ("{system: carrier, operation: '1002', kind: problem_parcel, rate: 0.1}",
+         "kind", "problem_parcel acts on the carrier's business, not on a call: give '1007'"),
+        ("{system: wms, operation: '*', kind: problem_parcel, rate: 0.1}",
+         "kind", "wms has no problem_parcel fault; only carrier has it"),
+        ("{system: wms, operation: '*', kind: clock_skew, rate: 1}",
+         "params", "clock_skew needs seconds"),
+        ("{system: wms, operation: '*', kind: clock_skew, rate: 1, params: {seconds: 0}}",
+         "params", "other than 0"),
+        ("{system: wms, operation: '*', kind: clock_skew, rate: 1, params: {seconds: 90000}}",
+         "params", "within ±86,400"),
+        ("{system: wms, operation: '*', kind: clock_skew, rate: 1, params: {minutes: 5}}",
+         "params", "clock_skew has no parameter 'minutes' (it takes: seconds)"),
+        ("{system: wms, operation: '*', kind: clock_skew, rate: 0.5, params: {seconds: 60}}",
+         "rate", "clock_skew holds for its whole window (from, until): give rate: 1, not 0.5"),
+        ("{system: wms, operation: '*', kind: clock_skew, every_nth: 3, params: {seconds: 60}}",
+         "every_nth", "give rate: 1, not every_nth"),
+        ("{system: wms, operation: deliveryorder.create, kind: clock_skew, rate: 1,"
+         " params: {seconds: 60}}",
+         "kind", "clock_skew puts the whole wms clock off: declare it on operation '*'"),
+    ],
+)  # fmt: skip
+def test_a_bad_world_rule_is_refused_naming_its_field(
+    tmp_path: Path, rule: str, field: str, words: str
+) -> None:
+    message = refusal(with_faults(tmp_path, GOOD, rule))
+    assert f"faults.1.{field}: " in message, message
+    assert words in message, message
+
+
 def test_good_business_rules_load(tmp_path: Path) -> None:
     path = with_faults(
         tmp_path,
@@ -151,4 +190,22 @@ def test_good_business_rules_load(tmp_path: Path) -> None:
         ("stock_out", {"restock_after": 0}),
         ("short_pick", {}),
         ("odd_data", {"variant": "emoji"}),
+    ]
+
+
+def test_good_carrier_and_clock_rules_load(tmp_path: Path) -> None:
+    path = with_faults(
+        tmp_path,
+        GOOD,
+        "{system: carrier, operation: '1007', kind: problem_parcel, rate: 0.2,"
+        " params: {fate: exception_then_signed}}",
+        "{system: carrier, operation: '*', kind: problem_parcel, every_nth: 5}",
+        "{system: oms, operation: '*', kind: clock_skew, rate: 1, from: 10m, until: 1h,"
+        " params: {seconds: -90}}",
+    )
+    scenario = load_scenario(path, protocol_operations(), PUSHES)
+    assert [(r.kind, r.operation, dict(r.params)) for r in scenario.faults[1:]] == [
+        ("problem_parcel", "1007", {"fate": "exception_then_signed"}),
+        ("problem_parcel", "*", {}),
+        ("clock_skew", "*", {"seconds": -90}),
     ]

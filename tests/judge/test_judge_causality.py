@@ -1,5 +1,6 @@
-"""The causality invariants: nothing shipped or booked before the WMS ships, nothing completed
-before the parcel is signed for; each defect fails exactly its invariant and names the order."""
+"""booked_after_wms_shipped: nothing shipped in the OMS or booked in the ERP before the WMS
+ships; each defect fails exactly it and names the order (completed_only_when_signed, its twin
+for the carrier, is tested with the other invariants)."""
 
 from __future__ import annotations
 
@@ -38,9 +39,8 @@ def test_a_good_run_passes_and_the_checks_looked_at_its_orders(builder: RunBuild
     builder.good_mix()
     verdict = judge(builder)
     assert failed(verdict) == []
-    # Three shipped trades have acts (OMS shipped, two documents each); two are completed.
+    # Three shipped trades have acts (OMS shipped, two documents each).
     assert verdict.invariant("booked_after_wms_shipped").checked == 3
-    assert verdict.invariant("completed_after_signed").checked == 2
 
 
 def test_erp_document_saved_before_the_wms_shipped_fails(builder: RunBuilder) -> None:
@@ -121,40 +121,3 @@ def test_the_first_package_in_the_history_counts_as_shipped(builder: RunBuilder)
         (shipped_at - 20.0, split.trade_no),
     )
     assert failed(judge(builder)) == []
-
-
-def test_completed_before_the_parcel_was_signed_for_fails(builder: RunBuilder) -> None:
-    builder.good_mix()
-    hasty = builder.order("completed")
-    sql = "SELECT signed_wall FROM parcels WHERE logistic_code = ?"
-    signed_at = wall(builder, "carrier", sql, hasty.waybill)
-    builder.sql(
-        "oms",
-        "UPDATE orders SET completed_wall = ? WHERE trade_no = ?",
-        (signed_at - 600.0, hasty.trade_no),
-    )
-    verdict = judge(builder)
-    assert failed(verdict) == ["completed_after_signed"]
-    inv = verdict.invariant("completed_after_signed")
-    assert inv.breakdown == {"completed before signed": 1}
-    [example] = inv.examples
-    assert example["entity"] == hasty.trade_no
-    assert example["observed"] == "completed 600.000 s before the parcel was signed for"
-    assert example["parcels"] == f"{hasty.waybill}:3"
-
-
-def test_completed_while_the_parcel_travels_fails(builder: RunBuilder) -> None:
-    builder.good_mix()
-    travelling = builder.order("shipped")
-    builder.sql(
-        "oms",
-        "UPDATE orders SET trade_status = 110, completed_wall = ? WHERE trade_no = ?",
-        (delivered_wall(builder, travelling.trade_no) + 10.0, travelling.trade_no),
-    )
-    verdict = judge(builder)
-    # delivered_orders_completed only asks that signed parcels' trades be completed: it holds.
-    assert failed(verdict) == ["completed_after_signed"]
-    inv = verdict.invariant("completed_after_signed")
-    assert inv.breakdown == {"completed, parcel never signed": 1}
-    assert inv.examples[0]["entity"] == travelling.trade_no
-    assert inv.examples[0]["parcels"] == f"{travelling.waybill}:2"

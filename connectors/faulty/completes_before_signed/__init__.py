@@ -3,7 +3,7 @@
 It reads the carrier's first tracking push for a parcel (collected, State 1, or in transit)
 as "delivered" and uploads the signed trace to the OMS at once, as an integrator who
 subscribes to tracking and treats any news as the end of the story would. Every shipped
-order is completed, just long before its parcel is signed for: `completed_after_signed`
+order is completed, just long before its parcel is signed for: `completed_only_when_signed`
 must catch it (`delivered_orders_completed` cannot: it only asks that signed parcels'
 trades be completed, and they are).
 """

@@ -8,8 +8,10 @@ docs/PERFORMANCE.md), and a connector makes a dozen calls per order.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 import aiohttp
@@ -23,6 +25,8 @@ REQUEST_TIMEOUT_SECONDS = 10.0
 # Throttling and server trouble: the same request may succeed later.
 RETRYABLE_STATUS = frozenset({408, 425, 429})
 KEEPALIVE_SECONDS = 4.0
+# A Retry-After beyond this is not waited out in full: the graded retries give up by then.
+MAX_RETRY_AFTER_SECONDS = 900.0
 
 
 class TransportFailure(Exception):
@@ -40,6 +44,8 @@ class Reply:
     status_code: int
     content: bytes
     cookies: Mapping[str, str] = field(default_factory=dict)
+    # The Retry-After header, in seconds from now (RFC 9110 §10.2.3), when there is one.
+    retry_after: float | None = None
 
     @property
     def text(self) -> str:
@@ -102,7 +108,8 @@ class AiohttpClient:
             ) as response:
                 content_read = await response.read()
                 cookies = {name: morsel.value for name, morsel in response.cookies.items()}
-                return Reply(response.status, content_read, cookies)
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                return Reply(response.status, content_read, cookies, retry_after)
         except TimeoutError as exc:
             raise TransportFailure(type(exc).__name__, timeout=True) from exc
         except aiohttp.ClientError as exc:
@@ -135,10 +142,27 @@ class HttpxClient:
             raise TransportFailure(type(exc).__name__, timeout=True) from exc
         except httpx.TransportError as exc:
             raise TransportFailure(f"{type(exc).__name__}: {exc}") from exc
-        return Reply(response.status_code, response.content, dict(response.cookies))
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        return Reply(response.status_code, response.content, dict(response.cookies), retry_after)
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After value (delay-seconds or an HTTP-date), capped; None
+    when absent or unreadable."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        seconds = float(text)
+    else:
+        try:
+            seconds = parsedate_to_datetime(text).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
 def make_client(max_connections: int) -> HttpClient:
@@ -168,7 +192,8 @@ async def post(
         raise RetryableError(system, f"{kind} ({exc})") from exc
     status = response.status_code
     if status >= 500 or status in RETRYABLE_STATUS:
-        raise RetryableError(system, f"HTTP {status}")
+        # A 429 or 503 may say how long to wait (Retry-After): the retry honours it.
+        raise RetryableError(system, f"HTTP {status}", retry_after=response.retry_after)
     if status >= 300:
         raise PermanentError(system, f"HTTP {status}: {response.text[:200]}")
     return response

@@ -18,6 +18,8 @@ STUB = "Kingdee.BOS.WebApi.ServicesStub"
 SESSION_COOKIE = "kdservice-sessionid"
 
 MSG_CONTEXT_LOST = 1
+# 网控冲突 (another user holds the bill) and 调用限制 (the call limit): both pass later.
+MSG_NETWORK_CONTROL = 13
 MSG_CALL_LIMIT = 14
 # FDocumentStatus values.
 DRAFT, CREATED, IN_REVIEW, AUDITED, REREVIEW = "Z", "A", "B", "C", "D"
@@ -202,6 +204,6 @@ def _raise_for(operation: str, status: dict[str, Any]) -> None:
     message = f"{operation}: MsgCode {code}: {detail}"
     if code == MSG_CONTEXT_LOST:
         raise SessionExpired(SYSTEM, message)
-    if code == MSG_CALL_LIMIT:
+    if code in (MSG_NETWORK_CONTROL, MSG_CALL_LIMIT):
         raise RetryableError(SYSTEM, message)
     raise PermanentError(SYSTEM, message)

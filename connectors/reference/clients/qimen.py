@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from lxml import etree
@@ -20,7 +21,11 @@ XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=
 
 # Qimen's convention: `isp.*` is the platform's own trouble (try later), `isv.*` is ours.
 RETRYABLE_CODE_PREFIXES = ("isp.",)
-RETRYABLE_CODES = frozenset({"SYSTEM_ERROR", "SYSTEM_BUSY", "TIMEOUT"})
+RETRYABLE_CODES = frozenset(
+    {"SYSTEM_ERROR", "SYSTEM_BUSY", "TIMEOUT", "accesscontrol.limited-by-api-access-count"}
+)
+# TOP's flow-control refusal says how long the ban lasts: "This ban will last for 5 more seconds".
+BAN_SECONDS = re.compile(r"ban will last for (\d+) more seconds")
 
 
 def parse_xml(body: bytes) -> etree._Element:
@@ -84,7 +89,8 @@ class QimenClient:
         code = child_text(root, "code") or ""
         message = f"{method}: {code} {child_text(root, 'message') or ''}".strip()
         if code in RETRYABLE_CODES or code.startswith(RETRYABLE_CODE_PREFIXES):
-            raise RetryableError(SYSTEM, message)
+            ban = BAN_SECONDS.search(message)
+            raise RetryableError(SYSTEM, message, retry_after=float(ban[1]) if ban else None)
         raise PermanentError(SYSTEM, message)
 
     async def create_delivery_order(self, body: str) -> str:

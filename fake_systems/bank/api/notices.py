@@ -4,6 +4,7 @@ pushed (retried on the shared schedule) to the connector's callback URL."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 
 from fake_systems.bank.iso_xml import render_camt054
 from fake_systems.bank.models import CreditNotice
@@ -11,7 +12,6 @@ from fake_systems.bank.service import BankService
 from fake_systems.common.context import SystemContext
 from fake_systems.common.signing import stripe_style_signature
 from fake_systems.common.webhooks import Push
-from simulator.clock import Clock
 
 SIGNATURE_HEADER = "Bank-Signature"
 NOTICE_OPERATION = "camt.054"
@@ -26,9 +26,9 @@ class SignedAtSend(Mapping[str, str]):
     a fresh `t=` and still passes a receiver's 300-second tolerance.
     """
 
-    def __init__(self, secret: str, clock: Clock, body: bytes) -> None:
+    def __init__(self, secret: str, wall: Callable[[], float], body: bytes) -> None:
         self._secret = secret
-        self._clock = clock
+        self._wall = wall  # the bank's own clock (skewed by a `clock_skew` fault)
         self._body = body
         self._keys = ("Content-Type", SIGNATURE_HEADER)
 
@@ -36,7 +36,7 @@ class SignedAtSend(Mapping[str, str]):
         if key == "Content-Type":
             return XML
         if key == SIGNATURE_HEADER:
-            return stripe_style_signature(self._secret, int(self._clock.wall()), self._body)
+            return stripe_style_signature(self._secret, int(self._wall()), self._body)
         raise KeyError(key)
 
     def __iter__(self) -> Iterator[str]:
@@ -59,7 +59,7 @@ class CreditNotices:
 
     def __call__(self, notice: CreditNotice) -> None:
         entry = notice.entry
-        created = self.ctx.clock.now().isoformat(timespec="seconds")
+        created = self.ctx.now(NOTICE_OPERATION).isoformat(timespec="seconds")
         body = render_camt054(entry, notice.currency, created)
         summary = {
             "entry_ref": entry.entry_ref,
@@ -95,7 +95,7 @@ class CreditNotices:
             entity=entry_ref,
             url=url,
             content=body,
-            headers=SignedAtSend(secret, self.ctx.clock, body),
+            headers=SignedAtSend(secret, partial(self.ctx.wall, NOTICE_OPERATION), body),
             accepted=lambda reply: 200 <= reply.status_code < 300,
             payload_for_history=summary,
             forge=forge,

@@ -132,7 +132,10 @@ class TrackingPushes:
         credentials = self.accounts.get(event.account)
         if credentials is None:
             return  # no key to sign with: an account the carrier never opened
-        self.ctx.dispatcher.send(tracking_push(event, credentials.api_key, self.ctx.clock.now()))
+        request_type = VALUE_ADDED_PUSH_REQUEST_TYPE if event.value_added else PUSH_REQUEST_TYPE
+        # PushTime is the carrier's own clock (skewed by a `clock_skew` fault).
+        now = self.ctx.now(request_type)
+        self.ctx.dispatcher.send(tracking_push(event, credentials.api_key, now))
 
 
 def attach(service: CarrierService) -> None:

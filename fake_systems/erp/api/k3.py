@@ -143,12 +143,12 @@ class K3Protocol(Protocol):
         if k3_headers.signed(headers):
             # The official SDKs sign every call and never log in: the headers alone decide,
             # even beside a session cookie (the Java SDK sends both).
+            ctx = self.service.ctx
             proven = k3_headers.verify(
                 headers,
                 call.inbound.path,
                 self.service.app_user,
-                self.service.ctx.clock.wall(),
-                SIGN_TOLERANCE_SECONDS,
+                lambda sent: ctx.stale_by(sent, SIGN_TOLERANCE_SECONDS, call.operation) is not None,
             )
             user = proven.user
             return Caller(user.username, OwnerScope.of(user.owners), proven)

@@ -82,14 +82,14 @@ def verify(
     headers: Mapping[str, str],
     path: str,
     app_user: Callable[[str], K3Credentials | None],
-    now: float,
-    tolerance: float,
+    stale: Callable[[float], bool],
 ) -> SignedUser:
     """The user the headers prove, or K3Error (MsgCode 1) naming why not.
 
     The app must be issued and bound to the user `X-Kd-Appdata` names, `X-Kd-Signature` must
     be made with its secret, `X-Api-Signature` must sign this path and the stamp, and the
-    stamp (seconds or milliseconds) must lie within `tolerance` seconds of `now`.
+    stamp (seconds or milliseconds) must not be `stale` (outside the ERP's tolerance of its
+    own clock).
     """
     app_id = headers.get(APP_KEY, "")
     user = app_user(app_id)
@@ -110,6 +110,6 @@ def verify(
     if not stamp.isascii() or not stamp.isdigit() or len(stamp) > 15:
         raise _refused(MSG_SIGN_STALE)
     seconds = int(stamp) / 1000 if int(stamp) >= MILLISECONDS_FROM else int(stamp)
-    if abs(now - seconds) > tolerance:
+    if stale(seconds):
         raise _refused(MSG_SIGN_STALE)
     return SignedUser(user, lcid, org_num)

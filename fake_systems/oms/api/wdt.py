@@ -688,9 +688,11 @@ class WdtProtocol(Protocol):
         signed["body"] = text
         if not constant_time_equal(params["sign"].lower(), wdt_sign(secret, signed)):
             raise WireError(ERR_PARAMS, MSG_SIGN)
-        # Replay guard on the wall clock: business time is simulated, this is not.
+        # Replay guard on the wall clock (business time is simulated, this is not), as the
+        # OMS's own clock reads it (skewed by a `clock_skew` fault).
         wall = self.clock.wall()
-        if abs(timestamp + WDT_EPOCH - wall) > TIMESTAMP_TOLERANCE_SECONDS:
+        sent = timestamp + WDT_EPOCH
+        if self.service.ctx.stale_by(sent, TIMESTAMP_TOLERANCE_SECONDS, call.operation):
             raise WireError(ERR_TIMESTAMP, MSG_TIMESTAMP)
         if nonce is not None:
             self._use_nonce(grant.app_key, nonce, timestamp + WDT_EPOCH, wall)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -35,6 +35,7 @@ from fake_systems.oms.api.wdt import (
 )
 from fake_systems.oms.models import TAOBAO_FAMILY, OmsError
 from fake_systems.oms.service import OmsService
+from simulator.clock import parse_qimen_time
 
 QIMEN_PATH = "/router/qm"
 METHOD_TRADE_QUERY = "wdt.sales.tradequery.querywithdetail"
@@ -160,12 +161,12 @@ class WdtQimenProtocol(Protocol):
         if not constant_time_equal(form["sign"].upper(), qimen_sign(grant.qimen_secret, form, "")):
             raise WireError(TOP_INVALID_SIGNATURE, TOP_MESSAGES[TOP_INVALID_SIGNATURE])
         try:
-            sent = datetime.strptime(form["timestamp"], "%Y-%m-%d %H:%M:%S")
+            sent = parse_qimen_time(form["timestamp"])
         except ValueError:
             raise WireError(TOP_INVALID_TIMESTAMP, TOP_MESSAGES[TOP_INVALID_TIMESTAMP]) from None
-        # TOP timestamps are Beijing wall time; the fake's wall clock is Unix seconds.
-        wall = datetime.fromtimestamp(self.clock.wall(), self.service.ctx.clock.now().tzinfo)
-        if abs(sent - wall.replace(tzinfo=None)) > TIMESTAMP_TOLERANCE:
+        # TOP timestamps are Beijing wall time, checked against the gateway's own clock.
+        tolerance = TIMESTAMP_TOLERANCE.total_seconds()
+        if self.service.ctx.stale_by(sent.timestamp(), tolerance, call.operation) is not None:
             raise WireError(TOP_INVALID_TIMESTAMP, TOP_MESSAGES[TOP_INVALID_TIMESTAMP])
         # Past the gateway: 旺店通 checks its own credential and `wdt_sign`.
         secret, salt = wdt_split_appsecret(grant.app_secret)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -64,7 +63,7 @@ from fake_systems.wms.models import (
     WmsError,
 )
 from fake_systems.wms.service import WmsService
-from simulator.clock import CHINA, parse_qimen_time
+from simulator.clock import parse_qimen_time
 
 __all__ = ["MAX_BODY_BYTES", "MAX_LINES_PER_CALL", "QimenProtocol", "create_app"]
 
@@ -196,20 +195,20 @@ class QimenProtocol(Protocol):
             raise WireError(
                 INVALID_PARAMETER, f"Invalid arguments:customerId {params['customerId']}"
             )
-        self._check_timestamp(params["timestamp"])
+        self._check_timestamp(params["timestamp"], call.operation)
         if not params["method"].startswith(METHOD_PREFIX):
             raise self.unknown_operation(call)
         return Caller(grant.app_key, OwnerScope.of(grant.owners), grant)
 
-    def _check_timestamp(self, value: str) -> None:
-        """`yyyy-MM-dd HH:mm:ss` (China time) within the tolerance of the wall clock."""
+    def _check_timestamp(self, value: str, operation: str) -> None:
+        """`yyyy-MM-dd HH:mm:ss` (China time) within the tolerance of the WMS's own wall clock
+        (skewed by a `clock_skew` fault)."""
         try:
             sent = parse_qimen_time(value)
         except ValueError:
             raise WireError(INVALID_PARAMETER, "Invalid arguments:timestamp") from None
-        now = datetime.fromtimestamp(self.service.ctx.clock.wall(), CHINA)
-        skew = (sent - now).total_seconds()
-        if abs(skew) > TIMESTAMP_TOLERANCE_SECONDS:
+        skew = self.service.ctx.stale_by(sent.timestamp(), TIMESTAMP_TOLERANCE_SECONDS, operation)
+        if skew is not None:
             raise WireError(
                 INVALID_TIMESTAMP,
                 f"Invalid timestamp: {value} is {skew:+.0f} s from server time"

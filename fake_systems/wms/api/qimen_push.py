@@ -122,7 +122,9 @@ class QimenPushes:
         (or, for a forgery, with `secret`)."""
         params = {
             "method": method,
-            "timestamp": format_qimen_time(datetime.fromtimestamp(self.ctx.clock.wall(), CHINA)),
+            "timestamp": format_qimen_time(
+                datetime.fromtimestamp(self.ctx.wall(method.removeprefix(METHOD_PREFIX)), CHINA)
+            ),
             "format": "xml",
             "app_key": self.credentials.app_key,
             "v": "2.0",

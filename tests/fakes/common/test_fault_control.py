@@ -130,6 +130,12 @@ def test_a_fake_keeps_the_plans_ids_and_dice() -> None:
         ({"operation": CREATE, "kind": "push_duplicate", "rate": 0.1}, "kind", "acts on pushes"),
         ({"operation": CREATE, "kind": "busy", "rate": 0.1, "colour": "red"}, "colour", "Extra"),
         ({"system": "oms", "operation": "*", "kind": "busy", "rate": 0.1}, "system", "oms fake"),
+        (
+            {"operation": "*", "kind": "clock_skew", "rate": 0.5, "params": {"seconds": 60}},
+            "rate",
+            "give rate: 1",
+        ),
+        ({"operation": "*", "kind": "clock_skew", "rate": 1}, "params", "needs seconds"),
     ],
 )
 async def test_a_bad_rule_is_refused_naming_the_field(

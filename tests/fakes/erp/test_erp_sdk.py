@@ -27,6 +27,7 @@ from k3cloud_webapi_sdk.main import K3CloudApiSdk
 
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import K3Credentials
+from fake_systems.common.faults import FaultRule
 from fake_systems.common.server import ServerGroup
 from fake_systems.erp.api.k3 import create_app
 from fake_systems.erp.service import ErpService
@@ -372,6 +373,40 @@ async def test_java_sdk_headers_with_a_millisecond_stamp_are_accepted(
     message = refused["Result"]["ResponseStatus"]["Errors"][0]["Message"]
     assert message == "第三方系统登录授权验证失败：时间戳已过期"
     assert [(row[1], row[2]) for row in documents(erp)] == [("JAVA-1", "A")]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("skew", "accepted"), [(250.0, True), (-250.0, True), (-350.0, False)])
+async def test_signed_headers_are_checked_against_the_erps_own_clock(
+    app: object,
+    asgi_client: Callable[[object], httpx.AsyncClient],
+    clock: ManualClock,
+    erp: ErpService,
+    world: World,
+    skew: float,
+    accepted: bool,
+) -> None:
+    """A `clock_skew` fault: a stamp from a correct clock passes while the ERP's clock is off
+    by less than 300 s, and is refused as stale beyond, the refusal a fault row."""
+    erp.ctx.faults.add(FaultRule("erp", "*", "clock_skew", rate=1.0, params={"seconds": skew}))
+    headers = java_headers(SAVE_PATH, str(int(clock.wall() * 1000)), TENANT_A)
+    body = {"formid": "SAL_OUTSTOCK", "data": {"Model": outstock(world, "SKEW-1", "OWNER-A")}}
+    status = (await asgi_client(app).post(SAVE_PATH, json=body, headers=headers)).json()["Result"][
+        "ResponseStatus"
+    ]
+    faults = erp.ctx.conn.execute(
+        "SELECT operation, outcome, payload FROM events WHERE kind = 'fault' ORDER BY seq"
+    ).fetchall()
+    payloads = [json.loads(row["payload"]) for row in faults]
+    assert {(row["operation"], row["outcome"]) for row in faults} == {("Save", "clock_skew")}
+    if accepted:
+        assert status["IsSuccess"] is True, status
+        assert payloads == [{"stage": "world", "seconds": skew}]
+    else:
+        assert status["Errors"][0]["Message"] == "第三方系统登录授权验证失败：时间戳已过期"
+        assert status["MsgCode"] == 1
+        assert payloads[1]["refused_offset"] == pytest.approx(-skew, abs=1)
+        assert documents(erp) == []
 
 
 # ---------------------------------------------------------------- LoginBySign, publicly built

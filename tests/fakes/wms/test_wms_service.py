@@ -12,6 +12,7 @@ from lxml import etree
 
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import QimenCredentials
+from fake_systems.common.faults import FaultRule
 from fake_systems.wms.api.qimen_push import QimenPushes
 from fake_systems.wms.models import (
     CANCELEDFAIL,
@@ -319,6 +320,46 @@ def test_query_shows_lines_and_status(wms: WmsService, world: World, clock: Manu
 
 
 # ------------------------------------------------------------------ confirm push
+
+
+@pytest.mark.anyio
+async def test_a_skewed_wms_stamps_its_confirm_with_its_own_clock(
+    make_context: Callable[[str], SystemContext], world: World, clock: ManualClock
+) -> None:
+    """`clock_skew` +300 s: the confirm's `timestamp` and `orderConfirmTime` are 5 minutes
+    ahead, while what the WMS keeps (delivered_sim) and the history stay on the true clock."""
+    received: list[httpx.Request] = []
+
+    def connector(request: httpx.Request) -> httpx.Response:
+        received.append(request)
+        return httpx.Response(200, text="<response><flag>success</flag></response>")
+
+    ctx = make_context("wms")
+    ctx.faults.add(FaultRule("wms", "*", "clock_skew", rate=1.0, params={"seconds": 300}))
+    ctx.dispatcher.sender = mock_sender(connector)
+    wms = WmsService(ctx, QimenCredentials(), FIXED, RecordingCarrier())
+    wms.setup(world)
+    QimenPushes.attach(wms, QimenCredentials())
+    wms.confirm_callback_url = "http://connector.test/qimen/callback"
+    wms.create_delivery_order(order(world, lines=[(world.skus[0].item_code, 1)]))
+    wall_at_push = clock.wall()
+    clock.advance(181)
+    await ctx.dispatcher.drain(5)
+
+    (request,) = received
+    shipped = clock.epoch + timedelta(seconds=180)
+    assert request.url.params["timestamp"] == format_qimen_time(
+        datetime.fromtimestamp(wall_at_push + 300, CHINA)
+    )
+    confirm_time = etree.fromstring(request.content).findtext("deliveryOrder/orderConfirmTime")
+    assert confirm_time == format_qimen_time(shipped + timedelta(seconds=300))
+    kept = ctx.conn.execute("SELECT delivered_sim FROM delivery_orders").fetchone()[0]
+    assert kept == format_qimen_time(shipped)
+    faults = ctx.conn.execute(
+        "SELECT operation, outcome, sim_time FROM events WHERE kind = 'fault'"
+    ).fetchall()
+    assert [(row[0], row[1]) for row in faults] == [("deliveryorder.confirm", "clock_skew")]
+    assert faults[0][2] == format_qimen_time(shipped)  # the row itself on the true clock
 
 
 @pytest.mark.anyio
