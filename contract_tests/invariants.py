@@ -4,114 +4,35 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
-from contract_tests.database import has_table
+from contract_tests import causality, contents, orphans
+from contract_tests.evidence import MAX_EXAMPLES, MAX_HISTORY_LINES, result, scalar, yuan
+
+# Re-exported: the judge's API has always been here (report.py, html_report.py, the tests).
+from contract_tests.evidence import Invariant as Invariant
+from contract_tests.evidence import InvariantResult as InvariantResult
+from contract_tests.evidence import history as history
 from contract_tests.metrics import (
     DO_TRADE_CTE,
+    ERP_TRADE_DOCUMENTS_CTE,
+    NEVER,
     RECEIVABLE,
     SALES_OUTSTOCK,
+    WMS_SHIPPED_CTE,
     latency_samples,
     percentile,
 )
-from fake_systems.common.money import cents_to_text
 
-MAX_EXAMPLES = 10
-MAX_HISTORY_LINES = 20
-MAX_HISTORY_SCAN = 500  # events read per entity set and database, to bound the cost
-MAX_PAYLOAD_CHARS = 400
 DEFAULT_P99_SECONDS = 3.0  # the seeds' core interfaces <= 3 s
-
-
-@dataclass
-class InvariantResult:
-    """Outcome of one named check.
-
-    `checked` is how many entities were examined, `violations` how many broke the rule (for
-    the latency objective: how many orders were over it, while `passed` judges the p99).
-    `examples` holds up to ten dicts with at least `entity`, `expected` and `observed`, and
-    `history` (the events rows of that entity) where the history explains it. `breakdown`
-    counts violations per kind where a check tells kinds apart (missing, duplicate, ...).
-    """
-
-    name: str
-    description: str
-    passed: bool
-    checked: int
-    violations: int
-    examples: list[dict[str, Any]] = field(default_factory=list)
-    breakdown: dict[str, int] = field(default_factory=dict)
-    summary: str = ""
-    error: str | None = None
-    duration_seconds: float = 0.0
-
-
-Check = Callable[[sqlite3.Connection, Mapping[str, float]], InvariantResult]
-
-
-@dataclass(frozen=True)
-class Invariant:
-    name: str
-    description: str
-    check: Check
-
-
-def history(
-    conn: sqlite3.Connection, schemas: Iterable[str], entities: Iterable[str | None]
-) -> list[dict[str, Any]]:
-    """Events rows about any of `entities` from the given databases, oldest first.
-
-    At most MAX_HISTORY_LINES: the first and the last half, with an `{"omitted": n}` line
-    between them, because how it started (the create, the lost response) and how it ended
-    both explain a violation. Evidence only: a database without an events table contributes
-    nothing rather than turning a clear violation into an error.
-    """
-    keys = sorted({e for e in entities if e})
-    if not keys:
-        return []
-    marks = ",".join("?" * len(keys))
-    lines: list[dict[str, Any]] = []
-    for schema in schemas:
-        try:
-            if not has_table(conn, schema, "events"):
-                continue
-            rows = conn.execute(
-                "SELECT seq, sim_time, wall_time, kind, operation, entity, outcome, payload"
-                f" FROM {schema}.events WHERE entity IN ({marks}) ORDER BY seq LIMIT ?",
-                (*keys, MAX_HISTORY_SCAN),
-            ).fetchall()
-        except sqlite3.Error:
-            continue
-        for row in rows:
-            line = {"db": schema, **dict(row)}
-            payload = line.get("payload")
-            if isinstance(payload, str) and len(payload) > MAX_PAYLOAD_CHARS:
-                line["payload"] = payload[:MAX_PAYLOAD_CHARS] + "…"
-            lines.append(line)
-    lines.sort(key=lambda line: (line["wall_time"] or 0.0, line["db"], line["seq"]))
-    if len(lines) <= MAX_HISTORY_LINES:
-        return lines
-    half = MAX_HISTORY_LINES // 2
-    return [*lines[:half], {"omitted": len(lines) - 2 * half}, *lines[-half:]]
-
-
-def _scalar(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...] = ()) -> int:
-    row = conn.execute(sql, params).fetchone()
-    return int(row[0] or 0)
-
-
-def _yuan(cents: int | None) -> str | None:
-    return None if cents is None else cents_to_text(int(cents))
-
 
 # --- completeness -----------------------------------------------------------------------
 
 
 def no_lost_orders(conn: sqlite3.Connection, objectives: Mapping[str, float]) -> InvariantResult:
     paid = "trade_status IN (30, 95, 110)"
-    checked = _scalar(conn, f"SELECT COUNT(*) FROM oms.orders WHERE {paid}")
+    checked = scalar(conn, f"SELECT COUNT(*) FROM oms.orders WHERE {paid}")
     lost_sql = f"""
         WITH {DO_TRADE_CTE}
         SELECT o.trade_no, o.src_tid, o.trade_status, o.paid_sim, o.warehouse_no
@@ -139,7 +60,7 @@ def no_lost_orders(conn: sqlite3.Connection, objectives: Mapping[str, float]) ->
 def no_duplicate_delivery_orders(
     conn: sqlite3.Connection, objectives: Mapping[str, float]
 ) -> InvariantResult:
-    checked = _scalar(
+    checked = scalar(
         conn,
         f"WITH {DO_TRADE_CTE} SELECT COUNT(DISTINCT trade_no) FROM do_trade"
         " WHERE trade_no IS NOT NULL",
@@ -189,7 +110,7 @@ def wms_lines_match_oms(
             WHERE trade_no IN (SELECT trade_no FROM live)
             GROUP BY trade_no, spec_no
         )"""
-    checked = _scalar(conn, scope + " SELECT COUNT(*) FROM live")
+    checked = scalar(conn, scope + " SELECT COUNT(*) FROM live")
     # Both directions of a multiset comparison: every OMS item with its quantity in the WMS,
     # and no WMS item the OMS order does not have.
     rows = conn.execute(
@@ -248,7 +169,7 @@ def shipped_orders_marked_in_oms(
                o.trade_status, o.logistics_no
         FROM do_trade AS t JOIN oms.orders AS o ON o.trade_no = t.trade_no
         WHERE t.status = 'DELIVERED'"""
-    checked = _scalar(conn, f"SELECT COUNT(*) FROM ({scope})")
+    checked = scalar(conn, f"SELECT COUNT(*) FROM ({scope})")
     rows = conn.execute(
         scope + " AND (COALESCE(o.trade_status, -1) NOT IN (95, 110)"
         " OR o.logistics_no IS NOT t.express_code) ORDER BY t.delivered_wall, t.trade_no"
@@ -291,7 +212,7 @@ def _erp_document_audited(conn: sqlite3.Connection, name: str, form_id: str) -> 
             WHERE form_id = ? AND bill_no IN (SELECT trade_no FROM shipped)
             GROUP BY bill_no, customer_number
         )"""
-    checked = _scalar(conn, scope + " SELECT COUNT(*) FROM shipped", (form_id,))
+    checked = scalar(conn, scope + " SELECT COUNT(*) FROM shipped", (form_id,))
     rows = conn.execute(
         scope
         + """
@@ -322,7 +243,7 @@ def _erp_document_audited(conn: sqlite3.Connection, name: str, form_id: str) -> 
             {
                 "fid": d["fid"],
                 "document_status": d["document_status"],
-                "amount": _yuan(d["amount_cents"]),
+                "amount": yuan(d["amount_cents"]),
             }
             for d in conn.execute(
                 "SELECT fid, document_status, amount_cents FROM erp.documents"
@@ -337,7 +258,7 @@ def _erp_document_audited(conn: sqlite3.Connection, name: str, form_id: str) -> 
                 "expected": {
                     "documents": 1,
                     "document_status": "C",
-                    "amount": _yuan(row["paid_cents"]),
+                    "amount": yuan(row["paid_cents"]),
                 },
                 "observed": {
                     "documents": len(documents),
@@ -365,31 +286,10 @@ def erp_receivable_audited(
     return _erp_document_audited(conn, "erp_receivable_audited", RECEIVABLE)
 
 
-# A document's trade: its bill number, or its note (FNote), naming an OMS trade of the same
-# shop (bill numbers are per owner, so the customer must match too). The note is how a
-# document under another number still names its trade, as sourceOrderCode does at the WMS.
-# Two indexed joins in a UNION, not one join on an OR, which SQLite would run as a scan per
-# document.
-ERP_TRADE_DOCUMENTS_CTE = f"""
-trade_documents AS (
-    SELECT d.fid, d.form_id, d.bill_no, d.document_status, d.amount_cents, d.saved_wall,
-           o.trade_no
-    FROM erp.documents AS d JOIN oms.orders AS o
-        ON o.trade_no = d.bill_no AND o.shop_no = d.customer_number
-    WHERE d.form_id IN ('{SALES_OUTSTOCK}', '{RECEIVABLE}')
-    UNION
-    SELECT d.fid, d.form_id, d.bill_no, d.document_status, d.amount_cents, d.saved_wall,
-           o.trade_no
-    FROM erp.documents AS d JOIN oms.orders AS o
-        ON o.trade_no = d.note AND o.shop_no = d.customer_number
-    WHERE d.form_id IN ('{SALES_OUTSTOCK}', '{RECEIVABLE}') AND d.note IS NOT NULL
-)"""
-
-
 def no_duplicate_erp_documents(
     conn: sqlite3.Connection, objectives: Mapping[str, float]
 ) -> InvariantResult:
-    checked = _scalar(
+    checked = scalar(
         conn, f"WITH {ERP_TRADE_DOCUMENTS_CTE} SELECT COUNT(DISTINCT trade_no) FROM trade_documents"
     )
     rows = conn.execute(
@@ -410,7 +310,7 @@ def no_duplicate_erp_documents(
                 "fid": d["fid"],
                 "bill_no": d["bill_no"],
                 "document_status": d["document_status"],
-                "amount": _yuan(d["amount_cents"]),
+                "amount": yuan(d["amount_cents"]),
             }
             for d in conn.execute(
                 "SELECT fid, bill_no, document_status, amount_cents FROM erp.documents"
@@ -441,7 +341,7 @@ def no_duplicate_erp_documents(
 # was signed for. Acting on it shows as the OMS shipped (or ERP documents saved) before the
 # WMS really shipped the order, or the OMS completed before the carrier really had the parcel
 # signed for, in both cases after the forged push arrived.
-_FORGED_CONFIRMS = f"""WITH {DO_TRADE_CTE}, {ERP_TRADE_DOCUMENTS_CTE},
+_FORGED_CONFIRMS = f"""WITH {WMS_SHIPPED_CTE}, {ERP_TRADE_DOCUMENTS_CTE},
     forged AS (
         SELECT entity, MIN(wall_time) AS forged_wall, MIN(outcome) AS answer
         FROM wms.events WHERE kind = 'push_forged' AND operation = 'deliveryorder.confirm'
@@ -449,21 +349,18 @@ _FORGED_CONFIRMS = f"""WITH {DO_TRADE_CTE}, {ERP_TRADE_DOCUMENTS_CTE},
     ),
     claims AS (
         SELECT f.entity, f.forged_wall, f.answer, t.trade_no, t.delivery_order_code,
-               MIN(COALESCE(t.delivered_wall, 1e300), COALESCE((
-                   SELECT MIN(e.wall_time) FROM wms.events AS e
-                   WHERE e.kind = 'state' AND e.operation = 'deliveryorder'
-                     AND e.entity = t.delivery_order_code
-                     AND e.outcome IN ('PARTDELIVERED', 'DELIVERED')), 1e300)) AS shipped_wall
+               COALESCE(s.wall, {NEVER}) AS shipped_wall
         FROM forged AS f JOIN do_trade AS t ON t.delivery_order_code = f.entity
+        LEFT JOIN wms_shipped AS s ON s.trade_no = t.trade_no
     )"""
-_FORGED_SIGNINGS = """WITH forged AS (
+_FORGED_SIGNINGS = f"""WITH forged AS (
         SELECT entity, MIN(wall_time) AS forged_wall, MIN(outcome) AS answer
         FROM carrier.events WHERE kind = 'push_forged' GROUP BY entity
     ),
     claims AS (
         SELECT DISTINCT f.entity, f.forged_wall, f.answer,
                COALESCE(by_no.trade_no, by_waybill.trade_no) AS trade_no,
-               COALESCE(p.signed_wall, 1e300) AS signed_wall
+               COALESCE(p.signed_wall, {NEVER}) AS signed_wall
         FROM forged AS f
         LEFT JOIN carrier.parcels AS p ON p.logistic_code = f.entity
         LEFT JOIN oms.orders AS by_no ON by_no.logistics_no = f.entity
@@ -475,7 +372,7 @@ _FORGED_SIGNINGS = """WITH forged AS (
 def no_action_on_forged_push(
     conn: sqlite3.Connection, objectives: Mapping[str, float]
 ) -> InvariantResult:
-    checked = _scalar(conn, _FORGED_CONFIRMS + " SELECT COUNT(*) FROM claims") + _scalar(
+    checked = scalar(conn, _FORGED_CONFIRMS + " SELECT COUNT(*) FROM claims") + scalar(
         conn, _FORGED_SIGNINGS + " SELECT COUNT(*) FROM claims WHERE trade_no IS NOT NULL"
     )
     found: list[dict[str, Any]] = []
@@ -508,7 +405,7 @@ def no_action_on_forged_push(
                     "expected": "nothing until the WMS ships the order",
                     "observed": " and ".join(acts)
                     + " before the WMS shipped it"
-                    + (" (it never did)" if row["shipped_wall"] >= 1e300 else ""),
+                    + (" (it never did)" if row["shipped_wall"] >= NEVER else ""),
                     "history": history(
                         conn, ("wms", "oms", "erp"), (row["trade_no"], row["entity"])
                     ),
@@ -533,7 +430,7 @@ def no_action_on_forged_push(
                 },
                 "expected": "not completed until the carrier has the parcel signed for",
                 "observed": "OMS completed before the parcel was signed for"
-                + (" (it never was)" if row["signed_wall"] >= 1e300 else ""),
+                + (" (it never was)" if row["signed_wall"] >= NEVER else ""),
                 "history": history(conn, ("carrier", "oms"), (row["trade_no"], row["entity"])),
             }
         )
@@ -559,7 +456,7 @@ def stock_conserved(conn: sqlite3.Connection, objectives: Mapping[str, float]) -
             GROUP BY warehouse_code, item_code
         )"""
     # Stock rows, plus shipments of items the warehouse has no stock row for.
-    checked = _scalar(
+    checked = scalar(
         conn,
         shipped_cte
         + """
@@ -659,7 +556,7 @@ def delivered_orders_completed(
             LEFT JOIN oms.orders AS by_waybill ON by_waybill.trade_no = w.order_code
             WHERE p.state = 3
         )"""
-    checked = _scalar(conn, scope + " SELECT COUNT(*) FROM signed WHERE trade_no IS NOT NULL")
+    checked = scalar(conn, scope + " SELECT COUNT(*) FROM signed WHERE trade_no IS NOT NULL")
     rows = conn.execute(
         scope
         + """
@@ -708,7 +605,7 @@ _COMPLETED = """WITH trade_parcels AS (
 def completed_only_when_signed(
     conn: sqlite3.Connection, objectives: Mapping[str, float]
 ) -> InvariantResult:
-    checked = _scalar(conn, _COMPLETED + " SELECT COUNT(*) FROM completed")
+    checked = scalar(conn, _COMPLETED + " SELECT COUNT(*) FROM completed")
     rows = conn.execute(
         _COMPLETED
         + """
@@ -838,6 +735,9 @@ _DESCRIPTIONS = {
     "no_action_on_forged_push": (
         "nothing the connector did follows from a push with a wrong signature"
     ),
+    **causality.DESCRIPTIONS,
+    **contents.DESCRIPTIONS,
+    **orphans.DESCRIPTIONS,
 }
 
 
@@ -852,23 +752,7 @@ def _result(
     examples: list[dict[str, Any]],
     breakdown: dict[str, int] | None = None,
 ) -> InvariantResult:
-    breakdown = breakdown or {}
-    if violations == 0:
-        summary = "ok"
-    elif breakdown:
-        summary = ", ".join(f"{n} {kind}" for kind, n in breakdown.items())
-    else:
-        summary = f"{violations} of {checked} violate it"
-    return InvariantResult(
-        name=name,
-        description=_describe(name),
-        passed=violations == 0,
-        checked=checked,
-        violations=violations,
-        examples=examples,
-        breakdown=breakdown,
-        summary=summary,
-    )
+    return result(name, _describe(name), checked, violations, examples, breakdown)
 
 
 INVARIANTS: tuple[Invariant, ...] = tuple(
@@ -888,6 +772,9 @@ INVARIANTS: tuple[Invariant, ...] = tuple(
         latency_shipped_to_oms,
         latency_shipped_to_erp,
         no_action_on_forged_push,
+        *causality.CHECKS,
+        *contents.CHECKS,
+        *orphans.CHECKS,
     )
 )
 

@@ -35,12 +35,51 @@ do_trade AS (
       AND o.src_tid = d.source_order_code AND o.owner_code = d.owner_code
 )"""
 
+NEVER = 1e300  # the "time" of an event that never happened: later than any action
+# When the WMS shipped each trade: the first PARTDELIVERED or DELIVERED state row of any of
+# its delivery orders (the history is keyed by deliveryOrderCode), else the order's
+# delivered_wall; NEVER for a trade none of whose delivery orders shipped.
+WMS_SHIPPED_CTE = f"""{DO_TRADE_CTE},
+first_shipment AS (
+    SELECT entity, MIN(wall_time) AS wall FROM wms.events
+    WHERE kind = 'state' AND operation = 'deliveryorder'
+      AND outcome IN ('PARTDELIVERED', 'DELIVERED')
+    GROUP BY entity
+),
+wms_shipped AS (
+    SELECT t.trade_no,
+           MIN(MIN(COALESCE(t.delivered_wall, {NEVER}), COALESCE(s.wall, {NEVER}))) AS wall
+    FROM do_trade AS t LEFT JOIN first_shipment AS s ON s.entity = t.delivery_order_code
+    WHERE t.trade_no IS NOT NULL
+    GROUP BY t.trade_no
+)"""
+
 PAID_STATUSES = (30, 95, 110)
 SHIPPED_STATUSES = (95, 110)
 COMPLETED_STATUS = 110
 SALES_OUTSTOCK = "SAL_OUTSTOCK"
 RECEIVABLE = "AR_receivable"
 FLOWS = ("paid_to_wms", "shipped_to_oms", "shipped_to_erp")
+
+# A document's trade: its bill number, or its note (FNote), naming an OMS trade of the same
+# shop (bill numbers are per owner, so the customer must match too). The note is how a
+# document under another number still names its trade, as sourceOrderCode does at the WMS.
+# Two indexed joins in a UNION, not one join on an OR, which SQLite would run as a scan per
+# document.
+ERP_TRADE_DOCUMENTS_CTE = f"""
+trade_documents AS (
+    SELECT d.fid, d.form_id, d.bill_no, d.document_status, d.amount_cents, d.saved_wall,
+           o.trade_no
+    FROM erp.documents AS d JOIN oms.orders AS o
+        ON o.trade_no = d.bill_no AND o.shop_no = d.customer_number
+    WHERE d.form_id IN ('{SALES_OUTSTOCK}', '{RECEIVABLE}')
+    UNION
+    SELECT d.fid, d.form_id, d.bill_no, d.document_status, d.amount_cents, d.saved_wall,
+           o.trade_no
+    FROM erp.documents AS d JOIN oms.orders AS o
+        ON o.trade_no = d.note AND o.shop_no = d.customer_number
+    WHERE d.form_id IN ('{SALES_OUTSTOCK}', '{RECEIVABLE}') AND d.note IS NOT NULL
+)"""
 
 _COUNT_QUERIES: dict[str, str] = {
     "created": "SELECT COUNT(*) FROM oms.orders",
@@ -158,18 +197,22 @@ LATENCY_QUERIES: dict[str, str] = {
             WHERE trade_no IS NOT NULL AND status = 'DELIVERED' AND delivered_wall IS NOT NULL
             GROUP BY trade_no
         ),
+        -- Per bill number and customer: numbers are per owner, so another owner's bill under
+        -- the trade's number is not the trade's (as in the audited checks).
         audited AS (
-            SELECT bill_no, form_id, MIN(audited_wall) AS audited_wall FROM erp.documents
+            SELECT bill_no, customer_number, form_id, MIN(audited_wall) AS audited_wall
+            FROM erp.documents
             WHERE document_status = 'C' AND audited_wall IS NOT NULL
               AND form_id IN ('{SALES_OUTSTOCK}', '{RECEIVABLE}')
-            GROUP BY bill_no, form_id
+            GROUP BY bill_no, customer_number, form_id
         ),
         booked AS (
-            SELECT bill_no, MAX(audited_wall) AS audited_wall FROM audited
-            GROUP BY bill_no HAVING COUNT(*) = 2
+            SELECT bill_no, customer_number, MAX(audited_wall) AS audited_wall FROM audited
+            GROUP BY bill_no, customer_number HAVING COUNT(*) = 2
         )
         SELECT d.trade_no, b.audited_wall - d.delivered_wall
-        FROM delivered AS d JOIN booked AS b ON b.bill_no = d.trade_no""",
+        FROM delivered AS d JOIN oms.orders AS o ON o.trade_no = d.trade_no
+        JOIN booked AS b ON b.bill_no = d.trade_no AND b.customer_number = o.shop_no""",
 }
 
 

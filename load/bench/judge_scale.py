@@ -76,8 +76,12 @@ STATEMENTS = [
     SELECT f, printf('T%07d', n), 'C', 'SHOP' || (n % 6), 8990, :base + n * :spacing + 62,
         :base + n * :spacing + 62, :base + n * :spacing + 62, :sim, '{{}}'
     FROM o, form WHERE n % :lost <> 0""",
-    """INSERT INTO erp.document_entries SELECT fid, 1, 'SKU-A', 1, amount_cents
-    FROM erp.documents""",
+    # The order's two lines (n is the bill number's digits), out of GZ01 on the outstock.
+    f"""WITH line(i, qty, cents) AS (VALUES (0, 2, 5000), (1, 1, 3990))
+    INSERT INTO erp.document_entries SELECT d.fid, i + 1,
+        'SKU-' || ((CAST(substr(d.bill_no, 2) AS INTEGER) + i) % {ITEMS}), qty, cents,
+        CASE d.form_id WHEN 'SAL_OUTSTOCK' THEN 'GZ01' END
+    FROM erp.documents AS d, line""",
     f"""{SEQ}, k AS (SELECT n, {ORDER_KEYS} FROM o WHERE n % :lost <> 0)
     INSERT INTO carrier.waybills SELECT waybill, trade_no, 'SF', :sim, paid_wall + 0.2 FROM k""",
     f"""{SEQ}, k AS (SELECT n, {ORDER_KEYS} FROM o WHERE n % :lost <> 0)

@@ -78,6 +78,10 @@ def test_reference_connector_passes(tmp_path: Path) -> None:
         ("faulty/openapi_only", "no_lost_orders"),
         ("faulty/duplicate_on_retry", "no_duplicate_delivery_orders"),
         ("faulty/wrong_amount", "erp_receivable_audited"),
+        ("faulty/books_erp_before_shipping", "booked_after_wms_shipped"),
+        ("faulty/completes_before_signed", "completed_only_when_signed"),
+        ("faulty/second_receivable_under_new_number", "no_orphan_documents"),
+        ("faulty/books_one_unit_per_line", "erp_documents_match_shipment"),
     ],
 )
 def test_faulty_connector_fails_on_its_defect(tmp_path: Path, connector: str, name: str) -> None:
@@ -90,6 +94,43 @@ def test_faulty_connector_fails_on_its_defect(tmp_path: Path, connector: str, na
     assert result["examples"] and all(example["entity"] for example in result["examples"])
     check_code, rejudged = check(tmp_path / "run")
     assert (check_code, failed(rejudged)) == (1, {name})
+
+
+def test_a_connector_sending_orders_to_the_wrong_warehouse_fails(tmp_path: Path) -> None:
+    """Every order to WH-GZ01: the trades of the other warehouse are shipped from the wrong
+    one, and their outstock, booked out of the trade's warehouse, disagrees with the WMS."""
+    exit_code, report = play(SMOKE, "faulty/sends_to_wrong_warehouse", tmp_path / "run")
+    assert (exit_code, report["verdict"]) == (1, "fail")
+    assert failed(report) == {"wms_order_in_trade_warehouse", "erp_documents_match_shipment"}
+    astray = invariant(report, "wms_order_in_trade_warehouse")
+    assert 0 < astray["violations"] < astray["checked"]  # the GZ01 trades are right
+    for example in astray["examples"]:
+        assert example["entity"] and example["observed"] == {"warehouse": "WH-GZ01"}
+        assert example["expected"] != example["observed"]
+    stock = invariant(report, "erp_documents_match_shipment")
+    assert stock["breakdown"] == {"wrong stock": stock["violations"]}
+    assert all(example["observed"]["stock"] != ["WH-GZ01"] for example in stock["examples"])
+
+
+def test_documents_under_the_wrong_customer_are_missing_for_their_shop(tmp_path: Path) -> None:
+    """The JD and Douyin shops' documents under the Tmall customer: the audited checks, which
+    look a trade's documents up by its number and its shop, find none for those trades, and
+    the documents themselves belong to no trade of the customer they name."""
+    exit_code, report = play(SMOKE, "faulty/posts_under_wrong_customer", tmp_path / "run")
+    assert (exit_code, report["verdict"]) == (1, "fail")
+    assert failed(report) == {
+        "erp_outstock_audited",
+        "erp_receivable_audited",
+        "no_orphan_documents",
+    }
+    for name in ("erp_outstock_audited", "erp_receivable_audited"):
+        missing = invariant(report, name)
+        assert missing["breakdown"] == {"missing": missing["violations"]} and missing["examples"]
+        assert all(example["entity"] for example in missing["examples"])
+    orphans = invariant(report, "no_orphan_documents")
+    # Each trade booked under the wrong customer leaves both its documents orphaned.
+    assert orphans["violations"] == 2 * invariant(report, "erp_outstock_audited")["violations"]
+    assert all(e["observed"]["customer_number"].startswith("TM-") for e in orphans["examples"])
 
 
 def test_giving_up_after_the_first_lost_waybill_loses_orders(tmp_path: Path) -> None:

@@ -342,8 +342,8 @@ def test_another_owners_bill_with_the_trades_number_is_not_the_trades(
         builder.erp_document("AR_receivable", built.trade_no, built.paid_cents)
         builder.sql(
             "erp",
-            "UPDATE documents SET customer_number = 'OTHER-SHOP' WHERE fid = (SELECT MAX(fid)"
-            " FROM documents)",
+            "UPDATE documents SET customer_number = 'OTHER-SHOP', owner_code = 'OWNER2'"
+            " WHERE fid = (SELECT MAX(fid) FROM documents)",
         )
     verdict = judge(builder)
     assert failed(verdict) == ["erp_receivable_audited"]
@@ -551,6 +551,9 @@ def test_missing_table_is_a_failed_invariant(builder: RunBuilder) -> None:
         "no_duplicate_erp_documents",
         "latency_shipped_to_erp",
         "no_action_on_forged_push",
+        "booked_after_wms_shipped",
+        "erp_documents_match_shipment",
+        "no_orphan_documents",
     ]
     assert "no such table: erp.documents" in (verdict.invariant("erp_outstock_audited").error or "")
 

@@ -50,6 +50,8 @@ def test_oms_shipped_after_a_forged_confirm_before_the_wms_shipped_fails(
         (BASE_WALL + 501, open_order.trade_no),
     )
     verdict = judge(builder)
+    # booked_after_wms_shipped leaves a trade a forged confirm named to this check, which
+    # names the push it came from.
     assert failed(verdict) == ["no_action_on_forged_push"]
     example = verdict.invariant("no_action_on_forged_push").examples[0]
     assert example["entity"] == open_order.trade_no

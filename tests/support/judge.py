@@ -37,11 +37,12 @@ DDL: dict[str, str] = {
     """,
     "erp": """
         CREATE TABLE documents (fid INTEGER PRIMARY KEY, form_id TEXT, bill_no TEXT,
-            document_status TEXT, customer_number TEXT, amount_cents INTEGER, note TEXT,
+            document_status TEXT, customer_number TEXT, owner_code TEXT,
+            amount_cents INTEGER, note TEXT,
             saved_wall REAL, submitted_wall REAL, audited_wall REAL, audited_sim TEXT,
             model TEXT);
         CREATE TABLE document_entries (fid INTEGER, seq INTEGER, material_number TEXT,
-            qty INTEGER, amount_cents INTEGER);
+            qty INTEGER, amount_cents INTEGER, stock_number TEXT);
     """,
     "carrier": """
         CREATE TABLE waybills (logistic_code TEXT PRIMARY KEY, order_code TEXT,
@@ -62,6 +63,9 @@ DDL: dict[str, str] = {
 WAREHOUSE = "GZ01"
 INITIAL_QTY = 100
 BASE_WALL = 1_790_000_000.0
+# After every shipment the builder writes: a document a test adds by hand is booked late,
+# as the contract wants, unless the test says otherwise.
+LATE_WALL = BASE_WALL + 86_400.0
 SIM = "2026-11-11 00:00:00"
 STAGES = ("paid", "at_wms", "shipped", "completed")
 
@@ -104,6 +108,7 @@ class RunBuilder:
             self.conns[name] = conn
         self.count = 0
         self.stock: dict[str, tuple[int, int]] = {}  # item -> (on_hand, reserved)
+        self.lines: dict[str, list[Line]] = {}  # trade_no -> its lines, for its ERP entries
         self.conns["bank"].execute("INSERT INTO accounts VALUES ('6222000011112222', 'CNY', 0)")
 
     def sql(self, system: str, statement: str, params: tuple[object, ...] = ()) -> None:
@@ -157,6 +162,7 @@ class RunBuilder:
         n = self.count
         lines = lines or [Line("SKU-A", 2, 5000), Line("SKU-B", 1, 2990)]
         trade_no, src_tid = f"T{n:05d}", f"TB{n:08d}"
+        self.lines[trade_no] = lines
         goods = sum(line.share_cents for line in lines)
         paid = goods + post_cents
         paid_wall = BASE_WALL + n
@@ -273,13 +279,13 @@ class RunBuilder:
         bill_no: str,
         amount_cents: int,
         status: str = "C",
-        audited_wall: float | None = BASE_WALL,
+        audited_wall: float | None = LATE_WALL,
         note: str | None = None,
     ) -> None:
         cur = self.conns["erp"].execute(
             "INSERT INTO documents (form_id, bill_no, document_status, customer_number,"
-            " amount_cents, note, saved_wall, submitted_wall, audited_wall, audited_sim, model)"
-            " VALUES (?, ?, ?, 'SHOP1', ?, ?, ?, ?, ?, ?, '{}')",
+            " owner_code, amount_cents, note, saved_wall, submitted_wall, audited_wall,"
+            " audited_sim, model) VALUES (?, ?, ?, 'SHOP1', 'OWNER1', ?, ?, ?, ?, ?, ?, '{}')",
             (
                 form,
                 bill_no,
@@ -292,11 +298,18 @@ class RunBuilder:
                 SIM if status == "C" else None,
             ),
         )
-        self.sql(
-            "erp",
-            "INSERT INTO document_entries VALUES (?, 1, 'SKU-A', 1, ?)",
-            (cur.lastrowid, amount_cents),
-        )
+        # The trade's lines (the one its note or number names), as the reference books them:
+        # SAL_OUTSTOCK entries out of the builder's warehouse, receivable entries without one.
+        lines = self.lines.get(note or "") or self.lines.get(bill_no) or [Line("SKU-A", 1, 0)]
+        stock = WAREHOUSE if form == "SAL_OUTSTOCK" else None
+        rest = amount_cents - sum(line.share_cents for line in lines)
+        for seq, line in enumerate(lines, start=1):
+            amount = line.share_cents + (rest if seq == len(lines) else 0)
+            self.sql(
+                "erp",
+                "INSERT INTO document_entries VALUES (?, ?, ?, ?, ?, ?)",
+                (cur.lastrowid, seq, line.item, line.qty, amount, stock),
+            )
         self.event("erp", f"{form}.Save", bill_no)
 
     def good_mix(self) -> list[Built]:
