@@ -15,13 +15,19 @@ from contract_tests.chaos import ChaosReport, chaos_report, plan_not_fired
 from contract_tests.database import SYSTEMS, attach_run, integrity_errors
 from contract_tests.invariants import (
     DEFAULT_P99_SECONDS,
+    INVARIANTS,
     LATENCY_OBJECTIVES,
     InvariantResult,
     run_invariants,
 )
 from contract_tests.metrics import LatencyStats, compute_latencies, count_orders
 from contract_tests.run_status import RunStatus, read_run_status
-from contract_tests.throughput import throughput_objective, traffic_behind
+from contract_tests.throughput import (
+    THROUGHPUT_INVARIANT,
+    THROUGHPUT_OBJECTIVE,
+    throughput_objective,
+    traffic_behind,
+)
 
 REPORT_FILE = "report.json"
 DEFAULT_OBJECTIVES: dict[str, float] = dict.fromkeys(
@@ -29,6 +35,7 @@ DEFAULT_OBJECTIVES: dict[str, float] = dict.fromkeys(
 )
 # What `ecomock run` and `ecomock check` exit with; "invalid": the run proves nothing either way.
 EXIT_CODES: dict[str, int] = {"pass": 0, "fail": 1, "invalid": 2}
+DATABASES_PRESENT = "run_databases_present"  # the first invariant of every verdict
 
 
 def _float_or_none(value: Any) -> float | None:
@@ -158,7 +165,7 @@ class Verdict:
 def _databases_present(unreadable: Mapping[str, str]) -> InvariantResult:
     # A run folder without one of its files cannot be judged completely: say so by name.
     return InvariantResult(
-        name="run_databases_present",
+        name=DATABASES_PRESENT,
         description="the run folder holds " + ", ".join(f"{s}.db" for s in SYSTEMS) + ", intact",
         passed=not unreadable,
         checked=len(SYSTEMS),
@@ -215,6 +222,13 @@ def _throughput(conn: sqlite3.Connection, meta: RunMeta, created: int) -> Throug
             seconds, basis = span, "paid_wall span"
     per_min = created / (seconds / 60.0) if seconds else None
     return Throughput(orders_per_min=per_min, orders=created, wall_seconds=seconds, basis=basis)
+
+
+def invariant_names(objectives: Mapping[str, float]) -> list[str]:
+    """The invariants `judge_run` reports under these objectives, in its order, before any
+    run: the pytest plugin's test items are named from it."""
+    throughput = [THROUGHPUT_INVARIANT] if objectives.get(THROUGHPUT_OBJECTIVE) is not None else []
+    return [DATABASES_PRESENT, *(inv.name for inv in INVARIANTS), *throughput]
 
 
 def judge_run(run_dir: Path, meta: RunMeta) -> Verdict:

@@ -113,7 +113,8 @@ def write_report_json(
     return document
 
 
-def _failure_text(inv: InvariantResult) -> str:
+def failure_text(inv: InvariantResult) -> str:
+    """A failed invariant for a CI log: what it checks, its summary, the first examples."""
     lines = [f"{inv.name}: {inv.description}", f"{inv.summary}"]
     for example in inv.examples[:JUNIT_EXAMPLES]:
         brief = {k: v for k, v in example.items() if k != "history"}
@@ -185,7 +186,7 @@ def write_junit_xml(verdict: Verdict, path: Path) -> None:
                 message=_failure_message(inv),
                 type="InvariantError" if inv.error else "InvariantViolation",
             )
-            failure.text = _failure_text(inv)
+            failure.text = failure_text(inv)
     ET.indent(root)
     write_atomically(Path(path), ET.tostring(root, encoding="utf-8", xml_declaration=True))
 

@@ -22,6 +22,7 @@ from contract_tests.metrics import DO_TRADE_CTE
 from contract_tests.run_status import RunStatus
 
 THROUGHPUT_OBJECTIVE = "orders_per_min"
+THROUGHPUT_INVARIANT = "throughput_objective"  # the invariant checking it
 # How far the orders created may fall short of the curve's plan before the run is invalid:
 # 10 %, or three standard deviations of a Poisson count when that is more (a run of 60 orders
 # may well see 45 by chance alone: 3 / sqrt(60) = 39 %).
@@ -55,7 +56,7 @@ def throughput_objective(
     passed = per_minute is not None and per_minute >= objective
     observed = "no span to measure" if per_minute is None else f"{per_minute:,.0f}/min"
     return InvariantResult(
-        name="throughput_objective",
+        name=THROUGHPUT_INVARIANT,
         description=(
             f"the connector carries at least {objective:,.0f} orders/min to the WMS (first"
             " payment to the last order received)"

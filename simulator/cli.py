@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -36,6 +36,7 @@ from simulator.runner import (
     Traffic,
     default_run_dir,
     play,
+    run_async,
     serve_fakes,
 )
 from simulator.scenario import ScenarioError, describe_validation_error, load_scenario
@@ -56,18 +57,8 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 console = Console()
-T = TypeVar("T")
 err_console = Console(stderr=True)
 KEPT_REPORT_SECTIONS = ("locust",)
-
-
-def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run on uvloop when installed (uvicorn[standard] brings it): the fakes serve faster."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coroutine)
-    return uvloop.run(coroutine)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
