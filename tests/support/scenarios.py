@@ -10,12 +10,17 @@ import yaml
 from tests.support.paths import SMOKE
 
 
-def smoke_with_faults(folder: Path, name: str, faults: list[dict[str, Any]]) -> Path:
-    """scenarios/smoke.yaml renamed `name`, with `faults` added to its own; the file's path."""
+def smoke_variant(folder: Path, name: str, **settings: Any) -> Path:
+    """scenarios/smoke.yaml renamed `name`, its top-level `settings` replaced; the file's path."""
     raw = yaml.safe_load(SMOKE.read_text(encoding="utf-8"))
-    raw["name"] = name
-    raw["faults"] = [*raw.get("faults", []), *faults]
+    raw.update(settings, name=name)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     return path
+
+
+def smoke_with_faults(folder: Path, name: str, faults: list[dict[str, Any]]) -> Path:
+    """scenarios/smoke.yaml renamed `name`, with `faults` added to its own; the file's path."""
+    raw = yaml.safe_load(SMOKE.read_text(encoding="utf-8"))
+    return smoke_variant(folder, name, faults=[*raw.get("faults", []), *faults])
