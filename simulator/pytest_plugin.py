@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 COLLECTOR = "ecomock"
 VALIDITY_ITEM = "run_valid"  # the same name as the validity test case of the run's junit.xml
 DEFAULT_SCENARIO = "smoke"
+MARKER = "ecomock"  # on every item: `-m ecomock` runs them alone in a repository with tests
+MARKER_HELP = "an ecomock certification test (the plugin marks its own items with it)"
 # Options that mean nothing without a connector: given alone, they are a mistake worth saying.
 DEPENDENT_OPTIONS = ("ecomock_scenario", "ecomock_seed", "ecomock_out")
 
@@ -151,6 +153,8 @@ def _session(config: pytest.Config) -> EcomockSession | None:
 
 def pytest_configure(config: pytest.Config) -> None:
     """With --ecomock-connector: load and check the profile and the scenario, before any test."""
+    # Registered always, so custom tests may carry it under --strict-markers too.
+    config.addinivalue_line("markers", f"{MARKER}: {MARKER_HELP}")
     connector: str | None = config.getoption("ecomock_connector")
     if connector is None:
         stray = [
@@ -212,7 +216,10 @@ class EcomockCollector(pytest.Collector):
         session = _session(self.config)
         assert session is not None
         names = [VALIDITY_ITEM, *invariant_names(session.objectives)]
-        return [EcomockItem.from_parent(self, name=name) for name in names]
+        items = [EcomockItem.from_parent(self, name=name) for name in names]
+        for item in items:
+            item.add_marker(MARKER)
+        return list(items)
 
 
 class EcomockItem(pytest.Item):
