@@ -113,7 +113,12 @@ class EcomockSession:
             except ConnectorError as exc:
                 self._error = EcomockRunError(f"the run could not be played: {exc}")
             except Exception as exc:
-                self._error = exc
+                # A bug, ours or the harness's: its traceback once, on the item that met it.
+                self._error = EcomockRunError(
+                    f"the run could not be played: {type(exc).__name__}: {exc}"
+                    " (traceback on the first ecomock item)"
+                )
+                raise
         if self._error is not None:
             raise self._error
         assert self._result is not None

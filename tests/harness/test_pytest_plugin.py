@@ -260,3 +260,23 @@ def test_a_connector_that_cannot_start_fails_every_item(pytester: pytest.Pyteste
     assert len(failures) == len(EVERY_RUN) + 1  # each item says why, without a traceback
     assert all("connector exited with code 3 before it was ready" in line for line in failures)
     result.stdout.no_fnmatch_line("Traceback*")
+
+
+def test_a_run_that_breaks_shows_its_traceback_once(pytester: pytest.Pytester) -> None:
+    """A bug, not a verdict: the first item shows where; the others say so in a line."""
+    scenario = short_smoke(pytester.path)
+    taken = pytester.path / "taken"
+    taken.write_text("a file where the run folder should go")
+    result = pytester.runpytest_subprocess(
+        "--ecomock-connector",
+        "reference",
+        "--ecomock-scenario",
+        str(scenario),
+        "--ecomock-out",
+        str(taken),
+    )
+    result.assert_outcomes(failed=len(EVERY_RUN) + 1)
+    result.stdout.fnmatch_lines(["E   *FileExistsError*", "*_ ecomock::run_databases_present _*"])
+    repeated = [line for line in result.outlines if line.startswith("the run could not be")]
+    assert len(repeated) == len(EVERY_RUN)
+    assert all("FileExistsError" in line for line in repeated)
