@@ -124,7 +124,8 @@ def failure_text(inv: InvariantResult) -> str:
     return "\n".join(lines)
 
 
-def _failure_message(inv: InvariantResult) -> str:
+def failure_message(inv: InvariantResult) -> str:
+    """A failed invariant in one line: how many, and the first entities."""
     if inv.error:
         return f"could not run: {inv.error}"
     entities = ", ".join(str(e.get("entity")) for e in inv.examples[:JUNIT_EXAMPLES])
@@ -183,7 +184,7 @@ def write_junit_xml(verdict: Verdict, path: Path) -> None:
             failure = ET.SubElement(
                 case,
                 "failure",
-                message=_failure_message(inv),
+                message=failure_message(inv),
                 type="InvariantError" if inv.error else "InvariantViolation",
             )
             failure.text = failure_text(inv)

@@ -67,7 +67,34 @@ class EcomockRunError(Exception):
 
 
 class CheckFailed(Exception):
-    """An ecomock item's failure; its text is the whole report (no traceback to show)."""
+    """An ecomock item's failure: the whole report (no traceback to show) and its headline."""
+
+    def __init__(self, text: str, headline: str) -> None:
+        super().__init__(text)
+        self.headline = headline
+
+
+@dataclass(frozen=True)
+class Crash:
+    """Where and what in one line, as pytest's `reprcrash` (junit's message, `-r` lines)."""
+
+    path: str
+    lineno: int
+    message: str
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """A failed item's report (`longrepr`): the text in full, its headline for summaries."""
+
+    text: str
+    reprcrash: Crash
+
+    def toterminal(self, tw: Any) -> None:
+        tw.line(self.text)
+
+    def __str__(self) -> str:
+        return self.text
 
 
 @dataclass
@@ -232,7 +259,7 @@ class EcomockItem(pytest.Item):
 
     def runtest(self) -> None:
         from contract_tests.judge import invariant_names
-        from contract_tests.report import failure_text
+        from contract_tests.report import failure_message, failure_text
 
         session = _session(self.config)
         assert session is not None
@@ -248,24 +275,32 @@ class EcomockItem(pytest.Item):
                 reasons.append(f"the judge reported invariants no test item names: {unnamed}")
             if reasons:
                 lines = "\n".join(f"  - {reason}" for reason in reasons)
-                raise CheckFailed(f"INVALID RUN: it proves nothing\n{lines}\n{where}")
+                raise CheckFailed(
+                    f"INVALID RUN: it proves nothing\n{lines}\n{where}",
+                    "run invalid: " + reasons[0].splitlines()[0],  # as the run's junit.xml
+                )
             return
         try:
             inv = verdict.invariant(self.name)
         except KeyError:
-            raise CheckFailed(f"the judge did not report {self.name}\n{where}") from None
+            missing = f"the judge did not report {self.name}"
+            raise CheckFailed(f"{missing}\n{where}", missing) from None
         self.user_properties += [("checked", inv.checked), ("violations", inv.violations)]
         if not inv.passed:
-            raise CheckFailed(f"{failure_text(inv)}\n{where}")
+            raise CheckFailed(f"{failure_text(inv)}\n{where}", failure_message(inv))
 
     def repr_failure(
         self,
         excinfo: pytest.ExceptionInfo[BaseException],
         style: Any = None,
     ) -> str | Any:
-        """The judge's own words for a verdict; a traceback only for a bug of ours."""
-        if isinstance(excinfo.value, CheckFailed | EcomockRunError):
-            return str(excinfo.value)
+        """The judge's own words for a verdict; a traceback only for a bug."""
+        error = excinfo.value
+        if isinstance(error, CheckFailed | EcomockRunError):
+            text = str(error)
+            headline = error.headline if isinstance(error, CheckFailed) else text
+            path, lineno, _ = self.reportinfo()
+            return CheckReport(text, Crash(str(path), lineno or 0, headline))
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:

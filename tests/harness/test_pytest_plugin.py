@@ -215,14 +215,17 @@ def test_a_lost_order_fails_its_item_naming_the_order(pytester: pytest.Pytester)
     result.stdout.fnmatch_lines(["FAILED ecomock::no_lost_orders - *"])
     failure = junit_cases(junit)["no_lost_orders"].find("failure")
     assert failure is not None and first in (failure.text or "")
+    headline = f"{lost['violations']} violation(s) of {lost['checked']} checked; first: {first}, "
+    assert failure.get("message", "").startswith(headline)
 
 
 @pytest.mark.e2e
 def test_an_invalid_run_fails_run_valid_with_the_reason(pytester: pytest.Pytester) -> None:
     """A run without orders proves nothing: its vacuous invariants pass, run_valid fails."""
     scenario = short_smoke(pytester.path, duration="1m", demand={"orders_per_hour": 0.001})
+    junit = pytester.path / "junit.xml"
     result = pytester.runpytest_subprocess(
-        "--ecomock-connector", "reference", "--ecomock-scenario", str(scenario)
+        "--ecomock-connector", "reference", "--ecomock-scenario", str(scenario), "--junitxml", junit
     )
     result.assert_outcomes(passed=len(EVERY_RUN), failed=1)
     result.stdout.fnmatch_lines(
@@ -231,8 +234,14 @@ def test_an_invalid_run_fails_run_valid_with_the_reason(pytester: pytest.Pyteste
             "INVALID RUN: it proves nothing",
             "  - no orders in the run: the OMS holds none, so nothing was tested",
             "verdict INVALID: 0 of * invariants failed; 0 orders; report: runs/*/report.html",
-            "FAILED ecomock::run_valid - INVALID RUN*",
+            "FAILED ecomock::run_valid - run invalid: no orders in the run*",
         ]
+    )
+    failure = junit_cases(junit)["run_valid"].find("failure")
+    assert failure is not None
+    assert (
+        failure.get("message")
+        == "run invalid: no orders in the run: the OMS holds none, so nothing was tested"
     )
     # Without --ecomock-out, the run folder is where `ecomock run` puts it.
     [run_dir] = (pytester.path / "runs").iterdir()
