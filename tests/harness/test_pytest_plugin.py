@@ -16,13 +16,14 @@ from pathlib import Path
 import defusedxml.ElementTree as SafeET
 import pytest
 
-# Imported before any in-process inner session does (see above).
-import contract_tests.judge
-import contract_tests.report  # noqa: F401
-import fake_systems.ecosystem  # noqa: F401
+# Imported before any in-process inner session does (see above, and `imported_first`).
 import simulator.pytest_plugin
 import simulator.runner
 from contract_tests.invariants import INVARIANTS
+from fake_systems.ecosystem import PUSHES, protocol_operations
+from simulator.connector import load_profile
+from simulator.scenario import load_scenario
+from tests.support.paths import SMOKE
 from tests.support.scenarios import smoke_variant
 
 pytest_plugins = ["pytester"]
@@ -62,6 +63,16 @@ def pytest_configure(config):
 def pytest_unconfigure(config):
     (config.rootpath / "plays.json").write_text(__import__("json").dumps([str(p) for p in PLAYS]))
 """
+
+
+@pytest.fixture(autouse=True, scope="module")
+def imported_first() -> None:
+    """What the plugin's options load, loaded once by this process first: the modules it
+    imports lazily (an operation's protocol, Faker's locales) then outlive the in-process
+    sessions, which drop those first imported during them, and no other test of this worker
+    meets a second copy."""
+    load_profile("reference")
+    load_scenario(SMOKE, protocol_operations(), PUSHES)
 
 
 def short_smoke(folder: Path, **settings: object) -> Path:
