@@ -136,6 +136,24 @@ def test_the_items_are_named_from_the_registry_before_the_run(pytester: pytest.P
     assert not out.exists()  # collecting plays nothing
 
 
+def test_the_header_says_what_will_be_played(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest(
+        "--collect-only",
+        "--ecomock-connector",
+        "faulty/skips_shop",
+        "--ecomock-scenario",
+        "demo",  # a shipped scenario, by name
+        "--ecomock-seed",
+        "5",
+        "--ecomock-out",
+        "there",
+    )
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(
+        ["ecomock: connector skips_shop, scenario demo (seed 5, ~*), run folder there/"]
+    )
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
