@@ -19,7 +19,7 @@ up: $(STAMP)
 	$(BIN)/ecomock up
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from contract_tests.chaos import ChaosReport, fault_times
 from contract_tests.database import attach_run
-from contract_tests.invariants import InvariantResult
+from contract_tests.invariants import LATENCY_OBJECTIVES, InvariantResult
 from contract_tests.judge import Verdict
 from contract_tests.metrics import FLOWS, latency_samples
 
@@ -224,7 +224,6 @@ def render_html(verdict: Verdict, conn: sqlite3.Connection) -> str:
     times = {label: _read(conn, sql) for label, sql in MILESTONES.items()}
     rates, start, end = rate_series(times)
     backlog = backlog_series(times["at WMS"], times["shipped"], start, end)
-    objective = meta.objectives.get("paid_to_wms_p99_seconds")
     cards = "".join(
         f'<div class="card">{html.escape(key.replace("_", " "))}<b>{value:,}</b></div>'
         for key, value in verdict.counts.items()
@@ -239,7 +238,7 @@ def render_html(verdict: Verdict, conn: sqlite3.Connection) -> str:
             values = [seconds for _, seconds in latency_samples(conn, flow)]
         except sqlite3.Error:
             values = []
-        limit = objective if flow == "paid_to_wms" else None
+        limit = meta.objectives.get(LATENCY_OBJECTIVES[flow])
         latency_plots += f"<h3>{FLOW_TITLES.get(flow, flow)}</h3>"
         latency_plots += histogram(values, flow, limit)
     status = verdict.verdict

@@ -14,15 +14,19 @@ import orjson
 from contract_tests.chaos import ChaosReport, chaos_report, plan_not_fired
 from contract_tests.database import SYSTEMS, attach_run, integrity_errors
 from contract_tests.invariants import (
-    DEFAULT_PAID_TO_WMS_P99_SECONDS,
+    DEFAULT_P99_SECONDS,
+    LATENCY_OBJECTIVES,
     InvariantResult,
     run_invariants,
 )
 from contract_tests.metrics import LatencyStats, compute_latencies, count_orders
 from contract_tests.run_status import RunStatus, read_run_status
+from contract_tests.throughput import throughput_objective, traffic_behind
 
 REPORT_FILE = "report.json"
-DEFAULT_OBJECTIVES: dict[str, float] = {"paid_to_wms_p99_seconds": DEFAULT_PAID_TO_WMS_P99_SECONDS}
+DEFAULT_OBJECTIVES: dict[str, float] = dict.fromkeys(
+    LATENCY_OBJECTIVES.values(), DEFAULT_P99_SECONDS
+)
 # What `ecomock run` and `ecomock check` exit with; "invalid": the run proves nothing either way.
 EXIT_CODES: dict[str, int] = {"pass": 0, "fail": 1, "invalid": 2}
 
@@ -224,6 +228,9 @@ def judge_run(run_dir: Path, meta: RunMeta) -> Verdict:
         unreadable = {name: damaged[name] for name in SYSTEMS if name in damaged}
         present = _databases_present(unreadable)
         invariants = [present, *run_invariants(conn, meta.objectives)]
+        throughput_check = throughput_objective(conn, meta.objectives)
+        if throughput_check is not None:
+            invariants.append(throughput_check)
         counts = count_orders(conn)
         latencies, latency_errors = compute_latencies(conn)
         throughput = _throughput(conn, meta, counts["created"])
@@ -234,6 +241,9 @@ def judge_run(run_dir: Path, meta: RunMeta) -> Verdict:
     errors.update({f"latency {flow}": msg for flow, msg in latency_errors.items()})
     errors.update({inv.name: inv.error for inv in invariants if inv.error})
     reasons = invalid_reasons(unreadable, counts, status)
+    behind = traffic_behind(counts["created"], meta.traffic_wall_seconds, status)
+    if behind is not None:
+        reasons.append(behind)
     # A plan that never fired tested nothing of what the scenario declares.
     reasons += plan_not_fired(chaos.plan, status.sim_seconds if status else None)
     passed = all(inv.passed for inv in invariants)

@@ -51,6 +51,9 @@ class RunStatus:
     crashes: list[dict[str, Any]] = field(default_factory=list)
     fault_plan: list[dict[str, Any]] = field(default_factory=list)  # the declared rules
     sim_seconds: float | None = None  # simulated time the run covered, once it stopped
+    # What the scenario's curve plans for the traffic phase, to tell a run that fell behind it.
+    planned_orders: float | None = None
+    planned_wall_seconds: float | None = None
 
     @property
     def finished(self) -> bool:
@@ -68,6 +71,10 @@ class RunStatus:
 def write_run_status(run_dir: Path, status: RunStatus) -> None:
     data = orjson.dumps(status.as_dict(), option=orjson.OPT_INDENT_2)
     write_atomically(Path(run_dir) / RUN_STATUS_FILE, data + b"\n")
+
+
+def _float_or_none(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -105,9 +112,7 @@ def read_run_status(run_dir: Path) -> RunStatus | None:
         fault_plan=[rule for rule in plan if isinstance(rule, dict)]
         if isinstance(plan, list)
         else [],
-        sim_seconds=(
-            float(sim_seconds)
-            if isinstance(sim_seconds, int | float) and not isinstance(sim_seconds, bool)
-            else None
-        ),
+        sim_seconds=_float_or_none(sim_seconds),
+        planned_orders=_float_or_none(data.get("planned_orders")),
+        planned_wall_seconds=_float_or_none(data.get("planned_wall_seconds")),
     )

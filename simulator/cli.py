@@ -53,7 +53,7 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     add_completion=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
 )
 console = Console()
 T = TypeVar("T")
@@ -101,7 +101,9 @@ DrillOpt = Annotated[
     float | None,
     typer.Option(help="scale every demand rate, e.g. 1.5 for a peak drill at 150 %", min=0.01),
 ]
-OutOpt = Annotated[Path | None, typer.Option(help="run folder [default: runs/<time>-<scenario>/]")]
+OutOpt = Annotated[
+    Path | None, typer.Option(help="run folder (default: `runs/<time>-<scenario>/`)")
+]
 
 
 def _play(
@@ -280,7 +282,7 @@ def _kept_sections(run_dir: Path) -> dict[str, Any]:
 
 @app.command()
 def coverage(
-    runs: Annotated[list[Path], typer.Argument(help="run folders (runs/<time>-<scenario>)")],
+    runs: Annotated[list[Path], typer.Argument(help="run folders (`runs/<time>-<scenario>`)")],
     out: Annotated[
         Path | None, typer.Option(help="write the Markdown here (docs/COVERAGE.md)")
     ] = None,
@@ -313,7 +315,7 @@ chaos_app = typer.Typer(
         " time from the start of `ecomock up`'s clock. See docs/CHAOS.md for every kind."
     ),
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
 )
 app.add_typer(chaos_app, name="chaos")
 

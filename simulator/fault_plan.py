@@ -134,10 +134,13 @@ ONLY_ON: dict[str, dict[str, frozenset[str] | None]] = {
     "rejected": {"bank": frozenset({"pain.001"})},
     "rate_limited": dict.fromkeys(("oms", "wms", "erp", "carrier")),
     **{kind: dict.fromkeys(("wms", "bank", "carrier")) for kind in _PUSH},
-    "stock_out": {"wms": None},
-    "short_pick": {"wms": None},
+    # The WMS's business kinds hit the orders deliveryorder.create brought (at their pick).
+    "stock_out": {"wms": frozenset({"deliveryorder.create"})},
+    "short_pick": {"wms": frozenset({"deliveryorder.create"})},
     "problem_parcel": {"carrier": None},
-    "odd_data": {"oms": None},
+    # New trades reach the OMS from the simulator (through no call of its API) or a platform's
+    # push alike: `*` only.
+    "odd_data": {"oms": frozenset()},
 }
 
 
@@ -155,6 +158,9 @@ def unsupported(system: str, operation: str, kind: str) -> str | None:
         return f"{system} has no {kind!r} (only {', '.join(sorted(where))} has)"
     operations = where[system]
     if operations is not None and operation != EVERY_OPERATION and operation not in operations:
+        if KINDS[kind] is Stage.WORLD:
+            named = " or ".join(repr(name) for name in (*sorted(operations), EVERY_OPERATION))
+            return f"{kind} acts on the {system}'s business, not on a call: give {named}"
         return f"{system} answers {kind!r} to {', '.join(sorted(operations))} only"
     return None
 
@@ -173,8 +179,21 @@ _REQUEST_KINDS = (*_BEFORE, *_AFTER)
 _REASON = re.compile(r"^[A-Z0-9]{4}$")  # an ISO 20022 ExternalStatusReason1Code
 
 
+# The business kinds' parameters (docs/CHAOS.md): how long the warehouse waits for stock, and
+# which odd trade the OMS takes in (none: a seeded mix).
+_WORLD_PARAMS: dict[str, frozenset[str]] = {
+    "stock_out": frozenset({"restock_after"}),
+    "short_pick": frozenset({"restock_after"}),
+    "odd_data": frozenset({"variant"}),
+}
+ODD_DATA_VARIANTS = ("fuzzy_address", "emoji", "long_text", "many_lines")
+
+
 def params_problem(kind: str, params: Mapping[str, Any]) -> str | None:
-    """What is wrong with a request-side kind's `params`, or None (other stages check theirs)."""
+    """What is wrong with a request-side or business kind's `params`, or None (push kinds
+    check theirs)."""
+    if kind in _WORLD_PARAMS:
+        return _world_params_problem(kind, params)
     if kind not in _REQUEST_KINDS:
         return None
     allowed = _PARAMS.get(kind, frozenset())
@@ -200,4 +219,19 @@ def params_problem(kind: str, params: Mapping[str, Any]) -> str | None:
             return "low must not exceed high"
     if kind == "rejected" and not _REASON.match(str(params.get("reason", "FF10"))):
         return "reason must be an ISO 20022 status reason code such as FF10"
+    return None
+
+
+def _world_params_problem(kind: str, params: Mapping[str, Any]) -> str | None:
+    """What is wrong with a business kind's `params`, or None."""
+    allowed = _WORLD_PARAMS[kind]
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        return f"{kind} has no parameter {unknown[0]!r} (it takes: {', '.join(sorted(allowed))})"
+    if "restock_after" in params:
+        value = params["restock_after"]
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+            return "restock_after must be a number of seconds, 0 or more"
+    if "variant" in params and params["variant"] not in ODD_DATA_VARIANTS:
+        return f"variant must be one of {', '.join(ODD_DATA_VARIANTS)}"
     return None

@@ -391,6 +391,8 @@ async def play(
                 pid=os.getpid(),
                 crashes_planned=len(scenario.crashes),
                 fault_plan=declared_plan(scenario),
+                planned_orders=scenario.expected_orders,
+                planned_wall_seconds=scenario.wall_duration_seconds,
             )
             write_run_status(run_dir, running)
 
@@ -458,7 +460,7 @@ async def play(
             wall_started=wall_started,
             wall_ended=time.time(),
             traffic_wall_seconds=times.seconds(),
-            paid_to_wms_p99_objective=scenario.objectives.paid_to_wms_p99_seconds,
+            objectives=scenario.objectives.model_dump(exclude_none=True),
             connector_exit_code=exit_code,
         )
         verdict = judge_run(run_dir, meta)

@@ -413,7 +413,15 @@ class CrashSettings(Strict):
 
 
 class Objectives(Strict):
+    """Wall-second p99s of the flows the judge times (the seeds' core interfaces <= 3 s),
+    and optionally a throughput (docs/JUDGE.md)."""
+
     paid_to_wms_p99_seconds: float = Field(3.0, gt=0)
+    shipped_to_oms_p99_seconds: float = Field(3.0, gt=0)
+    shipped_to_erp_p99_seconds: float = Field(3.0, gt=0)
+    orders_per_min: float | None = Field(
+        None, gt=0, description="orders the connector must carry to the WMS per wall minute"
+    )
 
 
 class RunSettings(Strict):

@@ -1,4 +1,9 @@
-"""Shared fixtures: a manual clock, a per-system context in a temporary run folder, a world."""
+"""Shared fixtures: a manual clock, a per-system context in a temporary run folder, a world.
+
+Also where end-to-end runs are kept to one xdist worker at a time (`make test` runs with
+`-n auto --dist loadgroup`): they pace themselves by the wall clock and judge latency, so two
+at once on a 2-core machine would measure each other, not the connector.
+"""
 
 from __future__ import annotations
 
@@ -57,3 +62,15 @@ async def asgi_client() -> AsyncIterator[Callable[[object], httpx.AsyncClient]]:
     yield make
     for client in clients:
         await client.aclose()
+
+
+E2E_GROUP = "e2e"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every `e2e` test in one xdist group, so one worker plays them in turn (before xdist
+    reads the groups, hence tryfirst)."""
+    for item in items:
+        if item.get_closest_marker("e2e") is not None:
+            item.add_marker(pytest.mark.xdist_group(E2E_GROUP))

@@ -101,7 +101,10 @@ def parse_confirm(body: bytes) -> Confirm:
         shipment=Shipment(
             logistics_code=child_text(source, "logisticsCode")
             or child_text(order, "logisticsCode"),
-            express_code=child_text(source, "expressCode") or child_text(order, "expressCode"),
+            # The order's own waybill (the one the create gave) before a package's: the last
+            # package of a split order has a number of its own, and the OMS keeps one
+            # waybill per trade.
+            express_code=child_text(order, "expressCode") or child_text(source, "expressCode"),
             confirm_time=child_text(order, "orderConfirmTime"),
         ),
     )

@@ -144,7 +144,10 @@ class TradeMapper:
                 "Mobile": str(trade.get("receiver_mobile", "")),
                 "ProvinceName": province,
                 "CityName": city,
-                "ExpAreaName": district,
+                # Kdniao requires a district; a buyer who left it out (it is then in the
+                # address line) gets the city's name, which the carrier's address parsing
+                # resolves, rather than no waybill at all.
+                "ExpAreaName": district or city,
                 "Address": str(trade.get("receiver_address", "")),
             },
             "Commodity": [

@@ -19,7 +19,7 @@ never reaches another, and the rule ids of a fake are its own.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -96,12 +96,20 @@ class FaultInjector:
         ]
 
     def pick(
-        self, system: str, operation: str, stage: Stage, now: datetime | None = None
+        self,
+        system: str,
+        operation: str,
+        stage: Stage,
+        now: datetime | None = None,
+        kinds: Collection[str] | None = None,
     ) -> FaultRule | None:
-        """The first rule of `stage` that fires on this call, or None.
+        """The first rule of `stage` (and of `kinds`, when given) that fires on this call, or
+        None.
 
         Every matching rule in its window counts the call (so "every Nth" counts calls, not
-        the calls other rules left alone); the first that fires wins.
+        the calls other rules left alone); the first that fires wins. `kinds` lets a business
+        moment ask for the kinds it plays alone: a WORLD rule of another kind (a clock skew)
+        neither counts nor fires on it.
         """
         if not self._armed:
             return None
@@ -110,6 +118,8 @@ class FaultInjector:
         for armed in self._armed.values():
             rule = armed.rule
             if not rule.matches(system, operation, stage):
+                continue
+            if kinds is not None and rule.kind not in kinds:
                 continue
             if offset is not None and not rule.start <= offset < rule.until:
                 continue

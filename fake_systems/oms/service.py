@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import OmsCredentials
+from fake_systems.common.faults import Stage
 from fake_systems.common.scope import OwnerScope
 from fake_systems.common.storage import transaction
 from fake_systems.common.wire import (
@@ -41,6 +42,7 @@ from fake_systems.oms.models import (
     WindowTooLong,
     platform_ids,
 )
+from fake_systems.oms.odd_data import odd_trade
 from fake_systems.oms.raw_trades import (
     MAX_TRADES_PER_PUSH,
     group_lines,
@@ -48,7 +50,12 @@ from fake_systems.oms.raw_trades import (
     tid_of,
 )
 from simulator.clock import format_qimen_time, parse_qimen_time
+from simulator.fault_plan import ODD_DATA_VARIANTS
 from simulator.world import NewTrade, Shop, World
+
+# The operation an `odd_data` fault row names. New trades come in by the simulator (through no
+# call of the API) or by a platform's push: one rule covers both, and names `*`.
+ODD_DATA_OPERATION = "trade"
 
 MAX_WINDOW = timedelta(minutes=60)
 MAX_REFUND_WINDOW = timedelta(days=30)
@@ -244,6 +251,7 @@ class OmsService:
         self.credentials = credentials
         self._shops: dict[str, Shop] = {}
         self._goods: dict[str, str] = {}
+        self._catalogue: list[tuple[str, str, int]] = []  # (spec_no, name, price in cents)
         self._warehouses: list[tuple[str, str]] = []
         self._trade_seq = 0
         self._rec_id = 0
@@ -270,6 +278,7 @@ class OmsService:
             )
         self._shops = {shop.shop_no: shop for shop in world.shops}
         self._goods = {sku.item_code: sku.name for sku in world.skus}
+        self._catalogue = [(sku.item_code, sku.name, sku.price_cents) for sku in world.skus]
         self._warehouses = [(w.code, w.carrier_code) for w in world.warehouses]
         # Continue numbering after whatever an earlier run left in the same database.
         row = self.conn.execute(
@@ -303,6 +312,20 @@ class OmsService:
             self._trade_seq, self._rec_id = seq, rec_id
             raise
         return trade_no
+
+    def _odd_data(self, trade: NewTrade) -> tuple[NewTrade, tuple[str, dict[str, object]] | None]:
+        """The trade, made odd when an `odd_data` rule of the plan hits it (docs/CHAOS.md),
+        with the fault row's kind and detail: the simulator's trades and a platform's pushed
+        ones alike (as if the buyer had typed it so), so that `ecomock load` plays it too."""
+        rule = self.ctx.faults.pick(
+            self.ctx.name, ODD_DATA_OPERATION, Stage.WORLD, self.ctx.clock.now(), ("odd_data",)
+        )
+        if rule is None:
+            return trade, None
+        dice = self.ctx.faults.dice(rule)
+        variant = str(rule.params.get("variant") or dice.choice(ODD_DATA_VARIANTS))
+        odd, detail = odd_trade(trade, variant, dice, self._catalogue)
+        return odd, (rule.kind, {"stage": "world", "src_tid": trade.src_tid, **detail})
 
     def push_raw_trades(
         self,
@@ -383,7 +406,11 @@ class OmsService:
         return PushResult(new_count, chg_count, tuple(errors))
 
     def _insert_trade(self, shop: Shop, trade: NewTrade) -> str:
-        """Insert one validated paid trade inside the caller's transaction; advance counters."""
+        """Insert one validated paid trade inside the caller's transaction; advance counters.
+
+        An `odd_data` rule of the plan may make the trade odd first (docs/CHAOS.md).
+        """
+        trade, odd = self._odd_data(trade)
         goods = sum(line.price_cents * line.num for line in trade.lines)
         share = sum(line.share_cents for line in trade.lines)
         clock = self.ctx.clock
@@ -446,6 +473,9 @@ class OmsService:
             trade_no,
             {"src_tid": trade.src_tid, "shop_no": shop.shop_no, "paid_cents": paid},
         )
+        if odd is not None:
+            kind, detail = odd
+            self.ctx.history.record("fault", ODD_DATA_OPERATION, kind, trade_no, detail)
         self._trade_seq += 1
         self._rec_id += len(lines)
         return trade_no

@@ -1,5 +1,10 @@
 """Fulfilment as SimPy processes: NEW → ACCEPT → PICK → PACKAGE → (PARTDELIVERED →) DELIVERED,
-queueing for each warehouse's pickers and packers, which is how a backlog builds at peak."""
+queueing for each warehouse's pickers and packers, which is how a backlog builds at peak.
+
+The business faults of a plan (docs/CHAOS.md) hit an order when a picker comes to it: a
+`stock_out` finds nothing on the shelf (EXCEPTION until restocked), a `short_pick` finds fewer
+units than planned (the order ships in two packages).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from typing import Any
 import simpy
 
 from fake_systems.common.context import SystemContext
+from fake_systems.common.faults import Stage
 from fake_systems.common.storage import transaction
 from fake_systems.wms.catalog import Catalog
 from fake_systems.wms.events import OrderRef, PackageShipped, ReportLine
@@ -17,6 +23,25 @@ from fake_systems.wms.models import CarrierDesk, DeliveryStatus, WmsConfig, kdni
 from fake_systems.wms.reports import Reports
 from fake_systems.wms.stock import StockLedger
 from simulator.clock import format_qimen_time
+
+# How long, by default, an order waits for the stock a business fault found missing
+# (simulated seconds; a rule's `restock_after` overrides): a replenishment from the reserve
+# store takes hours, the few units a picker missed come sooner.
+RESTOCK_AFTER = {"stock_out": 7200.0, "short_pick": 3600.0}
+# The operation the business faults name (besides `*`): they hit the orders it created.
+FAULTED_OPERATION = "deliveryorder.create"
+STOCK_OUT_REMARK = "缺货"
+PICK = DeliveryStatus.PICK
+
+
+@dataclass(frozen=True)
+class _Shortage:
+    """What a business fault left on the shelf for one order."""
+
+    restock_after: float
+    # Units the picker found (a short pick: the first package); None: nothing, the whole
+    # order waits in EXCEPTION.
+    found: int | None
 
 
 @dataclass
@@ -82,16 +107,34 @@ class Fulfilment:
                 return
             with crew.pickers.request() as turn:
                 yield turn
-                if not self._advance(order_id, code, DeliveryStatus.ACCEPT, DeliveryStatus.PICK):
+                shortage = self._shortage(order_id, code)
+                # Nothing on the shelf: the order waits for stock, its picker goes on to the
+                # next order.
+                waits = shortage is not None and shortage.found is None
+                after, remark = (
+                    (DeliveryStatus.EXCEPTION, STOCK_OUT_REMARK) if waits else (PICK, None)
+                )
+                if not self._advance(order_id, code, DeliveryStatus.ACCEPT, after, remark):
                     return
-                yield self.env.timeout(self.between(self.config.pick_seconds))
+                if not waits:
+                    yield self.env.timeout(self.between(self.config.pick_seconds))
+            if shortage is not None and waits:
+                yield self.env.timeout(shortage.restock_after)
+                with crew.pickers.request() as turn:
+                    yield turn
+                    if not self._advance(order_id, code, DeliveryStatus.EXCEPTION, PICK):
+                        return  # cancelled while it waited
+                    yield self.env.timeout(self.between(self.config.pick_seconds))
             with crew.packers.request() as turn:
                 yield turn
                 self._advance(order_id, code, DeliveryStatus.PICK, DeliveryStatus.PACKAGE)
                 yield self.env.timeout(self.between(self.config.pack_seconds))
-            packages = self._packages(order_id)
+            found = shortage.found if shortage is not None else None
+            packages = self._packages(order_id, found)
             for number, package in enumerate(packages, start=1):
                 if number > 1:  # the rest is packed once more before it leaves
+                    if shortage is not None and found is not None:
+                        yield self.env.timeout(shortage.restock_after)  # …once it is in stock
                     yield self.env.timeout(self.between(self.config.pack_seconds))
                 self._ship(order_id, package, number, final=number == len(packages))
         except simpy.Interrupt:
@@ -109,7 +152,12 @@ class Fulfilment:
             self._processes.pop(order_id, None)
 
     def _advance(
-        self, order_id: str, code: str, before: DeliveryStatus, after: DeliveryStatus
+        self,
+        order_id: str,
+        code: str,
+        before: DeliveryStatus,
+        after: DeliveryStatus,
+        remark: str | None = None,
     ) -> bool:
         """Move one step if the order is still where the process thinks it is."""
         with transaction(self.conn):
@@ -121,14 +169,52 @@ class Fulfilment:
                 self.ctx.history.record(
                     "state", "deliveryorder", after.value, code, {"deliveryOrderId": order_id}
                 )
-                self.reports.order_progressed(order_id, after)
+                self.reports.order_progressed(order_id, after, remark)
         return bool(moved)
 
-    def _packages(self, order_id: str) -> list[dict[int, int]]:
-        """The order's packages as {line rowid: units}: one, or two for the configured share.
+    def _shortage(self, order_id: str, code: str) -> _Shortage | None:
+        """Whether a business fault of the plan hits the order its picker just came to; a
+        hit is a `fault` row (entity: the delivery order code).
 
-        A split takes half the units (rounded down) in line order for the first package, so
-        it may hold whole lines, part of a line, or both; orders of one unit never split.
+        A short pick finds 1 to n−1 of the order's n units (the rule's own dice); an order of
+        one unit cannot be short of part of itself, so it waits whole, as a stock-out does.
+        """
+        rule = self.ctx.faults.pick(
+            self.ctx.name, FAULTED_OPERATION, Stage.WORLD, self.ctx.clock.now(), RESTOCK_AFTER
+        )
+        if rule is None:
+            return None
+        restock_after = float(rule.params.get("restock_after", RESTOCK_AFTER[rule.kind]))
+        found: int | None = None
+        units = self._units(order_id)
+        if rule.kind == "short_pick" and units > 1:
+            found = self.ctx.faults.dice(rule).randint(1, units - 1)
+        detail = {
+            "stage": "world",
+            "deliveryOrderId": order_id,
+            "units": units,
+            "found": 0 if found is None else found,
+            "restockAfter": restock_after,
+        }
+        with transaction(self.conn):
+            self.ctx.history.record("fault", FAULTED_OPERATION, rule.kind, code, detail)
+        return _Shortage(restock_after, found)
+
+    def _units(self, order_id: str) -> int:
+        row = self.conn.execute(
+            "SELECT COALESCE(SUM(plan_qty), 0) FROM delivery_order_lines"
+            " WHERE delivery_order_id = ?",
+            (order_id,),
+        ).fetchone()
+        return int(row[0])
+
+    def _packages(self, order_id: str, found: int | None = None) -> list[dict[int, int]]:
+        """The order's packages as {line rowid: units}: one, or two for the configured share,
+        or two for a short pick that `found` only so many units.
+
+        A split takes half the units (rounded down; a short pick: the units found) in line
+        order for the first package, so it may hold whole lines, part of a line, or both;
+        orders of one unit never split.
         """
         lines = self.conn.execute(
             "SELECT rowid, plan_qty FROM delivery_order_lines WHERE delivery_order_id = ?"
@@ -138,11 +224,14 @@ class Fulfilment:
         whole = {int(row[0]): int(row[1]) for row in lines}
         total = sum(whole.values())
         share = self.config.partial_delivery_share
+        if found is not None:
+            left = found
         # Drawing only when a share is set keeps the random stream of other runs unchanged.
-        if share <= 0 or total < 2 or self.ctx.random.random() >= share:
+        elif share <= 0 or total < 2 or self.ctx.random.random() >= share:
             return [whole]
+        else:
+            left = total // 2
         first: dict[int, int] = {}
-        left = total // 2
         for rowid, qty in whole.items():
             take = min(qty, left)
             if take > 0:
@@ -255,11 +344,12 @@ class Fulfilment:
         whole now, changing nothing (the content of a `push_forged` confirm: only its
         signature tells it from a real one, and acting on it ships what never left)."""
         order = self.conn.execute(
-            "SELECT * FROM delivery_orders WHERE status IN (?, ?, ?, ?)"
+            "SELECT * FROM delivery_orders WHERE status IN (?, ?, ?, ?, ?)"
             " AND COALESCE(express_code, '') <> '' ORDER BY created_wall DESC, rowid DESC LIMIT 1",
             (
                 DeliveryStatus.NEW.value,
                 DeliveryStatus.ACCEPT.value,
+                DeliveryStatus.EXCEPTION.value,
                 DeliveryStatus.PICK.value,
                 DeliveryStatus.PACKAGE.value,
             ),

@@ -17,6 +17,7 @@ class DeliveryStatus(StrEnum):
     PARTDELIVERED = "PARTDELIVERED"  # the first package of a split order has left
     DELIVERED = "DELIVERED"
     CANCELED = "CANCELED"
+    EXCEPTION = "EXCEPTION"  # 异常: nothing on the shelf to pick (a stock_out fault), waiting
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,8 @@ class WmsConfig:
 
 # Qimen orderType values for outbound sales orders the fake accepts.
 ORDER_TYPES = frozenset({"JYCK", "HHCK", "BFCK", "QTCK"})
-CANCELABLE = frozenset({DeliveryStatus.NEW, DeliveryStatus.ACCEPT})
+# EXCEPTION too: an order waiting for stock has had nothing picked yet.
+CANCELABLE = frozenset({DeliveryStatus.NEW, DeliveryStatus.ACCEPT, DeliveryStatus.EXCEPTION})
 # orderType values of entryorder.create (entryOrderType in its confirm), TOP-CS
 # EntryorderCreateRequest.cs: production, internal use, defective, purchase, transfer, other,
 # B2B and virtual receipts.

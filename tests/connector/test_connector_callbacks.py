@@ -171,6 +171,17 @@ def test_parse_confirm_reads_the_package() -> None:
     assert confirm.shipment.confirm_time == "2026-11-10 22:00:00"
 
 
+def test_the_last_confirm_of_a_split_order_gives_the_orders_own_waybill() -> None:
+    # The second parcel has a number of its own; the OMS keeps one waybill per trade, the
+    # one the connector created and subscribed to.
+    body = confirm_body().replace(
+        f"<package><logisticsCode>ZTO</logisticsCode><expressCode>{WAYBILL}",
+        "<package><logisticsCode>ZTO</logisticsCode><expressCode>ZTO0000000002",
+    )
+    assert "ZTO0000000002" in body
+    assert parse_confirm(body.encode()).shipment.express_code == WAYBILL
+
+
 def test_parse_confirm_refuses_entities_and_garbage() -> None:
     with pytest.raises(ValueError):
         parse_confirm(b"<request><deliveryOrder>")

@@ -51,6 +51,13 @@ def test_wdt_platform_ids_become_qimen_platform_codes(
     assert TradeMapper().source_platform_code(trade) == code
 
 
+def test_a_receiver_without_a_district_gets_the_citys_name_for_kdniao() -> None:
+    # Kdniao requires ExpAreaName; the district of a fuzzy address is in the address line.
+    trade = make_trade(receiver_area="广东省 深圳市 ")
+    receiver = TradeMapper().waybill_request(trade)["Receiver"]
+    assert (receiver["CityName"], receiver["ExpAreaName"]) == ("深圳市", "深圳市")
+
+
 def test_the_waybill_request_takes_the_area_names() -> None:
     receiver = TradeMapper().waybill_request(make_trade())["Receiver"]
     assert (receiver["ProvinceName"], receiver["CityName"], receiver["ExpAreaName"]) == (

@@ -10,6 +10,7 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
+from simulator import cli
 from simulator.cli import app
 from simulator.runner import LiveFakes, serve_fakes
 from simulator.scenario import load_scenario
@@ -17,6 +18,14 @@ from tests.support.paths import SMOKE
 
 pytestmark = pytest.mark.anyio
 TOKEN = "chaos-token"
+
+
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wide table whatever the terminal: the CLI's console took its width when imported,
+    which is 80 columns where no terminal is attached (an xdist worker), and a narrow table
+    wraps the cells these tests read."""
+    monkeypatch.setattr(cli.console, "width", 200)
 
 
 async def chaos(*args: str, env: dict[str, str] | None = None) -> Result:

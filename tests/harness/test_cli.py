@@ -19,6 +19,15 @@ def test_help_lists_the_commands() -> None:
         assert command in result.output
 
 
+def test_help_reflows_paragraphs_and_shows_placeholders() -> None:
+    """A docstring's line breaks are not the terminal's: a paragraph is reflowed to the width,
+    and `<time>` in a default is printed, not swallowed as a markup tag."""
+    result = CliRunner().invoke(app, ["run", "--help"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    assert "the run is invalid (no orders, the connector died" in result.output
+    assert "runs/<time>-<scenario>/" in result.output
+
+
 def test_bad_scenario_names_the_field(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\nduration: 1h\ndemand: {orders_per_hour: fast}\n")

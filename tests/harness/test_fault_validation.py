@@ -96,3 +96,59 @@ def test_a_plan_file_is_checked_as_a_scenario_is(tmp_path: Path) -> None:
     plan.write_text(f"faults:\n  - {GOOD}\n")
     [rule] = read_plan(plan)
     assert (rule.system, rule.kind, rule.rate) == ("bank", "busy", 0.1)
+
+
+@pytest.mark.parametrize(
+    ("rule", "field", "words"),
+    [
+        # The WMS's business kinds hit the orders deliveryorder.create brought, nothing else.
+        ("{system: wms, operation: order.cancel, kind: stock_out, rate: 0.1}",
+         "kind", "stock_out acts on the wms's business, not on a call: give "
+                 "'deliveryorder.create' or '*'"),
+        ("{system: wms, operation: inventory.query, kind: short_pick, rate: 0.1}",
+         "kind", "short_pick acts on the wms's business"),
+        ("{system: erp, operation: '*', kind: stock_out, rate: 0.1}",
+         "kind", "erp has no stock_out fault; only wms has it"),
+        # The simulator's trades reach the OMS through no call: `*` only.
+        ("{system: oms, operation: sales.TradeQuery.queryWithDetail, kind: odd_data, rate: 1}",
+         "kind", "odd_data acts on the oms's business, not on a call: give '*'"),
+        ("{system: wms, operation: '*', kind: odd_data, rate: 1}",
+         "kind", "wms has no odd_data fault; only oms has it"),
+        # Their parameters.
+        ("{system: wms, operation: '*', kind: stock_out, rate: 0.1, "
+         "params: {restock_after: -5}}",
+         "params", "restock_after must be a number of seconds, 0 or more"),
+        ("{system: wms, operation: '*', kind: short_pick, rate: 0.1, "
+         "params: {restock_after: soon}}",
+         "params", "restock_after must be a number of seconds"),
+        ("{system: wms, operation: '*', kind: stock_out, rate: 0.1, params: {restock: 60}}",
+         "params", "stock_out has no parameter 'restock' (it takes: restock_after)"),
+        ("{system: oms, operation: '*', kind: odd_data, rate: 0.1, params: {variant: klingon}}",
+         "params", "variant must be one of fuzzy_address, emoji, long_text, many_lines"),
+        ("{system: oms, operation: '*', kind: odd_data, rate: 0.1, "
+         "params: {restock_after: 60}}",
+         "params", "odd_data has no parameter 'restock_after' (it takes: variant)"),
+    ],
+)  # fmt: skip
+def test_a_bad_business_rule_is_refused_naming_its_field(
+    tmp_path: Path, rule: str, field: str, words: str
+) -> None:
+    message = refusal(with_faults(tmp_path, GOOD, rule))
+    assert f"faults.1.{field}: " in message, message
+    assert words in message, message
+
+
+def test_good_business_rules_load(tmp_path: Path) -> None:
+    path = with_faults(
+        tmp_path,
+        "{system: wms, operation: deliveryorder.create, kind: stock_out, rate: 0.1,"
+        " params: {restock_after: 0}}",
+        "{system: wms, operation: '*', kind: short_pick, every_nth: 9}",
+        "{system: oms, operation: '*', kind: odd_data, rate: 0.01, params: {variant: emoji}}",
+    )
+    scenario = load_scenario(path, protocol_operations(), PUSHES)
+    assert [(rule.kind, dict(rule.params)) for rule in scenario.faults] == [
+        ("stock_out", {"restock_after": 0}),
+        ("short_pick", {}),
+        ("odd_data", {"variant": "emoji"}),
+    ]

@@ -472,6 +472,33 @@ def test_slow_paid_to_wms(builder: RunBuilder) -> None:
     assert verdict.latencies["paid_to_wms"].max == pytest.approx(10.0)
 
 
+@pytest.mark.parametrize(
+    ("flow", "system", "table", "column"),
+    [
+        ("shipped_to_oms", "oms", "orders", "shipped_wall"),
+        ("shipped_to_erp", "erp", "documents", "audited_wall"),
+    ],
+)
+def test_a_slow_shipment_flow_fails_its_own_objective(
+    builder: RunBuilder, flow: str, system: str, table: str, column: str
+) -> None:
+    """The seeds' 3 s holds for every timed flow, not only the first: an order marked
+    shipped, or booked, 10 s after the WMS shipped it is named."""
+    builder.good_mix()
+    slow = builder.order("shipped")
+    key = "trade_no" if system == "oms" else "bill_no"
+    builder.sql(
+        system, f"UPDATE {table} SET {column} = {column} + 10 WHERE {key} = ?", (slow.trade_no,)
+    )
+    verdict = judge(builder)
+    assert failed(verdict) == [f"latency_{flow}"]
+    inv = verdict.invariant(f"latency_{flow}")
+    assert [example["entity"] for example in inv.examples] == [slow.trade_no]
+    assert inv.description.endswith("p99 <= 3 s (wall)")
+    relaxed = judge(builder, RunMeta(objectives={f"{flow}_p99_seconds": 15.0}))
+    assert relaxed.invariant(f"latency_{flow}").passed
+
+
 def test_objective_comes_from_meta(builder: RunBuilder) -> None:
     builder.order("at_wms", paid_to_wms_seconds=10.0)
     verdict = judge(builder, RunMeta(objectives={"paid_to_wms_p99_seconds": 12.0}))
@@ -522,6 +549,7 @@ def test_missing_table_is_a_failed_invariant(builder: RunBuilder) -> None:
         "erp_outstock_audited",
         "erp_receivable_audited",
         "no_duplicate_erp_documents",
+        "latency_shipped_to_erp",
         "no_action_on_forged_push",
     ]
     assert "no such table: erp.documents" in (verdict.invariant("erp_outstock_audited").error or "")

@@ -42,7 +42,11 @@ def test_report_json_keys(tmp_path: Path) -> None:
     for stats in report["latency_seconds"].values():
         assert set(stats) == {"p50", "p95", "p99", "max", "count"}
     assert report["latency_seconds"]["paid_to_wms"]["count"] == 5
-    assert report["run"]["objectives"] == {"paid_to_wms_p99_seconds": 2.5}
+    assert report["run"]["objectives"] == {
+        "paid_to_wms_p99_seconds": 2.5,
+        "shipped_to_oms_p99_seconds": 3.0,
+        "shipped_to_erp_p99_seconds": 3.0,
+    }
     assert report["html"] == "report.html"
     invariants = {inv["name"]: inv for inv in report["invariants"]}
     assert len(invariants) == len(INVARIANTS) + 1  # and run_databases_present
@@ -70,7 +74,11 @@ def test_judge_folder_without_report_uses_defaults(tmp_path: Path) -> None:
     (tmp_path / "run" / "report.json").write_text("{not json")
     verdict = judge_folder(tmp_path / "run")
     assert verdict.meta == RunMeta()
-    assert verdict.meta.objectives == {"paid_to_wms_p99_seconds": 3.0}
+    assert verdict.meta.objectives == {
+        "paid_to_wms_p99_seconds": 3.0,
+        "shipped_to_oms_p99_seconds": 3.0,
+        "shipped_to_erp_p99_seconds": 3.0,
+    }
     assert verdict.passed
 
 

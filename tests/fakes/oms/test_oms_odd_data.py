@@ -1,0 +1,187 @@
+"""The OMS's `odd_data` fault: odd but valid trades, as the connector reads them over the
+wire, each a `fault` row of the trade; the same seed gives the same odd trades."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from fake_systems.common.context import SystemContext
+from fake_systems.common.faults import FaultRule
+from fake_systems.common.webhooks import HttpxSender
+from fake_systems.oms.api import wdt
+from fake_systems.oms.odd_data import LONGEST_ADDRESS, LONGEST_NAME
+from fake_systems.oms.service import OmsService
+from simulator.clock import ManualClock
+from simulator.world import World, build_world
+from tests.support.oms import CREDS, QUERY, WINDOW, call, raw_push, simple
+
+
+def odd_oms(
+    make_context: Callable[[str], SystemContext],
+    world: World,
+    variant: str | None = None,
+    rate: float = 1.0,
+) -> OmsService:
+    ctx = make_context("oms")
+    params = {} if variant is None else {"variant": variant}
+    ctx.faults.add(FaultRule("oms", "*", "odd_data", rate=rate, params=params))
+    service = OmsService(ctx, CREDS)
+    service.setup(world)
+    return service
+
+
+async def read_back(
+    oms: OmsService, clock: ManualClock, asgi_client: Callable[[object], httpx.AsyncClient]
+) -> dict[str, object]:
+    """The one trade, as the connector's query reads it."""
+    answer = (await call(asgi_client(wdt.create_app(oms, CREDS)), clock, QUERY, WINDOW)).json()
+    assert answer["status"] == 0, answer
+    [trade] = answer["data"]["order"]
+    return dict(trade)
+
+
+def fault_rows(oms: OmsService) -> list[tuple[str, str, str, dict[str, object]]]:
+    rows = oms.conn.execute(
+        "SELECT operation, outcome, entity, payload FROM events WHERE kind = 'fault' ORDER BY seq"
+    ).fetchall()
+    return [(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+
+@pytest.mark.anyio
+async def test_a_fuzzy_address(
+    make_context: Callable[[str], SystemContext],
+    world: World,
+    clock: ManualClock,
+    asgi_client: Callable[[object], httpx.AsyncClient],
+) -> None:
+    oms = odd_oms(make_context, world, "fuzzy_address")
+    trade_no = oms.create_paid_order(simple(world, "TB-1"))
+    got = await read_back(oms, clock, asgi_client)
+    customer = world.customers[3]
+    # No district in the area; it is typed in the address line, among extra and full-width
+    # spaces and full-width digits.
+    assert got["receiver_area"] == f"{customer.province} {customer.city} "
+    address = str(got["receiver_address"])
+    assert address.startswith(f"  {customer.area}\u3000") and address.endswith("  ")
+    assert any("０" <= char <= "９" for char in address)  # the house number, full-width
+    assert not any(char.isascii() and char.isalnum() for char in address)
+    mobile = customer.mobile
+    assert got["receiver_mobile"] == f"+86 {mobile[:3]} {mobile[3:7]} {mobile[7:]}"
+    assert fault_rows(oms) == [
+        (
+            "trade",
+            "odd_data",
+            trade_no,
+            {"stage": "world", "src_tid": "TB-1", "variant": "fuzzy_address"},
+        )
+    ]
+
+
+@pytest.mark.anyio
+async def test_emoji_in_the_name_and_address(
+    make_context: Callable[[str], SystemContext],
+    world: World,
+    clock: ManualClock,
+    asgi_client: Callable[[object], httpx.AsyncClient],
+) -> None:
+    oms = odd_oms(make_context, world, "emoji")
+    oms.create_paid_order(simple(world, "TB-1"))
+    got = await read_back(oms, clock, asgi_client)
+    customer = world.customers[3]
+    for field, plain in (("receiver_name", customer.name), ("receiver_address", customer.address)):
+        text = str(got[field])
+        assert plain in text and text != plain
+        assert any(ord(char) > 0xFFFF for char in text)  # beyond the BMP: 4 bytes in UTF-8
+
+
+@pytest.mark.anyio
+async def test_a_name_and_address_at_the_fields_limits(
+    make_context: Callable[[str], SystemContext],
+    world: World,
+    clock: ManualClock,
+    asgi_client: Callable[[object], httpx.AsyncClient],
+) -> None:
+    oms = odd_oms(make_context, world, "long_text")
+    oms.create_paid_order(simple(world, "TB-1"))
+    got = await read_back(oms, clock, asgi_client)
+    customer = world.customers[3]
+    assert (len(str(got["receiver_name"])), len(str(got["receiver_address"]))) == (100, 255)
+    assert (LONGEST_NAME, LONGEST_ADDRESS) == (100, 255)
+    assert str(got["receiver_name"]).startswith(customer.name)
+    assert str(got["receiver_address"]).startswith(customer.address)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("skus", "lines", "units"), [(250, 200, 1), (30, 30, 7)])
+async def test_two_hundred_lines_or_as_many_as_the_catalogue_has(
+    make_context: Callable[[str], SystemContext],
+    clock: ManualClock,
+    asgi_client: Callable[[object], httpx.AsyncClient],
+    skus: int,
+    lines: int,
+    units: int,
+) -> None:
+    world = build_world(seed=7, sku_count=skus, customer_count=50)
+    oms = odd_oms(make_context, world, "many_lines")
+    oms.create_paid_order(simple(world, "TB-1"))
+    got = await read_back(oms, clock, asgi_client)
+    details = got["detail_list"]
+    assert isinstance(details, list) and len(details) == lines
+    assert len({d["spec_no"] for d in details}) == lines
+    assert {int(d["num"]) for d in details} == {units}
+    # The money adds up: what was paid is the lines' shares.
+    paid = sum(round(float(d["share_amount"]) * 100) for d in details)
+    assert round(float(str(got["paid"])) * 100) == paid
+
+
+def odd_variants(
+    make_context: Callable[[str], SystemContext], world: World
+) -> list[tuple[str, object]]:
+    """Thirty trades under a seeded mix at 40 %: which were hit, with which variant."""
+    oms = odd_oms(make_context, world, rate=0.4)
+    for n in range(30):
+        oms.create_paid_order(simple(world, f"TB-{n}"))
+    hits = [(entity, detail["variant"]) for _, _, entity, detail in fault_rows(oms)]
+    oms.conn.close()
+    return hits
+
+
+def test_the_same_seed_makes_the_same_trades_odd_the_same_way(
+    make_context: Callable[[str], SystemContext],
+    world: World,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    first = odd_variants(make_context, world)
+    assert 0 < len(first) < 30
+    assert len({variant for _, variant in first}) > 1  # a mix, not one variant
+    folder, twin_clock = tmp_path_factory.mktemp("twin"), ManualClock()
+
+    def make_twin(name: str) -> SystemContext:
+        return SystemContext.create(
+            name, folder, twin_clock, HttpxSender(httpx.AsyncClient()), seed=7
+        )
+
+    assert odd_variants(make_twin, world) == first
+
+
+def test_a_pushed_trade_is_made_odd_too_and_a_repeat_push_is_not_hit(
+    make_context: Callable[[str], SystemContext], world: World
+) -> None:
+    # `ecomock load` places its trades by pushSelf2: the rule plays there as well.
+    oms = odd_oms(make_context, world, "emoji")
+    assert oms.push_raw_trades("TM-A", *raw_push(world, "TM1")).new_count == 1
+    assert oms.push_raw_trades("TM-A", *raw_push(world, "TM1")).chg_count == 1  # known tid
+    [(operation, kind, trade_no, detail)] = fault_rows(oms)
+    assert (operation, kind, detail["src_tid"], detail["variant"]) == (
+        "trade",
+        "odd_data",
+        "TM1",
+        "emoji",
+    )
+    stored = oms.get_trade(trade_no)
+    assert stored is not None
+    assert any(ord(char) > 0xFFFF for char in stored.receiver_name)
