@@ -179,7 +179,7 @@ def test_a_peers_retry_after_is_a_floor_of_the_back_off() -> None:
     # Retry-After counts wall seconds: at 3600x the graded minute is 1/60 s, the peer's wins.
     assert RetryPolicy(3600).delay_after(1, retry_after=2.0) == 2.0
     assert RetryPolicy(1).delay_after(1, retry_after=2.0) == 60.0
-    assert RetryPolicy(3600).delay_after(4, retry_after=2.0) is None
+    assert RetryPolicy(3600).delay_after(6, retry_after=2.0) is None  # after the fifth retry
 
 
 THROTTLED = [
