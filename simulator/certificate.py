@@ -20,7 +20,15 @@ import yaml
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from simulator.scenario import describe_validation_error
 
@@ -52,11 +60,12 @@ class SuiteRun(Strict):
     seeds: list[int] = Field(min_length=1)
     drill: float | None = Field(default=None, gt=0, le=10)
 
-    @model_validator(mode="after")
-    def _distinct_seeds(self) -> SuiteRun:
-        if len(set(self.seeds)) != len(self.seeds):
-            raise ValueError("seeds: a seed is listed twice (each seed is one run)")
-        return self
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, seeds: list[int]) -> list[int]:
+        if len(set(seeds)) != len(seeds):
+            raise ValueError("a seed is listed twice (each seed is one run)")
+        return seeds
 
 
 class SuiteLevel(Strict):
@@ -65,18 +74,25 @@ class SuiteLevel(Strict):
     level: int = Field(ge=1, le=6)
     name: str = Field(min_length=1)
     available: bool = True
-    reason: str = ""
-    runs: list[SuiteRun] = []
+    # Checked even when left out (validate_default), against `available` declared above.
+    reason: str = Field(default="", validate_default=True)
+    runs: list[SuiteRun] = Field(default=[], validate_default=True)
 
-    @model_validator(mode="after")
-    def _runs_or_reason(self) -> SuiteLevel:
-        if self.available and not self.runs:
-            raise ValueError("runs: an available level needs at least one run")
-        if not self.available and self.runs:
-            raise ValueError("runs: a level that is not available plays no runs")
-        if not self.available and not self.reason.strip():
-            raise ValueError("reason: say why the level is not available")
-        return self
+    @field_validator("reason")
+    @classmethod
+    def _reason_when_not_available(cls, reason: str, info: ValidationInfo) -> str:
+        if info.data.get("available") is False and not reason.strip():
+            raise ValueError("say why the level is not available")
+        return reason
+
+    @field_validator("runs")
+    @classmethod
+    def _runs_when_available(cls, runs: list[SuiteRun], info: ValidationInfo) -> list[SuiteRun]:
+        if info.data.get("available") is True and not runs:
+            raise ValueError("an available level needs at least one run")
+        if info.data.get("available") is False and runs:
+            raise ValueError("a level that is not available plays no runs")
+        return runs
 
 
 class Suite(Strict):
@@ -349,20 +365,23 @@ def _result_problems(document: Mapping[str, Any], folder: Path) -> list[str]:
 
 def _verdict_problems(document: Mapping[str, Any]) -> list[str]:
     problems = []
+    follows: list[str] = []  # each level's verdict as its runs make it
     for level in document.get("levels", []):
         name = f"level {level.get('level')}"
         runs = level.get("runs", [])
         if level.get("verdict") == NOT_AVAILABLE:
+            follows.append(NOT_AVAILABLE)
             if runs:
                 problems.append(f"{name}: not available, yet it lists runs")
             continue
         expected = level_verdict([run.get("verdict") for run in runs], level.get("problems", []))
+        follows.append(expected)
         if level.get("verdict") != expected:
             problems.append(
                 f"{name}: verdict {level.get('verdict')!r} does not follow from its runs"
                 f" ({expected!r})"
             )
-    expected = overall_verdict(level.get("verdict") for level in document.get("levels", []))
+    expected = overall_verdict(follows)
     if document.get("verdict") != expected:
         problems.append(
             f"verdict: {document.get('verdict')!r} does not follow from the levels ({expected!r})"
