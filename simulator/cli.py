@@ -405,9 +405,11 @@ def verify(
     its hash, the results hash, and that every verdict follows from its runs.
 
     Without --public-key, a valid signature proves the certificate was not changed since it
-    was signed, not who signed it. Exits 0 when it verifies, 1 when it does not, 2 when a
-    file cannot be read.
+    was signed, not who signed it. Exits 0 when it verifies, 1 when it does not, 2 when the
+    certificate or the key file cannot be read.
     """
+    if not certificate.is_file():
+        raise _fail(f"{certificate} is not a file")
     try:
         pinned = read_public_key(public_key) if public_key is not None else None
     except CertifyError as exc:

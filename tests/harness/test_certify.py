@@ -174,6 +174,18 @@ def test_levels_out_of_order_are_refused(tmp_path: Path) -> None:
     assert "levels: each level once, in order" in " ".join(result.output.split())
 
 
+@pytest.mark.parametrize("level", ["0", "7"])
+def test_a_level_out_of_range_is_refused(tmp_path: Path, level: str) -> None:
+    result = CliRunner().invoke(app, ["certify", "--level", level, "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "--level" in result.output
+    assert not (tmp_path / "certificate.json").exists()
+
+
+def test_verify_refuses_a_missing_certificate(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["verify", str(tmp_path / "certificate.json")])
+    assert result.exit_code == 2 and "is not a file" in result.output
+
+
 def test_the_suite_hash_covers_the_suite_and_every_scenario_file(tmp_path: Path) -> None:
     suite_path = write_suite(tmp_path, [L1])
     suite = load_suite(suite_path)
