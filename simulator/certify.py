@@ -310,7 +310,8 @@ def _run_row(run: Mapping[str, Any]) -> str:
 def _level_section(level: Mapping[str, Any]) -> str:
     verdict = str(level["verdict"])
     title = f"L{level['level']} {html.escape(str(level['name']))}"
-    badge = f'<span class="verdict {html.escape(verdict)}">{html.escape(verdict)}</span>'
+    shown = verdict.replace("_", " ")
+    badge = f'<span class="verdict {html.escape(verdict)}">{html.escape(shown)}</span>'
     if verdict == NOT_AVAILABLE:
         return f"<h2>{title} {badge}</h2><p>{html.escape(str(level['reason']))}</p>"
     problems = "".join(f"<li>{html.escape(p)}</li>" for p in level.get("problems", []))

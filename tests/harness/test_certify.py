@@ -37,6 +37,7 @@ from simulator.certify import (
     Certification,
     PlannedRun,
     certify,
+    plan_level,
     write_certificate,
 )
 from simulator.cli import app
@@ -140,6 +141,33 @@ def test_the_shipped_suite_is_valid_and_levels_2_to_4_are_not_available() -> Non
     assert peak is not None
     assert {run.scenario for run in peak.runs} == {"../certification.yaml", "../double11.yaml"}
     assert next(run.drill for run in peak.runs if "double11" in run.scenario) == 1.5
+
+
+def test_the_shipped_suite_plans_its_runs_without_playing_them() -> None:
+    """Every scenario file it names loads (with its drill), or its level says which is missing."""
+    suite = load_suite(SUITE_FILE)
+    planned = {}
+    for level in suite.levels:
+        if level.available:
+            runs, problems = plan_level(SUITE_FILE, level)
+            missing = [
+                run.scenario
+                for run in level.runs
+                if not (SUITE_FILE.parent / run.scenario).is_file()
+            ]
+            assert len(problems) == len(missing), problems
+            planned[level.level] = runs
+    assert [(run.dir, run.seed) for run in planned[1]] == [
+        ("L1/smoke-seed11", 11),
+        ("L1/smoke-seed12", 12),
+        ("L1/smoke-seed13", 13),
+    ]
+    assert [(run.dir, run.drill) for run in planned[5]] == [
+        ("L5/certification-seed7", None),
+        ("L5/double11-seed1111-drill1.5", 1.5),
+        ("L5/double11-seed1112-drill1.5", 1.5),
+    ]
+    assert planned[5][1].scenario.demand.drill == 1.5 and planned[5][1].scenario.seed == 1111
 
 
 def test_a_bad_suite_is_refused_naming_each_field(tmp_path: Path) -> None:
