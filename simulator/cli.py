@@ -52,7 +52,6 @@ from simulator.chaos import (
 from simulator.connector import ConnectorError, ConnectorProfile, find_profile, load_profile
 from simulator.progress import ProgressDisplay
 from simulator.runner import (
-    RUNS_DIR,
     LocustTraffic,
     SimulatedDemand,
     Traffic,
@@ -340,9 +339,12 @@ def certify(
         signer, made = signing_key(key or default_key_path())
     except (CertifyError, ConnectorError) as exc:
         raise _fail(str(exc)) from exc
+    out = out or default_run_dir("certify")
+    if out.exists() and any(out.iterdir()):
+        # A run folder played twice would mix two runs' databases under one report.
+        raise _fail(f"--out: {out} is not empty; a certification needs a fresh folder")
     if made:
         console.print(f"made a signing key: {key or default_key_path()}", highlight=False)
-    out = out or RUNS_DIR / f"{default_run_dir('certify').name}"
     job = Certification(
         profile.name, profile_path, suite_file, suite, level, harness_identity(HARNESS_ROOT)
     )

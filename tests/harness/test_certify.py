@@ -209,6 +209,13 @@ def test_a_level_out_of_range_is_refused(tmp_path: Path, level: str) -> None:
     assert not (tmp_path / "certificate.json").exists()
 
 
+def test_certify_refuses_a_folder_in_use(tmp_path: Path) -> None:
+    (tmp_path / "L1").mkdir()
+    result = CliRunner().invoke(app, ["certify", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "is not empty" in " ".join(result.output.split())
+    assert not (tmp_path / "certificate.json").exists()
+
+
 def test_verify_refuses_a_missing_certificate(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["verify", str(tmp_path / "certificate.json")])
     assert result.exit_code == 2 and "is not a file" in result.output
