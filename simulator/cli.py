@@ -332,6 +332,10 @@ def certify(
     """
     if not 1 <= level <= 6:
         raise _fail(f"--level: {level} is not a level (1 to 6)")
+    out = out or default_run_dir("certify")
+    if out.exists() and any(out.iterdir()):
+        # A run folder played twice would mix two runs' databases under one report.
+        raise _fail(f"--out: {out} is not empty; a certification needs a fresh folder")
     try:
         suite = load_suite(suite_file)
         profile = load_profile(connector)
@@ -339,10 +343,6 @@ def certify(
         signer, made = signing_key(key or default_key_path())
     except (CertifyError, ConnectorError) as exc:
         raise _fail(str(exc)) from exc
-    out = out or default_run_dir("certify")
-    if out.exists() and any(out.iterdir()):
-        # A run folder played twice would mix two runs' databases under one report.
-        raise _fail(f"--out: {out} is not empty; a certification needs a fresh folder")
     if made:
         console.print(f"made a signing key: {key or default_key_path()}", highlight=False)
     job = Certification(

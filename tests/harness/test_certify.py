@@ -47,6 +47,12 @@ from tests.support.paths import SMOKE
 Document = dict[str, Any]
 
 
+@pytest.fixture(autouse=True)
+def key_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test makes or reads the user's own key (~/.config/ecomock/certify-key)."""
+    monkeypatch.setenv("ECOMOCK_CERTIFY_KEY", str(tmp_path / "key.pem"))
+
+
 def write_suite(folder: Path, levels: list[dict[str, Any]], scenario: str = "short.yaml") -> Path:
     """A suite file in `folder`, beside a short scenario (smoke, 40 simulated minutes)."""
     raw = yaml.safe_load(SMOKE.read_text(encoding="utf-8"))
@@ -185,14 +191,15 @@ def test_a_bad_suite_is_refused_naming_each_field(tmp_path: Path) -> None:
             }
         )
     )
-    result = CliRunner().invoke(app, ["certify", "--suite", str(bad), "--out", str(tmp_path)])
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["certify", "--suite", str(bad), "--out", str(out)])
     assert result.exit_code == 2
     output = " ".join(result.output.split())
     assert "levels.0.runs.0.seeds: a seed is listed twice" in output
     assert "levels.1.reason: say why the level is not available" in output
     assert "levels.2.runs: an available level needs at least one run" in output
     assert "levels.3.bogus" in output
-    assert not (tmp_path / "certificate.json").exists()
+    assert not out.exists()
 
 
 def test_levels_out_of_order_are_refused(tmp_path: Path) -> None:
@@ -474,10 +481,7 @@ TINY_LEVELS = [
 
 
 @pytest.mark.e2e
-def test_certify_the_reference_connector_end_to_end(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("ECOMOCK_CERTIFY_KEY", str(tmp_path / "key.pem"))
+def test_certify_the_reference_connector_end_to_end(tmp_path: Path) -> None:
     suite = write_suite(tmp_path / "suite", TINY_LEVELS)
     out = tmp_path / "out"
     result = CliRunner().invoke(
@@ -510,8 +514,7 @@ def test_certify_the_reference_connector_end_to_end(
 
 
 @pytest.mark.e2e
-def test_a_faulty_connector_fails_level_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ECOMOCK_CERTIFY_KEY", str(tmp_path / "key.pem"))
+def test_a_faulty_connector_fails_level_1(tmp_path: Path) -> None:
     suite = write_suite(tmp_path / "suite", TINY_LEVELS)
     out = tmp_path / "out"
     result = CliRunner().invoke(
