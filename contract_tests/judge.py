@@ -246,6 +246,7 @@ def judge_run(run_dir: Path, meta: RunMeta) -> Verdict:
         if throughput_check is not None:
             invariants.append(throughput_check)
         counts = count_orders(conn)
+        paid_span = _paid_span(conn)
         latencies, latency_errors = compute_latencies(conn)
         throughput = _throughput(conn, meta, counts["created"])
         chaos = chaos_report(conn, status.fault_plan if status else [])
@@ -255,7 +256,7 @@ def judge_run(run_dir: Path, meta: RunMeta) -> Verdict:
     errors.update({f"latency {flow}": msg for flow, msg in latency_errors.items()})
     errors.update({inv.name: inv.error for inv in invariants if inv.error})
     reasons = invalid_reasons(unreadable, counts, status)
-    behind = traffic_behind(counts["created"], meta.traffic_wall_seconds, status)
+    behind = traffic_behind(counts["created"], paid_span, status)
     if behind is not None:
         reasons.append(behind)
     # A plan that never fired tested nothing of what the scenario declares.

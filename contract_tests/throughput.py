@@ -5,8 +5,8 @@ Two different questions (docs/JUDGE.md, "Throughput"):
   `objectives.orders_per_min`: the orders the connector brought to the WMS, per wall minute
   from the first order paid to the last one the WMS received. A connector that falls behind
   stretches that span (its backlog drains late), so its rate drops below what was offered.
-- **was the run the one the scenario describes?** `traffic_behind`: orders created per wall
-  minute of the traffic phase against the rate the scenario's curve plans. When the harness
+- **was the run the one the scenario describes?** `traffic_behind`: orders paid per wall
+  minute, first payment to last, against the rate the scenario's curve plans. When the harness
   itself could not place them (a loaded machine, Locust short of users), the run measured a
   lighter load than it claims: invalid, never pass.
 """
@@ -79,24 +79,30 @@ def throughput_objective(
 
 
 def traffic_behind(
-    created: int, traffic_wall_seconds: float | None, status: RunStatus | None
+    created: int, paid_span_seconds: float | None, status: RunStatus | None
 ) -> str | None:
     """Why the run's traffic fell behind the scenario's curve, or None (also when the run
-    does not say what it planned: a run folder from before the plan was recorded)."""
-    if status is None or not status.finished or not traffic_wall_seconds:
+    does not say what it planned: a run folder from before the plan was recorded).
+
+    The rate played is measured between the first and the last order paid, not over the
+    traffic phase: a load generator's start-up (Locust spawning its users) is not load, and
+    the span still stretches when the orders came slower than the curve.
+    """
+    if status is None or not status.finished or created < 2 or not paid_span_seconds:
         return None
     planned, planned_seconds = status.planned_orders, status.planned_wall_seconds
     if not planned or not planned_seconds:
         return None
     planned_rate = planned / planned_seconds * 60.0
-    achieved_rate = created / traffic_wall_seconds * 60.0
+    # n orders mark n - 1 gaps between the first payment and the last.
+    achieved_rate = (created - 1) / paid_span_seconds * 60.0
     shortfall = 1.0 - achieved_rate / planned_rate
     allowed = max(ALLOWED_SHORTFALL, POISSON_SIGMAS / math.sqrt(planned))
     if shortfall <= allowed:
         return None
     return (
-        f"the traffic fell {shortfall:.0%} behind the scenario's curve: {created:,} orders in"
-        f" {traffic_wall_seconds:,.1f} wall s ({achieved_rate:,.0f}/min) where the curve plans"
+        f"the traffic fell {shortfall:.0%} behind the scenario's curve: {created:,} orders paid"
+        f" over {paid_span_seconds:,.1f} wall s ({achieved_rate:,.0f}/min) where the curve plans"
         f" {planned:,.0f} in {planned_seconds:,.1f} s ({planned_rate:,.0f}/min); more than the"
         f" {allowed:.0%} chance allows, so the run did not play the load it claims (a loaded"
         " machine, or a load generator short of users)"

@@ -17,9 +17,30 @@ from rich.text import Text
 
 from contract_tests.coverage import Catalogue, coverage_markdown, read_run
 from contract_tests.judge import Verdict, judge_folder
-from contract_tests.report import invalid_text, summary_table, write_reports
+from contract_tests.report import VERDICT_STYLES, invalid_text, summary_table, write_reports
 from fake_systems.common.app import CONTROL_TOKEN_ENV
 from fake_systems.ecosystem import PUSHES, SYSTEMS, protocol_operations
+from simulator.certificate import EXIT_CODES as CERTIFY_EXIT_CODES
+from simulator.certificate import (
+    CertifyError,
+    default_key_path,
+    harness_identity,
+    load_suite,
+    read_public_key,
+    sign,
+    signing_key,
+    verify_certificate,
+)
+from simulator.certify import (
+    CERTIFICATE_FILE,
+    HARNESS_ROOT,
+    SUITE_FILE,
+    Certification,
+    PlannedRun,
+    write_certificate,
+    write_summary,
+)
+from simulator.certify import certify as play_suite
 from simulator.chaos import (
     DEFAULT_ENDPOINTS,
     ENDPOINTS_ENV,
@@ -28,7 +49,7 @@ from simulator.chaos import (
     read_endpoints,
     read_plan,
 )
-from simulator.connector import ConnectorError, load_profile
+from simulator.connector import ConnectorError, ConnectorProfile, find_profile, load_profile
 from simulator.progress import ProgressDisplay
 from simulator.runner import (
     LocustTraffic,
@@ -39,7 +60,7 @@ from simulator.runner import (
     run_async,
     serve_fakes,
 )
-from simulator.scenario import ScenarioError, describe_validation_error, load_scenario
+from simulator.scenario import Scenario, ScenarioError, describe_validation_error, load_scenario
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 pass (every invariant held), 1 fail (an invariant was violated),"
@@ -118,7 +139,19 @@ def _play(
         raise _fail(f"--drill: {describe_validation_error(exc)}") from exc
     if seed is not None:
         scenario = scenario.model_copy(update={"seed": seed})
-    run_dir = out or default_run_dir(scenario.name)
+    try:
+        verdict = _play_scenario(
+            scenario, profile, out or default_run_dir(scenario.name), traffic, source
+        )
+    except ConnectorError as exc:
+        raise _fail(str(exc)) from exc
+    raise _conclude(verdict)
+
+
+def _play_scenario(
+    scenario: Scenario, profile: ConnectorProfile, run_dir: Path, traffic: Traffic, source: str
+) -> Verdict:
+    """Play one run with live progress and say where its reports are; its verdict."""
     drilled = f", drill {scenario.demand.drill:g}x" if scenario.demand.drill != 1 else ""
     console.print(
         f"[bold]ecomock[/bold] playing [cyan]{scenario.name}[/cyan] (seed {scenario.seed}"
@@ -128,19 +161,16 @@ def _play(
         f" → {run_dir}/",
         highlight=False,
     )
-    try:
-        with ProgressDisplay(console, f"{scenario.name} × {profile.name}") as display:
-            result = run_async(
-                play(scenario, profile, run_dir, display.show, traffic, announce=_announce)
-            )
-    except ConnectorError as exc:
-        raise _fail(str(exc)) from exc
+    with ProgressDisplay(console, f"{scenario.name} × {profile.name}") as display:
+        result = run_async(
+            play(scenario, profile, run_dir, display.show, traffic, announce=_announce)
+        )
     console.print(
         f"report: {run_dir / 'report.html'}   json: {run_dir / 'report.json'}"
         f"   junit: {run_dir / 'junit.xml'}",
         highlight=False,
     )
-    raise _conclude(result.verdict)
+    return result.verdict
 
 
 @app.command()
@@ -258,6 +288,142 @@ def check(
             f"[yellow]warning:[/yellow] reports not rewritten: {exc}", highlight=False
         )
     raise _conclude(verdict)
+
+
+@app.command()
+def certify(
+    connector: ConnectorOpt = "reference",
+    level: Annotated[
+        int,
+        typer.Option(help="certify levels 1 up to this one (L5 peak alone is ~25 wall min)"),
+    ] = 6,
+    out: Annotated[
+        Path | None, typer.Option(help="certification folder (default: `runs/<time>-certify/`)")
+    ] = None,
+    suite_file: Annotated[
+        Path, typer.Option("--suite", help="the suite file (levels, scenarios, seeds)")
+    ] = SUITE_FILE,
+    key: Annotated[
+        Path | None,
+        typer.Option(
+            help="Ed25519 signing key, PEM; made on first use (default: $ECOMOCK_CERTIFY_KEY,"
+            " else ~/.config/ecomock/certify-key)",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Play the certification suite against a connector, level by level; write a signed
+    certificate.json and index.html (each run's report.html linked) in the folder.
+
+    L1 sales order flow, L2 after-sales, L3 stock and master data, L4 money, L5 peak, L6
+    chaos, crash and restart. A level passes only when every run of it passed; one whose flows
+    do not exist yet is "not available", never passed. Exits 0 when every available level
+    passed, 1 when a level failed, 2 when a run was invalid or could not be played, or the
+    suite could not run. See docs/CERTIFY.md.
+    """
+    if not 1 <= level <= 6:
+        raise _fail(f"--level: {level} is not a level (1 to 6)")
+    out = out or default_run_dir("certify")
+    if out.exists() and any(out.iterdir()):
+        # A run folder played twice would mix two runs' databases under one report.
+        raise _fail(f"--out: {out} is not empty; a certification needs a fresh folder")
+    try:
+        suite = load_suite(suite_file)
+        profile = load_profile(connector)
+        profile_path = find_profile(connector)
+        signer, made = signing_key(key or default_key_path())
+    except (CertifyError, ConnectorError) as exc:
+        raise _fail(str(exc)) from exc
+    if made:
+        console.print(f"made a signing key: {key or default_key_path()}", highlight=False)
+    job = Certification(
+        profile.name, profile_path, suite_file, suite, level, harness_identity(HARNESS_ROOT)
+    )
+
+    def play_run(planned: PlannedRun, run_dir: Path) -> None:
+        _play_scenario(planned.scenario, profile, run_dir, SimulatedDemand(), "simulated demand")
+
+    document = sign(play_suite(job, out, play_run, _say), signer)
+    summary = certify_summary(document)
+    write_certificate(document, out)
+    page = write_summary(document, out)
+    console.print(summary)
+    console.print(
+        f"certificate: {out / CERTIFICATE_FILE}   summary: {page}\n"
+        f"signed by {document['signature']['public_key']}",
+        highlight=False,
+    )
+    raise typer.Exit(CERTIFY_EXIT_CODES[document["verdict"]])
+
+
+def _say(message: str) -> None:
+    console.print(Text(message, style="bold"), highlight=False, soft_wrap=True)
+
+
+def certify_summary(document: dict[str, Any]) -> Table:
+    """The levels' verdicts as a table, for the console."""
+    table = Table(title=f"certification of {document['connector']['name']}: {document['verdict']}")
+    for column in ("level", "verdict", "runs passed", "orders", "why"):
+        table.add_column(column)
+    for entry in document["levels"]:
+        figures = entry.get("figures") or {}
+        verdict = entry["verdict"]
+        why = entry.get("reason") or "; ".join(entry.get("problems") or [])
+        runs = "" if "figures" not in entry else f"{figures['runs_passed']}/{figures['runs']}"
+        table.add_row(
+            f"L{entry['level']} {entry['name']}",
+            Text(verdict, style=VERDICT_STYLES.get(verdict, "")),
+            runs,
+            f"{figures.get('orders_created', 0):,}" if figures else "",
+            why,
+        )
+    return table
+
+
+@app.command()
+def verify(
+    certificate: Annotated[Path, typer.Argument(metavar="CERTIFICATE", help="a certificate.json")],
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="the expected signer's public key (base64 as in the certificate, or PEM)"
+        ),
+    ] = None,
+    suite_file: Annotated[
+        Path | None,
+        typer.Option("--suite", help="also check the suite hash against this suite file"),
+    ] = None,
+) -> None:
+    """Check a certificate: its Ed25519 signature, each run's report.json (beside it) against
+    its hash, the results hash, and that every verdict follows from its runs.
+
+    Without --public-key, a valid signature proves the certificate was not changed since it
+    was signed, not who signed it. Exits 0 when it verifies, 1 when it does not, 2 when the
+    certificate or the key file cannot be read.
+    """
+    if not certificate.is_file():
+        raise _fail(f"{certificate} is not a file")
+    try:
+        pinned = read_public_key(public_key) if public_key is not None else None
+    except CertifyError as exc:
+        raise _fail(str(exc)) from exc
+    problems = verify_certificate(certificate, pinned, suite_file)
+    if problems:
+        for problem in problems:
+            console.print(Text(f"✗ {problem}", style="red"), highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    document = json.loads(certificate.read_text(encoding="utf-8"))
+    signer = document["signature"]["public_key"]
+    console.print(
+        Text(
+            f"✓ {certificate} verifies: {document['connector']['name']} {document['verdict']}"
+            f" (levels 1–{document['levels_requested']}), signed by {signer}"
+            + ("" if pinned else " (not pinned: --public-key says who must have signed)"),
+            style="green",
+        ),
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _kept_sections(run_dir: Path) -> dict[str, Any]:

@@ -12,9 +12,10 @@ import httpx
 import pytest
 
 from connectors.reference.clients.http import HttpClient, HttpxClient
+from connectors.reference.clients.k3 import RELOGINS_PER_CALL
 from connectors.reference.mapper import TradeMapper
 from connectors.reference.poller import Poller
-from connectors.reference.retry import RetryPolicy
+from connectors.reference.retry import RetryPolicy, SessionExpired
 from connectors.reference.store import Shipment, StateStore, Step, StepStatus
 from connectors.reference.workflow import Workflow
 from tests.support.connector import TRADE_NO, Peers4, k3_client, make_trade, make_workflow
@@ -121,18 +122,31 @@ async def test_business_refusal_parks_at_once(
 
 
 @pytest.mark.anyio
-async def test_transient_failures_get_three_retries_then_park(
+async def test_transient_failures_get_five_retries_then_park(
     peers: Peers4, http: HttpClient, store: StateStore
 ) -> None:
     peers.script("1007", *[httpx.Response(503) for _ in range(10)])
     workflow = make_workflow(store, http)
     await place_order(store, workflow)
-    assert peers.ops("carrier") == ["1007"] * 4
-    assert state(store, Step.WAYBILL) == (StepStatus.FAILED, 4)
+    assert peers.ops("carrier") == ["1007"] * 6
+    assert state(store, Step.WAYBILL) == (StepStatus.FAILED, 6)
     # Nothing downstream runs without a waybill.
     assert state(store, Step.WMS_CREATE) == (StepStatus.PENDING, 0)
     assert peers.ops("wms") == []
-    assert workflow.stats["retries"] == 3
+    assert workflow.stats["retries"] == 5
+
+
+@pytest.mark.anyio
+async def test_a_step_outlasts_a_half_hour_outage_of_its_peer(
+    peers: Peers4, http: HttpClient, store: StateStore
+) -> None:
+    # Refused from the first attempt until 30 simulated minutes later: attempts at 0, 1, 6
+    # and 21 minutes fail, the one at 51 minutes gets through.
+    peers.script("1007", *[httpx.Response(503) for _ in range(4)])
+    workflow = make_workflow(store, http)
+    await place_order(store, workflow)
+    assert state(store, Step.WAYBILL) == (StepStatus.DONE, 5)
+    assert state(store, Step.WMS_CREATE) == (StepStatus.DONE, 1)
 
 
 @pytest.mark.anyio
@@ -155,16 +169,17 @@ async def test_transport_error_is_retried(
 
 
 def test_retry_schedule_scales_with_the_clock() -> None:
-    assert [RetryPolicy(60).delay_after(n) for n in range(5)] == [None, 1.0, 5.0, 15.0, None]
+    delays = [RetryPolicy(60).delay_after(n) for n in range(7)]
+    assert delays == [None, 1.0, 5.0, 15.0, 30.0, 60.0, None]
     assert [RetryPolicy(1).delay_after(n) for n in (1, 2, 3)] == [60.0, 300.0, 900.0]
-    assert RetryPolicy().max_retries == 3
+    assert RetryPolicy().max_retries == 5
 
 
 def test_a_peers_retry_after_is_a_floor_of_the_back_off() -> None:
     # Retry-After counts wall seconds: at 3600x the graded minute is 1/60 s, the peer's wins.
     assert RetryPolicy(3600).delay_after(1, retry_after=2.0) == 2.0
     assert RetryPolicy(1).delay_after(1, retry_after=2.0) == 60.0
-    assert RetryPolicy(3600).delay_after(4, retry_after=2.0) is None
+    assert RetryPolicy(3600).delay_after(6, retry_after=2.0) is None  # after the fifth retry
 
 
 THROTTLED = [
@@ -258,6 +273,47 @@ async def test_erp_logs_in_again_when_the_context_is_lost(peers: Peers4, http: H
         "Audit",
     ]
     assert peers.bills[("SAL_OUTSTOCK", TRADE_NO)] == "C"
+
+
+def context_lost() -> httpx.Response:
+    errors = [{"Message": "会话信息已丢失，请重新登录"}]
+    status = {"IsSuccess": False, "MsgCode": 1, "Errors": errors}
+    return httpx.Response(200, json={"Result": {"ResponseStatus": status}})
+
+
+@pytest.mark.anyio
+async def test_erp_logs_in_again_through_a_session_expiry_storm(
+    peers: Peers4, http: HttpClient
+) -> None:
+    # Each fresh session dies too, four times in a row: four more logins, one Save.
+    peers.script("Save", *[context_lost() for _ in range(4)])
+    erp = k3_client(http)
+    model = TradeMapper().outstock_model(make_trade(TRADE_NO), "2026-11-10 23:00:00")
+    await erp.post_audited("SAL_OUTSTOCK", model)
+    assert erp.logins == 5
+    assert peers.ops("erp") == [
+        "LoginBySign",
+        "ExecuteBillQuery",
+        *["Save", "LoginBySign"] * 4,
+        "Save",
+        "Submit",
+        "Audit",
+    ]
+    assert peers.bills[("SAL_OUTSTOCK", TRADE_NO)] == "C"
+
+
+@pytest.mark.anyio
+async def test_erp_session_losses_past_the_bound_go_to_the_graded_retries(
+    peers: Peers4, http: HttpClient
+) -> None:
+    peers.script("Save", *[context_lost() for _ in range(RELOGINS_PER_CALL + 1)])
+    erp = k3_client(http)
+    model = TradeMapper().outstock_model(make_trade(TRADE_NO), "2026-11-10 23:00:00")
+    with pytest.raises(SessionExpired):
+        await erp.post_audited("SAL_OUTSTOCK", model)
+    assert erp.logins == 1 + RELOGINS_PER_CALL
+    assert peers.ops("erp").count("Save") == RELOGINS_PER_CALL + 1
+    assert ("SAL_OUTSTOCK", TRADE_NO) not in peers.bills
 
 
 @pytest.mark.anyio

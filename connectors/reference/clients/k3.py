@@ -20,6 +20,10 @@ SESSION_COOKIE = "kdservice-sessionid"
 MSG_CONTEXT_LOST = 1
 # 网控冲突 (another user holds the bill) and 调用限制 (the call limit): both pass later.
 MSG_NETWORK_CONTROL = 13
+# Logins again for one call, in a row: in a session-expiry storm (a K3 server restart, a
+# session-store failover) the fresh session can die too. A lost context refuses the call
+# before any work, so repeating it is safe; past this bound the graded retries take over.
+RELOGINS_PER_CALL = 5
 MSG_CALL_LIMIT = 14
 # FDocumentStatus values.
 DRAFT, CREATED, IN_REVIEW, AUDITED, REREVIEW = "Z", "A", "B", "C", "D"
@@ -95,14 +99,16 @@ class K3Client:
             return self._session
 
     async def _post(self, operation: str, body: dict[str, Any]) -> Any:
-        """Call a DynamicFormService operation; on a lost context, log in again and repeat once."""
+        """Call a DynamicFormService operation; on a lost context, log in again and repeat
+        (at most `RELOGINS_PER_CALL` times in a row)."""
         session = await self._session_id()
-        try:
-            return await self._post_once(operation, body, session)
-        except SessionExpired:
-            # A second loss right after a fresh login propagates: the graded retries take over.
-            session = await self._session_id(expired=session)
-            return await self._post_once(operation, body, session)
+        for _ in range(RELOGINS_PER_CALL):
+            try:
+                return await self._post_once(operation, body, session)
+            except SessionExpired:
+                session = await self._session_id(expired=session)
+        # One loss too many propagates: the step's graded retries take over.
+        return await self._post_once(operation, body, session)
 
     async def _post_once(self, operation: str, body: dict[str, Any], session: str) -> Any:
         # The cookie goes in the header, so the shared client's cookie jar plays no part.

@@ -65,6 +65,8 @@ MAX_ENTRIES_PER_CALL = 1000
 CODE_KEYS = frozenset({"fbillno", "fnumber", "number", "numbers", "formid", "id", "ids", "fid"})
 QUERY_KEYS = frozenset({"fieldkeys", "filterstring", "orderstring"})
 MAX_QUERY_CHARS = 4000
+# `FBillNo='X'` and nothing else: the history names such a query after bill X.
+ONE_BILL_FILTER = re.compile(r"^\s*FBillNo\s*=\s*'([^']{1,200})'\s*$", re.IGNORECASE)
 MAX_FREE_TEXT_CHARS = 2000
 MAX_INT32 = 2**31 - 1  # StartRow, Limit, TopRowCount and lcid are C# ints in K3
 UNKNOWN = "unknown"  # the history's operation for a path K3 does not serve
@@ -311,5 +313,12 @@ def entity_of(op: str, data: Mapping[str, Any]) -> str | None:
     if op == "View":
         value = fields.get("number") or fields.get("id")
         return str(value) if value else None
+    if op == "ExecuteBillQuery":
+        # A look-up of one bill by its number is about that bill (a connector reading back
+        # before it saves again), so a fault on it names the trade; other queries, the form.
+        filter_string = fields.get("filterstring")
+        one_bill = ONE_BILL_FILTER.match(filter_string) if isinstance(filter_string, str) else None
+        if one_bill:
+            return one_bill.group(1)
     form_id = fields.get("formid")
     return str(form_id) if form_id else None

@@ -556,6 +556,31 @@ async def test_lost_response_fault_keeps_the_work(
 
 
 @pytest.mark.anyio
+async def test_a_fault_on_a_look_up_by_number_names_the_bill(
+    make_context: Callable[[str], SystemContext],
+    world: World,
+    creds: K3Credentials,
+    asgi_client: Callable[[object], httpx.AsyncClient],
+) -> None:
+    # A connector reads a bill back by number before saving it again: a fault on that query
+    # is about the bill's trade (the report's "recovered" counts it), a broader query's
+    # about the form.
+    ctx = make_context("erp")
+    ctx.faults = FaultInjector([FaultRule("erp", "ExecuteBillQuery", "busy", 1.0)], seed=1)
+    service = ErpService(ctx, creds)
+    service.setup(world)
+    client = asgi_client(create_app(service, creds))
+    await login(client, creds)
+    for filter_string in (" fbillno = 'L1' ", "FBillNo='L1' OR FBillNo='L2'", ""):
+        query = {"FormId": "SAL_OUTSTOCK", "FieldKeys": "FBillNo", "FilterString": filter_string}
+        await client.post(form_url("ExecuteBillQuery"), json={"data": query})
+    entities = service.conn.execute(
+        "SELECT entity FROM events WHERE kind = 'fault' ORDER BY seq"
+    ).fetchall()
+    assert [row[0] for row in entities] == ["L1", "SAL_OUTSTOCK", "SAL_OUTSTOCK"]
+
+
+@pytest.mark.anyio
 async def test_control_surface_still_served(client: httpx.AsyncClient) -> None:
     response = await client.get("/_fake/health")
     assert response.json() == {"system": "erp", "status": "ok"}
