@@ -2,9 +2,15 @@
 
 Each variant turns a new trade (the simulator's, or a platform's push) into one a correct
 connector must carry through unchanged in meaning: a fuzzy address, emoji, a name and an
-address at the real fields' limits, or 200 lines. Nothing here exceeds a limit of the
+address at the real fields' limits, 200 lines, a free gift line, the same SKU on two lines,
+a coupon larger than a line, or an order of 0.01 CNY. Nothing here exceeds a limit of the
 systems downstream (旺店通's `receiver_name` 100 characters; Qimen's and Kdniao's free text
-255).
+255), and the money stays valid: whole cents, no negative share, the paid total the lines'
+shares plus postage (docs/protocols/oms.md).
+
+The draws come from the rule's own dice (FaultInjector.dice), so a seed replays them; the
+Hypothesis strategies of tests/connector/test_connector_edge_cases.py explore the same
+shapes in tests, never at runtime.
 """
 
 from __future__ import annotations
@@ -55,6 +61,8 @@ def odd_trade(
             address=f"{receiver.address} {second}收 {first}",
         )
         return replace(trade, receiver=odd), {"variant": variant}
+    if variant in _MONEY_VARIANTS:
+        return _MONEY_VARIANTS[variant](trade, rng, goods)
     if variant == "long_text":
         odd = replace(
             receiver,
@@ -102,3 +110,98 @@ def _many_lines(trade: NewTrade, goods: Sequence[tuple[str, str, int]]) -> NewTr
         for spec_no, name, price in goods[:count]
     )
     return replace(trade, lines=lines)
+
+
+Detail = dict[str, object]
+
+
+def _gift_line(
+    trade: NewTrade, rng: random.Random, goods: Sequence[tuple[str, str, int]]
+) -> tuple[NewTrade, Detail]:
+    """One more line, priced 0 and paid 0: a free gift (赠品) of a catalogue good."""
+    spec_no, name, _ = rng.choice(goods) if goods else (trade.lines[0].spec_no, "", 0)
+    gift = NewTradeLine(spec_no=spec_no, goods_name=name, num=1, price_cents=0, share_cents=0)
+    detail: Detail = {"variant": "gift_line", "spec_no": spec_no}
+    return replace(trade, lines=(*trade.lines, gift)), detail
+
+
+def _duplicate_sku(
+    trade: NewTrade, rng: random.Random, goods: Sequence[tuple[str, str, int]]
+) -> tuple[NewTrade, Detail]:
+    """One line's SKU again on a line of its own (bought twice in one cart, as platforms
+    keep it: two sub-orders), one unit at the line's price."""
+    first = rng.choice(trade.lines)
+    again = NewTradeLine(
+        spec_no=first.spec_no,
+        goods_name=first.goods_name,
+        num=1,
+        price_cents=first.price_cents,
+        share_cents=first.price_cents,
+    )
+    detail: Detail = {"variant": "duplicate_sku", "spec_no": first.spec_no}
+    return replace(trade, lines=(*trade.lines, again)), detail
+
+
+def _coupon(
+    trade: NewTrade, rng: random.Random, goods: Sequence[tuple[str, str, int]]
+) -> tuple[NewTrade, Detail]:
+    """A coupon worth more than the cheapest line's share: that line is paid 0 and the
+    excess comes off the other lines, in proportion to their shares, none below 0.
+
+    旺店通 keeps a trade's discount on its lines: `share_discount` is the trade-level
+    discount apportioned to a line and `share_amount` what the line is paid
+    (docs/protocols/oms.md); here that share is `share_cents`. A trade of one line gets a
+    second (a catalogue good at its price) so that there is a line for the excess."""
+    lines = list(trade.lines)
+    if len(lines) == 1 or sum(line.share_cents for line in lines[1:]) < 2:
+        spec_no, name, price = max(goods, key=lambda good: good[2]) if goods else ("", "", 0)
+        spec_no = spec_no or lines[0].spec_no
+        price = max(price, 2)
+        lines.append(NewTradeLine(spec_no, name, 1, price, price))
+    target = min(range(len(lines)), key=lambda i: (lines[i].share_cents, i))
+    others = [i for i in range(len(lines)) if i != target]
+    rest = sum(lines[i].share_cents for i in others)
+    # At least one cent over the line, and at least a cent left for the buyer to pay.
+    excess = rng.randint(1, max(1, rest // 2))
+    coupon = lines[target].share_cents + excess
+    cuts = spread(excess, [lines[i].share_cents for i in others])
+    shares = {target: 0, **{i: lines[i].share_cents - cut for i, cut in zip(others, cuts)}}
+    made = tuple(replace(line, share_cents=shares[i]) for i, line in enumerate(lines))
+    detail: Detail = {"variant": "coupon", "coupon_cents": coupon, "line": target + 1}
+    return replace(trade, lines=made), detail
+
+
+def spread(amount: int, weights: Sequence[int]) -> list[int]:
+    """`amount` cents in whole cents over `weights`, in proportion, each part at most its
+    weight (largest remainders first, ties to the earlier line): what 旺店通's 分摊 does
+    with a trade discount. Needs 0 <= amount <= sum(weights)."""
+    total = sum(weights)
+    if not 0 <= amount <= total:
+        raise ValueError(f"cannot spread {amount} over {total}")
+    if total == 0:
+        return [0] * len(weights)
+    parts = [amount * weight // total for weight in weights]
+    order = sorted(
+        range(len(weights)), key=lambda i: (-(amount * weights[i] % total), i)
+    )
+    for i in order[: amount - sum(parts)]:
+        parts[i] += 1
+    return parts
+
+
+def _one_fen(
+    trade: NewTrade, rng: random.Random, goods: Sequence[tuple[str, str, int]]
+) -> tuple[NewTrade, Detail]:
+    """An order whose paid total is 0.01 CNY: one unit of its first good at one fen, no
+    postage (a platform's 一分钱 promotion)."""
+    first = trade.lines[0]
+    line = NewTradeLine(first.spec_no, first.goods_name, 1, 1, 1, first.oid)
+    return replace(trade, lines=(line,), post_cents=0), {"variant": "one_fen"}
+
+
+_MONEY_VARIANTS = {
+    "gift_line": _gift_line,
+    "duplicate_sku": _duplicate_sku,
+    "coupon": _coupon,
+    "one_fen": _one_fen,
+}
