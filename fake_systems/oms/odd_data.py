@@ -20,6 +20,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import replace
 
+from simulator.demand import spread
 from simulator.fault_plan import ODD_DATA_VARIANTS
 from simulator.world import Customer, NewTrade, NewTradeLine
 
@@ -165,28 +166,12 @@ def _coupon(
     excess = rng.randint(1, max(1, rest // 2))
     coupon = lines[target].share_cents + excess
     cuts = spread(excess, [lines[i].share_cents for i in others])
-    shares = {target: 0, **{i: lines[i].share_cents - cut for i, cut in zip(others, cuts)}}
+    shares = dict.fromkeys(range(len(lines)), 0)
+    for i, cut in zip(others, cuts, strict=True):
+        shares[i] = lines[i].share_cents - cut
     made = tuple(replace(line, share_cents=shares[i]) for i, line in enumerate(lines))
     detail: Detail = {"variant": "coupon", "coupon_cents": coupon, "line": target + 1}
     return replace(trade, lines=made), detail
-
-
-def spread(amount: int, weights: Sequence[int]) -> list[int]:
-    """`amount` cents in whole cents over `weights`, in proportion, each part at most its
-    weight (largest remainders first, ties to the earlier line): what 旺店通's 分摊 does
-    with a trade discount. Needs 0 <= amount <= sum(weights)."""
-    total = sum(weights)
-    if not 0 <= amount <= total:
-        raise ValueError(f"cannot spread {amount} over {total}")
-    if total == 0:
-        return [0] * len(weights)
-    parts = [amount * weight // total for weight in weights]
-    order = sorted(
-        range(len(weights)), key=lambda i: (-(amount * weights[i] % total), i)
-    )
-    for i in order[: amount - sum(parts)]:
-        parts[i] += 1
-    return parts
 
 
 def _one_fen(
