@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from simulator.demand import spread
@@ -47,7 +47,8 @@ def odd_trade(
 ) -> tuple[NewTrade, dict[str, object]]:
     """`trade` made odd as `variant` says, and what changed (for the fault row).
 
-    `goods` is the catalogue as (spec_no, name, price in cents), for the 200-line variant.
+    `goods` is the catalogue as (spec_no, name, price in cents): the goods of the 200 lines,
+    of a gift, and of the line a coupon adds to a one-line trade.
     """
     if variant not in ODD_DATA_VARIANTS:
         raise ValueError(f"unknown odd_data variant {variant!r}")
@@ -58,8 +59,10 @@ def odd_trade(
         first, second = rng.sample(EMOJI, 2)
         odd = replace(
             receiver,
-            name=f"{first}{receiver.name}{second}",
-            address=f"{receiver.address} {second}收 {first}",
+            name=_within(lambda name: f"{first}{name}{second}", receiver.name, LONGEST_NAME),
+            address=_within(
+                lambda address: f"{address} {second}收 {first}", receiver.address, LONGEST_ADDRESS
+            ),
         )
         return replace(trade, receiver=odd), {"variant": variant}
     if variant in _MONEY_VARIANTS:
@@ -78,15 +81,31 @@ def _fuzzy(receiver: Customer, rng: random.Random) -> Customer:
     """No district (it is in the address line instead), spaces too many, full-width digits
     and letters (a house number typed on a Chinese keyboard), and the mobile written +86 with
     spaces: all of it at once."""
-    typed = f"{receiver.address} {rng.randint(1, 200)}号"
-    address = "".join(
-        chr(ord(char) + _FULL_WIDTH_OFFSET) if "!" <= char <= "~" else char for char in typed
-    )
-    address = f"  {receiver.area}{IDEOGRAPHIC_SPACE}{address.replace(' ', '  ')}  "
+    number = rng.randint(1, 200)
+
+    def typed_so(address: str) -> str:
+        typed = f"{address} {number}号"
+        wide = "".join(
+            chr(ord(char) + _FULL_WIDTH_OFFSET) if "!" <= char <= "~" else char for char in typed
+        )
+        return f"  {receiver.area}{IDEOGRAPHIC_SPACE}{wide.replace(' ', '  ')}  "
+
     mobile = receiver.mobile
     if len(mobile) == 11 and mobile.isdigit():
         mobile = f"+86 {mobile[:3]} {mobile[3:7]} {mobile[7:]}"
+    address = _within(typed_so, receiver.address, LONGEST_ADDRESS)
     return replace(receiver, area="", address=address, mobile=mobile)
+
+
+def _within(make: Callable[[str], str], text: str, limit: int) -> str:
+    """`make(text)` in at most `limit` characters: the buyer's own `text` is cut from its end
+    as far as needed, so that the odd additions stay whole and a field already at its limit
+    (a pushed trade's) stays valid downstream."""
+    odd = make(text)
+    while len(odd) > limit and text:
+        text = text[: max(0, len(text) - (len(odd) - limit))]  # one character fewer at least
+        odd = make(text)
+    return odd
 
 
 def _fill(text: str, filler: str, length: int) -> str:
@@ -123,7 +142,7 @@ def _gift_line(
     spec_no, name, _ = rng.choice(goods) if goods else (trade.lines[0].spec_no, "", 0)
     gift = NewTradeLine(spec_no=spec_no, goods_name=name, num=1, price_cents=0, share_cents=0)
     detail: Detail = {"variant": "gift_line", "spec_no": spec_no}
-    return replace(trade, lines=(*trade.lines, gift)), detail
+    return replace(trade, lines=(*_room_for_one(trade.lines), gift)), detail
 
 
 def _duplicate_sku(
@@ -131,7 +150,8 @@ def _duplicate_sku(
 ) -> tuple[NewTrade, Detail]:
     """One line's SKU again on a line of its own (bought twice in one cart, as platforms
     keep it: two sub-orders), one unit at the line's price."""
-    first = rng.choice(trade.lines)
+    kept = _room_for_one(trade.lines)
+    first = rng.choice(kept)
     again = NewTradeLine(
         spec_no=first.spec_no,
         goods_name=first.goods_name,
@@ -140,7 +160,13 @@ def _duplicate_sku(
         share_cents=first.price_cents,
     )
     detail: Detail = {"variant": "duplicate_sku", "spec_no": first.spec_no}
-    return replace(trade, lines=(*trade.lines, again)), detail
+    return replace(trade, lines=(*kept, again)), detail
+
+
+def _room_for_one(lines: tuple[NewTradeLine, ...]) -> tuple[NewTradeLine, ...]:
+    """The lines, less the last of a trade that already has MANY_LINES (旺店通's 200 lines a
+    trade), so that one more keeps it within the limit."""
+    return lines[: MANY_LINES - 1] if len(lines) >= MANY_LINES else lines
 
 
 def _coupon(

@@ -159,6 +159,11 @@ def test_edge_case_trades_map_to_bodies_the_fakes_accept_with_the_same_money(
     trade = as_read(fakes, new_trade)
     paid = sum(line.share_cents for line in new_trade.lines) + new_trade.post_cents
     assert to_cents(str(trade["paid"])) == paid
+    # Odd, never beyond 旺店通's own limits (a name of 100, 200 lines a trade) or the 255
+    # characters of text the fakes downstream take.
+    assert len(trade["receiver_name"]) <= LONGEST_NAME
+    assert len(trade["receiver_address"]) <= LONGEST_ADDRESS
+    assert len(trade["detail_list"]) <= MANY_LINES
     mapper = TradeMapper()
 
     # Kdniao 1007 (RequestData is JSON text on the wire).

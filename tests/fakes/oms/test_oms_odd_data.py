@@ -4,7 +4,9 @@ wire, each a `fault` row of the trade; the same seed gives the same odd trades."
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -14,7 +16,7 @@ from fake_systems.common.faults import FaultRule
 from fake_systems.common.money import to_cents
 from fake_systems.common.webhooks import HttpxSender
 from fake_systems.oms.api import wdt
-from fake_systems.oms.odd_data import LONGEST_ADDRESS, LONGEST_NAME
+from fake_systems.oms.odd_data import LONGEST_ADDRESS, LONGEST_NAME, MANY_LINES, odd_trade
 from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
 from simulator.world import NewTradeLine, World, build_world
@@ -296,3 +298,28 @@ def test_a_pushed_trade_is_made_odd_too_and_a_repeat_push_is_not_hit(
     stored = oms.get_trade(trade_no)
     assert stored is not None
     assert any(ord(char) > 0xFFFF for char in stored.receiver_name)
+
+
+@pytest.mark.parametrize("variant", ["fuzzy_address", "emoji"])
+def test_text_at_its_limit_stays_within_it_when_made_odd(world: World, variant: str) -> None:
+    # A pushed trade may already hold a name of 100 and an address of 255 characters.
+    long = replace(world.customers[3], name="名" * LONGEST_NAME, address="路" * LONGEST_ADDRESS)
+    base = replace(simple(world, "TB-1"), receiver=long)
+    odd, _ = odd_trade(base, variant, random.Random(1), [])
+    assert len(odd.receiver.name) <= LONGEST_NAME
+    assert len(odd.receiver.address) == LONGEST_ADDRESS
+    # Still odd: the buyer's text was cut, the additions kept whole.
+    ending = "号  " if variant == "fuzzy_address" else "收 "
+    assert ending in odd.receiver.address[-12:], odd.receiver.address[-12:]
+    assert "路" * 200 in odd.receiver.address
+
+
+@pytest.mark.parametrize("variant", ["gift_line", "duplicate_sku"])
+def test_one_more_line_keeps_a_full_trade_at_two_hundred(world: World, variant: str) -> None:
+    full = tuple(
+        NewTradeLine(sku.item_code, sku.name, 1, sku.price_cents, sku.price_cents)
+        for sku in (world.skus * 7)[:MANY_LINES]
+    )
+    odd, _ = odd_trade(trade(world, "TB-1", full), variant, random.Random(1), [])
+    assert len(odd.lines) == MANY_LINES
+    assert odd.lines[:-1] == full[:-1]
