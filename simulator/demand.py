@@ -6,7 +6,7 @@ import bisect
 import itertools
 import math
 import random
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 
 import simpy
@@ -121,9 +121,7 @@ class DemandModel:
             return list(goods)
         total = sum(goods)
         discount = int(total * self.random.uniform(0.05, 0.20))
-        shares = [g - discount * g // total for g in goods]
-        shares[-1] = total - discount - sum(shares[:-1])
-        return shares
+        return [g - cut for g, cut in zip(goods, spread(discount, goods), strict=True)]
 
     def _platform_tid(self, platform: str) -> str:
         digits = TID_DIGITS.get(platform, 16)
@@ -131,6 +129,23 @@ class DemandModel:
         serial = str(next(self._tid_counter)).zfill(7)
         head = str(self.random.randrange(10 ** (digits - 8), 10 ** (digits - 7)))
         return head + serial
+
+
+def spread(amount: int, weights: Sequence[int]) -> list[int]:
+    """`amount` cents in whole cents over `weights` in proportion, no part above its weight
+    (largest remainders first, ties to the earlier line): how a platform apportions an
+    order's coupon over its lines (旺店通's `share_discount`). Needs 0 <= amount <= sum."""
+    total = sum(weights)
+    if not 0 <= amount <= total:
+        raise ValueError(f"cannot spread {amount} over {total}")
+    if total == 0:
+        return [0] * len(weights)
+    parts = [amount * weight // total for weight in weights]
+    # The cents the floors left over go to the largest remainders: each at most one.
+    order = sorted(range(len(weights)), key=lambda i: (-(amount * weights[i] % total), i))
+    for i in order[: amount - sum(parts)]:
+        parts[i] += 1
+    return parts
 
 
 def play_demand(

@@ -201,7 +201,17 @@ _WORLD_PARAMS: dict[str, frozenset[str]] = {
     "short_pick": frozenset({"restock_after"}),
     "odd_data": frozenset({"variant"}),
 }
-ODD_DATA_VARIANTS = ("fuzzy_address", "emoji", "long_text", "many_lines")
+ODD_DATA_VARIANTS = (
+    "fuzzy_address",
+    "emoji",
+    "long_text",
+    "many_lines",
+    # Money: a free gift line, one SKU on two lines, a coupon above a line, 0.01 CNY paid.
+    "gift_line",
+    "duplicate_sku",
+    "coupon",
+    "one_fen",
+)
 
 
 def params_problem(kind: str, params: Mapping[str, Any]) -> str | None:

@@ -10,6 +10,8 @@ import pytest
 
 from contract_tests.database import attach_run
 from fake_systems.ecosystem import PUSHES, protocol_operations
+from fake_systems.oms.models import TradeStatus
+from simulator.fault_plan import ODD_DATA_VARIANTS
 from simulator.scenario import load_scenario
 from tests.support.paths import SCENARIOS
 from tests.support.runs import failed, play
@@ -23,7 +25,7 @@ def test_the_scenario_declares_every_business_kind_and_variant() -> None:
     faults = load_scenario(TROUBLE, protocol_operations(), PUSHES).faults
     assert {fault.kind for fault in faults} == {"stock_out", "short_pick", "odd_data"}
     variants = {fault.params.get("variant") for fault in faults if fault.kind == "odd_data"}
-    assert variants == {"fuzzy_address", "emoji", "long_text", "many_lines"}
+    assert variants == set(ODD_DATA_VARIANTS)
 
 
 def test_reference_connector_passes_the_business_trouble(tmp_path: Path) -> None:
@@ -56,6 +58,22 @@ def test_reference_connector_passes_the_business_trouble(tmp_path: Path) -> None
             " LEFT JOIN wms.delivery_orders AS d ON d.delivery_order_code = f.entity"
             " WHERE f.kind = 'fault' AND f.outcome = 'odd_data'"
         ).fetchall()
+        # Each money variant's trades: what the OMS holds (paid, discount, lines) and what
+        # the ERP booked for them (audited, the total and the lines' sum, one entry a line).
+        booked = conn.execute(
+            "SELECT json_extract(f.payload, '$.variant'), o.trade_no, o.trade_status,"
+            " o.paid_cents, o.discount_cents,"
+            " (SELECT json_group_array(json_array(l.spec_no, l.num, l.price_cents,"
+            "  l.share_cents)) FROM oms.order_lines AS l WHERE l.trade_no = o.trade_no),"
+            " (SELECT json_group_array(json_array(e.form_id, e.document_status, e.amount_cents,"
+            "  (SELECT COUNT(*) FROM erp.document_entries AS n WHERE n.fid = e.fid),"
+            "  (SELECT SUM(n.amount_cents) FROM erp.document_entries AS n WHERE n.fid = e.fid)))"
+            "  FROM erp.documents AS e WHERE e.bill_no = o.trade_no)"
+            " FROM oms.events AS f JOIN oms.orders AS o ON o.trade_no = f.entity"
+            " WHERE f.kind = 'fault' AND f.outcome = 'odd_data'"
+            " AND json_extract(f.payload, '$.variant') IN"
+            " ('gift_line', 'duplicate_sku', 'coupon', 'one_fen')"
+        ).fetchall()
         longest = conn.execute(
             "SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM wms.delivery_order_lines"
             " GROUP BY delivery_order_id)"
@@ -64,11 +82,26 @@ def test_reference_connector_passes_the_business_trouble(tmp_path: Path) -> None
         conn.close()
     assert waited == by_kind["stock_out"]
     assert split > 0
-    assert {json.loads(payload)["variant"] for payload, _ in odd} == {
-        "fuzzy_address",
-        "emoji",
-        "long_text",
-        "many_lines",
-    }
+    assert {json.loads(payload)["variant"] for payload, _ in odd} == set(ODD_DATA_VARIANTS)
     assert {status for _, status in odd} == {"DELIVERED"}
     assert longest == 200
+    assert {row[0] for row in booked} == {"gift_line", "duplicate_sku", "coupon", "one_fen"}
+    for variant, trade_no, status, paid, discount, lines_json, documents_json in booked:
+        lines = json.loads(lines_json)
+        assert status in (TradeStatus.SHIPPED, TradeStatus.COMPLETED), (trade_no, status)
+        assert paid >= sum(share for *_, share in lines)  # the postage on top
+        documents = sorted(tuple(document) for document in json.loads(documents_json))
+        # Each trade booked once as each document, audited, to the cent, a line an entry.
+        assert documents == [
+            ("AR_receivable", "C", paid, len(lines), paid),
+            ("SAL_OUTSTOCK", "C", paid, len(lines), paid),
+        ], (variant, trade_no)
+        if variant == "gift_line":
+            assert [1, 0, 0] in [line[1:] for line in lines], trade_no
+        elif variant == "duplicate_sku":
+            assert len({line[0] for line in lines}) < len(lines), trade_no
+        elif variant == "coupon":
+            # More off than one whole line, and that line paid nothing.
+            assert any(line[3] == 0 and discount > line[1] * line[2] for line in lines), trade_no
+        else:
+            assert (paid, len(lines)) == (1, 1), trade_no

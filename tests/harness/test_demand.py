@@ -6,12 +6,14 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import OmsCredentials
 from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
-from simulator.demand import DemandModel, play_demand
+from simulator.demand import DemandModel, play_demand, spread
 from simulator.scenario import DemandSettings
 from simulator.world import NewTrade, World, build_world
 
@@ -137,3 +139,24 @@ def test_ramps_are_linear_and_drill_scales_everything(world: World) -> None:
     assert drilled.rate_at(3600 + 900) == pytest.approx(2250)
     assert drilled.expected_orders(7200) == pytest.approx(4500)
     assert 4230 <= len(list(DemandModel(world, drilled, seed=8).arrivals(7200))) <= 4770
+
+
+@given(st.lists(st.integers(0, 10**7), min_size=1, max_size=200), st.data())
+def test_a_coupon_spreads_to_the_cent_no_line_below_zero(
+    weights: list[int], data: st.DataObject
+) -> None:
+    amount = data.draw(st.integers(0, sum(weights)))
+    parts = spread(amount, weights)
+    assert sum(parts) == amount
+    assert all(0 <= part <= weight for part, weight in zip(parts, weights, strict=True))
+    # In proportion: each part within a cent of its exact share.
+    total = sum(weights) or 1
+    assert all(
+        abs(part * total - amount * weight) < total
+        for part, weight in zip(parts, weights, strict=True)
+    )
+
+
+def test_a_coupon_larger_than_the_order_is_refused() -> None:
+    with pytest.raises(ValueError, match="cannot spread 11 over 10"):
+        spread(11, [4, 6])

@@ -124,7 +124,8 @@ def test_a_plan_file_is_checked_as_a_scenario_is(tmp_path: Path) -> None:
         ("{system: wms, operation: '*', kind: stock_out, rate: 0.1, params: {restock: 60}}",
          "params", "stock_out has no parameter 'restock' (it takes: restock_after)"),
         ("{system: oms, operation: '*', kind: odd_data, rate: 0.1, params: {variant: klingon}}",
-         "params", "variant must be one of fuzzy_address, emoji, long_text, many_lines"),
+         "params", "variant must be one of fuzzy_address, emoji, long_text, many_lines, "
+         "gift_line, duplicate_sku, coupon, one_fen"),
         ("{system: oms, operation: '*', kind: odd_data, rate: 0.1, "
          "params: {restock_after: 60}}",
          "params", "odd_data has no parameter 'restock_after' (it takes: variant)"),
@@ -184,12 +185,16 @@ def test_good_business_rules_load(tmp_path: Path) -> None:
         " params: {restock_after: 0}}",
         "{system: wms, operation: '*', kind: short_pick, every_nth: 9}",
         "{system: oms, operation: '*', kind: odd_data, rate: 0.01, params: {variant: emoji}}",
+        "{system: oms, operation: '*', kind: odd_data, rate: 0.01, params: {variant: coupon}}",
+        "{system: oms, operation: '*', kind: odd_data, every_nth: 3, params: {variant: one_fen}}",
     )
     scenario = load_scenario(path, protocol_operations(), PUSHES)
     assert [(rule.kind, dict(rule.params)) for rule in scenario.faults] == [
         ("stock_out", {"restock_after": 0}),
         ("short_pick", {}),
         ("odd_data", {"variant": "emoji"}),
+        ("odd_data", {"variant": "coupon"}),
+        ("odd_data", {"variant": "one_fen"}),
     ]
 
 
