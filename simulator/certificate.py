@@ -16,7 +16,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import yaml
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -30,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from simulator.scenario import describe_validation_error
+from simulator.scenario import describe_validation_error, read_yaml
 
 CERTIFICATE_FORMAT = 1
 CERTIFICATE_KIND = "ecomock-certificate"
@@ -114,12 +113,7 @@ class Suite(Strict):
 
 def load_suite(path: Path) -> Suite:
     """Read and validate a suite file; errors name the file and the field."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CertifyError(f"{path}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise CertifyError(f"{path}: not valid YAML: {exc}") from exc
+    raw = read_yaml(path, CertifyError)
     if not isinstance(raw, dict):
         raise CertifyError(f"{path}: expected a mapping (version, levels) at the top level")
     try:

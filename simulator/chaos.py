@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 from pydantic import ValidationError
 
 from fake_systems.ecosystem import PUSHES, SYSTEMS, protocol_operations
@@ -24,6 +23,7 @@ from simulator.scenario import (
     Strict,
     describe_validation_error,
     fault_context,
+    read_yaml,
 )
 
 DEFAULT_ENDPOINTS = Path("runs/up/endpoints.json")
@@ -157,13 +157,7 @@ class ChaosClient:
 
 def read_plan(path: Path) -> list[FaultSettings]:
     """A plan file: YAML with a `faults:` list, validated."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ChaosError(f"{path}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ChaosError(f"{path}: not valid YAML: {exc}") from exc
-    return validate_plan(raw, str(path))
+    return validate_plan(read_yaml(path, ChaosError), str(path))
 
 
 def _field_errors(response: httpx.Response) -> str:

@@ -10,11 +10,10 @@ import sys
 from pathlib import Path
 
 import httpx
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from simulator.reaper import GROUP_CHECK_SECONDS, Reaper, group_alive, signal_group
-from simulator.scenario import describe_validation_error
+from simulator.scenario import describe_validation_error, read_yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONNECTORS_DIR = REPO_ROOT / "connectors"
@@ -82,11 +81,9 @@ def find_profile(spec: str) -> Path:
 
 def load_profile(spec: str) -> ConnectorProfile:
     path = find_profile(spec)
+    raw = read_yaml(path, ConnectorError)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         return ConnectorProfile.model_validate(raw)
-    except yaml.YAMLError as exc:
-        raise ConnectorError(f"{path}: not valid YAML: {exc}") from exc
     except ValidationError as exc:
         raise ConnectorError(f"{path}: {describe_validation_error(exc)}") from exc
 

@@ -519,6 +519,17 @@ class ScenarioError(ValueError):
     """A scenario file that cannot be played; the message names the file and the field."""
 
 
+def read_yaml(path: Path, error: type[Exception]) -> object:
+    """A YAML file a user wrote (a scenario, a fault plan, a suite, a connector profile), or
+    `error` naming the file and what is wrong with it."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise error(f"{path}: cannot read: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise error(f"{path}: not valid YAML: {exc}") from exc
+
+
 def load_scenario(
     path: Path | str,
     operations: Mapping[str, Collection[str]] | None = None,
@@ -529,12 +540,7 @@ def load_scenario(
     have, or one of the wrong kind for it (a push fault on a request…), is refused, naming
     the field."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {exc}") from exc
+    raw = read_yaml(path, ScenarioError)
     if not isinstance(raw, dict):
         raise ScenarioError(f"{path}: expected a mapping of settings at the top level")
     try:

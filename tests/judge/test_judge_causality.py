@@ -4,26 +4,7 @@ for the carrier, is tested with the other invariants)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
-from contract_tests.judge import RunMeta, Verdict, judge_run
-from tests.support.judge import RunBuilder
-
-
-@pytest.fixture
-def builder(tmp_path: Path) -> RunBuilder:
-    return RunBuilder(tmp_path / "run")
-
-
-def judge(builder: RunBuilder) -> Verdict:
-    builder.close()
-    return judge_run(builder.run_dir, RunMeta())
-
-
-def failed(verdict: Verdict) -> list[str]:
-    return [inv.name for inv in verdict.failed_invariants]
+from tests.support.judge import RunBuilder, failed, judge
 
 
 def wall(builder: RunBuilder, system: str, sql: str, key: str | None) -> float:

@@ -3,26 +3,9 @@ what the WMS shipped from where it shipped it; each defect fails exactly its inv
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from contract_tests.judge import RunMeta, Verdict, judge_run
-from tests.support.judge import WAREHOUSE, Line, RunBuilder
-
-
-@pytest.fixture
-def builder(tmp_path: Path) -> RunBuilder:
-    return RunBuilder(tmp_path / "run")
-
-
-def judge(builder: RunBuilder) -> Verdict:
-    builder.close()
-    return judge_run(builder.run_dir, RunMeta())
-
-
-def failed(verdict: Verdict) -> list[str]:
-    return [inv.name for inv in verdict.failed_invariants]
+from tests.support.judge import WAREHOUSE, Line, RunBuilder, failed, judge
 
 
 def fid(builder: RunBuilder, form: str, bill_no: str) -> int:

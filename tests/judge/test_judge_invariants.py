@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from contract_tests.database import attach_run
 from contract_tests.invariants import INVARIANTS
-from contract_tests.judge import RunMeta, Verdict, judge_run
+from contract_tests.judge import RunMeta, judge_run
 from contract_tests.live import live_violation_counts, live_violations
 from contract_tests.metrics import count_orders
-from tests.support.judge import INITIAL_QTY, WAREHOUSE, Line, RunBuilder
+from tests.support.judge import INITIAL_QTY, WAREHOUSE, Line, RunBuilder, failed, judge
 
 ALL_NAMES = ["run_databases_present", *(inv.name for inv in INVARIANTS)]
-
-
-@pytest.fixture
-def builder(tmp_path: Path) -> RunBuilder:
-    return RunBuilder(tmp_path / "run")
-
-
-def judge(builder: RunBuilder, meta: RunMeta | None = None) -> Verdict:
-    builder.close()
-    return judge_run(builder.run_dir, meta or RunMeta())
-
-
-def failed(verdict: Verdict) -> list[str]:
-    return [inv.name for inv in verdict.failed_invariants]
 
 
 def test_good_run_passes_every_invariant(builder: RunBuilder) -> None:

@@ -2,26 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
-from contract_tests.judge import RunMeta, Verdict, judge_run
-from tests.support.judge import Line, RunBuilder
-
-
-@pytest.fixture
-def builder(tmp_path: Path) -> RunBuilder:
-    return RunBuilder(tmp_path / "run")
-
-
-def judge(builder: RunBuilder) -> Verdict:
-    builder.close()
-    return judge_run(builder.run_dir, RunMeta())
-
-
-def failed(verdict: Verdict) -> list[str]:
-    return [inv.name for inv in verdict.failed_invariants]
+from tests.support.judge import Line, RunBuilder, failed, judge
 
 
 def test_a_good_run_passes_and_the_check_counted_everything(builder: RunBuilder) -> None:

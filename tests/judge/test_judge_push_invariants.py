@@ -2,26 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
-from contract_tests.judge import RunMeta, Verdict, judge_run
-from tests.support.judge import BASE_WALL, RunBuilder
-
-
-@pytest.fixture
-def builder(tmp_path: Path) -> RunBuilder:
-    return RunBuilder(tmp_path / "run")
-
-
-def judge(builder: RunBuilder) -> Verdict:
-    builder.close()
-    return judge_run(builder.run_dir, RunMeta())
-
-
-def failed(verdict: Verdict) -> list[str]:
-    return [inv.name for inv in verdict.failed_invariants]
+from tests.support.judge import BASE_WALL, RunBuilder, failed, judge
 
 
 def forged(builder: RunBuilder, system: str, operation: str, entity: str, wall: float) -> None:

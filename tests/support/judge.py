@@ -357,3 +357,14 @@ def failing_run(tmp_path: Path) -> Verdict:
     ]
     assert verdict.invariant("no_lost_orders").examples[0]["entity"] == lost.trade_no
     return verdict
+
+
+def judge(builder: RunBuilder, meta: RunMeta | None = None) -> Verdict:
+    """Close the built run and judge it (default objectives unless `meta` says otherwise)."""
+    builder.close()
+    return judge_run(builder.run_dir, meta or RunMeta())
+
+
+def failed(verdict: Verdict) -> list[str]:
+    """The names of the invariants the verdict failed, in the judge's order."""
+    return [inv.name for inv in verdict.failed_invariants]
