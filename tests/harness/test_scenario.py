@@ -66,8 +66,8 @@ def test_demo_is_sized_for_the_walking_skeleton_goal() -> None:
             "demand.cancellations.before_pickup",
         ),
         (
-            "name: x\nduration: 1h\n"
-            "demand: {orders_per_hour: 5, cancellations: {before_pickup: 0.6, before_picking: 0.6}}\n",
+            "name: x\nduration: 1h\ndemand: {orders_per_hour: 5,"
+            " cancellations: {before_pickup: 0.6, before_picking: 0.6}}\n",
             "demand.cancellations",
         ),
     ],
