@@ -180,7 +180,7 @@ def test_cancellations_change_no_order_and_are_off_by_default(world: World) -> N
 def test_cancellation_rates_and_stages_follow_the_scenario(world: World) -> None:
     # 100 simulated hours at 600 an hour: about 60,000 trades, 3,000 of them cancelled.
     arrivals = list(DemandModel(world, CANCELLING, seed=9).arrivals(360_000))
-    stages = Counter(a.cancel.stage for a in arrivals if a.cancel is not None)
+    stages: Counter[str] = Counter(a.cancel.stage for a in arrivals if a.cancel is not None)
     for stage, share in (("before_pickup", 0.03), ("before_picking", 0.02)):
         assert stages[stage] / len(arrivals) == pytest.approx(share, rel=0.1), stage
     delays = [a.cancel.delay_seconds for a in arrivals if a.cancel is not None]
