@@ -41,10 +41,12 @@ class Cancellations:
         self.wms = wms
         self.planned = 0
         self.cancelled = 0
+        self.by_stage: dict[str, int] = {}
 
     def plan(self, trade_no: str, plan: CancelPlan) -> simpy.events.Process:
         """Start the buyer's cancellation of `trade_no` (the demand's `cancel` callback)."""
         self.planned += 1
+        self.by_stage[plan.stage] = self.by_stage.get(plan.stage, 0) + 1
         return self.env.process(self._play(trade_no, plan))
 
     def _play(self, trade_no: str, plan: CancelPlan) -> Generator[simpy.events.Event, object, None]:
@@ -81,6 +83,10 @@ class Cancellations:
             return False
         return True
 
-    def report(self) -> dict[str, int]:
-        """For report.json: the cancellations planned and those the OMS made."""
-        return {"planned": self.planned, "cancelled": self.cancelled}
+    def report(self) -> dict[str, object]:
+        """For report.json: the cancellations planned (by stage) and those the OMS made."""
+        return {
+            "planned": self.planned,
+            "planned_by_stage": dict(sorted(self.by_stage.items())),
+            "cancelled": self.cancelled,
+        }

@@ -113,7 +113,7 @@ class Poller:
         for trade in trades:
             if self.mapper.is_cancelled(trade):
                 self.workflow.cancel_order(trade)
-                self.stats["cancelled"] += 1
+                self.stats["cancelled_seen"] += 1
         wanted = [trade for trade in trades if self.mapper.accepts(trade)]
         new = self.store.add_trades(wanted)
         for trade_no in new:

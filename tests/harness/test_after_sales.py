@@ -4,6 +4,7 @@ ships them and fails on cancelled_not_shipped, naming them."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -19,11 +20,12 @@ AFTER_SALES = paths.SCENARIOS / "after_sales.yaml"
 pytestmark = pytest.mark.e2e
 
 
-def planned_cancellations() -> int:
-    """How many trades the scenario's buyers cancel: its demand model replayed by seed."""
+def planned_cancellations() -> dict[str, int]:
+    """Which trades the scenario's buyers cancel, per stage: its demand model replayed."""
     scenario = load_scenario(AFTER_SALES)
     model = DemandModel(scenario.world.build(scenario.seed), scenario.demand, scenario.seed)
-    return sum(a.cancel is not None for a in model.arrivals(scenario.duration))
+    stages = Counter(a.cancel.stage for a in model.arrivals(scenario.duration) if a.cancel)
+    return dict(sorted(stages.items()))
 
 
 def test_reference_connector_stops_cancelled_trades(tmp_path: Path) -> None:
@@ -31,9 +33,15 @@ def test_reference_connector_stops_cancelled_trades(tmp_path: Path) -> None:
     assert report["verdict"] == "pass", failed(report)
     assert exit_code == 0
     orders = report["orders"]
-    planned = planned_cancellations()
-    # Every cancellation the scenario plans happened in the OMS, none more.
-    assert report["cancellations"] == {"planned": planned, "cancelled": planned}
+    by_stage = planned_cancellations()
+    planned = sum(by_stage.values())
+    # Every cancellation the scenario plans happened in the OMS, none more; both stages.
+    assert report["cancellations"] == {
+        "planned": planned,
+        "planned_by_stage": by_stage,
+        "cancelled": planned,
+    }
+    assert set(by_stage) == {"before_pickup", "before_picking"}
     assert orders["cancelled"] == planned >= 5
     # All the others shipped and were booked; the cancelled ones nowhere.
     assert orders["shipped"] == orders["invoiced"] == orders["created"] - planned
