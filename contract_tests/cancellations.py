@@ -28,28 +28,29 @@ DESCRIPTIONS = {
     ),
 }
 
-# Each cancelled trade's delivery orders with when picking started (the first PICK state
-# row of the order's code; NEVER if it never did), and whether that was too late to stop.
+# Each cancelled trade's delivery orders with when picking started: the first PICK state row
+# of the order's code (NEVER if it never did), looked up through the history's entity index
+# for these few orders only. A trade is judged unless one of them was picked too soon after
+# the cancellation to be stopped.
 _SCOPE = f"""WITH {DO_TRADE_CTE}, {ERP_TRADE_DOCUMENTS_CTE},
-    first_pick AS (
-        SELECT entity, MIN(wall_time) AS wall FROM wms.events
-        WHERE kind = 'state' AND operation = 'deliveryorder' AND outcome = 'PICK'
-        GROUP BY entity
-    ),
     cancelled AS (
         SELECT trade_no, src_tid, shop_no, cancelled_sim, cancelled_wall FROM oms.orders
         WHERE trade_status = {CANCELLED_STATUS}
     ),
     orders AS (
-        SELECT c.trade_no, t.delivery_order_id, t.delivery_order_code, t.status,
-               COALESCE(p.wall, {NEVER}) AS picked_wall,
-               COALESCE(p.wall, {NEVER}) <= COALESCE(c.cancelled_wall, 0) + :grace AS too_late
+        SELECT c.trade_no, c.cancelled_wall, t.delivery_order_id, t.delivery_order_code,
+               t.status,
+               COALESCE((SELECT MIN(e.wall_time) FROM wms.events AS e
+                         WHERE e.entity = t.delivery_order_code AND e.kind = 'state'
+                           AND e.operation = 'deliveryorder' AND e.outcome = 'PICK'),
+                        {NEVER}) AS picked_wall
         FROM cancelled AS c JOIN do_trade AS t ON t.trade_no = c.trade_no
-        LEFT JOIN first_pick AS p ON p.entity = t.delivery_order_code
     ),
     judged AS (
         SELECT c.* FROM cancelled AS c
-        WHERE NOT EXISTS (SELECT 1 FROM orders AS o WHERE o.trade_no = c.trade_no AND o.too_late)
+        WHERE NOT EXISTS (
+            SELECT 1 FROM orders AS o WHERE o.trade_no = c.trade_no
+              AND o.picked_wall <= COALESCE(c.cancelled_wall, 0) + :grace)
     )"""
 
 
