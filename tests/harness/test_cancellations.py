@@ -15,6 +15,7 @@ from fake_systems.wms.service import WmsService
 from simulator.after_sales import WMS_LOOK_EVERY_SECONDS, Cancellations
 from simulator.clock import ManualClock
 from simulator.demand import CancelPlan, DemandModel
+from simulator.progress import ProgressDisplay, Snapshot
 from simulator.scenario import DemandSettings
 from simulator.world import World
 from tests.support.wms import CREDS, FIXED, order
@@ -95,3 +96,13 @@ def test_a_trade_shipped_meanwhile_is_not_cancelled(
     clock.advance(31)
     assert status(oms, trade_no) == TradeStatus.SHIPPED
     assert (cancellations.planned, cancellations.cancelled) == (1, 0)
+
+
+def test_progress_shows_the_cancelled_only_when_there_are_some() -> None:
+    counts = {"created": 75, "at_wms": 72, "shipped": 65}
+    quiet = ProgressDisplay._line(Snapshot("traffic", 5.0, "2026-11-10 20:00:00", counts))
+    busy = ProgressDisplay._line(
+        Snapshot("traffic", 5.0, "2026-11-10 20:00:00", {**counts, "cancelled": 10})
+    )
+    assert "cancelled" not in quiet
+    assert "created 75 (10 cancelled)  at_wms 72" in busy
