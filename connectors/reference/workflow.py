@@ -106,7 +106,7 @@ class Workflow:
     def cancel_order(self, trade: Trade) -> None:
         """The OMS cancelled the trade: stop its flows, and cancel it at the WMS if needed."""
         if self.store.cancel(trade):
-            self._spawn(self.run_step(str(trade["trade_no"]), Step.WMS_CANCEL))
+            self._spawn(self._cancellation(str(trade["trade_no"])))
 
     def start_shipment(self, trade_no: str) -> None:
         self._spawn(self._shipment(trade_no))
@@ -128,7 +128,7 @@ class Workflow:
             elif Step.OMS_COMPLETED in pending:
                 self.start_completion(trade_no)
             if Step.WMS_CANCEL in pending:
-                self._spawn(self.run_step(trade_no, Step.WMS_CANCEL))
+                self._spawn(self._cancellation(trade_no))
         return len(trades)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
@@ -180,6 +180,18 @@ class Workflow:
             self.run_step(trade_no, Step.ERP_OUTSTOCK),
             self.run_step(trade_no, Step.ERP_RECEIVABLE),
         )
+
+    async def _cancellation(self, trade_no: str) -> None:
+        # A create still in flight would land after the cancel: let it end first (bounded),
+        # outside the WMS's call slots, which that create may be waiting for.
+        create = (trade_no, Step.WMS_CREATE)
+        async with self._step_ended:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._step_ended.wait_for(lambda: create not in self._running),
+                    timeout=CREATE_WAIT_SECONDS,
+                )
+        await self.run_step(trade_no, Step.WMS_CANCEL)
 
     async def _ship_then_complete(self, trade_no: str) -> None:
         # No await between the step's commit and this check, so a signed push arriving now
@@ -312,14 +324,6 @@ class Workflow:
         await self.peers.erp.post_audited("AR_receivable", model)
 
     async def _wms_cancel(self, trade_no: str, attempt: int) -> None:
-        # A create still in flight would land after the cancel: let it end first (bounded).
-        create = (trade_no, Step.WMS_CREATE)
-        async with self._step_ended:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._step_ended.wait_for(lambda: create not in self._running),
-                    timeout=CREATE_WAIT_SECONDS,
-                )
         refused = await self.peers.wms.cancel_order(
             self.mapper.cancel_xml(self.store.trade(trade_no))
         )

@@ -3,6 +3,7 @@ trade, cancels at the WMS what it already sent, books nothing for it."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import httpx
@@ -137,3 +138,32 @@ async def test_the_wms_refusals_of_a_cancel(
     assert await workflow.drain(5) == 0
     assert status(store, Step.WMS_CANCEL) is expected
     assert peers.ops("wms").count(CANCEL) == 1
+
+
+@pytest.mark.anyio
+async def test_a_create_in_flight_lands_before_the_cancel(
+    peers: Peers4, http: HttpClient, store: StateStore
+) -> None:
+    workflow = make_workflow(store, http)
+    create = workflow.peers.wms.create_delivery_order
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def held_create(body: str) -> str:
+        entered.set()
+        await release.wait()
+        return await create(body)
+
+    workflow.peers.wms.create_delivery_order = held_create  # type: ignore[method-assign]
+    assert store.add_trades([make_trade(TRADE_NO)]) == [TRADE_NO]
+    workflow.start_order(TRADE_NO)
+    await asyncio.wait_for(entered.wait(), timeout=5)
+    peers.script(CANCEL, answer("success", "0"))
+    workflow.cancel_order(cancelled_trade())
+    # Let every other task run: the cancel must still wait for the create.
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert CANCEL not in peers.ops("wms")
+    release.set()
+    assert await workflow.drain(5) == 0
+    assert peers.ops("wms") == ["taobao.qimen.deliveryorder.create", CANCEL]
+    assert status(store, Step.WMS_CANCEL) is StepStatus.DONE
