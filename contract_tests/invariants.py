@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from contract_tests import causality, contents, orphans
+from contract_tests import cancellations, causality, contents, orphans
 from contract_tests.evidence import MAX_EXAMPLES, MAX_HISTORY_LINES, result, scalar, yuan
 
 # Re-exported: the judge's API has always been here (report.py, html_report.py, the tests).
@@ -164,11 +164,12 @@ def wms_lines_match_oms(
 def shipped_orders_marked_in_oms(
     conn: sqlite3.Connection, objectives: Mapping[str, float]
 ) -> InvariantResult:
+    # A cancelled trade cannot be marked shipped in the OMS (cancelled_not_shipped judges it).
     scope = f"""WITH {DO_TRADE_CTE}
         SELECT t.delivery_order_id, t.trade_no, t.express_code,
                o.trade_status, o.logistics_no
         FROM do_trade AS t JOIN oms.orders AS o ON o.trade_no = t.trade_no
-        WHERE t.status = 'DELIVERED'"""
+        WHERE t.status = 'DELIVERED' AND o.trade_status <> 5"""
     checked = scalar(conn, f"SELECT COUNT(*) FROM ({scope})")
     rows = conn.execute(
         scope + " AND (COALESCE(o.trade_status, -1) NOT IN (95, 110)"
@@ -199,11 +200,13 @@ def shipped_orders_marked_in_oms(
 
 def _erp_document_audited(conn: sqlite3.Connection, name: str, form_id: str) -> InvariantResult:
     # A trade's document is the one with its number *and* its shop as the customer: bill
-    # numbers are per cargo owner, so another owner's bill may carry the same number.
+    # numbers are per cargo owner, so another owner's bill may carry the same number. A
+    # cancelled trade must have none (cancelled_not_shipped), so it is not asked for one here.
     scope = f"""WITH {DO_TRADE_CTE},
         shipped AS (
             SELECT DISTINCT trade_no FROM do_trade
             WHERE status = 'DELIVERED' AND trade_no IS NOT NULL
+              AND trade_no NOT IN (SELECT trade_no FROM oms.orders WHERE trade_status = 5)
         ),
         docs AS (
             SELECT bill_no, customer_number, COUNT(*) AS n, MIN(document_status) AS status,
@@ -556,13 +559,18 @@ def delivered_orders_completed(
             LEFT JOIN oms.orders AS by_waybill ON by_waybill.trade_no = w.order_code
             WHERE p.state = 3
         )"""
-    checked = scalar(conn, scope + " SELECT COUNT(*) FROM signed WHERE trade_no IS NOT NULL")
+    # A cancelled trade cannot be completed in the OMS: cancelled_not_shipped judges it.
+    checked = scalar(
+        conn,
+        scope + " SELECT COUNT(*) FROM signed AS s JOIN oms.orders AS o ON o.trade_no = s.trade_no"
+        " WHERE o.trade_status <> 5",
+    )
     rows = conn.execute(
         scope
         + """
         SELECT s.logistic_code, s.trade_no, s.signed_sim, o.trade_status, o.logistics_no
         FROM signed AS s JOIN oms.orders AS o ON o.trade_no = s.trade_no
-        WHERE COALESCE(o.trade_status, -1) <> 110
+        WHERE COALESCE(o.trade_status, -1) NOT IN (110, 5)
         ORDER BY s.signed_wall, s.trade_no"""
     ).fetchall()
     examples = [
@@ -642,12 +650,14 @@ LATENCY_OBJECTIVES: dict[str, str] = {
     "paid_to_wms": "paid_to_wms_p99_seconds",
     "shipped_to_oms": "shipped_to_oms_p99_seconds",
     "shipped_to_erp": "shipped_to_erp_p99_seconds",
+    "cancel_to_wms": "cancel_to_wms_p99_seconds",
 }
 # The systems whose history explains a flow's slow trade.
 _LATENCY_SYSTEMS = {
     "paid_to_wms": ("oms", "wms"),
     "shipped_to_oms": ("wms", "oms"),
     "shipped_to_erp": ("wms", "erp"),
+    "cancel_to_wms": ("oms", "wms"),
 }
 
 
@@ -703,6 +713,12 @@ def latency_shipped_to_erp(
     return _latency(conn, objectives, "shipped_to_erp")
 
 
+def latency_cancel_to_wms(
+    conn: sqlite3.Connection, objectives: Mapping[str, float]
+) -> InvariantResult:
+    return _latency(conn, objectives, "cancel_to_wms")
+
+
 # --- registry ---------------------------------------------------------------------------
 
 _DESCRIPTIONS = {
@@ -732,12 +748,16 @@ _DESCRIPTIONS = {
     "latency_shipped_to_erp": (
         "WMS shipped -> both ERP documents audited p99 <= {objective} s (wall)"
     ),
+    "latency_cancel_to_wms": (
+        "OMS cancelled -> WMS delivery order cancelled p99 <= {objective} s (wall)"
+    ),
     "no_action_on_forged_push": (
         "nothing the connector did follows from a push with a wrong signature"
     ),
     **causality.DESCRIPTIONS,
     **contents.DESCRIPTIONS,
     **orphans.DESCRIPTIONS,
+    **cancellations.DESCRIPTIONS,
 }
 
 
@@ -771,10 +791,12 @@ INVARIANTS: tuple[Invariant, ...] = tuple(
         latency_paid_to_wms,
         latency_shipped_to_oms,
         latency_shipped_to_erp,
+        latency_cancel_to_wms,
         no_action_on_forged_push,
         *causality.CHECKS,
         *contents.CHECKS,
         *orphans.CHECKS,
+        *cancellations.CHECKS,
     )
 )
 

@@ -59,7 +59,7 @@ SHIPPED_STATUSES = (95, 110)
 COMPLETED_STATUS = 110
 SALES_OUTSTOCK = "SAL_OUTSTOCK"
 RECEIVABLE = "AR_receivable"
-FLOWS = ("paid_to_wms", "shipped_to_oms", "shipped_to_erp")
+FLOWS = ("paid_to_wms", "shipped_to_oms", "shipped_to_erp", "cancel_to_wms")
 
 # A document's trade: its bill number, or its note (FNote), naming an OMS trade of the same
 # shop (bill numbers are per owner, so the customer must match too). The note is how a
@@ -108,6 +108,7 @@ _COUNT_QUERIES: dict[str, str] = {
                JOIN carrier.waybills AS w ON w.logistic_code = p.logistic_code
                WHERE p.state = 3)""",
     "completed": "SELECT COUNT(*) FROM oms.orders WHERE trade_status = 110",
+    "cancelled": "SELECT COUNT(*) FROM oms.orders WHERE trade_status = 5",
     "backlog": """
         SELECT COUNT(*) FROM wms.delivery_orders WHERE status NOT IN ('DELIVERED', 'CANCELED')""",
 }
@@ -116,7 +117,8 @@ ORDER_COUNT_KEYS = tuple(_COUNT_QUERIES)
 
 
 def count_orders(conn: sqlite3.Connection) -> dict[str, int]:
-    """created, at_wms, shipped, invoiced, delivered and backlog, each one SQL query.
+    """created, at_wms, shipped, invoiced, delivered, completed, cancelled and backlog, each
+    one SQL query.
 
     A count whose tables do not exist (yet) is 0: this is polled for live progress while the
     fakes create and write their files; the invariants are what report missing tables.
@@ -213,6 +215,16 @@ LATENCY_QUERIES: dict[str, str] = {
         SELECT d.trade_no, b.audited_wall - d.delivered_wall
         FROM delivered AS d JOIN oms.orders AS o ON o.trade_no = d.trade_no
         JOIN booked AS b ON b.bill_no = d.trade_no AND b.customer_number = o.shop_no""",
+    # A cancelled trade that reached the WMS: from the OMS's cancellation until the last of
+    # its delivery orders is cancelled there. A trade with a delivery order still live has
+    # not completed the flow (cancelled_not_shipped judges it).
+    "cancel_to_wms": f"""
+        WITH {DO_TRADE_CTE}
+        SELECT o.trade_no, MAX(d.canceled_wall) - o.cancelled_wall
+        FROM oms.orders AS o JOIN do_trade AS t ON t.trade_no = o.trade_no
+        JOIN wms.delivery_orders AS d ON d.delivery_order_id = t.delivery_order_id
+        WHERE o.trade_status = 5 AND o.cancelled_wall IS NOT NULL
+        GROUP BY o.trade_no HAVING COUNT(*) = COUNT(d.canceled_wall)""",
 }
 
 

@@ -1,4 +1,5 @@
-"""Demand: Poisson arrivals of paid orders (rate curves by thinning), baskets, Zipf popularity."""
+"""Demand: Poisson arrivals of paid orders (rate curves by thinning), baskets, Zipf popularity,
+and which of them the buyer cancels before shipment."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import math
 import random
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import simpy
 
@@ -18,12 +20,29 @@ from simulator.world import NewTrade, NewTradeLine, World
 TID_DIGITS = {"TM": 19, "JD": 12, "DY": 19}
 
 
+# The stages of a cancellation before shipment (issue 11; after picking is not played yet).
+CancelStage = Literal["before_pickup", "before_picking"]
+# A buyer changes their mind within this many simulated seconds: of payment (before the
+# connector's poll, usually), or of the WMS receiving the order (before a picker comes to it).
+CANCEL_DELAY_SECONDS = (0.0, 30.0)
+
+
+@dataclass(frozen=True)
+class CancelPlan:
+    """That the buyer cancels a trade: at which stage, and how long after it is reached."""
+
+    stage: CancelStage
+    delay_seconds: float
+
+
 @dataclass(frozen=True)
 class Arrival:
-    """One customer paying: when (simulated seconds after the start) and what."""
+    """One customer paying: when (simulated seconds after the start) and what; `cancel` if
+    the buyer will cancel it before shipment."""
 
     at_seconds: float
     trade: NewTrade
+    cancel: CancelPlan | None = None
 
 
 class DemandModel:
@@ -37,6 +56,8 @@ class DemandModel:
         weights = [1.0 / rank**settings.zipf_exponent for rank in ranks]
         self._cumulative = list(itertools.accumulate(weights))
         self._tid_counter = itertools.count(1)
+        # Its own stream: turning cancellations on changes no order's contents.
+        self._cancel_random = random.Random(f"cancel-{seed}")
 
     def arrivals(self, until_seconds: float) -> Iterator[Arrival]:
         """Arrivals in [0, until_seconds) following the scenario's rate curve.
@@ -58,7 +79,7 @@ class DemandModel:
             rate = settings.rate_at(at) / 3600.0
             if rate < peak and self.random.random() * peak >= rate:
                 continue
-            yield Arrival(at, self.next_trade())
+            yield Arrival(at, self.next_trade(), self.next_cancel())
 
     def next_trade(self) -> NewTrade:
         rng = self.random
@@ -95,6 +116,19 @@ class DemandModel:
             ),
             post_cents=post_cents,
         )
+
+    def next_cancel(self) -> CancelPlan | None:
+        """Whether the buyer cancels the next trade, at which stage and after how long; no draw
+        at all when the scenario has no cancellations."""
+        shares = self.settings.cancellations
+        if shares.rate <= 0:
+            return None
+        rng = self._cancel_random
+        draw = rng.random()
+        if draw >= shares.rate:
+            return None
+        stage: CancelStage = "before_pickup" if draw < shares.before_pickup else "before_picking"
+        return CancelPlan(stage, rng.uniform(*CANCEL_DELAY_SECONDS))
 
     def _geometric(self, mean: float) -> int:
         """1, 2, 3 … with the given mean (a geometric law starting at 1)."""
@@ -153,8 +187,10 @@ def play_demand(
     model: DemandModel,
     until_seconds: float,
     place: Callable[[NewTrade], object],
+    cancel: Callable[[str, CancelPlan], object] | None = None,
 ) -> simpy.events.Process:
-    """Start the SimPy process that places each arrival at its simulated time."""
+    """Start the SimPy process that places each arrival at its simulated time; `cancel` gets
+    the trade number `place` returned and the plan of each trade the buyer will cancel."""
 
     def process() -> Generator[simpy.events.Event, object, None]:
         start = env.now
@@ -162,6 +198,8 @@ def play_demand(
             delay = start + arrival.at_seconds - env.now
             if delay > 0:
                 yield env.timeout(delay)
-            place(arrival.trade)
+            trade_no = place(arrival.trade)
+            if arrival.cancel is not None and cancel is not None:
+                cancel(str(trade_no), arrival.cancel)
 
     return env.process(process())

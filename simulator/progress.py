@@ -82,6 +82,8 @@ class ProgressDisplay:
         created = f"{c.get('created', 0)}"
         if snap.expected_orders:
             created += f" / ~{snap.expected_orders}"
+        if c.get("cancelled"):  # only scenarios with cancellations have any
+            created += f" ({c['cancelled']} cancelled)"
         table.add_row(
             f"{snap.wall_elapsed:5.1f}s",
             snap.sim_now,
@@ -101,7 +103,9 @@ class ProgressDisplay:
         c = snap.counts
         return (
             f"[{snap.wall_elapsed:6.1f}s {snap.phase:>8}] sim {snap.sim_now}"
-            f"  created {c.get('created', 0)}  at_wms {c.get('at_wms', 0)}"
+            f"  created {c.get('created', 0)}"
+            + (f" ({c['cancelled']} cancelled)" if c.get("cancelled") else "")
+            + f"  at_wms {c.get('at_wms', 0)}"
             f"  shipped {c.get('shipped', 0)}  invoiced {c.get('invoiced', 0)}"
             f"  delivered {c.get('delivered', 0)}  backlog {c.get('backlog', 0)}"
             f"  {snap.orders_per_minute():,.0f}/min  violations {snap.violations}"

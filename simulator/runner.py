@@ -44,6 +44,7 @@ from fake_systems.ecosystem import SYSTEMS, Ecosystem
 from fake_systems.wms.service import WmsConfig
 from load.launcher import LocustLauncher
 from load.orders import worker_arrivals
+from simulator.after_sales import Cancellations
 from simulator.clock import RealtimeClock, format_qimen_time
 from simulator.connector import ConnectorProcess, ConnectorProfile
 from simulator.crashes import CrashPlayer
@@ -261,7 +262,8 @@ class RunWatch:
             await asyncio.sleep(PROGRESS_EVERY_SECONDS)
 
     async def drain(self, timeout: float, stall_timeout: float) -> None:
-        """Let in-flight orders finish: until all are shipped and invoiced, or nothing moves."""
+        """Let in-flight orders finish: until all but the cancelled are shipped and invoiced,
+        or nothing moves."""
         ends = time.monotonic() + timeout
         last_change = time.monotonic()
         previous: tuple[int, ...] = ()
@@ -269,7 +271,9 @@ class RunWatch:
             snap = await self.snapshot("draining")
             self.show(snap)
             c = snap.counts
-            if c["created"] == c["at_wms"] == c["shipped"] == c["invoiced"] and c["backlog"] == 0:
+            # A cancelled trade ships nowhere: the others must all be shipped and invoiced.
+            live = c["created"] - c["cancelled"]
+            if live == c["shipped"] == c["invoiced"] <= c["at_wms"] and c["backlog"] == 0:
                 return
             moving = (c["at_wms"], c["shipped"], c["invoiced"], c["backlog"])
             if moving != previous:
@@ -315,11 +319,18 @@ class SimulatedDemand:
 
     def __init__(self) -> None:
         self.process: simpy.events.Process | None = None
+        self.cancellations: Cancellations | None = None
 
     async def start(self, fakes: LiveFakes, scenario: Scenario) -> None:
         model = DemandModel(fakes.world, scenario.demand, scenario.seed)
+        eco = fakes.ecosystem
+        self.cancellations = Cancellations(fakes.clock.env, eco.oms, eco.wms)
         self.process = play_demand(
-            fakes.clock.env, model, scenario.duration, fakes.ecosystem.oms.create_paid_order
+            fakes.clock.env,
+            model,
+            scenario.duration,
+            eco.oms.create_paid_order,
+            self.cancellations.plan,
         )
 
     @property
@@ -330,7 +341,9 @@ class SimulatedDemand:
         """Nothing runs outside the world."""
 
     def report(self) -> dict[str, Any]:
-        return {}
+        if self.cancellations is None or not self.cancellations.planned:
+            return {}
+        return {"cancellations": self.cancellations.report()}
 
 
 class LocustTraffic:

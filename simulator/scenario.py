@@ -164,6 +164,30 @@ class Segment:
         return (self.rate_at(self.start) + self.rate_at(stop)) / 2 * (stop - self.start) / 3600
 
 
+class CancellationSettings(Strict):
+    """Shares of paid trades the buyer cancels before shipment (a type-1 refund, agreed at
+    once, cancels the trade in the OMS: trade_status 5), by stage. 0 by default: no draw is
+    made, so existing scenarios play the same orders. TRAFFIC.md gives 2-8 % in all."""
+
+    before_pickup: float = Field(
+        0.0, ge=0, le=1, description="cancelled within seconds of payment, before the poll"
+    )
+    before_picking: float = Field(
+        0.0, ge=0, le=1, description="cancelled once the WMS has the order, before picking"
+    )
+
+    @model_validator(mode="after")
+    def _shares(self) -> CancellationSettings:
+        if self.before_pickup + self.before_picking > 1:
+            raise ValueError("before_pickup + before_picking must not exceed 1")
+        return self
+
+    @property
+    def rate(self) -> float:
+        """The share of trades cancelled at any stage."""
+        return self.before_pickup + self.before_picking
+
+
 class DemandSettings(Strict):
     """Poisson arrivals in simulated time; baskets, quantities and Zipf popularity.
 
@@ -184,6 +208,7 @@ class DemandSettings(Strict):
     zipf_exponent: float = Field(1.1, gt=0, le=5)
     discount_rate: float = Field(0.3, ge=0, le=1, description="share of orders with a coupon")
     freight_rate: float = Field(0.2, ge=0, le=1, description="share of orders paying freight")
+    cancellations: CancellationSettings = CancellationSettings()
 
     @field_validator("curve")
     @classmethod
@@ -445,6 +470,7 @@ class Objectives(Strict):
     paid_to_wms_p99_seconds: float = Field(3.0, gt=0)
     shipped_to_oms_p99_seconds: float = Field(3.0, gt=0)
     shipped_to_erp_p99_seconds: float = Field(3.0, gt=0)
+    cancel_to_wms_p99_seconds: float = Field(3.0, gt=0)
     orders_per_min: float | None = Field(
         None, gt=0, description="orders the connector must carry to the WMS per wall minute"
     )

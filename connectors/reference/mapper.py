@@ -18,6 +18,8 @@ Trade = dict[str, Any]
 
 # The OMS status of a paid trade awaiting review: the only one the connector fulfils.
 PAID_STATUS = 30
+# 旺店通's cancelled trade (a refund before shipment of every line cancels it).
+CANCELLED_STATUS = 5
 SALE_ORDER_TYPE = "JYCK"
 GOOD_INVENTORY = "ZP"
 ERP_ORG = "100"
@@ -91,9 +93,9 @@ def unit_price_cents(amount_cents: int, quantity: int) -> int:
 class TradeMapper:
     """Turns a trade (the OMS JSON object) into Kdniao, Qimen and K3 payloads.
 
-    Extension points, one rule each: `accepts` (which trades to fulfil),
-    `delivery_order_code` (the WMS idempotency key), `outstock_amounts_cents` and
-    `receivable_amounts_cents` (what each ERP line is worth).
+    Extension points, one rule each: `accepts` (which trades to fulfil), `is_cancelled`
+    (which trades to stop), `delivery_order_code` (the WMS idempotency key),
+    `outstock_amounts_cents` and `receivable_amounts_cents` (what each ERP line is worth).
     """
 
     # ---------------------------------------------------------------- rules
@@ -101,6 +103,10 @@ class TradeMapper:
     def accepts(self, trade: Trade) -> bool:
         """Fulfil every paid trade (status 30), whatever its shop or platform."""
         return int(trade.get("trade_status", 0)) == PAID_STATUS
+
+    def is_cancelled(self, trade: Trade) -> bool:
+        """The buyer cancelled the trade before shipment: send it nowhere, stop it at the WMS."""
+        return int(trade.get("trade_status", 0)) == CANCELLED_STATUS
 
     def delivery_order_code(self, trade: Trade, attempt: int) -> str:
         """The WMS key is the trade number on every attempt, so a retried create is a no-op."""
@@ -177,6 +183,19 @@ class TradeMapper:
         if platform_id == 1:
             return "TM" if int(trade.get("sub_platform_id") or 0) == 1 else "TB"
         return QIMEN_PLATFORMS.get(platform_id, "OTHER")
+
+    def cancel_xml(self, trade: Trade) -> str:
+        """The Qimen order.cancel body of the trade's delivery order."""
+        request = etree.Element("request")
+        _add(
+            request,
+            warehouseCode=trade["warehouse_no"],
+            ownerCode=trade["owner_code"],
+            orderCode=self.delivery_order_code(trade, 1),
+            orderType=SALE_ORDER_TYPE,
+            cancelReason="买家取消订单",
+        )
+        return etree.tostring(request, encoding="unicode")
 
     def delivery_order_xml(self, trade: Trade, code: str, logistic_code: str) -> str:
         """The Qimen deliveryorder.create body."""

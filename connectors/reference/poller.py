@@ -109,6 +109,11 @@ class Poller:
         return started
 
     def _accept(self, trades: list[Trade]) -> int:
+        # Cancellations first: a trade paid and cancelled within one window is never started.
+        for trade in trades:
+            if self.mapper.is_cancelled(trade):
+                self.workflow.cancel_order(trade)
+                self.stats["cancelled_seen"] += 1
         wanted = [trade for trade in trades if self.mapper.accepts(trade)]
         new = self.store.add_trades(wanted)
         for trade_no in new:

@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS orders (
     delivery_order_id   TEXT,               -- the WMS's id, from the create answer or the confirm
     shipped_logistics_code TEXT,            -- from the WMS confirm's package
     shipped_express_code   TEXT,
-    shipped_time        TEXT                -- orderConfirmTime, simulated
+    shipped_time        TEXT,               -- orderConfirmTime, simulated
+    cancelled_wall      REAL                -- when the poll saw the trade cancelled (5)
 );
 CREATE TABLE IF NOT EXISTS steps (
     trade_no      TEXT NOT NULL,
@@ -69,6 +70,7 @@ class Step(StrEnum):
     ERP_OUTSTOCK = "erp_outstock"
     ERP_RECEIVABLE = "erp_receivable"
     OMS_COMPLETED = "oms_completed"
+    WMS_CANCEL = "wms_cancel"
 
 
 OUTBOUND_STEPS = (Step.WAYBILL, Step.SUBSCRIBE, Step.WMS_CREATE)
@@ -81,6 +83,7 @@ class StepStatus(StrEnum):
     PENDING = "pending"
     DONE = "done"
     FAILED = "failed"
+    SKIPPED = "skipped"  # not to be done: the trade was cancelled
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,54 @@ class StateStore:
                 [(str(t["trade_no"]), step.value, now) for t in fresh for step in OUTBOUND_STEPS],
             )
         return [str(t["trade_no"]) for t in fresh]
+
+    def cancel(self, trade: Trade) -> bool:
+        """Remember that the OMS cancelled `trade`; True if the WMS must be told (a cancel
+        step is now pending).
+
+        Every step not done yet is skipped. A trade never seen paid is kept as cancelled, so
+        it is never started. The WMS is told only if a create may have reached it (attempted
+        or done); a create in flight finishes, and the cancel step waits for it.
+        """
+        trade_no = str(trade["trade_no"])
+        now = time.time()
+        with self._transaction() as conn:
+            row = conn.execute(
+                "SELECT cancelled_wall FROM orders WHERE trade_no = ?", (trade_no,)
+            ).fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO orders (trade_no, trade, received_wall, cancelled_wall)"
+                    " VALUES (?, ?, ?, ?)",
+                    (trade_no, orjson.dumps(trade).decode(), now, now),
+                )
+                return False
+            if row["cancelled_wall"] is not None:
+                return False
+            conn.execute("UPDATE orders SET cancelled_wall = ? WHERE trade_no = ?", (now, trade_no))
+            create = conn.execute(
+                "SELECT status, attempts FROM steps WHERE trade_no = ? AND step = ?",
+                (trade_no, Step.WMS_CREATE.value),
+            ).fetchone()
+            conn.execute(
+                "UPDATE steps SET status = 'skipped', updated_wall = ?"
+                " WHERE trade_no = ? AND status = 'pending'",
+                (now, trade_no),
+            )
+            reached = create is not None and (create["status"] == "done" or create["attempts"] > 0)
+            if reached:
+                self._add_steps(trade_no, (Step.WMS_CANCEL,))
+            return reached
+
+    def is_cancelled(self, trade_no: str) -> bool:
+        row = self.conn.execute(
+            "SELECT cancelled_wall FROM orders WHERE trade_no = ?", (trade_no,)
+        ).fetchone()
+        return row is not None and row[0] is not None
+
+    def skip(self, trade_no: str, step: Step) -> None:
+        """A step of a cancelled trade that must not run."""
+        self._set_status(trade_no, step, StepStatus.SKIPPED, None)
 
     def trade(self, trade_no: str) -> Trade:
         row = self.conn.execute(

@@ -4,6 +4,8 @@ Flows per trade (each step is a row in `steps`, written before its call):
   outbound:   waybill -> (subscribe, wms_create) concurrently
   shipment:   on a WMS confirm: oms_shipped, erp_outstock, erp_receivable concurrently
   completion: on a signed carrier push, after oms_shipped: oms_completed
+  cancellation: when the poll sees the trade cancelled (5), every step not done is skipped
+              and, if a create may have reached the WMS, wms_cancel (order.cancel)
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from typing import Any
 from connectors.reference.clients.k3 import K3Client
 from connectors.reference.clients.kdniao import KdniaoClient
 from connectors.reference.clients.oms import OmsClient
-from connectors.reference.clients.qimen import QimenClient
-from connectors.reference.mapper import TradeMapper
-from connectors.reference.retry import PermanentError, RetryPolicy, StepError
+from connectors.reference.clients.qimen import CANCELEDFAIL, ORDER_NOT_EXIST, QimenClient
+from connectors.reference.mapper import Trade, TradeMapper
+from connectors.reference.retry import PermanentError, RetryableError, RetryPolicy, StepError
 from connectors.reference.store import (
     OUTBOUND_STEPS,
     SHIPMENT_STEPS,
@@ -35,6 +37,8 @@ from connectors.reference.store import (
 log = logging.getLogger("connectors.reference")
 
 Action = Callable[[str, int], Awaitable[None]]
+# How long (wall seconds) a WMS cancel waits for the same trade's create in flight to end.
+CREATE_WAIT_SECONDS = 30.0
 
 # The peer each step calls.
 STEP_PEER = {
@@ -45,6 +49,7 @@ STEP_PEER = {
     Step.ERP_OUTSTOCK: "erp",
     Step.ERP_RECEIVABLE: "erp",
     Step.OMS_COMPLETED: "oms",
+    Step.WMS_CANCEL: "wms",
 }
 
 
@@ -88,12 +93,20 @@ class Workflow:
             Step.ERP_OUTSTOCK: self._erp_outstock,
             Step.ERP_RECEIVABLE: self._erp_receivable,
             Step.OMS_COMPLETED: self._oms_completed,
+            Step.WMS_CANCEL: self._wms_cancel,
         }
+        # Notified whenever a step stops running: the WMS cancel waits for a create in flight.
+        self._step_ended = asyncio.Condition()
 
     # ---------------------------------------------------------------- starting flows
 
     def start_order(self, trade_no: str) -> None:
         self._spawn(self._outbound(trade_no))
+
+    def cancel_order(self, trade: Trade) -> None:
+        """The OMS cancelled the trade: stop its flows, and cancel it at the WMS if needed."""
+        if self.store.cancel(trade):
+            self._spawn(self._cancellation(str(trade["trade_no"])))
 
     def start_shipment(self, trade_no: str) -> None:
         self._spawn(self._shipment(trade_no))
@@ -114,6 +127,8 @@ class Workflow:
                 self.start_shipment(trade_no)
             elif Step.OMS_COMPLETED in pending:
                 self.start_completion(trade_no)
+            if Step.WMS_CANCEL in pending:
+                self._spawn(self._cancellation(trade_no))
         return len(trades)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
@@ -166,6 +181,18 @@ class Workflow:
             self.run_step(trade_no, Step.ERP_RECEIVABLE),
         )
 
+    async def _cancellation(self, trade_no: str) -> None:
+        # A create still in flight would land after the cancel: let it end first (bounded),
+        # outside the WMS's call slots, which that create may be waiting for.
+        create = (trade_no, Step.WMS_CREATE)
+        async with self._step_ended:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._step_ended.wait_for(lambda: create not in self._running),
+                    timeout=CREATE_WAIT_SECONDS,
+                )
+        await self.run_step(trade_no, Step.WMS_CANCEL)
+
     async def _ship_then_complete(self, trade_no: str) -> None:
         # No await between the step's commit and this check, so a signed push arriving now
         # is either seen here or sees oms_shipped done in start_completion: never both or neither.
@@ -186,6 +213,8 @@ class Workflow:
             return await self._run_step(trade_no, step)
         finally:
             self._running.discard(key)
+            async with self._step_ended:
+                self._step_ended.notify_all()
 
     async def _run_step(self, trade_no: str, step: Step) -> bool:
         action = self._actions[step]
@@ -195,6 +224,12 @@ class Workflow:
                 return False
             if state.status is StepStatus.DONE:
                 return True
+            if state.status is StepStatus.SKIPPED:
+                return False
+            if step is not Step.WMS_CANCEL and self.store.is_cancelled(trade_no):
+                # Added after the cancellation (a confirm, a signed parcel): not to be done.
+                self.store.skip(trade_no, step)
+                return False
             if self._stopping.is_set():
                 return False  # still pending: the next start resumes it
             wait = state.next_attempt - time.time()
@@ -287,6 +322,17 @@ class Workflow:
     async def _erp_receivable(self, trade_no: str, attempt: int) -> None:
         model = self.mapper.receivable_model(self.store.trade(trade_no), self._bill_date(trade_no))
         await self.peers.erp.post_audited("AR_receivable", model)
+
+    async def _wms_cancel(self, trade_no: str, attempt: int) -> None:
+        refused = await self.peers.wms.cancel_order(
+            self.mapper.cancel_xml(self.store.trade(trade_no))
+        )
+        if refused == ORDER_NOT_EXIST and self.store.is_done(trade_no, Step.WMS_CREATE):
+            raise RetryableError("wms", f"order.cancel: {trade_no} created but not found")
+        if refused == CANCELEDFAIL:
+            # Picked already: only the carrier can stop the parcel now (not handled yet).
+            raise PermanentError("wms", f"order.cancel: {CANCELEDFAIL}, {trade_no} is picked")
+        self.stats[f"wms_cancel.{refused or 'cancelled'}"] += 1
 
     async def _oms_completed(self, trade_no: str, attempt: int) -> None:
         _, logistics_no = self._logistics(trade_no)

@@ -111,7 +111,8 @@ CREATE TABLE IF NOT EXISTS orders (
     shipped_wall        REAL,
     completed_sim       TEXT,
     completed_wall      REAL,
-    cancelled_sim       TEXT
+    cancelled_sim       TEXT,
+    cancelled_wall      REAL
 );
 CREATE INDEX IF NOT EXISTS orders_modified ON orders(modified_sim, trade_no);
 CREATE UNIQUE INDEX IF NOT EXISTS orders_platform ON orders(shop_no, src_tid);
@@ -749,9 +750,9 @@ class OmsService:
                 raise StateConflict(f"trade {trade_no} has status {status}, cannot cancel")
             now_text = format_qimen_time(self.ctx.clock.now())
             self.conn.execute(
-                "UPDATE orders SET trade_status = ?, cancelled_sim = ?, modified_sim = ?"
-                " WHERE trade_no = ?",
-                (int(TradeStatus.CANCELLED), now_text, now_text, trade_no),
+                "UPDATE orders SET trade_status = ?, cancelled_sim = ?, cancelled_wall = ?,"
+                " modified_sim = ? WHERE trade_no = ?",
+                (int(TradeStatus.CANCELLED), now_text, self.ctx.clock.wall(), now_text, trade_no),
             )
             self.ctx.history.record("state", "trade", str(int(TradeStatus.CANCELLED)), trade_no)
         return True

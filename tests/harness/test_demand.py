@@ -13,8 +13,8 @@ from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import OmsCredentials
 from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
-from simulator.demand import DemandModel, play_demand, spread
-from simulator.scenario import DemandSettings
+from simulator.demand import CANCEL_DELAY_SECONDS, DemandModel, play_demand, spread
+from simulator.scenario import CancellationSettings, DemandSettings
 from simulator.world import NewTrade, World, build_world
 
 SETTINGS = DemandSettings(orders_per_hour=600)
@@ -160,3 +160,28 @@ def test_a_coupon_spreads_to_the_cent_no_line_below_zero(
 def test_a_coupon_larger_than_the_order_is_refused() -> None:
     with pytest.raises(ValueError, match="cannot spread 11 over 10"):
         spread(11, [4, 6])
+
+
+CANCELLING = DemandSettings(
+    orders_per_hour=600,
+    cancellations=CancellationSettings(before_pickup=0.03, before_picking=0.02),
+)
+
+
+def test_cancellations_change_no_order_and_are_off_by_default(world: World) -> None:
+    plain = list(DemandModel(world, SETTINGS, seed=3).arrivals(3600))
+    cancelling = list(DemandModel(world, CANCELLING, seed=3).arrivals(3600))
+    assert all(a.cancel is None for a in plain)
+    # Their own random stream: the same orders at the same times, some of them cancelled.
+    assert [(a.at_seconds, a.trade) for a in cancelling] == [(a.at_seconds, a.trade) for a in plain]
+    assert any(a.cancel is not None for a in cancelling)
+
+
+def test_cancellation_rates_and_stages_follow_the_scenario(world: World) -> None:
+    # 100 simulated hours at 600 an hour: about 60,000 trades, 3,000 of them cancelled.
+    arrivals = list(DemandModel(world, CANCELLING, seed=9).arrivals(360_000))
+    stages: Counter[str] = Counter(a.cancel.stage for a in arrivals if a.cancel is not None)
+    for stage, share in (("before_pickup", 0.03), ("before_picking", 0.02)):
+        assert stages[stage] / len(arrivals) == pytest.approx(share, rel=0.1), stage
+    delays = [a.cancel.delay_seconds for a in arrivals if a.cancel is not None]
+    assert CANCEL_DELAY_SECONDS[0] <= min(delays) and max(delays) <= CANCEL_DELAY_SECONDS[1]

@@ -60,6 +60,16 @@ def test_demo_is_sized_for_the_walking_skeleton_goal() -> None:
             "fulfilment: {pick_seconds: {low: 9, high: 1}}\n",
             "fulfilment.pick_seconds",
         ),
+        (
+            "name: x\nduration: 1h\n"
+            "demand: {orders_per_hour: 5, cancellations: {before_pickup: 1.5}}\n",
+            "demand.cancellations.before_pickup",
+        ),
+        (
+            "name: x\nduration: 1h\ndemand: {orders_per_hour: 5,"
+            " cancellations: {before_pickup: 0.6, before_picking: 0.6}}\n",
+            "demand.cancellations",
+        ),
     ],
 )
 def test_bad_files_name_the_field(tmp_path: Path, text: str, field: str) -> None:

@@ -134,7 +134,8 @@ def ship_again(builder: RunBuilder, delivery_order_id: str | None) -> None:
     for statement in (
         "INSERT INTO delivery_orders SELECT 'DO-AGAIN', delivery_order_code || '-R1',"
         " source_order_code, owner_code, warehouse_code, order_type, status, logistics_code,"
-        " express_code, created_sim, created_wall, delivered_sim, delivered_wall"
+        " express_code, created_sim, created_wall, delivered_sim, delivered_wall, canceled_sim,"
+        " canceled_wall"
         " FROM delivery_orders WHERE delivery_order_id = ?",
         "INSERT INTO delivery_order_lines SELECT 'DO-AGAIN', order_line_no, item_code,"
         " plan_qty + 1, actual_qty + 1 FROM delivery_order_lines WHERE delivery_order_id = ?",

@@ -539,6 +539,7 @@ def test_missing_table_is_a_failed_invariant(builder: RunBuilder) -> None:
         "booked_after_wms_shipped",
         "erp_documents_match_shipment",
         "no_orphan_documents",
+        "cancelled_not_shipped",
     ]
     assert "no such table: erp.documents" in (verdict.invariant("erp_outstock_audited").error or "")
 
@@ -572,6 +573,7 @@ def test_count_orders(builder: RunBuilder) -> None:
         "invoiced": 4,
         "delivered": 3,  # two completed, one signed at the carrier only
         "completed": 2,
+        "cancelled": 0,
         "backlog": 1,
     }
 

@@ -35,10 +35,16 @@ def test_report_json_keys(tmp_path: Path) -> None:
         "invoiced": 3,
         "delivered": 2,
         "completed": 2,
+        "cancelled": 0,
         "backlog": 1,
     }
     assert report["throughput"]["orders_per_min"] == 6.0
-    assert set(report["latency_seconds"]) == {"paid_to_wms", "shipped_to_oms", "shipped_to_erp"}
+    assert set(report["latency_seconds"]) == {
+        "paid_to_wms",
+        "shipped_to_oms",
+        "shipped_to_erp",
+        "cancel_to_wms",
+    }
     for stats in report["latency_seconds"].values():
         assert set(stats) == {"p50", "p95", "p99", "max", "count"}
     assert report["latency_seconds"]["paid_to_wms"]["count"] == 5
@@ -46,6 +52,7 @@ def test_report_json_keys(tmp_path: Path) -> None:
         "paid_to_wms_p99_seconds": 2.5,
         "shipped_to_oms_p99_seconds": 3.0,
         "shipped_to_erp_p99_seconds": 3.0,
+        "cancel_to_wms_p99_seconds": 3.0,
     }
     assert report["html"] == "report.html"
     invariants = {inv["name"]: inv for inv in report["invariants"]}
@@ -78,6 +85,7 @@ def test_judge_folder_without_report_uses_defaults(tmp_path: Path) -> None:
         "paid_to_wms_p99_seconds": 3.0,
         "shipped_to_oms_p99_seconds": 3.0,
         "shipped_to_erp_p99_seconds": 3.0,
+        "cancel_to_wms_p99_seconds": 3.0,
     }
     assert verdict.passed
 

@@ -108,6 +108,7 @@ class Peers4:
         self.bills: dict[tuple[str, str], str] = {}
         self.models: dict[tuple[str, str], dict[str, Any]] = {}
         self.oms_bodies: list[dict[str, Any]] = []
+        self.wms_bodies: list[str] = []  # every WMS call's XML body, scripted answers too
         self.scripted: dict[str, list[httpx.Response]] = {}
         self.lost: dict[str, int] = {}
         self.session = "S1"
@@ -125,6 +126,8 @@ class Peers4:
         system = request.url.host
         op = self._operation(system, request)
         self.calls.append((system, op))
+        if system == "wms":
+            self.wms_bodies.append(request.content.decode())
         if self.scripted.get(op):
             return self.scripted[op].pop(0)
         answer: httpx.Response = getattr(self, f"_{system}")(request, op)

@@ -17,7 +17,7 @@ DDL: dict[str, str] = {
             trade_status INTEGER, goods_cents INTEGER, discount_cents INTEGER,
             post_cents INTEGER, paid_cents INTEGER, paid_sim TEXT, paid_wall REAL,
             modified_sim TEXT, logistics_no TEXT, shipped_sim TEXT, shipped_wall REAL,
-            completed_sim TEXT, completed_wall REAL);
+            completed_sim TEXT, completed_wall REAL, cancelled_sim TEXT, cancelled_wall REAL);
         CREATE TABLE order_lines (trade_no TEXT, rec_id INTEGER, src_oid TEXT, spec_no TEXT,
             goods_name TEXT, num INTEGER, price_cents INTEGER, share_cents INTEGER);
     """,
@@ -26,7 +26,7 @@ DDL: dict[str, str] = {
             delivery_order_code TEXT, source_order_code TEXT, owner_code TEXT,
             warehouse_code TEXT, order_type TEXT, status TEXT, logistics_code TEXT,
             express_code TEXT, created_sim TEXT, created_wall REAL, delivered_sim TEXT,
-            delivered_wall REAL);
+            delivered_wall REAL, canceled_sim TEXT, canceled_wall REAL);
         CREATE TABLE delivery_order_lines (delivery_order_id TEXT, order_line_no TEXT,
             item_code TEXT, plan_qty INTEGER, actual_qty INTEGER);
         CREATE TABLE stock (warehouse_code TEXT, item_code TEXT, initial_qty INTEGER,
@@ -172,7 +172,11 @@ class RunBuilder:
         delivered_wall = created_wall + 60.0
         self.sql(
             "oms",
-            "INSERT INTO orders VALUES (?, ?, 'SHOP1', 'tmall', 'OWNER1', ?, 'SF', ?, ?, 0, ?, ?,"
+            "INSERT INTO orders (trade_no, src_tid, shop_no, platform, owner_code, warehouse_no,"
+            " logistics_code, trade_status, goods_cents, discount_cents, post_cents, paid_cents,"
+            " paid_sim, paid_wall, modified_sim, logistics_no, shipped_sim, shipped_wall,"
+            " completed_sim, completed_wall)"
+            " VALUES (?, ?, 'SHOP1', 'tmall', 'OWNER1', ?, 'SF', ?, ?, 0, ?, ?,"
             " ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 trade_no,
@@ -214,8 +218,10 @@ class RunBuilder:
         delivered = stage in ("shipped", "completed")
         self.sql(
             "wms",
-            "INSERT INTO delivery_orders VALUES (?, ?, ?, 'OWNER1', ?, 'JYCK', ?, 'SF', ?, ?, ?,"
-            " ?, ?)",
+            "INSERT INTO delivery_orders (delivery_order_id, delivery_order_code,"
+            " source_order_code, owner_code, warehouse_code, order_type, status, logistics_code,"
+            " express_code, created_sim, created_wall, delivered_sim, delivered_wall)"
+            " VALUES (?, ?, ?, 'OWNER1', ?, 'JYCK', ?, 'SF', ?, ?, ?, ?, ?)",
             (
                 do_id,
                 trade_no,

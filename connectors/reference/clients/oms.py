@@ -19,6 +19,9 @@ SYSTEM = "oms"
 CHINA = ZoneInfo("Asia/Shanghai")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 PAGE_SIZE = 100  # the fake's maximum (the doc advises below 200)
+# Paid trades to fulfil (30) and cancelled ones (5): a trade cancelled after we took it shows
+# up again, as 5, in the window of its cancellation (its modified time moves).
+POLLED_STATUSES = "5,30"
 # 旗舰版 timestamps count seconds from 2012-01-01 00:00:00 (Unix 1325347200).
 EPOCH_2012 = 1325347200
 
@@ -149,10 +152,14 @@ class OmsClient:
             raise RetryableError(SYSTEM, f"unexpected clock answer {answer!r}") from exc
 
     async def query_paid(self, start: datetime, end: datetime, page_no: int) -> TradePage:
-        """One page of status-30 trades with start <= modified < end."""
+        """One page of paid (30) and cancelled (5) trades with start <= modified < end."""
         data = await self.call(
             "sales.TradeQuery.queryWithDetail",
-            {"start_time": format_time(start), "end_time": format_time(end), "status": "30"},
+            {
+                "start_time": format_time(start),
+                "end_time": format_time(end),
+                "status": POLLED_STATUSES,
+            },
             pager=(PAGE_SIZE, page_no),
         )
         if not isinstance(data, dict):
@@ -173,7 +180,11 @@ class OmsClient:
             "wdt_appkey": self.app_key,
             "wdt_salt": self.salt,
             "params": orjson.dumps(
-                {"start_time": format_time(start), "end_time": format_time(end), "status": "30"}
+                {
+                    "start_time": format_time(start),
+                    "end_time": format_time(end),
+                    "status": POLLED_STATUSES,
+                }
             ).decode(),
             "pager": orjson.dumps({"page_size": PAGE_SIZE, "page_no": page_no}).decode(),
         }
@@ -193,7 +204,7 @@ class OmsClient:
         return form
 
     async def query_paid_taobao(self, start: datetime, end: datetime, page_no: int) -> TradePage:
-        """One page of status-30 Taobao/Tmall trades through the Qimen custom scenario:
+        """One page of paid and cancelled Taobao/Tmall trades through the Qimen custom scenario:
         `wdt.sales.tradequery.querywithdetail` at `{url}/router/qm`, Qimen-signed, with
         旺店通's `wdt_sign` inside (docs/protocols/oms.md)."""
         if self.qimen is None:

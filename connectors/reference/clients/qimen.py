@@ -1,4 +1,5 @@
-"""Qimen WMS client: signed XML calls; deliveryorder.create is the one the connector makes."""
+"""Qimen WMS client: signed XML calls: deliveryorder.create, and order.cancel for a trade the
+buyer cancelled."""
 
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ from connectors.reference.signing import qimen_sign
 SYSTEM = "wms"
 PATH = "/router/qimen/service"
 CREATE_METHOD = "taobao.qimen.deliveryorder.create"
+CANCEL_METHOD = "taobao.qimen.order.cancel"
+# order.cancel's answers that end the step without a cancel: the order never reached the
+# WMS, or picking has started (too late: the parcel must be intercepted at the carrier).
+ORDER_NOT_EXIST = "ORDER_NOT_EXIST"
+CANCELEDFAIL = "CANCELEDFAIL"
 
 # Untrusted XML: no entities, no network, no huge documents.
 XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
@@ -100,3 +106,15 @@ class QimenClient:
         if delivery_order_id is None:
             raise RetryableError(SYSTEM, "deliveryorder.create: success without deliveryOrderId")
         return delivery_order_id
+
+    async def cancel_order(self, body: str) -> str:
+        """Send an order.cancel body; returns "" when cancelled, else the WMS's refusal code
+        ORDER_NOT_EXIST or CANCELEDFAIL. Other refusals raise as any call's."""
+        try:
+            await self.call(CANCEL_METHOD, body)
+        except PermanentError as error:
+            for code in (ORDER_NOT_EXIST, CANCELEDFAIL):
+                if f": {code} " in f"{error.message} ":
+                    return code
+            raise
+        return ""
