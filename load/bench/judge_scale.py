@@ -48,7 +48,8 @@ STATEMENTS = [
         CASE WHEN n % :lost = 0 THEN NULL ELSE :sim END,
         CASE WHEN n % :lost = 0 THEN NULL ELSE paid_wall + 61 END,
         CASE WHEN n % :lost = 0 THEN NULL ELSE :sim END,
-        CASE WHEN n % :lost = 0 THEN NULL ELSE paid_wall + 3600 END
+        CASE WHEN n % :lost = 0 THEN NULL ELSE paid_wall + 3600 END,
+        NULL, NULL
     FROM k""",
     f"""{SEQ}, line(i, qty, cents) AS (VALUES (0, 2, 5000), (1, 1, 2990))
     INSERT INTO oms.order_lines SELECT printf('T%07d', n), n * 10 + i,
@@ -56,7 +57,8 @@ STATEMENTS = [
     FROM o, line""",
     f"""{SEQ}, k AS (SELECT n, {ORDER_KEYS} FROM o WHERE n % :lost <> 0)
     INSERT INTO wms.delivery_orders SELECT 'DO' || n, trade_no, src_tid, 'OWNER1', 'GZ01',
-        'JYCK', 'DELIVERED', 'SF', waybill, :sim, paid_wall + 0.5, :sim, paid_wall + 60
+        'JYCK', 'DELIVERED', 'SF', waybill, :sim, paid_wall + 0.5, :sim, paid_wall + 60,
+        NULL, NULL
     FROM k""",
     f"""{SEQ}, line(i, qty) AS (VALUES (0, 2), (1, 1))
     INSERT INTO wms.delivery_order_lines SELECT 'DO' || n, CAST(n * 10 + i AS TEXT),
