@@ -126,6 +126,9 @@ class Protocol(ABC):
     operations: Mapping[str, Handler]
     # The server in front of the real system, whose pages the http_5xx faults answer.
     gateway: Flavour = "nginx"
+    # The fault kinds whose refusal tells the caller how long to wait (`retry_after(rule)`
+    # seconds); their fault rows record it, for the judge's respects_retry_after.
+    waiting_refusals: frozenset[str] = frozenset({"http_429"})
 
     def parse(self, inbound: Inbound) -> Any:
         """What the body says, before anything is trusted; runs in a worker thread for big
@@ -284,9 +287,10 @@ class Pipeline:
         )
 
     def _record_fault(self, call: Call, rule: FaultRule) -> None:
-        self.ctx.history.record(
-            "fault", call.operation, rule.kind, call.entity, self.ctx.faults.tag(rule) or None
-        )
+        payload: dict[str, int] = self.ctx.faults.tag(rule)
+        if rule.kind in self.protocol.waiting_refusals:
+            payload = {**payload, "retry_after": retry_after(rule)}
+        self.ctx.history.record("fault", call.operation, rule.kind, call.entity, payload or None)
 
     async def _before_work(self, call: Call, rule: FaultRule) -> Response | None:
         """Play a BEFORE fault: a delay (then None: the work goes on), a dropped connection,

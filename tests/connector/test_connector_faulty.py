@@ -22,6 +22,7 @@ from connectors.faulty.books_twice_on_duplicate_confirm import (
 from connectors.faulty.crashes_mid_run import CrashesMidRunMapper
 from connectors.faulty.duplicate_on_retry import DuplicateOnRetryMapper
 from connectors.faulty.gives_up_after_first_error import GivesUpAfterFirstErrorConnector
+from connectors.faulty.ignores_retry_after import IgnoresRetryAfterConnector
 from connectors.faulty.keeps_state_in_memory import KeepsStateInMemoryConnector
 from connectors.faulty.retries_save_without_idempotency import (
     NewNumberOnRetryK3Client,
@@ -148,12 +149,26 @@ async def test_a_lost_wms_answer_duplicates_only_with_the_faulty_mapper(
     [
         (KeepsStateInMemoryConnector, "open_store"),
         (GivesUpAfterFirstErrorConnector, "retry_policy"),
+        (IgnoresRetryAfterConnector, "retry_policy"),
         (RetriesSaveWithoutIdempotencyConnector, "build_peers"),
     ],
 )
 def test_each_connector_variant_overrides_one_part(cls: type, method: str) -> None:
     assert issubclass(cls, Connector)
     assert overridden(cls) == {method}
+
+
+@pytest.mark.parametrize(
+    ("connector", "delay"), [(Connector, 1.0), (IgnoresRetryAfterConnector, 60 / 360)]
+)
+def test_only_the_reference_waits_out_a_retry_after(
+    tmp_path: Path, connector: type[Connector], delay: float
+) -> None:
+    # At 360x the graded first retry (one simulated minute) is a sixth of a wall second,
+    # shorter than a Retry-After of 1 s.
+    policy = connector(connector_settings(tmp_path, time_scale=360)).retry_policy()
+    assert policy.delay_after(1, retry_after=1.0) == pytest.approx(delay)
+    assert policy.delay_after(1) == pytest.approx(60 / 360)
 
 
 @pytest.mark.anyio
@@ -253,6 +268,9 @@ PROFILES = {
     ),
     "connectors/faulty/gives_up_after_first_error/connector.yaml": (
         "connectors.faulty.gives_up_after_first_error"
+    ),
+    "connectors/faulty/ignores_retry_after/connector.yaml": (
+        "connectors.faulty.ignores_retry_after"
     ),
     "connectors/faulty/retries_save_without_idempotency/connector.yaml": (
         "connectors.faulty.retries_save_without_idempotency"

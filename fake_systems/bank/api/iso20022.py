@@ -170,6 +170,8 @@ class Iso20022Protocol(Protocol):
 
     system = "bank"
     max_body_bytes = MAX_BODY_BYTES
+    # ACCESS_EXCEEDED is a 429 with Retry-After, as a gateway's is.
+    waiting_refusals = frozenset({"http_429", "rate_limited"})
 
     def __init__(self, service: BankService) -> None:
         self.service = service

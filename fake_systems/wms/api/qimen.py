@@ -120,6 +120,8 @@ class QimenProtocol(Protocol):
     system = "wms"
     max_body_bytes = MAX_BODY_BYTES
     gateway = "tengine"  # Alibaba's nginx fork, in front of the Qimen router
+    # TOP's flow limit names the ban's length ("This ban will last for N more seconds").
+    waiting_refusals = frozenset({"http_429", "rate_limited"})
 
     def __init__(
         self,

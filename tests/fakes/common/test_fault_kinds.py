@@ -96,6 +96,13 @@ class Pair:
     def rows(self) -> list[tuple[Any, ...]]:
         return history_since(self.conn, self.mark)
 
+    def fault_payload(self) -> Any:
+        """The payload of the faulty site's latest `fault` row."""
+        row = self.conn.execute(
+            "SELECT payload FROM events WHERE kind = 'fault' ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        return orjson.loads(row[0])
+
 
 @pytest.fixture
 async def pair(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Pair]:
@@ -185,6 +192,8 @@ async def test_an_http_fault_answers_the_gateways_page_and_does_nothing(
         assert answer.content.startswith(TENGINE_504_HEAD)
     assert answer.headers.get("retry-after") == ("7" if status == 429 else None)
     assert_nothing_done(pair, kind, before)
+    # The wait asked is in the fault row, for the judge's respects_retry_after.
+    assert pair.fault_payload() == {"rule": 1} | ({"retry_after": 7} if status == 429 else {})
 
 
 # ---------------------------------------------------------------- each protocol's refusals
@@ -216,6 +225,9 @@ TEXTS = {
     ("erp", "Save", "rate_limited"): "调用限制",
     ("carrier", "1007", "rate_limited"): "超出查询次数限制",
 }
+# The refusals that name a wait (TOP's ban of N seconds, the bank's 429 with Retry-After): their
+# fault rows record it as `retry_after`, the others' do not.
+WAITS_ASKED = {("wms", "rate_limited"), ("bank", "rate_limited")}
 # Where the session really ends: the same request is refused again after the fault.
 SESSIONS = {"erp", "bank"}
 REFUSAL_CASES = [
@@ -247,6 +259,8 @@ async def test_a_protocols_own_refusal_does_nothing_and_a_retry_is_served(
         status = refused.json()["Result"]["ResponseStatus"]
         assert (status["ErrorCode"], status["IsSuccess"], status["MsgCode"]) == (500, False, 1)
     assert pair.rows() == [("fault", pair.operation, pair.twin_entity(), kind)]
+    waits = (pair.system, kind) in WAITS_ASKED
+    assert pair.fault_payload() == {"rule": 1} | ({"retry_after": 7} if waits else {})
 
     pair.disarm()
     again = await pair.faulty.clients[pair.system].send(pair.request)
