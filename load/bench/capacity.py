@@ -58,6 +58,7 @@ from connectors.reference.clients.kdniao import KdniaoClient
 from connectors.reference.clients.oms import PAGE_SIZE, OmsClient, QimenApp
 from connectors.reference.clients.qimen import QimenClient
 from connectors.reference.mapper import Trade, TradeMapper
+from contract_tests.files import write_atomically
 from fake_systems.common.server import ServerGroup
 from fake_systems.wms import qimen_xml
 from simulator.cli import run_async  # uvloop, as `ecomock run` serves the fakes
@@ -200,7 +201,8 @@ async def serve(
             "placing_seconds": time.perf_counter() - started,
             **usage(),
         }
-        (run_dir / "ready.json").write_bytes(orjson.dumps(ready))
+        # Atomically: the driver polls for the file and reads it as soon as it exists.
+        write_atomically(run_dir / "ready.json", orjson.dumps(ready))
         at_peak: dict[str, Any] = {}
         watcher = asyncio.create_task(watch_peak(at_peak)) if trace_memory else None
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
