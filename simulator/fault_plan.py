@@ -194,12 +194,14 @@ _REQUEST_KINDS = (*_BEFORE, *_AFTER)
 _REASON = re.compile(r"^[A-Z0-9]{4}$")  # an ISO 20022 ExternalStatusReason1Code
 
 
-# The business kinds' parameters (docs/CHAOS.md): how long the warehouse waits for stock, and
-# which odd trade the OMS takes in (none: a seeded mix).
+# The business kinds' parameters (docs/CHAOS.md): how long the warehouse waits for stock,
+# which odd trade the OMS takes in (none: a seeded mix), a parcel's fate, a clock's skew.
 _WORLD_PARAMS: dict[str, frozenset[str]] = {
     "stock_out": frozenset({"restock_after"}),
     "short_pick": frozenset({"restock_after"}),
     "odd_data": frozenset({"variant"}),
+    "problem_parcel": frozenset({"fate"}),
+    "clock_skew": frozenset({"seconds"}),
 }
 ODD_DATA_VARIANTS = (
     "fuzzy_address",
@@ -217,19 +219,19 @@ ODD_DATA_VARIANTS = (
 def params_problem(kind: str, params: Mapping[str, Any]) -> str | None:
     """What is wrong with a kind's `params`, or None: the request-side kinds' and the business
     kinds' (the push kinds bound theirs where they play them)."""
-    if kind in _WORLD_PARAMS:
-        return _world_params_problem(kind, params)
-    if kind == "problem_parcel":
-        return _problem_parcel_params(params)
-    if kind == "clock_skew":
-        return _clock_skew_params(params)
-    if kind not in _REQUEST_KINDS:
+    if kind not in _REQUEST_KINDS and kind not in _WORLD_PARAMS:
         return None
-    allowed = _PARAMS.get(kind, frozenset())
+    allowed = _PARAMS.get(kind) or _WORLD_PARAMS.get(kind, frozenset())
     unknown = sorted(set(params) - allowed)
     if unknown:
         takes = ", ".join(sorted(allowed)) or "none"
         return f"{kind} has no parameter {unknown[0]!r} (it takes: {takes})"
+    if kind == "problem_parcel":
+        return _problem_parcel_params(params)
+    if kind == "clock_skew":
+        return _clock_skew_params(params)
+    if kind in _WORLD_PARAMS:
+        return _world_params_problem(params)
     numbers = {
         name: value for name, value in params.items() if name not in ("distribution", "reason")
     }
@@ -251,12 +253,8 @@ def params_problem(kind: str, params: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _world_params_problem(kind: str, params: Mapping[str, Any]) -> str | None:
-    """What is wrong with a business kind's `params`, or None."""
-    allowed = _WORLD_PARAMS[kind]
-    unknown = sorted(set(params) - allowed)
-    if unknown:
-        return f"{kind} has no parameter {unknown[0]!r} (it takes: {', '.join(sorted(allowed))})"
+def _world_params_problem(params: Mapping[str, Any]) -> str | None:
+    """What is wrong with a WMS or OMS business kind's (known) `params`, or None."""
     if "restock_after" in params:
         value = params["restock_after"]
         if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
@@ -267,9 +265,6 @@ def _world_params_problem(kind: str, params: Mapping[str, Any]) -> str | None:
 
 
 def _problem_parcel_params(params: Mapping[str, Any]) -> str | None:
-    unknown = sorted(set(params) - {"fate"})
-    if unknown:
-        return f"problem_parcel has no parameter {unknown[0]!r} (it takes: fate)"
     fate = params.get("fate")
     if fate is not None and fate not in PROBLEM_FATES:
         return f"unknown fate {fate!r}; the fates are {', '.join(PROBLEM_FATES)}"
@@ -277,9 +272,6 @@ def _problem_parcel_params(params: Mapping[str, Any]) -> str | None:
 
 
 def _clock_skew_params(params: Mapping[str, Any]) -> str | None:
-    unknown = sorted(set(params) - {"seconds"})
-    if unknown:
-        return f"clock_skew has no parameter {unknown[0]!r} (it takes: seconds)"
     seconds = params.get("seconds")
     if seconds is None:
         return "clock_skew needs seconds (positive: the fake's clock is ahead; negative: behind)"
