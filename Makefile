@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(BIN)/mypy simulator fake_systems contract_tests connectors load
 	$(BIN)/lint-imports
 
-# Every benchmark of docs/PERFORMANCE.md (~45 min); BENCH_ARGS="--quick" checks the bench in
+# Every benchmark of docs/PERFORMANCE.md (~90 min with the chaos scenarios); BENCH_ARGS="--quick" checks the bench in
 # a few minutes, BENCH_ARGS="--only capacity" runs one part.
 bench: $(STAMP)
 	sh load/bench/tools.sh
