@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench fuzz clean up
+.PHONY: run test lint bench bench-seeds fuzz clean up
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	sh load/bench/tools.sh
 	$(BIN)/python -m load.bench.all $(BENCH_ARGS)
+
+# No false positives: every shipped scenario on 20 seeds (3 for the long ones), ~4 hours.
+bench-seeds: $(STAMP)
+	$(BIN)/python -m load.bench.all --only seeds
 
 fuzz: $(STAMP)
 	ECOMOCK_FUZZ_EXAMPLES=50000 ECOMOCK_FUZZ_RANDOM=1 $(BIN)/python -m pytest -q -m fuzz

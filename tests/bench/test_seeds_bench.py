@@ -1,0 +1,78 @@
+"""The seeds part of `make bench` (load/bench/all.py, issue 12's "no false positives"): every
+shipped scenario on 20 seeds, or 3 for one longer than three wall minutes, a table per
+scenario, and a part that fails when one run does not pass. The runs are stood in for here;
+the shipped scenarios' seed counts are read from the real files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from load.bench import all as bench
+from tests.support.paths import ROOT
+
+
+def stub_runs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, failing: set[tuple[str, int]]
+) -> list[tuple[str, int]]:
+    """Record which (scenario, seed) the part plays; the runs in `failing` fail."""
+    played: list[tuple[str, int]] = []
+
+    def run(scenario: Path, run_dir: Path, seed: int | None = None) -> dict[str, Any]:
+        assert seed is not None
+        name = scenario.relative_to("scenarios").with_suffix("").as_posix()
+        played.append((name, seed))
+        verdict = "fail" if (name, seed) in failing else "pass"
+        return {"verdict": verdict, "orders": {"created": 100 + seed}, "wall_seconds": 10.0 + seed}
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(bench.tempfile, "mkdtemp", lambda prefix: str(tmp_path))
+    monkeypatch.setattr(bench, "ecomock_run", run)
+    return played
+
+
+def test_every_shipped_scenario_is_played_on_many_seeds_and_long_ones_on_few(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    played = stub_runs(monkeypatch, tmp_path, failing=set())
+    result = bench.seeds(quick=False)
+    per_scenario: dict[str, list[int]] = {}
+    for name, seed in played:
+        per_scenario.setdefault(name, []).append(seed)
+    shipped = {p.relative_to(ROOT / "scenarios").with_suffix("").as_posix()
+               for p in (ROOT / "scenarios").glob("*.yaml")}  # fmt: skip
+    shipped |= {f"chaos/{p.stem}" for p in (ROOT / "scenarios" / "chaos").glob("*.yaml")}
+    assert set(per_scenario) == shipped
+    # certification.yaml is ten wall minutes and double11 several: three seeds each.
+    assert per_scenario["certification"] == [1, 2, 3]
+    assert per_scenario["double11"] == [1, 2, 3]
+    assert per_scenario["smoke"] == list(range(1, 21))
+    assert per_scenario["chaos/webhook_storm"] == list(range(1, 21))
+    assert (result["exit_code"], result["failing"]) == (0, [])
+
+
+def test_one_failing_seed_fails_the_part_and_is_named_in_the_table(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stub_runs(monkeypatch, tmp_path, failing={("smoke", 7)})
+    result = bench.seeds(quick=False)
+    assert (result["exit_code"], result["failing"]) == (1, ["smoke seed 7"])
+    smoke = next(line for line in result["table"].splitlines() if line.startswith("smoke "))
+    assert smoke.split() == ["smoke", "20", "19", "7", "(fail)", "101-120", "30.0"]
+    assert result["table"] in capsys.readouterr().out
+
+
+def test_quick_plays_seed_one_of_the_short_scenarios_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    played = stub_runs(monkeypatch, tmp_path, failing=set())
+    bench.seeds(quick=True)
+    names = [name for name, _ in played]
+    assert {seed for _, seed in played} == {1}
+    assert "smoke" in names and "certification" not in names and "double11" not in names
+
+
+def test_make_bench_without_only_leaves_the_seeds_sweep_out() -> None:
+    assert "seeds" in bench.PARTS and "seeds" not in bench.DEFAULT_PARTS
