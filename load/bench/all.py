@@ -272,7 +272,7 @@ def seeds_table(runs: list[dict[str, Any]]) -> str:
     rows = [header]
     for name, played in by_scenario.items():
         orders = [run.get("orders", {}).get("created", 0) for run in played]
-        failing = [f"{run['seed']} ({run['verdict']})" for run in played if run["verdict"] != "pass"]
+        failing = [f"{r['seed']} ({r['verdict']})" for r in played if r["verdict"] != "pass"]
         rows.append((
             name, str(len(played)), str(len(played) - len(failing)), ", ".join(failing) or "-",
             f"{min(orders)}-{max(orders)}", str(max(run.get("wall_seconds", 0) for run in played)),
