@@ -22,6 +22,16 @@ SMOKE = paths.SMOKE
 pytestmark = pytest.mark.e2e
 
 
+@pytest.mark.parametrize("seed", [12, 13])
+def test_reference_connector_passes_the_other_level_1_seeds(tmp_path: Path, seed: int) -> None:
+    """Certify's L1 plays smoke.yaml on seeds 11 (the file's own, above), 12 and 13: no false
+    positive on any of them (make bench-seeds plays 20)."""
+    exit_code, report = play(SMOKE, "reference", tmp_path / "run", seed=seed)
+    assert (exit_code, report["verdict"]) == (0, "pass"), failed(report)
+    assert report["seed"] == seed
+    assert report["orders"]["created"] >= 50
+
+
 def test_reference_connector_passes(tmp_path: Path) -> None:
     exit_code, report = play(SMOKE, "reference", tmp_path / "run")
     assert report["verdict"] == "pass", failed(report)

@@ -13,11 +13,15 @@ from simulator.cli import app
 Report = dict[str, Any]
 
 
-def play(scenario: Path | str, connector: str, out: Path) -> tuple[int, Report]:
-    """`ecomock run`; its exit code and report.json (which every run must leave)."""
-    result = CliRunner().invoke(
-        app, ["run", str(scenario), "--connector", connector, "--out", str(out)]
-    )
+def play(
+    scenario: Path | str, connector: str, out: Path, seed: int | None = None
+) -> tuple[int, Report]:
+    """`ecomock run` (on the scenario's own seed unless `seed`); its exit code and report.json
+    (which every run must leave)."""
+    arguments = ["run", str(scenario), "--connector", connector, "--out", str(out)]
+    if seed is not None:
+        arguments += ["--seed", str(seed)]
+    result = CliRunner().invoke(app, arguments)
     report_path = out / "report.json"
     assert report_path.is_file(), result.output
     return result.exit_code, json.loads(report_path.read_text())
