@@ -28,7 +28,7 @@ MILESTONES = {
     "at WMS": "SELECT created_wall FROM wms.delivery_orders WHERE created_wall IS NOT NULL",
     "shipped": "SELECT delivered_wall FROM wms.delivery_orders WHERE delivered_wall IS NOT NULL",
     "invoiced": "SELECT audited_wall FROM erp.documents"
-    " WHERE form_id = 'AR_receivable' AND audited_wall IS NOT NULL",
+    " WHERE form_id = 'AR_receivable' AND audited_wall IS NOT NULL AND amount_cents >= 0",
 }
 
 
