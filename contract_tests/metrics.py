@@ -59,7 +59,8 @@ SHIPPED_STATUSES = (95, 110)
 COMPLETED_STATUS = 110
 SALES_OUTSTOCK = "SAL_OUTSTOCK"
 RECEIVABLE = "AR_receivable"
-FLOWS = ("paid_to_wms", "shipped_to_oms", "shipped_to_erp", "cancel_to_wms")
+SALES_RETURN = "SAL_RETURNSTOCK"
+FLOWS = ("paid_to_wms", "shipped_to_oms", "shipped_to_erp", "cancel_to_wms", "return_to_refund")
 
 # A document's trade: its bill number, or its note (FNote), naming an OMS trade of the same
 # shop (bill numbers are per owner, so the customer must match too). The note is how a
@@ -82,6 +83,33 @@ trade_documents AS (
         ON o.trade_no = d.note AND o.shop_no = d.customer_number
     WHERE d.form_id IN ('{SALES_OUTSTOCK}', '{RECEIVABLE}') AND d.note IS NOT NULL
       AND d.amount_cents >= 0
+)"""
+
+# Agreed return refunds (seller agreed: 30 and on, not cancelled) and the buyer's parcel once
+# it is at the warehouse (NULL before).
+AGREED_RETURNS_CTE = """
+agreed_returns AS (
+    SELECT r.refund_no, r.trade_no, r.src_tid, r.shop_no, r.owner_code, r.status,
+           r.refund_cents, r.logistics_no, p.arrived_sim, p.arrived_wall
+    FROM oms.refunds AS r
+    LEFT JOIN wms.return_parcels AS p
+        ON p.logistics_no = r.logistics_no AND p.owner_code = r.owner_code
+    WHERE r.type = 2 AND r.status >= 30
+)"""
+# The ERP's return documents of each agreed return: SAL_RETURNSTOCK and red AR_receivable
+# linked (document_links) to a document of its trade, of the trade's shop, and named after the
+# refund (bill number or note) unless the trade has no other return.
+RETURN_DOCUMENTS_CTE = f"""{ERP_TRADE_DOCUMENTS_CTE}, {AGREED_RETURNS_CTE},
+return_documents AS (
+    SELECT DISTINCT d.fid, d.form_id, d.bill_no, d.document_status, d.amount_cents,
+           d.audited_wall, a.refund_no, a.trade_no
+    FROM erp.documents AS d
+    JOIN erp.document_links AS l ON l.fid = d.fid
+    JOIN trade_documents AS t ON t.bill_no = l.source_bill_no AND t.form_id = l.source_form_id
+    JOIN agreed_returns AS a ON a.trade_no = t.trade_no AND a.shop_no = d.customer_number
+    WHERE (d.form_id = '{SALES_RETURN}' OR (d.form_id = '{RECEIVABLE}' AND d.amount_cents < 0))
+      AND (d.bill_no = a.refund_no OR d.note = a.refund_no
+           OR (SELECT COUNT(*) FROM agreed_returns AS o WHERE o.trade_no = a.trade_no) = 1)
 )"""
 
 _COUNT_QUERIES: dict[str, str] = {
@@ -235,6 +263,17 @@ LATENCY_QUERIES: dict[str, str] = {
         JOIN wms.delivery_orders AS d ON d.delivery_order_id = t.delivery_order_id
         WHERE o.trade_status = 5 AND o.cancelled_wall IS NOT NULL
         GROUP BY o.trade_no HAVING COUNT(*) = COUNT(d.canceled_wall)""",
+    # A return (by refund_no): from the WMS's return confirmation to its red receivable
+    # audited (reported; no objective).
+    "return_to_refund": f"""
+    WITH {RETURN_DOCUMENTS_CTE}
+    SELECT a.refund_no, MIN(d.audited_wall) - MIN(i.confirmed_wall)
+    FROM agreed_returns AS a
+    JOIN wms.inbound_orders AS i ON i.kind = 'returnorder' AND i.status = 'FULFILLED'
+        AND i.owner_code = a.owner_code AND i.express_code = a.logistics_no
+    JOIN return_documents AS d ON d.refund_no = a.refund_no AND d.form_id = '{RECEIVABLE}'
+    WHERE d.audited_wall IS NOT NULL AND i.confirmed_wall IS NOT NULL
+    GROUP BY a.refund_no""",
 }
 
 
