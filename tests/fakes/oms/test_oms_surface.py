@@ -212,8 +212,7 @@ async def test_confirm_return_settles_the_refund_once_for_its_owner_only(
     states = dict(oms.conn.execute("SELECT refund_no, status FROM refunds").fetchall())
     assert states == {mine: 80, theirs: 40}
     settled = oms.conn.execute(
-        "SELECT settled_sim IS NOT NULL, settled_wall IS NOT NULL FROM refunds"
-        " WHERE refund_no = ?",
+        "SELECT settled_sim IS NOT NULL, settled_wall IS NOT NULL FROM refunds WHERE refund_no = ?",
         (mine,),
     ).fetchone()
     assert tuple(settled) == (1, 1)
