@@ -149,6 +149,16 @@ _COUNT_QUERIES: dict[str, str] = {
         JOIN oms.refunds AS r ON r.logistics_no = p.logistics_no AND r.owner_code = p.owner_code
         WHERE r.type = 2 AND r.status < 80""",
     "returned": "SELECT COUNT(*) FROM oms.refunds WHERE type = 2 AND status >= 80",
+    # Return orders the WMS is counting in (their parcel is there, the confirm not yet made):
+    # the warehouse is at work, so the run is not stalled.
+    "returns_receiving": """
+        SELECT COUNT(*) FROM wms.inbound_orders AS i
+        WHERE i.kind = 'returnorder' AND i.status IN ('NEW', 'ACCEPT')
+          AND EXISTS (
+              SELECT 1 FROM wms.return_parcels AS p WHERE p.owner_code = i.owner_code
+                AND (p.logistics_no = i.express_code
+                     OR (i.express_code IS NULL
+                         AND p.pre_delivery_order_code = i.pre_delivery_order_code)))""",
 }
 
 ORDER_COUNT_KEYS = tuple(_COUNT_QUERIES)

@@ -266,7 +266,8 @@ class RunWatch:
     ) -> None:
         """Let in-flight orders finish: until all but the cancelled are shipped and invoiced,
         every return back at the warehouse is refunded, and the world has no after-sales
-        left to play (`world_busy`: buyers' returns under way), or nothing moves."""
+        left to play (`world_busy`: buyers' returns under way; nor the WMS, returned parcels
+        to count in), or nothing moves."""
         ends = time.monotonic() + timeout
         last_change = time.monotonic()
         previous: tuple[int, ...] = ()
@@ -274,7 +275,8 @@ class RunWatch:
             snap = await self.snapshot("draining")
             self.show(snap)
             c = snap.counts
-            busy = world_busy()
+            # The buyers' returns under way, and the WMS counting returned parcels in.
+            busy = world_busy() + c["returns_receiving"]
             # A cancelled trade ships nowhere: the others must all be shipped and invoiced.
             live = c["created"] - c["cancelled"]
             if (
