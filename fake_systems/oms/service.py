@@ -228,7 +228,8 @@ class OmsService:
     LIMITATIONS (what the fake does not imitate):
     - No unpaid (10) or reviewed (55) stage: trades are created paid, review is implicit.
     - No split or merged trades (trade_mask), no gifts logic, no partial shipment: one
-      waybill per trade. Refunds cover whole lines; no exchange goods are sent.
+      waybill per trade. Refunds cover whole lines or some units of a line (refunded pro
+      rata of the paid share); one refund per line; no exchange goods are sent.
     - A push never updates a known trade (it only counts it in chg_count), accepts only
       new paid trades paid before shipping (process_status 10/20, trade_status 30,
       pay_status 2, refund_status 0, delivery_term 1), whole `num`, no other_amount, the
@@ -248,6 +249,9 @@ class OmsService:
       real queue holds own-platform shops' records only); one record per trade, no oids.
     - Shipping (`sync_logistics`) and completing (`upload_trace`) are ecomock's stand-ins for
       the WMS's Qimen confirm and the platform's status: 旺店通 has no such open methods.
+    - Returns: the seller agrees at once (the simulator), the return waybill is ecomock's own
+      number, and `confirm_return` (ecomock.Refund.confirmReturn) stands in for the WMS's
+      return confirm reaching 旺店通 and its after-sales agreeing the refund.
     """
 
     def __init__(self, ctx: SystemContext, credentials: OmsCredentials) -> None:
