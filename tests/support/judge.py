@@ -20,6 +20,9 @@ DDL: dict[str, str] = {
             completed_sim TEXT, completed_wall REAL, cancelled_sim TEXT, cancelled_wall REAL);
         CREATE TABLE order_lines (trade_no TEXT, rec_id INTEGER, src_oid TEXT, spec_no TEXT,
             goods_name TEXT, num INTEGER, price_cents INTEGER, share_cents INTEGER);
+        CREATE TABLE refunds (refund_no TEXT PRIMARY KEY, trade_no TEXT, src_tid TEXT,
+            shop_no TEXT, owner_code TEXT, type INTEGER, status INTEGER,
+            refund_cents INTEGER, logistics_no TEXT, settled_sim TEXT, settled_wall REAL);
     """,
     "wms": """
         CREATE TABLE delivery_orders (delivery_order_id TEXT PRIMARY KEY,
@@ -34,6 +37,15 @@ DDL: dict[str, str] = {
         CREATE TABLE stock_ledger (seq INTEGER PRIMARY KEY, warehouse_code TEXT,
             item_code TEXT, field TEXT, change INTEGER, balance_after INTEGER, reason TEXT,
             reference TEXT, sim_time TEXT, wall_time REAL);
+        CREATE TABLE inbound_orders (inbound_order_id TEXT PRIMARY KEY, kind TEXT,
+            order_code TEXT, owner_code TEXT, warehouse_code TEXT, status TEXT,
+            pre_delivery_order_code TEXT, express_code TEXT, confirmed_wall REAL);
+        CREATE TABLE inbound_quality (inbound_order_id TEXT, order_line_no TEXT,
+            item_code TEXT, inventory_type TEXT, qty INTEGER);
+        CREATE TABLE return_parcels (owner_code TEXT, logistics_no TEXT, warehouse_code TEXT,
+            pre_delivery_order_code TEXT, arrived_sim TEXT, arrived_wall REAL);
+        CREATE TABLE unsaleable_stock (warehouse_code TEXT, item_code TEXT,
+            inventory_type TEXT, qty INTEGER);
     """,
     "erp": """
         CREATE TABLE documents (fid INTEGER PRIMARY KEY, form_id TEXT, bill_no TEXT,
@@ -43,6 +55,8 @@ DDL: dict[str, str] = {
             model TEXT);
         CREATE TABLE document_entries (fid INTEGER, seq INTEGER, material_number TEXT,
             qty INTEGER, amount_cents INTEGER, stock_number TEXT);
+        CREATE TABLE document_links (fid INTEGER, seq INTEGER, source_form_id TEXT,
+            source_bill_no TEXT, stock_status TEXT);
     """,
     "carrier": """
         CREATE TABLE waybills (logistic_code TEXT PRIMARY KEY, order_code TEXT,
