@@ -332,6 +332,90 @@ class RunBuilder:
             )
         self.event("erp", f"{form}.Save", bill_no)
 
+    def returned(self, built: Built, qty: int, defective: int) -> str:
+        """`qty` units of the built (completed) order's first line sent back and carried as the
+        reference does: refund settled, return order received (`defective` of them CC), a
+        SAL_RETURNSTOCK in the matching stock statuses and a red receivable of the refund."""
+        line = self.lines[built.trade_no][0]
+        refund_no, waybill, order_id = (
+            f"TK{self.count:05d}",
+            f"RT{self.count:05d}",
+            f"RO{self.count}",
+        )
+        refund = line.share_cents * qty // line.qty
+        good = qty - defective
+        self.sql(
+            "oms",
+            "INSERT INTO refunds VALUES (?, ?, ?, 'SHOP1', 'OWNER1', 2, 80, ?, ?, ?, ?)",
+            (refund_no, built.trade_no, built.src_tid, refund, waybill, SIM, LATE_WALL),
+        )
+        self.sql(
+            "wms",
+            "INSERT INTO return_parcels VALUES ('OWNER1', ?, ?, ?, ?, ?)",
+            (waybill, WAREHOUSE, built.trade_no, SIM, LATE_WALL - 20),
+        )
+        self.sql(
+            "wms",
+            "INSERT INTO inbound_orders VALUES (?, 'returnorder', ?, 'OWNER1', ?, 'FULFILLED',"
+            " ?, ?, ?)",
+            (order_id, refund_no, WAREHOUSE, built.trade_no, waybill, LATE_WALL - 10),
+        )
+        on_hand, reserved = self.stock[line.item]
+        for inventory_type, units in (("ZP", good), ("CC", defective)):
+            if units:
+                self.sql(
+                    "wms",
+                    "INSERT INTO inbound_quality VALUES (?, '1', ?, ?, ?)",
+                    (order_id, line.item, inventory_type, units),
+                )
+        if good:
+            self._ledger(line.item, "on_hand", good, on_hand + good, "return", order_id)
+            self._set_stock(line.item, on_hand + good, reserved)
+        if defective:
+            self._ledger(line.item, "CC", defective, defective, "return", order_id)
+            self.sql(
+                "wms",
+                "INSERT INTO unsaleable_stock VALUES (?, ?, 'CC', ?)",
+                (WAREHOUSE, line.item, defective),
+            )
+        erp = self.conns["erp"]
+        stock = erp.execute(
+            "INSERT INTO documents (form_id, bill_no, document_status, customer_number,"
+            " owner_code, amount_cents, note, audited_wall, model)"
+            " VALUES ('SAL_RETURNSTOCK', ?, 'C', 'SHOP1', 'OWNER1', ?, ?, ?, '{}')",
+            (refund_no, refund, built.trade_no, LATE_WALL),
+        ).lastrowid
+        for seq, (status, units) in enumerate(
+            (("KCZT01_SYS", good), ("KCZT08_SYS", defective)), start=1
+        ):
+            self.sql(
+                "erp",
+                "INSERT INTO document_entries VALUES (?, ?, ?, ?, 0, ?)",
+                (stock, seq, line.item, units, WAREHOUSE),
+            )
+            self.sql(
+                "erp",
+                "INSERT INTO document_links VALUES (?, ?, 'SAL_OUTSTOCK', ?, ?)",
+                (stock, seq, built.trade_no, status),
+            )
+        red = erp.execute(
+            "INSERT INTO documents (form_id, bill_no, document_status, customer_number,"
+            " owner_code, amount_cents, note, audited_wall, model)"
+            " VALUES ('AR_receivable', ?, 'C', 'SHOP1', 'OWNER1', ?, ?, ?, '{}')",
+            (refund_no, -refund, built.trade_no, LATE_WALL + 0.5),
+        ).lastrowid
+        self.sql(
+            "erp",
+            "INSERT INTO document_entries VALUES (?, 1, ?, ?, ?, NULL)",
+            (red, line.item, -qty, -refund),
+        )
+        self.sql(
+            "erp",
+            "INSERT INTO document_links VALUES (?, 1, 'AR_receivable', ?, NULL)",
+            (red, built.trade_no),
+        )
+        return refund_no
+
     def good_mix(self) -> list[Built]:
         """Orders at every stage, the way a run looks when the drain ends mid-flight."""
         return [
