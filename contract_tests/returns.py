@@ -12,7 +12,7 @@ compares the ERP's returned goods with the WMS's only where a SAL_RETURNSTOCK ex
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from contract_tests.evidence import MAX_EXAMPLES, InvariantResult, history, result, yuan
@@ -68,39 +68,30 @@ def return_refund_booked(
         FROM agreed_returns AS a WHERE a.arrived_wall IS NOT NULL
         ORDER BY a.arrived_wall, a.refund_no"""
     ).fetchall()
-    breakdown: dict[str, int] = {}
-    examples: list[dict[str, Any]] = []
-    violations = 0
-    for row in rows:
-        problems = _booking_problems(row)
-        if not problems:
-            continue
-        violations += 1
-        for problem in problems:
-            breakdown[problem] = breakdown.get(problem, 0) + 1
-        if len(examples) < MAX_EXAMPLES:
-            examples.append(
-                {
-                    "entity": row["trade_no"],
-                    "refund_no": row["refund_no"],
-                    "problem": "; ".join(problems),
-                    "refund_amount": yuan(row["refund_cents"]),
-                    "expected": "return order received, refund settled (80), one audited"
-                    " SAL_RETURNSTOCK and one audited red AR_receivable",
-                    "observed": {
-                        "received at the WMS": bool(row["received"]),
-                        "refund status": row["status"],
-                        "SAL_RETURNSTOCK (audited)": f"{row['stocks']} ({row['stocks_audited']})",
-                        "red AR_receivable (audited)": f"{row['reds']} ({row['reds_audited']})",
-                    },
-                    "erp_documents": _documents(conn, row["refund_no"]),
-                    "history": history(
-                        conn,
-                        ("oms", "wms", "erp"),
-                        (row["trade_no"], row["refund_no"], row["logistics_no"]),
-                    ),
-                }
-            )
+
+    def example(row: sqlite3.Row, problems: list[str]) -> dict[str, Any]:
+        return {
+            "entity": row["trade_no"],
+            "refund_no": row["refund_no"],
+            "problem": "; ".join(problems),
+            "refund_amount": yuan(row["refund_cents"]),
+            "expected": "return order received, refund settled (80), one audited"
+            " SAL_RETURNSTOCK and one audited red AR_receivable",
+            "observed": {
+                "received at the WMS": bool(row["received"]),
+                "refund status": row["status"],
+                "SAL_RETURNSTOCK (audited)": f"{row['stocks']} ({row['stocks_audited']})",
+                "red AR_receivable (audited)": f"{row['reds']} ({row['reds_audited']})",
+            },
+            "erp_documents": _documents(conn, row["refund_no"]),
+            "history": history(
+                conn,
+                ("oms", "wms", "erp"),
+                (row["trade_no"], row["refund_no"], row["logistics_no"]),
+            ),
+        }
+
+    violations, breakdown, examples = _judge_rows(rows, _booking_problems, example)
     return result(
         "return_refund_booked",
         DESCRIPTIONS["return_refund_booked"],
@@ -109,6 +100,27 @@ def return_refund_booked(
         examples,
         breakdown,
     )
+
+
+def _judge_rows(
+    rows: list[sqlite3.Row],
+    problems_of: Callable[[sqlite3.Row], list[str]],
+    example_of: Callable[[sqlite3.Row, list[str]], dict[str, Any]],
+) -> tuple[int, dict[str, int], list[dict[str, Any]]]:
+    """(violations, breakdown by problem, the first examples) of rows with problems."""
+    breakdown: dict[str, int] = {}
+    examples: list[dict[str, Any]] = []
+    violations = 0
+    for row in rows:
+        problems = problems_of(row)
+        if not problems:
+            continue
+        violations += 1
+        for problem in problems:
+            breakdown[problem] = breakdown.get(problem, 0) + 1
+        if len(examples) < MAX_EXAMPLES:
+            examples.append(example_of(row, problems))
+    return violations, breakdown, examples
 
 
 def _booking_problems(row: sqlite3.Row) -> list[str]:
@@ -296,42 +308,33 @@ def returned_stock_by_quality(
     rows = conn.execute(
         _RECEIVED_RETURNS + " SELECT * FROM lines ORDER BY inbound_order_id, item_code"
     ).fetchall()
-    breakdown: dict[str, int] = {}
-    examples: list[dict[str, Any]] = []
-    violations = 0
-    for row in rows:
-        problems = _stock_problems(row)
-        if not problems:
-            continue
-        violations += 1
-        for problem in problems:
-            breakdown[problem] = breakdown.get(problem, 0) + 1
-        if len(examples) < MAX_EXAMPLES:
-            examples.append(
-                {
-                    "entity": row["trade_no"] or row["order_code"],
-                    "return_order": row["order_code"],
-                    "item_code": row["item_code"],
-                    "problem": "; ".join(problems),
-                    "expected": {
-                        "saleable +": row["good"],
-                        "defective +": row["bad"],
-                        "back <= shipped": row["shipped"],
-                        "ERP available / defective": f"{row['good']} / {row['bad']}",
-                    },
-                    "observed": {
-                        "saleable +": row["moved_good"],
-                        "defective +": row["moved_bad"],
-                        "back": row["back"],
-                        "ERP available / defective": (
-                            f"{row['erp_good'] or 0} / {row['erp_bad'] or 0}"
-                            if row["erp_docs"]
-                            else "no SAL_RETURNSTOCK"
-                        ),
-                    },
-                    "history": history(conn, ("wms", "erp"), (row["order_code"], row["refund_no"])),
-                }
-            )
+
+    def example(row: sqlite3.Row, problems: list[str]) -> dict[str, Any]:
+        return {
+            "entity": row["trade_no"] or row["order_code"],
+            "return_order": row["order_code"],
+            "item_code": row["item_code"],
+            "problem": "; ".join(problems),
+            "expected": {
+                "saleable +": row["good"],
+                "defective +": row["bad"],
+                "back <= shipped": row["shipped"],
+                "ERP available / defective": f"{row['good']} / {row['bad']}",
+            },
+            "observed": {
+                "saleable +": row["moved_good"],
+                "defective +": row["moved_bad"],
+                "back": row["back"],
+                "ERP available / defective": (
+                    f"{row['erp_good'] or 0} / {row['erp_bad'] or 0}"
+                    if row["erp_docs"]
+                    else "no SAL_RETURNSTOCK"
+                ),
+            },
+            "history": history(conn, ("wms", "erp"), (row["order_code"], row["refund_no"])),
+        }
+
+    violations, breakdown, examples = _judge_rows(rows, _stock_problems, example)
     return result(
         "returned_stock_by_quality",
         DESCRIPTIONS["returned_stock_by_quality"],
