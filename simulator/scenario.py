@@ -208,7 +208,8 @@ class ReturnSettings(Strict):
 
     rate: float = Field(0.0, ge=0, le=1, description="share of delivered trades returned")
     by_category: dict[str, float] = Field(
-        default_factory=dict, description="return share per catalogue category"
+        default_factory=dict,
+        description="return share per catalogue category; `traffic` for TRAFFIC.md's",
     )
     partial_share: float = Field(
         0.3, ge=0, le=1, description="share of returns taking back only some lines or units"
@@ -224,6 +225,16 @@ class ReturnSettings(Strict):
         default_factory=lambda: Range(low=12.0, high=72.0),
         description="from the application to the parcel at the warehouse",
     )
+
+    @field_validator("by_category", mode="before")
+    @classmethod
+    def _traffic(cls, shares: object) -> object:
+        """`by_category: traffic` asks for TRAFFIC.md's figures by category."""
+        if isinstance(shares, str):
+            if shares != "traffic":
+                raise ValueError(f"{shares!r}: give a mapping of category to share, or traffic")
+            return dict(DEFAULT_RETURN_RATES_BY_CATEGORY)
+        return shares
 
     @field_validator("by_category")
     @classmethod

@@ -51,6 +51,11 @@ def test_return_settings_name_the_wrong_field() -> None:
         settings(apply_hours={"low": 3, "high": 1})
     assert caught.value.errors()[0]["loc"][:2] == ("returns", "apply_hours")
     assert not DemandSettings(orders_per_hour=1).returns.enabled  # off unless asked for
+    traffic = settings(rate=0.19, by_category="traffic").returns
+    assert traffic.by_category == DEFAULT_RETURN_RATES_BY_CATEGORY
+    assert (traffic.rate_for("apparel"), traffic.rate_for("food")) == (0.30, 0.19)
+    with pytest.raises(ValidationError, match="or traffic"):
+        settings(by_category="nrf")
 
 
 def measured(world: World, demand: DemandSettings, seed: int) -> tuple[float, float, list[Any]]:
