@@ -308,6 +308,8 @@ class Inbound:
             if kind is InboundKind.RETURN:
                 lines = self._check_quality(order)
                 for line in lines:
+                    if line.actual_qty == 0:
+                        continue  # a line its parcel lacked: nothing moves
                     if line.inventory_type == SALEABLE:
                         self.stock.add(
                             warehouse, line.item_code, line.actual_qty, "return", order_id
