@@ -28,7 +28,7 @@ MILESTONES = {
     "at WMS": "SELECT created_wall FROM wms.delivery_orders WHERE created_wall IS NOT NULL",
     "shipped": "SELECT delivered_wall FROM wms.delivery_orders WHERE delivered_wall IS NOT NULL",
     "invoiced": "SELECT audited_wall FROM erp.documents"
-    " WHERE form_id = 'AR_receivable' AND audited_wall IS NOT NULL",
+    " WHERE form_id = 'AR_receivable' AND audited_wall IS NOT NULL AND amount_cents >= 0",
 }
 
 
@@ -36,6 +36,7 @@ FLOW_TITLES = {
     "paid_to_wms": "paid → delivery order at the WMS",
     "shipped_to_oms": "shipped by the WMS → shipped in the OMS",
     "shipped_to_erp": "shipped by the WMS → both ERP documents audited",
+    "return_to_refund": "return received by the WMS → red receivable audited",
 }
 
 
@@ -238,7 +239,7 @@ def render_html(verdict: Verdict, conn: sqlite3.Connection) -> str:
             values = [seconds for _, seconds in latency_samples(conn, flow)]
         except sqlite3.Error:
             values = []
-        limit = meta.objectives.get(LATENCY_OBJECTIVES[flow])
+        limit = meta.objectives.get(LATENCY_OBJECTIVES.get(flow, ""))
         latency_plots += f"<h3>{FLOW_TITLES.get(flow, flow)}</h3>"
         latency_plots += histogram(values, flow, limit)
     status = verdict.verdict

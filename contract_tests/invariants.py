@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from contract_tests import cancellations, causality, contents, orphans, throttling
+from contract_tests import cancellations, causality, contents, orphans, returns, throttling
 from contract_tests.evidence import MAX_EXAMPLES, MAX_HISTORY_LINES, result, scalar, yuan
 
 # Re-exported: the judge's API has always been here (report.py, html_report.py, the tests).
@@ -758,6 +758,7 @@ _DESCRIPTIONS = {
     **contents.DESCRIPTIONS,
     **orphans.DESCRIPTIONS,
     **cancellations.DESCRIPTIONS,
+    **returns.DESCRIPTIONS,
     **throttling.DESCRIPTIONS,
 }
 
@@ -798,6 +799,7 @@ INVARIANTS: tuple[Invariant, ...] = tuple(
         *contents.CHECKS,
         *orphans.CHECKS,
         *cancellations.CHECKS,
+        *returns.CHECKS,
         *throttling.CHECKS,
     )
 )

@@ -59,26 +59,57 @@ SHIPPED_STATUSES = (95, 110)
 COMPLETED_STATUS = 110
 SALES_OUTSTOCK = "SAL_OUTSTOCK"
 RECEIVABLE = "AR_receivable"
-FLOWS = ("paid_to_wms", "shipped_to_oms", "shipped_to_erp", "cancel_to_wms")
+SALES_RETURN = "SAL_RETURNSTOCK"
+FLOWS = ("paid_to_wms", "shipped_to_oms", "shipped_to_erp", "cancel_to_wms", "return_to_refund")
 
 # A document's trade: its bill number, or its note (FNote), naming an OMS trade of the same
 # shop (bill numbers are per owner, so the customer must match too). The note is how a
 # document under another number still names its trade, as sourceOrderCode does at the WMS.
 # Two indexed joins in a UNION, not one join on an OR, which SQLite would run as a scan per
 # document.
+# Red receivables (negative amounts: a return's refund) are not the trade's booking of its
+# sale; contract_tests/returns.py judges them.
 ERP_TRADE_DOCUMENTS_CTE = f"""
 trade_documents AS (
     SELECT d.fid, d.form_id, d.bill_no, d.document_status, d.amount_cents, d.saved_wall,
            o.trade_no
     FROM erp.documents AS d JOIN oms.orders AS o
         ON o.trade_no = d.bill_no AND o.shop_no = d.customer_number
-    WHERE d.form_id IN ('{SALES_OUTSTOCK}', '{RECEIVABLE}')
+    WHERE d.form_id IN ('{SALES_OUTSTOCK}', '{RECEIVABLE}') AND d.amount_cents >= 0
     UNION
     SELECT d.fid, d.form_id, d.bill_no, d.document_status, d.amount_cents, d.saved_wall,
            o.trade_no
     FROM erp.documents AS d JOIN oms.orders AS o
         ON o.trade_no = d.note AND o.shop_no = d.customer_number
     WHERE d.form_id IN ('{SALES_OUTSTOCK}', '{RECEIVABLE}') AND d.note IS NOT NULL
+      AND d.amount_cents >= 0
+)"""
+
+# Agreed return refunds (seller agreed: 30 and on, not cancelled) and the buyer's parcel once
+# it is at the warehouse (NULL before).
+AGREED_RETURNS_CTE = """
+agreed_returns AS (
+    SELECT r.refund_no, r.trade_no, r.src_tid, r.shop_no, r.owner_code, r.status,
+           r.refund_cents, r.logistics_no, p.arrived_sim, p.arrived_wall
+    FROM oms.refunds AS r
+    LEFT JOIN wms.return_parcels AS p
+        ON p.logistics_no = r.logistics_no AND p.owner_code = r.owner_code
+    WHERE r.type = 2 AND r.status >= 30
+)"""
+# The ERP's return documents of each agreed return: SAL_RETURNSTOCK and red AR_receivable
+# linked (document_links) to a document of its trade, of the trade's shop, and named after the
+# refund (bill number or note) unless the trade has no other return.
+RETURN_DOCUMENTS_CTE = f"""{ERP_TRADE_DOCUMENTS_CTE}, {AGREED_RETURNS_CTE},
+return_documents AS (
+    SELECT DISTINCT d.fid, d.form_id, d.bill_no, d.document_status, d.amount_cents,
+           d.audited_wall, a.refund_no, a.trade_no
+    FROM erp.documents AS d
+    JOIN erp.document_links AS l ON l.fid = d.fid
+    JOIN trade_documents AS t ON t.bill_no = l.source_bill_no AND t.form_id = l.source_form_id
+    JOIN agreed_returns AS a ON a.trade_no = t.trade_no AND a.shop_no = d.customer_number
+    WHERE (d.form_id = '{SALES_RETURN}' OR (d.form_id = '{RECEIVABLE}' AND d.amount_cents < 0))
+      AND (d.bill_no = a.refund_no OR d.note = a.refund_no
+           OR (SELECT COUNT(*) FROM agreed_returns AS o WHERE o.trade_no = a.trade_no) = 1)
 )"""
 
 _COUNT_QUERIES: dict[str, str] = {
@@ -111,6 +142,23 @@ _COUNT_QUERIES: dict[str, str] = {
     "cancelled": "SELECT COUNT(*) FROM oms.orders WHERE trade_status = 5",
     "backlog": """
         SELECT COUNT(*) FROM wms.delivery_orders WHERE status NOT IN ('DELIVERED', 'CANCELED')""",
+    # Returns: buyers' parcels at a warehouse whose return refund the OMS has not settled yet
+    # (the connector's to carry: return order, ERP, refund), and return refunds settled.
+    "returns_open": """
+        SELECT COUNT(*) FROM wms.return_parcels AS p
+        JOIN oms.refunds AS r ON r.logistics_no = p.logistics_no AND r.owner_code = p.owner_code
+        WHERE r.type = 2 AND r.status < 80""",
+    "returned": "SELECT COUNT(*) FROM oms.refunds WHERE type = 2 AND status >= 80",
+    # Return orders the WMS is counting in (their parcel is there, the confirm not yet made):
+    # the warehouse is at work, so the run is not stalled.
+    "returns_receiving": """
+        SELECT COUNT(*) FROM wms.inbound_orders AS i
+        WHERE i.kind = 'returnorder' AND i.status IN ('NEW', 'ACCEPT')
+          AND EXISTS (
+              SELECT 1 FROM wms.return_parcels AS p WHERE p.owner_code = i.owner_code
+                AND (p.logistics_no = i.express_code
+                     OR (i.express_code IS NULL
+                         AND p.pre_delivery_order_code = i.pre_delivery_order_code)))""",
 }
 
 ORDER_COUNT_KEYS = tuple(_COUNT_QUERIES)
@@ -225,6 +273,17 @@ LATENCY_QUERIES: dict[str, str] = {
         JOIN wms.delivery_orders AS d ON d.delivery_order_id = t.delivery_order_id
         WHERE o.trade_status = 5 AND o.cancelled_wall IS NOT NULL
         GROUP BY o.trade_no HAVING COUNT(*) = COUNT(d.canceled_wall)""",
+    # A return (by refund_no): from the WMS's return confirmation to its red receivable
+    # audited (reported; no objective).
+    "return_to_refund": f"""
+    WITH {RETURN_DOCUMENTS_CTE}
+    SELECT a.refund_no, MIN(d.audited_wall) - MIN(i.confirmed_wall)
+    FROM agreed_returns AS a
+    JOIN wms.inbound_orders AS i ON i.kind = 'returnorder' AND i.status = 'FULFILLED'
+        AND i.owner_code = a.owner_code AND i.express_code = a.logistics_no
+    JOIN return_documents AS d ON d.refund_no = a.refund_no AND d.form_id = '{RECEIVABLE}'
+    WHERE d.audited_wall IS NOT NULL AND i.confirmed_wall IS NOT NULL
+    GROUP BY a.refund_no""",
 }
 
 

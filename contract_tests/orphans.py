@@ -38,7 +38,7 @@ DESCRIPTIONS = {
 _OURS = "(d.owner_code IS NULL OR d.owner_code IN (SELECT owner_code FROM oms.orders))"
 _ERP_SCOPE = f"""FROM erp.documents AS d
     WHERE d.form_id IN ('{SALES_OUTSTOCK}', '{RECEIVABLE}') AND d.document_status = 'C'
-      AND {_OURS}"""
+      AND d.amount_cents >= 0 AND {_OURS}"""
 _ERP_ORPHANS = f"""WITH {ERP_TRADE_DOCUMENTS_CTE}
     SELECT d.fid, d.form_id, d.bill_no, d.customer_number, d.note, d.amount_cents
     {_ERP_SCOPE} AND d.fid NOT IN (SELECT fid FROM trade_documents)"""

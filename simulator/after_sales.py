@@ -1,5 +1,5 @@
-"""After-sales traffic the simulated buyers make: cancellations before shipment, played in
-simulated time against the OMS (and, to know when the WMS has an order, the WMS) in process.
+"""After-sales traffic the simulated buyers make: cancellations before shipment and returns
+after delivery, played in simulated time against the OMS, the WMS and the carrier in process.
 
 A buyer cancels a paid, unshipped trade the way 旺店通 sees it: a refund of type 1 (退款,
 未发货) for every line, agreed at once, which cancels the trade (trade_status 5). Stage
@@ -15,11 +15,13 @@ from collections.abc import Generator
 
 import simpy
 
+from fake_systems.carrier.service import CarrierService
 from fake_systems.oms.models import OmsError, RefundStatus, RefundType
 from fake_systems.oms.service import OmsService
-from fake_systems.wms.models import WmsError
+from fake_systems.wms.inbound import ParcelLine
+from fake_systems.wms.models import DeliveryStatus, WmsError
 from fake_systems.wms.service import WmsService
-from simulator.demand import CancelPlan
+from simulator.demand import CancelPlan, ReturnPlan
 
 # How often (simulated seconds) a `before_picking` buyer looks whether the WMS has the order,
 # and for how long at most: an order that never reaches the WMS is cancelled all the same
@@ -90,3 +92,123 @@ class Cancellations:
             "planned_by_stage": dict(sorted(self.by_stage.items())),
             "cancelled": self.cancelled,
         }
+
+
+# How often (simulated seconds) a returning buyer looks whether their parcel was signed for,
+# and for how long at most: a parcel never signed for (lost, refused) is not returned.
+SIGNED_LOOK_EVERY_SECONDS = 300.0
+SIGNED_LOOK_FOR_SECONDS = 7 * 86400.0
+
+
+class Returns:
+    """Plays each planned return as its own SimPy process, after the carrier's signed state.
+
+    The buyer applies for a return refund (旺店通 type 2, 退货退款, status 20) of some units;
+    the seller agrees at once (30); the buyer sends the goods back under a return waybill
+    (the refund's `logistics_no`, status 40); after `transit_seconds` the parcel is at the
+    warehouse that shipped the trade, where the return order the connector creates (with
+    that waybill as expressCode) receives it: the units the plan marks defective go to CC.
+    Settling the refund (80) is the connector's part: `ecomock.Refund.confirmReturn` once the
+    WMS confirmed the return (docs/CONTRACT.md).
+    """
+
+    def __init__(
+        self, env: simpy.Environment, oms: OmsService, wms: WmsService, carrier: CarrierService
+    ) -> None:
+        self.env = env
+        self.oms = oms
+        self.wms = wms
+        self.carrier = carrier
+        self.planned = 0
+        self.applied = 0
+        self.arrived = 0
+        self.units = 0
+        self.defective = 0
+        self.partial = 0
+        self.pending = 0
+
+    def plan(self, trade_no: str, plan: ReturnPlan) -> simpy.events.Process:
+        """Start the buyer's return of `trade_no` (the demand's `give_back` callback)."""
+        self.planned += 1
+        self.pending += 1
+        return self.env.process(self._play(trade_no, plan))
+
+    def _play(self, trade_no: str, plan: ReturnPlan) -> Generator[simpy.events.Event, object, None]:
+        try:
+            waited = 0.0
+            while (shipped := self._signed(trade_no)) is None:
+                if waited >= SIGNED_LOOK_FOR_SECONDS:
+                    return
+                yield self.env.timeout(SIGNED_LOOK_EVERY_SECONDS)
+                waited += SIGNED_LOOK_EVERY_SECONDS
+            yield self.env.timeout(plan.apply_seconds)
+            applied = self.apply(trade_no, plan)
+            if applied is None:
+                return
+            refund_no, parcel = applied
+            yield self.env.timeout(plan.transit_seconds)
+            owner, warehouse = shipped
+            self.wms.parcel_arrives(owner, warehouse, return_waybill(refund_no), trade_no, parcel)
+            self.arrived += 1
+        finally:
+            self.pending -= 1
+
+    def _signed(self, trade_no: str) -> tuple[str, str] | None:
+        """(owner, warehouse) of the trade's delivery order once its parcel was signed for."""
+        trade = self.oms.get_trade(trade_no)
+        if trade is None:
+            return None
+        try:
+            order = self.wms.query_delivery_order(trade_no, trade.owner_code)
+        except WmsError:
+            return None
+        if order.status is not DeliveryStatus.DELIVERED or not order.express_code:
+            return None
+        if not self.carrier.signed(order.express_code):
+            return None
+        return order.owner_code, order.warehouse_code
+
+    def apply(self, trade_no: str, plan: ReturnPlan) -> tuple[str, list[ParcelLine]] | None:
+        """The buyer's return application, agreed, and the goods sent back: the refund_no and
+        what the parcel holds. None if the OMS refuses it (the trade is not shipped)."""
+        trade = self.oms.get_trade(trade_no)
+        if trade is None:
+            return None
+        lines = [(trade.lines[line.index], line) for line in plan.lines]
+        try:
+            refund_no = self.oms.create_refund(
+                trade_no,
+                RefundType.RETURN,
+                oids=[stored.src_oid for stored, _ in lines],
+                reason=plan.reason,
+                quantities={stored.src_oid: line.qty for stored, line in lines},
+            )
+            self.oms.advance_refund(refund_no, RefundStatus.REVIEWED)
+            self.oms.ship_return(refund_no, trade.logistics_code, return_waybill(refund_no))
+        except OmsError:
+            return None
+        self.applied += 1
+        self.units += sum(line.qty for _, line in lines)
+        self.defective += sum(line.defective for _, line in lines)
+        self.partial += int(
+            len(lines) < len(trade.lines) or any(line.qty < s.num for s, line in lines)
+        )
+        parcel = [ParcelLine(stored.spec_no, line.qty, line.defective) for stored, line in lines]
+        return refund_no, parcel
+
+    def report(self) -> dict[str, object]:
+        """For report.json: the returns planned, applied for, and back at the warehouse."""
+        return {
+            "planned": self.planned,
+            "applied": self.applied,
+            "partial": self.partial,
+            "at_warehouse": self.arrived,
+            "units": self.units,
+            "defective_units": self.defective,
+        }
+
+
+def return_waybill(refund_no: str) -> str:
+    """The buyer's return parcel's waybill number (one per refund; ecomock's own numbers:
+    the carrier does not track the way back)."""
+    return f"RT{refund_no.removeprefix('TK')}"

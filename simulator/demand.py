@@ -1,5 +1,5 @@
 """Demand: Poisson arrivals of paid orders (rate curves by thinning), baskets, Zipf popularity,
-and which of them the buyer cancels before shipment."""
+which of them the buyer cancels before shipment, and which they send back once delivered."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from typing import Literal
 
 import simpy
 
-from simulator.scenario import DemandSettings
+from simulator.scenario import DemandSettings, ReturnSettings
 from simulator.world import NewTrade, NewTradeLine, World
 
 # Platform order numbers look like the platforms' own: digits, of their usual length.
 TID_DIGITS = {"TM": 19, "JD": 12, "DY": 19}
+TAOBAO_FAMILY = frozenset({"TM"})
 
 
 # The stages of a cancellation before shipment (issue 11; after picking is not played yet).
@@ -35,14 +36,41 @@ class CancelPlan:
     delay_seconds: float
 
 
+# Why buyers send goods back (the reasons a 旺店通 售后单 carries); the quality complaint is
+# the one whose units the warehouse is likeliest to find defective, but any may hold some.
+RETURN_REASONS = ("七天无理由退货", "尺码不合适", "不喜欢/效果不好", "质量问题", "发错货")
+
+
+@dataclass(frozen=True)
+class ReturnLine:
+    """Units of one trade line going back: `index` into the trade's lines, how many, and
+    how many of those the warehouse's quality check will find defective."""
+
+    index: int
+    qty: int
+    defective: int
+
+
+@dataclass(frozen=True)
+class ReturnPlan:
+    """That the buyer returns a delivered trade: which units, why, and when (simulated
+    seconds after the carrier's signed state, then on the way back to the warehouse)."""
+
+    lines: tuple[ReturnLine, ...]
+    reason: str
+    apply_seconds: float
+    transit_seconds: float
+
+
 @dataclass(frozen=True)
 class Arrival:
     """One customer paying: when (simulated seconds after the start) and what; `cancel` if
-    the buyer will cancel it before shipment."""
+    the buyer will cancel it before shipment, `give_back` if they return it once delivered."""
 
     at_seconds: float
     trade: NewTrade
     cancel: CancelPlan | None = None
+    give_back: ReturnPlan | None = None
 
 
 class DemandModel:
@@ -58,6 +86,9 @@ class DemandModel:
         self._tid_counter = itertools.count(1)
         # Its own stream: turning cancellations on changes no order's contents.
         self._cancel_random = random.Random(f"cancel-{seed}")
+        # Returns too: turning them on changes neither the orders nor the cancellations.
+        self._return_random = random.Random(f"returns-{seed}")
+        self._platforms = {shop.shop_no: shop.platform for shop in world.shops}
 
     def arrivals(self, until_seconds: float) -> Iterator[Arrival]:
         """Arrivals in [0, until_seconds) following the scenario's rate curve.
@@ -79,7 +110,11 @@ class DemandModel:
             rate = settings.rate_at(at) / 3600.0
             if rate < peak and self.random.random() * peak >= rate:
                 continue
-            yield Arrival(at, self.next_trade(), self.next_cancel())
+            trade, cancel = self.next_trade(), self.next_cancel()
+            give_back = self.next_return(trade)
+            # A cancelled trade is never delivered: the draw is made all the same, so that
+            # the other trades' returns do not depend on the cancellations.
+            yield Arrival(at, trade, cancel, None if cancel is not None else give_back)
 
     def next_trade(self) -> NewTrade:
         rng = self.random
@@ -129,6 +164,44 @@ class DemandModel:
             return None
         stage: CancelStage = "before_pickup" if draw < shares.before_pickup else "before_picking"
         return CancelPlan(stage, rng.uniform(*CANCEL_DELAY_SECONDS))
+
+    def returnable(self, trade: NewTrade) -> bool:
+        """Only trades whose refunds the OMS's open API shows are returned: Taobao-family
+        shops' after-sales reach 旺店通 through Taobao's own channel, which ecomock does not
+        imitate (docs/protocols/oms.md), so a connector could never follow them."""
+        return self._platforms[trade.shop_no] not in TAOBAO_FAMILY
+
+    def return_chance(self, trade: NewTrade) -> float:
+        """The scenario's return share for this trade: by its dearest line's category."""
+        dearest = max(trade.lines, key=lambda line: line.share_cents)
+        return self.settings.returns.rate_for(self.world.sku(dearest.spec_no).category)
+
+    def next_return(self, trade: NewTrade) -> ReturnPlan | None:
+        """Whether the buyer sends `trade` back once delivered, and what; no draw at all when
+        the scenario has no returns."""
+        settings: ReturnSettings = self.settings.returns
+        if not settings.enabled or not self.returnable(trade):
+            return None
+        rng = self._return_random
+        if rng.random() >= self.return_chance(trade):
+            return None
+        partial = rng.random() < settings.partial_share
+        chosen = list(range(len(trade.lines)))
+        if partial and len(chosen) > 1:
+            chosen = sorted(rng.sample(chosen, rng.randint(1, len(chosen) - 1)))
+        lines = []
+        for index in chosen:
+            num = trade.lines[index].num
+            # A partial return of a one-line trade keeps some of its units, when it has some.
+            qty = rng.randint(1, num - 1) if partial and len(trade.lines) == 1 and num > 1 else num
+            defective = sum(1 for _ in range(qty) if rng.random() < settings.defective_share)
+            lines.append(ReturnLine(index, qty, defective))
+        return ReturnPlan(
+            lines=tuple(lines),
+            reason=rng.choice(RETURN_REASONS),
+            apply_seconds=rng.uniform(*settings.apply_hours.as_tuple()) * 3600.0,
+            transit_seconds=rng.uniform(*settings.transit_hours.as_tuple()) * 3600.0,
+        )
 
     def _geometric(self, mean: float) -> int:
         """1, 2, 3 … with the given mean (a geometric law starting at 1)."""
@@ -188,9 +261,11 @@ def play_demand(
     until_seconds: float,
     place: Callable[[NewTrade], object],
     cancel: Callable[[str, CancelPlan], object] | None = None,
+    give_back: Callable[[str, ReturnPlan], object] | None = None,
 ) -> simpy.events.Process:
     """Start the SimPy process that places each arrival at its simulated time; `cancel` gets
-    the trade number `place` returned and the plan of each trade the buyer will cancel."""
+    the trade number `place` returned and the plan of each trade the buyer will cancel,
+    `give_back` that of each trade the buyer will return."""
 
     def process() -> Generator[simpy.events.Event, object, None]:
         start = env.now
@@ -201,5 +276,7 @@ def play_demand(
             trade_no = place(arrival.trade)
             if arrival.cancel is not None and cancel is not None:
                 cancel(str(trade_no), arrival.cancel)
+            if arrival.give_back is not None and give_back is not None:
+                give_back(str(trade_no), arrival.give_back)
 
     return env.process(process())

@@ -44,7 +44,7 @@ from fake_systems.ecosystem import SYSTEMS, Ecosystem
 from fake_systems.wms.service import WmsConfig
 from load.launcher import LocustLauncher
 from load.orders import worker_arrivals
-from simulator.after_sales import Cancellations
+from simulator.after_sales import Cancellations, Returns
 from simulator.clock import RealtimeClock, format_qimen_time
 from simulator.connector import ConnectorProcess, ConnectorProfile
 from simulator.crashes import CrashPlayer
@@ -261,9 +261,13 @@ class RunWatch:
             self.show(await self.snapshot(phase))
             await asyncio.sleep(PROGRESS_EVERY_SECONDS)
 
-    async def drain(self, timeout: float, stall_timeout: float) -> None:
+    async def drain(
+        self, timeout: float, stall_timeout: float, world_busy: Callable[[], int] = lambda: 0
+    ) -> None:
         """Let in-flight orders finish: until all but the cancelled are shipped and invoiced,
-        or nothing moves."""
+        every return back at the warehouse is refunded, and the world has no after-sales
+        left to play (`world_busy`: buyers' returns under way; nor the WMS, returned parcels
+        to count in), or nothing moves."""
         ends = time.monotonic() + timeout
         last_change = time.monotonic()
         previous: tuple[int, ...] = ()
@@ -271,12 +275,28 @@ class RunWatch:
             snap = await self.snapshot("draining")
             self.show(snap)
             c = snap.counts
+            # The buyers' returns under way, and the WMS counting returned parcels in.
+            busy = world_busy() + c["returns_receiving"]
             # A cancelled trade ships nowhere: the others must all be shipped and invoiced.
             live = c["created"] - c["cancelled"]
-            if live == c["shipped"] == c["invoiced"] <= c["at_wms"] and c["backlog"] == 0:
+            if (
+                live == c["shipped"] == c["invoiced"] <= c["at_wms"]
+                and c["backlog"] == 0
+                and c["returns_open"] == 0
+                and busy == 0
+            ):
                 return
-            moving = (c["at_wms"], c["shipped"], c["invoiced"], c["backlog"])
-            if moving != previous:
+            moving = (
+                c["at_wms"],
+                c["shipped"],
+                c["invoiced"],
+                c["backlog"],
+                c["returns_open"],
+                busy,
+            )
+            # Buyers still on their way to a return keep the run going (bounded by `timeout`):
+            # the world moves even when the counts do not.
+            if moving != previous or busy:
                 previous, last_change = moving, time.monotonic()
             elif time.monotonic() - last_change > stall_timeout:
                 return
@@ -313,6 +333,9 @@ class Traffic(Protocol):
     def report(self) -> dict[str, Any]:
         """Sections this source adds to report.json (after `stop`)."""
 
+    def after_sales_pending(self) -> int:
+        """After-sales the simulated buyers still have under way (the drain waits for them)."""
+
 
 class SimulatedDemand:
     """The SimPy demand model places each order in process at its simulated time."""
@@ -320,18 +343,24 @@ class SimulatedDemand:
     def __init__(self) -> None:
         self.process: simpy.events.Process | None = None
         self.cancellations: Cancellations | None = None
+        self.returns: Returns | None = None
 
     async def start(self, fakes: LiveFakes, scenario: Scenario) -> None:
         model = DemandModel(fakes.world, scenario.demand, scenario.seed)
         eco = fakes.ecosystem
         self.cancellations = Cancellations(fakes.clock.env, eco.oms, eco.wms)
+        self.returns = Returns(fakes.clock.env, eco.oms, eco.wms, eco.carrier)
         self.process = play_demand(
             fakes.clock.env,
             model,
             scenario.duration,
             eco.oms.create_paid_order,
             self.cancellations.plan,
+            self.returns.plan,
         )
+
+    def after_sales_pending(self) -> int:
+        return 0 if self.returns is None else self.returns.pending
 
     @property
     def done(self) -> bool:
@@ -341,9 +370,12 @@ class SimulatedDemand:
         """Nothing runs outside the world."""
 
     def report(self) -> dict[str, Any]:
-        if self.cancellations is None or not self.cancellations.planned:
-            return {}
-        return {"cancellations": self.cancellations.report()}
+        sections: dict[str, Any] = {}
+        if self.cancellations is not None and self.cancellations.planned:
+            sections["cancellations"] = self.cancellations.report()
+        if self.returns is not None and self.returns.planned:
+            sections["returns"] = self.returns.report()
+        return sections
 
 
 class LocustTraffic:
@@ -379,6 +411,9 @@ class LocustTraffic:
     async def stop(self) -> None:
         if self.launcher is not None:
             await self.launcher.stop()
+
+    def after_sales_pending(self) -> int:
+        return 0  # Locust plays no after-sales (docs/DECISIONS.md)
 
     def report(self) -> dict[str, Any]:
         if self.launcher is None:
@@ -553,7 +588,9 @@ async def play_phases(
     )
     times.end()
     await traffic.stop()
-    await watch.drain(scenario.run.drain_timeout, scenario.run.stall_timeout)
+    await watch.drain(
+        scenario.run.drain_timeout, scenario.run.stall_timeout, traffic.after_sales_pending
+    )
     # Freeze the world so the last signed parcels and confirmations can be acted on
     # before the connector is stopped, instead of racing the stop.
     clock.pause()

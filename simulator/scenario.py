@@ -36,7 +36,7 @@ from simulator.fault_plan import (
     systems_with,
     unsupported,
 )
-from simulator.world import World, build_world
+from simulator.world import CATEGORIES, World, build_world
 
 _DURATION = re.compile(r"^(?:\d+(?:\.\d+)?[smhd])+$")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
@@ -188,6 +188,75 @@ class CancellationSettings(Strict):
         return self.before_pickup + self.before_picking
 
 
+# TRAFFIC.md's return rates by category (vendor blogs, rough): the middle of each range.
+DEFAULT_RETURN_RATES_BY_CATEGORY: dict[str, float] = {
+    "apparel": 0.30,
+    "shoes": 0.30,
+    "electronics": 0.115,
+    "beauty": 0.085,
+    "home": 0.075,
+}
+
+
+class ReturnSettings(Strict):
+    """Which delivered trades the buyer sends back (a type-2 refund, 退货退款, after the carrier's
+    signed state), how, and what the warehouse's quality check finds. 0 by default: no draw is
+    made, so existing scenarios play the same orders. TRAFFIC.md gives 17-21 % online.
+
+    A trade's chance is `by_category` of its dearest line's category, else `rate`.
+    """
+
+    rate: float = Field(0.0, ge=0, le=1, description="share of delivered trades returned")
+    by_category: dict[str, float] = Field(
+        default_factory=dict,
+        description="return share per catalogue category; `traffic` for TRAFFIC.md's",
+    )
+    partial_share: float = Field(
+        0.3, ge=0, le=1, description="share of returns taking back only some lines or units"
+    )
+    defective_share: float = Field(
+        0.2, ge=0, le=1, description="share of returned units the warehouse finds defective"
+    )
+    apply_hours: Range = Field(
+        default_factory=lambda: Range(low=2.0, high=72.0),
+        description="from the carrier's signed state to the buyer's return application",
+    )
+    transit_hours: Range = Field(
+        default_factory=lambda: Range(low=12.0, high=72.0),
+        description="from the application to the parcel at the warehouse",
+    )
+
+    @field_validator("by_category", mode="before")
+    @classmethod
+    def _traffic(cls, shares: object) -> object:
+        """`by_category: traffic` asks for TRAFFIC.md's figures by category."""
+        if isinstance(shares, str):
+            if shares != "traffic":
+                raise ValueError(f"{shares!r}: give a mapping of category to share, or traffic")
+            return dict(DEFAULT_RETURN_RATES_BY_CATEGORY)
+        return shares
+
+    @field_validator("by_category")
+    @classmethod
+    def _categories(cls, shares: dict[str, float]) -> dict[str, float]:
+        for category, share in shares.items():
+            if category not in CATEGORIES:
+                raise ValueError(
+                    f"unknown category {category!r}; one of {', '.join(sorted(CATEGORIES))}"
+                )
+            if not 0 <= share <= 1:
+                raise ValueError(f"{category}: {share} is not a share between 0 and 1")
+        return shares
+
+    @property
+    def enabled(self) -> bool:
+        return self.rate > 0 or any(share > 0 for share in self.by_category.values())
+
+    def rate_for(self, category: str) -> float:
+        """The return share of a trade whose dearest line is of `category`."""
+        return self.by_category.get(category, self.rate)
+
+
 class DemandSettings(Strict):
     """Poisson arrivals in simulated time; baskets, quantities and Zipf popularity.
 
@@ -209,6 +278,7 @@ class DemandSettings(Strict):
     discount_rate: float = Field(0.3, ge=0, le=1, description="share of orders with a coupon")
     freight_rate: float = Field(0.2, ge=0, le=1, description="share of orders paying freight")
     cancellations: CancellationSettings = CancellationSettings()
+    returns: ReturnSettings = ReturnSettings()
 
     @field_validator("curve")
     @classmethod

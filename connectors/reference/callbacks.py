@@ -30,6 +30,7 @@ from connectors.reference.store import SIGNED_STATE, Shipment, StateStore
 log = logging.getLogger("connectors.reference")
 
 CONFIRM_METHOD = "taobao.qimen.deliveryorder.confirm"
+RETURN_CONFIRM_METHOD = "taobao.qimen.returnorder.confirm"
 PARTIAL_CONFIRM = "1"
 XML_TYPE = "text/xml; charset=utf-8"
 
@@ -110,6 +111,52 @@ def parse_confirm(body: bytes) -> Confirm:
     )
 
 
+@dataclass(frozen=True)
+class ReturnConfirm:
+    """The parts of a returnorder.confirm the connector acts on: per line and inventoryType,
+    the units the warehouse received."""
+
+    out_biz_code: str
+    return_order_code: str
+    owner_code: str | None
+    confirm_time: str | None
+    lines: list[dict[str, Any]]
+
+
+def parse_return_confirm(body: bytes) -> ReturnConfirm:
+    """Read a returnorder.confirm body; raises ValueError if a required part is missing."""
+    root = parse_xml(body)
+    order = root.find("returnOrder")
+    if order is None:
+        raise ValueError("no returnOrder")
+    code = child_text(order, "returnOrderCode")
+    if code is None:
+        raise ValueError("no returnOrderCode")
+    out_biz_code = child_text(order, "outBizCode") or (
+        f"{child_text(order, 'returnOrderId') or code}-{child_text(order, 'status')}"
+    )
+    lines = []
+    for line in root.findall("orderLines/orderLine"):
+        item, qty = child_text(line, "itemCode"), child_text(line, "actualQty")
+        if item is None or qty is None:
+            raise ValueError("an orderLine without itemCode or actualQty")
+        lines.append(
+            {
+                "orderLineNo": child_text(line, "orderLineNo"),
+                "itemCode": item,
+                "inventoryType": child_text(line, "inventoryType") or "ZP",
+                "actualQty": int(qty),
+            }
+        )
+    first = root.find("orderLines/orderLine")
+    owner_code = child_text(order, "ownerCode") or (
+        child_text(first, "ownerCode") if first is not None else None
+    )
+    return ReturnConfirm(
+        out_biz_code, code, owner_code, child_text(order, "orderConfirmTime"), lines
+    )
+
+
 # ---------------------------------------------------------------- the app
 
 
@@ -119,6 +166,8 @@ class FlowStarter(Protocol):
     def start_shipment(self, trade_no: str) -> None: ...
 
     def start_completion(self, trade_no: str) -> None: ...
+
+    def start_return_booking(self, refund_no: str) -> None: ...
 
 
 class CallbackHandlers:
@@ -174,6 +223,8 @@ class CallbackHandlers:
             self.stats["bad_signature"] += 1
             log.error("refused a WMS push with a bad sign (method %s)", params.get("method"))
             return qimen_answer("failure", "sign-check-failure", "sign check failed")
+        if params.get("method") == RETURN_CONFIRM_METHOD:
+            return self._return_confirm(raw, text)
         if params.get("method") != CONFIRM_METHOD:
             return qimen_answer("success", "0", "ignored")
         try:
@@ -210,6 +261,34 @@ class CallbackHandlers:
         else:
             self.stats["confirms"] += 1
             self.workflow.start_shipment(trade_no)
+        return qimen_answer("success", "0", "ok")
+
+    def _return_confirm(self, raw: bytes, text: str) -> Response:
+        try:
+            confirm = parse_return_confirm(raw)
+        except ValueError as error:
+            log.error("refused a malformed returnorder.confirm: %s", error)
+            return qimen_answer("failure", "isv.invalid-parameter", str(error))
+        try:
+            new, refund_no = self.store.receive_return_confirm(
+                confirm.out_biz_code,
+                confirm.return_order_code,
+                confirm.owner_code,
+                confirm.lines,
+                confirm.confirm_time,
+                {"outBizCode": confirm.out_biz_code, "body": text},
+            )
+        except sqlite3.Error as error:
+            log.error("could not store return confirm %s: %s", confirm.out_biz_code, error)
+            return qimen_answer("failure", "isp.storage-error", "try again later")
+        if not new:
+            self.stats["return_confirm_duplicates"] += 1
+        elif refund_no is None:
+            log.error("return confirm for unknown returnOrderCode %s", confirm.return_order_code)
+            self.stats["return_confirm_unknown"] += 1
+        else:
+            self.stats["return_confirms"] += 1
+            self.workflow.start_return_booking(refund_no)
         return qimen_answer("success", "0", "ok")
 
     def _kdniao_answer(self, success: bool, reason: str = "") -> Response:

@@ -22,6 +22,11 @@ PAID_STATUS = 30
 CANCELLED_STATUS = 5
 SALE_ORDER_TYPE = "JYCK"
 GOOD_INVENTORY = "ZP"
+RETURN_ORDER_TYPE = "THRK"  # Qimen 退货入库
+# K3 stock statuses (BD_StockStatus) a sales return books its goods in: available for what
+# the warehouse passed as good (ZP), defective (不良) for the rest (CC and any other type).
+AVAILABLE_STOCK_STATUS = "KCZT01_SYS"
+DEFECTIVE_STOCK_STATUS = "KCZT08_SYS"
 ERP_ORG = "100"
 ERP_CURRENCY = "PRE001"  # K3's preset number for CNY
 
@@ -107,6 +112,10 @@ class TradeMapper:
     def is_cancelled(self, trade: Trade) -> bool:
         """The buyer cancelled the trade before shipment: send it nowhere, stop it at the WMS."""
         return int(trade.get("trade_status", 0)) == CANCELLED_STATUS
+
+    def follows_return(self, refund: dict[str, Any]) -> bool:
+        """Carry every return refund (type 2) whose goods the buyer has sent back (40)."""
+        return int(refund.get("type", 0)) == 2 and bool(refund.get("logistics_no"))
 
     def delivery_order_code(self, trade: Trade, attempt: int) -> str:
         """The WMS key is the trade number on every attempt, so a retried create is a no-op."""
@@ -254,6 +263,116 @@ class TradeMapper:
                 inventoryType=GOOD_INVENTORY,
             )
         return str(etree.tostring(request, encoding="unicode"))
+
+    def return_order_xml(self, trade: Trade, refund: dict[str, Any]) -> str:
+        """The Qimen returnorder.create body of a return refund: returnOrderCode = refund_no,
+        preDeliveryOrderCode = the delivery order it returns, expressCode = the buyer's return
+        waybill (the refund's logistics_no), one orderLine per refunded line (planned ZP: the
+        warehouse's quality check decides)."""
+        request = etree.Element("request")
+        order = etree.SubElement(request, "returnOrder")
+        _add(
+            order,
+            returnOrderCode=refund["refund_no"],
+            warehouseCode=trade["warehouse_no"],
+            orderType=RETURN_ORDER_TYPE,
+            ownerCode=trade["owner_code"],
+            preDeliveryOrderCode=self.delivery_order_code(trade, 1),
+            logisticsCode=refund.get("logistics_code") or trade["logistics_code"],
+            expressCode=refund.get("logistics_no") or "",
+            returnReason=refund.get("reason") or "",
+        )
+        lines = etree.SubElement(request, "orderLines")
+        for index, detail in enumerate(refund.get("detail_list") or [], start=1):
+            _add(
+                etree.SubElement(lines, "orderLine"),
+                orderLineNo=detail.get("oid") or index,
+                ownerCode=trade["owner_code"],
+                itemCode=detail["spec_no"],
+                planQty=int(detail["num"]),
+                inventoryType=GOOD_INVENTORY,
+            )
+        return str(etree.tostring(request, encoding="unicode"))
+
+    def stock_status(self, inventory_type: str) -> str:
+        """The K3 stock status of goods the WMS received as `inventory_type`."""
+        if inventory_type == GOOD_INVENTORY:
+            return AVAILABLE_STOCK_STATUS
+        return DEFECTIVE_STOCK_STATUS
+
+    def red_amounts_cents(self, trade: Trade, refund: dict[str, Any]) -> list[int]:
+        """Per refunded line, what the buyer got back: the refund's own amounts (the paid
+        share of the units returned, as the OMS computed it), never price x quantity."""
+        return [to_cents(str(d["refund_amount"])) for d in refund.get("detail_list") or []]
+
+    def return_stock_model(
+        self,
+        trade: Trade,
+        refund: dict[str, Any],
+        lines: list[dict[str, Any]],
+        bill_date: str,
+    ) -> dict[str, Any]:
+        """K3 SAL_RETURNSTOCK Model: FBillNo = refund_no, FNote = trade_no, one entry per
+        confirmed (item, inventoryType) with units, linked to the trade's SAL_OUTSTOCK."""
+        per_unit = {
+            str(d["spec_no"]): to_cents(str(d["refund_amount"])) // max(int(d["num"]), 1)
+            for d in refund.get("detail_list") or []
+        }
+        entries = []
+        for line in lines:
+            quantity = int(line["actualQty"])
+            if quantity <= 0:
+                continue
+            item = str(line["itemCode"])
+            entries.append(
+                {
+                    "FMaterialID": {"FNumber": item},
+                    "FRealQty": quantity,
+                    "FAllAmount": cents_to_text(per_unit.get(item, 0) * quantity),
+                    "FStockID": {"FNumber": str(trade["warehouse_no"])},
+                    "FStockStatusId": {"FNumber": self.stock_status(str(line["inventoryType"]))},
+                    "FSrcBillTypeID": "SAL_OUTSTOCK",
+                    "FSrcBillNo": str(trade["trade_no"]),
+                }
+            )
+        return {
+            "FBillNo": str(refund["refund_no"]),
+            "FNote": str(trade["trade_no"]),
+            "FDate": bill_date,
+            "FSaleOrgId": {"FNumber": ERP_ORG},
+            "FStockOrgId": {"FNumber": ERP_ORG},
+            "FRetcustId": {"FNumber": str(trade["shop_no"])},
+            "FEntity": entries,
+        }
+
+    def red_receivable_model(
+        self, trade: Trade, refund: dict[str, Any], bill_date: str
+    ) -> dict[str, Any]:
+        """K3 red AR_receivable Model: FBillNo = refund_no, negative quantities and amounts
+        (the refunded amount in all), each entry linked to the trade's receivable."""
+        entries = []
+        details = refund.get("detail_list") or []
+        for detail, amount in zip(details, self.red_amounts_cents(trade, refund), strict=True):
+            quantity = int(detail["num"])
+            entries.append(
+                {
+                    "FMATERIALID": {"FNumber": str(detail["spec_no"])},
+                    "FPriceQty": -quantity,
+                    "FTaxPrice": cents_to_text(unit_price_cents(amount, quantity)),
+                    "FALLAMOUNTFOR": cents_to_text(-amount),
+                    "FSOURCETYPE": "AR_receivable",
+                    "FSourceBillNo": str(trade["trade_no"]),
+                }
+            )
+        return {
+            "FBillNo": str(refund["refund_no"]),
+            "FNote": str(trade["trade_no"]),
+            "FDATE": bill_date,
+            "FCUSTOMERID": {"FNumber": str(trade["shop_no"])},
+            "FCURRENCYID": {"FNumber": ERP_CURRENCY},
+            "FSETTLEORGID": {"FNumber": ERP_ORG},
+            "FEntityDetail": entries,
+        }
 
     # ---------------------------------------------------------------- ERP
 

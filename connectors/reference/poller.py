@@ -85,14 +85,19 @@ class Poller:
         # Two channels: `/openapi` never returns Taobao/Tmall trades, the Qimen custom
         # scenario returns exactly those (docs/protocols/oms.md).
         started = await self._channel(start, end, self.oms.query_paid)
-        return started + await self._channel(start, end, self.oms.query_paid_taobao)
+        started += await self._channel(start, end, self.oms.query_paid_taobao)
+        # Return refunds last: one whose trade came in this same window is then known.
+        await self._channel(start, end, self.oms.search_returns, self._accept_returns)
+        return started
 
     async def _channel(
         self,
         start: datetime,
         end: datetime,
         query: Callable[[datetime, datetime, int], Awaitable[TradePage]],
+        accept: Callable[[list[Trade]], int] | None = None,
     ) -> int:
+        accept = accept or self._accept
         started = 0
         for _ in range(MAX_WINDOW_PASSES):
             totals: set[int] = set()
@@ -100,7 +105,7 @@ class Poller:
             while True:
                 page = await query(start, end, page_no)
                 totals.add(page.total_count)
-                started += self._accept(page.trades)
+                started += accept(page.trades)
                 page_no += 1
                 if not page.trades or page_no * PAGE_SIZE >= page.total_count:
                     break
@@ -120,3 +125,12 @@ class Poller:
             self.workflow.start_order(trade_no)
         self.stats["orders"] += len(new)
         return len(new)
+
+    def _accept_returns(self, refunds: list[Trade]) -> int:
+        """Return refunds whose goods are on their way: one return order each (known ones and
+        other owners' trades are left alone by the store)."""
+        for refund in refunds:
+            if self.mapper.follows_return(refund):
+                self.workflow.start_return(refund)
+                self.stats["returns_seen"] += 1
+        return 0

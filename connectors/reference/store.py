@@ -1,4 +1,5 @@
-"""The connector's durable state in SQLite: trades, per-order step outbox, inbox, poll cursor.
+"""The connector's durable state in SQLite: trades, returns, per-order step outbox, inbox,
+poll cursor.
 
 Every write is committed before the HTTP call it prepares, so a restarted connector resumes
 where it stopped and never forgets an order or a push it has acknowledged.
@@ -53,6 +54,17 @@ CREATE TABLE IF NOT EXISTS inbox (
     payload        TEXT NOT NULL,
     received_wall  REAL NOT NULL
 );
+-- Return refunds (旺店通 type 2) being carried: the refund as the search returned it, and the
+-- WMS's returnorder.confirm lines (item, inventoryType, actualQty) once it came. Their steps
+-- are in `steps` under the refund_no.
+CREATE TABLE IF NOT EXISTS returns (
+    refund_no      TEXT PRIMARY KEY,
+    trade_no       TEXT NOT NULL,
+    refund         TEXT NOT NULL,
+    received_wall  REAL NOT NULL,
+    confirm_lines  TEXT,
+    confirm_time   TEXT
+);
 CREATE TABLE IF NOT EXISTS cursor (
     name   TEXT PRIMARY KEY,
     value  TEXT NOT NULL
@@ -71,9 +83,16 @@ class Step(StrEnum):
     ERP_RECEIVABLE = "erp_receivable"
     OMS_COMPLETED = "oms_completed"
     WMS_CANCEL = "wms_cancel"
+    # A return refund's steps (keyed by refund_no).
+    WMS_RETURN = "wms_return"
+    ERP_RETURNSTOCK = "erp_returnstock"
+    ERP_RED_RECEIVABLE = "erp_red_receivable"
+    OMS_RETURN_CONFIRM = "oms_return_confirm"
 
 
 OUTBOUND_STEPS = (Step.WAYBILL, Step.SUBSCRIBE, Step.WMS_CREATE)
+# On the WMS's returnorder.confirm: book the return in the ERP, settle the refund in the OMS.
+RETURN_BOOKING_STEPS = (Step.ERP_RETURNSTOCK, Step.ERP_RED_RECEIVABLE, Step.OMS_RETURN_CONFIRM)
 SHIPMENT_STEPS = (Step.OMS_SHIPPED, Step.ERP_OUTSTOCK, Step.ERP_RECEIVABLE)
 # Kdniao State 3: the parcel was signed for.
 SIGNED_STATE = 3
@@ -407,6 +426,88 @@ class StateStore:
             if trade_no is not None and completes:
                 self._add_steps(trade_no, (Step.OMS_COMPLETED,))
         return True, trade_no
+
+    # ---------------------------------------------------------------- returns
+
+    def add_return(self, refund: dict[str, Any]) -> bool:
+        """Remember a return refund of one of our shipped trades, its WMS step pending; False
+        if it is known already or its trade is not ours (never sent, or cancelled)."""
+        refund_no, trade_no = str(refund["refund_no"]), str(refund["trade_no"])
+        with self._transaction() as conn:
+            row = conn.execute(
+                "SELECT delivery_order_id, cancelled_wall FROM orders WHERE trade_no = ?",
+                (trade_no,),
+            ).fetchone()
+            if row is None or row["cancelled_wall"] is not None:
+                return False
+            added = conn.execute(
+                "INSERT OR IGNORE INTO returns (refund_no, trade_no, refund, received_wall)"
+                " VALUES (?, ?, ?, ?)",
+                (refund_no, trade_no, orjson.dumps(refund).decode(), time.time()),
+            ).rowcount
+            if added:
+                self._add_steps(refund_no, (Step.WMS_RETURN,))
+        return bool(added)
+
+    def return_refund(self, refund_no: str) -> dict[str, Any]:
+        row = self.conn.execute(
+            "SELECT refund FROM returns WHERE refund_no = ?", (refund_no,)
+        ).fetchone()
+        if row is None:
+            raise KeyError(refund_no)
+        refund: dict[str, Any] = orjson.loads(row[0])
+        return refund
+
+    def is_return(self, key: str) -> bool:
+        """Whether a steps key is a return's refund_no (not a trade_no)."""
+        row = self.conn.execute("SELECT 1 FROM returns WHERE refund_no = ?", (key,)).fetchone()
+        return row is not None
+
+    def receive_return_confirm(
+        self,
+        out_biz_code: str,
+        return_order_code: str,
+        owner_code: str | None,
+        lines: list[dict[str, Any]],
+        confirm_time: str | None,
+        payload: dict[str, Any],
+    ) -> tuple[bool, str | None]:
+        """Store a returnorder.confirm once; returns (new, refund_no). A new one for a return of
+        ours (returnOrderCode = refund_no, the trade's owner) queues the booking steps."""
+        refund_no: str | None = return_order_code
+        try:
+            refund = self.return_refund(return_order_code)
+        except KeyError:
+            refund_no = None
+        else:
+            if owner_code and refund.get("owner_code") != owner_code:
+                refund_no = None
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO inbox (key, kind, trade_no, payload, received_wall)"
+                " VALUES (?, 'wms_return_confirm', ?, ?, ?)",
+                (out_biz_code, refund_no, orjson.dumps(payload).decode(), time.time()),
+            )
+            if cursor.rowcount == 0 or refund_no is None:
+                return cursor.rowcount > 0, refund_no
+            conn.execute(
+                "UPDATE returns SET confirm_lines = ?, confirm_time = ? WHERE refund_no = ?"
+                " AND confirm_lines IS NULL",
+                (orjson.dumps(lines).decode(), confirm_time, refund_no),
+            )
+            # The confirm proves the return order reached the WMS.
+            self._set_status(refund_no, Step.WMS_RETURN, StepStatus.DONE, None)
+            self._add_steps(refund_no, RETURN_BOOKING_STEPS)
+        return True, refund_no
+
+    def return_confirm(self, refund_no: str) -> tuple[list[dict[str, Any]], str | None]:
+        """The confirmed lines ({itemCode, inventoryType, actualQty}) and confirm time."""
+        row = self.conn.execute(
+            "SELECT confirm_lines, confirm_time FROM returns WHERE refund_no = ?", (refund_no,)
+        ).fetchone()
+        if row is None or row[0] is None:
+            raise KeyError(refund_no)
+        return list(orjson.loads(row[0])), row[1]
 
     # ---------------------------------------------------------------- cursor
 

@@ -6,6 +6,9 @@ Flows per trade (each step is a row in `steps`, written before its call):
   completion: on a signed carrier push, after oms_shipped: oms_completed
   cancellation: when the poll sees the trade cancelled (5), every step not done is skipped
               and, if a create may have reached the WMS, wms_cancel (order.cancel)
+  return (keyed by refund_no): when the poll sees a return refund whose goods are on the way:
+              wms_return (returnorder.create); on the WMS's returnorder.confirm:
+              erp_returnstock, erp_red_receivable and oms_return_confirm concurrently
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from connectors.reference.mapper import Trade, TradeMapper
 from connectors.reference.retry import PermanentError, RetryableError, RetryPolicy, StepError
 from connectors.reference.store import (
     OUTBOUND_STEPS,
+    RETURN_BOOKING_STEPS,
     SHIPMENT_STEPS,
     SIGNED_STATE,
     StateStore,
@@ -50,6 +54,10 @@ STEP_PEER = {
     Step.ERP_RECEIVABLE: "erp",
     Step.OMS_COMPLETED: "oms",
     Step.WMS_CANCEL: "wms",
+    Step.WMS_RETURN: "wms",
+    Step.ERP_RETURNSTOCK: "erp",
+    Step.ERP_RED_RECEIVABLE: "erp",
+    Step.OMS_RETURN_CONFIRM: "oms",
 }
 
 
@@ -94,6 +102,10 @@ class Workflow:
             Step.ERP_RECEIVABLE: self._erp_receivable,
             Step.OMS_COMPLETED: self._oms_completed,
             Step.WMS_CANCEL: self._wms_cancel,
+            Step.WMS_RETURN: self._wms_return,
+            Step.ERP_RETURNSTOCK: self._erp_returnstock,
+            Step.ERP_RED_RECEIVABLE: self._erp_red_receivable,
+            Step.OMS_RETURN_CONFIRM: self._oms_return_confirm,
         }
         # Notified whenever a step stops running: the WMS cancel waits for a create in flight.
         self._step_ended = asyncio.Condition()
@@ -116,11 +128,24 @@ class Workflow:
         if self.store.is_done(trade_no, Step.OMS_SHIPPED):
             self._spawn(self.run_step(trade_no, Step.OMS_COMPLETED))
 
+    def start_return(self, refund: dict[str, Any]) -> None:
+        """A return refund of one of our trades: its goods are on the way to the warehouse."""
+        if self.store.add_return(refund):
+            self._spawn(self.run_step(str(refund["refund_no"]), Step.WMS_RETURN))
+
+    def start_return_booking(self, refund_no: str) -> None:
+        """The WMS confirmed the return: book it in the ERP and settle the refund in the OMS."""
+        self._spawn(self._return_booking(refund_no))
+
     def resume(self) -> int:
-        """After a restart: start the flows of every trade with a pending step."""
+        """After a restart: start the flows of every trade (and return) with a pending step."""
         trades = self.store.unfinished_trades()
         for trade_no in trades:
             pending = self.store.pending_steps(trade_no)
+            if Step.WMS_RETURN in pending:
+                self._spawn(self.run_step(trade_no, Step.WMS_RETURN))
+            if pending & set(RETURN_BOOKING_STEPS):
+                self.start_return_booking(trade_no)
             if pending & set(OUTBOUND_STEPS):
                 self.start_order(trade_no)
             if pending & set(SHIPMENT_STEPS):
@@ -180,6 +205,9 @@ class Workflow:
             self.run_step(trade_no, Step.ERP_OUTSTOCK),
             self.run_step(trade_no, Step.ERP_RECEIVABLE),
         )
+
+    async def _return_booking(self, refund_no: str) -> None:
+        await asyncio.gather(*(self.run_step(refund_no, step) for step in RETURN_BOOKING_STEPS))
 
     async def _cancellation(self, trade_no: str) -> None:
         # A create still in flight would land after the cancel: let it end first (bounded),
@@ -337,3 +365,31 @@ class Workflow:
     async def _oms_completed(self, trade_no: str, attempt: int) -> None:
         _, logistics_no = self._logistics(trade_no)
         await self.peers.oms.upload_trace(trade_no, logistics_no, SIGNED_STATE)
+
+    # ---------------------------------------------------------------- returns (by refund_no)
+
+    def _return_trade(self, refund_no: str) -> tuple[Trade, dict[str, Any]]:
+        refund = self.store.return_refund(refund_no)
+        return self.store.trade(str(refund["trade_no"])), refund
+
+    async def _wms_return(self, refund_no: str, attempt: int) -> None:
+        trade, refund = self._return_trade(refund_no)
+        await self.peers.wms.create_return_order(self.mapper.return_order_xml(trade, refund))
+
+    def _return_date(self, refund_no: str) -> str:
+        _, confirmed = self.store.return_confirm(refund_no)
+        return confirmed or self._bill_date(str(self.store.return_refund(refund_no)["trade_no"]))
+
+    async def _erp_returnstock(self, refund_no: str, attempt: int) -> None:
+        trade, refund = self._return_trade(refund_no)
+        lines, _ = self.store.return_confirm(refund_no)
+        model = self.mapper.return_stock_model(trade, refund, lines, self._return_date(refund_no))
+        await self.peers.erp.post_audited("SAL_RETURNSTOCK", model)
+
+    async def _erp_red_receivable(self, refund_no: str, attempt: int) -> None:
+        trade, refund = self._return_trade(refund_no)
+        model = self.mapper.red_receivable_model(trade, refund, self._return_date(refund_no))
+        await self.peers.erp.post_audited("AR_receivable", model)
+
+    async def _oms_return_confirm(self, refund_no: str, attempt: int) -> None:
+        await self.peers.oms.confirm_return(refund_no)

@@ -776,6 +776,13 @@ class CarrierService:
 
     # -- queries (1002) and tracking events ------------------------------------------------
 
+    def signed(self, logistic_code: str) -> bool:
+        """Whether the buyer has signed for the parcel (State 3), for the simulator's buyers."""
+        row = self.ctx.conn.execute(
+            "SELECT state FROM parcels WHERE logistic_code = ?", (logistic_code,)
+        ).fetchone()
+        return row is not None and row[0] == 3
+
     def tracking(self, logistic_code: str, account: str | None = None) -> Tracking | None:
         """A parcel's state and traces as `account` sees them (the connector's by default).
 

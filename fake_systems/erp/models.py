@@ -117,6 +117,26 @@ SAL_OUTSTOCK = FormSpec(
     currency_keys=("fsettlecurrid",),
 )
 
+# 销售退货单: goods a customer sends back, each entry linked to the SAL_OUTSTOCK it returns
+# (fake_systems/erp/returns.py).
+SAL_RETURNSTOCK = FormSpec(
+    form_id="SAL_RETURNSTOCK",
+    bill_prefix="XSTHD",
+    partner=Partner("customer", "fretcustid", "FRetcustId", "退货客户", "RetcustId"),
+    entity_key="fentity",
+    entity_field="FEntity",
+    entity_label="明细信息",
+    entity_property="SAL_RETURNSTOCKENTRY",
+    qty_key="frealqty",
+    qty_label="实退数量",
+    qty_property="RealQty",
+    amount_key="fallamount",
+    amount_property="AllAmount",
+    stock_key="fstockid",
+    org_keys=("fsaleorgid", "fstockorgid"),
+    currency_keys=("fsettlecurrid",),
+)
+
 AR_RECEIVABLE = FormSpec(
     form_id="AR_receivable",
     bill_prefix="AR",
@@ -203,7 +223,15 @@ GL_VOUCHER = FormSpec(
 # Bill forms the fake keeps documents for, by lower-cased form id (K3 ignores the case).
 BILL_FORMS: dict[str, FormSpec] = {
     spec.form_id.lower(): spec
-    for spec in (SAL_OUTSTOCK, AR_RECEIVABLE, AP_PAYABLE, STK_INSTOCK, AR_RECEIVEBILL, GL_VOUCHER)
+    for spec in (
+        SAL_OUTSTOCK,
+        SAL_RETURNSTOCK,
+        AR_RECEIVABLE,
+        AP_PAYABLE,
+        STK_INSTOCK,
+        AR_RECEIVEBILL,
+        GL_VOUCHER,
+    )
 }
 # Master-data forms, all queryable with ExecuteBillQuery; BD_MATERIAL and BD_Customer writable.
 MASTER_FORMS: dict[str, str] = {

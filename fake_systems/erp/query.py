@@ -156,6 +156,16 @@ QUERY_SPECS: dict[str, QuerySpec] = {
             _SAL_ENTRIES,
         ),
         _bill_spec(
+            "SAL_RETURNSTOCK",
+            _bill_header(
+                ("fretcustid", "customer"),
+                ("fbillallamount",),
+                "fsettlecurrid",
+                ("fsaleorgid", "fstockorgid"),
+            ),
+            _SAL_ENTRIES,
+        ),
+        _bill_spec(
             "AR_receivable",
             _bill_header(
                 _CUSTOMER, ("fallamountfor",), "fcurrencyid", ("fsettleorgid", "fsaleorgid")

@@ -50,6 +50,17 @@ CREATE TABLE IF NOT EXISTS document_entries (
     credit_cents    INTEGER
 );
 CREATE INDEX IF NOT EXISTS document_entries_fid ON document_entries(fid, seq);
+-- Source-bill links of entries (fake_systems/erp/returns.py): a SAL_RETURNSTOCK entry's
+-- SAL_OUTSTOCK and stock status, a red AR_receivable entry's original receivable.
+CREATE TABLE IF NOT EXISTS document_links (
+    fid             INTEGER NOT NULL REFERENCES documents(fid) ON DELETE CASCADE,
+    seq             INTEGER NOT NULL,
+    source_form_id  TEXT    NOT NULL,
+    source_bill_no  TEXT    NOT NULL,
+    stock_status    TEXT,
+    PRIMARY KEY (fid, seq)
+);
+CREATE INDEX IF NOT EXISTS document_links_source ON document_links(source_bill_no);
 CREATE TABLE IF NOT EXISTS bd_material (
     fmaterialid     INTEGER PRIMARY KEY,
     number          TEXT NOT NULL UNIQUE,

@@ -1,6 +1,7 @@
 """The ERP fake's domain: K3 sessions and users, master data, and the bills an integration posts.
 
-Bills: sales outbound (SAL_OUTSTOCK), receivable (AR_receivable), payable (AP_Payable),
+Bills: sales outbound (SAL_OUTSTOCK), sales return (SAL_RETURNSTOCK), receivable
+(AR_receivable, red with negative amounts), payable (AP_Payable),
 purchase inbound (STK_InStock), receipt (AR_RECEIVEBILL) and voucher (GL_VOUCHER). Master data:
 materials and customers (writable), suppliers, stocks, organisations, currencies, accounts and
 account books (seeded from the world, read-only).
@@ -48,8 +49,11 @@ class ErpService:
     signature) and limits owner-scoped users to their owners' data.
 
     LIMITATIONS (what the fake does not imitate):
-    - No workflow, no approval flows, no linked documents (no Push / source-bill links), no
-      red/blue document pairing, no stock postings or voucher generation on audit.
+    - No workflow, no approval flows, no Push (下推) between forms, no stock postings or
+      voucher generation on audit. Source-bill links are kept and checked only where returns
+      need them (fake_systems/erp/returns.py): a SAL_RETURNSTOCK entry's SAL_OUTSTOCK and a red
+      AR_receivable entry's original receivable; un-auditing or deleting a source does not
+      look at the documents linked to it.
     - Field validation covers the partner (customer / supplier / account book), the entries'
       material, quantity, amount, price, stock, voucher account, debit and credit, and
       organisation / currency numbers when given; every other model field (known to K3 or

@@ -222,6 +222,8 @@ class Refund:
     created: str
     modified: str
     lines: tuple[RefundLine, ...]
+    logistics_code: str | None = None  # a return's parcel back, once the buyer sent it
+    logistics_no: str | None = None
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import timedelta
 from decimal import Decimal
 
@@ -145,7 +145,11 @@ CREATE TABLE IF NOT EXISTS refunds (
     refund_cents  INTEGER NOT NULL,
     reason        TEXT NOT NULL,
     created_sim   TEXT NOT NULL,
-    modified_sim  TEXT NOT NULL
+    modified_sim  TEXT NOT NULL,
+    logistics_code TEXT,                -- a return (type 2): the buyer's parcel back
+    logistics_no  TEXT,
+    settled_sim   TEXT,
+    settled_wall  REAL
 );
 CREATE INDEX IF NOT EXISTS refunds_modified ON refunds(modified_sim, refund_no);
 CREATE TABLE IF NOT EXISTS refund_lines (
@@ -224,7 +228,8 @@ class OmsService:
     LIMITATIONS (what the fake does not imitate):
     - No unpaid (10) or reviewed (55) stage: trades are created paid, review is implicit.
     - No split or merged trades (trade_mask), no gifts logic, no partial shipment: one
-      waybill per trade. Refunds cover whole lines; no exchange goods are sent.
+      waybill per trade. Refunds cover whole lines or some units of a line (refunded pro
+      rata of the paid share); one refund per line; no exchange goods are sent.
     - A push never updates a known trade (it only counts it in chg_count), accepts only
       new paid trades paid before shipping (process_status 10/20, trade_status 30,
       pay_status 2, refund_status 0, delivery_term 1), whole `num`, no other_amount, the
@@ -244,6 +249,9 @@ class OmsService:
       real queue holds own-platform shops' records only); one record per trade, no oids.
     - Shipping (`sync_logistics`) and completing (`upload_trace`) are ecomock's stand-ins for
       the WMS's Qimen confirm and the platform's status: 旺店通 has no such open methods.
+    - Returns: the seller agrees at once (the simulator), the return waybill is ecomock's own
+      number, and `confirm_return` (ecomock.Refund.confirmReturn) stands in for the WMS's
+      return confirm reaching 旺店通 and its after-sales agreeing the refund.
     """
 
     def __init__(self, ctx: SystemContext, credentials: OmsCredentials) -> None:
@@ -765,13 +773,16 @@ class OmsService:
         refund_type: RefundType,
         oids: Sequence[str] | None = None,
         reason: str = "",
+        quantities: Mapping[str, int] | None = None,
     ) -> str:
-        """Open an after-sales order (status 20) for whole lines of a trade; its refund_no.
+        """Open an after-sales order (status 20) for lines of a trade; its refund_no.
 
-        For the simulator. `oids` are the trade's src_oid values (None: every line). The
-        refund amount is the lines' paid shares. Type 1 needs an unshipped paid trade (30);
-        types 2 and 3 a shipped or completed one (95, 110); type 4 any of 30, 95, 110. A line
-        with an open or settled refund cannot be refunded again (StateConflict).
+        For the simulator. `oids` are the trade's src_oid values (None: every line);
+        `quantities` (src_oid -> units, default the whole line) takes back part of a line. The
+        refund amount is the lines' paid shares, pro rata for part of a line (to the cent,
+        half up). Type 1 needs an unshipped paid trade (30); types 2 and 3 a shipped or
+        completed one (95, 110); type 4 any of 30, 95, 110. A line with an open or settled
+        refund cannot be refunded again (StateConflict).
         """
         with transaction(self.conn):
             trade = self.get_trade(trade_no)
@@ -794,9 +805,18 @@ class OmsService:
             ]
             if busy:
                 raise StateConflict(f"lines {busy} already have a refund")
+            units = {line.src_oid: line.num for line in lines}
+            for oid, qty in (quantities or {}).items():
+                if oid not in units or not 1 <= qty <= units[oid]:
+                    raise InvalidRequest(f"oid {oid!r}: {qty} units cannot be refunded")
+                units[oid] = qty
+            shares = {
+                line.src_oid: _pro_rata(line.share_cents, units[line.src_oid], line.num)
+                for line in lines
+            }
             refund_no = f"TK{self._next_refund_seq():010d}"
             now_text = format_qimen_time(self.ctx.clock.now())
-            amount = sum(line.share_cents for line in lines)
+            amount = sum(shares.values())
             self.conn.execute(
                 "INSERT INTO refunds (refund_no, trade_no, src_tid, shop_no, owner_code, type,"
                 " status, refund_cents, reason, created_sim, modified_sim)"
@@ -819,7 +839,14 @@ class OmsService:
                 "INSERT INTO refund_lines (refund_no, rec_id, src_oid, spec_no, num, refund_cents)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 [
-                    (refund_no, ln.rec_id, ln.src_oid, ln.spec_no, ln.num, ln.share_cents)
+                    (
+                        refund_no,
+                        ln.rec_id,
+                        ln.src_oid,
+                        ln.spec_no,
+                        units[ln.src_oid],
+                        shares[ln.src_oid],
+                    )
                     for ln in lines
                 ],
             )
@@ -872,6 +899,51 @@ class OmsService:
                 trade_status = self._status_row(row["trade_no"])["trade_status"]
                 if left == 0 and trade_status == TradeStatus.PAID:
                     self.cancel_order(row["trade_no"])
+        return True
+
+    def ship_return(self, refund_no: str, logistics_code: str, logistics_no: str) -> None:
+        """The buyer sends a return's goods back (simulator): its waybill on the agreed refund,
+        which moves on to 40 (the goods are on their way to the warehouse)."""
+        with transaction(self.conn):
+            row = self.conn.execute(
+                "SELECT type, status FROM refunds WHERE refund_no = ?", (refund_no,)
+            ).fetchone()
+            if row is None:
+                raise InvalidRequest(f"refund {refund_no!r} does not exist")
+            if row["type"] != RefundType.RETURN or row["status"] != RefundStatus.REVIEWED:
+                raise StateConflict(f"refund {refund_no} is not a return waiting for its goods")
+            self.conn.execute(
+                "UPDATE refunds SET logistics_code = ?, logistics_no = ? WHERE refund_no = ?",
+                (logistics_code, logistics_no, refund_no),
+            )
+            self.advance_refund(refund_no, RefundStatus.PUSHED)
+
+    def confirm_return(self, refund_no: str, scope: OwnerScope = OwnerScope.EVERYONE) -> bool:
+        """The returned goods are in the warehouse (ecomock.Refund.confirmReturn): the return
+        refund is settled (40 -> 80), the buyer refunded. True if it changed; again on a settled
+        one is a no-op. Another owner's refund answers as a missing one."""
+        with transaction(self.conn):
+            where, args = _scoped("refund_no = ?", [refund_no], scope)
+            row = self.conn.execute(
+                f"SELECT type, status FROM refunds WHERE {where}", args
+            ).fetchone()
+            if row is None:
+                raise InvalidRequest(f"refund {refund_no!r} does not exist")
+            if row["type"] != RefundType.RETURN:
+                raise StateConflict(f"refund {refund_no} is of type {row['type']}, not a return")
+            status = RefundStatus(row["status"])
+            if status in (RefundStatus.SETTLED, RefundStatus.COMPLETED):
+                return False
+            if status != RefundStatus.PUSHED:
+                raise StateConflict(
+                    f"refund {refund_no} has status {int(status)}: no goods sent back"
+                )
+            self.advance_refund(refund_no, RefundStatus.SETTLED)
+            self.conn.execute(
+                "UPDATE refunds SET settled_sim = modified_sim, settled_wall = ?"
+                " WHERE refund_no = ?",
+                (self.ctx.clock.wall(), refund_no),
+            )
         return True
 
     def _set_line_refund_status(
@@ -938,6 +1010,8 @@ class OmsService:
                     created=row["created_sim"],
                     modified=row["modified_sim"],
                     lines=tuple(RefundLine(*line) for line in lines),
+                    logistics_code=row["logistics_code"],
+                    logistics_no=row["logistics_no"],
                 )
             )
         return Page(total, tuple(refunds))
@@ -1216,6 +1290,11 @@ def _check_pager(page_size: int, page_no: int) -> None:
         raise InvalidRequest(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
     if page_no < 0:
         raise InvalidRequest("page_no must not be negative")
+
+
+def _pro_rata(share_cents: int, qty: int, num: int) -> int:
+    """The paid share of `qty` of a line's `num` units, to the cent, half up."""
+    return (2 * share_cents * qty + num) // (2 * num)
 
 
 # Trade statuses each refund type applies to, and the refund steps the fake allows.

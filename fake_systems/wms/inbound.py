@@ -1,10 +1,17 @@
 """Goods coming in and moving: entry orders (入库单) and return orders (退货入库单), received
-NEW → ACCEPT → FULFILLED as SimPy processes, and transfers between warehouses (instant)."""
+NEW → ACCEPT → FULFILLED as SimPy processes, and transfers between warehouses (instant).
+
+A return order is received once the buyer's parcel is at the warehouse (`parcel_arrives`,
+matched by the return waybill, `expressCode`, else by `preDeliveryOrderCode`); the quality
+check then sorts each line's units into saleable (ZP, back on `stock.on_hand`) and defective
+(CC, `unsaleable_stock`), and the confirm reports one orderLine per line and inventoryType.
+"""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import simpy
@@ -33,6 +40,18 @@ from fake_systems.wms.stock import StockLedger
 from simulator.clock import format_qimen_time
 
 _ID_PREFIX = {InboundKind.ENTRY: "EO", InboundKind.RETURN: "RO"}
+# How often (simulated seconds) an accepted return order looks whether its parcel is in.
+PARCEL_LOOK_EVERY_SECONDS = 60.0
+SALEABLE, DEFECTIVE = "ZP", "CC"
+
+
+@dataclass(frozen=True)
+class ParcelLine:
+    """Units of one item in a returned parcel, and how many of them are defective."""
+
+    item_code: str
+    qty: int
+    defective: int
 
 
 class Inbound:
@@ -190,12 +209,72 @@ class Inbound:
             warehouse_code,
         )
 
+    def parcel_arrives(
+        self,
+        owner_code: str,
+        warehouse_code: str,
+        logistics_no: str,
+        pre_delivery_order_code: str,
+        lines: Sequence[ParcelLine],
+    ) -> None:
+        """A buyer's returned parcel reaches the warehouse (the simulator, in process): it
+        waits there for its return order, whose quality check finds `defective` of each
+        line's units unsaleable. A second arrival of the same waybill is ignored."""
+        now_sim, now_wall = format_qimen_time(self.ctx.clock.now()), self.ctx.clock.wall()
+        with transaction(self.conn):
+            added = self.conn.execute(
+                "INSERT OR IGNORE INTO return_parcels VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    owner_code,
+                    logistics_no,
+                    warehouse_code,
+                    pre_delivery_order_code,
+                    now_sim,
+                    now_wall,
+                ),
+            ).rowcount
+            if not added:
+                return
+            self.conn.executemany(
+                "INSERT INTO return_parcel_lines VALUES (?, ?, ?, ?, ?)",
+                [(owner_code, logistics_no, ln.item_code, ln.qty, ln.defective) for ln in lines],
+            )
+            self.ctx.history.record(
+                "state",
+                "returnparcel",
+                "ARRIVED",
+                logistics_no,
+                {"preDeliveryOrderCode": pre_delivery_order_code},
+            )
+
+    def _parcel(self, order: sqlite3.Row) -> str | None:
+        """The waybill of the parcel a return order receives, once it is in (else None)."""
+        row = self.conn.execute(
+            "SELECT logistics_no FROM return_parcels WHERE owner_code = ?"
+            " AND (logistics_no = ? OR (? IS NULL AND pre_delivery_order_code = ?))"
+            " ORDER BY arrived_wall LIMIT 1",
+            (
+                order["owner_code"],
+                order["express_code"],
+                order["express_code"],
+                order["pre_delivery_order_code"],
+            ),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
     def _receive(self, order_id: str) -> Generator[simpy.Event, Any, None]:
         between = self.ctx.random.uniform
         try:
             yield self.env.timeout(between(*self.config.accept_seconds))
             if not self._advance(order_id, InboundStatus.NEW, InboundStatus.ACCEPT):
                 return
+            order = self.conn.execute(
+                "SELECT * FROM inbound_orders WHERE inbound_order_id = ?", (order_id,)
+            ).fetchone()
+            if order["kind"] == InboundKind.RETURN.value:
+                # Nothing to count before the buyer's parcel is in; it may never come.
+                while self._parcel(order) is None:
+                    yield self.env.timeout(PARCEL_LOOK_EVERY_SECONDS)
             yield self.env.timeout(between(*self.config.receive_seconds))
             if self._advance(order_id, InboundStatus.ACCEPT, InboundStatus.FULFILLED):
                 self._put_away(order_id)
@@ -224,35 +303,57 @@ class Inbound:
                 " WHERE inbound_order_id = ? RETURNING *",
                 (now_sim, now_wall, order_id),
             ).fetchone()
-            self.conn.execute(
-                "UPDATE inbound_order_lines SET actual_qty = plan_qty WHERE inbound_order_id = ?",
-                (order_id,),
-            )
-            lines = [
-                ReportLine(
-                    r["order_line_no"],
-                    r["owner_code"],
-                    r["item_code"],
-                    r["inventory_type"],
-                    r["plan_qty"],
-                    r["actual_qty"],
-                )
-                for r in self.conn.execute(
-                    "SELECT * FROM inbound_order_lines WHERE inbound_order_id = ? ORDER BY rowid",
+            kind = InboundKind(order["kind"])
+            warehouse = order["warehouse_code"]
+            if kind is InboundKind.RETURN:
+                lines = self._check_quality(order)
+                for line in lines:
+                    if line.actual_qty == 0:
+                        continue  # a line its parcel lacked: nothing moves
+                    if line.inventory_type == SALEABLE:
+                        self.stock.add(
+                            warehouse, line.item_code, line.actual_qty, "return", order_id
+                        )
+                    else:
+                        self.stock.add_unsaleable(
+                            warehouse,
+                            line.item_code,
+                            line.inventory_type,
+                            line.actual_qty,
+                            "return",
+                            order_id,
+                        )
+                saleable = [line for line in lines if line.inventory_type == SALEABLE]
+            else:
+                self.conn.execute(
+                    "UPDATE inbound_order_lines SET actual_qty = plan_qty"
+                    " WHERE inbound_order_id = ?",
                     (order_id,),
                 )
-            ]
-            kind = InboundKind(order["kind"])
-            reason = "receive" if kind is InboundKind.ENTRY else "return"
-            warehouse = order["warehouse_code"]
-            for line in lines:
-                self.stock.add(warehouse, line.item_code, line.actual_qty, reason, order_id)
+                lines = [
+                    ReportLine(
+                        r["order_line_no"],
+                        r["owner_code"],
+                        r["item_code"],
+                        r["inventory_type"],
+                        r["plan_qty"],
+                        r["actual_qty"],
+                    )
+                    for r in self.conn.execute(
+                        "SELECT * FROM inbound_order_lines WHERE inbound_order_id = ?"
+                        " ORDER BY rowid",
+                        (order_id,),
+                    )
+                ]
+                for line in lines:
+                    self.stock.add(warehouse, line.item_code, line.actual_qty, "receive", order_id)
+                saleable = lines
             self.reports.stock_changed(
                 order["owner_code"],
                 order["order_code"],
                 order["order_type"],
                 f"{order_id}-STOCK",
-                [(warehouse, line.item_code, line.actual_qty) for line in lines],
+                [(warehouse, line.item_code, line.actual_qty) for line in saleable],
             )
         self.reports.emit(
             InboundReceived(
@@ -273,6 +374,52 @@ class Inbound:
                 out_biz_code=f"{order_id}-FULFILLED",
             )
         )
+
+    def _check_quality(self, order: sqlite3.Row) -> list[ReportLine]:
+        """The return order's lines as its parcel fills them: per line, up to its planQty of
+        the parcel's good units of the item (ZP), then of its defective ones (CC); one
+        ReportLine per line and inventoryType with units. Units the order does not ask for
+        stay in the parcel; a line the parcel lacks is received as 0 (ZP)."""
+        order_id = order["inbound_order_id"]
+        parcel = self._parcel(order)
+        left: dict[str, list[int]] = {}
+        for row in self.conn.execute(
+            "SELECT item_code, SUM(qty) - SUM(defective), SUM(defective) FROM return_parcel_lines"
+            " WHERE owner_code = ? AND logistics_no = ? GROUP BY item_code",
+            (order["owner_code"], parcel),
+        ):
+            left[row[0]] = [int(row[1]), int(row[2])]
+        checked: list[ReportLine] = []
+        for line in self.conn.execute(
+            "SELECT rowid, * FROM inbound_order_lines WHERE inbound_order_id = ? ORDER BY rowid",
+            (order_id,),
+        ).fetchall():
+            good_left, bad_left = left.get(line["item_code"], [0, 0])
+            good = min(line["plan_qty"], good_left)
+            bad = min(line["plan_qty"] - good, bad_left)
+            left[line["item_code"]] = [good_left - good, bad_left - bad]
+            self.conn.execute(
+                "UPDATE inbound_order_lines SET actual_qty = ? WHERE rowid = ?",
+                (good + bad, line["rowid"]),
+            )
+            for inventory_type, qty in ((SALEABLE, good), (DEFECTIVE, bad)):
+                if qty == 0 and (inventory_type == DEFECTIVE or bad > 0):
+                    continue
+                self.conn.execute(
+                    "INSERT INTO inbound_quality VALUES (?, ?, ?, ?, ?)",
+                    (order_id, line["order_line_no"], line["item_code"], inventory_type, qty),
+                )
+                checked.append(
+                    ReportLine(
+                        line["order_line_no"],
+                        line["owner_code"],
+                        line["item_code"],
+                        inventory_type,
+                        line["plan_qty"],
+                        qty,
+                    )
+                )
+        return checked
 
     # ---------------------------------------------------------------- transfers
 

@@ -50,6 +50,28 @@ CREATE TABLE IF NOT EXISTS inbound_order_lines (
     actual_qty INTEGER, owner_code TEXT, inventory_type TEXT
 );
 CREATE INDEX IF NOT EXISTS inbound_order_lines_id ON inbound_order_lines(inbound_order_id);
+-- Returns: the buyers' parcels as they reach a warehouse (the simulator puts them there), what
+-- each holds and how much of it is defective; the quality check of each return order line by
+-- inventoryType; the stock that is not saleable (CC defective, ...), apart from `stock`,
+-- whose on_hand is saleable (ZP) stock only.
+CREATE TABLE IF NOT EXISTS return_parcels (
+    owner_code TEXT NOT NULL, logistics_no TEXT NOT NULL, warehouse_code TEXT NOT NULL,
+    pre_delivery_order_code TEXT, arrived_sim TEXT, arrived_wall REAL,
+    PRIMARY KEY (owner_code, logistics_no)
+);
+CREATE TABLE IF NOT EXISTS return_parcel_lines (
+    owner_code TEXT NOT NULL, logistics_no TEXT NOT NULL, item_code TEXT NOT NULL,
+    qty INTEGER NOT NULL, defective INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS inbound_quality (
+    inbound_order_id TEXT NOT NULL, order_line_no TEXT, item_code TEXT NOT NULL,
+    inventory_type TEXT NOT NULL, qty INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS inbound_quality_id ON inbound_quality(inbound_order_id);
+CREATE TABLE IF NOT EXISTS unsaleable_stock (
+    warehouse_code TEXT NOT NULL, item_code TEXT NOT NULL, inventory_type TEXT NOT NULL,
+    qty INTEGER NOT NULL, PRIMARY KEY (warehouse_code, item_code, inventory_type)
+);
 CREATE TABLE IF NOT EXISTS transfer_orders (
     transfer_order_id TEXT PRIMARY KEY, transfer_order_code TEXT NOT NULL,
     owner_code TEXT NOT NULL, from_warehouse_code TEXT NOT NULL, to_warehouse_code TEXT NOT NULL,

@@ -14,7 +14,7 @@ from fake_systems.common.storage import transaction
 from fake_systems.wms.catalog import Catalog
 from fake_systems.wms.events import Listener, PackageShipped
 from fake_systems.wms.fulfilment import Fulfilment
-from fake_systems.wms.inbound import Inbound
+from fake_systems.wms.inbound import Inbound, ParcelLine
 from fake_systems.wms.models import (
     ENTRY_ORDER_TYPES,
     RETURN_ORDER_TYPES,
@@ -71,8 +71,13 @@ class WmsService:
     - No batches, inventory types other than as recorded, locations, waves, PRINT/CHECK/WEIGH.
     - Stock is per (warehouse, item), not per owner: owners are kept apart by item ownership
       (items synchronised by an owner are that owner's; the world's catalog is shared).
-    - Inbound orders are received in full (actualQty = planQty), no PARTFULFILLED, no
-      quality states; transfers are instant (no DBCK/DBRK legs, no in-transit stock, no
+    - Entry orders are received in full (actualQty = planQty), no PARTFULFILLED, no quality
+      states. Return orders wait for the buyer's parcel (put there by the simulator, matched
+      by expressCode, else preDeliveryOrderCode) and receive what it holds up to planQty, good
+      units as ZP (saleable, `stock`), defective ones as CC (`unsaleable_stock`), whatever
+      inventoryType the order asked for; no JS/XS/ZT grading, one parcel per return order,
+      no check that more comes back than the delivery order shipped (the parcel holds no
+      more). Transfers are instant (no DBCK/DBRK legs, no in-transit stock, no
       transferorder.report), and a defective (101) transfer moves the one stock pool too.
     - deliveryorder.create's required sender, receiver, times and prices are checked by
       the adapter and not kept.
@@ -202,6 +207,19 @@ class WmsService:
     ) -> InboundResult:
         """entryorder.create / returnorder.create (`Inbound.create`)."""
         return self.inbound.create(request, scope)
+
+    def parcel_arrives(
+        self,
+        owner_code: str,
+        warehouse_code: str,
+        logistics_no: str,
+        pre_delivery_order_code: str,
+        lines: Sequence[ParcelLine],
+    ) -> None:
+        """A buyer's returned parcel is at the warehouse (`Inbound.parcel_arrives`)."""
+        self.inbound.parcel_arrives(
+            owner_code, warehouse_code, logistics_no, pre_delivery_order_code, lines
+        )
 
     def query_inbound_order(
         self,

@@ -81,6 +81,19 @@ class StockLedger:
         ).fetchone()[0]
         self._record(warehouse, item, "on_hand", qty, balance, reason, ref)
 
+    def add_unsaleable(
+        self, warehouse: str, item: str, inventory_type: str, qty: int, reason: str, ref: str
+    ) -> None:
+        """Goods that may not be sold (CC defective, ...) come in: kept apart from on_hand,
+        never reserved; the ledger row's field is the inventoryType."""
+        balance = self.conn.execute(
+            "INSERT INTO unsaleable_stock VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (warehouse_code, item_code, inventory_type)"
+            " DO UPDATE SET qty = qty + excluded.qty RETURNING qty",
+            (warehouse, item, inventory_type, qty),
+        ).fetchone()[0]
+        self._record(warehouse, item, inventory_type, qty, balance, reason, ref)
+
     def take(self, warehouse: str, item: str, qty: int, reason: str, ref: str) -> None:
         """on_hand −= qty of what is not reserved, or STOCK_NOT_ENOUGH."""
         moved = self.conn.execute(

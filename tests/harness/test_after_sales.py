@@ -1,11 +1,13 @@
-"""End to end, scenarios/after_sales.yaml: buyers cancel paid trades before shipment; the
-reference connector stops them (at the WMS too), a connector that ignores cancellations
-ships them and fails on cancelled_not_shipped, naming them."""
+"""End to end, scenarios/after_sales.yaml: buyers cancel paid trades before shipment and send
+delivered ones back; the reference connector stops the first (at the WMS too) and carries the
+returns (WMS return order, ERP return and red receivable, refund settled). Each faulty
+connector fails on its own check, naming the orders."""
 
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +28,13 @@ def planned_cancellations() -> dict[str, int]:
     model = DemandModel(scenario.world.build(scenario.seed), scenario.demand, scenario.seed)
     stages = Counter(a.cancel.stage for a in model.arrivals(scenario.duration) if a.cancel)
     return dict(sorted(stages.items()))
+
+
+def planned_returns() -> int:
+    """How many trades the scenario's buyers plan to return: its demand model replayed."""
+    scenario = load_scenario(AFTER_SALES)
+    model = DemandModel(scenario.world.build(scenario.seed), scenario.demand, scenario.seed)
+    return sum(1 for a in model.arrivals(scenario.duration) if a.give_back)
 
 
 def test_reference_connector_stops_cancelled_trades(tmp_path: Path) -> None:
@@ -56,6 +65,33 @@ def test_reference_connector_stops_cancelled_trades(tmp_path: Path) -> None:
     ).fetchone()[0]
     conn.close()
     assert canceled == at_wms["count"]
+    returns_carried(report, tmp_path / "run")
+
+
+def returns_carried(report: dict[str, Any], run: Path) -> None:
+    """Every return the buyers sent back was received, booked and refunded, its defective
+    units on defective stock."""
+    returns = report["returns"]
+    assert returns["planned"] == planned_returns()
+    # Every planned trade was delivered (the run waits), so each buyer applied and sent it.
+    assert returns["applied"] == returns["at_warehouse"] == returns["planned"] >= 10
+    assert returns["partial"] > 0 and returns["defective_units"] > 0
+    assert report["orders"]["returned"] == returns["at_warehouse"]
+    assert invariant(report, "return_refund_booked")["checked"] == returns["at_warehouse"]
+    assert invariant(report, "receivable_net_of_refunds")["checked"] == returns["at_warehouse"]
+    assert invariant(report, "returned_stock_by_quality")["checked"] >= returns["at_warehouse"]
+    assert report["latency_seconds"]["return_to_refund"]["count"] == returns["at_warehouse"]
+    conn = attach_run(run)
+    defective = conn.execute("SELECT COALESCE(SUM(qty), 0) FROM wms.unsaleable_stock").fetchone()
+    reds = conn.execute(
+        "SELECT COUNT(*), SUM(d.amount_cents), (SELECT SUM(refund_cents) FROM oms.refunds"
+        " WHERE type = 2 AND status = 80) FROM erp.documents AS d"
+        " WHERE d.form_id = 'AR_receivable' AND d.amount_cents < 0 AND d.document_status = 'C'"
+    ).fetchone()
+    conn.close()
+    assert defective[0] == returns["defective_units"]
+    # One red receivable per return, of the refunded amounts in all.
+    assert (reds[0], -reds[1]) == (returns["at_warehouse"], reds[2])
 
 
 def test_a_connector_that_ignores_cancellations_fails_naming_the_trades(tmp_path: Path) -> None:
@@ -76,3 +112,73 @@ def test_a_connector_that_ignores_cancellations_fails_naming_the_trades(tmp_path
         assert (status, shipped) == (5, "DELIVERED")
     conn.close()
     assert report["latency_seconds"]["cancel_to_wms"]["count"] == 0
+
+
+def test_a_connector_that_ignores_returns_fails_on_return_refund_booked(tmp_path: Path) -> None:
+    exit_code, report = play(AFTER_SALES, "faulty/ignores_returns", tmp_path / "run")
+    assert exit_code == 1
+    assert failed(report) == {"return_refund_booked"}
+    inv = invariant(report, "return_refund_booked")
+    returned = report["returns"]["at_warehouse"]
+    assert inv["violations"] == inv["checked"] == returned > 0
+    assert inv["breakdown"]["red AR_receivable missing"] == returned
+    assert inv["breakdown"]["return order not received"] == returned
+    conn = attach_run(tmp_path / "run")
+    for example in inv["examples"]:
+        refund = conn.execute(
+            "SELECT trade_no, status FROM oms.refunds WHERE refund_no = ?",
+            (example["refund_no"],),
+        ).fetchone()
+        assert (refund[0], refund[1]) == (example["entity"], 40)
+    conn.close()
+
+
+def test_a_connector_that_restocks_defective_returns_fails_on_returned_stock(
+    tmp_path: Path,
+) -> None:
+    exit_code, report = play(AFTER_SALES, "faulty/restocks_defective_returns", tmp_path / "run")
+    assert exit_code == 1
+    assert failed(report) == {"returned_stock_by_quality"}
+    inv = invariant(report, "returned_stock_by_quality")
+    assert inv["breakdown"] == {
+        "ERP stock status differs from the quality check": inv["violations"]
+    }
+    conn = attach_run(tmp_path / "run")
+    for example in inv["examples"]:
+        # The WMS found some units defective; the ERP booked them all as available.
+        assert example["expected"]["defective +"] > 0
+        assert example["observed"]["ERP available / defective"].endswith(" / 0")
+        statuses = conn.execute(
+            "SELECT DISTINCT l.stock_status FROM erp.document_links AS l"
+            " JOIN erp.documents AS d ON d.fid = l.fid"
+            " WHERE d.form_id = 'SAL_RETURNSTOCK' AND d.note = ?",
+            (example["entity"],),
+        ).fetchall()
+        assert [row[0] for row in statuses] == ["KCZT01_SYS"]
+    conn.close()
+
+
+def test_a_connector_that_refunds_at_the_original_price_fails_on_the_net_receivable(
+    tmp_path: Path,
+) -> None:
+    exit_code, report = play(AFTER_SALES, "faulty/refunds_at_original_price", tmp_path / "run")
+    assert exit_code == 1
+    inv = invariant(report, "receivable_net_of_refunds")
+    assert inv["violations"] > 0
+    # K3 refuses a red receivable above its original (price x quantity above what was paid):
+    # such returns have none, which return_refund_booked counts, and nothing else.
+    assert failed(report) <= {"receivable_net_of_refunds", "return_refund_booked"}
+    if "return_refund_booked" in failed(report):
+        booked = invariant(report, "return_refund_booked")
+        assert booked["breakdown"] == {"red AR_receivable missing": booked["violations"]}
+    conn = attach_run(tmp_path / "run")
+    for example in inv["examples"]:
+        # The red receivable took back more than the buyer was refunded.
+        observed = float(example["observed"]["red"])
+        refunded = float(example["expected"]["refunded"])
+        assert -observed > refunded
+        (paid,) = conn.execute(
+            "SELECT paid_cents FROM oms.orders WHERE trade_no = ?", (example["entity"],)
+        ).fetchone()
+        assert float(example["expected"]["paid"]) * 100 == paid
+    conn.close()

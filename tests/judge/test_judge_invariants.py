@@ -540,6 +540,9 @@ def test_missing_table_is_a_failed_invariant(builder: RunBuilder) -> None:
         "erp_documents_match_shipment",
         "no_orphan_documents",
         "cancelled_not_shipped",
+        "return_refund_booked",
+        "receivable_net_of_refunds",
+        "returned_stock_by_quality",
     ]
     assert "no such table: erp.documents" in (verdict.invariant("erp_outstock_audited").error or "")
 
@@ -575,6 +578,9 @@ def test_count_orders(builder: RunBuilder) -> None:
         "completed": 2,
         "cancelled": 0,
         "backlog": 1,
+        "returns_open": 0,
+        "returned": 0,
+        "returns_receiving": 0,
     }
 
 

@@ -37,6 +37,9 @@ def test_report_json_keys(tmp_path: Path) -> None:
         "completed": 2,
         "cancelled": 0,
         "backlog": 1,
+        "returns_open": 0,
+        "returned": 0,
+        "returns_receiving": 0,
     }
     assert report["throughput"]["orders_per_min"] == 6.0
     assert set(report["latency_seconds"]) == {
@@ -44,6 +47,7 @@ def test_report_json_keys(tmp_path: Path) -> None:
         "shipped_to_oms",
         "shipped_to_erp",
         "cancel_to_wms",
+        "return_to_refund",
     }
     for stats in report["latency_seconds"].values():
         assert set(stats) == {"p50", "p95", "p99", "max", "count"}

@@ -20,6 +20,9 @@ DDL: dict[str, str] = {
             completed_sim TEXT, completed_wall REAL, cancelled_sim TEXT, cancelled_wall REAL);
         CREATE TABLE order_lines (trade_no TEXT, rec_id INTEGER, src_oid TEXT, spec_no TEXT,
             goods_name TEXT, num INTEGER, price_cents INTEGER, share_cents INTEGER);
+        CREATE TABLE refunds (refund_no TEXT PRIMARY KEY, trade_no TEXT, src_tid TEXT,
+            shop_no TEXT, owner_code TEXT, type INTEGER, status INTEGER,
+            refund_cents INTEGER, logistics_no TEXT, settled_sim TEXT, settled_wall REAL);
     """,
     "wms": """
         CREATE TABLE delivery_orders (delivery_order_id TEXT PRIMARY KEY,
@@ -34,6 +37,15 @@ DDL: dict[str, str] = {
         CREATE TABLE stock_ledger (seq INTEGER PRIMARY KEY, warehouse_code TEXT,
             item_code TEXT, field TEXT, change INTEGER, balance_after INTEGER, reason TEXT,
             reference TEXT, sim_time TEXT, wall_time REAL);
+        CREATE TABLE inbound_orders (inbound_order_id TEXT PRIMARY KEY, kind TEXT,
+            order_code TEXT, owner_code TEXT, warehouse_code TEXT, status TEXT,
+            pre_delivery_order_code TEXT, express_code TEXT, confirmed_wall REAL);
+        CREATE TABLE inbound_quality (inbound_order_id TEXT, order_line_no TEXT,
+            item_code TEXT, inventory_type TEXT, qty INTEGER);
+        CREATE TABLE return_parcels (owner_code TEXT, logistics_no TEXT, warehouse_code TEXT,
+            pre_delivery_order_code TEXT, arrived_sim TEXT, arrived_wall REAL);
+        CREATE TABLE unsaleable_stock (warehouse_code TEXT, item_code TEXT,
+            inventory_type TEXT, qty INTEGER);
     """,
     "erp": """
         CREATE TABLE documents (fid INTEGER PRIMARY KEY, form_id TEXT, bill_no TEXT,
@@ -43,6 +55,8 @@ DDL: dict[str, str] = {
             model TEXT);
         CREATE TABLE document_entries (fid INTEGER, seq INTEGER, material_number TEXT,
             qty INTEGER, amount_cents INTEGER, stock_number TEXT);
+        CREATE TABLE document_links (fid INTEGER, seq INTEGER, source_form_id TEXT,
+            source_bill_no TEXT, stock_status TEXT);
     """,
     "carrier": """
         CREATE TABLE waybills (logistic_code TEXT PRIMARY KEY, order_code TEXT,
@@ -317,6 +331,90 @@ class RunBuilder:
                 (cur.lastrowid, seq, line.item, line.qty, amount, stock),
             )
         self.event("erp", f"{form}.Save", bill_no)
+
+    def returned(self, built: Built, qty: int, defective: int) -> str:
+        """`qty` units of the built (completed) order's first line sent back and carried as the
+        reference does: refund settled, return order received (`defective` of them CC), a
+        SAL_RETURNSTOCK in the matching stock statuses and a red receivable of the refund."""
+        line = self.lines[built.trade_no][0]
+        refund_no, waybill, order_id = (
+            f"TK{self.count:05d}",
+            f"RT{self.count:05d}",
+            f"RO{self.count}",
+        )
+        refund = line.share_cents * qty // line.qty
+        good = qty - defective
+        self.sql(
+            "oms",
+            "INSERT INTO refunds VALUES (?, ?, ?, 'SHOP1', 'OWNER1', 2, 80, ?, ?, ?, ?)",
+            (refund_no, built.trade_no, built.src_tid, refund, waybill, SIM, LATE_WALL),
+        )
+        self.sql(
+            "wms",
+            "INSERT INTO return_parcels VALUES ('OWNER1', ?, ?, ?, ?, ?)",
+            (waybill, WAREHOUSE, built.trade_no, SIM, LATE_WALL - 20),
+        )
+        self.sql(
+            "wms",
+            "INSERT INTO inbound_orders VALUES (?, 'returnorder', ?, 'OWNER1', ?, 'FULFILLED',"
+            " ?, ?, ?)",
+            (order_id, refund_no, WAREHOUSE, built.trade_no, waybill, LATE_WALL - 10),
+        )
+        on_hand, reserved = self.stock[line.item]
+        for inventory_type, units in (("ZP", good), ("CC", defective)):
+            if units:
+                self.sql(
+                    "wms",
+                    "INSERT INTO inbound_quality VALUES (?, '1', ?, ?, ?)",
+                    (order_id, line.item, inventory_type, units),
+                )
+        if good:
+            self._ledger(line.item, "on_hand", good, on_hand + good, "return", order_id)
+            self._set_stock(line.item, on_hand + good, reserved)
+        if defective:
+            self._ledger(line.item, "CC", defective, defective, "return", order_id)
+            self.sql(
+                "wms",
+                "INSERT INTO unsaleable_stock VALUES (?, ?, 'CC', ?)",
+                (WAREHOUSE, line.item, defective),
+            )
+        erp = self.conns["erp"]
+        stock = erp.execute(
+            "INSERT INTO documents (form_id, bill_no, document_status, customer_number,"
+            " owner_code, amount_cents, note, audited_wall, model)"
+            " VALUES ('SAL_RETURNSTOCK', ?, 'C', 'SHOP1', 'OWNER1', ?, ?, ?, '{}')",
+            (refund_no, refund, built.trade_no, LATE_WALL),
+        ).lastrowid
+        for seq, (status, units) in enumerate(
+            (("KCZT01_SYS", good), ("KCZT08_SYS", defective)), start=1
+        ):
+            self.sql(
+                "erp",
+                "INSERT INTO document_entries VALUES (?, ?, ?, ?, 0, ?)",
+                (stock, seq, line.item, units, WAREHOUSE),
+            )
+            self.sql(
+                "erp",
+                "INSERT INTO document_links VALUES (?, ?, 'SAL_OUTSTOCK', ?, ?)",
+                (stock, seq, built.trade_no, status),
+            )
+        red = erp.execute(
+            "INSERT INTO documents (form_id, bill_no, document_status, customer_number,"
+            " owner_code, amount_cents, note, audited_wall, model)"
+            " VALUES ('AR_receivable', ?, 'C', 'SHOP1', 'OWNER1', ?, ?, ?, '{}')",
+            (refund_no, -refund, built.trade_no, LATE_WALL + 0.5),
+        ).lastrowid
+        self.sql(
+            "erp",
+            "INSERT INTO document_entries VALUES (?, 1, ?, ?, ?, NULL)",
+            (red, line.item, -qty, -refund),
+        )
+        self.sql(
+            "erp",
+            "INSERT INTO document_links VALUES (?, 1, 'AR_receivable', ?, NULL)",
+            (red, built.trade_no),
+        )
+        return refund_no
 
     def good_mix(self) -> list[Built]:
         """Orders at every stage, the way a run looks when the drain ends mid-flight."""

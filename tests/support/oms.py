@@ -12,7 +12,7 @@ import orjson
 
 from connectors.reference.clients.oms import OmsClient, QimenApp
 from fake_systems.common.credentials import OmsCredentials
-from fake_systems.oms.models import RefundType
+from fake_systems.oms.models import RefundStatus, RefundType
 from fake_systems.oms.service import OmsService
 from simulator.clock import CHINA, ManualClock
 from simulator.world import NewTrade, NewTradeLine, World
@@ -31,6 +31,7 @@ PUSH = "sales.RawTrade.pushSelf2"
 PUSH_OLD = "sales.RawTrade.pushSelf"  # obsolete in QJB-DOCS, still served
 STOCK = "wms.StockPd.stockSyncByPd"
 REFUNDS = "aftersales.refund.Refund.search"
+RETURN_CONFIRM = "ecomock.Refund.confirmReturn"
 SHOPS = "setting.Shop.queryShop"
 WAREHOUSES = "setting.Warehouse.queryWarehouse"
 WAYBILL = "SF1000000001"  # the waybill the valid write-backs name
@@ -341,6 +342,20 @@ async def valid_refunds(site: Site) -> httpx.Request:
     return _signed(
         site, REFUNDS, {"modified_from": WINDOW["start_time"], "modified_to": WINDOW["end_time"]}
     )
+
+
+def returning(site: Site, tid: str) -> str:
+    """A shipped trade whose buyer sent it back (a return refund at 40); its refund_no."""
+    oms = site.ecosystem.oms
+    refund_no = oms.create_refund(_shipped(site, tid), RefundType.RETURN)
+    oms.advance_refund(refund_no, RefundStatus.REVIEWED)
+    oms.ship_return(refund_no, "SF", f"RT{refund_no[2:]}")
+    return refund_no
+
+
+async def valid_return_confirm(site: Site) -> httpx.Request:
+    """ecomock.Refund.confirmReturn: the goods of a return refund are back."""
+    return _signed(site, RETURN_CONFIRM, {"refund_no": returning(site, "LOST-RC1")})
 
 
 async def valid_sync_list(site: Site) -> httpx.Request:

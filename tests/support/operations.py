@@ -100,6 +100,8 @@ VALID: dict[str, dict[str, Valid]] = {
         oms.PUSH: Valid(oms.valid_push, "0"),
         oms.PUSH_OLD: Valid(oms.valid_push_old, "0"),
         oms.REFUNDS: Valid(oms.valid_refunds, "0", same=True),
+        # A settled refund confirmed again is a no-op ("changed": false).
+        oms.RETURN_CONFIRM: Valid(oms.valid_return_confirm, "0"),
         oms.SYNC_LIST: Valid(oms.valid_sync_list, "0", same=True),
         oms.STOCK: Valid(oms.valid_stock, "0"),  # a second count: a new pd_no
         oms.SHOPS: Valid(oms.valid_shops, "0", same=True),

@@ -22,6 +22,9 @@ PAGE_SIZE = 100  # the fake's maximum (the doc advises below 200)
 # Paid trades to fulfil (30) and cancelled ones (5): a trade cancelled after we took it shows
 # up again, as 5, in the window of its cancellation (its modified time moves).
 POLLED_STATUSES = "5,30"
+# Return refunds (退货退款) once the buyer has sent the goods back (40, with the return waybill).
+RETURN_REFUND_TYPE = 2
+RETURN_SENT_STATUS = 40
 # 旗舰版 timestamps count seconds from 2012-01-01 00:00:00 (Unix 1325347200).
 EPOCH_2012 = 1325347200
 
@@ -222,6 +225,28 @@ class OmsClient:
             raise PermanentError(SYSTEM, f"{method}: {body or error or answer!r}")
         data = body.get("data") or {}
         return TradePage(int(data.get("total_count") or 0), list(data.get("order") or []))
+
+    async def search_returns(self, start: datetime, end: datetime, page_no: int) -> TradePage:
+        """One page of return refunds (type 2) whose goods are on their way back (status 40,
+        the buyer's return waybill known) with start <= modified < end."""
+        data = await self.call(
+            "aftersales.refund.Refund.search",
+            {
+                "modified_from": format_time(start),
+                "modified_to": format_time(end),
+                "type": RETURN_REFUND_TYPE,
+                "status": RETURN_SENT_STATUS,
+            },
+            pager=(PAGE_SIZE, page_no),
+        )
+        if not isinstance(data, dict):
+            raise RetryableError(SYSTEM, "refund search answer without data")
+        return TradePage(int(data.get("total_count") or 0), list(data.get("order") or []))
+
+    async def confirm_return(self, refund_no: str) -> None:
+        """The returned goods are in the warehouse: the OMS settles the refund. ecomock's
+        method: in production 旺店通 hears it from the WMS (returnorder.confirm)."""
+        await self.call("ecomock.Refund.confirmReturn", {"refund_no": refund_no})
 
     async def mark_shipped(self, trade_no: str, logistics_code: str, logistics_no: str) -> None:
         """The waybill to the OMS. ecomock's method: in production 旺店通 hears it from the

@@ -17,6 +17,7 @@ SYSTEM = "wms"
 PATH = "/router/qimen/service"
 CREATE_METHOD = "taobao.qimen.deliveryorder.create"
 CANCEL_METHOD = "taobao.qimen.order.cancel"
+RETURN_CREATE_METHOD = "taobao.qimen.returnorder.create"
 # order.cancel's answers that end the step without a cancel: the order never reached the
 # WMS, or picking has started (too late: the parcel must be intercepted at the carrier).
 ORDER_NOT_EXIST = "ORDER_NOT_EXIST"
@@ -106,6 +107,14 @@ class QimenClient:
         if delivery_order_id is None:
             raise RetryableError(SYSTEM, "deliveryorder.create: success without deliveryOrderId")
         return delivery_order_id
+
+    async def create_return_order(self, body: str) -> str:
+        """Send a returnorder.create body; returns the WMS's returnOrderId."""
+        root = await self.call(RETURN_CREATE_METHOD, body)
+        order_id = child_text(root, "returnOrderId")
+        if order_id is None:
+            raise RetryableError(SYSTEM, "returnorder.create: success without returnOrderId")
+        return order_id
 
     async def cancel_order(self, body: str) -> str:
         """Send an order.cancel body; returns "" when cancelled, else the WMS's refusal code

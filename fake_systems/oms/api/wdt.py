@@ -102,6 +102,7 @@ METHOD_RAW_TRADE_PUSH_OLD = "sales.RawTrade.pushSelf"  # "接口已过时" (obso
 METHOD_SHIP = "ecomock.Trade.ship"
 METHOD_TRACE_UPLOAD = "ecomock.LogisticsTrace.upload"
 METHOD_REFUND_SEARCH = "aftersales.refund.Refund.search"
+METHOD_RETURN_CONFIRM = "ecomock.Refund.confirmReturn"
 METHOD_SYNC_LIST = "sales.LogisticsSync.getSyncListExt"
 METHOD_STOCK_SYNC = "wms.StockPd.stockSyncByPd"
 METHOD_SHOP_QUERY = "setting.Shop.queryShop"
@@ -297,6 +298,9 @@ def refund_to_wire(refund: Refund) -> dict[str, Any]:
         "reason": refund.reason,
         "created": refund.created,
         "modified": refund.modified,
+        # A return's parcel back to the warehouse (退货物流), once the buyer has sent it.
+        "logistics_code": refund.logistics_code or "",
+        "logistics_no": refund.logistics_no or "",
         "detail_list": [
             {
                 "oid": line.src_oid,
@@ -486,6 +490,16 @@ def _refund_search(
     }
 
 
+def _return_confirm(
+    service: OmsService, args: list[Any], pager: Pager | None, scope: OwnerScope
+) -> dict[str, Any]:
+    """ecomock's method: the warehouse has the return's goods; the refund is settled."""
+    params = _params(args)
+    refund_no = _text(params, "refund_no")
+    changed = service.confirm_return(refund_no, scope)
+    return {"data": {"refund_no": refund_no, "changed": changed}}
+
+
 def _sync_list(
     service: OmsService, args: list[Any], pager: Pager | None, scope: OwnerScope
 ) -> dict[str, Any]:
@@ -570,6 +584,7 @@ METHODS: dict[str, MethodSpec] = {
     METHOD_RAW_TRADE_PUSH: MethodSpec(_raw_trade_push, paged=False, min_args=3, max_args=4),
     METHOD_RAW_TRADE_PUSH_OLD: MethodSpec(_raw_trade_push_old, paged=False, min_args=3, max_args=4),
     METHOD_REFUND_SEARCH: MethodSpec(_refund_search, paged=True, min_args=1, max_args=1),
+    METHOD_RETURN_CONFIRM: MethodSpec(_return_confirm, paged=False, min_args=1, max_args=1),
     METHOD_SYNC_LIST: MethodSpec(_sync_list, paged=True, min_args=0, max_args=1),
     METHOD_STOCK_SYNC: MethodSpec(_stock_sync, paged=False, min_args=2, max_args=2),
     METHOD_SHOP_QUERY: MethodSpec(_shop_query, paged=True, min_args=0, max_args=1),

@@ -139,6 +139,8 @@ async def test_refund_search(
         "reason": "破损",
         "created": "2026-11-10 20:00:00",
         "modified": "2026-11-10 20:00:00",
+        "logistics_code": "",
+        "logistics_no": "",
         "detail_list": [
             {
                 "oid": "A1-a",
@@ -154,6 +156,67 @@ async def test_refund_search(
     assert [r["refund_no"] for r in typed["order"]] == [second]
     scoped = await data(client, clock, REFUNDS, MONTH, creds=TENANT_A)
     assert [r["refund_no"] for r in scoped["order"]] == [first]
+
+
+# ---------------------------------------------------------------- returns (type 2)
+
+
+def test_a_partial_return_refunds_the_paid_share_of_its_units(oms: OmsService) -> None:
+    a1 = trade_no_of(oms, "A1")
+    oms.sync_logistics(a1, "SF", "SF1")
+    with pytest.raises(InvalidRequest, match="cannot be refunded"):
+        oms.create_refund(a1, RefundType.RETURN, ["A1-a"], quantities={"A1-a": 3})
+    refund_no = oms.create_refund(a1, RefundType.RETURN, ["A1-a"], quantities={"A1-a": 1})
+    row = oms.conn.execute(
+        "SELECT r.refund_cents, l.num, l.refund_cents FROM refunds AS r"
+        " JOIN refund_lines AS l ON l.refund_no = r.refund_no WHERE r.refund_no = ?",
+        (refund_no,),
+    ).fetchone()
+    assert tuple(row) == (3500, 1, 3500)  # one of the line's two units, 70.00 paid for both
+    with pytest.raises(StateConflict, match="not a return waiting"):
+        oms.ship_return(refund_no, "SF", "RT1")  # not agreed yet
+    oms.advance_refund(refund_no, RefundStatus.REVIEWED)
+    oms.ship_return(refund_no, "SF", "RT1")
+    [refund] = oms.search_refunds(MONTH["modified_from"], MONTH["modified_to"]).items
+    assert (refund.status, refund.logistics_no) == (RefundStatus.PUSHED, "RT1")
+
+
+@pytest.mark.anyio
+async def test_confirm_return_settles_the_refund_once_for_its_owner_only(
+    client: httpx.AsyncClient, clock: ManualClock, oms: OmsService
+) -> None:
+    a1, b1 = trade_no_of(oms, "A1"), trade_no_of(oms, "B1")
+    refunds = []
+    for trade_no in (a1, b1):
+        oms.sync_logistics(trade_no, "SF", f"SF-{trade_no}")
+        refund_no = oms.create_refund(trade_no, RefundType.RETURN)
+        oms.advance_refund(refund_no, RefundStatus.REVIEWED)
+        refunds.append(refund_no)
+    mine, theirs = refunds
+    confirm = "ecomock.Refund.confirmReturn"
+    # Agreed but not sent back yet: nothing to confirm.
+    early = (await call(client, clock, confirm, {"refund_no": mine})).json()
+    assert early["status"] == 100 and "no goods sent back" in early["message"]
+    for refund_no in refunds:
+        oms.ship_return(refund_no, "SF", f"RT{refund_no}")
+    # Another owner's refund answers as a missing one and stays as it was.
+    other = (await call(client, clock, confirm, {"refund_no": theirs}, creds=TENANT_A)).json()
+    missing = (await call(client, clock, confirm, {"refund_no": "TK9"}, creds=TENANT_A)).json()
+    assert other["status"] == missing["status"] == 100
+    assert other["message"].replace(theirs, "TK9") == missing["message"]
+    assert await data(client, clock, confirm, {"refund_no": mine}, creds=TENANT_A) == {
+        "refund_no": mine,
+        "changed": True,
+    }
+    assert (await data(client, clock, confirm, {"refund_no": mine}))["changed"] is False
+    states = dict(oms.conn.execute("SELECT refund_no, status FROM refunds").fetchall())
+    assert states == {mine: 80, theirs: 40}
+    settled = oms.conn.execute(
+        "SELECT settled_sim IS NOT NULL, settled_wall IS NOT NULL FROM refunds WHERE refund_no = ?",
+        (mine,),
+    ).fetchone()
+    assert tuple(settled) == (1, 1)
+    assert line_states(oms, "A1") == [5, 5]
 
 
 def raw_trade_spec(oms: OmsService, oid: str) -> str:

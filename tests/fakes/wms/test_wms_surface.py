@@ -13,6 +13,7 @@ from lxml import etree
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import QimenCredentials
 from fake_systems.wms.api.qimen import create_app
+from fake_systems.wms.inbound import ParcelLine
 from fake_systems.wms.service import WmsConfig, WmsService
 from simulator.clock import CHINA, ManualClock, format_qimen_time
 from simulator.world import World
@@ -431,13 +432,25 @@ async def test_return_order_of_a_shipped_order(
     ) == ("failure", "isv.permission-denied")
     created = await call(client, "returnorder.create", body.replace("{pre}", "T9"))
     assert created.findtext("returnOrderId", "").startswith("RO")
+    query = "<request><returnOrderCode>R1</returnOrderCode></request>"
     clock.advance(331)
-    q = await call(
-        client, "returnorder.query", "<request><returnOrderCode>R1</returnOrderCode></request>"
-    )
+    # Accepted, but nothing to count before the buyer's parcel is in.
+    q = await call(client, "returnorder.query", query)
+    assert q.findtext("returnOrder/status") == "ACCEPT"
+    # Without an expressCode the parcel is matched by the delivery order it returns; the
+    # quality check finds one of its two units defective.
+    wms.parcel_arrives("OWNER-A", wh, "RT1", "T9", [ParcelLine(item, 2, 1)])
+    clock.advance(400)
+    q = await call(client, "returnorder.query", query)
     assert q.findtext("returnOrder/status") == "FULFILLED"
     assert q.findtext("returnOrder/preDeliveryOrderCode") == "T9"
-    assert on_hand(wms, wh, item) == (shipped or 0) + 2
+    assert on_hand(wms, wh, item) == (shipped or 0) + 1
+    defective = wms.conn.execute(
+        "SELECT inventory_type, qty FROM unsaleable_stock WHERE warehouse_code = ?"
+        " AND item_code = ?",
+        (wh, item),
+    ).fetchall()
+    assert [tuple(row) for row in defective] == [("CC", 1)]
     await wms.ctx.dispatcher.drain(5)
     methods = [m for m, _ in receiver.calls]
     assert methods == [
@@ -451,11 +464,16 @@ async def test_return_order_of_a_shipped_order(
         for m, p in receiver.calls
         if m.endswith("report")
     ]
-    assert changes == [-2, 2]
-    out_biz = [
-        p.findtext("returnOrder/outBizCode") for m, p in receiver.calls if "returnorder" in m
+    assert changes == [-2, 1]  # saleable stock: the defective unit is not on sale
+    [confirm] = [p for m, p in receiver.calls if "returnorder" in m]
+    assert confirm.findtext("returnOrder/outBizCode") == (
+        created.findtext("returnOrderId") + "-FULFILLED"
+    )
+    lines = [
+        (line.findtext("itemCode"), line.findtext("inventoryType"), line.findtext("actualQty"))
+        for line in confirm.iter("orderLine")
     ]
-    assert out_biz == [created.findtext("returnOrderId") + "-FULFILLED"]
+    assert lines == [(item, "ZP", "1"), (item, "CC", "1")]
 
 
 # ------------------------------------------------------------------ batch, items, transfers
