@@ -37,6 +37,7 @@ FLOW_TITLES = {
     "shipped_to_oms": "shipped by the WMS → shipped in the OMS",
     "shipped_to_erp": "shipped by the WMS → both ERP documents audited",
     "return_to_refund": "return received by the WMS → red receivable audited",
+    "cancel_to_intercept": "cancel asked after picking → interception asked at the carrier",
 }
 
 
@@ -239,7 +240,9 @@ def render_html(verdict: Verdict, conn: sqlite3.Connection) -> str:
             values = [seconds for _, seconds in latency_samples(conn, flow)]
         except sqlite3.Error:
             values = []
-        limit = meta.objectives.get(LATENCY_OBJECTIVES.get(flow, ""))
+        # A reported flow without an objective (cancel_to_intercept) has no limit line.
+        objective = LATENCY_OBJECTIVES.get(flow)
+        limit = meta.objectives.get(objective) if objective else None
         latency_plots += f"<h3>{FLOW_TITLES.get(flow, flow)}</h3>"
         latency_plots += histogram(values, flow, limit)
     status = verdict.verdict

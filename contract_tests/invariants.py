@@ -164,12 +164,14 @@ def wms_lines_match_oms(
 def shipped_orders_marked_in_oms(
     conn: sqlite3.Connection, objectives: Mapping[str, float]
 ) -> InvariantResult:
-    # A cancelled trade cannot be marked shipped in the OMS (cancelled_not_shipped judges it).
+    # A cancelled trade cannot be marked shipped in the OMS, and one the buyer asked to
+    # cancel must not be (its goods are to come back): the cancellation checks judge them.
     scope = f"""WITH {DO_TRADE_CTE}
         SELECT t.delivery_order_id, t.trade_no, t.express_code,
                o.trade_status, o.logistics_no
         FROM do_trade AS t JOIN oms.orders AS o ON o.trade_no = t.trade_no
-        WHERE t.status = 'DELIVERED' AND o.trade_status <> 5"""
+        WHERE t.status = 'DELIVERED' AND o.trade_status <> 5
+          AND o.trade_no NOT IN ({cancellations.CANCEL_REQUESTED_TRADES})"""
     checked = scalar(conn, f"SELECT COUNT(*) FROM ({scope})")
     rows = conn.execute(
         scope + " AND (COALESCE(o.trade_status, -1) NOT IN (95, 110)"
@@ -207,6 +209,7 @@ def _erp_document_audited(conn: sqlite3.Connection, name: str, form_id: str) -> 
             SELECT DISTINCT trade_no FROM do_trade
             WHERE status = 'DELIVERED' AND trade_no IS NOT NULL
               AND trade_no NOT IN (SELECT trade_no FROM oms.orders WHERE trade_status = 5)
+              AND trade_no NOT IN ({cancellations.CANCEL_REQUESTED_TRADES})
         ),
         docs AS (
             SELECT bill_no, customer_number, COUNT(*) AS n, MIN(document_status) AS status,

@@ -60,7 +60,14 @@ COMPLETED_STATUS = 110
 SALES_OUTSTOCK = "SAL_OUTSTOCK"
 RECEIVABLE = "AR_receivable"
 SALES_RETURN = "SAL_RETURNSTOCK"
-FLOWS = ("paid_to_wms", "shipped_to_oms", "shipped_to_erp", "cancel_to_wms", "return_to_refund")
+FLOWS = (
+    "paid_to_wms",
+    "shipped_to_oms",
+    "shipped_to_erp",
+    "cancel_to_wms",
+    "cancel_to_intercept",
+    "return_to_refund",
+)
 
 # A document's trade: its bill number, or its note (FNote), naming an OMS trade of the same
 # shop (bill numbers are per owner, so the customer must match too). The note is how a
@@ -284,6 +291,24 @@ LATENCY_QUERIES: dict[str, str] = {
     JOIN return_documents AS d ON d.refund_no = a.refund_no AND d.form_id = '{RECEIVABLE}'
     WHERE d.audited_wall IS NOT NULL AND i.confirmed_wall IS NOT NULL
     GROUP BY a.refund_no""",
+    # A buyer's refund before shipment (type 1) of a trade whose parcel the connector asked
+    # the carrier to intercept: from the request (its first history row, status 20) to the
+    # first interception the carrier accepted for one of the trade's waybills. Reported,
+    # not judged: a parcel's interception has no objective of its own.
+    "cancel_to_intercept": """
+        WITH asked AS (
+            SELECT r.trade_no, MIN(e.wall_time) AS asked_wall
+            FROM oms.refunds AS r JOIN oms.events AS e
+              ON e.entity = r.refund_no AND e.kind = 'state' AND e.operation = 'refund'
+             AND e.outcome = '20'
+            WHERE r.type = 1 AND r.status <> 10
+            GROUP BY r.trade_no
+        )
+        SELECT a.trade_no, MIN(i.requested_wall) - a.asked_wall
+        FROM asked AS a
+        JOIN carrier.waybills AS w ON w.order_code = a.trade_no
+        JOIN carrier.intercepts AS i ON i.logistic_code = w.logistic_code
+        GROUP BY a.trade_no""",
 }
 
 

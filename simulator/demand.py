@@ -21,10 +21,12 @@ TID_DIGITS = {"TM": 19, "JD": 12, "DY": 19}
 TAOBAO_FAMILY = frozenset({"TM"})
 
 
-# The stages of a cancellation before shipment (issue 11; after picking is not played yet).
-CancelStage = Literal["before_pickup", "before_picking"]
+# The stages of a buyer's cancellation (issue 11): before the connector's poll, before the
+# WMS picks the order, and after it did (the WMS then refuses order.cancel: CANCELEDFAIL).
+CancelStage = Literal["before_pickup", "before_picking", "after_picking"]
 # A buyer changes their mind within this many simulated seconds: of payment (before the
-# connector's poll, usually), or of the WMS receiving the order (before a picker comes to it).
+# connector's poll, usually), of the WMS receiving the order (before a picker comes to it),
+# or of a picker starting on it.
 CANCEL_DELAY_SECONDS = (0.0, 30.0)
 
 
@@ -34,6 +36,8 @@ class CancelPlan:
 
     stage: CancelStage
     delay_seconds: float
+    # after_picking only: the buyer refuses the parcel at the door if it reaches them.
+    refuses: bool = False
 
 
 # Why buyers send goods back (the reasons a 旺店通 售后单 carries); the quality complaint is
@@ -162,8 +166,15 @@ class DemandModel:
         draw = rng.random()
         if draw >= shares.rate:
             return None
-        stage: CancelStage = "before_pickup" if draw < shares.before_pickup else "before_picking"
-        return CancelPlan(stage, rng.uniform(*CANCEL_DELAY_SECONDS))
+        stage: CancelStage = "before_pickup"
+        if draw >= shares.before_pickup + shares.before_picking:
+            stage = "after_picking"
+        elif draw >= shares.before_pickup:
+            stage = "before_picking"
+        delay = rng.uniform(*CANCEL_DELAY_SECONDS)
+        # Drawn for after_picking only, so the earlier stages' draws stay where they were.
+        refuses = stage == "after_picking" and rng.random() < shares.refuse_on_delivery
+        return CancelPlan(stage, delay, refuses)
 
     def returnable(self, trade: NewTrade) -> bool:
         """Only trades whose refunds the OMS's open API shows are returned: Taobao-family

@@ -286,11 +286,13 @@ class RunWatch:
                 and busy == 0
             ):
                 return
+            # A cancellation after picking ends when its goods are back (trade cancelled).
             moving = (
                 c["at_wms"],
                 c["shipped"],
                 c["invoiced"],
                 c["backlog"],
+                c["cancelled"],
                 c["returns_open"],
                 busy,
             )
@@ -348,7 +350,7 @@ class SimulatedDemand:
     async def start(self, fakes: LiveFakes, scenario: Scenario) -> None:
         model = DemandModel(fakes.world, scenario.demand, scenario.seed)
         eco = fakes.ecosystem
-        self.cancellations = Cancellations(fakes.clock.env, eco.oms, eco.wms)
+        self.cancellations = Cancellations(fakes.clock.env, eco.oms, eco.wms, eco.carrier)
         self.returns = Returns(fakes.clock.env, eco.oms, eco.wms, eco.carrier)
         self.process = play_demand(
             fakes.clock.env,

@@ -165,9 +165,12 @@ class Segment:
 
 
 class CancellationSettings(Strict):
-    """Shares of paid trades the buyer cancels before shipment (a type-1 refund, agreed at
-    once, cancels the trade in the OMS: trade_status 5), by stage. 0 by default: no draw is
-    made, so existing scenarios play the same orders. TRAFFIC.md gives 2-8 % in all."""
+    """Shares of paid trades the buyer cancels before shipment, by stage. 0 by default: no
+    draw is made, so existing scenarios play the same orders. TRAFFIC.md gives 2-8 % in all.
+
+    Before picking, a type-1 refund agreed at once cancels the trade in the OMS (trade_status
+    5). After picking the refund waits (20): the merchant agrees it once the goods are back
+    (intercepted at the carrier, or refused by the buyer), docs/CONTRACT.md."""
 
     before_pickup: float = Field(
         0.0, ge=0, le=1, description="cancelled within seconds of payment, before the poll"
@@ -175,17 +178,26 @@ class CancellationSettings(Strict):
     before_picking: float = Field(
         0.0, ge=0, le=1, description="cancelled once the WMS has the order, before picking"
     )
+    after_picking: float = Field(
+        0.0, ge=0, le=1, description="cancelled once a picker started: WMS CANCELEDFAIL"
+    )
+    refuse_on_delivery: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="share of after_picking buyers who refuse the parcel if it reaches them",
+    )
 
     @model_validator(mode="after")
     def _shares(self) -> CancellationSettings:
-        if self.before_pickup + self.before_picking > 1:
-            raise ValueError("before_pickup + before_picking must not exceed 1")
+        if self.before_pickup + self.before_picking + self.after_picking > 1:
+            raise ValueError("before_pickup + before_picking + after_picking must not exceed 1")
         return self
 
     @property
     def rate(self) -> float:
         """The share of trades cancelled at any stage."""
-        return self.before_pickup + self.before_picking
+        return self.before_pickup + self.before_picking + self.after_picking
 
 
 # TRAFFIC.md's return rates by category (vendor blogs, rough): the middle of each range.

@@ -20,6 +20,10 @@ Trade = dict[str, Any]
 PAID_STATUS = 30
 # 旺店通's cancelled trade (a refund before shipment of every line cancels it).
 CANCELLED_STATUS = 5
+# A trade marked shipped in the OMS (a buyer's refund may still be waiting on it).
+SHIPPED_STATUS = 95
+# A detail line's refund_status while its refund waits for the merchant (申请退款).
+REFUND_APPLIED = 2
 SALE_ORDER_TYPE = "JYCK"
 GOOD_INVENTORY = "ZP"
 RETURN_ORDER_TYPE = "THRK"  # Qimen 退货入库
@@ -117,6 +121,17 @@ class TradeMapper:
         """Carry every return refund (type 2) whose goods the buyer has sent back (40)."""
         return int(refund.get("type", 0)) == 2 and bool(refund.get("logistics_no"))
 
+    def cancel_requested(self, trade: Trade) -> bool:
+        """The buyer asked for a refund of every line of a paid trade and it waits for the
+        merchant (type 1 after picking: the goods may be on their way): stop the goods. The
+        trade may be marked shipped already (the WMS shipped before we saw the request)."""
+        lines = trade.get("detail_list") or []
+        return (
+            int(trade.get("trade_status", 0)) in (PAID_STATUS, SHIPPED_STATUS)
+            and bool(lines)
+            and all(int(line.get("refund_status") or 0) == REFUND_APPLIED for line in lines)
+        )
+
     def delivery_order_code(self, trade: Trade, attempt: int) -> str:
         """The WMS key is the trade number on every attempt, so a retried create is a no-op."""
         return str(trade["trade_no"])
@@ -181,6 +196,16 @@ class TradeMapper:
             "OrderCode": str(trade["trade_no"]),
             "ShipperCode": self.shipper_code(trade),
             "LogisticCode": logistic_code,
+        }
+
+    def intercept_request(self, trade: Trade, logistic_code: str) -> dict[str, Any]:
+        """1816 RequestData: return the parcel to the sender (InterceptType 2, 退回)."""
+        return {
+            "ShipperCode": self.shipper_code(trade),
+            "LogisticCode": logistic_code,
+            "OrderCode": str(trade["trade_no"]),
+            "InterceptType": "2",
+            "Reason": "买家取消订单",
         }
 
     # ---------------------------------------------------------------- WMS

@@ -116,7 +116,7 @@ class Poller:
     def _accept(self, trades: list[Trade]) -> int:
         # Cancellations first: a trade paid and cancelled within one window is never started.
         for trade in trades:
-            if self.mapper.is_cancelled(trade):
+            if self.mapper.is_cancelled(trade) or self.mapper.cancel_requested(trade):
                 self.workflow.cancel_order(trade)
                 self.stats["cancelled_seen"] += 1
         wanted = [trade for trade in trades if self.mapper.accepts(trade)]

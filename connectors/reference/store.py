@@ -88,12 +88,15 @@ class Step(StrEnum):
     ERP_RETURNSTOCK = "erp_returnstock"
     ERP_RED_RECEIVABLE = "erp_red_receivable"
     OMS_RETURN_CONFIRM = "oms_return_confirm"
+    INTERCEPT = "intercept"  # the WMS refused the cancel (picked): stop the parcel
 
 
 OUTBOUND_STEPS = (Step.WAYBILL, Step.SUBSCRIBE, Step.WMS_CREATE)
 # On the WMS's returnorder.confirm: book the return in the ERP, settle the refund in the OMS.
 RETURN_BOOKING_STEPS = (Step.ERP_RETURNSTOCK, Step.ERP_RED_RECEIVABLE, Step.OMS_RETURN_CONFIRM)
 SHIPMENT_STEPS = (Step.OMS_SHIPPED, Step.ERP_OUTSTOCK, Step.ERP_RECEIVABLE)
+# The steps a cancellation adds: they run for a cancelled trade, every other step is skipped.
+CANCEL_STEPS = (Step.WMS_CANCEL, Step.INTERCEPT)
 # Kdniao State 3: the parcel was signed for.
 SIGNED_STATE = 3
 
@@ -217,6 +220,11 @@ class StateStore:
             "SELECT cancelled_wall FROM orders WHERE trade_no = ?", (trade_no,)
         ).fetchone()
         return row is not None and row[0] is not None
+
+    def add_intercept(self, trade_no: str) -> None:
+        """The WMS could not cancel the trade's order (picked): its parcel must be stopped."""
+        with self._transaction():
+            self._add_steps(trade_no, (Step.INTERCEPT,))
 
     def skip(self, trade_no: str, step: Step) -> None:
         """A step of a cancelled trade that must not run."""

@@ -4,8 +4,10 @@ Flows per trade (each step is a row in `steps`, written before its call):
   outbound:   waybill -> (subscribe, wms_create) concurrently
   shipment:   on a WMS confirm: oms_shipped, erp_outstock, erp_receivable concurrently
   completion: on a signed carrier push, after oms_shipped: oms_completed
-  cancellation: when the poll sees the trade cancelled (5), every step not done is skipped
-              and, if a create may have reached the WMS, wms_cancel (order.cancel)
+  cancellation: when the poll sees the trade cancelled (5), or a refund of every line
+              waiting for the merchant, every step not done is skipped and, if a create may
+              have reached the WMS, wms_cancel (order.cancel); if the WMS answers
+              CANCELEDFAIL (picked), intercept (Kdniao 1816: back to the sender)
   return (keyed by refund_no): when the poll sees a return refund whose goods are on the way:
               wms_return (returnorder.create); on the WMS's returnorder.confirm:
               erp_returnstock, erp_red_receivable and oms_return_confirm concurrently
@@ -29,6 +31,7 @@ from connectors.reference.clients.qimen import CANCELEDFAIL, ORDER_NOT_EXIST, Qi
 from connectors.reference.mapper import Trade, TradeMapper
 from connectors.reference.retry import PermanentError, RetryableError, RetryPolicy, StepError
 from connectors.reference.store import (
+    CANCEL_STEPS,
     OUTBOUND_STEPS,
     RETURN_BOOKING_STEPS,
     SHIPMENT_STEPS,
@@ -58,6 +61,7 @@ STEP_PEER = {
     Step.ERP_RETURNSTOCK: "erp",
     Step.ERP_RED_RECEIVABLE: "erp",
     Step.OMS_RETURN_CONFIRM: "oms",
+    Step.INTERCEPT: "carrier",
 }
 
 
@@ -106,6 +110,7 @@ class Workflow:
             Step.ERP_RETURNSTOCK: self._erp_returnstock,
             Step.ERP_RED_RECEIVABLE: self._erp_red_receivable,
             Step.OMS_RETURN_CONFIRM: self._oms_return_confirm,
+            Step.INTERCEPT: self._intercept,
         }
         # Notified whenever a step stops running: the WMS cancel waits for a create in flight.
         self._step_ended = asyncio.Condition()
@@ -152,7 +157,7 @@ class Workflow:
                 self.start_shipment(trade_no)
             elif Step.OMS_COMPLETED in pending:
                 self.start_completion(trade_no)
-            if Step.WMS_CANCEL in pending:
+            if pending & set(CANCEL_STEPS):
                 self._spawn(self._cancellation(trade_no))
         return len(trades)
 
@@ -220,6 +225,8 @@ class Workflow:
                     timeout=CREATE_WAIT_SECONDS,
                 )
         await self.run_step(trade_no, Step.WMS_CANCEL)
+        # Added by a CANCELEDFAIL (now or before a restart): the parcel must be stopped.
+        await self.run_step(trade_no, Step.INTERCEPT)
 
     async def _ship_then_complete(self, trade_no: str) -> None:
         # No await between the step's commit and this check, so a signed push arriving now
@@ -254,7 +261,7 @@ class Workflow:
                 return True
             if state.status is StepStatus.SKIPPED:
                 return False
-            if step is not Step.WMS_CANCEL and self.store.is_cancelled(trade_no):
+            if step not in CANCEL_STEPS and self.store.is_cancelled(trade_no):
                 # Added after the cancellation (a confirm, a signed parcel): not to be done.
                 self.store.skip(trade_no, step)
                 return False
@@ -358,9 +365,22 @@ class Workflow:
         if refused == ORDER_NOT_EXIST and self.store.is_done(trade_no, Step.WMS_CREATE):
             raise RetryableError("wms", f"order.cancel: {trade_no} created but not found")
         if refused == CANCELEDFAIL:
-            # Picked already: only the carrier can stop the parcel now (not handled yet).
-            raise PermanentError("wms", f"order.cancel: {CANCELEDFAIL}, {trade_no} is picked")
+            self.on_canceledfail(trade_no)
         self.stats[f"wms_cancel.{refused or 'cancelled'}"] += 1
+
+    def on_canceledfail(self, trade_no: str) -> None:
+        """The WMS refused the cancel (a picker started): the goods will leave, so the parcel
+        must be intercepted at the carrier. The trade stays cancelled: nothing is marked
+        shipped, booked or completed for it (docs/CONTRACT.md)."""
+        self.store.add_intercept(trade_no)
+
+    async def _intercept(self, trade_no: str, attempt: int) -> None:
+        # The waybill as shipped (the confirm's package), else the one ordered: the parcel
+        # may not have left yet, and the carrier stops it at its first scan.
+        _, logistics_no = self._logistics(trade_no)
+        request = self.mapper.intercept_request(self.store.trade(trade_no), logistics_no)
+        status = await self.peers.carrier.intercept(request)
+        self.stats[f"intercept.{status}"] += 1
 
     async def _oms_completed(self, trade_no: str, attempt: int) -> None:
         _, logistics_no = self._logistics(trade_no)

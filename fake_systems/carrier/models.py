@@ -41,6 +41,7 @@ STATE_EX_NO_UPDATE = "403"  # 超时未更新: the parcel went silent in transit
 STATE_EX_REFUSED = "404"  # 拒收（退件）
 STATE_EX_DELIVERY_EXCEPTION = "405"  # 派件异常
 STATE_EX_RETURN_SIGNED = "406"  # 退货签收: the refused parcel is back with the sender
+STATE_EX_INTERCEPTED = "413"  # 单号已拦截: stopped on its way at the sender's request
 STATE_EX_LOCKER_OVERDUE = "412"  # 快递柜或驿站超时未取
 STATE_EX_ADDRESS_UNCLEAR = "420"  # 收货地址不详细
 STATE_EX_BAD_PHONE = "421"  # 收件人电话错误
@@ -181,6 +182,14 @@ class TrackingChanged:
     callback_url: str
     tracking: Tracking
     value_added: bool = False  # subscribed through 8008 (在途监控) rather than 1008
+
+
+# What became of an interception request (ecomock's `intercepts.status`).
+INTERCEPT_REQUESTED = "requested"  # accepted; the courier stops the parcel at its next scan
+INTERCEPT_INTERCEPTED = "intercepted"  # stopped (413), on its way back to the sender
+INTERCEPT_RETURNED = "returned"  # back with the sender (406)
+INTERCEPT_TOO_LATE = "too_late"  # signed for before the courier could stop it
+MSG_INTERCEPT_TOO_LATE = "快件已签收，无法拦截"
 
 
 class CarrierError(Exception):

@@ -18,6 +18,11 @@ from typing import Any
 import simpy
 
 from fake_systems.carrier.models import (
+    INTERCEPT_INTERCEPTED,
+    INTERCEPT_REQUESTED,
+    INTERCEPT_RETURNED,
+    INTERCEPT_TOO_LATE,
+    MSG_INTERCEPT_TOO_LATE,
     MSG_QUERY_LIMIT_DAY,
     MSG_QUERY_LIMIT_SECOND,
     RESULT_OTHER,
@@ -30,6 +35,7 @@ from fake_systems.carrier.models import (
     STATE_EX_COLLECTED,
     STATE_EX_DELIVERY_EXCEPTION,
     STATE_EX_IN_TRANSIT,
+    STATE_EX_INTERCEPTED,
     STATE_EX_LOCKER,
     STATE_EX_LOCKER_OVERDUE,
     STATE_EX_LOCKER_SIGNED,
@@ -115,6 +121,23 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     value_added   INTEGER NOT NULL DEFAULT 0,  -- 8008 (pushed as 102) rather than 1008 (101)
     UNIQUE (ebusiness_id, logistic_code)
 );
+-- Interception requests (ecomock's RequestType 1816, return to sender): one per waybill.
+CREATE TABLE IF NOT EXISTS intercepts (
+    logistic_code  TEXT PRIMARY KEY,
+    ebusiness_id   TEXT NOT NULL,
+    order_code     TEXT NOT NULL DEFAULT '',
+    reason         TEXT NOT NULL DEFAULT '',
+    status         TEXT NOT NULL,  -- requested | intercepted | returned | too_late
+    requested_sim  TEXT NOT NULL,
+    requested_wall REAL NOT NULL,
+    outcome_sim    TEXT,
+    outcome_wall   REAL
+);
+-- Parcels whose buyer will refuse them at the door (the simulator's cancelled orders).
+CREATE TABLE IF NOT EXISTS refusals (
+    logistic_code TEXT PRIMARY KEY,
+    requested_sim TEXT NOT NULL
+);
 """
 
 HOUR = 3600.0
@@ -185,6 +208,12 @@ class CarrierService:
     - Cancelling (1147) a waybill whose parcel was handed over but not collected stops the
       journey silently; a collected one cannot be cancelled.
     - Query limits are counted in memory (lost on restart), 1002 only.
+    - Interception (RequestType 1816, invented: Kdniao publishes none) only returns to the
+      sender (no 转寄 to a new address), is free, and always succeeds before the parcel is
+      signed: the courier stops it at its next scan (413), and it takes as long to come back
+      as it had travelled (406). A parcel already refused (404) simply keeps coming back.
+      A buyer who refuses a parcel (`refuse_on_delivery`, the simulator's) always does so
+      at the first attempt, whatever the parcel's drawn fate.
     - One push per state change carrying one parcel (Count 1); real Kdniao batches.
     """
 
@@ -205,6 +234,8 @@ class CarrierService:
         # Origin city per ShipperCode, from the warehouses that ship with that carrier.
         self._origin_by_shipper: dict[str, str] = {}
         self._queries: dict[str, _QueryWindow] = {}
+        # Simulated time of each parcel's hand-over (its way back takes as long as its way out).
+        self._handed_at: dict[str, float] = {}
 
     @property
     def env(self) -> simpy.Environment:
@@ -369,6 +400,120 @@ class CarrierService:
         row = self._waybill_row(logistic_code)
         return row is not None and row["cancelled_sim"] is not None
 
+    # -- interception (ecomock's 1816) and refusals ----------------------------------------
+
+    def intercept(
+        self,
+        shipper_code: str,
+        logistic_code: str,
+        order_code: str = "",
+        reason: str = "",
+        account: str | None = None,
+    ) -> str:
+        """Ask the carrier to stop a parcel and return it to the sender; its status.
+
+        Accepted (``requested``) for a live waybill of the account whose parcel is not signed
+        for: the courier stops it at its next scan, even before it was handed over. A repeat
+        answers the request's current status. Raises CarrierError(105) for another account's
+        or unknown number (answered as a missing one), another ShipperCode or OrderCode, a
+        cancelled waybill, and a parcel already signed for (MSG_INTERCEPT_TOO_LATE).
+        """
+        owner = self._account(account)
+        conn = self.ctx.conn
+        with transaction(conn):
+            row = self._waybill_row(logistic_code)
+            if row is None or row["ebusiness_id"] != owner:
+                raise CarrierError(RESULT_OTHER, NOT_FOUND_REASON)
+            if row["shipper_code"] != shipper_code or (
+                order_code and row["order_code"] != order_code
+            ):
+                raise CarrierError(RESULT_OTHER, "订单号、快递公司编码与运单号不匹配")
+            if row["cancelled_sim"] is not None:
+                raise CarrierError(RESULT_OTHER, "该运单已取消")
+            known = self._intercept_row(logistic_code)
+            if known is not None:
+                if known["status"] == INTERCEPT_TOO_LATE:
+                    raise CarrierError(RESULT_OTHER, MSG_INTERCEPT_TOO_LATE)
+                return str(known["status"])
+            parcel = conn.execute(
+                "SELECT state, state_ex FROM parcels WHERE logistic_code = ?", (logistic_code,)
+            ).fetchone()
+            if parcel is not None and parcel["state"] == STATE_SIGNED:
+                raise CarrierError(RESULT_OTHER, MSG_INTERCEPT_TOO_LATE)
+            # A parcel the buyer refused is on its way back already: nothing to stop.
+            status = INTERCEPT_REQUESTED
+            if parcel is not None and parcel["state_ex"] == STATE_EX_REFUSED:
+                status = INTERCEPT_INTERCEPTED
+            elif parcel is not None and parcel["state_ex"] == STATE_EX_RETURN_SIGNED:
+                status = INTERCEPT_RETURNED
+            conn.execute(
+                "INSERT INTO intercepts (logistic_code, ebusiness_id, order_code, reason, status,"
+                " requested_sim, requested_wall) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    logistic_code,
+                    owner,
+                    row["order_code"],
+                    reason,
+                    status,
+                    format_qimen_time(self.ctx.clock.now()),
+                    self.ctx.clock.wall(),
+                ),
+            )
+            self.ctx.history.record(
+                "state", "intercept", status, logistic_code, {"OrderCode": row["order_code"]}
+            )
+        return status
+
+    def intercept_status(self, logistic_code: str) -> str | None:
+        """The interception request's status (None: never asked)."""
+        row = self._intercept_row(logistic_code)
+        return None if row is None else str(row["status"])
+
+    def _intercept_row(self, logistic_code: str) -> Any:
+        return self.ctx.conn.execute(
+            "SELECT * FROM intercepts WHERE logistic_code = ?", (logistic_code,)
+        ).fetchone()
+
+    def _set_intercept(self, logistic_code: str, status: str) -> None:
+        """Move the interception request on (a state row in the history); no-op without one."""
+        conn = self.ctx.conn
+        with transaction(conn):
+            cursor = conn.execute(
+                "UPDATE intercepts SET status = ?, outcome_sim = ?, outcome_wall = ?"
+                " WHERE logistic_code = ? AND status <> ?",
+                (
+                    status,
+                    format_qimen_time(self.ctx.clock.now()),
+                    self.ctx.clock.wall(),
+                    logistic_code,
+                    status,
+                ),
+            )
+            if cursor.rowcount:
+                self.ctx.history.record("state", "intercept", status, logistic_code)
+
+    def refuse_on_delivery(self, logistic_code: str) -> None:
+        """The world's: the buyer (who cancelled the order) will refuse this parcel at the door;
+        it then goes back to the sender (404, then 406). Repeats are ignored."""
+        with transaction(self.ctx.conn):
+            self.ctx.conn.execute(
+                "INSERT OR IGNORE INTO refusals (logistic_code, requested_sim) VALUES (?, ?)",
+                (logistic_code, format_qimen_time(self.ctx.clock.now())),
+            )
+
+    def _buyer_refuses(self, logistic_code: str) -> bool:
+        row = self.ctx.conn.execute(
+            "SELECT 1 FROM refusals WHERE logistic_code = ?", (logistic_code,)
+        ).fetchone()
+        return row is not None
+
+    def parcel_state(self, logistic_code: str) -> tuple[int, str] | None:
+        """(State, StateEx) of a parcel the carrier has in hand, whoever's it is (the world's)."""
+        row = self.ctx.conn.execute(
+            "SELECT state, state_ex FROM parcels WHERE logistic_code = ?", (logistic_code,)
+        ).fetchone()
+        return None if row is None else (int(row["state"]), str(row["state_ex"]))
+
     # -- number recognition (2002) ---------------------------------------------------------
 
     def recognise(self, logistic_code: str) -> list[tuple[str, str]]:
@@ -483,7 +628,8 @@ class CarrierService:
                 "state", "parcel", "handed_over", logistic_code, {"weight_kg": weight_kg}
             )
             forced = self._problem_fault(logistic_code)
-        self.env.process(self._travel(logistic_code, shipper_code, forced))
+        self._handed_at[logistic_code] = self.env.now
+        self.env.process(self._journey(logistic_code, shipper_code, forced))
 
     def _problem_fault(self, logistic_code: str) -> tuple[str, random.Random] | None:
         """A `problem_parcel` rule that hits this parcel: its fate (the rule's `fate`, or a
@@ -533,6 +679,78 @@ class CarrierService:
         if draw < cfg.refused_rate + cfg.stuck_rate + cfg.locker_rate:
             return LOCKER_OVERDUE if rng.random() < cfg.locker_overdue_rate else LOCKER
         return NORMAL
+
+    def _journey(
+        self,
+        logistic_code: str,
+        shipper_code: str,
+        forced: tuple[str, random.Random] | None = None,
+    ) -> Generator[simpy.Event, Any, None]:
+        """The parcel's journey (`_travel`), stopped at its next scan once an interception is
+        requested: then back to the sender instead."""
+        travel = self._travel(logistic_code, shipper_code, forced)
+        answer: Any = None
+        while True:
+            try:
+                event = travel.send(answer)
+            except StopIteration:
+                break
+            answer = yield event
+            # Checked before the journey's next step is played: that step is the scan at
+            # which the courier stops the parcel.
+            if self._stoppable(logistic_code):
+                travel.close()
+                yield from self._return_to_sender(logistic_code, shipper_code)
+                return
+        state = self.parcel_state(logistic_code)
+        if state is not None and state[0] == STATE_SIGNED:
+            self._set_intercept_if(logistic_code, INTERCEPT_REQUESTED, INTERCEPT_TOO_LATE)
+        elif state is not None and state[1] == STATE_EX_RETURN_SIGNED:
+            # Refused by the buyer and back before the courier could act on the request.
+            self._set_intercept_if(logistic_code, INTERCEPT_REQUESTED, INTERCEPT_RETURNED)
+            self._set_intercept_if(logistic_code, INTERCEPT_INTERCEPTED, INTERCEPT_RETURNED)
+
+    def _set_intercept_if(self, logistic_code: str, current: str, status: str) -> None:
+        if self.intercept_status(logistic_code) == current:
+            self._set_intercept(logistic_code, status)
+
+    def _stoppable(self, logistic_code: str) -> bool:
+        """An interception is waiting and the parcel is neither signed nor already refused."""
+        if self.intercept_status(logistic_code) != INTERCEPT_REQUESTED:
+            return False
+        state = self.parcel_state(logistic_code)
+        return state is None or (
+            state[0] != STATE_SIGNED and state[1] not in (STATE_EX_REFUSED, STATE_EX_RETURN_SIGNED)
+        )
+
+    def _return_to_sender(
+        self, logistic_code: str, shipper_code: str
+    ) -> Generator[simpy.Event, Any, None]:
+        """Stopped where it is (413), then back with the sender (406) after as long as it had
+        travelled: no dice, so no other parcel's draws move."""
+        origin, _ = self._cities(logistic_code, shipper_code)
+        row = self.ctx.conn.execute(
+            "SELECT location FROM parcels WHERE logistic_code = ?", (logistic_code,)
+        ).fetchone()
+        where = (row["location"] if row is not None else "") or origin
+        self._advance(
+            logistic_code,
+            STATE_PROBLEM,
+            STATE_EX_INTERCEPTED,
+            where,
+            f"【{where}】快件已被拦截，将退回寄件人",
+        )
+        self._set_intercept(logistic_code, INTERCEPT_INTERCEPTED)
+        travelled = self.env.now - self._handed_at.get(logistic_code, self.env.now)
+        yield self.env.timeout(max(travelled, 0.0))
+        self._advance(
+            logistic_code,
+            STATE_PROBLEM,
+            STATE_EX_RETURN_SIGNED,
+            origin,
+            f"【{origin}】拦截件已退回，由寄件人签收",
+        )
+        self._set_intercept(logistic_code, INTERCEPT_RETURNED)
 
     def _travel(
         self,
@@ -627,6 +845,8 @@ class CarrierService:
             )
             return
         yield self.env.timeout(delivery * HOUR)
+        if self._buyer_refuses(logistic_code):
+            fate = REFUSED_RETURNED  # the buyer cancelled the order: refused, sent back
         if fate in (REFUSED, REFUSED_RETURNED):
             self._advance(
                 logistic_code,

@@ -40,6 +40,9 @@ from fake_systems.wms.schema import SCHEMA
 from fake_systems.wms.stock import StockLedger
 from simulator.world import World
 
+# The stock ledger's reason for goods back on the shelf from a parcel returned to the sender.
+RETURNED_TO_SENDER = "returned_to_sender"
+
 __all__ = ["CarrierDesk", "WmsConfig", "WmsError", "WmsService"]
 
 EVERYONE = OwnerScope.EVERYONE
@@ -84,6 +87,9 @@ class WmsService:
     - No stock counts (盘点) or adjustments other than by the orders above.
     - Orders in flight are not resumed after a process restart (state lives in one run).
     - A repeated order code returns the first order even if the content differs.
+    - A parcel back with the sender (intercepted or refused, `receive_returned_parcel`) is
+      put back on the shelf whole, as good stock, without a return order (returnorder.*)
+      or a quality check; its delivery order stays DELIVERED.
     """
 
     def __init__(
@@ -230,6 +236,48 @@ class WmsService:
     ) -> InboundOrderView:
         """entryorder.query / returnorder.query; raises WmsError(ORDER_NOT_EXIST)."""
         return self.inbound.query(kind, order_code, owner_code, scope)
+
+    def receive_returned_parcel(self, order_code: str, owner_code: str) -> bool:
+        """The world's: the shipped order's parcel came back to the sender (intercepted at the
+        carrier, or refused by the buyer) and the warehouse shelves its goods again: on_hand
+        grows by what shipped, ledger reason `returned_to_sender`. True if received now;
+        False for a repeat or an order that did not ship."""
+        conn = self.ctx.conn
+        with transaction(conn):
+            order = conn.execute(
+                "SELECT delivery_order_id, warehouse_code FROM delivery_orders"
+                " WHERE owner_code = ? AND delivery_order_code = ?"
+                " AND status IN ('DELIVERED', 'PARTDELIVERED')",
+                (owner_code, order_code),
+            ).fetchone()
+            if order is None:
+                return False
+            order_id = order["delivery_order_id"]
+            done = conn.execute(
+                "SELECT 1 FROM stock_ledger WHERE reason = ? AND reference = ? LIMIT 1",
+                (RETURNED_TO_SENDER, order_id),
+            ).fetchone()
+            if done is not None:
+                return False
+            lines = conn.execute(
+                "SELECT item_code, SUM(COALESCE(actual_qty, plan_qty)) AS qty"
+                " FROM delivery_order_lines WHERE delivery_order_id = ?"
+                " GROUP BY item_code ORDER BY item_code",
+                (order_id,),
+            ).fetchall()
+            for line in lines:
+                if line["qty"]:
+                    self.stock.add(
+                        order["warehouse_code"],
+                        line["item_code"],
+                        int(line["qty"]),
+                        RETURNED_TO_SENDER,
+                        order_id,
+                    )
+            self.ctx.history.record(
+                "state", "returned_parcel", "received", order_code, {"deliveryOrderId": order_id}
+            )
+        return True
 
     def create_transfer(
         self, request: TransferRequest, scope: OwnerScope = EVERYONE

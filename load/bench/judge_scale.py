@@ -53,7 +53,7 @@ STATEMENTS = [
     FROM k""",
     f"""{SEQ}, line(i, qty, cents) AS (VALUES (0, 2, 5000), (1, 1, 2990))
     INSERT INTO oms.order_lines SELECT printf('T%07d', n), n * 10 + i,
-        printf('TB%08d-%d', n, i), 'SKU-' || ((n + i) % {ITEMS}), 'goods', qty, cents, cents
+        printf('TB%08d-%d', n, i), 'SKU-' || ((n + i) % {ITEMS}), 'goods', qty, cents, cents, 0
     FROM o, line""",
     f"""{SEQ}, k AS (SELECT n, {ORDER_KEYS} FROM o WHERE n % :lost <> 0)
     INSERT INTO wms.delivery_orders SELECT 'DO' || n, trade_no, src_tid, 'OWNER1', 'GZ01',

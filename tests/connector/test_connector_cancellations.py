@@ -1,5 +1,6 @@
-"""The reference connector follows cancellations (trade_status 5): never sends a cancelled
-trade, cancels at the WMS what it already sent, books nothing for it."""
+"""The reference connector follows cancellations (trade_status 5, or a refund of every line
+waiting for the merchant): never sends a cancelled trade, cancels at the WMS what it already
+sent, intercepts at the carrier what the WMS could not cancel, books nothing for it."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import asyncio
 from datetime import timedelta
 
 import httpx
+import orjson
 import pytest
 from lxml import etree
 
+from connectors.faulty.ignores_canceledfail import IgnoresCanceledfailHandlers
 from connectors.faulty.ships_cancelled_orders import IgnoresCancellations
 from connectors.reference.clients.http import HttpClient
 from connectors.reference.mapper import TradeMapper
@@ -84,7 +87,7 @@ async def test_a_trade_cancelled_before_the_poll_is_never_started(
     assert await poller.poll_once() == 0
     assert await workflow.drain(5) == 0
     queries = [b for b in peers.oms_bodies if "start_time" in b]
-    assert queries and all(b["status"] == "5,30" for b in queries)
+    assert queries and all(b["status"] == "5,30,95" for b in queries)
     assert queries[0]["start_time"] == start.strftime("%Y-%m-%d %H:%M:%S")
     assert peers.ops("carrier") == [] and peers.ops("wms") == []
     assert store.is_cancelled(TRADE_NO)
@@ -110,8 +113,8 @@ async def test_the_faulty_mapper_ignores_the_cancellation(
 @pytest.mark.parametrize(
     ("code", "created", "expected"),
     [
-        # Picked already: too late, parked for a person (interception is not handled yet).
-        ("CANCELEDFAIL", True, StepStatus.FAILED),
+        # Picked already: the WMS cannot cancel it, the carrier must stop the parcel.
+        ("CANCELEDFAIL", True, StepStatus.DONE),
         # The create never reached the WMS: nothing to cancel.
         ("ORDER_NOT_EXIST", False, StepStatus.DONE),
     ],
@@ -138,6 +141,8 @@ async def test_the_wms_refusals_of_a_cancel(
     assert await workflow.drain(5) == 0
     assert status(store, Step.WMS_CANCEL) is expected
     assert peers.ops("wms").count(CANCEL) == 1
+    # Only a CANCELEDFAIL sends the connector to the carrier.
+    assert peers.ops("carrier").count("1816") == (1 if code == "CANCELEDFAIL" else 0)
 
 
 @pytest.mark.anyio
@@ -167,3 +172,105 @@ async def test_a_create_in_flight_lands_before_the_cancel(
     assert await workflow.drain(5) == 0
     assert peers.ops("wms") == ["taobao.qimen.deliveryorder.create", CANCEL]
     assert status(store, Step.WMS_CANCEL) is StepStatus.DONE
+
+
+def cancel_requested_trade(trade_status: int = 30) -> dict[str, object]:
+    """The trade after the buyer asked for a refund of every line (refund_status 2, applied)."""
+    trade = make_trade(TRADE_NO, trade_status=trade_status, modified="2026-11-10 20:10:00")
+    trade["detail_list"] = [{**line, "refund_status": 2} for line in trade["detail_list"]]
+    return trade
+
+
+@pytest.mark.parametrize(
+    ("trade_status", "lines", "requested"),
+    [
+        (30, (2, 2), True),
+        (95, (2, 2), True),  # marked shipped before the request was seen: still stopped
+        (30, (2, 0), False),  # one line only: not a cancellation of the trade
+        (110, (2, 2), False),  # completed: the buyer has the goods
+        (30, (5, 5), False),  # refunded already: the trade is cancelled (5) by then
+    ],
+)
+def test_a_cancel_request_is_a_waiting_refund_of_every_line(
+    trade_status: int, lines: tuple[int, int], requested: bool
+) -> None:
+    trade = make_trade(TRADE_NO, trade_status=trade_status)
+    trade["detail_list"] = [
+        {**line, "refund_status": state}
+        for line, state in zip(trade["detail_list"], lines, strict=True)
+    ]
+    assert TradeMapper().cancel_requested(trade) is requested
+
+
+@pytest.mark.anyio
+async def test_a_cancel_request_after_picking_intercepts_the_parcel(
+    peers: Peers4, http: HttpClient, store: StateStore
+) -> None:
+    workflow = make_workflow(store, http)
+    await sent_to_wms(store, workflow)
+    peers.script(CANCEL, answer("failure", "CANCELEDFAIL"))
+    peers.trades = [cancel_requested_trade()]
+    poller = Poller(workflow.peers.oms, store, workflow, workflow.mapper, timedelta(seconds=2))
+    await poller.poll_once()
+    assert await workflow.drain(5) == 0
+    assert store.is_cancelled(TRADE_NO)
+    assert (status(store, Step.WMS_CANCEL), status(store, Step.INTERCEPT)) == (
+        StepStatus.DONE,
+        StepStatus.DONE,
+    )
+    [form] = [f for f in peers.carrier_forms if f["RequestType"] == "1816"]
+    data = orjson.loads(form["RequestData"])
+    waybill = store.waybill(TRADE_NO)
+    assert data == {
+        "ShipperCode": "ZTO",
+        "LogisticCode": waybill,
+        "OrderCode": TRADE_NO,
+        "InterceptType": "2",
+        "Reason": "买家取消订单",
+    }
+    # The confirm that follows (the WMS shipped it) books nothing and marks nothing shipped.
+    store.receive_confirm(
+        "DO1-DELIVERED", TRADE_NO, "DO1", Shipment("ZTO", str(waybill), "2026-11-10 23:00:00"), {}
+    )
+    workflow.start_shipment(TRADE_NO)
+    assert await workflow.drain(5) == 0
+    assert peers.ops("erp") == [] and "ecomock.Trade.ship" not in peers.ops("oms")
+    assert workflow.stats["intercept.requested"] == 1
+
+
+@pytest.mark.anyio
+async def test_a_parcel_signed_already_is_not_intercepted_again_and_again(
+    peers: Peers4, http: HttpClient, store: StateStore
+) -> None:
+    workflow = make_workflow(store, http)
+    await sent_to_wms(store, workflow)
+    peers.script(CANCEL, answer("failure", "CANCELEDFAIL"))
+    too_late = {"Success": False, "ResultCode": "105", "Reason": "快件已签收，无法拦截"}
+    peers.script("1816", httpx.Response(200, json=too_late))
+    workflow.cancel_order(cancel_requested_trade())
+    assert await workflow.drain(5) == 0
+    # Parked for a person (a return is the way now), not retried.
+    assert status(store, Step.INTERCEPT) is StepStatus.FAILED
+    assert peers.ops("carrier").count("1816") == 1
+
+
+@pytest.mark.anyio
+async def test_the_faulty_connector_lets_a_canceledfail_go_and_sells_the_order(
+    peers: Peers4, http: HttpClient, store: StateStore
+) -> None:
+    workflow = make_workflow(store, http)
+    IgnoresCanceledfailHandlers(store, workflow, "secret", "key", "1234567", lambda: True)
+    await sent_to_wms(store, workflow)
+    peers.script(CANCEL, answer("failure", "CANCELEDFAIL"))
+    workflow.cancel_order(cancel_requested_trade())
+    assert await workflow.drain(5) == 0
+    assert "1816" not in peers.ops("carrier")
+    assert not store.is_cancelled(TRADE_NO)
+    # The shipment that follows goes on as a sale: shipped in the OMS and booked.
+    store.receive_confirm(
+        "DO1-DELIVERED", TRADE_NO, "DO1", Shipment("ZTO", "ZT1", "2026-11-10 23:00:00"), {}
+    )
+    workflow.start_shipment(TRADE_NO)
+    assert await workflow.drain(5) == 0
+    assert "ecomock.Trade.ship" in peers.ops("oms")
+    assert ("AR_receivable", TRADE_NO) in peers.bills

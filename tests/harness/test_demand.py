@@ -164,7 +164,9 @@ def test_a_coupon_larger_than_the_order_is_refused() -> None:
 
 CANCELLING = DemandSettings(
     orders_per_hour=600,
-    cancellations=CancellationSettings(before_pickup=0.03, before_picking=0.02),
+    cancellations=CancellationSettings(
+        before_pickup=0.03, before_picking=0.02, after_picking=0.02, refuse_on_delivery=0.4
+    ),
 )
 
 
@@ -181,7 +183,19 @@ def test_cancellation_rates_and_stages_follow_the_scenario(world: World) -> None
     # 100 simulated hours at 600 an hour: about 60,000 trades, 3,000 of them cancelled.
     arrivals = list(DemandModel(world, CANCELLING, seed=9).arrivals(360_000))
     stages: Counter[str] = Counter(a.cancel.stage for a in arrivals if a.cancel is not None)
-    for stage, share in (("before_pickup", 0.03), ("before_picking", 0.02)):
+    for stage, share in (
+        ("before_pickup", 0.03),
+        ("before_picking", 0.02),
+        ("after_picking", 0.02),
+    ):
         assert stages[stage] / len(arrivals) == pytest.approx(share, rel=0.1), stage
+    # Of the buyers who cancel after picking, those who would refuse the parcel at the door.
+    after = [
+        a.cancel for a in arrivals if a.cancel is not None and a.cancel.stage == "after_picking"
+    ]
+    assert sum(plan.refuses for plan in after) / len(after) == pytest.approx(0.4, rel=0.1)
+    assert not any(
+        a.cancel.refuses for a in arrivals if a.cancel and a.cancel.stage != "after_picking"
+    )
     delays = [a.cancel.delay_seconds for a in arrivals if a.cancel is not None]
     assert CANCEL_DELAY_SECONDS[0] <= min(delays) and max(delays) <= CANCEL_DELAY_SECONDS[1]

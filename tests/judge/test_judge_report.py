@@ -48,6 +48,7 @@ def test_report_json_keys(tmp_path: Path) -> None:
         "shipped_to_erp",
         "cancel_to_wms",
         "return_to_refund",
+        "cancel_to_intercept",
     }
     for stats in report["latency_seconds"].values():
         assert set(stats) == {"p50", "p95", "p99", "max", "count"}

@@ -24,6 +24,7 @@ QUERY = "/Ebusiness/EbusinessOrderHandle.aspx"
 PATH_OF = {
     "1007": EORDER,
     "1147": EORDER,
+    "1816": EORDER,
     "1008": DIST,
     "8008": DIST,
     "1002": QUERY,
@@ -162,6 +163,13 @@ async def _about_waybill(
 async def valid_cancel(site: Site) -> httpx.Request:
     """1147: cancel a waybill not yet handed over."""
     return await _about_waybill(site, "1147", "ShipperCode", "OrderCode", "ExpNo")
+
+
+async def valid_intercept(site: Site) -> httpx.Request:
+    """1816 (ecomock's): intercept a waybill whose parcel is on its way."""
+    return await _about_waybill(
+        site, "1816", "ShipperCode", "LogisticCode", "OrderCode", travelled=True
+    )
 
 
 async def valid_subscribe(site: Site) -> httpx.Request:

@@ -109,6 +109,7 @@ class Peers4:
         self.models: dict[tuple[str, str], dict[str, Any]] = {}
         self.oms_bodies: list[dict[str, Any]] = []
         self.wms_bodies: list[str] = []  # every WMS call's XML body, scripted answers too
+        self.carrier_forms: list[dict[str, str]] = []  # every carrier call's form, scripted too
         self.scripted: dict[str, list[httpx.Response]] = {}
         self.lost: dict[str, int] = {}
         self.session = "S1"
@@ -128,6 +129,8 @@ class Peers4:
         self.calls.append((system, op))
         if system == "wms":
             self.wms_bodies.append(request.content.decode())
+        if system == "carrier":
+            self.carrier_forms.append(dict(parse_qsl(request.content.decode())))
         if self.scripted.get(op):
             return self.scripted[op].pop(0)
         answer: httpx.Response = getattr(self, f"_{system}")(request, op)
@@ -194,6 +197,9 @@ class Peers4:
         if op == "1007":
             order = {"OrderCode": data["OrderCode"], "LogisticCode": "ZT" + data["OrderCode"][-6:]}
             return httpx.Response(200, json={"Success": True, "ResultCode": "100", "Order": order})
+        if op == "1816":
+            answer = {"Success": True, "ResultCode": "100", "Reason": ""}
+            return httpx.Response(200, json={**answer, "InterceptStatus": "requested"})
         return httpx.Response(200, json={"Success": True, "Reason": ""})
 
     def _erp(self, request: httpx.Request, op: str) -> httpx.Response:

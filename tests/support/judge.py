@@ -19,10 +19,12 @@ DDL: dict[str, str] = {
             modified_sim TEXT, logistics_no TEXT, shipped_sim TEXT, shipped_wall REAL,
             completed_sim TEXT, completed_wall REAL, cancelled_sim TEXT, cancelled_wall REAL);
         CREATE TABLE order_lines (trade_no TEXT, rec_id INTEGER, src_oid TEXT, spec_no TEXT,
-            goods_name TEXT, num INTEGER, price_cents INTEGER, share_cents INTEGER);
+            goods_name TEXT, num INTEGER, price_cents INTEGER, share_cents INTEGER,
+            refund_status INTEGER NOT NULL DEFAULT 0);
         CREATE TABLE refunds (refund_no TEXT PRIMARY KEY, trade_no TEXT, src_tid TEXT,
             shop_no TEXT, owner_code TEXT, type INTEGER, status INTEGER,
-            refund_cents INTEGER, logistics_no TEXT, settled_sim TEXT, settled_wall REAL);
+            refund_cents INTEGER, logistics_no TEXT, created_sim TEXT, settled_sim TEXT,
+            settled_wall REAL);
     """,
     "wms": """
         CREATE TABLE delivery_orders (delivery_order_id TEXT PRIMARY KEY,
@@ -66,6 +68,8 @@ DDL: dict[str, str] = {
             signed_sim TEXT, signed_wall REAL);
         CREATE TABLE subscriptions (logistic_code TEXT, shipper_code TEXT, order_code TEXT,
             created_wall REAL);
+        CREATE TABLE intercepts (logistic_code TEXT PRIMARY KEY, status TEXT,
+            requested_wall REAL);
     """,
     "bank": """
         CREATE TABLE accounts (account TEXT PRIMARY KEY, currency TEXT, opening_cents INTEGER);
@@ -213,7 +217,7 @@ class RunBuilder:
         for i, line in enumerate(lines):
             self.sql(
                 "oms",
-                "INSERT INTO order_lines VALUES (?, ?, ?, ?, 'goods', ?, ?, ?)",
+                "INSERT INTO order_lines VALUES (?, ?, ?, ?, 'goods', ?, ?, ?, 0)",
                 (
                     trade_no,
                     n * 100 + i,
@@ -346,8 +350,8 @@ class RunBuilder:
         good = qty - defective
         self.sql(
             "oms",
-            "INSERT INTO refunds VALUES (?, ?, ?, 'SHOP1', 'OWNER1', 2, 80, ?, ?, ?, ?)",
-            (refund_no, built.trade_no, built.src_tid, refund, waybill, SIM, LATE_WALL),
+            "INSERT INTO refunds VALUES (?, ?, ?, 'SHOP1', 'OWNER1', 2, 80, ?, ?, ?, ?, ?)",
+            (refund_no, built.trade_no, built.src_tid, refund, waybill, SIM, SIM, LATE_WALL),
         )
         self.sql(
             "wms",

@@ -150,6 +150,8 @@ VALID: dict[str, dict[str, Valid]] = {
         # 106: 该订单号已下单成功, the same waybill again; 105: 该运单已取消.
         "1007": Valid(carrier.valid_waybill, "106"),
         "1147": Valid(carrier.valid_cancel, "105"),
+        # A repeated interception answers the request's status again (still `requested`).
+        "1816": Valid(carrier.valid_intercept, "100", same=True),
         "1008": Valid(carrier.valid_subscribe, "True", same=True),
         "8008": Valid(carrier.valid_subscribe_plus, "True", same=True),
         "1002": Valid(carrier.valid_track, "True", same=True),

@@ -16,3 +16,6 @@ class IgnoresCancellations(TradeMapper):
 
     def is_cancelled(self, trade: Trade) -> bool:
         return False
+
+    def cancel_requested(self, trade: Trade) -> bool:
+        return False

@@ -1,4 +1,5 @@
-"""Kdniao carrier client: form envelopes with DataSign; 1007 waybills and 1008 subscriptions."""
+"""Kdniao carrier client: form envelopes with DataSign; 1007 waybills, 1008 subscriptions and
+ecomock's 1816 interception (Kdniao publishes none; docs/protocols/carrier.md)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from connectors.reference.signing import kdniao_data_sign
 SYSTEM = "carrier"
 # ResultCode 105 (other) and 405 (query limit) may pass later; 101-104 are our own mistakes.
 RETRYABLE_RESULT_CODES = frozenset({"105", "405"})
+# 1816's refusal once the buyer signed for the parcel: no retry will stop it.
+INTERCEPT_TOO_LATE = "快件已签收，无法拦截"
 
 
 class KdniaoClient:
@@ -48,7 +51,7 @@ class KdniaoClient:
             return answer
         code = str(answer.get("ResultCode") or "")
         message = f"{request_type}: ResultCode {code or '?'} {answer.get('Reason') or ''}".strip()
-        if code in RETRYABLE_RESULT_CODES:
+        if code in RETRYABLE_RESULT_CODES and answer.get("Reason") != INTERCEPT_TOO_LATE:
             raise RetryableError(SYSTEM, message)
         raise PermanentError(SYSTEM, message)
 
@@ -64,3 +67,9 @@ class KdniaoClient:
     async def subscribe(self, data: dict[str, Any]) -> None:
         """1008: ask for 101 pushes for one waybill."""
         await self.call("/api/dist", "1008", data)
+
+    async def intercept(self, data: dict[str, Any]) -> str:
+        """1816: stop the parcel and return it to the sender; the request's status
+        (`requested`, then tracking says 413 and 406). PermanentError once it was signed."""
+        answer = await self.call("/api/EOrderService", "1816", data)
+        return str(answer.get("InterceptStatus") or "requested")

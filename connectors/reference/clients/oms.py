@@ -20,8 +20,10 @@ CHINA = ZoneInfo("Asia/Shanghai")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 PAGE_SIZE = 100  # the fake's maximum (the doc advises below 200)
 # Paid trades to fulfil (30) and cancelled ones (5): a trade cancelled after we took it shows
-# up again, as 5, in the window of its cancellation (its modified time moves).
-POLLED_STATUSES = "5,30"
+# up again, as 5, in the window of its cancellation (its modified time moves). Shipped ones
+# (95) too: a buyer's refund asked after picking may find the trade already marked shipped,
+# and it must still be seen (its lines' refund_status moves its modified time).
+POLLED_STATUSES = "5,30,95"
 # Return refunds (退货退款) once the buyer has sent the goods back (40, with the return waybill).
 RETURN_REFUND_TYPE = 2
 RETURN_SENT_STATUS = 40

@@ -1,7 +1,8 @@
 """Kdniao (快递鸟) adapter: form-posted, DataSign-checked requests over the carrier.
 
-1007 / 1147 (create / cancel waybill) at /api/EOrderService, 1008 subscribe at /api/dist,
-1002 instant tracking and 2002 number recognition at /Ebusiness/EbusinessOrderHandle.aspx.
+1007 / 1147 (create / cancel waybill) and ecomock's 1816 (intercept) at /api/EOrderService,
+1008 subscribe at /api/dist, 1002 instant tracking and 2002 number recognition at
+/Ebusiness/EbusinessOrderHandle.aspx.
 Every EBusinessID the carrier issued is its own merchant account, checked against its own
 api key; a request only sees the waybills of its account.
 
@@ -418,6 +419,39 @@ def _cancel(
     }
 
 
+# ecomock's interception RequestType (Kdniao publishes none; docs/protocols/carrier.md) and
+# the one InterceptType served: 2 退回 (return to sender), as SF's and JD's interception APIs
+# call it; 1 转寄 (to a new address) is refused.
+INTERCEPT_REQUEST_TYPE = "1816"
+INTERCEPT_RETURN = "2"
+
+
+def _intercept(
+    service: CarrierService, data: dict[str, Any], account: KdniaoCredentials
+) -> dict[str, Any]:
+    """1816 (ecomock's): stop the parcel and return it to the sender; the outcome follows
+    as tracking (413 intercepted, 406 back with the sender)."""
+    shipper_code, logistic_code = _required(data, "ShipperCode", "LogisticCode")
+    intercept_type = _optional_text(data, "InterceptType") or INTERCEPT_RETURN
+    if intercept_type != INTERCEPT_RETURN:
+        raise WireError(RESULT_FORMAT, "InterceptType 格式有误：只支持 2 (退回)")
+    status = service.intercept(
+        shipper_code,
+        logistic_code,
+        _optional_text(data, "OrderCode"),
+        _optional_text(data, "Reason", MAX_TEXT_CHARS),
+        account.ebusiness_id,
+    )
+    return {
+        "EBusinessID": account.ebusiness_id,
+        "Success": True,
+        "ResultCode": RESULT_SUCCESS,
+        "Reason": "",
+        "LogisticCode": logistic_code,
+        "InterceptStatus": status,
+    }
+
+
 def _subscribe(
     service: CarrierService,
     data: dict[str, Any],
@@ -499,7 +533,11 @@ def _entity(data: Any) -> str | None:
 
 # Each path and the RequestTypes it serves (8008 and 8001 are the value-added product's).
 PATHS: dict[str, dict[str, Method]] = {
-    "/api/EOrderService": {"1007": _create_waybill, "1147": _cancel},
+    "/api/EOrderService": {
+        "1007": _create_waybill,
+        "1147": _cancel,
+        INTERCEPT_REQUEST_TYPE: _intercept,
+    },
     "/api/dist": {"1008": _subscribe, "8008": partial(_subscribe, value_added=True)},
     "/Ebusiness/EbusinessOrderHandle.aspx": {
         "1002": _query,
