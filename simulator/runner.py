@@ -49,6 +49,7 @@ from simulator.clock import RealtimeClock, format_qimen_time
 from simulator.connector import ConnectorProcess, ConnectorProfile
 from simulator.crashes import CrashPlayer
 from simulator.demand import DemandModel, play_demand
+from simulator.procurement import Procurement
 from simulator.progress import Snapshot
 from simulator.scenario import Scenario
 from simulator.stopping import RunStop, until_stopped
@@ -145,6 +146,8 @@ async def serve_fakes(
                 pack_seconds=scenario.fulfilment.pack_seconds.as_tuple(),
                 partial_delivery_share=scenario.fulfilment.partial_delivery_share,
                 process_reports=scenario.fulfilment.process_reports,
+                stock_change_reports=scenario.fulfilment.stock_change_reports,
+                supplier_deliveries=scenario.procurement.enabled,
             ),
             carrier_config=CarrierConfig(
                 collect_hours=scenario.carrier.collect_hours.as_tuple(),
@@ -346,12 +349,18 @@ class SimulatedDemand:
         self.process: simpy.events.Process | None = None
         self.cancellations: Cancellations | None = None
         self.returns: Returns | None = None
+        self.procurement: Procurement | None = None
 
     async def start(self, fakes: LiveFakes, scenario: Scenario) -> None:
         model = DemandModel(fakes.world, scenario.demand, scenario.seed)
         eco = fakes.ecosystem
         self.cancellations = Cancellations(fakes.clock.env, eco.oms, eco.wms, eco.carrier)
         self.returns = Returns(fakes.clock.env, eco.oms, eco.wms, eco.carrier)
+        if scenario.procurement.enabled:
+            self.procurement = Procurement(
+                fakes.clock.env, fakes.world, scenario.procurement, eco.erp, eco.wms, scenario.seed
+            )
+            self.procurement.start(scenario.duration)
         self.process = play_demand(
             fakes.clock.env,
             model,
@@ -377,6 +386,8 @@ class SimulatedDemand:
             sections["cancellations"] = self.cancellations.report()
         if self.returns is not None and self.returns.planned:
             sections["returns"] = self.returns.report()
+        if self.procurement is not None:
+            sections["procurement"] = self.procurement.report()
         return sections
 
 
