@@ -116,6 +116,7 @@ class Connector:
             s.carrier_ebusiness_id,
             lambda: self.ready,
         )
+        handlers.stock = workflow.stock
         server = _CallbackServer(
             uvicorn.Config(
                 create_callback_app(handlers),
@@ -150,6 +151,8 @@ class Connector:
             background = [
                 asyncio.create_task(poller.run(self.stop_event, s.poll_seconds)),
                 asyncio.create_task(self._summaries(workflow, poller, handlers)),
+                asyncio.create_task(workflow.stock.poll(self.stop_event, s.poll_seconds)),
+                asyncio.create_task(workflow.stock.sync(self.stop_event)),
             ]
             await self.stop_event.wait()
         finally:
@@ -175,7 +178,7 @@ class Connector:
         previous: Counter[str] = Counter()
         while True:
             await asyncio.sleep(self.settings.summary_every_seconds)
-            current = poller.stats + workflow.stats + handlers.stats
+            current = poller.stats + workflow.stats + handlers.stats + workflow.stock.stats
             delta = current - previous
             previous = current
             if delta:

@@ -22,6 +22,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS supplier_deliveries (
     owner_code TEXT NOT NULL, purchase_order_code TEXT NOT NULL, warehouse_code TEXT NOT NULL,
     supplier_code TEXT, arrived_sim TEXT, arrived_wall REAL,
+    inbound_order_id TEXT,  -- the entry order that received it, once confirmed
     PRIMARY KEY (owner_code, purchase_order_code)
 );
 CREATE TABLE IF NOT EXISTS supplier_delivery_lines (
@@ -62,7 +63,7 @@ class Deliveries:
         now_sim, now_wall = format_qimen_time(self.ctx.clock.now()), self.ctx.clock.wall()
         with transaction(self.conn):
             added = self.conn.execute(
-                "INSERT OR IGNORE INTO supplier_deliveries VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO supplier_deliveries VALUES (?, ?, ?, ?, ?, ?, NULL)",
                 (owner_code, purchase_order_code, warehouse_code, supplier_code, now_sim, now_wall),
             ).rowcount
             if not added:
@@ -85,9 +86,12 @@ class Deliveries:
         """The purchase order code of the delivery an entry order receives, once it is in."""
         code = order["purchase_order_code"] or order["order_code"]
         row = self.conn.execute(
+            # A delivery is received once: a second entry order for it waits for goods that
+            # never come.
             "SELECT purchase_order_code FROM supplier_deliveries WHERE owner_code = ?"
-            " AND purchase_order_code = ? AND warehouse_code = ?",
-            (order["owner_code"], code, order["warehouse_code"]),
+            " AND purchase_order_code = ? AND warehouse_code = ?"
+            " AND (inbound_order_id IS NULL OR inbound_order_id = ?)",
+            (order["owner_code"], code, order["warehouse_code"], order["inbound_order_id"]),
         ).fetchone()
         return None if row is None else str(row[0])
 
@@ -97,12 +101,18 @@ class Deliveries:
         and damaged (CC); one ReportLine per line and inventoryType with units, a line the
         delivery lacks as 0 (ZP). Call inside the put-away's transaction."""
         order_id = order["inbound_order_id"]
+        key = self.key(order)
+        self.conn.execute(
+            "UPDATE supplier_deliveries SET inbound_order_id = ? WHERE owner_code = ?"
+            " AND purchase_order_code = ?",
+            (order_id, order["owner_code"], key),
+        )
         left: dict[str, list[int]] = {
             str(row[0]): [int(row[1]) - int(row[2]), int(row[2])]
             for row in self.conn.execute(
                 "SELECT item_code, SUM(qty), SUM(damaged) FROM supplier_delivery_lines"
                 " WHERE owner_code = ? AND purchase_order_code = ? GROUP BY item_code",
-                (order["owner_code"], self.key(order)),
+                (order["owner_code"], key),
             )
         }
         counted: list[ReportLine] = []
