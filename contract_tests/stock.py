@@ -109,7 +109,7 @@ def _receipt_problems(
     elif len(stock_ins) > 1:
         problems.append("more than one stock-in")
     booked: dict[str, int] = {}
-    payables: list[sqlite3.Row] = []
+    found: dict[int, sqlite3.Row] = {}  # by fid: two stock-ins may share a bill number
     for stock_in in stock_ins:
         booked = _per_item(
             conn.execute(
@@ -117,7 +117,9 @@ def _receipt_problems(
                 (stock_in["fid"],),
             ).fetchall()
         )
-        payables += _linked(conn, PAYABLE, INSTOCK, stock_in["bill_no"], owner)
+        for payable in _linked(conn, PAYABLE, INSTOCK, stock_in["bill_no"], owner):
+            found[payable["fid"]] = payable
+    payables = list(found.values())
     if len(stock_ins) == 1:
         if stock_ins[0]["document_status"] != "C":
             problems.append("stock-in not audited")
