@@ -83,17 +83,34 @@ class Deliveries:
         return bool(order["order_type"] == PURCHASE_ENTRY)
 
     def key(self, order: sqlite3.Row) -> str | None:
-        """The purchase order code of the delivery an entry order receives, once it is in."""
+        """The purchase order code of the delivery the entry order claimed (else None)."""
         code = order["purchase_order_code"] or order["order_code"]
         row = self.conn.execute(
-            # A delivery is received once: a second entry order for it waits for goods that
-            # never come.
             "SELECT purchase_order_code FROM supplier_deliveries WHERE owner_code = ?"
             " AND purchase_order_code = ? AND warehouse_code = ?"
-            " AND (inbound_order_id IS NULL OR inbound_order_id = ?)",
+            " AND inbound_order_id = ?",
             (order["owner_code"], code, order["warehouse_code"], order["inbound_order_id"]),
         ).fetchone()
         return None if row is None else str(row[0])
+
+    def claim(self, order: sqlite3.Row) -> bool:
+        """Whether the entry order's delivery is in; it is then this order's to count, so
+        that a second entry order for it waits for goods that never come."""
+        code = order["purchase_order_code"] or order["order_code"]
+        with transaction(self.conn):
+            claimed = self.conn.execute(
+                "UPDATE supplier_deliveries SET inbound_order_id = ? WHERE owner_code = ?"
+                " AND purchase_order_code = ? AND warehouse_code = ?"
+                " AND (inbound_order_id IS NULL OR inbound_order_id = ?)",
+                (
+                    order["inbound_order_id"],
+                    order["owner_code"],
+                    code,
+                    order["warehouse_code"],
+                    order["inbound_order_id"],
+                ),
+            ).rowcount
+        return bool(claimed)
 
     def count(self, order: sqlite3.Row) -> list[ReportLine]:
         """The entry order's lines as its delivery fills them: every delivered unit of a
@@ -102,11 +119,6 @@ class Deliveries:
         delivery lacks as 0 (ZP). Call inside the put-away's transaction."""
         order_id = order["inbound_order_id"]
         key = self.key(order)
-        self.conn.execute(
-            "UPDATE supplier_deliveries SET inbound_order_id = ? WHERE owner_code = ?"
-            " AND purchase_order_code = ?",
-            (order_id, order["owner_code"], key),
-        )
         left: dict[str, list[int]] = {
             str(row[0]): [int(row[1]) - int(row[2]), int(row[2])]
             for row in self.conn.execute(

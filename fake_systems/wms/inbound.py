@@ -278,7 +278,7 @@ class Inbound:
                 while self._parcel(order) is None:
                     yield self.env.timeout(PARCEL_LOOK_EVERY_SECONDS)
             elif self._against_delivery(order):
-                while self.deliveries.key(order) is None:
+                while not self.deliveries.claim(order):
                     yield self.env.timeout(PARCEL_LOOK_EVERY_SECONDS)
             yield self.env.timeout(between(*self.config.receive_seconds))
             if self._advance(order_id, InboundStatus.ACCEPT, InboundStatus.FULFILLED):

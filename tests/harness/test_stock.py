@@ -63,8 +63,9 @@ def test_the_books_match_the_warehouse_count(
         "   WHERE d.form_id = 'AP_Payable' AND d.note = s.purchase_order_code),"
         " (SELECT SUM(e.qty) FROM erp.documents d JOIN erp.document_entries e USING (fid)"
         "   WHERE d.form_id = 'PUR_PurchaseOrder' AND d.bill_no = s.purchase_order_code)"
-        " FROM (SELECT *, inbound_order_id AS entry FROM wms.supplier_deliveries"
-        "   WHERE inbound_order_id IS NOT NULL) AS s"
+        " FROM (SELECT d.*, d.inbound_order_id AS entry FROM wms.supplier_deliveries AS d"
+        "   JOIN wms.inbound_orders AS i ON i.inbound_order_id = d.inbound_order_id"
+        "   WHERE i.status = 'FULFILLED') AS s"
     ).fetchall()
     assert rows
     differs = 0
