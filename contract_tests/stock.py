@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from contract_tests.evidence import MAX_EXAMPLES, InvariantResult, history, result, yuan
+from contract_tests.returns import _judge_rows  # one loop gathers violations, breakdown, examples
 
 PURCHASE_ORDER, INSTOCK, PAYABLE = "PUR_PurchaseOrder", "STK_InStock", "AP_Payable"
 SOUND = "ZP"
@@ -55,28 +56,23 @@ def purchase_receipts_booked(
         "   ON i.inbound_order_id = s.inbound_order_id AND i.status = 'FULFILLED'"
         " ORDER BY i.confirmed_wall, s.purchase_order_code"
     ).fetchall()
-    breakdown: dict[str, int] = {}
-    examples: list[dict[str, Any]] = []
-    violations = 0
-    for receipt in receipts:
-        problems, expected, observed = _receipt_problems(conn, receipt)
-        if not problems:
-            continue
-        violations += 1
-        for problem in problems:
-            breakdown[problem] = breakdown.get(problem, 0) + 1
-        if len(examples) < MAX_EXAMPLES:
-            po = receipt["purchase_order_code"]
-            examples.append(
-                {
-                    "entity": po,
-                    "entry_order": receipt["order_code"],
-                    "problem": "; ".join(problems),
-                    "expected": expected,
-                    "observed": observed,
-                    "history": history(conn, ("wms", "erp"), (po, receipt["order_code"])),
-                }
-            )
+    judged = {row["inbound_order_id"]: _receipt_problems(conn, row) for row in receipts}
+
+    def example(row: sqlite3.Row, problems: list[str]) -> dict[str, Any]:
+        po, entry = row["purchase_order_code"], row["order_code"]
+        _, expected, observed = judged[row["inbound_order_id"]]
+        return {
+            "entity": po,
+            "entry_order": entry,
+            "problem": "; ".join(problems),
+            "expected": expected,
+            "observed": observed,
+            "history": history(conn, ("wms", "erp"), (po, entry)),
+        }
+
+    violations, breakdown, examples = _judge_rows(
+        receipts, lambda row: judged[row["inbound_order_id"]][0], example
+    )
     return result(name, DESCRIPTIONS[name], len(receipts), violations, examples, breakdown)
 
 

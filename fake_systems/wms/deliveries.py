@@ -133,25 +133,36 @@ class Deliveries:
             (order_id,),
         ).fetchall():
             sound, damaged = left.pop(line["item_code"], [0, 0])
-            self.conn.execute(
-                "UPDATE inbound_order_lines SET actual_qty = ? WHERE rowid = ?",
-                (sound + damaged, line["rowid"]),
-            )
-            for inventory_type, qty in ((SOUND, sound), (DAMAGED, damaged)):
-                if qty == 0 and (inventory_type == DAMAGED or damaged > 0):
-                    continue
-                self.conn.execute(
-                    "INSERT INTO inbound_quality VALUES (?, ?, ?, ?, ?)",
-                    (order_id, line["order_line_no"], line["item_code"], inventory_type, qty),
-                )
-                counted.append(
-                    ReportLine(
-                        line["order_line_no"],
-                        line["owner_code"],
-                        line["item_code"],
-                        inventory_type,
-                        line["plan_qty"],
-                        qty,
-                    )
-                )
+            counted += record_count(self.conn, order_id, line, sound, damaged)
         return counted
+
+
+def record_count(
+    conn: sqlite3.Connection, order_id: str, line: sqlite3.Row, sound: int, damaged: int
+) -> list[ReportLine]:
+    """An inbound line's count (entry or return order): its actual_qty, and one
+    inbound_quality row and ReportLine per inventory type with units (ZP sound, CC damaged or
+    defective); a line nothing came for, one ZP of 0. `line` has its rowid."""
+    conn.execute(
+        "UPDATE inbound_order_lines SET actual_qty = ? WHERE rowid = ?",
+        (sound + damaged, line["rowid"]),
+    )
+    counted: list[ReportLine] = []
+    for inventory_type, qty in ((SOUND, sound), (DAMAGED, damaged)):
+        if qty == 0 and (inventory_type == DAMAGED or damaged > 0):
+            continue
+        conn.execute(
+            "INSERT INTO inbound_quality VALUES (?, ?, ?, ?, ?)",
+            (order_id, line["order_line_no"], line["item_code"], inventory_type, qty),
+        )
+        counted.append(
+            ReportLine(
+                line["order_line_no"],
+                line["owner_code"],
+                line["item_code"],
+                inventory_type,
+                line["plan_qty"],
+                qty,
+            )
+        )
+    return counted

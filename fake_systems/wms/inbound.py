@@ -20,7 +20,7 @@ from fake_systems.common.context import SystemContext
 from fake_systems.common.scope import OwnerScope
 from fake_systems.common.storage import transaction
 from fake_systems.wms.catalog import Catalog
-from fake_systems.wms.deliveries import Deliveries
+from fake_systems.wms.deliveries import Deliveries, record_count
 from fake_systems.wms.events import InboundReceived, ReportLine
 from fake_systems.wms.models import (
     CANCELEDFAIL,
@@ -414,27 +414,7 @@ class Inbound:
             good = min(line["plan_qty"], good_left)
             bad = min(line["plan_qty"] - good, bad_left)
             left[line["item_code"]] = [good_left - good, bad_left - bad]
-            self.conn.execute(
-                "UPDATE inbound_order_lines SET actual_qty = ? WHERE rowid = ?",
-                (good + bad, line["rowid"]),
-            )
-            for inventory_type, qty in ((SALEABLE, good), (DEFECTIVE, bad)):
-                if qty == 0 and (inventory_type == DEFECTIVE or bad > 0):
-                    continue
-                self.conn.execute(
-                    "INSERT INTO inbound_quality VALUES (?, ?, ?, ?, ?)",
-                    (order_id, line["order_line_no"], line["item_code"], inventory_type, qty),
-                )
-                checked.append(
-                    ReportLine(
-                        line["order_line_no"],
-                        line["owner_code"],
-                        line["item_code"],
-                        inventory_type,
-                        line["plan_qty"],
-                        qty,
-                    )
-                )
+            checked += record_count(self.conn, order_id, line, good, bad)
         return checked
 
     # ---------------------------------------------------------------- transfers
