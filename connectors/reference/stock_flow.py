@@ -124,13 +124,22 @@ class StockFlow:
 
     async def poll(self, stop: asyncio.Event, every_seconds: float) -> None:
         """Look for newly audited purchase orders until `stop`."""
+        failures = 0
         while not stop.is_set():
+            wait = every_seconds
             try:
                 self.stats["po_found"] += await self.poll_once()
+                failures = 0
             except StepError as error:
-                log.warning("purchase order poll failed: %s", error)
+                # The graded delays, and a refusal's own wait: an ERP that throttles or is
+                # down is not asked again four times a second.
+                failures += 1
+                policy = self.workflow.policy
+                delay = policy.delay_after(min(failures, policy.max_retries), error.retry_after)
+                wait = max(every_seconds, delay or 0.0)
+                log.warning("purchase order poll failed (%d): %s", failures, error)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=every_seconds)
+                await asyncio.wait_for(stop.wait(), timeout=wait)
 
     async def poll_once(self) -> int:
         """One poll from the last approval time seen (inclusive: dedupe by bill number)."""
