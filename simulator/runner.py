@@ -29,6 +29,9 @@ from contract_tests.live import count_orders, live_violations
 from contract_tests.report import write_reports
 from contract_tests.run_status import (
     ABORTED,
+    DRAIN_ENDED,
+    DRAIN_STALLED,
+    DRAIN_TIMED_OUT,
     FINISHED,
     NOT_FINISHED_REASON,
     RUNNING,
@@ -233,6 +236,7 @@ class RunWatch:
         self.wall_started = wall_started
         self.counts: dict[str, int] = {}
         self.phase = "starting"
+        self.drained: str | None = None  # how the drain ended (run_status.DRAIN_*)
         # A snapshot cancelled when the run is stopped leaves its query running in its
         # thread; the next one must not use the connection at the same time.
         self._reading = threading.Lock()
@@ -271,6 +275,7 @@ class RunWatch:
         ends = time.monotonic() + timeout
         last_change = time.monotonic()
         previous: tuple[int, ...] = ()
+        self.drained = DRAIN_TIMED_OUT  # unless it ends or stalls first
         while time.monotonic() < ends:
             snap = await self.snapshot("draining")
             self.show(snap)
@@ -285,6 +290,7 @@ class RunWatch:
                 and c["returns_open"] == 0
                 and busy == 0
             ):
+                self.drained = DRAIN_ENDED
                 return
             # A cancellation after picking ends when its goods are back (trade cancelled).
             moving = (
@@ -301,6 +307,7 @@ class RunWatch:
             if moving != previous or busy:
                 previous, last_change = moving, time.monotonic()
             elif time.monotonic() - last_change > stall_timeout:
+                self.drained = DRAIN_STALLED
                 return
             await asyncio.sleep(PROGRESS_EVERY_SECONDS)
 
@@ -545,6 +552,7 @@ async def play(
                 crashes=crashes.describe(),
                 fault_plan=running.fault_plan,
                 sim_seconds=clock.sim_seconds(),
+                drain=watch.drained,
             ),
         )
         meta = RunMeta(
