@@ -275,7 +275,6 @@ class RunWatch:
         ends = time.monotonic() + timeout
         last_change = time.monotonic()
         previous: tuple[int, ...] = ()
-        self.drained = DRAIN_TIMED_OUT  # unless it ends or stalls first
         while time.monotonic() < ends:
             snap = await self.snapshot("draining")
             self.show(snap)
@@ -310,6 +309,7 @@ class RunWatch:
                 self.drained = DRAIN_STALLED
                 return
             await asyncio.sleep(PROGRESS_EVERY_SECONDS)
+        self.drained = DRAIN_TIMED_OUT
 
     async def settle(self, pushes_in_flight: Callable[[], int], timeout: float) -> None:
         """With the world paused: until every push is delivered and acted on, or `timeout`."""

@@ -118,6 +118,9 @@ CREATE TABLE IF NOT EXISTS orders (
     trade_mask          INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS orders_modified ON orders(modified_sim, trade_no);
+-- One trade per platform order and warehouse: a split trade's sub-orders share the tid (the
+-- index one per tid was before splits; a database from then must lose it).
+DROP INDEX IF EXISTS orders_platform;
 CREATE UNIQUE INDEX IF NOT EXISTS orders_platform_warehouse
     ON orders(shop_no, src_tid, warehouse_no);
 CREATE TABLE IF NOT EXISTS goods (

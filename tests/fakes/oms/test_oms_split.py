@@ -4,15 +4,27 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import httpx
 import pytest
 
+from fake_systems.oms.api import wdt
 from fake_systems.oms.models import TRADE_MASK_SPLIT, InvalidRequest
 from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
 from simulator.world import NewTradeLine, World
-from tests.support.oms import QUERY, WINDOW, call, simple, trade
+from tests.support.oms import (
+    CREDS,
+    QUERY,
+    SHIP,
+    TENANT_A,
+    TENANT_B,
+    WINDOW,
+    call,
+    simple,
+    trade,
+)
 
 LINES = (
     NewTradeLine("1000000000000001", "蓝牙耳机", 3, 9999, 29996),
@@ -86,3 +98,30 @@ def test_a_bad_split_is_refused_and_stores_nothing(
     assert oms.conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0] == 0
     # The numbers are not used up: the next trade takes the first.
     assert oms.create_paid_order(base).endswith("00000001")
+
+
+@pytest.mark.anyio
+async def test_another_owners_sub_orders_are_unknown_and_unchanged(
+    oms: OmsService,
+    world: World,
+    clock: ManualClock,
+    asgi_client: Callable[[object], httpx.AsyncClient],
+) -> None:
+    client = asgi_client(wdt.create_app(oms, CREDS, [TENANT_A, TENANT_B]))
+    base = dataclasses.replace(trade(world, "TB-B", LINES), shop_no=world.shops[5].shop_no)
+    other = next(w.code for w in world.warehouses if w.code != base.warehouse_no)
+    oms.create_paid_order(
+        dataclasses.replace(base, line_warehouses=(base.warehouse_no, other, other))
+    )
+    subs = [row[0] for row in oms.conn.execute("SELECT trade_no FROM orders ORDER BY trade_no")]
+    assert len(subs) == 2
+    seen_a = (await call(client, clock, QUERY, WINDOW, creds=TENANT_A)).json()["data"]
+    seen_b = (await call(client, clock, QUERY, WINDOW, creds=TENANT_B)).json()["data"]
+    assert seen_a["total_count"] == 0
+    assert sorted(t["trade_no"] for t in seen_b["order"]) == subs
+    for trade_no in subs:
+        ship = {"trade_no": trade_no, "logistics_code": "SF", "logistics_no": "SF1"}
+        answer = (await call(client, clock, SHIP, ship, creds=TENANT_A)).json()
+        assert answer["status"] == 100
+    statuses = oms.conn.execute("SELECT DISTINCT trade_status, logistics_no FROM orders")
+    assert [tuple(row) for row in statuses] == [(30, None)]
