@@ -13,6 +13,7 @@ from contract_tests import (
     contents,
     orphans,
     returns,
+    splits,
     stock,
     throttling,
 )
@@ -771,6 +772,7 @@ _DESCRIPTIONS = {
     **cancellations.DESCRIPTIONS,
     **returns.DESCRIPTIONS,
     **stock.DESCRIPTIONS,
+    **splits.DESCRIPTIONS,
     **throttling.DESCRIPTIONS,
 }
 
@@ -813,6 +815,7 @@ INVARIANTS: tuple[Invariant, ...] = tuple(
         *cancellations.CHECKS,
         *returns.CHECKS,
         *stock.CHECKS,
+        *splits.CHECKS,
         *throttling.CHECKS,
     )
 )

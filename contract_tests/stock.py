@@ -11,8 +11,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from contract_tests.evidence import MAX_EXAMPLES, InvariantResult, history, result, yuan
-from contract_tests.returns import _judge_rows  # one loop gathers violations, breakdown, examples
+from contract_tests.evidence import MAX_EXAMPLES, InvariantResult, history, judge_rows, result, yuan
 
 PURCHASE_ORDER, INSTOCK, PAYABLE = "PUR_PurchaseOrder", "STK_InStock", "AP_Payable"
 SOUND = "ZP"
@@ -74,7 +73,7 @@ def purchase_receipts_booked(
             "history": history(conn, ("wms", "erp"), (po, entry)),
         }
 
-    violations, breakdown, examples = _judge_rows(
+    violations, breakdown, examples = judge_rows(
         receipts, lambda row: judged[row["inbound_order_id"]][0], example
     )
     return result(name, DESCRIPTIONS[name], len(receipts), violations, examples, breakdown)

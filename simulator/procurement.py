@@ -189,5 +189,12 @@ class Procurement:
         }
         self.open = [order for order in self.open if order.bill_no not in received]
 
+    @property
+    def pending(self) -> int:
+        """Purchase orders raised and not yet received at the WMS (the drain waits for them,
+        bounded by its timeout: a connector that never sends an entry order keeps them)."""
+        self._forget_received()
+        return len(self.open)
+
     def report(self) -> dict[str, int]:
         return {**self.stats, "open": len(self.open)}
