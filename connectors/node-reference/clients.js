@@ -15,22 +15,21 @@ function chinaNow() {
 
 // docs/protocols/oms.md "Sign": md5(secret + sorted name+value of the query and `body` + secret).
 function wdtSign(secret, params) {
-  const joined = Object.keys(params)
+  return md5(secret + joinSorted(params) + secret);
+}
+
+// Every parameter but `sign`, sorted by name, each name followed by its value.
+function joinSorted(params) {
+  return Object.keys(params)
     .filter((k) => k !== 'sign')
     .sort()
     .map((k) => k + params[k])
     .join('');
-  return md5(secret + joined + secret);
 }
 
 // docs/protocols/wms.md "Signing": UPPER(md5(secret + sorted k+v of the query + body + secret)).
 function qimenSign(secret, params, body) {
-  const joined = Object.keys(params)
-    .filter((k) => k !== 'sign')
-    .sort()
-    .map((k) => k + params[k])
-    .join('');
-  return md5(secret + joined + body + secret).toUpperCase();
+  return md5(secret + joinSorted(params) + body + secret).toUpperCase();
 }
 
 // docs/protocols/carrier.md: base64 of the lower-hex md5 of RequestData + ApiKey.
@@ -145,14 +144,8 @@ class OmsClient {
       wdt3_customer_id: this.sid,
       ...fields,
     };
-    form.sign = md5(
-      this.qimenSecret +
-        Object.keys(form)
-          .sort()
-          .map((k) => k + form[k])
-          .join('') +
-        this.qimenSecret,
-    ).toUpperCase();
+    // TOP's sign: as Qimen's, with no body (every field is in the form).
+    form.sign = qimenSign(this.qimenSecret, form, '');
     const response = await this.peer.request('POST', '/router/qm', {
       body: new URLSearchParams(form).toString(),
       headers: { 'Content-Type': 'application/x-www-form-urlencoded;charset=utf-8' },

@@ -135,6 +135,9 @@ def test_node_connector_passes_level_1_smoke(tmp_path: Path) -> None:
         for line in (run / "connector-state" / "journal.jsonl").read_text().splitlines()
     ]
     waybills = {r["trade_no"]: r["waybill"] for r in journal if r["t"] == "waybill"}
+    # Tmall trades come only through the Qimen custom scenario (/router/qm): it was read too.
+    platforms = {r["trade"]["platform_id"] for r in journal if r["t"] == "trade"}
+    assert {1, 3, 69} <= platforms
     conn = attach_run(run)
     try:
         shipped = dict(
