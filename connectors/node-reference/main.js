@@ -285,8 +285,15 @@ class Connector {
       this.store.record({ t: 'inbox', key });
       return qimenAnswer('success', '0', 'ok');
     }
+    const lines = xml.findAll(root, 'orderLines/orderLine').map((line) => ({
+      orderLineNo: xml.text(line, 'orderLineNo'),
+      itemCode: xml.text(line, 'itemCode'),
+      actualQty: xml.text(line, 'actualQty'),
+    }));
     if (order('confirmType') && order('confirmType') !== '0') {
-      this.store.record({ t: 'inbox', key }); // a partial shipment: the final confirm books
+      // A split order's first package: its lines count, the final confirm books them all.
+      this.store.record({ t: 'partial', trade_no: tradeNo, lines });
+      this.store.record({ t: 'inbox', key });
       return qimenAnswer('success', '0', 'ok');
     }
     const shipment = {
@@ -294,11 +301,8 @@ class Connector {
       logisticsCode: order('logisticsCode'),
       expressCode: order('expressCode') || xml.text(root, 'packages/package/expressCode'),
       orderConfirmTime: order('orderConfirmTime'),
-      lines: xml.findAll(root, 'orderLines/orderLine').map((line) => ({
-        orderLineNo: xml.text(line, 'orderLineNo'),
-        itemCode: xml.text(line, 'itemCode'),
-        actualQty: xml.text(line, 'actualQty'),
-      })),
+      // Each confirm's actualQty is what that package shipped: the parts add up.
+      lines: [...(entry.partials || []), ...lines],
     };
     this.store.record({ t: 'shipment', trade_no: tradeNo, shipment });
     if (!this.isDone(tradeNo, 'wms_create')) {

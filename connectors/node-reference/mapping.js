@@ -136,20 +136,22 @@ function deliveryOrderXml(trade, waybill) {
   });
 }
 
-// Each line as shipped: the confirm's actualQty for its orderLineNo (= rec_id), and its amount:
+// Each line as shipped: the confirms' actualQty for its orderLineNo (= rec_id, summed over a
+// split order's packages), and its amount:
 // the line's share, the trade's freight (paid − Σ shares) on the last line so that every
 // bill's total is `paid` to the cent.
 function bookedLines(trade, shipment) {
   const lines = trade.detail_list || [];
-  const shipped = new Map((shipment.lines || []).map((l) => [String(l.orderLineNo), l]));
-  const booked = lines.map((line) => {
-    const confirmed = shipped.get(String(line.rec_id));
-    return {
-      item: line.spec_no,
-      qty: confirmed ? Number(confirmed.actualQty) : Number(line.num),
-      amount: cents(line.share_amount),
-    };
-  });
+  const shipped = new Map();
+  for (const l of shipment.lines || []) {
+    const no = String(l.orderLineNo);
+    shipped.set(no, (shipped.get(no) || 0) + Number(l.actualQty));
+  }
+  const booked = lines.map((line) => ({
+    item: line.spec_no,
+    qty: shipped.has(String(line.rec_id)) ? shipped.get(String(line.rec_id)) : Number(line.num),
+    amount: cents(line.share_amount),
+  }));
   const freight = cents(trade.paid) - booked.reduce((sum, l) => sum + l.amount, 0);
   if (booked.length) booked[booked.length - 1].amount += freight;
   return booked;

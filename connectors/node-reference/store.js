@@ -55,6 +55,11 @@ class Store {
         if (record.shipment.expressCode) this.byWaybill.set(record.shipment.expressCode, record.trade_no);
         break;
       }
+      case 'partial': {
+        const entry = this.trades.get(record.trade_no);
+        if (entry) entry.partials = [...(entry.partials || []), ...record.lines];
+        break;
+      }
       case 'inbox':
         this.inbox.add(record.key);
         break;
@@ -72,6 +77,7 @@ class Store {
     for (const [tradeNo, entry] of this.trades) {
       lines.push({ t: 'trade', trade: entry.trade });
       if (entry.waybill) lines.push({ t: 'waybill', trade_no: tradeNo, waybill: entry.waybill });
+      if (entry.partials) lines.push({ t: 'partial', trade_no: tradeNo, lines: entry.partials });
       if (entry.shipment) lines.push({ t: 'shipment', trade_no: tradeNo, shipment: entry.shipment });
       for (const [step, state] of Object.entries(entry.steps)) {
         lines.push({ t: 'step', trade_no: tradeNo, step, state });
