@@ -159,25 +159,34 @@ class OmsClient {
     return omsAnswer(method, answer.response || {});
   }
 
-  // Every trade of a window in both channels, page by page (page_no from 0).
+  // Every trade of a window in both channels (page_no from 0).
   async tradesIn(start, end, status) {
     const params = { start_time: start, end_time: end, status };
-    const pageSize = 100;
-    const trades = [];
-    for (const fetchPage of [
-      (no) => this.call('sales.TradeQuery.queryWithDetail', [params], [pageSize, no]),
-      (no) => this.qimenTradePage(params, pageSize, no),
-    ]) {
-      for (let no = 0, seen = 0; no < 10000; no += 1) {
-        const data = (await fetchPage(no)).data || {};
-        const page = data.order || [];
-        trades.push(...page);
-        seen += page.length;
-        if (!page.length || seen >= Number(data.total_count || 0)) break;
-      }
-    }
-    return trades;
+    return [
+      ...(await allPages((no) => this.call('sales.TradeQuery.queryWithDetail', [params], [PAGE_SIZE, no]))),
+      ...(await allPages((no) => this.qimenTradePage(params, PAGE_SIZE, no))),
+    ];
   }
+
+  // Return refunds (type 2) sent back by the buyer (40) modified in a window.
+  async returnRefundsIn(start, end) {
+    const params = { modified_from: start, modified_to: end, type: 2, status: 40 };
+    return allPages((no) => this.call('aftersales.refund.Refund.search', [params], [PAGE_SIZE, no]));
+  }
+}
+
+const PAGE_SIZE = 100;
+
+// Pages from 0 until `total_count` rows were read (or a page comes back empty).
+async function allPages(fetchPage) {
+  const rows = [];
+  for (let no = 0; no < 10000; no += 1) {
+    const data = (await fetchPage(no)).data || {};
+    const page = data.order || [];
+    rows.push(...page);
+    if (!page.length || rows.length >= Number(data.total_count || 0)) break;
+  }
+  return rows;
 }
 
 // `status` 0 is success; 7, 99 and the per-minute limit are worth another try.

@@ -9,6 +9,7 @@ const { OmsClient, QimenClient, KdniaoClient, K3Client, qimenSign, kdniaoSign, c
 const { RetryableError } = require('./http');
 const { Store } = require('./store');
 const mapping = require('./mapping');
+const aftersales = require('./aftersales');
 const xml = require('./xml');
 
 const REQUIRED = [
@@ -24,7 +25,10 @@ const RETRY_MINUTES = [1, 5, 15, 30, 60];
 const WINDOW_SECONDS = 3600; // queryWithDetail refuses windows over 60 minutes
 const FIRST_LOOKBACK_SECONDS = 3600;
 const MAX_BODY_BYTES = 2 * 1024 * 1024;
-const STEPS = ['waybill', 'subscribe', 'wms_create', 'oms_shipped', 'erp_outstock', 'erp_receivable', 'oms_completed'];
+const STEPS = [
+  'waybill', 'subscribe', 'wms_create', 'oms_shipped', 'erp_outstock', 'erp_receivable', 'oms_completed',
+  ...aftersales.STEPS,
+];
 
 function log(level, message) {
   process.stdout.write(`${new Date().toISOString()} ${level} ${message}\n`);
@@ -83,13 +87,16 @@ class Connector {
     this.running = new Set(); // `${trade_no}:${step}` under way in this process
     this.timers = new Set();
     this.stopping = false;
-    this.counts = { trades: 0, done: 0, retries: 0, parked: 0, pushes: 0, duplicates: 0, refused: 0 };
+    this.counts = {
+      trades: 0, cancelled: 0, returns: 0, done: 0, retries: 0, parked: 0, pushes: 0, duplicates: 0, refused: 0,
+    };
+    this.log = log;
   }
 
   // ---- steps ---------------------------------------------------------------------------
 
-  stepState(tradeNo, step) {
-    const entry = this.store.trades.get(tradeNo);
+  stepState(id, step) {
+    const entry = this.store.entity(id);
     return (entry && entry.steps[step]) || null;
   }
 
@@ -109,6 +116,11 @@ class Connector {
       for (;;) {
         if (this.stopping) return;
         if (this.isDone(tradeNo, step)) return; // a confirm may prove a create arrived
+        if (aftersales.blocked(this, tradeNo, step)) {
+          // Cancelled: what was not done stays undone (and is not resumed).
+          this.store.record({ t: 'step', trade_no: tradeNo, step, state: { status: 'stopped', attempts } });
+          return;
+        }
         attempts += 1;
         this.store.record({ t: 'step', trade_no: tradeNo, step, state: { status: 'pending', attempts } });
         try {
@@ -147,10 +159,16 @@ class Connector {
       this.run(tradeNo, 'wms_create');
     } else if (step === 'oms_shipped' && this.stepState(tradeNo, 'oms_completed')) {
       this.run(tradeNo, 'oms_completed');
+    } else {
+      aftersales.next(this, tradeNo, step);
     }
   }
 
   async perform(tradeNo, step) {
+    if (aftersales.STEPS.includes(step)) {
+      await aftersales.perform(this, tradeNo, step);
+      return;
+    }
     const entry = this.store.trades.get(tradeNo);
     const { trade } = entry;
     switch (step) {
@@ -196,11 +214,23 @@ class Connector {
 
   // After a restart: every step that was under way or due goes on.
   resume() {
+    for (const [id, entry] of [...this.store.trades, ...this.store.refunds]) {
+      for (const [step, state] of Object.entries(entry.steps)) {
+        if (state.status === 'pending') this.run(id, step);
+      }
+    }
+    for (const [refundNo, entry] of this.store.refunds) {
+      if (entry.receipt) {
+        this.run(refundNo, 'erp_return');
+        this.run(refundNo, 'erp_red');
+      }
+    }
     for (const [tradeNo, entry] of this.store.trades) {
       if (!this.isDone(tradeNo, 'waybill')) {
         this.run(tradeNo, 'waybill');
         continue;
       }
+      if (entry.cancelled) continue;
       if (!entry.shipment) {
         this.run(tradeNo, 'subscribe');
         this.run(tradeNo, 'wms_create');
@@ -223,15 +253,22 @@ class Connector {
     const end = shiftText(now, 1); // end_time is exclusive
     while (secondsBetween(from, end) > 0) {
       const to = secondsBetween(from, end) > WINDOW_SECONDS ? shiftText(from, WINDOW_SECONDS) : end;
-      const trades = await this.oms.tradesIn(from, to, '30');
+      // 5 and 95 too: cancellations, and requests to cancel a trade already marked shipped.
+      const trades = await this.oms.tradesIn(from, to, '5,30,95');
       for (const trade of trades) this.accept(trade);
+      for (const refund of await this.oms.returnRefundsIn(from, to)) aftersales.onPolledRefund(this, refund);
       from = to;
     }
     this.store.record({ t: 'cursor', cursor: now });
   }
 
   accept(trade) {
-    if (Number(trade.trade_status) !== 30 || this.store.trades.has(trade.trade_no)) return;
+    if (this.store.trades.has(trade.trade_no)) {
+      aftersales.onPolledTrade(this, trade);
+      return;
+    }
+    // Never send a trade already cancelled, or whose cancellation the buyer asked.
+    if (Number(trade.trade_status) !== 30 || aftersales.cancelRequested(trade)) return;
     this.store.record({ t: 'trade', trade });
     this.counts.trades += 1;
     this.run(trade.trade_no, 'waybill');
@@ -269,8 +306,18 @@ class Connector {
       log('ERROR', `refused a WMS push with a wrong signature (${params.method})`);
       return qimenAnswer('failure', 'sign-check-failure', 'Illegal request');
     }
-    if (params.method !== 'taobao.qimen.deliveryorder.confirm') return qimenAnswer('success', '0', 'ok');
+    const returns = params.method === 'taobao.qimen.returnorder.confirm';
+    if (params.method !== 'taobao.qimen.deliveryorder.confirm' && !returns) {
+      return qimenAnswer('success', '0', 'ok');
+    }
     const root = xml.parse(body);
+    if (returns) {
+      const returnKey = `wms:${xml.text(root, 'returnOrder/outBizCode')}`;
+      this.counts.pushes += 1;
+      if (this.store.inbox.has(returnKey)) this.counts.duplicates += 1;
+      else aftersales.onReturnConfirm(this, root, returnKey);
+      return qimenAnswer('success', '0', 'ok');
+    }
     const order = (name) => xml.text(root, `deliveryOrder/${name}`);
     const key = `wms:${order('outBizCode') || `${order('deliveryOrderId')}-${order('status')}`}`;
     this.counts.pushes += 1;
@@ -310,9 +357,12 @@ class Connector {
       this.store.record({ t: 'step', trade_no: tradeNo, step: 'wms_create', state: { status: 'done', attempts: 0 } });
     }
     this.store.record({ t: 'inbox', key });
-    setImmediate(() => {
-      for (const step of ['oms_shipped', 'erp_outstock', 'erp_receivable']) this.run(tradeNo, step);
-    });
+    // A cancelled trade's parcel left all the same: nothing is marked shipped or booked.
+    if (!entry.cancelled) {
+      setImmediate(() => {
+        for (const step of ['oms_shipped', 'erp_outstock', 'erp_receivable']) this.run(tradeNo, step);
+      });
+    }
     return qimenAnswer('success', '0', 'ok');
   }
 

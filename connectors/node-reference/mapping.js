@@ -196,7 +196,82 @@ function receivableModel(trade, shipment) {
   };
 }
 
+// Returns (docs/CONTRACT.md, "Returns after delivery").
+function returnOrderXml(refund, trade) {
+  return xml.write('request', {
+    returnOrder: {
+      returnOrderCode: refund.refund_no,
+      warehouseCode: trade.warehouse_no,
+      orderType: 'THRK',
+      preDeliveryOrderCode: trade.trade_no,
+      logisticsCode: refund.logistics_code,
+      expressCode: refund.logistics_no,
+      returnReason: refund.reason || '',
+      ownerCode: trade.owner_code,
+    },
+    orderLines: {
+      orderLine: (refund.detail_list || []).map((line) => ({
+        orderLineNo: line.oid,
+        ownerCode: trade.owner_code,
+        itemCode: line.spec_no,
+        planQty: line.num,
+        inventoryType: 'ZP',
+      })),
+    },
+  });
+}
+
+// K3's preset stock statuses: available for goods passed as good (ZP), defective otherwise.
+function stockStatus(inventoryType) {
+  return inventoryType === 'ZP' ? 'KCZT01_SYS' : 'KCZT08_SYS';
+}
+
+function returnStockModel(refund, trade, receipt) {
+  const unitCents = new Map(
+    (trade.detail_list || []).map((l) => [l.spec_no, Math.round(cents(l.share_amount) / Number(l.num))]),
+  );
+  return {
+    FBillNo: refund.refund_no,
+    FDate: receipt.orderConfirmTime || refund.modified,
+    FNote: trade.trade_no,
+    FRetcustId: { FNumber: trade.shop_no },
+    FEntity: receipt.lines
+      .filter((line) => line.actualQty > 0)
+      .map((line) => ({
+        FMaterialId: { FNumber: line.itemCode },
+        FRealQty: line.actualQty,
+        FTaxPrice: yuan(unitCents.get(line.itemCode) || 0),
+        FStockId: { FNumber: receipt.warehouseCode || trade.warehouse_no },
+        FStockStatusId: { FNumber: stockStatus(line.inventoryType) },
+        FSrcBillTypeID: 'SAL_OUTSTOCK',
+        FSrcBillNo: trade.trade_no,
+      })),
+  };
+}
+
+// A red receivable: minus the refunded amount of each line (not price × units).
+function redReceivableModel(refund, trade, receipt) {
+  return {
+    FBillNo: refund.refund_no,
+    FDATE: receipt.orderConfirmTime || refund.modified,
+    FNote: trade.trade_no,
+    FCUSTOMERID: { FNumber: trade.shop_no },
+    FCURRENCYID: { FNumber: 'PRE001' },
+    FSETTLEORGID: { FNumber: '100' },
+    FEntityDetail: (refund.detail_list || []).map((line) => ({
+      FMATERIALID: { FNumber: line.spec_no },
+      FPriceQty: -Number(line.num),
+      FALLAMOUNTFOR: yuan(-cents(line.refund_amount)),
+      FSOURCETYPE: 'AR_receivable',
+      FSourceBillNo: trade.trade_no,
+    })),
+  };
+}
+
 module.exports = {
+  returnOrderXml,
+  returnStockModel,
+  redReceivableModel,
   waybillRequest,
   deliveryOrderXml,
   outstockModel,

@@ -11,6 +11,7 @@ class Store {
     fs.mkdirSync(dir, { recursive: true });
     this.file = path.join(dir, 'journal.jsonl');
     this.trades = new Map(); // trade_no -> {trade, waybill, shipment, steps: {name: {status, attempts, error}}}
+    this.refunds = new Map(); // refund_no -> {refund, receipt, steps} (returns, type 2)
     this.byWaybill = new Map(); // waybill -> trade_no
     this.inbox = new Set(); // push keys already accepted
     this.cursor = null; // end of the last fully read OMS window (simulated time text)
@@ -39,8 +40,22 @@ class Store {
         this.trades.set(record.trade.trade_no, { trade: record.trade, steps: {} });
         break;
       case 'step': {
-        const entry = this.trades.get(record.trade_no);
+        const entry = this.entity(record.trade_no);
         if (entry) entry.steps[record.step] = record.state;
+        break;
+      }
+      case 'cancel':
+      case 'canceledfail': {
+        const entry = this.trades.get(record.trade_no);
+        if (entry) entry[record.t === 'cancel' ? 'cancelled' : 'canceledfail'] = true;
+        break;
+      }
+      case 'refund':
+        this.refunds.set(record.refund.refund_no, { refund: record.refund, steps: {} });
+        break;
+      case 'return': {
+        const entry = this.refunds.get(record.refund_no);
+        if (entry) entry.receipt = record.receipt;
         break;
       }
       case 'waybill': {
@@ -79,8 +94,18 @@ class Store {
       if (entry.waybill) lines.push({ t: 'waybill', trade_no: tradeNo, waybill: entry.waybill });
       if (entry.partials) lines.push({ t: 'partial', trade_no: tradeNo, lines: entry.partials });
       if (entry.shipment) lines.push({ t: 'shipment', trade_no: tradeNo, shipment: entry.shipment });
+      for (const flag of ['cancel', 'canceledfail']) {
+        if (entry[flag === 'cancel' ? 'cancelled' : flag]) lines.push({ t: flag, trade_no: tradeNo });
+      }
       for (const [step, state] of Object.entries(entry.steps)) {
         lines.push({ t: 'step', trade_no: tradeNo, step, state });
+      }
+    }
+    for (const [refundNo, entry] of this.refunds) {
+      lines.push({ t: 'refund', refund: entry.refund });
+      if (entry.receipt) lines.push({ t: 'return', refund_no: refundNo, receipt: entry.receipt });
+      for (const [step, state] of Object.entries(entry.steps)) {
+        lines.push({ t: 'step', trade_no: refundNo, step, state });
       }
     }
     for (const key of this.inbox) lines.push({ t: 'inbox', key });
@@ -88,6 +113,11 @@ class Store {
     const temporary = `${this.file}.tmp`;
     fs.writeFileSync(temporary, lines.map((l) => JSON.stringify(l) + '\n').join(''));
     fs.renameSync(temporary, this.file);
+  }
+
+  // A trade (by trade_no) or a return refund (by refund_no): what steps belong to.
+  entity(id) {
+    return this.trades.get(id) || this.refunds.get(id);
   }
 
   record(record) {
