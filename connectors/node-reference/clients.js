@@ -3,7 +3,7 @@
 'use strict';
 
 const crypto = require('node:crypto');
-const { Peer, RetryableError, PermanentError, checkStatus } = require('./http');
+const { Peer, RetryableError, PermanentError, checkStatus, parseJson } = require('./http');
 const xml = require('./xml');
 
 const md5 = (text) => crypto.createHash('md5').update(text, 'utf8').digest('hex');
@@ -97,7 +97,7 @@ class OmsClient {
   async clock() {
     const response = await this.peer.request('GET', '/_fake/clock');
     checkStatus(response, 'clock');
-    return JSON.parse(response.text).now_text;
+    return parseJson(response.text, 'clock').now_text;
   }
 
   async call(method, args, pager) {
@@ -118,7 +118,7 @@ class OmsClient {
       headers: { 'Content-Type': 'application/json' },
     });
     checkStatus(response, method);
-    return omsAnswer(method, JSON.parse(response.text));
+    return omsAnswer(method, parseJson(response.text, method));
   }
 
   // One page of queryWithDetail through the Qimen custom scenario (TOP form post).
@@ -151,10 +151,14 @@ class OmsClient {
       headers: { 'Content-Type': 'application/x-www-form-urlencoded;charset=utf-8' },
     });
     checkStatus(response, method);
-    const answer = JSON.parse(response.text);
+    const answer = parseJson(response.text, method);
     if (answer.error_response) {
       const { code, msg } = answer.error_response;
-      throw new PermanentError(`${method}: TOP ${code} ${msg}`);
+      const message = `${method}: TOP ${code} ${msg}`;
+      // 7 call limit, 15 remote service error, 25 a signature refused (how a gateway's
+      // session trouble shows, docs/CHAOS.md): worth another try; the rest are our fault.
+      if ([7, 15, 25].includes(Number(code))) throw new RetryableError(message);
+      throw new PermanentError(message);
     }
     return omsAnswer(method, answer.response || {});
   }
@@ -189,14 +193,16 @@ async function allPages(fetchPage) {
   return rows;
 }
 
-// `status` 0 is success; 7, 99 and the per-minute limit are worth another try.
+// `status` 0 is success; 7, 99, the per-minute limits (calls, concurrency) and an auth
+// refusal (a credential's session trouble, docs/CHAOS.md) are worth another try.
 function omsAnswer(method, answer) {
   if (answer.status === 0) return answer;
   const message = `${method}: status ${answer.status} ${answer.message || ''}`;
   if (answer.status === 7 || answer.status === 99) throw new RetryableError(message);
-  if (answer.status === 100 && /超过每分钟最大调用频率限制/.test(answer.message || '')) {
+  if (answer.status === 100 && /超过每分钟最大/.test(answer.message || '')) {
     throw new RetryableError(message);
   }
+  if (answer.status === 1 && answer.message === 'app auth fail') throw new RetryableError(message);
   throw new PermanentError(message);
 }
 
@@ -227,13 +233,22 @@ class QimenClient {
       headers: { 'Content-Type': 'text/xml;charset=utf-8' },
     });
     checkStatus(response, method);
-    const root = xml.parse(response.text);
+    let root;
+    try {
+      root = xml.parse(response.text);
+    } catch (error) {
+      throw new RetryableError(`${method}: unreadable answer (${error.message})`);
+    }
     if (xml.text(root, 'flag') === 'success') return root;
     const code = xml.text(root, 'code');
     const message = `${method}: ${code} ${xml.text(root, 'message')}`;
-    if (/^isp\./.test(code) || ['SYSTEM_ERROR', 'SYSTEM_BUSY', 'TIMEOUT'].includes(code)) {
-      throw new RetryableError(message);
+    // TOP's ban names its length: "This ban will last for N more seconds".
+    const ban = /(\d+) more seconds/.exec(xml.text(root, 'message'));
+    if (code === 'accesscontrol.limited-by-api-access-count') {
+      throw new RetryableError(message, ban ? Number(ban[1]) : null);
     }
+    const transient = ['SYSTEM_ERROR', 'SYSTEM_BUSY', 'TIMEOUT', 'sign-check-failure'];
+    if (/^isp\./.test(code) || transient.includes(code)) throw new RetryableError(message);
     const error = new PermanentError(message);
     error.code = code;
     throw error;
@@ -262,11 +277,12 @@ class KdniaoClient {
       headers: { 'Content-Type': 'application/x-www-form-urlencoded;charset=utf-8' },
     });
     checkStatus(response, `kdniao ${requestType}`);
-    const answer = JSON.parse(response.text);
+    const answer = parseJson(response.text, `kdniao ${requestType}`);
     if (answer.Success === true) return answer;
     const message = `kdniao ${requestType}: ${answer.ResultCode} ${answer.Reason || ''}`;
-    // 105 is the fake's catch-all (also "try later"), 405 a query limit: both may pass later.
-    if (answer.ResultCode === '105' || answer.ResultCode === '405') throw new RetryableError(message);
+    // 105 is Kdniao's catch-all (also "try later"), 405 a query limit, 104 how an account's
+    // trouble shows: each may pass later.
+    if (['104', '105', '405'].includes(answer.ResultCode)) throw new RetryableError(message);
     throw new PermanentError(message);
   }
 }
@@ -296,8 +312,9 @@ class K3Client {
           headers: { 'Content-Type': 'application/json' },
         });
         checkStatus(response, 'ValidateUser');
-        const answer = JSON.parse(response.text);
-        if (answer.LoginResultType !== 1) throw new PermanentError(`K3 login: ${answer.Message}`);
+        const answer = parseJson(response.text, 'ValidateUser');
+        // A busy K3 refuses logins too: the graded retries decide when to give up.
+        if (answer.LoginResultType !== 1) throw new RetryableError(`K3 login: ${answer.Message}`);
         this.session = answer.KDSVCSessionId;
         return this.session;
       })().finally(() => {
@@ -316,7 +333,7 @@ class K3Client {
         headers: { 'Content-Type': 'application/json', 'kdservice-sessionid': session },
       });
       checkStatus(response, op);
-      const answer = JSON.parse(response.text);
+      const answer = parseJson(response.text, op);
       const status = responseStatus(answer);
       if (status && status.MsgCode === 1 && status.IsSuccess === false) {
         if (relogins >= RELOGINS_PER_CALL) throw new RetryableError(`${op}: session lost again`);
@@ -375,8 +392,8 @@ function responseStatus(answer) {
 function k3Error(what, status) {
   const messages = (status.Errors || []).map((e) => e.Message).join('; ');
   const message = `${what}: MsgCode ${status.MsgCode} ${messages}`;
-  // 14 is K3's call limit; 0 an internal fault: both may pass.
-  if (status.MsgCode === 14 || status.MsgCode === 0) return new RetryableError(message);
+  // 13 a network-control conflict (busy), 14 the call limit, 0 an internal fault: all pass.
+  if ([0, 13, 14].includes(status.MsgCode)) return new RetryableError(message);
   return new PermanentError(message);
 }
 

@@ -82,4 +82,13 @@ function checkStatus(response, what) {
   if (status !== 200) throw new PermanentError(`${what}: HTTP ${status}`);
 }
 
-module.exports = { Peer, RetryableError, PermanentError, checkStatus };
+// An answer cut short or garbled on the way is no refusal: ask again.
+function parseJson(text, what) {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new RetryableError(`${what}: unreadable answer (${error.message})`);
+  }
+}
+
+module.exports = { Peer, RetryableError, PermanentError, checkStatus, parseJson };

@@ -113,6 +113,8 @@ class Connector {
     this.running.add(key);
     try {
       let attempts = state ? state.attempts : 0;
+      // A wait announced before a restart is still owed (a Retry-After, a ban).
+      if (state && state.notBefore > Date.now()) await this.sleep((state.notBefore - Date.now()) / 1000);
       for (;;) {
         if (this.stopping) return;
         if (this.isDone(tradeNo, step)) return; // a confirm may prove a create arrived
@@ -143,6 +145,8 @@ class Connector {
           const wait = Math.max(graded, error.retryAfterSeconds || 0);
           this.counts.retries += 1;
           log('WARNING', `${tradeNo} ${step} attempt ${attempts} failed (${error.message}); again in ${wait.toFixed(2)} s`);
+          const notBefore = Date.now() + wait * 1000;
+          this.store.record({ t: 'step', trade_no: tradeNo, step, state: { status: 'pending', attempts, notBefore } });
           await this.sleep(wait);
         }
       }
