@@ -289,7 +289,9 @@ class KdniaoClient {
 
 // K3 Cloud WebAPI: a password login (session cookie), then DynamicFormService calls.
 const STUB = (name) => `/Kingdee.BOS.WebApi.ServicesStub.${name}.common.kdsvc`;
-const RELOGINS_PER_CALL = 5;
+// A refusal for a lost session comes before any work, so repeating is safe; in a storm the
+// fresh session may die too (other calls share it), so a few more tries than one.
+const RELOGINS_PER_CALL = 10;
 
 class K3Client {
   constructor(env, maxInFlight) {
@@ -358,11 +360,13 @@ class K3Client {
     return answer.length ? answer[0][1] : null;
   }
 
-  // Save → Submit → Audit, continuing from wherever an earlier attempt stopped.
+  // Save → Submit → Audit, continuing from wherever an earlier attempt stopped: one query
+  // first, then each operation moves the bill on (fewer calls, fewer chances to meet a
+  // dying session); a refusal saying someone got there first reads the status again.
   async postAudited(formId, model) {
     const billNo = model.FBillNo;
-    for (let pass = 0; pass < 4; pass += 1) {
-      const status = await this.billStatus(formId, billNo);
+    let status = await this.billStatus(formId, billNo);
+    for (let pass = 0; pass < 6; pass += 1) {
       if (status === 'C') return;
       let op;
       let data;
@@ -371,13 +375,19 @@ class K3Client {
       else [op, data] = ['Submit', { Numbers: [billNo] }];
       const answer = await this.call(op, { formid: formId, data });
       const result = responseStatus(answer);
-      if (result.IsSuccess) continue;
+      if (result.IsSuccess) {
+        status = { Save: 'A', Submit: 'B', Audit: 'C' }[op];
+        continue;
+      }
       const messages = (result.Errors || []).map((e) => e.Message || '').join('; ');
-      // Someone (a lost answer of ours) got there first: read the status again.
-      if (/单据编号\[.*\]已存在|不允许重复提交|不允许重复审核|已审核，不允许提交/.test(messages)) continue;
+      // A lost answer of ours got there first.
+      if (/单据编号\[.*\]已存在|不允许重复提交|不允许重复审核|已审核，不允许提交/.test(messages)) {
+        status = await this.billStatus(formId, billNo);
+        continue;
+      }
       throw k3Error(`${op} ${formId} ${billNo}`, result);
     }
-    throw new RetryableError(`${formId} ${billNo}: not audited after four passes`);
+    throw new RetryableError(`${formId} ${billNo}: not audited after six operations`);
   }
 }
 
