@@ -165,3 +165,40 @@ def test_a_step_the_node_connector_skips_fails_that_steps_invariant(tmp_path: Pa
     receivables = invariant(report, "erp_receivable_audited")
     assert receivables["violations"] == report["orders"]["shipped"] > 0
     assert receivables["breakdown"] == {"missing": receivables["violations"]}
+
+
+def test_returns_book_quality_and_the_refunded_amount() -> None:
+    """SAL_RETURNSTOCK: one entry per (item, inventory type) received, defective units in the
+    defective status; the red receivable takes back the refund, not price × units; a trade
+    whose every line is asked back at 30 or 95 is a cancellation request, one line is not."""
+    out = node(
+        """
+const m = require('./mapping');
+const a = require('./aftersales');
+const trade = {trade_no: 'T1', shop_no: 'JD-A', warehouse_no: 'WH-GZ01', owner_code: 'OWNER-A',
+  detail_list: [{rec_id: 1, spec_no: 'A', num: 3, share_amount: 299.96, refund_status: 2},
+                {rec_id: 2, spec_no: 'B', num: 1, share_amount: 98.0, refund_status: 2}]};
+const refund = {refund_no: 'TK1', trade_no: 'T1', modified: '2026-11-10 21:00:00',
+  detail_list: [{oid: 'x-1', spec_no: 'A', num: 2, refund_amount: '199.97'}]};
+const receipt = {warehouseCode: 'WH-GZ01', orderConfirmTime: '2026-11-10 22:00:00',
+  lines: [{itemCode: 'A', inventoryType: 'ZP', actualQty: 1},
+          {itemCode: 'A', inventoryType: 'CC', actualQty: 1}]};
+const back = m.returnStockModel(refund, trade, receipt);
+const red = m.redReceivableModel(refund, trade, receipt);
+console.log(JSON.stringify({
+  statuses: back.FEntity.map((e) => [e.FRealQty, e.FStockStatusId.FNumber, e.FSrcBillNo]),
+  red: red.FEntityDetail.map((e) => [e.FPriceQty, e.FALLAMOUNTFOR, e.FSourceBillNo]),
+  asked: a.cancelRequested({...trade, trade_status: 95}),
+  oneLine: a.cancelRequested({...trade, trade_status: 30,
+    detail_list: [trade.detail_list[0], {...trade.detail_list[1], refund_status: 0}]}),
+  cancelled: a.cancelRequested({...trade, trade_status: 5}),
+}));
+"""
+    )
+    assert json.loads(out) == {
+        "statuses": [[1, "KCZT01_SYS", "T1"], [1, "KCZT08_SYS", "T1"]],
+        "red": [[-2, "-199.97", "T1"]],
+        "asked": True,
+        "oneLine": False,
+        "cancelled": False,
+    }
