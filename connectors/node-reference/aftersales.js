@@ -27,6 +27,9 @@ function onPolledTrade(c, trade) {
   const entry = c.store.trades.get(trade.trade_no);
   if (!entry || entry.cancelled) return;
   if (Number(trade.trade_status) !== 5 && !cancelRequested(trade)) return;
+  // Every line asked back after the carrier said "signed" is a return (the refund search's),
+  // not a cancellation, though the trade looks the same while our completion is on its way.
+  if (Number(trade.trade_status) !== 5 && entry.steps.oms_completed) return;
   c.store.record({ t: 'cancel', trade_no: trade.trade_no });
   c.counts.cancelled += 1;
   // Only an order whose create was tried can be at the WMS.
