@@ -29,7 +29,8 @@ class Callbacks(BaseModel):
 
 
 class ConnectorProfile(BaseModel):
-    """How to start a connector and where it listens; `{python}` and `{port}` are filled in."""
+    """How to start a connector and where it listens; `{python}`, `{port}` and `{dir}` (the
+    profile's folder) are filled in."""
 
     model_config = ConfigDict(extra="forbid")
     name: str
@@ -58,6 +59,21 @@ class ConnectorProfile(BaseModel):
             }
         )
 
+    def in_folder(self, folder: Path) -> ConnectorProfile:
+        """The profile with `{dir}` replaced by `folder`, so a command can name the
+        connector's own files wherever ecomock runs (`node {dir}/main.js`)."""
+
+        def fill(text: str) -> str:
+            return text.replace("{dir}", str(folder))
+
+        return self.model_copy(
+            update={
+                "command": [fill(part) for part in self.command],
+                "env": {key: fill(value) for key, value in self.env.items()},
+                "working_dir": fill(self.working_dir) if self.working_dir else None,
+            }
+        )
+
 
 class ConnectorError(RuntimeError):
     """The connector could not be found, started or made ready."""
@@ -83,9 +99,10 @@ def load_profile(spec: str) -> ConnectorProfile:
     path = find_profile(spec)
     raw = read_yaml(path, ConnectorError)
     try:
-        return ConnectorProfile.model_validate(raw)
+        profile = ConnectorProfile.model_validate(raw)
     except ValidationError as exc:
         raise ConnectorError(f"{path}: {describe_validation_error(exc)}") from exc
+    return profile.in_folder(path.parent.resolve())
 
 
 class ConnectorProcess:
