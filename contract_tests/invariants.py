@@ -7,7 +7,15 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from contract_tests import cancellations, causality, contents, orphans, returns, throttling
+from contract_tests import (
+    cancellations,
+    causality,
+    contents,
+    money,
+    orphans,
+    returns,
+    throttling,
+)
 from contract_tests.evidence import MAX_EXAMPLES, MAX_HISTORY_LINES, result, scalar, yuan
 
 # Re-exported: the judge's API has always been here (report.py, html_report.py, the tests).
@@ -762,6 +770,7 @@ _DESCRIPTIONS = {
     **orphans.DESCRIPTIONS,
     **cancellations.DESCRIPTIONS,
     **returns.DESCRIPTIONS,
+    **money.DESCRIPTIONS,
     **throttling.DESCRIPTIONS,
 }
 
@@ -803,6 +812,7 @@ INVARIANTS: tuple[Invariant, ...] = tuple(
         *orphans.CHECKS,
         *cancellations.CHECKS,
         *returns.CHECKS,
+        *money.CHECKS,
         *throttling.CHECKS,
     )
 )
