@@ -23,12 +23,15 @@ MONEY_CHECKS = ("settlement_conserved", "receivable_written_off_once", "bank_cre
 
 
 def short_month_end(folder: Path) -> Path:
-    """month_end.yaml cut to two simulated days at a lower rate, every platform settling the
-    next night (T+0) and a third of the bills adjusted, so a short run sees bills paid."""
+    """month_end.yaml cut to two simulated days at a lower rate and with faster parcels, every
+    platform settling the next night (T+0) and a third of the bills adjusted, so a short run
+    sees a bill per shop paid."""
     raw = yaml.safe_load(MONTH_END.read_text(encoding="utf-8"))
     raw.update(name="month_end_short", duration="2d")
     raw["world"].update(skus=30, customers=200)
     raw["demand"] = {"orders_per_hour": 1.2}
+    # Parcels signed within hours, so most of the first day's trades complete by midnight.
+    raw["carrier"] = {"transit_hours": {"low": 2, "high": 8}, "transit_mode_hours": 4}
     raw["settlement"]["terms"] = {
         code: {**terms, "days": 0} for code, terms in raw["settlement"]["terms"].items()
     }
@@ -63,7 +66,7 @@ def test_reference_books_every_settlement_paid(
     run_dir, report = played("reference")
     assert report["verdict"] == "pass", failed(report)
     settlements: dict[str, Any] = report["settlements"]
-    assert settlements["paid"] == settlements["issued"] >= 6
+    assert settlements["paid"] == settlements["issued"] >= 5
     conn = attach_run(run_dir)
     try:
         paid, credits, receipts, money_in, bank_in = conn.execute(
