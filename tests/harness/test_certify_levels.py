@@ -13,8 +13,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from contract_tests.database import attach_run
 from simulator.certify import SUITE_FILE
 from simulator.cli import app
+from tests.support.runs import invariant
 
 
 @pytest.fixture(autouse=True)
@@ -46,9 +48,26 @@ def one_run_suite(folder: Path, level: int, scenario: str, seed: int) -> Path:
 
 # (level, scenario of the shipped suite's level, faulty connector, the invariant it must fail)
 FAULTY_PER_LEVEL = [
+    # L2's own test, below, looks closer: ignores_returns.
     # Forgets what it took on a restart: the orders it had in hand are never completed.
     (6, "../smoke-crashes.yaml", "faulty/keeps_state_in_memory", "delivered_orders_completed"),
 ]
+
+
+def certify_one_run(
+    tmp_path: Path, level: int, scenario: str, connector: str, seed: int = 11
+) -> tuple[dict[str, Any], Path]:
+    """`ecomock certify --level` on one run of the level; its certificate and the run's folder.
+    The connector is faulty: the level must fail (exit 1), every level below not available."""
+    suite = one_run_suite(tmp_path / "suite", level, scenario, seed)
+    out = tmp_path / "out"
+    arguments = ["certify", "--connector", connector, "--suite", str(suite), "--out", str(out)]
+    result = CliRunner().invoke(app, [*arguments, "--level", str(level)])
+    assert result.exit_code == 1, result.output
+    document: dict[str, Any] = json.loads((out / "certificate.json").read_text())
+    verdicts = [entry["verdict"] for entry in document["levels"]]
+    assert verdicts == ["not_available"] * (level - 1) + ["fail"], verdicts
+    return document, out / document["levels"][-1]["runs"][0]["dir"]
 
 
 @pytest.mark.e2e
@@ -60,12 +79,31 @@ FAULTY_PER_LEVEL = [
 def test_a_faulty_connector_fails_its_level(
     tmp_path: Path, level: int, scenario: str, connector: str, invariant: str
 ) -> None:
-    suite = one_run_suite(tmp_path / "suite", level, scenario, seed=11)
-    out = tmp_path / "out"
-    arguments = ["certify", "--connector", connector, "--suite", str(suite), "--out", str(out)]
-    result = CliRunner().invoke(app, [*arguments, "--level", str(level)])
-    assert result.exit_code == 1, result.output
-    document = json.loads((out / "certificate.json").read_text())
-    verdicts = [entry["verdict"] for entry in document["levels"]]
-    assert verdicts == ["not_available"] * (level - 1) + ["fail"], verdicts
+    document, _ = certify_one_run(tmp_path, level, scenario, connector)
     assert invariant in document["levels"][-1]["runs"][0]["failed_invariants"]
+
+
+@pytest.mark.e2e
+def test_l2_a_connector_that_ignores_returns_fails_on_return_refund_booked(
+    tmp_path: Path,
+) -> None:
+    """L2 (after-sales): returns reach the warehouse and nobody books them. Only
+    return_refund_booked fails, for every return, each example naming a refund still waiting."""
+    document, run_dir = certify_one_run(
+        tmp_path, 2, "../after_sales.yaml", "faulty/ignores_returns"
+    )
+    assert document["levels"][-1]["runs"][0]["failed_invariants"] == ["return_refund_booked"]
+    report = json.loads((run_dir / "report.json").read_text())
+    inv = invariant(report, "return_refund_booked")
+    returned = report["returns"]["at_warehouse"]
+    assert inv["violations"] == inv["checked"] == returned > 0
+    assert inv["breakdown"]["red AR_receivable missing"] == returned
+    assert inv["breakdown"]["return order not received"] == returned
+    conn = attach_run(run_dir)
+    for example in inv["examples"]:
+        refund = conn.execute(
+            "SELECT trade_no, status FROM oms.refunds WHERE refund_no = ?",
+            (example["refund_no"],),
+        ).fetchone()
+        assert (refund[0], refund[1]) == (example["entity"], 40)
+    conn.close()
