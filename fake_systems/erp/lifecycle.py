@@ -277,6 +277,7 @@ class Lifecycle:
         """Delete a row (a bill with its entries), recorded as a state change."""
         if table.master is None:
             self.conn.execute("DELETE FROM document_entries WHERE fid = ?", (row_id,))
+            receipts.forget(self.conn, row_id)
         self.conn.execute(f"DELETE FROM {table.name} WHERE {table.id_col} = ?", (row_id,))
         self.ctx.history.record("state", f"{self._operation_name(table)}.Delete", "deleted", number)
         if table.master is not None:

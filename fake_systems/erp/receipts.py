@@ -175,10 +175,16 @@ def audit_refusal(conn: sqlite3.Connection, fid: int) -> str | None:
     return None
 
 
-def store(conn: sqlite3.Connection, fid: int, receipt: Receipt) -> None:
-    """Replace a receipt bill's charges and write-offs (a Save replaces its entries)."""
+def forget(conn: sqlite3.Connection, fid: int) -> None:
+    """Drop a bill's charges and write-offs (it is deleted, or saved anew): no row outlives
+    its bill, which a later bill could otherwise inherit with its internal id."""
     conn.execute("DELETE FROM receipt_entries WHERE fid = ?", (fid,))
     conn.execute("DELETE FROM write_offs WHERE fid = ?", (fid,))
+
+
+def store(conn: sqlite3.Connection, fid: int, receipt: Receipt) -> None:
+    """Replace a receipt bill's charges and write-offs (a Save replaces its entries)."""
+    forget(conn, fid)
     conn.executemany(
         "INSERT INTO receipt_entries (fid, seq, handling_cents, real_cents, comment)"
         " VALUES (?, ?, ?, ?, ?)",

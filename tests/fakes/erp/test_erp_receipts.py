@@ -118,3 +118,11 @@ def test_another_owner_cannot_write_off_my_receivable(erp: ErpService, world: Wo
         erp.save("AR_RECEIVEBILL", receipt(world, "S1"), scope=OwnerScope.of((other,)))
     assert caught.value.msg_code == MsgCode.VALIDATION_FAILED
     assert erp.conn.execute("SELECT COUNT(*) FROM write_offs").fetchone()[0] == 0
+
+
+def test_a_deleted_receipt_leaves_no_write_off_behind(erp: ErpService, world: World) -> None:
+    erp.save("AR_receivable", receivable(world, "T1", "25.00"), auto_submit_audit=True)
+    erp.save("AR_RECEIVEBILL", receipt(world, "S1"))
+    assert erp.delete("AR_RECEIVEBILL", ["S1"]).is_success
+    assert erp.conn.execute("SELECT COUNT(*) FROM write_offs").fetchone()[0] == 0
+    assert erp.conn.execute("SELECT COUNT(*) FROM receipt_entries").fetchone()[0] == 0
