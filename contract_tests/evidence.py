@@ -123,3 +123,24 @@ def result(
         breakdown=breakdown,
         summary=summary,
     )
+
+
+def judge_rows(
+    rows: list[sqlite3.Row],
+    problems_of: Callable[[sqlite3.Row], list[str]],
+    example_of: Callable[[sqlite3.Row, list[str]], dict[str, Any]],
+) -> tuple[int, dict[str, int], list[dict[str, Any]]]:
+    """(violations, breakdown by problem, the first examples) of rows with problems."""
+    breakdown: dict[str, int] = {}
+    examples: list[dict[str, Any]] = []
+    violations = 0
+    for row in rows:
+        problems = problems_of(row)
+        if not problems:
+            continue
+        violations += 1
+        for problem in problems:
+            breakdown[problem] = breakdown.get(problem, 0) + 1
+        if len(examples) < MAX_EXAMPLES:
+            examples.append(example_of(row, problems))
+    return violations, breakdown, examples

@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from contract_tests.evidence import MAX_EXAMPLES, InvariantResult, history, result, yuan
+from contract_tests.evidence import InvariantResult, history, judge_rows, result, yuan
 from contract_tests.metrics import ERP_TRADE_DOCUMENTS_CTE, RECEIVABLE
 
 RECEIPT = "AR_RECEIVEBILL"
@@ -81,6 +81,11 @@ _SETTLED = f"""WITH {ERP_TRADE_DOCUMENTS_CTE},
     )"""
 
 
+def _net(row: sqlite3.Row) -> int:
+    """An order's audited receivables net of its audited red receivables."""
+    return int(row["receivable_cents"] + row["red_cents"])
+
+
 def _order_history(conn: sqlite3.Connection, row: sqlite3.Row) -> list[dict[str, Any]]:
     return history(conn, ("oms", "erp", "bank"), (row["trade_no"], row["settlement_no"]))
 
@@ -100,43 +105,39 @@ def settlement_conserved(
         LEFT JOIN legs AS g ON g.trade_no = s.trade_no AND g.customer_number = s.shop_no
         ORDER BY s.settlement_no, s.trade_no"""
     ).fetchall()
-    breakdown: dict[str, int] = {}
-    examples: list[dict[str, Any]] = []
-    violations = 0
-    for row in rows:
-        net = row["receivable_cents"] + row["red_cents"]
+
+    def problems(row: sqlite3.Row) -> list[str]:
         booked = row["booked_commission_cents"]
-        if net == row["settled_cents"] + booked:
-            continue
-        violations += 1
+        if _net(row) == row["settled_cents"] + booked:
+            return []
         if booked == 0 and row["commission_cents"]:
-            kind = "commission not booked as an expense"
-        elif booked != row["commission_cents"]:
-            kind = "commission booked differs from the platform's"
-        else:
-            kind = "receivable net of refunds differs from the settlement"
-        breakdown[kind] = breakdown.get(kind, 0) + 1
-        if len(examples) < MAX_EXAMPLES:
-            examples.append(
-                {
-                    "entity": row["trade_no"],
-                    "settlement_no": row["settlement_no"],
-                    "problem": kind,
-                    "expected": {
-                        "receivable - refunds": yuan(row["settled_cents"] + booked),
-                        "settled": yuan(row["settled_cents"]),
-                        "commission (platform)": yuan(row["commission_cents"]),
-                    },
-                    "observed": {
-                        "receivable - refunds": yuan(net),
-                        "receivable": yuan(row["receivable_cents"]),
-                        "red receivables": yuan(row["red_cents"]),
-                        "commission booked as expense": yuan(booked),
-                        "received for it": yuan(row["received_cents"]),
-                    },
-                    "history": _order_history(conn, row),
-                }
-            )
+            return ["commission not booked as an expense"]
+        if booked != row["commission_cents"]:
+            return ["commission booked differs from the platform's"]
+        return ["receivable net of refunds differs from the settlement"]
+
+    def example(row: sqlite3.Row, kinds: list[str]) -> dict[str, Any]:
+        booked = row["booked_commission_cents"]
+        return {
+            "entity": row["trade_no"],
+            "settlement_no": row["settlement_no"],
+            "problem": "; ".join(kinds),
+            "expected": {
+                "receivable - refunds": yuan(row["settled_cents"] + booked),
+                "settled": yuan(row["settled_cents"]),
+                "commission (platform)": yuan(row["commission_cents"]),
+            },
+            "observed": {
+                "receivable - refunds": yuan(_net(row)),
+                "receivable": yuan(row["receivable_cents"]),
+                "red receivables": yuan(row["red_cents"]),
+                "commission booked as expense": yuan(booked),
+                "received for it": yuan(row["received_cents"]),
+            },
+            "history": _order_history(conn, row),
+        }
+
+    violations, breakdown, examples = judge_rows(rows, problems, example)
     return result(
         "settlement_conserved",
         DESCRIPTIONS["settlement_conserved"],
@@ -171,44 +172,36 @@ def receivable_written_off_once(
         WHERE s.trade_no IS NOT NULL OR w.source_bill_no IS NOT NULL
         ORDER BY v.trade_no"""
     ).fetchall()
-    breakdown: dict[str, int] = {}
-    examples: list[dict[str, Any]] = []
-    violations = 0
-    for row in rows:
-        problems = []
+
+    def problems(row: sqlite3.Row) -> list[str]:
+        found = []
         if row["receipts"] > 1:
-            problems.append("written off by more than one receipt bill")
+            found.append("written off by more than one receipt bill")
         if row["written_cents"] > row["open_before_cents"]:
-            problems.append("written off beyond its amount")
+            found.append("written off beyond its amount")
         elif row["settlement_no"] is not None and row["written_cents"] < row["open_before_cents"]:
-            problems.append("settled but not written off in full")
-        if not problems:
-            continue
-        violations += 1
-        for problem in problems:
-            breakdown[problem] = breakdown.get(problem, 0) + 1
-        if len(examples) < MAX_EXAMPLES:
-            examples.append(
-                {
-                    "entity": row["trade_no"],
-                    "receivable": row["bill_no"],
-                    "settlement_no": row["settlement_no"],
-                    "problem": "; ".join(problems),
-                    "expected": {
-                        "receipt bills": 1,
-                        "written off": yuan(row["open_before_cents"]),
-                    },
-                    "observed": {
-                        "receipt bills": row["bills"] or "none",
-                        "written off (audited)": yuan(row["written_cents"]),
-                    },
-                    "history": history(
-                        conn,
-                        ("oms", "erp"),
-                        (row["trade_no"], row["settlement_no"], *(row["bills"] or "").split(",")),
-                    ),
-                }
-            )
+            found.append("settled but not written off in full")
+        return found
+
+    def example(row: sqlite3.Row, kinds: list[str]) -> dict[str, Any]:
+        return {
+            "entity": row["trade_no"],
+            "receivable": row["bill_no"],
+            "settlement_no": row["settlement_no"],
+            "problem": "; ".join(kinds),
+            "expected": {"receipt bills": 1, "written off": yuan(row["open_before_cents"])},
+            "observed": {
+                "receipt bills": row["bills"] or "none",
+                "written off (audited)": yuan(row["written_cents"]),
+            },
+            "history": history(
+                conn,
+                ("oms", "erp"),
+                (row["trade_no"], row["settlement_no"], *(row["bills"] or "").split(",")),
+            ),
+        }
+
+    violations, breakdown, examples = judge_rows(rows, problems, example)
     return result(
         "receivable_written_off_once",
         DESCRIPTIONS["receivable_written_off_once"],
@@ -247,43 +240,38 @@ def bank_credits_booked(
         FROM oms.settlements AS s WHERE s.status = 'paid'
         ORDER BY s.settlement_no"""
     ).fetchall()
-    breakdown: dict[str, int] = {}
-    examples: list[dict[str, Any]] = []
-    violations = 0
-    for row in rows:
-        problems = []
+
+    def problems(row: sqlite3.Row) -> list[str]:
+        found = []
         if row["credits"] != 1 or row["credit_cents"] != row["net_cents"]:
-            problems.append("bank credit differs from the settlement")
+            found.append("bank credit differs from the settlement")
         if row["receipts"] == 0:
-            problems.append("no audited receipt bill")
+            found.append("no audited receipt bill")
         elif row["receipts"] > 1:
-            problems.append("more than one audited receipt bill")
+            found.append("more than one audited receipt bill")
         elif row["received_cents"] != row["credit_cents"]:
-            problems.append("receipt differs from the bank credit")
-        if not problems:
-            continue
-        violations += 1
-        for problem in problems:
-            breakdown[problem] = breakdown.get(problem, 0) + 1
-        if len(examples) < MAX_EXAMPLES:
-            examples.append(
-                {
-                    "entity": row["settlement_no"],
-                    "problem": "; ".join(problems),
-                    "expected": {
-                        "bank credit": yuan(row["net_cents"]),
-                        "audited receipt bills": 1,
-                        "received": yuan(row["net_cents"]),
-                    },
-                    "observed": {
-                        "bank credit": f"{row['entry_ref']} {yuan(row['credit_cents'])}",
-                        "audited receipt bills (bill, received cents)": row["bills"] or "none",
-                    },
-                    "history": history(
-                        conn, ("oms", "bank", "erp"), (row["settlement_no"], row["entry_ref"])
-                    ),
-                }
-            )
+            found.append("receipt differs from the bank credit")
+        return found
+
+    def example(row: sqlite3.Row, kinds: list[str]) -> dict[str, Any]:
+        return {
+            "entity": row["settlement_no"],
+            "problem": "; ".join(kinds),
+            "expected": {
+                "bank credit": yuan(row["net_cents"]),
+                "audited receipt bills": 1,
+                "received": yuan(row["net_cents"]),
+            },
+            "observed": {
+                "bank credit": f"{row['entry_ref']} {yuan(row['credit_cents'])}",
+                "audited receipt bills (bill, received cents)": row["bills"] or "none",
+            },
+            "history": history(
+                conn, ("oms", "bank", "erp"), (row["settlement_no"], row["entry_ref"])
+            ),
+        }
+
+    violations, breakdown, examples = judge_rows(rows, problems, example)
     return result(
         "bank_credits_booked",
         DESCRIPTIONS["bank_credits_booked"],

@@ -12,10 +12,17 @@ compares the ERP's returned goods with the WMS's only where a SAL_RETURNSTOCK ex
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from contract_tests.evidence import MAX_EXAMPLES, InvariantResult, history, result, yuan
+from contract_tests.evidence import (
+    MAX_EXAMPLES,
+    InvariantResult,
+    history,
+    judge_rows,
+    result,
+    yuan,
+)
 from contract_tests.metrics import RECEIVABLE, RETURN_DOCUMENTS_CTE, SALES_RETURN
 
 SETTLED = 80
@@ -91,7 +98,7 @@ def return_refund_booked(
             ),
         }
 
-    violations, breakdown, examples = _judge_rows(rows, _booking_problems, example)
+    violations, breakdown, examples = judge_rows(rows, _booking_problems, example)
     return result(
         "return_refund_booked",
         DESCRIPTIONS["return_refund_booked"],
@@ -100,27 +107,6 @@ def return_refund_booked(
         examples,
         breakdown,
     )
-
-
-def _judge_rows(
-    rows: list[sqlite3.Row],
-    problems_of: Callable[[sqlite3.Row], list[str]],
-    example_of: Callable[[sqlite3.Row, list[str]], dict[str, Any]],
-) -> tuple[int, dict[str, int], list[dict[str, Any]]]:
-    """(violations, breakdown by problem, the first examples) of rows with problems."""
-    breakdown: dict[str, int] = {}
-    examples: list[dict[str, Any]] = []
-    violations = 0
-    for row in rows:
-        problems = problems_of(row)
-        if not problems:
-            continue
-        violations += 1
-        for problem in problems:
-            breakdown[problem] = breakdown.get(problem, 0) + 1
-        if len(examples) < MAX_EXAMPLES:
-            examples.append(example_of(row, problems))
-    return violations, breakdown, examples
 
 
 def _booking_problems(row: sqlite3.Row) -> list[str]:
@@ -334,7 +320,7 @@ def returned_stock_by_quality(
             "history": history(conn, ("wms", "erp"), (row["order_code"], row["refund_no"])),
         }
 
-    violations, breakdown, examples = _judge_rows(rows, _stock_problems, example)
+    violations, breakdown, examples = judge_rows(rows, _stock_problems, example)
     return result(
         "returned_stock_by_quality",
         DESCRIPTIONS["returned_stock_by_quality"],
