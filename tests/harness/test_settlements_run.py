@@ -1,7 +1,8 @@
 """End to end, a short cut of scenarios/month_end.yaml (two simulated days, settled T+0): the
 platforms bill and pay, the bank notifies the connector, and the reference books each credit
-as one receipt bill; each faulty money connector fails on its own check alone (latency aside:
-three runs in a row on a loaded machine may be slow, which is not what they test)."""
+as one receipt bill, every invariant holding; each faulty money connector fails on its own
+check alone. Latency aside, for all three: this module plays three runs at 20,000x and a
+loaded CI machine can push a p99 over 3 s, which the latency tests judge, not these."""
 
 from __future__ import annotations
 
@@ -64,7 +65,8 @@ def test_reference_books_every_settlement_paid(
     played: Callable[[str], tuple[Path, Report]],
 ) -> None:
     run_dir, report = played("reference")
-    assert report["verdict"] == "pass", failed(report)
+    assert report["verdict"] != "invalid", report.get("invalid_reasons")
+    assert {name for name in failed(report) if not name.startswith("latency_")} == set()
     settlements: dict[str, Any] = report["settlements"]
     assert settlements["paid"] == settlements["issued"] >= 5
     conn = attach_run(run_dir)
