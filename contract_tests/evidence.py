@@ -5,12 +5,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from contract_tests.database import has_table
 from fake_systems.common.money import cents_to_text
 
 MAX_EXAMPLES = 10
+R = TypeVar("R")  # a judged entity: a row, or what a check made of its rows
 MAX_HISTORY_LINES = 20
 MAX_HISTORY_SCAN = 500  # events read per entity set and database, to bound the cost
 MAX_PAYLOAD_CHARS = 400
@@ -126,11 +127,12 @@ def result(
 
 
 def judge_rows(
-    rows: list[sqlite3.Row],
-    problems_of: Callable[[sqlite3.Row], list[str]],
-    example_of: Callable[[sqlite3.Row, list[str]], dict[str, Any]],
+    rows: Iterable[R],
+    problems_of: Callable[[R], list[str]],
+    example_of: Callable[[R, list[str]], dict[str, Any]],
 ) -> tuple[int, dict[str, int], list[dict[str, Any]]]:
-    """(violations, breakdown by problem, the first examples) of rows with problems."""
+    """(violations, breakdown by problem, the first examples) of rows (entities) with
+    problems; an entity with several problems is one violation, counted under each."""
     breakdown: dict[str, int] = {}
     examples: list[dict[str, Any]] = []
     violations = 0

@@ -257,6 +257,7 @@ connector <b>{html.escape(str(meta.connector))}</b></p>
 <div class="cards">{cards}</div>
 <h2>Invariants</h2><table><tr><th>invariant</th><th>result</th><th>checked</th>
 <th>violations</th><th>detail</th></tr>{rows}</table>
+{_flows_table(verdict)}
 {_crashes_table(verdict)}
 {_chaos_sections(verdict.chaos, fault_times(conn))}
 <h2>Throughput</h2>{line_chart(rates, "wall seconds since the first order", "orders per minute")}
@@ -264,6 +265,34 @@ connector <b>{html.escape(str(meta.connector))}</b></p>
 <h2>Latency</h2>{latency_plots}
 </body></html>
 """
+
+
+# report.json's `flows` (metrics.count_flows), as the report's table names them.
+FLOW_ROWS = {
+    "created": "trades created (sub-orders of split trades each count)",
+    "cancelled_before_pickup": "cancelled before the connector sent them",
+    "cancelled_before_picking": "cancelled at the WMS before picking",
+    "cancelled_after_picking": "cancellations after picking (CANCELEDFAIL)",
+    "intercepted": "parcels intercepted at the carrier",
+    "refused": "parcels refused by the buyer",
+    "returned": "returns back at a warehouse",
+    "refunded": "refunds settled",
+    "split": "split trades (platform orders)",
+    "split_sub_orders": "their sub-orders",
+    "partial": "delivery orders shipped in two packages",
+    "unsettled": "trades in no end state at the end",
+}
+
+
+def _flows_table(verdict: Verdict) -> str:
+    """What happened to the trades; an unknown figure (a table missing) shows as -."""
+    if not verdict.flows:
+        return ""
+    rows = [
+        (FLOW_ROWS.get(key, key), "-" if value is None else value)
+        for key, value in verdict.flows.items()
+    ]
+    return "<h2>Flows</h2>" + _table(("flow", "trades"), rows)
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -14,6 +14,7 @@ from contract_tests import (
     money,
     orphans,
     returns,
+    splits,
     throttling,
 )
 from contract_tests.evidence import MAX_EXAMPLES, MAX_HISTORY_LINES, result, scalar, yuan
@@ -771,6 +772,7 @@ _DESCRIPTIONS = {
     **cancellations.DESCRIPTIONS,
     **returns.DESCRIPTIONS,
     **money.DESCRIPTIONS,
+    **splits.DESCRIPTIONS,
     **throttling.DESCRIPTIONS,
 }
 
@@ -813,6 +815,7 @@ INVARIANTS: tuple[Invariant, ...] = tuple(
         *cancellations.CHECKS,
         *returns.CHECKS,
         *money.CHECKS,
+        *splits.CHECKS,
         *throttling.CHECKS,
     )
 )

@@ -20,8 +20,8 @@ from contract_tests.invariants import (
     InvariantResult,
     run_invariants,
 )
-from contract_tests.metrics import LatencyStats, compute_latencies, count_orders
-from contract_tests.run_status import RunStatus, read_run_status
+from contract_tests.metrics import LatencyStats, compute_latencies, count_flows, count_orders
+from contract_tests.run_status import DRAIN_TIMED_OUT, RunStatus, read_run_status
 from contract_tests.throughput import (
     THROUGHPUT_INVARIANT,
     THROUGHPUT_OBJECTIVE,
@@ -142,6 +142,8 @@ class Verdict:
     invalid_reasons: list[str] = field(default_factory=list)
     run_status: RunStatus | None = None
     chaos: ChaosReport = field(default_factory=ChaosReport)
+    # What happened to the trades (metrics.count_flows): report.json's `flows`.
+    flows: dict[str, int | None] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -246,6 +248,7 @@ def judge_run(run_dir: Path, meta: RunMeta) -> Verdict:
         if throughput_check is not None:
             invariants.append(throughput_check)
         counts = count_orders(conn)
+        flows = count_flows(conn)
         paid_span = _paid_span(conn)
         latencies, latency_errors = compute_latencies(conn)
         throughput = _throughput(conn, meta, counts["created"])
@@ -259,6 +262,7 @@ def judge_run(run_dir: Path, meta: RunMeta) -> Verdict:
     behind = traffic_behind(counts["created"], paid_span, status)
     if behind is not None:
         reasons.append(behind)
+    reasons += drain_unfinished(status, counts, flows)
     # A plan that never fired tested nothing of what the scenario declares.
     reasons += plan_not_fired(chaos.plan, status.sim_seconds if status else None)
     passed = all(inv.passed for inv in invariants)
@@ -277,7 +281,25 @@ def judge_run(run_dir: Path, meta: RunMeta) -> Verdict:
         invalid_reasons=reasons,
         run_status=status,
         chaos=chaos,
+        flows=flows,
     )
+
+
+def drain_unfinished(
+    status: RunStatus | None, counts: Mapping[str, int], flows: Mapping[str, int | None]
+) -> list[str]:
+    """Why the run proves nothing about its last trades, if the drain ran out of time while
+    the warehouse still had delivery orders in hand: the world had not finished, so those
+    trades never reached an end state through no fault of the connector's (a drain that
+    stalled, nothing moving, leaves the invariants to judge what the connector left)."""
+    if status is None or status.drain != DRAIN_TIMED_OUT or counts.get("backlog", 0) == 0:
+        return []
+    return [
+        f"the drain timed out with {counts['backlog']} delivery order(s) still in the"
+        f" warehouse and {flows.get('unsettled')} trade(s) in no end state (paid and neither"
+        " shipped nor cancelled, or a cancellation waiting): the run ended mid-flight; raise"
+        " run.drain_timeout"
+    ]
 
 
 def read_meta(run_dir: Path) -> RunMeta:

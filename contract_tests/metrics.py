@@ -170,6 +170,69 @@ _COUNT_QUERIES: dict[str, str] = {
 
 ORDER_COUNT_KEYS = tuple(_COUNT_QUERIES)
 
+# report.json's `flows`: what happened to the run's trades, counted from the fakes' tables (not
+# from what the simulator planned). A cancelled trade (5) is counted at the stage its tables
+# show: no delivery order (the connector never sent it: cancelled before pickup), or every
+# delivery order cancelled at the WMS (before picking); a buyer's refund before shipment of
+# a trade the WMS could not stop (a delivery order not cancelled: CANCELEDFAIL) is after
+# picking, whatever became of it. Split: platform orders the OMS split (trade_mask 2048) and
+# their sub-orders; partial: delivery orders the WMS shipped in two packages (PARTDELIVERED).
+# Returns still open are `orders.returns_open`.
+_CANCEL_REQUESTS = """
+    SELECT DISTINCT r.trade_no FROM oms.refunds AS r WHERE r.type = 1 AND r.status <> 10"""
+_FLOW_QUERIES: dict[str, str] = {
+    "created": "SELECT COUNT(*) FROM oms.orders",
+    "cancelled_before_pickup": f"""
+        WITH {DO_TRADE_CTE}
+        SELECT COUNT(*) FROM oms.orders AS o WHERE o.trade_status = 5
+          AND o.trade_no NOT IN (SELECT trade_no FROM do_trade)""",
+    "cancelled_before_picking": f"""
+        WITH {DO_TRADE_CTE}
+        SELECT COUNT(*) FROM oms.orders AS o WHERE o.trade_status = 5
+          AND o.trade_no IN (SELECT trade_no FROM do_trade)
+          AND o.trade_no NOT IN (SELECT trade_no FROM do_trade WHERE status <> 'CANCELED')""",
+    "cancelled_after_picking": f"""
+        WITH {DO_TRADE_CTE}
+        SELECT COUNT(*) FROM ({_CANCEL_REQUESTS}) AS c
+        WHERE c.trade_no IN (SELECT trade_no FROM do_trade WHERE status <> 'CANCELED')""",
+    "intercepted": """
+        SELECT COUNT(*) FROM carrier.intercepts WHERE status IN ('intercepted', 'returned')""",
+    "refused": """
+        SELECT COUNT(DISTINCT entity) FROM carrier.events
+        WHERE kind = 'state' AND operation = 'parcel' AND outcome = '404'""",
+    "returned": """
+        SELECT COUNT(*) FROM oms.refunds AS r WHERE r.type = 2 AND EXISTS (
+            SELECT 1 FROM wms.return_parcels AS p
+            WHERE p.logistics_no = r.logistics_no AND p.owner_code = r.owner_code)""",
+    "refunded": "SELECT COUNT(*) FROM oms.refunds WHERE status >= 80",
+    "split": """
+        SELECT COUNT(*) FROM (SELECT DISTINCT shop_no, src_tid FROM oms.orders
+                              WHERE (trade_mask & 2048) <> 0)""",
+    "split_sub_orders": "SELECT COUNT(*) FROM oms.orders WHERE (trade_mask & 2048) <> 0",
+    "partial": """
+        SELECT COUNT(DISTINCT entity) FROM wms.events
+        WHERE kind = 'state' AND operation = 'deliveryorder' AND outcome = 'PARTDELIVERED'""",
+    # Trades in no end state when the run ended: paid and neither shipped nor cancelled, or
+    # with a buyer's cancellation still waiting (not agreed, not withdrawn).
+    "unsettled": """
+        SELECT COUNT(*) FROM oms.orders AS o WHERE o.trade_status = 30
+           OR o.trade_no IN (SELECT r.trade_no FROM oms.refunds AS r
+                             WHERE r.type = 1 AND r.status IN (20, 30, 40))""",
+}
+FLOW_KEYS = tuple(_FLOW_QUERIES)
+
+
+def count_flows(conn: sqlite3.Connection) -> dict[str, int | None]:
+    """report.json's `flows` (`_FLOW_QUERIES`); None where a table is missing (an older run,
+    a damaged database): the invariants report those."""
+    flows: dict[str, int | None] = {}
+    for key, sql in _FLOW_QUERIES.items():
+        try:
+            flows[key] = int(conn.execute(sql).fetchone()[0] or 0)
+        except sqlite3.Error:
+            flows[key] = None
+    return flows
+
 
 def count_orders(conn: sqlite3.Connection) -> dict[str, int]:
     """created, at_wms, shipped, invoiced, delivered, completed, cancelled and backlog, each

@@ -76,6 +76,8 @@ def verdict_to_dict(verdict: Verdict) -> dict[str, Any]:
         "judged_at": _iso(verdict.judged_wall),
         "judge_seconds": _round(verdict.duration_seconds),
         "orders": {key: verdict.counts.get(key, 0) for key in ORDER_COUNT_KEYS},
+        # What happened to the trades, from the fakes' tables (metrics.count_flows).
+        "flows": verdict.flows,
         "throughput": {
             "orders_per_min": _round(verdict.throughput.orders_per_min, 2),
             "orders": verdict.throughput.orders,

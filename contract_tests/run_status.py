@@ -28,6 +28,11 @@ INTERRUPTED = "interrupted"
 CONNECTOR_EXITED = "connector_exited"
 ABORTED = "aborted"
 UNREADABLE = "unreadable"
+# How the drain ended (RunStatus.drain): every trade in an end state, nothing moved for
+# run.stall_timeout, or run.drain_timeout ran out while things still moved.
+DRAIN_ENDED = "ended"
+DRAIN_STALLED = "stalled"
+DRAIN_TIMED_OUT = "timed_out"
 
 NOT_FINISHED_REASON = (
     "the run did not finish: ecomock was killed or crashed while playing it, or is still"
@@ -54,6 +59,7 @@ class RunStatus:
     # What the scenario's curve plans for the traffic phase, to tell a run that fell behind it.
     planned_orders: float | None = None
     planned_wall_seconds: float | None = None
+    drain: str | None = None  # DRAIN_*; None: the run never drained (or an older run)
 
     @property
     def finished(self) -> bool:
@@ -115,4 +121,5 @@ def read_run_status(run_dir: Path) -> RunStatus | None:
         sim_seconds=_float_or_none(sim_seconds),
         planned_orders=_float_or_none(data.get("planned_orders")),
         planned_wall_seconds=_float_or_none(data.get("planned_wall_seconds")),
+        drain=data["drain"] if isinstance(data.get("drain"), str) else None,
     )

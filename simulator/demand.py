@@ -4,6 +4,7 @@ which of them the buyer cancels before shipment, and which they send back once d
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import itertools
 import math
 import random
@@ -93,6 +94,8 @@ class DemandModel:
         # Returns too: turning them on changes neither the orders nor the cancellations.
         self._return_random = random.Random(f"returns-{seed}")
         self._platforms = {shop.shop_no: shop.platform for shop in world.shops}
+        # Splits too: turning them on changes no order's contents, cancellation or return.
+        self._split_random = random.Random(f"split-{seed}")
 
     def arrivals(self, until_seconds: float) -> Iterator[Arrival]:
         """Arrivals in [0, until_seconds) following the scenario's rate curve.
@@ -116,6 +119,12 @@ class DemandModel:
                 continue
             trade, cancel = self.next_trade(), self.next_cancel()
             give_back = self.next_return(trade)
+            split = self.next_split(trade)
+            if split is not None:
+                # The buyers of split trades neither cancel nor return (docs/DECISIONS.md);
+                # the draws were made all the same, so the other trades keep theirs.
+                yield Arrival(at, split)
+                continue
             # A cancelled trade is never delivered: the draw is made all the same, so that
             # the other trades' returns do not depend on the cancellations.
             yield Arrival(at, trade, cancel, None if cancel is not None else give_back)
@@ -175,6 +184,29 @@ class DemandModel:
         # Drawn for after_picking only, so the earlier stages' draws stay where they were.
         refuses = stage == "after_picking" and rng.random() < shares.refuse_on_delivery
         return CancelPlan(stage, delay, refuses)
+
+    def next_split(self, trade: NewTrade) -> NewTrade | None:
+        """`trade` with the warehouse of each line if its lines are not all in one warehouse
+        (the OMS then splits it), else None; no draw when it cannot split (the scenario has
+        no splits, one line, one warehouse)."""
+        share = self.settings.split_share
+        others = [w.code for w in self.world.warehouses if w.code != trade.warehouse_no]
+        if share <= 0 or len(trade.lines) < 2 or not others:
+            return None
+        rng = self._split_random
+        if rng.random() >= share:
+            return None
+        # Some lines, never all, are only in another warehouse; the first stays where the
+        # trade was routed, so each sub-order has at least one line.
+        moved = set(rng.sample(range(1, len(trade.lines)), rng.randint(1, len(trade.lines) - 1)))
+        elsewhere = rng.choice(others)
+        return dataclasses.replace(
+            trade,
+            line_warehouses=tuple(
+                elsewhere if index in moved else trade.warehouse_no
+                for index in range(len(trade.lines))
+            ),
+        )
 
     def returnable(self, trade: NewTrade) -> bool:
         """Only trades whose refunds the OMS's open API shows are returned: Taobao-family

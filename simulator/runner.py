@@ -29,6 +29,9 @@ from contract_tests.live import count_orders, live_violations
 from contract_tests.report import write_reports
 from contract_tests.run_status import (
     ABORTED,
+    DRAIN_ENDED,
+    DRAIN_STALLED,
+    DRAIN_TIMED_OUT,
     FINISHED,
     NOT_FINISHED_REASON,
     RUNNING,
@@ -234,6 +237,7 @@ class RunWatch:
         self.wall_started = wall_started
         self.counts: dict[str, int] = {}
         self.phase = "starting"
+        self.drained: str | None = None  # how the drain ended (run_status.DRAIN_*)
         # A snapshot cancelled when the run is stopped leaves its query running in its
         # thread; the next one must not use the connection at the same time.
         self._reading = threading.Lock()
@@ -286,6 +290,7 @@ class RunWatch:
                 and c["returns_open"] == 0
                 and busy == 0
             ):
+                self.drained = DRAIN_ENDED
                 return
             # A cancellation after picking ends when its goods are back (trade cancelled).
             moving = (
@@ -302,8 +307,10 @@ class RunWatch:
             if moving != previous or busy:
                 previous, last_change = moving, time.monotonic()
             elif time.monotonic() - last_change > stall_timeout:
+                self.drained = DRAIN_STALLED
                 return
             await asyncio.sleep(PROGRESS_EVERY_SECONDS)
+        self.drained = DRAIN_TIMED_OUT
 
     async def settle(self, pushes_in_flight: Callable[[], int], timeout: float) -> None:
         """With the world paused: until every push is delivered and acted on, or `timeout`."""
@@ -557,6 +564,7 @@ async def play(
                 crashes=crashes.describe(),
                 fault_plan=running.fault_plan,
                 sim_seconds=clock.sim_seconds(),
+                drain=watch.drained,
             ),
         )
         meta = RunMeta(

@@ -291,6 +291,14 @@ class DemandSettings(Strict):
     freight_rate: float = Field(0.2, ge=0, le=1, description="share of orders paying freight")
     cancellations: CancellationSettings = CancellationSettings()
     returns: ReturnSettings = ReturnSettings()
+    # TRAFFIC.md gives no figure; 0 like the other after-sales shares (docs/DECISIONS.md).
+    split_share: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="share of trades of two lines or more whose lines two warehouses hold"
+        " (the OMS splits them into sub-orders)",
+    )
 
     @field_validator("curve")
     @classmethod
@@ -644,6 +652,15 @@ class Scenario(Strict):
                     f" restarted ({previous.at:g} s + restart_after {previous.restart_after:g} s)"
                 )
             previous = crash
+        return self
+
+    @model_validator(mode="after")
+    def _split_needs_two_warehouses(self) -> Scenario:
+        if self.demand.split_share > 0 and self.world.warehouses < 2:
+            raise ValueError(
+                f"demand.split_share: {self.demand.split_share:g} needs two warehouses or more"
+                f" (world.warehouses is {self.world.warehouses})"
+            )
         return self
 
     @property

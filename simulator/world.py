@@ -98,6 +98,9 @@ class NewTrade:
     trade_time: str | None = None
     pay_time: str | None = None
     buyer_nick: str = ""
+    # A split trade: the warehouse holding each line, in line order (empty: `warehouse_no`
+    # holds them all). The OMS splits the trade into one sub-order per warehouse.
+    line_warehouses: tuple[str, ...] = ()
 
 
 @dataclass

@@ -116,7 +116,7 @@ class Poller:
     def _accept(self, trades: list[Trade]) -> int:
         # Cancellations first: a trade paid and cancelled within one window is never started.
         for trade in trades:
-            if self.mapper.is_cancelled(trade) or self.mapper.cancel_requested(trade):
+            if self.mapper.is_cancelled(trade) or self._cancel_requested(trade):
                 self.workflow.cancel_order(trade)
                 self.stats["cancelled_seen"] += 1
         wanted = [trade for trade in trades if self.mapper.accepts(trade)]
@@ -125,6 +125,14 @@ class Poller:
             self.workflow.start_order(trade_no)
         self.stats["orders"] += len(new)
         return len(new)
+
+    def _cancel_requested(self, trade: Trade) -> bool:
+        # A refund of every line asked once the buyer signed for the parcel is a return (the
+        # refund search carries it), never a cancellation: the trade's lines look the same
+        # either way, and a completion that lags behind leaves such a trade shipped (95).
+        return self.mapper.cancel_requested(trade) and not self.store.signed_for(
+            str(trade["trade_no"])
+        )
 
     def _accept_returns(self, refunds: list[Trade]) -> int:
         """Return refunds whose goods are on their way: one return order each (known ones and

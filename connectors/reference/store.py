@@ -226,6 +226,11 @@ class StateStore:
         with self._transaction():
             self._add_steps(trade_no, (Step.INTERCEPT,))
 
+    def signed_for(self, trade_no: str) -> bool:
+        """Whether the carrier told us the trade's parcel was signed for (its completion step
+        exists, whatever its state)."""
+        return self.step(trade_no, Step.OMS_COMPLETED) is not None
+
     def skip(self, trade_no: str, step: Step) -> None:
         """A step of a cancelled trade that must not run."""
         self._set_status(trade_no, step, StepStatus.SKIPPED, None)

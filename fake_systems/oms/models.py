@@ -58,6 +58,8 @@ class SyncRecord:
 
 # Kdniao-style trace state that means the parcel was signed for.
 TRACE_SIGNED = 3
+# trade_mask bit of a split trade's sub-orders (旺店通: 2048 拆分).
+TRADE_MASK_SPLIT = 2048
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ class Trade:
     buyer_nick: str = ""
     created: str = ""  # when the trade entered the OMS (递交时间)
     consign_time: str | None = None  # when it was shipped; None until then
+    trade_mask: int = 0  # 旺店通's flags: TRADE_MASK_SPLIT
 
 
 @dataclass(frozen=True)

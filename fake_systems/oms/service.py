@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -21,6 +22,7 @@ from fake_systems.common.wire import (
 )
 from fake_systems.oms.models import (
     TRACE_SIGNED,
+    TRADE_MASK_SPLIT,
     InvalidRequest,
     LineRefundStatus,
     Page,
@@ -113,10 +115,15 @@ CREATE TABLE IF NOT EXISTS orders (
     completed_sim       TEXT,
     completed_wall      REAL,
     cancelled_sim       TEXT,
-    cancelled_wall      REAL
+    cancelled_wall      REAL,
+    trade_mask          INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS orders_modified ON orders(modified_sim, trade_no);
-CREATE UNIQUE INDEX IF NOT EXISTS orders_platform ON orders(shop_no, src_tid);
+-- One trade per platform order and warehouse: a split trade's sub-orders share the tid (the
+-- index one per tid was before splits; a database from then must lose it).
+DROP INDEX IF EXISTS orders_platform;
+CREATE UNIQUE INDEX IF NOT EXISTS orders_platform_warehouse
+    ON orders(shop_no, src_tid, warehouse_no);
 CREATE TABLE IF NOT EXISTS goods (
     spec_no     TEXT PRIMARY KEY,
     goods_name  TEXT NOT NULL,
@@ -210,8 +217,9 @@ _INSERT_ORDER = (
     "INSERT INTO orders (trade_no, src_tid, shop_no, platform, owner_code, warehouse_no,"
     " logistics_code, trade_status, goods_cents, discount_cents, post_cents, paid_cents,"
     " receiver_name, receiver_mobile, receiver_province, receiver_city, receiver_district,"
-    " receiver_address, buyer_nick, trade_sim, created_sim, paid_sim, paid_wall, modified_sim)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " receiver_address, buyer_nick, trade_sim, created_sim, paid_sim, paid_wall, modified_sim,"
+    " trade_mask)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_LINE = (
     "INSERT INTO order_lines (rec_id, trade_no, src_oid, src_tid, spec_no, goods_name, num,"
@@ -228,7 +236,10 @@ class OmsService:
 
     LIMITATIONS (what the fake does not imitate):
     - No unpaid (10) or reviewed (55) stage: trades are created paid, review is implicit.
-    - No split or merged trades (trade_mask), no gifts logic, no partial shipment: one
+    - Splits: only the simulator's trades whose lines it says two warehouses hold are split,
+      at creation, into one sub-order per warehouse (trade_mask 2048, each its own trade_no,
+      the platform's tid and oids kept; the postage on the first); pushed trades are never
+      split, no trade is split or merged later, and no gifts logic, no partial shipment: one
       waybill per trade. Refunds cover whole lines or some units of a line (refunded pro
       rata of the paid share); one refund per line; no exchange goods are sent.
     - A push never updates a known trade (it only counts it in chg_count), accepts only
@@ -309,7 +320,9 @@ class OmsService:
         """Store a paid platform order as trade_status 30 and return its 16-digit trade_no.
 
         trade_no = simulated date `yyyyMMdd` + an 8-digit run-wide sequence, so the same seed
-        gives the same numbers. The simulator's path; platform pushes end here too.
+        gives the same numbers. The simulator's path; platform pushes end here too. A trade
+        whose lines two warehouses hold becomes one sub-order per warehouse, all paid at once
+        (`split_trade`); the first one's trade_no is returned.
         """
         shop = self._shops.get(trade.shop_no)
         if shop is None:
@@ -322,7 +335,11 @@ class OmsService:
         seq, rec_id = self._trade_seq, self._rec_id
         try:
             with transaction(self.conn):
-                trade_no = self._insert_trade(shop, trade)
+                parts = split_trade(trade, dict(self._warehouses))
+                mask = TRADE_MASK_SPLIT if len(parts) > 1 else 0
+                trade_no = self._insert_trade(shop, parts[0], mask)
+                for part in parts[1:]:
+                    self._insert_trade(shop, part, mask)
         except BaseException:
             # The rows are gone with the transaction: reuse the numbers.
             self._trade_seq, self._rec_id = seq, rec_id
@@ -422,7 +439,7 @@ class OmsService:
             raise
         return PushResult(new_count, chg_count, tuple(errors))
 
-    def _insert_trade(self, shop: Shop, trade: NewTrade) -> str:
+    def _insert_trade(self, shop: Shop, trade: NewTrade, trade_mask: int = 0) -> str:
         """Insert one validated paid trade inside the caller's transaction; advance counters.
 
         An `odd_data` rule of the plan may make the trade odd first (docs/CHAOS.md).
@@ -480,6 +497,7 @@ class OmsService:
                 clock.wall(),
                 # Modified now, whatever the pay time: a late push must reach the next poll.
                 now_text,
+                trade_mask,
             ),
         )
         self.conn.executemany(_INSERT_LINE, lines)
@@ -488,7 +506,8 @@ class OmsService:
             "trade",
             str(int(TradeStatus.PAID)),
             trade_no,
-            {"src_tid": trade.src_tid, "shop_no": shop.shop_no, "paid_cents": paid},
+            {"src_tid": trade.src_tid, "shop_no": shop.shop_no, "paid_cents": paid}
+            | ({"trade_mask": trade_mask} if trade_mask else {}),
         )
         if odd is not None:
             kind, detail = odd
@@ -631,6 +650,7 @@ class OmsService:
                 buyer_nick=row["buyer_nick"],
                 created=row["created_sim"],
                 consign_time=row["shipped_sim"],
+                trade_mask=row["trade_mask"],
             )
             for row in rows
         )
@@ -1297,6 +1317,51 @@ def _check_pager(page_size: int, page_no: int) -> None:
         raise InvalidRequest(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
     if page_no < 0:
         raise InvalidRequest("page_no must not be negative")
+
+
+def split_trade(trade: NewTrade, carriers: Mapping[str, str]) -> list[NewTrade]:
+    """`trade` as one sub-order per warehouse of its `line_warehouses` (the trade's own
+    warehouse first, then in line order), each with its warehouse's carrier and the lines that
+    warehouse holds; the postage goes with the first. One warehouse: the trade alone.
+
+    Every line keeps its platform oid (`<tid>-<line number>` in the whole trade), so the
+    sub-orders' lines name the platform order's lines.
+    """
+    if not trade.line_warehouses or set(trade.line_warehouses) == {trade.warehouse_no}:
+        return [trade]
+    if len(trade.line_warehouses) != len(trade.lines):
+        raise InvalidRequest("line_warehouses must name one warehouse per line")
+    warehouses = list(dict.fromkeys((trade.warehouse_no, *trade.line_warehouses)))
+    unknown = [code for code in warehouses if code not in carriers]
+    if unknown:
+        raise InvalidRequest(f"unknown warehouse {unknown[0]!r}")
+    lines = [
+        replace(line, oid=line.oid or f"{trade.src_tid}-{index + 1}")
+        for index, line in enumerate(trade.lines)
+    ]
+    held = [
+        (
+            warehouse,
+            [
+                line
+                for line, at in zip(lines, trade.line_warehouses, strict=True)
+                if at == warehouse
+            ],
+        )
+        for warehouse in warehouses
+    ]
+    parts = [(warehouse, tuple(its)) for warehouse, its in held if its]
+    return [
+        replace(
+            trade,
+            warehouse_no=warehouse,
+            logistics_code=carriers[warehouse],
+            lines=its,
+            post_cents=trade.post_cents if number == 0 else 0,
+            line_warehouses=(),
+        )
+        for number, (warehouse, its) in enumerate(parts)
+    ]
 
 
 def _pro_rata(share_cents: int, qty: int, num: int) -> int:

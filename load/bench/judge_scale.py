@@ -49,7 +49,7 @@ STATEMENTS = [
         CASE WHEN n % :lost = 0 THEN NULL ELSE paid_wall + 61 END,
         CASE WHEN n % :lost = 0 THEN NULL ELSE :sim END,
         CASE WHEN n % :lost = 0 THEN NULL ELSE paid_wall + 3600 END,
-        NULL, NULL
+        NULL, NULL, 0
     FROM k""",
     f"""{SEQ}, line(i, qty, cents) AS (VALUES (0, 2, 5000), (1, 1, 2990))
     INSERT INTO oms.order_lines SELECT printf('T%07d', n), n * 10 + i,

@@ -239,6 +239,31 @@ async def test_a_cancel_request_after_picking_intercepts_the_parcel(
 
 
 @pytest.mark.anyio
+async def test_a_refund_of_every_line_after_the_signed_state_is_a_return_not_a_cancel(
+    peers: Peers4, http: HttpClient, store: StateStore
+) -> None:
+    """The buyer signed for the parcel, then asked for a return of every line before the
+    OMS heard of the completion: the trade is still shipped (95) with every line applied."""
+    workflow = make_workflow(store, http)
+    await sent_to_wms(store, workflow)
+    waybill = str(store.waybill(TRADE_NO))
+    store.receive_trace(waybill, 3, TRADE_NO, {}, completes=True)
+    peers.trades = [cancel_requested_trade(trade_status=95)]
+    poller = Poller(workflow.peers.oms, store, workflow, workflow.mapper, timedelta(seconds=2))
+    await poller.poll_once()
+    assert await workflow.drain(5) == 0
+    assert not store.is_cancelled(TRADE_NO)
+    assert CANCEL not in peers.ops("wms") and poller.stats["cancelled_seen"] == 0
+    # Not signed for yet: the same trade is a cancellation after picking.
+    store.conn.execute("DELETE FROM steps WHERE step = ?", (Step.OMS_COMPLETED.value,))
+    store.conn.execute("DELETE FROM cursor")  # the same window read again
+    peers.script(CANCEL, answer("success", "0"))
+    await poller.poll_once()
+    assert await workflow.drain(5) == 0
+    assert store.is_cancelled(TRADE_NO) and poller.stats["cancelled_seen"] == 1
+
+
+@pytest.mark.anyio
 async def test_a_parcel_signed_already_is_not_intercepted_again_and_again(
     peers: Peers4, http: HttpClient, store: StateStore
 ) -> None:

@@ -91,6 +91,8 @@ def test_reference_connector_stops_cancelled_trades(tmp_path: Path) -> None:
     conn.close()
     assert canceled == at_wms["count"]
     returns_carried(report, tmp_path / "run")
+    splits_carried(report, tmp_path / "run")
+    flows_counted(report, tmp_path / "run")
 
 
 def returns_carried(report: dict[str, Any], run: Path) -> None:
@@ -117,6 +119,88 @@ def returns_carried(report: dict[str, Any], run: Path) -> None:
     assert defective[0] == returns["defective_units"]
     # One red receivable per return, of the refunded amounts in all.
     assert (reds[0], -reds[1]) == (returns["at_warehouse"], reds[2])
+
+
+def splits_carried(report: dict[str, Any], run: Path) -> None:
+    """Each split trade's sub-orders went to the WMS as their own delivery orders, each to its
+    warehouse under its own carrier, each shipped with its own waybill and booked at its own
+    amount."""
+    conn = attach_run(run)
+    subs = conn.execute(
+        "SELECT o.trade_no, o.src_tid, o.warehouse_no, o.paid_cents, o.logistics_no,"
+        " d.warehouse_code, d.express_code, d.status,"
+        " (SELECT COUNT(*) FROM wms.delivery_orders AS x WHERE x.delivery_order_code"
+        "  = o.trade_no) AS orders,"
+        " (SELECT GROUP_CONCAT(e.amount_cents) FROM erp.documents AS e"
+        "  WHERE e.bill_no = o.trade_no AND e.document_status = 'C') AS booked"
+        " FROM oms.orders AS o JOIN wms.delivery_orders AS d ON d.delivery_order_code = o.trade_no"
+        " WHERE (o.trade_mask & 2048) <> 0"
+    ).fetchall()
+    conn.close()
+    platform_orders = {row["src_tid"] for row in subs}
+    assert len(platform_orders) >= 3 and len(subs) >= 2 * len(platform_orders)
+    assert invariant(report, "split_trade_covered_once")["checked"] == len(platform_orders)
+    for tid in platform_orders:
+        assert len({row["warehouse_no"] for row in subs if row["src_tid"] == tid}) == 2
+    for row in subs:
+        assert (row["orders"], row["status"]) == (1, "DELIVERED"), row["trade_no"]
+        assert row["warehouse_code"] == row["warehouse_no"]
+        assert row["logistics_no"] == row["express_code"]
+        assert row["booked"] == f"{row['paid_cents']},{row['paid_cents']}"
+    assert len({row["express_code"] for row in subs}) == len(subs)
+
+
+def flows_counted(report: dict[str, Any], run: Path) -> None:
+    """report.json's flows are what the run's tables hold, recounted here row by row."""
+    conn = attach_run(run)
+    trades = conn.execute(
+        "SELECT trade_no, src_tid, shop_no, trade_status, trade_mask FROM oms.orders"
+    ).fetchall()
+    orders = {
+        row[0]: row[1]
+        for row in conn.execute("SELECT delivery_order_code, status FROM wms.delivery_orders")
+    }
+    refunds = conn.execute(
+        "SELECT trade_no, type, status, logistics_no FROM oms.refunds"
+    ).fetchall()
+    parcels_back = {row[0] for row in conn.execute("SELECT logistics_no FROM wms.return_parcels")}
+    intercepted = conn.execute(
+        "SELECT COUNT(*) FROM carrier.intercepts WHERE status IN ('intercepted', 'returned')"
+    ).fetchone()[0]
+    conn.close()
+    cancelled = [t for t in trades if t["trade_status"] == 5]
+    asked = {r["trade_no"] for r in refunds if r["type"] == 1 and r["status"] != 10}
+    split = [t for t in trades if t["trade_mask"] & 2048]
+    flows = report["flows"]
+    assert flows["created"] == len(trades) == report["orders"]["created"]
+    # Every cancelled trade at one stage, as its delivery order shows.
+    assert flows["cancelled_before_pickup"] == sum(t[0] not in orders for t in cancelled)
+    assert flows["cancelled_before_picking"] == sum(
+        orders.get(t[0]) == "CANCELED" for t in cancelled
+    )
+    assert flows["cancelled_after_picking"] == sum(
+        orders.get(t) not in (None, "CANCELED") for t in asked
+    )
+    assert (
+        flows["cancelled_before_pickup"]
+        + flows["cancelled_before_picking"]
+        + flows["cancelled_after_picking"]
+        == len(cancelled)
+        == report["cancellations"]["cancelled"]
+    )
+    assert (
+        flows["intercepted"] == intercepted == report["cancellations"]["after_picking"]["requested"]
+    )
+    assert flows["returned"] == sum(
+        r["type"] == 2 and r["logistics_no"] in parcels_back for r in refunds
+    )
+    assert flows["returned"] == report["returns"]["at_warehouse"]
+    assert flows["refunded"] == sum(r["status"] >= 80 for r in refunds)
+    assert flows["split"] == len({(t["shop_no"], t["src_tid"]) for t in split})
+    assert flows["split_sub_orders"] == len(split)
+    # Every trade ended: shipped, cancelled or refunded; the drain said so.
+    assert flows["unsettled"] == 0
+    assert report["run"]["status"]["drain"] == "ended"
 
 
 def test_a_connector_that_ignores_cancellations_fails_naming_the_trades(tmp_path: Path) -> None:

@@ -8,7 +8,12 @@ import pytest
 from pydantic import ValidationError
 
 from fake_systems.ecosystem import PUSHES, protocol_operations
-from simulator.scenario import ScenarioError, load_scenario, parse_duration
+from simulator.scenario import (
+    DEFAULT_RETURN_RATES_BY_CATEGORY,
+    ScenarioError,
+    load_scenario,
+    parse_duration,
+)
 from tests.support.paths import SCENARIOS
 
 
@@ -40,6 +45,16 @@ def test_demo_is_sized_for_the_walking_skeleton_goal() -> None:
     assert demo.expected_orders >= 2000
     assert demo.expected_orders_per_wall_minute >= 1000
     assert demo.wall_duration_seconds <= 150
+
+
+def test_demo_carries_after_sales_at_traffic_md_rates() -> None:
+    """TRAFFIC.md: cancellations 2-8 % of orders, returns 16.6-20.8 % (by category)."""
+    demand = load_scenario(SCENARIOS / "demo.yaml").demand
+    assert 0.02 <= demand.cancellations.rate <= 0.08
+    assert min(demand.cancellations.before_pickup, demand.cancellations.before_picking) > 0
+    assert demand.cancellations.after_picking > 0
+    assert 0.166 <= demand.returns.rate <= 0.208
+    assert demand.returns.by_category == DEFAULT_RETURN_RATES_BY_CATEGORY
 
 
 @pytest.mark.parametrize(

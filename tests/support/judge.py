@@ -17,7 +17,8 @@ DDL: dict[str, str] = {
             trade_status INTEGER, goods_cents INTEGER, discount_cents INTEGER,
             post_cents INTEGER, paid_cents INTEGER, paid_sim TEXT, paid_wall REAL,
             modified_sim TEXT, logistics_no TEXT, shipped_sim TEXT, shipped_wall REAL,
-            completed_sim TEXT, completed_wall REAL, cancelled_sim TEXT, cancelled_wall REAL);
+            completed_sim TEXT, completed_wall REAL, cancelled_sim TEXT, cancelled_wall REAL,
+            trade_mask INTEGER NOT NULL DEFAULT 0);
         CREATE TABLE order_lines (trade_no TEXT, rec_id INTEGER, src_oid TEXT, spec_no TEXT,
             goods_name TEXT, num INTEGER, price_cents INTEGER, share_cents INTEGER,
             refund_status INTEGER NOT NULL DEFAULT 0);
@@ -502,6 +503,27 @@ class RunBuilder:
         self.event("bank", "entry", entry_ref)
         self.event("erp", "AR_RECEIVEBILL.Save", number)
         return number
+    def split(self, *subs: Built) -> str:
+        """Make the built orders the sub-orders of one split platform order (trade_mask 2048,
+        the first's src_tid; line oids `<tid>-<rec_id>`), as the OMS splits one; its tid."""
+        tid = subs[0].src_tid
+        for sub in subs:
+            self.sql(
+                "oms",
+                "UPDATE orders SET src_tid = ?, trade_mask = 2048 WHERE trade_no = ?",
+                (tid, sub.trade_no),
+            )
+            self.sql(
+                "oms",
+                "UPDATE order_lines SET src_oid = ? || '-' || rec_id WHERE trade_no = ?",
+                (tid, sub.trade_no),
+            )
+            self.sql(
+                "wms",
+                "UPDATE delivery_orders SET source_order_code = ? WHERE delivery_order_code = ?",
+                (tid, sub.trade_no),
+            )
+        return tid
 
     def good_mix(self) -> list[Built]:
         """Orders at every stage, the way a run looks when the drain ends mid-flight."""

@@ -213,6 +213,7 @@ def trade_to_wire(trade: Trade) -> dict[str, Any]:
         "logistics_no": trade.logistics_no or "",
         "trade_status": trade.trade_status,
         "trade_type": 1,  # 网店销售 (online shop sale)
+        "trade_mask": trade.trade_mask,
         "delivery_term": 1,  # 款到发货 (paid before shipment)
         "refund_status": _trade_refund_status(trade),
         "trade_time": epoch_ms(trade.trade_time),
