@@ -503,6 +503,7 @@ class RunBuilder:
         self.event("bank", "entry", entry_ref)
         self.event("erp", "AR_RECEIVEBILL.Save", number)
         return number
+
     def split(self, *subs: Built) -> str:
         """Make the built orders the sub-orders of one split platform order (trade_mask 2048,
         the first's src_tid; line oids `<tid>-<rec_id>`), as the OMS splits one; its tid."""
