@@ -11,6 +11,7 @@ from contract_tests import (
     cancellations,
     causality,
     contents,
+    money,
     orphans,
     returns,
     splits,
@@ -770,6 +771,7 @@ _DESCRIPTIONS = {
     **orphans.DESCRIPTIONS,
     **cancellations.DESCRIPTIONS,
     **returns.DESCRIPTIONS,
+    **money.DESCRIPTIONS,
     **splits.DESCRIPTIONS,
     **throttling.DESCRIPTIONS,
 }
@@ -812,6 +814,7 @@ INVARIANTS: tuple[Invariant, ...] = tuple(
         *orphans.CHECKS,
         *cancellations.CHECKS,
         *returns.CHECKS,
+        *money.CHECKS,
         *splits.CHECKS,
         *throttling.CHECKS,
     )

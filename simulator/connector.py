@@ -26,6 +26,9 @@ class Callbacks(BaseModel):
     model_config = ConfigDict(extra="forbid")
     wms_confirm: str = Field(description="where the WMS pushes deliveryorder.confirm")
     carrier_push: str = Field(description="where the carrier pushes tracking (RequestType 101)")
+    bank_notice: str | None = Field(
+        None, description="where the bank pushes signed camt.054 credit notices"
+    )
 
 
 class ConnectorProfile(BaseModel):
@@ -54,6 +57,11 @@ class ConnectorProfile(BaseModel):
                 "callbacks": Callbacks(
                     wms_confirm=fill(self.callbacks.wms_confirm),
                     carrier_push=fill(self.callbacks.carrier_push),
+                    bank_notice=(
+                        None
+                        if self.callbacks.bank_notice is None
+                        else fill(self.callbacks.bank_notice)
+                    ),
                 ),
                 "ready": fill(self.ready),
             }

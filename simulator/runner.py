@@ -54,6 +54,7 @@ from simulator.crashes import CrashPlayer
 from simulator.demand import DemandModel, play_demand
 from simulator.progress import Snapshot
 from simulator.scenario import Scenario
+from simulator.settlement import Settlement
 from simulator.stopping import RunStop, until_stopped
 from simulator.world import World
 
@@ -353,6 +354,7 @@ class SimulatedDemand:
         self.process: simpy.events.Process | None = None
         self.cancellations: Cancellations | None = None
         self.returns: Returns | None = None
+        self.settlement: Settlement | None = None
 
     async def start(self, fakes: LiveFakes, scenario: Scenario) -> None:
         model = DemandModel(fakes.world, scenario.demand, scenario.seed)
@@ -367,9 +369,16 @@ class SimulatedDemand:
             self.cancellations.plan,
             self.returns.plan,
         )
+        if scenario.settlement.enabled:
+            self.settlement = Settlement(
+                fakes.clock.env, eco.oms, eco.bank, scenario.settlement, scenario.seed
+            )
+            self.settlement.start()
 
     def after_sales_pending(self) -> int:
-        return 0 if self.returns is None else self.returns.pending
+        returns = 0 if self.returns is None else self.returns.pending
+        # Bills issued and not yet paid: the run waits for their bank credits.
+        return returns + (0 if self.settlement is None else self.settlement.pending)
 
     @property
     def done(self) -> bool:
@@ -384,6 +393,8 @@ class SimulatedDemand:
             sections["cancellations"] = self.cancellations.report()
         if self.returns is not None and self.returns.planned:
             sections["returns"] = self.returns.report()
+        if self.settlement is not None:
+            sections["settlements"] = self.settlement.report()
         return sections
 
 
@@ -482,6 +493,7 @@ async def play(
         async with serve_fakes(scenario, run_dir) as fakes:
             eco, clock = fakes.ecosystem, fakes.clock
             eco.point_pushes_at(profile.callbacks.wms_confirm, profile.callbacks.carrier_push)
+            eco.bank.notification_callback_url = profile.callbacks.bank_notice
             connector = ConnectorProcess(
                 profile, connector_environment(fakes, scenario, port), run_dir / "connector.log"
             )
