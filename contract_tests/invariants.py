@@ -11,6 +11,7 @@ from contract_tests import (
     cancellations,
     causality,
     contents,
+    money,
     orphans,
     returns,
     splits,
@@ -772,6 +773,7 @@ _DESCRIPTIONS = {
     **cancellations.DESCRIPTIONS,
     **returns.DESCRIPTIONS,
     **stock.DESCRIPTIONS,
+    **money.DESCRIPTIONS,
     **splits.DESCRIPTIONS,
     **throttling.DESCRIPTIONS,
 }
@@ -815,6 +817,7 @@ INVARIANTS: tuple[Invariant, ...] = tuple(
         *cancellations.CHECKS,
         *returns.CHECKS,
         *stock.CHECKS,
+        *money.CHECKS,
         *splits.CHECKS,
         *throttling.CHECKS,
     )

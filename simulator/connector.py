@@ -26,10 +26,14 @@ class Callbacks(BaseModel):
     model_config = ConfigDict(extra="forbid")
     wms_confirm: str = Field(description="where the WMS pushes deliveryorder.confirm")
     carrier_push: str = Field(description="where the carrier pushes tracking (RequestType 101)")
+    bank_notice: str | None = Field(
+        None, description="where the bank pushes signed camt.054 credit notices"
+    )
 
 
 class ConnectorProfile(BaseModel):
-    """How to start a connector and where it listens; `{python}` and `{port}` are filled in."""
+    """How to start a connector and where it listens; `{python}`, `{port}` and `{dir}` (the
+    profile's folder) are filled in."""
 
     model_config = ConfigDict(extra="forbid")
     name: str
@@ -53,8 +57,28 @@ class ConnectorProfile(BaseModel):
                 "callbacks": Callbacks(
                     wms_confirm=fill(self.callbacks.wms_confirm),
                     carrier_push=fill(self.callbacks.carrier_push),
+                    bank_notice=(
+                        None
+                        if self.callbacks.bank_notice is None
+                        else fill(self.callbacks.bank_notice)
+                    ),
                 ),
                 "ready": fill(self.ready),
+            }
+        )
+
+    def in_folder(self, folder: Path) -> ConnectorProfile:
+        """The profile with `{dir}` replaced by `folder`, so a command can name the
+        connector's own files wherever ecomock runs (`node {dir}/main.js`)."""
+
+        def fill(text: str) -> str:
+            return text.replace("{dir}", str(folder))
+
+        return self.model_copy(
+            update={
+                "command": [fill(part) for part in self.command],
+                "env": {key: fill(value) for key, value in self.env.items()},
+                "working_dir": fill(self.working_dir) if self.working_dir else None,
             }
         )
 
@@ -83,9 +107,10 @@ def load_profile(spec: str) -> ConnectorProfile:
     path = find_profile(spec)
     raw = read_yaml(path, ConnectorError)
     try:
-        return ConnectorProfile.model_validate(raw)
+        profile = ConnectorProfile.model_validate(raw)
     except ValidationError as exc:
         raise ConnectorError(f"{path}: {describe_validation_error(exc)}") from exc
+    return profile.in_folder(path.parent.resolve())
 
 
 class ConnectorProcess:

@@ -55,6 +55,7 @@ from simulator.demand import DemandModel, play_demand
 from simulator.procurement import Procurement
 from simulator.progress import Snapshot
 from simulator.scenario import Scenario
+from simulator.settlement import Settlement
 from simulator.stopping import RunStop, until_stopped
 from simulator.world import World
 
@@ -357,6 +358,7 @@ class SimulatedDemand:
         self.cancellations: Cancellations | None = None
         self.returns: Returns | None = None
         self.procurement: Procurement | None = None
+        self.settlement: Settlement | None = None
 
     async def start(self, fakes: LiveFakes, scenario: Scenario) -> None:
         model = DemandModel(fakes.world, scenario.demand, scenario.seed)
@@ -376,11 +378,18 @@ class SimulatedDemand:
             self.cancellations.plan,
             self.returns.plan,
         )
+        if scenario.settlement.enabled:
+            self.settlement = Settlement(
+                fakes.clock.env, eco.oms, eco.bank, scenario.settlement, scenario.seed
+            )
+            self.settlement.start()
 
     def after_sales_pending(self) -> int:
-        # Purchase orders not yet received count too: their goods come during the drain.
+        returns = 0 if self.returns is None else self.returns.pending
+        # Bills issued and not yet paid: the run waits for their bank credits; purchase orders
+        # not yet received too: their goods come during the drain.
         procurement = 0 if self.procurement is None else self.procurement.pending
-        return (0 if self.returns is None else self.returns.pending) + procurement
+        return returns + (0 if self.settlement is None else self.settlement.pending) + procurement
 
     @property
     def done(self) -> bool:
@@ -397,6 +406,8 @@ class SimulatedDemand:
             sections["returns"] = self.returns.report()
         if self.procurement is not None:
             sections["procurement"] = self.procurement.report()
+        if self.settlement is not None:
+            sections["settlements"] = self.settlement.report()
         return sections
 
 
@@ -495,6 +506,7 @@ async def play(
         async with serve_fakes(scenario, run_dir) as fakes:
             eco, clock = fakes.ecosystem, fakes.clock
             eco.point_pushes_at(profile.callbacks.wms_confirm, profile.callbacks.carrier_push)
+            eco.bank.notification_callback_url = profile.callbacks.bank_notice
             connector = ConnectorProcess(
                 profile, connector_environment(fakes, scenario, port), run_dir / "connector.log"
             )

@@ -36,7 +36,7 @@ from simulator.fault_plan import (
     systems_with,
     unsupported,
 )
-from simulator.world import CATEGORIES, World, build_world
+from simulator.world import CATEGORIES, PLATFORMS, World, build_world
 
 _DURATION = re.compile(r"^(?:\d+(?:\.\d+)?[smhd])+$")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
@@ -592,6 +592,52 @@ class CrashSettings(Strict):
     )
 
 
+class PlatformTerms(Strict):
+    """How one platform settles with the merchant (docs/DECISIONS.md gives the defaults' basis)."""
+
+    days: int = Field(ge=0, le=90, description="T+N: days after completion before it settles")
+    commission_rate: float = Field(ge=0, lt=1, description="share of paid - refunded it keeps")
+
+
+# Assumptions, not published figures (docs/DECISIONS.md, "Settlement terms").
+DEFAULT_SETTLEMENT_TERMS: dict[str, PlatformTerms] = {
+    "TM": PlatformTerms(days=1, commission_rate=0.05),
+    "JD": PlatformTerms(days=7, commission_rate=0.08),
+    "DY": PlatformTerms(days=7, commission_rate=0.05),
+}
+
+
+class SettlementSettings(Strict):
+    """The platforms' settlements (simulator/settlement.py): off by default, so existing
+    scenarios play the same. Each day at `cutoff_hour` (China time) every platform bills each
+    shop for the trades completed N days before, net of refunds and commission, and pays the
+    bill into the merchant's bank account `pay_hours` later. A share of bills carries a
+    platform adjustment, some at or over the seeds' reconciliation thresholds (>= 500 CNY or
+    >= 0.5 %), the others below both."""
+
+    enabled: bool = False
+    terms: dict[str, PlatformTerms] = Field(
+        default_factory=lambda: dict(DEFAULT_SETTLEMENT_TERMS),
+        description="per platform code (TM, JD, DY): days (T+N) and commission_rate",
+    )
+    cutoff_hour: float = Field(2.0, ge=0, lt=24, description="China hour the bills are issued")
+    pay_hours: float = Field(2.0, ge=0, le=72, description="from the bill to the bank credit")
+    adjustment_share: float = Field(
+        0.1, ge=0, le=1, description="share of bills the platform adjusts"
+    )
+    large_adjustment_share: float = Field(
+        0.5, ge=0, le=1, description="of the adjusted bills, the share at or over a threshold"
+    )
+
+    @field_validator("terms")
+    @classmethod
+    def _platforms(cls, terms: dict[str, PlatformTerms]) -> dict[str, PlatformTerms]:
+        for code in terms:
+            if code not in PLATFORMS:
+                raise ValueError(f"unknown platform {code!r}; one of {', '.join(PLATFORMS)}")
+        return terms
+
+
 class Objectives(Strict):
     """Wall-second p99s of the flows the judge times (the seeds' core interfaces <= 3 s),
     and optionally a throughput (docs/JUDGE.md)."""
@@ -628,6 +674,7 @@ class Scenario(Strict):
     crashes: list[CrashSettings] = []
     objectives: Objectives = Objectives()
     run: RunSettings = RunSettings()
+    settlement: SettlementSettings = SettlementSettings()
 
     @model_validator(mode="after")
     def _crashes_in_turn(self) -> Scenario:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -360,12 +360,13 @@ def _trace(item: Any) -> tuple[str, int, str | None]:
     )
 
 
-def create_callback_app(handlers: CallbackHandlers) -> Starlette:
-    """`GET /health`, `POST /qimen/callback`, `POST /kdniao/push`."""
+def create_callback_app(handlers: CallbackHandlers, extra: Sequence[Route] = ()) -> Starlette:
+    """`GET /health`, `POST /qimen/callback`, `POST /kdniao/push`, and `extra` routes."""
     return Starlette(
         routes=[
             Route("/health", handlers.health, methods=["GET"]),
             Route("/qimen/callback", handlers.qimen_callback, methods=["POST"]),
             Route("/kdniao/push", handlers.kdniao_push, methods=["POST"]),
+            *extra,
         ]
     )

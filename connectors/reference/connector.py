@@ -23,6 +23,7 @@ from connectors.reference.mapper import TradeMapper
 from connectors.reference.poller import Poller
 from connectors.reference.retry import RetryPolicy
 from connectors.reference.settings import Settings, SettingsError
+from connectors.reference.settlement_flow import SettlementFlow
 from connectors.reference.store import StateStore
 from connectors.reference.workflow import Peers, Workflow
 
@@ -46,6 +47,7 @@ class Connector:
     """
 
     handlers: type[CallbackHandlers] = CallbackHandlers
+    settlements: type[SettlementFlow] = SettlementFlow
 
     def __init__(self, settings: Settings, mapper: TradeMapper | None = None) -> None:
         self.settings = settings
@@ -117,9 +119,12 @@ class Connector:
             lambda: self.ready,
         )
         handlers.stock = workflow.stock
+        settlements = self.settlements(
+            workflow.peers.oms, workflow.peers.erp, s.bank_webhook_secret
+        )
         server = _CallbackServer(
             uvicorn.Config(
-                create_callback_app(handlers),
+                create_callback_app(handlers, [settlements.route()]),
                 host="127.0.0.1",
                 port=s.port,
                 log_level="warning",
@@ -150,7 +155,7 @@ class Connector:
             self.ready = True
             background = [
                 asyncio.create_task(poller.run(self.stop_event, s.poll_seconds)),
-                asyncio.create_task(self._summaries(workflow, poller, handlers)),
+                asyncio.create_task(self._summaries(workflow, poller, handlers, settlements)),
                 asyncio.create_task(workflow.stock.poll(self.stop_event, s.poll_seconds)),
                 asyncio.create_task(workflow.stock.sync(self.stop_event)),
             ]
@@ -172,13 +177,23 @@ class Connector:
             log.info("stopped (%d flow(s) left pending for the next start)", cancelled)
 
     async def _summaries(
-        self, workflow: Workflow, poller: Poller, handlers: CallbackHandlers
+        self,
+        workflow: Workflow,
+        poller: Poller,
+        handlers: CallbackHandlers,
+        settlements: SettlementFlow,
     ) -> None:
         """One INFO line every few seconds instead of one per order."""
         previous: Counter[str] = Counter()
         while True:
             await asyncio.sleep(self.settings.summary_every_seconds)
-            current = poller.stats + workflow.stats + handlers.stats + workflow.stock.stats
+            current = (
+                poller.stats
+                + workflow.stats
+                + handlers.stats
+                + settlements.stats
+                + workflow.stock.stats
+            )
             delta = current - previous
             previous = current
             if delta:

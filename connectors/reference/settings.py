@@ -38,6 +38,8 @@ class Settings:
     erp_lcid: int
     port: int
     state_dir: Path
+    # Signs the bank's camt.054 notices; empty: no notice is ever believed.
+    bank_webhook_secret: str = ""
     time_scale: float = 1.0
     poll_seconds: float = 0.25
     # Simulated seconds each window reaches back over the previous one's end.
@@ -98,6 +100,7 @@ class Settings:
             erp_lcid=int(number("ECOMOCK_ERP_LCID", 2052)),
             port=port(),
             state_dir=Path(need("ECOMOCK_STATE_DIR")),
+            bank_webhook_secret=source.get("ECOMOCK_BANK_WEBHOOK_SECRET", "").strip(),
             time_scale=number("ECOMOCK_TIME_SCALE", 1.0),
             poll_seconds=number("REFERENCE_POLL_SECONDS", 0.25),
             overlap_seconds=number("REFERENCE_OVERLAP_SECONDS", 2.0),

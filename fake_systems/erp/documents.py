@@ -17,7 +17,7 @@ import orjson
 from fake_systems.common.context import SystemContext
 from fake_systems.common.scope import OwnerScope
 from fake_systems.common.storage import transaction
-from fake_systems.erp import purchasing, returns
+from fake_systems.erp import purchasing, receipts, returns
 from fake_systems.erp.fields import basedata_number, lower_keys, parse_fid, text
 from fake_systems.erp.lifecycle import (
     Lifecycle,
@@ -123,6 +123,16 @@ class Documents:
             owner,
             None if existing is None else int(existing["fid"]),
         )
+        receipt = receipts.check(
+            self.conn,
+            self.validator,
+            spec,
+            fields,
+            entries,
+            partner,
+            owner,
+            None if existing is None else int(existing["fid"]),
+        )
         now_sim, now_wall = sim_now(self.ctx), self.ctx.clock.wall()
         if spec.lines == "voucher":
             amount = sum(entry.debit_cents or 0 for entry in entries)
@@ -203,6 +213,8 @@ class Documents:
             )
             if links or existing is not None:
                 returns.store_links(self.conn, fid, links)
+            if receipt is not None:
+                receipts.store(self.conn, fid, receipt)
             if auto_submit_audit:
                 table = self.lifecycle.table(spec.form_id, OwnerScope.EVERYONE)
                 self.lifecycle.move(table, fid, bill_no, DocumentStatus.IN_REVIEW)

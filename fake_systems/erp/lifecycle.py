@@ -16,6 +16,7 @@ from fake_systems.common.context import SystemContext
 from fake_systems.common.scope import OwnerScope
 from fake_systems.common.storage import transaction
 from fake_systems.common.wire import WireValueError, parse_int
+from fake_systems.erp import receipts
 from fake_systems.erp.fields import id_list
 from fake_systems.erp.master_data import MasterData
 from fake_systems.erp.models import (
@@ -226,6 +227,13 @@ class Lifecycle:
                     result.errors.append(ErrorItem(refusal, None, dindex))
                     codes.append(MsgCode.NOT_OPERABLE)
                     continue
+                # K3 writes a receipt off at its audit: not beyond what is still open.
+                if target == DocumentStatus.AUDITED and table.master is None:
+                    refusal = receipts.audit_refusal(self.conn, int(row["fid"]))
+                    if refusal is not None:
+                        result.errors.append(ErrorItem(refusal, "FREALRECAMOUNT", dindex))
+                        codes.append(MsgCode.VALIDATION_FAILED)
+                        continue
                 if target is None:
                     self.remove(table, int(row["fid"]), row["bill_no"])
                 else:
@@ -269,6 +277,7 @@ class Lifecycle:
         """Delete a row (a bill with its entries), recorded as a state change."""
         if table.master is None:
             self.conn.execute("DELETE FROM document_entries WHERE fid = ?", (row_id,))
+            receipts.forget(self.conn, row_id)
         self.conn.execute(f"DELETE FROM {table.name} WHERE {table.id_col} = ?", (row_id,))
         self.ctx.history.record("state", f"{self._operation_name(table)}.Delete", "deleted", number)
         if table.master is not None:

@@ -80,7 +80,7 @@ def check_links(
     return links
 
 
-def _source(
+def source_bill(
     conn: sqlite3.Connection,
     form_id: str,
     bill_no: str,
@@ -135,7 +135,7 @@ def _return_links(
         if entry.qty <= 0:
             errors.append(ErrorItem(f"{where}退货数量必须大于0", spec.qty_key))
             continue
-        if _source(conn, OUTSTOCK, source, partner, owner, where, "FSrcBillNo", errors) is None:
+        if source_bill(conn, OUTSTOCK, source, partner, owner, where, "FSrcBillNo", errors) is None:
             continue
         key = (source, entry.material_number or "")
         wanted[key] = wanted.get(key, 0) + entry.qty
@@ -196,7 +196,9 @@ def _red_links(
         if kind != RECEIVABLE:
             errors.append(ErrorItem(f"{where}源单类型[{kind}]不是应收单", "FSOURCETYPE"))
             continue
-        original = _source(conn, RECEIVABLE, source, partner, owner, where, "FSourceBillNo", errors)
+        original = source_bill(
+            conn, RECEIVABLE, source, partner, owner, where, "FSourceBillNo", errors
+        )
         if original is None:
             continue
         if original["amount_cents"] <= 0:

@@ -61,6 +61,23 @@ CREATE TABLE IF NOT EXISTS document_links (
     PRIMARY KEY (fid, seq)
 );
 CREATE INDEX IF NOT EXISTS document_links_source ON document_links(source_bill_no);
+-- A receipt bill's entries' handling charges and its write-offs (fake_systems/erp/receipts.py).
+CREATE TABLE IF NOT EXISTS receipt_entries (
+    fid             INTEGER NOT NULL REFERENCES documents(fid) ON DELETE CASCADE,
+    seq             INTEGER NOT NULL,
+    handling_cents  INTEGER NOT NULL,
+    real_cents      INTEGER NOT NULL,
+    comment         TEXT,
+    PRIMARY KEY (fid, seq)
+);
+CREATE TABLE IF NOT EXISTS write_offs (
+    fid             INTEGER NOT NULL REFERENCES documents(fid) ON DELETE CASCADE,
+    seq             INTEGER NOT NULL,
+    source_bill_no  TEXT    NOT NULL,
+    amount_cents    INTEGER NOT NULL,
+    PRIMARY KEY (fid, seq)
+);
+CREATE INDEX IF NOT EXISTS write_offs_source ON write_offs(source_bill_no);
 CREATE TABLE IF NOT EXISTS bd_material (
     fmaterialid     INTEGER PRIMARY KEY,
     number          TEXT NOT NULL UNIQUE,

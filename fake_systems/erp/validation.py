@@ -105,7 +105,7 @@ class BillValidator:
         return partner, entries, org, currency
 
     @staticmethod
-    def _money(
+    def money(
         row: dict[str, Any], key: str, label: str, where: str, errors: list[ErrorItem]
     ) -> int | None:
         """An optional money field in cents; None when absent, an error when malformed."""
@@ -128,7 +128,7 @@ class BillValidator:
                 errors.append(
                     ErrorItem(f"{where}字段[{spec.amount_label}]是必录字段", spec.amount_key)
                 )
-            amount = self._money(row, spec.amount_key, spec.amount_label, where, errors)
+            amount = self.money(row, spec.amount_key, spec.amount_label, where, errors)
             if len(errors) > before or amount is None:
                 return None
             return BillLine(amount_cents=amount)
@@ -158,8 +158,8 @@ class BillValidator:
                         spec.qty_key,
                     )
                 )
-        price = self._money(row, "ftaxprice", "含税单价", where, errors)
-        amount = self._money(row, spec.amount_key, spec.amount_label, where, errors)
+        price = self.money(row, "ftaxprice", "含税单价", where, errors)
+        amount = self.money(row, spec.amount_key, spec.amount_label, where, errors)
         if amount is None and price is not None:
             # K3 computes the amount from quantity and tax-inclusive price when it is left out
             total = parse_decimal(row["ftaxprice"], AMOUNT_LIMIT) * qty
@@ -183,8 +183,8 @@ class BillValidator:
         account = self.master.check(
             row.get("faccountid"), "account", "科目编码", "FACCOUNTID", errors, where
         )
-        debit = self._money(row, "fdebit", "借方金额", where, errors) or 0
-        credit = self._money(row, "fcredit", "贷方金额", where, errors) or 0
+        debit = self.money(row, "fdebit", "借方金额", where, errors) or 0
+        credit = self.money(row, "fcredit", "贷方金额", where, errors) or 0
         if len(errors) == before and (debit == 0) == (credit == 0):
             errors.append(ErrorItem(f"{where}借方金额和贷方金额必须且只能录入一个", "FDEBIT"))
         if len(errors) > before or account is None:

@@ -52,6 +52,7 @@ from fake_systems.oms.raw_trades import (
     read_raw_trade,
     tid_of,
 )
+from fake_systems.oms.settlements import Settlements
 from simulator.clock import format_qimen_time, parse_qimen_time
 from simulator.fault_plan import ODD_DATA_VARIANTS
 from simulator.world import NewTrade, Shop, World
@@ -265,6 +266,10 @@ class OmsService:
       real queue holds own-platform shops' records only); one record per trade, no oids.
     - Shipping (`sync_logistics`) and completing (`upload_trace`) are ecomock's stand-ins for
       the WMS's Qimen confirm and the platform's status: 旺店通 has no such open methods.
+    - Settlement bills (`settlements`, fake_systems/oms/settlements.py) are issued and paid
+      by the simulated platforms, one per shop and day, not pulled from platform APIs;
+      `ecomock.Settlement.search` is ecomock's method (the real 旗舰版 has per-trade account
+      checks, finance.AlipayAccountCheck.search, and no settlement with its bank payment).
     - Returns: the seller agrees at once (the simulator), the return waybill is ecomock's own
       number, and `confirm_return` (ecomock.Refund.confirmReturn) stands in for the WMS's
       return confirm reaching 旺店通 and its after-sales agreeing the refund.
@@ -280,12 +285,14 @@ class OmsService:
         self._warehouses: list[tuple[str, str]] = []
         self._trade_seq = 0
         self._rec_id = 0
+        self.settlements = Settlements(ctx)
 
     # ---------------------------------------------------------------- setup
 
     def setup(self, world: World) -> None:
         """Create the tables (idempotent) and load shops and warehouses from the world."""
         self.conn.executescript(SCHEMA)
+        self.settlements.setup()
         with transaction(self.conn):
             self.conn.executemany(
                 "INSERT OR REPLACE INTO shops (shop_no, name, platform, owner_code)"

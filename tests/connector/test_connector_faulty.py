@@ -284,7 +284,13 @@ PROFILES = {
     "connectors/faulty/completes_on_problem_parcel/connector.yaml": (
         "connectors.faulty.completes_on_problem_parcel"
     ),
+    "connectors/faulty/writes_off_twice/connector.yaml": "connectors.faulty.writes_off_twice",
+    "connectors/faulty/books_commission_as_revenue/connector.yaml": (
+        "connectors.faulty.books_commission_as_revenue"
+    ),
 }
+# Profiles that book settlements declare where the bank's camt.054 notices go.
+BANK_NOTICE = {"bank_notice": "http://127.0.0.1:{port}/bank/notice"}
 
 
 @pytest.mark.parametrize(("path", "module"), sorted(PROFILES.items()))
@@ -292,10 +298,11 @@ def test_profiles_name_a_runnable_module_and_the_callbacks(path: str, module: st
     profile = yaml.safe_load((ROOT / path).read_text(encoding="utf-8"))
     assert profile["command"] == ["{python}", "-m", module]
     assert importlib.util.find_spec(f"{module}.__main__") is not None
-    assert profile["callbacks"] == {
+    pushes = {
         "wms_confirm": "http://127.0.0.1:{port}/qimen/callback",
         "carrier_push": "http://127.0.0.1:{port}/kdniao/push",
     }
+    assert profile["callbacks"] in (pushes, {**pushes, **BANK_NOTICE})
     assert profile["ready"] == "http://127.0.0.1:{port}/health"
     assert profile["env"] == {"REFERENCE_POLL_SECONDS": "0.25"}
     assert profile["name"] and profile["description"]

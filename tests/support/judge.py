@@ -28,6 +28,10 @@ DDL: dict[str, str] = {
             settled_wall REAL);
         CREATE TABLE oversells (seq INTEGER PRIMARY KEY, trade_no TEXT, warehouse_no TEXT,
             spec_no TEXT, num INTEGER, available INTEGER);
+        CREATE TABLE settlements (settlement_no TEXT PRIMARY KEY, shop_no TEXT,
+            owner_code TEXT, status TEXT, net_cents INTEGER, entry_ref TEXT);
+        CREATE TABLE settlement_lines (settlement_no TEXT, trade_no TEXT, paid_cents INTEGER,
+            refund_cents INTEGER, commission_cents INTEGER, settled_cents INTEGER);
     """,
     "wms": """
         CREATE TABLE delivery_orders (delivery_order_id TEXT PRIMARY KEY,
@@ -64,6 +68,10 @@ DDL: dict[str, str] = {
             qty INTEGER, amount_cents INTEGER, stock_number TEXT);
         CREATE TABLE document_links (fid INTEGER, seq INTEGER, source_form_id TEXT,
             source_bill_no TEXT, stock_status TEXT);
+        CREATE TABLE receipt_entries (fid INTEGER, seq INTEGER, handling_cents INTEGER,
+            real_cents INTEGER, comment TEXT);
+        CREATE TABLE write_offs (fid INTEGER, seq INTEGER, source_bill_no TEXT,
+            amount_cents INTEGER);
     """,
     "carrier": """
         CREATE TABLE waybills (logistic_code TEXT PRIMARY KEY, order_code TEXT,
@@ -424,6 +432,81 @@ class RunBuilder:
             (red, built.trade_no),
         )
         return refund_no
+
+    def settled(
+        self, built: list[Built], commission_percent: int = 5, adjustment_cents: int = 0
+    ) -> str:
+        """The platform settles and pays the built (completed) orders in one bill, and it is
+        booked as the reference books it: one audited receipt bill whose legs settle each
+        order net of its settled refunds, the commission as a handling charge, and write off
+        each receivable by that amount; the adjustment a leg of its own."""
+        n = self.conns["oms"].execute("SELECT COUNT(*) FROM settlements").fetchone()[0] + 1
+        number, entry_ref = f"ST2026111{n}-SHOP1", f"BK2026111{n:08d}"
+        legs = []
+        for each in built:
+            (refund,) = (
+                self.conns["oms"]
+                .execute(
+                    "SELECT COALESCE(SUM(refund_cents), 0) FROM refunds"
+                    " WHERE trade_no = ? AND status >= 80",
+                    (each.trade_no,),
+                )
+                .fetchone()
+            )
+            gross = each.paid_cents - refund
+            commission = gross * commission_percent // 100
+            legs.append((each.trade_no, each.paid_cents, refund, gross, commission))
+            self.sql(
+                "oms",
+                "INSERT INTO settlement_lines VALUES (?, ?, ?, ?, ?, ?)",
+                (number, each.trade_no, each.paid_cents, refund, commission, gross - commission),
+            )
+        net = sum(gross - commission for *_, gross, commission in legs) + adjustment_cents
+        self.sql(
+            "oms",
+            "INSERT INTO settlements VALUES (?, 'SHOP1', 'OWNER1', 'paid', ?, ?)",
+            (number, net, entry_ref),
+        )
+        self.sql(
+            "bank",
+            "INSERT INTO entries VALUES (?, '6222000011112222', '2026-11-12', ?, 'CRDT', ?, ?)",
+            (entry_ref, net, number, f"settlement {number}"),
+        )
+        fid = (
+            self.conns["erp"]
+            .execute(
+                "INSERT INTO documents (form_id, bill_no, document_status, customer_number,"
+                " owner_code, amount_cents, note, saved_wall, audited_wall, model)"
+                " VALUES ('AR_RECEIVEBILL', ?, 'C', 'SHOP1', 'OWNER1', ?, ?, ?, ?, '{}')",
+                (
+                    number,
+                    sum(gross for *_, gross, _ in legs) + adjustment_cents,
+                    entry_ref,
+                    LATE_WALL,
+                    LATE_WALL,
+                ),
+            )
+            .lastrowid
+        )
+        for seq, (trade_no, _, _, gross, commission) in enumerate(legs, start=1):
+            self.sql(
+                "erp",
+                "INSERT INTO receipt_entries VALUES (?, ?, ?, ?, ?)",
+                (fid, seq, commission, gross - commission, trade_no),
+            )
+            self.sql(
+                "erp", "INSERT INTO write_offs VALUES (?, ?, ?, ?)", (fid, seq, trade_no, gross)
+            )
+        if adjustment_cents:
+            self.sql(
+                "erp",
+                "INSERT INTO receipt_entries VALUES (?, ?, 0, ?, 'platform adjustment')",
+                (fid, len(legs) + 1, adjustment_cents),
+            )
+        self.event("oms", "settlement", number)
+        self.event("bank", "entry", entry_ref)
+        self.event("erp", "AR_RECEIVEBILL.Save", number)
+        return number
 
     def split(self, *subs: Built) -> str:
         """Make the built orders the sub-orders of one split platform order (trade_mask 2048,

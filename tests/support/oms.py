@@ -14,6 +14,7 @@ from connectors.reference.clients.oms import OmsClient, QimenApp
 from fake_systems.common.credentials import OmsCredentials
 from fake_systems.oms.models import RefundStatus, RefundType
 from fake_systems.oms.service import OmsService
+from fake_systems.oms.settlements import SettlementBill, SettlementLine
 from simulator.clock import CHINA, ManualClock
 from simulator.world import NewTrade, NewTradeLine, World
 from tests.support.site import Site
@@ -34,10 +35,12 @@ REFUNDS = "aftersales.refund.Refund.search"
 RETURN_CONFIRM = "ecomock.Refund.confirmReturn"
 SHOPS = "setting.Shop.queryShop"
 WAREHOUSES = "setting.Warehouse.queryWarehouse"
+SETTLEMENTS = "ecomock.Settlement.search"  # ecomock's: the platforms' settlement bills
 WAYBILL = "SF1000000001"  # the waybill the valid write-backs name
 # Methods that take the pager in the query string (and refuse a call without it).
 PAGED = frozenset(
     {
+        SETTLEMENTS,
         QUERY,
         REFUNDS,
         SYNC_LIST,
@@ -373,6 +376,22 @@ async def valid_stock(site: Site) -> httpx.Request:
 async def valid_shops(site: Site) -> httpx.Request:
     """setting.Shop.queryShop: every shop."""
     return _signed(site, SHOPS, {})
+
+
+async def valid_settlements(site: Site) -> httpx.Request:
+    """ecomock.Settlement.search: a bill the platform issued, by its number."""
+    shop = site.world.shops[0]
+    site.ecosystem.oms.settlements.issue(
+        SettlementBill(
+            f"ST20261111-{shop.shop_no}",
+            shop.shop_no,
+            shop.platform,
+            shop.owner_code,
+            "2026-11-10",
+            (SettlementLine("T1", "P1", 5900, 0, 295, "2026-11-10 10:00:00"),),
+        )
+    )
+    return _signed(site, SETTLEMENTS, {"settlement_no": f"ST20261111-{shop.shop_no}"})
 
 
 async def valid_warehouses(site: Site) -> httpx.Request:

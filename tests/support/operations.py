@@ -106,6 +106,7 @@ VALID: dict[str, dict[str, Valid]] = {
         oms.STOCK: Valid(oms.valid_stock, "0"),  # a second count: a new pd_no
         oms.SHOPS: Valid(oms.valid_shops, "0", same=True),
         oms.WAREHOUSES: Valid(oms.valid_warehouses, "0", same=True),
+        oms.SETTLEMENTS: Valid(oms.valid_settlements, "0", same=True),
     },
     "wms": {
         "deliveryorder.create": Valid(wms.valid_create, "0"),

@@ -55,6 +55,8 @@ from fake_systems.oms.models import (
 )
 from fake_systems.oms.regions import NOT_SET, province_id
 from fake_systems.oms.service import OmsService
+from fake_systems.oms.settlements import MAX_PAGE_SIZE as SETTLEMENT_PAGE_MAX
+from fake_systems.oms.settlements import SettlementBill
 from simulator.clock import parse_qimen_time
 
 SYSTEM = "oms"
@@ -107,6 +109,8 @@ METHOD_SYNC_LIST = "sales.LogisticsSync.getSyncListExt"
 METHOD_STOCK_SYNC = "wms.StockPd.stockSyncByPd"
 METHOD_SHOP_QUERY = "setting.Shop.queryShop"
 METHOD_WAREHOUSE_QUERY = "setting.Warehouse.queryWarehouse"
+# ecomock's: the platforms' settlement bills with their bank payment (docs/protocols/oms.md).
+METHOD_SETTLEMENT_SEARCH = "ecomock.Settlement.search"
 
 JSON_HEADERS = {"content-type": "application/json; charset=utf-8"}
 
@@ -577,6 +581,65 @@ def _warehouse_query(
     return _paged([row for row in rows if wanted is None or row["warehouse_no"] == wanted], page)
 
 
+def settlement_to_wire(bill: SettlementBill) -> dict[str, Any]:
+    """A bill as ecomock.Settlement.search answers it; the lines' names follow 旗舰版's
+    per-trade account check (finance.AlipayAccountCheck.search: send_amount, refund_amount)."""
+    return {
+        "settlement_no": bill.settlement_no,
+        "shop_no": bill.shop_no,
+        "platform_id": platform_ids(bill.platform)[0],
+        "period_end": bill.period_end,
+        "status": bill.status,
+        "send_amount": yuan(bill.paid_cents),
+        "refund_amount": yuan(bill.refund_cents),
+        "commission": yuan(bill.commission_cents),
+        "adjust_amount": yuan(bill.adjustment_cents),
+        "adjust_reason": bill.adjustment_reason,
+        "settle_amount": yuan(bill.net_cents),
+        "created": bill.created_sim,
+        "pay_time": bill.paid_sim or "",
+        "bank_entry_ref": bill.entry_ref or "",
+        "detail_list": [
+            {
+                "trade_no": line.trade_no,
+                "tid": line.src_tid,
+                "send_amount": yuan(line.paid_cents),
+                "refund_amount": yuan(line.refund_cents),
+                "commission": yuan(line.commission_cents),
+                "settle_amount": yuan(line.settled_cents),
+                "confirm_time": line.completed_sim,
+            }
+            for line in bill.lines
+        ],
+    }
+
+
+def _settlement_search(
+    service: OmsService, args: list[Any], pager: Pager | None, scope: OwnerScope
+) -> dict[str, Any]:
+    """By `settlement_no`, or the bills created in [`start_time`, `end_time`)."""
+    params, page = _params(args), _pager(pager)
+    _check_page(page)
+    number = _optional_text(params, "settlement_no")
+    if number is not None:
+        bills = [service.settlements.get(number, scope)]
+        total = 1
+    else:
+        start, end = _text(params, "start_time"), _text(params, "end_time")
+        for name, value in (("start_time", start), ("end_time", end)):
+            try:
+                parse_qimen_time(value)
+            except ValueError:
+                raise WireError(ERR_APP, f"{name} is not yyyy-MM-dd HH:mm:ss") from None
+        total, bills = service.settlements.search(start, end, page.page_size, page.page_no, scope)
+    return {"data": {"total_count": total, "order": [settlement_to_wire(b) for b in bills]}}
+
+
+def _check_page(page: Pager) -> None:
+    if not 1 <= page.page_size <= SETTLEMENT_PAGE_MAX or page.page_no < 0:
+        raise WireError(ERR_APP, f"page_size must be 1 to {SETTLEMENT_PAGE_MAX}, page_no >= 0")
+
+
 METHODS: dict[str, MethodSpec] = {
     METHOD_QUERY: MethodSpec(_query, paged=True, min_args=1, max_args=1),
     METHOD_SHIP: MethodSpec(_ship, paged=False, min_args=1, max_args=1),
@@ -590,6 +653,7 @@ METHODS: dict[str, MethodSpec] = {
     METHOD_STOCK_SYNC: MethodSpec(_stock_sync, paged=False, min_args=2, max_args=2),
     METHOD_SHOP_QUERY: MethodSpec(_shop_query, paged=True, min_args=0, max_args=1),
     METHOD_WAREHOUSE_QUERY: MethodSpec(_warehouse_query, paged=True, min_args=0, max_args=1),
+    METHOD_SETTLEMENT_SEARCH: MethodSpec(_settlement_search, paged=True, min_args=1, max_args=1),
 }
 
 
