@@ -15,6 +15,7 @@ from contract_tests import (
     orphans,
     returns,
     splits,
+    stock,
     throttling,
 )
 from contract_tests.evidence import MAX_EXAMPLES, MAX_HISTORY_LINES, result, scalar, yuan
@@ -771,6 +772,7 @@ _DESCRIPTIONS = {
     **orphans.DESCRIPTIONS,
     **cancellations.DESCRIPTIONS,
     **returns.DESCRIPTIONS,
+    **stock.DESCRIPTIONS,
     **money.DESCRIPTIONS,
     **splits.DESCRIPTIONS,
     **throttling.DESCRIPTIONS,
@@ -814,6 +816,7 @@ INVARIANTS: tuple[Invariant, ...] = tuple(
         *orphans.CHECKS,
         *cancellations.CHECKS,
         *returns.CHECKS,
+        *stock.CHECKS,
         *money.CHECKS,
         *splits.CHECKS,
         *throttling.CHECKS,

@@ -52,6 +52,7 @@ from simulator.clock import RealtimeClock, format_qimen_time
 from simulator.connector import ConnectorProcess, ConnectorProfile
 from simulator.crashes import CrashPlayer
 from simulator.demand import DemandModel, play_demand
+from simulator.procurement import Procurement
 from simulator.progress import Snapshot
 from simulator.scenario import Scenario
 from simulator.settlement import Settlement
@@ -149,6 +150,8 @@ async def serve_fakes(
                 pack_seconds=scenario.fulfilment.pack_seconds.as_tuple(),
                 partial_delivery_share=scenario.fulfilment.partial_delivery_share,
                 process_reports=scenario.fulfilment.process_reports,
+                stock_change_reports=scenario.fulfilment.stock_change_reports,
+                supplier_deliveries=scenario.procurement.enabled,
             ),
             carrier_config=CarrierConfig(
                 collect_hours=scenario.carrier.collect_hours.as_tuple(),
@@ -354,6 +357,7 @@ class SimulatedDemand:
         self.process: simpy.events.Process | None = None
         self.cancellations: Cancellations | None = None
         self.returns: Returns | None = None
+        self.procurement: Procurement | None = None
         self.settlement: Settlement | None = None
 
     async def start(self, fakes: LiveFakes, scenario: Scenario) -> None:
@@ -361,6 +365,11 @@ class SimulatedDemand:
         eco = fakes.ecosystem
         self.cancellations = Cancellations(fakes.clock.env, eco.oms, eco.wms, eco.carrier)
         self.returns = Returns(fakes.clock.env, eco.oms, eco.wms, eco.carrier)
+        if scenario.procurement.enabled:
+            self.procurement = Procurement(
+                fakes.clock.env, fakes.world, scenario.procurement, eco.erp, eco.wms, scenario.seed
+            )
+            self.procurement.start(scenario.duration)
         self.process = play_demand(
             fakes.clock.env,
             model,
@@ -377,8 +386,10 @@ class SimulatedDemand:
 
     def after_sales_pending(self) -> int:
         returns = 0 if self.returns is None else self.returns.pending
-        # Bills issued and not yet paid: the run waits for their bank credits.
-        return returns + (0 if self.settlement is None else self.settlement.pending)
+        # Bills issued and not yet paid: the run waits for their bank credits; purchase orders
+        # not yet received too: their goods come during the drain.
+        procurement = 0 if self.procurement is None else self.procurement.pending
+        return returns + (0 if self.settlement is None else self.settlement.pending) + procurement
 
     @property
     def done(self) -> bool:
@@ -393,6 +404,8 @@ class SimulatedDemand:
             sections["cancellations"] = self.cancellations.report()
         if self.returns is not None and self.returns.planned:
             sections["returns"] = self.returns.report()
+        if self.procurement is not None:
+            sections["procurement"] = self.procurement.report()
         if self.settlement is not None:
             sections["settlements"] = self.settlement.report()
         return sections

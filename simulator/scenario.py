@@ -360,6 +360,45 @@ class FulfilmentSettings(Strict):
     partial_delivery_share: float = Field(default=0.0, ge=0.0, le=1.0)
     # Push orderprocess.report on every delivery order state change (4+ pushes per order).
     process_reports: bool = False
+    # Push stockchange.report on every stock movement (docs/DECISIONS.md, "Stock pushes").
+    stock_change_reports: bool = False
+
+
+class ProcurementSettings(Strict):
+    """Replenishment (issue 13, simulator/procurement.py): every `review_minutes` the buyer
+    raises a purchase order in the ERP for each warehouse's item whose available stock plus
+    what is on order is below `reorder_point`, up to `order_up_to`; the supplier delivers
+    `lead_hours` later, sometimes more, fewer or some damaged. 0 by default: no draw is
+    made and entry orders receive what they plan, so existing scenarios play the same."""
+
+    reorder_point: int = Field(0, ge=0, description="units; 0: no procurement")
+    order_up_to: int = Field(0, ge=0, description="units a purchase order tops the stock up to")
+    review_minutes: float = Field(30.0, gt=0, description="simulated minutes between reviews")
+    lead_hours: Range = Field(
+        default_factory=lambda: Range(low=2.0, high=8.0),
+        description="from the purchase order to the goods at the warehouse",
+    )
+    over_rate: float = Field(0.03, ge=0, le=1, description="share of lines delivered over")
+    short_rate: float = Field(0.03, ge=0, le=1, description="share of lines delivered short")
+    damaged_rate: float = Field(0.02, ge=0, le=1, description="share of lines with damage")
+    deviation: float = Field(
+        0.1, gt=0, le=1, description="share of a line's units over, short or damaged"
+    )
+
+    @model_validator(mode="after")
+    def _levels(self) -> ProcurementSettings:
+        if self.reorder_point and self.order_up_to <= self.reorder_point:
+            raise ValueError(
+                f"procurement.order_up_to: {self.order_up_to} must exceed reorder_point"
+                f" {self.reorder_point}"
+            )
+        if self.over_rate + self.short_rate > 1:
+            raise ValueError("procurement.over_rate + short_rate must not exceed 1")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.reorder_point > 0
 
 
 class CarrierSettings(Strict):
@@ -630,6 +669,7 @@ class Scenario(Strict):
     demand: DemandSettings
     fulfilment: FulfilmentSettings = FulfilmentSettings()
     carrier: CarrierSettings = CarrierSettings()
+    procurement: ProcurementSettings = ProcurementSettings()
     faults: list[FaultSettings] = []
     crashes: list[CrashSettings] = []
     objectives: Objectives = Objectives()

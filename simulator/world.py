@@ -39,6 +39,24 @@ class Owner:
 
 
 @dataclass(frozen=True)
+class Supplier:
+    """A supplier (供应商) of one cargo owner, with the seeds' 10-digit code."""
+
+    code: str
+    name: str
+    owner_code: str
+
+
+def suppliers_of(owners: list[Owner], per_owner: int = 2) -> list[Supplier]:
+    """Each owner's suppliers, numbered without a random draw: adding them changes no traffic."""
+    return [
+        Supplier(f"{3100000000 + index * 1000 + n:010d}", f"{owner.name}供应商{n}", owner.code)
+        for index, owner in enumerate(owners, start=1)
+        for n in range(1, per_owner + 1)
+    ]
+
+
+@dataclass(frozen=True)
 class Shop:
     shop_no: str
     name: str
@@ -112,12 +130,15 @@ class World:
     skus: list[Sku]
     customers: list[Customer]
     initial_stock: dict[tuple[str, str], int] = field(default_factory=dict)
+    suppliers: list[Supplier] = field(default_factory=list)
 
     def sku(self, item_code: str) -> Sku:
         return self._sku_index[item_code]
 
     def __post_init__(self) -> None:
         self._sku_index = {sku.item_code: sku for sku in self.skus}
+        if not self.suppliers:
+            self.suppliers = suppliers_of(self.owners)
 
 
 WAREHOUSE_SITES = (

@@ -25,6 +25,8 @@ from starlette.routing import Route
 from connectors.reference.clients.oms import CHINA, TIME_FORMAT
 from connectors.reference.clients.qimen import child_text, parse_xml
 from connectors.reference.signing import kdniao_data_sign, qimen_sign, same_signature
+from connectors.reference.stock_flow import METHODS as STOCK_METHODS
+from connectors.reference.stock_flow import StockFlow
 from connectors.reference.store import SIGNED_STATE, Shipment, StateStore
 
 log = logging.getLogger("connectors.reference")
@@ -189,6 +191,8 @@ class CallbackHandlers:
         self.carrier_ebusiness_id = carrier_ebusiness_id
         self.ready = ready
         self.stats: Counter[str] = Counter()
+        # The stock flows' pushes (entryorder.confirm, stockchange.report) go there when set.
+        self.stock: StockFlow | None = None
 
     def wms_signature_ok(self, params: Mapping[str, str], body: str) -> bool:
         """Whether a WMS push carries the WMS's sign; nothing unsigned is ever acted on."""
@@ -225,6 +229,8 @@ class CallbackHandlers:
             return qimen_answer("failure", "sign-check-failure", "sign check failed")
         if params.get("method") == RETURN_CONFIRM_METHOD:
             return self._return_confirm(raw, text)
+        if self.stock is not None and params.get("method") in STOCK_METHODS:
+            return self.stock.receive(params["method"], raw)
         if params.get("method") != CONFIRM_METHOD:
             return qimen_answer("success", "0", "ignored")
         try:

@@ -118,6 +118,7 @@ class Connector:
             s.carrier_ebusiness_id,
             lambda: self.ready,
         )
+        handlers.stock = workflow.stock
         settlements = self.settlements(
             workflow.peers.oms, workflow.peers.erp, s.bank_webhook_secret
         )
@@ -155,6 +156,8 @@ class Connector:
             background = [
                 asyncio.create_task(poller.run(self.stop_event, s.poll_seconds)),
                 asyncio.create_task(self._summaries(workflow, poller, handlers, settlements)),
+                asyncio.create_task(workflow.stock.poll(self.stop_event, s.poll_seconds)),
+                asyncio.create_task(workflow.stock.sync(self.stop_event)),
             ]
             await self.stop_event.wait()
         finally:
@@ -184,7 +187,13 @@ class Connector:
         previous: Counter[str] = Counter()
         while True:
             await asyncio.sleep(self.settings.summary_every_seconds)
-            current = poller.stats + workflow.stats + handlers.stats + settlements.stats
+            current = (
+                poller.stats
+                + workflow.stats
+                + handlers.stats
+                + settlements.stats
+                + workflow.stock.stats
+            )
             delta = current - previous
             previous = current
             if delta:

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from lxml import etree
 
 from connectors.reference.money import cents_to_text, to_cents
+from connectors.reference.stock_mapper import StockMapper
 
 Trade = dict[str, Any]
 
@@ -104,8 +105,11 @@ class TradeMapper:
 
     Extension points, one rule each: `accepts` (which trades to fulfil), `is_cancelled`
     (which trades to stop), `delivery_order_code` (the WMS idempotency key),
-    `outstock_amounts_cents` and `receivable_amounts_cents` (what each ERP line is worth).
+    `outstock_amounts_cents` and `receivable_amounts_cents` (what each ERP line is worth);
+    `stock` holds the stock flows' rules (connectors/reference/stock_mapper.py).
     """
+
+    stock: StockMapper = StockMapper()
 
     # ---------------------------------------------------------------- rules
 

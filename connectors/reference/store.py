@@ -89,6 +89,10 @@ class Step(StrEnum):
     ERP_RED_RECEIVABLE = "erp_red_receivable"
     OMS_RETURN_CONFIRM = "oms_return_confirm"
     INTERCEPT = "intercept"  # the WMS refused the cancel (picked): stop the parcel
+    # A purchase order's steps (keyed by its bill number; connectors/reference/stock_flow.py).
+    WMS_ENTRY = "wms_entry"
+    ERP_INSTOCK = "erp_instock"
+    ERP_PAYABLE = "erp_payable"
 
 
 OUTBOUND_STEPS = (Step.WAYBILL, Step.SUBSCRIBE, Step.WMS_CREATE)

@@ -11,6 +11,7 @@ Flows per trade (each step is a row in `steps`, written before its call):
   return (keyed by refund_no): when the poll sees a return refund whose goods are on the way:
               wms_return (returnorder.create); on the WMS's returnorder.confirm:
               erp_returnstock, erp_red_receivable and oms_return_confirm concurrently
+  purchase and stock: connectors/reference/stock_flow.py
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from connectors.reference.clients.oms import OmsClient
 from connectors.reference.clients.qimen import CANCELEDFAIL, ORDER_NOT_EXIST, QimenClient
 from connectors.reference.mapper import Trade, TradeMapper
 from connectors.reference.retry import PermanentError, RetryableError, RetryPolicy, StepError
+from connectors.reference.stock_flow import PURCHASE_STEPS, StockFlow
 from connectors.reference.store import (
     CANCEL_STEPS,
     OUTBOUND_STEPS,
@@ -62,6 +64,9 @@ STEP_PEER = {
     Step.ERP_RED_RECEIVABLE: "erp",
     Step.OMS_RETURN_CONFIRM: "oms",
     Step.INTERCEPT: "carrier",
+    Step.WMS_ENTRY: "wms",
+    Step.ERP_INSTOCK: "erp",
+    Step.ERP_PAYABLE: "erp",
 }
 
 
@@ -114,6 +119,8 @@ class Workflow:
         }
         # Notified whenever a step stops running: the WMS cancel waits for a create in flight.
         self._step_ended = asyncio.Condition()
+        self.stock = StockFlow(self)
+        self._actions.update(self.stock.actions())
 
     # ---------------------------------------------------------------- starting flows
 
@@ -159,6 +166,8 @@ class Workflow:
                 self.start_completion(trade_no)
             if pending & set(CANCEL_STEPS):
                 self._spawn(self._cancellation(trade_no))
+            if pending & set(PURCHASE_STEPS):
+                self.stock.resume(trade_no, pending)
         return len(trades)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:

@@ -17,7 +17,7 @@ import orjson
 from fake_systems.common.context import SystemContext
 from fake_systems.common.scope import OwnerScope
 from fake_systems.common.storage import transaction
-from fake_systems.erp import receipts, returns
+from fake_systems.erp import purchasing, receipts, returns
 from fake_systems.erp.fields import basedata_number, lower_keys, parse_fid, text
 from fake_systems.erp.lifecycle import (
     Lifecycle,
@@ -112,7 +112,9 @@ class Documents:
                     "FBillNo",
                 )
 
-        links = returns.check_links(
+        links = purchasing.check_links(
+            self.conn, spec, fields, entries, partner, owner
+        ) or returns.check_links(
             self.conn,
             spec,
             fields,

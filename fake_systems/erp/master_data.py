@@ -61,6 +61,12 @@ class MasterData:
                 " modified_sim) VALUES (?, ?, ?, ?, ?)",
                 (f"{index:03d}", f"{owner.name}账簿", owner.code, now, now),
             )
+        # The owners' suppliers with the seeds' 10-digit codes (purchasing, issue 13).
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO bd_supplier (number, name, owner_code, created_sim,"
+            " modified_sim) VALUES (?, ?, ?, ?, ?)",
+            [(s.code, s.name, s.owner_code, now, now) for s in world.suppliers],
+        )
         for shop in world.shops:
             self.upsert_customer(shop.shop_no, shop.name, shop.owner_code)
         for sku in world.skus:

@@ -192,6 +192,28 @@ STK_INSTOCK = FormSpec(
     currency_keys=("fsettlecurrid",),
 )
 
+# 采购订单: what the business orders from a supplier; its stock-ins link to it
+# (fake_systems/erp/purchasing.py). The warehouse is required on every entry (ecomock's rule:
+# the WMS needs it to expect the goods).
+PUR_PURCHASEORDER = FormSpec(
+    form_id="PUR_PurchaseOrder",
+    bill_prefix="CGDD",
+    partner=_SUPPLIER,
+    entity_key="fpoorderentry",
+    entity_field="FPOOrderEntry",
+    entity_label="明细信息",
+    entity_property="POOrderEntry",
+    qty_key="fqty",
+    qty_label="采购数量",
+    qty_property="Qty",
+    amount_key="fallamount",
+    amount_property="AllAmount",
+    stock_key="fstockid",
+    stock_required=True,
+    org_keys=("fpurchaseorgid",),
+    currency_keys=("fsettlecurrid",),
+)
+
 AR_RECEIVEBILL = FormSpec(
     form_id="AR_RECEIVEBILL",
     bill_prefix="SKD",
@@ -229,6 +251,7 @@ BILL_FORMS: dict[str, FormSpec] = {
         AR_RECEIVABLE,
         AP_PAYABLE,
         STK_INSTOCK,
+        PUR_PURCHASEORDER,
         AR_RECEIVEBILL,
         GL_VOUCHER,
     )

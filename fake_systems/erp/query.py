@@ -135,6 +135,10 @@ _SAL_ENTRIES = _bill_entries("fentity", "frealqty", "fallamount")
 _SAL_ENTRIES["fstockid.fnumber"] = QueryField("e.stock_number", entry=True)
 _INSTOCK_ENTRIES = _bill_entries("finstockentry", "frealqty", "fallamount")
 _INSTOCK_ENTRIES["fstockid.fnumber"] = QueryField("e.stock_number", entry=True)
+_PO_ENTRIES = _bill_entries("fpoorderentry", "fqty", "fallamount")
+_PO_ENTRIES["fstockid.fnumber"] = QueryField("e.stock_number", entry=True)
+# K3's 货主 (FOwnerId) of a purchase order entry: the fake's is the supplier's cargo owner.
+_PO_ENTRIES["fownerid.fnumber"] = QueryField("d.owner_code", entry=True)
 # the header total is FALLAMOUNTFOR, so the entry amount is queried as FALLAMOUNTFOR_D
 _DETAIL_ENTRIES = _bill_entries("fentitydetail", "fpriceqty", "fallamountfor_d")
 _VOUCHER_ENTRIES = {
@@ -191,6 +195,16 @@ QUERY_SPECS: dict[str, QuerySpec] = {
                 ("fstockorgid", "fpurchaseorgid"),
             ),
             _INSTOCK_ENTRIES,
+        ),
+        _bill_spec(
+            "PUR_PurchaseOrder",
+            _bill_header(
+                ("fsupplierid", "supplier"),
+                ("fbillallamount",),
+                "fsettlecurrid",
+                ("fpurchaseorgid",),
+            ),
+            _PO_ENTRIES,
         ),
         _bill_spec(
             "AR_RECEIVEBILL",

@@ -20,6 +20,7 @@ from fake_systems.common.wire import (
     parse_decimal,
     parse_int,
 )
+from fake_systems.oms import availability
 from fake_systems.oms.models import (
     TRACE_SIGNED,
     TRADE_MASK_SPLIT,
@@ -255,8 +256,12 @@ class OmsService:
     - Pages of a modified-time window are computed per request: a trade modified between two
       page requests moves, as in real systems (overlap windows and dedupe by trade_no).
     - Only the trace state 3 (signed) changes a trade; other states are only recorded.
-    - Stock counts (stockSyncByPd) are stored, never read back nor used to limit sales;
-      shops, warehouses and goods come from the world (no master-data changes).
+    - Stock is sound stock per warehouse and spec (`availability`): the world's opening stock,
+      overwritten by each count (stockSyncByPd), taken by each sale. A sale is never refused
+      for want of stock (the platform took the money): one beyond it is an oversell. A
+      cancelled trade does not give its units back (the next count does); no occupancy
+      (订单占用) apart from the stock. Shops, warehouses and goods come from the world (no
+      master-data changes).
     - Every shipped trade leaves a logistics sync record, whatever its shop's platform (the
       real queue holds own-platform shops' records only); one record per trade, no oids.
     - Shipping (`sync_logistics`) and completing (`upload_trace`) are ecomock's stand-ins for
@@ -303,6 +308,7 @@ class OmsService:
                 "INSERT OR REPLACE INTO goods (spec_no, goods_name, price_cents) VALUES (?, ?, ?)",
                 [(sku.item_code, sku.name, sku.price_cents) for sku in world.skus],
             )
+        availability.seed(self.conn, world.initial_stock, format_qimen_time(self.ctx.clock.now()))
         self._shops = {shop.shop_no: shop for shop in world.shops}
         self._goods = {sku.item_code: sku.name for sku in world.skus}
         self._catalogue = [(sku.item_code, sku.name, sku.price_cents) for sku in world.skus]
@@ -501,6 +507,14 @@ class OmsService:
             ),
         )
         self.conn.executemany(_INSERT_LINE, lines)
+        availability.take(
+            self.conn,
+            trade_no,
+            trade.warehouse_no,
+            ((line.spec_no, line.num) for line in trade.lines),
+            now_text,
+            clock.wall(),
+        )
         self.ctx.history.record(
             "state",
             "trade",

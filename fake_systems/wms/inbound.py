@@ -20,6 +20,7 @@ from fake_systems.common.context import SystemContext
 from fake_systems.common.scope import OwnerScope
 from fake_systems.common.storage import transaction
 from fake_systems.wms.catalog import Catalog
+from fake_systems.wms.deliveries import Deliveries, record_count
 from fake_systems.wms.events import InboundReceived, ReportLine
 from fake_systems.wms.models import (
     CANCELEDFAIL,
@@ -72,6 +73,7 @@ class Inbound:
         self.catalog = catalog
         self.stock = stock
         self.reports = reports
+        self.deliveries = Deliveries(ctx)
         self._processes: dict[str, simpy.Process] = {}
 
     def create(self, request: InboundOrderRequest, scope: OwnerScope) -> InboundResult:
@@ -275,6 +277,9 @@ class Inbound:
                 # Nothing to count before the buyer's parcel is in; it may never come.
                 while self._parcel(order) is None:
                     yield self.env.timeout(PARCEL_LOOK_EVERY_SECONDS)
+            elif self._against_delivery(order):
+                while not self.deliveries.claim(order):
+                    yield self.env.timeout(PARCEL_LOOK_EVERY_SECONDS)
             yield self.env.timeout(between(*self.config.receive_seconds))
             if self._advance(order_id, InboundStatus.ACCEPT, InboundStatus.FULFILLED):
                 self._put_away(order_id)
@@ -305,22 +310,26 @@ class Inbound:
             ).fetchone()
             kind = InboundKind(order["kind"])
             warehouse = order["warehouse_code"]
-            if kind is InboundKind.RETURN:
-                lines = self._check_quality(order)
+            counted = kind is InboundKind.RETURN or self._against_delivery(order)
+            if counted:
+                lines = (
+                    self._check_quality(order)
+                    if kind is InboundKind.RETURN
+                    else self.deliveries.count(order)
+                )
+                reason = "return" if kind is InboundKind.RETURN else "receive"
                 for line in lines:
                     if line.actual_qty == 0:
                         continue  # a line its parcel lacked: nothing moves
                     if line.inventory_type == SALEABLE:
-                        self.stock.add(
-                            warehouse, line.item_code, line.actual_qty, "return", order_id
-                        )
+                        self.stock.add(warehouse, line.item_code, line.actual_qty, reason, order_id)
                     else:
                         self.stock.add_unsaleable(
                             warehouse,
                             line.item_code,
                             line.inventory_type,
                             line.actual_qty,
-                            "return",
+                            reason,
                             order_id,
                         )
                 saleable = [line for line in lines if line.inventory_type == SALEABLE]
@@ -375,6 +384,13 @@ class Inbound:
             )
         )
 
+    def _against_delivery(self, order: sqlite3.Row) -> bool:
+        return (
+            self.config.supplier_deliveries
+            and order["kind"] == InboundKind.ENTRY.value
+            and self.deliveries.awaits(order)
+        )
+
     def _check_quality(self, order: sqlite3.Row) -> list[ReportLine]:
         """The return order's lines as its parcel fills them: per line, up to its planQty of
         the parcel's good units of the item (ZP), then of its defective ones (CC); one
@@ -398,27 +414,7 @@ class Inbound:
             good = min(line["plan_qty"], good_left)
             bad = min(line["plan_qty"] - good, bad_left)
             left[line["item_code"]] = [good_left - good, bad_left - bad]
-            self.conn.execute(
-                "UPDATE inbound_order_lines SET actual_qty = ? WHERE rowid = ?",
-                (good + bad, line["rowid"]),
-            )
-            for inventory_type, qty in ((SALEABLE, good), (DEFECTIVE, bad)):
-                if qty == 0 and (inventory_type == DEFECTIVE or bad > 0):
-                    continue
-                self.conn.execute(
-                    "INSERT INTO inbound_quality VALUES (?, ?, ?, ?, ?)",
-                    (order_id, line["order_line_no"], line["item_code"], inventory_type, qty),
-                )
-                checked.append(
-                    ReportLine(
-                        line["order_line_no"],
-                        line["owner_code"],
-                        line["item_code"],
-                        inventory_type,
-                        line["plan_qty"],
-                        qty,
-                    )
-                )
+            checked += record_count(self.conn, order_id, line, good, bad)
         return checked
 
     # ---------------------------------------------------------------- transfers

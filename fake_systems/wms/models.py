@@ -33,6 +33,10 @@ class WmsConfig:
     # connector already learns shipments and receipts from the confirms, and one more push
     # per movement would double its load at peak.
     stock_change_reports: bool = False
+    # Purchase entry orders (CGRK) wait for their supplier's delivery (the simulator's
+    # procurement says what arrived: more, fewer, damaged) and receive what it brought. Off:
+    # an entry order receives its planned quantities, as before (no procurement is played).
+    supplier_deliveries: bool = False
     # Share (0..1) of orders of two units or more shipped in two packages: a partial
     # deliveryorder.confirm (confirmType 1, PARTDELIVERED) for the first, a final one
     # (confirmType 0) for the rest one more pack time later. 0 keeps runs as they were: no

@@ -167,8 +167,9 @@ class Peers4:
         secret, salt = OMS_SECRET.split(":")
         assert params["salt"] == salt
         assert params["sign"] == wdt_md5(secret, {**params, "body": body})
-        [business] = orjson.loads(body)  # the positional arguments: one params object
-        self.oms_bodies.append(business)
+        arguments = orjson.loads(body)  # the positional arguments: one params object, or
+        business = arguments[0]  # a stock count's two (pdOrder, specList), kept as a list
+        self.oms_bodies.append(business if len(arguments) == 1 else arguments)
         if op == "sales.TradeQuery.queryWithDetail":
             start, end = business["start_time"], business["end_time"]
             size, page = int(params["page_size"]), int(params["page_no"])

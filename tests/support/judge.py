@@ -26,6 +26,8 @@ DDL: dict[str, str] = {
             shop_no TEXT, owner_code TEXT, type INTEGER, status INTEGER,
             refund_cents INTEGER, logistics_no TEXT, created_sim TEXT, settled_sim TEXT,
             settled_wall REAL);
+        CREATE TABLE oversells (seq INTEGER PRIMARY KEY, trade_no TEXT, warehouse_no TEXT,
+            spec_no TEXT, num INTEGER, available INTEGER);
         CREATE TABLE settlements (settlement_no TEXT PRIMARY KEY, shop_no TEXT,
             owner_code TEXT, status TEXT, net_cents INTEGER, entry_ref TEXT);
         CREATE TABLE settlement_lines (settlement_no TEXT, trade_no TEXT, paid_cents INTEGER,
@@ -53,6 +55,8 @@ DDL: dict[str, str] = {
             pre_delivery_order_code TEXT, arrived_sim TEXT, arrived_wall REAL);
         CREATE TABLE unsaleable_stock (warehouse_code TEXT, item_code TEXT,
             inventory_type TEXT, qty INTEGER);
+        CREATE TABLE supplier_deliveries (owner_code TEXT, purchase_order_code TEXT,
+            warehouse_code TEXT, inbound_order_id TEXT);
     """,
     "erp": """
         CREATE TABLE documents (fid INTEGER PRIMARY KEY, form_id TEXT, bill_no TEXT,

@@ -152,6 +152,26 @@ class K3Client:
                 return str(row[1])
         return None
 
+    async def execute_bill_query(
+        self, form_id: str, field_keys: str, filter_string: str, start_row: int, limit: int
+    ) -> list[list[Any]]:
+        """ExecuteBillQuery's rows (one per entry for entry fields)."""
+        rows = await self._post(
+            "ExecuteBillQuery",
+            {
+                "data": {
+                    "FormId": form_id,
+                    "FieldKeys": field_keys,
+                    "FilterString": filter_string,
+                    "StartRow": start_row,
+                    "Limit": limit,
+                }
+            },
+        )
+        if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+            raise RetryableError(SYSTEM, f"ExecuteBillQuery: unexpected answer {rows!r:.200}")
+        return rows
+
     async def save(self, form_id: str, model: dict[str, Any]) -> None:
         await self._post("Save", {"formid": form_id, "data": {"Model": model}})
 

@@ -1,0 +1,33 @@
+"""The business rules of the stock flows: what a receipt books in the ERP, and whether stock
+changes reach the OMS. A faulty variant overrides one (connectors/faulty/)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SOUND = "ZP"
+
+
+class StockMapper:
+    """Purchase receipts and stock pushes, the reference's way."""
+
+    def received(self, order: dict[str, Any], confirm: list[dict[str, Any]]) -> dict[str, int]:
+        """Units to book on the stock-in per item: every unit the warehouse counted in, sound
+        or damaged (the goods are in the warehouse either way)."""
+        units: dict[str, int] = {}
+        for line in confirm:
+            units[line["itemCode"]] = units.get(line["itemCode"], 0) + int(line["actualQty"])
+        return {item: qty for item, qty in units.items() if qty > 0}
+
+    def accepted(self, order: dict[str, Any], confirm: list[dict[str, Any]]) -> dict[str, int]:
+        """Units the payable pays for per item: the sound ones (ZP); damaged goods are the
+        supplier's loss, not ours."""
+        units: dict[str, int] = {}
+        for line in confirm:
+            if line["inventoryType"] == SOUND:
+                units[line["itemCode"]] = units.get(line["itemCode"], 0) + int(line["actualQty"])
+        return {item: qty for item, qty in units.items() if qty > 0}
+
+    def pushes_stock(self) -> bool:
+        """Whether stockchange.report moves reach the OMS's stock (stockSyncByPd)."""
+        return True

@@ -1,0 +1,124 @@
+"""End to end, scenarios/stock_smoke.yaml: purchase orders raised in the ERP as stock runs low,
+delivered over, short or damaged; the reference connector carries each to the WMS and books
+what was received and accepted, and keeps the OMS's stock in step, so nothing is oversold.
+Each faulty connector fails on its own invariant, naming the purchase orders or trades."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contract_tests.database import attach_run
+from tests.support import paths
+from tests.support.runs import failed, invariant, play
+
+STOCK_SMOKE = paths.SCENARIOS / "stock_smoke.yaml"
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[str, Any], Path]:
+    run = tmp_path_factory.mktemp("stock") / "run"
+    exit_code, report = play(STOCK_SMOKE, "reference", run)
+    return exit_code, report, run
+
+
+def test_the_reference_books_every_receipt_and_oversells_nothing(
+    reference_run: tuple[int, dict[str, Any], Path],
+) -> None:
+    exit_code, report, _ = reference_run
+    assert report["verdict"] == "pass", failed(report)
+    assert exit_code == 0
+    procurement = report["procurement"]
+    # Purchase orders were raised and delivered, some over, some short, some damaged.
+    assert procurement["purchase_orders"] >= 5 and procurement["refused"] == 0
+    assert min(procurement["over"], procurement["short"], procurement["damaged"]) > 0
+    # Every delivery the run saw was received and checked; the OMS sold every line.
+    assert invariant(report, "purchase_receipts_booked")["checked"] == procurement["delivered"]
+    assert invariant(report, "no_oversell")["checked"] > report["orders"]["created"]
+
+
+def test_the_books_match_the_warehouse_count(
+    reference_run: tuple[int, dict[str, Any], Path],
+) -> None:
+    """Per purchase order: the stock-in holds every unit counted in, the payable the sound
+    ones at the order's price; the OMS's stock is the WMS's available stock at the end."""
+    _, _, run = reference_run
+    conn = attach_run(run)
+    rows = conn.execute(
+        "SELECT s.purchase_order_code,"
+        " (SELECT SUM(qty) FROM wms.inbound_quality q WHERE q.inbound_order_id = s.entry),"
+        " (SELECT SUM(qty) FROM wms.inbound_quality q WHERE q.inbound_order_id = s.entry"
+        "   AND q.inventory_type = 'ZP'),"
+        " (SELECT SUM(qty) FROM wms.supplier_delivery_lines l"
+        "   WHERE l.purchase_order_code = s.purchase_order_code),"
+        " (SELECT SUM(damaged) FROM wms.supplier_delivery_lines l"
+        "   WHERE l.purchase_order_code = s.purchase_order_code),"
+        " (SELECT SUM(e.qty) FROM erp.documents d JOIN erp.document_entries e USING (fid)"
+        "   WHERE d.form_id = 'STK_InStock' AND d.note = s.purchase_order_code),"
+        " (SELECT SUM(e.qty) FROM erp.documents d JOIN erp.document_entries e USING (fid)"
+        "   WHERE d.form_id = 'AP_Payable' AND d.note = s.purchase_order_code),"
+        " (SELECT SUM(e.qty) FROM erp.documents d JOIN erp.document_entries e USING (fid)"
+        "   WHERE d.form_id = 'PUR_PurchaseOrder' AND d.bill_no = s.purchase_order_code)"
+        " FROM (SELECT d.*, d.inbound_order_id AS entry FROM wms.supplier_deliveries AS d"
+        "   JOIN wms.inbound_orders AS i ON i.inbound_order_id = d.inbound_order_id"
+        "   WHERE i.status = 'FULFILLED') AS s"
+    ).fetchall()
+    assert rows
+    differs = 0
+    for po, counted, sound, delivered, damaged, stock_in, payable, ordered in rows:
+        assert (counted, sound) == (delivered, delivered - damaged), po
+        assert (stock_in, payable) == (counted, sound), po
+        differs += ordered != counted
+    assert differs > 0  # the count, not the order, was booked where they differ
+    stale = conn.execute(
+        "SELECT COUNT(*) FROM wms.stock w JOIN oms.stock o ON o.warehouse_no = w.warehouse_code"
+        " AND o.spec_no = w.item_code AND o.defect = 0 WHERE o.stock_num != w.on_hand - w.reserved"
+    ).fetchone()[0]
+    conn.close()
+    assert stale == 0
+
+
+def test_books_ordered_quantity_fails_purchase_receipts_booked(tmp_path: Path) -> None:
+    exit_code, report = play(STOCK_SMOKE, "faulty/books_ordered_quantity", tmp_path / "run")
+    assert exit_code == 1
+    assert failed(report) == {"purchase_receipts_booked"}
+    inv = invariant(report, "purchase_receipts_booked")
+    assert inv["violations"] > 0
+    assert set(inv["breakdown"]) <= {
+        "stock-in quantities differ from the receipt",
+        "payable amount differs from accepted x price",
+    }
+    conn = attach_run(tmp_path / "run")
+    for example in inv["examples"]:
+        ordered, counted = conn.execute(
+            "SELECT (SELECT SUM(e.qty) FROM erp.documents d JOIN erp.document_entries e"
+            "   USING (fid) WHERE d.form_id = 'PUR_PurchaseOrder' AND d.bill_no = ?),"
+            " (SELECT SUM(qty) FROM wms.supplier_delivery_lines WHERE purchase_order_code = ?)",
+            (example["entity"], example["entity"]),
+        ).fetchone()
+        damaged = example["expected"]["stock_in"] != example["expected"]["accepted"]
+        assert ordered != counted or damaged
+    conn.close()
+
+
+def test_never_pushes_stock_fails_no_oversell(tmp_path: Path) -> None:
+    exit_code, report = play(STOCK_SMOKE, "faulty/never_pushes_stock", tmp_path / "run")
+    assert exit_code == 1
+    assert failed(report) == {"no_oversell"}
+    inv = invariant(report, "no_oversell")
+    assert inv["violations"] > 0
+    conn = attach_run(tmp_path / "run")
+    # Each named trade sold units the OMS did not have of an item the warehouse had received
+    # more of: the OMS never heard of the receipt.
+    for example in inv["examples"]:
+        received = conn.execute(
+            "SELECT COALESCE(SUM(change), 0) FROM wms.stock_ledger WHERE reason = 'receive'"
+            " AND warehouse_code = ? AND item_code = ?",
+            (example["warehouse"], example["spec_no"]),
+        ).fetchone()[0]
+        assert received > 0
+    conn.close()
