@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -146,3 +146,15 @@ def judge_rows(
         if len(examples) < MAX_EXAMPLES:
             examples.append(example_of(row, problems))
     return violations, breakdown, examples
+
+
+def rows_result(
+    name: str,
+    description: str,
+    rows: Collection[R],
+    problems_of: Callable[[R], list[str]],
+    example_of: Callable[[R, list[str]], dict[str, Any]],
+) -> InvariantResult:
+    """The result of a check that judges each of `rows` (its entities) on its own."""
+    violations, breakdown, examples = judge_rows(rows, problems_of, example_of)
+    return result(name, description, len(rows), violations, examples, breakdown)

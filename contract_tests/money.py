@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from contract_tests.evidence import InvariantResult, history, judge_rows, result, yuan
+from contract_tests.evidence import InvariantResult, history, rows_result, yuan
 from contract_tests.metrics import ERP_TRADE_DOCUMENTS_CTE, RECEIVABLE
 
 RECEIPT = "AR_RECEIVEBILL"
@@ -137,14 +137,8 @@ def settlement_conserved(
             "history": _order_history(conn, row),
         }
 
-    violations, breakdown, examples = judge_rows(rows, problems, example)
-    return result(
-        "settlement_conserved",
-        DESCRIPTIONS["settlement_conserved"],
-        len(rows),
-        violations,
-        examples,
-        breakdown,
+    return rows_result(
+        "settlement_conserved", DESCRIPTIONS["settlement_conserved"], rows, problems, example
     )
 
 
@@ -201,14 +195,12 @@ def receivable_written_off_once(
             ),
         }
 
-    violations, breakdown, examples = judge_rows(rows, problems, example)
-    return result(
+    return rows_result(
         "receivable_written_off_once",
         DESCRIPTIONS["receivable_written_off_once"],
-        len(rows),
-        violations,
-        examples,
-        breakdown,
+        rows,
+        problems,
+        example,
     )
 
 
@@ -271,14 +263,8 @@ def bank_credits_booked(
             ),
         }
 
-    violations, breakdown, examples = judge_rows(rows, problems, example)
-    return result(
-        "bank_credits_booked",
-        DESCRIPTIONS["bank_credits_booked"],
-        len(rows),
-        violations,
-        examples,
-        breakdown,
+    return rows_result(
+        "bank_credits_booked", DESCRIPTIONS["bank_credits_booked"], rows, problems, example
     )
 
 

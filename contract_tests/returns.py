@@ -19,8 +19,8 @@ from contract_tests.evidence import (
     MAX_EXAMPLES,
     InvariantResult,
     history,
-    judge_rows,
     result,
+    rows_result,
     yuan,
 )
 from contract_tests.metrics import RECEIVABLE, RETURN_DOCUMENTS_CTE, SALES_RETURN
@@ -98,14 +98,12 @@ def return_refund_booked(
             ),
         }
 
-    violations, breakdown, examples = judge_rows(rows, _booking_problems, example)
-    return result(
+    return rows_result(
         "return_refund_booked",
         DESCRIPTIONS["return_refund_booked"],
-        len(rows),
-        violations,
-        examples,
-        breakdown,
+        rows,
+        _booking_problems,
+        example,
     )
 
 
@@ -320,14 +318,12 @@ def returned_stock_by_quality(
             "history": history(conn, ("wms", "erp"), (row["order_code"], row["refund_no"])),
         }
 
-    violations, breakdown, examples = judge_rows(rows, _stock_problems, example)
-    return result(
+    return rows_result(
         "returned_stock_by_quality",
         DESCRIPTIONS["returned_stock_by_quality"],
-        len(rows),
-        violations,
-        examples,
-        breakdown,
+        rows,
+        _stock_problems,
+        example,
     )
 
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from contract_tests.evidence import InvariantResult, history, judge_rows, result
+from contract_tests.evidence import InvariantResult, history, rows_result
 from contract_tests.metrics import DO_TRADE_CTE
 from fake_systems.oms.models import TRADE_MASK_SPLIT, TradeStatus
 
@@ -101,14 +101,12 @@ def split_trade_covered_once(
             "history": history(conn, ("oms", "wms"), (order.src_tid, *order.sub_orders)),
         }
 
-    violations, breakdown, examples = judge_rows(orders.values(), _problems, example)
-    return result(
+    return rows_result(
         "split_trade_covered_once",
         DESCRIPTIONS["split_trade_covered_once"],
-        len(orders),
-        violations,
-        examples,
-        breakdown,
+        orders.values(),
+        _problems,
+        example,
     )
 
 

@@ -11,7 +11,14 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from contract_tests.evidence import MAX_EXAMPLES, InvariantResult, history, judge_rows, result, yuan
+from contract_tests.evidence import (
+    MAX_EXAMPLES,
+    InvariantResult,
+    history,
+    result,
+    rows_result,
+    yuan,
+)
 
 PURCHASE_ORDER, INSTOCK, PAYABLE = "PUR_PurchaseOrder", "STK_InStock", "AP_Payable"
 SOUND = "ZP"
@@ -73,10 +80,9 @@ def purchase_receipts_booked(
             "history": history(conn, ("wms", "erp"), (po, entry)),
         }
 
-    violations, breakdown, examples = judge_rows(
-        receipts, lambda row: judged[row["inbound_order_id"]][0], example
+    return rows_result(
+        name, DESCRIPTIONS[name], receipts, lambda row: judged[row["inbound_order_id"]][0], example
     )
-    return result(name, DESCRIPTIONS[name], len(receipts), violations, examples, breakdown)
 
 
 def _receipt_problems(
