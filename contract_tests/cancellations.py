@@ -56,10 +56,14 @@ STOPPED_STATE_EX = ("404", "406", "413")
 # An interception the carrier accepted (carrier.intercepts.status), acted on yet or not.
 ACCEPTED_INTERCEPTS = ("requested", "intercepted", "returned")
 
-# Each cancelled trade's delivery orders with when picking started: the first PICK state row
-# of the order's code (NEVER if it never did), looked up through the history's entity index
-# for these few orders only. A trade is judged unless one of them was picked too soon after
-# the cancellation to be stopped.
+# When picking of delivery order `t` started: the first PICK state row of its code (NEVER if
+# it never did), looked up through the history's entity index for these few orders only.
+PICKED_WALL = f"""COALESCE((SELECT MIN(e.wall_time) FROM wms.events AS e
+                 WHERE e.entity = t.delivery_order_code AND e.kind = 'state'
+                   AND e.operation = 'deliveryorder' AND e.outcome = 'PICK'), {NEVER})"""
+
+# Each cancelled trade's delivery orders with when picking started. A trade is judged unless
+# one of them was picked too soon after the cancellation to be stopped.
 _SCOPE = f"""WITH {DO_TRADE_CTE}, {ERP_TRADE_DOCUMENTS_CTE},
     asked AS (
         SELECT r.trade_no, MIN(r.created_sim) AS asked_sim, MIN(e.wall_time) AS asked_wall
@@ -80,10 +84,7 @@ _SCOPE = f"""WITH {DO_TRADE_CTE}, {ERP_TRADE_DOCUMENTS_CTE},
     orders AS (
         SELECT c.trade_no, c.cancelled_wall, t.delivery_order_id, t.delivery_order_code,
                t.status,
-               COALESCE((SELECT MIN(e.wall_time) FROM wms.events AS e
-                         WHERE e.entity = t.delivery_order_code AND e.kind = 'state'
-                           AND e.operation = 'deliveryorder' AND e.outcome = 'PICK'),
-                        {NEVER}) AS picked_wall
+               {PICKED_WALL} AS picked_wall
         FROM cancelled AS c JOIN do_trade AS t ON t.trade_no = c.trade_no
     ),
     judged AS (
@@ -181,10 +182,7 @@ AFTER_PICKING_CTE = f"""{DO_TRADE_CTE},
     orders AS (
         SELECT q.trade_no, t.delivery_order_id, t.delivery_order_code, t.status,
                t.express_code,
-               COALESCE((SELECT MIN(e.wall_time) FROM wms.events AS e
-                         WHERE e.entity = t.delivery_order_code AND e.kind = 'state'
-                           AND e.operation = 'deliveryorder' AND e.outcome = 'PICK'),
-                        {NEVER}) AS picked_wall
+               {PICKED_WALL} AS picked_wall
         FROM requests AS q JOIN do_trade AS t ON t.trade_no = q.trade_no
     ),
     judged AS (
