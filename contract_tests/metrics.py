@@ -60,6 +60,7 @@ COMPLETED_STATUS = 110
 SALES_OUTSTOCK = "SAL_OUTSTOCK"
 RECEIVABLE = "AR_receivable"
 SALES_RETURN = "SAL_RETURNSTOCK"
+PURCHASE_ORDER, INSTOCK, PAYABLE = "PUR_PurchaseOrder", "STK_InStock", "AP_Payable"
 FLOWS = (
     "paid_to_wms",
     "shipped_to_oms",
@@ -156,6 +157,26 @@ _COUNT_QUERIES: dict[str, str] = {
         JOIN oms.refunds AS r ON r.logistics_no = p.logistics_no AND r.owner_code = p.owner_code
         WHERE r.type = 2 AND r.status < 80""",
     "returned": "SELECT COUNT(*) FROM oms.refunds WHERE type = 2 AND status >= 80",
+    # Supplier deliveries the WMS confirmed and the ERP has not booked yet: no audited stock-in
+    # linked to the purchase order, or (when anything was accepted sound) no audited payable
+    # linked to that stock-in. The connector's work, like `invoiced`: the drain waits for it.
+    "receipts_unbooked": f"""
+        SELECT COUNT(*) FROM wms.supplier_deliveries AS s
+        JOIN wms.inbound_orders AS i
+          ON i.inbound_order_id = s.inbound_order_id AND i.status = 'FULFILLED'
+        WHERE NOT EXISTS (
+            SELECT 1 FROM erp.document_links AS l JOIN erp.documents AS d ON d.fid = l.fid
+            WHERE l.source_form_id = '{PURCHASE_ORDER}' AND l.source_bill_no = s.purchase_order_code
+              AND d.form_id = '{INSTOCK}' AND d.document_status = 'C'
+              AND (NOT EXISTS (
+                       SELECT 1 FROM wms.inbound_quality AS q
+                       WHERE q.inbound_order_id = s.inbound_order_id
+                         AND q.inventory_type = 'ZP' AND q.qty > 0)
+                   OR EXISTS (
+                       SELECT 1 FROM erp.document_links AS pl
+                       JOIN erp.documents AS p ON p.fid = pl.fid
+                       WHERE pl.source_form_id = '{INSTOCK}' AND pl.source_bill_no = d.bill_no
+                         AND p.form_id = '{PAYABLE}' AND p.document_status = 'C')))""",
     # Return orders the WMS is counting in (their parcel is there, the confirm not yet made):
     # the warehouse is at work, so the run is not stalled.
     "returns_receiving": """

@@ -19,8 +19,8 @@ from contract_tests.evidence import (
     rows_result,
     yuan,
 )
+from contract_tests.metrics import INSTOCK, PAYABLE, PURCHASE_ORDER
 
-PURCHASE_ORDER, INSTOCK, PAYABLE = "PUR_PurchaseOrder", "STK_InStock", "AP_Payable"
 SOUND = "ZP"
 
 DESCRIPTIONS = {

@@ -291,6 +291,7 @@ class RunWatch:
                 live == c["shipped"] == c["invoiced"] <= c["at_wms"]
                 and c["backlog"] == 0
                 and c["returns_open"] == 0
+                and c["receipts_unbooked"] == 0
                 and busy == 0
             ):
                 self.drained = DRAIN_ENDED
@@ -303,6 +304,7 @@ class RunWatch:
                 c["backlog"],
                 c["cancelled"],
                 c["returns_open"],
+                c["receipts_unbooked"],
                 busy,
             )
             # Buyers still on their way to a return keep the run going (bounded by `timeout`):

@@ -62,9 +62,11 @@ def test_state_kept_in_memory_loses_work_in_a_crash(tmp_path: Path) -> None:
     exit_code, report = play(CRASHES, "faulty/keeps_state_in_memory", tmp_path / "run")
     assert (exit_code, report["verdict"]) == (1, "fail")
     assert [crash["error"] for crash in report["crashes"]] == [None, None]
-    # Orders shipped before a crash and signed after it: the new process never knew.
+    # Orders shipped before a crash and signed after it: the new process never knew. Either
+    # it had marked them shipped in the OMS (95) and never completes them, or the crash took
+    # the acknowledged WMS confirm before it reached the OMS at all (still paid, 30).
     assert "delivered_orders_completed" in failed(report), failed(report)
     lost = invariant(report, "delivered_orders_completed")
     assert lost["violations"] > 0
     for example in lost["examples"]:
-        assert example["entity"] and example["observed"] == {"trade_status": 95}
+        assert example["entity"] and example["observed"]["trade_status"] in (30, 95), example

@@ -583,6 +583,7 @@ def test_count_orders(builder: RunBuilder) -> None:
         "backlog": 1,
         "returns_open": 0,
         "returned": 0,
+        "receipts_unbooked": 0,
         "returns_receiving": 0,
     }
 

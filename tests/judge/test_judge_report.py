@@ -39,6 +39,7 @@ def test_report_json_keys(tmp_path: Path) -> None:
         "backlog": 1,
         "returns_open": 0,
         "returned": 0,
+        "receipts_unbooked": 0,
         "returns_receiving": 0,
     }
     assert report["throughput"]["orders_per_min"] == 6.0

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from contract_tests.database import attach_run
+from contract_tests.metrics import count_orders
 from tests.support.judge import RunBuilder, failed, judge
 from tests.support.stock import oversell, payable, receipt, stock_in
 
@@ -99,3 +101,20 @@ def test_a_run_from_before_these_tables_has_nothing_to_check(tmp_path: Path) -> 
     assert failed(verdict) == []
     assert verdict.invariant("purchase_receipts_booked").checked == 0
     assert verdict.invariant("no_oversell").checked == 0
+
+
+def test_the_drain_counts_receipts_the_erp_has_not_booked(tmp_path: Path) -> None:
+    """`receipts_unbooked` (the drain waits for 0): a receipt without its audited stock-in, or
+    with something accepted and no audited payable, is still the connector's to book."""
+    builder = RunBuilder(tmp_path / "run")
+    receipt(builder, "BOOKED", LINES)
+    receipt(builder, "ALLDAMAGED", {"SKU-C": (4, 0, 4)})  # a stock-in, no payable due
+    receipt(builder, "NONE", LINES, booked=False)
+    receipt(builder, "DRAFT", LINES, booked=False)
+    stock_in(builder, "DRAFT", {"SKU-A": 11, "SKU-B": 5}, 1000, status="B")
+    receipt(builder, "NOPAY", LINES, booked=False)
+    stock_in(builder, "NOPAY", {"SKU-A": 11, "SKU-B": 5}, 1000)
+    builder.close()
+    conn = attach_run(builder.run_dir)
+    assert count_orders(conn)["receipts_unbooked"] == 3  # NONE, DRAFT, NOPAY
+    conn.close()
