@@ -13,6 +13,7 @@ from contract_tests import (
     contents,
     money,
     orphans,
+    payments,
     returns,
     splits,
     stock,
@@ -774,6 +775,7 @@ _DESCRIPTIONS = {
     **returns.DESCRIPTIONS,
     **stock.DESCRIPTIONS,
     **money.DESCRIPTIONS,
+    **payments.DESCRIPTIONS,
     **splits.DESCRIPTIONS,
     **throttling.DESCRIPTIONS,
 }
@@ -818,6 +820,7 @@ INVARIANTS: tuple[Invariant, ...] = tuple(
         *returns.CHECKS,
         *stock.CHECKS,
         *money.CHECKS,
+        *payments.CHECKS,
         *splits.CHECKS,
         *throttling.CHECKS,
     )
