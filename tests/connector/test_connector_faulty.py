@@ -288,6 +288,10 @@ PROFILES = {
     "connectors/faulty/books_commission_as_revenue/connector.yaml": (
         "connectors.faulty.books_commission_as_revenue"
     ),
+    "connectors/faulty/pays_twice_on_retry/connector.yaml": "connectors.faulty.pays_twice_on_retry",
+    "connectors/faulty/books_rejected_payments/connector.yaml": (
+        "connectors.faulty.books_rejected_payments"
+    ),
 }
 # Profiles that book settlements declare where the bank's camt.054 notices go.
 BANK_NOTICE = {"bank_notice": "http://127.0.0.1:{port}/bank/notice"}
