@@ -3,9 +3,9 @@ fetched again (the bank's first answer is never final: RCVD) is taken for a fail
 sent again under a new id.
 
 Like a connector that retries the payment itself instead of its status, with a fresh MsgId
-and EndToEndId (`<payable>-R`, the same remittance), it pays each payable twice; the second payment it never books (its
-payment bill would write off a payable already paid). `payments_match_payables` must catch
-the payables paid more than once.
+and EndToEndId (`<payable>-R`, the same remittance), it pays each payable twice; the second
+payment it never books (its payment bill would write off a payable already paid).
+`payments_match_payables` must catch the payables paid more than once.
 """
 
 from __future__ import annotations
