@@ -289,6 +289,7 @@ PROFILES = {
         "connectors.faulty.books_commission_as_revenue"
     ),
     "connectors/faulty/pays_twice_on_retry/connector.yaml": "connectors.faulty.pays_twice_on_retry",
+    "connectors/faulty/rounds_with_floats/connector.yaml": "connectors.faulty.rounds_with_floats",
     "connectors/faulty/books_rejected_payments/connector.yaml": (
         "connectors.faulty.books_rejected_payments"
     ),
