@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contract_tests.evidence import InvariantResult, history, rows_result, yuan
+from contract_tests.stock import table_in_run
 
 PAYABLE, PAYMENT = "AP_Payable", "AP_PAYBILL"
 SETTLED, REJECTED = "ACSC", "RJCT"
@@ -46,6 +47,8 @@ class Row:
 
 
 def _rows(conn: sqlite3.Connection) -> list[Row]:
+    if not table_in_run(conn, "bank", "payments"):
+        return []  # a run from before the bank kept payments: nothing to judge
     payables = {
         r["bill_no"]: dict(r)
         for r in conn.execute(

@@ -116,3 +116,10 @@ def test_payments_and_bills_that_trace_to_nothing_are_named(builder: RunBuilder)
         "payment bill without an executed payment": 1,
     }
     assert example["entity"] == "NOSUCH-AP"
+
+
+def test_a_run_from_before_payments_checks_nothing(builder: RunBuilder) -> None:
+    builder.sql("bank", "DROP TABLE payments")
+    verdict = judge(builder)
+    assert failed(verdict) == []
+    assert verdict.invariant(CHECK).checked == 0
