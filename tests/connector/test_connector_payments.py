@@ -16,7 +16,7 @@ import pytest
 from connectors.faulty.books_rejected_payments import BooksRejectedFlow
 from connectors.faulty.pays_twice_on_retry import PaysTwiceFlow
 from connectors.reference.clients.bank import BankClient
-from connectors.reference.clients.http import HttpxClient
+from connectors.reference.clients.http import HttpxClient, Reply, Request
 from connectors.reference.clients.oms import OmsClock
 from connectors.reference.payment_flow import PaymentFlow
 from connectors.reference.retry import RetryPolicy
@@ -59,6 +59,25 @@ class Oms:
         return OmsClock(self.clock_.now().astimezone(CHINA).replace(tzinfo=None), 0.0)
 
 
+class LosesFirstAnswers(HttpxClient):
+    """Sends every request, but answers the first one of each path in `lossy` with a 504:
+    the bank did the work, the answer was lost (a gateway timeout)."""
+
+    def __init__(self, client: httpx.AsyncClient, *lossy: str) -> None:
+        super().__init__(client)
+        self.lossy = set(lossy)
+        self.lost: list[str] = []
+
+    async def send(self, request: Request, timeout: float = 10.0) -> Reply:
+        reply = await super().send(request, timeout)
+        path = next((p for p in self.lossy if p in request.url), None)
+        if path is not None:
+            self.lossy.discard(path)
+            self.lost.append(path)
+            return Reply(504, b"Gateway Timeout")
+        return reply
+
+
 @pytest.fixture
 def parts(
     make_context: Callable[[str], SystemContext],
@@ -74,10 +93,11 @@ def parts(
         erp.master.set_payment_terms(supplier.code, 0)
     bank = BankService(make_context("bank"), CREDENTIALS)
     bank.setup(world)
-    client = HttpxClient(asgi_client(create_app(bank, CREDENTIALS)))
+    client = LosesFirstAnswers(asgi_client(create_app(bank, CREDENTIALS)))
     store = StateStore(tmp_path / "connector.db")
 
-    def flow(kind: type[PaymentFlow] = PaymentFlow) -> PaymentFlow:
+    def flow(kind: type[PaymentFlow] = PaymentFlow, *lossy: str) -> PaymentFlow:
+        client.lossy = set(lossy)
         teller = BankClient(
             client, "", CREDENTIALS.account, CREDENTIALS.password, CREDENTIALS.totp_seed
         )
@@ -174,3 +194,24 @@ async def test_faulty_pays_twice_on_retry_sends_a_second_payment(
         ("AP1-R", "AP1", 3150, "ACSC", None),
     ]
     assert payment_bills(erp) == [("AP1", 3150, "AP1")]
+
+
+async def test_lost_answers_are_retried_without_paying_or_booking_twice(
+    parts: Any, world: World, clock: ManualClock
+) -> None:
+    erp, bank, flow = parts
+    booked_payable(erp, world, date=clock.now().astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S"))
+    reference = flow(PaymentFlow, "/iso20022/pain.001", "/iso20022/pain.002/")
+    # Retries wait the graded delay: let each round find its step due again.
+    for _ in range(6):
+        await reference.round()
+        reference.conn.execute("UPDATE payments SET next_wall = 0")
+        clock.advance(SETTLED)
+    assert reference.bank.client.lost == ["/iso20022/pain.001", "/iso20022/pain.002/"]  # type: ignore[attr-defined]
+    assert paid(bank) == [("AP1", "AP1", 3150, "ACSC", None)]
+    assert payment_bills(erp) == [("AP1", 3150, "AP1")]
+    resends = bank.ctx.conn.execute(
+        "SELECT COUNT(*) FROM events WHERE operation = 'pain.001' AND payload LIKE ?",
+        ('%"resend":true%',),
+    ).fetchone()[0]
+    assert resends == 1  # the same MsgId sent again, answered with the first's report
