@@ -17,7 +17,7 @@ import orjson
 from fake_systems.common.context import SystemContext
 from fake_systems.common.scope import OwnerScope
 from fake_systems.common.storage import transaction
-from fake_systems.erp import purchasing, receipts, returns
+from fake_systems.erp import purchasing, receipts, returns, transfers
 from fake_systems.erp.fields import basedata_number, lower_keys, parse_fid, text
 from fake_systems.erp.lifecycle import (
     Lifecycle,
@@ -123,6 +123,17 @@ class Documents:
             owner,
             None if existing is None else int(existing["fid"]),
         )
+        transfer = transfers.check(
+            self.conn,
+            spec,
+            fields,
+            entries,
+            partner,
+            owner,
+            None if existing is None else int(existing["fid"]),
+        )
+        if transfer is not None:
+            links = transfer.links
         receipt = receipts.check(
             self.conn,
             self.validator,
@@ -220,6 +231,8 @@ class Documents:
                 returns.store_links(self.conn, fid, links)
             if receipt is not None:
                 receipts.store(self.conn, fid, receipt)
+            if transfer is not None:
+                transfers.store(self.conn, fid, transfer)
             if auto_submit_audit:
                 table = self.lifecycle.table(spec.form_id, OwnerScope.EVERYONE)
                 self.lifecycle.move(table, fid, bill_no, DocumentStatus.IN_REVIEW)

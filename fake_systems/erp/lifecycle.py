@@ -16,7 +16,7 @@ from fake_systems.common.context import SystemContext
 from fake_systems.common.scope import OwnerScope
 from fake_systems.common.storage import transaction
 from fake_systems.common.wire import WireValueError, parse_int
-from fake_systems.erp import receipts
+from fake_systems.erp import receipts, transfers
 from fake_systems.erp.fields import id_list
 from fake_systems.erp.master_data import MasterData
 from fake_systems.erp.models import (
@@ -278,6 +278,7 @@ class Lifecycle:
         if table.master is None:
             self.conn.execute("DELETE FROM document_entries WHERE fid = ?", (row_id,))
             receipts.forget(self.conn, row_id)
+            transfers.forget(self.conn, row_id)
         self.conn.execute(f"DELETE FROM {table.name} WHERE {table.id_col} = ?", (row_id,))
         self.ctx.history.record("state", f"{self._operation_name(table)}.Delete", "deleted", number)
         if table.master is not None:

@@ -214,6 +214,45 @@ PUR_PURCHASEORDER = FormSpec(
     currency_keys=("fsettlecurrid",),
 )
 
+# Two-step transfers (分步式调出单 / 分步式调入单, fake_systems/erp/transfers.py): the
+# header's partner is the stock organisation (no customer or supplier; owner: none), each
+# entry moves units at one warehouse: out of `FSrcStockID`, into `FDestStockID`. Field keys
+# as public K3 integrations send them (FSTKTRSOUTENTRY / FSTKTRSINENTRY, FQty,
+# FPathLossQty); the bill prefixes are ecomock's (docs/protocols/erp.md).
+STK_TRANSFEROUT = FormSpec(
+    form_id="STK_TRANSFEROUT",
+    bill_prefix="FBDC",
+    partner=Partner("org", "fstockoutorgid", "FStockOutOrgID", "调出库存组织", "StockOutOrgID"),
+    entity_key="fstktrsoutentry",
+    entity_field="FSTKTRSOUTENTRY",
+    entity_label="明细信息",
+    entity_property="STKTRSOUTENTRY",
+    qty_key="fqty",
+    qty_label="调出数量",
+    qty_property="Qty",
+    amount_key="famount",
+    amount_property="Amount",
+    stock_key="fsrcstockid",
+    stock_required=True,
+)
+
+STK_TRANSFERIN = FormSpec(
+    form_id="STK_TRANSFERIN",
+    bill_prefix="FBDR",
+    partner=Partner("org", "fstockorgid", "FStockOrgID", "调入库存组织", "StockOrgID"),
+    entity_key="fstktrsinentry",
+    entity_field="FSTKTRSINENTRY",
+    entity_label="明细信息",
+    entity_property="STKTRSINENTRY",
+    qty_key="fqty",
+    qty_label="调入数量",
+    qty_property="Qty",
+    amount_key="famount",
+    amount_property="Amount",
+    stock_key="fdeststockid",
+    stock_required=True,
+)
+
 AR_RECEIVEBILL = FormSpec(
     form_id="AR_RECEIVEBILL",
     bill_prefix="SKD",
@@ -273,6 +312,8 @@ BILL_FORMS: dict[str, FormSpec] = {
         AR_RECEIVEBILL,
         AP_PAYBILL,
         GL_VOUCHER,
+        STK_TRANSFEROUT,
+        STK_TRANSFERIN,
     )
 }
 # Master-data forms, all queryable with ExecuteBillQuery; BD_MATERIAL and BD_Customer writable.

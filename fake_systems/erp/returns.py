@@ -39,7 +39,7 @@ STOCK_STATUSES = {
     "KCZT08_SYS": "不良",
 }
 AVAILABLE = "KCZT01_SYS"
-PARTNER_LABELS = {"customer": "客户", "supplier": "供应商"}
+PARTNER_LABELS = {"customer": "客户", "supplier": "供应商", "org": "库存组织"}
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,13 @@ CREATE TABLE IF NOT EXISTS write_offs (
     PRIMARY KEY (fid, seq)
 );
 CREATE INDEX IF NOT EXISTS write_offs_source ON write_offs(source_bill_no);
+-- A transfer-in entry's units lost on the way (FPathLossQty, fake_systems/erp/transfers.py).
+CREATE TABLE IF NOT EXISTS transfer_losses (
+    fid             INTEGER NOT NULL REFERENCES documents(fid) ON DELETE CASCADE,
+    seq             INTEGER NOT NULL,
+    loss_qty        INTEGER NOT NULL,
+    PRIMARY KEY (fid, seq)
+);
 CREATE TABLE IF NOT EXISTS bd_material (
     fmaterialid     INTEGER PRIMARY KEY,
     number          TEXT NOT NULL UNIQUE,
