@@ -77,9 +77,7 @@ class Procurement:
         return self.env.process(self._review(until_seconds))
 
     def supplier_of(self, item_code: str) -> Supplier:
-        """An item's supplier: fixed by its position in the catalogue, no draw."""
-        index = self.world.skus.index(self.world.sku(item_code))
-        return self.world.suppliers[index % len(self.world.suppliers)]
+        return self.world.supplier_of(item_code)
 
     def _review(self, until_seconds: float) -> Generator[simpy.events.Event, object, None]:
         every = self.settings.review_minutes * 60.0

@@ -57,6 +57,7 @@ from simulator.progress import Snapshot
 from simulator.scenario import Scenario
 from simulator.settlement import Settlement, arrange_payments
 from simulator.stopping import RunStop, until_stopped
+from simulator.transfers import Transfers
 from simulator.world import World
 
 PROGRESS_EVERY_SECONDS = 0.5
@@ -362,6 +363,7 @@ class SimulatedDemand:
         self.cancellations: Cancellations | None = None
         self.returns: Returns | None = None
         self.procurement: Procurement | None = None
+        self.transfers: Transfers | None = None
         self.settlement: Settlement | None = None
 
     async def start(self, fakes: LiveFakes, scenario: Scenario) -> None:
@@ -374,6 +376,11 @@ class SimulatedDemand:
                 fakes.clock.env, fakes.world, scenario.procurement, eco.erp, eco.wms, scenario.seed
             )
             self.procurement.start(scenario.duration)
+        if scenario.transfers.enabled:
+            self.transfers = Transfers(
+                fakes.clock.env, fakes.world, scenario.transfers, eco.wms, scenario.seed
+            )
+            self.transfers.start(scenario.duration)
         self.process = play_demand(
             fakes.clock.env,
             model,
@@ -395,6 +402,8 @@ class SimulatedDemand:
         # Bills issued and not yet paid: the run waits for their bank credits; purchase orders
         # not yet received too: their goods come during the drain.
         procurement = 0 if self.procurement is None else self.procurement.pending
+        # Transfers on the road: their goods arrive during the drain.
+        procurement += 0 if self.transfers is None else self.transfers.pending
         return returns + (0 if self.settlement is None else self.settlement.pending) + procurement
 
     @property
@@ -412,6 +421,8 @@ class SimulatedDemand:
             sections["returns"] = self.returns.report()
         if self.procurement is not None:
             sections["procurement"] = self.procurement.report()
+        if self.transfers is not None:
+            sections["transfers"] = self.transfers.report()
         if self.settlement is not None:
             sections["settlements"] = self.settlement.report()
         return sections

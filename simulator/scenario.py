@@ -401,6 +401,35 @@ class ProcurementSettings(Strict):
         return self.reorder_point > 0
 
 
+class TransferSettings(Strict):
+    """Transfers between warehouses (issue 13, simulator/transfers.py): about
+    `per_hour` times a simulated hour the warehouse ships some surplus stock of one cargo
+    owner's items to another warehouse (DBCK out, DBRK in); it arrives `transit_hours` later,
+    and a `loss_rate` share of the transfers lose up to `loss_share` of a line's units on the
+    way. 0 by default: no transfer and no draw, so existing scenarios play the same."""
+
+    per_hour: float = Field(0.0, ge=0, description="transfers a simulated hour; 0: none")
+    transit_hours: Range = Field(
+        default_factory=lambda: Range(low=1.0, high=6.0),
+        description="from the sender's stockout to the goods at the receiver",
+    )
+    loss_rate: float = Field(0.1, ge=0, le=1, description="share of transfers losing units")
+    loss_share: float = Field(
+        0.3, gt=0, le=1, description="at most this share of a line's units is lost"
+    )
+    min_available: int = Field(
+        10, ge=1, description="only items with this many units available at the sender move"
+    )
+    move_share: float = Field(
+        0.25, gt=0, le=1, description="share of the sender's available units a line moves"
+    )
+    max_lines: int = Field(3, ge=1, description="items per transfer, at most")
+
+    @property
+    def enabled(self) -> bool:
+        return self.per_hour > 0
+
+
 class CarrierSettings(Strict):
     """Carrier timings, simulated hours."""
 
@@ -685,6 +714,7 @@ class Scenario(Strict):
     fulfilment: FulfilmentSettings = FulfilmentSettings()
     carrier: CarrierSettings = CarrierSettings()
     procurement: ProcurementSettings = ProcurementSettings()
+    transfers: TransferSettings = TransferSettings()
     faults: list[FaultSettings] = []
     crashes: list[CrashSettings] = []
     objectives: Objectives = Objectives()

@@ -140,6 +140,12 @@ class World:
     def sku(self, item_code: str) -> Sku:
         return self._sku_index[item_code]
 
+    def supplier_of(self, item_code: str) -> Supplier:
+        """An item's supplier: fixed by its position in the catalogue, no draw (its cargo
+        owner is the item's owner in the purchasing and transfer flows)."""
+        index = self.skus.index(self.sku(item_code))
+        return self.suppliers[index % len(self.suppliers)]
+
     def __post_init__(self) -> None:
         self._sku_index = {sku.item_code: sku for sku in self.skus}
         if not self.suppliers:

@@ -106,5 +106,15 @@ class InboundReceived:
     out_biz_code: str
 
 
-WmsEvent = PackageShipped | OrderProgressed | StockChanged | InboundReceived
+@dataclass(frozen=True)
+class StockoutConfirmed:
+    """An outbound order other than a sale (a transfer's DBCK leg) left (stockout.confirm)."""
+
+    order: OrderRef
+    lines: tuple[ReportLine, ...]
+    confirm_time: str
+    out_biz_code: str
+
+
+WmsEvent = PackageShipped | OrderProgressed | StockChanged | InboundReceived | StockoutConfirmed
 Listener = Callable[[WmsEvent], None]

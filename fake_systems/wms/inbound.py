@@ -46,6 +46,12 @@ PARCEL_LOOK_EVERY_SECONDS = 60.0
 SALEABLE, DEFECTIVE = "ZP", "CC"
 
 
+def next_inbound_id(conn: sqlite3.Connection, kind: InboundKind) -> str:
+    """The next entry (EO…) or return (RO…) order id: one numbering for both kinds."""
+    count = conn.execute("SELECT COUNT(*) FROM inbound_orders").fetchone()[0]
+    return f"{_ID_PREFIX[kind]}{int(count) + 1:014d}"
+
+
 @dataclass(frozen=True)
 class ParcelLine:
     """Units of one item in a returned parcel, and how many of them are defective."""
@@ -96,8 +102,7 @@ class Inbound:
         self.catalog.check_own_items((line.item_code for line in request.lines), owner)
         if request.pre_delivery_order_code is not None:
             find_order(self.conn, request.pre_delivery_order_code, owner, scope)
-        count = self.conn.execute("SELECT COUNT(*) FROM inbound_orders").fetchone()[0]
-        order_id = f"{_ID_PREFIX[request.kind]}{int(count) + 1:014d}"
+        order_id = next_inbound_id(self.conn, request.kind)
         now_sim, now_wall = format_qimen_time(self.ctx.clock.now()), self.ctx.clock.wall()
         with transaction(self.conn):
             self.conn.execute(

@@ -308,6 +308,28 @@ def inbound_confirm_body(
     return f"{XML_DECLARATION}<request>{header}{order_lines(lines)}</request>"
 
 
+def stockout_confirm_body(
+    header: dict[str, Any], lines: list[dict[str, Any]], out_biz_code: str
+) -> str:
+    """stockout.confirm (final, confirmType 0) of an outbound order other than a sale."""
+    order = group(
+        "deliveryOrder",
+        (
+            el("totalOrderLines", len(lines)),
+            el("deliveryOrderCode", header["order_code"]),
+            el("deliveryOrderId", header["order_id"]),
+            el("ownerCode", header["owner_code"]),
+            el("warehouseCode", header["warehouse_code"]),
+            el("orderType", header["order_type"]),
+            el("status", "DELIVERED"),
+            el("outBizCode", out_biz_code),
+            el("confirmType", 0),
+            el("orderConfirmTime", header["confirmed_sim"]),
+        ),
+    )
+    return f"{XML_DECLARATION}<request>{order}{order_lines(lines)}</request>"
+
+
 def stock_change_body(
     owner_code: str,
     order_code: str,

@@ -38,6 +38,7 @@ from fake_systems.wms.orders import DeliveryOrders
 from fake_systems.wms.reports import Reports
 from fake_systems.wms.schema import SCHEMA
 from fake_systems.wms.stock import StockLedger
+from fake_systems.wms.transfers import Transfers
 from simulator.world import World
 
 # The stock ledger's reason for goods back on the shelf from a parcel returned to the sender.
@@ -58,7 +59,10 @@ class WmsService:
     (a partial shipment) → DELIVERED (the rest). With `process_reports` every state change is
     also reported (`OrderProgressed`), with `stock_change_reports` every stock move
     (`StockChanged`). Entry and return orders run NEW → ACCEPT → FULFILLED; on FULFILLED stock
-    rises and the receipt is reported (`InboundReceived`). Transfers move stock at once.
+    rises and the receipt is reported (`InboundReceived`). A transfer the ERP sends
+    (transferorder.create) moves stock at once; one the warehouse raises (`transfers`,
+    fake_systems/wms/transfers.py) ships as a DBCK outbound order (`StockoutConfirmed`) and is
+    received later at the other warehouse as a DBRK entry order, less what was lost on the way.
     The events go to one listener (`listen`): the protocol side, which tells the connector
     (`api/qimen_push.py`, wired by `api/qimen.create_app`).
 
@@ -80,8 +84,11 @@ class WmsService:
       units as ZP (saleable, `stock`), defective ones as CC (`unsaleable_stock`), whatever
       inventoryType the order asked for; no JS/XS/ZT grading, one parcel per return order,
       no check that more comes back than the delivery order shipped (the parcel holds no
-      more). Transfers are instant (no DBCK/DBRK legs, no in-transit stock, no
-      transferorder.report), and a defective (101) transfer moves the one stock pool too.
+      more). transferorder.create's transfers are instant (no DBCK/DBRK legs, no in-transit
+      stock, no transferorder.report), and a defective (101) transfer moves the one stock pool
+      too. The warehouse's own two-leg transfers ship at once (no picking, no waybill, no
+      packages in stockout.confirm), move sound (ZP) stock only, and their DBRK entry order
+      is the world's to receive (an order.cancel of it leaves the goods in transit for ever).
     - deliveryorder.create's required sender, receiver, times and prices are checked by
       the adapter and not kept.
     - No stock counts (盘点) or adjustments other than by the orders above.
@@ -117,6 +124,7 @@ class WmsService:
             ctx, self.catalog, self.stock, self.reports, self.fulfilment, carrier
         )
         self.inbound = Inbound(ctx, config, self.catalog, self.stock, self.reports)
+        self.transfers = Transfers(ctx, self.catalog, self.stock, self.reports)
         self._config = config
 
     @property

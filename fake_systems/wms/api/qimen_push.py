@@ -1,8 +1,9 @@
 """The WMS's events as Qimen calls to the connector: rendered, signed, handed to the dispatcher.
 
-deliveryorder.confirm, orderprocess.report, stockchange.report, entryorder.confirm and
-returnorder.confirm go to the connector's callback, signed with its credentials like any
-Qimen call, and count as delivered on HTTP 200 with `<flag>success</flag>`.
+deliveryorder.confirm, orderprocess.report, stockchange.report, entryorder.confirm,
+returnorder.confirm and stockout.confirm go to the connector's callback, signed with its
+credentials like any Qimen call, and count as delivered on HTTP 200 with
+`<flag>success</flag>`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from fake_systems.wms.events import (
     PackageShipped,
     ReportLine,
     StockChanged,
+    StockoutConfirmed,
     WmsEvent,
 )
 from fake_systems.wms.models import InboundKind
@@ -33,6 +35,7 @@ METHOD_PREFIX = "taobao.qimen."
 CONFIRM_METHOD = "taobao.qimen.deliveryorder.confirm"
 STOCK_CHANGE_METHOD = "taobao.qimen.stockchange.report"
 PROCESS_METHOD = "taobao.qimen.orderprocess.report"
+STOCKOUT_CONFIRM_METHOD = "taobao.qimen.stockout.confirm"
 INBOUND_CONFIRM_METHODS = {
     InboundKind.ENTRY: "taobao.qimen.entryorder.confirm",
     InboundKind.RETURN: "taobao.qimen.returnorder.confirm",
@@ -47,6 +50,7 @@ PUSHES = tuple(
         PROCESS_METHOD,
         STOCK_CHANGE_METHOD,
         *INBOUND_CONFIRM_METHODS.values(),
+        STOCKOUT_CONFIRM_METHOD,
     )
 )
 
@@ -189,6 +193,19 @@ def render(event: WmsEvent) -> tuple[str, str, str, dict[str, Any]]:
         )
         summary = {"outBizCode": event.out_biz_code, "lines": len(moves)}
         return STOCK_CHANGE_METHOD, event.order_code, body, summary
+    if isinstance(event, StockoutConfirmed):
+        order = event.order
+        header = {
+            "order_code": order.code,
+            "order_id": order.order_id,
+            "owner_code": order.owner_code,
+            "warehouse_code": order.warehouse_code,
+            "order_type": order.order_type,
+            "confirmed_sim": event.confirm_time,
+        }
+        body = qimen_xml.stockout_confirm_body(header, _lines(event.lines), event.out_biz_code)
+        summary = {"orderId": order.order_id, "outBizCode": event.out_biz_code}
+        return STOCKOUT_CONFIRM_METHOD, order.code, body, summary
     return _render_inbound(event)
 
 
