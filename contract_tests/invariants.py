@@ -18,6 +18,7 @@ from contract_tests import (
     splits,
     stock,
     throttling,
+    transfers,
 )
 from contract_tests.evidence import MAX_EXAMPLES, MAX_HISTORY_LINES, result, scalar, yuan
 
@@ -774,6 +775,7 @@ _DESCRIPTIONS = {
     **cancellations.DESCRIPTIONS,
     **returns.DESCRIPTIONS,
     **stock.DESCRIPTIONS,
+    **transfers.DESCRIPTIONS,
     **money.DESCRIPTIONS,
     **payments.DESCRIPTIONS,
     **splits.DESCRIPTIONS,
@@ -819,6 +821,7 @@ INVARIANTS: tuple[Invariant, ...] = tuple(
         *cancellations.CHECKS,
         *returns.CHECKS,
         *stock.CHECKS,
+        *transfers.CHECKS,
         *money.CHECKS,
         *payments.CHECKS,
         *splits.CHECKS,

@@ -178,6 +178,23 @@ _COUNT_QUERIES: dict[str, str] = {
                        JOIN erp.documents AS p ON p.fid = pl.fid
                        WHERE pl.source_form_id = '{INSTOCK}' AND pl.source_bill_no = d.bill_no
                          AND p.form_id = '{PAYABLE}' AND p.document_status = 'C')))""",
+    # Transfers between warehouses the ERP has not booked yet: shipped (DBCK) without an
+    # audited STK_TRANSFEROUT, or received (DBRK) without an audited STK_TRANSFERIN (by bill
+    # number or note = the transfer's code). The connector's work: the drain waits for it.
+    "transfers_unbooked": """
+        SELECT COUNT(*) FROM wms.stockout_orders AS o
+        LEFT JOIN wms.inbound_orders AS i
+          ON i.kind = 'entryorder' AND i.order_type = 'DBRK' AND i.owner_code = o.owner_code
+         AND i.order_code = o.order_code
+        WHERE o.order_type = 'DBCK' AND (
+            NOT EXISTS (
+                SELECT 1 FROM erp.documents AS d WHERE d.form_id = 'STK_TRANSFEROUT'
+                  AND d.document_status = 'C'
+                  AND (d.bill_no = o.order_code OR d.note = o.order_code))
+            OR (i.status = 'FULFILLED' AND NOT EXISTS (
+                SELECT 1 FROM erp.documents AS d WHERE d.form_id = 'STK_TRANSFERIN'
+                  AND d.document_status = 'C'
+                  AND (d.bill_no = o.order_code OR d.note = o.order_code))))""",
     # Bank payments still on their way (not yet settled or rejected), and payments the bank
     # settled that no audited payment bill books yet (by bill number = EndToEndId, or note =
     # the bank's entry): the bank's and the connector's work, the drain waits for it.

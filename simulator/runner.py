@@ -293,6 +293,7 @@ class RunWatch:
                 and c["backlog"] == 0
                 and c["returns_open"] == 0
                 and c["receipts_unbooked"] == 0
+                and c["transfers_unbooked"] == 0
                 and c["payments_unbooked"] == 0
                 and busy == 0
             ):
@@ -307,6 +308,7 @@ class RunWatch:
                 c["cancelled"],
                 c["returns_open"],
                 c["receipts_unbooked"],
+                c["transfers_unbooked"],
                 c["payments_unbooked"],
                 busy,
             )

@@ -585,6 +585,7 @@ def test_count_orders(builder: RunBuilder) -> None:
         "returns_open": 0,
         "returned": 0,
         "receipts_unbooked": 0,
+        "transfers_unbooked": 0,
         "payments_unbooked": 0,
         "returns_receiving": 0,
     }

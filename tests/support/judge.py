@@ -47,8 +47,14 @@ DDL: dict[str, str] = {
             item_code TEXT, field TEXT, change INTEGER, balance_after INTEGER, reason TEXT,
             reference TEXT, sim_time TEXT, wall_time REAL);
         CREATE TABLE inbound_orders (inbound_order_id TEXT PRIMARY KEY, kind TEXT,
-            order_code TEXT, owner_code TEXT, warehouse_code TEXT, status TEXT,
+            order_code TEXT, owner_code TEXT, warehouse_code TEXT, order_type TEXT, status TEXT,
             pre_delivery_order_code TEXT, express_code TEXT, confirmed_wall REAL);
+        CREATE TABLE inbound_order_lines (inbound_order_id TEXT, item_code TEXT,
+            actual_qty INTEGER);
+        CREATE TABLE stockout_orders (stockout_order_id TEXT PRIMARY KEY, order_code TEXT,
+            owner_code TEXT, warehouse_code TEXT, order_type TEXT, confirmed_wall REAL);
+        CREATE TABLE stockout_order_lines (stockout_order_id TEXT, item_code TEXT,
+            actual_qty INTEGER);
         CREATE TABLE inbound_quality (inbound_order_id TEXT, order_line_no TEXT,
             item_code TEXT, inventory_type TEXT, qty INTEGER);
         CREATE TABLE return_parcels (owner_code TEXT, logistics_no TEXT, warehouse_code TEXT,
@@ -68,6 +74,7 @@ DDL: dict[str, str] = {
             qty INTEGER, amount_cents INTEGER, stock_number TEXT);
         CREATE TABLE document_links (fid INTEGER, seq INTEGER, source_form_id TEXT,
             source_bill_no TEXT, stock_status TEXT);
+        CREATE TABLE transfer_losses (fid INTEGER, seq INTEGER, loss_qty INTEGER);
         CREATE TABLE receipt_entries (fid INTEGER, seq INTEGER, handling_cents INTEGER,
             real_cents INTEGER, comment TEXT);
         CREATE TABLE write_offs (fid INTEGER, seq INTEGER, source_bill_no TEXT,
@@ -377,8 +384,8 @@ class RunBuilder:
         )
         self.sql(
             "wms",
-            "INSERT INTO inbound_orders VALUES (?, 'returnorder', ?, 'OWNER1', ?, 'FULFILLED',"
-            " ?, ?, ?)",
+            "INSERT INTO inbound_orders VALUES (?, 'returnorder', ?, 'OWNER1', ?, 'THRK',"
+            " 'FULFILLED', ?, ?, ?)",
             (order_id, refund_no, WAREHOUSE, built.trade_no, waybill, LATE_WALL - 10),
         )
         on_hand, reserved = self.stock[line.item]
