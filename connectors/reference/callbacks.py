@@ -28,6 +28,8 @@ from connectors.reference.signing import kdniao_data_sign, qimen_sign, same_sign
 from connectors.reference.stock_flow import METHODS as STOCK_METHODS
 from connectors.reference.stock_flow import StockFlow
 from connectors.reference.store import SIGNED_STATE, Shipment, StateStore
+from connectors.reference.transfer_flow import METHODS as TRANSFER_METHODS
+from connectors.reference.transfer_flow import TransferFlow
 
 log = logging.getLogger("connectors.reference")
 
@@ -193,6 +195,8 @@ class CallbackHandlers:
         self.stats: Counter[str] = Counter()
         # The stock flows' pushes (entryorder.confirm, stockchange.report) go there when set.
         self.stock: StockFlow | None = None
+        # A transfer's confirms (stockout.confirm, a DBRK entryorder.confirm) go there when set.
+        self.transfers: TransferFlow | None = None
 
     def wms_signature_ok(self, params: Mapping[str, str], body: str) -> bool:
         """Whether a WMS push carries the WMS's sign; nothing unsigned is ever acted on."""
@@ -229,6 +233,10 @@ class CallbackHandlers:
             return qimen_answer("failure", "sign-check-failure", "sign check failed")
         if params.get("method") == RETURN_CONFIRM_METHOD:
             return self._return_confirm(raw, text)
+        if self.transfers is not None and params.get("method") in TRANSFER_METHODS:
+            answer = self.transfers.receive(params["method"], raw)
+            if answer is not None:
+                return answer
         if self.stock is not None and params.get("method") in STOCK_METHODS:
             return self.stock.receive(params["method"], raw)
         if params.get("method") != CONFIRM_METHOD:

@@ -27,6 +27,7 @@ from connectors.reference.retry import RetryPolicy
 from connectors.reference.settings import Settings, SettingsError
 from connectors.reference.settlement_flow import SettlementFlow
 from connectors.reference.store import StateStore
+from connectors.reference.transfer_flow import TransferFlow
 from connectors.reference.workflow import Peers, Workflow
 
 log = logging.getLogger("connectors.reference")
@@ -45,12 +46,14 @@ class Connector:
     """One running connector: state store, peers, workflow, poller and callback server.
 
     `mapper` is the extension point: pass a TradeMapper subclass to change one business rule;
-    a subclass may set `handlers` to change how pushes are received.
+    a subclass may set `handlers` to change how pushes are received, `transfer_flow` how
+    transfers are booked.
     """
 
     handlers: type[CallbackHandlers] = CallbackHandlers
     settlements: type[SettlementFlow] = SettlementFlow
     payments: type[PaymentFlow] = PaymentFlow
+    transfer_flow: type[TransferFlow] = TransferFlow
 
     def __init__(self, settings: Settings, mapper: TradeMapper | None = None) -> None:
         self.settings = settings
@@ -109,6 +112,7 @@ class Connector:
             self.mapper,
             self.retry_policy(),
             s.max_in_flight,
+            self.transfer_flow,
         )
         poller = Poller(
             workflow.peers.oms, store, workflow, self.mapper, timedelta(seconds=s.overlap_seconds)
@@ -122,6 +126,7 @@ class Connector:
             lambda: self.ready,
         )
         handlers.stock = workflow.stock
+        handlers.transfers = workflow.transfers
         settlements = self.settlements(
             workflow.peers.oms, workflow.peers.erp, s.bank_webhook_secret
         )
@@ -209,6 +214,7 @@ class Connector:
                 + handlers.stats
                 + settlements.stats
                 + workflow.stock.stats
+                + workflow.transfers.stats
                 + (payments.stats if payments is not None else Counter())
             )
             delta = current - previous

@@ -93,6 +93,9 @@ class Step(StrEnum):
     WMS_ENTRY = "wms_entry"
     ERP_INSTOCK = "erp_instock"
     ERP_PAYABLE = "erp_payable"
+    # A transfer's steps (keyed by its code; connectors/reference/transfer_flow.py).
+    ERP_TRANSFER_OUT = "erp_transfer_out"
+    ERP_TRANSFER_IN = "erp_transfer_in"
 
 
 OUTBOUND_STEPS = (Step.WAYBILL, Step.SUBSCRIBE, Step.WMS_CREATE)

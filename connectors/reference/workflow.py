@@ -12,6 +12,7 @@ Flows per trade (each step is a row in `steps`, written before its call):
               wms_return (returnorder.create); on the WMS's returnorder.confirm:
               erp_returnstock, erp_red_receivable and oms_return_confirm concurrently
   purchase and stock: connectors/reference/stock_flow.py
+  transfers between warehouses: connectors/reference/transfer_flow.py
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from connectors.reference.store import (
     Step,
     StepStatus,
 )
+from connectors.reference.transfer_flow import TRANSFER_STEPS, TransferFlow
 
 log = logging.getLogger("connectors.reference")
 
@@ -67,6 +69,8 @@ STEP_PEER = {
     Step.WMS_ENTRY: "wms",
     Step.ERP_INSTOCK: "erp",
     Step.ERP_PAYABLE: "erp",
+    Step.ERP_TRANSFER_OUT: "erp",
+    Step.ERP_TRANSFER_IN: "erp",
 }
 
 
@@ -90,6 +94,7 @@ class Workflow:
         mapper: TradeMapper,
         policy: RetryPolicy,
         max_in_flight: int = 16,
+        transfer_flow: Callable[[Workflow], TransferFlow] = TransferFlow,
     ) -> None:
         self.store = store
         self.peers = peers
@@ -121,6 +126,8 @@ class Workflow:
         self._step_ended = asyncio.Condition()
         self.stock = StockFlow(self)
         self._actions.update(self.stock.actions())
+        self.transfers = transfer_flow(self)
+        self._actions.update(self.transfers.actions())
 
     # ---------------------------------------------------------------- starting flows
 
@@ -168,6 +175,8 @@ class Workflow:
                 self._spawn(self._cancellation(trade_no))
             if pending & set(PURCHASE_STEPS):
                 self.stock.resume(trade_no, pending)
+            if pending & set(TRANSFER_STEPS):
+                self.transfers.resume(trade_no, pending)
         return len(trades)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:

@@ -43,6 +43,7 @@ _PARTNERS = {
     "customer": ("customer_number", "bd_customer", "fcustid"),
     "supplier": ("supplier_number", "bd_supplier", "fsupplierid"),
     "book": ("book_number", "bd_accountbook", "faccountbookid"),
+    "org": ("org_number", "org_organizations", "forgid"),  # transfers: the stock organisation
 }
 
 
@@ -141,6 +142,12 @@ _PO_ENTRIES["fstockid.fnumber"] = QueryField("e.stock_number", entry=True)
 _PO_ENTRIES["fownerid.fnumber"] = QueryField("d.owner_code", entry=True)
 # the header total is FALLAMOUNTFOR, so the entry amount is queried as FALLAMOUNTFOR_D
 _DETAIL_ENTRIES = _bill_entries("fentitydetail", "fpriceqty", "fallamountfor_d")
+# Two-step transfers: each entry moves units at one warehouse, the sender's on a transfer-out,
+# the receiver's on a transfer-in (fake_systems/erp/transfers.py).
+_TRANSFER_OUT_ENTRIES = _bill_entries("fstktrsoutentry", "fqty", "famount")
+_TRANSFER_OUT_ENTRIES["fsrcstockid.fnumber"] = QueryField("e.stock_number", entry=True)
+_TRANSFER_IN_ENTRIES = _bill_entries("fstktrsinentry", "fqty", "famount")
+_TRANSFER_IN_ENTRIES["fdeststockid.fnumber"] = QueryField("e.stock_number", entry=True)
 _VOUCHER_ENTRIES = {
     **_entry_keys("fentity"),
     "faccountid.fnumber": QueryField("e.account_number", entry=True),
@@ -235,6 +242,16 @@ QUERY_SPECS: dict[str, QuerySpec] = {
                 **_entry_keys("fpaybillentry"),
                 "fpaytotalamountfor": QueryField("e.amount_cents", entry=True, money=True),
             },
+        ),
+        _bill_spec(
+            "STK_TRANSFEROUT",
+            _bill_header(("fstockoutorgid", "org"), ("famount",), "fbasecurrid", ()),
+            _TRANSFER_OUT_ENTRIES,
+        ),
+        _bill_spec(
+            "STK_TRANSFERIN",
+            _bill_header(("fstockorgid", "org"), ("famount",), "fbasecurrid", ()),
+            _TRANSFER_IN_ENTRIES,
         ),
         _bill_spec(
             "GL_VOUCHER",

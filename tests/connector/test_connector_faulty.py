@@ -281,6 +281,9 @@ PROFILES = {
     "connectors/faulty/books_twice_on_duplicate_confirm/connector.yaml": (
         "connectors.faulty.books_twice_on_duplicate_confirm"
     ),
+    "connectors/faulty/books_transfer_twice/connector.yaml": (
+        "connectors.faulty.books_transfer_twice"
+    ),
     "connectors/faulty/completes_on_problem_parcel/connector.yaml": (
         "connectors.faulty.completes_on_problem_parcel"
     ),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from connectors.reference.mapper import TradeMapper
 from connectors.reference.retry import RetryPolicy
 from connectors.reference.settings import Settings
 from connectors.reference.store import StateStore
+from connectors.reference.transfer_flow import TransferFlow
 from connectors.reference.workflow import Peers, Workflow
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -245,16 +247,24 @@ def make_workflow(
     http: HttpClient,
     mapper: TradeMapper | None = None,
     policy: RetryPolicy = FAST,
+    transfer_flow: Callable[[Workflow], TransferFlow] = TransferFlow,
 ) -> Workflow:
     """The reference workflow against the scripted peers behind `http`, on the fast clock
-    unless `policy` says otherwise."""
+    unless `policy` says otherwise (and with another transfer flow, for a faulty one)."""
     clients = Peers(
         oms=OmsClient(http, "http://oms", "sid", "key", OMS_SECRET),
         wms=QimenClient(http, "http://wms", "qm", WMS_SECRET, "CUST"),
         carrier=KdniaoClient(http, "http://carrier", "1234567", API_KEY),
         erp=k3_client(http),
     )
-    return Workflow(store, clients, mapper or TradeMapper(), policy, max_in_flight=4)
+    return Workflow(
+        store,
+        clients,
+        mapper or TradeMapper(),
+        policy,
+        max_in_flight=4,
+        transfer_flow=transfer_flow,
+    )
 
 
 def connector_settings(state_dir: Path, time_scale: float = 6000.0) -> Settings:

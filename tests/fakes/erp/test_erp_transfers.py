@@ -122,3 +122,15 @@ def test_an_owner_scoped_user_cannot_book_a_transfer(erp: ErpService, world: Wor
     with pytest.raises(K3Error) as caught:
         erp.save("STK_TRANSFEROUT", transfer_out(world), scope=owner_a)
     assert "调出库存组织" in caught.value.message
+
+
+def test_transfers_are_queried_as_any_bill(erp: ErpService, world: World) -> None:
+    """What a connector looks for before a save (its bill number and status)."""
+    erp.save("STK_TRANSFEROUT", transfer_out(world), auto_submit_audit=True)
+    rows = erp.execute_bill_query(
+        "STK_TRANSFEROUT",
+        "FBillNo,FDocumentStatus,FStockOutOrgID.FNumber,FSrcStockID.FNumber,FQty",
+        "FBillNo='TR1-OUT'",
+    )
+    assert rows == [["TR1-OUT", "C", "100", world.warehouses[0].code, 10]]
+    assert erp.execute_bill_query("STK_TRANSFERIN", "FBillNo", "FBillNo='TR1-IN'") == []
