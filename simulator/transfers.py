@@ -11,8 +11,10 @@ entryorder.confirm) less the loss: a `loss_rate` share of transfers lose up to `
 of one line's units. The connector books both legs and the loss in the ERP
 (docs/CONTRACT.md, "Transfers between warehouses").
 
-Draws come from a stream of their own (`transfers-<seed>`), so adding transfers changes no
-other traffic.
+Draws come from streams of their own (`transfers-<seed>` for the times, `transfers-lines-
+<seed>` for the rest), so adding transfers changes no other traffic, and the times do not
+depend on the stock. What a transfer carries does: the stock at that moment moves with the
+connector's pace, as procurement's purchase orders do.
 """
 
 from __future__ import annotations
@@ -44,8 +46,14 @@ class Transfers:
         self.world = world
         self.settings = settings
         self.wms = wms
-        self.random = random.Random(f"transfers-{seed}")
+        # When transfers start comes from a stream of its own: what they carry depends on the
+        # stock at that moment (which the connector's pace moves), their times must not.
+        self.clock_random = random.Random(f"transfers-{seed}")
+        self.random = random.Random(f"transfers-lines-{seed}")
         self.stats = {"shipped": 0, "arrived": 0, "with_loss": 0, "units_lost": 0, "skipped": 0}
+        # Transfers whose goods are still on the road (counted here: the report is made
+        # after the databases are closed).
+        self.on_road = 0
 
     def start(self, until_seconds: float) -> simpy.events.Process:
         return self.env.process(self._plan(until_seconds))
@@ -53,7 +61,8 @@ class Transfers:
     def _plan(self, until_seconds: float) -> Generator[simpy.events.Event, object, None]:
         start = self.env.now
         while True:
-            yield self.env.timeout(self.random.expovariate(self.settings.per_hour / 3600.0))
+            gap = self.clock_random.expovariate(self.settings.per_hour / 3600.0)
+            yield self.env.timeout(gap)
             if self.env.now - start >= until_seconds:
                 return
             self.ship()
@@ -87,6 +96,7 @@ class Transfers:
             self.stats["skipped"] += 1  # sold meanwhile: the business tries again later
             return None
         self.stats["shipped"] += 1
+        self.on_road += 1
         low, high = s.transit_hours.as_tuple()
         after = self.random.uniform(low, high) * 3600.0
         # The loss is drawn now, with the rest of the transfer: one draw sequence per transfer.
@@ -110,13 +120,14 @@ class Transfers:
         self, owner: str, code: str, received: dict[str, int], after: float
     ) -> Generator[simpy.events.Event, object, None]:
         yield self.env.timeout(after)
+        self.on_road -= 1
         if self.wms.transfers.arrive(owner, code, received):
             self.stats["arrived"] += 1
 
     @property
     def pending(self) -> int:
         """Transfers on the road (the drain waits for them to arrive)."""
-        return self.wms.transfers.in_transit()
+        return self.on_road
 
     def report(self) -> dict[str, int]:
         return {**self.stats, "in_transit": self.pending}

@@ -1,7 +1,9 @@
 """End to end, scenarios/stock_smoke.yaml: purchase orders raised in the ERP as stock runs low,
 delivered over, short or damaged; the reference connector carries each to the WMS and books
-what was received and accepted, and keeps the OMS's stock in step, so nothing is oversold.
-Each faulty connector fails on its own invariant, naming the purchase orders or trades."""
+what was received and accepted, and keeps the OMS's stock in step, so nothing is oversold;
+transfers between the warehouses, some losing units on the way, some confirms sent twice,
+are booked once each, out = in + the recorded loss. Each faulty connector fails on its own
+invariant, naming the purchase orders, trades or transfers."""
 
 from __future__ import annotations
 
@@ -39,6 +41,51 @@ def test_the_reference_books_every_receipt_and_oversells_nothing(
     # Every delivery the run saw was received and checked; the OMS sold every line.
     assert invariant(report, "purchase_receipts_booked")["checked"] == procurement["delivered"]
     assert invariant(report, "no_oversell")["checked"] > report["orders"]["created"]
+    # Transfers left and arrived, some short; resent stockout.confirms were booked once.
+    transfers = report["transfers"]
+    assert transfers["shipped"] >= 3 and transfers["arrived"] == transfers["shipped"]
+    assert transfers["with_loss"] > 0 and transfers["in_transit"] == 0
+    assert invariant(report, "transfers_balance")["checked"] == transfers["shipped"]
+    assert report["faults"]["by_kind"]["push_duplicate"] > 0
+
+
+def test_each_transfer_is_booked_as_it_happened(
+    reference_run: tuple[int, dict[str, Any], Path],
+) -> None:
+    """Per transfer: the ERP's transfer-out holds what left the sender, its transfer-in what
+    reached the receiver plus what was lost; the warehouses' ledgers moved the same units."""
+    _, report, run = reference_run
+    conn = attach_run(run)
+    rows = conn.execute(
+        "SELECT o.order_code,"
+        " (SELECT SUM(actual_qty) FROM wms.stockout_order_lines l"
+        "   WHERE l.stockout_order_id = o.stockout_order_id),"
+        " (SELECT SUM(l.actual_qty) FROM wms.inbound_orders i JOIN wms.inbound_order_lines l"
+        "   USING (inbound_order_id) WHERE i.order_code = o.order_code AND i.order_type = 'DBRK'),"
+        " (SELECT SUM(e.qty) FROM erp.documents d JOIN erp.document_entries e USING (fid)"
+        "   WHERE d.form_id = 'STK_TRANSFEROUT' AND d.note = o.order_code),"
+        " (SELECT SUM(e.qty) FROM erp.documents d JOIN erp.document_entries e USING (fid)"
+        "   WHERE d.form_id = 'STK_TRANSFERIN' AND d.note = o.order_code),"
+        " (SELECT SUM(t.loss_qty) FROM erp.documents d JOIN erp.transfer_losses t USING (fid)"
+        "   WHERE d.form_id = 'STK_TRANSFERIN' AND d.note = o.order_code)"
+        " FROM wms.stockout_orders AS o WHERE o.order_type = 'DBCK'"
+    ).fetchall()
+    moved = dict(
+        conn.execute(
+            "SELECT reason, SUM(change) FROM wms.stock_ledger WHERE reason LIKE 'transfer%'"
+            " GROUP BY reason"
+        ).fetchall()
+    )
+    conn.close()
+    assert len(rows) == report["transfers"]["shipped"]
+    for code, sent, received, booked_out, booked_in, lost in rows:
+        assert (booked_out, booked_in + lost) == (sent, sent), code
+        assert booked_in == received, code
+    assert sum(row[1] - row[2] for row in rows) == report["transfers"]["units_lost"] > 0
+    assert moved == {
+        "transfer_out": -sum(row[1] for row in rows),
+        "transfer_in": sum(row[2] for row in rows),
+    }
 
 
 def test_the_books_match_the_warehouse_count(
@@ -122,3 +169,17 @@ def test_never_pushes_stock_fails_no_oversell(tmp_path: Path) -> None:
         ).fetchone()[0]
         assert received > 0
     conn.close()
+
+
+def test_books_transfer_twice_fails_transfers_balance(tmp_path: Path) -> None:
+    exit_code, report = play(STOCK_SMOKE, "faulty/books_transfer_twice", tmp_path / "run")
+    assert exit_code == 1
+    assert failed(report) == {"transfers_balance"}
+    inv = invariant(report, "transfers_balance")
+    assert inv["violations"] > 0
+    assert set(inv["breakdown"]) == {"more than one transfer-out"}
+    # Each named transfer's stockout.confirm came twice, and the copy was booked again.
+    for example in inv["examples"]:
+        code = example["entity"]
+        assert example["observed"]["transfer_outs"] == [f"{code} (C)", f"{code}-R1 (C)"]
+    assert report["faults"]["by_kind"]["push_duplicate"] >= inv["violations"]
