@@ -10,19 +10,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from pydantic import ValidationError
 
-from fake_systems.common.credentials import Credentials
-from fake_systems.common.faults import NO_FAULTS
-from fake_systems.common.webhooks import HttpxSender
 from fake_systems.ecosystem import Ecosystem
 from fake_systems.wms.models import WmsConfig
 from simulator.clock import ManualClock
 from simulator.procurement import Procurement
 from simulator.scenario import ProcurementSettings, Scenario
 from simulator.world import NewTradeLine, World
+from tests.support.ecosystem import in_process
 from tests.support.oms import trade
 
 
@@ -49,19 +46,8 @@ def test_procurement_settings_name_the_wrong_field() -> None:
 
 @pytest.fixture
 def eco(tmp_path: Path, world: World, clock: ManualClock) -> Iterator[Ecosystem]:
-    ecosystem = Ecosystem.create(
-        tmp_path,
-        world,
-        clock,
-        HttpxSender(httpx.AsyncClient()),
-        seed=1,
-        credentials=Credentials.issue([owner.code for owner in world.owners]),
-        faults=NO_FAULTS,
-        wms_config=WmsConfig(supplier_deliveries=True),
-    )
-    yield ecosystem
-    for ctx in ecosystem.contexts.values():
-        ctx.conn.close()
+    with in_process(tmp_path, world, clock, WmsConfig(supplier_deliveries=True)) as ecosystem:
+        yield ecosystem
 
 
 def buyer(eco: Ecosystem, world: World, seed: int = 3, **fields: Any) -> Procurement:

@@ -9,18 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from pydantic import ValidationError
 
-from fake_systems.common.credentials import Credentials
-from fake_systems.common.faults import NO_FAULTS
-from fake_systems.common.webhooks import HttpxSender
 from fake_systems.ecosystem import Ecosystem
 from simulator.clock import ManualClock
 from simulator.scenario import Scenario, TransferSettings
 from simulator.transfers import Transfers
 from simulator.world import World
+from tests.support.ecosystem import in_process
 
 
 def settings(**fields: Any) -> TransferSettings:
@@ -43,18 +40,8 @@ def test_transfer_settings_name_the_wrong_field() -> None:
 
 @pytest.fixture
 def eco(tmp_path: Path, world: World, clock: ManualClock) -> Iterator[Ecosystem]:
-    ecosystem = Ecosystem.create(
-        tmp_path,
-        world,
-        clock,
-        HttpxSender(httpx.AsyncClient()),
-        seed=1,
-        credentials=Credentials.issue([owner.code for owner in world.owners]),
-        faults=NO_FAULTS,
-    )
-    yield ecosystem
-    for ctx in ecosystem.contexts.values():
-        ctx.conn.close()
+    with in_process(tmp_path, world, clock) as ecosystem:
+        yield ecosystem
 
 
 def played(eco: Ecosystem, world: World, clock: ManualClock, **fields: Any) -> Transfers:
@@ -112,22 +99,9 @@ def test_the_same_seed_plays_the_same_transfers(
 ) -> None:
     played(eco, world, clock)
     first = legs(eco)
-    (tmp_path / "again").mkdir()
     again_clock = ManualClock()
-    other = Ecosystem.create(
-        tmp_path / "again",
-        world,
-        again_clock,
-        HttpxSender(httpx.AsyncClient()),
-        seed=1,
-        credentials=Credentials.issue([owner.code for owner in world.owners]),
-        faults=NO_FAULTS,
-    )
-    try:
+    with in_process(tmp_path / "again", world, again_clock) as other:
         again = Transfers(other.wms.env, world, settings(), other.wms, seed=3)
         again.start(4 * 3600.0)
         again_clock.advance(12 * 3600.0)
         assert legs(other) == first and first
-    finally:
-        for ctx in other.contexts.values():
-            ctx.conn.close()
