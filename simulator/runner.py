@@ -52,6 +52,7 @@ from simulator.clock import RealtimeClock, format_qimen_time
 from simulator.connector import ConnectorProcess, ConnectorProfile
 from simulator.crashes import CrashPlayer
 from simulator.demand import DemandModel, play_demand
+from simulator.master_data import MasterDataChanges
 from simulator.procurement import Procurement
 from simulator.progress import Snapshot
 from simulator.scenario import Scenario
@@ -360,6 +361,7 @@ class SimulatedDemand:
         self.cancellations: Cancellations | None = None
         self.returns: Returns | None = None
         self.procurement: Procurement | None = None
+        self.master_data: MasterDataChanges | None = None
         self.settlement: Settlement | None = None
 
     async def start(self, fakes: LiveFakes, scenario: Scenario) -> None:
@@ -372,6 +374,18 @@ class SimulatedDemand:
                 fakes.clock.env, fakes.world, scenario.procurement, eco.erp, eco.wms, scenario.seed
             )
             self.procurement.start(scenario.duration)
+        if scenario.master_data.enabled:
+            self.master_data = MasterDataChanges(
+                fakes.clock.env,
+                fakes.world,
+                scenario.master_data,
+                eco.erp,
+                eco.wms,
+                eco.oms,
+                scenario.seed,
+                model.withdrawn,
+            )
+            self.master_data.start(scenario.duration)
         self.process = play_demand(
             fakes.clock.env,
             model,
@@ -391,7 +405,10 @@ class SimulatedDemand:
         # Bills issued and not yet paid: the run waits for their bank credits; purchase orders
         # not yet received too: their goods come during the drain.
         procurement = 0 if self.procurement is None else self.procurement.pending
-        return returns + (0 if self.settlement is None else self.settlement.pending) + procurement
+        # Master-data changes the WMS or the OMS does not have yet: the connector's next poll.
+        master = 0 if self.master_data is None else self.master_data.pending
+        settlement = 0 if self.settlement is None else self.settlement.pending
+        return returns + settlement + procurement + master
 
     @property
     def done(self) -> bool:
@@ -408,6 +425,8 @@ class SimulatedDemand:
             sections["returns"] = self.returns.report()
         if self.procurement is not None:
             sections["procurement"] = self.procurement.report()
+        if self.master_data is not None:
+            sections["master_data"] = self.master_data.report()
         if self.settlement is not None:
             sections["settlements"] = self.settlement.report()
         return sections

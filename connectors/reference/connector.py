@@ -20,6 +20,7 @@ from connectors.reference.clients.kdniao import KdniaoClient
 from connectors.reference.clients.oms import OmsClient, QimenApp
 from connectors.reference.clients.qimen import QimenClient
 from connectors.reference.mapper import TradeMapper
+from connectors.reference.master_flow import MasterDataFlow
 from connectors.reference.poller import Poller
 from connectors.reference.retry import RetryPolicy
 from connectors.reference.settings import Settings, SettingsError
@@ -119,6 +120,7 @@ class Connector:
             lambda: self.ready,
         )
         handlers.stock = workflow.stock
+        master = MasterDataFlow(workflow)
         settlements = self.settlements(
             workflow.peers.oms, workflow.peers.erp, s.bank_webhook_secret
         )
@@ -155,9 +157,12 @@ class Connector:
             self.ready = True
             background = [
                 asyncio.create_task(poller.run(self.stop_event, s.poll_seconds)),
-                asyncio.create_task(self._summaries(workflow, poller, handlers, settlements)),
+                asyncio.create_task(
+                    self._summaries(workflow, poller, handlers, settlements, master)
+                ),
                 asyncio.create_task(workflow.stock.poll(self.stop_event, s.poll_seconds)),
                 asyncio.create_task(workflow.stock.sync(self.stop_event)),
+                asyncio.create_task(master.poll(self.stop_event, s.poll_seconds)),
             ]
             await self.stop_event.wait()
         finally:
@@ -182,6 +187,7 @@ class Connector:
         poller: Poller,
         handlers: CallbackHandlers,
         settlements: SettlementFlow,
+        master: MasterDataFlow,
     ) -> None:
         """One INFO line every few seconds instead of one per order."""
         previous: Counter[str] = Counter()
@@ -193,6 +199,7 @@ class Connector:
                 + handlers.stats
                 + settlements.stats
                 + workflow.stock.stats
+                + master.stats
             )
             delta = current - previous
             previous = current

@@ -288,6 +288,9 @@ PROFILES = {
     "connectors/faulty/books_commission_as_revenue/connector.yaml": (
         "connectors.faulty.books_commission_as_revenue"
     ),
+    "connectors/faulty/ignores_master_data_updates/connector.yaml": (
+        "connectors.faulty.ignores_master_data_updates"
+    ),
 }
 # Profiles that book settlements declare where the bank's camt.054 notices go.
 BANK_NOTICE = {"bank_notice": "http://127.0.0.1:{port}/bank/notice"}
