@@ -34,6 +34,7 @@ from simulator.scenario import MasterDataSettings
 from simulator.world import CATEGORIES, World, barcode_of, category_label
 
 DAY = 86_400.0
+QUIET_START_SECONDS = 60.0
 
 
 @dataclass
@@ -89,6 +90,9 @@ class MasterDataChanges:
         if total <= 0:
             return
         start = self.env.now
+        # The catalogue is loaded into the three systems at the start; the business's first
+        # change comes later, so no connector can mistake it for part of that load.
+        yield self.env.timeout(QUIET_START_SECONDS)
         while True:
             wait = self.random.expovariate(total)
             if self.env.now + wait - start >= until_seconds:

@@ -9,8 +9,9 @@
       retry after a lost answer does no harm.
 
 At the first start the materials never modified since the catalogue was loaded
-(FModifyDate = FCreateDate = the earliest FCreateDate) are taken as in place: ecomock loads the
-same catalogue into the three systems; everything else is pushed.
+(FModifyDate = FCreateDate = the earliest FCreateDate, kept as the `materials_loaded` cursor)
+are taken as in place: ecomock loads the same catalogue into the three systems; everything
+else is pushed, and later polls ask only for what was modified after that load.
 """
 
 from __future__ import annotations
@@ -95,17 +96,22 @@ class MasterDataFlow:
 
     async def poll_once(self) -> int:
         """One poll from the cursor (inclusive); returns how many materials got a new state."""
-        row = self.conn.execute("SELECT value FROM cursor WHERE name = 'materials'").fetchone()
-        first = row is None
-        since = "" if first else str(row[0])
+        cursors = dict(
+            self.conn.execute(
+                "SELECT name, value FROM cursor WHERE name IN ('materials', 'materials_loaded')"
+            ).fetchall()
+        )
+        first = "materials" not in cursors
+        since = str(cursors.get("materials", ""))
+        condition = f"FDocumentStatus='C' and FModifyDate>='{since}'"
+        if not first:
+            # Materials untouched since the catalogue was loaded are in place: leaving them
+            # out keeps each poll to what changed, not the whole catalogue.
+            condition += f" and FModifyDate>'{cursors['materials_loaded']}'"
         rows: list[list[Any]] = []
         for page in range(MAX_QUERY_PAGES):
             batch = await self.peers.erp.execute_bill_query(
-                MATERIAL,
-                MATERIAL_FIELDS,
-                f"FDocumentStatus='C' and FModifyDate>='{since}'",
-                page * QUERY_PAGE,
-                QUERY_PAGE,
+                MATERIAL, MATERIAL_FIELDS, condition, page * QUERY_PAGE, QUERY_PAGE
             )
             rows.extend(batch)
             if len(batch) < QUERY_PAGE:
@@ -144,10 +150,11 @@ class MasterDataFlow:
                         (*state, str(modified), str(number)),
                     )
                     changed += 1
-            self.conn.execute(
-                "INSERT INTO cursor (name, value) VALUES ('materials', ?)"
+            self.conn.executemany(
+                "INSERT INTO cursor (name, value) VALUES (?, ?)"
                 " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-                (max(str(r[6]) for r in rows),),
+                [("materials", max(str(r[6]) for r in rows))]
+                + ([("materials_loaded", loaded)] if loaded is not None else []),
             )
         return changed
 
