@@ -18,7 +18,6 @@ from contract_tests.stock import has_table
 
 OBJECTIVE = "master_data_sync_seconds"
 DEFAULT_OBJECTIVE_SECONDS = 86_400.0  # the seeds' slowest: 24 hours
-FORBIDDEN = "B"
 TABLES = (
     ("erp", "bd_material"),
     ("erp", "material_changes"),
@@ -28,10 +27,11 @@ TABLES = (
 
 DESCRIPTIONS = {
     "master_data_agrees": (
-        "every audited ERP material not forbidden exists in the WMS (name, barcode) and on"
-        " sale in the OMS (name, barcode, retail price) as the ERP has it, a forbidden"
-        " (discontinued) one is off sale in the OMS, and each master-data change reached the"
-        " WMS and the OMS within the master_data_sync_seconds objective (simulated time)"
+        "every audited, unforbidden ERP material for sale (FIsSale) exists in the WMS (name,"
+        " barcode) and on sale in the OMS (name, barcode, retail price) as the ERP has it, a"
+        " discontinued one (FIsSale off) is off sale in the OMS, and each master-data change"
+        " reached the WMS and the OMS within the master_data_sync_seconds objective (simulated"
+        " time)"
     ),
 }
 
@@ -48,7 +48,7 @@ class Material:
     name: str
     barcode: str
     price_cents: int
-    forbidden: bool
+    discontinued: bool
     # (kind, sim time, the WMS's state after it, the OMS's state after it)
     changes: list[tuple[str, str, State, State]] = field(default_factory=list)
     wms: list[tuple[str, State]] = field(default_factory=list)  # (sim time, state)
@@ -62,7 +62,7 @@ class Material:
 
     @property
     def oms_expected(self) -> State:
-        return (self.name, self.barcode, self.price_cents, not self.forbidden)
+        return (self.name, self.barcode, self.price_cents, not self.discontinued)
 
 
 def master_data_agrees(
@@ -86,7 +86,7 @@ def master_data_agrees(
                 "name": material.name,
                 "barcode": material.barcode,
                 "retail_price": yuan(material.price_cents),
-                "on_sale": not material.forbidden,
+                "on_sale": not material.discontinued,
             },
             "observed": {
                 "wms": None if wms is None else {"name": wms[0], "barcode": wms[1]},
@@ -114,20 +114,20 @@ def master_data_agrees(
 
 def _materials(conn: sqlite3.Connection) -> dict[str, Material]:
     materials = {
-        str(row[0]): Material(str(row[0]), str(row[1]), str(row[2]), int(row[3]), row[4] == "B")
+        str(row[0]): Material(str(row[0]), str(row[1]), str(row[2]), int(row[3]), not row[4])
         for row in conn.execute(
-            "SELECT number, name, barcode, price_cents, forbid_status FROM erp.bd_material"
-            " WHERE document_status = 'C' ORDER BY number"
+            "SELECT number, name, barcode, price_cents, is_sale FROM erp.bd_material"
+            " WHERE document_status = 'C' AND forbid_status = 'A' ORDER BY number"
         )
     }
-    for number, kind, at, name, barcode, price, forbid in conn.execute(
-        "SELECT number, change, changed_sim, name, barcode, price_cents, forbid_status"
+    for number, kind, at, name, barcode, price, on_sale in conn.execute(
+        "SELECT number, change, changed_sim, name, barcode, price_cents, is_sale"
         " FROM erp.material_changes ORDER BY seq"
     ):
         material = materials.get(str(number))
         if material is not None:
             wms: State = (name, barcode)
-            oms: State = (name, barcode, int(price), forbid != FORBIDDEN)
+            oms: State = (name, barcode, int(price), bool(on_sale))
             material.changes.append((str(kind), str(at), wms, oms))
     for number, at, name, barcode in conn.execute(
         "SELECT item_code, changed_sim, name, bar_code FROM wms.item_changes ORDER BY seq"
@@ -150,7 +150,7 @@ def _judge(material: Material, objective: float) -> None:
     problems = material.problems
     wms = material.wms[-1][1] if material.wms else None
     oms = material.oms[-1][1] if material.oms else None
-    if material.forbidden:
+    if material.discontinued:
         if oms is not None and oms[3]:
             problems.append("discontinued but on sale in the OMS")
     else:

@@ -77,6 +77,7 @@ class MasterDataChanges:
             for sku in world.skus
         }
         self.changed: set[str] = set()
+        self.unsynced = 0  # as `pending` last saw it: the report comes after the fakes close
         self.stats: dict[str, int] = {kind: 0 for kind in settings.per_day}
         self.stats["skipped"] = 0
 
@@ -173,9 +174,9 @@ class MasterDataChanges:
         numbers = sorted(self.changed)
         marks = ", ".join("?" for _ in numbers)
         erp = {
-            str(row[0]): (str(row[1]), str(row[2]), int(row[3]), str(row[4]))
+            str(row[0]): (str(row[1]), str(row[2]), int(row[3]), int(row[4]))
             for row in self.erp.conn.execute(
-                "SELECT number, name, barcode, price_cents, forbid_status FROM bd_material"
+                "SELECT number, name, barcode, price_cents, is_sale FROM bd_material"
                 f" WHERE number IN ({marks})",
                 numbers,
             )
@@ -196,14 +197,15 @@ class MasterDataChanges:
             )
         }
         behind = 0
-        for number, (name, barcode, price, forbid) in erp.items():
-            discontinued = forbid == "B"
+        for number, (name, barcode, price, on_sale) in erp.items():
+            discontinued = not on_sale
             in_wms = discontinued or wms.get(number) == (name, barcode)
             in_oms = oms.get(number) == (name, barcode, price, discontinued) or (
                 discontinued and number not in oms
             )
             behind += not (in_wms and in_oms)
+        self.unsynced = behind
         return behind
 
     def report(self) -> dict[str, int]:
-        return {**self.stats, "materials_changed": len(self.changed), "unsynced": self.pending}
+        return {**self.stats, "materials_changed": len(self.changed), "unsynced": self.unsynced}

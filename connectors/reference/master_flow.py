@@ -2,11 +2,11 @@
 
   poll: ExecuteBillQuery of the materials modified since the cursor (inclusive; a durable
       cursor, FModifyDate); each material whose state (name, barcode, retail price,
-      FForbidStatus) differs from the one stored gets a new version, marked to sync.
+      FIsSale) differs from the one stored gets a new version, marked to sync.
   sync: a loop pushes each marked material's latest state: singleitem.synchronize update (add,
       ownerCode OTHER, when the WMS does not have it) and goods.Goods.push (deleted 1 when
-      forbidden), then clears the mark of the version it pushed. Both calls set a state, so a
-      retry after a lost answer does no harm.
+      no longer for sale), then clears the mark of the version it pushed. Both calls set a
+      state, so a retry after a lost answer does no harm.
 
 At the first start the materials never modified since the catalogue was loaded
 (FModifyDate = FCreateDate = the earliest FCreateDate, kept as the `materials_loaded` cursor)
@@ -36,7 +36,7 @@ log = logging.getLogger("connectors.reference")
 
 MATERIAL = "BD_MATERIAL"
 MATERIAL_FIELDS = (
-    "FNumber,FName,FBARCODE,F_ECO_RetailPrice,FForbidStatus,FCreateDate,FModifyDate,"
+    "FNumber,FName,FBARCODE,F_ECO_RetailPrice,FIsSale,FCreateDate,FModifyDate,"
     "FMaterialGroup.FNumber"
 )
 ITEM_SYNC_METHOD = "taobao.qimen.singleitem.synchronize"
@@ -44,7 +44,6 @@ GOODS_PUSH_METHOD = "goods.Goods.push"
 ITEM_NOT_EXIST = "ITEM_NOT_EXIST"
 SHARED_OWNER = "OTHER"  # the WMS's shared catalogue: ERP materials belong to no cargo owner
 ANY_WAREHOUSE = "OTHER"
-FORBIDDEN = "B"
 QUERY_PAGE = 2000
 MAX_QUERY_PAGES = 100
 SYNC_BATCH = 50
@@ -55,7 +54,7 @@ CREATE TABLE IF NOT EXISTS materials (
     name          TEXT NOT NULL,
     barcode       TEXT NOT NULL,
     price_cents   INTEGER NOT NULL,
-    forbid_status TEXT NOT NULL,
+    on_sale       INTEGER NOT NULL,   -- FIsSale: 0 once discontinued
     category      TEXT NOT NULL,
     modified      TEXT NOT NULL,
     version       INTEGER NOT NULL,   -- bumped by each new state the poll finds
@@ -121,16 +120,16 @@ class MasterDataFlow:
         loaded = min(str(r[5]) for r in rows) if first else None
         changed = 0
         with self.workflow.store._transaction():
-            for number, name, barcode, price, forbid, created, modified, group in rows:
+            for number, name, barcode, price, on_sale, created, modified, group in rows:
                 state = (
                     str(name),
                     str(barcode or ""),
                     to_cents(Decimal(str(price or 0))),
-                    str(forbid),
+                    1 if on_sale in (1, True, "1", "true", "True") else 0,
                     str(group or ""),
                 )
                 stored = self.conn.execute(
-                    "SELECT name, barcode, price_cents, forbid_status, category, version, synced"
+                    "SELECT name, barcode, price_cents, on_sale, category, version, synced"
                     " FROM materials WHERE number = ?",
                     (str(number),),
                 ).fetchone()
@@ -145,7 +144,7 @@ class MasterDataFlow:
                 elif tuple(stored[:5]) != state and self.rules.syncs_material_updates():
                     self.conn.execute(
                         "UPDATE materials SET name = ?, barcode = ?, price_cents = ?,"
-                        " forbid_status = ?, category = ?, modified = ?, version = version + 1"
+                        " on_sale = ?, category = ?, modified = ?, version = version + 1"
                         " WHERE number = ?",
                         (*state, str(modified), str(number)),
                     )
@@ -211,7 +210,7 @@ class MasterDataFlow:
                     "spec_no": material["number"],
                     "barcode": material["barcode"],
                     "retail_price": cents_to_text(material["price_cents"]),
-                    "deleted": 1 if material["forbid_status"] == FORBIDDEN else 0,
+                    "deleted": 0 if material["on_sale"] else 1,
                 }
             ],
         )

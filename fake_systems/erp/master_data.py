@@ -152,8 +152,10 @@ class MasterData:
         self.refresh("material", number)
 
     def change_material(self, number: str, change: MaterialChange) -> None:
-        """Apply a business change to a material (created audited if new; `discontinue` sets
-        FForbidStatus B) and record it with the state it leaves, in the caller's transaction."""
+        """Apply a business change to a material (created audited if new; `discontinue` clears
+        FIsSale: no longer sold, still usable on the bills of what was sold before, which a
+        forbidden material, FForbidStatus B, would not be) and record it with the state it
+        leaves, in the caller's transaction."""
         now = sim_now(self.ctx)
         if change.kind == "new":
             self.conn.execute(
@@ -173,26 +175,26 @@ class MasterData:
         else:
             self.conn.execute(
                 "UPDATE bd_material SET name = COALESCE(?, name), barcode = COALESCE(?, barcode),"
-                " price_cents = COALESCE(?, price_cents), forbid_status = ?, modified_sim = ?"
+                " price_cents = COALESCE(?, price_cents), is_sale = ?, modified_sim = ?"
                 " WHERE number = ?",
                 (
                     change.name,
                     change.barcode,
                     change.price_cents,
-                    "B" if change.kind == "discontinue" else "A",
+                    0 if change.kind == "discontinue" else 1,
                     now,
                     number,
                 ),
             )
         row = self.conn.execute(
-            "SELECT name, barcode, price_cents, forbid_status FROM bd_material WHERE number = ?",
+            "SELECT name, barcode, price_cents, is_sale FROM bd_material WHERE number = ?",
             (number,),
         ).fetchone()
         if row is None:
             raise KeyError(number)
         self.conn.execute(
             "INSERT INTO material_changes (number, change, name, barcode, price_cents,"
-            " forbid_status, changed_sim, changed_wall) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " is_sale, changed_sim, changed_wall) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (number, change.kind, row[0], row[1], int(row[2]), row[3], now, self.ctx.clock.wall()),
         )
         self.ctx.history.record("state", "BD_MATERIAL.change", change.kind, number)

@@ -88,8 +88,9 @@ CREATE TABLE IF NOT EXISTS bd_material (
     weight_kg       REAL NOT NULL DEFAULT 0,
     barcode         TEXT NOT NULL DEFAULT '',  -- FBARCODE (条码)
     price_cents     INTEGER NOT NULL DEFAULT 0,  -- F_ECO_RetailPrice, a custom field (零售价)
+    is_sale         INTEGER NOT NULL DEFAULT 1,  -- FIsSale (允许销售): 0 once discontinued
     document_status TEXT NOT NULL DEFAULT 'C',
-    forbid_status   TEXT NOT NULL DEFAULT 'A',   -- FForbidStatus: A enabled, B forbidden (禁用)
+    forbid_status   TEXT NOT NULL DEFAULT 'A',
     created_sim     TEXT NOT NULL,
     modified_sim    TEXT NOT NULL
 );
@@ -102,7 +103,7 @@ CREATE TABLE IF NOT EXISTS material_changes (
     name            TEXT NOT NULL,
     barcode         TEXT NOT NULL,
     price_cents     INTEGER NOT NULL,
-    forbid_status   TEXT NOT NULL,
+    is_sale         INTEGER NOT NULL,
     changed_sim     TEXT NOT NULL,
     changed_wall    REAL NOT NULL
 );
@@ -209,13 +210,15 @@ MASTER_KINDS = {"bd_material": "material", "bd_customer": "customer"}
 
 
 def upgrade_tables(conn: sqlite3.Connection) -> None:
-    """Bring a `bd_material` from before barcodes and prices (an `ecomock up` folder) up to
-    date."""
+    """Bring a `bd_material` from before barcodes, prices and FIsSale (an `ecomock up`
+    folder) up to date."""
     columns = {row[1] for row in conn.execute("PRAGMA table_info(bd_material)")}
     if columns and "barcode" not in columns:
         conn.execute("ALTER TABLE bd_material ADD COLUMN barcode TEXT NOT NULL DEFAULT ''")
     if columns and "price_cents" not in columns:
         conn.execute("ALTER TABLE bd_material ADD COLUMN price_cents INTEGER NOT NULL DEFAULT 0")
+    if columns and "is_sale" not in columns:
+        conn.execute("ALTER TABLE bd_material ADD COLUMN is_sale INTEGER NOT NULL DEFAULT 1")
 
 
 def owner_clause(scope: OwnerScope, column: str = "owner_code") -> tuple[str, list[str]]:

@@ -72,7 +72,8 @@ class ErpService:
     - Master data: only BD_MATERIAL (FNumber, FName, FMaterialGroup) and BD_Customer (FNumber,
       FName) can be saved; deleting basedata does not check whether bills refer to it. A
       material's FBARCODE and its retail price (F_ECO_RetailPrice, a custom field: K3 keeps
-      sales prices in price lists, which the fake does not have) are read-only on the wire and
+      sales prices in price lists, which the fake does not have) and FIsSale (1, 0 once
+      discontinued; K3 writes a checkbox as a boolean) are read-only on the wire and
       change only by the simulated business (`change_material`); only those changes are
       recorded in `material_changes`, not a connector's Save of a material.
     - ExecuteBillQuery knows the field keys listed in docs/protocols/erp.md; FilterString is
