@@ -13,16 +13,33 @@ from lxml import etree
 
 from connectors.faulty.ignores_master_data_updates import IgnoresMasterDataUpdates
 from connectors.reference.clients.http import HttpClient
-from connectors.reference.master_flow import GOODS_PUSH_METHOD, ITEM_SYNC_METHOD, MasterDataFlow
+from connectors.reference.master_flow import ITEM_SYNC_METHOD, MasterDataFlow
 from connectors.reference.store import StateStore
 from tests.support.connector import Peers4, make_workflow
 
 LOADED = "2026-11-10 20:00:00"
 # FNumber, FName, FBARCODE, F_ECO_RetailPrice, FIsSale, FCreateDate, FModifyDate, group
 SEEDED = ["1000000000000001", "T恤", "6900000000011", 99.0, 1, LOADED, LOADED, "apparel"]
-RENAMED = ["1000000000000002", "鞋（1代）", "6900000000028", 199.0, 1, LOADED, "2026-11-10 20:05:00", ""]
-NEW = ["1000000000000003", "新品", "6900000000035", 59.9, 1, "2026-11-10 20:06:00",
-       "2026-11-10 20:06:00", "food"]  # fmt: skip
+RENAMED = [
+    "1000000000000002",
+    "鞋（1代）",
+    "6900000000028",
+    199.0,
+    1,
+    LOADED,
+    "2026-11-10 20:05:00",
+    "",
+]
+NEW = [
+    "1000000000000003",
+    "新品",
+    "6900000000035",
+    59.9,
+    1,
+    "2026-11-10 20:06:00",
+    "2026-11-10 20:06:00",
+    "food",
+]
 
 
 def item_ok() -> httpx.Response:
@@ -52,19 +69,29 @@ def item_requests(peers: Peers4) -> list[tuple[str | None, ...]]:
         out.append(
             tuple(
                 root.findtext(path)
-                for path in ("actionType", "ownerCode", "item/itemCode", "item/itemName",
-                             "item/barCode")
-            )  # fmt: skip
+                for path in (
+                    "actionType",
+                    "ownerCode",
+                    "item/itemCode",
+                    "item/itemName",
+                    "item/barCode",
+                )
+            )
         )
     return out
 
 
 def goods_pushes(peers: Peers4) -> list[tuple[Any, ...]]:
     return [
-        (goods["goods_no"], goods["goods_name"], spec["barcode"], spec["retail_price"],
-         spec["deleted"])
+        (
+            goods["goods_no"],
+            goods["goods_name"],
+            spec["barcode"],
+            spec["retail_price"],
+            spec["deleted"],
+        )
         for goods, [spec] in (body for body in peers.oms_bodies if isinstance(body, list))
-    ]  # fmt: skip
+    ]
 
 
 def flow(http: HttpClient, store: StateStore, mapper: Any = None) -> MasterDataFlow:
