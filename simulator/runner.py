@@ -271,12 +271,17 @@ class RunWatch:
             await asyncio.sleep(PROGRESS_EVERY_SECONDS)
 
     async def drain(
-        self, timeout: float, stall_timeout: float, world_busy: Callable[[], int] = lambda: 0
+        self,
+        timeout: float,
+        stall_timeout: float,
+        world_busy: Callable[[], int] = lambda: 0,
+        owed: Callable[[], int] = lambda: 0,
     ) -> None:
         """Let in-flight orders finish: until all but the cancelled are shipped and invoiced,
-        every return back at the warehouse is refunded, and the world has no after-sales
-        left to play (`world_busy`: buyers' returns under way; nor the WMS, returned parcels
-        to count in), or nothing moves."""
+        every return back at the warehouse is refunded, the world has no after-sales left to
+        play (`world_busy`: buyers' returns under way; nor the WMS, returned parcels to count
+        in) and the connector owes nothing the world handed it (`owed`: master-data changes
+        not carried yet, which stall like the counts when nothing moves), or nothing moves."""
         ends = time.monotonic() + timeout
         last_change = time.monotonic()
         previous: tuple[int, ...] = ()
@@ -286,6 +291,7 @@ class RunWatch:
             c = snap.counts
             # The buyers' returns under way, and the WMS counting returned parcels in.
             busy = world_busy() + c["returns_receiving"]
+            owing = owed()
             # A cancelled trade ships nowhere: the others must all be shipped and invoiced.
             live = c["created"] - c["cancelled"]
             if (
@@ -294,6 +300,7 @@ class RunWatch:
                 and c["returns_open"] == 0
                 and c["receipts_unbooked"] == 0
                 and busy == 0
+                and owing == 0
             ):
                 self.drained = DRAIN_ENDED
                 return
@@ -307,6 +314,7 @@ class RunWatch:
                 c["returns_open"],
                 c["receipts_unbooked"],
                 busy,
+                owing,
             )
             # Buyers still on their way to a return keep the run going (bounded by `timeout`):
             # the world moves even when the counts do not.
@@ -351,6 +359,10 @@ class Traffic(Protocol):
 
     def after_sales_pending(self) -> int:
         """After-sales the simulated buyers still have under way (the drain waits for them)."""
+
+    def connector_owes(self) -> int:
+        """Changes the world made that the connector has not carried yet (master data): the
+        drain waits for them while they move."""
 
 
 class SimulatedDemand:
@@ -405,10 +417,11 @@ class SimulatedDemand:
         # Bills issued and not yet paid: the run waits for their bank credits; purchase orders
         # not yet received too: their goods come during the drain.
         procurement = 0 if self.procurement is None else self.procurement.pending
+        return returns + (0 if self.settlement is None else self.settlement.pending) + procurement
+
+    def connector_owes(self) -> int:
         # Master-data changes the WMS or the OMS does not have yet: the connector's next poll.
-        master = 0 if self.master_data is None else self.master_data.pending
-        settlement = 0 if self.settlement is None else self.settlement.pending
-        return returns + settlement + procurement + master
+        return 0 if self.master_data is None else self.master_data.pending
 
     @property
     def done(self) -> bool:
@@ -468,6 +481,9 @@ class LocustTraffic:
 
     def after_sales_pending(self) -> int:
         return 0  # Locust plays no after-sales (docs/DECISIONS.md)
+
+    def connector_owes(self) -> int:
+        return 0  # nor master-data changes
 
     def report(self) -> dict[str, Any]:
         if self.launcher is None:
@@ -645,7 +661,10 @@ async def play_phases(
     times.end()
     await traffic.stop()
     await watch.drain(
-        scenario.run.drain_timeout, scenario.run.stall_timeout, traffic.after_sales_pending
+        scenario.run.drain_timeout,
+        scenario.run.stall_timeout,
+        traffic.after_sales_pending,
+        traffic.connector_owes,
     )
     # Freeze the world so the last signed parcels and confirmations can be acted on
     # before the connector is stopped, instead of racing the stop.
