@@ -277,8 +277,11 @@ class OmsService:
       overwritten by each count (stockSyncByPd), taken by each sale. A sale is never refused
       for want of stock (the platform took the money): one beyond it is an oversell. A
       cancelled trade does not give its units back (the next count does); no occupancy
-      (订单占用) apart from the stock. Shops, warehouses and goods come from the world (no
-      master-data changes).
+      (订单占用) apart from the stock. Shops and warehouses come from the world; goods too,
+      then `goods.Goods.push` creates and updates them (name, barcode, retail price, and
+      ecomock's `deleted`); the other goods fields are accepted and not kept, there are no
+      SPUs with several specs of their own, and an order is never refused for a deleted
+      spec.
     - Every shipped trade leaves a logistics sync record, whatever its shop's platform (the
       real queue holds own-platform shops' records only); one record per trade, no oids.
     - Shipping (`sync_logistics`) and completing (`upload_trace`) are ecomock's stand-ins for
