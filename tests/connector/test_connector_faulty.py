@@ -285,6 +285,9 @@ PROFILES = {
         "connectors.faulty.completes_on_problem_parcel"
     ),
     "connectors/faulty/writes_off_twice/connector.yaml": "connectors.faulty.writes_off_twice",
+    "connectors/faulty/throttles_below_peak/connector.yaml": (
+        "connectors.faulty.throttles_below_peak"
+    ),
     "connectors/faulty/books_commission_as_revenue/connector.yaml": (
         "connectors.faulty.books_commission_as_revenue"
     ),
