@@ -73,6 +73,7 @@ class MasterDataFlow:
         self.peers = workflow.peers
         self.rules = workflow.mapper.stock
         self.stats: Counter[str] = Counter()
+        self._after = ""  # the last material a sync round tried: rounds walk the marked ones
 
     async def poll(self, stop: asyncio.Event, every_seconds: float) -> None:
         """Look for changed materials until `stop`; sync what changed."""
@@ -158,21 +159,34 @@ class MasterDataFlow:
         return changed
 
     async def sync_once(self) -> int:
-        """Push a batch of marked materials to the WMS and the OMS; how many it cleared."""
+        """Push a batch of marked materials to the WMS and the OMS; how many it cleared. A
+        material a peer refuses stays marked for the next poll and does not hold up the
+        others; a failure worth retrying (a peer down) stops the batch."""
         marked = self.conn.execute(
-            "SELECT * FROM materials WHERE synced < version ORDER BY number LIMIT ?",
-            (SYNC_BATCH,),
+            "SELECT * FROM materials WHERE synced < version AND number > ? ORDER BY number LIMIT ?",
+            (self._after, SYNC_BATCH),
         ).fetchall()
+        cleared = 0
         for material in marked:
-            await self._wms_item(material)
-            await self._oms_goods(material)
+            try:
+                await self._wms_item(material)
+                await self._oms_goods(material)
+            except PermanentError as error:
+                self._after = material["number"]
+                self.stats["materials_refused"] += 1
+                log.error("material %s refused: %s", material["number"], error)
+                continue
+            self._after = material["number"]
             with self.workflow.store._transaction():
                 self.conn.execute(
                     "UPDATE materials SET synced = ? WHERE number = ? AND version = ?",
                     (material["version"], material["number"], material["version"]),
                 )
             self.stats["materials_synced"] += 1
-        return len(marked)
+            cleared += 1
+        if len(marked) < SYNC_BATCH:
+            self._after = ""  # the next round starts from the first marked material again
+        return cleared
 
     async def _wms_item(self, material: Any) -> None:
         for action in ("update", "add"):

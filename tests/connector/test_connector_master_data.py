@@ -159,3 +159,27 @@ async def test_the_faulty_variant_pushes_new_materials_only(
     assert await master.sync_once() == 1
     assert [code for _, _, code, _, _ in item_requests(peers)] == [NEW[0], NEW[0]]
     assert [push[0] for push in goods_pushes(peers)] == [NEW[0]]
+
+
+@pytest.mark.anyio
+async def test_a_refused_material_stays_marked_and_does_not_hold_up_the_others(
+    peers: Peers4, http: HttpClient, store: StateStore
+) -> None:
+    master = flow(http, store)
+    other = [*NEW[:1], "另一新品", *NEW[2:]]
+    other[0] = "1000000000000004"
+    peers.script("ExecuteBillQuery", rows(SEEDED, NEW, other))
+    assert await master.poll_once() == 2
+    refused = httpx.Response(
+        200,
+        text="<response><flag>failure</flag><code>isv.invalid-parameter</code>"
+        "<message>Invalid arguments:itemName</message></response>",
+    )
+    peers.script(ITEM_SYNC_METHOD, refused, item_ok())
+    assert await master.sync_once() == 1  # NEW refused, the other one carried
+    assert [push[0] for push in goods_pushes(peers)] == [other[0]]
+    behind = "SELECT number FROM materials WHERE synced < version"
+    assert [row[0] for row in store.conn.execute(behind)] == [NEW[0]]
+    peers.script(ITEM_SYNC_METHOD, item_ok())
+    assert await master.sync_once() == 1  # the next round tries it again
+    assert [row[0] for row in store.conn.execute(behind)] == []
