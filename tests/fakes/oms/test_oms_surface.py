@@ -15,6 +15,7 @@ from simulator.clock import ManualClock
 from simulator.world import World
 from tests.support.oms import (
     CREDS,
+    GOODS,
     QUERY,
     SYNC_ACK,
     SYNC_LIST,
@@ -432,8 +433,6 @@ async def test_cancelled_trades_are_queryable_as_status_5(
 
 
 # ---------------------------------------------------------------- goods (master data)
-
-GOODS = "goods.Goods.push"
 
 
 def goods_row(oms: OmsService, spec_no: str) -> tuple[Any, ...]:
