@@ -14,6 +14,7 @@ from contract_tests import (
     master_data,
     money,
     orphans,
+    payments,
     returns,
     splits,
     stock,
@@ -776,6 +777,7 @@ _DESCRIPTIONS = {
     **stock.DESCRIPTIONS,
     **master_data.DESCRIPTIONS,
     **money.DESCRIPTIONS,
+    **payments.DESCRIPTIONS,
     **splits.DESCRIPTIONS,
     **throttling.DESCRIPTIONS,
 }
@@ -821,6 +823,7 @@ INVARIANTS: tuple[Invariant, ...] = tuple(
         *stock.CHECKS,
         *master_data.CHECKS,
         *money.CHECKS,
+        *payments.CHECKS,
         *splits.CHECKS,
         *throttling.CHECKS,
     )

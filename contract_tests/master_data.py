@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from contract_tests.evidence import InvariantResult, history, result, rows_result, yuan
-from contract_tests.stock import has_table
+from contract_tests.stock import table_in_run
 
 OBJECTIVE = "master_data_sync_seconds"
 DEFAULT_OBJECTIVE_SECONDS = 86_400.0  # the seeds' slowest: 24 hours
@@ -69,7 +69,7 @@ def master_data_agrees(
     conn: sqlite3.Connection, objectives: Mapping[str, float]
 ) -> InvariantResult:
     name = "master_data_agrees"
-    if not all(has_table(conn, schema, table) for schema, table in TABLES):
+    if not all(table_in_run(conn, schema, table) for schema, table in TABLES):
         return result(name, DESCRIPTIONS[name], 0, 0, [])
     objective = float(objectives.get(OBJECTIVE, DEFAULT_OBJECTIVE_SECONDS))
     materials = _materials(conn)

@@ -56,7 +56,7 @@ from simulator.master_data import MasterDataChanges
 from simulator.procurement import Procurement
 from simulator.progress import Snapshot
 from simulator.scenario import Scenario
-from simulator.settlement import Settlement
+from simulator.settlement import Settlement, arrange_payments
 from simulator.stopping import RunStop, until_stopped
 from simulator.world import World
 
@@ -299,6 +299,7 @@ class RunWatch:
                 and c["backlog"] == 0
                 and c["returns_open"] == 0
                 and c["receipts_unbooked"] == 0
+                and c["payments_unbooked"] == 0
                 and busy == 0
                 and owing == 0
             ):
@@ -313,6 +314,7 @@ class RunWatch:
                 c["cancelled"],
                 c["returns_open"],
                 c["receipts_unbooked"],
+                c["payments_unbooked"],
                 busy,
                 owing,
             )
@@ -406,6 +408,8 @@ class SimulatedDemand:
             self.cancellations.plan,
             self.returns.plan,
         )
+        if scenario.payments.enabled:
+            arrange_payments(fakes.world, eco.erp, eco.bank, scenario.payments, scenario.seed)
         if scenario.settlement.enabled:
             self.settlement = Settlement(
                 fakes.clock.env, eco.oms, eco.bank, scenario.settlement, scenario.seed

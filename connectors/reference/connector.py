@@ -14,6 +14,7 @@ from datetime import timedelta
 import uvicorn
 
 from connectors.reference.callbacks import CallbackHandlers, create_callback_app
+from connectors.reference.clients.bank import BankClient
 from connectors.reference.clients.http import HttpClient, make_client
 from connectors.reference.clients.k3 import K3Client
 from connectors.reference.clients.kdniao import KdniaoClient
@@ -21,6 +22,7 @@ from connectors.reference.clients.oms import OmsClient, QimenApp
 from connectors.reference.clients.qimen import QimenClient
 from connectors.reference.mapper import TradeMapper
 from connectors.reference.master_flow import MasterDataFlow
+from connectors.reference.payment_flow import PaymentFlow
 from connectors.reference.poller import Poller
 from connectors.reference.retry import RetryPolicy
 from connectors.reference.settings import Settings, SettingsError
@@ -29,7 +31,7 @@ from connectors.reference.store import StateStore
 from connectors.reference.workflow import Peers, Workflow
 
 log = logging.getLogger("connectors.reference")
-PEERS = ("oms", "wms", "carrier", "erp")
+PEERS = ("oms", "wms", "carrier", "erp", "bank")
 
 
 class _CallbackServer(uvicorn.Server):
@@ -49,6 +51,7 @@ class Connector:
 
     handlers: type[CallbackHandlers] = CallbackHandlers
     settlements: type[SettlementFlow] = SettlementFlow
+    payments: type[PaymentFlow] = PaymentFlow
 
     def __init__(self, settings: Settings, mapper: TradeMapper | None = None) -> None:
         self.settings = settings
@@ -124,6 +127,14 @@ class Connector:
         settlements = self.settlements(
             workflow.peers.oms, workflow.peers.erp, s.bank_webhook_secret
         )
+        payments = None
+        if s.bank_url and s.bank_account:
+            bank = BankClient(
+                clients["bank"], s.bank_url, s.bank_account, s.bank_password, s.bank_totp_seed
+            )
+            payments = self.payments(
+                store, workflow.peers.oms, workflow.peers.erp, bank, workflow.policy
+            )
         server = _CallbackServer(
             uvicorn.Config(
                 create_callback_app(handlers, [settlements.route()]),
@@ -158,12 +169,14 @@ class Connector:
             background = [
                 asyncio.create_task(poller.run(self.stop_event, s.poll_seconds)),
                 asyncio.create_task(
-                    self._summaries(workflow, poller, handlers, settlements, master)
+                    self._summaries(workflow, poller, handlers, settlements, payments, master)
                 ),
                 asyncio.create_task(workflow.stock.poll(self.stop_event, s.poll_seconds)),
                 asyncio.create_task(workflow.stock.sync(self.stop_event)),
                 asyncio.create_task(master.poll(self.stop_event, s.poll_seconds)),
             ]
+            if payments is not None:
+                background.append(asyncio.create_task(payments.run(self.stop_event)))
             await self.stop_event.wait()
         finally:
             log.info("stopping: draining %d flow(s)", workflow.in_flight)
@@ -187,6 +200,7 @@ class Connector:
         poller: Poller,
         handlers: CallbackHandlers,
         settlements: SettlementFlow,
+        payments: PaymentFlow | None,
         master: MasterDataFlow,
     ) -> None:
         """One INFO line every few seconds instead of one per order."""
@@ -199,6 +213,7 @@ class Connector:
                 + handlers.stats
                 + settlements.stats
                 + workflow.stock.stats
+                + (payments.stats if payments is not None else Counter())
                 + master.stats
             )
             delta = current - previous

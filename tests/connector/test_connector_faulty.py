@@ -294,6 +294,11 @@ PROFILES = {
     "connectors/faulty/ignores_master_data_updates/connector.yaml": (
         "connectors.faulty.ignores_master_data_updates"
     ),
+    "connectors/faulty/pays_twice_on_retry/connector.yaml": "connectors.faulty.pays_twice_on_retry",
+    "connectors/faulty/rounds_with_floats/connector.yaml": "connectors.faulty.rounds_with_floats",
+    "connectors/faulty/books_rejected_payments/connector.yaml": (
+        "connectors.faulty.books_rejected_payments"
+    ),
 }
 # Profiles that book settlements declare where the bank's camt.054 notices go.
 BANK_NOTICE = {"bank_notice": "http://127.0.0.1:{port}/bank/notice"}
