@@ -17,6 +17,7 @@ from contract_tests.database import attach_run
 from simulator.certify import SUITE_FILE
 from simulator.cli import app
 from tests.support.runs import invariant
+from tests.support.scenarios import scenario_variant, short_month_end
 
 
 @pytest.fixture(autouse=True)
@@ -43,10 +44,7 @@ def one_run_suite(
         assert scenario in scenarios, f"L{level} of the shipped suite does not play {scenario}"
         path = (SUITE_FILE.parent / scenario).resolve()
         if cut is not None:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / f"cut-{path.name}"
-            path.write_text(yaml.safe_dump({**raw, **cut}, allow_unicode=True), encoding="utf-8")
+            path = scenario_variant(path, folder, f"cut-{path.stem}", **cut)
         levels.append({**entry, "runs": [{"scenario": str(path), "seeds": [seed]}]})
     folder.mkdir(parents=True, exist_ok=True)
     suite = folder / "suite.yaml"
@@ -54,13 +52,35 @@ def one_run_suite(
     return suite
 
 
-# (level, scenario of the shipped suite's level, faulty connector, the invariant it must fail)
-FAULTY_PER_LEVEL = [
+# (level, scenario of the shipped suite's level, faulty connector, the invariant it must fail,
+# the sections cutting the scenario short or None)
+FAULTY_PER_LEVEL: list[tuple[int, str, str, str, dict[str, Any] | None]] = [
     # L2's own test, below, looks closer: ignores_returns.
     # Books the purchase order, not what the warehouse counted in and accepted.
-    (3, "../stock_smoke.yaml", "faulty/books_ordered_quantity", "purchase_receipts_booked"),
+    (
+        3,
+        "../stock_smoke.yaml",
+        "faulty/books_ordered_quantity",
+        "purchase_receipts_booked",
+        None,
+    ),
+    # Writes each bank credit off twice (two receipt bills for one camt.054), on L4's
+    # month_end.yaml cut to two simulated days (tests/support/scenarios.py).
+    (
+        4,
+        "../month_end.yaml",
+        "faulty/writes_off_twice",
+        "receivable_written_off_once",
+        short_month_end(),
+    ),
     # Forgets what it took on a restart: the orders it had in hand are never completed.
-    (6, "../smoke-crashes.yaml", "faulty/keeps_state_in_memory", "delivered_orders_completed"),
+    (
+        6,
+        "../smoke-crashes.yaml",
+        "faulty/keeps_state_in_memory",
+        "delivered_orders_completed",
+        None,
+    ),
 ]
 
 
@@ -87,14 +107,19 @@ def certify_one_run(
 
 @pytest.mark.e2e
 @pytest.mark.parametrize(
-    ("level", "scenario", "connector", "invariant"),
+    ("level", "scenario", "connector", "invariant", "cut"),
     FAULTY_PER_LEVEL,
-    ids=[f"L{level}-{connector}" for level, _, connector, _ in FAULTY_PER_LEVEL],
+    ids=[f"L{level}-{connector}" for level, _, connector, _, _ in FAULTY_PER_LEVEL],
 )
 def test_a_faulty_connector_fails_its_level(
-    tmp_path: Path, level: int, scenario: str, connector: str, invariant: str
+    tmp_path: Path,
+    level: int,
+    scenario: str,
+    connector: str,
+    invariant: str,
+    cut: dict[str, Any] | None,
 ) -> None:
-    document, _ = certify_one_run(tmp_path, level, scenario, connector)
+    document, _ = certify_one_run(tmp_path, level, scenario, connector, cut=cut)
     assert invariant in document["levels"][-1]["runs"][0]["failed_invariants"]
 
 

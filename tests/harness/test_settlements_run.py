@@ -13,15 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from contract_tests.database import attach_run
-from tests.support import paths
+from tests.support.paths import MONTH_END
 from tests.support.runs import Report, failed, invariant, play
+from tests.support.scenarios import scenario_variant, short_month_end
 
 pytestmark = pytest.mark.e2e
 
-MONTH_END = paths.SCENARIOS / "month_end.yaml"
 MONEY_CHECKS = (
     "settlement_conserved",
     "receivable_written_off_once",
@@ -30,41 +29,16 @@ MONEY_CHECKS = (
 )
 
 
-def short_month_end(folder: Path) -> Path:
-    """month_end.yaml cut to two simulated days at a lower rate and with faster parcels, every
-    platform settling the next night (T+0) and a third of the bills adjusted, so a short run
-    sees a bill per shop paid."""
-    raw = yaml.safe_load(MONTH_END.read_text(encoding="utf-8"))
-    raw.update(name="month_end_short", duration="2d")
-    raw["world"].update(skus=30, customers=200)
-    raw["demand"] = {"orders_per_hour": 1.2}
-    # Parcels signed within hours, so most of the first day's trades complete by midnight.
-    raw["carrier"] = {"transit_hours": {"low": 2, "high": 8}, "transit_mode_hours": 4}
-    raw["settlement"]["terms"] = {
-        code: {**terms, "days": 0} for code, terms in raw["settlement"]["terms"].items()
-    }
-    raw["settlement"]["adjustment_share"] = 0.3
-    # Every item sold topped up again within hours, payables due at once (terms 0), and a
-    # quarter of the payments refused AC04, so two days see payments settled and rejected.
-    raw["procurement"] = {
-        "reorder_point": 1999,
-        "order_up_to": 2000,
-        "review_minutes": 240,
-        "lead_hours": {"low": 1, "high": 4},
-    }
-    raw["payments"] = {"enabled": True, "terms_days": 0, "closed_share": 0.25}
-    raw["run"] = {"drain_timeout": "60s", "stall_timeout": "8s"}
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "month_end_short.yaml"
-    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
-    return path
+def short_month_end_file(folder: Path) -> Path:
+    """month_end.yaml cut short (tests/support/scenarios.py, `short_month_end`)."""
+    return scenario_variant(MONTH_END, folder, "month_end_short", **short_month_end())
 
 
 @pytest.fixture(scope="module")
 def played(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple[Path, Report]]:
     """Plays the short scenario once per connector in this module, on first use."""
     folder = tmp_path_factory.mktemp("settlements")
-    scenario = short_month_end(folder)
+    scenario = short_month_end_file(folder)
     runs: dict[str, tuple[Path, Report]] = {}
 
     def run(connector: str) -> tuple[Path, Report]:
