@@ -275,12 +275,14 @@ def sync_to_wire(record: SyncRecord) -> dict[str, Any]:
         "logistics_no": record.logistics_no,
         "logistics_code": record.logistics_code,
         "logistics_name": record.logistics_code,
-        "is_part_sync": 0,
-        "oids": "",
+        "is_part_sync": record.is_part_sync,
+        "oids": record.oids,
         "trade_id": trade_id(record.trade_no),
         "platform_id": platform_id,
         "created": record.created,
         "shop_no": record.shop_no,
+        # Returned for a package only (QJB-DOCS: "当is_part_sync = 1 … 时返回").
+        **({"goods_count": record.goods_count} if record.is_part_sync else {}),
     }
 
 
@@ -421,10 +423,28 @@ def _ship(
 ) -> dict[str, Any]:
     params = _params(args)
     trade_no = _text(params, "trade_no")
-    changed = service.sync_logistics(
-        trade_no, _text(params, "logistics_code"), _text(params, "logistics_no"), scope
-    )
+    code, number = _text(params, "logistics_code"), _text(params, "logistics_no")
+    if _flag(params, "is_part_sync"):
+        # One package of a split shipment: the sub-orders it holds and its units, as the
+        # logistics sync record of 拆单发货 lists them (docs/protocols/oms.md).
+        oids = [oid.strip() for oid in _text(params, "oids").split(",")]
+        if not all(oids):
+            raise WireError(ERR_APP, "oids must be src_oids separated by commas")
+        goods_count = _required_integer(params, "goods_count")
+        if goods_count < 1:
+            raise WireError(ERR_APP, "goods_count must be at least 1")
+        changed = service.ship_package(trade_no, code, number, oids, goods_count, scope)
+    else:
+        changed = service.sync_logistics(trade_no, code, number, scope)
     return {"data": {"trade_no": trade_no, "changed": changed}}
+
+
+def _flag(body: Mapping[str, Any], name: str) -> bool:
+    """A 0/1 field (left out: 0); anything else is refused, naming the values allowed."""
+    value = _integer(body, name, 0)
+    if value not in (0, 1):
+        raise WireError(ERR_APP, f"{name} must be one of [0, 1]")
+    return value == 1
 
 
 def _trace_upload(
@@ -516,6 +536,7 @@ def _sync_list(
         scope,
         tid=_optional_text(params, "tid"),
         logistics_no=_optional_text(params, "logistics_no"),
+        is_part_sync=_integer(params, "is_part_sync", None),
     )
     # Flat, as the doc shows it: `total` beside `status`, `data` the list.
     return {"total": result.total_count, "data": [sync_to_wire(r) for r in result.items]}
