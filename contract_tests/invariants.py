@@ -13,6 +13,7 @@ from contract_tests import (
     contents,
     money,
     orphans,
+    partials,
     returns,
     splits,
     stock,
@@ -775,6 +776,7 @@ _DESCRIPTIONS = {
     **stock.DESCRIPTIONS,
     **money.DESCRIPTIONS,
     **splits.DESCRIPTIONS,
+    **partials.DESCRIPTIONS,
     **throttling.DESCRIPTIONS,
 }
 
@@ -819,6 +821,7 @@ INVARIANTS: tuple[Invariant, ...] = tuple(
         *stock.CHECKS,
         *money.CHECKS,
         *splits.CHECKS,
+        *partials.CHECKS,
         *throttling.CHECKS,
     )
 )

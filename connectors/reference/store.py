@@ -65,6 +65,19 @@ CREATE TABLE IF NOT EXISTS returns (
     confirm_lines  TEXT,
     confirm_time   TEXT
 );
+-- The packages of an order the WMS ships in several (a partial deliveryorder.confirm,
+-- confirmType 1, and the final one): each its waybill and its lines ({orderLineNo, itemCode,
+-- actualQty}). A partial package's steps are in `steps` under its outBizCode.
+CREATE TABLE IF NOT EXISTS packages (
+    out_biz_code   TEXT PRIMARY KEY,
+    trade_no       TEXT NOT NULL,
+    partial        INTEGER NOT NULL,        -- 1: confirmType 1; 0: the final package
+    logistics_code TEXT,
+    express_code   TEXT NOT NULL,
+    lines          TEXT NOT NULL,
+    confirm_time   TEXT
+);
+CREATE INDEX IF NOT EXISTS packages_trade ON packages(trade_no);
 CREATE TABLE IF NOT EXISTS cursor (
     name   TEXT PRIMARY KEY,
     value  TEXT NOT NULL
@@ -83,6 +96,8 @@ class Step(StrEnum):
     ERP_RECEIVABLE = "erp_receivable"
     OMS_COMPLETED = "oms_completed"
     WMS_CANCEL = "wms_cancel"
+    # A partial confirm's package to the OMS (keyed by the confirm's outBizCode).
+    OMS_PACKAGE = "oms_package"
     # A return refund's steps (keyed by refund_no).
     WMS_RETURN = "wms_return"
     ERP_RETURNSTOCK = "erp_returnstock"
@@ -118,6 +133,30 @@ class StepState:
     attempts: int
     next_attempt: float
     last_error: str | None
+
+
+@dataclass(frozen=True)
+class Package:
+    """One package of an order the WMS ships in several: its waybill and what it holds."""
+
+    logistics_code: str | None
+    express_code: str
+    lines: tuple[tuple[str, str, int], ...]  # (orderLineNo, itemCode, actualQty)
+
+    @property
+    def units(self) -> int:
+        return sum(qty for _, _, qty in self.lines)
+
+
+@dataclass(frozen=True)
+class StoredPackage:
+    """A package as the store keeps it: the confirm it came with, and its trade."""
+
+    out_biz_code: str
+    trade_no: str
+    partial: bool
+    package: Package
+    confirm_time: str | None
 
 
 @dataclass(frozen=True)
@@ -380,8 +419,12 @@ class StateStore:
         shipment: Shipment,
         payload: dict[str, Any],
         owner_code: str | None = None,
+        package: Package | None = None,
+        partial: bool = False,
     ) -> tuple[bool, str | None]:
-        """Store a WMS confirm once; returns (new, trade_no). A new one queues the shipment.
+        """Store a WMS confirm once; returns (new, trade_no). A new final one queues the
+        shipment; a new partial one (with its `package`) queues that package's OMS step,
+        under the confirm's outBizCode.
 
         A confirm whose `owner_code` is not the trade's is another owner's order under the
         same code: kept in the inbox, but no trade of ours (trade_no None).
@@ -399,6 +442,26 @@ class StateStore:
                 return False, trade_no
             if trade_no is None:
                 return True, None
+            if package is not None:
+                conn.execute(
+                    "INSERT OR IGNORE INTO packages (out_biz_code, trade_no, partial,"
+                    " logistics_code, express_code, lines, confirm_time)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        out_biz_code,
+                        trade_no,
+                        int(partial),
+                        package.logistics_code,
+                        package.express_code,
+                        orjson.dumps(package.lines).decode(),
+                        shipment.confirm_time,
+                    ),
+                )
+            # The confirm proves the create reached the WMS, even if its answer was lost.
+            self._set_status(trade_no, Step.WMS_CREATE, StepStatus.DONE, None)
+            if partial:
+                self._add_steps(out_biz_code, (Step.OMS_PACKAGE,))
+                return True, trade_no
             conn.execute(
                 "UPDATE orders SET shipped_logistics_code = ?, shipped_express_code = ?,"
                 " shipped_time = ?, delivery_order_id = COALESCE(delivery_order_id, ?)"
@@ -411,10 +474,27 @@ class StateStore:
                     trade_no,
                 ),
             )
-            # The confirm proves the create reached the WMS, even if its answer was lost.
-            self._set_status(trade_no, Step.WMS_CREATE, StepStatus.DONE, None)
             self._add_steps(trade_no, SHIPMENT_STEPS)
         return True, trade_no
+
+    def packages(self, trade_no: str) -> list[StoredPackage]:
+        """The trade's packages received so far, partial ones first, in arrival order."""
+        rows = self.conn.execute(
+            "SELECT out_biz_code, trade_no, partial, logistics_code, express_code, lines,"
+            " confirm_time FROM packages WHERE trade_no = ? ORDER BY partial DESC, rowid",
+            (trade_no,),
+        ).fetchall()
+        return [_stored_package(row) for row in rows]
+
+    def package(self, out_biz_code: str) -> StoredPackage:
+        row = self.conn.execute(
+            "SELECT out_biz_code, trade_no, partial, logistics_code, express_code, lines,"
+            " confirm_time FROM packages WHERE out_biz_code = ?",
+            (out_biz_code,),
+        ).fetchone()
+        if row is None:
+            raise KeyError(out_biz_code)
+        return _stored_package(row)
 
     def receive_trace(
         self,
@@ -538,3 +618,14 @@ class StateStore:
             " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
             (value,),
         )
+
+
+def _stored_package(row: sqlite3.Row) -> StoredPackage:
+    lines = tuple((str(no), str(item), int(qty)) for no, item, qty in orjson.loads(row["lines"]))
+    return StoredPackage(
+        out_biz_code=row["out_biz_code"],
+        trade_no=row["trade_no"],
+        partial=bool(row["partial"]),
+        package=Package(row["logistics_code"], row["express_code"], lines),
+        confirm_time=row["confirm_time"],
+    )

@@ -251,8 +251,9 @@ class OmsService:
       record per package with its `oids` and `goods_count`, the trade `trade_mask` 64 until
       its units have all left, its `logistics_no` the first package's); no 多包裹 (several
       waybills for the same goods), and a package's units are not tied to its oids (the
-      goods count is per package, as 数量拆单发货 reports it). Refunds cover whole lines or some units of a line (refunded pro
-      rata of the paid share); one refund per line; no exchange goods are sent.
+      goods count is per package, as 数量拆单发货 reports it). Refunds cover whole lines or
+      some units of a line (refunded pro rata of the paid share); one refund per line; no
+      exchange goods are sent.
     - A push never updates a known trade (it only counts it in chg_count), accepts only
       new paid trades paid before shipping (process_status 10/20, trade_status 30,
       pay_status 2, refund_status 0, delivery_term 1), whole `num`, no other_amount, the

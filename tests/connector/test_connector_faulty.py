@@ -285,6 +285,9 @@ PROFILES = {
         "connectors.faulty.completes_on_problem_parcel"
     ),
     "connectors/faulty/writes_off_twice/connector.yaml": "connectors.faulty.writes_off_twice",
+    "connectors/faulty/ignores_partial_confirms/connector.yaml": (
+        "connectors.faulty.ignores_partial_confirms"
+    ),
     "connectors/faulty/books_commission_as_revenue/connector.yaml": (
         "connectors.faulty.books_commission_as_revenue"
     ),
