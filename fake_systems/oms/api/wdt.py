@@ -41,7 +41,13 @@ from fake_systems.common.signing import (
     wdt_sign,
     wdt_split_appsecret,
 )
-from fake_systems.common.wire import WireValueError, check_text, load_json, parse_int
+from fake_systems.common.wire import (
+    MAX_CODE_CHARS,
+    WireValueError,
+    check_text,
+    load_json,
+    parse_int,
+)
 from fake_systems.oms.models import (
     HIDDEN_FROM_OPENAPI,
     Forbidden,
@@ -76,6 +82,8 @@ ERR_TIMESTAMP = 7
 ERR_VERSION = 8
 ERR_OTHER = 99  # 其他错误: here only a bug of the fake
 ERR_APP = 100  # 应用错误: every business refusal, the reason in `message`
+# A package's `oids`: every sub-order of a trade at the most (200 lines, each oid a code).
+MAX_OIDS_CHARS = 200 * (MAX_CODE_CHARS + 1)
 ERR_INTERNAL = ERR_OTHER
 
 # The documented messages (verbatim), so connectors' retry and alert logic can match them.
@@ -136,13 +144,13 @@ def error_response(code: int, message: str) -> Response:
 # ---------------------------------------------------------------- body fields
 
 
-def _text(body: Mapping[str, Any], name: str) -> str:
-    """A code or time field: non-empty, without control characters, at most MAX_CODE_CHARS."""
+def _text(body: Mapping[str, Any], name: str, max_chars: int = MAX_CODE_CHARS) -> str:
+    """A code or time field: non-empty, without control characters, at most `max_chars`."""
     value = body.get(name)
     if not isinstance(value, str) or not value.strip():
         raise WireError(ERR_APP, f"{name} is required (a non-empty string)")
     try:
-        return check_text(value).strip()
+        return check_text(value, max_chars).strip()
     except WireValueError as exc:
         raise WireError(ERR_APP, f"{name} {exc}") from None
 
@@ -427,7 +435,7 @@ def _ship(
     if _flag(params, "is_part_sync"):
         # One package of a split shipment: the sub-orders it holds and its units, as the
         # logistics sync record of 拆单发货 lists them (docs/protocols/oms.md).
-        oids = [oid.strip() for oid in _text(params, "oids").split(",")]
+        oids = [oid.strip() for oid in _text(params, "oids", MAX_OIDS_CHARS).split(",")]
         if not all(oids):
             raise WireError(ERR_APP, "oids must be src_oids separated by commas")
         goods_count = _required_integer(params, "goods_count")

@@ -131,7 +131,13 @@ async def test_ship_method_takes_packages_and_the_sync_list_shows_them(
     package = ship(a1, is_part_sync=1, oids="A1-a", goods_count=2)
     answer = (await call(client, clock, SHIP, package)).json()
     assert answer == {"status": 0, "data": {"trade_no": a1, "changed": True}}
-    listed = (await call(client, clock, SYNC_LIST, {"is_part_sync": 1})).json()
+    # A package of many lines names many oids: longer than a code field may be.
+    many = ship(a1, logistics_no="SF-P2", is_part_sync=1, oids=",".join(["A1-b"] * 30))
+    answer = (await call(client, clock, SHIP, {**many, "goods_count": 1})).json()
+    assert answer["status"] == 0, answer
+    listed = (
+        await call(client, clock, SYNC_LIST, {"is_part_sync": 1, "logistics_no": "SF-P1"})
+    ).json()
     assert listed["total"] == 1
     record = listed["data"][0]
     assert (record["is_part_sync"], record["oids"], record["goods_count"]) == (1, "A1-a", 2)
@@ -152,6 +158,7 @@ async def test_ship_method_takes_packages_and_the_sync_list_shows_them(
         ({"is_part_sync": 1, "oids": "A1-a", "goods_count": 0}, "at least 1"),
         ({"is_part_sync": 1, "oids": "A1-a", "goods_count": "x"}, "goods_count"),
         ({"is_part_sync": 1, "oids": "A1-a", "goods_count": 9}, "too many"),
+        ({"is_part_sync": 1, "oids": "A1-a," * 3000, "goods_count": 1}, "longer than"),
     ],
 )
 async def test_bad_packages_get_the_oms_error_format(
