@@ -284,7 +284,7 @@ class Workflow:
                 return True
             if state.status is StepStatus.SKIPPED:
                 return False
-            if step not in CANCEL_STEPS and self.store.is_cancelled(trade_no):
+            if step not in CANCEL_STEPS and self.store.is_cancelled(self._trade_of(trade_no, step)):
                 # Added after the cancellation (a confirm, a signed parcel): not to be done.
                 self.store.skip(trade_no, step)
                 return False
@@ -309,6 +309,10 @@ class Workflow:
             self.store.finish(trade_no, step)
             self.stats[f"done.{step.value}"] += 1
             return True
+
+    def _trade_of(self, key: str, step: Step) -> str:
+        """The trade a step's key stands for: a package's step is keyed by its confirm."""
+        return self.store.package(key).trade_no if step is Step.OMS_PACKAGE else key
 
     def _failed(self, trade_no: str, step: Step, attempt: int, error: StepError) -> None:
         if self.store.is_done(trade_no, step):

@@ -915,11 +915,14 @@ class OmsService:
         For the simulator's cancellations; shipped or completed trades raise StateConflict.
         """
         with transaction(self.conn):
-            status = self._status_row(trade_no)["trade_status"]
+            row = self._status_row(trade_no)
+            status = row["trade_status"]
             if status == TradeStatus.CANCELLED:
                 return False
             if status != TradeStatus.PAID:
                 raise StateConflict(f"trade {trade_no} has status {status}, cannot cancel")
+            if row["trade_mask"] & TRADE_MASK_PART_SHIPPED:
+                raise StateConflict(f"trade {trade_no} is partly shipped, cannot cancel")
             now_text = format_qimen_time(self.ctx.clock.now())
             self.conn.execute(
                 "UPDATE orders SET trade_status = ?, cancelled_sim = ?, cancelled_wall = ?,"
@@ -944,7 +947,8 @@ class OmsService:
         For the simulator. `oids` are the trade's src_oid values (None: every line);
         `quantities` (src_oid -> units, default the whole line) takes back part of a line. The
         refund amount is the lines' paid shares, pro rata for part of a line (to the cent,
-        half up). Type 1 needs an unshipped paid trade (30); types 2 and 3 a shipped or
+        half up). Type 1 needs an unshipped paid trade (30, no package shipped: not trade_mask
+        64); types 2 and 3 a shipped or
         completed one (95, 110); type 4 any of 30, 95, 110. A line with an open or settled
         refund cannot be refunded again (StateConflict).
         """
@@ -958,6 +962,11 @@ class OmsService:
                     f"trade {trade_no} has status {trade.trade_status},"
                     f" refund type {int(refund_type)} needs one of {sorted(allowed)}"
                 )
+            if refund_type == RefundType.REFUND_BEFORE_SHIPMENT and (
+                trade.trade_mask & TRADE_MASK_PART_SHIPPED
+            ):
+                # Some of its goods have left: no longer a refund before shipment.
+                raise StateConflict(f"trade {trade_no} is partly shipped")
             wanted = set(oids) if oids is not None else {line.src_oid for line in trade.lines}
             lines = [line for line in trade.lines if line.src_oid in wanted]
             if len(lines) != len(wanted) or not lines:
@@ -1060,8 +1069,10 @@ class OmsService:
                     "SELECT COUNT(*) FROM order_lines WHERE trade_no = ? AND refund_status != ?",
                     (row["trade_no"], int(LineRefundStatus.REFUNDED)),
                 ).fetchone()[0]
-                trade_status = self._status_row(row["trade_no"])["trade_status"]
-                if left == 0 and trade_status == TradeStatus.PAID:
+                trade = self._status_row(row["trade_no"])
+                # A trade some of whose packages left is not cancelled: those goods are out.
+                unshipped = not trade["trade_mask"] & TRADE_MASK_PART_SHIPPED
+                if left == 0 and trade["trade_status"] == TradeStatus.PAID and unshipped:
                     self.cancel_order(row["trade_no"])
         return True
 

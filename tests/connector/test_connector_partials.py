@@ -208,3 +208,19 @@ async def test_a_final_confirm_before_the_partial_one_waits_for_it(
     assert outstock_quantities(peers) == [3, 1]
     assert store.pending_steps(TRADE_NO) & set(SHIPMENT_STEPS) == set()
     assert store.is_done("DO1-PARTDELIVERED-1", Step.OMS_PACKAGE)
+
+
+@pytest.mark.anyio
+async def test_no_package_of_a_cancelled_trade_is_marked(
+    peers: Peers4, http: HttpClient, store: StateStore
+) -> None:
+    # The buyer cancelled after picking: the first package left all the same (the WMS
+    # answered CANCELEDFAIL), and the trade must not look shipped in the OMS.
+    workflow = make_workflow(store, http)
+    store.cancel(make_trade(TRADE_NO, trade_status=5))
+    receive(store, FIRST, partial=True)
+    workflow.start_package("DO1-PARTDELIVERED-1")
+    assert await workflow.drain(5) == 0
+    assert oms_ships(peers) == []
+    skipped = store.step("DO1-PARTDELIVERED-1", Step.OMS_PACKAGE)
+    assert skipped is not None and skipped.status is StepStatus.SKIPPED

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from fake_systems.oms.api import wdt
-from fake_systems.oms.models import InvalidRequest, StateConflict
+from fake_systems.oms.models import InvalidRequest, RefundStatus, RefundType, StateConflict
 from fake_systems.oms.service import OmsService
 from simulator.clock import ManualClock
 from simulator.world import World
@@ -117,6 +117,25 @@ def test_packages_refused_when_they_cannot_belong_to_the_trade(oms: OmsService) 
     oms.cancel_order(trade_no_of(oms, "B1"))
     with pytest.raises(StateConflict):
         oms.ship_package(trade_no_of(oms, "B1"), "SF", "SF-B", ["B1-a"], 1)
+
+
+def test_a_partly_shipped_trade_can_no_longer_be_cancelled(oms: OmsService) -> None:
+    a1, a2 = trade_no_of(oms, "A1"), trade_no_of(oms, "A2")
+    # A buyer's refund before shipment opened while nothing had left...
+    refund = oms.create_refund(a2, RefundType.REFUND_BEFORE_SHIPMENT)
+    oms.ship_package(a1, "SF", "SF-P1", ["A1-a"], 1)
+    oms.ship_package(a2, "SF", "SF-Q1", ["A2-a"], 1)
+    # ...and one asked once a package has left: refused, as after a whole shipment.
+    with pytest.raises(StateConflict, match="partly shipped"):
+        oms.create_refund(a1, RefundType.REFUND_BEFORE_SHIPMENT)
+    with pytest.raises(StateConflict, match="partly shipped"):
+        oms.cancel_order(a1)
+    # The earlier one, agreed and settled, refunds the lines but cancels no trade whose
+    # goods are partly out.
+    for status in (RefundStatus.REVIEWED, RefundStatus.PUSHED, RefundStatus.SETTLED):
+        oms.advance_refund(refund, status)
+    assert (row(oms, a2)["trade_status"], row(oms, a2)["trade_mask"] & 64) == (30, 64)
+    assert row(oms, a1)["trade_status"] == 30
 
 
 def ship(trade_no: str, **fields: Any) -> dict[str, Any]:
