@@ -61,6 +61,7 @@ SALES_OUTSTOCK = "SAL_OUTSTOCK"
 RECEIVABLE = "AR_receivable"
 SALES_RETURN = "SAL_RETURNSTOCK"
 PURCHASE_ORDER, INSTOCK, PAYABLE = "PUR_PurchaseOrder", "STK_InStock", "AP_Payable"
+PAYMENT = "AP_PAYBILL"
 FLOWS = (
     "paid_to_wms",
     "shipped_to_oms",
@@ -177,6 +178,16 @@ _COUNT_QUERIES: dict[str, str] = {
                        JOIN erp.documents AS p ON p.fid = pl.fid
                        WHERE pl.source_form_id = '{INSTOCK}' AND pl.source_bill_no = d.bill_no
                          AND p.form_id = '{PAYABLE}' AND p.document_status = 'C')))""",
+    # Bank payments still on their way (not yet settled or rejected), and payments the bank
+    # settled that no audited payment bill books yet (by bill number = EndToEndId, or note =
+    # the bank's entry): the bank's and the connector's work, the drain waits for it.
+    "payments_unbooked": f"""
+        SELECT COUNT(*) FROM bank.payments AS p
+        WHERE p.status NOT IN ('ACSC', 'RJCT')
+           OR (p.status = 'ACSC' AND NOT EXISTS (
+                   SELECT 1 FROM erp.documents AS d
+                   WHERE d.form_id = '{PAYMENT}' AND d.document_status = 'C'
+                     AND (d.bill_no = p.end_to_end_id OR d.note = p.entry_ref)))""",
     # Return orders the WMS is counting in (their parcel is there, the confirm not yet made):
     # the warehouse is at work, so the run is not stalled.
     "returns_receiving": """

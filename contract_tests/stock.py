@@ -34,7 +34,7 @@ DESCRIPTIONS = {
 }
 
 
-def _has(conn: sqlite3.Connection, schema: str, table: str) -> bool:
+def table_in_run(conn: sqlite3.Connection, schema: str, table: str) -> bool:
     """Whether the run's database has the table: False only for a run from before it (a
     missing database, True, lets the query fail by name, as every check does)."""
     if schema in getattr(conn, "missing", ()):
@@ -58,7 +58,7 @@ def purchase_receipts_booked(
     conn: sqlite3.Connection, objectives: Mapping[str, float]
 ) -> InvariantResult:
     name = "purchase_receipts_booked"
-    if not _has(conn, "wms", "supplier_deliveries"):
+    if not table_in_run(conn, "wms", "supplier_deliveries"):
         return result(name, DESCRIPTIONS[name], 0, 0, [])
     receipts = conn.execute(
         "SELECT s.owner_code, s.purchase_order_code, s.inbound_order_id, i.order_code"
@@ -169,7 +169,7 @@ def _linked(
 
 def no_oversell(conn: sqlite3.Connection, objectives: Mapping[str, float]) -> InvariantResult:
     name = "no_oversell"
-    if not _has(conn, "oms", "oversells"):
+    if not table_in_run(conn, "oms", "oversells"):
         return result(name, DESCRIPTIONS[name], 0, 0, [])
     checked = int(conn.execute("SELECT COUNT(*) FROM oms.order_lines").fetchone()[0])
     rows = conn.execute(

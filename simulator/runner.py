@@ -55,7 +55,7 @@ from simulator.demand import DemandModel, play_demand
 from simulator.procurement import Procurement
 from simulator.progress import Snapshot
 from simulator.scenario import Scenario
-from simulator.settlement import Settlement
+from simulator.settlement import Settlement, arrange_payments
 from simulator.stopping import RunStop, until_stopped
 from simulator.world import World
 
@@ -292,6 +292,7 @@ class RunWatch:
                 and c["backlog"] == 0
                 and c["returns_open"] == 0
                 and c["receipts_unbooked"] == 0
+                and c["payments_unbooked"] == 0
                 and busy == 0
             ):
                 self.drained = DRAIN_ENDED
@@ -305,6 +306,7 @@ class RunWatch:
                 c["cancelled"],
                 c["returns_open"],
                 c["receipts_unbooked"],
+                c["payments_unbooked"],
                 busy,
             )
             # Buyers still on their way to a return keep the run going (bounded by `timeout`):
@@ -380,6 +382,8 @@ class SimulatedDemand:
             self.cancellations.plan,
             self.returns.plan,
         )
+        if scenario.payments.enabled:
+            arrange_payments(fakes.world, eco.erp, eco.bank, scenario.payments, scenario.seed)
         if scenario.settlement.enabled:
             self.settlement = Settlement(
                 fakes.clock.env, eco.oms, eco.bank, scenario.settlement, scenario.seed

@@ -638,6 +638,21 @@ class SettlementSettings(Strict):
         return terms
 
 
+class PaymentSettings(Strict):
+    """Supplier payments (issue 14): off by default, so existing scenarios play the same.
+    Every supplier's payables fall due `terms_days` after their date (the ERP's FENDDATE_H;
+    30 days when off), and the creditors' banks refuse `closed_share` of the payments as a
+    closed account (AC04), drawn per EndToEndId from the seed."""
+
+    enabled: bool = False
+    terms_days: int = Field(
+        30, ge=0, le=365, description="days from a payable's date to its due date"
+    )
+    closed_share: float = Field(
+        0.0, ge=0, le=1, description="share of payments rejected AC04 (account closed)"
+    )
+
+
 class Objectives(Strict):
     """Wall-second p99s of the flows the judge times (the seeds' core interfaces <= 3 s),
     and optionally a throughput (docs/JUDGE.md)."""
@@ -675,6 +690,7 @@ class Scenario(Strict):
     objectives: Objectives = Objectives()
     run: RunSettings = RunSettings()
     settlement: SettlementSettings = SettlementSettings()
+    payments: PaymentSettings = PaymentSettings()
 
     @model_validator(mode="after")
     def _crashes_in_turn(self) -> Scenario:

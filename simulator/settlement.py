@@ -8,6 +8,9 @@ Some bills carry a platform adjustment (a subsidy, a penalty), either below both
 reconciliation thresholds (< 500 CNY and < 0.5 % of the bill) or at or over one of them. The
 bill's net is credited to the merchant's (the connector's) bank account `pay_hours` later,
 EndToEndId = the settlement number; the bank notifies the connector with a signed camt.054.
+
+Supplier payments (`arrange_payments`): every supplier's payables fall due the scenario's
+terms after their date, and the creditors' banks refuse a seeded share of the payments.
 """
 
 from __future__ import annotations
@@ -21,10 +24,12 @@ from typing import Any
 import simpy
 
 from fake_systems.bank.service import BankService
+from fake_systems.erp.service import ErpService
 from fake_systems.oms.service import OmsService
 from fake_systems.oms.settlements import SettlementBill, SettlementLine
 from simulator.clock import CHINA, format_qimen_time
-from simulator.scenario import SettlementSettings
+from simulator.scenario import PaymentSettings, SettlementSettings
+from simulator.world import World
 
 # The seeds' reconciliation thresholds: a difference at or over either needs approval.
 THRESHOLD_CENTS = 50_000  # 500 CNY
@@ -174,3 +179,12 @@ class Settlement:
             "adjusted_below_thresholds": self.adjusted_small,
             "adjusted_over_thresholds": self.adjusted_large,
         }
+
+
+def arrange_payments(
+    world: World, erp: ErpService, bank: BankService, settings: PaymentSettings, seed: int
+) -> None:
+    """The suppliers' terms in the ERP and the share of payments their banks refuse."""
+    for supplier in world.suppliers:
+        erp.master.set_payment_terms(supplier.code, settings.terms_days)
+    bank.set_closed_share(settings.closed_share, f"payments-{seed}")

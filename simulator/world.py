@@ -46,6 +46,11 @@ class Supplier:
     name: str
     owner_code: str
 
+    @property
+    def bank_account(self) -> str:
+        """Where it is paid: an 18-digit account number derived from its code."""
+        return f"62284800{self.code}"
+
 
 def suppliers_of(owners: list[Owner], per_owner: int = 2) -> list[Supplier]:
     """Each owner's suppliers, numbered without a random draw: adding them changes no traffic."""

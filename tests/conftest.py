@@ -1,10 +1,11 @@
 """Shared fixtures: a manual clock, a per-system context in a temporary run folder, a world.
 
 Also where end-to-end runs are shared out to xdist workers (`make test` runs with
-`-n auto --dist loadgroup`): in two groups, so that at most two play at once whatever the
-number of workers. They pace themselves by the wall clock and judge latency; two at once on
-a 2-core machine leave the smoke's p99 (0.3 s) far inside its 3 s, while one group alone
-would make the e2e worker the suite's length.
+`-n <at least 3> --dist loadgroup`): in three groups, so that at most three play at once
+whatever the number of workers. They pace themselves by the wall clock and judge latency;
+each uses about a quarter of a core (an after-sales run: 9 CPU seconds in 40 wall seconds),
+so three at once on a 2-core machine leave the smoke's p99 (0.3 s) far inside its 3 s, while
+fewer groups make the e2e workers the suite's length (two: 12 minutes, docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ async def asgi_client() -> AsyncIterator[Callable[[object], httpx.AsyncClient]]:
         await client.aclose()
 
 
-E2E_GROUPS = ("e2e-0", "e2e-1")
+E2E_GROUPS = ("e2e-0", "e2e-1", "e2e-2")
 
 
 @pytest.hookimpl(tryfirst=True)

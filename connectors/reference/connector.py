@@ -14,12 +14,14 @@ from datetime import timedelta
 import uvicorn
 
 from connectors.reference.callbacks import CallbackHandlers, create_callback_app
+from connectors.reference.clients.bank import BankClient
 from connectors.reference.clients.http import HttpClient, make_client
 from connectors.reference.clients.k3 import K3Client
 from connectors.reference.clients.kdniao import KdniaoClient
 from connectors.reference.clients.oms import OmsClient, QimenApp
 from connectors.reference.clients.qimen import QimenClient
 from connectors.reference.mapper import TradeMapper
+from connectors.reference.payment_flow import PaymentFlow
 from connectors.reference.poller import Poller
 from connectors.reference.retry import RetryPolicy
 from connectors.reference.settings import Settings, SettingsError
@@ -28,7 +30,7 @@ from connectors.reference.store import StateStore
 from connectors.reference.workflow import Peers, Workflow
 
 log = logging.getLogger("connectors.reference")
-PEERS = ("oms", "wms", "carrier", "erp")
+PEERS = ("oms", "wms", "carrier", "erp", "bank")
 
 
 class _CallbackServer(uvicorn.Server):
@@ -48,6 +50,7 @@ class Connector:
 
     handlers: type[CallbackHandlers] = CallbackHandlers
     settlements: type[SettlementFlow] = SettlementFlow
+    payments: type[PaymentFlow] = PaymentFlow
 
     def __init__(self, settings: Settings, mapper: TradeMapper | None = None) -> None:
         self.settings = settings
@@ -122,6 +125,14 @@ class Connector:
         settlements = self.settlements(
             workflow.peers.oms, workflow.peers.erp, s.bank_webhook_secret
         )
+        payments = None
+        if s.bank_url and s.bank_account:
+            bank = BankClient(
+                clients["bank"], s.bank_url, s.bank_account, s.bank_password, s.bank_totp_seed
+            )
+            payments = self.payments(
+                store, workflow.peers.oms, workflow.peers.erp, bank, workflow.policy
+            )
         server = _CallbackServer(
             uvicorn.Config(
                 create_callback_app(handlers, [settlements.route()]),
@@ -155,10 +166,14 @@ class Connector:
             self.ready = True
             background = [
                 asyncio.create_task(poller.run(self.stop_event, s.poll_seconds)),
-                asyncio.create_task(self._summaries(workflow, poller, handlers, settlements)),
+                asyncio.create_task(
+                    self._summaries(workflow, poller, handlers, settlements, payments)
+                ),
                 asyncio.create_task(workflow.stock.poll(self.stop_event, s.poll_seconds)),
                 asyncio.create_task(workflow.stock.sync(self.stop_event)),
             ]
+            if payments is not None:
+                background.append(asyncio.create_task(payments.run(self.stop_event)))
             await self.stop_event.wait()
         finally:
             log.info("stopping: draining %d flow(s)", workflow.in_flight)
@@ -182,6 +197,7 @@ class Connector:
         poller: Poller,
         handlers: CallbackHandlers,
         settlements: SettlementFlow,
+        payments: PaymentFlow | None,
     ) -> None:
         """One INFO line every few seconds instead of one per order."""
         previous: Counter[str] = Counter()
@@ -193,6 +209,7 @@ class Connector:
                 + handlers.stats
                 + settlements.stats
                 + workflow.stock.stats
+                + (payments.stats if payments is not None else Counter())
             )
             delta = current - previous
             previous = current

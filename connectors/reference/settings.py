@@ -40,6 +40,11 @@ class Settings:
     state_dir: Path
     # Signs the bank's camt.054 notices; empty: no notice is ever believed.
     bank_webhook_secret: str = ""
+    # The bank login (ISO 20022): payables due are paid from this account; no URL: no payments.
+    bank_url: str = ""
+    bank_account: str = ""
+    bank_password: str = ""
+    bank_totp_seed: str = ""
     time_scale: float = 1.0
     poll_seconds: float = 0.25
     # Simulated seconds each window reaches back over the previous one's end.
@@ -101,6 +106,10 @@ class Settings:
             port=port(),
             state_dir=Path(need("ECOMOCK_STATE_DIR")),
             bank_webhook_secret=source.get("ECOMOCK_BANK_WEBHOOK_SECRET", "").strip(),
+            bank_url=source.get("ECOMOCK_BANK_URL", "").strip().rstrip("/"),
+            bank_account=source.get("ECOMOCK_BANK_ACCOUNT", "").strip(),
+            bank_password=source.get("ECOMOCK_BANK_PASSWORD", "").strip(),
+            bank_totp_seed=source.get("ECOMOCK_BANK_TOTP_SEED", "").strip(),
             time_scale=number("ECOMOCK_TIME_SCALE", 1.0),
             poll_seconds=number("REFERENCE_POLL_SECONDS", 0.25),
             overlap_seconds=number("REFERENCE_OVERLAP_SECONDS", 2.0),

@@ -13,6 +13,7 @@ import hmac
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,18 +87,21 @@ def parse_camt054(body: bytes) -> Credit:
     return Credit(ref, to_cents(amount), direction == "CRDT", end_to_end)
 
 
-def receipt_model(bill: dict[str, Any], credit: Credit) -> dict[str, Any]:
+def receipt_model(
+    bill: dict[str, Any], credit: Credit, commission_cents: Callable[[Any], int] = to_cents
+) -> dict[str, Any]:
     """The AR_RECEIVEBILL of one settlement: per order a leg that settles what the buyer
     paid less refunds, the commission kept as a handling charge (an expense) and the rest
     received, and a write-off of that order's receivable by the same amount; the platform's
-    adjustment as a leg of its own (it settles no receivable)."""
+    adjustment as a leg of its own (it settles no receivable). `commission_cents` reads a
+    line's commission (a variant's extension point)."""
     legs: list[dict[str, Any]] = []
     write_offs: list[dict[str, Any]] = []
     for line in bill.get("detail_list") or []:
         gross = to_cents(line["send_amount"]) - to_cents(line["refund_amount"])
         if gross <= 0:
             continue  # refunded in full: nothing open, nothing received
-        legs.append(leg(gross, to_cents(line["commission"]), str(line["trade_no"])))
+        legs.append(leg(gross, commission_cents(line["commission"]), str(line["trade_no"])))
         write_offs.append(
             {
                 "FSRCBILLTYPEID": RECEIVABLE,

@@ -80,3 +80,14 @@ def k3_login_sign(acct_id: str, username: str, app_id: str, app_secret: str, tim
 def same_signature(received: str, expected: str) -> bool:
     """Compare signatures in constant time, so a forger learns nothing from timing."""
     return hmac.compare_digest(received.encode(), expected.encode())
+
+
+def totp_at(seed: str, counter: int) -> str:
+    """RFC 6238 TOTP (HMAC-SHA1, 6 digits) of a base32 `seed` for time step `counter`
+    (floor(unix time / 30)): the bank login's dynamic token."""
+    text = seed.replace(" ", "").upper()
+    key = base64.b32decode(text + "=" * (-len(text) % 8))
+    mac = hmac.new(key, counter.to_bytes(8, "big"), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    code = int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF
+    return f"{code % 10**6:06d}"

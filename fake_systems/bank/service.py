@@ -156,7 +156,11 @@ class BankService:
       a statement for today shows today so far.
     - Creditor accounts are external: a transfer to another account of this bank is not
       credited there. Closed / blocked creditors are the sandbox numbers and those marked
-      with `mark_creditor_account()`; any other well-formed account number is valid.
+      with `mark_creditor_account()`; any other well-formed account number is valid, but for
+      the seeded share of payments (`set_closed_share`) answered AC04 whatever the account
+      (a creditor's bank would refuse every later payment to a closed account alike).
+    - A rejection comes at the creditor check (after ACTC), never later: no payment is
+      returned (camt.054 DBIT reversed) after it was booked.
     - A resent MsgId returns the first message's report whatever the resend contains; a
       known EndToEndId in a new message is the first payment again (content not compared).
     - No login lockout after failed attempts, no logout, no session refresh; one TOTP step
@@ -183,6 +187,10 @@ class BankService:
         # Who renders and sends the notices: the protocol side (api/notices.py) when its app
         # is built; the service itself never writes a protocol's document.
         self.credit_notices: Callable[[CreditNotice], None] | None = None
+        # The share of payments the creditor's bank refuses as a closed account (AC04), drawn
+        # per EndToEndId from `closed_seed`: a scenario's (set_closed_share), none by default.
+        self.closed_share = 0.0
+        self.closed_seed = ""
         self._logins: dict[str, BankCredentials] = {}
         for issued in (credentials, *tenants):
             self._logins[issued.account] = issued
@@ -224,6 +232,21 @@ class BankService:
             "INSERT OR REPLACE INTO creditor_accounts (account, state) VALUES (?, ?)",
             (account, state),
         )
+
+    def set_closed_share(self, share: float, seed: str) -> None:
+        """From now on a `share` of payments is rejected AC04 (the creditor's account closed),
+        which ones drawn per EndToEndId from `seed`: the same id gets the same answer in
+        every run of the seed, whatever else is paid."""
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"share must be within [0, 1], not {share!r}")
+        self.closed_share = share
+        self.closed_seed = seed
+
+    def _drawn_closed(self, end_to_end_id: str) -> bool:
+        if self.closed_share <= 0.0:
+            return False
+        digest = hashlib.sha256(f"{self.closed_seed}\x00{end_to_end_id}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64 < self.closed_share
 
     # ----------------------------------------------------------------- sessions
 
@@ -421,6 +444,8 @@ class BankService:
         yield self.env.timeout(to_accp)
         payment = self._payment_row(account, end_to_end_id)
         reason = self._creditor_reason(payment["creditor_account"])
+        if reason is None and self._drawn_closed(end_to_end_id):
+            reason = REASON_CLOSED
         if reason is not None:
             self._set_status(account, end_to_end_id, REJECTED, reason)
             return

@@ -150,6 +150,10 @@ class Documents:
             org,
             currency,
         )
+        # A payable falls due by its supplier's terms (K3 computes FENDDATE_H from 付款条件).
+        due = (
+            self.master.due_date(partner, header[5]) if spec.form_id == purchasing.PAYABLE else None
+        )
         model_text = orjson.dumps(stored_model, default=str).decode()
         with transaction(self.conn):
             if existing is None:
@@ -160,8 +164,8 @@ class Documents:
                     "INSERT INTO documents (fid, form_id, bill_no, document_status,"
                     " customer_number, supplier_number, book_number, owner_code, amount_cents,"
                     " bill_date, note, org_number, currency_number, saved_sim, saved_wall,"
-                    " modified_sim, modified_wall, model)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " modified_sim, modified_wall, model, due_date)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         fid,
                         spec.form_id,
@@ -173,6 +177,7 @@ class Documents:
                         now_sim,
                         now_wall,
                         model_text,
+                        due,
                     ),
                 )
                 self.ctx.history.record("state", f"{spec.form_id}.Save", "A", bill_no)
@@ -186,8 +191,8 @@ class Documents:
                     "UPDATE documents SET bill_no = ?, document_status = ?, customer_number = ?,"
                     " supplier_number = ?, book_number = ?, owner_code = ?, amount_cents = ?,"
                     " bill_date = ?, note = ?, org_number = ?, currency_number = ?,"
-                    " modified_sim = ?, modified_wall = ?, model = ? WHERE fid = ?",
-                    (bill_no, status, *header, now_sim, now_wall, model_text, fid),
+                    " modified_sim = ?, modified_wall = ?, model = ?, due_date = ? WHERE fid = ?",
+                    (bill_no, status, *header, now_sim, now_wall, model_text, due, fid),
                 )
                 self.conn.execute("DELETE FROM document_entries WHERE fid = ?", (fid,))
                 self.ctx.history.record("state", f"{spec.form_id}.Save", status, bill_no)

@@ -7,6 +7,7 @@ one cargo owner. A number is usable on a bill once audited and not forbidden.
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 from fake_systems.common.context import SystemContext
@@ -15,6 +16,10 @@ from fake_systems.erp.fields import basedata_number
 from fake_systems.erp.models import ACCOUNTS, CURRENCIES, ORG_NUMBER, DocumentStatus, ErrorItem
 from fake_systems.erp.schema import MASTER_TABLES, sim_now
 from simulator.world import World
+
+# A supplier's payment terms unless the scenario sets them (K3 leaves 付款条件 to each
+# business; 30 days is a common one, and no shorter scenario sees a payable fall due).
+DEFAULT_TERMS_DAYS = 30
 
 
 class MasterData:
@@ -63,9 +68,9 @@ class MasterData:
             )
         # The owners' suppliers with the seeds' 10-digit codes (purchasing, issue 13).
         self.conn.executemany(
-            "INSERT OR IGNORE INTO bd_supplier (number, name, owner_code, created_sim,"
-            " modified_sim) VALUES (?, ?, ?, ?, ?)",
-            [(s.code, s.name, s.owner_code, now, now) for s in world.suppliers],
+            "INSERT OR IGNORE INTO bd_supplier (number, name, owner_code, bank_account,"
+            " created_sim, modified_sim) VALUES (?, ?, ?, ?, ?, ?)",
+            [(s.code, s.name, s.owner_code, s.bank_account, now, now) for s in world.suppliers],
         )
         for shop in world.shops:
             self.upsert_customer(shop.shop_no, shop.name, shop.owner_code)
@@ -131,6 +136,26 @@ class MasterData:
             (number, name, owner_code, now, now),
         )
         self.refresh("customer", number)
+
+    def set_payment_terms(self, number: str, days: int) -> None:
+        """A supplier's 付款条件: payables booked from now on fall due `days` after their date."""
+        self.conn.execute(
+            "UPDATE bd_supplier SET pay_terms_days = ?, modified_sim = ? WHERE number = ?",
+            (days, sim_now(self.ctx), number),
+        )
+
+    def due_date(self, supplier: str, bill_date: str) -> str:
+        """A payable's FENDDATE_H: its date plus its supplier's terms (from today's simulated
+        date when its FDate is no yyyy-MM-dd date)."""
+        row = self.conn.execute(
+            "SELECT pay_terms_days FROM bd_supplier WHERE number = ?", (supplier,)
+        ).fetchone()
+        days = DEFAULT_TERMS_DAYS if row is None else int(row[0])
+        try:
+            start = date.fromisoformat(bill_date[:10])
+        except ValueError:
+            start = date.fromisoformat(sim_now(self.ctx)[:10])
+        return (start + timedelta(days=days)).isoformat()
 
     def check(
         self,

@@ -230,6 +230,24 @@ AR_RECEIVEBILL = FormSpec(
     currency_keys=("fcurrencyid",),
 )
 
+# 付款单: a payment to a supplier, its entries like a receipt bill's, written off against
+# payables (fake_systems/erp/receipts.py).
+AP_PAYBILL = FormSpec(
+    form_id="AP_PAYBILL",
+    bill_prefix="FKD",
+    partner=Partner("supplier", "fcontactunit", "FCONTACTUNIT", "往来单位", "CONTACTUNIT"),
+    entity_key="fpaybillentry",
+    entity_field="FPAYBILLENTRY",
+    entity_label="付款单明细",
+    entity_property="PAYBILLENTRY",
+    lines="receipt",
+    amount_key="fpaytotalamountfor",
+    amount_label="应付金额",
+    amount_property="PAYTOTALAMOUNTFOR",
+    org_keys=("fsettleorgid", "fpayorgid", "fpurchaseorgid"),
+    currency_keys=("fcurrencyid",),
+)
+
 GL_VOUCHER = FormSpec(
     form_id="GL_VOUCHER",
     bill_prefix="JZ",
@@ -253,6 +271,7 @@ BILL_FORMS: dict[str, FormSpec] = {
         STK_INSTOCK,
         PUR_PURCHASEORDER,
         AR_RECEIVEBILL,
+        AP_PAYBILL,
         GL_VOUCHER,
     )
 }

@@ -178,12 +178,16 @@ QUERY_SPECS: dict[str, QuerySpec] = {
         ),
         _bill_spec(
             "AP_Payable",
-            _bill_header(
-                ("fsupplierid", "supplier"),
-                ("fallamountfor",),
-                "fcurrencyid",
-                ("fsettleorgid", "fpurchaseorgid"),
-            ),
+            {
+                **_bill_header(
+                    ("fsupplierid", "supplier"),
+                    ("fallamountfor",),
+                    "fcurrencyid",
+                    ("fsettleorgid", "fpurchaseorgid"),
+                ),
+                # 到期日: the date plus the supplier's terms (documents.py)
+                "fenddate_h": QueryField("d.due_date"),
+            },
             _DETAIL_ENTRIES,
         ),
         _bill_spec(
@@ -220,6 +224,19 @@ QUERY_SPECS: dict[str, QuerySpec] = {
             },
         ),
         _bill_spec(
+            "AP_PAYBILL",
+            _bill_header(
+                ("fcontactunit", "supplier"),
+                ("fpayamountfor_h",),
+                "fcurrencyid",
+                ("fsettleorgid", "fpayorgid"),
+            ),
+            {
+                **_entry_keys("fpaybillentry"),
+                "fpaytotalamountfor": QueryField("e.amount_cents", entry=True, money=True),
+            },
+        ),
+        _bill_spec(
             "GL_VOUCHER",
             _bill_header(
                 ("faccountbookid", "book"), ("fdebittotal", "fcredittotal"), "fcurrencyid", ()
@@ -236,7 +253,14 @@ QUERY_SPECS: dict[str, QuerySpec] = {
             },
         ),
         _master_spec("BD_Customer", "bd_customer", "fcustid", {}, owned=True),
-        _master_spec("BD_Supplier", "bd_supplier", "fsupplierid", {}, owned=True),
+        _master_spec(
+            "BD_Supplier",
+            "bd_supplier",
+            "fsupplierid",
+            # the account of its bank entry (FBankInfo), where it is paid
+            {"fbankcode": QueryField("d.bank_account")},
+            owned=True,
+        ),
         _master_spec("BD_AccountBook", "bd_accountbook", "faccountbookid", {}, owned=True),
         _master_spec("BD_Account", "bd_account", "facctid", {}),
         _master_spec("BD_STOCK", "bd_stock", "fstockid", {}),

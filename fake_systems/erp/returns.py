@@ -39,6 +39,7 @@ STOCK_STATUSES = {
     "KCZT08_SYS": "不良",
 }
 AVAILABLE = "KCZT01_SYS"
+PARTNER_LABELS = {"customer": "客户", "supplier": "供应商"}
 
 
 @dataclass(frozen=True)
@@ -89,13 +90,17 @@ def source_bill(
     where: str,
     field: str,
     errors: list[ErrorItem],
+    partner_kind: str = "customer",
 ) -> sqlite3.Row | None:
+    """The audited source bill `bill_no` of `form_id` of this partner (a customer, or a
+    supplier) and owner; None, with the error K3 gives, otherwise."""
     row = conn.execute(
         "SELECT * FROM documents WHERE form_id = ? AND bill_no = ? AND owner_code IS ?",
         (form_id, bill_no, owner),
     ).fetchone()
-    if row is None or row["customer_number"] != partner:
-        errors.append(ErrorItem(f"{where}源单[{bill_no}]不存在或不属于该客户", field))
+    if row is None or row[f"{partner_kind}_number"] != partner:
+        label = PARTNER_LABELS[partner_kind]
+        errors.append(ErrorItem(f"{where}源单[{bill_no}]不存在或不属于该{label}", field))
         return None
     if row["document_status"] != DocumentStatus.AUDITED:
         errors.append(ErrorItem(f"{where}源单[{bill_no}]未审核，不允许关联", field))

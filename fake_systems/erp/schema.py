@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS documents (
     submitted_wall  REAL,
     audited_sim     TEXT,
     audited_wall    REAL,
-    model           TEXT    NOT NULL           -- the saved Model as received (merged on update)
+    model           TEXT    NOT NULL,          -- the saved Model as received (merged on update)
+    due_date        TEXT                       -- AP_Payable FENDDATE_H: date + supplier's terms
 );
 -- Bill numbers are unique per form and cargo owner: one owner's numbers say nothing of
 -- another's, and a tenant's Save never learns that another owner uses a number.
@@ -104,6 +105,8 @@ CREATE TABLE IF NOT EXISTS bd_supplier (
     number          TEXT NOT NULL UNIQUE,
     name            TEXT NOT NULL,
     owner_code      TEXT,
+    bank_account    TEXT,                      -- FBankCode of its bank entry (payments)
+    pay_terms_days  INTEGER NOT NULL DEFAULT 30, -- its 付款条件: a payable is due this much later
     document_status TEXT NOT NULL DEFAULT 'C',
     forbid_status   TEXT NOT NULL DEFAULT 'A',
     created_sim     TEXT NOT NULL,

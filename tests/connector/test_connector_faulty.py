@@ -288,8 +288,16 @@ PROFILES = {
     "connectors/faulty/ignores_partial_confirms/connector.yaml": (
         "connectors.faulty.ignores_partial_confirms"
     ),
+    "connectors/faulty/throttles_below_peak/connector.yaml": (
+        "connectors.faulty.throttles_below_peak"
+    ),
     "connectors/faulty/books_commission_as_revenue/connector.yaml": (
         "connectors.faulty.books_commission_as_revenue"
+    ),
+    "connectors/faulty/pays_twice_on_retry/connector.yaml": "connectors.faulty.pays_twice_on_retry",
+    "connectors/faulty/rounds_with_floats/connector.yaml": "connectors.faulty.rounds_with_floats",
+    "connectors/faulty/books_rejected_payments/connector.yaml": (
+        "connectors.faulty.books_rejected_payments"
     ),
 }
 # Profiles that book settlements declare where the bank's camt.054 notices go.

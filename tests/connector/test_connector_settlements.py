@@ -15,6 +15,7 @@ import pytest
 from starlette.applications import Starlette
 
 from connectors.faulty.books_commission_as_revenue import BooksCommissionAsRevenueFlow
+from connectors.faulty.rounds_with_floats import RoundsWithFloatsFlow
 from connectors.faulty.writes_off_twice import WritesOffTwiceFlow
 from connectors.reference.clients.http import HttpClient
 from connectors.reference.clients.oms import OmsClient
@@ -214,3 +215,24 @@ async def test_faulty_writes_off_twice_saves_a_twin_receipt(
         == (peers.models[(RECEIPT, NUMBER)]["FRECEIVEBILLSRCENTITY"])
     )
     assert [op for op in peers.ops("erp") if op == "Save"] == ["Save", "Save"]
+
+
+@pytest.mark.anyio
+async def test_faulty_rounds_with_floats_books_some_commissions_a_cent_short(
+    peers: Peers4, http: HttpClient
+) -> None:
+    # A commission of 0.29 is 28.999… cents as a binary float: truncated, it loses a cent.
+    answer = {"status": 0, "data": {"total_count": 1, "order": [bill()]}}
+    answer["data"]["order"][0]["detail_list"][1]["commission"] = 0.29  # type: ignore[index]
+    peers.script("ecomock.Settlement.search", *[httpx.Response(200, json=answer)] * 3)
+    async with app(make_flow(http, RoundsWithFloatsFlow)) as client:
+        body = notice()
+        assert await send(client, body, signed(body)) == 200
+    legs = peers.models[(RECEIPT, NUMBER)]["FRECEIVEBILLENTRY"]
+    assert [(leg["FHANDLINGCHARGEFOR"], leg["FREALRECAMOUNTFOR"]) for leg in legs] == [
+        ("5.00", "95.00"),  # 5.0 * 100 is exact
+        ("0.28", "39.72"),  # the reference books 0.29 and 39.71
+        ("0.00", "-1.46"),
+    ]
+    reference = receipt_model(answer["data"]["order"][0], parse_camt054(notice()))  # type: ignore[index]
+    assert reference["FRECEIVEBILLENTRY"][1]["FHANDLINGCHARGEFOR"] == "0.29"

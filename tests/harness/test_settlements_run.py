@@ -1,8 +1,10 @@
 """End to end, a short cut of scenarios/month_end.yaml (two simulated days, settled T+0): the
 platforms bill and pay, the bank notifies the connector, and the reference books each credit
-as one receipt bill, every invariant holding; each faulty money connector fails on its own
-check alone. Latency aside, for all three: this module plays three runs at 20,000x and a
-loaded CI machine can push a p99 over 3 s, which the latency tests judge, not these."""
+as one receipt bill; the buyer restocks, the payables fall due at once and the reference pays
+each through the bank, booking the settled ones and nothing for the rejected; every invariant
+holds. Each faulty money connector fails on its own check alone. Latency aside, for all four:
+this module plays four runs at 20,000x and a loaded CI machine can push a p99 over 3 s, which
+the latency tests judge, not these."""
 
 from __future__ import annotations
 
@@ -11,44 +13,32 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from contract_tests.database import attach_run
-from tests.support import paths
+from tests.support.paths import MONTH_END
 from tests.support.runs import Report, failed, invariant, play
+from tests.support.scenarios import scenario_variant, short_month_end
 
 pytestmark = pytest.mark.e2e
 
-MONTH_END = paths.SCENARIOS / "month_end.yaml"
-MONEY_CHECKS = ("settlement_conserved", "receivable_written_off_once", "bank_credits_booked")
+MONEY_CHECKS = (
+    "settlement_conserved",
+    "receivable_written_off_once",
+    "bank_credits_booked",
+    "payments_match_payables",
+)
 
 
-def short_month_end(folder: Path) -> Path:
-    """month_end.yaml cut to two simulated days at a lower rate and with faster parcels, every
-    platform settling the next night (T+0) and a third of the bills adjusted, so a short run
-    sees a bill per shop paid."""
-    raw = yaml.safe_load(MONTH_END.read_text(encoding="utf-8"))
-    raw.update(name="month_end_short", duration="2d")
-    raw["world"].update(skus=30, customers=200)
-    raw["demand"] = {"orders_per_hour": 1.2}
-    # Parcels signed within hours, so most of the first day's trades complete by midnight.
-    raw["carrier"] = {"transit_hours": {"low": 2, "high": 8}, "transit_mode_hours": 4}
-    raw["settlement"]["terms"] = {
-        code: {**terms, "days": 0} for code, terms in raw["settlement"]["terms"].items()
-    }
-    raw["settlement"]["adjustment_share"] = 0.3
-    raw["run"] = {"drain_timeout": "60s", "stall_timeout": "8s"}
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "month_end_short.yaml"
-    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
-    return path
+def short_month_end_file(folder: Path) -> Path:
+    """month_end.yaml cut short (tests/support/scenarios.py, `short_month_end`)."""
+    return scenario_variant(MONTH_END, folder, "month_end_short", **short_month_end())
 
 
 @pytest.fixture(scope="module")
 def played(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple[Path, Report]]:
     """Plays the short scenario once per connector in this module, on first use."""
     folder = tmp_path_factory.mktemp("settlements")
-    scenario = short_month_end(folder)
+    scenario = short_month_end_file(folder)
     runs: dict[str, tuple[Path, Report]] = {}
 
     def run(connector: str) -> tuple[Path, Report]:
@@ -76,7 +66,8 @@ def test_reference_books_every_settlement_paid(
             " (SELECT COUNT(*) FROM bank.entries WHERE direction = 'CRDT'),"
             " (SELECT COUNT(*) FROM erp.documents WHERE form_id = 'AR_RECEIVEBILL'"
             "   AND document_status = 'C'),"
-            " (SELECT SUM(real_cents) FROM erp.receipt_entries),"
+            " (SELECT SUM(e.real_cents) FROM erp.receipt_entries AS e JOIN erp.documents AS d"
+            "   ON d.fid = e.fid AND d.form_id = 'AR_RECEIVEBILL'),"
             " (SELECT SUM(amount_cents) FROM bank.entries WHERE direction = 'CRDT')"
         ).fetchone()
         pushes = conn.execute(
@@ -88,6 +79,24 @@ def test_reference_books_every_settlement_paid(
     assert paid == credits == receipts == settlements["paid"]
     assert pushes >= credits
     assert money_in == bank_in == settlements["paid_cents"]
+    # Payables paid: each settled payment booked once, each rejected one booked as nothing.
+    conn = attach_run(run_dir)
+    try:
+        statuses = dict(
+            conn.execute("SELECT status, COUNT(*) FROM bank.payments GROUP BY status").fetchall()
+        )
+        bills, rejected_booked = conn.execute(
+            "SELECT (SELECT COUNT(*) FROM erp.documents WHERE form_id = 'AP_PAYBILL'"
+            "   AND document_status = 'C'),"
+            " (SELECT COUNT(*) FROM bank.payments AS p JOIN erp.documents AS d"
+            "   ON d.form_id = 'AP_PAYBILL' AND d.bill_no = p.end_to_end_id"
+            "   WHERE p.status = 'RJCT')"
+        ).fetchone()
+    finally:
+        conn.close()
+    assert set(statuses) == {"ACSC", "RJCT"}
+    assert bills == statuses["ACSC"] >= 5
+    assert rejected_booked == 0
     for name in MONEY_CHECKS:
         assert invariant(report, name)["checked"] > 0
 
@@ -105,6 +114,11 @@ def test_reference_books_every_settlement_paid(
             "settlement_conserved",
             "commission not booked as an expense",
         ),
+        (
+            "faulty/pays_twice_on_retry",
+            "payments_match_payables",
+            "payable paid more than once",
+        ),
     ],
 )
 def test_each_faulty_money_connector_fails_its_own_check(
@@ -114,6 +128,13 @@ def test_each_faulty_money_connector_fails_its_own_check(
     assert report["verdict"] == "fail"
     assert {name for name in failed(report) if not name.startswith("latency_")} == {check}
     result = invariant(report, check)
+    if check == "payments_match_payables":
+        # Every payable paid twice; the second payments are never booked (and a payable whose
+        # first payment the bank rejected is paid once, by its unbooked second).
+        assert kind in result["breakdown"]
+        assert set(result["breakdown"]) <= {kind, "executed payment not booked"}
+        assert result["examples"][0]["payable"].endswith("-AP")
+        return
     assert set(result["breakdown"]) == {kind}
     assert result["violations"] == result["checked"] > 0
     assert result["examples"][0]["settlement_no"].startswith("ST")

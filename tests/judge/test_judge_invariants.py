@@ -546,6 +546,7 @@ def test_missing_table_is_a_failed_invariant(builder: RunBuilder) -> None:
         "settlement_conserved",
         "receivable_written_off_once",
         "bank_credits_booked",
+        "payments_match_payables",
     ]
     assert "no such table: erp.documents" in (verdict.invariant("erp_outstock_audited").error or "")
 
@@ -584,6 +585,7 @@ def test_count_orders(builder: RunBuilder) -> None:
         "returns_open": 0,
         "returned": 0,
         "receipts_unbooked": 0,
+        "payments_unbooked": 0,
         "returns_receiving": 0,
     }
 

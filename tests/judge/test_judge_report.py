@@ -40,6 +40,7 @@ def test_report_json_keys(tmp_path: Path) -> None:
         "returns_open": 0,
         "returned": 0,
         "receipts_unbooked": 0,
+        "payments_unbooked": 0,
         "returns_receiving": 0,
     }
     assert report["throughput"]["orders_per_min"] == 6.0

@@ -63,7 +63,7 @@ DDL: dict[str, str] = {
     """,
     "erp": """
         CREATE TABLE documents (fid INTEGER PRIMARY KEY, form_id TEXT, bill_no TEXT,
-            document_status TEXT, customer_number TEXT, owner_code TEXT,
+            document_status TEXT, customer_number TEXT, supplier_number TEXT, owner_code TEXT,
             amount_cents INTEGER, note TEXT,
             saved_wall REAL, submitted_wall REAL, audited_wall REAL, audited_sim TEXT,
             model TEXT);
@@ -75,6 +75,7 @@ DDL: dict[str, str] = {
             real_cents INTEGER, comment TEXT);
         CREATE TABLE write_offs (fid INTEGER, seq INTEGER, source_bill_no TEXT,
             amount_cents INTEGER);
+        CREATE TABLE bd_supplier (number TEXT PRIMARY KEY, bank_account TEXT);
     """,
     "carrier": """
         CREATE TABLE waybills (logistic_code TEXT PRIMARY KEY, order_code TEXT,
@@ -91,6 +92,9 @@ DDL: dict[str, str] = {
         CREATE TABLE accounts (account TEXT PRIMARY KEY, currency TEXT, opening_cents INTEGER);
         CREATE TABLE entries (entry_ref TEXT PRIMARY KEY, account TEXT, booking_date TEXT,
             amount_cents INTEGER, direction TEXT, end_to_end_id TEXT, remittance TEXT);
+        CREATE TABLE payments (account TEXT, end_to_end_id TEXT, msg_id TEXT,
+            amount_cents INTEGER, creditor_account TEXT, remittance TEXT, status TEXT,
+            reason TEXT, entry_ref TEXT);
     """,
 }
 
@@ -510,6 +514,85 @@ class RunBuilder:
         self.event("bank", "entry", entry_ref)
         self.event("erp", "AR_RECEIVEBILL.Save", number)
         return number
+
+    def payable(self, bill_no: str, amount_cents: int, supplier: str = "3100001001") -> str:
+        """An audited AP_Payable of `supplier` (paid to 62284800<supplier>)."""
+        self.sql(
+            "erp",
+            "INSERT OR IGNORE INTO bd_supplier VALUES (?, ?)",
+            (supplier, f"62284800{supplier}"),
+        )
+        self.sql(
+            "erp",
+            "INSERT INTO documents (form_id, bill_no, document_status, supplier_number,"
+            " owner_code, amount_cents, saved_wall, audited_wall, model)"
+            " VALUES ('AP_Payable', ?, 'C', ?, 'OWNER1', ?, ?, ?, '{}')",
+            (bill_no, supplier, amount_cents, LATE_WALL, LATE_WALL),
+        )
+        return bill_no
+
+    def payment(
+        self,
+        payable: str,
+        amount_cents: int,
+        status: str = "ACSC",
+        end_to_end_id: str | None = None,
+        supplier: str = "3100001001",
+        booked: bool = True,
+    ) -> str:
+        """The bank's payment of `payable` (EndToEndId and remittance = its number unless
+        told), a debit entry when settled, and, when `booked`, the audited AP_PAYBILL the
+        reference books for it (bill number = EndToEndId, note = the entry, one write-off of
+        the payable by the amount); its EndToEndId."""
+        e2e = end_to_end_id or payable
+        n = self.conns["bank"].execute("SELECT COUNT(*) FROM payments").fetchone()[0] + 1
+        entry_ref = f"BK20261120{n:08d}" if status == "ACSC" else None
+        self.sql(
+            "bank",
+            "INSERT INTO payments VALUES ('6222000011112222', ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                e2e,
+                f"PAY-{e2e}",
+                amount_cents,
+                f"62284800{supplier}",
+                payable,
+                status,
+                "AC04" if status == "RJCT" else None,
+                entry_ref,
+            ),
+        )
+        if entry_ref is not None:
+            self.sql(
+                "bank",
+                "INSERT INTO entries VALUES (?, '6222000011112222', '2026-11-20', ?, 'DBIT', ?, ?)",
+                (entry_ref, amount_cents, e2e, payable),
+            )
+        self.event("bank", "payment", e2e)
+        if booked:
+            self.payment_bill(e2e, amount_cents, payable, entry_ref, supplier)
+        return e2e
+
+    def payment_bill(
+        self,
+        bill_no: str,
+        amount_cents: int,
+        payable: str,
+        note: str | None,
+        supplier: str = "3100001001",
+    ) -> None:
+        """An audited AP_PAYBILL writing `payable` off by `amount_cents`."""
+        fid = (
+            self.conns["erp"]
+            .execute(
+                "INSERT INTO documents (form_id, bill_no, document_status, supplier_number,"
+                " owner_code, amount_cents, note, saved_wall, audited_wall, model)"
+                " VALUES ('AP_PAYBILL', ?, 'C', ?, 'OWNER1', ?, ?, ?, ?, '{}')",
+                (bill_no, supplier, amount_cents, note, LATE_WALL, LATE_WALL),
+            )
+            .lastrowid
+        )
+        self.sql("erp", "INSERT INTO write_offs VALUES (?, 1, ?, ?)", (fid, payable, amount_cents))
+        self.event("erp", "AP_PAYBILL.Save", bill_no)
 
     def split(self, *subs: Built) -> str:
         """Make the built orders the sub-orders of one split platform order (trade_mask 2048,

@@ -7,3 +7,4 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
 SMOKE = SCENARIOS / "smoke.yaml"
+MONTH_END = SCENARIOS / "month_end.yaml"

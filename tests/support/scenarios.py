@@ -7,17 +7,54 @@ from typing import Any
 
 import yaml
 
-from tests.support.paths import SMOKE
+from tests.support.paths import MONTH_END, SMOKE
 
 
-def smoke_variant(folder: Path, name: str, **settings: Any) -> Path:
-    """scenarios/smoke.yaml renamed `name`, its top-level `settings` replaced; the file's path."""
-    raw = yaml.safe_load(SMOKE.read_text(encoding="utf-8"))
+def scenario_variant(source: Path, folder: Path, name: str, **settings: Any) -> Path:
+    """The scenario file `source` renamed `name`, its top-level `settings` replaced, written
+    to `folder`; the new file's path."""
+    raw = yaml.safe_load(source.read_text(encoding="utf-8"))
     raw.update(settings, name=name)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     return path
+
+
+def smoke_variant(folder: Path, name: str, **settings: Any) -> Path:
+    """scenarios/smoke.yaml renamed `name`, its top-level `settings` replaced; the file's path."""
+    return scenario_variant(SMOKE, folder, name, **settings)
+
+
+def short_month_end() -> dict[str, Any]:
+    """The sections that cut scenarios/month_end.yaml to two simulated days at a lower rate and
+    with faster parcels, every platform settling the next night (T+0) and a third of the bills
+    adjusted, so a short run sees a bill per shop paid; every item sold topped up again within
+    hours, payables due at once (terms 0), and a quarter of the payments refused AC04, so two
+    days see payments settled and rejected."""
+    raw = yaml.safe_load(MONTH_END.read_text(encoding="utf-8"))
+    return {
+        "duration": "2d",
+        "world": {**raw["world"], "skus": 30, "customers": 200},
+        "demand": {"orders_per_hour": 1.2},
+        # Parcels signed within hours, so most of the first day's trades complete by midnight.
+        "carrier": {"transit_hours": {"low": 2, "high": 8}, "transit_mode_hours": 4},
+        "settlement": {
+            **raw["settlement"],
+            "terms": {
+                code: {**terms, "days": 0} for code, terms in raw["settlement"]["terms"].items()
+            },
+            "adjustment_share": 0.3,
+        },
+        "procurement": {
+            "reorder_point": 1999,
+            "order_up_to": 2000,
+            "review_minutes": 240,
+            "lead_hours": {"low": 1, "high": 4},
+        },
+        "payments": {"enabled": True, "terms_days": 0, "closed_share": 0.25},
+        "run": {"drain_timeout": "60s", "stall_timeout": "8s"},
+    }
 
 
 def smoke_with_faults(folder: Path, name: str, faults: list[dict[str, Any]]) -> Path:

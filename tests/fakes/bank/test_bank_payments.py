@@ -186,6 +186,28 @@ async def test_marked_creditor_accounts_are_rejected(client, bank, clock, auth):
     assert debits(bank) == []
 
 
+async def test_a_seeded_share_of_payments_is_rejected_as_closed_accounts(client, bank, clock, auth):
+    bank.set_closed_share(0.25, "seed-1")
+    ids = [f"E{n}" for n in range(40)]
+    body = render_pain001(message("M1", *(transfer(e2e, 100) for e2e in ids)))
+    await client.post(PAIN001, content=body, headers=auth)
+    clock.advance(SETTLED)
+    _, txs = await status(client, auth, "M1")
+    rejected = {e2e for e2e, (sts, reason, _) in txs.items() if (sts, reason) == ("RJCT", "AC04")}
+    assert 0 < len(rejected) < len(ids)
+    assert {e2e for e2e, _ in debits(bank)} == set(ids) - rejected
+    # The draw is the EndToEndId's: another seed rejects others; the same seed, the same ones.
+    again = BankService(bank.ctx, CREDENTIALS)
+    again.set_closed_share(0.25, "seed-1")
+    assert {e2e for e2e in ids if again._drawn_closed(e2e)} == rejected
+    again.set_closed_share(0.25, "seed-2")
+    assert {e2e for e2e in ids if again._drawn_closed(e2e)} != rejected
+    with pytest.raises(ValueError):
+        bank.set_closed_share(1.5, "seed-1")
+    # The report, fetched again and again, stays the same.
+    assert await status(client, auth, "M1") == await status(client, auth, "M1")
+
+
 async def test_insufficient_funds_counts_payments_already_in_settlement(client, bank, clock, auth):
     six_hundred_k = 60_000_000  # two of these exceed the 1,000,000.00 balance
     body = render_pain001(message("M1", transfer("A", six_hundred_k), transfer("B", six_hundred_k)))
