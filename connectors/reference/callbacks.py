@@ -292,6 +292,8 @@ class CallbackHandlers:
         else:
             self.stats["confirms"] += 1
             self.workflow.start_shipment(trade_no)
+            if package is not None:
+                self.workflow.start_package(confirm.out_biz_code)  # stopped if cancelled
         return qimen_answer("success", "0", "ok")
 
     def package_of(self, confirm: Confirm) -> Package | None:

@@ -264,10 +264,27 @@ class StateStore:
         ).fetchone()
         return row is not None and row[0] is not None
 
-    def add_intercept(self, trade_no: str) -> None:
-        """The WMS could not cancel the trade's order (picked): its parcel must be stopped."""
+    def add_intercept(self, trade_no: str) -> list[str]:
+        """The WMS could not cancel the trade's order (picked): its parcels must be stopped.
+
+        The order's own waybill under the trade; each package already received with a waybill
+        of its own (an order shipped in several) under its confirm's outBizCode, whose keys
+        are returned."""
         with self._transaction():
             self._add_steps(trade_no, (Step.INTERCEPT,))
+            keys = self._own_waybill_packages(trade_no)
+            for key in keys:
+                self._add_steps(key, (Step.INTERCEPT,))
+        return keys
+
+    def _own_waybill_packages(self, trade_no: str) -> list[str]:
+        """The trade's packages whose waybill is not the order's own (outBizCodes)."""
+        rows = self.conn.execute(
+            "SELECT p.out_biz_code FROM packages AS p JOIN orders AS o USING (trade_no)"
+            " WHERE p.trade_no = ? AND p.express_code IS NOT o.logistic_code",
+            (trade_no,),
+        ).fetchall()
+        return [str(row[0]) for row in rows]
 
     def signed_for(self, trade_no: str) -> bool:
         """Whether the carrier told us the trade's parcel was signed for (its completion step
@@ -459,6 +476,10 @@ class StateStore:
                 )
             # The confirm proves the create reached the WMS, even if its answer was lost.
             self._set_status(trade_no, Step.WMS_CREATE, StepStatus.DONE, None)
+            if package is not None and self.step(trade_no, Step.INTERCEPT) is not None:
+                # Cancelled after picking: a parcel with a waybill of its own must be stopped too.
+                for key in self._own_waybill_packages(trade_no):
+                    self._add_steps(key, (Step.INTERCEPT,))
             if partial:
                 self._add_steps(out_biz_code, (Step.OMS_PACKAGE,))
                 return True, trade_no

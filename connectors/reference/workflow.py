@@ -144,8 +144,13 @@ class Workflow:
         self._spawn(self._shipment(trade_no))
 
     def start_package(self, out_biz_code: str) -> None:
-        """A partial confirm: its package's waybill to the OMS now, not when the rest ships."""
-        self._spawn(self.run_step(out_biz_code, Step.OMS_PACKAGE))
+        """A package's confirm: a partial one's waybill to the OMS now, not when the rest
+        ships; a package of a trade cancelled after picking is stopped at the carrier."""
+        self._spawn(self._package(out_biz_code))
+
+    async def _package(self, out_biz_code: str) -> None:
+        await self.run_step(out_biz_code, Step.OMS_PACKAGE)
+        await self.run_step(out_biz_code, Step.INTERCEPT)
 
     def start_completion(self, trade_no: str) -> None:
         """Complete now if the OMS already knows the trade shipped; else the shipment flow will."""
@@ -444,14 +449,25 @@ class Workflow:
     def on_canceledfail(self, trade_no: str) -> None:
         """The WMS refused the cancel (a picker started): the goods will leave, so the parcel
         must be intercepted at the carrier. The trade stays cancelled: nothing is marked
-        shipped, booked or completed for it (docs/CONTRACT.md)."""
-        self.store.add_intercept(trade_no)
+        shipped, booked or completed for it (docs/CONTRACT.md). A package that left with a
+        waybill of its own (an order shipped in several) is stopped too."""
+        for key in self.store.add_intercept(trade_no):
+            self._spawn(self.run_step(key, Step.INTERCEPT))
 
-    async def _intercept(self, trade_no: str, attempt: int) -> None:
-        # The waybill as shipped (the confirm's package), else the one ordered: the parcel
-        # may not have left yet, and the carrier stops it at its first scan.
-        _, logistics_no = self._logistics(trade_no)
-        request = self.mapper.intercept_request(self.store.trade(trade_no), logistics_no)
+    async def _intercept(self, key: str, attempt: int) -> None:
+        try:
+            stored = self.store.package(key)
+        except KeyError:
+            # The waybill as shipped (the confirm's package), else the one ordered: the parcel
+            # may not have left yet, and the carrier stops it at its first scan.
+            _, logistics_no = self._logistics(key)
+            request = self.mapper.intercept_request(self.store.trade(key), logistics_no)
+        else:
+            # A later package's own waybill, which the WMS asked for under a code of its own:
+            # no OrderCode (optional in 1816), so the carrier matches the waybill alone.
+            trade = self.store.trade(stored.trade_no)
+            request = self.mapper.intercept_request(trade, stored.package.express_code)
+            request.pop("OrderCode", None)
         status = await self.peers.carrier.intercept(request)
         self.stats[f"intercept.{status}"] += 1
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from connectors.faulty.ignores_partial_confirms import IgnoresPartialConfirmsHandlers
@@ -224,3 +225,41 @@ async def test_no_package_of_a_cancelled_trade_is_marked(
     assert oms_ships(peers) == []
     skipped = store.step("DO1-PARTDELIVERED-1", Step.OMS_PACKAGE)
     assert skipped is not None and skipped.status is StepStatus.SKIPPED
+
+
+def intercepted_waybills(peers: Peers4) -> list[tuple[str, str | None]]:
+    """(LogisticCode, OrderCode) of each Kdniao 1816 the connector sent."""
+    forms = [f for f in peers.carrier_forms if f["RequestType"] == "1816"]
+    return [
+        (data["LogisticCode"], data.get("OrderCode"))
+        for data in (orjson.loads(f["RequestData"]) for f in forms)
+    ]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("packages_first", [False, True], ids=["canceledfail_first", "later"])
+async def test_every_parcel_of_a_trade_cancelled_after_picking_is_intercepted(
+    peers: Peers4, http: HttpClient, store: StateStore, packages_first: bool
+) -> None:
+    # The buyer cancelled once picking had started: the WMS answered CANCELEDFAIL and the
+    # order left in two parcels. Both must be stopped; the second has a waybill of its own.
+    workflow = make_workflow(store, http)
+    store.cancel(make_trade(TRADE_NO, trade_status=5))
+    if packages_first:
+        receive(store, FIRST, partial=True)
+        receive(store, LAST, partial=False)
+    workflow.on_canceledfail(TRADE_NO)
+    workflow.start_package("DO1-PARTDELIVERED-1")
+    await workflow.run_step(TRADE_NO, Step.INTERCEPT)
+    if not packages_first:
+        receive(store, FIRST, partial=True)
+        workflow.start_package("DO1-PARTDELIVERED-1")
+        receive(store, LAST, partial=False)
+        workflow.start_package("DO1-DELIVERED")
+    assert await workflow.drain(5) == 0
+    # The order's own waybill with the trade as OrderCode; the second one without (the WMS
+    # asked the carrier for it under a code the connector never saw).
+    assert sorted(intercepted_waybills(peers), key=str) == sorted(
+        [(ORDER_WAYBILL, TRADE_NO), (SECOND_WAYBILL, None)], key=str
+    )
+    assert oms_ships(peers) == []  # nothing marked shipped for a cancelled trade
