@@ -96,6 +96,8 @@ class DemandModel:
         self._platforms = {shop.shop_no: shop.platform for shop in world.shops}
         # Splits too: turning them on changes no order's contents, cancellation or return.
         self._split_random = random.Random(f"split-{seed}")
+        # Item codes the business has discontinued (simulator/master_data.py): not drawn.
+        self.withdrawn: set[str] = set()
 
     def arrivals(self, until_seconds: float) -> Iterator[Arrival]:
         """Arrivals in [0, until_seconds) following the scenario's rate curve.
@@ -259,10 +261,14 @@ class DemandModel:
         for _ in range(count * 4):  # bounded: popular SKUs may repeat
             index = bisect.bisect_left(self._cumulative, self.random.random() * total)
             code = self.world.skus[min(index, len(self.world.skus) - 1)].item_code
-            if code not in chosen:
+            if code not in chosen and code not in self.withdrawn:
                 chosen.append(code)
             if len(chosen) == count:
                 break
+        if not chosen:  # every draw withdrawn: the most popular item still on sale
+            chosen = [
+                next(s.item_code for s in self.world.skus if s.item_code not in self.withdrawn)
+            ]
         return chosen
 
     def _apply_coupon(self, goods: list[int]) -> list[int]:

@@ -52,6 +52,7 @@ from simulator.clock import RealtimeClock, format_qimen_time
 from simulator.connector import ConnectorProcess, ConnectorProfile
 from simulator.crashes import CrashPlayer
 from simulator.demand import DemandModel, play_demand
+from simulator.master_data import MasterDataChanges
 from simulator.procurement import Procurement
 from simulator.progress import Snapshot
 from simulator.scenario import Scenario
@@ -270,12 +271,17 @@ class RunWatch:
             await asyncio.sleep(PROGRESS_EVERY_SECONDS)
 
     async def drain(
-        self, timeout: float, stall_timeout: float, world_busy: Callable[[], int] = lambda: 0
+        self,
+        timeout: float,
+        stall_timeout: float,
+        world_busy: Callable[[], int] = lambda: 0,
+        owed: Callable[[], int] = lambda: 0,
     ) -> None:
         """Let in-flight orders finish: until all but the cancelled are shipped and invoiced,
-        every return back at the warehouse is refunded, and the world has no after-sales
-        left to play (`world_busy`: buyers' returns under way; nor the WMS, returned parcels
-        to count in), or nothing moves."""
+        every return back at the warehouse is refunded, the world has no after-sales left to
+        play (`world_busy`: buyers' returns under way; nor the WMS, returned parcels to count
+        in) and the connector owes nothing the world handed it (`owed`: master-data changes
+        not carried yet, which stall like the counts when nothing moves), or nothing moves."""
         ends = time.monotonic() + timeout
         last_change = time.monotonic()
         previous: tuple[int, ...] = ()
@@ -285,6 +291,7 @@ class RunWatch:
             c = snap.counts
             # The buyers' returns under way, and the WMS counting returned parcels in.
             busy = world_busy() + c["returns_receiving"]
+            owing = owed()
             # A cancelled trade ships nowhere: the others must all be shipped and invoiced.
             live = c["created"] - c["cancelled"]
             if (
@@ -294,6 +301,7 @@ class RunWatch:
                 and c["receipts_unbooked"] == 0
                 and c["payments_unbooked"] == 0
                 and busy == 0
+                and owing == 0
             ):
                 self.drained = DRAIN_ENDED
                 return
@@ -308,6 +316,7 @@ class RunWatch:
                 c["receipts_unbooked"],
                 c["payments_unbooked"],
                 busy,
+                owing,
             )
             # Buyers still on their way to a return keep the run going (bounded by `timeout`):
             # the world moves even when the counts do not.
@@ -353,6 +362,10 @@ class Traffic(Protocol):
     def after_sales_pending(self) -> int:
         """After-sales the simulated buyers still have under way (the drain waits for them)."""
 
+    def connector_owes(self) -> int:
+        """Changes the world made that the connector has not carried yet (master data): the
+        drain waits for them while they move."""
+
 
 class SimulatedDemand:
     """The SimPy demand model places each order in process at its simulated time."""
@@ -362,6 +375,7 @@ class SimulatedDemand:
         self.cancellations: Cancellations | None = None
         self.returns: Returns | None = None
         self.procurement: Procurement | None = None
+        self.master_data: MasterDataChanges | None = None
         self.settlement: Settlement | None = None
 
     async def start(self, fakes: LiveFakes, scenario: Scenario) -> None:
@@ -374,6 +388,18 @@ class SimulatedDemand:
                 fakes.clock.env, fakes.world, scenario.procurement, eco.erp, eco.wms, scenario.seed
             )
             self.procurement.start(scenario.duration)
+        if scenario.master_data.enabled:
+            self.master_data = MasterDataChanges(
+                fakes.clock.env,
+                fakes.world,
+                scenario.master_data,
+                eco.erp,
+                eco.wms,
+                eco.oms,
+                scenario.seed,
+                model.withdrawn,
+            )
+            self.master_data.start(scenario.duration)
         self.process = play_demand(
             fakes.clock.env,
             model,
@@ -397,6 +423,10 @@ class SimulatedDemand:
         procurement = 0 if self.procurement is None else self.procurement.pending
         return returns + (0 if self.settlement is None else self.settlement.pending) + procurement
 
+    def connector_owes(self) -> int:
+        # Master-data changes the WMS or the OMS does not have yet: the connector's next poll.
+        return 0 if self.master_data is None else self.master_data.pending
+
     @property
     def done(self) -> bool:
         return self.process is not None and not self.process.is_alive
@@ -412,6 +442,8 @@ class SimulatedDemand:
             sections["returns"] = self.returns.report()
         if self.procurement is not None:
             sections["procurement"] = self.procurement.report()
+        if self.master_data is not None:
+            sections["master_data"] = self.master_data.report()
         if self.settlement is not None:
             sections["settlements"] = self.settlement.report()
         return sections
@@ -453,6 +485,9 @@ class LocustTraffic:
 
     def after_sales_pending(self) -> int:
         return 0  # Locust plays no after-sales (docs/DECISIONS.md)
+
+    def connector_owes(self) -> int:
+        return 0  # nor master-data changes
 
     def report(self) -> dict[str, Any]:
         if self.launcher is None:
@@ -630,7 +665,10 @@ async def play_phases(
     times.end()
     await traffic.stop()
     await watch.drain(
-        scenario.run.drain_timeout, scenario.run.stall_timeout, traffic.after_sales_pending
+        scenario.run.drain_timeout,
+        scenario.run.stall_timeout,
+        traffic.after_sales_pending,
+        traffic.connector_owes,
     )
     # Freeze the world so the last signed parcels and confirmations can be acted on
     # before the connector is stopped, instead of racing the stop.

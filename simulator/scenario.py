@@ -401,6 +401,38 @@ class ProcurementSettings(Strict):
         return self.reorder_point > 0
 
 
+class MasterDataSettings(Strict):
+    """Master-data changes (issue 13, simulator/master_data.py): the business creates new
+    materials in the ERP, renames, re-prices and relabels (new barcode) existing ones, and
+    discontinues some, each kind at its own rate per simulated day (a Poisson process). All
+    0 by default: no draw is made, so existing scenarios play the same."""
+
+    new_per_day: float = Field(0.0, ge=0, le=10_000, description="new materials a day")
+    renames_per_day: float = Field(0.0, ge=0, le=10_000, description="renamed materials a day")
+    price_changes_per_day: float = Field(0.0, ge=0, le=10_000, description="re-priced a day")
+    barcode_changes_per_day: float = Field(
+        0.0, ge=0, le=10_000, description="materials relabelled with a new barcode a day"
+    )
+    discontinued_per_day: float = Field(
+        0.0, ge=0, le=10_000, description="materials discontinued (FForbidStatus B) a day"
+    )
+
+    @property
+    def per_day(self) -> dict[str, float]:
+        """The rate of each kind of change, by its name in `material_changes`."""
+        return {
+            "new": self.new_per_day,
+            "rename": self.renames_per_day,
+            "price": self.price_changes_per_day,
+            "barcode": self.barcode_changes_per_day,
+            "discontinue": self.discontinued_per_day,
+        }
+
+    @property
+    def enabled(self) -> bool:
+        return any(rate > 0 for rate in self.per_day.values())
+
+
 class CarrierSettings(Strict):
     """Carrier timings, simulated hours."""
 
@@ -655,7 +687,8 @@ class PaymentSettings(Strict):
 
 class Objectives(Strict):
     """Wall-second p99s of the flows the judge times (the seeds' core interfaces <= 3 s),
-    and optionally a throughput (docs/JUDGE.md)."""
+    optionally a throughput, and the master-data sync time in simulated seconds (business
+    time: the seeds' 15 minutes to 24 hours) (docs/JUDGE.md)."""
 
     paid_to_wms_p99_seconds: float = Field(3.0, gt=0)
     shipped_to_oms_p99_seconds: float = Field(3.0, gt=0)
@@ -663,6 +696,12 @@ class Objectives(Strict):
     cancel_to_wms_p99_seconds: float = Field(3.0, gt=0)
     orders_per_min: float | None = Field(
         None, gt=0, description="orders the connector must carry to the WMS per wall minute"
+    )
+    master_data_sync_seconds: float = Field(
+        86_400.0,
+        gt=0,
+        description="simulated seconds from an ERP master-data change to the WMS and the OMS"
+        " (the seeds: 15 minutes to 24 hours)",
     )
 
 
@@ -685,6 +724,7 @@ class Scenario(Strict):
     fulfilment: FulfilmentSettings = FulfilmentSettings()
     carrier: CarrierSettings = CarrierSettings()
     procurement: ProcurementSettings = ProcurementSettings()
+    master_data: MasterDataSettings = MasterDataSettings()
     faults: list[FaultSettings] = []
     crashes: list[CrashSettings] = []
     objectives: Objectives = Objectives()

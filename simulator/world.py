@@ -30,6 +30,15 @@ class Sku:
     popularity_rank: int  # 1 = most popular (Zipf)
 
 
+def barcode_of(item_code: str, generation: int = 0) -> str:
+    """An EAN-13 barcode (prefix 69: China) derived from the item code, no random draw; a
+    later `generation` is the barcode a relabelled item gets."""
+    body = f"69{(int(item_code) + generation * 7919) % 10**10:010d}"
+    odd = sum(int(digit) for digit in body[0::2])
+    even = sum(int(digit) for digit in body[1::2])
+    return body + str((10 - (odd + even * 3) % 10) % 10)
+
+
 @dataclass(frozen=True)
 class Owner:
     """A cargo owner (货主): shops and stock belong to one."""

@@ -21,6 +21,7 @@ from connectors.reference.clients.kdniao import KdniaoClient
 from connectors.reference.clients.oms import OmsClient, QimenApp
 from connectors.reference.clients.qimen import QimenClient
 from connectors.reference.mapper import TradeMapper
+from connectors.reference.master_flow import MasterDataFlow
 from connectors.reference.payment_flow import PaymentFlow
 from connectors.reference.poller import Poller
 from connectors.reference.retry import RetryPolicy
@@ -122,6 +123,7 @@ class Connector:
             lambda: self.ready,
         )
         handlers.stock = workflow.stock
+        master = MasterDataFlow(workflow)
         settlements = self.settlements(
             workflow.peers.oms, workflow.peers.erp, s.bank_webhook_secret
         )
@@ -167,10 +169,11 @@ class Connector:
             background = [
                 asyncio.create_task(poller.run(self.stop_event, s.poll_seconds)),
                 asyncio.create_task(
-                    self._summaries(workflow, poller, handlers, settlements, payments)
+                    self._summaries(workflow, poller, handlers, settlements, payments, master)
                 ),
                 asyncio.create_task(workflow.stock.poll(self.stop_event, s.poll_seconds)),
                 asyncio.create_task(workflow.stock.sync(self.stop_event)),
+                asyncio.create_task(master.poll(self.stop_event, s.poll_seconds)),
             ]
             if payments is not None:
                 background.append(asyncio.create_task(payments.run(self.stop_event)))
@@ -198,6 +201,7 @@ class Connector:
         handlers: CallbackHandlers,
         settlements: SettlementFlow,
         payments: PaymentFlow | None,
+        master: MasterDataFlow,
     ) -> None:
         """One INFO line every few seconds instead of one per order."""
         previous: Counter[str] = Counter()
@@ -210,6 +214,7 @@ class Connector:
                 + settlements.stats
                 + workflow.stock.stats
                 + (payments.stats if payments is not None else Counter())
+                + master.stats
             )
             delta = current - previous
             previous = current

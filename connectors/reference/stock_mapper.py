@@ -1,5 +1,6 @@
-"""The business rules of the stock flows: what a receipt books in the ERP, and whether stock
-changes reach the OMS. A faulty variant overrides one (connectors/faulty/)."""
+"""The business rules of the stock flows: what a receipt books in the ERP, whether stock
+changes reach the OMS, and whether changed materials do. A faulty variant overrides one
+(connectors/faulty/)."""
 
 from __future__ import annotations
 
@@ -30,4 +31,9 @@ class StockMapper:
 
     def pushes_stock(self) -> bool:
         """Whether stockchange.report moves reach the OMS's stock (stockSyncByPd)."""
+        return True
+
+    def syncs_material_updates(self) -> bool:
+        """Whether a later change of a material already seen (name, barcode, price, a
+        discontinuation) reaches the WMS and the OMS, not only new materials."""
         return True

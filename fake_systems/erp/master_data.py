@@ -7,15 +7,32 @@ one cargo owner. A number is usable on a bill once audited and not forbidden.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from fake_systems.common.context import SystemContext
 from fake_systems.common.scope import OwnerScope
 from fake_systems.erp.fields import basedata_number
 from fake_systems.erp.models import ACCOUNTS, CURRENCIES, ORG_NUMBER, DocumentStatus, ErrorItem
 from fake_systems.erp.schema import MASTER_TABLES, sim_now
-from simulator.world import World
+from simulator.world import World, barcode_of
+
+ChangeKind = Literal["new", "rename", "price", "barcode", "discontinue"]
+
+
+@dataclass(frozen=True)
+class MaterialChange:
+    """What the business changes of a material: `kind` says why; the fields not None are set
+    (a new material needs name, barcode and price)."""
+
+    kind: ChangeKind
+    name: str | None = None
+    barcode: str | None = None
+    price_cents: int | None = None
+    category: str = ""
+    weight_kg: float = 0.0
+
 
 # A supplier's payment terms unless the scenario sets them (K3 leaves 付款条件 to each
 # business; 30 days is a common one, and no shorter scenario sees a payable fall due).
@@ -74,8 +91,23 @@ class MasterData:
         )
         for shop in world.shops:
             self.upsert_customer(shop.shop_no, shop.name, shop.owner_code)
-        for sku in world.skus:
-            self.upsert_material(sku.item_code, sku.name, sku.category, sku.weight_kg)
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO bd_material (number, name, category, weight_kg, barcode,"
+            " price_cents, created_sim, modified_sim) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    sku.item_code,
+                    sku.name,
+                    sku.category,
+                    sku.weight_kg,
+                    barcode_of(sku.item_code),
+                    sku.price_cents,
+                    now,
+                    now,
+                )
+                for sku in world.skus
+            ],
+        )
 
     def load(self) -> None:
         """Fill the cache from the tables: validation runs on every Save, and the cache keeps
@@ -123,6 +155,55 @@ class MasterData:
             " modified_sim = excluded.modified_sim",
             (number, name, category, weight_kg, now, now),
         )
+        self.refresh("material", number)
+
+    def change_material(self, number: str, change: MaterialChange) -> None:
+        """Apply a business change to a material (created audited if new; `discontinue` clears
+        FIsSale: no longer sold, still usable on the bills of what was sold before, which a
+        forbidden material, FForbidStatus B, would not be) and record it with the state it
+        leaves, in the caller's transaction."""
+        now = sim_now(self.ctx)
+        if change.kind == "new":
+            self.conn.execute(
+                "INSERT INTO bd_material (number, name, category, weight_kg, barcode,"
+                " price_cents, created_sim, modified_sim) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    number,
+                    change.name or number,
+                    change.category,
+                    change.weight_kg,
+                    change.barcode or "",
+                    change.price_cents or 0,
+                    now,
+                    now,
+                ),
+            )
+        else:
+            self.conn.execute(
+                "UPDATE bd_material SET name = COALESCE(?, name), barcode = COALESCE(?, barcode),"
+                " price_cents = COALESCE(?, price_cents), is_sale = ?, modified_sim = ?"
+                " WHERE number = ?",
+                (
+                    change.name,
+                    change.barcode,
+                    change.price_cents,
+                    0 if change.kind == "discontinue" else 1,
+                    now,
+                    number,
+                ),
+            )
+        row = self.conn.execute(
+            "SELECT name, barcode, price_cents, is_sale FROM bd_material WHERE number = ?",
+            (number,),
+        ).fetchone()
+        if row is None:
+            raise KeyError(number)
+        self.conn.execute(
+            "INSERT INTO material_changes (number, change, name, barcode, price_cents,"
+            " is_sale, changed_sim, changed_wall) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (number, change.kind, row[0], row[1], int(row[2]), row[3], now, self.ctx.clock.wall()),
+        )
+        self.ctx.history.record("state", "BD_MATERIAL.change", change.kind, number)
         self.refresh("material", number)
 
     def upsert_customer(self, number: str, name: str, owner_code: str | None = None) -> None:

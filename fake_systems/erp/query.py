@@ -250,6 +250,10 @@ QUERY_SPECS: dict[str, QuerySpec] = {
             {
                 "fgrossweight": QueryField("d.weight_kg"),
                 "fmaterialgroup.fnumber": QueryField("d.category"),
+                "fbarcode": QueryField("d.barcode"),
+                "fissale": QueryField("d.is_sale"),
+                # ecomock's retail price, as a K3 custom field (F_<developer code>_...)
+                "f_eco_retailprice": QueryField("d.price_cents", money=True),
             },
         ),
         _master_spec("BD_Customer", "bd_customer", "fcustid", {}, owned=True),

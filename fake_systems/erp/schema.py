@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from fake_systems.common.context import SystemContext
 from fake_systems.common.scope import OwnerScope
 from simulator.clock import format_qimen_time
@@ -85,11 +87,28 @@ CREATE TABLE IF NOT EXISTS bd_material (
     name            TEXT NOT NULL,
     category        TEXT NOT NULL DEFAULT '',
     weight_kg       REAL NOT NULL DEFAULT 0,
+    barcode         TEXT NOT NULL DEFAULT '',  -- FBARCODE (条码)
+    price_cents     INTEGER NOT NULL DEFAULT 0,  -- F_ECO_RetailPrice, a custom field (零售价)
+    is_sale         INTEGER NOT NULL DEFAULT 1,  -- FIsSale (允许销售): 0 once discontinued
     document_status TEXT NOT NULL DEFAULT 'C',
     forbid_status   TEXT NOT NULL DEFAULT 'A',
     created_sim     TEXT NOT NULL,
     modified_sim    TEXT NOT NULL
 );
+-- Every master-data change the business made (issue 13), with the material's state after it:
+-- what the judge times each system's propagation against (contract_tests/master_data.py).
+CREATE TABLE IF NOT EXISTS material_changes (
+    seq             INTEGER PRIMARY KEY,
+    number          TEXT NOT NULL,
+    change          TEXT NOT NULL,             -- new | rename | price | barcode | discontinue
+    name            TEXT NOT NULL,
+    barcode         TEXT NOT NULL,
+    price_cents     INTEGER NOT NULL,
+    is_sale         INTEGER NOT NULL,
+    changed_sim     TEXT NOT NULL,
+    changed_wall    REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS material_changes_number ON material_changes(number, seq);
 CREATE TABLE IF NOT EXISTS bd_customer (
     fcustid         INTEGER PRIMARY KEY,
     number          TEXT NOT NULL UNIQUE,
@@ -191,6 +210,18 @@ MASTER_TABLES: dict[str, tuple[str, str, bool]] = {
 }
 # Writable master forms by lower-cased form id → basedata kind.
 MASTER_KINDS = {"bd_material": "material", "bd_customer": "customer"}
+
+
+def upgrade_tables(conn: sqlite3.Connection) -> None:
+    """Bring a `bd_material` from before barcodes, prices and FIsSale (an `ecomock up`
+    folder) up to date."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(bd_material)")}
+    if columns and "barcode" not in columns:
+        conn.execute("ALTER TABLE bd_material ADD COLUMN barcode TEXT NOT NULL DEFAULT ''")
+    if columns and "price_cents" not in columns:
+        conn.execute("ALTER TABLE bd_material ADD COLUMN price_cents INTEGER NOT NULL DEFAULT 0")
+    if columns and "is_sale" not in columns:
+        conn.execute("ALTER TABLE bd_material ADD COLUMN is_sale INTEGER NOT NULL DEFAULT 1")
 
 
 def owner_clause(scope: OwnerScope, column: str = "owner_code") -> tuple[str, list[str]]:

@@ -29,9 +29,9 @@ from fake_systems.common.storage import transaction
 from fake_systems.erp import query
 from fake_systems.erp.documents import Documents
 from fake_systems.erp.lifecycle import Lifecycle
-from fake_systems.erp.master_data import MasterData
+from fake_systems.erp.master_data import MasterData, MaterialChange
 from fake_systems.erp.models import BillView, LoginResult, OperationResult, Session
-from fake_systems.erp.schema import SCHEMA
+from fake_systems.erp.schema import SCHEMA, upgrade_tables
 from fake_systems.erp.sessions import LoginFailed, Sessions
 from simulator.world import World
 
@@ -70,7 +70,12 @@ class ErpService:
       not by K3 organisations and data-permission schemes. Materials, stocks, accounts and
       currencies are shared by all owners and writable (materials) by unscoped users only.
     - Master data: only BD_MATERIAL (FNumber, FName, FMaterialGroup) and BD_Customer (FNumber,
-      FName) can be saved; deleting basedata does not check whether bills refer to it.
+      FName) can be saved; deleting basedata does not check whether bills refer to it. A
+      material's FBARCODE and its retail price (F_ECO_RetailPrice, a custom field: K3 keeps
+      sales prices in price lists, which the fake does not have) and FIsSale (1, 0 once
+      discontinued; K3 writes a checkbox as a boolean) are read-only on the wire and
+      change only by the simulated business (`change_material`); only those changes are
+      recorded in `material_changes`, not a connector's Save of a material.
     - ExecuteBillQuery knows the field keys listed in docs/protocols/erp.md; FilterString is
       SQL-like (AND/OR/NOT, brackets, = <> > < >= <=, IN, LIKE, IS NULL, BETWEEN), no functions.
     - No multi-language names, no permissions beyond the owner scope.
@@ -95,6 +100,7 @@ class ErpService:
     def setup(self, world: World) -> None:
         """Create the tables and seed the master data from the world (idempotent)."""
         self.conn.executescript(SCHEMA)
+        upgrade_tables(self.conn)
         with transaction(self.conn):
             self.master.seed(world)
         self.master.load()
@@ -155,6 +161,13 @@ class ErpService:
     ) -> None:
         """Add or rename a material (BD_MATERIAL, `FNumber` = item code); FModifyDate moves."""
         self.master.upsert_material(number, name, category, weight_kg)
+
+    def change_material(self, number: str, change: MaterialChange) -> None:
+        """The business changes its master data (the simulator): a new material, or a new
+        name, price or barcode, or a discontinued one; FModifyDate moves and the change is
+        recorded in `material_changes` for the judge."""
+        with transaction(self.conn):
+            self.master.change_material(number, change)
 
     def upsert_customer(self, number: str, name: str, owner_code: str | None = None) -> None:
         """Add or rename a customer (BD_Customer, `FNumber` = shop number) of a cargo owner."""

@@ -11,6 +11,7 @@ from decimal import Decimal
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import OmsCredentials
 from fake_systems.common.faults import Stage
+from fake_systems.common.money import to_cents
 from fake_systems.common.scope import OwnerScope
 from fake_systems.common.storage import transaction
 from fake_systems.common.wire import (
@@ -56,7 +57,7 @@ from fake_systems.oms.raw_trades import (
 from fake_systems.oms.settlements import Settlements
 from simulator.clock import format_qimen_time, parse_qimen_time
 from simulator.fault_plan import ODD_DATA_VARIANTS
-from simulator.world import NewTrade, Shop, World
+from simulator.world import NewTrade, Shop, World, barcode_of
 
 # The operation an `odd_data` fault row names. New trades come in by the simulator (through no
 # call of the API) or by a platform's push: one rule covers both, and names `*`.
@@ -129,8 +130,24 @@ CREATE UNIQUE INDEX IF NOT EXISTS orders_platform_warehouse
 CREATE TABLE IF NOT EXISTS goods (
     spec_no     TEXT PRIMARY KEY,
     goods_name  TEXT NOT NULL,
-    price_cents INTEGER NOT NULL
+    price_cents INTEGER NOT NULL,                -- retail_price
+    goods_no    TEXT,                            -- the goods (SPU) the spec belongs to
+    barcode     TEXT NOT NULL DEFAULT '',
+    deleted     INTEGER NOT NULL DEFAULT 0,      -- > 0: deleted (停用), no longer sold
+    modified_sim TEXT
 );
+-- Each state a spec took (seeded, pushed), for the judge's master-data timing.
+CREATE TABLE IF NOT EXISTS goods_changes (
+    seq          INTEGER PRIMARY KEY,
+    spec_no      TEXT NOT NULL,
+    goods_name   TEXT NOT NULL,
+    barcode      TEXT NOT NULL,
+    price_cents  INTEGER NOT NULL,
+    deleted      INTEGER NOT NULL,
+    changed_sim  TEXT NOT NULL,
+    changed_wall REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS goods_changes_spec ON goods_changes(spec_no, seq);
 CREATE TABLE IF NOT EXISTS order_lines (
     rec_id          INTEGER PRIMARY KEY,
     trade_no        TEXT NOT NULL,
@@ -271,8 +288,11 @@ class OmsService:
       overwritten by each count (stockSyncByPd), taken by each sale. A sale is never refused
       for want of stock (the platform took the money): one beyond it is an oversell. A
       cancelled trade does not give its units back (the next count does); no occupancy
-      (订单占用) apart from the stock. Shops, warehouses and goods come from the world (no
-      master-data changes).
+      (订单占用) apart from the stock. Shops and warehouses come from the world; goods too,
+      then `goods.Goods.push` creates and updates them (name, barcode, retail price, and
+      ecomock's `deleted`); the other goods fields are accepted and not kept, there are no
+      SPUs with several specs of their own, and an order is never refused for a deleted
+      spec.
     - Every shipped trade leaves a logistics sync record, whatever its shop's platform (the
       real queue holds own-platform shops' records only); one per trade, or one per package.
     - Shipping (`sync_logistics`) and completing (`upload_trace`) are ecomock's stand-ins for
@@ -303,6 +323,7 @@ class OmsService:
     def setup(self, world: World) -> None:
         """Create the tables (idempotent) and load shops and warehouses from the world."""
         self.conn.executescript(SCHEMA)
+        _upgrade_goods(self.conn)
         self.settlements.setup()
         with transaction(self.conn):
             self.conn.executemany(
@@ -315,13 +336,29 @@ class OmsService:
                 " VALUES (?, ?, ?)",
                 [(w.code, w.name, w.carrier_code) for w in world.warehouses],
             )
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO goods (spec_no, goods_name, price_cents) VALUES (?, ?, ?)",
-                [(sku.item_code, sku.name, sku.price_cents) for sku in world.skus],
-            )
+            now = format_qimen_time(self.ctx.clock.now())
+            for sku in world.skus:
+                # The world's catalogue is in the goods archive from the start; a spec already
+                # there (an earlier run's folder) keeps what was pushed since.
+                if self.conn.execute(
+                    "INSERT OR IGNORE INTO goods (spec_no, goods_name, price_cents, goods_no,"
+                    " barcode, modified_sim) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        sku.item_code,
+                        sku.name,
+                        sku.price_cents,
+                        sku.item_code,
+                        barcode_of(sku.item_code),
+                        now,
+                    ),
+                ).rowcount:
+                    self._record_goods(sku.item_code, "seed")
         availability.seed(self.conn, world.initial_stock, format_qimen_time(self.ctx.clock.now()))
         self._shops = {shop.shop_no: shop for shop in world.shops}
-        self._goods = {sku.item_code: sku.name for sku in world.skus}
+        self._goods = {
+            str(row[0]): str(row[1])
+            for row in self.conn.execute("SELECT spec_no, goods_name FROM goods")
+        }
         self._catalogue = [(sku.item_code, sku.name, sku.price_cents) for sku in world.skus]
         self._warehouses = [(w.code, w.carrier_code) for w in world.warehouses]
         # Continue numbering after whatever an earlier run left in the same database.
@@ -1297,6 +1334,73 @@ class OmsService:
 
     # ---------------------------------------------------------------- stock, master data
 
+    def push_goods(self, goods_info: object, spec_list: object) -> int:
+        """goods.Goods.push (货品推送): create or update one goods (`goods_no`, `goods_name`)
+        and its specs (`spec_no`, `barcode`, `retail_price`, and ecomock's `deleted`: 1 takes
+        a spec off sale, 0 puts it back), matched by goods_no and spec_no. Returns the goods
+        id. A malformed field refuses the whole call with InvalidRequest naming it."""
+        goods = _object(goods_info, "goodsInfo")
+        goods_no = _wire_text(goods, "goods_no", "goodsInfo")
+        goods_name = _wire_text(goods, "goods_name", "goodsInfo", limit=255)
+        if not isinstance(spec_list, list) or not spec_list:
+            raise InvalidRequest("specInfoList is required (a non-empty list)")
+        if len(spec_list) > MAX_STOCK_ITEMS:
+            raise InvalidRequest(f"specInfoList has more than {MAX_STOCK_ITEMS} entries")
+        specs = []
+        for i, raw in enumerate(spec_list):
+            path = f"specInfoList[{i}]"
+            entry = _object(raw, path)
+            spec_no = _wire_text(entry, "spec_no", path)
+            barcode = (
+                _wire_text(entry, "barcode", path, empty=True, limit=50)
+                if "barcode" in entry
+                else None
+            )
+            price = _optional_price(entry, "retail_price", path)
+            deleted = _wire_int(entry, "deleted", path, (0, 1)) if "deleted" in entry else None
+            specs.append((spec_no, barcode, price, deleted))
+        now = format_qimen_time(self.ctx.clock.now())
+        with transaction(self.conn):
+            for spec_no, barcode, price, deleted in specs:
+                self.conn.execute(
+                    "INSERT INTO goods (spec_no, goods_name, price_cents, goods_no, barcode,"
+                    " deleted, modified_sim) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (spec_no) DO UPDATE SET goods_name = excluded.goods_name,"
+                    " goods_no = excluded.goods_no, modified_sim = excluded.modified_sim,"
+                    " price_cents = COALESCE(?, price_cents), barcode = COALESCE(?, barcode),"
+                    " deleted = COALESCE(?, deleted)",
+                    (
+                        spec_no,
+                        goods_name,
+                        price or 0,
+                        goods_no,
+                        barcode or "",
+                        deleted or 0,
+                        now,
+                        price,
+                        barcode,
+                        deleted,
+                    ),
+                )
+                self._record_goods(spec_no, "push")
+                self._goods[spec_no] = goods_name
+            row = self.conn.execute(
+                "SELECT MIN(rowid) FROM goods WHERE goods_no = ?", (goods_no,)
+            ).fetchone()
+        return int(row[0])
+
+    def _record_goods(self, spec_no: str, how: str) -> None:
+        """Append the spec's state to goods_changes and the history (in the caller's
+        transaction)."""
+        self.conn.execute(
+            "INSERT INTO goods_changes (spec_no, goods_name, barcode, price_cents, deleted,"
+            " changed_sim, changed_wall) SELECT spec_no, goods_name, barcode, price_cents,"
+            " deleted, ?, ? FROM goods WHERE spec_no = ?",
+            (format_qimen_time(self.ctx.clock.now()), self.ctx.clock.wall(), spec_no),
+        )
+        if how != "seed":
+            self.ctx.history.record("state", "goods", how, spec_no)
+
     def count_stock(self, pd_order: object, specs: object) -> StockCount:
         """A stock count (`wms.StockPd.stockSyncByPd`, 创建盘点单) that overwrites the stock
         of one warehouse: `pd_order` `{warehouse_no, defect_mode, remark, is_post_error?}`,
@@ -1410,6 +1514,35 @@ def _wire_text(
         return check_text(value, limit, multiline=empty).strip()
     except WireValueError as exc:
         raise InvalidRequest(f"{path}.{name} {exc}") from None
+
+
+def _optional_price(raw: dict[str, object], name: str, path: str) -> int | None:
+    """An optional non-negative price in yuan (a number or a decimal string), as cents."""
+    if name not in raw:
+        return None
+    value = raw[name]
+    try:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ValueError(value)
+        cents = to_cents(value)
+    except ValueError:
+        cents = -1
+    if cents < 0:
+        raise InvalidRequest(f"{path}.{name} must be a non-negative amount in yuan")
+    return cents
+
+
+def _upgrade_goods(conn: sqlite3.Connection) -> None:
+    """Bring a `goods` table from before goods pushes (an `ecomock up` folder) up to date."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(goods)")}
+    for column, declaration in (
+        ("goods_no", "TEXT"),
+        ("barcode", "TEXT NOT NULL DEFAULT ''"),
+        ("deleted", "INTEGER NOT NULL DEFAULT 0"),
+        ("modified_sim", "TEXT"),
+    ):
+        if columns and column not in columns:
+            conn.execute(f"ALTER TABLE goods ADD COLUMN {column} {declaration}")
 
 
 def _wire_int(raw: dict[str, object], name: str, path: str, allowed: Sequence[int]) -> int:

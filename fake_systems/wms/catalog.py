@@ -15,12 +15,13 @@ from fake_systems.wms.models import (
     ITEM_NOT_EXIST,
     OWNER_NOT_EXIST,
     PERMISSION_DENIED,
+    SHARED_OWNER,
     WAREHOUSE_NOT_EXIST,
     ItemRequest,
     WmsError,
 )
 from simulator.clock import format_qimen_time
-from simulator.world import World
+from simulator.world import World, barcode_of
 
 
 @dataclass(frozen=True)
@@ -66,10 +67,30 @@ class Catalog:
         self.conn.executemany(
             "INSERT OR IGNORE INTO owners VALUES (?, ?)", [(o.code, o.name) for o in world.owners]
         )
+        now = format_qimen_time(self.ctx.clock.now())
+        added = [
+            sku
+            for sku in world.skus
+            if self.conn.execute(
+                "INSERT OR IGNORE INTO items (item_code, name, category, weight_kg, bar_code,"
+                " updated_sim) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    sku.item_code,
+                    sku.name,
+                    sku.category,
+                    sku.weight_kg,
+                    barcode_of(sku.item_code),
+                    now,
+                ),
+            ).rowcount
+        ]
         self.conn.executemany(
-            "INSERT OR IGNORE INTO items (item_code, name, category, weight_kg)"
-            " VALUES (?, ?, ?, ?)",
-            [(s.item_code, s.name, s.category, s.weight_kg) for s in world.skus],
+            "INSERT INTO item_changes (item_code, action, name, bar_code, changed_sim,"
+            " changed_wall) VALUES (?, 'seed', ?, ?, ?, ?)",
+            [
+                (sku.item_code, sku.name, barcode_of(sku.item_code), now, self.ctx.clock.wall())
+                for sku in added
+            ],
         )
 
     def load(self) -> None:
@@ -130,12 +151,15 @@ class Catalog:
         add is the integrator's (any owner's item, by ownerCode) and refuses an existing code
         (ITEM_EXIST); an owner-scoped caller's add is refused whatever the code, because item
         codes are one namespace for all owners and ITEM_EXIST would tell it another owner's
-        code exists. update refuses an unknown or invisible item (ITEM_NOT_EXIST) and a shared
-        catalog item for an owner-scoped caller.
+        code exists. The integrator's add with ownerCode `OTHER` (SHARED_OWNER) is a shared
+        catalogue item, as the world's are: what the ERP's materials, owned by nobody, become
+        (ecomock's convention, docs/DECISIONS.md). update refuses an unknown or invisible item
+        (ITEM_NOT_EXIST) and a shared catalog item for an owner-scoped caller.
         """
         if request.warehouse_code not in (None, ANY_WAREHOUSE):
             self.check_warehouse(request.warehouse_code)
-        owner = self.resolve_owner(request.owner_code, scope, None)
+        shared = request.owner_code == SHARED_OWNER and scope.owners is None
+        owner = None if shared else self.resolve_owner(request.owner_code, scope, None)
         exists = request.item_code in self.weights
         now = format_qimen_time(self.ctx.clock.now())
         with transaction(self.conn):
@@ -179,10 +203,16 @@ class Catalog:
                 )
             else:
                 raise WmsError(INVALID_PARAMETER, f"Invalid arguments:actionType {action}")
+            row = self.conn.execute(
+                "SELECT weight_kg, owner_code, name, bar_code FROM items WHERE item_code = ?",
+                (request.item_code,),
+            ).fetchone()
+            self.conn.execute(
+                "INSERT INTO item_changes (item_code, action, name, bar_code, changed_sim,"
+                " changed_wall) VALUES (?, ?, ?, ?, ?, ?)",
+                (request.item_code, action, row[2], row[3], now, self.ctx.clock.wall()),
+            )
             self.ctx.history.record("state", "item", action, request.item_code, {"owner": owner})
-        row = self.conn.execute(
-            "SELECT weight_kg, owner_code FROM items WHERE item_code = ?", (request.item_code,)
-        ).fetchone()
         self.weights[request.item_code] = float(row[0] or 0.0)
         self.item_owners[request.item_code] = row[1]
         return request.item_code

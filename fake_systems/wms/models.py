@@ -60,6 +60,8 @@ ENTRY_ORDER_TYPES = frozenset({"CGRK", "DBRK", "QTRK", "SCRK", "LYRK", "B2BRK", 
 RETURN_ORDER_TYPES = frozenset({"THRK", "HHRK"})
 # The warehouseCode an ERP sends when it does not choose one (统仓统配, "填OTHER").
 ANY_WAREHOUSE = "OTHER"
+# The ownerCode of an item every owner sells from (the integrator's add only; ecomock's).
+SHARED_OWNER = "OTHER"
 INVENTORY_TYPES = frozenset({"ZP", "CC", "JS", "XS", "XZ", "ZT"})
 
 

@@ -10,6 +10,12 @@ CREATE TABLE IF NOT EXISTS items (
     item_code TEXT PRIMARY KEY, name TEXT, category TEXT, weight_kg REAL,
     owner_code TEXT, bar_code TEXT, updated_sim TEXT  -- owner NULL: the world's shared catalog
 );
+-- Each state an item took (seeded, added, updated), for the judge's master-data timing.
+CREATE TABLE IF NOT EXISTS item_changes (
+    seq INTEGER PRIMARY KEY, item_code TEXT NOT NULL, action TEXT NOT NULL, name TEXT,
+    bar_code TEXT, changed_sim TEXT NOT NULL, changed_wall REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS item_changes_item ON item_changes(item_code, seq);
 CREATE TABLE IF NOT EXISTS stock (
     warehouse_code TEXT NOT NULL, item_code TEXT NOT NULL, initial_qty INTEGER NOT NULL,
     on_hand INTEGER NOT NULL, reserved INTEGER NOT NULL,

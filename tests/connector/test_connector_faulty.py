@@ -294,6 +294,9 @@ PROFILES = {
     "connectors/faulty/books_commission_as_revenue/connector.yaml": (
         "connectors.faulty.books_commission_as_revenue"
     ),
+    "connectors/faulty/ignores_master_data_updates/connector.yaml": (
+        "connectors.faulty.ignores_master_data_updates"
+    ),
     "connectors/faulty/pays_twice_on_retry/connector.yaml": "connectors.faulty.pays_twice_on_retry",
     "connectors/faulty/rounds_with_floats/connector.yaml": "connectors.faulty.rounds_with_floats",
     "connectors/faulty/books_rejected_payments/connector.yaml": (

@@ -1,7 +1,8 @@
 """End to end, scenarios/stock_smoke.yaml: purchase orders raised in the ERP as stock runs low,
 delivered over, short or damaged; the reference connector carries each to the WMS and books
-what was received and accepted, and keeps the OMS's stock in step, so nothing is oversold.
-Each faulty connector fails on its own invariant, naming the purchase orders or trades."""
+what was received and accepted, keeps the OMS's stock in step, so nothing is oversold, and
+carries the ERP's master-data changes to the WMS and the OMS. Each faulty connector fails on
+its own invariant, naming the purchase orders, trades or SKUs."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tests.support import paths
 from tests.support.runs import failed, invariant, play
 
 STOCK_SMOKE = paths.SCENARIOS / "stock_smoke.yaml"
+MASTER_DATA_SMOKE = paths.SCENARIOS / "master_data_smoke.yaml"
 
 pytestmark = pytest.mark.e2e
 
@@ -121,4 +123,52 @@ def test_never_pushes_stock_fails_no_oversell(tmp_path: Path) -> None:
             (example["warehouse"], example["spec_no"]),
         ).fetchone()[0]
         assert received > 0
+    conn.close()
+
+
+def test_the_reference_carries_every_master_data_change(
+    reference_run: tuple[int, dict[str, Any], Path],
+) -> None:
+    """Every kind of change was made; the judge checked every material; and, read from the
+    databases alone, each changed material is in the WMS and the OMS as the ERP has it."""
+    _, report, run = reference_run
+    master = report["master_data"]
+    assert min(master[kind] for kind in ("new", "rename", "price", "barcode", "discontinue")) > 0
+    assert master["unsynced"] == 0
+    inv = invariant(report, "master_data_agrees")
+    assert inv["passed"] and inv["checked"] == 30 + master["new"]
+    conn = attach_run(run)
+    rows = conn.execute(
+        "SELECT m.number, m.name, m.barcode, m.price_cents, m.is_sale, i.name, i.bar_code,"
+        " g.goods_name, g.barcode, g.price_cents, g.deleted FROM erp.bd_material AS m"
+        " JOIN erp.material_changes AS c ON c.number = m.number AND c.seq = (SELECT MAX(seq)"
+        "   FROM erp.material_changes WHERE number = m.number)"
+        " LEFT JOIN wms.items AS i ON i.item_code = m.number"
+        " LEFT JOIN oms.goods AS g ON g.spec_no = m.number"
+    ).fetchall()
+    conn.close()
+    assert len(rows) == master["materials_changed"]
+    for number, name, barcode, price, on_sale, *downstream in rows:
+        assert downstream == [name, barcode, name, barcode, price, 0 if on_sale else 1], number
+
+
+def test_ignores_master_data_updates_fails_master_data_agrees(tmp_path: Path) -> None:
+    exit_code, report = play(
+        MASTER_DATA_SMOKE, "faulty/ignores_master_data_updates", tmp_path / "run"
+    )
+    assert exit_code == 1
+    assert failed(report) == {"master_data_agrees"}
+    inv = invariant(report, "master_data_agrees")
+    # Every update of a known material is missed; the new ones were carried.
+    assert inv["violations"] == report["master_data"]["unsynced"] > 0
+    assert report["master_data"]["new"] > 0
+    conn = attach_run(tmp_path / "run")
+    for example in inv["examples"]:
+        (kinds,) = conn.execute(
+            "SELECT GROUP_CONCAT(change) FROM erp.material_changes WHERE number = ?",
+            (example["entity"],),
+        ).fetchone()
+        assert kinds != "new"  # a material only created is never named
+        # The OMS still shows the material as it was before the change.
+        assert example["observed"]["oms"] != example["expected"]
     conn.close()

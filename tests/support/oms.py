@@ -31,6 +31,7 @@ WINDOW = {"start_time": "2026-11-10 20:00:00", "end_time": "2026-11-10 21:00:00"
 PUSH = "sales.RawTrade.pushSelf2"
 PUSH_OLD = "sales.RawTrade.pushSelf"  # obsolete in QJB-DOCS, still served
 STOCK = "wms.StockPd.stockSyncByPd"
+GOODS = "goods.Goods.push"
 REFUNDS = "aftersales.refund.Refund.search"
 RETURN_CONFIRM = "ecomock.Refund.confirmReturn"
 SHOPS = "setting.Shop.queryShop"
@@ -371,6 +372,13 @@ async def valid_stock(site: Site) -> httpx.Request:
     """wms.StockPd.stockSyncByPd: one goods spec counted in one warehouse."""
     body = stock_count(site.world.warehouses[0].code, (site.world.skus[0].item_code, "7.0000"))
     return _signed(site, STOCK, body)
+
+
+async def valid_goods(site: Site) -> httpx.Request:
+    """goods.Goods.push: one goods with one spec, new name and barcode."""
+    code = site.world.skus[0].item_code
+    body = [{"goods_no": code, "goods_name": "改名"}, [{"spec_no": code, "barcode": "6901"}]]
+    return _signed(site, GOODS, body)
 
 
 async def valid_shops(site: Site) -> httpx.Request:

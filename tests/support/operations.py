@@ -104,6 +104,8 @@ VALID: dict[str, dict[str, Valid]] = {
         oms.RETURN_CONFIRM: Valid(oms.valid_return_confirm, "0"),
         oms.SYNC_LIST: Valid(oms.valid_sync_list, "0", same=True),
         oms.STOCK: Valid(oms.valid_stock, "0"),  # a second count: a new pd_no
+        # The same state pushed again: the same goods id.
+        oms.GOODS: Valid(oms.valid_goods, "0", same=True),
         oms.SHOPS: Valid(oms.valid_shops, "0", same=True),
         oms.WAREHOUSES: Valid(oms.valid_warehouses, "0", same=True),
         oms.SETTLEMENTS: Valid(oms.valid_settlements, "0", same=True),

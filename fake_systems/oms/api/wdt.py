@@ -115,6 +115,7 @@ METHOD_REFUND_SEARCH = "aftersales.refund.Refund.search"
 METHOD_RETURN_CONFIRM = "ecomock.Refund.confirmReturn"
 METHOD_SYNC_LIST = "sales.LogisticsSync.getSyncListExt"
 METHOD_STOCK_SYNC = "wms.StockPd.stockSyncByPd"
+METHOD_GOODS_PUSH = "goods.Goods.push"
 METHOD_SHOP_QUERY = "setting.Shop.queryShop"
 METHOD_WAREHOUSE_QUERY = "setting.Warehouse.queryWarehouse"
 # ecomock's: the platforms' settlement bills with their bank payment (docs/protocols/oms.md).
@@ -577,6 +578,18 @@ def _stock_sync(
     return {"data": data}
 
 
+def _goods_push(
+    service: OmsService, args: list[Any], pager: Pager | None, scope: OwnerScope
+) -> dict[str, Any]:
+    """`[goodsInfo, specInfoList]`; data the goods id, as the doc's example."""
+    if scope != OwnerScope.EVERYONE:
+        # The goods archive is shared by the owners, as the stock is: the integrator's.
+        raise Forbidden("an owner-scoped credential may not push goods")
+    if not isinstance(args[0], dict) or not isinstance(args[1], list):
+        raise WireError(ERR_PARAMS, MSG_ARG_TYPE)
+    return {"data": service.push_goods(args[0], args[1])}
+
+
 def _paged(items: list[dict[str, Any]], page: Pager) -> dict[str, Any]:
     start = page.page_size * page.page_no
     return {"data": {"total_count": len(items), "details": items[start : start + page.page_size]}}
@@ -680,6 +693,7 @@ METHODS: dict[str, MethodSpec] = {
     METHOD_RETURN_CONFIRM: MethodSpec(_return_confirm, paged=False, min_args=1, max_args=1),
     METHOD_SYNC_LIST: MethodSpec(_sync_list, paged=True, min_args=0, max_args=1),
     METHOD_STOCK_SYNC: MethodSpec(_stock_sync, paged=False, min_args=2, max_args=2),
+    METHOD_GOODS_PUSH: MethodSpec(_goods_push, paged=False, min_args=2, max_args=2),
     METHOD_SHOP_QUERY: MethodSpec(_shop_query, paged=True, min_args=0, max_args=1),
     METHOD_WAREHOUSE_QUERY: MethodSpec(_warehouse_query, paged=True, min_args=0, max_args=1),
     METHOD_SETTLEMENT_SEARCH: MethodSpec(_settlement_search, paged=True, min_args=1, max_args=1),

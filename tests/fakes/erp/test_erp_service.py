@@ -10,10 +10,11 @@ import pytest
 
 from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import K3Credentials
+from fake_systems.erp.master_data import MaterialChange
 from fake_systems.erp.models import MSG_AUDITED_NO_CHANGE, K3Error, MsgCode
 from fake_systems.erp.service import ErpService, LoginFailed
 from simulator.clock import ManualClock
-from simulator.world import World
+from simulator.world import World, barcode_of
 
 
 @pytest.fixture
@@ -550,3 +551,51 @@ def test_setup_twice_keeps_master_data_and_fids(
         "BD_Customer", "FNumber", ""
     )
     assert again.save("SAL_OUTSTOCK", outstock(world, "T0002")).successes[0].id == fid + 1
+
+
+# ---------------------------------------------------------------- master-data changes
+
+
+def test_material_changes_are_queryable_by_modify_date_and_recorded(
+    erp: ErpService, world: World, clock: ManualClock
+) -> None:
+    """The business's changes move FModifyDate, so a connector polling `FModifyDate>=` finds
+    exactly them; each is recorded with the state it leaves; a discontinued material (FIsSale
+    off) stays usable on the bills of what was sold before (a forbidden one would not be)."""
+    sku = world.skus[0].item_code
+    fields = "FNumber,FName,FBARCODE,F_ECO_RetailPrice,FIsSale,FForbidStatus"
+    [seeded] = erp.execute_bill_query("BD_MATERIAL", fields, f"FNumber='{sku}'")
+    assert seeded == [
+        sku,
+        world.skus[0].name,
+        barcode_of(sku),
+        world.skus[0].price_cents / 100,
+        1,
+        "A",
+    ]
+    loaded = erp.execute_bill_query("BD_MATERIAL", "FModifyDate", f"FNumber='{sku}'")[0][0]
+    clock.advance(600)
+    erp.change_material(sku, MaterialChange("rename", name="新名"))
+    erp.change_material(sku, MaterialChange("price", price_cents=12345))
+    erp.change_material(
+        "1234567890123456", MaterialChange("new", name="新品", barcode="6900", price_cents=500)
+    )
+    clock.advance(60)
+    erp.change_material(sku, MaterialChange("discontinue"))
+    changed = erp.execute_bill_query(
+        "BD_MATERIAL", fields, f"FModifyDate>'{loaded}'", order_string="FNumber"
+    )
+    assert changed == [
+        ["1234567890123456", "新品", "6900", 5.0, 1, "A"],
+        [sku, "新名", barcode_of(sku), 123.45, 0, "A"],
+    ]
+    log = erp.conn.execute(
+        "SELECT number, change, name, price_cents, is_sale FROM material_changes ORDER BY seq"
+    ).fetchall()
+    assert [tuple(r) for r in log] == [
+        (sku, "rename", "新名", world.skus[0].price_cents, 1),
+        (sku, "price", "新名", 12345, 1),
+        ("1234567890123456", "new", "新品", 500, 1),
+        (sku, "discontinue", "新名", 12345, 0),
+    ]
+    assert erp.save("SAL_OUTSTOCK", outstock(world), auto_submit_audit=True).is_success

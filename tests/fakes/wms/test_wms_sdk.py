@@ -17,6 +17,8 @@ import httpx
 import pytest
 from lxml import etree
 
+from fake_systems.common.scope import OwnerScope
+from fake_systems.wms.models import PERMISSION_DENIED, ItemRequest, WmsError
 from fake_systems.wms.service import WmsService
 from simulator.world import World
 from tests.support.wms import PATH, envelope
@@ -356,3 +358,34 @@ async def test_singleitem_synchronize_requires_the_warehouse(
     named = item_request(world.warehouses[0].code)
     named["actionType"] = "update"
     assert outcome(await execute(client, "singleitem.synchronize", named)) == ("success", "0")
+
+
+async def test_an_item_added_for_owner_other_is_shared_and_every_state_is_recorded(
+    client: httpx.AsyncClient, wms: WmsService, world: World
+) -> None:
+    """ecomock's convention: the integrator's add with ownerCode OTHER is a shared catalogue
+    item (an ERP material belongs to no owner), as the world's items are; an owner-scoped
+    caller may not add one. item_changes keeps each state (the world's seeded ones too)."""
+    shared = {**item_request("OTHER"), "ownerCode": "OTHER"}
+    assert outcome(await execute(client, "singleitem.synchronize", shared)) == ("success", "0")
+    assert rows(wms, "SELECT owner_code FROM items WHERE item_code = 'SDK-ITEM-1'") == [(None,)]
+    assert wms.catalog.is_shared("SDK-ITEM-1")
+    renamed = {
+        **shared,
+        "actionType": "update",
+        "item": {"itemCode": "SDK-ITEM-1", "itemName": "改名", "barCode": "6900000000024"},
+    }
+    assert outcome(await execute(client, "singleitem.synchronize", renamed)) == ("success", "0")
+    assert rows(
+        wms,
+        "SELECT action, name, bar_code FROM item_changes WHERE item_code = 'SDK-ITEM-1'"
+        " ORDER BY seq",
+    ) == [("add", "新品", "6900000000017"), ("update", "改名", "6900000000024")]
+    sku = world.skus[0]
+    assert rows(
+        wms, f"SELECT action, name FROM item_changes WHERE item_code = '{sku.item_code}'"
+    ) == [("seed", sku.name)]
+    request = ItemRequest("SDK-ITEM-2", "OTHER", name="x")
+    with pytest.raises(WmsError) as refused:
+        wms.catalog.synchronize_item("add", request, OwnerScope(frozenset({"OWNER-A"})))
+    assert refused.value.code == PERMISSION_DENIED
