@@ -169,7 +169,8 @@ def cancelled_not_shipped(
 # Each buyer's refund before shipment with when it was asked (its first history row, status
 # 20), the trade's delivery orders with when picking started, and the trades judged: one of
 # whose orders was picked no later than the request plus the allowance. Their parcels: the
-# OMS's waybill, a waybill requested for the trade, and the delivery orders' waybills.
+# OMS's waybill, a waybill requested for the trade, and the delivery orders' waybills, each
+# package's of an order shipped in several.
 AFTER_PICKING_CTE = f"""{DO_TRADE_CTE},
     requests AS (
         SELECT r.trade_no, r.refund_no, r.status AS refund_status, r.created_sim,
@@ -200,6 +201,15 @@ AFTER_PICKING_CTE = f"""{DO_TRADE_CTE},
         UNION
         SELECT o.trade_no, o.express_code FROM orders AS o
         WHERE o.trade_no IN (SELECT trade_no FROM judged) AND o.express_code IS NOT NULL
+        UNION
+        -- Every package of an order the WMS shipped in several: the later ones have waybills
+        -- of their own, which neither the OMS nor the order's row names.
+        SELECT o.trade_no, json_extract(e.payload, '$.expressCode') FROM orders AS o
+        JOIN wms.events AS e ON e.entity = o.delivery_order_code
+        WHERE o.trade_no IN (SELECT trade_no FROM judged) AND e.kind = 'state'
+          AND e.operation = 'deliveryorder' AND e.outcome IN ('PARTDELIVERED', 'DELIVERED')
+          AND json_extract(e.payload, '$.deliveryOrderId') = o.delivery_order_id
+          AND json_extract(e.payload, '$.expressCode') IS NOT NULL
     ),
     parcels AS (
         SELECT t.trade_no, p.logistic_code, p.state, p.state_ex,

@@ -14,6 +14,7 @@ from contract_tests import (
     master_data,
     money,
     orphans,
+    partials,
     payments,
     returns,
     splits,
@@ -781,6 +782,7 @@ _DESCRIPTIONS = {
     **money.DESCRIPTIONS,
     **payments.DESCRIPTIONS,
     **splits.DESCRIPTIONS,
+    **partials.DESCRIPTIONS,
     **throttling.DESCRIPTIONS,
 }
 
@@ -828,6 +830,7 @@ INVARIANTS: tuple[Invariant, ...] = tuple(
         *money.CHECKS,
         *payments.CHECKS,
         *splits.CHECKS,
+        *partials.CHECKS,
         *throttling.CHECKS,
     )
 )

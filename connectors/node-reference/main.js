@@ -191,14 +191,25 @@ class Connector {
       case 'wms_create':
         await this.wms.call('deliveryorder.create', mapping.deliveryOrderXml(trade, entry.waybill));
         return;
-      case 'oms_shipped':
-        await this.oms.call('ecomock.Trade.ship', [{
-          trade_no: tradeNo,
-          logistics_code: entry.shipment.logisticsCode || trade.logistics_code,
-          logistics_no: entry.shipment.expressCode || entry.waybill,
-        }]);
+      case 'oms_shipped': {
+        const packages = this.packages(entry);
+        if (!packages) {
+          await this.oms.call('ecomock.Trade.ship', [{
+            trade_no: tradeNo,
+            logistics_code: entry.shipment.logisticsCode || trade.logistics_code,
+            logistics_no: entry.shipment.expressCode || entry.waybill,
+          }]);
+          return;
+        }
+        // Shipped in packages (拆单发货): each one with its own waybill, the first first (the
+        // OMS makes it the trade's); a package marked before is a no-op.
+        for (const parcel of packages) {
+          await this.oms.call('ecomock.Trade.ship', [mapping.packageShip(trade, parcel)]);
+        }
         return;
+      }
       case 'erp_outstock':
+        this.packages(entry); // a split order is booked once all its packages are in
         await this.erp.postAudited('SAL_OUTSTOCK', mapping.outstockModel(trade, entry.shipment));
         return;
       case 'erp_receivable':
@@ -214,6 +225,21 @@ class Connector {
       default:
         throw new Error(`unknown step ${step}`);
     }
+  }
+
+  // The packages of an order shipped in several (the partial confirms', then the final's), or
+  // null for one shipped whole. A final confirm with fewer units than the trade is a last
+  // package whose partial confirm is still on its way (a lost push comes back): wait.
+  packages(entry) {
+    const parcels = [...(entry.packages || []), entry.shipment.parcel].filter(Boolean);
+    const units = (parcel) => parcel.lines.reduce((sum, l) => sum + Number(l.actualQty), 0);
+    const ordered = (entry.trade.detail_list || []).reduce((sum, l) => sum + Number(l.num), 0);
+    const shipped = parcels.reduce((sum, parcel) => sum + units(parcel), 0);
+    if (!entry.packages && (!entry.shipment.parcel || shipped >= ordered)) return null;
+    if (shipped < ordered) {
+      throw new RetryableError(`${entry.trade.trade_no}: ${shipped} of ${ordered} units confirmed`);
+    }
+    return parcels;
   }
 
   // After a restart: every step that was under way or due goes on.
@@ -341,9 +367,16 @@ class Connector {
       itemCode: xml.text(line, 'itemCode'),
       actualQty: xml.text(line, 'actualQty'),
     }));
+    // This confirm's own parcel: its waybill (the first package's is the order's own).
+    const parcel = lines.length ? {
+      logisticsCode: xml.text(root, 'packages/package/logisticsCode') || order('logisticsCode'),
+      expressCode: xml.text(root, 'packages/package/expressCode') || order('expressCode'),
+      lines,
+    } : null;
     if (order('confirmType') && order('confirmType') !== '0') {
-      // A split order's first package: its lines count, the final confirm books them all.
-      this.store.record({ t: 'partial', trade_no: tradeNo, lines });
+      // A split order's first package: marked in the OMS with the last one (oms_shipped), in
+      // order; its lines count, the final confirm books them all.
+      this.store.record({ t: 'partial', trade_no: tradeNo, lines, ...(parcel ? { package: parcel } : {}) });
       this.store.record({ t: 'inbox', key });
       return qimenAnswer('success', '0', 'ok');
     }
@@ -354,6 +387,7 @@ class Connector {
       orderConfirmTime: order('orderConfirmTime'),
       // Each confirm's actualQty is what that package shipped: the parts add up.
       lines: [...(entry.partials || []), ...lines],
+      parcel,
     };
     this.store.record({ t: 'shipment', trade_no: tradeNo, shipment });
     if (!this.isDone(tradeNo, 'wms_create')) {

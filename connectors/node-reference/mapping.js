@@ -268,7 +268,23 @@ function redReceivableModel(refund, trade, receipt) {
   };
 }
 
+// One package of a split shipment for ecomock.Trade.ship: is_part_sync 1, the platform
+// sub-orders it holds (the src_oid of each line: orderLineNo is the line's rec_id) and its units.
+function packageShip(trade, parcel) {
+  const oids = new Map((trade.detail_list || []).map((l) => [String(l.rec_id), String(l.src_oid)]));
+  const held = parcel.lines.filter((l) => Number(l.actualQty) > 0);
+  return {
+    trade_no: trade.trade_no,
+    logistics_code: parcel.logisticsCode || trade.logistics_code,
+    logistics_no: parcel.expressCode,
+    is_part_sync: 1,
+    oids: [...new Set(held.map((l) => oids.get(String(l.orderLineNo))))].join(','),
+    goods_count: held.reduce((sum, l) => sum + Number(l.actualQty), 0),
+  };
+}
+
 module.exports = {
+  packageShip,
   returnOrderXml,
   returnStockModel,
   redReceivableModel,

@@ -73,6 +73,7 @@ class Store {
       case 'partial': {
         const entry = this.trades.get(record.trade_no);
         if (entry) entry.partials = [...(entry.partials || []), ...record.lines];
+        if (entry && record.package) entry.packages = [...(entry.packages || []), record.package];
         break;
       }
       case 'inbox':
@@ -92,7 +93,13 @@ class Store {
     for (const [tradeNo, entry] of this.trades) {
       lines.push({ t: 'trade', trade: entry.trade });
       if (entry.waybill) lines.push({ t: 'waybill', trade_no: tradeNo, waybill: entry.waybill });
-      if (entry.partials) lines.push({ t: 'partial', trade_no: tradeNo, lines: entry.partials });
+      if (entry.packages) {
+        for (const parcel of entry.packages) {
+          lines.push({ t: 'partial', trade_no: tradeNo, lines: parcel.lines, package: parcel });
+        }
+      } else if (entry.partials) {
+        lines.push({ t: 'partial', trade_no: tradeNo, lines: entry.partials });
+      }
       if (entry.shipment) lines.push({ t: 'shipment', trade_no: tradeNo, shipment: entry.shipment });
       for (const flag of ['cancel', 'canceledfail']) {
         if (entry[flag === 'cancel' ? 'cancelled' : flag]) lines.push({ t: flag, trade_no: tradeNo });

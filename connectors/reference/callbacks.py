@@ -27,7 +27,7 @@ from connectors.reference.clients.qimen import child_text, parse_xml
 from connectors.reference.signing import kdniao_data_sign, qimen_sign, same_signature
 from connectors.reference.stock_flow import METHODS as STOCK_METHODS
 from connectors.reference.stock_flow import StockFlow
-from connectors.reference.store import SIGNED_STATE, Shipment, StateStore
+from connectors.reference.store import SIGNED_STATE, Package, Shipment, StateStore
 from connectors.reference.transfer_flow import METHODS as TRANSFER_METHODS
 from connectors.reference.transfer_flow import TransferFlow
 
@@ -75,6 +75,8 @@ class Confirm:
     partial: bool
     shipment: Shipment
     owner_code: str | None = None  # whose order: one code may be used by several owners
+    # This confirm's own parcel: its waybill (the package's, not the order's) and its lines.
+    package: Package | None = None
 
 
 def parse_confirm(body: bytes) -> Confirm:
@@ -97,6 +99,15 @@ def parse_confirm(body: bytes) -> Confirm:
     owner_code = child_text(order, "ownerCode") or (
         child_text(line, "ownerCode") if line is not None else None
     )
+    package_waybill = child_text(source, "expressCode")
+    package_lines = tuple(
+        (
+            child_text(ln, "orderLineNo") or "",
+            child_text(ln, "itemCode") or "",
+            int(child_text(ln, "actualQty") or 0),
+        )
+        for ln in root.findall("orderLines/orderLine")
+    )
     return Confirm(
         out_biz_code=out_biz_code,
         delivery_order_code=code,
@@ -112,6 +123,13 @@ def parse_confirm(body: bytes) -> Confirm:
             express_code=child_text(order, "expressCode") or child_text(source, "expressCode"),
             confirm_time=child_text(order, "orderConfirmTime"),
         ),
+        package=Package(
+            child_text(source, "logisticsCode") or child_text(order, "logisticsCode"),
+            package_waybill,
+            package_lines,
+        )
+        if package_waybill and package_lines
+        else None,
     )
 
 
@@ -170,6 +188,8 @@ class FlowStarter(Protocol):
     def start_shipment(self, trade_no: str) -> None: ...
 
     def start_completion(self, trade_no: str) -> None: ...
+
+    def start_package(self, out_biz_code: str) -> None: ...
 
     def start_return_booking(self, refund_no: str) -> None: ...
 
@@ -246,9 +266,9 @@ class CallbackHandlers:
         except ValueError as error:
             log.error("refused a malformed deliveryorder.confirm: %s", error)
             return qimen_answer("failure", "isv.invalid-parameter", str(error))
-        if confirm.partial:
-            # Only the final confirm ships the order; partial ones are acknowledged.
-            return qimen_answer("success", "0", "ok")
+        package = self.package_of(confirm)
+        if confirm.partial and package is None:
+            return qimen_answer("success", "0", "ok")  # nothing to act on (no waybill)
         try:
             new, trade_no = self.store.receive_confirm(
                 confirm.out_biz_code,
@@ -257,6 +277,8 @@ class CallbackHandlers:
                 confirm.shipment,
                 {"outBizCode": confirm.out_biz_code, "body": text},
                 confirm.owner_code,
+                package,
+                confirm.partial,
             )
         except sqlite3.Error as error:
             # Not stored, so not acknowledged: the WMS will push it again.
@@ -272,10 +294,30 @@ class CallbackHandlers:
                 confirm.owner_code,
             )
             self.stats["confirm_unknown"] += 1
+        elif confirm.partial:
+            self.stats["partial_confirms"] += 1
+            self.workflow.start_package(confirm.out_biz_code)
         else:
             self.stats["confirms"] += 1
             self.workflow.start_shipment(trade_no)
+            if package is not None:
+                self.workflow.start_package(confirm.out_biz_code)  # stopped if cancelled
         return qimen_answer("success", "0", "ok")
+
+    def package_of(self, confirm: Confirm) -> Package | None:
+        """The package a confirm reports when its order ships in several, else None (a whole
+        shipment). A partial confirm (confirmType 1) is always one; so is a final one that
+        ships fewer units than the trade has: its earlier packages' confirms may come later
+        (a lost push is redelivered minutes on), and it must not be taken for the whole."""
+        if confirm.package is None:
+            return None
+        if confirm.partial:
+            return confirm.package
+        trade_no = self.store.trade_for_delivery_code(confirm.delivery_order_code)
+        if trade_no is None:
+            return None
+        ordered = sum(int(d["num"]) for d in self.store.trade(trade_no).get("detail_list") or [])
+        return confirm.package if confirm.package.units < ordered else None
 
     def _return_confirm(self, raw: bytes, text: str) -> Response:
         try:

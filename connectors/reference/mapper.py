@@ -6,14 +6,18 @@ connector's extension point: a variant subclasses it and overrides one method.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from lxml import etree
 
 from connectors.reference.money import cents_to_text, to_cents
 from connectors.reference.stock_mapper import StockMapper
+
+if TYPE_CHECKING:  # the store imports this module (Trade)
+    from connectors.reference.store import Package
 
 Trade = dict[str, Any]
 
@@ -149,6 +153,13 @@ class TradeMapper:
         amounts = [to_cents(str(line["share_amount"])) for line in line_details(trade)]
         amounts[-1] += to_cents(str(trade.get("post_amount") or "0"))
         return amounts
+
+    def package_oids(self, trade: Trade, package: Package) -> list[str]:
+        """The platform sub-orders (src_oid) a package holds, as 旺店通's 拆单发货 names them:
+        its lines' orderLineNo is the trade line's rec_id."""
+        by_rec_id = {str(d["rec_id"]): str(d["src_oid"]) for d in line_details(trade)}
+        oids = [by_rec_id[line_no] for line_no, _, qty in package.lines if qty > 0]
+        return list(dict.fromkeys(oids))
 
     def outstock_amounts_cents(self, trade: Trade) -> list[int]:
         return self.paid_amounts_cents(trade)
@@ -405,13 +416,19 @@ class TradeMapper:
 
     # ---------------------------------------------------------------- ERP
 
-    def outstock_model(self, trade: Trade, bill_date: str) -> dict[str, Any]:
-        """K3 SAL_OUTSTOCK Model: FBillNo = FNote = trade_no, one entry per line."""
+    def outstock_model(
+        self, trade: Trade, bill_date: str, shipped: Mapping[str, int] | None = None
+    ) -> dict[str, Any]:
+        """K3 SAL_OUTSTOCK Model: FBillNo = FNote = trade_no, one entry per line; `shipped`
+        (units per orderLineNo, summed over the packages of a split shipment) gives each
+        line's quantity, else the trade's."""
         entries = []
         for detail, amount in zip(
             line_details(trade), self.outstock_amounts_cents(trade), strict=True
         ):
             quantity = int(detail["num"])
+            if shipped is not None:
+                quantity = shipped.get(str(detail["rec_id"]), 0)
             entries.append(
                 {
                     "FMaterialID": {"FNumber": str(detail["spec_no"])},

@@ -65,6 +65,19 @@ CREATE TABLE IF NOT EXISTS returns (
     confirm_lines  TEXT,
     confirm_time   TEXT
 );
+-- The packages of an order the WMS ships in several (a partial deliveryorder.confirm,
+-- confirmType 1, and the final one): each its waybill and its lines ({orderLineNo, itemCode,
+-- actualQty}). A partial package's steps are in `steps` under its outBizCode.
+CREATE TABLE IF NOT EXISTS packages (
+    out_biz_code   TEXT PRIMARY KEY,
+    trade_no       TEXT NOT NULL,
+    partial        INTEGER NOT NULL,        -- 1: confirmType 1; 0: the final package
+    logistics_code TEXT,
+    express_code   TEXT NOT NULL,
+    lines          TEXT NOT NULL,
+    confirm_time   TEXT
+);
+CREATE INDEX IF NOT EXISTS packages_trade ON packages(trade_no);
 CREATE TABLE IF NOT EXISTS cursor (
     name   TEXT PRIMARY KEY,
     value  TEXT NOT NULL
@@ -83,6 +96,8 @@ class Step(StrEnum):
     ERP_RECEIVABLE = "erp_receivable"
     OMS_COMPLETED = "oms_completed"
     WMS_CANCEL = "wms_cancel"
+    # A partial confirm's package to the OMS (keyed by the confirm's outBizCode).
+    OMS_PACKAGE = "oms_package"
     # A return refund's steps (keyed by refund_no).
     WMS_RETURN = "wms_return"
     ERP_RETURNSTOCK = "erp_returnstock"
@@ -121,6 +136,30 @@ class StepState:
     attempts: int
     next_attempt: float
     last_error: str | None
+
+
+@dataclass(frozen=True)
+class Package:
+    """One package of an order the WMS ships in several: its waybill and what it holds."""
+
+    logistics_code: str | None
+    express_code: str
+    lines: tuple[tuple[str, str, int], ...]  # (orderLineNo, itemCode, actualQty)
+
+    @property
+    def units(self) -> int:
+        return sum(qty for _, _, qty in self.lines)
+
+
+@dataclass(frozen=True)
+class StoredPackage:
+    """A package as the store keeps it: the confirm it came with, and its trade."""
+
+    out_biz_code: str
+    trade_no: str
+    partial: bool
+    package: Package
+    confirm_time: str | None
 
 
 @dataclass(frozen=True)
@@ -228,10 +267,27 @@ class StateStore:
         ).fetchone()
         return row is not None and row[0] is not None
 
-    def add_intercept(self, trade_no: str) -> None:
-        """The WMS could not cancel the trade's order (picked): its parcel must be stopped."""
+    def add_intercept(self, trade_no: str) -> list[str]:
+        """The WMS could not cancel the trade's order (picked): its parcels must be stopped.
+
+        The order's own waybill under the trade; each package already received with a waybill
+        of its own (an order shipped in several) under its confirm's outBizCode, whose keys
+        are returned."""
         with self._transaction():
             self._add_steps(trade_no, (Step.INTERCEPT,))
+            keys = self._own_waybill_packages(trade_no)
+            for key in keys:
+                self._add_steps(key, (Step.INTERCEPT,))
+        return keys
+
+    def _own_waybill_packages(self, trade_no: str) -> list[str]:
+        """The trade's packages whose waybill is not the order's own (outBizCodes)."""
+        rows = self.conn.execute(
+            "SELECT p.out_biz_code FROM packages AS p JOIN orders AS o USING (trade_no)"
+            " WHERE p.trade_no = ? AND p.express_code IS NOT o.logistic_code",
+            (trade_no,),
+        ).fetchall()
+        return [str(row[0]) for row in rows]
 
     def signed_for(self, trade_no: str) -> bool:
         """Whether the carrier told us the trade's parcel was signed for (its completion step
@@ -383,8 +439,12 @@ class StateStore:
         shipment: Shipment,
         payload: dict[str, Any],
         owner_code: str | None = None,
+        package: Package | None = None,
+        partial: bool = False,
     ) -> tuple[bool, str | None]:
-        """Store a WMS confirm once; returns (new, trade_no). A new one queues the shipment.
+        """Store a WMS confirm once; returns (new, trade_no). A new final one queues the
+        shipment; a new partial one (with its `package`) queues that package's OMS step,
+        under the confirm's outBizCode.
 
         A confirm whose `owner_code` is not the trade's is another owner's order under the
         same code: kept in the inbox, but no trade of ours (trade_no None).
@@ -402,6 +462,30 @@ class StateStore:
                 return False, trade_no
             if trade_no is None:
                 return True, None
+            if package is not None:
+                conn.execute(
+                    "INSERT OR IGNORE INTO packages (out_biz_code, trade_no, partial,"
+                    " logistics_code, express_code, lines, confirm_time)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        out_biz_code,
+                        trade_no,
+                        int(partial),
+                        package.logistics_code,
+                        package.express_code,
+                        orjson.dumps(package.lines).decode(),
+                        shipment.confirm_time,
+                    ),
+                )
+            # The confirm proves the create reached the WMS, even if its answer was lost.
+            self._set_status(trade_no, Step.WMS_CREATE, StepStatus.DONE, None)
+            if package is not None and self.step(trade_no, Step.INTERCEPT) is not None:
+                # Cancelled after picking: a parcel with a waybill of its own must be stopped too.
+                for key in self._own_waybill_packages(trade_no):
+                    self._add_steps(key, (Step.INTERCEPT,))
+            if partial:
+                self._add_steps(out_biz_code, (Step.OMS_PACKAGE,))
+                return True, trade_no
             conn.execute(
                 "UPDATE orders SET shipped_logistics_code = ?, shipped_express_code = ?,"
                 " shipped_time = ?, delivery_order_id = COALESCE(delivery_order_id, ?)"
@@ -414,10 +498,27 @@ class StateStore:
                     trade_no,
                 ),
             )
-            # The confirm proves the create reached the WMS, even if its answer was lost.
-            self._set_status(trade_no, Step.WMS_CREATE, StepStatus.DONE, None)
             self._add_steps(trade_no, SHIPMENT_STEPS)
         return True, trade_no
+
+    def packages(self, trade_no: str) -> list[StoredPackage]:
+        """The trade's packages received so far, partial ones first, in arrival order."""
+        rows = self.conn.execute(
+            "SELECT out_biz_code, trade_no, partial, logistics_code, express_code, lines,"
+            " confirm_time FROM packages WHERE trade_no = ? ORDER BY partial DESC, rowid",
+            (trade_no,),
+        ).fetchall()
+        return [_stored_package(row) for row in rows]
+
+    def package(self, out_biz_code: str) -> StoredPackage:
+        row = self.conn.execute(
+            "SELECT out_biz_code, trade_no, partial, logistics_code, express_code, lines,"
+            " confirm_time FROM packages WHERE out_biz_code = ?",
+            (out_biz_code,),
+        ).fetchone()
+        if row is None:
+            raise KeyError(out_biz_code)
+        return _stored_package(row)
 
     def receive_trace(
         self,
@@ -541,3 +642,14 @@ class StateStore:
             " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
             (value,),
         )
+
+
+def _stored_package(row: sqlite3.Row) -> StoredPackage:
+    lines = tuple((str(no), str(item), int(qty)) for no, item, qty in orjson.loads(row["lines"]))
+    return StoredPackage(
+        out_biz_code=row["out_biz_code"],
+        trade_no=row["trade_no"],
+        partial=bool(row["partial"]),
+        package=Package(row["logistics_code"], row["express_code"], lines),
+        confirm_time=row["confirm_time"],
+    )

@@ -3,6 +3,10 @@
 Flows per trade (each step is a row in `steps`, written before its call):
   outbound:   waybill -> (subscribe, wms_create) concurrently
   shipment:   on a WMS confirm: oms_shipped, erp_outstock, erp_receivable concurrently
+  packages:   an order the WMS ships in several: each partial confirm's package to the OMS at
+              once (oms_package, keyed by its outBizCode); on the final confirm oms_shipped
+              marks the last package once the earlier ones are marked, and erp_outstock books
+              the units every package shipped once all their confirms are in
   completion: on a signed carrier push, after oms_shipped: oms_completed
   cancellation: when the poll sees the trade cancelled (5), or a refund of every line
               waiting for the merchant, every step not done is skipped and, if a create may
@@ -39,9 +43,11 @@ from connectors.reference.store import (
     RETURN_BOOKING_STEPS,
     SHIPMENT_STEPS,
     SIGNED_STATE,
+    Package,
     StateStore,
     Step,
     StepStatus,
+    StoredPackage,
 )
 from connectors.reference.transfer_flow import TRANSFER_STEPS, TransferFlow
 
@@ -60,6 +66,7 @@ STEP_PEER = {
     Step.ERP_OUTSTOCK: "erp",
     Step.ERP_RECEIVABLE: "erp",
     Step.OMS_COMPLETED: "oms",
+    Step.OMS_PACKAGE: "oms",
     Step.WMS_CANCEL: "wms",
     Step.WMS_RETURN: "wms",
     Step.ERP_RETURNSTOCK: "erp",
@@ -115,6 +122,7 @@ class Workflow:
             Step.ERP_OUTSTOCK: self._erp_outstock,
             Step.ERP_RECEIVABLE: self._erp_receivable,
             Step.OMS_COMPLETED: self._oms_completed,
+            Step.OMS_PACKAGE: self._oms_package,
             Step.WMS_CANCEL: self._wms_cancel,
             Step.WMS_RETURN: self._wms_return,
             Step.ERP_RETURNSTOCK: self._erp_returnstock,
@@ -142,6 +150,15 @@ class Workflow:
     def start_shipment(self, trade_no: str) -> None:
         self._spawn(self._shipment(trade_no))
 
+    def start_package(self, out_biz_code: str) -> None:
+        """A package's confirm: a partial one's waybill to the OMS now, not when the rest
+        ships; a package of a trade cancelled after picking is stopped at the carrier."""
+        self._spawn(self._package(out_biz_code))
+
+    async def _package(self, out_biz_code: str) -> None:
+        await self.run_step(out_biz_code, Step.OMS_PACKAGE)
+        await self.run_step(out_biz_code, Step.INTERCEPT)
+
     def start_completion(self, trade_no: str) -> None:
         """Complete now if the OMS already knows the trade shipped; else the shipment flow will."""
         if self.store.is_done(trade_no, Step.OMS_SHIPPED):
@@ -163,6 +180,8 @@ class Workflow:
             pending = self.store.pending_steps(trade_no)
             if Step.WMS_RETURN in pending:
                 self._spawn(self.run_step(trade_no, Step.WMS_RETURN))
+            if Step.OMS_PACKAGE in pending:
+                self.start_package(trade_no)
             if pending & set(RETURN_BOOKING_STEPS):
                 self.start_return_booking(trade_no)
             if pending & set(OUTBOUND_STEPS):
@@ -279,7 +298,7 @@ class Workflow:
                 return True
             if state.status is StepStatus.SKIPPED:
                 return False
-            if step not in CANCEL_STEPS and self.store.is_cancelled(trade_no):
+            if step not in CANCEL_STEPS and self.store.is_cancelled(self._trade_of(trade_no, step)):
                 # Added after the cancellation (a confirm, a signed parcel): not to be done.
                 self.store.skip(trade_no, step)
                 return False
@@ -304,6 +323,10 @@ class Workflow:
             self.store.finish(trade_no, step)
             self.stats[f"done.{step.value}"] += 1
             return True
+
+    def _trade_of(self, key: str, step: Step) -> str:
+        """The trade a step's key stands for: a package's step is keyed by its confirm."""
+        return self.store.package(key).trade_no if step is Step.OMS_PACKAGE else key
 
     def _failed(self, trade_no: str, step: Step, attempt: int, error: StepError) -> None:
         if self.store.is_done(trade_no, step):
@@ -361,15 +384,61 @@ class Workflow:
         return logistics_code, logistics_no
 
     async def _oms_shipped(self, trade_no: str, attempt: int) -> None:
-        logistics_code, logistics_no = self._logistics(trade_no)
-        await self.peers.oms.mark_shipped(trade_no, logistics_code, logistics_no)
+        packages = self._all_packages(trade_no)
+        if packages is None:
+            logistics_code, logistics_no = self._logistics(trade_no)
+            await self.peers.oms.mark_shipped(trade_no, logistics_code, logistics_no)
+            return
+        # The OMS makes the first package it hears of the trade's waybill: the earlier
+        # packages go first (their own steps), then this last one.
+        for stored in packages:
+            if stored.partial and not self.store.is_done(stored.out_biz_code, Step.OMS_PACKAGE):
+                raise RetryableError("oms", f"{trade_no}: an earlier package is not marked yet")
+        await self._mark_package(trade_no, packages[-1].package)
+
+    async def _oms_package(self, out_biz_code: str, attempt: int) -> None:
+        stored = self.store.package(out_biz_code)
+        await self._mark_package(stored.trade_no, stored.package)
+
+    async def _mark_package(self, trade_no: str, package: Package) -> None:
+        trade = self.store.trade(trade_no)
+        await self.peers.oms.mark_package(
+            trade_no,
+            package.logistics_code or str(trade["logistics_code"]),
+            package.express_code,
+            self.mapper.package_oids(trade, package),
+            package.units,
+        )
+
+    def _all_packages(self, trade_no: str) -> list[StoredPackage] | None:
+        """The trade's packages, the final one last, once their units make the trade's; None
+        for a trade shipped whole. Raises RetryableError while an earlier package's confirm
+        is still on its way (the WMS redelivers a lost push minutes later)."""
+        packages = self.store.packages(trade_no)
+        if not packages:
+            return None
+        ordered = sum(int(d["num"]) for d in self.store.trade(trade_no).get("detail_list") or [])
+        shipped = sum(stored.package.units for stored in packages)
+        if shipped < ordered:
+            raise RetryableError("wms", f"{trade_no}: {shipped} of {ordered} units confirmed")
+        return packages
 
     def _bill_date(self, trade_no: str) -> str:
         shipped = self.store.shipment(trade_no).confirm_time
         return shipped or str(self.store.trade(trade_no).get("pay_time") or "")
 
     async def _erp_outstock(self, trade_no: str, attempt: int) -> None:
-        model = self.mapper.outstock_model(self.store.trade(trade_no), self._bill_date(trade_no))
+        # One SAL_OUTSTOCK per trade, of the units the WMS confirmed (every package's).
+        packages = self._all_packages(trade_no)
+        shipped: dict[str, int] | None = None
+        if packages is not None:
+            shipped = {}
+            for stored in packages:
+                for line_no, _, qty in stored.package.lines:
+                    shipped[line_no] = shipped.get(line_no, 0) + qty
+        model = self.mapper.outstock_model(
+            self.store.trade(trade_no), self._bill_date(trade_no), shipped
+        )
         await self.peers.erp.post_audited("SAL_OUTSTOCK", model)
 
     async def _erp_receivable(self, trade_no: str, attempt: int) -> None:
@@ -389,14 +458,25 @@ class Workflow:
     def on_canceledfail(self, trade_no: str) -> None:
         """The WMS refused the cancel (a picker started): the goods will leave, so the parcel
         must be intercepted at the carrier. The trade stays cancelled: nothing is marked
-        shipped, booked or completed for it (docs/CONTRACT.md)."""
-        self.store.add_intercept(trade_no)
+        shipped, booked or completed for it (docs/CONTRACT.md). A package that left with a
+        waybill of its own (an order shipped in several) is stopped too."""
+        for key in self.store.add_intercept(trade_no):
+            self._spawn(self.run_step(key, Step.INTERCEPT))
 
-    async def _intercept(self, trade_no: str, attempt: int) -> None:
-        # The waybill as shipped (the confirm's package), else the one ordered: the parcel
-        # may not have left yet, and the carrier stops it at its first scan.
-        _, logistics_no = self._logistics(trade_no)
-        request = self.mapper.intercept_request(self.store.trade(trade_no), logistics_no)
+    async def _intercept(self, key: str, attempt: int) -> None:
+        try:
+            stored = self.store.package(key)
+        except KeyError:
+            # The waybill as shipped (the confirm's package), else the one ordered: the parcel
+            # may not have left yet, and the carrier stops it at its first scan.
+            _, logistics_no = self._logistics(key)
+            request = self.mapper.intercept_request(self.store.trade(key), logistics_no)
+        else:
+            # A later package's own waybill, which the WMS asked for under a code of its own:
+            # no OrderCode (optional in 1816), so the carrier matches the waybill alone.
+            trade = self.store.trade(stored.trade_no)
+            request = self.mapper.intercept_request(trade, stored.package.express_code)
+            request.pop("OrderCode", None)
         status = await self.peers.carrier.intercept(request)
         self.stats[f"intercept.{status}"] += 1
 

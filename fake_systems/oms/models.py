@@ -54,12 +54,19 @@ class SyncRecord:
     logistics_no: str
     logistics_code: str
     created: str
+    # A package of a split shipment (拆单发货): 1, its sub-orders (src_oid, comma-separated)
+    # and its units; a whole shipment: 0, "" and None.
+    is_part_sync: int = 0
+    oids: str = ""
+    goods_count: int | None = None
 
 
 # Kdniao-style trace state that means the parcel was signed for.
 TRACE_SIGNED = 3
 # trade_mask bit of a split trade's sub-orders (旺店通: 2048 拆分).
 TRADE_MASK_SPLIT = 2048
+# trade_mask bit of a trade some of whose packages have left, not all (旺店通: 64 部分发货).
+TRADE_MASK_PART_SHIPPED = 64
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from fake_systems.common.wire import (
 from fake_systems.oms import availability
 from fake_systems.oms.models import (
     TRACE_SIGNED,
+    TRADE_MASK_PART_SHIPPED,
     TRADE_MASK_SPLIT,
     InvalidRequest,
     LineRefundStatus,
@@ -216,11 +217,16 @@ CREATE TABLE IF NOT EXISTS logistics_syncs (
     logistics_no    TEXT NOT NULL,
     logistics_code  TEXT NOT NULL,
     created_sim     TEXT NOT NULL,
+    -- 1: one package of a split shipment (拆单发货), its sub-orders and units below
+    is_part_sync    INTEGER NOT NULL DEFAULT 0,
+    oids            TEXT NOT NULL DEFAULT '',
+    goods_count     INTEGER,
     status          INTEGER,            -- NULL pending; 0 synced, -100 retry, 2 failed
     error_msg       TEXT NOT NULL DEFAULT '',
     acked_sim       TEXT
 );
 CREATE INDEX IF NOT EXISTS logistics_syncs_open ON logistics_syncs(status, sync_id);
+CREATE INDEX IF NOT EXISTS logistics_syncs_trade ON logistics_syncs(trade_no, logistics_no);
 CREATE TABLE IF NOT EXISTS logistics_traces (
     seq           INTEGER PRIMARY KEY,
     trade_no      TEXT NOT NULL,
@@ -257,9 +263,14 @@ class OmsService:
     - Splits: only the simulator's trades whose lines it says two warehouses hold are split,
       at creation, into one sub-order per warehouse (trade_mask 2048, each its own trade_no,
       the platform's tid and oids kept; the postage on the first); pushed trades are never
-      split, no trade is split or merged later, and no gifts logic, no partial shipment: one
-      waybill per trade. Refunds cover whole lines or some units of a line (refunded pro
-      rata of the paid share); one refund per line; no exchange goods are sent.
+      split, no trade is split or merged later, and no gifts logic. A trade ships with one
+      waybill (`sync_logistics`) or in packages (`ship_package`, 拆单发货: one logistics sync
+      record per package with its `oids` and `goods_count`, the trade `trade_mask` 64 until
+      its units have all left, its `logistics_no` the first package's); no 多包裹 (several
+      waybills for the same goods), and a package's units are not tied to its oids (the
+      goods count is per package, as 数量拆单发货 reports it). Refunds cover whole lines or
+      some units of a line (refunded pro rata of the paid share); one refund per line; no
+      exchange goods are sent.
     - A push never updates a known trade (it only counts it in chg_count), accepts only
       new paid trades paid before shipping (process_status 10/20, trade_status 30,
       pay_status 2, refund_status 0, delivery_term 1), whole `num`, no other_amount, the
@@ -283,7 +294,7 @@ class OmsService:
       SPUs with several specs of their own, and an order is never refused for a deleted
       spec.
     - Every shipped trade leaves a logistics sync record, whatever its shop's platform (the
-      real queue holds own-platform shops' records only); one record per trade, no oids.
+      real queue holds own-platform shops' records only); one per trade, or one per package.
     - Shipping (`sync_logistics`) and completing (`upload_trace`) are ecomock's stand-ins for
       the WMS's Qimen confirm and the platform's status: 旺店通 has no such open methods.
     - Settlement bills (`settlements`, fake_systems/oms/settlements.py) are issued and paid
@@ -710,7 +721,8 @@ class OmsService:
 
     def _status_row(self, trade_no: str, scope: OwnerScope = OwnerScope.EVERYONE) -> sqlite3.Row:
         row = self.conn.execute(
-            "SELECT trade_status, logistics_no, owner_code FROM orders WHERE trade_no = ?",
+            "SELECT trade_status, logistics_no, owner_code, trade_mask FROM orders"
+            " WHERE trade_no = ?",
             (trade_no,),
         ).fetchone()
         # Another owner's trade is answered exactly like a missing one: no existence leak.
@@ -728,7 +740,7 @@ class OmsService:
         """Mark a paid trade shipped (30 -> 95) with its waybill; True if it changed.
 
         Repeating the same waybill on a shipped or completed trade is a no-op (False);
-        a different waybill, or a cancelled trade, raises StateConflict.
+        a different waybill, a cancelled trade or one shipping in packages raises StateConflict.
         """
         if not logistics_code or not logistics_no:
             raise InvalidRequest("logistics_code and logistics_no are required")
@@ -743,36 +755,147 @@ class OmsService:
                 )
             if status != TradeStatus.PAID:
                 raise StateConflict(f"trade {trade_no} has status {status}, cannot ship")
-            now_text = format_qimen_time(self.ctx.clock.now())
-            self.conn.execute(
-                "UPDATE orders SET trade_status = ?, logistics_code = ?, logistics_no = ?,"
-                " shipped_sim = ?, shipped_wall = ?, modified_sim = ? WHERE trade_no = ?",
-                (
-                    int(TradeStatus.SHIPPED),
-                    logistics_code,
-                    logistics_no,
-                    now_text,
-                    self.ctx.clock.wall(),
-                    now_text,
-                    trade_no,
-                ),
+            if row["trade_mask"] & TRADE_MASK_PART_SHIPPED:
+                # Its first packages are marked: the rest must come as packages too, or the
+                # OMS would count the first ones' goods twice.
+                raise StateConflict(
+                    f"trade {trade_no} is partly shipped: ship the rest with is_part_sync 1"
+                )
+            now_text = self._add_sync_record(trade_no, logistics_code, logistics_no)
+            self._mark_shipped(trade_no, logistics_code, logistics_no, now_text)
+        return True
+
+    def ship_package(
+        self,
+        trade_no: str,
+        logistics_code: str,
+        logistics_no: str,
+        oids: Sequence[str],
+        goods_count: int,
+        scope: OwnerScope = OwnerScope.EVERYONE,
+    ) -> bool:
+        """One package of a split shipment (拆单发货) leaves: its waybill, the sub-orders it
+        holds (src_oid) and its units. True if it changed anything.
+
+        The first package marked gives the trade its `logistics_no`; the trade carries
+        trade_mask 64 (部分发货) until the packages' units reach the trade's, then it is
+        shipped (95). The same waybill again is a no-op (False); more units than the trade
+        has, an oid not of the trade, a trade shipped whole or cancelled raise StateConflict.
+        """
+        if not logistics_code or not logistics_no:
+            raise InvalidRequest("logistics_code and logistics_no are required")
+        if not oids or goods_count < 1:
+            raise InvalidRequest("a package needs oids and a goods_count of at least 1")
+        with transaction(self.conn):
+            row = self._status_row(trade_no, scope)
+            known = self.conn.execute(
+                "SELECT 1 FROM logistics_syncs WHERE trade_no = ? AND logistics_no = ?"
+                " AND is_part_sync = 1",
+                (trade_no, logistics_no),
+            ).fetchone()
+            if known is not None:
+                return False
+            status = row["trade_status"]
+            if status != TradeStatus.PAID:
+                raise StateConflict(f"trade {trade_no} has status {status}, cannot ship a package")
+            lines = self.conn.execute(
+                "SELECT src_oid, num FROM order_lines WHERE trade_no = ?", (trade_no,)
+            ).fetchall()
+            unknown = sorted(set(oids) - {line["src_oid"] for line in lines})
+            if unknown:
+                raise StateConflict(f"子订单[{unknown[0]}]不属于订单 {trade_no}")
+            shipped = self.conn.execute(
+                "SELECT COALESCE(SUM(goods_count), 0) FROM logistics_syncs"
+                " WHERE trade_no = ? AND is_part_sync = 1",
+                (trade_no,),
+            ).fetchone()[0]
+            units = sum(int(line["num"]) for line in lines)
+            if shipped + goods_count > units:
+                raise StateConflict(
+                    f"trade {trade_no} has {units} units, {shipped} shipped: a package of"
+                    f" {goods_count} is too many"
+                )
+            now_text = self._add_sync_record(
+                trade_no, logistics_code, logistics_no, ",".join(oids), goods_count
             )
             self.ctx.history.record(
-                "state",
+                "package",
                 "trade",
-                str(int(TradeStatus.SHIPPED)),
+                "ok",
                 trade_no,
-                {"logistics_code": logistics_code, "logistics_no": logistics_no},
+                {
+                    "logistics_code": logistics_code,
+                    "logistics_no": logistics_no,
+                    "oids": list(oids),
+                    "goods_count": goods_count,
+                },
             )
-            # The waybill now waits to reach the platform: a logistics sync record.
-            self.conn.execute(
-                "INSERT INTO logistics_syncs (trade_no, tid, shop_no, platform, owner_code,"
-                " logistics_no, logistics_code, created_sim)"
-                " SELECT trade_no, src_tid, shop_no, platform, owner_code, ?, ?, ?"
-                " FROM orders WHERE trade_no = ?",
-                (logistics_no, logistics_code, now_text, trade_no),
-            )
+            first = row["logistics_no"] or logistics_no
+            if shipped + goods_count == units:
+                self._mark_shipped(trade_no, logistics_code, first, now_text)
+            else:
+                self.conn.execute(
+                    "UPDATE orders SET trade_mask = trade_mask | ?, logistics_code ="
+                    " COALESCE(logistics_code, ?), logistics_no = ?, modified_sim = ?"
+                    " WHERE trade_no = ?",
+                    (TRADE_MASK_PART_SHIPPED, logistics_code, first, now_text, trade_no),
+                )
         return True
+
+    def _add_sync_record(
+        self,
+        trade_no: str,
+        logistics_code: str,
+        logistics_no: str,
+        oids: str = "",
+        goods_count: int | None = None,
+    ) -> str:
+        """The waybill now waits to reach the platform: a logistics sync record (a package's
+        when `goods_count` is given). Returns the simulated now, as text."""
+        now_text = format_qimen_time(self.ctx.clock.now())
+        self.conn.execute(
+            "INSERT INTO logistics_syncs (trade_no, tid, shop_no, platform, owner_code,"
+            " logistics_no, logistics_code, created_sim, is_part_sync, oids, goods_count)"
+            " SELECT trade_no, src_tid, shop_no, platform, owner_code, ?, ?, ?, ?, ?, ?"
+            " FROM orders WHERE trade_no = ?",
+            (
+                logistics_no,
+                logistics_code,
+                now_text,
+                0 if goods_count is None else 1,
+                oids,
+                goods_count,
+                trade_no,
+            ),
+        )
+        return now_text
+
+    def _mark_shipped(
+        self, trade_no: str, logistics_code: str, logistics_no: str, now_text: str
+    ) -> None:
+        """The trade's goods have all left: shipped (95) under its (first) waybill."""
+        self.conn.execute(
+            "UPDATE orders SET trade_status = ?, logistics_code = ?, logistics_no = ?,"
+            " shipped_sim = ?, shipped_wall = ?, modified_sim = ?, trade_mask = trade_mask & ?"
+            " WHERE trade_no = ?",
+            (
+                int(TradeStatus.SHIPPED),
+                logistics_code,
+                logistics_no,
+                now_text,
+                self.ctx.clock.wall(),
+                now_text,
+                ~TRADE_MASK_PART_SHIPPED,
+                trade_no,
+            ),
+        )
+        self.ctx.history.record(
+            "state",
+            "trade",
+            str(int(TradeStatus.SHIPPED)),
+            trade_no,
+            {"logistics_code": logistics_code, "logistics_no": logistics_no},
+        )
 
     def upload_trace(
         self,
@@ -829,11 +952,14 @@ class OmsService:
         For the simulator's cancellations; shipped or completed trades raise StateConflict.
         """
         with transaction(self.conn):
-            status = self._status_row(trade_no)["trade_status"]
+            row = self._status_row(trade_no)
+            status = row["trade_status"]
             if status == TradeStatus.CANCELLED:
                 return False
             if status != TradeStatus.PAID:
                 raise StateConflict(f"trade {trade_no} has status {status}, cannot cancel")
+            if row["trade_mask"] & TRADE_MASK_PART_SHIPPED:
+                raise StateConflict(f"trade {trade_no} is partly shipped, cannot cancel")
             now_text = format_qimen_time(self.ctx.clock.now())
             self.conn.execute(
                 "UPDATE orders SET trade_status = ?, cancelled_sim = ?, cancelled_wall = ?,"
@@ -858,7 +984,8 @@ class OmsService:
         For the simulator. `oids` are the trade's src_oid values (None: every line);
         `quantities` (src_oid -> units, default the whole line) takes back part of a line. The
         refund amount is the lines' paid shares, pro rata for part of a line (to the cent,
-        half up). Type 1 needs an unshipped paid trade (30); types 2 and 3 a shipped or
+        half up). Type 1 needs an unshipped paid trade (30, no package shipped: not trade_mask
+        64); types 2 and 3 a shipped or
         completed one (95, 110); type 4 any of 30, 95, 110. A line with an open or settled
         refund cannot be refunded again (StateConflict).
         """
@@ -872,6 +999,11 @@ class OmsService:
                     f"trade {trade_no} has status {trade.trade_status},"
                     f" refund type {int(refund_type)} needs one of {sorted(allowed)}"
                 )
+            if refund_type == RefundType.REFUND_BEFORE_SHIPMENT and (
+                trade.trade_mask & TRADE_MASK_PART_SHIPPED
+            ):
+                # Some of its goods have left: no longer a refund before shipment.
+                raise StateConflict(f"trade {trade_no} is partly shipped")
             wanted = set(oids) if oids is not None else {line.src_oid for line in trade.lines}
             lines = [line for line in trade.lines if line.src_oid in wanted]
             if len(lines) != len(wanted) or not lines:
@@ -974,8 +1106,10 @@ class OmsService:
                     "SELECT COUNT(*) FROM order_lines WHERE trade_no = ? AND refund_status != ?",
                     (row["trade_no"], int(LineRefundStatus.REFUNDED)),
                 ).fetchone()[0]
-                trade_status = self._status_row(row["trade_no"])["trade_status"]
-                if left == 0 and trade_status == TradeStatus.PAID:
+                trade = self._status_row(row["trade_no"])
+                # A trade some of whose packages left is not cancelled: those goods are out.
+                unshipped = not trade["trade_mask"] & TRADE_MASK_PART_SHIPPED
+                if left == 0 and trade["trade_status"] == TradeStatus.PAID and unshipped:
                     self.cancel_order(row["trade_no"])
         return True
 
@@ -1104,6 +1238,7 @@ class OmsService:
         scope: OwnerScope = OwnerScope.EVERYONE,
         tid: str | None = None,
         logistics_no: str | None = None,
+        is_part_sync: int | None = None,
     ) -> Page[SyncRecord]:
         """Logistics sync records not yet synced (new, or acknowledged -100), by sync_id.
 
@@ -1115,7 +1250,13 @@ class OmsService:
             raise InvalidRequest("page_no must not be negative")
         where = "(status IS NULL OR status = ?)"
         args: list[object] = [int(SyncStatus.RETRY)]
-        for column, value in (("shop_no", shop_no), ("tid", tid), ("logistics_no", logistics_no)):
+        filters: tuple[tuple[str, object], ...] = (
+            ("shop_no", shop_no),
+            ("tid", tid),
+            ("logistics_no", logistics_no),
+            ("is_part_sync", is_part_sync),
+        )
+        for column, value in filters:
             if value is not None:
                 where += f" AND {column} = ?"
                 args.append(value)
@@ -1134,6 +1275,9 @@ class OmsService:
                     logistics_no=row["logistics_no"],
                     logistics_code=row["logistics_code"],
                     created=row["created_sim"],
+                    is_part_sync=row["is_part_sync"],
+                    oids=row["oids"],
+                    goods_count=row["goods_count"],
                 )
                 for row in rows
             ),

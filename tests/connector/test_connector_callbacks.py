@@ -101,12 +101,16 @@ class Recorder:
     def __init__(self) -> None:
         self.shipments: list[str] = []
         self.completions: list[str] = []
+        self.packages: list[str] = []
 
     def start_shipment(self, trade_no: str) -> None:
         self.shipments.append(trade_no)
 
     def start_completion(self, trade_no: str) -> None:
         self.completions.append(trade_no)
+
+    def start_package(self, out_biz_code: str) -> None:
+        self.packages.append(out_biz_code)
 
 
 @pytest.fixture

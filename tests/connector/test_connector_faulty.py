@@ -288,6 +288,9 @@ PROFILES = {
         "connectors.faulty.completes_on_problem_parcel"
     ),
     "connectors/faulty/writes_off_twice/connector.yaml": "connectors.faulty.writes_off_twice",
+    "connectors/faulty/ignores_partial_confirms/connector.yaml": (
+        "connectors.faulty.ignores_partial_confirms"
+    ),
     "connectors/faulty/throttles_below_peak/connector.yaml": (
         "connectors.faulty.throttles_below_peak"
     ),

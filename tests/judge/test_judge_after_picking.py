@@ -172,3 +172,26 @@ def test_the_two_cancellation_checks_split_the_trades_at_the_allowance(
     assert failed(verdict) == [
         "cancelled_not_shipped" if not mine else "cancelled_after_picking_returned"
     ]
+
+
+def test_a_second_package_signed_for_fails_though_the_first_came_back(
+    builder: RunBuilder,
+) -> None:
+    """An order the WMS shipped in two packages: the first (the order's waybill) was stopped
+    and came back, the second, under a waybill of its own, reached the buyer."""
+    builder.good_mix()
+    built = back_and_refunded(builder)
+    second = builder.in_packages(built, 1)
+    builder.sql("oms", "DELETE FROM logistics_syncs WHERE trade_no = ?", (built.trade_no,))
+    builder.sql(
+        "carrier",
+        "INSERT INTO parcels VALUES (?, 'SF', 3, '301', ?, ?, ?, ?)",
+        (second, SIM, ASKED + 60, SIM, ASKED + 3600),
+    )
+    verdict = judge(builder)
+    assert failed(verdict) == ["cancelled_after_picking_returned"]
+    inv = verdict.invariant("cancelled_after_picking_returned")
+    assert inv.breakdown == {"delivered": 1}
+    [example] = inv.examples
+    assert example["entity"] == built.trade_no
+    assert f"{second} 3/301" in example["observed"]["parcels"]

@@ -26,6 +26,9 @@ DDL: dict[str, str] = {
             shop_no TEXT, owner_code TEXT, type INTEGER, status INTEGER,
             refund_cents INTEGER, logistics_no TEXT, created_sim TEXT, settled_sim TEXT,
             settled_wall REAL);
+        CREATE TABLE logistics_syncs (sync_id INTEGER PRIMARY KEY, trade_no TEXT,
+            logistics_no TEXT, logistics_code TEXT, is_part_sync INTEGER NOT NULL DEFAULT 0,
+            oids TEXT NOT NULL DEFAULT '', goods_count INTEGER);
         CREATE TABLE oversells (seq INTEGER PRIMARY KEY, trade_no TEXT, warehouse_no TEXT,
             spec_no TEXT, num INTEGER, available INTEGER);
         CREATE TABLE settlements (settlement_no TEXT PRIMARY KEY, shop_no TEXT,
@@ -619,6 +622,41 @@ class RunBuilder:
                 (tid, sub.trade_no),
             )
         return tid
+
+    def in_packages(self, built: Built, first_units: int) -> str:
+        """Make a shipped order one the WMS shipped in two packages: the first `first_units`
+        units under the order's waybill (PARTDELIVERED), the rest under a second one
+        (DELIVERED), both marked in the OMS as a split shipment does it; the second waybill."""
+        assert built.delivery_order_id is not None and built.waybill is not None
+        second = f"{built.waybill}-2"
+        units = sum(line.qty for line in self.lines[built.trade_no])
+        for number, (status, waybill, count) in enumerate(
+            (
+                ("PARTDELIVERED", built.waybill, first_units),
+                ("DELIVERED", second, units - first_units),
+            ),
+            start=1,
+        ):
+            self.sql(
+                "wms",
+                "INSERT INTO events (sim_time, wall_time, kind, operation, entity, outcome,"
+                " payload) VALUES (?, ?, 'state', 'deliveryorder', ?, ?, ?)",
+                (
+                    SIM,
+                    BASE_WALL + self.count + number,
+                    built.trade_no,
+                    status,
+                    f'{{"deliveryOrderId": "{built.delivery_order_id}",'
+                    f' "expressCode": "{waybill}", "package": {number}}}',
+                ),
+            )
+            self.sql(
+                "oms",
+                "INSERT INTO logistics_syncs (trade_no, logistics_no, logistics_code,"
+                " is_part_sync, goods_count) VALUES (?, ?, 'SF', 1, ?)",
+                (built.trade_no, waybill, count),
+            )
+        return second
 
     def good_mix(self) -> list[Built]:
         """Orders at every stage, the way a run looks when the drain ends mid-flight."""

@@ -9,6 +9,7 @@ one unit. `erp_documents_match_shipment` must catch it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from connectors.reference.mapper import Trade, TradeMapper
@@ -25,8 +26,10 @@ def _one_unit(entries: list[dict[str, Any]], qty_key: str) -> list[dict[str, Any
 class BooksOneUnitPerLineMapper(TradeMapper):
     """The reference rules, except the ERP entries' quantities."""
 
-    def outstock_model(self, trade: Trade, bill_date: str) -> dict[str, Any]:
-        model = super().outstock_model(trade, bill_date)
+    def outstock_model(
+        self, trade: Trade, bill_date: str, shipped: Mapping[str, int] | None = None
+    ) -> dict[str, Any]:
+        model = super().outstock_model(trade, bill_date, shipped)
         return {**model, "FEntity": _one_unit(model["FEntity"], "FRealQty")}
 
     def receivable_model(self, trade: Trade, bill_date: str) -> dict[str, Any]:

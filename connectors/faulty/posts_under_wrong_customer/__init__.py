@@ -7,6 +7,7 @@ Douyin shops' sales all land on the Tmall customer. Amounts, lines and numbers a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from connectors.reference.mapper import Trade, TradeMapper
@@ -21,8 +22,10 @@ def flagship_customer(trade: Trade) -> str:
 class PostsUnderWrongCustomerMapper(TradeMapper):
     """The reference rules, except the customer of both ERP documents."""
 
-    def outstock_model(self, trade: Trade, bill_date: str) -> dict[str, Any]:
-        model = super().outstock_model(trade, bill_date)
+    def outstock_model(
+        self, trade: Trade, bill_date: str, shipped: Mapping[str, int] | None = None
+    ) -> dict[str, Any]:
+        model = super().outstock_model(trade, bill_date, shipped)
         return {**model, "FCustomerID": {"FNumber": flagship_customer(trade)}}
 
     def receivable_model(self, trade: Trade, bill_date: str) -> dict[str, Any]:

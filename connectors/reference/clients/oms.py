@@ -258,6 +258,28 @@ class OmsClient:
             {"trade_no": trade_no, "logistics_code": logistics_code, "logistics_no": logistics_no},
         )
 
+    async def mark_package(
+        self,
+        trade_no: str,
+        logistics_code: str,
+        logistics_no: str,
+        oids: list[str],
+        goods_count: int,
+    ) -> None:
+        """One package of a split shipment to the OMS (is_part_sync 1, its sub-orders and
+        units, as 旺店通's logistics sync records of 拆单发货 carry them); ecomock's method."""
+        await self.call(
+            "ecomock.Trade.ship",
+            {
+                "trade_no": trade_no,
+                "logistics_code": logistics_code,
+                "logistics_no": logistics_no,
+                "is_part_sync": 1,
+                "oids": ",".join(oids),
+                "goods_count": goods_count,
+            },
+        )
+
     async def upload_trace(self, trade_no: str, logistics_no: str, state: int) -> None:
         """The signed parcel to the OMS: ecomock's method, 旺店通 has no trace upload."""
         await self.call(

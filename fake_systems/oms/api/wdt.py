@@ -41,7 +41,13 @@ from fake_systems.common.signing import (
     wdt_sign,
     wdt_split_appsecret,
 )
-from fake_systems.common.wire import WireValueError, check_text, load_json, parse_int
+from fake_systems.common.wire import (
+    MAX_CODE_CHARS,
+    WireValueError,
+    check_text,
+    load_json,
+    parse_int,
+)
 from fake_systems.oms.models import (
     HIDDEN_FROM_OPENAPI,
     Forbidden,
@@ -76,6 +82,8 @@ ERR_TIMESTAMP = 7
 ERR_VERSION = 8
 ERR_OTHER = 99  # 其他错误: here only a bug of the fake
 ERR_APP = 100  # 应用错误: every business refusal, the reason in `message`
+# A package's `oids`: every sub-order of a trade at the most (200 lines, each oid a code).
+MAX_OIDS_CHARS = 200 * (MAX_CODE_CHARS + 1)
 ERR_INTERNAL = ERR_OTHER
 
 # The documented messages (verbatim), so connectors' retry and alert logic can match them.
@@ -137,13 +145,13 @@ def error_response(code: int, message: str) -> Response:
 # ---------------------------------------------------------------- body fields
 
 
-def _text(body: Mapping[str, Any], name: str) -> str:
-    """A code or time field: non-empty, without control characters, at most MAX_CODE_CHARS."""
+def _text(body: Mapping[str, Any], name: str, max_chars: int = MAX_CODE_CHARS) -> str:
+    """A code or time field: non-empty, without control characters, at most `max_chars`."""
     value = body.get(name)
     if not isinstance(value, str) or not value.strip():
         raise WireError(ERR_APP, f"{name} is required (a non-empty string)")
     try:
-        return check_text(value).strip()
+        return check_text(value, max_chars).strip()
     except WireValueError as exc:
         raise WireError(ERR_APP, f"{name} {exc}") from None
 
@@ -276,12 +284,14 @@ def sync_to_wire(record: SyncRecord) -> dict[str, Any]:
         "logistics_no": record.logistics_no,
         "logistics_code": record.logistics_code,
         "logistics_name": record.logistics_code,
-        "is_part_sync": 0,
-        "oids": "",
+        "is_part_sync": record.is_part_sync,
+        "oids": record.oids,
         "trade_id": trade_id(record.trade_no),
         "platform_id": platform_id,
         "created": record.created,
         "shop_no": record.shop_no,
+        # Returned for a package only (QJB-DOCS: "当is_part_sync = 1 … 时返回").
+        **({"goods_count": record.goods_count} if record.is_part_sync else {}),
     }
 
 
@@ -422,10 +432,28 @@ def _ship(
 ) -> dict[str, Any]:
     params = _params(args)
     trade_no = _text(params, "trade_no")
-    changed = service.sync_logistics(
-        trade_no, _text(params, "logistics_code"), _text(params, "logistics_no"), scope
-    )
+    code, number = _text(params, "logistics_code"), _text(params, "logistics_no")
+    if _flag(params, "is_part_sync"):
+        # One package of a split shipment: the sub-orders it holds and its units, as the
+        # logistics sync record of 拆单发货 lists them (docs/protocols/oms.md).
+        oids = [oid.strip() for oid in _text(params, "oids", MAX_OIDS_CHARS).split(",")]
+        if not all(oids):
+            raise WireError(ERR_APP, "oids must be src_oids separated by commas")
+        goods_count = _required_integer(params, "goods_count")
+        if goods_count < 1:
+            raise WireError(ERR_APP, "goods_count must be at least 1")
+        changed = service.ship_package(trade_no, code, number, oids, goods_count, scope)
+    else:
+        changed = service.sync_logistics(trade_no, code, number, scope)
     return {"data": {"trade_no": trade_no, "changed": changed}}
+
+
+def _flag(body: Mapping[str, Any], name: str) -> bool:
+    """A 0/1 field (left out: 0); anything else is refused, naming the values allowed."""
+    value = _integer(body, name, 0)
+    if value not in (0, 1):
+        raise WireError(ERR_APP, f"{name} must be one of [0, 1]")
+    return value == 1
 
 
 def _trace_upload(
@@ -517,6 +545,7 @@ def _sync_list(
         scope,
         tid=_optional_text(params, "tid"),
         logistics_no=_optional_text(params, "logistics_no"),
+        is_part_sync=_integer(params, "is_part_sync", None),
     )
     # Flat, as the doc shows it: `total` beside `status`, `data` the list.
     return {"total": result.total_count, "data": [sync_to_wire(r) for r in result.items]}
