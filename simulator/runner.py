@@ -287,11 +287,16 @@ class RunWatch:
         last_change = time.monotonic()
         previous: tuple[int, ...] = ()
         while time.monotonic() < ends:
+            # Asked before the counts are taken: the world moves while they are read (off the
+            # loop), and a purchase received or a transfer arriving meanwhile is then either
+            # still the world's or already in the counts (`receipts_unbooked`,
+            # `transfers_unbooked`), never in neither.
+            world = world_busy()
             snap = await self.snapshot("draining")
             self.show(snap)
             c = snap.counts
             # The buyers' returns under way, and the WMS counting returned parcels in.
-            busy = world_busy() + c["returns_receiving"]
+            busy = world + c["returns_receiving"]
             owing = owed()
             # A cancelled trade ships nowhere: the others must all be shipped and invoiced.
             live = c["created"] - c["cancelled"]
