@@ -12,11 +12,13 @@ from __future__ import annotations
 import random
 import zlib
 from collections.abc import Callable, Generator
+from datetime import datetime
 from dataclasses import dataclass
 from typing import Any
 
 import simpy
 
+from fake_systems.carrier import statements
 from fake_systems.carrier.models import (
     INTERCEPT_INTERCEPTED,
     INTERCEPT_REQUESTED,
@@ -101,7 +103,9 @@ CREATE TABLE IF NOT EXISTS parcels (
     signed_wall      REAL,
     weight_kg        REAL NOT NULL,
     location         TEXT NOT NULL DEFAULT '',
-    updated_sim      TEXT NOT NULL
+    updated_sim      TEXT NOT NULL,
+    sender_province  TEXT NOT NULL DEFAULT '',  -- the route the fees go by (statements.py)
+    receiver_province TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS traces (
     logistic_code  TEXT NOT NULL,
@@ -245,6 +249,7 @@ class CarrierService:
         """Create the tables; remember which warehouse city each carrier collects from."""
         _upgrade_tables(self.ctx.conn)
         self.ctx.conn.executescript(SCHEMA)
+        self.ctx.conn.executescript(statements.SCHEMA)
         for warehouse in world.warehouses:
             self._origin_by_shipper.setdefault(warehouse.carrier_code, warehouse.city)
 
@@ -602,15 +607,22 @@ class CarrierService:
 
     # -- parcels ---------------------------------------------------------------------------
 
-    def hand_over(self, logistic_code: str, shipper_code: str, weight_kg: float) -> None:
-        """CarrierDesk: the parcel leaves the warehouse; starts its journey. Repeats are ignored."""
+    def hand_over(
+        self,
+        logistic_code: str,
+        shipper_code: str,
+        weight_kg: float,
+        route: tuple[str, str] = ("", ""),
+    ) -> None:
+        """CarrierDesk: the parcel leaves the warehouse; starts its journey. Repeats are ignored.
+        `route` (sender, receiver province) is what its fee goes by."""
         conn = self.ctx.conn
         now = format_qimen_time(self.ctx.clock.now())
         with transaction(conn):
             cursor = conn.execute(
                 "INSERT OR IGNORE INTO parcels (logistic_code, shipper_code, state, state_ex,"
-                " handed_over_sim, handed_over_wall, weight_kg, updated_sim)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " handed_over_sim, handed_over_wall, weight_kg, updated_sim, sender_province,"
+                " receiver_province) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     logistic_code,
                     shipper_code,
@@ -620,6 +632,7 @@ class CarrierService:
                     self.ctx.clock.wall(),
                     weight_kg,
                     now,
+                    *route,
                 ),
             )
             if cursor.rowcount != 1:
@@ -994,6 +1007,19 @@ class CarrierService:
             if tracking is not None:
                 self._tell(account, tracking, bool(row["value_added"]))
 
+    # -- fee statements (ecomock's 1950) --------------------------------------------------
+
+    def close_fee_period(self, start: datetime, end: datetime) -> list[str]:
+        """Bill [start, end) (simulated): a fee statement per account and express company
+        with parcels to bill; their numbers. Closing a period twice bills nothing twice."""
+        now = format_qimen_time(self.ctx.clock.now())
+        issued = statements.close_period(
+            self.ctx.conn, start, end, self.credentials.ebusiness_id, now
+        )
+        for number in issued:
+            self.ctx.history.record("state", "fee_statement", "closed", number, {})
+        return issued
+
     # -- queries (1002) and tracking events ------------------------------------------------
 
     def signed(self, logistic_code: str) -> bool:
@@ -1076,6 +1102,10 @@ def _upgrade_tables(conn: Any) -> None:
     if columns and "owner_code" not in columns:
         conn.execute("ALTER TABLE waybills ADD COLUMN owner_code TEXT NOT NULL DEFAULT ''")
         conn.execute("DROP INDEX IF EXISTS waybills_live_order")
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(parcels)")}
+    if columns and "receiver_province" not in columns:
+        conn.execute("ALTER TABLE parcels ADD COLUMN sender_province TEXT NOT NULL DEFAULT ''")
+        conn.execute("ALTER TABLE parcels ADD COLUMN receiver_province TEXT NOT NULL DEFAULT ''")
     columns = {row[1] for row in conn.execute("PRAGMA table_info(subscriptions)")}
     if columns and "value_added" not in columns:
         conn.execute("ALTER TABLE subscriptions ADD COLUMN value_added INTEGER NOT NULL DEFAULT 0")

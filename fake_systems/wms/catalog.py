@@ -31,6 +31,7 @@ class Site:
     carrier_code: str
     pickers: int
     packers: int
+    province: str = ""  # where its parcels leave from (the carrier's fees go by it)
 
 
 class Catalog:
@@ -97,7 +98,7 @@ class Catalog:
         """Read the master data into memory."""
         for row in self.conn.execute("SELECT * FROM warehouses"):
             self.warehouses[row["warehouse_code"]] = Site(
-                row["carrier_code"], row["pickers"], row["packers"]
+                row["carrier_code"], row["pickers"], row["packers"], row["province"] or ""
             )
         self.owners = {row[0] for row in self.conn.execute("SELECT owner_code FROM owners")}
         self.weights, self.item_owners = {}, {}

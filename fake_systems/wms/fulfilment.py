@@ -340,7 +340,8 @@ class Fulfilment:
             )
         )
         if self.carrier is not None:
-            self.carrier.hand_over(express, shipper, weight)
+            route = (self.catalog.warehouses[warehouse].province, order["receiver_province"])
+            self.carrier.hand_over(express, shipper, weight, route)
 
     def unmade_shipment(self) -> PackageShipped | None:
         """The final confirm the newest open order with a waybill would get if it shipped

@@ -112,8 +112,15 @@ class CarrierDesk(Protocol):
         """True if a shipment of `owner_code` may leave under this waybill number."""
         ...
 
-    def hand_over(self, logistic_code: str, shipper_code: str, weight_kg: float) -> None:
-        """The parcel leaves the warehouse; the carrier starts tracking it."""
+    def hand_over(
+        self,
+        logistic_code: str,
+        shipper_code: str,
+        weight_kg: float,
+        route: tuple[str, str] = ("", ""),
+    ) -> None:
+        """The parcel leaves the warehouse; the carrier starts tracking it. `route` is the
+        (sender, receiver) province, which the carrier's fees go by."""
         ...
 
 
@@ -162,6 +169,7 @@ class DeliveryOrderRequest:
     express_code: str | None = None
     source_platform_code: str | None = None
     shop_nick: str | None = None
+    receiver_province: str = ""  # receiverInfo.province: the carrier bills by it
 
 
 @dataclass(frozen=True)

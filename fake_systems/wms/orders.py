@@ -96,7 +96,8 @@ class DeliveryOrders:
                 "INSERT INTO delivery_orders (delivery_order_id, delivery_order_code,"
                 " source_order_code, owner_code, customer_id, warehouse_code, order_type, status,"
                 " logistics_code, express_code, source_platform_code, shop_nick, created_sim,"
-                " created_wall) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " created_wall, receiver_province)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     order_id,
                     request.delivery_order_code,
@@ -112,6 +113,7 @@ class DeliveryOrders:
                     request.shop_nick,
                     now_sim,
                     now_wall,
+                    request.receiver_province,
                 ),
             )
             self.conn.executemany(

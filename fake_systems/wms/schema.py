@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS delivery_orders (
     logistics_code TEXT, express_code TEXT, source_platform_code TEXT, shop_nick TEXT,
     weight_kg REAL, created_sim TEXT, created_wall REAL, delivered_sim TEXT,
     delivered_wall REAL, canceled_sim TEXT, canceled_wall REAL,
+    receiver_province TEXT NOT NULL DEFAULT '',  -- receiverInfo.province (carrier fees)
     UNIQUE (owner_code, delivery_order_code)
 );
 CREATE INDEX IF NOT EXISTS delivery_orders_code ON delivery_orders(delivery_order_code);

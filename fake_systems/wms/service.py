@@ -115,6 +115,11 @@ class WmsService:
         self.conn = ctx.conn
         self.env: simpy.Environment = ctx.clock.env
         self.conn.executescript(SCHEMA)
+        columns = {row[1] for row in self.conn.execute("PRAGMA table_info(delivery_orders)")}
+        if "receiver_province" not in columns:  # an `ecomock up` folder from before it
+            self.conn.execute(
+                "ALTER TABLE delivery_orders ADD COLUMN receiver_province TEXT NOT NULL DEFAULT ''"
+            )
         config = config or WmsConfig()
         self.catalog = Catalog(ctx)
         self.stock = StockLedger(ctx, self.catalog)

@@ -156,7 +156,13 @@ class RecordingCarrier:
     def waybill_usable(self, logistic_code: str, owner_code: str) -> bool:
         return True  # a stand-in: every number given with an order is the owner's
 
-    def hand_over(self, logistic_code: str, shipper_code: str, weight_kg: float) -> None:
+    def hand_over(
+        self,
+        logistic_code: str,
+        shipper_code: str,
+        weight_kg: float,
+        route: tuple[str, str] = ("", ""),
+    ) -> None:
         self.handed_over.append((logistic_code, shipper_code, weight_kg))
 
 

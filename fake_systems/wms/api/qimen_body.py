@@ -187,6 +187,7 @@ def parse_create(root: etree._Element, customer_id: str) -> DeliveryOrderRequest
         express_code=text(order, "expressCode"),
         source_platform_code=source_platform_code,
         shop_nick=shop_nick,
+        receiver_province=text(element(order, "receiverInfo"), "province") or "",
     )
 
 
