@@ -1,6 +1,7 @@
 """Kdniao (快递鸟) adapter: form-posted, DataSign-checked requests over the carrier.
 
-1007 / 1147 (create / cancel waybill) and ecomock's 1816 (intercept) at /api/EOrderService,
+1007 / 1147 (create / cancel waybill), ecomock's 1816 (intercept) and ecomock's 1950 (fee
+statements, 对账单) at /api/EOrderService,
 1008 subscribe at /api/dist, 1002 instant tracking and 2002 number recognition at
 /Ebusiness/EbusinessOrderHandle.aspx.
 Every EBusinessID the carrier issued is its own merchant account, checked against its own
@@ -28,6 +29,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from fake_systems.carrier.api import kdniao_push
+from fake_systems.carrier import statements
 from fake_systems.carrier.api.kdniao_push import tracking_to_wire
 from fake_systems.carrier.models import (
     MSG_QUERY_LIMIT_SECOND,
@@ -39,6 +41,7 @@ from fake_systems.carrier.models import (
     RESULT_QUERY_LIMIT,
     RESULT_SUCCESS,
     RESULT_USER,
+    SHIPPERS,
     STATE_NO_TRACE,
     Address,
     CarrierError,
@@ -47,6 +50,7 @@ from fake_systems.carrier.service import CarrierService
 from fake_systems.common.app import make_app
 from fake_systems.common.credentials import KdniaoCredentials
 from fake_systems.common.faults import FaultRule
+from fake_systems.common.money import cents_to_text
 from fake_systems.common.pipeline import (
     UNPARSED_BODY_PREFIX,
     Call,
@@ -452,6 +456,79 @@ def _intercept(
     }
 
 
+# ecomock's fee-statement RequestType (Kdniao publishes no 对账单 API; docs/protocols/carrier.md):
+# without StatementNo a page of the account's closed statements, with it a page of its lines.
+STATEMENT_REQUEST_TYPE = "1950"
+MAX_PAGE_SIZE = 100
+
+
+def _page(data: dict[str, Any]) -> tuple[int, int]:
+    """PageIndex (from 1, default 1) and PageSize (1..100, default 100): WireError(103)."""
+    index, size = 1, MAX_PAGE_SIZE
+    if data.get("PageIndex") is not None:
+        index = _positive_count(data, "PageIndex")
+    if data.get("PageSize") is not None:
+        size = _positive_count(data, "PageSize")
+        if size > MAX_PAGE_SIZE:
+            raise WireError(RESULT_FORMAT, f"PageSize 格式有误：1 到 {MAX_PAGE_SIZE} 的整数")
+    return index, size
+
+
+def _statement_header(row: Any) -> dict[str, Any]:
+    name = SHIPPERS[row["shipper_code"]].name if row["shipper_code"] in SHIPPERS else ""
+    return {
+        "StatementNo": row["statement_no"],
+        "ShipperCode": row["shipper_code"],
+        "ShipperName": name,
+        "PeriodStart": row["period_start"],
+        "PeriodEnd": row["period_end"],
+        "CloseTime": row["closed_sim"],
+        "TotalFee": cents_to_text(row["total_cents"]),
+        "LineCount": row["line_count"],
+    }
+
+
+def _statements(
+    service: CarrierService, data: dict[str, Any], account: KdniaoCredentials
+) -> dict[str, Any]:
+    """1950 (ecomock's): the account's closed fee statements, or one statement's lines."""
+    index, size = _page(data)
+    offset = (index - 1) * size
+    answer: dict[str, Any] = {
+        "EBusinessID": account.ebusiness_id,
+        "Success": True,
+        "ResultCode": RESULT_SUCCESS,
+        "Reason": "",
+        "PageIndex": index,
+        "PageSize": size,
+    }
+    number = _optional_text(data, "StatementNo")
+    conn = service.ctx.conn
+    if not number:
+        total, rows = statements.statements(conn, account.ebusiness_id, offset, size)
+        answer.update(Total=total, Statements=[_statement_header(row) for row in rows])
+        return answer
+    header = statements.statement(conn, account.ebusiness_id, number)
+    if header is None:
+        raise WireError(RESULT_OTHER, f"对账单不存在: {number}")
+    answer.update(_statement_header(header))
+    answer["Total"] = header["line_count"]
+    answer["Lines"] = [
+        {
+            "LogisticCode": line["logistic_code"],
+            "FeeType": line["kind"],
+            "Weight": f"{line['weight_grams'] // 1000}.{line['weight_grams'] % 1000:03d}",
+            "SenderProvince": line["sender_province"],
+            "ReceiverProvince": line["receiver_province"],
+            "Zone": line["zone"],
+            "Fee": cents_to_text(line["fee_cents"]),
+            "EventTime": line["event_sim"],
+        }
+        for line in statements.lines(conn, number, offset, size)
+    ]
+    return answer
+
+
 def _subscribe(
     service: CarrierService,
     data: dict[str, Any],
@@ -537,6 +614,7 @@ PATHS: dict[str, dict[str, Method]] = {
         "1007": _create_waybill,
         "1147": _cancel,
         INTERCEPT_REQUEST_TYPE: _intercept,
+        STATEMENT_REQUEST_TYPE: _statements,
     },
     "/api/dist": {"1008": _subscribe, "8008": partial(_subscribe, value_added=True)},
     "/Ebusiness/EbusinessOrderHandle.aspx": {
