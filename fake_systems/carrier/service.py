@@ -12,8 +12,8 @@ from __future__ import annotations
 import random
 import zlib
 from collections.abc import Callable, Generator
-from datetime import datetime
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import simpy

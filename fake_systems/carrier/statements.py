@@ -140,10 +140,7 @@ def close_period(
             )
             conn.executemany(
                 "INSERT INTO fee_statement_lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (number, seq, *line.__dict__.values())
-                    for seq, line in enumerate(lines, start=1)
-                ],
+                [(number, seq, *line.__dict__.values()) for seq, line in enumerate(lines, start=1)],
             )
             issued.append(number)
     return issued

@@ -16,7 +16,7 @@ from fake_systems.common.scope import OwnerScope
 from fake_systems.erp.fields import basedata_number
 from fake_systems.erp.models import ACCOUNTS, CURRENCIES, ORG_NUMBER, DocumentStatus, ErrorItem
 from fake_systems.erp.schema import MASTER_TABLES, sim_now
-from simulator.world import World, barcode_of
+from simulator.world import World, barcode_of, carrier_suppliers
 
 ChangeKind = Literal["new", "rename", "price", "barcode", "discontinue"]
 
@@ -88,6 +88,15 @@ class MasterData:
             "INSERT OR IGNORE INTO bd_supplier (number, name, owner_code, bank_account,"
             " created_sim, modified_sim) VALUES (?, ?, ?, ?, ?, ?)",
             [(s.code, s.name, s.owner_code, s.bank_account, now, now) for s in world.suppliers],
+        )
+        # The express companies, who bill carrier fees: every owner's (no owner_code).
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO bd_supplier (number, name, owner_code, bank_account,"
+            " created_sim, modified_sim) VALUES (?, ?, NULL, ?, ?, ?)",
+            [
+                (s.code, s.name, s.bank_account, now, now)
+                for s in carrier_suppliers(world.warehouses)
+            ],
         )
         for shop in world.shops:
             self.upsert_customer(shop.shop_no, shop.name, shop.owner_code)

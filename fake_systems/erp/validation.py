@@ -15,7 +15,7 @@ from typing import Any
 from fake_systems.common.money import CENT
 from fake_systems.common.scope import OwnerScope
 from fake_systems.common.wire import WireValueError, parse_decimal
-from fake_systems.erp.fields import lower_keys
+from fake_systems.erp.fields import basedata_number, lower_keys
 from fake_systems.erp.master_data import MasterData
 from fake_systems.erp.models import ORG_NUMBER, ErrorItem, FormSpec, K3Error, MsgCode
 from fake_systems.erp.query import money_out
@@ -26,6 +26,11 @@ AMOUNT_LIMIT = Decimal(10) ** 12
 MAX_QUANTITY = 10**9
 MATERIAL_LABEL = "物料编码"
 STOCK_LABEL = "仓库"
+# 费用项目 a payable entry may name instead of a material (a 费用应付单: freight, fees). K3
+# ships preset expense items; these numbers are ecomock's, unverified (docs/DECISIONS.md).
+COST_ITEMS = {"FY001": "运输费"}
+COST_LABEL = "费用项目编码"
+PAYABLE_FORM = "AP_Payable"
 
 
 @dataclass(frozen=True)
@@ -132,8 +137,20 @@ class BillValidator:
             if len(errors) > before or amount is None:
                 return None
             return BillLine(amount_cents=amount)
-        material = self.master.check(
-            row.get("fmaterialid"), "material", MATERIAL_LABEL, spec.material_field, errors, where
+        # A payable's expense entry (运费 and the like) names a 费用项目 and no material.
+        expense = spec.form_id == PAYABLE_FORM and row.get("fmaterialid") in (None, "")
+        expense = expense and row.get("fcostid") is not None
+        material = (
+            self._cost_item(row.get("fcostid"), where, errors)
+            if expense
+            else self.master.check(
+                row.get("fmaterialid"),
+                "material",
+                MATERIAL_LABEL,
+                spec.material_field,
+                errors,
+                where,
+            )
         )
         stock = None
         if spec.stock_key and (spec.stock_required or row.get(spec.stock_key) is not None):
@@ -174,7 +191,25 @@ class BillValidator:
             amount = int(total.quantize(CENT, rounding=ROUND_HALF_UP) * 100)
         if len(errors) > before or material is None:
             return None
-        return BillLine(qty, amount or 0, material, price, stock)
+        # An expense entry keeps no material: only goods lines carry one.
+        return BillLine(qty, amount or 0, None if expense else material, price, stock)
+
+    @staticmethod
+    def _cost_item(value: Any, where: str, errors: list[ErrorItem]) -> str | None:
+        """A 费用项目 number among the preset ones, or an error in K3's words."""
+        try:
+            number = basedata_number(value)
+        except ValueError:
+            number = None
+        if number in COST_ITEMS:
+            return number
+        shown = str(number if number is not None else value)[:40]
+        errors.append(
+            ErrorItem(
+                f"{where}字段[{COST_LABEL}]的值[{shown}]在基础资料中不存在或未审核", "FCOSTID"
+            )
+        )
+        return None
 
     def _voucher_line(
         self, spec: FormSpec, where: str, row: dict[str, Any], errors: list[ErrorItem]

@@ -28,8 +28,8 @@ from fastapi.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from fake_systems.carrier.api import kdniao_push
 from fake_systems.carrier import statements
+from fake_systems.carrier.api import kdniao_push
 from fake_systems.carrier.api.kdniao_push import tracking_to_wire
 from fake_systems.carrier.models import (
     MSG_QUERY_LIMIT_SECOND,

@@ -288,3 +288,33 @@ def test_paging_and_injection_looking_literals_are_data(erp: ErpService, world: 
         erp.execute_bill_query("GL_VOUCHER", "FBillNo,FNoSuchField")
     assert unknown.value.msg_code == MsgCode.FIELD_MISSING
     assert messages(unknown.value) == ["元数据中标识为FNoSuchField的字段不存在"]
+
+
+def test_fee_payable_names_a_cost_item_instead_of_a_material(erp: ErpService) -> None:
+    """A 费用应付单 to an express company: its entry names the 费用项目, no material."""
+    carrier = "3900000001"
+    fee = {
+        "FBillNo": "FS-1",
+        "FSUPPLIERID": {"FNumber": carrier},
+        "FEntityDetail": [
+            {"FCOSTID": {"FNumber": "FY001"}, "FPriceQty": 3, "FALLAMOUNTFOR": "34.00"}
+        ],
+    }
+    erp.save("AP_Payable", fee)
+    erp.submit("AP_Payable", ["FS-1"])
+    erp.audit("AP_Payable", ["FS-1"])
+    assert erp.execute_bill_query(
+        "AP_Payable",
+        "FBillNo,FSUPPLIERID.FNumber,FALLAMOUNTFOR",
+        f"FSUPPLIERID.FNumber='{carrier}'",
+    ) == [["FS-1", carrier, 34.0]]
+    wrong = {**fee, "FBillNo": "FS-2"}
+    wrong["FEntityDetail"] = [{"FCOSTID": {"FNumber": "FY999"}, "FPriceQty": 1}]
+    with pytest.raises(K3Error) as unknown:
+        erp.save("AP_Payable", wrong)
+    assert messages(unknown.value) == [
+        "明细第1行：字段[费用项目编码]的值[FY999]在基础资料中不存在或未审核"
+    ]
+    # Elsewhere a cost item is no material: a receivable still needs one.
+    with pytest.raises(K3Error):
+        erp.save("AR_receivable", {**fee, "FCUSTOMERID": {"FNumber": "SHOP-1"}})
