@@ -48,6 +48,7 @@ from fake_systems.wms.service import WmsConfig
 from load.launcher import LocustLauncher
 from load.orders import worker_arrivals
 from simulator.after_sales import Cancellations, Returns
+from simulator.carrier_fees import CarrierFees, arrange_carrier_terms
 from simulator.clock import RealtimeClock, format_qimen_time
 from simulator.connector import ConnectorProcess, ConnectorProfile
 from simulator.crashes import CrashPlayer
@@ -386,6 +387,7 @@ class SimulatedDemand:
         self.transfers: Transfers | None = None
         self.master_data: MasterDataChanges | None = None
         self.settlement: Settlement | None = None
+        self.carrier_fees: CarrierFees | None = None
 
     async def start(self, fakes: LiveFakes, scenario: Scenario) -> None:
         model = DemandModel(fakes.world, scenario.demand, scenario.seed)
@@ -429,6 +431,12 @@ class SimulatedDemand:
                 fakes.clock.env, eco.oms, eco.bank, scenario.settlement, scenario.seed
             )
             self.settlement.start()
+        if scenario.carrier_fees.enabled:
+            arrange_carrier_terms(fakes.world, eco.erp, scenario.carrier_fees)
+            self.carrier_fees = CarrierFees(
+                fakes.clock.env, eco.carrier, eco.erp, scenario.carrier_fees
+            )
+            self.carrier_fees.start(scenario.duration)
 
     def after_sales_pending(self) -> int:
         returns = 0 if self.returns is None else self.returns.pending
@@ -437,11 +445,17 @@ class SimulatedDemand:
         procurement = 0 if self.procurement is None else self.procurement.pending
         # Transfers on the road: their goods arrive during the drain.
         procurement += 0 if self.transfers is None else self.transfers.pending
+        # The carrier's last fee period: its statement closes during the drain.
+        procurement += 0 if self.carrier_fees is None else self.carrier_fees.pending
         return returns + (0 if self.settlement is None else self.settlement.pending) + procurement
 
     def connector_owes(self) -> int:
         # Master-data changes the WMS or the OMS does not have yet: the connector's next poll.
-        return 0 if self.master_data is None else self.master_data.pending
+        owed = 0 if self.master_data is None else self.master_data.pending
+        # Fee statements closed and not booked as payables yet.
+        if self.carrier_fees is not None:
+            owed += self.carrier_fees.unbooked()
+        return owed
 
     @property
     def done(self) -> bool:
@@ -464,6 +478,8 @@ class SimulatedDemand:
             sections["master_data"] = self.master_data.report()
         if self.settlement is not None:
             sections["settlements"] = self.settlement.report()
+        if self.carrier_fees is not None:
+            sections["carrier_fees"] = self.carrier_fees.report()
         return sections
 
 

@@ -714,6 +714,24 @@ class PaymentSettings(Strict):
     )
 
 
+class CarrierFeeSettings(Strict):
+    """Carrier fees (issue 14, simulator/carrier_fees.py): off by default, so existing
+    scenarios play the same. The carrier bills each merchant account per express company and
+    `period` (a calendar month, or a day for short runs, China time) with a fee statement
+    closed `close_hours` after the period ends: every parcel handed over and every parcel back
+    with its sender in the period, priced by weight and zone (fake_systems/carrier/fees.py).
+    The express companies' payables fall due `terms_days` after their date."""
+
+    enabled: bool = False
+    period: Literal["month", "day"] = Field("month", description="what one statement covers")
+    close_hours: float = Field(
+        1.0, ge=0, le=72, description="from the period's end to the statement's close"
+    )
+    terms_days: int = Field(
+        30, ge=0, le=365, description="days from a fee payable's date to its due date"
+    )
+
+
 class Objectives(Strict):
     """Wall-second p99s of the flows the judge times (the seeds' core interfaces <= 3 s),
     optionally a throughput, and the master-data sync time in simulated seconds (business
@@ -761,6 +779,7 @@ class Scenario(Strict):
     run: RunSettings = RunSettings()
     settlement: SettlementSettings = SettlementSettings()
     payments: PaymentSettings = PaymentSettings()
+    carrier_fees: CarrierFeeSettings = CarrierFeeSettings()
 
     @model_validator(mode="after")
     def _crashes_in_turn(self) -> Scenario:

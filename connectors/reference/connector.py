@@ -20,6 +20,7 @@ from connectors.reference.clients.k3 import K3Client
 from connectors.reference.clients.kdniao import KdniaoClient
 from connectors.reference.clients.oms import OmsClient, QimenApp
 from connectors.reference.clients.qimen import QimenClient
+from connectors.reference.fee_flow import FeeFlow
 from connectors.reference.mapper import TradeMapper
 from connectors.reference.master_flow import MasterDataFlow
 from connectors.reference.payment_flow import PaymentFlow
@@ -54,6 +55,7 @@ class Connector:
     handlers: type[CallbackHandlers] = CallbackHandlers
     settlements: type[SettlementFlow] = SettlementFlow
     payments: type[PaymentFlow] = PaymentFlow
+    fees: type[FeeFlow] = FeeFlow
     transfer_flow: type[TransferFlow] = TransferFlow
 
     def __init__(self, settings: Settings, mapper: TradeMapper | None = None) -> None:
@@ -140,6 +142,7 @@ class Connector:
             payments = self.payments(
                 store, workflow.peers.oms, workflow.peers.erp, bank, workflow.policy
             )
+        fees = self.fees(store, workflow.peers.carrier, workflow.peers.erp, workflow.policy)
         server = _CallbackServer(
             uvicorn.Config(
                 create_callback_app(handlers, [settlements.route()]),
@@ -182,6 +185,7 @@ class Connector:
             ]
             if payments is not None:
                 background.append(asyncio.create_task(payments.run(self.stop_event)))
+            background.append(asyncio.create_task(fees.run(self.stop_event)))
             await self.stop_event.wait()
         finally:
             log.info("stopping: draining %d flow(s)", workflow.in_flight)

@@ -301,6 +301,9 @@ PROFILES = {
         "connectors.faulty.ignores_master_data_updates"
     ),
     "connectors/faulty/pays_twice_on_retry/connector.yaml": "connectors.faulty.pays_twice_on_retry",
+    "connectors/faulty/books_fees_without_weight/connector.yaml": (
+        "connectors.faulty.books_fees_without_weight"
+    ),
     "connectors/faulty/rounds_with_floats/connector.yaml": "connectors.faulty.rounds_with_floats",
     "connectors/faulty/books_rejected_payments/connector.yaml": (
         "connectors.faulty.books_rejected_payments"

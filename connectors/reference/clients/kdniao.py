@@ -1,5 +1,6 @@
-"""Kdniao carrier client: form envelopes with DataSign; 1007 waybills, 1008 subscriptions and
-ecomock's 1816 interception (Kdniao publishes none; docs/protocols/carrier.md)."""
+"""Kdniao carrier client: form envelopes with DataSign; 1007 waybills, 1008 subscriptions,
+ecomock's 1816 interception and ecomock's 1950 fee statements (Kdniao publishes neither;
+docs/protocols/carrier.md)."""
 
 from __future__ import annotations
 
@@ -73,3 +74,15 @@ class KdniaoClient:
         (`requested`, then tracking says 413 and 406). PermanentError once it was signed."""
         answer = await self.call("/api/EOrderService", "1816", data)
         return str(answer.get("InterceptStatus") or "requested")
+
+    async def statements(self, page: int, size: int) -> dict[str, Any]:
+        """1950 without StatementNo: a page of the account's closed fee statements."""
+        return await self.call("/api/EOrderService", "1950", {"PageIndex": page, "PageSize": size})
+
+    async def statement_lines(self, number: str, page: int, size: int) -> dict[str, Any]:
+        """1950 with StatementNo: the statement's header and a page of its lines."""
+        return await self.call(
+            "/api/EOrderService",
+            "1950",
+            {"StatementNo": number, "PageIndex": page, "PageSize": size},
+        )
