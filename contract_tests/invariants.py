@@ -9,6 +9,7 @@ from typing import Any
 
 from contract_tests import (
     cancellations,
+    carrier_fees,
     causality,
     contents,
     master_data,
@@ -781,6 +782,7 @@ _DESCRIPTIONS = {
     **master_data.DESCRIPTIONS,
     **money.DESCRIPTIONS,
     **payments.DESCRIPTIONS,
+    **carrier_fees.DESCRIPTIONS,
     **splits.DESCRIPTIONS,
     **partials.DESCRIPTIONS,
     **throttling.DESCRIPTIONS,
@@ -829,6 +831,7 @@ INVARIANTS: tuple[Invariant, ...] = tuple(
         *master_data.CHECKS,
         *money.CHECKS,
         *payments.CHECKS,
+        *carrier_fees.CHECKS,
         *splits.CHECKS,
         *partials.CHECKS,
         *throttling.CHECKS,
