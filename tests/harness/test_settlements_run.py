@@ -26,6 +26,7 @@ MONEY_CHECKS = (
     "receivable_written_off_once",
     "bank_credits_booked",
     "payments_match_payables",
+    "carrier_fees_booked",
 )
 
 
@@ -119,6 +120,11 @@ def test_reference_books_every_settlement_paid(
             "payments_match_payables",
             "payable paid more than once",
         ),
+        (
+            "faulty/books_fees_without_weight",
+            "carrier_fees_booked",
+            "payable differs from the statement's total",
+        ),
     ],
 )
 def test_each_faulty_money_connector_fails_its_own_check(
@@ -136,5 +142,10 @@ def test_each_faulty_money_connector_fails_its_own_check(
         assert result["examples"][0]["payable"].endswith("-AP")
         return
     assert set(result["breakdown"]) == {kind}
+    if check == "carrier_fees_booked":
+        # A day's statement holds a parcel over a kilo: booked short, every day.
+        assert result["violations"] > 0
+        assert result["examples"][0]["entity"].startswith("FS")
+        return
     assert result["violations"] == result["checked"] > 0
     assert result["examples"][0]["settlement_no"].startswith("ST")

@@ -31,7 +31,8 @@ def short_month_end() -> dict[str, Any]:
     with faster parcels, every platform settling the next night (T+0) and a third of the bills
     adjusted, so a short run sees a bill per shop paid; every item sold topped up again within
     hours, payables due at once (terms 0), and a quarter of the payments refused AC04, so two
-    days see payments settled and rejected."""
+    days see payments settled and rejected; the carrier bills its fees daily (a statement per
+    day, closed at 01:00, each payable due at once)."""
     raw = yaml.safe_load(MONTH_END.read_text(encoding="utf-8"))
     return {
         "duration": "2d",
@@ -53,6 +54,7 @@ def short_month_end() -> dict[str, Any]:
             "lead_hours": {"low": 1, "high": 4},
         },
         "payments": {"enabled": True, "terms_days": 0, "closed_share": 0.25},
+        "carrier_fees": {**raw["carrier_fees"], "period": "day", "terms_days": 0},
         "run": {"drain_timeout": "60s", "stall_timeout": "8s"},
     }
 
