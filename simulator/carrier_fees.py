@@ -15,11 +15,12 @@ from typing import Any
 
 import simpy
 
+from fake_systems.carrier.fees import carrier_suppliers
 from fake_systems.carrier.service import CarrierService
 from fake_systems.erp.service import ErpService
 from simulator.clock import CHINA
 from simulator.scenario import CarrierFeeSettings
-from simulator.world import World, carrier_suppliers
+from simulator.world import World
 
 
 def period_start(moment: datetime, period: str) -> datetime:

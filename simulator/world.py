@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 
 from faker import Faker
 
-from fake_systems.carrier.models import SHIPPERS
-
 CATEGORIES: dict[str, tuple[int, int, float, float]] = {
     # category: (min price yuan, max price yuan, min kg, max kg)
     "apparel": (39, 699, 0.2, 1.2),
@@ -61,17 +59,6 @@ class Supplier:
     def bank_account(self) -> str:
         """Where it is paid: an 18-digit account number derived from its code."""
         return f"62284800{self.code}"
-
-
-def carrier_suppliers(warehouses: list[Warehouse]) -> list[Supplier]:
-    """The express companies the warehouses ship with, as the merchant's suppliers (they bill
-    carrier fees): numbered 39000000NN in the order first used, named as Kdniao names them,
-    and shared by every cargo owner (no owner)."""
-    codes = list(dict.fromkeys(w.carrier_code for w in warehouses))
-    return [
-        Supplier(f"{3900000000 + n:010d}", SHIPPERS[code].name if code in SHIPPERS else code, "")
-        for n, code in enumerate(codes, start=1)
-    ]
 
 
 def suppliers_of(owners: list[Owner], per_owner: int = 2) -> list[Supplier]:

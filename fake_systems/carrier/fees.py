@@ -17,6 +17,9 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from fake_systems.carrier.models import SHIPPERS
+from simulator.world import Supplier, Warehouse
+
 SAME, NEAR, FAR = "same", "near", "far"
 # Zone → (first kilo, each further started kilo), CNY cents.
 PRICE_CARD: dict[str, tuple[int, int]] = {SAME: (800, 200), NEAR: (1000, 500), FAR: (1200, 800)}
@@ -61,3 +64,14 @@ def fee_cents(grams: int, route_zone: str) -> int:
     first, further = PRICE_CARD[route_zone]
     kilos = max(1, -(-grams // 1000))
     return first + further * (kilos - 1)
+
+
+def carrier_suppliers(warehouses: list[Warehouse]) -> list[Supplier]:
+    """The express companies the warehouses ship with, as the merchant's suppliers (they bill
+    carrier fees): numbered 39000000NN in the order first used, named as Kdniao names them,
+    and shared by every cargo owner (no owner)."""
+    codes = list(dict.fromkeys(w.carrier_code for w in warehouses))
+    return [
+        Supplier(f"{3900000000 + n:010d}", SHIPPERS[code].name if code in SHIPPERS else code, "")
+        for n, code in enumerate(codes, start=1)
+    ]

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
 
+from fake_systems.carrier.fees import carrier_suppliers
 from fake_systems.common.context import SystemContext
 from fake_systems.common.scope import OwnerScope
 from fake_systems.erp.fields import basedata_number
 from fake_systems.erp.models import ACCOUNTS, CURRENCIES, ORG_NUMBER, DocumentStatus, ErrorItem
 from fake_systems.erp.schema import MASTER_TABLES, sim_now
-from simulator.world import World, barcode_of, carrier_suppliers
+from simulator.world import World, barcode_of
 
 ChangeKind = Literal["new", "rename", "price", "barcode", "discontinue"]
 

@@ -11,13 +11,14 @@ from datetime import datetime
 import pytest
 from pydantic import ValidationError
 
+from fake_systems.carrier.fees import carrier_suppliers
 from fake_systems.carrier.service import CarrierService
 from fake_systems.common.context import SystemContext
 from fake_systems.erp.service import ErpService
 from simulator.carrier_fees import CarrierFees, arrange_carrier_terms, next_period, period_start
 from simulator.clock import CHINA, ManualClock
 from simulator.scenario import CarrierFeeSettings
-from simulator.world import World, carrier_suppliers
+from simulator.world import World
 from tests.support.carrier import CREDENTIALS, FIXED
 from tests.support.erp import CREDS
 
