@@ -219,6 +219,8 @@ class CarrierService:
       A buyer who refuses a parcel (`refuse_on_delivery`, the simulator's) always does so
       at the first attempt, whatever the parcel's drawn fate.
     - One push per state change carrying one parcel (Count 1); real Kdniao batches.
+    - Fees (statements.py, ecomock's RequestType 1950: Kdniao publishes none) go by ecomock's
+      price card, weight and zone only; the route is what the WMS hands over with the parcel.
     """
 
     def __init__(

@@ -148,6 +148,7 @@ class RecordingCarrier:
     def __init__(self) -> None:
         self.waybills: list[tuple[str, str]] = []
         self.handed_over: list[tuple[str, str, float]] = []
+        self.routes: list[tuple[str, str]] = []  # (sender, receiver) province per hand-over
 
     def issue_waybill(self, order_code: str, shipper_code: str, owner_code: str) -> str:
         self.waybills.append((order_code, shipper_code))
@@ -164,6 +165,7 @@ class RecordingCarrier:
         route: tuple[str, str] = ("", ""),
     ) -> None:
         self.handed_over.append((logistic_code, shipper_code, weight_kg))
+        self.routes.append(route)
 
 
 def order(
