@@ -36,7 +36,7 @@ FREIGHT_COST_ITEM = "FY001"  # the ERP's 费用项目 运输费 (docs/DECISIONS.
 ORG = "100"
 PAGE = 100
 MAX_PAGES = 1000
-ROUND_SECONDS = 1.0
+ROUND_SECONDS = 2.0  # statements close a day or a month apart: no hurry
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS fee_statements (
