@@ -3,8 +3,9 @@ platforms bill and pay, the bank notifies the connector, and the reference books
 as one receipt bill; the buyer restocks, the payables fall due at once and the reference pays
 each through the bank, booking the settled ones and nothing for the rejected; every invariant
 holds, and the bills adjusted over a reconciliation threshold are flagged. Each faulty money
-connector fails on its own check alone. Latency aside, for all five: this module plays five runs at 20,000x and a loaded CI machine can push a p99 over 3 s, which
-the latency tests judge, not these."""
+connector fails on its own check alone. Latency aside, for all five: this module plays five
+runs at 20,000x and a loaded CI machine can push a p99 over 3 s, which the latency tests
+judge, not these."""
 
 from __future__ import annotations
 
