@@ -240,6 +240,4 @@ class SettlementFlow:
         return needs_approval(difference_cents, expected_cents)
 
     async def post_receipt(self, bill: dict[str, Any], credit: Credit) -> None:
-        await self.erp.post_audited(
-            RECEIPT, receipt_model(bill, credit, flag=self.needs_approval)
-        )
+        await self.erp.post_audited(RECEIPT, receipt_model(bill, credit, flag=self.needs_approval))

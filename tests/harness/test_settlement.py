@@ -6,7 +6,6 @@ their own stream, below or over the seeds' thresholds."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
 
 import pytest
 from pydantic import ValidationError
@@ -17,8 +16,7 @@ from fake_systems.oms.models import RefundType
 from fake_systems.oms.service import OmsService
 from fake_systems.oms.settlements import SettlementBill, SettlementLine
 from simulator.clock import ManualClock
-from simulator.scenario import SettlementSettings
-from simulator.scenario import needs_approval
+from simulator.scenario import SettlementSettings, needs_approval
 from simulator.settlement import Settlement, commission_cents
 from simulator.world import World
 from tests.support.bank import CREDENTIALS
