@@ -101,7 +101,7 @@ def test_reference_books_every_settlement_paid(
     assert rejected_booked == 0
     for name in MONEY_CHECKS:
         assert invariant(report, name)["checked"] > 0
-    # The cut adjusts a third of the bills, some over a threshold: the reference flagged them.
+    # The cut adjusts two bills in five, some over a threshold: the reference flagged them.
     assert settlements["adjusted_over_thresholds"] > 0
     conn = attach_run(run_dir)
     try:
