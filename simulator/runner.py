@@ -50,6 +50,7 @@ from load.orders import worker_arrivals
 from simulator.after_sales import Cancellations, Returns
 from simulator.clock import RealtimeClock, format_qimen_time
 from simulator.connector import ConnectorProcess, ConnectorProfile
+from simulator.counts import Counts
 from simulator.crashes import CrashPlayer
 from simulator.demand import DemandModel, play_demand
 from simulator.master_data import MasterDataChanges
@@ -384,6 +385,7 @@ class SimulatedDemand:
         self.returns: Returns | None = None
         self.procurement: Procurement | None = None
         self.transfers: Transfers | None = None
+        self.counts: Counts | None = None
         self.master_data: MasterDataChanges | None = None
         self.settlement: Settlement | None = None
 
@@ -402,6 +404,11 @@ class SimulatedDemand:
                 fakes.clock.env, fakes.world, scenario.transfers, eco.wms, scenario.seed
             )
             self.transfers.start(scenario.duration)
+        if scenario.counts.enabled:
+            self.counts = Counts(
+                fakes.clock.env, fakes.world, scenario.counts, eco.wms, scenario.seed
+            )
+            self.counts.start(scenario.duration)
         if scenario.master_data.enabled:
             self.master_data = MasterDataChanges(
                 fakes.clock.env,
@@ -460,6 +467,8 @@ class SimulatedDemand:
             sections["procurement"] = self.procurement.report()
         if self.transfers is not None:
             sections["transfers"] = self.transfers.report()
+        if self.counts is not None:
+            sections["counts"] = self.counts.report()
         if self.master_data is not None:
             sections["master_data"] = self.master_data.report()
         if self.settlement is not None:
