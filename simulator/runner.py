@@ -307,6 +307,7 @@ class RunWatch:
                 and c["returns_open"] == 0
                 and c["receipts_unbooked"] == 0
                 and c["transfers_unbooked"] == 0
+                and c["counts_unbooked"] == 0
                 and c["payments_unbooked"] == 0
                 and busy == 0
                 and owing == 0
@@ -323,6 +324,7 @@ class RunWatch:
                 c["returns_open"],
                 c["receipts_unbooked"],
                 c["transfers_unbooked"],
+                c["counts_unbooked"],
                 c["payments_unbooked"],
                 busy,
                 owing,
