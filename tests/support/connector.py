@@ -26,6 +26,7 @@ from connectors.reference.mapper import TradeMapper
 from connectors.reference.retry import RetryPolicy
 from connectors.reference.settings import Settings
 from connectors.reference.store import StateStore
+from connectors.reference.count_flow import CountFlow
 from connectors.reference.transfer_flow import TransferFlow
 from connectors.reference.workflow import Peers, Workflow
 
@@ -248,6 +249,7 @@ def make_workflow(
     mapper: TradeMapper | None = None,
     policy: RetryPolicy = FAST,
     transfer_flow: Callable[[Workflow], TransferFlow] = TransferFlow,
+    count_flow: Callable[[Workflow], CountFlow] = CountFlow,
 ) -> Workflow:
     """The reference workflow against the scripted peers behind `http`, on the fast clock
     unless `policy` says otherwise (and with another transfer flow, for a faulty one)."""
@@ -264,6 +266,7 @@ def make_workflow(
         policy,
         max_in_flight=4,
         transfer_flow=transfer_flow,
+        count_flow=count_flow,
     )
 
 
