@@ -22,11 +22,11 @@ from connectors.reference.clients.k3 import K3Client
 from connectors.reference.clients.kdniao import KdniaoClient
 from connectors.reference.clients.oms import OmsClient
 from connectors.reference.clients.qimen import QimenClient
+from connectors.reference.count_flow import CountFlow
 from connectors.reference.mapper import TradeMapper
 from connectors.reference.retry import RetryPolicy
 from connectors.reference.settings import Settings
 from connectors.reference.store import StateStore
-from connectors.reference.count_flow import CountFlow
 from connectors.reference.transfer_flow import TransferFlow
 from connectors.reference.workflow import Peers, Workflow
 
