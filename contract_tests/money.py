@@ -1,5 +1,6 @@
 """Platform settlements: each settled order's money conserved, each receivable written off
-once and in full, each bank credit booked as one receipt bill.
+once and in full, each bank credit booked as one receipt bill, each difference at or over the
+seeds' reconciliation thresholds flagged on it.
 
 A settled order is a line of a settlement bill the platform paid (OMS `settlements` status
 paid). Receipt bills (`AR_RECEIVEBILL`) belong to a settlement by bill number or note (the
@@ -9,14 +10,19 @@ bank entry) and to its shop as customer; a receipt leg belongs to an order by it
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
 from contract_tests.evidence import InvariantResult, history, rows_result, yuan
 from contract_tests.metrics import ERP_TRADE_DOCUMENTS_CTE, RECEIVABLE
+from simulator.scenario import needs_approval
 
 RECEIPT = "AR_RECEIVEBILL"
+# Where the connector says it flagged a difference for approval: its receipt bill's FREMARK
+# starts so (docs/CONTRACT.md).
+NEEDS_APPROVAL = "对账差异需审批"
 
 DESCRIPTIONS = {
     "settlement_conserved": (
@@ -31,6 +37,12 @@ DESCRIPTIONS = {
     "bank_credits_booked": (
         "every settlement the platform paid is one bank credit of its net amount and exactly"
         " one audited receipt bill whose money received equals that credit"
+    ),
+    "reconciliation_flags_differences": (
+        "every settlement paid and booked: its receipt bill's FREMARK flags the difference"
+        " between the bank credit and what the platform settled for its orders (receivables"
+        " net of refunds and commission) for approval exactly when it is at or over either of"
+        " the seeds' thresholds (>= 500 CNY or >= 0.5 %), and never below both"
     ),
 }
 
@@ -268,4 +280,96 @@ def bank_credits_booked(
     )
 
 
-CHECKS = (settlement_conserved, receivable_written_off_once, bank_credits_booked)
+def _remarks(models: str | None) -> list[str]:
+    """The FREMARK of each receipt model (K3 field names are case-insensitive)."""
+    found = []
+    for model in json.loads(models or "[]"):
+        fields = {str(key).lower(): value for key, value in (model or {}).items()}
+        found.append(str(fields.get("fremark") or ""))
+    return found
+
+
+def reconciliation_flags_differences(
+    conn: sqlite3.Connection, objectives: Mapping[str, float]
+) -> InvariantResult:
+    # Expected: what the platform settled for the bill's orders (the receivables it writes off
+    # less the commission, settlement_conserved's); observed at the bank: the credit itself.
+    # A settlement without an audited receipt bill is bank_credits_booked's, not judged here.
+    rows = conn.execute(
+        """
+        WITH receipts AS (
+            SELECT d.bill_no, d.note, d.customer_number, d.model
+            FROM erp.documents AS d
+            WHERE d.form_id = 'AR_RECEIVEBILL' AND d.document_status = 'C'
+        )
+        SELECT s.settlement_no, s.shop_no, s.net_cents, s.entry_ref,
+               (SELECT COALESCE(SUM(l.settled_cents), 0) FROM oms.settlement_lines AS l
+                  WHERE l.settlement_no = s.settlement_no) AS expected_cents,
+               (SELECT b.amount_cents FROM bank.entries AS b WHERE b.entry_ref = s.entry_ref
+                  AND b.direction = 'CRDT') AS credit_cents,
+               (SELECT GROUP_CONCAT(p.bill_no) FROM receipts AS p
+                  WHERE p.customer_number = s.shop_no
+                  AND (p.bill_no = s.settlement_no OR p.note = s.entry_ref)) AS bills,
+               (SELECT json_group_array(json(p.model)) FROM receipts AS p
+                  WHERE p.customer_number = s.shop_no
+                  AND (p.bill_no = s.settlement_no OR p.note = s.entry_ref)) AS models
+        FROM oms.settlements AS s WHERE s.status = 'paid'
+        ORDER BY s.settlement_no"""
+    ).fetchall()
+    judged = [row for row in rows if row["bills"]]
+
+    def difference(row: sqlite3.Row) -> int:
+        return int((row["credit_cents"] or 0) - row["expected_cents"])
+
+    def flagged(row: sqlite3.Row) -> bool:
+        return any(remark.startswith(NEEDS_APPROVAL) for remark in _remarks(row["models"]))
+
+    def problems(row: sqlite3.Row) -> list[str]:
+        expected = needs_approval(difference(row), row["expected_cents"])
+        if expected and not flagged(row):
+            return ["difference at or over a threshold not flagged"]
+        if flagged(row) and not expected:
+            return ["flagged below both thresholds"]
+        return []
+
+    def example(row: sqlite3.Row, kinds: list[str]) -> dict[str, Any]:
+        gap = difference(row)
+        share = abs(gap) * 100 / max(abs(row["expected_cents"]), 1)
+        return {
+            "entity": row["settlement_no"],
+            "settlement_no": row["settlement_no"],
+            "problem": "; ".join(kinds),
+            "expected": {
+                "flagged": needs_approval(gap, row["expected_cents"]),
+                "settled for the orders (receivables - refunds - commission)": yuan(
+                    row["expected_cents"]
+                ),
+                "bank credit": yuan(row["credit_cents"]),
+                "difference": yuan(gap),
+                "difference share": f"{share:.2f} %",
+            },
+            "observed": {
+                "flagged": flagged(row),
+                "receipt bills": row["bills"],
+                "FREMARK": [remark for remark in _remarks(row["models"]) if remark] or None,
+            },
+            "history": history(
+                conn, ("oms", "bank", "erp"), (row["settlement_no"], row["entry_ref"])
+            ),
+        }
+
+    return rows_result(
+        "reconciliation_flags_differences",
+        DESCRIPTIONS["reconciliation_flags_differences"],
+        judged,
+        problems,
+        example,
+    )
+
+
+CHECKS = (
+    settlement_conserved,
+    receivable_written_off_once,
+    bank_credits_booked,
+    reconciliation_flags_differences,
+)

@@ -700,6 +700,20 @@ DEFAULT_SETTLEMENT_TERMS: dict[str, PlatformTerms] = {
 }
 
 
+# The seeds' reconciliation thresholds: a difference at or over either needs approval.
+THRESHOLD_CENTS = 50_000  # 500 CNY
+THRESHOLD_SHARE_DIVISOR = 200  # 0.5 % = 1/200
+
+
+def needs_approval(difference_cents: int, expected_cents: int) -> bool:
+    """Whether a reconciliation difference is at or over either of the seeds' thresholds:
+    >= 500 CNY, or >= 0.5 % of what was expected (any difference on nothing expected)."""
+    size = abs(difference_cents)
+    return size >= THRESHOLD_CENTS or (
+        size > 0 and size * THRESHOLD_SHARE_DIVISOR >= abs(expected_cents)
+    )
+
+
 class SettlementSettings(Strict):
     """The platforms' settlements (simulator/settlement.py): off by default, so existing
     scenarios play the same. Each day at `cutoff_hour` (China time) every platform bills each

@@ -5,7 +5,8 @@ trades completed N days before (T+N, per platform) and not settled yet: per trad
 buyer paid, what was refunded, the platform's commission on the rest, and what is left. A
 trade with a refund under way is held until the refund ends (platforms freeze those funds).
 Some bills carry a platform adjustment (a subsidy, a penalty), either below both of the seeds'
-reconciliation thresholds (< 500 CNY and < 0.5 % of the bill) or at or over one of them. The
+reconciliation thresholds (< 500 CNY and < 0.5 % of the bill) or at or over one of them
+(`simulator.scenario.needs_approval`). The
 bill's net is credited to the merchant's (the connector's) bank account `pay_hours` later,
 EndToEndId = the settlement number; the bank notifies the connector with a signed camt.054.
 
@@ -31,9 +32,6 @@ from simulator.clock import CHINA, format_qimen_time
 from simulator.scenario import PaymentSettings, SettlementSettings
 from simulator.world import World
 
-# The seeds' reconciliation thresholds: a difference at or over either needs approval.
-THRESHOLD_CENTS = 50_000  # 500 CNY
-THRESHOLD_SHARE = Decimal("0.005")  # 0.5 %
 SUBSIDY, PENALTY = "平台补贴", "平台扣款"
 
 

@@ -29,6 +29,7 @@ CANCELLED_STATUS = 5
 SHIPPED_STATUS = 95
 # A detail line's refund_status while its refund waits for the merchant (申请退款).
 REFUND_APPLIED = 2
+RETURN_REFUND_TYPE = 2  # 旺店通 refund type 2: 退货 (a return after delivery)
 SALE_ORDER_TYPE = "JYCK"
 GOOD_INVENTORY = "ZP"
 RETURN_ORDER_TYPE = "THRK"  # Qimen 退货入库
@@ -125,9 +126,13 @@ class TradeMapper:
         """The buyer cancelled the trade before shipment: send it nowhere, stop it at the WMS."""
         return int(trade.get("trade_status", 0)) == CANCELLED_STATUS
 
+    def is_return(self, refund: dict[str, Any]) -> bool:
+        """A return refund (type 2), whatever its status: its trade was delivered."""
+        return int(refund.get("type", 0)) == RETURN_REFUND_TYPE
+
     def follows_return(self, refund: dict[str, Any]) -> bool:
         """Carry every return refund (type 2) whose goods the buyer has sent back (40)."""
-        return int(refund.get("type", 0)) == 2 and bool(refund.get("logistics_no"))
+        return self.is_return(refund) and bool(refund.get("logistics_no"))
 
     def cancel_requested(self, trade: Trade) -> bool:
         """The buyer asked for a refund of every line of a paid trade and it waits for the

@@ -45,6 +45,9 @@ class Poller:
         self.mapper = mapper
         self.overlap = overlap
         self.stats: Counter[str] = Counter()
+        # Trades with a return refund (type 2, any status) seen in a window: a refund of every
+        # line of such a trade is that return, never a cancellation after picking.
+        self.returning: set[str] = set()
 
     async def run(self, stop: asyncio.Event, every_seconds: float) -> None:
         """Poll until `stop` is set; an unreachable OMS is logged and tried again next round."""
@@ -82,13 +85,28 @@ class Poller:
         return started
 
     async def _window(self, start: datetime, end: datetime) -> int:
+        # Return refunds read first: a trade being returned is known before its lines (every
+        # one refund-applied) are judged, even when the carrier's signed push has not reached
+        # us yet (a lagging connector read such trades as cancelled after picking, asked the
+        # carrier to intercept parcels signed for hours before, and never carried the return).
+        refunds: list[Trade] = []
+        await self._channel(start, end, self.oms.search_returns, self._collect(refunds))
+        self.returning.update(str(r["trade_no"]) for r in refunds if self.mapper.is_return(r))
         # Two channels: `/openapi` never returns Taobao/Tmall trades, the Qimen custom
         # scenario returns exactly those (docs/protocols/oms.md).
         started = await self._channel(start, end, self.oms.query_paid)
         started += await self._channel(start, end, self.oms.query_paid_taobao)
-        # Return refunds last: one whose trade came in this same window is then known.
-        await self._channel(start, end, self.oms.search_returns, self._accept_returns)
+        # Return refunds carried last: one whose trade came in this same window is then known.
+        self._accept_returns(refunds)
         return started
+
+    @staticmethod
+    def _collect(into: list[Trade]) -> Callable[[list[Trade]], int]:
+        def collect(page: list[Trade]) -> int:
+            into.extend(page)
+            return 0
+
+        return collect
 
     async def _channel(
         self,
@@ -130,8 +148,11 @@ class Poller:
         # A refund of every line asked once the buyer signed for the parcel is a return (the
         # refund search carries it), never a cancellation: the trade's lines look the same
         # either way, and a completion that lags behind leaves such a trade shipped (95).
-        return self.mapper.cancel_requested(trade) and not self.store.signed_for(
-            str(trade["trade_no"])
+        trade_no = str(trade["trade_no"])
+        return (
+            self.mapper.cancel_requested(trade)
+            and not self.store.signed_for(trade_no)
+            and trade_no not in self.returning
         )
 
     def _accept_returns(self, refunds: list[Trade]) -> int:

@@ -1,5 +1,6 @@
 """Platform settlements: a signed camt.054 credit → the OMS's settlement bill → a K3 receipt
-bill (AR_RECEIVEBILL) writing off the receivables it settles, commissions as handling charges.
+bill (AR_RECEIVEBILL) writing off the receivables it settles, commissions as handling charges,
+and the bill reconciled: a difference at or over the seeds' thresholds flagged in `FREMARK`.
 
 The notice is booked before it is acknowledged: a failure answers 503 and the bank sends the
 notice again on its retry schedule, so a credit is never acknowledged unbooked. Booking is
@@ -15,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from lxml import etree
@@ -39,6 +41,41 @@ TELEGRAPHIC_TRANSFER = "JSFS04_SYS"  # K3's 电汇 settle type
 SALES_RECEIPT = "SFKYT01_SYS"  # K3's 销售收款 purpose
 CNY = "PRE001"
 ADJUSTMENT_COMMENT = "platform adjustment"
+# The seeds' reconciliation thresholds: a difference at or over either needs approval.
+APPROVAL_CENTS = 50_000  # 500 CNY
+APPROVAL_SHARE_DIVISOR = 200  # 0.5 % = 1/200: |difference| x 200 >= expected
+NEEDS_APPROVAL = "对账差异需审批"  # the receipt's FREMARK starts so when flagged
+WITHIN_TOLERANCE = "对账差异在容差内"
+
+
+def needs_approval(difference_cents: int, expected_cents: int) -> bool:
+    """Whether a reconciliation difference is at or over either threshold: >= 500 CNY, or
+    >= 0.5 % of what was expected (any difference on nothing expected)."""
+    size = abs(difference_cents)
+    return size >= APPROVAL_CENTS or (
+        size > 0 and size * APPROVAL_SHARE_DIVISOR >= abs(expected_cents)
+    )
+
+
+def reconciliation_remark(
+    expected_cents: int,
+    bill_cents: int,
+    credit_cents: int,
+    flag: Callable[[int, int], bool] = needs_approval,
+) -> str | None:
+    """The receipt's FREMARK for a settlement: what the ERP's receivables settle (net of
+    refunds and commission) against the platform's bill and the bank credit; None when all
+    three agree. The difference is the bank's (what came in) less the ERP's expectation."""
+    difference = credit_cents - expected_cents
+    if difference == 0 and bill_cents == credit_cents:
+        return None
+    head = NEEDS_APPROVAL if flag(difference, expected_cents) else WITHIN_TOLERANCE
+    share = Decimal(abs(difference) * 100) / Decimal(max(abs(expected_cents), 1))
+    return (
+        f"{head}: 应收净额 {cents_to_text(expected_cents)}, 平台结算 {cents_to_text(bill_cents)},"
+        f" 银行到账 {cents_to_text(credit_cents)}, 差异 {cents_to_text(difference)}"
+        f" ({share.quantize(Decimal('0.01'))} %)"
+    )
 
 
 def signature_ok(header: str | None, body: bytes, secret: str, now: float) -> bool:
@@ -88,13 +125,18 @@ def parse_camt054(body: bytes) -> Credit:
 
 
 def receipt_model(
-    bill: dict[str, Any], credit: Credit, commission_cents: Callable[[Any], int] = to_cents
+    bill: dict[str, Any],
+    credit: Credit,
+    commission_cents: Callable[[Any], int] = to_cents,
+    flag: Callable[[int, int], bool] = needs_approval,
 ) -> dict[str, Any]:
     """The AR_RECEIVEBILL of one settlement: per order a leg that settles what the buyer
     paid less refunds, the commission kept as a handling charge (an expense) and the rest
     received, and a write-off of that order's receivable by the same amount; the platform's
-    adjustment as a leg of its own (it settles no receivable). `commission_cents` reads a
-    line's commission (a variant's extension point)."""
+    adjustment as a leg of its own (it settles no receivable); the reconciliation of the
+    receivables it writes off (less commissions) against the bill and the bank credit in
+    `FREMARK`. `commission_cents` reads a line's commission and `flag` decides whether a
+    difference needs approval (variants' extension points)."""
     legs: list[dict[str, Any]] = []
     write_offs: list[dict[str, Any]] = []
     for line in bill.get("detail_list") or []:
@@ -109,9 +151,14 @@ def receipt_model(
                 "FREALRECAMOUNT": cents_to_text(gross),
             }
         )
+    # What the receivables written off leave once the platform kept its commission.
+    expected = sum(to_cents(each["FREALRECAMOUNTFOR"]) for each in legs)
     adjustment = to_cents(bill.get("adjust_amount") or 0)
     if adjustment:
         legs.append(leg(adjustment, 0, f"{ADJUSTMENT_COMMENT}: {bill.get('adjust_reason', '')}"))
+    remark = reconciliation_remark(
+        expected, to_cents(bill.get("settle_amount") or 0), credit.amount_cents, flag
+    )
     return {
         "FBillNo": bill["settlement_no"],
         "FDATE": str(bill.get("pay_time") or bill.get("created") or "")[:10] or None,
@@ -121,6 +168,7 @@ def receipt_model(
         "FPAYUNIT": {"FNumber": bill["shop_no"]},
         "FCURRENCYID": {"FNumber": CNY},
         "FNote": credit.entry_ref,
+        **({"FREMARK": remark} if remark else {}),
         "FRECEIVEBILLENTRY": legs,
         "FRECEIVEBILLSRCENTITY": write_offs,
     }
@@ -187,5 +235,9 @@ class SettlementFlow:
             return
         await self.post_receipt(bill, credit)
 
+    def needs_approval(self, difference_cents: int, expected_cents: int) -> bool:
+        """Whether a settlement's difference is flagged (a variant's extension point)."""
+        return needs_approval(difference_cents, expected_cents)
+
     async def post_receipt(self, bill: dict[str, Any], credit: Credit) -> None:
-        await self.erp.post_audited(RECEIPT, receipt_model(bill, credit))
+        await self.erp.post_audited(RECEIPT, receipt_model(bill, credit, flag=self.needs_approval))

@@ -264,6 +264,29 @@ async def test_a_refund_of_every_line_after_the_signed_state_is_a_return_not_a_c
 
 
 @pytest.mark.anyio
+async def test_a_return_applied_before_the_signed_push_came_is_not_a_cancel(
+    peers: Peers4, http: HttpClient, store: StateStore
+) -> None:
+    """A connector behind on the carrier's pushes (a loaded machine): the buyer signed for the
+    parcel and applied for a return of every line, and the poll sees the trade (shipped, every
+    line applied) before the signed push. The return refund (type 2, applied: 20) in the same
+    window says what it is: no cancellation, no interception; the trade's return is carried
+    once its goods are sent back."""
+    workflow = make_workflow(store, http)
+    await sent_to_wms(store, workflow)
+    peers.trades = [cancel_requested_trade(trade_status=95)]
+    applied = {"refund_no": "TK0000000001", "trade_no": TRADE_NO, "type": 2, "status": 20}
+    peers.refunds = [{**applied, "modified": "2026-11-10 20:10:00", "logistics_no": None}]
+    poller = Poller(workflow.peers.oms, store, workflow, workflow.mapper, timedelta(seconds=2))
+    await poller.poll_once()
+    assert await workflow.drain(5) == 0
+    assert not store.is_cancelled(TRADE_NO) and poller.stats["cancelled_seen"] == 0
+    assert CANCEL not in peers.ops("wms") and "1816" not in peers.ops("carrier")
+    # Without the refund search's answer the same trade would be read as cancelled.
+    assert poller.mapper.cancel_requested(cancel_requested_trade(trade_status=95))
+
+
+@pytest.mark.anyio
 async def test_a_parcel_signed_already_is_not_intercepted_again_and_again(
     peers: Peers4, http: HttpClient, store: StateStore
 ) -> None:

@@ -308,6 +308,9 @@ PROFILES = {
     "connectors/faulty/books_rejected_payments/connector.yaml": (
         "connectors.faulty.books_rejected_payments"
     ),
+    "connectors/faulty/flags_by_amount_only/connector.yaml": (
+        "connectors.faulty.flags_by_amount_only"
+    ),
 }
 # Profiles that book settlements declare where the bank's camt.054 notices go.
 BANK_NOTICE = {"bank_notice": "http://127.0.0.1:{port}/bank/notice"}

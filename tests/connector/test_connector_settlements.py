@@ -15,13 +15,17 @@ import pytest
 from starlette.applications import Starlette
 
 from connectors.faulty.books_commission_as_revenue import BooksCommissionAsRevenueFlow
+from connectors.faulty.flags_by_amount_only import FlagsByAmountOnlyFlow
 from connectors.faulty.rounds_with_floats import RoundsWithFloatsFlow
 from connectors.faulty.writes_off_twice import WritesOffTwiceFlow
 from connectors.reference.clients.http import HttpClient
 from connectors.reference.clients.oms import OmsClient
 from connectors.reference.settlement_flow import (
+    NEEDS_APPROVAL,
     RECEIPT,
+    WITHIN_TOLERANCE,
     SettlementFlow,
+    needs_approval,
     parse_camt054,
     receipt_model,
     signature_ok,
@@ -133,6 +137,51 @@ def test_the_receipt_writes_each_order_off_with_its_commission_as_handling_charg
     # The money received over the legs is the credit.
     received = sum(float(leg["FREALRECAMOUNTFOR"]) for leg in model["FRECEIVEBILLENTRY"])
     assert round(received, 2) == 131.54
+
+
+def test_the_receipt_flags_a_difference_at_or_over_a_threshold() -> None:
+    # 133.00 settled for the orders (less commission), 131.54 credited: 1.46 short, 1.10 %.
+    model = receipt_model(bill(), parse_camt054(notice()))
+    assert model["FREMARK"] == (
+        f"{NEEDS_APPROVAL}: 应收净额 133.00, 平台结算 131.54, 银行到账 131.54, 差异 -1.46 (1.10 %)"
+    )
+    # 0.53 short is 0.40 %: under both thresholds, said so but not flagged.
+    small = {**bill(), "adjust_amount": -0.53, "settle_amount": 132.47}
+    model = receipt_model(small, parse_camt054(notice("132.47")))
+    assert model["FREMARK"].startswith(f"{WITHIN_TOLERANCE}: ")
+    # Nothing to reconcile: no remark at all.
+    agreed = {**bill(), "adjust_amount": 0, "settle_amount": 133.0}
+    assert "FREMARK" not in receipt_model(agreed, parse_camt054(notice("133.00")))
+
+
+@pytest.mark.parametrize(
+    ("difference", "expected", "flagged"),
+    [
+        (500, 100_000, True),  # 0.5 % exactly: at the threshold
+        (499, 100_000, False),
+        (-500, 100_000, True),  # a penalty as much as a subsidy
+        (50_000, 100_000_000, True),  # 500 CNY exactly, 0.05 %
+        (49_999, 100_000_000, False),
+        (1, 0, True),  # anything on nothing
+        (0, 0, False),
+    ],
+)
+def test_the_thresholds_are_inclusive(difference: int, expected: int, flagged: bool) -> None:
+    assert needs_approval(difference, expected) is flagged
+
+
+@pytest.mark.anyio
+async def test_faulty_flags_by_amount_only_leaves_a_share_difference_unflagged(
+    peers: Peers4, http: HttpClient
+) -> None:
+    with_bill(peers)
+    flow = make_flow(http, FlagsByAmountOnlyFlow)
+    async with app(flow) as client:
+        body = notice()
+        assert await send(client, body, signed(body)) == 200
+    # 1.10 % of the bill, under 500 CNY: the seeds want it approved, the variant does not.
+    assert peers.models[(RECEIPT, NUMBER)]["FREMARK"].startswith(f"{WITHIN_TOLERANCE}: ")
+    assert flow.needs_approval(50_000, 100_000_000)  # 500 CNY it still flags
 
 
 @pytest.mark.anyio

@@ -6,7 +6,6 @@ their own stream, below or over the seeds' thresholds."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
 
 import pytest
 from pydantic import ValidationError
@@ -17,8 +16,8 @@ from fake_systems.oms.models import RefundType
 from fake_systems.oms.service import OmsService
 from fake_systems.oms.settlements import SettlementBill, SettlementLine
 from simulator.clock import ManualClock
-from simulator.scenario import SettlementSettings
-from simulator.settlement import THRESHOLD_CENTS, THRESHOLD_SHARE, Settlement, commission_cents
+from simulator.scenario import SettlementSettings, needs_approval
+from simulator.settlement import Settlement, commission_cents
 from simulator.world import World
 from tests.support.bank import CREDENTIALS
 from tests.support.oms import CREDS, simple
@@ -143,8 +142,7 @@ def test_adjustments_fall_below_both_thresholds_or_over_one(
         if not cents:
             continue
         signs.add(cents > 0)
-        share = Decimal(abs(cents)) / Decimal(before.net_cents)
-        if abs(cents) >= THRESHOLD_CENTS or share >= THRESHOLD_SHARE:
+        if needs_approval(cents, before.net_cents):
             large += 1
         else:
             small += 1

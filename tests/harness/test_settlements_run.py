@@ -2,9 +2,10 @@
 platforms bill and pay, the bank notifies the connector, and the reference books each credit
 as one receipt bill; the buyer restocks, the payables fall due at once and the reference pays
 each through the bank, booking the settled ones and nothing for the rejected; every invariant
-holds. Each faulty money connector fails on its own check alone. Latency aside, for all four:
-this module plays four runs at 20,000x and a loaded CI machine can push a p99 over 3 s, which
-the latency tests judge, not these."""
+holds, and the bills adjusted over a reconciliation threshold are flagged. Each faulty money
+connector fails on its own check alone. Latency aside, for all five: this module plays five
+runs at 20,000x and a loaded CI machine can push a p99 over 3 s, which the latency tests
+judge, not these."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ MONEY_CHECKS = (
     "settlement_conserved",
     "receivable_written_off_once",
     "bank_credits_booked",
+    "reconciliation_flags_differences",
     "payments_match_payables",
 )
 
@@ -99,6 +101,17 @@ def test_reference_books_every_settlement_paid(
     assert rejected_booked == 0
     for name in MONEY_CHECKS:
         assert invariant(report, name)["checked"] > 0
+    # The cut adjusts two bills in five, some over a threshold: the reference flagged them.
+    assert settlements["adjusted_over_thresholds"] > 0
+    conn = attach_run(run_dir)
+    try:
+        (flagged,) = conn.execute(
+            "SELECT COUNT(*) FROM erp.documents WHERE form_id = 'AR_RECEIVEBILL'"
+            " AND json_extract(model, '$.FREMARK') LIKE '对账差异需审批%'"
+        ).fetchone()
+    finally:
+        conn.close()
+    assert flagged == settlements["adjusted_over_thresholds"]
 
 
 @pytest.mark.parametrize(
@@ -113,6 +126,11 @@ def test_reference_books_every_settlement_paid(
             "faulty/books_commission_as_revenue",
             "settlement_conserved",
             "commission not booked as an expense",
+        ),
+        (
+            "faulty/flags_by_amount_only",
+            "reconciliation_flags_differences",
+            "difference at or over a threshold not flagged",
         ),
         (
             "faulty/pays_twice_on_retry",
@@ -136,5 +154,10 @@ def test_each_faulty_money_connector_fails_its_own_check(
         assert result["examples"][0]["payable"].endswith("-AP")
         return
     assert set(result["breakdown"]) == {kind}
-    assert result["violations"] == result["checked"] > 0
+    if check == "reconciliation_flags_differences":
+        # Only the bills adjusted over 0.5 % (all under 500 CNY at this size) are missed.
+        assert 0 < result["violations"] < result["checked"]
+        assert result["examples"][0]["expected"]["flagged"] is True
+    else:
+        assert result["violations"] == result["checked"] > 0
     assert result["examples"][0]["settlement_no"].startswith("ST")

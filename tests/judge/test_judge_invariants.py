@@ -546,6 +546,7 @@ def test_missing_table_is_a_failed_invariant(builder: RunBuilder) -> None:
         "settlement_conserved",
         "receivable_written_off_once",
         "bank_credits_booked",
+        "reconciliation_flags_differences",
         "payments_match_payables",
     ]
     assert "no such table: erp.documents" in (verdict.invariant("erp_outstock_audited").error or "")

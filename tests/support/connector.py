@@ -117,6 +117,7 @@ class Peers4:
         self.lost: dict[str, int] = {}
         self.session = "S1"
         self.trades: list[dict[str, Any]] = []
+        self.refunds: list[dict[str, Any]] = []  # served by aftersales.refund.Refund.search
         self.now = datetime(2026, 11, 10, 22, 30, 0, tzinfo=CHINA)
         self.sim_seconds = 2.5 * 3600
         self.windows: list[tuple[str, str, int]] = []
@@ -180,6 +181,17 @@ class Peers4:
             self.windows.append((start, end, page))
             data = {"total_count": len(window), "order": window[page * size : (page + 1) * size]}
             return httpx.Response(200, json={"status": 0, "data": data})
+        if op == "aftersales.refund.Refund.search":
+            start, end = business["modified_from"], business["modified_to"]
+            found = [
+                r
+                for r in self.refunds
+                if start <= r["modified"] < end
+                and all(r[key] == business[key] for key in ("type", "status") if key in business)
+            ]
+            return httpx.Response(
+                200, json={"status": 0, "data": {"total_count": len(found), "order": found}}
+            )
         return httpx.Response(200, json={"status": 0, "data": {}})
 
     def _wms(self, request: httpx.Request, op: str) -> httpx.Response:

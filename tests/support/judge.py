@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -452,12 +453,17 @@ class RunBuilder:
         return refund_no
 
     def settled(
-        self, built: list[Built], commission_percent: int = 5, adjustment_cents: int = 0
+        self,
+        built: list[Built],
+        commission_percent: int = 5,
+        adjustment_cents: int = 0,
+        remark: str | None = None,
     ) -> str:
         """The platform settles and pays the built (completed) orders in one bill, and it is
         booked as the reference books it: one audited receipt bill whose legs settle each
         order net of its settled refunds, the commission as a handling charge, and write off
-        each receivable by that amount; the adjustment a leg of its own."""
+        each receivable by that amount; the adjustment a leg of its own; `remark` its
+        reconciliation (`FREMARK`)."""
         n = self.conns["oms"].execute("SELECT COUNT(*) FROM settlements").fetchone()[0] + 1
         number, entry_ref = f"ST2026111{n}-SHOP1", f"BK2026111{n:08d}"
         legs = []
@@ -495,13 +501,14 @@ class RunBuilder:
             .execute(
                 "INSERT INTO documents (form_id, bill_no, document_status, customer_number,"
                 " owner_code, amount_cents, note, saved_wall, audited_wall, model)"
-                " VALUES ('AR_RECEIVEBILL', ?, 'C', 'SHOP1', 'OWNER1', ?, ?, ?, ?, '{}')",
+                " VALUES ('AR_RECEIVEBILL', ?, 'C', 'SHOP1', 'OWNER1', ?, ?, ?, ?, ?)",
                 (
                     number,
                     sum(gross for *_, gross, _ in legs) + adjustment_cents,
                     entry_ref,
                     LATE_WALL,
                     LATE_WALL,
+                    json.dumps({"FBillNo": number, **({"FREMARK": remark} if remark else {})}),
                 ),
             )
             .lastrowid

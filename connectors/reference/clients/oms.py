@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from connectors.reference.clients.http import HttpClient, get_json, post
-from connectors.reference.mapper import Trade
+from connectors.reference.mapper import RETURN_REFUND_TYPE, Trade
 from connectors.reference.retry import PermanentError, RetryableError
 from connectors.reference.signing import qimen_sign, wdt_qimen_sign, wdt_sign
 
@@ -25,8 +25,6 @@ PAGE_SIZE = 100  # the fake's maximum (the doc advises below 200)
 # and it must still be seen (its lines' refund_status moves its modified time).
 POLLED_STATUSES = "5,30,95"
 # Return refunds (退货退款) once the buyer has sent the goods back (40, with the return waybill).
-RETURN_REFUND_TYPE = 2
-RETURN_SENT_STATUS = 40
 # 旗舰版 timestamps count seconds from 2012-01-01 00:00:00 (Unix 1325347200).
 EPOCH_2012 = 1325347200
 
@@ -229,15 +227,15 @@ class OmsClient:
         return TradePage(int(data.get("total_count") or 0), list(data.get("order") or []))
 
     async def search_returns(self, start: datetime, end: datetime, page_no: int) -> TradePage:
-        """One page of return refunds (type 2) whose goods are on their way back (status 40,
-        the buyer's return waybill known) with start <= modified < end."""
+        """One page of return refunds (type 2), any status, with start <= modified < end: the
+        connector carries those whose goods are on their way back (40, the buyer's return
+        waybill known), and learns from the others which trades are being returned."""
         data = await self.call(
             "aftersales.refund.Refund.search",
             {
                 "modified_from": format_time(start),
                 "modified_to": format_time(end),
                 "type": RETURN_REFUND_TYPE,
-                "status": RETURN_SENT_STATUS,
             },
             pager=(PAGE_SIZE, page_no),
         )
