@@ -280,7 +280,8 @@ def test_books_transfer_twice_fails_transfers_balance(tmp_path: Path) -> None:
     # Each named transfer's stockout.confirm came twice, and the copy was booked again.
     for example in inv["examples"]:
         code = example["entity"]
-        assert example["observed"]["transfer_outs"] == [f"{code} (C)", f"{code}-R1 (C)"]
+        # In either order: the copy, booked at once, may be audited before the original.
+        assert sorted(example["observed"]["transfer_outs"]) == [f"{code} (C)", f"{code}-R1 (C)"]
     assert report["faults"]["by_kind"]["push_duplicate"] >= inv["violations"]
 
 
