@@ -92,6 +92,8 @@ class FormSpec:
     amount_property: str = ""
     stock_key: str | None = None
     stock_required: bool = False
+    # Count gains and losses book a difference one way: their quantity must be above 0.
+    positive_qty: bool = False
     org_keys: tuple[str, ...] = ()
     currency_keys: tuple[str, ...] = ()
 
@@ -276,6 +278,7 @@ STK_STOCKCOUNTGAIN = FormSpec(
     amount_property="Amount",
     stock_key="fstockid",
     stock_required=True,
+    positive_qty=True,
 )
 
 STK_STOCKCOUNTLOSS = FormSpec(
@@ -294,6 +297,7 @@ STK_STOCKCOUNTLOSS = FormSpec(
     amount_property="Amount",
     stock_key="fstockid",
     stock_required=True,
+    positive_qty=True,
 )
 
 AR_RECEIVEBILL = FormSpec(

@@ -1,6 +1,6 @@
 """The ERP's count gain and loss forms (STK_StockCountGain 盘盈单, STK_StockCountLoss 盘亏单):
 saved and audited with the stock organisation, the material, the warehouse and a whole gain
-or loss; the warehouse is required; ExecuteBillQuery reads them back with the note."""
+or loss above 0; the warehouse is required; ExecuteBillQuery reads them back with the note."""
 
 from __future__ import annotations
 
@@ -56,3 +56,11 @@ def test_a_count_bill_needs_its_warehouse(erp: ErpService, world: World) -> None
             auto_submit_audit=True,
         )
     assert erp.document("STK_StockCountLoss", "PD1-FLossQty") is None
+
+
+@pytest.mark.parametrize("qty", [0, -1])
+def test_a_count_bill_books_more_than_nothing(erp: ErpService, world: World, qty: int) -> None:
+    with pytest.raises(K3Error) as caught:
+        erp.save("STK_StockCountGain", count_bill(world, "FGainQty", qty), auto_submit_audit=True)
+    assert caught.value.message == "明细信息第1行：字段[盘盈数量]必须大于0"
+    assert erp.document("STK_StockCountGain", "PD1-FGainQty") is None
