@@ -195,6 +195,23 @@ _COUNT_QUERIES: dict[str, str] = {
                 SELECT 1 FROM erp.documents AS d WHERE d.form_id = 'STK_TRANSFERIN'
                   AND d.document_status = 'C'
                   AND (d.bill_no = o.order_code OR d.note = o.order_code))))""",
+    # Cycle counts the ERP has not booked yet: a count that found items over (under) the
+    # books without an audited STK_StockCountGain (STK_StockCountLoss) by bill number or
+    # note = the check order code (the flag before it). The connector's work: the drain
+    # waits for it.
+    "counts_unbooked": """
+        SELECT COUNT(*) FROM wms.count_orders AS o
+        WHERE EXISTS (
+            SELECT 1 FROM (SELECT 'STK_StockCountGain' AS form, 1 AS sign
+                           UNION ALL SELECT 'STK_StockCountLoss', -1) AS f
+            WHERE EXISTS (SELECT 1 FROM wms.count_order_lines AS l
+                          WHERE l.check_order_id = o.check_order_id
+                            AND l.difference * f.sign > 0)
+              AND NOT EXISTS (
+                SELECT 1 FROM erp.documents AS d WHERE d.form_id = f.form
+                  AND d.document_status = 'C'
+                  AND (d.bill_no = o.check_order_code OR d.note = o.check_order_code
+                       OR d.note = '[超差] ' || o.check_order_code)))""",
     # Bank payments still on their way (not yet settled or rejected), and payments the bank
     # settled that no audited payment bill books yet (by bill number = EndToEndId, or note =
     # the bank's entry): the bank's and the connector's work, the drain waits for it.

@@ -51,6 +51,7 @@ from simulator.after_sales import Cancellations, Returns
 from simulator.carrier_fees import CarrierFees, arrange_carrier_terms
 from simulator.clock import RealtimeClock, format_qimen_time
 from simulator.connector import ConnectorProcess, ConnectorProfile
+from simulator.counts import Counts
 from simulator.crashes import CrashPlayer
 from simulator.demand import DemandModel, play_demand
 from simulator.master_data import MasterDataChanges
@@ -307,6 +308,7 @@ class RunWatch:
                 and c["returns_open"] == 0
                 and c["receipts_unbooked"] == 0
                 and c["transfers_unbooked"] == 0
+                and c["counts_unbooked"] == 0
                 and c["payments_unbooked"] == 0
                 and busy == 0
                 and owing == 0
@@ -323,6 +325,7 @@ class RunWatch:
                 c["returns_open"],
                 c["receipts_unbooked"],
                 c["transfers_unbooked"],
+                c["counts_unbooked"],
                 c["payments_unbooked"],
                 busy,
                 owing,
@@ -385,6 +388,7 @@ class SimulatedDemand:
         self.returns: Returns | None = None
         self.procurement: Procurement | None = None
         self.transfers: Transfers | None = None
+        self.counts: Counts | None = None
         self.master_data: MasterDataChanges | None = None
         self.settlement: Settlement | None = None
         self.carrier_fees: CarrierFees | None = None
@@ -404,6 +408,11 @@ class SimulatedDemand:
                 fakes.clock.env, fakes.world, scenario.transfers, eco.wms, scenario.seed
             )
             self.transfers.start(scenario.duration)
+        if scenario.counts.enabled:
+            self.counts = Counts(
+                fakes.clock.env, fakes.world, scenario.counts, eco.wms, scenario.seed
+            )
+            self.counts.start(scenario.duration)
         if scenario.master_data.enabled:
             self.master_data = MasterDataChanges(
                 fakes.clock.env,
@@ -474,6 +483,8 @@ class SimulatedDemand:
             sections["procurement"] = self.procurement.report()
         if self.transfers is not None:
             sections["transfers"] = self.transfers.report()
+        if self.counts is not None:
+            sections["counts"] = self.counts.report()
         if self.master_data is not None:
             sections["master_data"] = self.master_data.report()
         if self.settlement is not None:

@@ -462,6 +462,38 @@ class MasterDataSettings(Strict):
         return any(rate > 0 for rate in self.per_day.values())
 
 
+class CountSettings(Strict):
+    """Cycle counts by ABC class (issue 13, simulator/counts.py): every `a_hours`,
+    `b_hours`, `c_hours` simulated hours each warehouse counts one cargo owner's items of
+    that class (A: the `a_share` most popular items, B: the next `b_share`, C: the rest);
+    a `shrinkage_rate` share of the items counted are found short by up to `shrinkage_share`
+    of their units, a `miscount_rate` share miscounted by up to `miscount_units` either way.
+    Off by default: no count and no draw, so existing scenarios play the same."""
+
+    enabled: bool = Field(False, description="play cycle counts")
+    a_hours: float = Field(168.0, gt=0, description="A items counted this often (weekly)")
+    b_hours: float = Field(720.0, gt=0, description="B items counted this often (monthly)")
+    c_hours: float = Field(2160.0, gt=0, description="C items counted this often (quarterly)")
+    a_share: float = Field(0.2, gt=0, lt=1, description="share of the catalogue in class A")
+    b_share: float = Field(0.3, gt=0, lt=1, description="share of the catalogue in class B")
+    shrinkage_rate: float = Field(0.05, ge=0, le=1, description="share of items found short")
+    shrinkage_share: float = Field(
+        0.05, gt=0, le=1, description="at most this share of an item's units is gone"
+    )
+    miscount_rate: float = Field(0.03, ge=0, le=1, description="share of items miscounted")
+    miscount_units: int = Field(2, ge=1, description="a miscount is off by up to this many")
+
+    @model_validator(mode="after")
+    def _classes_fit(self) -> CountSettings:
+        if self.a_share + self.b_share >= 1:
+            raise ValueError("b_share: a_share + b_share must leave some items to class C")
+        return self
+
+    def period_hours(self, abc_class: str) -> float:
+        """How often items of `abc_class` are counted, simulated hours."""
+        return {"A": self.a_hours, "B": self.b_hours, "C": self.c_hours}[abc_class]
+
+
 class CarrierSettings(Strict):
     """Carrier timings, simulated hours."""
 
@@ -786,6 +818,7 @@ class Scenario(Strict):
     carrier: CarrierSettings = CarrierSettings()
     procurement: ProcurementSettings = ProcurementSettings()
     transfers: TransferSettings = TransferSettings()
+    counts: CountSettings = CountSettings()
     master_data: MasterDataSettings = MasterDataSettings()
     faults: list[FaultSettings] = []
     crashes: list[CrashSettings] = []

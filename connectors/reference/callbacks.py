@@ -24,6 +24,8 @@ from starlette.routing import Route
 
 from connectors.reference.clients.oms import CHINA, TIME_FORMAT
 from connectors.reference.clients.qimen import child_text, parse_xml
+from connectors.reference.count_flow import METHODS as COUNT_METHODS
+from connectors.reference.count_flow import CountFlow
 from connectors.reference.signing import kdniao_data_sign, qimen_sign, same_signature
 from connectors.reference.stock_flow import METHODS as STOCK_METHODS
 from connectors.reference.stock_flow import StockFlow
@@ -217,6 +219,8 @@ class CallbackHandlers:
         self.stock: StockFlow | None = None
         # A transfer's confirms (stockout.confirm, a DBRK entryorder.confirm) go there when set.
         self.transfers: TransferFlow | None = None
+        # A cycle count's inventory.report goes there when set.
+        self.counts: CountFlow | None = None
 
     def wms_signature_ok(self, params: Mapping[str, str], body: str) -> bool:
         """Whether a WMS push carries the WMS's sign; nothing unsigned is ever acted on."""
@@ -257,6 +261,8 @@ class CallbackHandlers:
             answer = self.transfers.receive(params["method"], raw)
             if answer is not None:
                 return answer
+        if self.counts is not None and params.get("method") in COUNT_METHODS:
+            return self.counts.receive(raw)
         if self.stock is not None and params.get("method") in STOCK_METHODS:
             return self.stock.receive(params["method"], raw)
         if params.get("method") != CONFIRM_METHOD:

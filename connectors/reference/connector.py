@@ -20,6 +20,7 @@ from connectors.reference.clients.k3 import K3Client
 from connectors.reference.clients.kdniao import KdniaoClient
 from connectors.reference.clients.oms import OmsClient, QimenApp
 from connectors.reference.clients.qimen import QimenClient
+from connectors.reference.count_flow import CountFlow
 from connectors.reference.fee_flow import FeeFlow
 from connectors.reference.mapper import TradeMapper
 from connectors.reference.master_flow import MasterDataFlow
@@ -49,7 +50,7 @@ class Connector:
 
     `mapper` is the extension point: pass a TradeMapper subclass to change one business rule;
     a subclass may set `handlers` to change how pushes are received, `transfer_flow` how
-    transfers are booked.
+    transfers are booked, `count_flow` how cycle counts are.
     """
 
     handlers: type[CallbackHandlers] = CallbackHandlers
@@ -57,6 +58,7 @@ class Connector:
     payments: type[PaymentFlow] = PaymentFlow
     fees: type[FeeFlow] = FeeFlow
     transfer_flow: type[TransferFlow] = TransferFlow
+    count_flow: type[CountFlow] = CountFlow
 
     def __init__(self, settings: Settings, mapper: TradeMapper | None = None) -> None:
         self.settings = settings
@@ -116,6 +118,7 @@ class Connector:
             self.retry_policy(),
             s.max_in_flight,
             self.transfer_flow,
+            self.count_flow,
         )
         poller = Poller(
             workflow.peers.oms, store, workflow, self.mapper, timedelta(seconds=s.overlap_seconds)
@@ -130,6 +133,7 @@ class Connector:
         )
         handlers.stock = workflow.stock
         handlers.transfers = workflow.transfers
+        handlers.counts = workflow.counts
         master = MasterDataFlow(workflow)
         settlements = self.settlements(
             workflow.peers.oms, workflow.peers.erp, s.bank_webhook_secret
@@ -223,6 +227,7 @@ class Connector:
                 + settlements.stats
                 + workflow.stock.stats
                 + workflow.transfers.stats
+                + workflow.counts.stats
                 + (payments.stats if payments is not None else Counter())
                 + master.stats
             )

@@ -111,6 +111,9 @@ class Step(StrEnum):
     # A transfer's steps (keyed by its code; connectors/reference/transfer_flow.py).
     ERP_TRANSFER_OUT = "erp_transfer_out"
     ERP_TRANSFER_IN = "erp_transfer_in"
+    # A cycle count's steps (keyed by its check order code; connectors/reference/count_flow.py).
+    ERP_COUNT_GAIN = "erp_count_gain"
+    ERP_COUNT_LOSS = "erp_count_loss"
 
 
 OUTBOUND_STEPS = (Step.WAYBILL, Step.SUBSCRIBE, Step.WMS_CREATE)

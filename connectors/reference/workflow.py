@@ -17,6 +17,7 @@ Flows per trade (each step is a row in `steps`, written before its call):
               erp_returnstock, erp_red_receivable and oms_return_confirm concurrently
   purchase and stock: connectors/reference/stock_flow.py
   transfers between warehouses: connectors/reference/transfer_flow.py
+  cycle counts: connectors/reference/count_flow.py
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from connectors.reference.clients.k3 import K3Client
 from connectors.reference.clients.kdniao import KdniaoClient
 from connectors.reference.clients.oms import OmsClient
 from connectors.reference.clients.qimen import CANCELEDFAIL, ORDER_NOT_EXIST, QimenClient
+from connectors.reference.count_flow import COUNT_STEPS, CountFlow
 from connectors.reference.mapper import Trade, TradeMapper
 from connectors.reference.retry import PermanentError, RetryableError, RetryPolicy, StepError
 from connectors.reference.stock_flow import PURCHASE_STEPS, StockFlow
@@ -78,6 +80,8 @@ STEP_PEER = {
     Step.ERP_PAYABLE: "erp",
     Step.ERP_TRANSFER_OUT: "erp",
     Step.ERP_TRANSFER_IN: "erp",
+    Step.ERP_COUNT_GAIN: "erp",
+    Step.ERP_COUNT_LOSS: "erp",
 }
 
 
@@ -102,6 +106,7 @@ class Workflow:
         policy: RetryPolicy,
         max_in_flight: int = 16,
         transfer_flow: Callable[[Workflow], TransferFlow] = TransferFlow,
+        count_flow: Callable[[Workflow], CountFlow] = CountFlow,
     ) -> None:
         self.store = store
         self.peers = peers
@@ -136,6 +141,8 @@ class Workflow:
         self._actions.update(self.stock.actions())
         self.transfers = transfer_flow(self)
         self._actions.update(self.transfers.actions())
+        self.counts = count_flow(self)
+        self._actions.update(self.counts.actions())
 
     # ---------------------------------------------------------------- starting flows
 
@@ -196,6 +203,8 @@ class Workflow:
                 self.stock.resume(trade_no, pending)
             if pending & set(TRANSFER_STEPS):
                 self.transfers.resume(trade_no, pending)
+            if pending & set(COUNT_STEPS):
+                self.counts.resume(trade_no, pending)
         return len(trades)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:

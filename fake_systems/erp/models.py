@@ -92,6 +92,8 @@ class FormSpec:
     amount_property: str = ""
     stock_key: str | None = None
     stock_required: bool = False
+    # Count gains and losses book a difference one way: their quantity must be above 0.
+    positive_qty: bool = False
     org_keys: tuple[str, ...] = ()
     currency_keys: tuple[str, ...] = ()
 
@@ -253,6 +255,51 @@ STK_TRANSFERIN = FormSpec(
     stock_required=True,
 )
 
+# Count gains and losses (盘盈单 / 盘亏单): what a stock count found over or under the books,
+# per material and warehouse (`FStockId`, required). The partner is the stock organisation
+# (`FStockOrgId`; owner: none), the quantity the gain (`FGainQty`) or the loss (`FLossQty`),
+# each entry's `FCountQty` / `FAcctQty` kept only in the Model; field keys as public K3
+# integrations send them (FBillEntry, FBillTypeID PY01_SYS / PK01_SYS); the bill prefixes
+# are ecomock's (docs/protocols/erp.md).
+_STOCK_ORG = Partner("org", "fstockorgid", "FStockOrgId", "库存组织", "StockOrgId")
+STK_STOCKCOUNTGAIN = FormSpec(
+    form_id="STK_StockCountGain",
+    bill_prefix="PY",
+    partner=_STOCK_ORG,
+    entity_key="fbillentry",
+    entity_field="FBillEntry",
+    entity_label="明细信息",
+    entity_property="BillEntry",
+    qty_key="fgainqty",
+    qty_label="盘盈数量",
+    qty_property="GainQty",
+    amount_key="famount",
+    amount_label="金额",
+    amount_property="Amount",
+    stock_key="fstockid",
+    stock_required=True,
+    positive_qty=True,
+)
+
+STK_STOCKCOUNTLOSS = FormSpec(
+    form_id="STK_StockCountLoss",
+    bill_prefix="PK",
+    partner=_STOCK_ORG,
+    entity_key="fbillentry",
+    entity_field="FBillEntry",
+    entity_label="明细信息",
+    entity_property="BillEntry",
+    qty_key="flossqty",
+    qty_label="盘亏数量",
+    qty_property="LossQty",
+    amount_key="famount",
+    amount_label="金额",
+    amount_property="Amount",
+    stock_key="fstockid",
+    stock_required=True,
+    positive_qty=True,
+)
+
 AR_RECEIVEBILL = FormSpec(
     form_id="AR_RECEIVEBILL",
     bill_prefix="SKD",
@@ -314,6 +361,8 @@ BILL_FORMS: dict[str, FormSpec] = {
         GL_VOUCHER,
         STK_TRANSFEROUT,
         STK_TRANSFERIN,
+        STK_STOCKCOUNTGAIN,
+        STK_STOCKCOUNTLOSS,
     )
 }
 # Master-data forms, all queryable with ExecuteBillQuery; BD_MATERIAL and BD_Customer writable.

@@ -148,6 +148,11 @@ _TRANSFER_OUT_ENTRIES = _bill_entries("fstktrsoutentry", "fqty", "famount")
 _TRANSFER_OUT_ENTRIES["fsrcstockid.fnumber"] = QueryField("e.stock_number", entry=True)
 _TRANSFER_IN_ENTRIES = _bill_entries("fstktrsinentry", "fqty", "famount")
 _TRANSFER_IN_ENTRIES["fdeststockid.fnumber"] = QueryField("e.stock_number", entry=True)
+# Count gains and losses: each entry's units over or under the books at one warehouse.
+_COUNT_GAIN_ENTRIES = _bill_entries("fbillentry", "fgainqty", "famount")
+_COUNT_GAIN_ENTRIES["fstockid.fnumber"] = QueryField("e.stock_number", entry=True)
+_COUNT_LOSS_ENTRIES = _bill_entries("fbillentry", "flossqty", "famount")
+_COUNT_LOSS_ENTRIES["fstockid.fnumber"] = QueryField("e.stock_number", entry=True)
 _VOUCHER_ENTRIES = {
     **_entry_keys("fentity"),
     "faccountid.fnumber": QueryField("e.account_number", entry=True),
@@ -252,6 +257,16 @@ QUERY_SPECS: dict[str, QuerySpec] = {
             "STK_TRANSFERIN",
             _bill_header(("fstockorgid", "org"), ("famount",), "fbasecurrid", ()),
             _TRANSFER_IN_ENTRIES,
+        ),
+        _bill_spec(
+            "STK_StockCountGain",
+            _bill_header(("fstockorgid", "org"), ("famount",), "fbasecurrid", ()),
+            _COUNT_GAIN_ENTRIES,
+        ),
+        _bill_spec(
+            "STK_StockCountLoss",
+            _bill_header(("fstockorgid", "org"), ("famount",), "fbasecurrid", ()),
+            _COUNT_LOSS_ENTRIES,
         ),
         _bill_spec(
             "GL_VOUCHER",

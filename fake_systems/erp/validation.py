@@ -166,6 +166,11 @@ class BillValidator:
                 if quantity != quantity.to_integral_value():
                     raise WireValueError("fractional quantity")
                 qty = int(quantity)
+                if spec.positive_qty and qty <= 0:
+                    # ecomock's wording (unverified): K3 books a count difference one way.
+                    errors.append(
+                        ErrorItem(f"{where}字段[{spec.qty_label}]必须大于0", spec.qty_key)
+                    )
             except WireValueError:
                 shown = str(row[spec.qty_key])[:40]
                 errors.append(

@@ -116,5 +116,38 @@ class StockoutConfirmed:
     out_biz_code: str
 
 
-WmsEvent = PackageShipped | OrderProgressed | StockChanged | InboundReceived | StockoutConfirmed
+@dataclass(frozen=True)
+class CountLine:
+    """An item a count found off the books: units on the books, counted, and the signed
+    difference the WMS adjusted on_hand by."""
+
+    item_code: str
+    book_qty: int
+    counted_qty: int
+    difference: int
+
+
+@dataclass(frozen=True)
+class InventoryCounted:
+    """A cycle count of one ABC class found differences (inventory.report, adjustType CHECK)."""
+
+    owner_code: str
+    check_order_code: str
+    check_order_id: str
+    warehouse_code: str
+    abc_class: str
+    check_time: str
+    book_total: int  # units on the books of every item counted, with or without a difference
+    lines: tuple[CountLine, ...]
+    out_biz_code: str
+
+
+WmsEvent = (
+    PackageShipped
+    | OrderProgressed
+    | StockChanged
+    | InboundReceived
+    | StockoutConfirmed
+    | InventoryCounted
+)
 Listener = Callable[[WmsEvent], None]

@@ -330,6 +330,46 @@ def stockout_confirm_body(
     return f"{XML_DECLARATION}<request>{order}{order_lines(lines)}</request>"
 
 
+def inventory_report_body(
+    header: dict[str, Any], lines: list[dict[str, Any]], out_biz_code: str
+) -> str:
+    """inventory.report (库存盘点通知, adjustType CHECK): one `<item>` per item the count
+    found off the books, `quantity` the signed difference. The class counted and each item's
+    units on the books and counted are not in the standard request: they travel in
+    `extendProps` (a choice, see wms.md), the header's with `bookQty`, the units on the books
+    of every item counted (those without a difference too): what a tolerance is a share of."""
+    extend = (el("abcClass", header["abc_class"]), el("bookQty", header["book_total"]))
+    items = group(
+        "items",
+        (
+            group(
+                "item",
+                (
+                    el("itemCode", line["item_code"]),
+                    el("inventoryType", "ZP"),
+                    el("quantity", line["difference"]),
+                    group(
+                        "extendProps",
+                        (el("bookQty", line["book_qty"]), el("countQty", line["counted_qty"])),
+                    ),
+                ),
+            )
+            for line in lines
+        ),
+    )
+    return (
+        f"{XML_DECLARATION}<request>"
+        f"{el('totalPage', 1)}{el('currentPage', 1)}{el('pageSize', len(lines))}"
+        f"{el('warehouseCode', header['warehouse_code'])}"
+        f"{el('checkOrderCode', header['check_order_code'])}"
+        f"{el('checkOrderId', header['check_order_id'])}"
+        f"{el('ownerCode', header['owner_code'])}{el('checkTime', header['check_time'])}"
+        f"{el('outBizCode', out_biz_code)}{el('adjustType', 'CHECK')}"
+        f"{el('remark', 'cycle count class ' + header['abc_class'])}"
+        f"{items}{group('extendProps', extend)}</request>"
+    )
+
+
 def stock_change_body(
     owner_code: str,
     order_code: str,

@@ -12,6 +12,7 @@ from fake_systems.common.credentials import QimenCredentials
 from fake_systems.common.scope import OwnerScope
 from fake_systems.common.storage import transaction
 from fake_systems.wms.catalog import Catalog
+from fake_systems.wms.counts import Counts
 from fake_systems.wms.events import Listener, PackageShipped
 from fake_systems.wms.fulfilment import Fulfilment
 from fake_systems.wms.inbound import Inbound, ParcelLine
@@ -91,7 +92,9 @@ class WmsService:
       is the world's to receive (an order.cancel of it leaves the goods in transit for ever).
     - deliveryorder.create's required sender, receiver, times and prices are checked by
       the adapter and not kept.
-    - No stock counts (盘点) or adjustments other than by the orders above.
+    - Cycle counts (`counts`, fake_systems/wms/counts.py) are the warehouse's own: no
+      inventorycheck.query, no count of defective stock, no paging of a long inventory.report
+      (one page always), and an item counted below what orders reserve is counted at that.
     - Orders in flight are not resumed after a process restart (state lives in one run).
     - A repeated order code returns the first order even if the content differs.
     - A parcel back with the sender (intercepted or refused, `receive_returned_parcel`) is
@@ -130,6 +133,7 @@ class WmsService:
         )
         self.inbound = Inbound(ctx, config, self.catalog, self.stock, self.reports)
         self.transfers = Transfers(ctx, self.catalog, self.stock, self.reports)
+        self.counts = Counts(ctx, self.catalog, self.stock, self.reports)
         self._config = config
 
     @property

@@ -281,6 +281,9 @@ PROFILES = {
     "connectors/faulty/books_twice_on_duplicate_confirm/connector.yaml": (
         "connectors.faulty.books_twice_on_duplicate_confirm"
     ),
+    "connectors/faulty/books_count_gain_as_loss/connector.yaml": (
+        "connectors.faulty.books_count_gain_as_loss"
+    ),
     "connectors/faulty/books_transfer_twice/connector.yaml": (
         "connectors.faulty.books_transfer_twice"
     ),

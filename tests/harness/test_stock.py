@@ -3,8 +3,9 @@ delivered over, short or damaged; the reference connector carries each to the WM
 what was received and accepted, keeps the OMS's stock in step, so nothing is oversold, and
 carries the ERP's master-data changes to the WMS and the OMS; transfers between the
 warehouses, some losing units on the way, some confirms sent twice, are booked once each,
-out = in + the recorded loss. Each faulty connector fails on its own invariant, naming the
-purchase orders, trades, SKUs or transfers."""
+out = in + the recorded loss; cycle counts by ABC class find shrinkage and miscounts, each
+count's gains and losses booked once, flagged when out of tolerance. Each faulty connector
+fails on its own invariant, naming the purchase orders, trades, SKUs, transfers or counts."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tests.support.runs import failed, invariant, play
 
 STOCK_SMOKE = paths.SCENARIOS / "stock_smoke.yaml"
 MASTER_DATA_SMOKE = paths.SCENARIOS / "master_data_smoke.yaml"
+COUNTS_SMOKE = paths.SCENARIOS / "counts_smoke.yaml"
 
 pytestmark = pytest.mark.e2e
 
@@ -49,6 +51,53 @@ def test_the_reference_books_every_receipt_and_oversells_nothing(
     assert transfers["with_loss"] > 0 and transfers["in_transit"] == 0
     assert invariant(report, "transfers_balance")["checked"] == transfers["shipped"]
     assert report["faults"]["by_kind"]["push_duplicate"] > 0
+    # Every class was counted; some counts found units off the books, each judged.
+    counts = report["counts"]
+    assert counts["shrinkage"] > 0 and counts["miscounts"] > 0 and counts["skipped"] == 0
+    assert invariant(report, "count_adjustments_booked")["checked"] > 0
+
+
+def test_each_count_is_booked_as_the_warehouse_adjusted(
+    reference_run: tuple[int, dict[str, Any], Path],
+) -> None:
+    """Per count, item and warehouse: the ERP's gain less its loss is what the WMS's ledger
+    moved by the count; every class was counted; the notes carry the flag only where the
+    units off exceed the class's tolerance of the units on the books."""
+    _, _, run = reference_run
+    conn = attach_run(run)
+    moved = {
+        (str(ref), str(wh), str(item)): int(change)
+        for ref, wh, item, change in conn.execute(
+            "SELECT o.check_order_code, l.warehouse_code, l.item_code, SUM(l.change)"
+            " FROM wms.stock_ledger AS l JOIN wms.count_orders AS o"
+            " ON o.check_order_id = l.reference WHERE l.reason = 'count' GROUP BY 1, 2, 3"
+        )
+    }
+    booked: dict[tuple[str, str, str], int] = {}
+    for form, note, stock, item, qty in conn.execute(
+        "SELECT d.form_id, d.note, e.stock_number, e.material_number, e.qty"
+        " FROM erp.documents AS d JOIN erp.document_entries AS e USING (fid)"
+        " WHERE d.form_id IN ('STK_StockCountGain', 'STK_StockCountLoss')"
+        " AND d.document_status = 'C'"
+    ):
+        key = (str(note).split()[-1], str(stock), str(item))
+        booked[key] = booked.get(key, 0) + (qty if form == "STK_StockCountGain" else -qty)
+    classes = {
+        str(cls) for (cls,) in conn.execute("SELECT DISTINCT abc_class FROM wms.count_orders")
+    }
+    flags = conn.execute(
+        "SELECT o.abc_class, SUM(ABS(l.difference)), SUM(l.book_qty),"
+        " (SELECT MAX(d.note LIKE '[超差]%') FROM erp.documents AS d"
+        "   WHERE d.bill_no = o.check_order_code AND d.form_id LIKE 'STK_StockCount%')"
+        " FROM wms.count_orders AS o JOIN wms.count_order_lines AS l USING (check_order_id)"
+        " GROUP BY o.check_order_id HAVING SUM(ABS(l.difference)) > 0"
+    ).fetchall()
+    conn.close()
+    assert moved and booked == moved
+    assert classes == {"A", "B", "C"}
+    limits = {"A": 0.003, "B": 0.005, "C": 0.01}
+    for cls, off, book, flagged in flags:
+        assert bool(flagged) == (off > limits[cls] * book), (cls, off, book)
 
 
 def test_each_transfer_is_booked_as_it_happened(
@@ -231,5 +280,18 @@ def test_books_transfer_twice_fails_transfers_balance(tmp_path: Path) -> None:
     # Each named transfer's stockout.confirm came twice, and the copy was booked again.
     for example in inv["examples"]:
         code = example["entity"]
-        assert example["observed"]["transfer_outs"] == [f"{code} (C)", f"{code}-R1 (C)"]
+        # In either order: the copy, booked at once, may be audited before the original.
+        assert sorted(example["observed"]["transfer_outs"]) == [f"{code} (C)", f"{code}-R1 (C)"]
     assert report["faults"]["by_kind"]["push_duplicate"] >= inv["violations"]
+
+
+def test_books_count_gain_as_loss_fails_count_adjustments_booked(tmp_path: Path) -> None:
+    exit_code, report = play(COUNTS_SMOKE, "faulty/books_count_gain_as_loss", tmp_path / "run")
+    assert exit_code == 1
+    assert failed(report) == {"count_adjustments_booked"}
+    inv = invariant(report, "count_adjustments_booked")
+    assert inv["violations"] > 0
+    # Each named count found units over the books, and they were booked as a loss.
+    for example in inv["examples"]:
+        assert example["expected"]["gain"] and example["observed"]["gain_bills"] == []
+        assert f"{example['entity']}-G (C)" in example["observed"]["loss_bills"]

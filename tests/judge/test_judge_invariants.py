@@ -587,6 +587,7 @@ def test_count_orders(builder: RunBuilder) -> None:
         "returned": 0,
         "receipts_unbooked": 0,
         "transfers_unbooked": 0,
+        "counts_unbooked": 0,
         "payments_unbooked": 0,
         "returns_receiving": 0,
     }

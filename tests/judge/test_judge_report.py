@@ -41,6 +41,7 @@ def test_report_json_keys(tmp_path: Path) -> None:
         "returned": 0,
         "receipts_unbooked": 0,
         "transfers_unbooked": 0,
+        "counts_unbooked": 0,
         "payments_unbooked": 0,
         "returns_receiving": 0,
     }

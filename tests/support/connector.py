@@ -22,6 +22,7 @@ from connectors.reference.clients.k3 import K3Client
 from connectors.reference.clients.kdniao import KdniaoClient
 from connectors.reference.clients.oms import OmsClient
 from connectors.reference.clients.qimen import QimenClient
+from connectors.reference.count_flow import CountFlow
 from connectors.reference.mapper import TradeMapper
 from connectors.reference.retry import RetryPolicy
 from connectors.reference.settings import Settings
@@ -260,6 +261,7 @@ def make_workflow(
     mapper: TradeMapper | None = None,
     policy: RetryPolicy = FAST,
     transfer_flow: Callable[[Workflow], TransferFlow] = TransferFlow,
+    count_flow: Callable[[Workflow], CountFlow] = CountFlow,
 ) -> Workflow:
     """The reference workflow against the scripted peers behind `http`, on the fast clock
     unless `policy` says otherwise (and with another transfer flow, for a faulty one)."""
@@ -276,6 +278,7 @@ def make_workflow(
         policy,
         max_in_flight=4,
         transfer_flow=transfer_flow,
+        count_flow=count_flow,
     )
 
 

@@ -59,6 +59,10 @@ DDL: dict[str, str] = {
             owner_code TEXT, warehouse_code TEXT, order_type TEXT, confirmed_wall REAL);
         CREATE TABLE stockout_order_lines (stockout_order_id TEXT, item_code TEXT,
             actual_qty INTEGER);
+        CREATE TABLE count_orders (check_order_id TEXT PRIMARY KEY, check_order_code TEXT,
+            owner_code TEXT, warehouse_code TEXT, abc_class TEXT, checked_wall REAL);
+        CREATE TABLE count_order_lines (check_order_id TEXT, item_code TEXT,
+            book_qty INTEGER, difference INTEGER);
         CREATE TABLE inbound_quality (inbound_order_id TEXT, order_line_no TEXT,
             item_code TEXT, inventory_type TEXT, qty INTEGER);
         CREATE TABLE return_parcels (owner_code TEXT, logistics_no TEXT, warehouse_code TEXT,

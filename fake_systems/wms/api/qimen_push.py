@@ -1,8 +1,8 @@
 """The WMS's events as Qimen calls to the connector: rendered, signed, handed to the dispatcher.
 
 deliveryorder.confirm, orderprocess.report, stockchange.report, entryorder.confirm,
-returnorder.confirm and stockout.confirm go to the connector's callback, signed with its
-credentials like any Qimen call, and count as delivered on HTTP 200 with
+returnorder.confirm, stockout.confirm and inventory.report go to the connector's callback,
+signed with its credentials like any Qimen call, and count as delivered on HTTP 200 with
 `<flag>success</flag>`.
 """
 
@@ -20,6 +20,7 @@ from fake_systems.common.webhooks import Push, PushReply
 from fake_systems.wms import qimen_xml
 from fake_systems.wms.events import (
     InboundReceived,
+    InventoryCounted,
     OrderProgressed,
     PackageShipped,
     ReportLine,
@@ -36,6 +37,7 @@ CONFIRM_METHOD = "taobao.qimen.deliveryorder.confirm"
 STOCK_CHANGE_METHOD = "taobao.qimen.stockchange.report"
 PROCESS_METHOD = "taobao.qimen.orderprocess.report"
 STOCKOUT_CONFIRM_METHOD = "taobao.qimen.stockout.confirm"
+INVENTORY_REPORT_METHOD = "taobao.qimen.inventory.report"
 INBOUND_CONFIRM_METHODS = {
     InboundKind.ENTRY: "taobao.qimen.entryorder.confirm",
     InboundKind.RETURN: "taobao.qimen.returnorder.confirm",
@@ -51,6 +53,7 @@ PUSHES = tuple(
         STOCK_CHANGE_METHOD,
         *INBOUND_CONFIRM_METHODS.values(),
         STOCKOUT_CONFIRM_METHOD,
+        INVENTORY_REPORT_METHOD,
     )
 )
 
@@ -206,6 +209,21 @@ def render(event: WmsEvent) -> tuple[str, str, str, dict[str, Any]]:
         body = qimen_xml.stockout_confirm_body(header, _lines(event.lines), event.out_biz_code)
         summary = {"orderId": order.order_id, "outBizCode": event.out_biz_code}
         return STOCKOUT_CONFIRM_METHOD, order.code, body, summary
+    if isinstance(event, InventoryCounted):
+        header = {
+            "warehouse_code": event.warehouse_code,
+            "check_order_code": event.check_order_code,
+            "check_order_id": event.check_order_id,
+            "owner_code": event.owner_code,
+            "check_time": event.check_time,
+            "abc_class": event.abc_class,
+            "book_total": event.book_total,
+        }
+        body = qimen_xml.inventory_report_body(
+            header, [asdict(line) for line in event.lines], event.out_biz_code
+        )
+        summary = {"checkOrderId": event.check_order_id, "outBizCode": event.out_biz_code}
+        return INVENTORY_REPORT_METHOD, event.check_order_code, body, summary
     return _render_inbound(event)
 
 
