@@ -25,6 +25,7 @@ PATH_OF = {
     "1007": EORDER,
     "1147": EORDER,
     "1816": EORDER,
+    "1950": EORDER,
     "1008": DIST,
     "8008": DIST,
     "1002": QUERY,
@@ -170,6 +171,11 @@ async def valid_intercept(site: Site) -> httpx.Request:
     return await _about_waybill(
         site, "1816", "ShipperCode", "LogisticCode", "OrderCode", travelled=True
     )
+
+
+async def valid_statements(site: Site) -> httpx.Request:
+    """1950 (ecomock's): the account's closed fee statements, first page."""
+    return request(site.clients["carrier"], "1950", {"PageIndex": 1}, site.credentials.carrier)
 
 
 async def valid_subscribe(site: Site) -> httpx.Request:

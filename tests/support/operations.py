@@ -155,6 +155,8 @@ VALID: dict[str, dict[str, Valid]] = {
         "1147": Valid(carrier.valid_cancel, "105"),
         # A repeated interception answers the request's status again (still `requested`).
         "1816": Valid(carrier.valid_intercept, "100", same=True),
+        # A read: the same statements again.
+        "1950": Valid(carrier.valid_statements, "100", same=True),
         "1008": Valid(carrier.valid_subscribe, "True", same=True),
         "8008": Valid(carrier.valid_subscribe_plus, "True", same=True),
         "1002": Valid(carrier.valid_track, "True", same=True),
