@@ -64,6 +64,17 @@ from simulator.transfers import Transfers
 from simulator.world import World
 
 PROGRESS_EVERY_SECONDS = 0.5
+# The counts (contract_tests.metrics) of work still under way: the drain ends only when each
+# is 0, and a change in any of them is movement. Delivery orders neither shipped nor
+# cancelled, returned parcels whose refund is open, and what the ERP has not booked yet.
+UNFINISHED_COUNTS = (
+    "backlog",
+    "returns_open",
+    "receipts_unbooked",
+    "transfers_unbooked",
+    "counts_unbooked",
+    "payments_unbooked",
+)
 RUNS_DIR = Path("runs")
 T = TypeVar("T")
 
@@ -302,34 +313,18 @@ class RunWatch:
             owing = owed()
             # A cancelled trade ships nowhere: the others must all be shipped and invoiced.
             live = c["created"] - c["cancelled"]
+            unfinished = tuple(c[key] for key in UNFINISHED_COUNTS)
             if (
                 live == c["shipped"] == c["invoiced"] <= c["at_wms"]
-                and c["backlog"] == 0
-                and c["returns_open"] == 0
-                and c["receipts_unbooked"] == 0
-                and c["transfers_unbooked"] == 0
-                and c["counts_unbooked"] == 0
-                and c["payments_unbooked"] == 0
+                and not any(unfinished)
                 and busy == 0
                 and owing == 0
             ):
                 self.drained = DRAIN_ENDED
                 return
             # A cancellation after picking ends when its goods are back (trade cancelled).
-            moving = (
-                c["at_wms"],
-                c["shipped"],
-                c["invoiced"],
-                c["backlog"],
-                c["cancelled"],
-                c["returns_open"],
-                c["receipts_unbooked"],
-                c["transfers_unbooked"],
-                c["counts_unbooked"],
-                c["payments_unbooked"],
-                busy,
-                owing,
-            )
+            moving = (c["at_wms"], c["shipped"], c["invoiced"], c["cancelled"], *unfinished)
+            moving += (busy, owing)
             # Buyers still on their way to a return keep the run going (bounded by `timeout`):
             # the world moves even when the counts do not.
             if moving != previous or busy:

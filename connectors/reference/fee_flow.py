@@ -16,7 +16,6 @@ The payment flow then pays the payable when it falls due, like any other.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sqlite3
 import time
@@ -26,7 +25,7 @@ from typing import Any
 from connectors.reference.clients.k3 import K3Client
 from connectors.reference.clients.kdniao import KdniaoClient
 from connectors.reference.money import cents_to_text, to_cents
-from connectors.reference.retry import PermanentError, RetryPolicy, StepError
+from connectors.reference.retry import PermanentError, RetryPolicy, StepError, repeat_until_stopped
 from connectors.reference.store import StateStore
 
 log = logging.getLogger("connectors.reference")
@@ -70,13 +69,7 @@ class FeeFlow:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Rounds until `stop`: a failed round waits for the next."""
-        while not stop.is_set():
-            try:
-                await self.round()
-            except StepError as error:
-                log.warning("fee statements round failed: %s", error)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=ROUND_SECONDS)
+        await repeat_until_stopped(stop, ROUND_SECONDS, self.round, "fee statements round")
 
     async def round(self) -> None:
         """Note the statements not seen yet, then book every one found."""

@@ -17,7 +17,6 @@ else is pushed, and later polls ask only for what was modified after that load.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import Counter
 from decimal import Decimal
@@ -27,7 +26,11 @@ from lxml import etree
 
 from connectors.reference.clients.qimen import child_text
 from connectors.reference.money import cents_to_text, to_cents
-from connectors.reference.retry import PermanentError, RetryableError, StepError
+from connectors.reference.retry import (
+    PermanentError,
+    RetryableError,
+    repeat_until_stopped,
+)
 
 if TYPE_CHECKING:
     from connectors.reference.workflow import Workflow
@@ -77,22 +80,15 @@ class MasterDataFlow:
 
     async def poll(self, stop: asyncio.Event, every_seconds: float) -> None:
         """Look for changed materials until `stop`; sync what changed."""
-        failures = 0
-        while not stop.is_set():
-            wait = every_seconds
-            try:
-                self.stats["materials_changed"] += await self.poll_once()
-                while await self.sync_once():
-                    pass
-                failures = 0
-            except StepError as error:
-                failures += 1
-                policy = self.workflow.policy
-                delay = policy.delay_after(min(failures, policy.max_retries), error.retry_after)
-                wait = max(every_seconds, delay or 0.0)
-                log.warning("master data failed (%d): %s", failures, error)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=wait)
+
+        async def one_round() -> None:
+            self.stats["materials_changed"] += await self.poll_once()
+            while await self.sync_once():
+                pass
+
+        await repeat_until_stopped(
+            stop, every_seconds, one_round, "master data", self.workflow.policy
+        )
 
     async def poll_once(self) -> int:
         """One poll from the cursor (inclusive); returns how many materials got a new state."""

@@ -16,7 +16,6 @@ looked for before it is saved, so a retried fetch or a restart never pays nor bo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sqlite3
 import time
@@ -28,7 +27,7 @@ from connectors.reference.clients.bank import BankClient, Transfer, TransferStat
 from connectors.reference.clients.k3 import K3Client
 from connectors.reference.clients.oms import OmsClient
 from connectors.reference.money import cents_to_text, to_cents
-from connectors.reference.retry import PermanentError, RetryPolicy, StepError
+from connectors.reference.retry import PermanentError, RetryPolicy, StepError, repeat_until_stopped
 from connectors.reference.store import StateStore
 
 log = logging.getLogger("connectors.reference")
@@ -122,13 +121,7 @@ class PaymentFlow:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Rounds until `stop`: a failed round waits for the next."""
-        while not stop.is_set():
-            try:
-                await self.round()
-            except StepError as error:
-                log.warning("payments round failed: %s", error)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=ROUND_SECONDS)
+        await repeat_until_stopped(stop, ROUND_SECONDS, self.round, "payments round")
 
     async def round(self) -> None:
         """Find the payables due now, then move every unfinished payment on."""

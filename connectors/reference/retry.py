@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+
+log = logging.getLogger("connectors.reference")
 
 # In simulated seconds, the delay before retry 1 to 5. The first three ride out a blip; the
 # last two keep a step queued through a peer's outage (an ERP down for half an hour at a peak,
@@ -63,3 +69,29 @@ class RetryPolicy:
             return None
         delay = self.delays_sim_seconds[attempts - 1] / self.time_scale
         return max(delay, retry_after) if retry_after is not None else delay
+
+
+async def repeat_until_stopped(
+    stop: asyncio.Event,
+    every_seconds: float,
+    one_round: Callable[[], Awaitable[object]],
+    what: str,
+    policy: RetryPolicy | None = None,
+) -> None:
+    """`one_round()` every `every_seconds` until `stop`. A round that fails is logged; with a
+    `policy`, the next waits its graded delay (and a refusal's own wait), so that a peer that
+    throttles or is down is not asked again four times a second."""
+    failures = 0
+    while not stop.is_set():
+        wait = every_seconds
+        try:
+            await one_round()
+            failures = 0
+        except StepError as error:
+            failures += 1
+            if policy is not None:
+                delay = policy.delay_after(min(failures, policy.max_retries), error.retry_after)
+                wait = max(every_seconds, delay or 0.0)
+            log.warning("%s failed (%d): %s", what, failures, error)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=wait)

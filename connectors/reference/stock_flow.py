@@ -27,7 +27,7 @@ from starlette.responses import Response
 
 from connectors.reference.clients.qimen import child_text, parse_xml
 from connectors.reference.money import cents_to_text, to_cents
-from connectors.reference.retry import RetryableError, StepError
+from connectors.reference.retry import RetryableError, StepError, repeat_until_stopped
 from connectors.reference.store import Step
 
 if TYPE_CHECKING:
@@ -124,22 +124,13 @@ class StockFlow:
 
     async def poll(self, stop: asyncio.Event, every_seconds: float) -> None:
         """Look for newly audited purchase orders until `stop`."""
-        failures = 0
-        while not stop.is_set():
-            wait = every_seconds
-            try:
-                self.stats["po_found"] += await self.poll_once()
-                failures = 0
-            except StepError as error:
-                # The graded delays, and a refusal's own wait: an ERP that throttles or is
-                # down is not asked again four times a second.
-                failures += 1
-                policy = self.workflow.policy
-                delay = policy.delay_after(min(failures, policy.max_retries), error.retry_after)
-                wait = max(every_seconds, delay or 0.0)
-                log.warning("purchase order poll failed (%d): %s", failures, error)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=wait)
+
+        async def one_round() -> None:
+            self.stats["po_found"] += await self.poll_once()
+
+        await repeat_until_stopped(
+            stop, every_seconds, one_round, "purchase order poll", self.workflow.policy
+        )
 
     async def poll_once(self) -> int:
         """One poll from the last approval time seen (inclusive: dedupe by bill number)."""

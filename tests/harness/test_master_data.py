@@ -9,14 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from pydantic import ValidationError
 
-from fake_systems.common.credentials import Credentials
-from fake_systems.common.faults import NO_FAULTS
 from fake_systems.common.scope import OwnerScope
-from fake_systems.common.webhooks import HttpxSender
 from fake_systems.ecosystem import Ecosystem
 from fake_systems.wms.models import ItemRequest
 from simulator.clock import ManualClock
@@ -24,6 +20,7 @@ from simulator.demand import DemandModel
 from simulator.master_data import DAY, MasterDataChanges
 from simulator.scenario import DemandSettings, MasterDataSettings, Scenario
 from simulator.world import World
+from tests.support.ecosystem import in_process
 
 RATES = {
     "new_per_day": 48,
@@ -48,18 +45,8 @@ def test_master_data_settings_name_the_wrong_field_and_are_off_by_default() -> N
 
 @pytest.fixture
 def eco(tmp_path: Path, world: World, clock: ManualClock) -> Iterator[Ecosystem]:
-    ecosystem = Ecosystem.create(
-        tmp_path,
-        world,
-        clock,
-        HttpxSender(httpx.AsyncClient()),
-        seed=1,
-        credentials=Credentials.issue([owner.code for owner in world.owners]),
-        faults=NO_FAULTS,
-    )
-    yield ecosystem
-    for ctx in ecosystem.contexts.values():
-        ctx.conn.close()
+    with in_process(tmp_path, world, clock) as ecosystem:
+        yield ecosystem
 
 
 def business(eco: Ecosystem, world: World, seed: int = 3, **rates: Any) -> MasterDataChanges:
@@ -88,20 +75,11 @@ def test_changes_come_at_their_rates_in_simulated_time_the_same_for_the_same_see
 ) -> None:
     played = []
     for run in ("a", "b"):
-        (tmp_path / run).mkdir()
-        eco = Ecosystem.create(
-            tmp_path / run,
-            world,
-            ManualClock(),
-            HttpxSender(httpx.AsyncClient()),
-            seed=1,
-            credentials=Credentials.issue([owner.code for owner in world.owners]),
-            faults=NO_FAULTS,
-        )
-        master = business(eco, world)
-        master.start(DAY / 4)
-        eco.wms.env.run(until=DAY)
-        played.append(changes(eco))
+        with in_process(tmp_path / run, world, ManualClock()) as eco:
+            master = business(eco, world)
+            master.start(DAY / 4)
+            eco.wms.env.run(until=DAY)
+            played.append(changes(eco))
         kinds = {row[1] for row in played[-1]}
         assert kinds == {"new", "rename", "price", "barcode", "discontinue"}
         # 240 a day for a quarter of a day: about 60
@@ -109,8 +87,6 @@ def test_changes_come_at_their_rates_in_simulated_time_the_same_for_the_same_see
         # None in the first simulated minute (the catalogue load), none after a quarter day.
         times = [row[6] for row in played[-1]]
         assert min(times) >= "2026-11-10 20:01:00" and max(times) < "2026-11-11 02:00:00"
-        for ctx in eco.contexts.values():
-            ctx.conn.close()
     assert played[0] == played[1]
 
 
