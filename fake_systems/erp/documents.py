@@ -113,7 +113,13 @@ class Documents:
                 )
 
         links = purchasing.check_links(
-            self.conn, spec, fields, entries, partner, owner
+            self.conn,
+            spec,
+            fields,
+            entries,
+            partner,
+            owner,
+            None if existing is None else int(existing["fid"]),
         ) or returns.check_links(
             self.conn,
             spec,

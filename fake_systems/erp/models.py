@@ -216,6 +216,30 @@ PUR_PURCHASEORDER = FormSpec(
     currency_keys=("fsettlecurrid",),
 )
 
+# 采购退料单: goods the business sends back to a supplier, each entry linked to the stock-in
+# (STK_InStock) that received them (fake_systems/erp/purchasing.py). Field keys as public K3
+# integrations send them (FPURMRBENTRY, FRMREALQTY, FStockId, FSupplierID); the bill prefix is
+# ecomock's (docs/protocols/erp.md).
+PUR_MRB = FormSpec(
+    form_id="PUR_MRB",
+    bill_prefix="CGTL",
+    partner=Partner("supplier", "fsupplierid", "FSupplierID", "供应商", "SupplierID"),
+    entity_key="fpurmrbentry",
+    entity_field="FPURMRBENTRY",
+    entity_label="明细信息",
+    entity_property="PURMRBENTRY",
+    qty_key="frmrealqty",
+    qty_label="实退数量",
+    qty_property="RMREALQTY",
+    amount_key="fallamount",
+    amount_property="AllAmount",
+    stock_key="fstockid",
+    stock_required=True,
+    positive_qty=True,
+    org_keys=("fstockorgid", "fpurchaseorgid", "frequireorgid"),
+    currency_keys=("fsettlecurrid",),
+)
+
 # Two-step transfers (分步式调出单 / 分步式调入单, fake_systems/erp/transfers.py): the
 # header's partner is the stock organisation (no customer or supplier; owner: none), each
 # entry moves units at one warehouse: out of `FSrcStockID`, into `FDestStockID`. Field keys
@@ -356,6 +380,7 @@ BILL_FORMS: dict[str, FormSpec] = {
         AP_PAYABLE,
         STK_INSTOCK,
         PUR_PURCHASEORDER,
+        PUR_MRB,
         AR_RECEIVEBILL,
         AP_PAYBILL,
         GL_VOUCHER,

@@ -140,6 +140,14 @@ _PO_ENTRIES = _bill_entries("fpoorderentry", "fqty", "fallamount")
 _PO_ENTRIES["fstockid.fnumber"] = QueryField("e.stock_number", entry=True)
 # K3's 货主 (FOwnerId) of a purchase order entry: the fake's is the supplier's cargo owner.
 _PO_ENTRIES["fownerid.fnumber"] = QueryField("d.owner_code", entry=True)
+# A purchase return's entries: the warehouse it leaves, its owner, the stock-in it returns.
+_MRB_ENTRIES = _bill_entries("fpurmrbentry", "frmrealqty", "fallamount")
+_MRB_ENTRIES["fstockid.fnumber"] = QueryField("e.stock_number", entry=True)
+_MRB_ENTRIES["fownerid.fnumber"] = QueryField("d.owner_code", entry=True)
+_MRB_ENTRIES["fsrcbillno"] = QueryField(
+    "(SELECT l.source_bill_no FROM document_links l WHERE l.fid = e.fid AND l.seq = e.seq)",
+    entry=True,
+)
 # the header total is FALLAMOUNTFOR, so the entry amount is queried as FALLAMOUNTFOR_D
 _DETAIL_ENTRIES = _bill_entries("fentitydetail", "fpriceqty", "fallamountfor_d")
 # Two-step transfers: each entry moves units at one warehouse, the sender's on a transfer-out,
@@ -221,6 +229,16 @@ QUERY_SPECS: dict[str, QuerySpec] = {
                 ("fpurchaseorgid",),
             ),
             _PO_ENTRIES,
+        ),
+        _bill_spec(
+            "PUR_MRB",
+            _bill_header(
+                ("fsupplierid", "supplier"),
+                ("fbillallamount",),
+                "fsettlecurrid",
+                ("fstockorgid", "fpurchaseorgid", "frequireorgid"),
+            ),
+            _MRB_ENTRIES,
         ),
         _bill_spec(
             "AR_RECEIVEBILL",
