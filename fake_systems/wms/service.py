@@ -39,6 +39,7 @@ from fake_systems.wms.orders import DeliveryOrders
 from fake_systems.wms.reports import Reports
 from fake_systems.wms.schema import SCHEMA
 from fake_systems.wms.stock import StockLedger
+from fake_systems.wms.stockouts import StockoutRequest, Stockouts
 from fake_systems.wms.transfers import Transfers
 from simulator.world import World
 
@@ -90,6 +91,10 @@ class WmsService:
       too. The warehouse's own two-leg transfers ship at once (no picking, no waybill, no
       packages in stockout.confirm), move sound (ZP) stock only, and their DBRK entry order
       is the world's to receive (an order.cancel of it leaves the goods in transit for ever).
+    - stockout.create's orders (fake_systems/wms/stockouts.py: PTCK, QTCK, B2BCK, CGTH, not
+      DBCK) ship after the accept and receive delays with what is available then, sound
+      stock only whatever inventoryType a line names; no stockout.query, no order.cancel of
+      them, no packages, waybill or receiver in their stockout.confirm.
     - deliveryorder.create's required sender, receiver, times and prices are checked by
       the adapter and not kept.
     - Cycle counts (`counts`, fake_systems/wms/counts.py) are the warehouse's own: no
@@ -134,6 +139,7 @@ class WmsService:
         self.inbound = Inbound(ctx, config, self.catalog, self.stock, self.reports)
         self.transfers = Transfers(ctx, self.catalog, self.stock, self.reports)
         self.counts = Counts(ctx, self.catalog, self.stock, self.reports)
+        self.stockouts = Stockouts(ctx, config, self.catalog, self.stock, self.reports)
         self._config = config
 
     @property
@@ -145,6 +151,7 @@ class WmsService:
         """A new config applies to the work and reports still to come."""
         self._config = config
         self.reports.config = self.fulfilment.config = self.inbound.config = config
+        self.stockouts.config = config
 
     def listen(self, listener: Listener | None) -> None:
         """Send the service's events to `listener` (one at a time; None: to nobody)."""
@@ -295,6 +302,12 @@ class WmsService:
                 "state", "returned_parcel", "received", order_code, {"deliveryOrderId": order_id}
             )
         return True
+
+    def create_stockout(
+        self, request: StockoutRequest, scope: OwnerScope = EVERYONE
+    ) -> InboundResult:
+        """stockout.create (`Stockouts.create`): a purchase return (CGTH) and the like."""
+        return self.stockouts.create(request, scope)
 
     def create_transfer(
         self, request: TransferRequest, scope: OwnerScope = EVERYONE

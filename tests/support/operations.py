@@ -123,6 +123,7 @@ VALID: dict[str, dict[str, Valid]] = {
         "returnorder.create": Valid(wms.valid_return, "0"),
         "returnorder.query": Valid(wms.valid_return_query, "0", same=True),
         "transferorder.create": Valid(wms.valid_transfer, "0"),
+        "stockout.create": Valid(wms.valid_stockout, "0"),
     },
     "erp": {
         # A login opens another session; a signature is used once.

@@ -246,6 +246,18 @@ def entry_body(world: World, code: str) -> str:
     )
 
 
+def stockout_body(world: World, code: str, qty: int = 3, owner: str = "OWNER-A") -> str:
+    """A stockout.create of a purchase return (CGTH) of one line from the first warehouse."""
+    return (
+        f"<request><deliveryOrder><deliveryOrderCode>{code}</deliveryOrderCode>"
+        f"<orderType>CGTH</orderType><warehouseCode>{world.warehouses[0].code}</warehouseCode>"
+        f"<ownerCode>{owner}</ownerCode><supplierCode>SUP-1</supplierCode></deliveryOrder>"
+        f"<orderLines><orderLine><orderLineNo>1</orderLineNo><ownerCode>{owner}</ownerCode>"
+        f"<itemCode>{world.skus[0].item_code}</itemCode><planQty>{qty}</planQty>"
+        "<inventoryType>ZP</inventoryType></orderLine></orderLines></request>"
+    )
+
+
 def return_body(world: World, code: str) -> str:
     """A returnorder.create of one line for OWNER-A into the first warehouse."""
     return (
@@ -320,6 +332,11 @@ async def valid_entry_query(site: Site) -> httpx.Request:
     """entryorder.query of an entry order the WMS took."""
     await site.clients["wms"].send(await valid_entry(site))
     return _signed(site, "entryorder.query", _owned("entryOrderCode", "LOST-E1"))
+
+
+async def valid_stockout(site: Site) -> httpx.Request:
+    """stockout.create: goods back to their supplier (CGTH)."""
+    return _signed(site, "stockout.create", stockout_body(site.world, "LOST-SO1"))
 
 
 async def valid_return(site: Site) -> httpx.Request:

@@ -63,6 +63,7 @@ from fake_systems.wms.models import (
     WmsError,
 )
 from fake_systems.wms.service import WmsService
+from fake_systems.wms.stockouts import STOCKOUT_ORDER_TYPES, StockoutRequest
 from simulator.clock import parse_qimen_time
 
 __all__ = ["MAX_BODY_BYTES", "MAX_LINES_PER_CALL", "QimenProtocol", "create_app"]
@@ -107,6 +108,7 @@ ENTITY_PATHS: dict[str, tuple[str, ...]] = {
     "returnorder.create": ("returnOrder/returnOrderCode",),
     "returnorder.query": ("returnOrderCode",),
     "transferorder.create": ("erpOrderCode",),
+    "stockout.create": ("deliveryOrder/deliveryOrderCode",),
 }
 REQUIRED_PARAMS = ("method", "timestamp", "format", "v", "sign_method", "customerId")
 FORMATS = ("xml", "json")
@@ -144,6 +146,7 @@ class QimenProtocol(Protocol):
             "returnorder.create": self.create_return,
             "returnorder.query": self.query_return,
             "transferorder.create": self.create_transfer,
+            "stockout.create": self.create_stockout,
         }
         self.operations: dict[str, Handler] = {
             name: _speaking_qimen(handler) for name, handler in handlers.items()
@@ -488,6 +491,25 @@ class QimenProtocol(Protocol):
         )
         lines = qimen_xml.order_lines(asdict(line) for line in view.lines)
         return qimen_xml.response("success", "0", "ok", header, lines)
+
+    def create_stockout(self, call: Call, root: etree._Element) -> str:
+        """stockout.create (deliveryOrder{deliveryOrderCode, orderType, warehouseCode,
+        supplierCode}, orderLines); answers the WMS's deliveryOrderId."""
+        header = element(root, "deliveryOrder")
+        call.entity = require(header, "deliveryOrderCode")
+        lines, owner = parse_inbound_lines(root, header_owner=text(header, "ownerCode"))
+        result = self.service.create_stockout(
+            StockoutRequest(
+                order_code=call.entity,
+                warehouse_code=require(header, "warehouseCode"),
+                order_type=one_of(require(header, "orderType"), STOCKOUT_ORDER_TYPES, "orderType"),
+                owner_code=owner,
+                lines=lines,
+                supplier_code=text(header, "supplierCode"),
+            ),
+            call.scope,
+        )
+        return _inbound_created("deliveryOrderId", result.order_id, result.created)
 
     def create_transfer(self, call: Call, root: etree._Element) -> str:
         """The ERP's transfer (erpOrderCode, fromStoreCode, toStoreCode, transferItems);

@@ -225,6 +225,12 @@ WMS_TEMPLATES = {
     "returnorder.query": (
         "<request><returnOrderCode>{code}</returnOrderCode><ownerCode>{owner}</ownerCode></request>"
     ),
+    "stockout.create": (
+        "<request><deliveryOrder><deliveryOrderCode>{code}</deliveryOrderCode><ownerCode>{owner}"
+        "</ownerCode><warehouseCode>{warehouse}</warehouseCode><orderType>CGTH</orderType>"
+        "</deliveryOrder><orderLines><orderLine><itemCode>{item}</itemCode><planQty>1</planQty>"
+        "</orderLine></orderLines></request>"
+    ),
     "transferorder.create": (
         "<request><erpOrderCode>{code}</erpOrderCode><ownerCode>{owner}</ownerCode>"
         "<fromStoreCode>{warehouse}</fromStoreCode><toStoreCode>{warehouse2}</toStoreCode>"

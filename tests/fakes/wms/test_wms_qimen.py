@@ -139,7 +139,7 @@ async def test_missing_sign_and_tampered_body_are_refused(
         ("deliveryorder.create", {"customerId": ""}, None, "isv.missing-parameter"),
         ("deliveryorder.create", {"format": "yaml"}, None, "isv.invalid-parameter"),
         ("deliveryorder.create", {"timestamp": "yesterday"}, None, "isv.invalid-parameter"),
-        ("stockout.create", {}, None, "isv.invalid-method"),
+        ("stockout.query", {}, None, "isv.invalid-method"),
         ("deliveryorder.create", {}, "<request><deliveryOrder>", "isv.invalid-format"),
         ("deliveryorder.create", {}, "", "isv.invalid-format"),
         ("deliveryorder.create", {}, "<order/>", "isv.invalid-format"),
