@@ -8,14 +8,23 @@ topped up to `order_up_to`. Some `lead_hours` later the supplier delivers; a lin
 over or short by up to `deviation` of its units, or with some of them damaged. The connector
 carries the rest: the entry order, the stock-in and the payable (docs/CONTRACT.md).
 
-Draws come from a stream of their own (`procurement-<seed>`), so adding procurement changes
-no other traffic.
+Purchase returns (`return_rate`): at each review the buyer looks at the purchases whose
+stock-in is audited since the last review; a `return_rate` share of them sends goods back to
+the supplier: the surplus of every over-delivered line, else (nothing came over) up to
+`deviation` of one line's units, overstock. The buyer saves a draft purchase return (PUR_MRB,
+status A) of what it asks back, linked to the stock-in, at the line's stock-in price; the
+connector carries it to the warehouse and books what really left (docs/CONTRACT.md).
+Damaged units are not sent back this way: the payable never paid for them (DECISIONS.md).
+
+Draws come from streams of their own (`procurement-<seed>`, `purchase-returns-<seed>`), so
+adding procurement, or returns, changes no other traffic.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import sqlite3
 from collections.abc import Generator
 from dataclasses import dataclass
 
@@ -30,6 +39,11 @@ from simulator.scenario import ProcurementSettings
 from simulator.world import Supplier, World
 
 PURCHASE_ORDER = "PUR_PurchaseOrder"
+INSTOCK = "STK_InStock"
+PURCHASE_RETURN = "PUR_MRB"
+# K3's preset bill type of a standard purchase return (标准退料单) and its business type.
+RETURN_BILL_TYPE = "TLD01_SYS"
+SURPLUS_NOTE, OVERSTOCK_NOTE = "超收退回", "库存积压退回"
 # What the business pays its supplier, as a share of the shelf price (ecomock's figure).
 COST_SHARE = 0.55
 
@@ -62,7 +76,10 @@ class Procurement:
         self.erp = erp
         self.wms = wms
         self.random = random.Random(f"procurement-{seed}")
+        self.returns_random = random.Random(f"purchase-returns-{seed}")
         self.open: list[OpenOrder] = []
+        # Stock-ins the buyer has looked at for a return (each once).
+        self.looked_at: set[str] = set()
         self.stats = {
             "purchase_orders": 0,
             "lines": 0,
@@ -71,6 +88,11 @@ class Procurement:
             "short": 0,
             "damaged": 0,
             "refused": 0,
+            "returns": 0,
+            "returns_surplus": 0,
+            "returns_overstock": 0,
+            "return_units": 0,
+            "returns_refused": 0,
         }
 
     def start(self, until_seconds: float) -> simpy.events.Process:
@@ -84,6 +106,8 @@ class Procurement:
         start = self.env.now
         while self.env.now - start < until_seconds:
             self.review()
+            if self.settings.return_rate:
+                self.send_back()
             yield self.env.timeout(every)
 
     def review(self) -> list[str]:
@@ -175,6 +199,85 @@ class Procurement:
             damaged = self.random.randint(1, min(part, qty - 1))
             self.stats["damaged"] += 1
         return DeliveryLine(item, qty, damaged)
+
+    def send_back(self) -> list[str]:
+        """Draft the purchase returns of the stock-ins booked since the last look; their bill
+        numbers."""
+        stock_ins: dict[str, list[sqlite3.Row]] = {}
+        for row in self.erp.conn.execute(
+            "SELECT d.bill_no, d.supplier_number, l.source_bill_no AS po, e.material_number,"
+            " e.qty, e.price_cents, e.stock_number FROM documents AS d"
+            " JOIN document_entries AS e ON e.fid = d.fid"
+            " JOIN document_links AS l ON l.fid = e.fid AND l.seq = e.seq"
+            " WHERE d.form_id = ? AND d.document_status = 'C' AND l.source_form_id = ?"
+            " ORDER BY d.fid, e.seq",
+            (INSTOCK, PURCHASE_ORDER),
+        ):
+            if row["bill_no"] not in self.looked_at:
+                stock_ins.setdefault(str(row["bill_no"]), []).append(row)
+        drafted = []
+        for bill_no, lines in stock_ins.items():
+            self.looked_at.add(bill_no)
+            if self.returns_random.random() >= self.settings.return_rate:
+                continue
+            number = self._draft_return(bill_no, lines)
+            if number is not None:
+                drafted.append(number)
+        return drafted
+
+    def _draft_return(self, stock_in: str, lines: list[sqlite3.Row]) -> str | None:
+        ordered = {
+            str(item): int(qty)
+            for item, qty in self.erp.conn.execute(
+                "SELECT e.material_number, SUM(e.qty) FROM documents AS d"
+                " JOIN document_entries AS e ON e.fid = d.fid WHERE d.form_id = ?"
+                " AND d.bill_no = ? GROUP BY e.material_number",
+                (PURCHASE_ORDER, lines[0]["po"]),
+            )
+        }
+        back = {
+            row["material_number"]: row["qty"] - ordered.get(row["material_number"], 0)
+            for row in lines
+            if row["qty"] > ordered.get(row["material_number"], 0)
+        }
+        note = SURPLUS_NOTE
+        if not back:
+            line = self.returns_random.choice(lines)
+            most = max(1, math.ceil(line["qty"] * self.settings.deviation))
+            back = {line["material_number"]: self.returns_random.randint(1, most)}
+            note = OVERSTOCK_NOTE
+        by_item = {row["material_number"]: row for row in lines}
+        model = {
+            "FBillTypeID": {"FNumber": RETURN_BILL_TYPE},
+            "FBusinessType": "CG",
+            "FDate": format_qimen_time(self.erp.ctx.clock.now()),
+            "FSupplierID": {"FNumber": lines[0]["supplier_number"]},
+            "FStockOrgId": {"FNumber": "100"},
+            "FPurchaseOrgId": {"FNumber": "100"},
+            "FRequireOrgId": {"FNumber": "100"},
+            "FNote": note,
+            "FPURMRBENTRY": [
+                {
+                    "FMaterialId": {"FNumber": item},
+                    "FRMREALQTY": qty,
+                    "FTaxPrice": f"{(by_item[item]['price_cents'] or 0) / 100:.2f}",
+                    "FStockId": {"FNumber": by_item[item]["stock_number"]},
+                    "FSrcBillTypeId": INSTOCK,
+                    "FSrcBillNo": stock_in,
+                }
+                for item, qty in sorted(back.items())
+            ],
+        }
+        try:
+            # A draft (A): the connector sends it to the warehouse and books what left.
+            result = self.erp.save(PURCHASE_RETURN, model)
+        except K3Error:
+            self.stats["returns_refused"] += 1  # e.g. returned already, by another stock-in
+            return None
+        self.stats["returns"] += 1
+        self.stats["returns_surplus" if note == SURPLUS_NOTE else "returns_overstock"] += 1
+        self.stats["return_units"] += sum(back.values())
+        return result.successes[0].number
 
     def _forget_received(self) -> None:
         """Orders whose entry order the WMS has received are no longer on order."""

@@ -368,8 +368,10 @@ class ProcurementSettings(Strict):
     """Replenishment (issue 13, simulator/procurement.py): every `review_minutes` the buyer
     raises a purchase order in the ERP for each warehouse's item whose available stock plus
     what is on order is below `reorder_point`, up to `order_up_to`; the supplier delivers
-    `lead_hours` later, sometimes more, fewer or some damaged. 0 by default: no draw is
-    made and entry orders receive what they plan, so existing scenarios play the same."""
+    `lead_hours` later, sometimes more, fewer or some damaged. At each review the buyer also
+    sends goods back (`return_rate`) from some purchases whose stock-in is booked. 0 by
+    default: no draw is made and entry orders receive what they plan, so existing scenarios
+    play the same."""
 
     reorder_point: int = Field(0, ge=0, description="units; 0: no procurement")
     order_up_to: int = Field(0, ge=0, description="units a purchase order tops the stock up to")
@@ -384,6 +386,15 @@ class ProcurementSettings(Strict):
     deviation: float = Field(
         0.1, gt=0, le=1, description="share of a line's units over, short or damaged"
     )
+    return_rate: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description=(
+            "share of received purchase orders the buyer sends goods back from (PUR_MRB):"
+            " an over-delivery's surplus, else some overstock of one line; 0: none"
+        ),
+    )
 
     @model_validator(mode="after")
     def _levels(self) -> ProcurementSettings:
@@ -394,6 +405,8 @@ class ProcurementSettings(Strict):
             )
         if self.over_rate + self.short_rate > 1:
             raise ValueError("procurement.over_rate + short_rate must not exceed 1")
+        if self.return_rate and not self.reorder_point:
+            raise ValueError("procurement.return_rate needs purchase orders (reorder_point > 0)")
         return self
 
     @property

@@ -148,3 +148,55 @@ def test_the_oms_records_a_sale_beyond_its_stock(eco: Ecosystem, world: World) -
         (warehouse, item),
     ).fetchone()[0]
     assert stock == -1  # until the next count sets it again
+
+
+def test_return_rate_is_validated_and_needs_purchase_orders() -> None:
+    with pytest.raises(ValidationError) as caught:
+        settings(return_rate=1.5)
+    assert caught.value.errors()[0]["loc"] == ("return_rate",)
+    with pytest.raises(ValidationError, match="return_rate needs purchase orders"):
+        ProcurementSettings(return_rate=0.5)
+
+
+def test_the_buyer_drafts_a_return_of_the_surplus_else_of_some_overstock(
+    eco: Ecosystem, world: World
+) -> None:
+    """Each booked stock-in is looked at once; an over-delivered line's surplus goes back,
+    else some units of one line; the draft (A) names the stock-in, its price and warehouse."""
+    procurement = buyer(eco, world, return_rate=1.0)
+    _, item = low(eco, world, 0, 4)
+    (po,) = procurement.review()
+    supplier = procurement.supplier_of(item).code
+    warehouse = world.warehouses[0].code
+    for bill_no, qty in ((f"{po}-RK", 30), (f"{po}-RK2", 26)):
+        eco.erp.save(
+            "STK_InStock",
+            {
+                "FBillNo": bill_no,
+                "FSupplierId": {"FNumber": supplier},
+                "FInStockEntry": [
+                    {
+                        "FMaterialId": {"FNumber": item},
+                        "FRealQty": qty,
+                        "FTaxPrice": "2.00",
+                        "FStockId": {"FNumber": warehouse},
+                        "FSrcBillTypeId": "PUR_PurchaseOrder",
+                        "FSrcBillNo": po,
+                    }
+                ],
+            },
+            auto_submit_audit=True,
+        )
+    drafted = procurement.send_back()
+    assert len(drafted) == 2 and procurement.send_back() == []  # each stock-in once
+    rows = eco.erp.execute_bill_query(
+        "PUR_MRB",
+        "FBillNo,FDocumentStatus,FNote,FSrcBillNo,FStockId.FNumber,FRMREALQTY,FTaxPrice",
+        "",
+    )
+    (surplus, overstock) = sorted(rows, key=lambda row: str(row[3]))
+    assert surplus[:6] == [drafted[0], "A", "超收退回", f"{po}-RK", warehouse, 4]  # 30 of 26
+    assert overstock[:5] == [drafted[1], "A", "库存积压退回", f"{po}-RK2", warehouse]
+    assert 1 <= overstock[5] <= 3 and surplus[6] == overstock[6] == 2  # 10 % of 26, at most
+    report = procurement.report()
+    assert (report["returns"], report["returns_surplus"], report["returns_overstock"]) == (2, 1, 1)
