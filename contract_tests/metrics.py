@@ -195,6 +195,30 @@ _COUNT_QUERIES: dict[str, str] = {
                 SELECT 1 FROM erp.documents AS d WHERE d.form_id = 'STK_TRANSFERIN'
                   AND d.document_status = 'C'
                   AND (d.bill_no = o.order_code OR d.note = o.order_code))))""",
+    # Purchase returns not done yet: a draft (not audited) PUR_MRB the WMS has not shipped, or
+    # a CGTH stockout that shipped units without an audited PUR_MRB under its code with an
+    # audited red AP_Payable linked to it. The connector's work: the drain waits for it.
+    "purchase_returns_unbooked": f"""
+        SELECT (SELECT COUNT(*) FROM erp.documents AS d
+                WHERE d.form_id = 'PUR_MRB' AND d.document_status <> 'C' AND NOT EXISTS (
+                    SELECT 1 FROM wms.stockout_orders AS o WHERE o.order_type = 'CGTH'
+                      AND o.confirmed_wall IS NOT NULL AND o.order_code = d.bill_no
+                      AND o.owner_code IS d.owner_code))
+             + (SELECT COUNT(*) FROM wms.stockout_orders AS o
+                WHERE o.order_type = 'CGTH' AND o.confirmed_wall IS NOT NULL
+                  AND EXISTS (SELECT 1 FROM wms.stockout_order_lines AS l
+                              WHERE l.stockout_order_id = o.stockout_order_id
+                                AND l.actual_qty > 0)
+                  AND NOT EXISTS (
+                    SELECT 1 FROM erp.documents AS d
+                    WHERE d.form_id = 'PUR_MRB' AND d.document_status = 'C'
+                      AND d.bill_no = o.order_code AND d.owner_code IS o.owner_code
+                      AND EXISTS (
+                        SELECT 1 FROM erp.document_links AS pl
+                        JOIN erp.documents AS p ON p.fid = pl.fid
+                        WHERE pl.source_form_id = 'PUR_MRB' AND pl.source_bill_no = d.bill_no
+                          AND p.form_id = '{PAYABLE}' AND p.document_status = 'C'
+                          AND p.owner_code IS d.owner_code)))""",
     # Cycle counts the ERP has not booked yet: a count that found items over (under) the
     # books without an audited STK_StockCountGain (STK_StockCountLoss) by bill number or
     # note = the check order code (the flag before it). The connector's work: the drain

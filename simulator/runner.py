@@ -71,6 +71,7 @@ UNFINISHED_COUNTS = (
     "backlog",
     "returns_open",
     "receipts_unbooked",
+    "purchase_returns_unbooked",
     "transfers_unbooked",
     "counts_unbooked",
     "payments_unbooked",

@@ -543,6 +543,7 @@ def test_missing_table_is_a_failed_invariant(builder: RunBuilder) -> None:
         "return_refund_booked",
         "receivable_net_of_refunds",
         "returned_stock_by_quality",
+        "purchase_returns_booked",
         "settlement_conserved",
         "receivable_written_off_once",
         "bank_credits_booked",
@@ -588,6 +589,7 @@ def test_count_orders(builder: RunBuilder) -> None:
         "receipts_unbooked": 0,
         "transfers_unbooked": 0,
         "counts_unbooked": 0,
+        "purchase_returns_unbooked": 0,
         "payments_unbooked": 0,
         "returns_receiving": 0,
     }

@@ -42,6 +42,7 @@ def test_report_json_keys(tmp_path: Path) -> None:
         "receipts_unbooked": 0,
         "transfers_unbooked": 0,
         "counts_unbooked": 0,
+        "purchase_returns_unbooked": 0,
         "payments_unbooked": 0,
         "returns_receiving": 0,
     }
