@@ -131,7 +131,7 @@ def _booked(conn: sqlite3.Connection, row: Row) -> None:
             ).fetchall()
         )
         prices = _prices(conn, fid, row.owner)
-        if all(item in prices for item in row.shipped):
+        if row.shipped and all(item in prices for item in row.shipped):
             row.payable_cents = -sum(qty * prices[item] for item, qty in row.shipped.items())
 
 

@@ -147,9 +147,10 @@ ONLY_ON: dict[str, dict[str, frozenset[str] | None]] = {
     "rejected": {"bank": frozenset({"pain.001"})},
     "rate_limited": dict.fromkeys(("oms", "wms", "erp", "carrier")),
     **{kind: dict.fromkeys(("wms", "bank", "carrier")) for kind in _PUSH},
-    # The WMS's business kinds hit the orders deliveryorder.create brought (at their pick).
+    # The WMS's business kinds hit the orders deliveryorder.create brought (at their pick); a
+    # short pick, stockout.create's too (a purchase return ships what the picker found).
     "stock_out": {"wms": frozenset({"deliveryorder.create"})},
-    "short_pick": {"wms": frozenset({"deliveryorder.create"})},
+    "short_pick": {"wms": frozenset({"deliveryorder.create", "stockout.create"})},
     # A parcel starts its journey when the WMS hands it over under the waybill 1007 issued:
     # the rule names that operation (or `*`), and so does its fault row.
     "problem_parcel": {"carrier": frozenset({"1007"})},

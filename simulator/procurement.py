@@ -11,7 +11,7 @@ carries the rest: the entry order, the stock-in and the payable (docs/CONTRACT.m
 Purchase returns (`return_rate`): at each review the buyer looks at the purchases whose
 stock-in is audited since the last review; a `return_rate` share of them sends goods back to
 the supplier: the surplus of every over-delivered line, else (nothing came over) up to
-`deviation` of one line's units, overstock. The buyer saves a draft purchase return (PUR_MRB,
+`return_share` of one line's units, overstock. The buyer saves a draft purchase return (PUR_MRB,
 status A) of what it asks back, linked to the stock-in, at the line's stock-in price; the
 connector carries it to the warehouse and books what really left (docs/CONTRACT.md).
 Damaged units are not sent back this way: the payable never paid for them (DECISIONS.md).
@@ -243,7 +243,7 @@ class Procurement:
         note = SURPLUS_NOTE
         if not back:
             line = self.returns_random.choice(lines)
-            most = max(1, math.ceil(line["qty"] * self.settings.deviation))
+            most = max(1, math.ceil(line["qty"] * self.settings.return_share))
             back = {line["material_number"]: self.returns_random.randint(1, most)}
             note = OVERSTOCK_NOTE
         by_item = {row["material_number"]: row for row in lines}

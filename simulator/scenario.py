@@ -395,6 +395,15 @@ class ProcurementSettings(Strict):
             " an over-delivery's surplus, else some overstock of one line; 0: none"
         ),
     )
+    return_share: float = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description=(
+            "an overstock return sends back up to this share of one line's received units"
+            " (1: possibly the whole line, as for a wrong delivery)"
+        ),
+    )
 
     @model_validator(mode="after")
     def _levels(self) -> ProcurementSettings:

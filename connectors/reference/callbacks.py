@@ -26,6 +26,7 @@ from connectors.reference.clients.oms import CHINA, TIME_FORMAT
 from connectors.reference.clients.qimen import child_text, parse_xml
 from connectors.reference.count_flow import METHODS as COUNT_METHODS
 from connectors.reference.count_flow import CountFlow
+from connectors.reference.purchase_return_flow import STOCKOUT_CONFIRM_METHOD, PurchaseReturnFlow
 from connectors.reference.signing import kdniao_data_sign, qimen_sign, same_signature
 from connectors.reference.stock_flow import METHODS as STOCK_METHODS
 from connectors.reference.stock_flow import StockFlow
@@ -221,6 +222,8 @@ class CallbackHandlers:
         self.transfers: TransferFlow | None = None
         # A cycle count's inventory.report goes there when set.
         self.counts: CountFlow | None = None
+        # A purchase return's stockout.confirm (CGTH) goes there when set.
+        self.purchase_returns: PurchaseReturnFlow | None = None
 
     def wms_signature_ok(self, params: Mapping[str, str], body: str) -> bool:
         """Whether a WMS push carries the WMS's sign; nothing unsigned is ever acted on."""
@@ -257,6 +260,10 @@ class CallbackHandlers:
             return qimen_answer("failure", "sign-check-failure", "sign check failed")
         if params.get("method") == RETURN_CONFIRM_METHOD:
             return self._return_confirm(raw, text)
+        if self.purchase_returns is not None and params.get("method") == STOCKOUT_CONFIRM_METHOD:
+            answer = self.purchase_returns.receive(raw)
+            if answer is not None:
+                return answer
         if self.transfers is not None and params.get("method") in TRANSFER_METHODS:
             answer = self.transfers.receive(params["method"], raw)
             if answer is not None:

@@ -26,6 +26,7 @@ from connectors.reference.mapper import TradeMapper
 from connectors.reference.master_flow import MasterDataFlow
 from connectors.reference.payment_flow import PaymentFlow
 from connectors.reference.poller import Poller
+from connectors.reference.purchase_return_flow import PurchaseReturnFlow
 from connectors.reference.retry import RetryPolicy
 from connectors.reference.settings import Settings, SettingsError
 from connectors.reference.settlement_flow import SettlementFlow
@@ -50,7 +51,8 @@ class Connector:
 
     `mapper` is the extension point: pass a TradeMapper subclass to change one business rule;
     a subclass may set `handlers` to change how pushes are received, `transfer_flow` how
-    transfers are booked, `count_flow` how cycle counts are.
+    transfers are booked, `count_flow` how cycle counts are, `purchase_return_flow` how
+    purchase returns are.
     """
 
     handlers: type[CallbackHandlers] = CallbackHandlers
@@ -59,6 +61,7 @@ class Connector:
     fees: type[FeeFlow] = FeeFlow
     transfer_flow: type[TransferFlow] = TransferFlow
     count_flow: type[CountFlow] = CountFlow
+    purchase_return_flow: type[PurchaseReturnFlow] = PurchaseReturnFlow
 
     def __init__(self, settings: Settings, mapper: TradeMapper | None = None) -> None:
         self.settings = settings
@@ -119,6 +122,7 @@ class Connector:
             s.max_in_flight,
             self.transfer_flow,
             self.count_flow,
+            self.purchase_return_flow,
         )
         poller = Poller(
             workflow.peers.oms, store, workflow, self.mapper, timedelta(seconds=s.overlap_seconds)
@@ -134,6 +138,7 @@ class Connector:
         handlers.stock = workflow.stock
         handlers.transfers = workflow.transfers
         handlers.counts = workflow.counts
+        handlers.purchase_returns = workflow.purchase_returns
         master = MasterDataFlow(workflow)
         settlements = self.settlements(
             workflow.peers.oms, workflow.peers.erp, s.bank_webhook_secret
@@ -184,6 +189,9 @@ class Connector:
                     self._summaries(workflow, poller, handlers, settlements, payments, master)
                 ),
                 asyncio.create_task(workflow.stock.poll(self.stop_event, s.poll_seconds)),
+                asyncio.create_task(
+                    workflow.purchase_returns.poll(self.stop_event, s.poll_seconds)
+                ),
                 asyncio.create_task(workflow.stock.sync(self.stop_event)),
                 asyncio.create_task(master.poll(self.stop_event, s.poll_seconds)),
             ]
@@ -228,6 +236,7 @@ class Connector:
                 + workflow.stock.stats
                 + workflow.transfers.stats
                 + workflow.counts.stats
+                + workflow.purchase_returns.stats
                 + (payments.stats if payments is not None else Counter())
                 + master.stats
             )

@@ -114,6 +114,11 @@ class Step(StrEnum):
     # A cycle count's steps (keyed by its check order code; connectors/reference/count_flow.py).
     ERP_COUNT_GAIN = "erp_count_gain"
     ERP_COUNT_LOSS = "erp_count_loss"
+    # A purchase return's steps (keyed by its PUR_MRB bill number;
+    # connectors/reference/purchase_return_flow.py).
+    WMS_STOCKOUT = "wms_stockout"
+    ERP_PURCHASE_RETURN = "erp_purchase_return"
+    ERP_RED_PAYABLE = "erp_red_payable"
 
 
 OUTBOUND_STEPS = (Step.WAYBILL, Step.SUBSCRIBE, Step.WMS_CREATE)

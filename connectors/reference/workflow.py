@@ -18,6 +18,7 @@ Flows per trade (each step is a row in `steps`, written before its call):
   purchase and stock: connectors/reference/stock_flow.py
   transfers between warehouses: connectors/reference/transfer_flow.py
   cycle counts: connectors/reference/count_flow.py
+  purchase returns to suppliers: connectors/reference/purchase_return_flow.py
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from connectors.reference.clients.oms import OmsClient
 from connectors.reference.clients.qimen import CANCELEDFAIL, ORDER_NOT_EXIST, QimenClient
 from connectors.reference.count_flow import COUNT_STEPS, CountFlow
 from connectors.reference.mapper import Trade, TradeMapper
+from connectors.reference.purchase_return_flow import PURCHASE_RETURN_STEPS, PurchaseReturnFlow
 from connectors.reference.retry import PermanentError, RetryableError, RetryPolicy, StepError
 from connectors.reference.stock_flow import PURCHASE_STEPS, StockFlow
 from connectors.reference.store import (
@@ -82,6 +84,9 @@ STEP_PEER = {
     Step.ERP_TRANSFER_IN: "erp",
     Step.ERP_COUNT_GAIN: "erp",
     Step.ERP_COUNT_LOSS: "erp",
+    Step.WMS_STOCKOUT: "wms",
+    Step.ERP_PURCHASE_RETURN: "erp",
+    Step.ERP_RED_PAYABLE: "erp",
 }
 
 
@@ -107,6 +112,7 @@ class Workflow:
         max_in_flight: int = 16,
         transfer_flow: Callable[[Workflow], TransferFlow] = TransferFlow,
         count_flow: Callable[[Workflow], CountFlow] = CountFlow,
+        purchase_return_flow: Callable[[Workflow], PurchaseReturnFlow] = PurchaseReturnFlow,
     ) -> None:
         self.store = store
         self.peers = peers
@@ -143,6 +149,8 @@ class Workflow:
         self._actions.update(self.transfers.actions())
         self.counts = count_flow(self)
         self._actions.update(self.counts.actions())
+        self.purchase_returns = purchase_return_flow(self)
+        self._actions.update(self.purchase_returns.actions())
 
     # ---------------------------------------------------------------- starting flows
 
@@ -205,6 +213,8 @@ class Workflow:
                 self.transfers.resume(trade_no, pending)
             if pending & set(COUNT_STEPS):
                 self.counts.resume(trade_no, pending)
+            if pending & set(PURCHASE_RETURN_STEPS):
+                self.purchase_returns.resume(trade_no, pending)
         return len(trades)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:

@@ -5,8 +5,10 @@ DELIVERED as a SimPy process, with what the warehouse really had.
 When the order ships, each line takes what is available of its item (on_hand − reserved, never
 what orders reserved) up to its planQty, possibly nothing: the units leave `on_hand` (ledger
 reason `stockout`) and the connector hears `stockout.confirm` with planQty and actualQty per
-line. The order shares `stockout_orders` with the warehouse's own transfer legs
-(fake_systems/wms/transfers.py), and their numbering.
+line. A `short_pick` business fault on `stockout.create` (docs/CHAOS.md) makes the picker find
+only 1 to n−1 of the order's n units (first lines first): the order ships that, final; the
+units missed stay on the shelf. The order shares `stockout_orders` with the warehouse's own
+transfer legs (fake_systems/wms/transfers.py), and their numbering.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import simpy
 
 from fake_systems.common.context import SystemContext
+from fake_systems.common.faults import Stage
 from fake_systems.common.scope import OwnerScope
 from fake_systems.common.storage import transaction
 from fake_systems.wms.catalog import Catalog
@@ -41,6 +44,9 @@ from simulator.clock import format_qimen_time
 STOCKOUT_ORDER_TYPES = frozenset({"PTCK", "QTCK", "B2BCK", "CGTH"})
 PURCHASE_RETURN = "CGTH"
 LEDGER_REASON = "stockout"
+# The operation a `short_pick` rule names to hit these orders (or `*`), at their pick.
+FAULTED_OPERATION = "stockout.create"
+SHORT_PICK = ("short_pick",)
 
 
 @dataclass(frozen=True)
@@ -136,10 +142,43 @@ class Stockouts:
             ).fetchone()
             self.ctx.history.record("state", "stockout", "ACCEPT", row[0], {"orderId": order_id})
         yield self.env.timeout(between(*self.config.receive_seconds))
-        self.ship_now(order_id)
+        self.ship_now(order_id, self._found(order_id, row[0]))
 
-    def ship_now(self, order_id: str) -> None:
-        """DELIVERED: each line takes what is available now, up to its planQty."""
+    def _found(self, order_id: str, code: str) -> int | None:
+        """The units a `short_pick` fault lets the picker find of the order's n (1 to n−1, a
+        `fault` row naming the order's code), or None: no fault, everything is looked for."""
+        rule = self.ctx.faults.pick(
+            self.ctx.name, FAULTED_OPERATION, Stage.WORLD, self.ctx.clock.now(), SHORT_PICK
+        )
+        units = int(
+            self.conn.execute(
+                "SELECT COALESCE(SUM(plan_qty), 0) FROM stockout_order_lines"
+                " WHERE stockout_order_id = ?",
+                (order_id,),
+            ).fetchone()[0]
+        )
+        if rule is None or units < 2:
+            return None
+        found = self.ctx.faults.dice(rule).randint(1, units - 1)
+        with transaction(self.conn):
+            self.ctx.history.record(
+                "fault",
+                FAULTED_OPERATION,
+                rule.kind,
+                code,
+                {
+                    **self.ctx.faults.tag(rule),
+                    "stage": "world",
+                    "stockoutOrderId": order_id,
+                    "units": units,
+                    "found": found,
+                },
+            )
+        return found
+
+    def ship_now(self, order_id: str, found: int | None = None) -> None:
+        """DELIVERED: each line takes what is available now, up to its planQty, and all lines
+        together at most `found` units (a short pick), when given."""
         now_sim, now_wall = format_qimen_time(self.ctx.clock.now()), self.ctx.clock.wall()
         reported: list[ReportLine] = []
         with transaction(self.conn):
@@ -160,6 +199,9 @@ class Stockouts:
                     (warehouse, line["item_code"]),
                 ).fetchone()
                 qty = min(line["plan_qty"], int(available[0]) if available else 0)
+                if found is not None:
+                    qty = min(qty, found)
+                    found -= qty
                 if qty:
                     self.stock.take(warehouse, line["item_code"], qty, LEDGER_REASON, order_id)
                 self.conn.execute(

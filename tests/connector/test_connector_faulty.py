@@ -284,6 +284,9 @@ PROFILES = {
     "connectors/faulty/books_count_gain_as_loss/connector.yaml": (
         "connectors.faulty.books_count_gain_as_loss"
     ),
+    "connectors/faulty/books_requested_return_quantity/connector.yaml": (
+        "connectors.faulty.books_requested_return_quantity"
+    ),
     "connectors/faulty/books_transfer_twice/connector.yaml": (
         "connectors.faulty.books_transfer_twice"
     ),
