@@ -4,8 +4,10 @@ what was received and accepted, keeps the OMS's stock in step, so nothing is ove
 carries the ERP's master-data changes to the WMS and the OMS; transfers between the
 warehouses, some losing units on the way, some confirms sent twice, are booked once each,
 out = in + the recorded loss; cycle counts by ABC class find shrinkage and miscounts, each
-count's gains and losses booked once, flagged when out of tolerance. Each faulty connector
-fails on its own invariant, naming the purchase orders, trades, SKUs, transfers or counts."""
+count's gains and losses booked once, flagged when out of tolerance; purchase returns to the
+suppliers, sent to the warehouse and booked as they left (a purchase return and a red
+payable). Each faulty connector fails on its own invariant, naming the purchase orders,
+trades, SKUs, transfers, counts or purchase returns."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from tests.support.runs import failed, invariant, play
 STOCK_SMOKE = paths.SCENARIOS / "stock_smoke.yaml"
 MASTER_DATA_SMOKE = paths.SCENARIOS / "master_data_smoke.yaml"
 COUNTS_SMOKE = paths.SCENARIOS / "counts_smoke.yaml"
+PURCHASE_RETURNS_SMOKE = paths.SCENARIOS / "purchase_returns_smoke.yaml"
 
 pytestmark = pytest.mark.e2e
 
@@ -55,6 +58,50 @@ def test_the_reference_books_every_receipt_and_oversells_nothing(
     counts = report["counts"]
     assert counts["shrinkage"] > 0 and counts["miscounts"] > 0 and counts["skipped"] == 0
     assert invariant(report, "count_adjustments_booked")["checked"] > 0
+    # Purchases went back to their suppliers, surplus and overstock, each shipped and judged.
+    assert procurement["returns_surplus"] > 0 and procurement["returns_overstock"] > 0
+    assert invariant(report, "purchase_returns_booked")["checked"] == procurement["returns"]
+    assert report["orders"]["purchase_returns_unbooked"] == 0
+
+
+def test_each_purchase_return_is_booked_as_it_left(
+    reference_run: tuple[int, dict[str, Any], Path],
+) -> None:
+    """Read from the databases alone: per CGTH stockout, the audited PUR_MRB under its code
+    books the units that left per item, linked to a stock-in of its supplier, and its one
+    audited red payable is minus those units at the purchase order's price."""
+    _, report, run = reference_run
+    conn = attach_run(run)
+    shipped: dict[str, dict[str, int]] = {}
+    for code, item, qty in conn.execute(
+        "SELECT o.order_code, l.item_code, l.actual_qty FROM wms.stockout_orders AS o"
+        " JOIN wms.stockout_order_lines AS l USING (stockout_order_id)"
+        " WHERE o.order_type = 'CGTH' AND l.actual_qty > 0"
+    ):
+        shipped.setdefault(code, {})[item] = qty
+    booked: dict[str, dict[str, int]] = {}
+    for bill_no, item, qty, source in conn.execute(
+        "SELECT d.bill_no, e.material_number, e.qty, l.source_bill_no FROM erp.documents AS d"
+        " JOIN erp.document_entries AS e USING (fid) JOIN erp.document_links AS l"
+        " ON l.fid = e.fid AND l.seq = e.seq AND l.source_form_id = 'STK_InStock'"
+        " WHERE d.form_id = 'PUR_MRB' AND d.document_status = 'C'"
+    ):
+        assert source
+        booked.setdefault(bill_no, {})[item] = qty
+    assert booked == shipped and len(shipped) == report["procurement"]["returns"]
+    for code in shipped:
+        red = conn.execute(
+            "SELECT d.amount_cents FROM erp.documents AS d JOIN erp.document_links AS l"
+            " USING (fid) WHERE d.form_id = 'AP_Payable' AND d.document_status = 'C'"
+            " AND l.source_form_id = 'PUR_MRB' AND l.source_bill_no = ?",
+            (code,),
+        ).fetchall()
+        (returned,) = conn.execute(
+            "SELECT amount_cents FROM erp.documents WHERE form_id = 'PUR_MRB' AND bill_no = ?",
+            (code,),
+        ).fetchone()
+        assert [row[0] for row in red] == [-returned] and returned > 0, code
+    conn.close()
 
 
 def test_each_count_is_booked_as_the_warehouse_adjusted(
@@ -295,3 +342,32 @@ def test_books_count_gain_as_loss_fails_count_adjustments_booked(tmp_path: Path)
     for example in inv["examples"]:
         assert example["expected"]["gain"] and example["observed"]["gain_bills"] == []
         assert f"{example['entity']}-G (C)" in example["observed"]["loss_bills"]
+
+
+def test_books_requested_return_quantity_fails_purchase_returns_booked(tmp_path: Path) -> None:
+    exit_code, report = play(
+        PURCHASE_RETURNS_SMOKE, "faulty/books_requested_return_quantity", tmp_path / "run"
+    )
+    assert exit_code == 1
+    assert failed(report) == {"purchase_returns_booked"}
+    inv = invariant(report, "purchase_returns_booked")
+    assert inv["violations"] > 0
+    assert set(inv["breakdown"]) <= {
+        "purchase return quantities differ from what was shipped",
+        "red payable amount differs from -(shipped x price)",
+        "purchase return booked for nothing shipped",
+        "red payable for nothing shipped",
+    }
+    # Each named return was picked short, and the ERP books what the buyer asked back.
+    assert report["faults"]["by_kind"]["short_pick"] >= inv["violations"]
+    conn = attach_run(tmp_path / "run")
+    for example in inv["examples"]:
+        (planned,) = conn.execute(
+            "SELECT SUM(l.plan_qty) FROM wms.stockout_orders AS o"
+            " JOIN wms.stockout_order_lines AS l USING (stockout_order_id)"
+            " WHERE o.order_code = ?",
+            (example["entity"],),
+        ).fetchone()
+        assert sum(example["observed"]["purchase_return"].values()) == planned
+        assert sum((example["expected"]["purchase_return"] or {}).values()) < planned
+    conn.close()
