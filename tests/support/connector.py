@@ -24,6 +24,7 @@ from connectors.reference.clients.oms import OmsClient
 from connectors.reference.clients.qimen import QimenClient
 from connectors.reference.count_flow import CountFlow
 from connectors.reference.mapper import TradeMapper
+from connectors.reference.purchase_return_flow import PurchaseReturnFlow
 from connectors.reference.retry import RetryPolicy
 from connectors.reference.settings import Settings
 from connectors.reference.store import StateStore
@@ -262,6 +263,7 @@ def make_workflow(
     policy: RetryPolicy = FAST,
     transfer_flow: Callable[[Workflow], TransferFlow] = TransferFlow,
     count_flow: Callable[[Workflow], CountFlow] = CountFlow,
+    purchase_return_flow: Callable[[Workflow], PurchaseReturnFlow] = PurchaseReturnFlow,
 ) -> Workflow:
     """The reference workflow against the scripted peers behind `http`, on the fast clock
     unless `policy` says otherwise (and with another transfer flow, for a faulty one)."""
@@ -279,6 +281,7 @@ def make_workflow(
         max_in_flight=4,
         transfer_flow=transfer_flow,
         count_flow=count_flow,
+        purchase_return_flow=purchase_return_flow,
     )
 
 
