@@ -41,9 +41,9 @@ __all__ = ["ErpService", "LoginFailed"]
 class ErpService:
     """Kingdee K3 Cloud, as far as an order-to-cash and procure-to-pay connector sees it.
 
-    Keeps bills (SAL_OUTSTOCK, AR_receivable, AP_Payable, STK_InStock, AR_RECEIVEBILL,
-    GL_VOUCHER) with their entries and walks them through Save (A) → Submit (B) → Audit (C),
-    UnAudit (D) and Delete; checks basedata numbers against the master data seeded from the
+    Keeps bills (SAL_OUTSTOCK, AR_receivable, AP_Payable, STK_InStock, PUR_MRB, AR_RECEIVEBILL,
+    GL_VOUCHER and more, fake_systems/erp/models.py) with their entries and walks them
+    through Save (A) → Submit (B) → Audit (C), UnAudit (D) and Delete; checks basedata numbers against the master data seeded from the
     world; keeps materials and customers writable (saved A, usable once audited); answers
     ExecuteBillQuery over bills and master data; logs users in (password, app secret or
     signature) and limits owner-scoped users to their owners' data.
@@ -52,8 +52,12 @@ class ErpService:
     - No workflow, no approval flows, no Push (下推) between forms, no stock postings or
       voucher generation on audit. Source-bill links are kept and checked only where returns
       need them (fake_systems/erp/returns.py): a SAL_RETURNSTOCK entry's SAL_OUTSTOCK and a red
-      AR_receivable entry's original receivable; un-auditing or deleting a source does not
-      look at the documents linked to it.
+      AR_receivable entry's original receivable; and purchasing's
+      (fake_systems/erp/purchasing.py): a stock-in's purchase order, a purchase return's
+      (PUR_MRB) stock-in, a payable's stock-in or (red) purchase return. Un-auditing or
+      deleting a source does not look at the documents linked to it; a purchase return's
+      audit does not check the stock it takes; links are K3's `FSrcBillNo`-style fields on
+      the entry, not its `<Entity>_Link` sub-entities of internal ids.
     - Field validation covers the partner (customer / supplier / account book), the entries'
       material, quantity, amount, price, stock, voucher account, debit and credit, and
       organisation / currency numbers when given; every other model field (known to K3 or
