@@ -43,10 +43,11 @@ class ErpService:
 
     Keeps bills (SAL_OUTSTOCK, AR_receivable, AP_Payable, STK_InStock, PUR_MRB, AR_RECEIVEBILL,
     GL_VOUCHER and more, fake_systems/erp/models.py) with their entries and walks them
-    through Save (A) → Submit (B) → Audit (C), UnAudit (D) and Delete; checks basedata numbers against the master data seeded from the
-    world; keeps materials and customers writable (saved A, usable once audited); answers
-    ExecuteBillQuery over bills and master data; logs users in (password, app secret or
-    signature) and limits owner-scoped users to their owners' data.
+    through Save (A) → Submit (B) → Audit (C), UnAudit (D) and Delete; checks basedata
+    numbers against the master data seeded from the world; keeps materials and customers
+    writable (saved A, usable once audited); answers ExecuteBillQuery over bills and master
+    data; logs users in (password, app secret or signature) and limits owner-scoped users to
+    their owners' data.
 
     LIMITATIONS (what the fake does not imitate):
     - No workflow, no approval flows, no Push (下推) between forms, no stock postings or
