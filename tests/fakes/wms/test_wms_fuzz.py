@@ -59,6 +59,7 @@ METHODS = (
     "returnorder.create",
     "returnorder.query",
     "transferorder.create",
+    "stockout.create",
 )
 INJECTIONS = (
     "'; DROP TABLE delivery_orders;--",

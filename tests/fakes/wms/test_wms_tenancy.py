@@ -28,7 +28,7 @@ from tests.support.tenancy import (
     TENANTS,
     TRAVEL,
 )
-from tests.support.wms import LINE_PRICE, ORDER_EXTRAS, PATH, sign
+from tests.support.wms import LINE_PRICE, ORDER_EXTRAS, PATH, sign, stockout_body
 
 pytestmark = pytest.mark.anyio
 
@@ -287,6 +287,11 @@ def transfer(world: World, code: str, owner: str, item: str) -> str:
     )
 
 
+def stockout(world: World, code: str, owner: str, item: str) -> str:
+    """A purchase return (CGTH) of one unit from the first warehouse."""
+    return stockout_body(world, code, qty=1, owner=owner).replace(world.skus[0].item_code, item)
+
+
 def inventory(world: World, owner: str, item: str) -> str:
     return (
         f"<request><criteriaList><criteria><warehouseCode>{world.warehouses[0].code}"
@@ -315,6 +320,7 @@ async def test_no_order_of_one_owner_touches_another_owners_stock(site: Site, wo
         ("deliveryorder.create", delivery(world, "A-1", "OWNER-A", item="B-ONLY-1")),
         ("entryorder.create", entry(world, "A-E1", "OWNER-A", "B-ONLY-1")),
         ("transferorder.create", transfer(world, "A-T1", "OWNER-A", "B-ONLY-1")),
+        ("stockout.create", stockout(world, "A-S1", "OWNER-A", "B-ONLY-1")),
         ("inventory.query", inventory(world, "OWNER-A", "B-ONLY-1")),
     ):
         # the integrator may act for A, but not with B's item
@@ -325,6 +331,12 @@ async def test_no_order_of_one_owner_touches_another_owners_stock(site: Site, wo
         "failure",
         "isv.permission-denied",
     )
+    shipped = stockout(world, "A-S2", "OWNER-A", world.skus[0].item_code)
+    assert outcome(await site.call("stockout.create", shipped, TENANTS["OWNER-A"])) == (
+        "failure",
+        "isv.permission-denied",
+    )
+    await site.run(3600)  # nothing was accepted: nothing ships
     assert site.rows(stock_sql) == before
     assert site.rows("SELECT COUNT(*) FROM stock_ledger") == ledger
     # B's own moves of its own item still work
