@@ -2,7 +2,9 @@
 (stockout.confirm, orderType CGTH) is booked once in the ERP as it really left: one audited
 PUR_MRB (bill number = the WMS order's code) of the units shipped per item, and one audited
 red AP_Payable linked to it of minus shipped x the purchase order's price; a return the
-warehouse shipped nothing of has neither; and no audited PUR_MRB without a shipment.
+warehouse shipped nothing of has neither; no audited PUR_MRB without a shipment; and every
+draft PUR_MRB the buyer saved reached the warehouse as a CGTH order (after the drain, which
+waits for it, one that has not was never sent).
 
 Old runs (before purchase returns) have nothing to check: 0 checked, passed.
 """
@@ -27,14 +29,15 @@ DESCRIPTIONS = {
         " audited PUR_MRB under its code of the units that really left per item, and exactly"
         " one audited red AP_Payable linked to it of -(shipped x the purchase order's price);"
         " nothing is booked for a return the WMS shipped nothing of, and no audited PUR_MRB"
-        " lacks a shipment"
+        " lacks a shipment; every draft PUR_MRB reached the warehouse as a CGTH order"
     ),
 }
 
 
 @dataclass
 class Row:
-    """A shipped purchase return, or an audited PUR_MRB no shipment explains (`orphan`)."""
+    """A shipped purchase return, an audited PUR_MRB no shipment explains (`orphan`), or a
+    draft the warehouse never had an order for (`unsent`)."""
 
     code: str
     owner: str
@@ -44,6 +47,7 @@ class Row:
     booked: dict[str, int] = field(default_factory=dict)
     payable_cents: int | None = None
     orphan: bool = False
+    unsent: bool = False
 
 
 def _per_item(rows: list[sqlite3.Row]) -> dict[str, int]:
@@ -96,13 +100,24 @@ def _rows(conn: sqlite3.Connection) -> list[Row]:
         )
         shipped_codes.add((row.code, row.owner))
         rows.append(row)
-    for orphan in conn.execute(
-        "SELECT bill_no, owner_code FROM erp.documents WHERE form_id = ?"
-        " AND document_status = 'C' ORDER BY fid",
+    # Every order the WMS has for a return, shipped or not (a draft it holds is on its way).
+    at_wms = {
+        (str(code), str(owner))
+        for code, owner in conn.execute(
+            "SELECT order_code, owner_code FROM wms.stockout_orders WHERE order_type = ?", (CGTH,)
+        )
+    }
+    for other in conn.execute(
+        "SELECT bill_no, owner_code, document_status FROM erp.documents WHERE form_id = ?"
+        " ORDER BY fid",
         (PURCHASE_RETURN,),
     ).fetchall():
-        if (orphan["bill_no"], orphan["owner_code"]) not in shipped_codes:
-            rows.append(Row(orphan["bill_no"], orphan["owner_code"], orphan=True))
+        key = (other["bill_no"], other["owner_code"])
+        if other["document_status"] == "C" and key not in shipped_codes:
+            rows.append(Row(*key, orphan=True))
+        elif other["document_status"] != "C" and key not in at_wms:
+            # The drain waited for it: a draft still unsent after it was never sent.
+            rows.append(Row(*key, unsent=True))
     for row in rows:
         _booked(conn, row)
     return rows
@@ -138,6 +153,8 @@ def _booked(conn: sqlite3.Connection, row: Row) -> None:
 def problems(row: Row) -> list[str]:
     if row.orphan:
         return ["purchase return booked without a shipment"]
+    if row.unsent:
+        return ["purchase return never sent to the warehouse"]
     audited = [r for r in row.returns if r["document_status"] == "C"]
     if not row.shipped:
         found = []

@@ -2,7 +2,8 @@
 books it (an audited PUR_MRB of what left under the WMS order's code, an audited red payable
 of -(shipped x the order's price) linked to it) passes, as does a draft of a return the
 warehouse shipped nothing of; booking the requested quantity, booking nothing, booking a
-return never shipped each fail `purchase_returns_booked` under its own problem; the drain's
+return never shipped, a draft never sent each fail `purchase_returns_booked` under its own
+problem; the drain's
 count waits for drafts not shipped and shipments not booked."""
 
 from __future__ import annotations
@@ -131,8 +132,9 @@ def test_unbooked_and_unshipped_returns_fail_and_keep_the_drain_waiting(tmp_path
     assert inv.breakdown == {
         "no audited purchase return": 1,
         "no red payable": 1,
+        "purchase return never sent to the warehouse": 1,
         "purchase return booked without a shipment": 1,
         "purchase return booked for nothing shipped": 1,
         "red payable for nothing shipped": 1,
     }
-    assert {example["entity"] for example in inv.examples} == {"MRB1", "MRB3", "MRB4"}
+    assert {example["entity"] for example in inv.examples} == {"MRB1", "MRB2", "MRB3", "MRB4"}
