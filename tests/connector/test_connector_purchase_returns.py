@@ -106,3 +106,31 @@ async def test_books_requested_return_quantity_books_what_was_asked(
     assert [e["FRMREALQTY"] for e in mrb["FPURMRBENTRY"]] == [4, 2]
     red = peers.models[("AP_Payable", "MRB1-AP")]
     assert [e["FALLAMOUNTFOR"] for e in red["FEntityDetail"]] == ["-14.00", "-2.00"]
+
+
+@pytest.mark.anyio
+async def test_a_restart_finishes_the_booking_from_where_it_stopped(
+    peers: Peers4, http: HttpClient, store: StateStore
+) -> None:
+    """The first process saved and submitted the return, then died: the next one audits it
+    (no second save of a submitted bill) and books the red payable once."""
+    first = make_workflow(store, http)
+    drafted(first, peers)
+    with store._transaction():
+        store.conn.execute(
+            "UPDATE purchase_returns SET shipped = ? WHERE bill_no = 'MRB1'",
+            (orjson.dumps({"SKU-A": 2, "SKU-B": 2}).decode(),),
+        )
+        store._add_steps("MRB1", [Step.ERP_PURCHASE_RETURN, Step.ERP_RED_PAYABLE])
+    with store._transaction():
+        store.conn.execute(
+            "UPDATE steps SET status = 'done' WHERE trade_no = 'MRB1' AND step = 'wms_stockout'"
+        )
+    peers.bills[("PUR_MRB", "MRB1")] = "B"
+    second = make_workflow(store, http)
+    assert second.resume() >= 1
+    assert await second.drain(5) == 0
+    assert peers.bills[("PUR_MRB", "MRB1")] == peers.bills[("AP_Payable", "MRB1-AP")] == "C"
+    assert ("PUR_MRB", "MRB1") not in peers.models  # audited as it was saved
+    red = peers.models[("AP_Payable", "MRB1-AP")]
+    assert [e["FALLAMOUNTFOR"] for e in red["FEntityDetail"]] == ["-7.00", "-2.00"]
