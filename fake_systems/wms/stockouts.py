@@ -6,9 +6,9 @@ When the order ships, each line takes what is available of its item (on_hand −
 what orders reserved) up to its planQty, possibly nothing: the units leave `on_hand` (ledger
 reason `stockout`) and the connector hears `stockout.confirm` with planQty and actualQty per
 line. A `short_pick` business fault on `stockout.create` (docs/CHAOS.md) makes the picker find
-only 1 to n−1 of the order's n units (first lines first): the order ships that, final; the
-units missed stay on the shelf. The order shares `stockout_orders` with the warehouse's own
-transfer legs (fake_systems/wms/transfers.py), and their numbering.
+only 1 to n−1 of the order's n units (none of one; first lines first): the order ships that,
+final; the units missed stay on the shelf. The order shares `stockout_orders` with the
+warehouse's own transfer legs (fake_systems/wms/transfers.py), and their numbering.
 """
 
 from __future__ import annotations
@@ -145,8 +145,8 @@ class Stockouts:
         self.ship_now(order_id, self._found(order_id, row[0]))
 
     def _found(self, order_id: str, code: str) -> int | None:
-        """The units a `short_pick` fault lets the picker find of the order's n (1 to n−1, a
-        `fault` row naming the order's code), or None: no fault, everything is looked for."""
+        """The units a `short_pick` fault lets the picker find of the order's n (1 to n−1, 0 of
+        one; a `fault` row naming the order's code), or None: no fault, all is looked for."""
         rule = self.ctx.faults.pick(
             self.ctx.name, FAULTED_OPERATION, Stage.WORLD, self.ctx.clock.now(), SHORT_PICK
         )
@@ -157,9 +157,11 @@ class Stockouts:
                 (order_id,),
             ).fetchone()[0]
         )
-        if rule is None or units < 2:
+        if rule is None:
             return None
-        found = self.ctx.faults.dice(rule).randint(1, units - 1)
+        # An order of one unit cannot be short of part of itself: the picker finds none (the
+        # rule fires whatever the order's size, as on delivery orders).
+        found = self.ctx.faults.dice(rule).randint(1, units - 1) if units > 1 else 0
         with transaction(self.conn):
             self.ctx.history.record(
                 "fault",
