@@ -13,6 +13,7 @@ warehouse's own transfer legs (fake_systems/wms/transfers.py), and their numberi
 
 from __future__ import annotations
 
+import random
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
@@ -128,11 +129,13 @@ class Stockouts:
             self.ctx.history.record(
                 "state", "stockout", "NEW", request.order_code, {"orderId": order_id}
             )
-        self.env.process(self._ship(order_id))
+        self.env.process(self._ship(order_id, self.ctx.dice("stockout", owner, request.order_code)))
         return InboundResult(order_id, created=True)
 
-    def _ship(self, order_id: str) -> Generator[simpy.Event, Any, None]:
-        between = self.ctx.random.uniform
+    def _ship(self, order_id: str, dice: random.Random) -> Generator[simpy.Event, Any, None]:
+        """Accept, then ship, after times drawn with the order's own dice (no other order's
+        timing moves them)."""
+        between = dice.uniform
         yield self.env.timeout(between(*self.config.accept_seconds))
         with transaction(self.conn):
             row = self.conn.execute(
