@@ -48,6 +48,7 @@ FORMS = (
     "BD_Customer",
     "BD_STOCK",
     "NO_SUCH_FORM",
+    "PUR_MRB",
 )
 INJECTIONS = (
     "'; DROP TABLE documents; --",
