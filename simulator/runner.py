@@ -58,7 +58,7 @@ from simulator.master_data import MasterDataChanges
 from simulator.procurement import Procurement
 from simulator.progress import Snapshot
 from simulator.scenario import Scenario
-from simulator.settlement import Settlement, arrange_payments
+from simulator.settlement import Settlement, arrange_bank_fees, arrange_payments
 from simulator.stopping import RunStop, until_stopped
 from simulator.transfers import Transfers
 from simulator.world import World
@@ -430,6 +430,8 @@ class SimulatedDemand:
         )
         if scenario.payments.enabled:
             arrange_payments(fakes.world, eco.erp, eco.bank, scenario.payments, scenario.seed)
+        if scenario.bank_fees.enabled:
+            arrange_bank_fees(eco.bank, scenario.bank_fees)
         if scenario.settlement.enabled:
             self.settlement = Settlement(
                 fakes.clock.env, eco.oms, eco.bank, scenario.settlement, scenario.seed
