@@ -74,6 +74,7 @@ UNFINISHED_COUNTS = (
     "transfers_unbooked",
     "counts_unbooked",
     "payments_unbooked",
+    "bank_fees_unbooked",
 )
 RUNS_DIR = Path("runs")
 T = TypeVar("T")
@@ -341,7 +342,12 @@ class RunWatch:
         while time.monotonic() < ends:
             snap = await self.snapshot("settling")
             self.show(snap)
-            if pushes_in_flight() == 0 and snap.counts["completed"] == snap.counts["delivered"]:
+            # A bank day that closed at the very end: its fees are booked with the world paused.
+            if (
+                pushes_in_flight() == 0
+                and snap.counts["completed"] == snap.counts["delivered"]
+                and snap.counts["bank_fees_unbooked"] == 0
+            ):
                 return
             await asyncio.sleep(PROGRESS_EVERY_SECONDS / 5)
 
