@@ -342,11 +342,13 @@ class RunWatch:
         while time.monotonic() < ends:
             snap = await self.snapshot("settling")
             self.show(snap)
-            # A bank day that closed at the very end: its fees are booked with the world paused.
+            # A bank day that closed as the drain ended: its fees are booked with the world
+            # paused (after a drain that stalled, the connector was not booking them anyway).
+            fees_owed = snap.counts["bank_fees_unbooked"] if self.drained == DRAIN_ENDED else 0
             if (
                 pushes_in_flight() == 0
                 and snap.counts["completed"] == snap.counts["delivered"]
-                and snap.counts["bank_fees_unbooked"] == 0
+                and fees_owed == 0
             ):
                 return
             await asyncio.sleep(PROGRESS_EVERY_SECONDS / 5)
