@@ -10,7 +10,7 @@ from lxml import etree
 from fake_systems.bank.iso_xml import render_camt053, render_pain001
 from fake_systems.bank.service import STATUS_DELAYS, BankService, transfer_fee_cents
 from simulator.clock import ManualClock
-from tests.support.bank import CREDENTIALS, PAIN001, message, transfer
+from tests.support.bank import CREDENTIALS, PAIN001, TENANT, message, session, transfer
 
 C53 = {"c": "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"}
 SETTLED = sum(STATUS_DELAYS) + 4
@@ -105,3 +105,19 @@ def test_a_served_statement_is_recorded_final_once_its_day_is_over(
         "SELECT opening_cents, credit_cents, closing_cents, final, served FROM statements_served"
     ).fetchone()
     assert tuple(row) == (100_000_000, 1_000, 100_001_000, 1, 2)
+
+
+async def test_another_owner_sees_neither_the_fees_nor_the_statement(
+    client, bank: BankService, clock: ManualClock
+) -> None:
+    bank.set_fees(True, 5_000, 11)
+    clock.advance(3_600 * 5)  # the account fee, on the connector's account
+    tenant = await session(client, clock, TENANT)
+    query = "/iso20022/camt.053/statements?account={}&date=2026-11-11"
+    theirs = await client.get(query.format(CREDENTIALS.account), headers=tenant)
+    assert theirs.status_code == 404
+    own = await client.get(query.format(TENANT.account), headers=tenant)
+    assert own.status_code == 200
+    assert b"CHRG" not in own.content
+    served = bank.ctx.conn.execute("SELECT account FROM statements_served").fetchall()
+    assert [r[0] for r in served] == [TENANT.account]
