@@ -30,6 +30,7 @@ from connectors.reference.purchase_return_flow import PurchaseReturnFlow
 from connectors.reference.retry import RetryPolicy
 from connectors.reference.settings import Settings, SettingsError
 from connectors.reference.settlement_flow import SettlementFlow
+from connectors.reference.statement_flow import StatementFlow
 from connectors.reference.store import StateStore
 from connectors.reference.transfer_flow import TransferFlow
 from connectors.reference.workflow import Peers, Workflow
@@ -52,12 +53,13 @@ class Connector:
     `mapper` is the extension point: pass a TradeMapper subclass to change one business rule;
     a subclass may set `handlers` to change how pushes are received, `transfer_flow` how
     transfers are booked, `count_flow` how cycle counts are, `purchase_return_flow` how
-    purchase returns are.
+    purchase returns are, `statements` how the bank's day statements and their fees are.
     """
 
     handlers: type[CallbackHandlers] = CallbackHandlers
     settlements: type[SettlementFlow] = SettlementFlow
     payments: type[PaymentFlow] = PaymentFlow
+    statements: type[StatementFlow] = StatementFlow
     fees: type[FeeFlow] = FeeFlow
     transfer_flow: type[TransferFlow] = TransferFlow
     count_flow: type[CountFlow] = CountFlow
@@ -144,11 +146,15 @@ class Connector:
             workflow.peers.oms, workflow.peers.erp, s.bank_webhook_secret
         )
         payments = None
+        statements = None
         if s.bank_url and s.bank_account:
             bank = BankClient(
                 clients["bank"], s.bank_url, s.bank_account, s.bank_password, s.bank_totp_seed
             )
             payments = self.payments(
+                store, workflow.peers.oms, workflow.peers.erp, bank, workflow.policy
+            )
+            statements = self.statements(
                 store, workflow.peers.oms, workflow.peers.erp, bank, workflow.policy
             )
         fees = self.fees(store, workflow.peers.carrier, workflow.peers.erp, workflow.policy)
@@ -186,7 +192,9 @@ class Connector:
             background = [
                 asyncio.create_task(poller.run(self.stop_event, s.poll_seconds)),
                 asyncio.create_task(
-                    self._summaries(workflow, poller, handlers, settlements, payments, master)
+                    self._summaries(
+                        workflow, poller, handlers, settlements, payments, statements, master
+                    )
                 ),
                 asyncio.create_task(workflow.stock.poll(self.stop_event, s.poll_seconds)),
                 asyncio.create_task(
@@ -197,6 +205,8 @@ class Connector:
             ]
             if payments is not None:
                 background.append(asyncio.create_task(payments.run(self.stop_event)))
+            if statements is not None:
+                background.append(asyncio.create_task(statements.run(self.stop_event)))
             background.append(asyncio.create_task(fees.run(self.stop_event)))
             await self.stop_event.wait()
         finally:
@@ -222,6 +232,7 @@ class Connector:
         handlers: CallbackHandlers,
         settlements: SettlementFlow,
         payments: PaymentFlow | None,
+        statements: StatementFlow | None,
         master: MasterDataFlow,
     ) -> None:
         """One INFO line every few seconds instead of one per order."""
@@ -238,6 +249,7 @@ class Connector:
                 + workflow.counts.stats
                 + workflow.purchase_returns.stats
                 + (payments.stats if payments is not None else Counter())
+                + (statements.stats if statements is not None else Counter())
                 + master.stats
             )
             delta = current - previous

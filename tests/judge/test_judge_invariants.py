@@ -591,6 +591,7 @@ def test_count_orders(builder: RunBuilder) -> None:
         "counts_unbooked": 0,
         "purchase_returns_unbooked": 0,
         "payments_unbooked": 0,
+        "bank_fees_unbooked": 0,
         "returns_receiving": 0,
     }
 
