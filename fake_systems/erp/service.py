@@ -54,8 +54,9 @@ class ErpService:
       take it back at UnAudit (`inventory`, STK_Inventory): from the world's opening stock
       (as K3's 初始库存 STK_InvInit), in whole units, with no stock status, lot, owner or
       cost; it may go negative (K3 refuses that when 允许负库存 is off, the fake never does).
-      Book stock is shared: only unscoped users read it (an owner-scoped one gets no rows). Source-bill links are kept and checked only where returns
-      need them (fake_systems/erp/returns.py): a SAL_RETURNSTOCK entry's SAL_OUTSTOCK and a red
+      Book stock is shared: only unscoped users read it (an owner-scoped one gets no rows).
+      Source-bill links are kept and checked only where returns need them
+      (fake_systems/erp/returns.py): a SAL_RETURNSTOCK entry's SAL_OUTSTOCK and a red
       AR_receivable entry's original receivable; un-auditing or deleting a source does not
       look at the documents linked to it.
     - Field validation covers the partner (customer / supplier / account book), the entries'
