@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS inventory_moves (
     fid             INTEGER NOT NULL,
     form_id         TEXT    NOT NULL,
     bill_no         TEXT    NOT NULL,
+    note            TEXT,                      -- the document's FNote when posted
     material_number TEXT    NOT NULL,
     stock_number    TEXT,                      -- NULL: an entry that named no warehouse
     qty             INTEGER NOT NULL,
@@ -83,10 +84,10 @@ def post(
     if sign is None:
         return
     conn.execute(
-        "INSERT INTO inventory_moves (fid, form_id, bill_no, material_number, stock_number,"
-        " qty, posted_sim, posted_wall)"
-        " SELECT d.fid, d.form_id, d.bill_no, e.material_number, e.stock_number, e.qty * ?,"
-        " ?, ? FROM documents d JOIN document_entries e ON e.fid = d.fid"
+        "INSERT INTO inventory_moves (fid, form_id, bill_no, note, material_number,"
+        " stock_number, qty, posted_sim, posted_wall)"
+        " SELECT d.fid, d.form_id, d.bill_no, d.note, e.material_number, e.stock_number,"
+        " e.qty * ?, ?, ? FROM documents d JOIN document_entries e ON e.fid = d.fid"
         " WHERE d.fid = ? AND e.material_number IS NOT NULL ORDER BY e.seq",
         (sign * direction, now_sim, now_wall, fid),
     )

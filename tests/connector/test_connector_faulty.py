@@ -284,6 +284,9 @@ PROFILES = {
     "connectors/faulty/books_count_gain_as_loss/connector.yaml": (
         "connectors.faulty.books_count_gain_as_loss"
     ),
+    "connectors/faulty/books_receipts_at_one_warehouse/connector.yaml": (
+        "connectors.faulty.books_receipts_at_one_warehouse"
+    ),
     "connectors/faulty/books_transfer_twice/connector.yaml": (
         "connectors.faulty.books_transfer_twice"
     ),
