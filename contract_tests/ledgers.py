@@ -325,11 +325,13 @@ def three_ledgers_agree(
         ordered, lambda key: findings[key].problems if key in findings else [], example
     )
     verdict = result(NAME, DESCRIPTIONS[NAME], len(ordered), violations, examples, breakdown)
+    taken = len(ledgers.snapshots)
+    snapshots = f"{taken} snapshot{'' if taken == 1 else 's'}"
     scope = (
-        f"WMS, ERP and OMS; {len(ledgers.snapshots)} snapshots"
+        f"WMS, ERP and OMS; {snapshots}"
         if pushed
-        else f"WMS and ERP only (the WMS reported no stock change, so the OMS could not keep"
-        f" in step); {len(ledgers.snapshots)} snapshots"
+        else "WMS and ERP only (the WMS reported no stock change, so the OMS could not keep"
+        f" in step); {snapshots}"
     )
     verdict.summary = f"{verdict.summary} ({scope})"
     return verdict
