@@ -84,8 +84,8 @@ class Ledgers:
     # (wall, warehouse, item, code, units) of the WMS's stock and of the ERP's postings
     wms_moves: list[tuple[float, str, str, str, int]] = field(default_factory=list)
     erp_moves: list[tuple[float, str, str, str, int]] = field(default_factory=list)
-    # snapshot id -> (taken_sim, taken_wall, {key: units in the warehouse})
-    snapshots: dict[int, tuple[str, float, dict[Key, int]]] = field(default_factory=dict)
+    # (snapshot id, taken_sim, taken_wall) in the order taken; their rows are streamed
+    snapshots: list[tuple[int, str, float]] = field(default_factory=list)
     wms_end: dict[Key, int] = field(default_factory=dict)
     erp_end: dict[Key, int] = field(default_factory=dict)
 
@@ -130,12 +130,13 @@ def read(conn: sqlite3.Connection) -> Ledgers:
         )
     }
     if table_in_run(conn, "wms", "inventory_snapshots"):
-        for sid, sim, wall, wh, item, units in conn.execute(
-            "SELECT snapshot_id, taken_sim, taken_wall, warehouse_code, item_code,"
-            " on_hand + unsaleable FROM wms.inventory_snapshots ORDER BY snapshot_id"
-        ):
-            entry = ledgers.snapshots.setdefault(int(sid), (str(sim), float(wall), {}))
-            entry[2][(str(wh), str(item))] = int(units)
+        ledgers.snapshots = [
+            (int(sid), str(sim), float(wall))
+            for sid, sim, wall in conn.execute(
+                "SELECT snapshot_id, MIN(taken_sim), MIN(taken_wall)"
+                " FROM wms.inventory_snapshots GROUP BY snapshot_id ORDER BY snapshot_id"
+            )
+        ]
     for wh, item, units in conn.execute(
         "SELECT warehouse_code, item_code, SUM(units) FROM ("
         " SELECT warehouse_code, item_code, on_hand AS units FROM wms.stock"
@@ -173,25 +174,6 @@ def _in_flight_at(ledgers: Ledgers, walls: list[float]) -> list[dict[Key, int]]:
             for snapshot in range(first, last):
                 per_snapshot[snapshot][(wh, item)] += flying
     return per_snapshot
-
-
-def _books(ledgers: Ledgers) -> dict[Key, tuple[list[float], list[int]]]:
-    """Per key: the ERP's posting times and the book stock after each."""
-    books: dict[Key, tuple[list[float], list[int]]] = {}
-    for wall, wh, item, _code, units in sorted(ledgers.erp_moves):
-        times, balances = books.setdefault((wh, item), ([], []))
-        before = balances[-1] if balances else ledgers.opening.get((wh, item), 0)
-        times.append(wall)
-        balances.append(before + units)
-    return books
-
-
-def _book_at(
-    ledgers: Ledgers, books: dict[Key, tuple[list[float], list[int]]], key: Key, wall: float
-) -> int:
-    times, balances = books.get(key, ([], []))
-    index = bisect.bisect_right(times, wall)
-    return balances[index - 1] if index else ledgers.opening.get(key, 0)
 
 
 @dataclass
@@ -236,6 +218,66 @@ def _oms_end(conn: sqlite3.Connection) -> dict[Key, tuple[int, int, int]]:
     return out
 
 
+def _judge_snapshots(
+    conn: sqlite3.Connection, ledgers: Ledgers, findings: dict[Key, Finding]
+) -> None:
+    """Compare each snapshot with the ERP's books at its moment, less what was in flight.
+
+    A month of snapshots is hundreds of thousands of rows: they are streamed in the table's
+    order (by snapshot) as plain tuples, and the ERP's books walked forward alongside, each
+    posting applied once."""
+    if not ledgers.snapshots:
+        return
+    walls = [wall for _, _, wall in ledgers.snapshots]
+    flying = _in_flight_at(ledgers, walls)
+    position = {sid: index for index, (sid, _, _) in enumerate(ledgers.snapshots)}
+    book = dict(ledgers.opening)
+    postings = sorted(ledgers.erp_moves)
+    posted = 0
+    known: set[Key] = set()  # keys the WMS has had: stock rows are never deleted
+
+    def compare(index: int, key: Key, wms: int) -> None:
+        erp, moving = book.get(key, 0), flying[index].get(key, 0)
+        difference = wms - moving - erp
+        if difference and differs(difference, max(abs(wms), abs(erp))):
+            finding = findings[key]
+            if finding.snapshot is None:
+                sid, sim, _ = ledgers.snapshots[index]
+                finding.problems.append(AT_SNAPSHOT)
+                finding.snapshot = {
+                    "snapshot": sid,
+                    "at": sim,
+                    "wms": wms,
+                    "in_flight": moving,
+                    "erp": erp,
+                }
+
+    def erp_only(index: int) -> None:
+        for key in book.keys() - known:
+            compare(index, key, 0)
+
+    rows = conn.cursor()
+    rows.row_factory = None
+    index = -1
+    for sid, wh, item, units in rows.execute(
+        "SELECT snapshot_id, warehouse_code, item_code, on_hand + unsaleable"
+        " FROM wms.inventory_snapshots ORDER BY snapshot_id"
+    ):
+        if index < 0 or ledgers.snapshots[index][0] != sid:
+            if index >= 0:
+                erp_only(index)
+            index = position[sid]
+            while posted < len(postings) and postings[posted][0] <= walls[index]:
+                _, p_wh, p_item, _, units_posted = postings[posted]
+                book[(p_wh, p_item)] = book.get((p_wh, p_item), 0) + units_posted
+                posted += 1
+        key = (wh, item)
+        known.add(key)
+        compare(index, key, units)
+    if index >= 0:
+        erp_only(index)
+
+
 def three_ledgers_agree(
     conn: sqlite3.Connection, objectives: Mapping[str, float]
 ) -> InvariantResult:
@@ -243,25 +285,7 @@ def three_ledgers_agree(
         return result(NAME, DESCRIPTIONS[NAME], 0, 0, [])  # a run from before book stock
     ledgers = read(conn)
     findings: dict[Key, Finding] = defaultdict(Finding)
-    order = sorted(ledgers.snapshots.items(), key=lambda item: (item[1][1], item[0]))
-    walls = [wall for _, (_, wall, _) in order]
-    flying = _in_flight_at(ledgers, walls)
-    books = _books(ledgers)
-    for (sid, (sim, wall, held)), moving in zip(order, flying, strict=True):
-        for key in held.keys() | {k for k in books if books[k][0][0] <= wall}:
-            wms, erp = held.get(key, 0), _book_at(ledgers, books, key, wall)
-            difference = wms - moving.get(key, 0) - erp
-            if differs(difference, max(abs(wms), abs(erp))):
-                finding = findings[key]
-                if finding.snapshot is None:
-                    finding.problems.append(AT_SNAPSHOT)
-                    finding.snapshot = {
-                        "snapshot": sid,
-                        "at": sim,
-                        "wms": wms,
-                        "in_flight": moving.get(key, 0),
-                        "erp": erp,
-                    }
+    _judge_snapshots(conn, ledgers, findings)
     keys = set(ledgers.wms_end) | set(ledgers.erp_end)
     for key in keys:
         wms, erp = ledgers.wms_end.get(key, 0), ledgers.erp_end.get(key, 0)
