@@ -86,6 +86,11 @@ class Ledgers:
     erp_moves: list[tuple[float, str, str, str, int]] = field(default_factory=list)
     # (snapshot id, taken_sim, taken_wall) in the order taken; their rows are streamed
     snapshots: list[tuple[int, str, float]] = field(default_factory=list)
+    # orders left out of both ledgers (parcels back with the sender, cancellations after
+    # picking), and their moves on each side
+    left_out: set[str] = field(default_factory=set)
+    wms_left_out: list[tuple[float, str, str, str, int]] = field(default_factory=list)
+    erp_left_out: list[tuple[float, str, str, str, int]] = field(default_factory=list)
     wms_end: dict[Key, int] = field(default_factory=dict)
     erp_end: dict[Key, int] = field(default_factory=dict)
 
@@ -101,17 +106,42 @@ def _codes(conn: sqlite3.Connection) -> dict[str, str]:
     return codes
 
 
+def _left_out(conn: sqlite3.Connection) -> set[str]:
+    """Orders whose goods left and came back (or are on their way back) outside any booking
+    flow of the contract: a parcel back with the sender (ledger reason `returned_to_sender`:
+    intercepted or refused), or a trade whose buyer asked to cancel (a type-1 refund not
+    withdrawn: its parcel, if it left, is to be intercepted). The cancellation checks judge
+    them; the ledgers leave them out on both sides."""
+    left_out = {
+        str(code)
+        for (code,) in conn.execute(
+            "SELECT d.delivery_order_code FROM wms.stock_ledger AS l"
+            " JOIN wms.delivery_orders AS d ON d.delivery_order_id = l.reference"
+            " WHERE l.reason = 'returned_to_sender'"
+        )
+    }
+    if table_in_run(conn, "oms", "refunds"):
+        left_out.update(
+            str(trade_no)
+            for (trade_no,) in conn.execute(
+                "SELECT trade_no FROM oms.refunds WHERE type = 1 AND status != 10"
+            )
+        )
+    return left_out
+
+
 def read(conn: sqlite3.Connection) -> Ledgers:
     """The run's ledgers, from the WMS's and the ERP's tables."""
     ledgers = Ledgers()
     codes = _codes(conn)
+    ledgers.left_out = _left_out(conn)
     for wall, wh, item, ref, change in conn.execute(
         "SELECT wall_time, warehouse_code, item_code, reference, change FROM wms.stock_ledger"
         " WHERE field != 'reserved' ORDER BY seq"
     ):
-        ledgers.wms_moves.append(
-            (float(wall), str(wh), str(item), codes.get(str(ref), str(ref)), int(change))
-        )
+        code = codes.get(str(ref), str(ref))
+        moves = ledgers.wms_left_out if code in ledgers.left_out else ledgers.wms_moves
+        moves.append((float(wall), str(wh), str(item), code, int(change)))
     known = set(codes.values())
     for wall, wh, item, bill_no, note, qty in conn.execute(
         "SELECT posted_wall, stock_number, material_number, bill_no, note, qty"
@@ -122,7 +152,8 @@ def read(conn: sqlite3.Connection) -> Ledgers:
         words = str(note or "").split()
         candidates = [str(bill_no), str(note or ""), words[-1] if words else ""]
         code = next((c for c in candidates if c in known), str(bill_no))
-        ledgers.erp_moves.append((float(wall), str(wh), str(item), code, int(qty)))
+        moves = ledgers.erp_left_out if code in ledgers.left_out else ledgers.erp_moves
+        moves.append((float(wall), str(wh), str(item), code, int(qty)))
     ledgers.opening = {
         (str(wh), str(item)): int(qty)
         for item, wh, qty in conn.execute(
@@ -148,12 +179,23 @@ def read(conn: sqlite3.Connection) -> Ledgers:
         "SELECT material_number, stock_number, qty FROM erp.inventory"
     ):
         ledgers.erp_end[(str(wh), str(item))] = int(qty)
+    # the end without the orders left out
+    for moves, end in (
+        (ledgers.wms_left_out, ledgers.wms_end),
+        (ledgers.erp_left_out, ledgers.erp_end),
+    ):
+        for _, wh, item, _, units in moves:
+            end[(wh, item)] = end.get((wh, item), 0) - units
     return ledgers
 
 
 def _in_flight_at(ledgers: Ledgers, walls: list[float]) -> list[dict[Key, int]]:
-    """Per snapshot (in the order of `walls`, ascending): units in flight per key."""
+    """Per snapshot (in the order of `walls`, ascending): units in flight per key, and the
+    WMS's moves of the orders left out so far (their ERP postings are not on the books)."""
     per_snapshot: list[dict[Key, int]] = [defaultdict(int) for _ in walls]
+    for wall, wh, item, _code, units in ledgers.wms_left_out:
+        for snapshot in range(bisect.bisect_left(walls, wall), len(walls)):
+            per_snapshot[snapshot][(wh, item)] += units
     events: dict[tuple[str, str, str], list[tuple[float, int, int]]] = defaultdict(list)
     for wall, wh, item, code, units in ledgers.wms_moves:
         events[(wh, item, code)].append((wall, units, 0))
@@ -198,8 +240,9 @@ def _oms_pushed(conn: sqlite3.Connection) -> bool:
 
 
 def _oms_end(conn: sqlite3.Connection) -> dict[Key, tuple[int, int, int]]:
-    """Per key: the OMS's available, reserved (paid, not shipped) and the units of trades
-    cancelled after its stock was last set."""
+    """Per key: the OMS's available, reserved (paid, not shipped) and what it could not know
+    yet: the units of trades cancelled, and of parcels back with the sender (the WMS reports
+    no stock change for those), since its stock was last set."""
     out: dict[Key, tuple[int, int, int]] = {}
     for wh, spec, available, reserved, cancelled in conn.execute(
         """
@@ -212,6 +255,9 @@ def _oms_end(conn: sqlite3.Connection) -> dict[Key, tuple[int, int, int]]:
                     ON l.trade_no = o.trade_no
                     WHERE o.warehouse_no = s.warehouse_no AND l.spec_no = s.spec_no
                       AND o.trade_status = 5 AND o.cancelled_sim >= s.modified_sim), 0)
+          + COALESCE((SELECT SUM(l.change) FROM wms.stock_ledger l
+                      WHERE l.warehouse_code = s.warehouse_no AND l.item_code = s.spec_no
+                        AND l.reason = 'returned_to_sender' AND l.sim_time >= s.modified_sim), 0)
         FROM oms.stock s WHERE s.defect = 0"""
     ):
         out[(str(wh), str(spec))] = (int(available), int(reserved), int(cancelled))
@@ -312,7 +358,7 @@ def three_ledgers_agree(
                     "wms_on_hand": wms,
                     "oms_available": available,
                     "oms_reserved": reserved,
-                    "cancelled_since_last_push": cancelled,
+                    "cancelled_or_back_since_last_push": cancelled,
                 }
             keys.add(key)
 
