@@ -47,3 +47,13 @@ def test_a_movement_is_in_flight_at_the_snapshots_before_its_booking() -> None:
     )
     flying = _in_flight_at(ledgers, [5.0, 20.0, 30.0])
     assert [dict(at) for at in flying] == [{}, {("WH", "I"): -3}, {}]
+
+
+def test_an_order_left_out_counts_from_its_movement_on() -> None:
+    """A parcel shipped at 10 and back with the sender at 40 is off the WMS's side from each
+    movement on (its ERP postings are not on the books at all)."""
+    ledgers = Ledgers(
+        wms_left_out=[(10.0, "WH", "I", "T9", -2), (40.0, "WH", "I", "T9", 2)],
+    )
+    flying = _in_flight_at(ledgers, [5.0, 20.0, 50.0])
+    assert [dict(at) for at in flying] == [{}, {("WH", "I"): -2}, {("WH", "I"): 0}]
