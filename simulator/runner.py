@@ -59,6 +59,7 @@ from simulator.procurement import Procurement
 from simulator.progress import Snapshot
 from simulator.scenario import Scenario
 from simulator.settlement import Settlement, arrange_bank_fees, arrange_payments
+from simulator.snapshots import play_snapshots
 from simulator.stopping import RunStop, until_stopped
 from simulator.transfers import Transfers
 from simulator.world import World
@@ -412,6 +413,8 @@ class SimulatedDemand:
                 fakes.clock.env, fakes.world, scenario.transfers, eco.wms, scenario.seed
             )
             self.transfers.start(scenario.duration)
+        # The warehouse publishes its inventory snapshot whatever the scenario plays.
+        play_snapshots(fakes.clock.env, eco.wms, scenario.duration)
         if scenario.counts.enabled:
             self.counts = Counts(
                 fakes.clock.env, fakes.world, scenario.counts, eco.wms, scenario.seed

@@ -287,6 +287,9 @@ PROFILES = {
     "connectors/faulty/books_requested_return_quantity/connector.yaml": (
         "connectors.faulty.books_requested_return_quantity"
     ),
+    "connectors/faulty/books_receipts_at_one_warehouse/connector.yaml": (
+        "connectors.faulty.books_receipts_at_one_warehouse"
+    ),
     "connectors/faulty/books_transfer_twice/connector.yaml": (
         "connectors.faulty.books_transfer_twice"
     ),
