@@ -361,7 +361,7 @@ class FulfilmentSettings(Strict):
     # Push orderprocess.report on every delivery order state change (4+ pushes per order).
     process_reports: bool = False
     # Push stockchange.report on every stock movement (docs/DECISIONS.md, "Stock pushes").
-    stock_change_reports: bool = False
+    stock_change_reports: bool = True
 
 
 class ProcurementSettings(Strict):
