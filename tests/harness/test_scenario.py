@@ -65,9 +65,10 @@ def test_demo_carries_a_lighter_share_of_stock() -> None:
     assert demo.master_data.enabled and demo.fulfilment.stock_change_reports
     hours = demo.duration / 3600, stock.duration / 3600
     assert demo.transfers.per_hour * hours[0] < stock.transfers.per_hour * hours[1]
-    assert sum(demo.master_data.per_day.values()) * hours[0] < sum(
-        stock.master_data.per_day.values()
-    ) * hours[1]
+    assert (
+        sum(demo.master_data.per_day.values()) * hours[0]
+        < sum(stock.master_data.per_day.values()) * hours[1]
+    )
 
 
 def test_stock_plays_a_month_with_counts_at_their_real_periods() -> None:
