@@ -40,8 +40,9 @@ bench: $(STAMP)
 	$(BIN)/python -m load.bench.all $(BENCH_ARGS)
 
 # No false positives: every shipped scenario on 20 seeds (3 for the long ones), ~4 hours.
+# BENCH_ARGS="--jobs 2 --shard 1/3": two short runs at once, the first third of the sweep.
 bench-seeds: $(STAMP)
-	$(BIN)/python -m load.bench.all --only seeds
+	$(BIN)/python -m load.bench.all --only seeds $(BENCH_ARGS)
 
 fuzz: $(STAMP)
 	ECOMOCK_FUZZ_EXAMPLES=50000 ECOMOCK_FUZZ_RANDOM=1 $(BIN)/python -m pytest -q -m fuzz

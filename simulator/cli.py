@@ -87,6 +87,13 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _require_fresh(out: Path, what: str) -> None:
+    """Refuse an --out folder that holds anything: a run played into another run's folder would
+    mix two runs' rows under one report, or meet databases of an older schema."""
+    if out.exists() and any(out.iterdir()):
+        raise _fail(f"--out: {out} is not empty; {what} needs a fresh folder")
+
+
 def _announce(message: str) -> None:
     """Something the user must know at once, during the run (the connector died, a signal)."""
     console.print(Text(message, style="bold yellow"), highlight=False, soft_wrap=True)
@@ -139,6 +146,8 @@ def _play(
         raise _fail(f"--drill: {describe_validation_error(exc)}") from exc
     if seed is not None:
         scenario = scenario.model_copy(update={"seed": seed})
+    if out is not None:
+        _require_fresh(out, "a run")
     try:
         verdict = _play_scenario(
             scenario, profile, out or default_run_dir(scenario.name), traffic, source
@@ -324,9 +333,7 @@ def certify(
     if not 1 <= level <= 6:
         raise _fail(f"--level: {level} is not a level (1 to 6)")
     out = out or default_run_dir("certify")
-    if out.exists() and any(out.iterdir()):
-        # A run folder played twice would mix two runs' databases under one report.
-        raise _fail(f"--out: {out} is not empty; a certification needs a fresh folder")
+    _require_fresh(out, "a certification")
     try:
         suite = load_suite(suite_file)
         profile = load_profile(connector)

@@ -70,10 +70,27 @@ async def asgi_client() -> AsyncIterator[Callable[[object], httpx.AsyncClient]]:
 E2E_GROUPS = ("e2e-0", "e2e-1", "e2e-2")
 
 
+def _shared_run(item: pytest.Item) -> str:
+    """The module's node id when the item uses a module-scoped fixture (a run its module's tests
+    share: in two groups it would play twice), else the item's own."""
+    definitions = item._fixtureinfo.name2fixturedefs.values()  # type: ignore[attr-defined]
+    if any(defs and defs[-1].scope == "module" for defs in definitions):
+        return item.nodeid.split("::")[0]
+    return item.nodeid
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The `e2e` tests dealt in turn into two xdist groups, each played in turn by one worker
-    (before xdist reads the groups, hence tryfirst)."""
-    e2e = [item for item in items if item.get_closest_marker("e2e") is not None]
-    for index, item in enumerate(e2e):
-        item.add_marker(pytest.mark.xdist_group(E2E_GROUPS[index % len(E2E_GROUPS)]))
+    """The `e2e` tests dealt into the E2E_GROUPS, each played in turn by one worker (before
+    xdist reads the groups, hence tryfirst): the tests sharing a module's run together, each
+    such module or lone test to the group with the fewest runs so far."""
+    units: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        if item.get_closest_marker("e2e") is not None:
+            units.setdefault(_shared_run(item), []).append(item)
+    runs = dict.fromkeys(E2E_GROUPS, 0)
+    for unit in units.values():
+        group = min(E2E_GROUPS, key=runs.__getitem__)
+        runs[group] += 1
+        for item in unit:
+            item.add_marker(pytest.mark.xdist_group(group))

@@ -30,6 +30,9 @@ function onPolledTrade(c, trade) {
   // Every line asked back after the carrier said "signed" is a return (the refund search's),
   // not a cancellation, though the trade looks the same while our completion is on its way.
   if (Number(trade.trade_status) !== 5 && entry.steps.oms_completed) return;
+  // And so is every line asked back of a trade with a return refund, though the carrier's
+  // signed push has not reached us yet.
+  if (Number(trade.trade_status) !== 5 && c.returning.has(trade.trade_no)) return;
   c.store.record({ t: 'cancel', trade_no: trade.trade_no });
   c.counts.cancelled += 1;
   // Only an order whose create was tried can be at the WMS.

@@ -173,8 +173,10 @@ class OmsClient {
   }
 
   // Return refunds (type 2) sent back by the buyer (40) modified in a window.
+  // Return refunds (type 2) of any status: those whose goods are on the way back (40) are
+  // carried, the others tell which trades are being returned.
   async returnRefundsIn(start, end) {
-    const params = { modified_from: start, modified_to: end, type: 2, status: 40 };
+    const params = { modified_from: start, modified_to: end, type: 2 };
     return allPages((no) => this.call('aftersales.refund.Refund.search', [params], [PAGE_SIZE, no]));
   }
 }

@@ -85,6 +85,9 @@ class Connector {
     this.carrier = new KdniaoClient(env, this.config.maxInFlight);
     this.erp = new K3Client(env, this.config.maxInFlight);
     this.running = new Set(); // `${trade_no}:${step}` under way in this process
+    // Trades with a return refund (type 2, any status) seen by a poll: a refund of every line of
+    // such a trade is that return, never a cancellation after picking.
+    this.returning = new Set();
     this.timers = new Set();
     this.stopping = false;
     this.counts = {
@@ -283,10 +286,16 @@ class Connector {
     const end = shiftText(now, 1); // end_time is exclusive
     while (secondsBetween(from, end) > 0) {
       const to = secondsBetween(from, end) > WINDOW_SECONDS ? shiftText(from, WINDOW_SECONDS) : end;
+      // Return refunds read first: a trade being returned is known before its lines (every one
+      // refund-applied) are judged, even when the carrier's signed push has not reached us yet;
+      // else a lagging connector reads it as cancelled after picking and refuses its return.
+      const refunds = await this.oms.returnRefundsIn(from, to);
+      for (const refund of refunds) this.returning.add(refund.trade_no);
       // 5 and 95 too: cancellations, and requests to cancel a trade already marked shipped.
       const trades = await this.oms.tradesIn(from, to, '5,30,95');
       for (const trade of trades) this.accept(trade);
-      for (const refund of await this.oms.returnRefundsIn(from, to)) aftersales.onPolledRefund(this, refund);
+      // Carried last: a return whose trade came in this same window is then known.
+      for (const refund of refunds) aftersales.onPolledRefund(this, refund);
       from = to;
     }
     this.store.record({ t: 'cursor', cursor: now });

@@ -316,7 +316,7 @@ class CarrierService:
             spec = SHIPPERS.get(shipper_code)
             if spec is None:
                 raise CarrierError(RESULT_OTHER, f"不支持的快递公司编码: {shipper_code}")
-            logistic_code = self._new_logistic_code(spec)
+            logistic_code = self._new_logistic_code(spec, owner, owner_code, order_code)
             receiver_city = receiver.city if receiver else ""
             mark = " ".join(
                 part for part in (receiver_city, receiver.area if receiver else "") if part
@@ -364,8 +364,10 @@ class CarrierService:
             return bool(row["owner_code"] == owner_code)
         return self._entitled(row["ebusiness_id"], owner_code)
 
-    def _new_logistic_code(self, spec: ShipperSpec) -> str:
-        rng = self.ctx.random
+    def _new_logistic_code(self, spec: ShipperSpec, *order: str) -> str:
+        """A free number of the shipper's format, drawn with the order's own dice (a second
+        waybill of the order, after a cancellation, draws on past the first)."""
+        rng = self.ctx.dice("waybill", spec.prefix, *order)
         while True:
             digits = rng.randint(spec.min_digits, spec.max_digits)
             code = spec.prefix + str(rng.randrange(10 ** (digits - 1), 10**digits))
@@ -680,12 +682,12 @@ class CarrierService:
         )
         return script, dice
 
-    def _fate(self) -> str:
-        """What will happen to a parcel. Rolls no dice unless a problem rate is set."""
+    def _fate(self, logistic_code: str) -> str:
+        """What will happen to a parcel, drawn with its own dice."""
         cfg = self.config
         if not cfg.has_problems:
             return NORMAL
-        rng = self.ctx.random
+        rng = self.ctx.dice("fate", logistic_code)
         draw = rng.random()
         if draw < cfg.refused_rate:
             return REFUSED
@@ -776,8 +778,10 @@ class CarrierService:
         """The parcel's journey; `forced` is a `problem_parcel` fault's fate and its dice (the
         world's own draws are made all the same, so a fault moves no other parcel's times)."""
         cfg = self.config
-        rng = self.ctx.random
-        fate = self._fate()
+        # The parcel's own dice: its legs are the same whichever parcels were handed over
+        # before it.
+        rng = self.ctx.dice("journey", logistic_code)
+        fate = self._fate(logistic_code)
         dice = rng
         if forced is not None:
             fate, dice = forced
@@ -941,7 +945,8 @@ class CarrierService:
                 f"【{destination}】快件在快递柜/驿站超时未取",
             )
             return
-        yield self.env.timeout(self.ctx.random.uniform(*cfg.locker_pickup_hours) * HOUR)
+        pickup = self.ctx.dice("locker", logistic_code).uniform(*cfg.locker_pickup_hours)
+        yield self.env.timeout(pickup * HOUR)
         self._advance(
             logistic_code,
             STATE_SIGNED,

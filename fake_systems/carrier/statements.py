@@ -76,7 +76,8 @@ def _events(
         " LEFT JOIN waybills AS w ON w.logistic_code = p.logistic_code"
         " WHERE p.handed_over_sim >= ? AND p.handed_over_sim < ?"
         " AND NOT EXISTS (SELECT 1 FROM fee_statement_lines AS l"
-        "  WHERE l.logistic_code = p.logistic_code AND l.kind = ?)",
+        "  WHERE l.logistic_code = p.logistic_code AND l.kind = ?)"
+        " ORDER BY p.handed_over_sim, p.logistic_code",
         (default_account, start, end, DELIVERY),
     ).fetchall()
     returned = conn.execute(
@@ -85,7 +86,8 @@ def _events(
         " LEFT JOIN waybills AS w ON w.logistic_code = p.logistic_code"
         " WHERE NOT EXISTS (SELECT 1 FROM fee_statement_lines AS l"
         "  WHERE l.logistic_code = p.logistic_code AND l.kind = ?)"
-        " GROUP BY p.logistic_code HAVING MIN(t.accept_time) >= ? AND MIN(t.accept_time) < ?",
+        " GROUP BY p.logistic_code HAVING MIN(t.accept_time) >= ? AND MIN(t.accept_time) < ?"
+        " ORDER BY event_sim, p.logistic_code",
         (default_account, STATE_EX_RETURN_SIGNED, RETURN, start, end),
     ).fetchall()
     return [(r["account"], r["shipper_code"], DELIVERY, r) for r in delivered] + [

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import sqlite3
-import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,7 +23,7 @@ class SystemContext:
     history: History
     dispatcher: WebhookDispatcher
     faults: FaultInjector
-    random: random.Random
+    seed: int = 0
 
     @classmethod
     def create(
@@ -40,8 +39,6 @@ class SystemContext:
         is the plan, of which this system keeps its own rules in an injector of its own."""
         conn = open_database(run_dir / f"{name}.db")
         history = History(conn, clock)
-        # Each system rolls its own dice, so adding randomness to one leaves the others' alone.
-        rng = random.Random(seed * 1_000_003 + zlib.crc32(name.encode()))
         # Each fake owns its injector (its rules added and removed live by /_fake/faults).
         own_faults = (FaultInjector([], seed) if faults is None else faults).for_system(name)
         return cls(
@@ -51,8 +48,16 @@ class SystemContext:
             history=history,
             dispatcher=WebhookDispatcher(history, clock, sender, system=name, faults=own_faults),
             faults=own_faults,
-            random=rng,
+            seed=seed,
         )
+
+    def dice(self, *key: object) -> random.Random:
+        """Dice of one entity's own (a delivery order, a parcel), named by `key` and seeded by
+        the run's seed and the system's name: what it draws does not depend on which entities
+        came before it, so a connector's timing (which order reaches the WMS first) moves no
+        other order's work times or parcel's fate, and one system's dice leave the others'
+        alone."""
+        return random.Random(f"{self.seed}:{self.name}:{':'.join(map(str, key))}")
 
     # -- the fake's own clock (clock_skew) -------------------------------------------------
     #

@@ -8,6 +8,7 @@ units than planned (the order ships in two packages).
 
 from __future__ import annotations
 
+import random
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
@@ -93,16 +94,19 @@ class Fulfilment:
         if process is not None and process.is_alive:
             process.interrupt("canceled")
 
-    def between(self, bounds: tuple[float, float]) -> float:
-        """A work time drawn from the config's (low, high)."""
-        return self.ctx.random.uniform(*bounds)
+    def between(self, bounds: tuple[float, float], dice: random.Random) -> float:
+        """A work time drawn from the config's (low, high) with the order's own dice."""
+        return dice.uniform(*bounds)
 
     def _fulfil(
         self, order_id: str, code: str, warehouse: str
     ) -> Generator[simpy.Event, Any, None]:
         crew = self._crews[warehouse]
+        # The order's own dice (by code, not the arrival-ordered id): its times and packages
+        # are the same whichever orders the connector sent before it.
+        dice = self.ctx.dice("delivery", warehouse, code)
         try:
-            yield self.env.timeout(self.between(self.config.accept_seconds))
+            yield self.env.timeout(self.between(self.config.accept_seconds, dice))
             if not self._advance(order_id, code, DeliveryStatus.NEW, DeliveryStatus.ACCEPT):
                 return
             with crew.pickers.request() as turn:
@@ -117,25 +121,25 @@ class Fulfilment:
                 if not self._advance(order_id, code, DeliveryStatus.ACCEPT, after, remark):
                     return
                 if not waits:
-                    yield self.env.timeout(self.between(self.config.pick_seconds))
+                    yield self.env.timeout(self.between(self.config.pick_seconds, dice))
             if shortage is not None and waits:
                 yield self.env.timeout(shortage.restock_after)
                 with crew.pickers.request() as turn:
                     yield turn
                     if not self._advance(order_id, code, DeliveryStatus.EXCEPTION, PICK):
                         return  # cancelled while it waited
-                    yield self.env.timeout(self.between(self.config.pick_seconds))
+                    yield self.env.timeout(self.between(self.config.pick_seconds, dice))
             with crew.packers.request() as turn:
                 yield turn
                 self._advance(order_id, code, DeliveryStatus.PICK, DeliveryStatus.PACKAGE)
-                yield self.env.timeout(self.between(self.config.pack_seconds))
+                yield self.env.timeout(self.between(self.config.pack_seconds, dice))
             found = shortage.found if shortage is not None else None
-            packages = self._packages(order_id, found)
+            packages = self._packages(order_id, dice, found)
             for number, package in enumerate(packages, start=1):
                 if number > 1:  # the rest is packed once more before it leaves
                     if shortage is not None and found is not None:
                         yield self.env.timeout(shortage.restock_after)  # …once it is in stock
-                    yield self.env.timeout(self.between(self.config.pack_seconds))
+                    yield self.env.timeout(self.between(self.config.pack_seconds, dice))
                 self._ship(order_id, package, number, final=number == len(packages))
         except simpy.Interrupt:
             return  # cancelled: the cancel already released the stock
@@ -210,7 +214,9 @@ class Fulfilment:
         ).fetchone()
         return int(row[0])
 
-    def _packages(self, order_id: str, found: int | None = None) -> list[dict[int, int]]:
+    def _packages(
+        self, order_id: str, dice: random.Random, found: int | None = None
+    ) -> list[dict[int, int]]:
         """The order's packages as {line rowid: units}: one, or two for the configured share,
         or two for a short pick that `found` only so many units.
 
@@ -228,8 +234,7 @@ class Fulfilment:
         share = self.config.partial_delivery_share
         if found is not None:
             left = found
-        # Drawing only when a share is set keeps the random stream of other runs unchanged.
-        elif share <= 0 or total < 2 or self.ctx.random.random() >= share:
+        elif share <= 0 or total < 2 or dice.random() >= share:
             return [whole]
         else:
             left = total // 2
@@ -398,4 +403,4 @@ class Fulfilment:
         if self.carrier is not None:
             return self.carrier.issue_waybill(order_code, shipper, owner)
         # No carrier wired (unit tests, WMS alone): a made-up but well-formed number.
-        return f"{shipper}{self.ctx.random.randrange(10**11, 10**12)}"
+        return f"{shipper}{self.ctx.dice('waybill', order_code).randrange(10**11, 10**12)}"

@@ -9,6 +9,7 @@ check then sorts each line's units into saleable (ZP, back on `stock.on_hand`) a
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
@@ -145,7 +146,9 @@ class Inbound:
             self.ctx.history.record(
                 "state", request.kind.value, "NEW", request.order_code, {"orderId": order_id}
             )
-        self._processes[order_id] = self.env.process(self._receive(order_id))
+        self._processes[order_id] = self.env.process(
+            self._receive(order_id, self.ctx.dice("inbound", owner, request.order_code))
+        )
         return InboundResult(order_id, created=True)
 
     def query(
@@ -269,8 +272,9 @@ class Inbound:
         ).fetchone()
         return None if row is None else str(row[0])
 
-    def _receive(self, order_id: str) -> Generator[simpy.Event, Any, None]:
-        between = self.ctx.random.uniform
+    def _receive(self, order_id: str, dice: random.Random) -> Generator[simpy.Event, Any, None]:
+        """Accept, then receive, after times drawn with the order's own dice."""
+        between = dice.uniform
         try:
             yield self.env.timeout(between(*self.config.accept_seconds))
             if not self._advance(order_id, InboundStatus.NEW, InboundStatus.ACCEPT):

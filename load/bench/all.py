@@ -14,7 +14,9 @@
 7. seeds (not in the default run: about 4 hours, `make bench-seeds`): no false positives.
    Every shipped scenario (scenarios/*.yaml and scenarios/chaos/*.yaml) with the reference
    connector on seeds 1 to 20, or 1 to 3 for a scenario longer than 3 wall minutes
-   (certification, double11); a table per scenario; fails if one run does not pass
+   (certification, double11); a table per scenario; fails if one run does not pass.
+   `--jobs N` plays N short runs side by side (the long ones alone, after them); `--shard K/N`
+   plays the K-th of N parts of similar wall time, for a sweep longer than a working session
 
 The whole takes about 75 minutes, of which the chaos part about 20 (25 runs of 15 s to 70 s).
 `--only NAME` runs one part (micro, capacity, wiremock, judge, certification, max-rate,
@@ -35,6 +37,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -59,14 +63,17 @@ FEW_SEEDS = (1, 2, 3)
 LONG_RUN_WALL_SECONDS = 180.0
 
 
-def shell(command: list[str]) -> subprocess.CompletedProcess[str]:
-    """Run one benchmark command, echoing it and its output as it goes."""
-    print(f"\n$ {' '.join(command)}", flush=True)
+def shell(command: list[str], echo: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run one benchmark command, echoing it and its output as it goes (unless `echo` is off:
+    runs played side by side would interleave their lines)."""
+    if echo:
+        print(f"\n$ {' '.join(command)}", flush=True)
     lines: list[str] = []
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
         assert process.stdout is not None
         for line in process.stdout:
-            print(line, end="", flush=True)
+            if echo:
+                print(line, end="", flush=True)
             lines.append(line)
     return subprocess.CompletedProcess(command, process.returncode, "".join(lines), "")
 
@@ -121,14 +128,16 @@ def judge(quick: bool) -> dict[str, Any]:
     return python("load.bench.judge_scale", *size)
 
 
-def ecomock_run(scenario: Path, run_dir: Path, seed: int | None = None) -> dict[str, Any]:
+def ecomock_run(
+    scenario: Path, run_dir: Path, seed: int | None = None, echo: bool = True
+) -> dict[str, Any]:
     """`ecomock run` with the reference connector; the report's figures that matter here."""
     command = [str(Path(sys.executable).with_name("ecomock")), "run", str(scenario),
                "--out", str(run_dir)]  # fmt: skip
     if seed is not None:
         command += ["--seed", str(seed)]
     started = time.perf_counter()
-    done = shell(command)
+    done = shell(command, echo)
     wall_seconds = round(time.perf_counter() - started, 1)
     try:
         report = json.loads((run_dir / "report.json").read_text())
@@ -242,25 +251,74 @@ def shipped_scenarios() -> list[Path]:
 
 def seeds_for(scenario: Path, quick: bool) -> tuple[int, ...]:
     """MANY_SEEDS, or FEW_SEEDS for a long scenario; with `--quick`, seed 1 of a short one."""
-    long_run = load_scenario(scenario).wall_duration_seconds > LONG_RUN_WALL_SECONDS
     if quick:
-        return () if long_run else (1,)
-    return FEW_SEEDS if long_run else MANY_SEEDS
+        return () if is_long(scenario) else (1,)
+    return FEW_SEEDS if is_long(scenario) else MANY_SEEDS
 
 
-def seeds(quick: bool) -> dict[str, Any]:
-    """Every shipped scenario on many seeds with the reference: none may fail (issue 12)."""
+def seeds(quick: bool, jobs: int = 1, shard: tuple[int, int] = (1, 1)) -> dict[str, Any]:
+    """Every shipped scenario on many seeds with the reference: none may fail (issue 12).
+
+    `jobs` runs play side by side (each mostly waits on the wall clock), all but the long ones,
+    which play alone afterwards; `shard` (k, n) plays the k-th of n parts of similar wall time,
+    so that a sweep longer than a working session can be played in parts."""
     out = Path(tempfile.mkdtemp(prefix="ecomock-bench-seeds-"))
-    runs = []
-    for path in shipped_scenarios():
+    planned = [(path, seed) for path in shipped_scenarios() for seed in seeds_for(path, quick)]
+    mine = shard_of(planned, shard)
+    long_runs = [run for run in mine if is_long(run[0])]
+    short_runs = [run for run in mine if not is_long(run[0])]
+    print(
+        f"seeds sweep: {len(mine)} of {len(planned)} runs (shard {shard[0]}/{shard[1]}), "
+        f"{len(short_runs)} by {jobs} at once, then {len(long_runs)} alone",
+        flush=True,
+    )
+
+    def play(run: tuple[Path, int]) -> dict[str, Any]:
+        path, seed = run
         name = path.relative_to("scenarios").with_suffix("").as_posix()
-        for seed in seeds_for(path, quick):
-            run_dir = out / f"{name.replace('/', '-')}-{seed}"
-            runs.append({"scenario": name, "seed": seed, **ecomock_run(path, run_dir, seed)})
+        run_dir = out / f"{name.replace('/', '-')}-{seed}"
+        result = {"scenario": name, "seed": seed, **ecomock_run(path, run_dir, seed, jobs == 1)}
+        if jobs > 1:
+            print(f"{name} seed {seed}: {result['verdict']} in {result.get('wall_seconds')} s "
+                  f"{result.get('failed_invariants') or ''}", flush=True)  # fmt: skip
+        return result
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        runs = list(pool.map(play, short_runs))
+    runs += [play(run) for run in long_runs]
+    order = {(path.relative_to("scenarios").with_suffix("").as_posix(), seed): index
+             for index, (path, seed) in enumerate(planned)}  # fmt: skip
+    runs.sort(key=lambda run: order[(run["scenario"], run["seed"])])
     table = seeds_table(runs)
     print(table, flush=True)
     failing = [f"{run['scenario']} seed {run['seed']}" for run in runs if run["verdict"] != "pass"]
-    return {"exit_code": 1 if failing else 0, "failing": failing, "table": table, "runs": runs}
+    return {"exit_code": 1 if failing else 0, "failing": failing, "table": table, "runs": runs,
+            "jobs": jobs, "shard": list(shard)}  # fmt: skip
+
+
+@cache
+def wall_seconds(scenario: Path) -> float:
+    """The scenario's wall-clock length (read once: validating a scenario takes a while)."""
+    return load_scenario(scenario).wall_duration_seconds
+
+
+def is_long(scenario: Path) -> bool:
+    """Longer than LONG_RUN_WALL_SECONDS of wall clock: played on FEW_SEEDS, and alone."""
+    return wall_seconds(scenario) > LONG_RUN_WALL_SECONDS
+
+
+def shard_of(planned: list[tuple[Path, int]], shard: tuple[int, int]) -> list[tuple[Path, int]]:
+    """The k-th of n parts of `planned`, dealt longest first to the part with the least wall
+    time so far (a scenario's wall duration stands for its run's), in `planned`'s order."""
+    index, count = shard
+    loads = [0.0] * count
+    part_of: dict[int, int] = {}
+    walls = [wall_seconds(path) for path, _ in planned]
+    for position in sorted(range(len(planned)), key=lambda i: -walls[i]):
+        part = loads.index(min(loads))
+        loads[part] += walls[position]
+        part_of[position] = part
+    return [run for position, run in enumerate(planned) if part_of[position] == index - 1]
 
 
 def seeds_table(runs: list[dict[str, Any]]) -> str:
@@ -321,17 +379,38 @@ def machine() -> dict[str, Any]:
     }
 
 
+def shard_arg(text: str) -> tuple[int, int]:
+    """`--shard K/N`: part K (from 1) of N."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not K/N, e.g. 1/2") from None
+    if not 1 <= index <= count:
+        raise argparse.ArgumentTypeError(f"{text!r}: K must be 1 to N")
+    return index, count
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=PARTS, action="append")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="seeds: runs played side by side (default 1)"
+    )
+    parser.add_argument(
+        "--shard", type=shard_arg, default=(1, 1), help="seeds: play part K of N (K/N)"
+    )
     args = parser.parse_args(argv)
+    runners: dict[str, Callable[[bool], dict[str, Any]]] = {
+        **RUNNERS,
+        "seeds": partial(seeds, jobs=args.jobs, shard=args.shard),
+    }
     summary: dict[str, Any] = {"machine": machine(), "started": time.strftime("%F %T")}
     failed = []
     for part in args.only or DEFAULT_PARTS:
         started = time.perf_counter()
         try:
-            summary[part] = RUNNERS[part](args.quick)
+            summary[part] = runners[part](args.quick)
         except Exception as exc:  # one broken part must not cost the others' figures
             summary[part] = {"error": f"{type(exc).__name__}: {exc}"}
         if summary[part].get("error") or summary[part].get("exit_code", 0):

@@ -20,7 +20,9 @@ def stub_runs(
     """Record which (scenario, seed) the part plays; the runs in `failing` fail."""
     played: list[tuple[str, int]] = []
 
-    def run(scenario: Path, run_dir: Path, seed: int | None = None) -> dict[str, Any]:
+    def run(
+        scenario: Path, run_dir: Path, seed: int | None = None, echo: bool = True
+    ) -> dict[str, Any]:
         assert seed is not None
         name = scenario.relative_to("scenarios").with_suffix("").as_posix()
         played.append((name, seed))
@@ -72,6 +74,43 @@ def test_quick_plays_seed_one_of_the_short_scenarios_only(
     names = [name for name, _ in played]
     assert {seed for _, seed in played} == {1}
     assert "smoke" in names and "certification" not in names and "double11" not in names
+
+
+def test_shards_split_the_sweep_into_parts_of_similar_wall_time(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Two shards play every run of the whole sweep once between them, each about half its
+    wall time; runs played side by side come back in the sweep's order."""
+    stub_runs(monkeypatch, tmp_path, failing=set())
+    whole = [(run["scenario"], run["seed"]) for run in bench.seeds(quick=False)["runs"]]
+    parts = []
+    for index in (1, 2):
+        played = stub_runs(monkeypatch, tmp_path, failing=set())
+        result = bench.seeds(quick=False, jobs=3, shard=(index, 2))
+        assert [(run["scenario"], run["seed"]) for run in result["runs"]] == [
+            run for run in whole if run in played
+        ]
+        parts.append(played)
+    assert sorted(parts[0] + parts[1]) == sorted(whole) and not set(parts[0]) & set(parts[1])
+    wall = {name: bench.wall_seconds(Path("scenarios") / f"{name}.yaml") for name, _ in whole}
+    halves = [sum(wall[name] for name, _ in part) for part in parts]
+    assert max(halves) / min(halves) < 1.1
+
+
+def test_long_runs_play_alone_after_the_runs_side_by_side(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    played = stub_runs(monkeypatch, tmp_path, failing=set())
+    bench.seeds(quick=False, jobs=2)
+    long_ones = [i for i, (name, _) in enumerate(played) if name in ("certification", "double11")]
+    assert long_ones == list(range(len(played) - 6, len(played)))
+
+
+@pytest.mark.parametrize("text", ["3/2", "0/2", "a/b", "2"])
+def test_a_bad_shard_is_refused(text: str) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--only", "seeds", "--shard", text])
+    assert exit_info.value.code == 2
 
 
 def test_make_bench_without_only_leaves_the_seeds_sweep_out() -> None:

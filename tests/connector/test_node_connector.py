@@ -202,3 +202,30 @@ console.log(JSON.stringify({
         "oneLine": False,
         "cancelled": False,
     }
+
+
+def test_a_trade_being_returned_is_not_read_as_a_cancellation() -> None:
+    """A connector behind on the carrier's signed pushes polls a shipped trade with every line
+    asked back: with a return refund seen for it (`returning`, filled by the poll's refund
+    search, read first) it is a return, left alone; without, a cancellation after picking."""
+    out = node(
+        """
+const a = require('./aftersales');
+function connector(returning) {
+  const records = [];
+  const trade = {trade_no: 'T1', trade_status: 30};
+  return {records, returning: new Set(returning), counts: {cancelled: 0},
+    store: {trades: new Map([['T1', {trade, steps: {wms_create: {status: 'done'}}}]]),
+            record: (r) => records.push(r.t)},
+    run: (id, step) => records.push(step)};
+}
+const polled = {trade_no: 'T1', trade_status: 95,
+  detail_list: [{rec_id: 1, spec_no: 'A', num: 1, refund_status: 2}]};
+const returned = connector(['T1']);
+a.onPolledTrade(returned, polled);
+const cancelled = connector([]);
+a.onPolledTrade(cancelled, polled);
+console.log(JSON.stringify({returned: returned.records, cancelled: cancelled.records}));
+"""
+    )
+    assert json.loads(out) == {"returned": [], "cancelled": ["cancel", "wms_cancel"]}

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from fake_systems.common.storage import open_database
 from simulator.cli import app
+from tests.support.paths import SMOKE
 
 runner = CliRunner()
 
@@ -48,6 +49,16 @@ def test_invalid_profile_names_the_field(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", "scenarios/smoke.yaml", "--connector", str(profile)])
     assert result.exit_code == 2
     assert "command" in result.output and "callbacks" in result.output
+
+
+def test_run_refuses_a_folder_holding_another_run(tmp_path: Path) -> None:
+    """An older run's databases are never played on: a clear error, the folder left as it was."""
+    (tmp_path / "erp.db").write_bytes(b"an older run")
+    result = runner.invoke(app, ["run", str(SMOKE), "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "is not empty; a run needs a fresh folder" in " ".join(result.output.split())
+    assert [p.name for p in tmp_path.iterdir()] == ["erp.db"]
+    assert (tmp_path / "erp.db").read_bytes() == b"an older run"
 
 
 def test_check_refuses_a_missing_folder(tmp_path: Path) -> None:

@@ -15,8 +15,10 @@ from pydantic import ValidationError
 from fake_systems.carrier.api.kdniao_push import attach, push_accepted
 from fake_systems.carrier.models import CarrierConfig, CarrierError
 from fake_systems.carrier.service import CarrierService
+from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import KdniaoCredentials
 from fake_systems.common.webhooks import PushReply
+from simulator.clock import ManualClock
 from simulator.scenario import CarrierSettings
 from tests.support.carrier import CREDENTIALS, FIXED
 from tests.support.pushes import mock_sender
@@ -378,10 +380,36 @@ def test_problem_shares_follow_the_rates(make_context, world, clock):
     assert 330 <= counts["301"] <= 470
 
 
-def test_no_problem_rates_roll_no_extra_dice(carrier):
-    before = carrier.ctx.random.getstate()
-    assert carrier._fate() == "normal"
-    assert carrier.ctx.random.getstate() == before
+def test_a_parcels_number_legs_and_fate_do_not_depend_on_the_parcels_before_it(tmp_path, world):
+    """The same orders handed over in two orders (as the WMS ships them when a connector's
+    timing differs) get the same waybill numbers, journeys and fates, each parcel with its
+    own dice; a different seed draws them otherwise."""
+    config = CarrierConfig(
+        **{**FIXED.__dict__, "collect_hours": (0.5, 3.0), "transit_hours": (5.0, 30.0),
+           "refused_rate": 0.2, "stuck_rate": 0.2, "locker_rate": 0.3}
+    )  # fmt: skip
+    orders = [f"T{n:04d}" for n in range(1, 13)]
+
+    def journeys(folder: str, sent: list[str], seed: int = 7) -> dict[str, list[tuple[str, ...]]]:
+        clock = ManualClock()
+        (tmp_path / folder).mkdir()
+        sender = mock_sender(lambda request: httpx.Response(200))
+        service = CarrierService(
+            SystemContext.create("carrier", tmp_path / folder, clock, sender, seed),
+            CREDENTIALS,
+            config,
+        )
+        service.setup(world)
+        codes = {order: service.issue_waybill(order, "ZTO") for order in sent}
+        for order in sent:
+            service.hand_over(codes[order], "ZTO", 1.0)
+        clock.advance(200 * HOUR)
+        return {order: [(codes[order],), *journey(service, codes[order])] for order in orders}
+
+    forward = journeys("forward", orders)
+    assert forward == journeys("backward", orders[::-1])
+    assert len({tuple(j[-1][1:2]) for j in forward.values()}) > 1  # fates differ
+    assert journeys("other-seed", orders, seed=8) != forward
 
 
 @pytest.mark.parametrize(

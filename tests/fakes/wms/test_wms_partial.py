@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import random
 import sqlite3
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -182,21 +182,44 @@ def test_two_single_lines_split_by_line(
     assert line_qty(wms) == [(a, 1), (b, 1)]
 
 
-def test_default_share_splits_nothing_and_draws_nothing(
+def test_default_share_splits_nothing(
     make_context: Callable[[str], SystemContext], world: World, clock: ManualClock
 ) -> None:
-    wms = make_wms(make_context, world, FIXED)
-    state_before = wms.ctx.random.getstate()
+    carrier = RecordingCarrier()
+    wms = make_wms(make_context, world, FIXED, carrier=carrier)
     wms.create_delivery_order(order(world, lines=[(world.skus[0].item_code, 4)]))
     clock.advance(181)
-    assert status_of(wms) == "DELIVERED"
-    # FIXED's work times are ranges of one value, yet uniform() still draws: replay just
-    # those draws, so one more draw for a split decision would show.
-    twin = random.Random()
-    twin.setstate(state_before)
-    for bounds in (FIXED.accept_seconds, FIXED.pick_seconds, FIXED.pack_seconds):
-        twin.uniform(*bounds)
-    assert wms.ctx.random.getstate() == twin.getstate()
+    assert status_of(wms) == "DELIVERED" and len(carrier.handed_over) == 1
+
+
+def test_an_orders_times_and_packages_do_not_depend_on_the_orders_before_it(
+    tmp_path: Path, world: World
+) -> None:
+    """The same orders sent in two orders (as a connector's timing may send them) are worked
+    and split alike, each with its own dice; a different seed works them otherwise."""
+    varied = replace(FIXED, accept_seconds=(10, 90), pick_seconds=(30, 300),
+                     pack_seconds=(20, 200), partial_delivery_share=0.5)  # fmt: skip
+    codes = [f"T{n:04d}" for n in range(1, 9)]
+
+    def timelines(folder: str, sent: list[str], seed: int = 7) -> dict[str, list[tuple[str, str]]]:
+        clock = ManualClock()
+        (tmp_path / folder).mkdir()
+        ctx = SystemContext.create("wms", tmp_path / folder, clock, mock_sender(Receiver()), seed)
+        wms = WmsService(ctx, QimenCredentials(), varied, RecordingCarrier())
+        wms.setup(world)
+        for code in sent:
+            wms.create_delivery_order(order(world, code, lines=[(world.skus[0].item_code, 4)]))
+        clock.advance(3600)
+        rows = wms.conn.execute(
+            "SELECT entity, outcome, sim_time FROM events WHERE kind = 'state' ORDER BY seq"
+        ).fetchall()
+        return {code: [(r[1], r[2]) for r in rows if r[0] == code] for code in codes}
+
+    forward = timelines("forward", codes)
+    assert forward == timelines("backward", codes[::-1])
+    assert all(timeline[-1][0] == "DELIVERED" for timeline in forward.values())
+    assert len({tuple(t for _, t in timeline) for timeline in forward.values()}) > 1
+    assert timelines("other-seed", codes, seed=8) != forward
 
 
 def status_of(wms: WmsService) -> str:
