@@ -258,6 +258,7 @@ connector <b>{html.escape(str(meta.connector))}</b></p>
 <h2>Invariants</h2><table><tr><th>invariant</th><th>result</th><th>checked</th>
 <th>violations</th><th>detail</th></tr>{rows}</table>
 {_flows_table(verdict)}
+{_money_table(verdict)}
 {_crashes_table(verdict)}
 {_chaos_sections(verdict.chaos, fault_times(conn))}
 <h2>Throughput</h2>{line_chart(rates, "wall seconds since the first order", "orders per minute")}
@@ -293,6 +294,43 @@ def _flows_table(verdict: Verdict) -> str:
         for key, value in verdict.flows.items()
     ]
     return "<h2>Flows</h2>" + _table(("flow", "trades"), rows)
+
+
+# report.json's `payments` (statements.money_summary), as the report's table names them.
+MONEY_ROWS = {
+    "settlements_billed": "settlement bills issued by the platforms",
+    "settlements_paid": "settlement bills paid into the bank",
+    "bank_credits": "bank credits",
+    "bank_debits": "bank debits",
+    "bank_fees": "of which bank fees",
+    "fees_booked": "bank fees booked (fee vouchers' lines)",
+    "payments_submitted": "supplier payments submitted (pain.001)",
+    "payments_settled": "supplier payments settled (ACSC)",
+    "payments_rejected": "supplier payments rejected (RJCT)",
+    "receivables_written_off": "receivables written off by receipt bills",
+    "payables_written_off": "payables written off by payment bills",
+}
+
+
+def _money_table(verdict: Verdict) -> str:
+    """The run's money: how many and how much, per figure; nothing when no money moved."""
+    money = verdict.money
+    if not any((money.get(key) or {}).get("count") for key in MONEY_ROWS):
+        return ""
+    rows: list[tuple[object, ...]] = []
+    for key, title in MONEY_ROWS.items():
+        value = money.get(key) or {}
+        count, cents = value.get("count"), value.get("cents")
+        rows.append(
+            (
+                title,
+                "-" if count is None else count,
+                "-" if cents is None else f"{cents / 100:,.2f}",
+            )
+        )
+    fetched = money.get("statements_fetched")
+    rows.append(("day statements fetched (camt.053)", "-" if fetched is None else fetched, ""))
+    return "<h2>Money</h2>" + _table(("figure", "count", "CNY"), rows)
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -22,6 +22,7 @@ from contract_tests.invariants import (
 )
 from contract_tests.metrics import LatencyStats, compute_latencies, count_flows, count_orders
 from contract_tests.run_status import DRAIN_TIMED_OUT, RunStatus, read_run_status
+from contract_tests.statements import money_summary
 from contract_tests.throughput import (
     THROUGHPUT_INVARIANT,
     THROUGHPUT_OBJECTIVE,
@@ -144,6 +145,8 @@ class Verdict:
     chaos: ChaosReport = field(default_factory=ChaosReport)
     # What happened to the trades (metrics.count_flows): report.json's `flows`.
     flows: dict[str, int | None] = field(default_factory=dict)
+    # The run's money (statements.money_summary): report.json's `payments`.
+    money: dict[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -249,6 +252,7 @@ def judge_run(run_dir: Path, meta: RunMeta) -> Verdict:
             invariants.append(throughput_check)
         counts = count_orders(conn)
         flows = count_flows(conn)
+        money = money_summary(conn)
         paid_span = _paid_span(conn)
         latencies, latency_errors = compute_latencies(conn)
         throughput = _throughput(conn, meta, counts["created"])
@@ -282,6 +286,7 @@ def judge_run(run_dir: Path, meta: RunMeta) -> Verdict:
         run_status=status,
         chaos=chaos,
         flows=flows,
+        money=money,
     )
 
 

@@ -78,6 +78,8 @@ def verdict_to_dict(verdict: Verdict) -> dict[str, Any]:
         "orders": {key: verdict.counts.get(key, 0) for key in ORDER_COUNT_KEYS},
         # What happened to the trades, from the fakes' tables (metrics.count_flows).
         "flows": verdict.flows,
+        # The run's money: settlements, the bank, supplier payments, fees, write-offs.
+        "payments": verdict.money,
         "throughput": {
             "orders_per_min": _round(verdict.throughput.orders_per_min, 2),
             "orders": verdict.throughput.orders,
@@ -285,10 +287,39 @@ def invalid_text(verdict: Verdict) -> Text:
     return text
 
 
+def money_text(verdict: Verdict) -> Text:
+    """One line of the run's money (report.json's `payments`); empty when no money moved."""
+    money = verdict.money
+
+    def figure(key: str) -> tuple[int, str]:
+        value = money.get(key) or {}
+        cents = value.get("cents") or 0
+        return int(value.get("count") or 0), f"¥{cents / 100:,.2f}"
+
+    billed, paid = figure("settlements_billed"), figure("settlements_paid")
+    credits, debits = figure("bank_credits"), figure("bank_debits")
+    fees, settled = figure("bank_fees"), figure("payments_settled")
+    if not (billed[0] or credits[0] or debits[0]):
+        return Text()
+    rejected = figure("payments_rejected")[0]
+    return Text(
+        f"money: settlements {billed[0]} billed, {paid[0]} paid {paid[1]};"
+        f" bank credits {credits[0]} {credits[1]}, debits {debits[0]} {debits[1]}"
+        f" (fees {fees[0]} {fees[1]}); supplier payments {settled[0]} settled {settled[1]},"
+        f" {rejected} rejected; statements fetched {money.get('statements_fetched') or 0}"
+    )
+
+
 def render_summary(verdict: Verdict, console: Console | None = None) -> None:
-    """Print the invariants table, why the run is invalid if it is, and the latency table."""
+    """Print the invariants table, why the run is invalid if it is, the money line and the
+    latency table."""
     (console or Console()).print(
-        Group(summary_table(verdict), invalid_text(verdict), latency_table(verdict))
+        Group(
+            summary_table(verdict),
+            invalid_text(verdict),
+            money_text(verdict),
+            latency_table(verdict),
+        )
     )
 
 

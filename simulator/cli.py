@@ -17,7 +17,13 @@ from rich.text import Text
 
 from contract_tests.coverage import Catalogue, coverage_markdown, read_run
 from contract_tests.judge import Verdict, judge_folder
-from contract_tests.report import VERDICT_STYLES, invalid_text, summary_table, write_reports
+from contract_tests.report import (
+    VERDICT_STYLES,
+    invalid_text,
+    money_text,
+    summary_table,
+    write_reports,
+)
 from fake_systems.common.app import CONTROL_TOKEN_ENV
 from fake_systems.ecosystem import PUSHES, SYSTEMS, protocol_operations
 from simulator.certificate import EXIT_CODES as CERTIFY_EXIT_CODES
@@ -102,6 +108,7 @@ def _announce(message: str) -> None:
 def _conclude(verdict: Verdict) -> typer.Exit:
     """Print the verdict (and why it is invalid, unwrapped: paths stay whole); exit with it."""
     console.print(summary_table(verdict))
+    console.print(money_text(verdict), highlight=False, soft_wrap=True)
     console.print(invalid_text(verdict), soft_wrap=True)
     return typer.Exit(verdict.exit_code)
 

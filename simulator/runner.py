@@ -58,7 +58,8 @@ from simulator.master_data import MasterDataChanges
 from simulator.procurement import Procurement
 from simulator.progress import Snapshot
 from simulator.scenario import Scenario
-from simulator.settlement import Settlement, arrange_payments
+from simulator.settlement import Settlement, arrange_bank_fees, arrange_payments
+from simulator.snapshots import play_snapshots
 from simulator.stopping import RunStop, until_stopped
 from simulator.transfers import Transfers
 from simulator.world import World
@@ -74,6 +75,7 @@ UNFINISHED_COUNTS = (
     "transfers_unbooked",
     "counts_unbooked",
     "payments_unbooked",
+    "bank_fees_unbooked",
 )
 RUNS_DIR = Path("runs")
 T = TypeVar("T")
@@ -341,7 +343,14 @@ class RunWatch:
         while time.monotonic() < ends:
             snap = await self.snapshot("settling")
             self.show(snap)
-            if pushes_in_flight() == 0 and snap.counts["completed"] == snap.counts["delivered"]:
+            # A bank day that closed as the drain ended: its fees are booked with the world
+            # paused (after a drain that stalled, the connector was not booking them anyway).
+            fees_owed = snap.counts["bank_fees_unbooked"] if self.drained == DRAIN_ENDED else 0
+            if (
+                pushes_in_flight() == 0
+                and snap.counts["completed"] == snap.counts["delivered"]
+                and fees_owed == 0
+            ):
                 return
             await asyncio.sleep(PROGRESS_EVERY_SECONDS / 5)
 
@@ -403,6 +412,8 @@ class SimulatedDemand:
                 fakes.clock.env, fakes.world, scenario.transfers, eco.wms, scenario.seed
             )
             self.transfers.start(scenario.duration)
+        # The warehouse publishes its inventory snapshot whatever the scenario plays.
+        play_snapshots(fakes.clock.env, eco.wms, scenario.duration)
         if scenario.counts.enabled:
             self.counts = Counts(
                 fakes.clock.env, fakes.world, scenario.counts, eco.wms, scenario.seed
@@ -430,6 +441,8 @@ class SimulatedDemand:
         )
         if scenario.payments.enabled:
             arrange_payments(fakes.world, eco.erp, eco.bank, scenario.payments, scenario.seed)
+        if scenario.bank_fees.enabled:
+            arrange_bank_fees(eco.bank, scenario.bank_fees)
         if scenario.settlement.enabled:
             self.settlement = Settlement(
                 fakes.clock.env, eco.oms, eco.bank, scenario.settlement, scenario.seed

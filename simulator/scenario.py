@@ -785,6 +785,24 @@ class CarrierFeeSettings(Strict):
     )
 
 
+class BankFeeSettings(Strict):
+    """Bank fees (issue 14, fake_systems/bank/service.py `set_fees`): off by default, so
+    existing scenarios play the same. The bank charges each executed supplier payment by the
+    PBOC-guided inter-bank schedule (5 / 10 / 15 / 20 CNY up to 10k / 100k / 500k / 1M, then
+    0.002 % up to 200 CNY) and, when `account_fee` > 0, the merchant's account every month at
+    China midnight of `account_fee_day` (账户管理费); each fee is a DBIT entry of its own in
+    the statements (docs/DECISIONS.md, "Bank fees")."""
+
+    enabled: bool = False
+    transfer_fees: bool = Field(True, description="charge each executed outgoing transfer")
+    account_fee: float = Field(
+        50.0, ge=0, le=10_000, description="CNY charged monthly for the account (0: none)"
+    )
+    account_fee_day: int = Field(
+        21, ge=1, le=28, description="day of the month the account fee is charged"
+    )
+
+
 class Objectives(Strict):
     """Wall-second p99s of the flows the judge times (the seeds' core interfaces <= 3 s),
     optionally a throughput, and the master-data sync time in simulated seconds (business
@@ -834,6 +852,7 @@ class Scenario(Strict):
     settlement: SettlementSettings = SettlementSettings()
     payments: PaymentSettings = PaymentSettings()
     carrier_fees: CarrierFeeSettings = CarrierFeeSettings()
+    bank_fees: BankFeeSettings = BankFeeSettings()
 
     @model_validator(mode="after")
     def _crashes_in_turn(self) -> Scenario:

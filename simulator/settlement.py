@@ -12,6 +12,8 @@ EndToEndId = the settlement number; the bank notifies the connector with a signe
 
 Supplier payments (`arrange_payments`): every supplier's payables fall due the scenario's
 terms after their date, and the creditors' banks refuse a seeded share of the payments.
+Bank fees (`arrange_bank_fees`): the bank charges each executed transfer, and monthly the
+account.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from fake_systems.erp.service import ErpService
 from fake_systems.oms.service import OmsService
 from fake_systems.oms.settlements import SettlementBill, SettlementLine
 from simulator.clock import CHINA, format_qimen_time
-from simulator.scenario import PaymentSettings, SettlementSettings
+from simulator.scenario import BankFeeSettings, PaymentSettings, SettlementSettings
 from simulator.world import World
 
 SUBSIDY, PENALTY = "平台补贴", "平台扣款"
@@ -186,3 +188,12 @@ def arrange_payments(
     for supplier in world.suppliers:
         erp.master.set_payment_terms(supplier.code, settings.terms_days)
     bank.set_closed_share(settings.closed_share, f"payments-{seed}")
+
+
+def arrange_bank_fees(bank: BankService, settings: BankFeeSettings) -> None:
+    """The bank's charges: per executed transfer and, if any, the monthly account fee."""
+    bank.set_fees(
+        settings.transfer_fees,
+        int((Decimal(str(settings.account_fee)) * 100).quantize(Decimal(1), ROUND_HALF_UP)),
+        settings.account_fee_day,
+    )

@@ -29,6 +29,7 @@ from connectors.reference.poller import Poller
 from connectors.reference.retry import RetryPolicy
 from connectors.reference.settings import Settings, SettingsError
 from connectors.reference.settlement_flow import SettlementFlow
+from connectors.reference.statement_flow import StatementFlow
 from connectors.reference.store import StateStore
 from connectors.reference.transfer_flow import TransferFlow
 from connectors.reference.workflow import Peers, Workflow
@@ -50,12 +51,14 @@ class Connector:
 
     `mapper` is the extension point: pass a TradeMapper subclass to change one business rule;
     a subclass may set `handlers` to change how pushes are received, `transfer_flow` how
-    transfers are booked, `count_flow` how cycle counts are.
+    transfers are booked, `count_flow` how cycle counts are, `statements` how the bank's day
+    statements and their fees are.
     """
 
     handlers: type[CallbackHandlers] = CallbackHandlers
     settlements: type[SettlementFlow] = SettlementFlow
     payments: type[PaymentFlow] = PaymentFlow
+    statements: type[StatementFlow] = StatementFlow
     fees: type[FeeFlow] = FeeFlow
     transfer_flow: type[TransferFlow] = TransferFlow
     count_flow: type[CountFlow] = CountFlow
@@ -139,11 +142,15 @@ class Connector:
             workflow.peers.oms, workflow.peers.erp, s.bank_webhook_secret
         )
         payments = None
+        statements = None
         if s.bank_url and s.bank_account:
             bank = BankClient(
                 clients["bank"], s.bank_url, s.bank_account, s.bank_password, s.bank_totp_seed
             )
             payments = self.payments(
+                store, workflow.peers.oms, workflow.peers.erp, bank, workflow.policy
+            )
+            statements = self.statements(
                 store, workflow.peers.oms, workflow.peers.erp, bank, workflow.policy
             )
         fees = self.fees(store, workflow.peers.carrier, workflow.peers.erp, workflow.policy)
@@ -181,7 +188,9 @@ class Connector:
             background = [
                 asyncio.create_task(poller.run(self.stop_event, s.poll_seconds)),
                 asyncio.create_task(
-                    self._summaries(workflow, poller, handlers, settlements, payments, master)
+                    self._summaries(
+                        workflow, poller, handlers, settlements, payments, statements, master
+                    )
                 ),
                 asyncio.create_task(workflow.stock.poll(self.stop_event, s.poll_seconds)),
                 asyncio.create_task(workflow.stock.sync(self.stop_event)),
@@ -189,6 +198,8 @@ class Connector:
             ]
             if payments is not None:
                 background.append(asyncio.create_task(payments.run(self.stop_event)))
+            if statements is not None:
+                background.append(asyncio.create_task(statements.run(self.stop_event)))
             background.append(asyncio.create_task(fees.run(self.stop_event)))
             await self.stop_event.wait()
         finally:
@@ -214,6 +225,7 @@ class Connector:
         handlers: CallbackHandlers,
         settlements: SettlementFlow,
         payments: PaymentFlow | None,
+        statements: StatementFlow | None,
         master: MasterDataFlow,
     ) -> None:
         """One INFO line every few seconds instead of one per order."""
@@ -229,6 +241,7 @@ class Connector:
                 + workflow.transfers.stats
                 + workflow.counts.stats
                 + (payments.stats if payments is not None else Counter())
+                + (statements.stats if statements is not None else Counter())
                 + master.stats
             )
             delta = current - previous

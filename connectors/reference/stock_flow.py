@@ -251,6 +251,7 @@ class StockFlow:
         order = self.order(bill_no)
         prices = self._prices(order)
         received = self.rules.received(order, order["confirm"])
+        warehouse = self.rules.receipt_warehouse(order)
         model = {
             "FBillNo": f"{bill_no}-RK",
             "FDate": order["approved"],
@@ -264,7 +265,7 @@ class StockFlow:
                     "FRealQty": qty,
                     "FTaxPrice": cents_to_text(prices[item]),
                     "FAllAmount": cents_to_text(prices[item] * qty),
-                    "FStockId": {"FNumber": order["warehouse_code"]},
+                    "FStockId": {"FNumber": warehouse},
                     "FSrcBillTypeId": PURCHASE_ORDER,
                     "FSrcBillNo": bill_no,
                 }

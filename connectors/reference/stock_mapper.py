@@ -29,6 +29,11 @@ class StockMapper:
                 units[line["itemCode"]] = units.get(line["itemCode"], 0) + int(line["actualQty"])
         return {item: qty for item, qty in units.items() if qty > 0}
 
+    def receipt_warehouse(self, order: dict[str, Any]) -> str:
+        """The warehouse (FStockId) a stock-in books its units at: the one the purchase
+        order was for, where the WMS received them."""
+        return str(order["warehouse_code"])
+
     def pushes_stock(self) -> bool:
         """Whether stockchange.report moves reach the OMS's stock (stockSyncByPd)."""
         return True

@@ -72,8 +72,8 @@ _ENTRY = (
     "<CdtDbtInd>{direction}</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>"
     "<BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt>"
     "<AcctSvcrRef>{ref}</AcctSvcrRef>"
-    "<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>{family}</Cd><SubFmlyCd>DMCT</SubFmlyCd></Fmly>"
-    "</Domn></BkTxCd>"
+    "<BkTxCd><Domn><Cd>{domain}</Cd><Fmly><Cd>{family}</Cd><SubFmlyCd>{sub_family}</SubFmlyCd>"
+    "</Fmly></Domn></BkTxCd>"
     "<NtryDtls><TxDtls><Refs><EndToEndId>{e2e}</EndToEndId></Refs>"
     "<RmtInf><Ustrd>{remittance}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>"
 )
@@ -95,13 +95,16 @@ def _balance(code: str, cents: int, ccy: str, day: str) -> str:
 
 
 def _entry(entry: Entry, ccy: str) -> str:
+    domain, family, sub_family = entry.tx_code.split("/")
     return _ENTRY.format(
         ref=_text(entry.entry_ref),
         ccy=ccy,
         amount=cents_to_text(entry.amount_cents),
         direction=entry.direction,
         day=entry.booking_date.isoformat(),
-        family="RCDT" if entry.direction == "CRDT" else "ICDT",
+        domain=domain,
+        family=family,
+        sub_family=sub_family,
         e2e=_text(entry.end_to_end_id or "NOTPROVIDED"),
         remittance=_text(xml_safe(entry.remittance)[:REMITTANCE_MAX]),
     )

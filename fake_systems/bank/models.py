@@ -11,6 +11,15 @@ from fake_systems.common.pipeline import WireError
 Direction = Literal["CRDT", "DBIT"]
 DIRECTIONS: frozenset[str] = frozenset({"CRDT", "DBIT"})
 
+# ISO 20022 bank transaction codes (ExternalBankTransaction{Domain,Family,SubFamily}1Code):
+# a credit transfer received / issued, the charges of an issued transfer, and the account's
+# own charges (account management, miscellaneous debit operations).
+RECEIVED_TRANSFER = "PMNT/RCDT/DMCT"
+ISSUED_TRANSFER = "PMNT/ICDT/DMCT"
+CHARGES = "CHRG"
+TRANSFER_CHARGES = "PMNT/ICDT/CHRG"
+ACCOUNT_CHARGES = "ACMT/MDOP/CHRG"
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -23,6 +32,20 @@ class Entry:
     direction: Direction
     end_to_end_id: str
     remittance: str
+    # ISO bank transaction code Domain/Family/SubFamily; "" for a transfer's own by direction.
+    bank_tx_code: str = ""
+
+    @property
+    def tx_code(self) -> str:
+        """The entry's BkTxCd: its own, else a received or issued credit transfer's."""
+        if self.bank_tx_code:
+            return self.bank_tx_code
+        return RECEIVED_TRANSFER if self.direction == "CRDT" else ISSUED_TRANSFER
+
+    @property
+    def is_charge(self) -> bool:
+        """A bank fee: sub-family CHRG (charges), whatever the domain."""
+        return self.tx_code.rsplit("/", 1)[-1] == CHARGES
 
     @property
     def signed_cents(self) -> int:

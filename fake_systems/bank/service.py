@@ -9,13 +9,14 @@ import re
 import secrets
 import sqlite3
 from collections.abc import Callable, Generator, Sequence
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
 import simpy
 
 from fake_systems.bank import totp
 from fake_systems.bank.models import (
+    ACCOUNT_CHARGES,
     DIRECTIONS,
     PAYMENT_FLOW,
     REASON_BAD_ACCOUNT,
@@ -23,6 +24,7 @@ from fake_systems.bank.models import (
     REASON_CLOSED,
     REASON_NO_FUNDS,
     REJECTED,
+    TRANSFER_CHARGES,
     BankError,
     CredentialsInvalid,
     CreditNotice,
@@ -64,9 +66,26 @@ CREATE TABLE IF NOT EXISTS entries (
     end_to_end_id TEXT NOT NULL,
     remittance    TEXT NOT NULL,
     booked_sim    TEXT NOT NULL,
-    booked_wall   REAL NOT NULL
+    booked_wall   REAL NOT NULL,
+    bank_tx_code  TEXT NOT NULL DEFAULT ''  -- BkTxCd Domain/Family/SubFamily; '' a transfer's
 );
 CREATE INDEX IF NOT EXISTS entries_account_date ON entries(account, booking_date);
+-- The camt.053 statements served, as last served (a closed day's never changes): what the
+-- judge checks closes and chains, and how often each was fetched.
+CREATE TABLE IF NOT EXISTS statements_served (
+    account       TEXT NOT NULL,
+    booking_date  TEXT NOT NULL,
+    statement_id  TEXT NOT NULL,
+    opening_cents INTEGER NOT NULL,
+    credit_cents  INTEGER NOT NULL,
+    debit_cents   INTEGER NOT NULL,
+    closing_cents INTEGER NOT NULL,
+    entries       INTEGER NOT NULL,
+    final         INTEGER NOT NULL,  -- 1: served once the day was over
+    served        INTEGER NOT NULL,
+    served_sim    TEXT NOT NULL,
+    PRIMARY KEY (account, booking_date)
+);
 -- Only a hash of each bearer token is kept: the database is handed out with the report.
 CREATE TABLE IF NOT EXISTS sessions (
     token_hash    TEXT PRIMARY KEY,
@@ -129,6 +148,16 @@ CURRENCY = "CNY"
 SESSION_SECONDS = 1800  # wall seconds a session lasts from login (absolute, not sliding)
 # Simulated seconds from one status to the next: RCVD -> ACTC -> ACCP -> ACSP -> ACSC.
 STATUS_DELAYS: tuple[float, ...] = (5.0, 30.0, 60.0, 300.0)
+# A transfer's charge by amount (cents up to, fee cents), the PBOC-guided schedule for
+# corporate inter-bank transfers most Chinese banks publish (docs/DECISIONS.md, "Bank fees");
+# above the last tier 0.002 % of the amount, at most 200 CNY.
+TRANSFER_FEE_TIERS: tuple[tuple[int, int], ...] = (
+    (1_000_000, 500),  # up to 10,000 CNY: 5 CNY
+    (10_000_000, 1_000),  # up to 100,000 CNY: 10 CNY
+    (50_000_000, 1_500),  # up to 500,000 CNY: 15 CNY
+    (100_000_000, 2_000),  # up to 1,000,000 CNY: 20 CNY
+)
+TRANSFER_FEE_MAX_CENTS = 20_000
 # Creditor accounts that always answer as closed / blocked (a sandbox's magic numbers).
 SANDBOX_CREDITORS = {"6222000000000004": "closed", "6222000000000006": "blocked"}
 # A creditor account the bank can route: 8-32 digits (Chinese accounts) or IBAN-shaped.
@@ -136,6 +165,15 @@ _CREDITOR_ACCOUNT = re.compile(r"[0-9]{8,32}|[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}")
 CreditorState = Literal["closed", "blocked"]
 
 logger = logging.getLogger(__name__)
+
+
+def transfer_fee_cents(amount_cents: int) -> int:
+    """The bank's charge for one executed outgoing transfer of `amount_cents`."""
+    for up_to, fee in TRANSFER_FEE_TIERS:
+        if amount_cents <= up_to:
+            return fee
+    # 0.002 % = 1/50,000, rounded half up to the fen, capped.
+    return min((amount_cents + 25_000) // 50_000, TRANSFER_FEE_MAX_CENTS)
 
 
 def token_hash(token: str) -> str:
@@ -169,6 +207,12 @@ class BankService:
     - `book()` does not de-duplicate by EndToEndId: the caller decides what is booked.
     - No statement pagination (StmtPgntn) and no batch entries: one Ntry per booking.
     - camt.054 notices are pushed for credits on the connector's account only.
+    - Fees (`set_fees`, off by default): a charge per executed transfer (TRANSFER_FEE_TIERS)
+      booked as its own DBIT entry (BkTxCd PMNT/ICDT/CHRG, EndToEndId the transfer's) right
+      after the transfer, and a monthly account-management charge (ACMT/MDOP/CHRG) on the
+      connector's account only, at China midnight of the given day of the month. No fee for
+      a rejected transfer, no fee on credits, no VAT invoice, no fee waivers or discounts,
+      and a fee is booked even when it overdraws the account.
     """
 
     def __init__(
@@ -191,6 +235,10 @@ class BankService:
         # per EndToEndId from `closed_seed`: a scenario's (set_closed_share), none by default.
         self.closed_share = 0.0
         self.closed_seed = ""
+        # Bank fees (set_fees): none by default, so runs without them book as before.
+        self.transfer_fees = False
+        self.account_fee_cents = 0
+        self.account_fee_day = 1
         self._logins: dict[str, BankCredentials] = {}
         for issued in (credentials, *tenants):
             self._logins[issued.account] = issued
@@ -241,6 +289,37 @@ class BankService:
             raise ValueError(f"share must be within [0, 1], not {share!r}")
         self.closed_share = share
         self.closed_seed = seed
+
+    def set_fees(
+        self, transfer_fees: bool, account_fee_cents: int = 0, account_fee_day: int = 1
+    ) -> None:
+        """From now on charge each executed transfer (`transfer_fees`) and, when
+        `account_fee_cents` > 0, the connector's account every month at China midnight of
+        `account_fee_day` (1-28)."""
+        if account_fee_cents < 0 or not 1 <= account_fee_day <= 28:
+            raise ValueError("account_fee_cents must be >= 0 and account_fee_day in 1..28")
+        self.transfer_fees = transfer_fees
+        self.account_fee_cents = account_fee_cents
+        self.account_fee_day = account_fee_day
+        if account_fee_cents:
+            self.env.process(self._account_fees())
+
+    def _account_fees(self) -> Generator[simpy.Event, Any, None]:
+        """The monthly account-management charge, for as long as the world runs."""
+        while True:
+            now = self.ctx.clock.now().astimezone(CHINA)
+            due = datetime.combine(now.date().replace(day=self.account_fee_day), time(), CHINA)
+            if due <= now:
+                following = now.date().replace(day=1) + timedelta(days=32)
+                due = datetime.combine(following.replace(day=self.account_fee_day), time(), CHINA)
+            yield self.env.timeout((due - now).total_seconds())
+            self.book(
+                self.account_fee_cents,
+                "DBIT",
+                "NOTPROVIDED",
+                f"账户管理费 {due:%Y-%m}",
+                bank_tx_code=ACCOUNT_CHARGES,
+            )
 
     def _drawn_closed(self, end_to_end_id: str) -> bool:
         if self.closed_share <= 0.0:
@@ -469,6 +548,15 @@ class BankService:
                 account=account,
             )
             self._set_status(account, end_to_end_id, "ACSC", entry_ref=entry.entry_ref)
+            if self.transfer_fees:
+                self.book(
+                    transfer_fee_cents(payment["amount_cents"]),
+                    "DBIT",
+                    end_to_end_id,
+                    f"汇划手续费 {end_to_end_id}",
+                    account=account,
+                    bank_tx_code=TRANSFER_CHARGES,
+                )
 
     def _creditor_reason(self, creditor_account: str) -> str | None:
         if not _CREDITOR_ACCOUNT.fullmatch(creditor_account):
@@ -534,8 +622,10 @@ class BankService:
         end_to_end_id: str,
         remittance: str,
         account: str | None = None,
+        bank_tx_code: str = "",
     ) -> Entry:
-        """Book one entry today on `account` (default: the connector's). Amount is positive.
+        """Book one entry today on `account` (default: the connector's). Amount is positive;
+        `bank_tx_code` (Domain/Family/SubFamily) is a transfer's by default.
 
         A credit on the connector's account is notified (a CreditNotice to `credit_notices`)
         when `notification_callback_url` is set. Raises ValueError for a non-positive amount or
@@ -555,8 +645,8 @@ class BankService:
             entry_ref = f"BK{booking_date:%Y%m%d}{number:08d}"
             conn.execute(
                 "INSERT INTO entries (entry_ref, account, booking_date, amount_cents, direction,"
-                " end_to_end_id, remittance, booked_sim, booked_wall)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " end_to_end_id, remittance, booked_sim, booked_wall, bank_tx_code)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     entry_ref,
                     account,
@@ -567,6 +657,7 @@ class BankService:
                     remittance,
                     format_qimen_time(self.ctx.clock.now()),
                     self.ctx.clock.wall(),
+                    bank_tx_code,
                 ),
             )
             self.ctx.history.record(
@@ -579,10 +670,18 @@ class BankService:
                     "amount_cents": amount_cents,
                     "direction": direction,
                     "end_to_end_id": end_to_end_id,
+                    **({"bank_tx_code": bank_tx_code} if bank_tx_code else {}),
                 },
             )
         entry = Entry(
-            entry_ref, account, booking_date, amount_cents, direction, end_to_end_id, remittance
+            entry_ref,
+            account,
+            booking_date,
+            amount_cents,
+            direction,
+            end_to_end_id,
+            remittance,
+            bank_tx_code,
         )
         if direction == "CRDT" and account == self.credentials.account:
             self._notify_credit(entry)
@@ -634,10 +733,11 @@ class BankService:
                 direction=r["direction"],
                 end_to_end_id=r["end_to_end_id"],
                 remittance=r["remittance"],
+                bank_tx_code=r["bank_tx_code"],
             )
             for r in self.ctx.conn.execute(
-                "SELECT entry_ref, amount_cents, direction, end_to_end_id, remittance"
-                " FROM entries WHERE account = ? AND booking_date = ? ORDER BY rowid",
+                "SELECT entry_ref, amount_cents, direction, end_to_end_id, remittance,"
+                " bank_tx_code FROM entries WHERE account = ? AND booking_date = ? ORDER BY rowid",
                 (account, day),
             )
         )
@@ -649,6 +749,34 @@ class BankService:
             opening_cents=opening,
             entries=entries,
         )
+
+    def serve_statement(self, account: str, booking_date: date) -> Statement:
+        """`statement()`, recorded in `statements_served` as served (final once the day is
+        over): the judge checks what the bank said, not only what it booked."""
+        statement = self.statement(account, booking_date)
+        self.ctx.conn.execute(
+            "INSERT INTO statements_served (account, booking_date, statement_id, opening_cents,"
+            " credit_cents, debit_cents, closing_cents, entries, final, served, served_sim)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)"
+            " ON CONFLICT (account, booking_date) DO UPDATE SET"
+            " opening_cents = excluded.opening_cents, credit_cents = excluded.credit_cents,"
+            " debit_cents = excluded.debit_cents, closing_cents = excluded.closing_cents,"
+            " entries = excluded.entries, final = excluded.final, served = served + 1,"
+            " served_sim = excluded.served_sim",
+            (
+                account,
+                booking_date.isoformat(),
+                statement.statement_id,
+                statement.opening_cents,
+                statement.credit_cents,
+                statement.debit_cents,
+                statement.closing_cents,
+                len(statement.entries),
+                int(booking_date < self.today()),
+                format_qimen_time(self.ctx.clock.now()),
+            ),
+        )
+        return statement
 
     def _account_row(self, account: str) -> sqlite3.Row | None:
         row: sqlite3.Row | None = self.ctx.conn.execute(

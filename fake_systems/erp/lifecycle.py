@@ -16,7 +16,7 @@ from fake_systems.common.context import SystemContext
 from fake_systems.common.scope import OwnerScope
 from fake_systems.common.storage import transaction
 from fake_systems.common.wire import WireValueError, parse_int
-from fake_systems.erp import receipts, transfers
+from fake_systems.erp import inventory, receipts, transfers
 from fake_systems.erp.fields import id_list
 from fake_systems.erp.master_data import MasterData
 from fake_systems.erp.models import (
@@ -306,6 +306,11 @@ class Lifecycle:
             self.conn.execute(
                 f"UPDATE documents SET {sql} WHERE fid = ?", (now_sim, now_wall, row_id)
             )
+            # The book stock follows the audited stock documents (K3's 即时库存).
+            if target == DocumentStatus.AUDITED:
+                inventory.post(self.conn, row_id, str(table.params[0]), 1, now_sim, now_wall)
+            elif target == DocumentStatus.REREVIEW:
+                inventory.post(self.conn, row_id, str(table.params[0]), -1, now_sim, now_wall)
         operation = {"B": "Submit", "C": "Audit", "D": "UnAudit"}[target.value]
         self.ctx.history.record(
             "state", f"{self._operation_name(table)}.{operation}", target.value, number

@@ -161,6 +161,32 @@ _VOUCHER_ENTRIES = {
     "fcredit": QueryField("e.credit_cents", entry=True, money=True),
 }
 
+# 即时库存: the book stock per material and warehouse (fake_systems/erp/inventory.py). Shared
+# by every owner, so an owner-scoped user reads no row of it (the owner expression is NULL).
+_INVENTORY = QuerySpec(
+    form_id="STK_Inventory",
+    source="inventory d",
+    where="1 = 1",
+    params=(),
+    fields={
+        "fmaterialid": QueryField(
+            "(SELECT m.fmaterialid FROM bd_material m WHERE m.number = d.material_number)"
+        ),
+        "fmaterialid.fnumber": QueryField("d.material_number"),
+        "fmaterialid.fname": QueryField(
+            "(SELECT m.name FROM bd_material m WHERE m.number = d.material_number)"
+        ),
+        "fstockid": QueryField(
+            "(SELECT s.fstockid FROM bd_stock s WHERE s.number = d.stock_number)"
+        ),
+        "fstockid.fnumber": QueryField("d.stock_number"),
+        "fbaseqty": QueryField("d.qty"),
+        "fqty": QueryField("d.qty"),
+    },
+    order="d.stock_number, d.material_number",
+    owner_sql="NULL",
+)
+
 QUERY_SPECS: dict[str, QuerySpec] = {
     spec.form_id.lower(): spec
     for spec in (
@@ -302,6 +328,7 @@ QUERY_SPECS: dict[str, QuerySpec] = {
         _master_spec("BD_STOCK", "bd_stock", "fstockid", {}),
         _master_spec("ORG_Organizations", "org_organizations", "forgid", {}),
         _master_spec("BD_Currency", "bd_currency", "fcurrencyid", {"fcode": QueryField("d.code")}),
+        _INVENTORY,
     )
 }
 

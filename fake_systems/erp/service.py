@@ -26,7 +26,7 @@ from fake_systems.common.context import SystemContext
 from fake_systems.common.credentials import K3Credentials
 from fake_systems.common.scope import OwnerScope
 from fake_systems.common.storage import transaction
-from fake_systems.erp import query
+from fake_systems.erp import inventory, query
 from fake_systems.erp.documents import Documents
 from fake_systems.erp.lifecycle import Lifecycle
 from fake_systems.erp.master_data import MasterData, MaterialChange
@@ -49,9 +49,14 @@ class ErpService:
     signature) and limits owner-scoped users to their owners' data.
 
     LIMITATIONS (what the fake does not imitate):
-    - No workflow, no approval flows, no Push (下推) between forms, no stock postings or
-      voucher generation on audit. Source-bill links are kept and checked only where returns
-      need them (fake_systems/erp/returns.py): a SAL_RETURNSTOCK entry's SAL_OUTSTOCK and a red
+    - No workflow, no approval flows, no Push (下推) between forms, no voucher generation
+      on audit. Stock documents post to a book stock per material and warehouse at Audit and
+      take it back at UnAudit (`inventory`, STK_Inventory): from the world's opening stock
+      (as K3's 初始库存 STK_InvInit), in whole units, with no stock status, lot, owner or
+      cost; it may go negative (K3 refuses that when 允许负库存 is off, the fake never does).
+      Book stock is shared: only unscoped users read it (an owner-scoped one gets no rows).
+      Source-bill links are kept and checked only where returns need them
+      (fake_systems/erp/returns.py): a SAL_RETURNSTOCK entry's SAL_OUTSTOCK and a red
       AR_receivable entry's original receivable; un-auditing or deleting a source does not
       look at the documents linked to it.
     - Field validation covers the partner (customer / supplier / account book), the entries'
@@ -100,9 +105,11 @@ class ErpService:
     def setup(self, world: World) -> None:
         """Create the tables and seed the master data from the world (idempotent)."""
         self.conn.executescript(SCHEMA)
+        self.conn.executescript(inventory.SCHEMA)
         upgrade_tables(self.conn)
         with transaction(self.conn):
             self.master.seed(world)
+            inventory.seed(self.conn, world.initial_stock)
         self.master.load()
         self.documents.load()
 

@@ -38,6 +38,7 @@ from fake_systems.wms.models import (
 from fake_systems.wms.orders import DeliveryOrders
 from fake_systems.wms.reports import Reports
 from fake_systems.wms.schema import SCHEMA
+from fake_systems.wms.snapshots import Snapshots
 from fake_systems.wms.stock import StockLedger
 from fake_systems.wms.transfers import Transfers
 from simulator.world import World
@@ -95,6 +96,8 @@ class WmsService:
     - Cycle counts (`counts`, fake_systems/wms/counts.py) are the warehouse's own: no
       inventorycheck.query, no count of defective stock, no paging of a long inventory.report
       (one page always), and an item counted below what orders reserve is counted at that.
+    - The inventory snapshot (`snapshots`, fake_systems/wms/snapshots.py) is recorded in the
+      WMS's database, not pushed: Qimen has no standard whole-inventory push.
     - Orders in flight are not resumed after a process restart (state lives in one run).
     - A repeated order code returns the first order even if the content differs.
     - A parcel back with the sender (intercepted or refused, `receive_returned_parcel`) is
@@ -134,6 +137,7 @@ class WmsService:
         self.inbound = Inbound(ctx, config, self.catalog, self.stock, self.reports)
         self.transfers = Transfers(ctx, self.catalog, self.stock, self.reports)
         self.counts = Counts(ctx, self.catalog, self.stock, self.reports)
+        self.snapshots = Snapshots(ctx)
         self._config = config
 
     @property

@@ -284,6 +284,9 @@ PROFILES = {
     "connectors/faulty/books_count_gain_as_loss/connector.yaml": (
         "connectors.faulty.books_count_gain_as_loss"
     ),
+    "connectors/faulty/books_receipts_at_one_warehouse/connector.yaml": (
+        "connectors.faulty.books_receipts_at_one_warehouse"
+    ),
     "connectors/faulty/books_transfer_twice/connector.yaml": (
         "connectors.faulty.books_transfer_twice"
     ),
@@ -314,6 +317,7 @@ PROFILES = {
     "connectors/faulty/flags_by_amount_only/connector.yaml": (
         "connectors.faulty.flags_by_amount_only"
     ),
+    "connectors/faulty/ignores_bank_fees/connector.yaml": "connectors.faulty.ignores_bank_fees",
 }
 # Profiles that book settlements declare where the bank's camt.054 notices go.
 BANK_NOTICE = {"bank_notice": "http://127.0.0.1:{port}/bank/notice"}

@@ -18,6 +18,7 @@ from tests.support.runs import check, failed, invariant, play
 from tests.support.scenarios import smoke_with_faults
 
 SMOKE = paths.SMOKE
+LEDGERS = "three_ledgers_agree"
 
 pytestmark = pytest.mark.e2e
 
@@ -98,12 +99,16 @@ def test_faulty_connector_fails_on_its_defect(tmp_path: Path, connector: str, na
     exit_code, report = play(SMOKE, connector, tmp_path / "run")
     assert exit_code == 1
     assert report["verdict"] == "fail"
-    assert failed(report) == {name}
+    # A defect that moves stock on one side only (a second shipment, one unit booked for
+    # several, a document booked before the goods left) may also part the WMS's and the
+    # ERP's ledgers by more than 0.5 %, depending on the units and on where the snapshots
+    # fall: three_ledgers_agree may fail beside the defect's own check, nothing else may.
+    assert failed(report) - {LEDGERS} == {name}
     result = invariant(report, name)
     assert result["violations"] > 0
     assert result["examples"] and all(example["entity"] for example in result["examples"])
     check_code, rejudged = check(tmp_path / "run")
-    assert (check_code, failed(rejudged)) == (1, {name})
+    assert (check_code, failed(rejudged)) == (1, failed(report))
 
 
 def test_a_connector_sending_orders_to_the_wrong_warehouse_fails(tmp_path: Path) -> None:
@@ -111,7 +116,12 @@ def test_a_connector_sending_orders_to_the_wrong_warehouse_fails(tmp_path: Path)
     one, and their outstock, booked out of the trade's warehouse, disagrees with the WMS."""
     exit_code, report = play(SMOKE, "faulty/sends_to_wrong_warehouse", tmp_path / "run")
     assert (exit_code, report["verdict"]) == (1, "fail")
-    assert failed(report) == {"wms_order_in_trade_warehouse", "erp_documents_match_shipment"}
+    # The goods left one warehouse and the ERP's books the other: the ledgers part too.
+    assert failed(report) == {
+        "wms_order_in_trade_warehouse",
+        "erp_documents_match_shipment",
+        LEDGERS,
+    }
     astray = invariant(report, "wms_order_in_trade_warehouse")
     assert 0 < astray["violations"] < astray["checked"]  # the GZ01 trades are right
     for example in astray["examples"]:
@@ -120,6 +130,7 @@ def test_a_connector_sending_orders_to_the_wrong_warehouse_fails(tmp_path: Path)
     stock = invariant(report, "erp_documents_match_shipment")
     assert stock["breakdown"] == {"wrong stock": stock["violations"]}
     assert all(example["observed"]["stock"] != ["WH-GZ01"] for example in stock["examples"])
+    assert "WMS and ERP differ at the end" in invariant(report, LEDGERS)["breakdown"]
 
 
 def test_documents_under_the_wrong_customer_are_missing_for_their_shop(tmp_path: Path) -> None:

@@ -3,8 +3,10 @@ platforms bill and pay, the bank notifies the connector, and the reference books
 as one receipt bill; the buyer restocks, the payables fall due at once and the reference pays
 each through the bank, booking the settled ones and nothing for the rejected; every invariant
 holds, the bills adjusted over a reconciliation threshold are flagged, and the carrier's daily
-fee statements are booked as payables (and paid). Each faulty money connector fails on its
-own check alone. Latency aside, for all six: this module plays six runs at 20,000x and a
+fee statements are booked as payables (and paid); the bank charges each payment and the
+account, and the reference books each closed day's fees from its statement. Each faulty money
+connector fails on its own check alone (paying twice also leaves the bank's statements
+unexplained). Latency aside, for all seven: this module plays seven runs at 20,000x and a
 loaded CI machine can push a p99 over 3 s, which the latency tests judge, not these."""
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ MONEY_CHECKS = (
     "reconciliation_flags_differences",
     "payments_match_payables",
     "carrier_fees_booked",
+    "bank_statements_close",
 )
 
 
@@ -113,6 +116,15 @@ def test_reference_books_every_settlement_paid(
     finally:
         conn.close()
     assert flagged == settlements["adjusted_over_thresholds"]
+    # The bank charged each settled payment and, on the 2nd, the account; the reference
+    # fetched each closed day's statement and booked its fees, to the cent.
+    money: dict[str, Any] = report["payments"]
+    assert money["bank_fees"]["count"] > statuses["ACSC"]
+    # (a day still open at the end is not booked yet: its fees wait for its statement)
+    assert 0 < money["fees_booked"]["cents"] <= money["bank_fees"]["cents"]
+    assert money["statements_fetched"] >= 1
+    assert money["payments_settled"]["count"] == statuses["ACSC"]
+    assert money["settlements_paid"] == {"count": paid, "cents": settlements["paid_cents"]}
 
 
 @pytest.mark.parametrize(
@@ -143,6 +155,7 @@ def test_reference_books_every_settlement_paid(
             "carrier_fees_booked",
             "payable differs from the statement's total",
         ),
+        ("faulty/ignores_bank_fees", "bank_statements_close", "fees not booked"),
     ],
 )
 def test_each_faulty_money_connector_fails_its_own_check(
@@ -150,7 +163,9 @@ def test_each_faulty_money_connector_fails_its_own_check(
 ) -> None:
     _, report = played(connector)
     assert report["verdict"] == "fail"
-    assert {name for name in failed(report) if not name.startswith("latency_")} == {check}
+    # Paying twice also moves money the ERP never books: the bank's statements disagree too.
+    also = {"bank_statements_close"} if connector == "faulty/pays_twice_on_retry" else set()
+    assert {name for name in failed(report) if not name.startswith("latency_")} == {check} | also
     result = invariant(report, check)
     if check == "payments_match_payables":
         # Every payable paid twice; the second payments are never booked (and a payable whose
@@ -160,6 +175,11 @@ def test_each_faulty_money_connector_fails_its_own_check(
         assert result["examples"][0]["payable"].endswith("-AP")
         return
     assert set(result["breakdown"]) == {kind}
+    if check == "bank_statements_close":
+        # Every closed day with a fee (a payment settled, or the account fee) is short.
+        assert 0 < result["violations"] <= result["checked"]
+        assert result["examples"][0]["entity"].startswith("STMT-")
+        return
     if check == "carrier_fees_booked":
         # A day's statement holds a parcel over a kilo: booked short, every day.
         assert result["violations"] > 0

@@ -29,13 +29,16 @@ def test_a_connector_that_ships_split_trades_whole_fails_naming_them(tmp_path: P
     exit_code, report = play(scenario, "faulty/ships_split_trade_whole", run)
     assert exit_code == 1
     # The per-trade checks see it too: the dropped sub-orders are lost, the first ones carry
-    # lines the OMS did not give them, and their SAL_OUTSTOCK books less than they shipped.
+    # lines the OMS did not give them, and their SAL_OUTSTOCK books less than they shipped
+    # (so the ERP's book stock parts from the warehouse's too).
     assert failed(report) == {
         "split_trade_covered_once",
         "no_lost_orders",
         "wms_lines_match_oms",
         "erp_documents_match_shipment",
+        "three_ledgers_agree",
     }
+    assert "WMS and ERP differ at the end" in invariant(report, "three_ledgers_agree")["breakdown"]
     inv = invariant(report, "split_trade_covered_once")
     assert inv["checked"] == report["flows"]["split"] > 0
     assert inv["breakdown"] == {"line sent under another sub-order": inv["violations"]}

@@ -183,7 +183,8 @@ def test_the_books_match_the_warehouse_count(
 def test_books_ordered_quantity_fails_purchase_receipts_booked(tmp_path: Path) -> None:
     exit_code, report = play(STOCK_SMOKE, "faulty/books_ordered_quantity", tmp_path / "run")
     assert exit_code == 1
-    assert failed(report) == {"purchase_receipts_booked"}
+    # The ordered units on the books are not the warehouse's: the ledgers part too.
+    assert failed(report) == {"purchase_receipts_booked", "three_ledgers_agree"}
     inv = invariant(report, "purchase_receipts_booked")
     assert inv["violations"] > 0
     assert set(inv["breakdown"]) <= {
@@ -206,7 +207,11 @@ def test_books_ordered_quantity_fails_purchase_receipts_booked(tmp_path: Path) -
 def test_never_pushes_stock_fails_no_oversell(tmp_path: Path) -> None:
     exit_code, report = play(STOCK_SMOKE, "faulty/never_pushes_stock", tmp_path / "run")
     assert exit_code == 1
-    assert failed(report) == {"no_oversell"}
+    # The OMS's stock never follows the warehouse's: its ledger parts from the WMS's.
+    assert failed(report) == {"no_oversell", "three_ledgers_agree"}
+    assert set(invariant(report, "three_ledgers_agree")["breakdown"]) == {
+        "OMS differs from the WMS at the end"
+    }
     inv = invariant(report, "no_oversell")
     assert inv["violations"] > 0
     conn = attach_run(tmp_path / "run")
@@ -273,7 +278,8 @@ def test_ignores_master_data_updates_fails_master_data_agrees(tmp_path: Path) ->
 def test_books_transfer_twice_fails_transfers_balance(tmp_path: Path) -> None:
     exit_code, report = play(STOCK_SMOKE, "faulty/books_transfer_twice", tmp_path / "run")
     assert exit_code == 1
-    assert failed(report) == {"transfers_balance"}
+    # The second transfer-out takes the units off the ERP's books twice.
+    assert failed(report) == {"transfers_balance", "three_ledgers_agree"}
     inv = invariant(report, "transfers_balance")
     assert inv["violations"] > 0
     assert set(inv["breakdown"]) == {"more than one transfer-out"}
@@ -288,10 +294,69 @@ def test_books_transfer_twice_fails_transfers_balance(tmp_path: Path) -> None:
 def test_books_count_gain_as_loss_fails_count_adjustments_booked(tmp_path: Path) -> None:
     exit_code, report = play(COUNTS_SMOKE, "faulty/books_count_gain_as_loss", tmp_path / "run")
     assert exit_code == 1
-    assert failed(report) == {"count_adjustments_booked"}
+    # Gains booked as losses take the ERP's books the other way: the ledgers part too.
+    assert failed(report) == {"count_adjustments_booked", "three_ledgers_agree"}
     inv = invariant(report, "count_adjustments_booked")
     assert inv["violations"] > 0
     # Each named count found units over the books, and they were booked as a loss.
     for example in inv["examples"]:
         assert example["expected"]["gain"] and example["observed"]["gain_bills"] == []
         assert f"{example['entity']}-G (C)" in example["observed"]["loss_bills"]
+
+
+def test_the_three_ledgers_agree_at_every_snapshot(
+    reference_run: tuple[int, dict[str, Any], Path],
+) -> None:
+    """The WMS published a snapshot every 30 simulated minutes; read from the databases
+    alone, at the end each item's units in the warehouse are the ERP's book stock, and the
+    OMS's available stock the WMS's."""
+    _, report, run = reference_run
+    inv = invariant(report, "three_ledgers_agree")
+    assert inv["passed"] and inv["checked"] > 0
+    assert "WMS, ERP and OMS; 4 snapshots" in inv["summary"]  # 2 simulated hours
+    conn = attach_run(run)
+    differ = conn.execute(
+        "SELECT COUNT(*) FROM (SELECT warehouse_code, item_code, SUM(units) AS units FROM ("
+        "  SELECT warehouse_code, item_code, on_hand AS units FROM wms.stock"
+        "  UNION ALL SELECT warehouse_code, item_code, qty FROM wms.unsaleable_stock"
+        " ) GROUP BY 1, 2) AS w LEFT JOIN erp.inventory AS e"
+        " ON e.stock_number = w.warehouse_code AND e.material_number = w.item_code"
+        " WHERE COALESCE(e.qty, 0) != w.units"
+    ).fetchone()[0]
+    snapshots = conn.execute(
+        "SELECT COUNT(DISTINCT snapshot_id), COUNT(*) FROM wms.inventory_snapshots"
+    ).fetchone()
+    conn.close()
+    assert differ == 0
+    # each snapshot holds every item of every warehouse
+    assert snapshots[0] == 4 and snapshots[1] >= 4 * inv["checked"] * 9 // 10
+
+
+def test_books_receipts_at_one_warehouse_fails_three_ledgers_agree(tmp_path: Path) -> None:
+    exit_code, report = play(
+        STOCK_SMOKE, "faulty/books_receipts_at_one_warehouse", tmp_path / "run"
+    )
+    assert exit_code == 1
+    assert failed(report) == {"three_ledgers_agree"}
+    inv = invariant(report, "three_ledgers_agree")
+    assert inv["violations"] > 0
+    assert "WMS and ERP differ at the end" in inv["breakdown"]
+    conn = attach_run(tmp_path / "run")
+    # Every stock-in booked its units at the main warehouse, some received elsewhere.
+    stocks = {
+        str(row[0])
+        for row in conn.execute(
+            "SELECT DISTINCT e.stock_number FROM erp.documents d JOIN erp.document_entries e"
+            " USING (fid) WHERE d.form_id = 'STK_InStock'"
+        )
+    }
+    elsewhere = conn.execute(
+        "SELECT COUNT(*) FROM wms.inbound_orders WHERE order_type = 'CGRK'"
+        " AND status = 'FULFILLED' AND warehouse_code != 'WH-GZ01'"
+    ).fetchone()[0]
+    conn.close()
+    assert stocks == {"WH-GZ01"} and elsewhere > 0
+    # Each named item and warehouse: the WMS held other units than the ERP booked.
+    for example in inv["examples"]:
+        seen = example["observed"].get("end") or example["observed"]["first_snapshot"]
+        assert seen["wms"] != seen["erp"]

@@ -589,6 +589,7 @@ def test_count_orders(builder: RunBuilder) -> None:
         "transfers_unbooked": 0,
         "counts_unbooked": 0,
         "payments_unbooked": 0,
+        "bank_fees_unbooked": 0,
         "returns_receiving": 0,
     }
 

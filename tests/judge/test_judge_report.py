@@ -43,9 +43,27 @@ def test_report_json_keys(tmp_path: Path) -> None:
         "transfers_unbooked": 0,
         "counts_unbooked": 0,
         "payments_unbooked": 0,
+        "bank_fees_unbooked": 0,
         "returns_receiving": 0,
     }
     assert report["throughput"]["orders_per_min"] == 6.0
+    # The money section: counted from the fakes, None where a table (or column) is missing.
+    assert set(report["payments"]) == {
+        "settlements_billed",
+        "settlements_paid",
+        "bank_credits",
+        "bank_debits",
+        "bank_fees",
+        "fees_booked",
+        "payments_submitted",
+        "payments_settled",
+        "payments_rejected",
+        "statements_fetched",
+        "receivables_written_off",
+        "payables_written_off",
+    }
+    assert report["payments"]["bank_debits"] == {"count": 0, "cents": None}
+    assert report["payments"]["statements_fetched"] is None
     assert set(report["latency_seconds"]) == {
         "paid_to_wms",
         "shipped_to_oms",

@@ -33,7 +33,8 @@ def short_month_end() -> dict[str, Any]:
     run sees a bill per shop paid and flags to raise; every item sold topped up again within
     hours, payables due at once (terms 0), and a quarter of the payments refused AC04, so two
     days see payments settled and rejected; the carrier bills its fees daily (a statement per
-    day, closed at 01:00, each payable due at once)."""
+    day, closed at 01:00, each payable due at once); the bank charges each payment and, on the
+    2nd, the account."""
     raw = yaml.safe_load(MONTH_END.read_text(encoding="utf-8"))
     return {
         "duration": "2d",
@@ -56,6 +57,8 @@ def short_month_end() -> dict[str, Any]:
         },
         "payments": {"enabled": True, "terms_days": 0, "closed_share": 0.25},
         "carrier_fees": {**raw["carrier_fees"], "period": "day", "terms_days": 0},
+        # The account fee on the 2nd, so the two days see both kinds of bank fee.
+        "bank_fees": {**raw["bank_fees"], "account_fee_day": 2},
         "run": {"drain_timeout": "60s", "stall_timeout": "8s"},
     }
 

@@ -1,5 +1,5 @@
 """ISO 20022 bank client: login with password and TOTP, pain.001 credit transfers, their
-pain.002 status reports (docs/protocols/bank.md)."""
+pain.002 status reports, camt.053 day statements (docs/protocols/bank.md)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from lxml import etree
 
 from connectors.reference.clients.http import HttpClient, Reply, Request, TransportFailure
 from connectors.reference.clients.qimen import parse_xml
-from connectors.reference.money import cents_to_text
+from connectors.reference.money import cents_to_text, to_cents
 from connectors.reference.retry import PermanentError, RetryableError
 from connectors.reference.signing import totp_at
 
@@ -49,6 +49,96 @@ class TransferStatus:
     @property
     def final(self) -> bool:
         return self.status in FINAL
+
+
+@dataclass(frozen=True)
+class StatementEntry:
+    """One Ntry of a camt.053: `amount_cents` positive, `credit` its direction, `tx_code` its
+    BkTxCd as Domain/Family/SubFamily."""
+
+    entry_ref: str
+    amount_cents: int
+    credit: bool
+    tx_code: str
+    end_to_end_id: str
+    remittance: str
+
+    @property
+    def is_charge(self) -> bool:
+        """A bank fee: sub-family CHRG (charges), whatever the domain."""
+        return self.tx_code.rsplit("/", 1)[-1] == "CHRG"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A camt.053 Stmt: its id and sequence number, opening (OPBD) and closing (CLBD) booked
+    balances in signed cents, and its entries."""
+
+    statement_id: str
+    sequence_number: int
+    booking_date: date
+    opening_cents: int
+    closing_cents: int
+    entries: tuple[StatementEntry, ...]
+
+    @property
+    def credit_cents(self) -> int:
+        return sum(e.amount_cents for e in self.entries if e.credit)
+
+    @property
+    def debit_cents(self) -> int:
+        return sum(e.amount_cents for e in self.entries if not e.credit)
+
+    @property
+    def closes(self) -> bool:
+        """Opening + credits - debits = closing."""
+        return self.opening_cents + self.credit_cents - self.debit_cents == self.closing_cents
+
+
+def _local_names(root: etree._Element) -> etree._Element:
+    for element in root.iter():  # the namespace is the version's: match on local names
+        if isinstance(element.tag, str):
+            element.tag = etree.QName(element).localname
+    return root
+
+
+def _signed(node: etree._Element) -> int:
+    cents = to_cents(node.findtext("Amt") or "")
+    return -cents if node.findtext("CdtDbtInd") == "DBIT" else cents
+
+
+def parse_camt053(body: bytes, day: date) -> Statement:
+    """The first Stmt of a camt.053; ValueError if a required part is missing."""
+    stmt = _local_names(parse_xml(body)).find(".//Stmt")
+    if stmt is None:
+        raise ValueError("no Stmt")
+    balances = {b.findtext("Tp/CdOrPrtry/Cd"): _signed(b) for b in stmt.iter("Bal")}
+    if "OPBD" not in balances or "CLBD" not in balances:
+        raise ValueError("a Stmt without OPBD and CLBD balances")
+    entries = []
+    for ntry in stmt.iter("Ntry"):
+        code = "/".join(
+            ntry.findtext(path) or ""
+            for path in ("BkTxCd/Domn/Cd", "BkTxCd/Domn/Fmly/Cd", "BkTxCd/Domn/Fmly/SubFmlyCd")
+        )
+        entries.append(
+            StatementEntry(
+                entry_ref=ntry.findtext("NtryRef") or ntry.findtext("AcctSvcrRef") or "",
+                amount_cents=to_cents(ntry.findtext("Amt") or ""),
+                credit=ntry.findtext("CdtDbtInd") == "CRDT",
+                tx_code=code,
+                end_to_end_id=ntry.findtext(".//Refs/EndToEndId") or "",
+                remittance=ntry.findtext(".//RmtInf/Ustrd") or "",
+            )
+        )
+    return Statement(
+        statement_id=stmt.findtext("Id") or "",
+        sequence_number=int(stmt.findtext("ElctrncSeqNb") or 0),
+        booking_date=day,
+        opening_cents=balances["OPBD"],
+        closing_cents=balances["CLBD"],
+        entries=tuple(entries),
+    )
 
 
 def pain001(
@@ -204,6 +294,15 @@ class BankClient:
     async def status(self, msg_id: str) -> dict[str, TransferStatus]:
         """The pain.002 of a sent message, as it stands now."""
         return _report(await self._call("GET", f"/iso20022/pain.002/{quote(msg_id, safe='')}"))
+
+    async def statement(self, day: date) -> Statement:
+        """The camt.053 of the account for booking date `day` (today's: so far)."""
+        query = f"account={quote(self.account, safe='')}&date={day.isoformat()}"
+        body = await self._call("GET", f"/iso20022/camt.053/statements?{query}")
+        try:
+            return parse_camt053(body, day)
+        except (ValueError, etree.XMLSyntaxError) as exc:
+            raise RetryableError(SYSTEM, f"unreadable camt.053: {exc}") from exc
 
 
 def _report(body: bytes) -> dict[str, TransferStatus]:

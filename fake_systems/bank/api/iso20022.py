@@ -341,7 +341,7 @@ class Iso20022Protocol(Protocol):
         if not constant_time_equal(account, call.caller.credential):
             # Accounts of other customers are as unknown as accounts that do not exist.
             raise UnknownAccount(f"unknown account {account}")
-        return self.service.statement(account, booking_date)
+        return self.service.serve_statement(account, booking_date)
 
 
 def create_app(

@@ -1,0 +1,410 @@
+"""Three ledgers (issue 13): per item and warehouse, what the WMS holds, the ERP's book stock
+and the OMS's available plus reserved agree, at every inventory snapshot and at the end,
+within what is in flight; a difference over 0.5 % of the larger ledger (and at least a unit)
+is a violation.
+
+- WMS: every unit in the warehouse, sound (`on_hand`) and not saleable (`unsaleable_stock`),
+  as the snapshot (`wms.inventory_snapshots`) recorded it, and as the tables hold it at the end.
+- ERP: the book stock (`erp.inventory_opening` plus the audited stock documents' postings,
+  `erp.inventory_moves`, up to the moment).
+- In flight at a moment, per order, item and warehouse: the part of the WMS's movement for
+  the order (its `stock_ledger` rows, the order found from their reference) that the ERP
+  documents naming the order (bill number, else note, else the note's last word: the
+  contract's naming) had not booked yet, in the same direction and no further. A document
+  booked before the warehouse moved, or beyond it, or at another warehouse, is not in flight.
+  Nothing is in flight at the end: the drain waited for every flow to be booked.
+- OMS (only when the WMS reported stock changes, `stockchange.report`, so that a connector
+  could keep the OMS in step): at the end, `oms.stock` (sound) plus the units of paid trades
+  not shipped, against the WMS's sound `on_hand`, less the units of trades cancelled after
+  the OMS's stock of that spec was last set (the OMS gives a cancelled trade's units back
+  only at the next push). The OMS keeps no history of its stock, so snapshots compare the
+  WMS and the ERP only.
+"""
+
+from __future__ import annotations
+
+import bisect
+import sqlite3
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from contract_tests.evidence import InvariantResult, judge_rows, result
+from contract_tests.stock import table_in_run
+
+NAME = "three_ledgers_agree"
+SHARE = Decimal("0.005")  # the seeds' "book vs physical difference > 0.5 % raises an alert"
+DESCRIPTIONS = {
+    NAME: (
+        "per item and warehouse, the WMS's stock, the ERP's book stock (audited stock"
+        " documents) and, when the WMS reports stock changes, the OMS's available plus"
+        " reserved agree within 0.5 % (at least a unit), at every inventory snapshot (WMS and"
+        " ERP, less what is in flight) and at the end"
+    ),
+}
+AT_SNAPSHOT = "WMS and ERP differ at a snapshot"
+AT_END = "WMS and ERP differ at the end"
+OMS_AT_END = "OMS differs from the WMS at the end"
+MAX_LEDGER_LINES = 10
+
+Key = tuple[str, str]  # (warehouse, item)
+
+# The WMS's own order codes by the ids its stock ledger names (each table when the run has it).
+_CODE_SOURCES = (
+    ("delivery_orders", "delivery_order_id", "delivery_order_code"),
+    ("inbound_orders", "inbound_order_id", "order_code"),
+    ("stockout_orders", "stockout_order_id", "order_code"),
+    ("count_orders", "check_order_id", "check_order_code"),
+    ("transfer_orders", "transfer_order_id", "transfer_order_code"),
+)
+
+
+def differs(difference: int, larger: int) -> bool:
+    """Whether `difference` units between two ledgers, the larger at `larger`, is too many."""
+    return abs(difference) >= 1 and Decimal(abs(difference)) > SHARE * abs(larger)
+
+
+def in_flight(wms: int, erp: int) -> int:
+    """The part of a WMS movement (`wms`, signed) its documents (`erp`) have not booked yet:
+    only what lies between nothing and the movement, in its direction."""
+    if wms > 0 and 0 <= erp < wms:
+        return wms - erp
+    if wms < 0 and wms < erp <= 0:
+        return wms - erp
+    return 0
+
+
+@dataclass
+class Ledgers:
+    """What the check reads: the moves of both sides, the snapshots and the end state."""
+
+    opening: dict[Key, int] = field(default_factory=dict)
+    # (wall, warehouse, item, code, units) of the WMS's stock and of the ERP's postings
+    wms_moves: list[tuple[float, str, str, str, int]] = field(default_factory=list)
+    erp_moves: list[tuple[float, str, str, str, int]] = field(default_factory=list)
+    # (snapshot id, taken_sim, taken_wall) in the order taken; their rows are streamed
+    snapshots: list[tuple[int, str, float]] = field(default_factory=list)
+    # orders left out of both ledgers (parcels back with the sender, cancellations after
+    # picking), and their moves on each side
+    left_out: set[str] = field(default_factory=set)
+    wms_left_out: list[tuple[float, str, str, str, int]] = field(default_factory=list)
+    erp_left_out: list[tuple[float, str, str, str, int]] = field(default_factory=list)
+    wms_end: dict[Key, int] = field(default_factory=dict)
+    erp_end: dict[Key, int] = field(default_factory=dict)
+
+
+def _codes(conn: sqlite3.Connection) -> dict[str, str]:
+    codes: dict[str, str] = {}
+    for table, id_col, code_col in _CODE_SOURCES:
+        if table_in_run(conn, "wms", table):
+            codes.update(
+                (str(i), str(c))
+                for i, c in conn.execute(f"SELECT {id_col}, {code_col} FROM wms.{table}")
+            )
+    return codes
+
+
+def _left_out(conn: sqlite3.Connection) -> set[str]:
+    """Orders whose goods left and came back (or are on their way back) outside any booking
+    flow of the contract: a parcel back with the sender (ledger reason `returned_to_sender`:
+    intercepted or refused), or a trade whose buyer asked to cancel (a type-1 refund not
+    withdrawn: its parcel, if it left, is to be intercepted). The cancellation checks judge
+    them; the ledgers leave them out on both sides."""
+    left_out = {
+        str(code)
+        for (code,) in conn.execute(
+            "SELECT d.delivery_order_code FROM wms.stock_ledger AS l"
+            " JOIN wms.delivery_orders AS d ON d.delivery_order_id = l.reference"
+            " WHERE l.reason = 'returned_to_sender'"
+        )
+    }
+    if table_in_run(conn, "oms", "refunds"):
+        left_out.update(
+            str(trade_no)
+            for (trade_no,) in conn.execute(
+                "SELECT trade_no FROM oms.refunds WHERE type = 1 AND status != 10"
+            )
+        )
+    return left_out
+
+
+def read(conn: sqlite3.Connection) -> Ledgers:
+    """The run's ledgers, from the WMS's and the ERP's tables."""
+    ledgers = Ledgers()
+    codes = _codes(conn)
+    ledgers.left_out = _left_out(conn)
+    for wall, wh, item, ref, change in conn.execute(
+        "SELECT wall_time, warehouse_code, item_code, reference, change FROM wms.stock_ledger"
+        " WHERE field != 'reserved' ORDER BY seq"
+    ):
+        code = codes.get(str(ref), str(ref))
+        moves = ledgers.wms_left_out if code in ledgers.left_out else ledgers.wms_moves
+        moves.append((float(wall), str(wh), str(item), code, int(change)))
+    known = set(codes.values())
+    for wall, wh, item, bill_no, note, qty in conn.execute(
+        "SELECT posted_wall, stock_number, material_number, bill_no, note, qty"
+        " FROM erp.inventory_moves WHERE stock_number IS NOT NULL ORDER BY seq"
+    ):
+        # the order a document names: its bill number, else its note (or the note's last
+        # word, after a flag such as [超差]), as the contract names documents
+        words = str(note or "").split()
+        candidates = [str(bill_no), str(note or ""), words[-1] if words else ""]
+        code = next((c for c in candidates if c in known), str(bill_no))
+        moves = ledgers.erp_left_out if code in ledgers.left_out else ledgers.erp_moves
+        moves.append((float(wall), str(wh), str(item), code, int(qty)))
+    ledgers.opening = {
+        (str(wh), str(item)): int(qty)
+        for item, wh, qty in conn.execute(
+            "SELECT material_number, stock_number, qty FROM erp.inventory_opening"
+        )
+    }
+    if table_in_run(conn, "wms", "inventory_snapshots"):
+        ledgers.snapshots = [
+            (int(sid), str(sim), float(wall))
+            for sid, sim, wall in conn.execute(
+                "SELECT snapshot_id, MIN(taken_sim), MIN(taken_wall)"
+                " FROM wms.inventory_snapshots GROUP BY snapshot_id ORDER BY snapshot_id"
+            )
+        ]
+    for wh, item, units in conn.execute(
+        "SELECT warehouse_code, item_code, SUM(units) FROM ("
+        " SELECT warehouse_code, item_code, on_hand AS units FROM wms.stock"
+        " UNION ALL SELECT warehouse_code, item_code, qty FROM wms.unsaleable_stock"
+        ") GROUP BY warehouse_code, item_code"
+    ):
+        ledgers.wms_end[(str(wh), str(item))] = int(units)
+    for item, wh, qty in conn.execute(
+        "SELECT material_number, stock_number, qty FROM erp.inventory"
+    ):
+        ledgers.erp_end[(str(wh), str(item))] = int(qty)
+    # the end without the orders left out
+    for moves, end in (
+        (ledgers.wms_left_out, ledgers.wms_end),
+        (ledgers.erp_left_out, ledgers.erp_end),
+    ):
+        for _, wh, item, _, units in moves:
+            end[(wh, item)] = end.get((wh, item), 0) - units
+    return ledgers
+
+
+def _in_flight_at(ledgers: Ledgers, walls: list[float]) -> list[dict[Key, int]]:
+    """Per snapshot (in the order of `walls`, ascending): units in flight per key, and the
+    WMS's moves of the orders left out so far (their ERP postings are not on the books)."""
+    per_snapshot: list[dict[Key, int]] = [defaultdict(int) for _ in walls]
+    for wall, wh, item, _code, units in ledgers.wms_left_out:
+        for snapshot in range(bisect.bisect_left(walls, wall), len(walls)):
+            per_snapshot[snapshot][(wh, item)] += units
+    events: dict[tuple[str, str, str], list[tuple[float, int, int]]] = defaultdict(list)
+    for wall, wh, item, code, units in ledgers.wms_moves:
+        events[(wh, item, code)].append((wall, units, 0))
+    for wall, wh, item, code, units in ledgers.erp_moves:
+        events[(wh, item, code)].append((wall, 0, units))
+    for (wh, item, _code), timeline in events.items():
+        timeline.sort()
+        wms = erp = 0
+        for index, (wall, dw, de) in enumerate(timeline):
+            wms, erp = wms + dw, erp + de
+            flying = in_flight(wms, erp)
+            if not flying:
+                continue
+            # constant from this event until the next one of the order
+            until = timeline[index + 1][0] if index + 1 < len(timeline) else float("inf")
+            first = bisect.bisect_left(walls, wall)
+            last = bisect.bisect_left(walls, until)
+            for snapshot in range(first, last):
+                per_snapshot[snapshot][(wh, item)] += flying
+    return per_snapshot
+
+
+@dataclass
+class Finding:
+    """One key's disagreements: the first snapshot that differs, the end, the OMS."""
+
+    problems: list[str] = field(default_factory=list)
+    snapshot: dict[str, Any] | None = None
+    end: dict[str, Any] | None = None
+    oms: dict[str, Any] | None = None
+
+
+def _oms_pushed(conn: sqlite3.Connection) -> bool:
+    """Whether the WMS reported stock changes to the connector during the run."""
+    return (
+        conn.execute(
+            "SELECT 1 FROM wms.events WHERE kind = 'push_out'"
+            " AND operation LIKE '%stockchange.report%' LIMIT 1"
+        ).fetchone()
+        is not None
+    )
+
+
+def _oms_end(conn: sqlite3.Connection) -> dict[Key, tuple[int, int, int]]:
+    """Per key: the OMS's available, reserved (paid, not shipped) and what it could not know
+    yet: the units of trades cancelled, and of parcels back with the sender (the WMS reports
+    no stock change for those), since its stock was last set."""
+    out: dict[Key, tuple[int, int, int]] = {}
+    for wh, spec, available, reserved, cancelled in conn.execute(
+        """
+        SELECT s.warehouse_no, s.spec_no, s.stock_num,
+          COALESCE((SELECT SUM(l.num) FROM oms.orders o JOIN oms.order_lines l
+                    ON l.trade_no = o.trade_no
+                    WHERE o.warehouse_no = s.warehouse_no AND l.spec_no = s.spec_no
+                      AND o.trade_status = 30), 0),
+          COALESCE((SELECT SUM(l.num) FROM oms.orders o JOIN oms.order_lines l
+                    ON l.trade_no = o.trade_no
+                    WHERE o.warehouse_no = s.warehouse_no AND l.spec_no = s.spec_no
+                      AND o.trade_status = 5 AND o.cancelled_sim >= s.modified_sim), 0)
+          + COALESCE((SELECT SUM(l.change) FROM wms.stock_ledger l
+                      WHERE l.warehouse_code = s.warehouse_no AND l.item_code = s.spec_no
+                        AND l.reason = 'returned_to_sender' AND l.sim_time >= s.modified_sim), 0)
+        FROM oms.stock s WHERE s.defect = 0"""
+    ):
+        out[(str(wh), str(spec))] = (int(available), int(reserved), int(cancelled))
+    return out
+
+
+def _judge_snapshots(
+    conn: sqlite3.Connection, ledgers: Ledgers, findings: dict[Key, Finding]
+) -> None:
+    """Compare each snapshot with the ERP's books at its moment, less what was in flight.
+
+    A month of snapshots is hundreds of thousands of rows: they are streamed in the table's
+    order (by snapshot) as plain tuples, and the ERP's books walked forward alongside, each
+    posting applied once."""
+    if not ledgers.snapshots:
+        return
+    walls = [wall for _, _, wall in ledgers.snapshots]
+    flying = _in_flight_at(ledgers, walls)
+    position = {sid: index for index, (sid, _, _) in enumerate(ledgers.snapshots)}
+    book = dict(ledgers.opening)
+    postings = sorted(ledgers.erp_moves)
+    posted = 0
+    known: set[Key] = set()  # keys the WMS has had: stock rows are never deleted
+
+    def compare(index: int, key: Key, wms: int) -> None:
+        erp, moving = book.get(key, 0), flying[index].get(key, 0)
+        difference = wms - moving - erp
+        if difference and differs(difference, max(abs(wms), abs(erp))):
+            finding = findings[key]
+            if finding.snapshot is None:
+                sid, sim, _ = ledgers.snapshots[index]
+                finding.problems.append(AT_SNAPSHOT)
+                finding.snapshot = {
+                    "snapshot": sid,
+                    "at": sim,
+                    "wms": wms,
+                    "in_flight": moving,
+                    "erp": erp,
+                }
+
+    def erp_only(index: int) -> None:
+        for key in book.keys() - known:
+            compare(index, key, 0)
+
+    rows = conn.cursor()
+    rows.row_factory = None
+    index = -1
+    for sid, wh, item, units in rows.execute(
+        "SELECT snapshot_id, warehouse_code, item_code, on_hand + unsaleable"
+        " FROM wms.inventory_snapshots ORDER BY snapshot_id"
+    ):
+        if index < 0 or ledgers.snapshots[index][0] != sid:
+            if index >= 0:
+                erp_only(index)
+            index = position[sid]
+            while posted < len(postings) and postings[posted][0] <= walls[index]:
+                _, p_wh, p_item, _, units_posted = postings[posted]
+                book[(p_wh, p_item)] = book.get((p_wh, p_item), 0) + units_posted
+                posted += 1
+        key = (wh, item)
+        known.add(key)
+        compare(index, key, units)
+    if index >= 0:
+        erp_only(index)
+
+
+def three_ledgers_agree(
+    conn: sqlite3.Connection, objectives: Mapping[str, float]
+) -> InvariantResult:
+    if not table_in_run(conn, "erp", "inventory_moves"):
+        return result(NAME, DESCRIPTIONS[NAME], 0, 0, [])  # a run from before book stock
+    ledgers = read(conn)
+    findings: dict[Key, Finding] = defaultdict(Finding)
+    _judge_snapshots(conn, ledgers, findings)
+    keys = set(ledgers.wms_end) | set(ledgers.erp_end)
+    for key in keys:
+        wms, erp = ledgers.wms_end.get(key, 0), ledgers.erp_end.get(key, 0)
+        if differs(wms - erp, max(abs(wms), abs(erp))):
+            findings[key].problems.append(AT_END)
+            findings[key].end = {"wms": wms, "erp": erp}
+    pushed = _oms_pushed(conn)
+    if pushed:
+        sound = {
+            (str(wh), str(item)): int(units)
+            for wh, item, units in conn.execute(
+                "SELECT warehouse_code, item_code, on_hand FROM wms.stock"
+            )
+        }
+        oms = _oms_end(conn)
+        for key in sound.keys() | oms.keys():
+            available, reserved, cancelled = oms.get(key, (0, 0, 0))
+            wms = sound.get(key, 0)
+            total = available + reserved
+            off = abs(wms - total) - cancelled
+            if off > 0 and differs(off, max(abs(wms), abs(total))):
+                findings[key].problems.append(OMS_AT_END)
+                findings[key].oms = {
+                    "wms_on_hand": wms,
+                    "oms_available": available,
+                    "oms_reserved": reserved,
+                    "cancelled_or_back_since_last_push": cancelled,
+                }
+            keys.add(key)
+
+    def example(key: Key, problems: list[str]) -> dict[str, Any]:
+        finding = findings[key]
+        wh, item = key
+        return {
+            "entity": f"{wh}/{item}",
+            "problem": "; ".join(problems),
+            "expected": "the ledgers agree within 0.5 % (at least a unit), less what is in flight",
+            "observed": {
+                name: value
+                for name, value in (
+                    ("first_snapshot", finding.snapshot),
+                    ("end", finding.end),
+                    ("oms_end", finding.oms),
+                )
+                if value is not None
+            },
+            "wms_moves": [
+                {"wall": w, "order": c, "units": u}
+                for w, h, i, c, u in ledgers.wms_moves
+                if (h, i) == key
+            ][-MAX_LEDGER_LINES:],
+            "erp_moves": [
+                {"wall": w, "order": c, "units": u}
+                for w, h, i, c, u in ledgers.erp_moves
+                if (h, i) == key
+            ][-MAX_LEDGER_LINES:],
+        }
+
+    ordered = sorted(keys | findings.keys())
+    violations, breakdown, examples = judge_rows(
+        ordered, lambda key: findings[key].problems if key in findings else [], example
+    )
+    verdict = result(NAME, DESCRIPTIONS[NAME], len(ordered), violations, examples, breakdown)
+    taken = len(ledgers.snapshots)
+    snapshots = f"{taken} snapshot{'' if taken == 1 else 's'}"
+    scope = (
+        f"WMS, ERP and OMS; {snapshots}"
+        if pushed
+        else "WMS and ERP only (the WMS reported no stock change, so the OMS could not keep"
+        f" in step); {snapshots}"
+    )
+    verdict.summary = f"{verdict.summary} ({scope})"
+    return verdict
+
+
+CHECKS = (three_ledgers_agree,)
