@@ -5,7 +5,10 @@ An item's ABC class comes from its popularity rank (by sales, the Zipf rank the 
 draws with; no draw): the `a_share` most popular items are A, the next `b_share` B, the rest
 C. Each class has a process: the first count comes at a seeded moment within its period,
 then one every period; each time, every warehouse counts every cargo owner's items of that
-class (an item's owner is its supplier's), one check order per warehouse and owner. What is
+class (an item's owner is its supplier's), one check order per warehouse and owner. With
+`waves` above 1 the count rolls: the class's items (by rank, every `waves`-th one) form that
+many groups, one group counted every period / waves, so each item is still counted once a
+period (a month sees a third of the quarterly C items with 3). What is
 counted is on_hand, less shrinkage for a `shrinkage_rate` share of the items (up to
 `shrinkage_share` of their units, at least one) and off by up to `miscount_units` either
 way for a `miscount_rate` share. The WMS adjusts its books and reports the differences
@@ -57,6 +60,13 @@ class Counts:
         self.settings = settings
         self.wms = wms
         self.classes = abc_classes(world, settings)
+        # Each item's wave: by rank within its class, round robin, so every wave mixes items
+        # of every popularity (`classes` is in rank order).
+        ranks: dict[str, int] = {}
+        self.waves: dict[str, int] = {}
+        for item, abc_class in self.classes.items():
+            self.waves[item] = ranks.get(abc_class, 0) % settings.waves
+            ranks[abc_class] = ranks.get(abc_class, 0) + 1
         self.clock_random = random.Random(f"counts-{seed}")
         self.random = random.Random(f"counts-lines-{seed}")
         self.stats = {"counts": 0, "items_counted": 0, "shrinkage": 0, "miscounts": 0, "skipped": 0}
@@ -68,23 +78,28 @@ class Counts:
         self, abc_class: str, until_seconds: float
     ) -> Generator[simpy.events.Event, object, None]:
         start = self.env.now
-        period = self.settings.period_hours(abc_class) * 3600.0
+        waves = self.settings.waves
+        step = self.settings.period_hours(abc_class) * 3600.0 / waves
         # Classes and warehouses are not all counted at the same moment: a seeded offset.
-        yield self.env.timeout(self.clock_random.uniform(0, period))
+        yield self.env.timeout(self.clock_random.uniform(0, step))
+        wave = 0
         while self.env.now - start < until_seconds:
-            self.count_class(abc_class)
-            yield self.env.timeout(period)
+            self.count_class(abc_class, wave)
+            wave = (wave + 1) % waves
+            yield self.env.timeout(step)
 
-    def count_class(self, abc_class: str) -> int:
-        """Count every warehouse's items of `abc_class`, one check order per warehouse and
-        cargo owner; how many check orders were made."""
+    def count_class(self, abc_class: str, wave: int = 0) -> int:
+        """Count every warehouse's items of `abc_class` in `wave`, one check order per
+        warehouse and cargo owner; how many check orders were made."""
         made = 0
         for warehouse in sorted(w.code for w in self.world.warehouses):
             for owner in sorted(o.code for o in self.world.owners):
                 items = sorted(
                     item
                     for item, cls in self.classes.items()
-                    if cls == abc_class and self.world.supplier_of(item).owner_code == owner
+                    if cls == abc_class
+                    and self.waves[item] == wave
+                    and self.world.supplier_of(item).owner_code == owner
                 )
                 if not items:
                     continue

@@ -361,7 +361,7 @@ class FulfilmentSettings(Strict):
     # Push orderprocess.report on every delivery order state change (4+ pushes per order).
     process_reports: bool = False
     # Push stockchange.report on every stock movement (docs/DECISIONS.md, "Stock pushes").
-    stock_change_reports: bool = False
+    stock_change_reports: bool = True
 
 
 class ProcurementSettings(Strict):
@@ -487,7 +487,8 @@ class MasterDataSettings(Strict):
 class CountSettings(Strict):
     """Cycle counts by ABC class (issue 13, simulator/counts.py): every `a_hours`,
     `b_hours`, `c_hours` simulated hours each warehouse counts one cargo owner's items of
-    that class (A: the `a_share` most popular items, B: the next `b_share`, C: the rest);
+    that class (A: the `a_share` most popular items, B: the next `b_share`, C: the rest),
+    in `waves` groups spread over the period;
     a `shrinkage_rate` share of the items counted are found short by up to `shrinkage_share`
     of their units, a `miscount_rate` share miscounted by up to `miscount_units` either way.
     Off by default: no count and no draw, so existing scenarios play the same."""
@@ -504,6 +505,12 @@ class CountSettings(Strict):
     )
     miscount_rate: float = Field(0.03, ge=0, le=1, description="share of items miscounted")
     miscount_units: int = Field(2, ge=1, description="a miscount is off by up to this many")
+    # A rolling count: a class's items in `waves` groups, one group every period / waves, so
+    # that each item is still counted once a period but the work is spread over it (a month
+    # sees a third of the quarterly C items with 3). 1: the whole class at once, as before.
+    waves: int = Field(
+        1, ge=1, le=52, description="groups each class's items are counted in, spread evenly"
+    )
 
     @model_validator(mode="after")
     def _classes_fit(self) -> CountSettings:

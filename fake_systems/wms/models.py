@@ -29,10 +29,10 @@ class WmsConfig:
     pack_seconds: tuple[float, float] = (60.0, 180.0)
     # Inbound (entry and return orders): from ACCEPT until the goods are counted in.
     receive_seconds: tuple[float, float] = (300.0, 900.0)
-    # Push taobao.qimen.stockchange.report for every stock movement. Off by default: the
-    # connector already learns shipments and receipts from the confirms, and one more push
-    # per movement would double its load at peak.
-    stock_change_reports: bool = False
+    # Push taobao.qimen.stockchange.report for every stock movement (issue 13: on by default).
+    # The confirms tell the connector of shipments and receipts, but not of counts, transfers
+    # or returns to the sender; the push's cost is measured in docs/PERFORMANCE.md.
+    stock_change_reports: bool = True
     # Purchase entry orders (CGRK) wait for their supplier's delivery (the simulator's
     # procurement says what arrived: more, fewer, damaged) and receive what it brought. Off:
     # an entry order receives its planned quantities, as before (no procurement is played).

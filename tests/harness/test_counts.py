@@ -30,15 +30,21 @@ def test_classes_follow_popularity(world: World) -> None:
     )
 
 
+SHORT_PERIODS = CountSettings(
+    enabled=True, a_hours=2, b_hours=5, c_hours=11, shrinkage_rate=0.5, miscount_rate=0.3
+)
+
+
 def _played(
-    make_context: Callable[[str], SystemContext], world: World, name: str, hours: float
+    make_context: Callable[[str], SystemContext],
+    world: World,
+    name: str,
+    hours: float,
+    settings: CountSettings = SHORT_PERIODS,
 ) -> tuple[WmsService, Counts]:
     wms = WmsService(make_context(name), CREDS, WmsConfig())
     wms.setup(world)
     env = simpy.Environment()
-    settings = CountSettings(
-        enabled=True, a_hours=2, b_hours=5, c_hours=11, shrinkage_rate=0.5, miscount_rate=0.3
-    )
     counts = Counts(env, world, settings, wms, seed=7)
     counts.start(hours * 3600)
     env.run(until=hours * 3600)
@@ -75,6 +81,30 @@ def test_each_class_is_counted_at_its_period_and_finds_differences(
     ).fetchone()[0]
     found = wms.conn.execute("SELECT SUM(difference) FROM count_order_lines").fetchone()[0]
     assert moved == found != 0
+
+
+def test_a_rolling_count_spreads_each_class_over_its_period(
+    make_context: Callable[[str], SystemContext], world: World
+) -> None:
+    """Weekly, monthly and quarterly in three waves over a month: every A item counted four
+    or five times, every B item once, one C item in three once (the same third everywhere)."""
+    settings = CountSettings(enabled=True, waves=3)
+    wms, counts = _played(make_context, world, "wms", 720, settings)
+    times: dict[tuple[str, str], int] = {}
+    for warehouse, item in wms.conn.execute(
+        "SELECT o.warehouse_code, l.item_code"
+        " FROM count_orders AS o JOIN count_order_lines AS l USING (check_order_id)"
+    ):
+        times[warehouse, item] = times.get((warehouse, item), 0) + 1
+    warehouses = {wh.code for wh in world.warehouses}
+    by_class = {cls: {item for item, c in counts.classes.items() if c == cls} for cls in "ABC"}
+    for warehouse in warehouses:
+        assert {times.get((warehouse, item)) for item in by_class["A"]} <= {4, 5}
+        assert {times.get((warehouse, item)) for item in by_class["B"]} == {1}
+        counted_c = {item for item in by_class["C"] if (warehouse, item) in times}
+        assert len({counts.waves[item] for item in counted_c}) == 1
+        assert abs(len(counted_c) - len(by_class["C"]) / 3) <= 1
+        assert all(times[warehouse, item] == 1 for item in counted_c)
 
 
 def test_the_same_seed_counts_the_same(

@@ -57,6 +57,33 @@ def test_demo_carries_after_sales_at_traffic_md_rates() -> None:
     assert demand.returns.by_category == DEFAULT_RETURN_RATES_BY_CATEGORY
 
 
+def test_demo_carries_a_lighter_share_of_stock() -> None:
+    """Issue 13: make run's demo plays purchasing, transfers, counts and master data, less of
+    each than scenarios/stock.yaml, with stock pushes on (the default)."""
+    demo, stock = (load_scenario(SCENARIOS / f"{name}.yaml") for name in ("demo", "stock"))
+    assert demo.procurement.enabled and demo.transfers.enabled and demo.counts.enabled
+    assert demo.master_data.enabled and demo.fulfilment.stock_change_reports
+    hours = demo.duration / 3600, stock.duration / 3600
+    assert demo.transfers.per_hour * hours[0] < stock.transfers.per_hour * hours[1]
+    assert (
+        sum(demo.master_data.per_day.values()) * hours[0]
+        < sum(stock.master_data.per_day.values()) * hours[1]
+    )
+
+
+def test_stock_plays_a_month_with_counts_at_their_real_periods() -> None:
+    """Issue 13: a simulated month of ~2.5 wall minutes; A weekly, B monthly, C quarterly (a
+    third of C in the month: three waves); the master-data objective within the seeds' 15
+    minutes to 24 hours."""
+    stock = load_scenario(SCENARIOS / "stock.yaml")
+    assert stock.duration == 30 * 86_400
+    assert 120 <= stock.wall_duration_seconds <= 150
+    counts = stock.counts
+    assert (counts.a_hours, counts.b_hours, counts.c_hours, counts.waves) == (168, 720, 2160, 3)
+    assert 900 <= stock.objectives.master_data_sync_seconds <= 86_400
+    assert stock.procurement.enabled and stock.transfers.enabled and stock.master_data.enabled
+
+
 @pytest.mark.parametrize(
     ("text", "field"),
     [

@@ -352,4 +352,8 @@ async def test_no_process_reports_by_default(
     _, receiver = await pushes_after(
         make_context, world, clock, FIXED, lambda w: w.create_delivery_order(order(world))
     )
-    assert [p["method"] for p, _, _ in receiver.calls] == ["taobao.qimen.deliveryorder.confirm"]
+    # The shipment's stock change is reported by default (issue 13); its progress is not.
+    assert sorted(p["method"] for p, _, _ in receiver.calls) == [
+        "taobao.qimen.deliveryorder.confirm",
+        "taobao.qimen.stockchange.report",
+    ]

@@ -30,6 +30,9 @@ from tests.support.pushes import mock_sender
 from tests.support.wms import FIXED, RecordingCarrier, order, states, stock
 from tests.support.wms import sign as independent_qimen_sign
 
+CONFIRM = "taobao.qimen.deliveryorder.confirm"
+STOCK_CHANGE = "taobao.qimen.stockchange.report"
+
 
 @pytest.fixture
 def carrier() -> RecordingCarrier:
@@ -346,7 +349,8 @@ async def test_a_skewed_wms_stamps_its_confirm_with_its_own_clock(
     clock.advance(181)
     await ctx.dispatcher.drain(5)
 
-    (request,) = received
+    # The shipment's stock change is reported too (on by default): the confirm is the one here.
+    (request,) = [r for r in received if r.url.params["method"] == CONFIRM]
     shipped = clock.epoch + timedelta(seconds=180)
     assert request.url.params["timestamp"] == format_qimen_time(
         datetime.fromtimestamp(wall_at_push + 300, CHINA)
@@ -358,7 +362,9 @@ async def test_a_skewed_wms_stamps_its_confirm_with_its_own_clock(
     faults = ctx.conn.execute(
         "SELECT operation, outcome, sim_time FROM events WHERE kind = 'fault'"
     ).fetchall()
-    assert [(row[0], row[1]) for row in faults] == [("deliveryorder.confirm", "clock_skew")]
+    # One row, the first time the skewed clock was read: for the shipment's stock change
+    # report (on by default), stamped before the confirm.
+    assert [(row[0], row[1]) for row in faults] == [("stockchange.report", "clock_skew")]
     assert faults[0][2] == format_qimen_time(shipped)  # the row itself on the true clock
 
 
@@ -387,8 +393,9 @@ async def test_delivered_order_pushes_a_signed_confirm(
     clock.advance(181)
     await ctx.dispatcher.drain(5)
 
-    assert len(received) == 1
-    request = received[0]
+    # One confirm, after the shipment's stock change report (on by default).
+    assert [r.url.params["method"] for r in received] == [STOCK_CHANGE, CONFIRM]
+    request = received[1]
     assert request.url.path == "/qimen/callback"
     params = dict(request.url.params)
     assert params["method"] == "taobao.qimen.deliveryorder.confirm"
@@ -429,8 +436,8 @@ async def test_delivered_order_pushes_a_signed_confirm(
     outcomes = ctx.conn.execute(
         "SELECT outcome, entity FROM events WHERE kind = 'push_out'"
     ).fetchall()
-    assert [tuple(r) for r in outcomes] == [("ok", "T0001")]
-    assert ctx.dispatcher.delivered == 1
+    assert [tuple(r) for r in outcomes] == [("ok", "T0001"), ("ok", "T0001")]
+    assert ctx.dispatcher.delivered == 2
 
 
 @pytest.mark.anyio
@@ -451,5 +458,6 @@ async def test_confirm_not_accepted_unless_flag_success(
     clock.advance(181)
     await ctx.dispatcher.drain(5)
     outcomes = [r[0] for r in ctx.conn.execute("SELECT outcome FROM events WHERE kind='push_out'")]
-    assert outcomes == ["refused:200"]
-    assert ctx.dispatcher.abandoned == 1
+    # The confirm and the shipment's stock change report (on by default), each refused once.
+    assert outcomes == ["refused:200", "refused:200"]
+    assert ctx.dispatcher.abandoned == 2

@@ -351,7 +351,13 @@ async def test_entry_order_raises_stock_on_confirm(
     assert statuses == ["NEW", "ACCEPT", "FULFILLED"]
     assert on_hand(wms, wh, item) == (before or 0) + 7
     await wms.ctx.dispatcher.drain(5)
-    [(method, push)] = receiver.calls
+    # The receipt is confirmed, and (on by default) reported as a stock change before it.
+    [(report_method, report), (method, push)] = receiver.calls
+    assert report_method == "taobao.qimen.stockchange.report"
+    assert (report.findtext("items/item/itemCode"), report.findtext("items/item/quantity")) == (
+        item,
+        "7",
+    )
     assert method == "taobao.qimen.entryorder.confirm"
     assert push.findtext("entryOrder/outBizCode") == f"{order_id}-FULFILLED"
     assert push.findtext("entryOrder/status") == "FULFILLED"
