@@ -18,14 +18,14 @@ run: $(STAMP)
 up: $(STAMP)
 	$(BIN)/ecomock up
 
-# At least three workers, one per end-to-end group (tests/conftest.py), whatever the cores:
-# an end-to-end run mostly waits on the wall clock (a quarter of a core), so three at once fit
-# on two cores. Node.js for connectors/node-reference's test (Debian's nodejs; a no-op when
+# At least three workers whatever the cores: an end-to-end run mostly waits on the wall clock
+# (a quarter of a core), so three at once fit on two cores. By module (loadscope), so that the
+# tests sharing a module-scoped run play it once (tests/conftest.py). Node.js for connectors/node-reference's test (Debian's nodejs; a no-op when
 # node >= 18 is there).
 TEST_WORKERS := $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 3 ] && echo $$n || echo 3)
 test: $(STAMP)
 	bash .ci/install-node
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadscope
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

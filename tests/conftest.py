@@ -1,11 +1,12 @@
 """Shared fixtures: a manual clock, a per-system context in a temporary run folder, a world.
 
-Also where end-to-end runs are shared out to xdist workers (`make test` runs with
-`-n <at least 3> --dist loadgroup`): in three groups, so that at most three play at once
-whatever the number of workers. They pace themselves by the wall clock and judge latency;
-each uses about a quarter of a core (an after-sales run: 9 CPU seconds in 40 wall seconds),
-so three at once on a 2-core machine leave the smoke's p99 (0.3 s) far inside its 3 s, while
-fewer groups make the e2e workers the suite's length (two: 12 minutes, docs/PERFORMANCE.md).
+`make test` runs with `-n <at least 3> --dist loadscope`: a module's tests on one worker, so
+that the end-to-end tests sharing a module-scoped run play it once. (`--dist loadgroup` with
+`xdist_group` marks, used before, split a module's tests over the workers whatever their
+group, measured with pytest-xdist 3.8: test_stock's module run played three times.) An
+end-to-end run paces itself by the wall clock and uses about a quarter of a core (an
+after-sales run: 9 CPU seconds in 40 wall seconds), so three at once on a 2-core machine leave
+the smoke's p99 (0.3 s) far inside its 3 s.
 """
 
 from __future__ import annotations
@@ -65,32 +66,3 @@ async def asgi_client() -> AsyncIterator[Callable[[object], httpx.AsyncClient]]:
     yield make
     for client in clients:
         await client.aclose()
-
-
-E2E_GROUPS = ("e2e-0", "e2e-1", "e2e-2")
-
-
-def _shared_run(item: pytest.Item) -> str:
-    """The module's node id when the item uses a module-scoped fixture (a run its module's tests
-    share: in two groups it would play twice), else the item's own."""
-    definitions = item._fixtureinfo.name2fixturedefs.values()  # type: ignore[attr-defined]
-    if any(defs and defs[-1].scope == "module" for defs in definitions):
-        return item.nodeid.split("::")[0]
-    return item.nodeid
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The `e2e` tests dealt into the E2E_GROUPS, each played in turn by one worker (before
-    xdist reads the groups, hence tryfirst): the tests sharing a module's run together, each
-    such module or lone test to the group with the fewest runs so far."""
-    units: dict[str, list[pytest.Item]] = {}
-    for item in items:
-        if item.get_closest_marker("e2e") is not None:
-            units.setdefault(_shared_run(item), []).append(item)
-    runs = dict.fromkeys(E2E_GROUPS, 0)
-    for unit in units.values():
-        group = min(E2E_GROUPS, key=runs.__getitem__)
-        runs[group] += 1
-        for item in unit:
-            item.add_marker(pytest.mark.xdist_group(group))
