@@ -189,7 +189,7 @@ class FeeFlow:
     def _failed(self, row: sqlite3.Row, error: StepError) -> None:
         """The graded retries: try again later, or park it (logged) once they are spent."""
         number, attempts = str(row["statement_no"]), int(row["attempts"]) + 1
-        delay = self.policy.delay_after(attempts, error.retry_after) if error.retryable else None
+        delay = self.policy.delay_for(attempts, error)
         if delay is None:
             self._set(number, "parked", attempts)
             self.stats["fee_statements_parked"] += 1

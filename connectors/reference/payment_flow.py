@@ -244,7 +244,7 @@ class PaymentFlow:
     def _failed(self, row: sqlite3.Row, error: StepError) -> None:
         """The graded retries: try again later, or park it (logged) once they are spent."""
         attempts = int(row["attempts"]) + 1
-        delay = self.policy.delay_after(attempts, error.retry_after) if error.retryable else None
+        delay = self.policy.delay_for(attempts, error)
         if delay is None:
             self.conn.execute(
                 "UPDATE payments SET status = 'parked', attempts = ? WHERE payable_no = ?",

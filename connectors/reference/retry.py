@@ -70,6 +70,11 @@ class RetryPolicy:
         delay = self.delays_sim_seconds[attempts - 1] / self.time_scale
         return max(delay, retry_after) if retry_after is not None else delay
 
+    def delay_for(self, attempts: int, error: StepError) -> float | None:
+        """`delay_after` for a step that failed with `error`: None (park) when it is not
+        worth another try."""
+        return self.delay_after(attempts, error.retry_after) if error.retryable else None
+
 
 async def repeat_until_stopped(
     stop: asyncio.Event,

@@ -207,7 +207,7 @@ class StatementFlow:
     def _failed(self, row: sqlite3.Row, error: StepError) -> None:
         """The graded retries: try again later, or park it (logged) once they are spent."""
         day, attempts = str(row["booking_date"]), int(row["attempts"]) + 1
-        delay = self.policy.delay_after(attempts, error.retry_after) if error.retryable else None
+        delay = self.policy.delay_for(attempts, error)
         if delay is None:
             self._set(day, "parked", attempts)
             self.stats["bank_statements_parked"] += 1

@@ -350,7 +350,7 @@ class Workflow:
     def _failed(self, trade_no: str, step: Step, attempt: int, error: StepError) -> None:
         if self.store.is_done(trade_no, step):
             return  # finished meanwhile by other evidence (a confirm for a lost create answer)
-        delay = self.policy.delay_after(attempt, error.retry_after) if error.retryable else None
+        delay = self.policy.delay_for(attempt, error)
         if delay is None:
             self.store.park(trade_no, step, str(error))
             self.stats["parked"] += 1
