@@ -16,6 +16,7 @@ from simulator.demand import DemandModel
 from simulator.scenario import load_scenario
 from tests.support import paths
 from tests.support.runs import failed, invariant, play
+from tests.support.scenarios import LATENCY_MARGIN
 
 AFTER_SALES = paths.SCENARIOS / "after_sales.yaml"
 
@@ -63,12 +64,13 @@ def test_reference_connector_stops_cancelled_trades(tmp_path: Path) -> None:
     assert orders["shipped"] == orders["invoiced"] == orders["created"] - planned
     assert invariant(report, "cancelled_not_shipped")["checked"] == planned - after_picking
     assert invariant(report, "cancelled_after_picking_returned")["checked"] == after_picking
-    # Some had reached the WMS and were cancelled there, within the objective.
+    # Some had reached the WMS and were cancelled there, within the objective (3 s, with the
+    # tests' margin).
     at_wms = report["latency_seconds"]["cancel_to_wms"]
-    assert at_wms["count"] > 0 and at_wms["p99"] <= 3.0
+    assert at_wms["count"] > 0 and at_wms["p99"] <= 3.0 * LATENCY_MARGIN
     # Every one cancelled after picking was intercepted at the carrier, soon after.
     intercepted = report["latency_seconds"]["cancel_to_intercept"]
-    assert intercepted["count"] == after_picking and intercepted["p99"] <= 3.0
+    assert intercepted["count"] == after_picking and intercepted["p99"] <= 3.0 * LATENCY_MARGIN
     conn = attach_run(tmp_path / "run")
     canceled = conn.execute(
         "SELECT COUNT(*) FROM wms.delivery_orders AS d JOIN oms.orders AS o"
@@ -281,11 +283,8 @@ def test_a_connector_that_refunds_at_the_original_price_fails_on_the_net_receiva
 def test_a_connector_that_lets_canceledfail_go_fails_naming_the_trades(tmp_path: Path) -> None:
     exit_code, report = play(AFTER_SALES, "faulty/ignores_canceledfail", tmp_path / "run")
     assert exit_code == 1
-    # It stops every cancellation the WMS accepts: only the after-picking check fails. (The
-    # latency objectives measure the machine too: on one loaded by other work a 3 s p99 may
-    # slip, which says nothing of this defect; the reference's run asserts them.)
-    measured = {name for name in failed(report) if name.startswith("latency_")}
-    assert failed(report) - measured == {"cancelled_after_picking_returned"}
+    # It stops every cancellation the WMS accepts: only the after-picking check fails.
+    assert failed(report) == {"cancelled_after_picking_returned"}
     inv = invariant(report, "cancelled_after_picking_returned")
     after_picking = planned_cancellations()["after_picking"]
     assert inv["checked"] == after_picking

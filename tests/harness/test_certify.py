@@ -43,6 +43,7 @@ from simulator.certify import (
 from simulator.cli import app
 from simulator.connector import ConnectorError, find_profile
 from tests.support.paths import SMOKE
+from tests.support.scenarios import objectives_with_latency_margin
 
 Document = dict[str, Any]
 
@@ -56,7 +57,9 @@ def key_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def write_suite(folder: Path, levels: list[dict[str, Any]], scenario: str = "short.yaml") -> Path:
     """A suite file in `folder`, beside a short scenario (smoke, 40 simulated minutes)."""
     raw = yaml.safe_load(SMOKE.read_text(encoding="utf-8"))
-    raw.update(name="short", duration="40m", faults=[])
+    raw.update(
+        name="short", duration="40m", faults=[], objectives=objectives_with_latency_margin(raw)
+    )
     folder.mkdir(parents=True, exist_ok=True)
     (folder / scenario).write_text(yaml.safe_dump(raw), encoding="utf-8")
     path = folder / "suite.yaml"

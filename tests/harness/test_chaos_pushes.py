@@ -3,39 +3,23 @@ passes, and each push-defect connector fails on the invariant that names its def
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from contract_tests.database import attach_run
 from fake_systems.ecosystem import PUSHES, protocol_operations
-from simulator.cli import app
 from simulator.scenario import load_scenario
 from tests.support.paths import SCENARIOS
+from tests.support.runs import failed, play
 
 STORM = SCENARIOS / "chaos" / "webhook_storm.yaml"
 
 pytestmark = pytest.mark.e2e
 
 
-def play(connector: str, out: Path) -> tuple[int, dict[str, Any]]:
-    result = CliRunner().invoke(
-        app, ["run", str(STORM), "--connector", connector, "--out", str(out)]
-    )
-    report_path = out / "report.json"
-    assert report_path.is_file(), result.output
-    return result.exit_code, json.loads(report_path.read_text())
-
-
-def failed(report: dict[str, Any]) -> set[str]:
-    return {inv["name"] for inv in report["invariants"] if not inv["passed"]}
-
-
 def test_reference_connector_passes_the_webhook_storm(tmp_path: Path) -> None:
-    exit_code, report = play("reference", tmp_path / "run")
+    exit_code, report = play(STORM, "reference", tmp_path / "run")
     assert report["verdict"] == "pass", failed(report)
     assert exit_code == 0
     # The storm really blew: every rule of the plan hit its push, and every forged push
@@ -73,7 +57,7 @@ def test_reference_connector_passes_the_webhook_storm(tmp_path: Path) -> None:
     ],
 )
 def test_push_defect_fails_on_its_invariant(tmp_path: Path, connector: str, invariant: str) -> None:
-    exit_code, report = play(connector, tmp_path / "run")
+    exit_code, report = play(STORM, connector, tmp_path / "run")
     assert (exit_code, report["verdict"]) == (1, "fail")
     # A sale booked twice takes its units off the ERP's books twice: the ledgers part too
     # where enough units were booked again (more than 0.5 % of an item's stock). A trade

@@ -41,7 +41,9 @@ def test_reference_connector_passes(tmp_path: Path) -> None:
     assert orders["created"] >= 50
     assert orders["created"] == orders["at_wms"] == orders["shipped"] == orders["invoiced"]
     assert orders["delivered"] > 0  # the completion path ran too
-    assert report["latency_seconds"]["paid_to_wms"]["p99"] <= 3.0
+    # Every order was timed (the p99's own objective is LATENCY_MARGIN's, the real one `make
+    # bench`'s).
+    assert invariant(report, "latency_paid_to_wms")["checked"] == orders["at_wms"]
     for name in (
         "report.json",
         "junit.xml",

@@ -24,7 +24,7 @@ from fake_systems.ecosystem import PUSHES, protocol_operations
 from simulator.connector import load_profile
 from simulator.scenario import load_scenario
 from tests.support.paths import SMOKE
-from tests.support.scenarios import smoke_variant
+from tests.support.scenarios import smoke_variant, with_latency_margin
 
 pytest_plugins = ["pytester"]
 
@@ -76,7 +76,9 @@ def imported_first() -> None:
 
 
 def short_smoke(folder: Path, **settings: object) -> Path:
-    return smoke_variant(folder, "smoke-short", **{"duration": "1h", "faults": [], **settings})
+    """An hour of smoke without faults, with the tests' margin on the latency objectives."""
+    path = smoke_variant(folder, "smoke-short", **{"duration": "1h", "faults": [], **settings})
+    return with_latency_margin(path, folder)
 
 
 def item_names(result: pytest.RunResult) -> list[str]:

@@ -10,11 +10,13 @@ from pydantic import ValidationError
 from fake_systems.ecosystem import PUSHES, protocol_operations
 from simulator.scenario import (
     DEFAULT_RETURN_RATES_BY_CATEGORY,
+    Objectives,
     ScenarioError,
     load_scenario,
     parse_duration,
 )
-from tests.support.paths import SCENARIOS
+from tests.support.paths import SCENARIOS, SMOKE
+from tests.support.scenarios import LATENCY_MARGIN, LATENCY_OBJECTIVES, with_latency_margin
 
 
 @pytest.mark.parametrize("name", ["demo", "smoke", "double11", "smoke-crashes"])
@@ -236,3 +238,22 @@ def test_bad_crashes_name_the_field(tmp_path: Path, crashes: str, field: str, wh
         load_scenario(path)
     assert f"{field}: " in str(caught.value)
     assert why in str(caught.value)
+
+
+def test_the_tests_latency_margin_changes_the_latency_objectives_alone(tmp_path: Path) -> None:
+    """Runs in the tests play scenarios with a margin on their latency objectives (a shipped
+    file's own and the defaults): nothing else of the scenario may move."""
+    for source in (SMOKE, SCENARIOS / "chaos" / "erp_outage.yaml"):
+        original = load_scenario(source)
+        copy = load_scenario(with_latency_margin(source, tmp_path / source.stem))
+        for name in LATENCY_OBJECTIVES:
+            assert getattr(copy.objectives, name) == LATENCY_MARGIN * getattr(
+                original.objectives, name
+            )
+        assert copy.model_dump(exclude={"objectives"}) == original.model_dump(
+            exclude={"objectives"}
+        )
+        unchanged = set(Objectives.model_fields) - set(LATENCY_OBJECTIVES)
+        assert copy.objectives.model_dump(include=unchanged) == original.objectives.model_dump(
+            include=unchanged
+        )

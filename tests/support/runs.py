@@ -9,15 +9,23 @@ from typing import Any
 from typer.testing import CliRunner
 
 from simulator.cli import app
+from tests.support.scenarios import with_latency_margin
 
 Report = dict[str, Any]
 
 
 def play(
-    scenario: Path | str, connector: str, out: Path, seed: int | None = None
+    scenario: Path | str,
+    connector: str,
+    out: Path,
+    seed: int | None = None,
+    latency_as_written: bool = False,
 ) -> tuple[int, Report]:
     """`ecomock run` (on the scenario's own seed unless `seed`); its exit code and report.json
-    (which every run must leave)."""
+    (which every run must leave). The latency objectives get LATENCY_MARGIN unless
+    `latency_as_written`."""
+    if not latency_as_written:
+        scenario = with_latency_margin(scenario, out.parent / f"{out.name}.scenario")
     arguments = ["run", str(scenario), "--connector", connector, "--out", str(out)]
     if seed is not None:
         arguments += ["--seed", str(seed)]

@@ -7,7 +7,18 @@ from typing import Any
 
 import yaml
 
+from simulator.scenario import Objectives
 from tests.support.paths import MONTH_END, SMOKE
+
+# A wall-second p99 measures the machine as much as the connector: on CI's two shared cores,
+# under three test workers each playing servers and a connector, correct connectors have
+# slipped past 3 s (stop 22's CI run: eight runs failed on latency alone). Runs in the tests
+# keep every latency check, with this margin on its objective; the real figures are `make
+# bench`'s (docs/PERFORMANCE.md), and a test about latency asks for the objectives as written.
+LATENCY_MARGIN = 10.0
+LATENCY_OBJECTIVES = tuple(
+    name for name in Objectives.model_fields if name.endswith("_p99_seconds")
+)
 
 
 def scenario_variant(source: Path, folder: Path, name: str, **settings: Any) -> Path:
@@ -19,6 +30,23 @@ def scenario_variant(source: Path, folder: Path, name: str, **settings: Any) -> 
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     return path
+
+
+def objectives_with_latency_margin(raw: dict[str, Any]) -> dict[str, Any]:
+    """The `objectives` section of the scenario `raw`, each latency objective (a default's
+    too) LATENCY_MARGIN times its own."""
+    written: dict[str, Any] = raw.get("objectives") or {}
+    objectives = Objectives.model_validate(written)
+    margins = {name: LATENCY_MARGIN * getattr(objectives, name) for name in LATENCY_OBJECTIVES}
+    return {**written, **margins}
+
+
+def with_latency_margin(source: Path | str, folder: Path) -> Path:
+    """A copy of the scenario file `source` in `folder`, under its own name, with the latency
+    objectives LATENCY_MARGIN times theirs; the copy's path."""
+    raw = yaml.safe_load(Path(source).read_text(encoding="utf-8"))
+    objectives = objectives_with_latency_margin(raw)
+    return scenario_variant(Path(source), folder, raw["name"], objectives=objectives)
 
 
 def smoke_variant(folder: Path, name: str, **settings: Any) -> Path:
