@@ -404,12 +404,14 @@ class StockFlow:
             INVENTORY_METHOD, etree.tostring(request, encoding="unicode")
         )
         available = {
-            child_text(node, "itemCode"): int(child_text(node, "quantity") or 0)
+            child_text(node, "itemCode"): self.rules.oms_stock(
+                int(child_text(node, "quantity") or 0), int(child_text(node, "lockQuantity") or 0)
+            )
             for node in root.findall("items/item")
             if child_text(node, "warehouseCode") == warehouse
         }
         specs = [
-            {"spec_no": item, "remark": "", "new_num": str(max(qty, 0)), "defect": False}
+            {"spec_no": item, "remark": "", "new_num": str(qty), "defect": False}
             for item, qty in sorted(available.items())
             if item in marked
         ]

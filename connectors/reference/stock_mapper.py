@@ -38,6 +38,12 @@ class StockMapper:
         """Whether stockchange.report moves reach the OMS's stock (stockSyncByPd)."""
         return True
 
+    def oms_stock(self, quantity: int, locked: int) -> int:
+        """The OMS's stock of an item from the WMS's inventory.query answer: what is free to
+        sell (`quantity`, on hand less `lockQuantity`, held by delivery orders), which the
+        OMS's own paid trades then take; never below 0 (stockSyncByPd refuses it)."""
+        return max(quantity, 0)
+
     def syncs_material_updates(self) -> bool:
         """Whether a later change of a material already seen (name, barcode, price, a
         discontinuation) reaches the WMS and the OMS, not only new materials."""

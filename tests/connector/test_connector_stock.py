@@ -14,6 +14,7 @@ from lxml import etree
 
 from connectors.faulty.books_ordered_quantity import BooksOrderedQuantity
 from connectors.faulty.never_pushes_stock import NeverPushesStock
+from connectors.faulty.pushes_on_hand_stock import PushesOnHandStock
 from connectors.reference.clients.http import HttpClient
 from connectors.reference.mapper import TradeMapper
 from connectors.reference.stock_flow import ENTRY_CONFIRM_METHOD, STOCK_CHANGE_METHOD
@@ -159,7 +160,11 @@ def change(*moves: tuple[str, str, int]) -> bytes:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("mapper", [TradeMapper(), NeverPushesStock()], ids=["reference", "never"])
+@pytest.mark.parametrize(
+    "mapper",
+    [TradeMapper(), NeverPushesStock(), PushesOnHandStock()],
+    ids=["reference", "never", "on_hand"],
+)
 async def test_a_stock_change_sets_the_wms_available_stock_in_the_oms(
     peers: Peers4, http: HttpClient, store: StateStore, mapper: TradeMapper
 ) -> None:
@@ -172,8 +177,9 @@ async def test_a_stock_change_sets_the_wms_available_stock_in_the_oms(
         INVENTORY,
         ok(
             "<items><item><warehouseCode>WH-GZ</warehouseCode><itemCode>SKU-A</itemCode>"
-            "<quantity>17</quantity></item><item><warehouseCode>WH-GZ</warehouseCode>"
-            "<itemCode>SKU-B</itemCode><quantity>40</quantity></item></items>"
+            "<quantity>17</quantity><lockQuantity>3</lockQuantity></item><item>"
+            "<warehouseCode>WH-GZ</warehouseCode><itemCode>SKU-B</itemCode>"
+            "<quantity>40</quantity><lockQuantity>0</lockQuantity></item></items>"
         ),
     )
     synced = await workflow.stock.sync_once()
@@ -187,11 +193,14 @@ async def test_a_stock_change_sets_the_wms_available_stock_in_the_oms(
         "SKU-A",
         "SKU-B",
     ]
+    # The reference sets what is free to sell; pushes_on_hand_stock adds the 3 units held by
+    # delivery orders, which the OMS already keeps reserved.
+    a_units = "20" if isinstance(mapper, PushesOnHandStock) else "17"
     assert counts == [
         [
             {"warehouse_no": "WH-GZ", "defect_mode": 1, "remark": "WMS stock"},
             [
-                {"spec_no": "SKU-A", "remark": "", "new_num": "17", "defect": False},
+                {"spec_no": "SKU-A", "remark": "", "new_num": a_units, "defect": False},
                 {"spec_no": "SKU-B", "remark": "", "new_num": "40", "defect": False},
             ],
         ]
