@@ -413,8 +413,9 @@ class SimulatedDemand:
                 fakes.clock.env, fakes.world, scenario.transfers, eco.wms, scenario.seed
             )
             self.transfers.start(scenario.duration)
-        # The warehouse publishes its inventory snapshot whatever the scenario plays.
-        play_snapshots(fakes.clock.env, eco.wms, scenario.duration)
+        # The warehouse publishes its inventory snapshot whatever the scenario plays (the OMS's
+        # stock recorded with it).
+        play_snapshots(fakes.clock.env, eco.wms, eco.oms, scenario.duration)
         if scenario.counts.enabled:
             self.counts = Counts(
                 fakes.clock.env, fakes.world, scenario.counts, eco.wms, scenario.seed

@@ -55,6 +55,7 @@ from fake_systems.oms.raw_trades import (
     tid_of,
 )
 from fake_systems.oms.settlements import Settlements
+from fake_systems.oms.snapshots import StockSnapshots
 from simulator.clock import format_qimen_time, parse_qimen_time
 from simulator.fault_plan import ODD_DATA_VARIANTS
 from simulator.world import NewTrade, Shop, World, barcode_of
@@ -205,7 +206,8 @@ CREATE TABLE IF NOT EXISTS stock_counts (
     remark        TEXT NOT NULL,
     lines         INTEGER NOT NULL,
     skipped       TEXT NOT NULL,
-    created_sim   TEXT NOT NULL
+    created_sim   TEXT NOT NULL,
+    created_wall  REAL                          -- NULL in a database from before it
 );
 CREATE TABLE IF NOT EXISTS logistics_syncs (
     sync_id         INTEGER PRIMARY KEY,
@@ -297,6 +299,9 @@ class OmsService:
       real queue holds own-platform shops' records only); one per trade, or one per package.
     - Shipping (`sync_logistics`) and completing (`upload_trace`) are ecomock's stand-ins for
       the WMS's Qimen confirm and the platform's status: 旺店通 has no such open methods.
+    - The stock snapshot (`snapshots`, fake_systems/oms/snapshots.py) is the harness's
+      recording for the three-ledger check, taken with the WMS's inventory snapshot; no
+      method serves it.
     - Settlement bills (`settlements`, fake_systems/oms/settlements.py) are issued and paid
       by the simulated platforms, one per shop and day, not pulled from platform APIs;
       `ecomock.Settlement.search` is ecomock's method (the real 旗舰版 has per-trade account
@@ -317,6 +322,7 @@ class OmsService:
         self._trade_seq = 0
         self._rec_id = 0
         self.settlements = Settlements(ctx)
+        self.snapshots = StockSnapshots(ctx)
 
     # ---------------------------------------------------------------- setup
 
@@ -324,7 +330,9 @@ class OmsService:
         """Create the tables (idempotent) and load shops and warehouses from the world."""
         self.conn.executescript(SCHEMA)
         _upgrade_goods(self.conn)
+        _upgrade_stock_counts(self.conn)
         self.settlements.setup()
+        self.snapshots.setup()
         with transaction(self.conn):
             self.conn.executemany(
                 "INSERT OR REPLACE INTO shops (shop_no, name, platform, owner_code)"
@@ -1458,7 +1466,7 @@ class OmsService:
             pd_id, pd_no = int(row[0]) + 1, f"WP{now:%Y%m%d}{int(row[1]) + 1:04d}"
             self.conn.execute(
                 "INSERT INTO stock_counts (pd_id, pd_no, warehouse_no, defect_mode, remark,"
-                " lines, skipped, created_sim) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " lines, skipped, created_sim, created_wall) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     pd_id,
                     pd_no,
@@ -1468,6 +1476,7 @@ class OmsService:
                     len(counted),
                     ",".join(skipped),
                     now_text,
+                    self.ctx.clock.wall(),
                 ),
             )
             self.conn.executemany(
@@ -1543,6 +1552,14 @@ def _upgrade_goods(conn: sqlite3.Connection) -> None:
     ):
         if columns and column not in columns:
             conn.execute(f"ALTER TABLE goods ADD COLUMN {column} {declaration}")
+
+
+def _upgrade_stock_counts(conn: sqlite3.Connection) -> None:
+    """Bring a `stock_counts` table from before `created_wall` (an `ecomock up` folder) up to
+    date."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(stock_counts)")}
+    if columns and "created_wall" not in columns:
+        conn.execute("ALTER TABLE stock_counts ADD COLUMN created_wall REAL")
 
 
 def _wire_int(raw: dict[str, object], name: str, path: str, allowed: Sequence[int]) -> int:

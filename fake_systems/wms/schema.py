@@ -21,6 +21,13 @@ CREATE TABLE IF NOT EXISTS stock (
     on_hand INTEGER NOT NULL, reserved INTEGER NOT NULL,
     PRIMARY KEY (warehouse_code, item_code)
 );
+-- What each inventory.query answered, per warehouse and item: the three-ledger check's
+-- read behind the connector's next stock push to the OMS (docs/JUDGE.md).
+CREATE TABLE IF NOT EXISTS inventory_reads (
+    seq INTEGER PRIMARY KEY, warehouse_code TEXT NOT NULL, item_code TEXT NOT NULL,
+    on_hand INTEGER NOT NULL, reserved INTEGER NOT NULL, sim_time TEXT NOT NULL,
+    wall_time REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS stock_ledger (
     seq INTEGER PRIMARY KEY, warehouse_code TEXT, item_code TEXT, field TEXT,
     change INTEGER, balance_after INTEGER, reason TEXT, reference TEXT,

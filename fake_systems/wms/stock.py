@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from fake_systems.common.context import SystemContext
 from fake_systems.common.scope import OwnerScope
+from fake_systems.common.storage import transaction
 from fake_systems.wms.catalog import Catalog
 from fake_systems.wms.models import STOCK_NOT_ENOUGH, StockView, WmsError
 from simulator.clock import format_qimen_time
@@ -109,7 +110,8 @@ class StockLedger:
         self, criteria: Sequence[tuple[str | None, str, str | None]], scope: OwnerScope
     ) -> list[StockView]:
         """inventory.query: per (warehouseCode or None for all, itemCode, ownerCode) criterion,
-        on hand and reserved per warehouse; items without a stock row count zero."""
+        on hand and reserved per warehouse; items without a stock row count zero. Each answer
+        is kept in `inventory_reads` (what a connector read before it set the OMS's stock)."""
         catalog = self.catalog
         views: list[StockView] = []
         for warehouse, item, owner in criteria:
@@ -125,6 +127,16 @@ class StockLedger:
                     (code, item),
                 ).fetchone()
                 views.append(StockView(code, item, *(tuple(row) if row else (0, 0))))
+        now = (format_qimen_time(self.ctx.clock.now()), self.ctx.clock.wall())
+        with transaction(self.conn):
+            self.conn.executemany(
+                "INSERT INTO inventory_reads (warehouse_code, item_code, on_hand, reserved,"
+                " sim_time, wall_time) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (view.warehouse_code, view.item_code, view.on_hand, view.reserved, *now)
+                    for view in views
+                ],
+            )
         return views
 
     def _record(

@@ -333,3 +333,46 @@ def test_get_trade(oms: OmsService, world: World) -> None:
     trade = oms.get_trade(trade_no)
     assert trade is not None
     assert (trade.src_tid, trade.paid_cents, len(trade.lines)) == ("A", 1500, 1)
+
+
+def test_a_stock_snapshot_records_the_stock_the_reserved_units_and_the_last_count(
+    oms: OmsService, world: World, clock: ManualClock
+) -> None:
+    """Per warehouse and spec, under the id it is given (the WMS's snapshot of the same
+    instant): the sound stock, the units of paid trades not shipped, and when a stock count
+    last set the number (none: the opening stock, less the sales)."""
+    spec, wh = world.skus[0].item_code, world.warehouses[0].code
+    opening = oms.conn.execute(
+        "SELECT stock_num FROM stock WHERE warehouse_no = ? AND spec_no = ? AND defect = 0",
+        (wh, spec),
+    ).fetchone()[0]
+
+    def snapshot(snapshot_id: int) -> tuple[object, ...]:
+        oms.snapshots.take(snapshot_id)
+        row = oms.conn.execute(
+            "SELECT taken_sim, stock_num, reserved, set_sim, set_wall FROM stock_snapshots"
+            " WHERE snapshot_id = ? AND warehouse_no = ? AND spec_no = ?",
+            (snapshot_id, wh, spec),
+        ).fetchone()
+        return tuple(row)
+
+    paid = oms.create_paid_order(new_trade(world, "A"))
+    assert snapshot(7) == (T0, opening - 1, 1, None, None)
+    clock.advance(60)
+    oms.count_stock(
+        {"warehouse_no": wh, "defect_mode": 1, "remark": ""},
+        [{"spec_no": spec, "remark": "", "new_num": "40", "defect": False}],
+    )
+    counted = ("2026-11-10 20:01:00", clock.wall())
+    clock.advance(60)
+    assert snapshot(8) == ("2026-11-10 20:02:00", 40, 1, *counted)
+    # A sale takes from the stock and does not move the last count; a cancelled trade is no
+    # longer reserved and gives nothing back (the next count does).
+    oms.create_paid_order(new_trade(world, "B"))
+    oms.cancel_order(paid)
+    assert snapshot(9) == ("2026-11-10 20:02:00", 39, 1, *counted)
+    every = oms.conn.execute("SELECT COUNT(*) FROM stock WHERE defect = 0").fetchone()[0]
+    assert (
+        oms.conn.execute("SELECT COUNT(*) FROM stock_snapshots WHERE snapshot_id = 9").fetchone()[0]
+        == every
+    )

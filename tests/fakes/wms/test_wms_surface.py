@@ -581,6 +581,14 @@ async def test_inventory_counts_reservations(
     stock = world.initial_stock[(world.warehouses[0].code, item)]
     assert rows[0] == (world.warehouses[0].code, str(stock - 5), "5")
     assert len(rows) == len(world.warehouses)
+    # Each answer is kept, as the three-ledger check reads what a connector read.
+    kept = wms.ctx.conn.execute(
+        "SELECT warehouse_code, on_hand, reserved FROM inventory_reads WHERE item_code = ?"
+        " ORDER BY seq",
+        (item,),
+    ).fetchall()
+    assert tuple(kept[0]) == (world.warehouses[0].code, stock, 5)
+    assert len(kept) == len(world.warehouses)
     unknown = (
         "<request><criteriaList><criteria><warehouseCode>WH-NONE</warehouseCode>"
         f"<itemCode>{item}</itemCode></criteria></criteriaList></request>"
@@ -593,6 +601,8 @@ async def test_inventory_counts_reservations(
         "failure",
         "isv.missing-parameter",
     )
+    # A refused query answered nothing: nothing is kept.
+    assert wms.ctx.conn.execute("SELECT COUNT(*) FROM inventory_reads").fetchone()[0] == len(kept)
 
 
 async def test_transfer_moves_available_stock(
