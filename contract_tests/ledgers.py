@@ -14,12 +14,44 @@ is a violation.
   booked before the warehouse moved, or beyond it, or at another warehouse, is not in flight.
   Nothing is in flight at the end: the drain waited for every flow to be booked.
 - OMS (only when the WMS reported stock changes, `stockchange.report`, so that a connector
-  could keep the OMS in step): at the end, `oms.stock` (sound) plus the units of paid trades
-  not shipped, against the WMS's sound `on_hand`, less the units of lost orders (paid trades
-  the WMS never had: no_lost_orders') and of trades cancelled after
-  the OMS's stock of that spec was last set (the OMS gives a cancelled trade's units back
-  only at the next push). The OMS keeps no history of its stock, so snapshots compare the
-  WMS and the ERP only.
+  could keep the OMS in step): its available (`oms.stock`, sound) plus reserved (the units of
+  paid trades not shipped, status 30) against the WMS's sound `on_hand`.
+
+  At each snapshot (`oms.stock_snapshots`, recorded at the WMS snapshot's instant, with when
+  a stock count last set the number, `set_wall`), less what the OMS could not know yet. The
+  OMS's stock is the number last set at T, less the sales since; a connector sets what the
+  WMS had free to sell when it read it, at R <= T (`wms.inventory_reads`, the last answer
+  for the key no later than T). So, with everything the OMS could not know counted:
+
+      OMS available + reserved - WMS on hand
+        = - (WMS on hand moved since R, shipments aside)           [1]
+        + (OMS reserved now + units the WMS shipped since R
+           - WMS reserved at R - OMS sold since T)                  [2]
+        + (max(available at R, 0) - available at R)                [3]
+        + (OMS available now + sold since T - max(available at R, 0))   the connector's error
+
+  [1] is every other movement since the read: receipts, counts, transfers, returns, parcels
+  back with the sender (the WMS reports none for those). [2] is, trade by trade, exactly the
+  order flow's part: + a trade paid before the read that the WMS did not hold then (not there
+  yet, or never: a lost order), or paid between the read and the set (the read-then-set
+  race): the WMS's available counted it free, the OMS holds it; + a trade the WMS shipped
+  that the OMS has not marked shipped; - a trade cancelled while the WMS held it at the read,
+  or sold since the set and cancelled (the OMS gives a cancelled trade's units back only at
+  the next set). [3]: stockSyncByPd takes no negative number. All three are excused as they
+  are; what is left, and judged, is the OMS's stock at its last set against the WMS's
+  available at the read behind it. No bound was needed: each term is read from the run
+  (`oms_in_flight` is [1] + [2] + [3]). What that assumes: the read behind a set is the last
+  inventory.query answer for the key before it (a connector that reads again before setting
+  is held to the later answer); a set with no answer before it is held to the WMS's state at
+  the set (from its ledger: no read-then-set allowance); a stock never set is the opening
+  stock. The first snapshot that differs is the example's.
+
+  At the end, the OMS's available plus reserved against the WMS's on hand, less the units of
+  lost orders (paid trades the WMS never had: no_lost_orders') and of trades cancelled and
+  parcels back with the sender since the spec's stock was last set (the last stock count,
+  `stock.pd_id`; `modified_sim` moves with every sale): the drain waited for every flow, so
+  the WMS's movements are not excused there. A run from before the OMS's stock snapshots is
+  judged at the end only.
 """
 
 from __future__ import annotations
@@ -42,12 +74,13 @@ DESCRIPTIONS = {
     NAME: (
         "per item and warehouse, the WMS's stock, the ERP's book stock (audited stock"
         " documents) and, when the WMS reports stock changes, the OMS's available plus"
-        " reserved agree within 0.5 % (at least a unit), at every inventory snapshot (WMS and"
-        " ERP, less what is in flight) and at the end"
+        " reserved agree within 0.5 % (at least a unit), at every inventory snapshot (less what"
+        " is in flight, or what the OMS could not know yet) and at the end"
     ),
 }
 AT_SNAPSHOT = "WMS and ERP differ at a snapshot"
 AT_END = "WMS and ERP differ at the end"
+OMS_AT_SNAPSHOT = "OMS differs from the WMS at a snapshot"
 OMS_AT_END = "OMS differs from the WMS at the end"
 MAX_LEDGER_LINES = 10
 
@@ -222,11 +255,13 @@ def _in_flight_at(ledgers: Ledgers, walls: list[float]) -> list[dict[Key, int]]:
 
 @dataclass
 class Finding:
-    """One key's disagreements: the first snapshot that differs, the end, the OMS."""
+    """One key's disagreements: the first snapshot that differs, the end, the OMS (the first
+    snapshot where it differs, the end)."""
 
     problems: list[str] = field(default_factory=list)
     snapshot: dict[str, Any] | None = None
     end: dict[str, Any] | None = None
+    oms_snapshot: dict[str, Any] | None = None
     oms: dict[str, Any] | None = None
 
 
@@ -245,9 +280,14 @@ def _oms_end(conn: sqlite3.Connection) -> dict[Key, tuple[int, int, int, int]]:
     """Per key: the OMS's available, reserved (paid, not shipped) and what it could not know
     yet: the units of trades cancelled, and of parcels back with the sender (the WMS reports
     no stock change for those), since its stock was last set."""
+    # Last set: by the last stock count (pd_id), else at the opening, so since ever; not
+    # `modified_sim`, which every sale moves too.
+    counts = table_in_run(conn, "oms", "stock_counts")
+    since = "COALESCE(c.created_sim, '')" if counts else "s.modified_sim"
+    join = " LEFT JOIN oms.stock_counts c ON c.pd_id = s.pd_id" if counts else ""
     out: dict[Key, tuple[int, int, int, int]] = {}
     for wh, spec, available, reserved, cancelled in conn.execute(
-        """
+        f"""
         SELECT s.warehouse_no, s.spec_no, s.stock_num,
           COALESCE((SELECT SUM(l.num) FROM oms.orders o JOIN oms.order_lines l
                     ON l.trade_no = o.trade_no
@@ -256,11 +296,11 @@ def _oms_end(conn: sqlite3.Connection) -> dict[Key, tuple[int, int, int, int]]:
           COALESCE((SELECT SUM(l.num) FROM oms.orders o JOIN oms.order_lines l
                     ON l.trade_no = o.trade_no
                     WHERE o.warehouse_no = s.warehouse_no AND l.spec_no = s.spec_no
-                      AND o.trade_status = 5 AND o.cancelled_sim >= s.modified_sim), 0)
+                      AND o.trade_status = 5 AND o.cancelled_sim >= {since}), 0)
           + COALESCE((SELECT SUM(l.change) FROM wms.stock_ledger l
                       WHERE l.warehouse_code = s.warehouse_no AND l.item_code = s.spec_no
-                        AND l.reason = 'returned_to_sender' AND l.sim_time >= s.modified_sim), 0)
-        FROM oms.stock s WHERE s.defect = 0"""
+                        AND l.reason = 'returned_to_sender' AND l.sim_time >= {since}), 0)
+        FROM oms.stock s{join} WHERE s.defect = 0"""
     ):
         out[(str(wh), str(spec))] = (int(available), int(reserved), int(cancelled), 0)
     # Paid trades the WMS never had are lost orders (no_lost_orders judges them): their units
@@ -279,6 +319,164 @@ def _oms_end(conn: sqlite3.Connection) -> dict[Key, tuple[int, int, int, int]]:
         if key in out:
             out[key] = (*out[key][:3], int(units))
     return out
+
+
+@dataclass(frozen=True)
+class Read:
+    """What the WMS had of a key when the connector read it, the OMS's stock then set from
+    it: `how` an inventory.query answered (`inventory.query`), the opening stock the OMS was
+    seeded with (`opening`), or the WMS's ledger at the set when no query came before it
+    (`ledger at the set`)."""
+
+    wall: float
+    sim: str
+    on_hand: int
+    reserved: int
+    how: str
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+def oms_in_flight(read: Read, sold: int, reserved: int, on_hand: int) -> int:
+    """By how much the OMS's available plus `reserved` may exceed the WMS's `on_hand` at a
+    snapshot (negative: fall short) for what the OMS could not know yet, its stock last set
+    from `read` and `sold` units sold since: the WMS's movements since the read, the orders
+    the two held differently (trades the WMS did not hold at the read or never, sold between
+    the read and the set, shipped and not marked shipped, cancelled), and a negative
+    available set as 0; the module's docstring derives it."""
+    return max(read.available, 0) - sold + reserved - on_hand
+
+
+class _OmsKnowledge:
+    """Per key: what the WMS answered each inventory.query (by wall time), the opening
+    stock, and each sale's units in the OMS (by wall time); the WMS's ledger only when a set
+    had no query before it."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.reads: dict[Key, tuple[list[float], list[Read]]] = {}
+        if table_in_run(conn, "wms", "inventory_reads"):
+            for wh, item, on_hand, reserved, sim, wall in conn.execute(
+                "SELECT warehouse_code, item_code, on_hand, reserved, sim_time, wall_time"
+                " FROM wms.inventory_reads ORDER BY seq"
+            ):
+                walls, reads = self.reads.setdefault((str(wh), str(item)), ([], []))
+                walls.append(float(wall))
+                reads.append(
+                    Read(float(wall), str(sim), int(on_hand), int(reserved), "inventory.query")
+                )
+        self.opening = {
+            (str(wh), str(item)): int(qty)
+            for wh, item, qty in conn.execute(
+                "SELECT warehouse_code, item_code, initial_qty FROM wms.stock"
+            )
+        }
+        self.sales: dict[Key, tuple[list[float], list[int]]] = {}
+        for wh, spec, wall, units in conn.execute(
+            "SELECT o.warehouse_no, l.spec_no, o.paid_wall, l.num FROM oms.orders AS o"
+            " JOIN oms.order_lines AS l ON l.trade_no = o.trade_no ORDER BY o.paid_wall"
+        ):
+            walls, totals = self.sales.setdefault((str(wh), str(spec)), ([], [0]))
+            walls.append(float(wall))
+            totals.append(totals[-1] + int(units))
+        self._ledger: dict[tuple[Key, str], tuple[list[float], list[int], int]] | None = None
+
+    def sold(self, key: Key, after: float, upto: float) -> int:
+        """Units of `key` the OMS sold after wall time `after`, up to `upto`."""
+        walls, totals = self.sales.get(key, ([], [0]))
+        return totals[bisect.bisect_right(walls, upto)] - totals[bisect.bisect_right(walls, after)]
+
+    def read_behind(self, key: Key, set_wall: float | None, set_sim: str | None) -> Read:
+        """The read the OMS's stock of `key` was last set from: the last inventory.query
+        answer for it no later than the set; the opening stock when only seeded; the WMS's
+        ledger at the set when no query came before it (no read-then-set allowance)."""
+        if set_wall is None:
+            return Read(0.0, "", self.opening.get(key, 0), 0, "opening")
+        walls, reads = self.reads.get(key, ([], []))
+        index = bisect.bisect_right(walls, set_wall)
+        if index:
+            return reads[index - 1]
+        on_hand, reserved = (self._at(key, field, set_wall) for field in ("on_hand", "reserved"))
+        return Read(set_wall, set_sim or "", on_hand, reserved, "ledger at the set")
+
+    def _at(self, key: Key, field: str, wall: float) -> int:
+        """The WMS's `field` (on_hand, reserved) of `key` at wall time `wall`, from its ledger:
+        read once, the first time a set had no query before it."""
+        if self._ledger is None:
+            rows: dict[tuple[Key, str], tuple[list[float], list[int], int]] = {}
+            for wh, item, name, change, after, at in self.conn.execute(
+                "SELECT warehouse_code, item_code, field, change, balance_after, wall_time"
+                " FROM wms.stock_ledger WHERE field IN ('on_hand', 'reserved') ORDER BY seq"
+            ):
+                walls, balances, _ = rows.setdefault(
+                    ((str(wh), str(item)), str(name)), ([], [], int(after) - int(change))
+                )
+                walls.append(float(at))
+                balances.append(int(after))
+            for wh, item, on_hand, reserved in self.conn.execute(
+                "SELECT warehouse_code, item_code, on_hand, reserved FROM wms.stock"
+            ):
+                for name, now in (("on_hand", on_hand), ("reserved", reserved)):
+                    rows.setdefault(((str(wh), str(item)), name), ([], [], int(now)))
+            self._ledger = rows
+        walls, balances, before = self._ledger.get((key, field), ([], [], 0))
+        index = bisect.bisect_right(walls, wall)
+        return balances[index - 1] if index else before
+
+
+def _judge_oms_snapshots(conn: sqlite3.Connection, findings: dict[Key, Finding]) -> set[Key]:
+    """Compare the OMS's available plus reserved with the WMS's sound on hand at each
+    snapshot, less what the OMS could not know yet (`oms_in_flight`); returns the keys
+    compared. What is left is the OMS's stock at its last set against the available of the
+    read behind it (never below 0), less the sales since."""
+    knowledge = _OmsKnowledge(conn)
+    behind: dict[tuple[Key, float | None], Read] = {}  # a set stays the last for many snapshots
+    keys: set[Key] = set()
+    rows = conn.cursor()
+    rows.row_factory = None
+    for sid, sim, taken, wh, spec, available, reserved, set_sim, set_wall, on_hand in rows.execute(
+        "SELECT o.snapshot_id, o.taken_sim, o.taken_wall, o.warehouse_no, o.spec_no,"
+        " o.stock_num, o.reserved, o.set_sim, o.set_wall, COALESCE(w.on_hand, 0)"
+        " FROM oms.stock_snapshots AS o LEFT JOIN wms.inventory_snapshots AS w"
+        " ON w.snapshot_id = o.snapshot_id AND w.warehouse_code = o.warehouse_no"
+        " AND w.item_code = o.spec_no ORDER BY o.snapshot_id"
+    ):
+        key = (str(wh), str(spec))
+        keys.add(key)
+        finding = findings.get(key)
+        if finding is not None and finding.oms_snapshot is not None:
+            continue  # the first snapshot that differs is the example's
+        read = behind.get((key, set_wall))
+        if read is None:
+            read = behind[(key, set_wall)] = knowledge.read_behind(key, set_wall, set_sim)
+        after = float("-inf") if set_wall is None else float(set_wall)
+        sold = knowledge.sold(key, after, float(taken))
+        total = int(available) + int(reserved)
+        flying = oms_in_flight(read, sold, int(reserved), int(on_hand))
+        off = total - int(on_hand) - flying
+        if off and differs(off, max(abs(int(on_hand)), abs(total))):
+            finding = findings[key]
+            finding.problems.append(OMS_AT_SNAPSHOT)
+            finding.oms_snapshot = {
+                "snapshot": int(sid),
+                "at": str(sim),
+                "wms_on_hand": int(on_hand),
+                "oms_available": int(available),
+                "oms_reserved": int(reserved),
+                "in_flight": flying,
+                "last_set": set_sim,
+                "read": {
+                    "how": read.how,
+                    "at": read.sim,
+                    "on_hand": read.on_hand,
+                    "reserved": read.reserved,
+                },
+                "sold_since_set": sold,
+                "expected_oms_available": max(read.available, 0) - sold,
+            }
+    return keys
 
 
 def _judge_snapshots(
@@ -356,6 +554,9 @@ def three_ledgers_agree(
             findings[key].problems.append(AT_END)
             findings[key].end = {"wms": wms, "erp": erp}
     pushed = _oms_pushed(conn)
+    oms_snapshots = pushed and table_in_run(conn, "oms", "stock_snapshots")
+    if oms_snapshots:
+        keys |= _judge_oms_snapshots(conn, findings)
     if pushed:
         sound = {
             (str(wh), str(item)): int(units)
@@ -392,6 +593,7 @@ def three_ledgers_agree(
                 for name, value in (
                     ("first_snapshot", finding.snapshot),
                     ("end", finding.end),
+                    ("oms_first_snapshot", finding.oms_snapshot),
                     ("oms_end", finding.oms),
                 )
                 if value is not None
@@ -415,12 +617,15 @@ def three_ledgers_agree(
     verdict = result(NAME, DESCRIPTIONS[NAME], len(ordered), violations, examples, breakdown)
     taken = len(ledgers.snapshots)
     snapshots = f"{taken} snapshot{'' if taken == 1 else 's'}"
-    scope = (
-        f"WMS, ERP and OMS; {snapshots}"
-        if pushed
-        else "WMS and ERP only (the WMS reported no stock change, so the OMS could not keep"
-        f" in step); {snapshots}"
-    )
+    if oms_snapshots:
+        scope = f"WMS, ERP and OMS; {snapshots}"
+    elif pushed:  # a run from before the OMS's stock snapshots
+        scope = f"WMS, ERP and OMS, the OMS at the end only; {snapshots}"
+    else:
+        scope = (
+            "WMS and ERP only (the WMS reported no stock change, so the OMS could not keep"
+            f" in step); {snapshots}"
+        )
     verdict.summary = f"{verdict.summary} ({scope})"
     return verdict
 

@@ -287,6 +287,26 @@ def test_never_pushes_stock_fails_no_oversell(tmp_path: Path) -> None:
     conn.close()
 
 
+def test_pushes_on_hand_stock_fails_three_ledgers_agree_at_the_snapshots(tmp_path: Path) -> None:
+    """The OMS's stock set to the WMS's units on hand counts the units held by delivery orders
+    twice (the OMS reserves its paid trades itself) until they ship: wrong at the snapshots,
+    right at the end, once nothing is reserved. Nothing else notices: the OMS sells no more
+    than it thinks it has (no_oversell), and every order, receipt and booking is carried."""
+    exit_code, report = play(STOCK_SMOKE, "faulty/pushes_on_hand_stock", tmp_path / "run")
+    assert exit_code == 1
+    assert failed(report) == {"three_ledgers_agree"}
+    inv = invariant(report, "three_ledgers_agree")
+    assert set(inv["breakdown"]) == {"OMS differs from the WMS at a snapshot"}
+    assert inv["summary"].endswith("(WMS, ERP and OMS; 4 snapshots)"), inv["summary"]
+    for example in inv["examples"]:
+        seen = example["observed"]["oms_first_snapshot"]
+        read = seen["read"]
+        # Set from an inventory.query that found units held by delivery orders, the OMS's
+        # available runs ahead of what was free to sell (less the sales since) by just those.
+        assert read["how"] == "inventory.query" and read["reserved"] > 0, example
+        assert seen["oms_available"] - seen["expected_oms_available"] == read["reserved"]
+
+
 def test_the_reference_carries_every_master_data_change(
     reference_run: tuple[int, dict[str, Any], Path],
 ) -> None:

@@ -725,3 +725,305 @@ def judge(builder: RunBuilder, meta: RunMeta | None = None) -> Verdict:
 def failed(verdict: Verdict) -> list[str]:
     """The names of the invariants the verdict failed, in the judge's order."""
     return [inv.name for inv in verdict.failed_invariants]
+
+
+# The three ledgers' tables (docs/DATABASES.md), for `LedgerBuilder`: the ERP's book stock, the
+# WMS's snapshots and reads, the OMS's stock, stock counts and snapshots.
+LEDGER_DDL: dict[str, str] = {
+    "erp": """
+        CREATE TABLE inventory_opening (material_number TEXT, stock_number TEXT, qty INTEGER);
+        CREATE TABLE inventory_moves (seq INTEGER PRIMARY KEY, fid INTEGER, form_id TEXT,
+            bill_no TEXT, note TEXT, material_number TEXT, stock_number TEXT, qty INTEGER,
+            posted_sim TEXT, posted_wall REAL);
+        CREATE VIEW inventory AS SELECT material_number, stock_number, SUM(qty) AS qty FROM (
+            SELECT material_number, stock_number, qty FROM inventory_opening
+            UNION ALL SELECT material_number, stock_number, qty FROM inventory_moves)
+            GROUP BY material_number, stock_number;
+    """,
+    "wms": """
+        CREATE TABLE inventory_snapshots (snapshot_id INTEGER, taken_sim TEXT, taken_wall REAL,
+            warehouse_code TEXT, item_code TEXT, on_hand INTEGER, reserved INTEGER,
+            unsaleable INTEGER);
+        CREATE TABLE inventory_reads (seq INTEGER PRIMARY KEY, warehouse_code TEXT,
+            item_code TEXT, on_hand INTEGER, reserved INTEGER, sim_time TEXT, wall_time REAL);
+    """,
+    "oms": """
+        CREATE TABLE stock (warehouse_no TEXT, spec_no TEXT, defect INTEGER, stock_num INTEGER,
+            modified_sim TEXT, pd_id INTEGER);
+        CREATE TABLE stock_counts (pd_id INTEGER PRIMARY KEY, pd_no TEXT, warehouse_no TEXT,
+            defect_mode INTEGER, created_sim TEXT, created_wall REAL);
+    """,
+}
+OMS_SNAPSHOT_DDL = """
+    CREATE TABLE stock_snapshots (snapshot_id INTEGER, taken_sim TEXT, taken_wall REAL,
+        warehouse_no TEXT, spec_no TEXT, stock_num INTEGER, reserved INTEGER, set_sim TEXT,
+        set_wall REAL);
+"""
+
+
+def ledger_sim(at: float) -> str:
+    """The simulated time of `at` seconds into a ledger run (one simulated second a second)."""
+    return f"2026-11-11 {int(at) // 3600:02d}:{int(at) // 60 % 60:02d}:{int(at) % 60:02d}"
+
+
+class LedgerBuilder:
+    """One warehouse's item (SKU-A at GZ01) in the three ledgers, for three_ledgers_agree,
+    written in time order (`at`: seconds after BASE_WALL) on a RunBuilder's folder: the WMS's
+    stock, ledger, reads and snapshots; the ERP's book stock, every movement booked as it
+    happens (so the WMS and the ERP agree); the OMS's stock, trades, counts and snapshots. The
+    WMS reported stock changes (a stockchange.report push), so the OMS is judged.
+    `oms_snapshots=False` builds a run from before the OMS's stock snapshots."""
+
+    ITEM = "SKU-A"
+
+    def __init__(self, builder: RunBuilder, on_hand: int = 100, oms_snapshots: bool = True):
+        self.b = builder
+        for system, ddl in LEDGER_DDL.items():
+            builder.conns[system].executescript(ddl)
+        if oms_snapshots:
+            builder.conns["oms"].executescript(OMS_SNAPSHOT_DDL)
+        self.oms_snapshots = oms_snapshots
+        self.on_hand, self.reserved, self.available = on_hand, 0, on_hand
+        self.pd_id: int | None = None
+        self.snapshots = 0
+        self.trades = 0
+        builder.sql(
+            "wms",
+            "INSERT INTO stock VALUES (?, ?, ?, ?, 0)",
+            (WAREHOUSE, self.ITEM, on_hand, on_hand),
+        )
+        builder.sql(
+            "erp", "INSERT INTO inventory_opening VALUES (?, ?, ?)", (self.ITEM, WAREHOUSE, on_hand)
+        )
+        builder.sql(
+            "oms",
+            "INSERT INTO stock VALUES (?, ?, 0, ?, ?, NULL)",
+            (WAREHOUSE, self.ITEM, on_hand, ledger_sim(0)),
+        )
+        builder.sql(
+            "wms",
+            "INSERT INTO events (sim_time, wall_time, kind, operation, entity, outcome)"
+            " VALUES (?, ?, 'push_out', 'taobao.qimen.stockchange.report', 'X', 'ok')",
+            (SIM, BASE_WALL),
+        )
+
+    def _wms(self) -> None:
+        self.b.sql(
+            "wms",
+            "UPDATE stock SET on_hand = ?, reserved = ? WHERE warehouse_code = ? AND item_code = ?",
+            (self.on_hand, self.reserved, WAREHOUSE, self.ITEM),
+        )
+
+    def _ledger(
+        self, at: float, field: str, change: int, after: int, reason: str, ref: str
+    ) -> None:
+        self.b.sql(
+            "wms",
+            "INSERT INTO stock_ledger (warehouse_code, item_code, field, change, balance_after,"
+            " reason, reference, sim_time, wall_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                WAREHOUSE,
+                self.ITEM,
+                field,
+                change,
+                after,
+                reason,
+                ref,
+                ledger_sim(at),
+                BASE_WALL + at,
+            ),
+        )
+
+    def move(
+        self, at: float, units: int, reason: str = "receive", ref: str = "PO1", booked: bool = True
+    ) -> None:
+        """The WMS's on hand moves by `units` (a receipt, a count, a parcel back...), booked in
+        the ERP at once unless not `booked` (a parcel back with the sender: no flow books it)."""
+        self.on_hand += units
+        self._ledger(at, "on_hand", units, self.on_hand, reason, ref)
+        self._wms()
+        if not booked:
+            return
+        self.b.sql(
+            "erp",
+            "INSERT INTO inventory_moves (form_id, bill_no, note, material_number, stock_number,"
+            " qty, posted_sim, posted_wall) VALUES ('STK_InStock', ?, ?, ?, ?, ?, ?, ?)",
+            (ref, ref, self.ITEM, WAREHOUSE, units, ledger_sim(at), BASE_WALL + at),
+        )
+
+    def sale(self, at: float, units: int) -> str:
+        """A paid trade of `units` in the OMS (status 30), taken from its stock; returns its
+        trade number (also its delivery order's code)."""
+        self.trades += 1
+        trade_no = f"L{self.trades:04d}"
+        self.b.sql(
+            "oms",
+            "INSERT INTO orders (trade_no, src_tid, shop_no, owner_code, warehouse_no,"
+            " trade_status, paid_sim, paid_wall, modified_sim) VALUES (?, ?, 'SHOP1', 'OWNER1',"
+            " ?, 30, ?, ?, ?)",
+            (trade_no, f"TB{trade_no}", WAREHOUSE, ledger_sim(at), BASE_WALL + at, ledger_sim(at)),
+        )
+        self.b.sql(
+            "oms",
+            "INSERT INTO order_lines (trade_no, rec_id, src_oid, spec_no, num)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (trade_no, self.trades, f"TB{trade_no}-1", self.ITEM, units),
+        )
+        self.available -= units
+        self.b.sql(
+            "oms",
+            "UPDATE stock SET stock_num = ?, modified_sim = ? WHERE spec_no = ?",
+            (self.available, ledger_sim(at), self.ITEM),
+        )
+        return trade_no
+
+    def _status(self, trade_no: str) -> str | None:
+        """The trade's delivery order's status at the WMS (None: it never got there)."""
+        row = (
+            self.b.conns["wms"]
+            .execute(
+                "SELECT status FROM delivery_orders WHERE delivery_order_code = ?", (trade_no,)
+            )
+            .fetchone()
+        )
+        return None if row is None else str(row[0])
+
+    def _units(self, trade_no: str) -> int:
+        row = (
+            self.b.conns["oms"]
+            .execute("SELECT num FROM order_lines WHERE trade_no = ?", (trade_no,))
+            .fetchone()
+        )
+        return int(row[0])
+
+    def at_wms(self, at: float, trade_no: str) -> None:
+        """The trade's delivery order reaches the WMS: its units reserved."""
+        units = self._units(trade_no)
+        self.reserved += units
+        self.b.sql(
+            "wms",
+            "INSERT INTO delivery_orders (delivery_order_id, delivery_order_code,"
+            " source_order_code, owner_code, warehouse_code, status, created_wall)"
+            " VALUES (?, ?, ?, 'OWNER1', ?, 'NEW', ?)",
+            (f"D{trade_no}", trade_no, f"TB{trade_no}", WAREHOUSE, BASE_WALL + at),
+        )
+        self._ledger(at, "reserved", units, self.reserved, "reserve", f"D{trade_no}")
+        self._wms()
+
+    def ship(self, at: float, trade_no: str) -> None:
+        """The WMS ships the trade (booked in the ERP at once); the OMS is not told yet."""
+        units = self._units(trade_no)
+        self.reserved -= units
+        self.on_hand -= units
+        self._ledger(at, "reserved", -units, self.reserved, "ship", f"D{trade_no}")
+        self._ledger(at, "on_hand", -units, self.on_hand, "ship", f"D{trade_no}")
+        self._wms()
+        self.b.sql(
+            "wms",
+            "UPDATE delivery_orders SET status = 'DELIVERED' WHERE delivery_order_code = ?",
+            (trade_no,),
+        )
+        self.b.sql(
+            "erp",
+            "INSERT INTO inventory_moves (form_id, bill_no, note, material_number, stock_number,"
+            " qty, posted_sim, posted_wall) VALUES ('SAL_OUTSTOCK', ?, ?, ?, ?, ?, ?, ?)",
+            (trade_no, trade_no, self.ITEM, WAREHOUSE, -units, ledger_sim(at), BASE_WALL + at),
+        )
+
+    def shipped_in_oms(self, at: float, trade_no: str) -> None:
+        self.b.sql(
+            "oms",
+            "UPDATE orders SET trade_status = 95, shipped_sim = ?, shipped_wall = ?"
+            " WHERE trade_no = ?",
+            (ledger_sim(at), BASE_WALL + at, trade_no),
+        )
+
+    def cancel(self, at: float, trade_no: str) -> None:
+        """The OMS cancels the trade (status 5: nothing given back to its stock); the WMS
+        releases what it held of it."""
+        self.b.sql(
+            "oms",
+            "UPDATE orders SET trade_status = 5, cancelled_sim = ?, cancelled_wall = ?"
+            " WHERE trade_no = ?",
+            (ledger_sim(at), BASE_WALL + at, trade_no),
+        )
+        if self._status(trade_no) == "NEW":
+            units = self._units(trade_no)
+            self.reserved -= units
+            self._ledger(at, "reserved", -units, self.reserved, "cancel", f"D{trade_no}")
+            self._wms()
+            self.b.sql(
+                "wms",
+                "UPDATE delivery_orders SET status = 'CANCELED' WHERE delivery_order_code = ?",
+                (trade_no,),
+            )
+
+    def read(self, at: float) -> None:
+        """The connector asks the WMS (inventory.query): on hand and reserved now."""
+        self.b.sql(
+            "wms",
+            "INSERT INTO inventory_reads (warehouse_code, item_code, on_hand, reserved, sim_time,"
+            " wall_time) VALUES (?, ?, ?, ?, ?, ?)",
+            (WAREHOUSE, self.ITEM, self.on_hand, self.reserved, ledger_sim(at), BASE_WALL + at),
+        )
+
+    def set(self, at: float, stock_num: int) -> None:
+        """The connector sets the OMS's stock (stockSyncByPd)."""
+        self.pd_id = (self.pd_id or 0) + 1
+        self.available = stock_num
+        self.b.sql(
+            "oms",
+            "INSERT INTO stock_counts VALUES (?, ?, ?, 1, ?, ?)",
+            (self.pd_id, f"WP{self.pd_id:04d}", WAREHOUSE, ledger_sim(at), BASE_WALL + at),
+        )
+        self.b.sql(
+            "oms",
+            "UPDATE stock SET stock_num = ?, modified_sim = ?, pd_id = ? WHERE spec_no = ?",
+            (stock_num, ledger_sim(at), self.pd_id, self.ITEM),
+        )
+
+    def snapshot(self, at: float) -> None:
+        """The WMS's inventory snapshot and the OMS's stock at the same instant."""
+        self.snapshots += 1
+        self.b.sql(
+            "wms",
+            "INSERT INTO inventory_snapshots VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+            (
+                self.snapshots,
+                ledger_sim(at),
+                BASE_WALL + at,
+                WAREHOUSE,
+                self.ITEM,
+                self.on_hand,
+                self.reserved,
+            ),
+        )
+        if not self.oms_snapshots:
+            return
+        self.b.sql(
+            "oms",
+            "INSERT INTO stock_snapshots SELECT ?, ?, ?, s.warehouse_no, s.spec_no, s.stock_num,"
+            " (SELECT COALESCE(SUM(l.num), 0) FROM orders o JOIN order_lines l"
+            "  ON l.trade_no = o.trade_no WHERE o.trade_status = 30 AND l.spec_no = s.spec_no),"
+            " c.created_sim, c.created_wall FROM stock s"
+            " LEFT JOIN stock_counts c ON c.pd_id = s.pd_id WHERE s.defect = 0",
+            (self.snapshots, ledger_sim(at), BASE_WALL + at),
+        )
+
+    def settle(self, at: float) -> None:
+        """After the business: every open trade reaches the WMS, ships and is marked shipped,
+        and the connector reads and sets the stock once more, so the end agrees."""
+        open_trades = (
+            self.b.conns["oms"]
+            .execute("SELECT trade_no FROM orders WHERE trade_status = 30 ORDER BY trade_no")
+            .fetchall()
+        )
+        for (trade_no,) in open_trades:
+            held = self._status(trade_no)
+            if held is None:
+                self.at_wms(at, trade_no)
+            if held != "DELIVERED":
+                self.ship(at, trade_no)
+            self.shipped_in_oms(at, trade_no)
+        self.read(at)
+        self.set(at + 1, max(self.on_hand - self.reserved, 0))
