@@ -324,9 +324,9 @@ def _oms_end(conn: sqlite3.Connection) -> dict[Key, tuple[int, int, int, int]]:
 @dataclass(frozen=True)
 class Read:
     """What the WMS had of a key when the connector read it, the OMS's stock then set from
-    it: `how` an inventory.query answered (`inventory.query`), the opening stock the OMS was
-    seeded with (`opening`), or the WMS's ledger at the set when no query came before it
-    (`ledger at the set`)."""
+    it: `how` an inventory.query answered (`inventory.query`), the WMS's opening stock, which
+    the OMS starts from too (`opening`), or the WMS's ledger at the set when no query came
+    before it (`ledger at the set`)."""
 
     wall: float
     sim: str
