@@ -35,6 +35,12 @@ do_trade AS (
       AND o.src_tid = d.source_order_code AND o.owner_code = d.owner_code
 )"""
 
+# The same, computed once for the query: where the planner would otherwise walk every order
+# for every delivery-order line (its second branch has no index to search orders by src_tid),
+# as in split_trade_covered_once (5,000 orders: 7.4 s -> 0.01 s). Not the default: the live
+# counts, which look up a few trades, are faster flattened.
+DO_TRADE_MATERIALIZED_CTE = DO_TRADE_CTE.replace("do_trade AS (", "do_trade AS MATERIALIZED (", 1)
+
 NEVER = 1e300  # the "time" of an event that never happened: later than any action
 # When the WMS shipped each trade: the first PARTDELIVERED or DELIVERED state row of any of
 # its delivery orders (the history is keyed by deliveryOrderCode), else the order's

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contract_tests.evidence import InvariantResult, history, rows_result
-from contract_tests.metrics import DO_TRADE_CTE
+from contract_tests.metrics import DO_TRADE_MATERIALIZED_CTE
 from fake_systems.oms.models import TRADE_MASK_SPLIT, TradeStatus
 
 CANCELLED = int(TradeStatus.CANCELLED)
@@ -37,7 +37,7 @@ _LINES = f"""
     ORDER BY o.paid_wall, o.trade_no, l.rec_id"""
 # Every line of a live delivery order of a split sub-order (cancelled or not): what covers.
 _COVERING = f"""
-    WITH {DO_TRADE_CTE}
+    WITH {DO_TRADE_MATERIALIZED_CTE}
     SELECT o.shop_no, o.src_tid, t.trade_no, t.warehouse_code, l.order_line_no, l.item_code,
            l.plan_qty
     FROM oms.orders AS o JOIN do_trade AS t ON t.trade_no = o.trade_no

@@ -25,6 +25,7 @@ import simpy
 
 from contract_tests.database import attach_run
 from contract_tests.judge import RunMeta, Verdict, judge_run
+from contract_tests.ledgers import oms_keys_behind
 from contract_tests.live import count_orders, live_violations
 from contract_tests.report import write_reports
 from contract_tests.run_status import (
@@ -280,6 +281,10 @@ class RunWatch:
         with self._reading:
             return count_orders(self.conn), live_violations(self.conn)
 
+    def _stock_behind(self) -> int:
+        with self._reading:
+            return oms_keys_behind(self.conn)
+
     async def until(self, done: Callable[[], bool], phase: str, deadline: float) -> None:
         """Show progress until `done()` or `deadline` wall seconds have passed."""
         ends = time.monotonic() + deadline
@@ -298,7 +303,9 @@ class RunWatch:
         every return back at the warehouse is refunded, the world has no after-sales left to
         play (`world_busy`: buyers' returns under way; nor the WMS, returned parcels to count
         in) and the connector owes nothing the world handed it (`owed`: master-data changes
-        not carried yet, which stall like the counts when nothing moves), or nothing moves."""
+        not carried yet, which stall like the counts when nothing moves), and then until the
+        OMS's stock is in step with the WMS's (when the WMS reports stock changes), or nothing
+        moves."""
         ends = time.monotonic() + timeout
         last_change = time.monotonic()
         previous: tuple[int, ...] = ()
@@ -317,17 +324,21 @@ class RunWatch:
             # A cancelled trade ships nowhere: the others must all be shipped and invoiced.
             live = c["created"] - c["cancelled"]
             unfinished = tuple(c[key] for key in UNFINISHED_COUNTS)
-            if (
+            finished = (
                 live == c["shipped"] == c["invoiced"] <= c["at_wms"]
                 and not any(unfinished)
                 and busy == 0
                 and owing == 0
-            ):
+            )
+            # The rest done, the OMS's stock must have caught up with the WMS's too (a stock
+            # push still being retried); asked only then: it reads every stock row.
+            behind = await asyncio.to_thread(self._stock_behind) if finished else 0
+            if finished and not behind:
                 self.drained = DRAIN_ENDED
                 return
             # A cancellation after picking ends when its goods are back (trade cancelled).
             moving = (c["at_wms"], c["shipped"], c["invoiced"], c["cancelled"], *unfinished)
-            moving += (busy, owing)
+            moving += (busy, owing, behind)
             # Buyers still on their way to a return keep the run going (bounded by `timeout`):
             # the world moves even when the counts do not.
             if moving != previous or busy:

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from contract_tests.metrics import ORDER_COUNT_KEYS
-from contract_tests.run_status import DRAIN_ENDED
+from contract_tests.run_status import DRAIN_ENDED, DRAIN_STALLED
 from simulator import runner
 from simulator.runner import RunWatch
 
@@ -45,6 +45,53 @@ async def test_the_drain_waits_for_what_arrives_while_the_counts_are_read(
     watch.show = lambda snap: None
     watch.drained = None
     monkeypatch.setattr(watch, "snapshot", world.snapshot)
+    monkeypatch.setattr(watch, "_stock_behind", lambda: 0)
     await watch.drain(timeout=5.0, stall_timeout=5.0, world_busy=lambda: world.on_road)
     assert watch.drained == DRAIN_ENDED
     assert world.unbooked == 0 and world.readings == 4  # ended on the first reading after
+
+
+def finished_watch(
+    monkeypatch: pytest.MonkeyPatch, behind: list[int]
+) -> tuple[RunWatch, list[int]]:
+    """A watch whose counts say every flow is done, and whose OMS stock is `behind` the WMS's
+    by these many keys at each look (the last repeated); the looks it took."""
+    monkeypatch.setattr(runner, "PROGRESS_EVERY_SECONDS", 0.0)
+    watch = RunWatch.__new__(RunWatch)
+    watch.show = lambda snap: None
+    watch.drained = None
+    looks: list[int] = []
+
+    async def snapshot(phase: str) -> SimpleNamespace:
+        return SimpleNamespace(counts=dict.fromkeys(ORDER_COUNT_KEYS, 0))
+
+    def stock_behind() -> int:
+        looks.append(behind[min(len(looks), len(behind) - 1)])
+        return looks[-1]
+
+    monkeypatch.setattr(watch, "snapshot", snapshot)
+    monkeypatch.setattr(watch, "_stock_behind", stock_behind)
+    return watch, looks
+
+
+@pytest.mark.anyio
+async def test_the_drain_waits_for_the_oms_stock_to_catch_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every flow booked, but the connector's last stock push still being retried: the run
+    ends once the OMS has caught up (stop 23's flaky-WMS run ended first and failed the
+    ledgers at the end)."""
+    watch, looks = finished_watch(monkeypatch, [3, 1, 0])
+    await watch.drain(timeout=5.0, stall_timeout=5.0)
+    assert watch.drained == DRAIN_ENDED
+    assert looks == [3, 1, 0]
+
+
+@pytest.mark.anyio
+async def test_an_oms_stock_that_never_catches_up_stalls_the_drain(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    watch, looks = finished_watch(monkeypatch, [2])
+    await watch.drain(timeout=5.0, stall_timeout=0.2)
+    assert watch.drained == DRAIN_STALLED
+    assert len(looks) > 1 and set(looks) == {2}

@@ -15,9 +15,15 @@ from tests.support.paths import MONTH_END, SMOKE
 # slipped past 3 s (stop 22's CI run: eight runs failed on latency alone). Runs in the tests
 # keep every latency check, with this margin on its objective; the real figures are `make
 # bench`'s (docs/PERFORMANCE.md), and a test about latency asks for the objectives as written.
+# Not cancel_to_wms: the judge also reads it as the grace a connector has to carry a
+# cancellation (a trade picked later is judged by cancelled_not_shipped, sooner by
+# cancelled_after_picking_returned), and ten times it moves every cancellation of
+# after_sales.yaml (240x) across that boundary.
 LATENCY_MARGIN = 10.0
 LATENCY_OBJECTIVES = tuple(
-    name for name in Objectives.model_fields if name.endswith("_p99_seconds")
+    name
+    for name in Objectives.model_fields
+    if name.endswith("_p99_seconds") and name != "cancel_to_wms_p99_seconds"
 )
 
 
