@@ -16,9 +16,9 @@ from simulator.demand import DemandModel
 from simulator.scenario import load_scenario
 from tests.support import paths
 from tests.support.runs import failed, invariant, play
-from tests.support.scenarios import LATENCY_MARGIN
+from tests.support.scenarios import LATENCY_MARGIN, after_sales_returns_only
 
-AFTER_SALES = paths.SCENARIOS / "after_sales.yaml"
+AFTER_SALES = paths.AFTER_SALES
 
 pytestmark = pytest.mark.e2e
 
@@ -232,7 +232,8 @@ def test_a_connector_that_ignores_cancellations_fails_naming_the_trades(tmp_path
 def test_a_connector_that_restocks_defective_returns_fails_on_returned_stock(
     tmp_path: Path,
 ) -> None:
-    exit_code, report = play(AFTER_SALES, "faulty/restocks_defective_returns", tmp_path / "run")
+    returns = after_sales_returns_only(tmp_path)
+    exit_code, report = play(returns, "faulty/restocks_defective_returns", tmp_path / "run")
     assert exit_code == 1
     assert failed(report) == {"returned_stock_by_quality"}
     inv = invariant(report, "returned_stock_by_quality")
@@ -257,7 +258,8 @@ def test_a_connector_that_restocks_defective_returns_fails_on_returned_stock(
 def test_a_connector_that_refunds_at_the_original_price_fails_on_the_net_receivable(
     tmp_path: Path,
 ) -> None:
-    exit_code, report = play(AFTER_SALES, "faulty/refunds_at_original_price", tmp_path / "run")
+    returns = after_sales_returns_only(tmp_path)
+    exit_code, report = play(returns, "faulty/refunds_at_original_price", tmp_path / "run")
     assert exit_code == 1
     inv = invariant(report, "receivable_net_of_refunds")
     assert inv["violations"] > 0

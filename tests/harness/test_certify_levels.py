@@ -17,7 +17,12 @@ from contract_tests.database import attach_run
 from simulator.certify import SUITE_FILE
 from simulator.cli import app
 from tests.support.runs import invariant
-from tests.support.scenarios import scenario_variant, short_month_end, with_latency_margin
+from tests.support.scenarios import (
+    returns_only_cut,
+    scenario_variant,
+    short_month_end,
+    with_latency_margin,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -132,7 +137,7 @@ def test_l2_a_connector_that_ignores_returns_fails_on_return_refund_booked(
     """L2 (after-sales): returns reach the warehouse and nobody books them. Only
     return_refund_booked fails, for every return, each example naming a refund still waiting."""
     document, run_dir = certify_one_run(
-        tmp_path, 2, "../after_sales.yaml", "faulty/ignores_returns"
+        tmp_path, 2, "../after_sales.yaml", "faulty/ignores_returns", cut=returns_only_cut()
     )
     assert document["levels"][-1]["runs"][0]["failed_invariants"] == ["return_refund_booked"]
     report = json.loads((run_dir / "report.json").read_text())

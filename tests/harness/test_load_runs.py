@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from load.orders import worker_arrivals
 from simulator.cli import app
 from simulator.scenario import load_scenario
+from tests.support.scenarios import with_latency_margin
 
 # 20 wall seconds of traffic (20 simulated minutes at 60x) with a spike to 6x in minute 5;
 # fulfilment and carriers faster than life so the drain takes seconds, not minutes.
@@ -32,15 +33,15 @@ fulfilment:
   pick_seconds: {low: 10, high: 40}
   pack_seconds: {low: 10, high: 30}
 run: {drain_timeout: 30s, stall_timeout: 6s}
-# These tests prove the load path, not speed: the suite shares 2 cores with other work, so
-# the latency objective is loose here (scenarios/double11.yaml keeps the real 3 s).
-objectives: {paid_to_wms_p99_seconds: 10}
+# These tests prove the load path, not speed: the latency objectives get the tests' margin
+# (tests/support/scenarios.py; scenarios/double11.yaml keeps the real 3 s).
 """
 
 
 def _load(tmp_path: Path, *options: str) -> tuple[int, dict, Path]:  # type: ignore[type-arg]
-    scenario = tmp_path / "load-smoke.yaml"
-    scenario.write_text(SCENARIO)
+    written = tmp_path / "load-smoke-as-written.yaml"
+    written.write_text(SCENARIO)
+    scenario = with_latency_margin(written, tmp_path)
     out = tmp_path / "run"
     result = CliRunner().invoke(app, ["load", str(scenario), "--out", str(out), *options])
     report = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() else {}

@@ -81,7 +81,7 @@ def test_the_measured_return_rate_is_within_10_percent_of_the_scenario(
         demand = settings(rate=0.19, by_category=DEFAULT_RETURN_RATES_BY_CATEGORY)
         seed = 5
     else:
-        scenario = load_scenario(paths.SCENARIOS / "after_sales.yaml")
+        scenario = load_scenario(paths.AFTER_SALES)
         world = scenario.world.build(scenario.seed)
         demand, seed = scenario.demand, scenario.seed
     share, expected, returned = measured(world, demand, seed)

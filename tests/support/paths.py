@@ -8,3 +8,4 @@ ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
 SMOKE = SCENARIOS / "smoke.yaml"
 MONTH_END = SCENARIOS / "month_end.yaml"
+AFTER_SALES = SCENARIOS / "after_sales.yaml"

@@ -36,8 +36,11 @@ def play(
 
 
 def check(run_dir: Path) -> tuple[int, Report]:
-    """`ecomock check` on a finished run: judges again from the databases alone."""
-    (run_dir / "report.json").unlink()
+    """`ecomock check` on a finished run: judges again from the databases alone, with the
+    run's own objectives (the tests' latency margin) as the only thing kept of its report."""
+    report = run_dir / "report.json"
+    objectives = json.loads(report.read_text())["run"]["objectives"]
+    report.write_text(json.dumps({"run": {"objectives": objectives}}))
     result = CliRunner().invoke(app, ["check", str(run_dir)])
     return result.exit_code, json.loads((run_dir / "report.json").read_text())
 

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from simulator.scenario import Objectives
-from tests.support.paths import MONTH_END, SMOKE
+from tests.support.paths import AFTER_SALES, MONTH_END, SMOKE
 
 # A wall-second p99 measures the machine as much as the connector: on CI's two shared cores,
 # under three test workers each playing servers and a connector, correct connectors have
@@ -58,6 +58,26 @@ def with_latency_margin(source: Path | str, folder: Path) -> Path:
 def smoke_variant(folder: Path, name: str, **settings: Any) -> Path:
     """scenarios/smoke.yaml renamed `name`, its top-level `settings` replaced; the file's path."""
     return scenario_variant(SMOKE, folder, name, **settings)
+
+
+def returns_only_cut() -> dict[str, Any]:
+    """The sections that cut scenarios/after_sales.yaml to its returns: a quarter of a
+    simulated hour of orders, none cancelled (no parcel to intercept and wait back for), and a
+    shorter stall, so that returns nobody books end a run soon after nothing moves (a faulty
+    connector's run: 48 s on the whole scenario)."""
+    raw = yaml.safe_load(AFTER_SALES.read_text(encoding="utf-8"))
+    stages = ("before_pickup", "before_picking", "after_picking")
+    cancellations = {**raw["demand"]["cancellations"], **dict.fromkeys(stages, 0.0)}
+    return {
+        "duration": "15m",
+        "demand": {**raw["demand"], "cancellations": cancellations},
+        "run": {"drain_timeout": "90s", "stall_timeout": "6s"},
+    }
+
+
+def after_sales_returns_only(folder: Path) -> Path:
+    """scenarios/after_sales.yaml cut to its returns (returns_only_cut), written to `folder`."""
+    return scenario_variant(AFTER_SALES, folder, "after_sales-returns", **returns_only_cut())
 
 
 def short_month_end() -> dict[str, Any]:
