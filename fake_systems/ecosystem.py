@@ -10,7 +10,7 @@ from pathlib import Path
 from starlette.types import ASGIApp
 
 from fake_systems.bank.api import iso20022, notices
-from fake_systems.bank.service import BankService
+from fake_systems.bank.service import DEFAULT_OPENING_CENTS, BankService
 from fake_systems.carrier.api import kdniao, kdniao_push
 from fake_systems.carrier.service import CarrierConfig, CarrierService
 from fake_systems.common.app import add_control_router, fault_router
@@ -65,6 +65,7 @@ class Ecosystem:
         faults: FaultInjector,  # the plan: each fake keeps its own rules in its own injector
         wms_config: WmsConfig | None = None,
         carrier_config: CarrierConfig | None = None,
+        bank_opening_cents: int = DEFAULT_OPENING_CENTS,
     ) -> Ecosystem:
         contexts = {
             name: SystemContext.create(name, run_dir, clock, sender, seed=seed, faults=faults)
@@ -81,7 +82,7 @@ class Ecosystem:
             oms=OmsService(contexts["oms"], credentials.oms),
             wms=WmsService(contexts["wms"], credentials.wms, wms_config, carrier),
             erp=ErpService(contexts["erp"], credentials.erp),
-            bank=BankService(contexts["bank"], credentials.bank),
+            bank=BankService(contexts["bank"], credentials.bank, bank_opening_cents),
             carrier=carrier,
         )
         for service in (ecosystem.oms, ecosystem.wms, ecosystem.erp, ecosystem.bank, carrier):

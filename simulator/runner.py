@@ -172,6 +172,7 @@ async def serve_fakes(
                 stock_change_reports=scenario.fulfilment.stock_change_reports,
                 supplier_deliveries=scenario.procurement.enabled,
             ),
+            bank_opening_cents=int(scenario.payments.opening_balance * 100),
             carrier_config=CarrierConfig(
                 collect_hours=scenario.carrier.collect_hours.as_tuple(),
                 transit_hours=scenario.carrier.transit_hours.as_tuple(),

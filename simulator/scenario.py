@@ -9,6 +9,7 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -786,6 +787,14 @@ class PaymentSettings(Strict):
     )
     closed_share: float = Field(
         0.0, ge=0, le=1, description="share of payments rejected AC04 (account closed)"
+    )
+    opening_balance: Decimal = Field(
+        Decimal("1000000.00"),
+        ge=0,
+        le=Decimal("1000000000000"),
+        decimal_places=2,
+        description="CNY on the merchant's bank account when the run starts: payments beyond"
+        " what it holds are rejected AM04 (insufficient funds)",
     )
 
 

@@ -114,6 +114,16 @@ def test_stock_plays_a_month_with_counts_at_their_real_periods() -> None:
             " cancellations: {before_pickup: 0.6, before_picking: 0.6}}\n",
             "demand.cancellations",
         ),
+        (
+            "name: x\nduration: 1h\ndemand: {orders_per_hour: 5}\n"
+            "payments: {opening_balance: -5}\n",
+            "payments.opening_balance",
+        ),
+        (
+            "name: x\nduration: 1h\ndemand: {orders_per_hour: 5}\n"
+            "payments: {opening_balance: 1.005}\n",
+            "payments.opening_balance",
+        ),
     ],
 )
 def test_bad_files_name_the_field(tmp_path: Path, text: str, field: str) -> None:

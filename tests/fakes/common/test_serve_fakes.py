@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -77,3 +78,16 @@ async def test_fakes_serve_on_loopback_and_write_endpoints(tmp_path: Path) -> No
         assert "会话信息已丢失" in site.text.replace(" ", "")
     for name in ("oms", "wms", "erp", "bank", "carrier"):
         assert (tmp_path / f"{name}.db").is_file()
+
+
+@pytest.mark.anyio
+async def test_the_bank_account_opens_with_the_scenarios_balance(tmp_path: Path) -> None:
+    """`payments.opening_balance` is what the merchant's account holds before anything is
+    paid in or out (AM04 refuses payments beyond it)."""
+    smoke = load_scenario(SMOKE)
+    payments = smoke.payments.model_copy(update={"opening_balance": Decimal("4321.09")})
+    scenario = smoke.model_copy(update={"payments": payments})
+    async with serve_fakes(scenario, tmp_path) as fakes:
+        assert fakes.ecosystem.bank.balance_cents() == 432_109
+    default = load_scenario(SMOKE)
+    assert default.payments.opening_balance == Decimal("1000000.00")
