@@ -20,8 +20,7 @@ _DO_COLUMNS = (
     "d.delivery_order_id, d.delivery_order_code, d.status, d.express_code,"
     " d.warehouse_code, d.created_wall, d.delivered_wall"
 )
-DO_TRADE_CTE = f"""
-do_trade AS (
+_DO_TRADE_QUERY = f"""(
     SELECT {_DO_COLUMNS}, o.trade_no
     FROM wms.delivery_orders AS d JOIN oms.orders AS o
         ON o.trade_no = d.delivery_order_code AND o.owner_code = d.owner_code
@@ -34,12 +33,13 @@ do_trade AS (
     WHERE by_code.trade_no IS NULL AND d.source_order_code <> ''
       AND o.src_tid = d.source_order_code AND o.owner_code = d.owner_code
 )"""
+DO_TRADE_CTE = f"\ndo_trade AS {_DO_TRADE_QUERY}"
 
 # The same, computed once for the query: where the planner would otherwise walk every order
 # for every delivery-order line (its second branch has no index to search orders by src_tid),
 # as in split_trade_covered_once (5,000 orders: 7.4 s -> 0.01 s). Not the default: the live
 # counts, which look up a few trades, are faster flattened.
-DO_TRADE_MATERIALIZED_CTE = DO_TRADE_CTE.replace("do_trade AS (", "do_trade AS MATERIALIZED (", 1)
+DO_TRADE_MATERIALIZED_CTE = f"\ndo_trade AS MATERIALIZED {_DO_TRADE_QUERY}"
 
 NEVER = 1e300  # the "time" of an event that never happened: later than any action
 # When the WMS shipped each trade: the first PARTDELIVERED or DELIVERED state row of any of
