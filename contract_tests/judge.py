@@ -88,7 +88,7 @@ class RunMeta:
                 if number is not None:
                     objectives[str(key)] = number
         seed = data.get("seed")
-        exit_code = run.get("connector_exit_code")
+        exit_code = run.get("connector_exit_code", data.get("connector_exit_code"))
         return cls(
             scenario=str(data.get("scenario") or "unknown"),
             seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
@@ -308,13 +308,17 @@ def drain_unfinished(
 
 
 def read_meta(run_dir: Path) -> RunMeta:
-    """The meta saved in run_dir/report.json, or defaults when there is none (or it is garbage)."""
+    """The meta saved in run_dir/report.json; else the one run-status.json kept when the run
+    stopped (the report was deleted or never written); else defaults."""
     path = Path(run_dir) / REPORT_FILE
     try:
         data = orjson.loads(path.read_bytes())
     except (OSError, orjson.JSONDecodeError):
-        return RunMeta()
-    return RunMeta.from_report(data) if isinstance(data, dict) else RunMeta()
+        data = None
+    if isinstance(data, dict):
+        return RunMeta.from_report(data)
+    status = read_run_status(Path(run_dir))
+    return RunMeta.from_report(status.meta) if status is not None and status.meta else RunMeta()
 
 
 def judge_folder(run_dir: Path) -> Verdict:

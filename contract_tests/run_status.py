@@ -8,6 +8,9 @@ the file (hand-built, or from before the file existed) has no status: only its d
 It also keeps the fault plan the scenario declared (`fault_plan`, each rule with its window
 as simulated time) and how much simulated time the run covered (`sim_seconds`), so the judge
 can tell a plan that never fired (contract_tests/chaos.py) from one that did, again later.
+Once the run stopped it keeps the judge's meta too (`meta`: scenario, seed, connector, wall
+times, objectives), so `ecomock check` on a folder whose report.json is gone still judges with
+the run's own objectives.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ class RunStatus:
     planned_orders: float | None = None
     planned_wall_seconds: float | None = None
     drain: str | None = None  # DRAIN_*; None: the run never drained (or an older run)
+    meta: dict[str, Any] = field(default_factory=dict)  # RunMeta.as_dict(), once stopped
 
     @property
     def finished(self) -> bool:
@@ -122,4 +126,5 @@ def read_run_status(run_dir: Path) -> RunStatus | None:
         planned_orders=_float_or_none(data.get("planned_orders")),
         planned_wall_seconds=_float_or_none(data.get("planned_wall_seconds")),
         drain=data["drain"] if isinstance(data.get("drain"), str) else None,
+        meta=data["meta"] if isinstance(data.get("meta"), dict) else {},
     )

@@ -18,6 +18,7 @@ from contract_tests.report import (
     write_junit_xml,
     write_report_json,
 )
+from contract_tests.run_status import FINISHED, RunStatus, write_run_status
 from tests.support.judge import META, RunBuilder, failing_run
 
 
@@ -116,6 +117,17 @@ def test_judge_folder_without_report_uses_defaults(tmp_path: Path) -> None:
         "cancel_to_wms_p99_seconds": 3.0,
     }
     assert verdict.passed
+
+
+def test_judge_folder_without_report_uses_the_meta_run_status_kept(tmp_path: Path) -> None:
+    builder = RunBuilder(tmp_path / "run")
+    builder.good_mix()
+    builder.close()
+    write_run_status(tmp_path / "run", RunStatus(FINISHED, meta=META.as_dict()))
+    assert read_meta(tmp_path / "run") == META
+    # report.json, when there is one, says it: the status's meta is only the fallback.
+    (tmp_path / "run" / "report.json").write_text(json.dumps({"seed": 7}))
+    assert read_meta(tmp_path / "run").seed == 7
 
 
 def test_read_meta_is_lenient() -> None:

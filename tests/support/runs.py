@@ -36,13 +36,16 @@ def play(
 
 
 def check(run_dir: Path) -> tuple[int, Report]:
-    """`ecomock check` on a finished run: judges again from the databases alone, with the
-    run's own objectives (the tests' latency margin) as the only thing kept of its report."""
+    """`ecomock check` on a finished run whose report.json is gone: judges again from the
+    databases and run-status.json alone, with the run's own objectives (the tests' latency
+    margin), which run-status.json kept."""
     report = run_dir / "report.json"
     objectives = json.loads(report.read_text())["run"]["objectives"]
-    report.write_text(json.dumps({"run": {"objectives": objectives}}))
+    report.unlink()
     result = CliRunner().invoke(app, ["check", str(run_dir)])
-    return result.exit_code, json.loads((run_dir / "report.json").read_text())
+    again: Report = json.loads(report.read_text())
+    assert again["run"]["objectives"] == objectives, "the re-judge lost the run's objectives"
+    return result.exit_code, again
 
 
 def failed(report: Report) -> set[str]:
