@@ -421,11 +421,22 @@ class StockFlow:
                 {"warehouse_no": warehouse, "defect_mode": 1, "remark": "WMS stock"},
                 specs,
             )
+        # Only what the answer told is cleared: an item it left out (a WMS answers every item
+        # asked, zero if it has none) stays marked for the next round, after the graded delay.
         with self.workflow.store._transaction():
             self.conn.executemany(
                 "DELETE FROM stock_dirty WHERE warehouse_code = ? AND item_code = ?"
                 " AND version = ?",
-                [(warehouse, item, version) for item, version in marked.items()],
+                [
+                    (warehouse, item, version)
+                    for item, version in marked.items()
+                    if item in available
+                ],
             )
         self.stats["stock_synced"] += len(specs)
+        untold = sorted(set(marked) - set(available))
+        if untold:
+            raise RetryableError(
+                "wms", f"{INVENTORY_METHOD}: no answer for {len(untold)} item(s), {untold[0]} first"
+            )
         return len(marked)

@@ -17,6 +17,7 @@ from connectors.faulty.never_pushes_stock import NeverPushesStock
 from connectors.faulty.pushes_on_hand_stock import PushesOnHandStock
 from connectors.reference.clients.http import HttpClient
 from connectors.reference.mapper import TradeMapper
+from connectors.reference.retry import RetryableError
 from connectors.reference.stock_flow import ENTRY_CONFIRM_METHOD, STOCK_CHANGE_METHOD
 from connectors.reference.store import StateStore, Step, StepStatus
 from connectors.reference.workflow import Workflow
@@ -204,4 +205,30 @@ async def test_a_stock_change_sets_the_wms_available_stock_in_the_oms(
                 {"spec_no": "SKU-B", "remark": "", "new_num": "40", "defect": False},
             ],
         ]
+    ]
+
+
+@pytest.mark.anyio
+async def test_an_item_the_inventory_answer_left_out_stays_marked(
+    peers: Peers4, http: HttpClient, store: StateStore
+) -> None:
+    workflow = make_workflow(store, http, TradeMapper())
+    workflow.stock.receive(
+        STOCK_CHANGE_METHOD, change(("WH-GZ", "SKU-A", -2), ("WH-GZ", "SKU-B", 4))
+    )
+    item = "<item><warehouseCode>WH-GZ</warehouseCode><itemCode>{}</itemCode><quantity>{}"
+    item += "</quantity><lockQuantity>0</lockQuantity></item>"
+    peers.script(INVENTORY, ok(f"<items>{item.format('SKU-A', 17)}</items>"))
+    with pytest.raises(RetryableError, match="no answer for 1 item"):
+        await workflow.stock.sync_once()
+    # A was told and set; B is asked again, alone, and set once the WMS tells it.
+    peers.script(INVENTORY, ok(f"<items>{item.format('SKU-B', 40)}</items>"))
+    assert await workflow.stock.sync_once() == 1
+    asked = etree.fromstring(peers.wms_bodies[-1].encode())
+    assert [c.findtext("itemCode") for c in asked.iterfind("criteriaList/criteria")] == ["SKU-B"]
+    assert await workflow.stock.sync_once() == 0
+    counts = [b[1] for b in peers.oms_bodies if isinstance(b, list)]
+    assert counts == [
+        [{"spec_no": "SKU-A", "remark": "", "new_num": "17", "defect": False}],
+        [{"spec_no": "SKU-B", "remark": "", "new_num": "40", "defect": False}],
     ]
