@@ -11,7 +11,7 @@
    (the same scenario at 2k, 4k, 8k and 10k orders/min for a minute and a half each)
 6. chaos: every scenarios/chaos/*.yaml with the reference connector on seeds 1 to 5, a table
    of verdicts, fault hits, the calls' outcomes and recoveries; fails if one run does not pass
-7. seeds (not in the default run: about 4 hours, `make bench-seeds`): no false positives.
+7. seeds (not in the default run: about 6 hours, `make bench-seeds`): no false positives.
    Every shipped scenario (scenarios/*.yaml and scenarios/chaos/*.yaml) with the reference
    connector on seeds 1 to 20, or 1 to 3 for a scenario longer than 3 wall minutes
    (certification, double11); a table per scenario; fails if one run does not pass.
@@ -48,7 +48,7 @@ import yaml
 from simulator.scenario import load_scenario
 
 PARTS = ("micro", "capacity", "wiremock", "judge", "certification", "max-rate", "chaos", "seeds")
-# `make bench` without --only: every part but the four-hour seeds sweep.
+# `make bench` without --only: every part but the six-hour seeds sweep.
 DEFAULT_PARTS = PARTS[:-1]
 CERTIFICATION = Path("scenarios/certification.yaml")
 MAX_RATES_PER_MINUTE = (2_000, 4_000, 8_000, 10_000)
