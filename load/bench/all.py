@@ -17,7 +17,8 @@
    (certification, double11); a table per scenario; fails if one run does not pass.
    `--jobs N` plays N light runs side by side (the long and the heavy ones, a sustained
    450 orders/min or more, alone after them); `--shard K/N` plays the K-th of N parts of
-   similar wall time, for a sweep longer than a working session
+   similar wall time, for a sweep longer than a working session; `--scenario NAME` plays
+   one scenario's seeds only (repeatable), to replay them after a change
 
 The whole takes about 75 minutes, of which the chaos part about 20 (25 runs of 15 s to 70 s).
 `--only NAME` runs one part (micro, capacity, wiremock, judge, certification, max-rate,
@@ -258,6 +259,11 @@ def shipped_scenarios() -> list[Path]:
     return sorted(Path("scenarios").glob("*.yaml")) + sorted(CHAOS.glob("*.yaml"))
 
 
+def scenario_name(path: Path) -> str:
+    """How the seeds table names a shipped scenario: `smoke`, `chaos/webhook_storm`."""
+    return path.relative_to("scenarios").with_suffix("").as_posix()
+
+
 def seeds_for(scenario: Path, quick: bool) -> tuple[int, ...]:
     """MANY_SEEDS, or FEW_SEEDS for a long scenario; with `--quick`, seed 1 of a short one."""
     if quick:
@@ -265,14 +271,27 @@ def seeds_for(scenario: Path, quick: bool) -> tuple[int, ...]:
     return FEW_SEEDS if is_long(scenario) else MANY_SEEDS
 
 
-def seeds(quick: bool, jobs: int = 1, shard: tuple[int, int] = (1, 1)) -> dict[str, Any]:
+def seeds(
+    quick: bool,
+    jobs: int = 1,
+    shard: tuple[int, int] = (1, 1),
+    only: Sequence[str] = (),
+) -> dict[str, Any]:
     """Every shipped scenario on many seeds with the reference: none may fail (issue 12).
 
     `jobs` runs play side by side (each mostly waits on the wall clock), all but the long and
     the heavy ones, which play alone afterwards; `shard` (k, n) plays the k-th of n parts of
-    similar wall time, so that a sweep longer than a working session can be played in parts."""
+    similar wall time, so that a sweep longer than a working session can be played in parts;
+    `only` (scenario names as the table writes them: `smoke`, `chaos/webhook_storm`) plays
+    those alone, on all their seeds, to replay them after a change."""
     out = Path(tempfile.mkdtemp(prefix="ecomock-bench-seeds-"))
-    planned = [(path, seed) for path in shipped_scenarios() for seed in seeds_for(path, quick)]
+    scenarios = shipped_scenarios()
+    if only:
+        unknown = sorted(set(only) - {scenario_name(path) for path in scenarios})
+        if unknown:
+            raise ValueError(f"no shipped scenario {', '.join(unknown)}")
+        scenarios = [path for path in scenarios if scenario_name(path) in only]
+    planned = [(path, seed) for path in scenarios for seed in seeds_for(path, quick)]
     mine = shard_of(planned, shard)
     long_runs = [run for run in mine if plays_alone(run[0])]
     short_runs = [run for run in mine if not plays_alone(run[0])]
@@ -285,7 +304,7 @@ def seeds(quick: bool, jobs: int = 1, shard: tuple[int, int] = (1, 1)) -> dict[s
 
     def play(run: tuple[Path, int]) -> dict[str, Any]:
         path, seed = run
-        name = path.relative_to("scenarios").with_suffix("").as_posix()
+        name = scenario_name(path)
         run_dir = out / f"{name.replace('/', '-')}-{seed}"
         result = {"scenario": name, "seed": seed, **ecomock_run(path, run_dir, seed, jobs == 1)}
         if jobs > 1:
@@ -296,8 +315,7 @@ def seeds(quick: bool, jobs: int = 1, shard: tuple[int, int] = (1, 1)) -> dict[s
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         runs = list(pool.map(play, short_runs))
     runs += [play(run) for run in long_runs]
-    order = {(path.relative_to("scenarios").with_suffix("").as_posix(), seed): index
-             for index, (path, seed) in enumerate(planned)}  # fmt: skip
+    order = {(scenario_name(path), seed): index for index, (path, seed) in enumerate(planned)}
     runs.sort(key=lambda run: order[(run["scenario"], run["seed"])])
     table = seeds_table(runs)
     print(table, flush=True)
@@ -435,10 +453,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--shard", type=shard_arg, default=(1, 1), help="seeds: play part K of N (K/N)"
     )
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="seeds: play only this scenario (smoke, chaos/webhook_storm), on all its seeds;"
+        " repeatable",
+    )
     args = parser.parse_args(argv)
     runners: dict[str, Callable[[bool], dict[str, Any]]] = {
         **RUNNERS,
-        "seeds": partial(seeds, jobs=args.jobs, shard=args.shard),
+        "seeds": partial(seeds, jobs=args.jobs, shard=args.shard, only=args.scenario),
     }
     summary: dict[str, Any] = {"machine": machine(), "started": time.strftime("%F %T")}
     failed = []

@@ -111,6 +111,19 @@ def test_long_and_heavy_runs_play_alone_after_the_runs_side_by_side(
     assert last == list(range(len(played) - len(last), len(played))) and len(last) == 66
 
 
+def test_scenario_plays_those_scenarios_alone_on_all_their_seeds(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    played = stub_runs(monkeypatch, tmp_path, failing=set())
+    result = bench.seeds(quick=False, only=["smoke-crashes", "chaos/webhook_storm"])
+    assert played == [("smoke-crashes", seed) for seed in range(1, 21)] + [
+        ("chaos/webhook_storm", seed) for seed in range(1, 21)
+    ]
+    assert result["exit_code"] == 0
+    with pytest.raises(ValueError, match="no shipped scenario smoke2"):
+        bench.seeds(quick=False, only=["smoke2"])
+
+
 @pytest.mark.parametrize("text", ["3/2", "0/2", "a/b", "2"])
 def test_a_bad_shard_is_refused(text: str) -> None:
     with pytest.raises(SystemExit) as exit_info:
