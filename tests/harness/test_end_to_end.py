@@ -203,7 +203,7 @@ def test_a_plan_that_never_fires_makes_the_run_invalid(tmp_path: Path) -> None:
     text = paths.SMOKE.read_text(encoding="utf-8")
     unfired = "  - {system: wms, operation: returnorder.create, kind: lost_response, rate: 1}\n"
     scenario = tmp_path / "unfired.yaml"
-    scenario.write_text(text.replace("    rate: 0.08\n", "    rate: 0.08\n" + unfired))
+    scenario.write_text(text.replace("    rate: 0.2\n", "    rate: 0.2\n" + unfired))
     out = tmp_path / "run"
     result = CliRunner().invoke(app, ["run", str(scenario), "--out", str(out)])
     assert result.exit_code == 2, result.output

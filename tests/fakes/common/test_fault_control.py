@@ -162,6 +162,6 @@ async def test_a_served_fake_guards_its_faults_and_lists_the_scenarios_rules(
         assert refused.status_code == 401
         assert fakes.ecosystem.contexts["wms"].faults.listing()[0]["kind"] == "lost_response"
         granted = await client.get(url, headers={"Authorization": "Bearer tok"})
-        assert [(r["id"], r["operation"], r["rate"]) for r in granted.json()] == [(1, CREATE, 0.08)]
+        assert [(r["id"], r["operation"], r["rate"]) for r in granted.json()] == [(1, CREATE, 0.2)]
         endpoints = json.loads((tmp_path / "endpoints.json").read_text())
         assert endpoints["wms"]["control_token"] == "tok"
