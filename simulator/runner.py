@@ -201,8 +201,10 @@ async def serve_fakes(
             clock.stop()
             if driver is not None:
                 await driver
-            await ecosystem.close()
+            # Servers first: a request still in flight (held by a latency fault, say) ends
+            # on open databases instead of meeting closed ones.
             await servers.stop()
+            await ecosystem.close()
 
 
 # Where the connector's port is drawn from when the kernel does not say its ephemeral range.

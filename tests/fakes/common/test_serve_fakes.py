@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,7 +13,9 @@ import pytest
 
 from simulator.runner import serve_fakes
 from simulator.scenario import load_scenario
+from tests.support.oms import QUERY, WINDOW, request
 from tests.support.paths import SMOKE
+from tests.support.scenarios import scenario_variant
 
 CREDENTIAL_NAMES = {
     "oms": {
@@ -91,3 +95,28 @@ async def test_the_bank_account_opens_with_the_scenarios_balance(tmp_path: Path)
         assert fakes.ecosystem.bank.balance_cents() == 432_109
     default = load_scenario(SMOKE)
     assert default.payments.opening_balance == Decimal("1000000.00")
+
+
+@pytest.mark.anyio
+async def test_a_request_in_flight_at_the_end_is_answered_before_the_stores_close(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The fakes stop serving before their databases close: a call held by a latency fault
+    when the run ends is answered from an open store, not failed on a closed one."""
+    held = {"system": "oms", "operation": "*", "kind": "latency", "rate": 1,
+            "params": {"seconds": 0.5}}  # fmt: skip
+    scenario = load_scenario(scenario_variant(SMOKE, tmp_path, "held", faults=[held]))
+    async with httpx.AsyncClient(timeout=5) as client:
+        async with serve_fakes(scenario, tmp_path / "run") as fakes:
+            client.base_url = httpx.URL(fakes.servers.urls["oms"])
+            query = request(
+                client, fakes.clock, QUERY, WINDOW, creds=fakes.ecosystem.credentials.oms
+            )
+            in_flight = asyncio.create_task(client.send(query))
+            for _ in range(200):  # until the fault holds it (bounded: 2 s)
+                if fakes.ecosystem.contexts["oms"].faults.listing()[0]["fired"]:
+                    break
+                await asyncio.sleep(0.01)
+        answer = await in_flight
+    assert answer.status_code == 200 and answer.json()["status"] == 0, answer.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
