@@ -75,7 +75,8 @@ def test_double11_crashes_keeps_double11s_spike_and_crashes_in_it() -> None:
     # The spike is the curve's one segment at 36x; the SIGKILL falls in it.
     spike_end = next(step.until for step in scenario.demand.curve or [] if step.factor == 36)
     assert spike_end - 60 <= scenario.crashes[0].at < spike_end
-    assert all(rule.kind == "lost_response" and rule.rate <= 0.02 for rule in scenario.faults)
+    # Light faults (a dozen hits a rule, so that each fires on every seed): the crashes matter.
+    assert all(rule.kind == "lost_response" and rule.rate <= 0.03 for rule in scenario.faults)
 
 
 def test_everything_at_once_plays_every_request_and_push_kind() -> None:
