@@ -64,7 +64,8 @@ async def test_add_list_remove_and_apply_against_running_fakes(tmp_path: Path) -
         listed = await chaos("list", *where)
         assert listed.exit_code == 0, listed.output
         assert "wms:1" in listed.output and "wms:2" in listed.output
-        assert "8 % of calls" in listed.output
+        planned = scenario.faults[0].rate  # the scenario's own rule, listed with the new one
+        assert planned is not None and f"{round(planned * 100)} % of calls" in listed.output
 
         plan = tmp_path / "plan.yaml"
         plan.write_text(
