@@ -18,7 +18,11 @@
    `--jobs N` plays N light runs side by side (the long and the heavy ones, a sustained
    450 orders/min or more, alone after them); `--shard K/N` plays the K-th of N parts of
    similar wall time, for a sweep longer than a working session; `--scenario NAME` plays
-   one scenario's seeds only (repeatable), to replay them after a change
+   one scenario's seeds only (repeatable), to replay them after a change. Every finished run
+   is appended to docs/seeds-sweep.csv (`--ledger CSV`), which is committed: `--pending`
+   plays only the runs with no pass there for today's scenario file and reference
+   connector, so the sweep goes on from session to session, machine to machine, and the
+   sweep so far is printed as a table at the end
 
 The whole takes about 75 minutes, of which the chaos part about 20 (25 runs of 15 s to 70 s).
 `--only NAME` runs one part (micro, capacity, wiremock, judge, certification, max-rate,
@@ -46,6 +50,7 @@ from typing import Any
 
 import yaml
 
+from load.bench import sweep_ledger
 from simulator.scenario import load_scenario
 
 PARTS = ("micro", "capacity", "wiremock", "judge", "certification", "max-rate", "chaos", "seeds")
@@ -276,6 +281,8 @@ def seeds(
     jobs: int = 1,
     shard: tuple[int, int] = (1, 1),
     only: Sequence[str] = (),
+    ledger: Path | None = None,
+    pending: bool = False,
 ) -> dict[str, Any]:
     """Every shipped scenario on many seeds with the reference: none may fail (issue 12).
 
@@ -283,7 +290,9 @@ def seeds(
     the heavy ones, which play alone afterwards; `shard` (k, n) plays the k-th of n parts of
     similar wall time, so that a sweep longer than a working session can be played in parts;
     `only` (scenario names as the table writes them: `smoke`, `chaos/webhook_storm`) plays
-    those alone, on all their seeds, to replay them after a change."""
+    those alone, on all their seeds, to replay them after a change. Each finished run is
+    appended to `ledger` (load/bench/sweep_ledger.py); `pending` plays only the runs that have
+    no pass there for today's scenario file and reference connector."""
     out = Path(tempfile.mkdtemp(prefix="ecomock-bench-seeds-"))
     scenarios = shipped_scenarios()
     if only:
@@ -292,6 +301,11 @@ def seeds(
             raise ValueError(f"no shipped scenario {', '.join(unknown)}")
         scenarios = [path for path in scenarios if scenario_name(path) in only]
     planned = [(path, seed) for path in scenarios for seed in seeds_for(path, quick)]
+    lines = sweep_ledger.read(ledger) if ledger else []
+    if pending:
+        done = {(path, seed) for path in scenarios
+                for seed in sweep_ledger.passed(lines, path, scenario_name(path))}  # fmt: skip
+        planned = [run for run in planned if run not in done]
     mine = shard_of(planned, shard)
     long_runs = [run for run in mine if plays_alone(run[0])]
     short_runs = [run for run in mine if not plays_alone(run[0])]
@@ -307,6 +321,8 @@ def seeds(
         name = scenario_name(path)
         run_dir = out / f"{name.replace('/', '-')}-{seed}"
         result = {"scenario": name, "seed": seed, **ecomock_run(path, run_dir, seed, jobs == 1)}
+        if ledger:
+            sweep_ledger.append(ledger, sweep_ledger.line_of(name, path, result))
         if jobs > 1:
             print(f"{name} seed {seed}: {result['verdict']} in {result.get('wall_seconds')} s "
                   f"{result.get('failed_invariants') or ''}", flush=True)  # fmt: skip
@@ -317,11 +333,17 @@ def seeds(
     runs += [play(run) for run in long_runs]
     order = {(scenario_name(path), seed): index for index, (path, seed) in enumerate(planned)}
     runs.sort(key=lambda run: order[(run["scenario"], run["seed"])])
-    table = seeds_table(runs)
+    table = seeds_table(runs) if runs else "nothing to play"
     print(table, flush=True)
     failing = [f"{run['scenario']} seed {run['seed']}" for run in runs if run["verdict"] != "pass"]
-    return {"exit_code": 1 if failing else 0, "failing": failing, "table": table, "runs": runs,
-            "jobs": jobs, "shard": list(shard)}  # fmt: skip
+    result = {"exit_code": 1 if failing else 0, "failing": failing, "table": table, "runs": runs,
+              "jobs": jobs, "shard": list(shard)}  # fmt: skip
+    if ledger:
+        sweep = [(path, scenario_name(path), seeds_for(path, quick)) for path in scenarios]
+        result["sweep"] = text_table(sweep_ledger.progress(sweep_ledger.read(ledger), sweep))
+        print(f"\nthe sweep so far ({ledger}, today's scenario files and reference connector):")
+        print(result["sweep"], flush=True)
+    return result
 
 
 @cache
@@ -461,10 +483,32 @@ def main(argv: list[str] | None = None) -> int:
         help="seeds: play only this scenario (smoke, chaos/webhook_storm), on all its seeds;"
         " repeatable",
     )
+    parser.add_argument(
+        "--ledger",
+        type=Path,
+        default=sweep_ledger.LEDGER,
+        metavar="CSV",
+        help=f"seeds: append each finished run here (default {sweep_ledger.LEDGER}; not with"
+        " --quick)",
+    )
+    parser.add_argument(
+        "--pending",
+        action="store_true",
+        help="seeds: play only the runs the ledger has no pass for (with today's scenario"
+        " file and reference connector)",
+    )
     args = parser.parse_args(argv)
+    ledger = None if args.quick else args.ledger
     runners: dict[str, Callable[[bool], dict[str, Any]]] = {
         **RUNNERS,
-        "seeds": partial(seeds, jobs=args.jobs, shard=args.shard, only=args.scenario),
+        "seeds": partial(
+            seeds,
+            jobs=args.jobs,
+            shard=args.shard,
+            only=args.scenario,
+            ledger=ledger,
+            pending=args.pending,
+        ),
     }
     summary: dict[str, Any] = {"machine": machine(), "started": time.strftime("%F %T")}
     failed = []

@@ -5,12 +5,14 @@ the shipped scenarios' seed counts are read from the real files."""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from load.bench import all as bench
+from load.bench import sweep_ledger
 from tests.support.paths import ROOT
 
 
@@ -133,3 +135,59 @@ def test_a_bad_shard_is_refused(text: str) -> None:
 
 def test_make_bench_without_only_leaves_the_seeds_sweep_out() -> None:
     assert "seeds" in bench.PARTS and "seeds" not in bench.DEFAULT_PARTS
+
+
+def test_each_run_lands_in_the_ledger_and_pending_replays_only_what_has_no_current_pass(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ledger = tmp_path / "sweep.csv"
+    stub_runs(monkeypatch, tmp_path, failing={("smoke", 7)})
+    bench.seeds(quick=False, jobs=2, only=["smoke", "chaos/webhook_storm"], ledger=ledger)
+    lines = sweep_ledger.read(ledger)
+    assert len(lines) == 40
+    seven = next(line for line in lines if (line["scenario"], line["seed"]) == ("smoke", "7"))
+    smoke_sha = sweep_ledger.scenario_sha(ROOT / "scenarios" / "smoke.yaml")
+    assert (seven["verdict"], seven["orders"], seven["scenario_sha"]) == ("fail", "107", smoke_sha)
+    assert seven["connector_sha"] == sweep_ledger.connector_sha()
+    # A pass played with another version of the scenario file does not count.
+    stale = next(line for line in lines if (line["scenario"], line["seed"]) == ("smoke", "3"))
+    stale["scenario_sha"] = "0" * 12
+    with ledger.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.DictWriter(file, fieldnames=sweep_ledger.FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(line for line in lines if line is not stale)
+        writer.writerow(stale)
+    played = stub_runs(monkeypatch, tmp_path, failing=set())
+    capsys.readouterr()
+    result = bench.seeds(quick=False, only=["smoke", "chaos/webhook_storm"], ledger=ledger,
+                         pending=True)  # fmt: skip
+    assert played == [("smoke", 3), ("smoke", 7)]
+    # The sweep so far, from the ledger: seed 7 passes now (its last line).
+    smoke = next(line for line in result["sweep"].splitlines() if line.startswith("smoke "))
+    assert smoke.split()[:5] == ["smoke", "20", "20", "-", "-"]
+    assert result["sweep"] in capsys.readouterr().out
+
+
+def test_the_sweep_so_far_names_failing_and_unplayed_seeds(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "sweep.csv"
+    smoke = ROOT / "scenarios" / "smoke.yaml"
+    stub_runs(monkeypatch, tmp_path, failing={("smoke", 2)})
+    monkeypatch.setattr(bench, "seeds_for", lambda path, quick: (1, 2))
+    bench.seeds(quick=False, only=["smoke"], ledger=ledger)
+    rows = sweep_ledger.progress(sweep_ledger.read(ledger), [(smoke, "smoke", (1, 2, 3))])
+    assert rows[1][:5] == ("smoke", "3", "1", "2: fail", "3")
+    # Pending: the failed seed and the unplayed one, the reason of an invalid run kept.
+    played: list[int] = []
+
+    def invalid(path: Path, run_dir: Path, seed: int, echo: bool = True) -> dict[str, Any]:
+        played.append(seed)
+        return {"verdict": "invalid", "invalid_reasons": ["no orders"]}
+
+    monkeypatch.setattr(bench, "seeds_for", lambda path, quick: (1, 2, 3))
+    monkeypatch.setattr(bench, "ecomock_run", invalid)
+    result = bench.seeds(quick=False, only=["smoke"], ledger=ledger, pending=True)
+    assert played == [2, 3] and result["exit_code"] == 1
+    rows = sweep_ledger.progress(sweep_ledger.read(ledger), [(smoke, "smoke", (1, 2, 3))])
+    assert rows[1][:5] == ("smoke", "3", "1", "2: no orders; 3: no orders", "-")
