@@ -50,14 +50,17 @@ def connector_sha(folder: Path = REFERENCE) -> str:
 
 @cache
 def commit() -> str:
-    """The harness's commit, `-dirty` when the work tree has changes, `?` outside git."""
-    done = subprocess.run(
-        ["git", "describe", "--always", "--dirty", "--abbrev=7"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return done.stdout.strip() or "?"
+    """The harness's commit, `-dirty` when the work tree has changes other than the ledger's
+    (which a sweep writes as it goes), `?` outside git."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=False).stdout
+
+    head = git("rev-parse", "--short=7", "HEAD").strip()
+    if not head:
+        return "?"
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", f":!{LEDGER}")
+    return f"{head}-dirty" if changed.strip() else head
 
 
 def read(ledger: Path) -> list[dict[str, str]]:
