@@ -128,6 +128,11 @@ class Ecosystem:
     def pushes_in_flight(self) -> int:
         return sum(ctx.dispatcher.in_flight for ctx in self.contexts.values())
 
+    @property
+    def faults_fired(self) -> int:
+        """Faults the plan fired so far, on every fake (calls and pushes)."""
+        return sum(ctx.faults.fired for ctx in self.contexts.values())
+
     async def close(self) -> None:
         for ctx in self.contexts.values():
             await ctx.dispatcher.close()

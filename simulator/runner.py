@@ -301,6 +301,7 @@ class RunWatch:
         stall_timeout: float,
         world_busy: Callable[[], int] = lambda: 0,
         owed: Callable[[], int] = lambda: 0,
+        faults_fired: Callable[[], int] = lambda: 0,
     ) -> None:
         """Let in-flight orders finish: until all but the cancelled are shipped and invoiced,
         every return back at the warehouse is refunded, the world has no after-sales left to
@@ -308,7 +309,11 @@ class RunWatch:
         in) and the connector owes nothing the world handed it (`owed`: master-data changes
         not carried yet, which stall like the counts when nothing moves), and then until the
         OMS's stock is in step with the WMS's (when the WMS reports stock changes), or nothing
-        moves."""
+        moves. A fault fired (`faults_fired`, the plan's hits so far) is a move: a connector
+        retrying into the faults is working, and between its tries waits its back-off, so the
+        stall window need only outlast its longest single wait, not its whole schedule (the
+        reference's 1 / 5 / 15 / 30 / 60 simulated minutes: nine wall seconds at 720x, which a
+        6-second window cut short, failing a create on its sixth try)."""
         ends = time.monotonic() + timeout
         last_change = time.monotonic()
         previous: tuple[int, ...] = ()
@@ -341,7 +346,7 @@ class RunWatch:
                 return
             # A cancellation after picking ends when its goods are back (trade cancelled).
             moving = (c["at_wms"], c["shipped"], c["invoiced"], c["cancelled"], *unfinished)
-            moving += (busy, owing, behind)
+            moving += (busy, owing, behind, faults_fired())
             # Buyers still on their way to a return keep the run going (bounded by `timeout`):
             # the world moves even when the counts do not.
             if moving != previous or busy:
@@ -739,6 +744,7 @@ async def play_phases(
         scenario.run.stall_timeout,
         traffic.after_sales_pending,
         traffic.connector_owes,
+        lambda: fakes.ecosystem.faults_fired,
     )
     # Freeze the world so the last signed parcels and confirmations can be acted on
     # before the connector is stopped, instead of racing the stop.

@@ -77,6 +77,11 @@ class FaultInjector:
     def rules(self) -> list[FaultRule]:
         return [armed.rule for armed in self._armed.values()]
 
+    @property
+    def fired(self) -> int:
+        """How often the rules in force fired so far, all together."""
+        return sum(armed.fired for armed in self._armed.values())
+
     def add(self, rule: FaultRule) -> int:
         """Arm a rule (a scenario's, or one added live); its id, for `remove`."""
         rule_id = self._next_id

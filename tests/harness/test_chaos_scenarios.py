@@ -39,7 +39,9 @@ def short_copy(name: str, out: Path, edit: Callable[[dict[str, Any]], None]) -> 
     data = yaml.safe_load((CHAOS / f"{name}.yaml").read_text(encoding="utf-8"))
     edit(data)
     data["name"] = f"{name}-short"
-    data["run"] = {"drain_timeout": "30s", "stall_timeout": "6s"}
+    # The stall window outlasts the reference's longest back-off (an hour simulated: 5 wall
+    # seconds at 720x, 2.5 at 1440x) with room: at 6 s a create's sixth try came 0.2 s late.
+    data["run"] = {"drain_timeout": "30s", "stall_timeout": "10s"}
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}-short.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")

@@ -95,3 +95,41 @@ async def test_an_oms_stock_that_never_catches_up_stalls_the_drain(
     await watch.drain(timeout=5.0, stall_timeout=0.2)
     assert watch.drained == DRAIN_STALLED
     assert len(looks) > 1 and set(looks) == {2}
+
+
+class SteppingClock:
+    """`time.monotonic` for the drain: each look moves it on by `step` seconds."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 0.0, step
+
+    def monotonic(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+@pytest.mark.parametrize("retrying", [True, False])
+@pytest.mark.anyio
+async def test_a_connector_retrying_into_faults_keeps_the_drain_from_stalling(
+    monkeypatch: pytest.MonkeyPatch, retrying: bool
+) -> None:
+    """A step left unfinished, its tries meeting faults for a (clock) second, further apart
+    than nothing: the stall window counts from the last fault, not from the last finished
+    flow (stop 26: the flaky WMS's create cut short between its fifth and sixth try)."""
+    watch, looks = finished_watch(monkeypatch, [2])
+    clock = SteppingClock(step=0.01)
+    monkeypatch.setattr(runner, "time", clock)
+    fired = 0
+
+    def faults_fired() -> int:
+        nonlocal fired
+        if retrying and clock.now < 1.0 and len(looks) % 5 == 0:
+            fired += 1  # a try every fifth look (0.1 s or so apart), for a second
+        return fired
+
+    await watch.drain(timeout=10.0, stall_timeout=0.3, faults_fired=faults_fired)
+    assert watch.drained == DRAIN_STALLED
+    if retrying:
+        assert fired > 5 and 1.15 <= clock.now < 1.5  # the last try near 0.9 s, + 0.3
+    else:
+        assert clock.now < 0.5

@@ -24,6 +24,11 @@ def test_every_nth_fires_on_exactly_every_nth_matching_call() -> None:
     hits = [injector.pick("carrier", "1007", Stage.BEFORE) is not None for _ in range(12)]
     assert hits == [False, False, False, True] * 3
     assert fired(injector, 8, operation="1008") == 0  # another operation is not counted
+    # What the drain reads as movement: every rule's hits together (a rule that fired twice
+    # and one that fired once: three).
+    injector.add(FaultRule("carrier", "1008", "http_500", every_nth=3))
+    assert fired(injector, 6, operation="1008") == 2
+    assert injector.fired == 3 + 2
 
 
 def test_a_window_opens_and_closes_on_simulated_time() -> None:
