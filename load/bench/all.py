@@ -320,9 +320,11 @@ def seeds(
         path, seed = run
         name = scenario_name(path)
         run_dir = out / f"{name.replace('/', '-')}-{seed}"
+        # Fingerprinted before the run: the file may change while it plays.
+        sha = sweep_ledger.scenario_sha(path)
         result = {"scenario": name, "seed": seed, **ecomock_run(path, run_dir, seed, jobs == 1)}
         if ledger:
-            sweep_ledger.append(ledger, sweep_ledger.line_of(name, path, result))
+            sweep_ledger.append(ledger, sweep_ledger.line_of(name, sha, result))
         if jobs > 1:
             print(f"{name} seed {seed}: {result['verdict']} in {result.get('wall_seconds')} s "
                   f"{result.get('failed_invariants') or ''}", flush=True)  # fmt: skip

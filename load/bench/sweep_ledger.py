@@ -70,8 +70,9 @@ def read(ledger: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(file))
 
 
-def line_of(scenario: str, path: Path, run: dict[str, Any]) -> dict[str, str]:
-    """A finished run (`ecomock_run`'s figures) as a ledger line."""
+def line_of(scenario: str, sha: str, run: dict[str, Any]) -> dict[str, str]:
+    """A finished run (`ecomock_run`'s figures) as a ledger line; `sha`, the scenario file's
+    fingerprint when the run started."""
     failing = sorted(run.get("failed_invariants") or ()) + list(run.get("invalid_reasons") or ())
     return {
         "scenario": scenario,
@@ -81,7 +82,7 @@ def line_of(scenario: str, path: Path, run: dict[str, Any]) -> dict[str, str]:
         "orders_per_min": str(run.get("orders_per_min", "")),
         "wall_seconds": str(run.get("wall_seconds", "")),
         "failing": "; ".join(failing),
-        "scenario_sha": scenario_sha(path),
+        "scenario_sha": sha,
         "connector_sha": connector_sha(),
         "commit": commit(),
         "finished_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),

@@ -191,3 +191,16 @@ def test_the_sweep_so_far_names_failing_and_unplayed_seeds(
     assert played == [2, 3] and result["exit_code"] == 1
     rows = sweep_ledger.progress(sweep_ledger.read(ledger), [(smoke, "smoke", (1, 2, 3))])
     assert rows[1][:5] == ("smoke", "3", "1", "2: no orders; 3: no orders", "-")
+
+
+def test_a_run_is_filed_under_the_scenario_file_it_started_with(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An edit to the scenario while its run plays does not lend the run to the new file."""
+    ledger = tmp_path / "sweep.csv"
+    versions = iter(["before", "after"])
+    monkeypatch.setattr(sweep_ledger, "scenario_sha", lambda path: next(versions))
+    stub_runs(monkeypatch, tmp_path, failing=set())
+    monkeypatch.setattr(bench, "seeds_for", lambda path, quick: (1,))
+    bench.seeds(quick=False, only=["smoke"], ledger=ledger)
+    assert [line["scenario_sha"] for line in sweep_ledger.read(ledger)] == ["before"]
