@@ -48,7 +48,6 @@ def connector_sha(folder: Path = REFERENCE) -> str:
     return digest(files, folder)
 
 
-@cache
 def commit() -> str:
     """The harness's commit, `-dirty` when the work tree has changes other than the ledger's
     (which a sweep writes as it goes), `?` outside git."""
@@ -70,9 +69,9 @@ def read(ledger: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(file))
 
 
-def line_of(scenario: str, sha: str, run: dict[str, Any]) -> dict[str, str]:
-    """A finished run (`ecomock_run`'s figures) as a ledger line; `sha`, the scenario file's
-    fingerprint when the run started."""
+def line_of(scenario: str, sha: str, harness: str, run: dict[str, Any]) -> dict[str, str]:
+    """A finished run (`ecomock_run`'s figures) as a ledger line; `sha` and `harness`, the
+    scenario file's fingerprint and the harness's commit when the run started."""
     failing = sorted(run.get("failed_invariants") or ()) + list(run.get("invalid_reasons") or ())
     return {
         "scenario": scenario,
@@ -84,7 +83,7 @@ def line_of(scenario: str, sha: str, run: dict[str, Any]) -> dict[str, str]:
         "failing": "; ".join(failing),
         "scenario_sha": sha,
         "connector_sha": connector_sha(),
-        "commit": commit(),
+        "commit": harness,
         "finished_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
     }
 
