@@ -283,6 +283,7 @@ def seeds(
     only: Sequence[str] = (),
     ledger: Path | None = None,
     pending: bool = False,
+    status: bool = False,
 ) -> dict[str, Any]:
     """Every shipped scenario on many seeds with the reference: none may fail (issue 12).
 
@@ -292,7 +293,8 @@ def seeds(
     `only` (scenario names as the table writes them: `smoke`, `chaos/webhook_storm`) plays
     those alone, on all their seeds, to replay them after a change. Each finished run is
     appended to `ledger` (load/bench/sweep_ledger.py); `pending` plays only the runs that have
-    no pass there for today's scenario file and reference connector."""
+    no pass there for today's scenario file and reference connector; `status` plays nothing,
+    and fails unless the ledger has a current pass for every run of the sweep."""
     out = Path(tempfile.mkdtemp(prefix="ecomock-bench-seeds-"))
     scenarios = shipped_scenarios()
     if only:
@@ -306,7 +308,7 @@ def seeds(
         done = {(path, seed) for path in scenarios
                 for seed in sweep_ledger.passed(lines, path, scenario_name(path))}  # fmt: skip
         planned = [run for run in planned if run not in done]
-    mine = shard_of(planned, shard)
+    mine = [] if status else shard_of(planned, shard)
     long_runs = [run for run in mine if plays_alone(run[0])]
     short_runs = [run for run in mine if not plays_alone(run[0])]
     print(
@@ -346,6 +348,11 @@ def seeds(
         result["sweep"] = text_table(sweep_ledger.progress(sweep_ledger.read(ledger), sweep))
         print(f"\nthe sweep so far ({ledger}, today's scenario files and reference connector):")
         print(result["sweep"], flush=True)
+    if status:  # nothing played: `lines` is the ledger as it is
+        passes = {path: sweep_ledger.passed(lines, path, scenario_name(path)) for path in scenarios}
+        missing = [f"{scenario_name(path)} seed {seed}" for path, seed in planned
+                   if seed not in passes[path]]  # fmt: skip
+        result.update(exit_code=1 if missing else 0, failing=missing)
     return result
 
 
@@ -500,6 +507,12 @@ def main(argv: list[str] | None = None) -> int:
         help="seeds: play only the runs the ledger has no pass for (with today's scenario"
         " file and reference connector)",
     )
+    parser.add_argument(
+        "--status",
+        action="store_true",
+        help="seeds: play nothing, print the sweep so far from the ledger; fails unless every"
+        " run has a pass there",
+    )
     args = parser.parse_args(argv)
     ledger = None if args.quick else args.ledger
     runners: dict[str, Callable[[bool], dict[str, Any]]] = {
@@ -511,6 +524,7 @@ def main(argv: list[str] | None = None) -> int:
             only=args.scenario,
             ledger=ledger,
             pending=args.pending,
+            status=args.status,
         ),
     }
     summary: dict[str, Any] = {"machine": machine(), "started": time.strftime("%F %T")}

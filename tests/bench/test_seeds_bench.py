@@ -204,3 +204,20 @@ def test_a_run_is_filed_under_the_scenario_file_it_started_with(
     monkeypatch.setattr(bench, "seeds_for", lambda path, quick: (1,))
     bench.seeds(quick=False, only=["smoke"], ledger=ledger)
     assert [line["scenario_sha"] for line in sweep_ledger.read(ledger)] == ["before"]
+
+
+def test_status_plays_nothing_and_passes_only_once_every_run_has_a_pass(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "sweep.csv"
+    played = stub_runs(monkeypatch, tmp_path, failing={("smoke", 2)})
+    monkeypatch.setattr(bench, "seeds_for", lambda path, quick: (1, 2))
+    bench.seeds(quick=False, only=["smoke"], ledger=ledger)
+    played.clear()
+    status = bench.seeds(quick=False, only=["smoke"], ledger=ledger, status=True)
+    assert played == [] and (status["exit_code"], status["failing"]) == (1, ["smoke seed 2"])
+    played = stub_runs(monkeypatch, tmp_path, failing=set())  # seed 2 passes when replayed
+    bench.seeds(quick=False, only=["smoke"], ledger=ledger, pending=True)
+    assert played == [("smoke", 2)]
+    status = bench.seeds(quick=False, only=["smoke"], ledger=ledger, status=True)
+    assert (status["exit_code"], status["failing"]) == (0, [])
