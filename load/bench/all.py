@@ -322,12 +322,10 @@ def seeds(
         path, seed = run
         name = scenario_name(path)
         run_dir = out / f"{name.replace('/', '-')}-{seed}"
-        # Taken before the run: the file and the harness may change while it plays.
-        sha = sweep_ledger.scenario_sha(path) if ledger else ""
-        harness = sweep_ledger.commit() if ledger else ""
+        played = sweep_ledger.fingerprints(path) if ledger else {}
         result = {"scenario": name, "seed": seed, **ecomock_run(path, run_dir, seed, jobs == 1)}
         if ledger:
-            sweep_ledger.append(ledger, sweep_ledger.line_of(name, sha, harness, result))
+            sweep_ledger.append(ledger, sweep_ledger.line_of(name, played, result))
         if jobs > 1:
             print(f"{name} seed {seed}: {result['verdict']} in {result.get('wall_seconds')} s "
                   f"{result.get('failed_invariants') or ''}", flush=True)  # fmt: skip

@@ -15,7 +15,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +40,6 @@ def scenario_sha(scenario: Path) -> str:
     return digest([scenario], scenario.parent)
 
 
-@cache
 def connector_sha(folder: Path = REFERENCE) -> str:
     """The reference connector's source files (not its bytecode caches)."""
     files = [p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
@@ -62,6 +60,17 @@ def commit() -> str:
     return f"{head}-dirty" if changed.strip() else head
 
 
+def fingerprints(scenario: Path) -> dict[str, str]:
+    """What a run is about to play: the scenario file's and the reference connector's
+    fingerprints and the harness's commit (taken before it starts: any may change while it
+    plays, and the run plays what was on disk when it started)."""
+    return {
+        "scenario_sha": scenario_sha(scenario),
+        "connector_sha": connector_sha(),
+        "commit": commit(),
+    }
+
+
 def read(ledger: Path) -> list[dict[str, str]]:
     if not ledger.exists():
         return []
@@ -69,9 +78,9 @@ def read(ledger: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(file))
 
 
-def line_of(scenario: str, sha: str, harness: str, run: dict[str, Any]) -> dict[str, str]:
-    """A finished run (`ecomock_run`'s figures) as a ledger line; `sha` and `harness`, the
-    scenario file's fingerprint and the harness's commit when the run started."""
+def line_of(scenario: str, played: dict[str, str], run: dict[str, Any]) -> dict[str, str]:
+    """A finished run (`ecomock_run`'s figures) as a ledger line, with what it `played`
+    (`fingerprints`, taken as it started)."""
     failing = sorted(run.get("failed_invariants") or ()) + list(run.get("invalid_reasons") or ())
     return {
         "scenario": scenario,
@@ -81,9 +90,7 @@ def line_of(scenario: str, sha: str, harness: str, run: dict[str, Any]) -> dict[
         "orders_per_min": str(run.get("orders_per_min", "")),
         "wall_seconds": str(run.get("wall_seconds", "")),
         "failing": "; ".join(failing),
-        "scenario_sha": sha,
-        "connector_sha": connector_sha(),
-        "commit": harness,
+        **played,
         "finished_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
     }
 

@@ -196,14 +196,24 @@ def test_the_sweep_so_far_names_failing_and_unplayed_seeds(
 def test_a_run_is_filed_under_the_scenario_file_it_started_with(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """An edit to the scenario while its run plays does not lend the run to the new file."""
+    """An edit to the scenario or the connector while its run plays does not lend the run
+    to the new version."""
     ledger = tmp_path / "sweep.csv"
-    versions = iter(["before", "after"])
-    monkeypatch.setattr(sweep_ledger, "scenario_sha", lambda path: next(versions))
+    on_disk = {"scenario": "before", "connector": "c-before"}
+    monkeypatch.setattr(sweep_ledger, "scenario_sha", lambda path: on_disk["scenario"])
+    monkeypatch.setattr(sweep_ledger, "connector_sha", lambda: on_disk["connector"])
     stub_runs(monkeypatch, tmp_path, failing=set())
+    plays = bench.ecomock_run
+
+    def edited_while_playing(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        on_disk.update(scenario="after", connector="c-after")
+        return plays(*args, **kwargs)
+
+    monkeypatch.setattr(bench, "ecomock_run", edited_while_playing)
     monkeypatch.setattr(bench, "seeds_for", lambda path, quick: (1,))
     bench.seeds(quick=False, only=["smoke"], ledger=ledger)
-    assert [line["scenario_sha"] for line in sweep_ledger.read(ledger)] == ["before"]
+    line = sweep_ledger.read(ledger)[0]
+    assert (line["scenario_sha"], line["connector_sha"]) == ("before", "c-before")
 
 
 def test_status_plays_nothing_and_passes_only_once_every_run_has_a_pass(
