@@ -304,10 +304,11 @@ def seeds(
         scenarios = [path for path in scenarios if scenario_name(path) in only]
     planned = [(path, seed) for path in scenarios for seed in seeds_for(path, quick)]
     lines = sweep_ledger.read(ledger) if ledger else []
+    # The ledger's passes as it stands: what --pending skips, and what --status counts.
+    passes = {path: sweep_ledger.passed(lines, path, scenario_name(path)) for path in scenarios}
+    unpassed = [(path, seed) for path, seed in planned if seed not in passes[path]]
     if pending:
-        done = {(path, seed) for path in scenarios
-                for seed in sweep_ledger.passed(lines, path, scenario_name(path))}  # fmt: skip
-        planned = [run for run in planned if run not in done]
+        planned = unpassed
     mine = [] if status else shard_of(planned, shard)
     long_runs = [run for run in mine if plays_alone(run[0])]
     short_runs = [run for run in mine if not plays_alone(run[0])]
@@ -346,10 +347,8 @@ def seeds(
         result["sweep"] = text_table(sweep_ledger.progress(sweep_ledger.read(ledger), sweep))
         print(f"\nthe sweep so far ({ledger}, today's scenario files and reference connector):")
         print(result["sweep"], flush=True)
-    if status:  # nothing played: `lines` is the ledger as it is
-        passes = {path: sweep_ledger.passed(lines, path, scenario_name(path)) for path in scenarios}
-        missing = [f"{scenario_name(path)} seed {seed}" for path, seed in planned
-                   if seed not in passes[path]]  # fmt: skip
+    if status:  # nothing played: the passes read before are the ledger's
+        missing = [f"{scenario_name(path)} seed {seed}" for path, seed in unpassed]
         result.update(exit_code=1 if missing else 0, failing=missing)
     return result
 

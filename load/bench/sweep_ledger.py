@@ -111,6 +111,8 @@ def current(
 ) -> dict[int, dict[str, str]]:
     """The scenario's last line per seed among those played with today's scenario file and
     reference connector."""
+    if not lines:
+        return {}  # nothing to match: no files to fingerprint
     wanted = (scenario, scenario_sha(path), connector_sha())
     last: dict[int, dict[str, str]] = {}
     for line in lines:
