@@ -15,8 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from contract_tests.evidence import InvariantResult, history, rows_result, yuan
-from contract_tests.stock import table_in_run
+from contract_tests.evidence import InvariantResult, history, rows_result, table_in_run, yuan
 from fake_systems.carrier.fees import DELIVERY, RETURN, fee_cents, weight_grams, zone
 from fake_systems.carrier.models import SHIPPERS, STATE_EX_RETURN_SIGNED
 

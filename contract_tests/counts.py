@@ -15,8 +15,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from contract_tests.evidence import InvariantResult, history, result, rows_result
-from contract_tests.stock import table_in_run
+from contract_tests.evidence import InvariantResult, history, result, rows_result, table_in_run
 
 GAIN_FORM, LOSS_FORM = "STK_StockCountGain", "STK_StockCountLoss"
 FLAG = "[超差]"

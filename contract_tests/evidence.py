@@ -158,3 +158,16 @@ def rows_result(
     """The result of a check that judges each of `rows` (its entities) on its own."""
     violations, breakdown, examples = judge_rows(rows, problems_of, example_of)
     return result(name, description, len(rows), violations, examples, breakdown)
+
+
+def table_in_run(conn: sqlite3.Connection, schema: str, table: str) -> bool:
+    """Whether the run's database has the table: False only for a run from before it (a
+    missing database, True, lets the query fail by name, as every check does)."""
+    if schema in getattr(conn, "missing", ()):
+        return True
+    return (
+        conn.execute(
+            f"SELECT 1 FROM {schema}.sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchone()
+        is not None
+    )

@@ -64,9 +64,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from contract_tests.evidence import InvariantResult, judge_rows, result
+from contract_tests.evidence import InvariantResult, judge_rows, result, table_in_run
 from contract_tests.metrics import DO_TRADE_CTE
-from contract_tests.stock import table_in_run
 
 NAME = "three_ledgers_agree"
 SHARE = Decimal("0.005")  # the seeds' "book vs physical difference > 0.5 % raises an alert"
@@ -349,6 +348,57 @@ def oms_in_flight(read: Read, sold: int, reserved: int, on_hand: int) -> int:
     return max(read.available, 0) - sold + reserved - on_hand
 
 
+class WmsBalances:
+    """The WMS's `on_hand` and `reserved` per key at any wall time, from its stock ledger
+    (read once, on first use)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._series: dict[tuple[Key, str], tuple[list[float], list[int], int]] | None = None
+
+    def at(self, key: Key, field: str, wall: float) -> int:
+        """`field` (on_hand, reserved) of `key` at wall time `wall`, the rows at `wall` in."""
+        walls, balances, before = self._read().get((key, field), ([], [], 0))
+        index = bisect.bisect_right(walls, wall)
+        return balances[index - 1] if index else before
+
+    def free(self, key: Key, wall: float) -> int:
+        """What the WMS had free to sell (on hand less reserved) of `key` at `wall`."""
+        return self.at(key, "on_hand", wall) - self.at(key, "reserved", wall)
+
+    def moves(self, key: Key, after: float, before: float) -> list[float]:
+        """The wall times the WMS's stock of `key` moved strictly between the two."""
+        found: set[float] = set()
+        for name in ("on_hand", "reserved"):
+            walls = self._read().get((key, name), ([], [], 0))[0]
+            found.update(
+                walls[bisect.bisect_right(walls, after) : bisect.bisect_left(walls, before)]
+            )
+        return sorted(found)
+
+    def _read(self) -> dict[tuple[Key, str], tuple[list[float], list[int], int]]:
+        """Per key and field: the walls and balances of its rows, and the balance before them."""
+        if self._series is not None:
+            return self._series
+        rows: dict[tuple[Key, str], tuple[list[float], list[int], int]] = {}
+        for wh, item, name, change, after, at in self.conn.execute(
+            "SELECT warehouse_code, item_code, field, change, balance_after, wall_time"
+            " FROM wms.stock_ledger WHERE field IN ('on_hand', 'reserved') ORDER BY seq"
+        ):
+            walls, balances, _ = rows.setdefault(
+                ((str(wh), str(item)), str(name)), ([], [], int(after) - int(change))
+            )
+            walls.append(float(at))
+            balances.append(int(after))
+        for wh, item, on_hand, reserved in self.conn.execute(
+            "SELECT warehouse_code, item_code, on_hand, reserved FROM wms.stock"
+        ):
+            for name, now in (("on_hand", on_hand), ("reserved", reserved)):
+                rows.setdefault(((str(wh), str(item)), name), ([], [], int(now)))
+        self._series = rows
+        return rows
+
+
 class _OmsKnowledge:
     """Per key: what the WMS answered each inventory.query (by wall time), the opening
     stock, and each sale's units in the OMS (by wall time); the WMS's ledger only when a set
@@ -381,7 +431,7 @@ class _OmsKnowledge:
             walls, totals = self.sales.setdefault((str(wh), str(spec)), ([], [0]))
             walls.append(float(wall))
             totals.append(totals[-1] + int(units))
-        self._ledger: dict[tuple[Key, str], tuple[list[float], list[int], int]] | None = None
+        self.balances = WmsBalances(conn)
 
     def sold(self, key: Key, after: float, upto: float) -> int:
         """Units of `key` the OMS sold after wall time `after`, up to `upto`."""
@@ -398,32 +448,10 @@ class _OmsKnowledge:
         index = bisect.bisect_right(walls, set_wall)
         if index:
             return reads[index - 1]
-        on_hand, reserved = (self._at(key, field, set_wall) for field in ("on_hand", "reserved"))
+        on_hand, reserved = (
+            self.balances.at(key, field, set_wall) for field in ("on_hand", "reserved")
+        )
         return Read(set_wall, set_sim or "", on_hand, reserved, "ledger at the set")
-
-    def _at(self, key: Key, field: str, wall: float) -> int:
-        """The WMS's `field` (on_hand, reserved) of `key` at wall time `wall`, from its ledger:
-        read once, the first time a set had no query before it."""
-        if self._ledger is None:
-            rows: dict[tuple[Key, str], tuple[list[float], list[int], int]] = {}
-            for wh, item, name, change, after, at in self.conn.execute(
-                "SELECT warehouse_code, item_code, field, change, balance_after, wall_time"
-                " FROM wms.stock_ledger WHERE field IN ('on_hand', 'reserved') ORDER BY seq"
-            ):
-                walls, balances, _ = rows.setdefault(
-                    ((str(wh), str(item)), str(name)), ([], [], int(after) - int(change))
-                )
-                walls.append(float(at))
-                balances.append(int(after))
-            for wh, item, on_hand, reserved in self.conn.execute(
-                "SELECT warehouse_code, item_code, on_hand, reserved FROM wms.stock"
-            ):
-                for name, now in (("on_hand", on_hand), ("reserved", reserved)):
-                    rows.setdefault(((str(wh), str(item)), name), ([], [], int(now)))
-            self._ledger = rows
-        walls, balances, before = self._ledger.get((key, field), ([], [], 0))
-        index = bisect.bisect_right(walls, wall)
-        return balances[index - 1] if index else before
 
 
 def _judge_oms_snapshots(conn: sqlite3.Connection, findings: dict[Key, Finding]) -> set[Key]:

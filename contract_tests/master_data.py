@@ -13,8 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from contract_tests.evidence import InvariantResult, history, result, rows_result, yuan
-from contract_tests.stock import table_in_run
+from contract_tests.evidence import (
+    InvariantResult,
+    history,
+    result,
+    rows_result,
+    table_in_run,
+    yuan,
+)
 
 OBJECTIVE = "master_data_sync_seconds"
 DEFAULT_OBJECTIVE_SECONDS = 86_400.0  # the seeds' slowest: 24 hours

@@ -15,8 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from contract_tests.evidence import InvariantResult, history, rows_result, yuan
-from contract_tests.stock import table_in_run
+from contract_tests.evidence import InvariantResult, history, rows_result, table_in_run, yuan
 
 PAYABLE, PAYMENT = "AP_Payable", "AP_PAYBILL"
 SETTLED, REJECTED = "ACSC", "RJCT"

@@ -16,9 +16,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from contract_tests.evidence import InvariantResult, history, result, rows_result, yuan
+from contract_tests.evidence import (
+    InvariantResult,
+    history,
+    result,
+    rows_result,
+    table_in_run,
+    yuan,
+)
 from contract_tests.metrics import INSTOCK, PAYABLE, PURCHASE_ORDER
-from contract_tests.stock import table_in_run
 
 PURCHASE_RETURN = "PUR_MRB"
 CGTH = "CGTH"

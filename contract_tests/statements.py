@@ -18,9 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from contract_tests.evidence import InvariantResult, history, rows_result, yuan
+from contract_tests.evidence import InvariantResult, history, rows_result, table_in_run, yuan
 from contract_tests.metrics import CHARGE, CLOSED_BEFORE
-from contract_tests.stock import table_in_run
 
 RECEIPT, PAYMENT, VOUCHER = "AR_RECEIVEBILL", "AP_PAYBILL", "GL_VOUCHER"
 BANK_DEPOSITS = "1002"  # the voucher lines crediting the bank account

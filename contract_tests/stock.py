@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from contract_tests.evidence import (
@@ -17,9 +18,11 @@ from contract_tests.evidence import (
     history,
     result,
     rows_result,
+    table_in_run,
     yuan,
 )
 from contract_tests.metrics import INSTOCK, PAYABLE, PURCHASE_ORDER
+from contract_tests.sell_outs import judge_oversells
 
 SOUND = "ZP"
 
@@ -30,21 +33,11 @@ DESCRIPTIONS = {
         " exactly one audited AP_Payable linked to that stock-in, of the units accepted (ZP)"
         " x the purchase order's price (none when nothing was accepted)"
     ),
-    "no_oversell": "the OMS never sold more of a spec in a warehouse than it had available",
+    "no_oversell": (
+        "the OMS never sold more of a spec in a warehouse than it had available while the"
+        " WMS had the units free (a sale in a true sell-out is reported and excused)"
+    ),
 }
-
-
-def table_in_run(conn: sqlite3.Connection, schema: str, table: str) -> bool:
-    """Whether the run's database has the table: False only for a run from before it (a
-    missing database, True, lets the query fail by name, as every check does)."""
-    if schema in getattr(conn, "missing", ()):
-        return True
-    return (
-        conn.execute(
-            f"SELECT 1 FROM {schema}.sqlite_master WHERE type = 'table' AND name = ?", (table,)
-        ).fetchone()
-        is not None
-    )
 
 
 def _per_item(rows: list[sqlite3.Row]) -> dict[str, int]:
@@ -172,24 +165,28 @@ def no_oversell(conn: sqlite3.Connection, objectives: Mapping[str, float]) -> In
     if not table_in_run(conn, "oms", "oversells"):
         return result(name, DESCRIPTIONS[name], 0, 0, [])
     checked = int(conn.execute("SELECT COUNT(*) FROM oms.order_lines").fetchone()[0])
-    rows = conn.execute(
-        "SELECT trade_no, warehouse_no, spec_no, num, available FROM oms.oversells ORDER BY seq"
-    ).fetchall()
+    oversells = judge_oversells(conn)
+    blamed = [o for o in oversells if not o.sell_out]
     breakdown: dict[str, int] = {}
-    for row in rows:
-        breakdown[row["warehouse_no"]] = breakdown.get(row["warehouse_no"], 0) + 1
+    for oversell in blamed:
+        breakdown[oversell.key[0]] = breakdown.get(oversell.key[0], 0) + 1
     examples = [
         {
-            "entity": row["trade_no"],
-            "warehouse": row["warehouse_no"],
-            "spec_no": row["spec_no"],
-            "expected": f"at most {max(row['available'], 0)} unit(s) available",
-            "observed": f"{row['num']} sold",
-            "history": history(conn, ("oms",), (row["trade_no"],)),
+            "entity": o.trade_no,
+            "warehouse": o.key[0],
+            "spec_no": o.key[1],
+            "expected": f"at most {max(o.available, 0)} unit(s) available",
+            "observed": f"{o.num} sold",
+            "wms_could_cover": f"{o.coverable} unit(s) free at the WMS for its {o.units}",
+            "history": history(conn, ("oms",), (o.trade_no,)),
         }
-        for row in rows[:MAX_EXAMPLES]
+        for o in blamed[:MAX_EXAMPLES]
     ]
-    return result(name, DESCRIPTIONS[name], checked, len(rows), examples, breakdown)
+    judged = result(name, DESCRIPTIONS[name], checked, len(blamed), examples, breakdown)
+    sell_outs = len(oversells) - len(blamed)
+    if sell_outs and judged.passed:
+        judged = replace(judged, summary=f"ok ({sell_outs} sold in a sell-out: excused)")
+    return judged
 
 
 CHECKS = (purchase_receipts_booked, no_oversell)

@@ -12,8 +12,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from contract_tests.evidence import InvariantResult, history, result, rows_result
-from contract_tests.stock import table_in_run
+from contract_tests.evidence import InvariantResult, history, result, rows_result, table_in_run
 
 TRANSFER_OUT_FORM, TRANSFER_IN_FORM = "STK_TRANSFEROUT", "STK_TRANSFERIN"
 TRANSFER_OUT, TRANSFER_IN = "DBCK", "DBRK"

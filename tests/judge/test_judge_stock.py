@@ -1,7 +1,8 @@
 """Judge tests on built runs: purchase receipts booked as counted, and no oversell. A receipt
 carried as the reference carries it passes; a missing, duplicated, unaudited or wrongly
 counted stock-in or payable each fails `purchase_receipts_booked` under its own problem, and
-an OMS oversell fails `no_oversell` naming the trade."""
+an OMS oversell fails `no_oversell` naming the trade, unless the warehouse could not have
+covered it either (a sell-out: excused, as is a trade the WMS refused for stock in it)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from pathlib import Path
 
 from contract_tests.database import attach_run
 from contract_tests.metrics import count_orders
-from tests.support.judge import RunBuilder, failed, judge
-from tests.support.stock import oversell, payable, receipt, stock_in
+from contract_tests.sell_outs import GRACE_SECONDS
+from tests.support.judge import LedgerBuilder, RunBuilder, failed, judge
+from tests.support.stock import oversell, payable, receipt, sale, stock_in
 
 LINES = {"SKU-A": (10, 9, 2), "SKU-B": (5, 5, 0)}  # (ordered, sound, damaged): A came over
 
@@ -92,6 +94,84 @@ def test_an_oversell_fails_naming_the_trade(tmp_path: Path) -> None:
     assert example["expected"] == "at most 1 unit(s) available"
 
 
+def sold_out(tmp_path: Path, on_hand: int = 5) -> LedgerBuilder:
+    """SKU-A with `on_hand` units, all sold to one trade (L0001) at 10 s, held by the WMS at
+    11 s: nothing is left anywhere."""
+    ledger = LedgerBuilder(RunBuilder(tmp_path / "run"), on_hand=on_hand)
+    ledger.at_wms(11, sale(ledger, 10, on_hand))
+    return ledger
+
+
+def test_a_sale_in_a_true_sell_out_is_excused_and_reported(tmp_path: Path) -> None:
+    ledger = sold_out(tmp_path)
+    sale(ledger, 20, 2)  # the OMS had 0, and so had the warehouse: no connector could help
+    inv = judge(ledger.b).invariant("no_oversell")
+    assert (inv.passed, inv.violations) == (True, 0)
+    assert inv.summary == "ok (1 sold in a sell-out: excused)"
+
+
+def test_units_sold_and_not_yet_at_the_wms_are_not_free(tmp_path: Path) -> None:
+    # The WMS still shows its 5 free, but the OMS sold them all a second ago to a trade the
+    # connector has not sent yet: the OMS's 0 was right.
+    ledger = LedgerBuilder(RunBuilder(tmp_path / "run"), on_hand=5)
+    sale(ledger, 10, 5)
+    sale(ledger, 11, 1)
+    assert judge(ledger.b).invariant("no_oversell").violations == 0
+
+
+def test_a_receipt_the_oms_never_heard_of_makes_the_oversell_the_connectors(
+    tmp_path: Path,
+) -> None:
+    ledger = sold_out(tmp_path)
+    ledger.move(20, 30)  # received, never pushed to the OMS
+    trade_no = sale(ledger, 30, 2)
+    inv = judge(ledger.b).invariant("no_oversell")
+    assert (inv.passed, inv.violations, inv.breakdown) == (False, 1, {"GZ01": 1})
+    example = inv.examples[0]
+    assert (example["entity"], example["observed"]) == (trade_no, "2 sold")
+    assert example["wms_could_cover"] == "30 unit(s) free at the WMS for its 2"
+
+
+def test_a_receipt_within_the_grace_before_the_sale_is_not_yet_the_oms_s_to_know(
+    tmp_path: Path,
+) -> None:
+    ledger = sold_out(tmp_path)
+    ledger.move(30 - GRACE_SECONDS / 2, 30)
+    sale(ledger, 30, 2)
+    assert judge(ledger.b).invariant("no_oversell").violations == 0
+
+
+def test_a_trade_refused_for_stock_in_a_sell_out_is_excused_from_no_lost_orders(
+    tmp_path: Path,
+) -> None:
+    # L0001 took the last 5 in the OMS; L0002 oversold 2 in a true sell-out and reached the
+    # WMS first, so the WMS refused L0001 (STOCK_NOT_ENOUGH): the world's doing, excused. L0003
+    # (the WMS refused it too, but it sold nothing over: one excuse per oversold trade) and
+    # L0004 (never sent) are lost.
+    ledger = LedgerBuilder(RunBuilder(tmp_path / "run"), on_hand=5)
+    first = sale(ledger, 10, 5)
+    second = sale(ledger, 11, 2)
+    ledger.at_wms(12, second)
+    ledger.b.event("wms", "deliveryorder.create", first, "STOCK_NOT_ENOUGH")
+    ledger.set(20, 40)
+    ledger.move(20, 40)
+    third, fourth = sale(ledger, 30, 1), sale(ledger, 31, 1)
+    ledger.b.event("wms", "deliveryorder.create", third, "STOCK_NOT_ENOUGH")
+    verdict = judge(ledger.b)
+    assert verdict.invariant("no_oversell").violations == 0
+    lost = verdict.invariant("no_lost_orders")
+    assert [example["entity"] for example in lost.examples] == [third, fourth]
+    assert lost.summary == "2 of 4 violate it"
+
+
+def test_without_a_sell_out_a_trade_refused_for_stock_is_lost(tmp_path: Path) -> None:
+    ledger = LedgerBuilder(RunBuilder(tmp_path / "run"), on_hand=5)
+    trade_no = sale(ledger, 10, 2)
+    ledger.b.event("wms", "deliveryorder.create", trade_no, "STOCK_NOT_ENOUGH")
+    lost = judge(ledger.b).invariant("no_lost_orders")
+    assert [example["entity"] for example in lost.examples] == [trade_no]
+
+
 def test_a_run_from_before_these_tables_has_nothing_to_check(tmp_path: Path) -> None:
     builder = RunBuilder(tmp_path / "run")
     builder.good_mix()
@@ -118,3 +198,14 @@ def test_the_drain_counts_receipts_the_erp_has_not_booked(tmp_path: Path) -> Non
     conn = attach_run(builder.run_dir)
     assert count_orders(conn)["receipts_unbooked"] == 3  # NONE, DRAFT, NOPAY
     conn.close()
+
+
+def test_a_trade_never_sent_is_lost_even_in_a_sell_out(tmp_path: Path) -> None:
+    # As above, but the connector never sent L0001 at all: the WMS did not refuse it.
+    ledger = LedgerBuilder(RunBuilder(tmp_path / "run"), on_hand=5)
+    first = sale(ledger, 10, 5)
+    ledger.at_wms(12, sale(ledger, 11, 2))
+    verdict = judge(ledger.b)
+    assert verdict.invariant("no_oversell").violations == 0
+    lost = verdict.invariant("no_lost_orders")
+    assert [example["entity"] for example in lost.examples] == [first]

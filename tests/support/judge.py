@@ -31,7 +31,7 @@ DDL: dict[str, str] = {
             logistics_no TEXT, logistics_code TEXT, is_part_sync INTEGER NOT NULL DEFAULT 0,
             oids TEXT NOT NULL DEFAULT '', goods_count INTEGER);
         CREATE TABLE oversells (seq INTEGER PRIMARY KEY, trade_no TEXT, warehouse_no TEXT,
-            spec_no TEXT, num INTEGER, available INTEGER);
+            spec_no TEXT, num INTEGER, available INTEGER, sim_time TEXT, wall_time REAL);
         CREATE TABLE settlements (settlement_no TEXT PRIMARY KEY, shop_no TEXT,
             owner_code TEXT, status TEXT, net_cents INTEGER, entry_ref TEXT);
         CREATE TABLE settlement_lines (settlement_no TEXT, trade_no TEXT, paid_cents INTEGER,

@@ -3,7 +3,7 @@ reference connector carries them: PO, delivery, entry order counted, stock-in, p
 
 from __future__ import annotations
 
-from tests.support.judge import LATE_WALL, WAREHOUSE, RunBuilder
+from tests.support.judge import BASE_WALL, LATE_WALL, WAREHOUSE, LedgerBuilder, RunBuilder
 
 OWNER = "OWNER1"
 SUPPLIER = "3100001001"
@@ -100,10 +100,24 @@ def payable(
     _document(builder, "AP_Payable", f"{po}-AP", entries, ("STK_InStock", f"{po}-RK"), status)
 
 
-def oversell(builder: RunBuilder, trade_no: str, item: str, num: int, available: int) -> None:
+def oversell(
+    builder: RunBuilder, trade_no: str, item: str, num: int, available: int, at: float = 0.0
+) -> None:
+    """An `oms.oversells` row: `num` units of `item` sold at `at` (seconds after BASE_WALL)
+    while the OMS had `available`."""
     builder.sql(
         "oms",
-        "INSERT INTO oversells (trade_no, warehouse_no, spec_no, num, available)"
-        " VALUES (?, ?, ?, ?, ?)",
-        (trade_no, WAREHOUSE, item, num, available),
+        "INSERT INTO oversells (trade_no, warehouse_no, spec_no, num, available, wall_time)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (trade_no, WAREHOUSE, item, num, available, BASE_WALL + at),
     )
+
+
+def sale(ledger: LedgerBuilder, at: float, units: int) -> str:
+    """A trade of `units` of the ledger's item paid at `at`, recorded as an oversell (as the
+    OMS records it) when the OMS had fewer available."""
+    available = ledger.available
+    trade_no = ledger.sale(at, units)
+    if units > available:
+        oversell(ledger.b, trade_no, ledger.ITEM, units, available, at)
+    return trade_no
