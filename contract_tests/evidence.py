@@ -163,11 +163,4 @@ def rows_result(
 def table_in_run(conn: sqlite3.Connection, schema: str, table: str) -> bool:
     """Whether the run's database has the table: False only for a run from before it (a
     missing database, True, lets the query fail by name, as every check does)."""
-    if schema in getattr(conn, "missing", ()):
-        return True
-    return (
-        conn.execute(
-            f"SELECT 1 FROM {schema}.sqlite_master WHERE type = 'table' AND name = ?", (table,)
-        ).fetchone()
-        is not None
-    )
+    return schema in getattr(conn, "missing", ()) or has_table(conn, schema, table)
