@@ -13,13 +13,15 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from simulator.reaper import GROUP_CHECK_SECONDS, Reaper, group_alive, signal_group
-from simulator.scenario import describe_validation_error, read_yaml
+from simulator.scenario import Duration, Scenario, describe_validation_error, read_yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONNECTORS_DIR = REPO_ROOT / "connectors"
 STOP_GRACE_SECONDS = 10.0
 LOG_TAIL_LINES = 20
 LOG_TAIL_BYTES = 16_384
+# Beyond a connector's longest wait, before the drain takes it for idle: a poll period or two.
+LONGEST_WAIT_MARGIN_SECONDS = 2.0
 
 
 class Callbacks(BaseModel):
@@ -43,6 +45,21 @@ class ConnectorProfile(BaseModel):
     callbacks: Callbacks
     ready: str = Field(description="URL answering 200 once the connector is ready")
     working_dir: str | None = None
+    longest_wait: Duration | None = Field(
+        None,
+        description="the longest single wait of the connector's retry schedule, in wall"
+        " seconds (90s, 2m): the drain waits at least this long for its next try",
+    )
+
+    def stall_window(self, scenario: Scenario) -> float:
+        """How long the drain (and the settling after it) waits with nothing moving before it
+        ends the run: the scenario's `run.stall_timeout`, or longer for a connector whose
+        retry schedule waits longer between two tries (a fault fired is a move, so one wait
+        is all the window must outlast; docs/CONNECTORS.md, "The profile")."""
+        window = scenario.run.stall_timeout
+        if self.longest_wait is None:
+            return window
+        return max(window, self.longest_wait + LONGEST_WAIT_MARGIN_SECONDS)
 
     def resolved(self, port: int) -> ConnectorProfile:
         """The profile with `{python}` and `{port}` substituted everywhere they may appear."""

@@ -663,7 +663,9 @@ async def play(
                     write_run_status(run_dir, running)
                     # Watches the connector, and kills and restarts it as the scenario says.
                     watcher = asyncio.create_task(crashes.run())
-                    await until_stopped(play_phases(fakes, scenario, traffic, watch, times), stop)
+                    stall = profile.stall_window(scenario)
+                    phases = play_phases(fakes, scenario, traffic, watch, times, stall)
+                    await until_stopped(phases, stop)
             except Exception as exc:
                 abandoned = f"the run was abandoned: {exc}"
                 write_run_status(run_dir, replace(running, state=ABORTED, reason=abandoned))
@@ -725,9 +727,15 @@ def connector_environment(fakes: LiveFakes, scenario: Scenario, port: int) -> di
 
 
 async def play_phases(
-    fakes: LiveFakes, scenario: Scenario, traffic: Traffic, watch: RunWatch, times: TrafficTimes
+    fakes: LiveFakes,
+    scenario: Scenario,
+    traffic: Traffic,
+    watch: RunWatch,
+    times: TrafficTimes,
+    stall_timeout: float,
 ) -> None:
-    """Traffic, drain, settle: the run proper, once the connector is ready."""
+    """Traffic, drain, settle: the run proper, once the connector is ready; the drain and
+    the settling end early after `stall_timeout` with nothing moving."""
     clock = fakes.clock
     times.started = time.time()
     clock.start()
@@ -741,7 +749,7 @@ async def play_phases(
     await traffic.stop()
     await watch.drain(
         scenario.run.drain_timeout,
-        scenario.run.stall_timeout,
+        stall_timeout,
         traffic.after_sales_pending,
         traffic.connector_owes,
         lambda: fakes.ecosystem.faults_fired,
@@ -749,4 +757,4 @@ async def play_phases(
     # Freeze the world so the last signed parcels and confirmations can be acted on
     # before the connector is stopped, instead of racing the stop.
     clock.pause()
-    await watch.settle(lambda: fakes.ecosystem.pushes_in_flight, scenario.run.stall_timeout)
+    await watch.settle(lambda: fakes.ecosystem.pushes_in_flight, stall_timeout)
