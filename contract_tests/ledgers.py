@@ -59,7 +59,7 @@ from __future__ import annotations
 import bisect
 import sqlite3
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -264,7 +264,7 @@ class Finding:
     oms: dict[str, Any] | None = None
 
 
-def _oms_pushed(conn: sqlite3.Connection) -> bool:
+def oms_pushed(conn: sqlite3.Connection) -> bool:
     """Whether the WMS reported stock changes to the connector during the run."""
     return (
         conn.execute(
@@ -349,16 +349,19 @@ def oms_in_flight(read: Read, sold: int, reserved: int, on_hand: int) -> int:
 
 
 class WmsBalances:
-    """The WMS's `on_hand` and `reserved` per key at any wall time, from its stock ledger
-    (read once, on first use)."""
+    """The WMS's `on_hand` and `reserved` per key at any wall time, and when its goods last
+    moved, from its stock ledger (read once, on first use)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self._series: dict[tuple[Key, str], tuple[list[float], list[int], int]] | None = None
+        self._series: dict[tuple[Key, str], tuple[list[float], list[int], int]] = {}
+        self._moves: dict[Key, tuple[list[float], list[float], list[str]]] = {}
+        self._read = False
 
     def at(self, key: Key, field: str, wall: float) -> int:
         """`field` (on_hand, reserved) of `key` at wall time `wall`, the rows at `wall` in."""
-        walls, balances, before = self._read().get((key, field), ([], [], 0))
+        self._load()
+        walls, balances, before = self._series.get((key, field), ([], [], 0))
         index = bisect.bisect_right(walls, wall)
         return balances[index - 1] if index else before
 
@@ -366,37 +369,59 @@ class WmsBalances:
         """What the WMS had free to sell (on hand less reserved) of `key` at `wall`."""
         return self.at(key, "on_hand", wall) - self.at(key, "reserved", wall)
 
-    def moves(self, key: Key, after: float, before: float) -> list[float]:
-        """The wall times the WMS's stock of `key` moved strictly between the two."""
-        found: set[float] = set()
-        for name in ("on_hand", "reserved"):
-            walls = self._read().get((key, name), ([], [], 0))[0]
-            found.update(
-                walls[bisect.bisect_right(walls, after) : bisect.bisect_left(walls, before)]
-            )
-        return sorted(found)
+    def moves(
+        self, key: Key, since: float, upto: float, skip: Collection[str] = ()
+    ) -> list[float | None]:
+        """When the goods of `key` moved (an `on_hand` row: a receipt, a shipment, a count,
+        ...; not for a reason in `skip`): the last time no later than `since` (None if they
+        had not moved by then), and every time after it up to `upto`. Each is the wall time of
+        the move's last row: a shipment writes its `on_hand` row and then its `reserved` row,
+        a moment apart, and in between the WMS's free stock is short by the shipment."""
+        self._load()
+        walls, settled, reasons = self._moves.get(key, ([], [], []))
+        first = bisect.bisect_right(walls, since)
+        last = first
+        while last and reasons[last - 1] in skip:
+            last -= 1
+        found: list[float | None] = [settled[last - 1] if last else None]
+        end = bisect.bisect_right(walls, upto)
+        found += [settled[i] for i in range(first, end) if reasons[i] not in skip]
+        return found
 
-    def _read(self) -> dict[tuple[Key, str], tuple[list[float], list[int], int]]:
-        """Per key and field: the walls and balances of its rows, and the balance before them."""
-        if self._series is not None:
-            return self._series
-        rows: dict[tuple[Key, str], tuple[list[float], list[int], int]] = {}
-        for wh, item, name, change, after, at in self.conn.execute(
-            "SELECT warehouse_code, item_code, field, change, balance_after, wall_time"
-            " FROM wms.stock_ledger WHERE field IN ('on_hand', 'reserved') ORDER BY seq"
+    def _load(self) -> None:
+        """Per key and field: the walls and balances of its rows, and the balance before them;
+        per key, each `on_hand` row's wall and its move's last row's (a `reserved` row of
+        the same key, reason and reference right after it)."""
+        if self._read:
+            return
+        # Each key's latest row: its field, reason and reference.
+        previous: dict[Key, tuple[str, str, str]] = {}
+        for wh, item, name, change, after, at, reason, reference in self.conn.execute(
+            "SELECT warehouse_code, item_code, field, change, balance_after, wall_time,"
+            " reason, reference FROM wms.stock_ledger WHERE field IN ('on_hand', 'reserved')"
+            " ORDER BY seq"
         ):
-            walls, balances, _ = rows.setdefault(
-                ((str(wh), str(item)), str(name)), ([], [], int(after) - int(change))
+            key, wall = (str(wh), str(item)), float(at)
+            row = (str(name), str(reason), str(reference))
+            walls, balances, _ = self._series.setdefault(
+                (key, str(name)), ([], [], int(after) - int(change))
             )
-            walls.append(float(at))
+            walls.append(wall)
             balances.append(int(after))
+            moved, settled, reasons = self._moves.setdefault(key, ([], [], []))
+            if name == "on_hand":
+                moved.append(wall)
+                settled.append(wall)
+                reasons.append(row[1])
+            elif previous.get(key) == ("on_hand", *row[1:]):  # the same move's second row
+                settled[-1] = wall
+            previous[key] = row
         for wh, item, on_hand, reserved in self.conn.execute(
             "SELECT warehouse_code, item_code, on_hand, reserved FROM wms.stock"
         ):
             for name, now in (("on_hand", on_hand), ("reserved", reserved)):
-                rows.setdefault(((str(wh), str(item)), name), ([], [], int(now)))
-        self._series = rows
-        return rows
+                self._series.setdefault(((str(wh), str(item)), name), ([], [], int(now)))
+        self._read = True
 
 
 class _OmsKnowledge:
@@ -540,7 +565,7 @@ def oms_keys_behind(conn: sqlite3.Connection) -> int:
     end check would find them (0 when the WMS reports no stock changes: nothing to keep in
     step with). The drain waits for it: a connector still retrying its last stock push when
     the rest of the work is done is not done."""
-    if not table_in_run(conn, "erp", "inventory_moves") or not _oms_pushed(conn):
+    if not table_in_run(conn, "erp", "inventory_moves") or not oms_pushed(conn):
         return 0
     return len(oms_at_end(conn)[1])
 
@@ -619,7 +644,7 @@ def three_ledgers_agree(
         if differs(wms - erp, max(abs(wms), abs(erp))):
             findings[key].problems.append(AT_END)
             findings[key].end = {"wms": wms, "erp": erp}
-    pushed = _oms_pushed(conn)
+    pushed = oms_pushed(conn)
     oms_snapshots = pushed and table_in_run(conn, "oms", "stock_snapshots")
     if oms_snapshots:
         keys |= _judge_oms_snapshots(conn, findings)

@@ -177,7 +177,7 @@ def no_oversell(conn: sqlite3.Connection, objectives: Mapping[str, float]) -> In
             "spec_no": o.key[1],
             "expected": f"at most {max(o.available, 0)} unit(s) available",
             "observed": f"{o.num} sold",
-            "wms_could_cover": f"{o.coverable} unit(s) free at the WMS for its {o.units}",
+            "warehouse_could_cover": f"{o.coverable} of its {o.units} unit(s)",
             "history": history(conn, ("oms",), (o.trade_no,)),
         }
         for o in blamed[:MAX_EXAMPLES]

@@ -12,7 +12,7 @@ from contract_tests.database import attach_run
 from contract_tests.metrics import count_orders
 from contract_tests.sell_outs import GRACE_SECONDS
 from tests.support.judge import LedgerBuilder, RunBuilder, failed, judge
-from tests.support.stock import oversell, payable, receipt, sale, stock_in
+from tests.support.stock import oversell, payable, receipt, refused, sale, stock_in
 
 LINES = {"SKU-A": (10, 9, 2), "SKU-B": (5, 5, 0)}  # (ordered, sound, damaged): A came over
 
@@ -129,7 +129,7 @@ def test_a_receipt_the_oms_never_heard_of_makes_the_oversell_the_connectors(
     assert (inv.passed, inv.violations, inv.breakdown) == (False, 1, {"GZ01": 1})
     example = inv.examples[0]
     assert (example["entity"], example["observed"]) == (trade_no, "2 sold")
-    assert example["wms_could_cover"] == "30 unit(s) free at the WMS for its 2"
+    assert example["warehouse_could_cover"] == "30 of its 2 unit(s)"
 
 
 def test_a_receipt_within_the_grace_before_the_sale_is_not_yet_the_oms_s_to_know(
@@ -145,18 +145,17 @@ def test_a_trade_refused_for_stock_in_a_sell_out_is_excused_from_no_lost_orders(
     tmp_path: Path,
 ) -> None:
     # L0001 took the last 5 in the OMS; L0002 oversold 2 in a true sell-out and reached the
-    # WMS first, so the WMS refused L0001 (STOCK_NOT_ENOUGH): the world's doing, excused. L0003
-    # (the WMS refused it too, but it sold nothing over: one excuse per oversold trade) and
-    # L0004 (never sent) are lost.
+    # WMS first, so the WMS refused L0001 (STOCK_NOT_ENOUGH, under its platform order's code):
+    # the world's doing, excused. L0003 (the WMS refused it too, once the sell-out's 2 units
+    # short were spent) and L0004 (never sent) are lost.
     ledger = LedgerBuilder(RunBuilder(tmp_path / "run"), on_hand=5)
     first = sale(ledger, 10, 5)
-    second = sale(ledger, 11, 2)
-    ledger.at_wms(12, second)
-    ledger.b.event("wms", "deliveryorder.create", first, "STOCK_NOT_ENOUGH")
+    ledger.at_wms(12, sale(ledger, 11, 2))
+    refused(ledger.b, f"TB{first}", 13)
     ledger.set(20, 40)
     ledger.move(20, 40)
     third, fourth = sale(ledger, 30, 1), sale(ledger, 31, 1)
-    ledger.b.event("wms", "deliveryorder.create", third, "STOCK_NOT_ENOUGH")
+    refused(ledger.b, third, 32)
     verdict = judge(ledger.b)
     assert verdict.invariant("no_oversell").violations == 0
     lost = verdict.invariant("no_lost_orders")
@@ -164,12 +163,125 @@ def test_a_trade_refused_for_stock_in_a_sell_out_is_excused_from_no_lost_orders(
     assert lost.summary == "2 of 4 violate it"
 
 
+def test_a_sell_out_excuses_as_many_refused_trades_as_it_fell_short_units(
+    tmp_path: Path,
+) -> None:
+    # Five trades took the last unit each; a sixth oversold 5, reached the WMS first and took
+    # them: the WMS refused all five (a retry can reorder creates). 5 units short: 5 excused.
+    ledger = LedgerBuilder(RunBuilder(tmp_path / "run"), on_hand=5)
+    early = [sale(ledger, 10 + i, 1) for i in range(5)]
+    ledger.at_wms(16, sale(ledger, 15, 5))
+    for i, trade_no in enumerate(early):
+        refused(ledger.b, trade_no, 17 + i)
+    lost = judge(ledger.b).invariant("no_lost_orders")
+    assert (lost.passed, lost.summary) == (True, "ok (5 refused by the WMS in a sell-out: excused)")
+
+
+def test_a_refusal_without_a_sell_out_is_lost(tmp_path: Path) -> None:
+    # The OMS never heard of a receipt (an oversell the connector is blamed for, no sell-out),
+    # and the WMS refused the trade all the same (sent to the wrong place, say): lost.
+    ledger = sold_out(tmp_path)
+    ledger.move(20, 30)
+    trade_no = sale(ledger, 30, 2)
+    refused(ledger.b, trade_no, 31)
+    verdict = judge(ledger.b)
+    assert verdict.invariant("no_oversell").violations == 1
+    lost = verdict.invariant("no_lost_orders")
+    assert [example["entity"] for example in lost.examples] == [trade_no]
+
+
 def test_without_a_sell_out_a_trade_refused_for_stock_is_lost(tmp_path: Path) -> None:
     ledger = LedgerBuilder(RunBuilder(tmp_path / "run"), on_hand=5)
     trade_no = sale(ledger, 10, 2)
-    ledger.b.event("wms", "deliveryorder.create", trade_no, "STOCK_NOT_ENOUGH")
+    refused(ledger.b, trade_no, 11)
     lost = judge(ledger.b).invariant("no_lost_orders")
     assert [example["entity"] for example in lost.examples] == [trade_no]
+
+
+def test_a_trade_refused_for_good_stops_holding_units(tmp_path: Path) -> None:
+    # L0002 oversold 3 in a sell-out and the WMS refused it (lost, excused). A receipt of 3
+    # came at 100 s and the OMS never heard of it: L0003's sale of 2 at 200 s is the
+    # connector's, though L0002 was once owed 3 units.
+    ledger = sold_out(tmp_path)
+    second = sale(ledger, 12, 3)
+    refused(ledger.b, second, 13)
+    ledger.move(100, 3)
+    third = sale(ledger, 200, 2)
+    ledger.at_wms(201, third)
+    verdict = judge(ledger.b)
+    oversold = verdict.invariant("no_oversell")
+    assert [example["entity"] for example in oversold.examples] == [third]
+    assert verdict.invariant("no_lost_orders").violations == 0
+
+
+def test_a_cancelled_trade_s_units_come_back_to_the_oms_only_with_a_push(
+    tmp_path: Path,
+) -> None:
+    # The OMS gives nothing back for a cancelled trade, and the WMS's release is no stock
+    # change it reports: the WMS has its 5 free again, but a connector keeping to the
+    # contract had nothing to push, so the OMS's 0 was right.
+    ledger = sold_out(tmp_path)
+    ledger.cancel(12, "L0001")
+    sale(ledger, 20, 2)
+    assert judge(ledger.b).invariant("no_oversell").violations == 0
+
+
+def test_a_shipment_s_two_rows_are_one_move(tmp_path: Path) -> None:
+    # 40 on hand; L0001 takes 30 (held); a receipt of 20 never reaches the OMS (10 left
+    # there); L0001 ships, its on_hand row 2 ms before its reserved row, the grace's start in
+    # between. 30 were free after the shipment: L0002's 12 beyond the OMS's 10 is the
+    # connector's, not a sell-out read between the two rows (free 0 there).
+    ledger = LedgerBuilder(RunBuilder(tmp_path / "run"), on_hand=40)
+    first = sale(ledger, 10, 30)
+    ledger.at_wms(11, first)
+    ledger.move(15, 20)
+    ledger.ship(30 - GRACE_SECONDS - 0.001, first, apart=0.002)
+    second = sale(ledger, 30, 12)
+    oversold = judge(ledger.b).invariant("no_oversell")
+    assert [example["entity"] for example in oversold.examples] == [second]
+    assert oversold.examples[0]["warehouse_could_cover"] == "30 of its 12 unit(s)"
+
+
+def test_a_refusal_before_the_sell_out_is_not_excused_by_it(tmp_path: Path) -> None:
+    # The WMS refused L0001 at 5 s (sent to the wrong warehouse, say), long before the item
+    # sold out at 10 s: the sell-out excuses refusals it caused, not that one.
+    ledger = LedgerBuilder(RunBuilder(tmp_path / "run"), on_hand=5)
+    first = sale(ledger, 4, 1)
+    refused(ledger.b, first, 5)
+    ledger.at_wms(11, sale(ledger, 10, 5))
+    verdict = judge(ledger.b)
+    assert verdict.invariant("no_oversell").violations == 0
+    lost = verdict.invariant("no_lost_orders")
+    assert [example["entity"] for example in lost.examples] == [first]
+
+
+def test_a_connector_that_counts_unsent_trades_is_not_blamed_for_it(tmp_path: Path) -> None:
+    # L0001 bought all 5 and was not at the WMS yet when 2 more arrived: the contract's push
+    # would show 7, but a connector that also takes off what is sold and not yet sent shows
+    # 2, which was right: selling L0002 3 was a sell-out, not the connector's error.
+    ledger = LedgerBuilder(RunBuilder(tmp_path / "run"), on_hand=5)
+    sale(ledger, 10, 5)
+    ledger.move(20, 2)
+    ledger.set(21, 2)
+    sale(ledger, 30, 3)
+    assert judge(ledger.b).invariant("no_oversell").violations == 0
+
+
+def test_a_loss_whose_push_may_have_arrived_counts(tmp_path: Path) -> None:
+    # A count found 5 short a second before the sale (the push of 1 arrived); L0002's 2 sold
+    # out, the WMS refused it, leaving 1 free that the OMS (at -1 for L0002) could not know
+    # of without a stock change to push: L0003's 1 is not the connector's. Read 3 s stale, the
+    # opening stock less the sales would say 4 were there.
+    ledger = LedgerBuilder(RunBuilder(tmp_path / "run"), on_hand=10)
+    ledger.at_wms(11, sale(ledger, 10, 4))
+    ledger.move(28, -5, reason="count", ref="PD1")
+    ledger.set(28.5, 1)
+    second = sale(ledger, 29, 2)
+    refused(ledger.b, second, 29.5)
+    ledger.at_wms(31, sale(ledger, 30, 1))
+    verdict = judge(ledger.b)
+    assert verdict.invariant("no_oversell").summary == "ok (2 sold in a sell-out: excused)"
+    assert verdict.invariant("no_lost_orders").violations == 0
 
 
 def test_a_run_from_before_these_tables_has_nothing_to_check(tmp_path: Path) -> None:

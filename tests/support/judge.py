@@ -910,13 +910,14 @@ class LedgerBuilder:
         self._ledger(at, "reserved", units, self.reserved, "reserve", f"D{trade_no}")
         self._wms()
 
-    def ship(self, at: float, trade_no: str) -> None:
-        """The WMS ships the trade (booked in the ERP at once); the OMS is not told yet."""
+    def ship(self, at: float, trade_no: str, apart: float = 0.0) -> None:
+        """The WMS ships the trade (booked in the ERP at once); the OMS is not told yet. As
+        the WMS does, the `on_hand` row first, the `reserved` row `apart` seconds later."""
         units = self._units(trade_no)
         self.reserved -= units
         self.on_hand -= units
-        self._ledger(at, "reserved", -units, self.reserved, "ship", f"D{trade_no}")
         self._ledger(at, "on_hand", -units, self.on_hand, "ship", f"D{trade_no}")
+        self._ledger(at + apart, "reserved", -units, self.reserved, "ship", f"D{trade_no}")
         self._wms()
         self.b.sql(
             "wms",

@@ -121,3 +121,14 @@ def sale(ledger: LedgerBuilder, at: float, units: int) -> str:
     if units > available:
         oversell(ledger.b, trade_no, ledger.ITEM, units, available, at)
     return trade_no
+
+
+def refused(builder: RunBuilder, code: str, at: float) -> None:
+    """The WMS refused the deliveryorder.create of `code` for want of stock at `at`."""
+    builder.sql(
+        "wms",
+        "INSERT INTO events (sim_time, wall_time, kind, operation, entity, outcome, payload)"
+        " VALUES ('2026-11-11 00:00:00', ?, 'api_in', 'deliveryorder.create', ?,"
+        " 'STOCK_NOT_ENOUGH', NULL)",
+        (BASE_WALL + at, code),
+    )
