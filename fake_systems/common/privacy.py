@@ -9,7 +9,8 @@
   field names and masked the same way.
 - Everywhere, in any text and any number: Chinese mobile numbers (11 digits 1[3-9]…, not part
   of a longer digit run, with or without +86 and separators) and landlines (0AA(A)-NNNNNNN(N)).
-Entity ids and codes stay intact: no business key the fakes issue looks like a phone.
+Entity ids and codes stay intact: no business key the fakes issue looks like a phone (YTO's
+waybills, YT and 13 digits, may hold 86 and a mobile: a bare 86 after a letter is no prefix).
 """
 
 from __future__ import annotations
@@ -64,11 +65,14 @@ def _after_escape(then: str = "") -> str:
 
 
 # A mobile: 11 digits 1[3-9]…, optionally +86 / 0086 / 86 before and spaces or dashes inside
-# (138-1234-5678), never inside a longer run of digits. A landline: area code 0AA or 0AAA,
-# optionally in brackets, then 7 or 8 digits starting 2-8 and an optional extension. Letters
-# before a landline rule it out: refund and bill numbers are letters then zero-padded digits.
+# (138-1234-5678), never inside a longer run of digits; a bare 86 not right after a letter:
+# YTO waybills are YT and 13 digits, and YT86 13883307284 is a waybill, not a phone. A
+# landline: area code 0AA or 0AAA, optionally in brackets, then 7 or 8 digits starting 2-8 and
+# an optional extension. Letters before a landline rule it out: refund and bill numbers are
+# letters then zero-padded digits.
 _PHONE_NUMBER = re.compile(
-    rf"(?:(?<!\d)|{_after_escape()})(?:(?:\+|00)?86[-\s]?)?1[3-9]\d(?:[-\s]?\d{{4}}){{2}}(?!\d)"
+    rf"(?:(?<!\d)|{_after_escape()})(?:(?:\+|00|(?<![A-Za-z])|{_after_escape()})86[-\s]?)?"
+    r"1[3-9]\d(?:[-\s]?\d{4}){2}(?!\d)"
     rf"|(?:(?<![0-9A-Za-z_-])|{_after_escape()})"
     r"(?:\(0[1-9]\d{1,2}\)|0[1-9]\d{1,2})[-\s]?[2-8]\d{6,7}(?:-\d{1,6})?(?!\d)"
 )
@@ -188,14 +192,18 @@ def mask_phone_numbers(text: str) -> str:
     parts: list[str] = []
     position = 0
     cores = _CORE_AFTER_ESCAPES if "\\" in text else _CORE
-    for found in cores.finditer(text):
+    # Searched one character on from a core that was no phone, not from its end: cores overlap
+    # ("\xa0138…": the landline core 013 hides the mobile's 138).
+    found = cores.search(text)
+    while found is not None:
         core = found.start()
-        if core < position:
-            continue
         phone = _phone_at(text, core, position)
-        if phone is not None:
-            parts += [text[position : phone.start()], mask_phone(phone.group())]
-            position = phone.end()
+        if phone is None:
+            found = cores.search(text, core + 1)
+            continue
+        parts += [text[position : phone.start()], mask_phone(phone.group())]
+        position = phone.end()
+        found = cores.search(text, position)
     if not parts:
         return text
     parts.append(text[position:])
