@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from contract_tests.database import has_table
@@ -164,3 +164,11 @@ def table_in_run(conn: sqlite3.Connection, schema: str, table: str) -> bool:
     """Whether the run's database has the table: False only for a run from before it (a
     missing database, True, lets the query fail by name, as every check does)."""
     return schema in getattr(conn, "missing", ()) or has_table(conn, schema, table)
+
+
+def with_excused(judged: InvariantResult, excused: int, what: str) -> InvariantResult:
+    """A passing result whose summary also counts what it `excused` ("ok (3 sold in a
+    sell-out: excused)"); a failing one, or one that excused nothing, as it is."""
+    if not excused or not judged.passed:
+        return judged
+    return replace(judged, summary=f"ok ({excused} {what}: excused)")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from contract_tests import (
@@ -29,7 +28,14 @@ from contract_tests import (
     throttling,
     transfers,
 )
-from contract_tests.evidence import MAX_EXAMPLES, MAX_HISTORY_LINES, result, scalar, yuan
+from contract_tests.evidence import (
+    MAX_EXAMPLES,
+    MAX_HISTORY_LINES,
+    result,
+    scalar,
+    with_excused,
+    yuan,
+)
 
 # Re-exported: the judge's API has always been here (report.py, html_report.py, the tests).
 from contract_tests.evidence import Invariant as Invariant
@@ -87,11 +93,7 @@ def no_lost_orders(conn: sqlite3.Connection, objectives: Mapping[str, float]) ->
         for row in rows[:MAX_EXAMPLES]
     ]
     judged = _result("no_lost_orders", checked, len(rows), examples)
-    if excused and judged.passed:
-        judged = replace(
-            judged, summary=f"ok ({len(excused)} refused by the WMS in a sell-out: excused)"
-        )
-    return judged
+    return with_excused(judged, len(excused), "refused by the WMS in a sell-out")
 
 
 def no_duplicate_delivery_orders(
